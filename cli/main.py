@@ -1,0 +1,221 @@
+"""The ``restore`` command: a thin click layer over the Python API.
+
+torch is imported only inside commands that restore or train, so ``restore --help`` and
+``restore list`` answer fast. Exit codes: 0 ok, 1 some input failed, 2 usage error.
+Progress goes to stderr, results (``--json`` lines, summaries) to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from restore.errors import RestoreError
+from restore.registry import Registry  # noqa: F401  (torch-free import check)
+from restore.samplers import SAMPLERS
+from restore.tasks import TASKS
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+READ_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+
+
+def _fail(msg: str, code: int = 1) -> None:
+    click.echo(f"error: {msg}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="restore", prog_name="restore")
+def main() -> None:
+    """Image restoration with a diffusion prior: denoise, inpaint, super-resolve.
+
+    \b
+    restore inpaint photo.png mask.png -o out.png
+    restore denoise noisy.png --sigma 25
+    restore sr small.png --scale 4
+    restore denoise IN_DIR -o OUT_DIR         (whole folders, resumable)
+    """
+
+
+def common_options(f):
+    """Options shared by the three restoring commands."""
+    opts = [
+        click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+                     help="Output file (single image) or folder (folder input). "
+                          "Default: <stem>.<task>.png beside the input / <IN_DIR>.<task>/."),
+        click.option("--sampler", type=click.Choice(SAMPLERS.names()), default=None,
+                     help="Reverse sampler (default per task, see `restore list`)."),
+        click.option("--steps", type=click.IntRange(1, 1000), default=None, help="Network evaluations."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+        click.option("--samples", type=click.IntRange(1, 64), default=1, show_default=True,
+                     help="Posterior samples: writes their mean, and <out>.std.png (std x4)."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+        click.option("--weights", type=str, default=None,
+                     help="Prior directory or shipped name (default: restore-small)."),
+        click.option("--compare", is_flag=True, help="Also write <out>.compare.png: input | output [| std]."),
+        click.option("--json", "as_json", is_flag=True, help="One JSON line per image on stdout."),
+        click.option("--reference", type=click.Path(path_type=Path), default=None,
+                     help="Ground truth (file, or folder matched by stem): adds PSNR/SSIM."),
+        click.option("--overwrite", is_flag=True, help="Replace existing outputs."),
+        click.option("--recursive", is_flag=True, help="Folder mode: descend into sub-folders, keep the tree."),
+        click.option("--glob", "pattern", default=None, help="Folder mode: only files matching this pattern."),
+        click.option("--max-pixels", type=click.IntRange(1), default=None,
+                     help="Refuse larger images (default 100 MP, against decompression bombs)."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+# -- the commands -----------------------------------------------------------------------
+@main.command(context_settings=CONTEXT)
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option("--sigma", type=click.FloatRange(0, 255), default=None,
+              help="Noise std in 0-255 units (estimated and printed when omitted).")
+@common_options
+def denoise(image, sigma, **opts):
+    """Remove Gaussian noise from IMAGE (a file or a folder)."""
+    from .runner import Job, run_job
+
+    params = {} if sigma is None else {"sigma": sigma / 255.0}
+    sys.exit(run_job(Job("denoise", image, None, params, opts)))
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("image", type=click.Path(path_type=Path))
+@click.argument("mask", type=click.Path(path_type=Path), required=False)
+@click.option("--invert-mask", is_flag=True, help="Mask files mark known pixels instead of holes.")
+@click.option("--mask", "mask_source", type=click.Choice(["file", "alpha"]), default="file", show_default=True,
+              help="'alpha': fill the transparent pixels of an RGBA image (no MASK argument).")
+@common_options
+def inpaint(image, mask, invert_mask, mask_source, **opts):
+    """Fill the holes of IMAGE marked white (non-zero) in MASK.
+
+    IMAGE and MASK may be folders (masks matched by file stem) or a folder and one mask
+    for all images.
+    """
+    from .runner import Job, run_job
+
+    if mask_source == "alpha" and mask is not None:
+        raise click.UsageError("give either a MASK file or --mask alpha, not both")
+    if mask_source == "file" and mask is None:
+        raise click.UsageError("missing MASK (or use --mask alpha for an RGBA image)")
+    params = {"invert_mask": invert_mask, "mask_source": mask_source}
+    sys.exit(run_job(Job("inpaint", image, mask, params, opts)))
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option("--scale", type=click.Choice(["2", "3", "4", "8"]), required=True, help="Upscaling factor.")
+@click.option("--kernel", type=click.Choice(["bicubic", "box"]), default="bicubic", show_default=True,
+              help="Degradation the low-resolution image went through.")
+@click.option("--sigma", type=click.FloatRange(0, 255), default=0.0, show_default=True,
+              help="Noise std of the low-resolution image, 0-255 units.")
+@common_options
+def sr(image, scale, kernel, sigma, **opts):
+    """Super-resolve IMAGE (a file or a folder) by --scale."""
+    from .runner import Job, run_job
+
+    params = {"scale": int(scale), "kernel": kernel, "sigma": sigma / 255.0}
+    sys.exit(run_job(Job("sr", image, None, params, opts)))
+
+
+@main.command("list", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_(as_json):
+    """Tasks, samplers (the tasks each serves, default steps) and the priors found."""
+    from restore.paths import find_priors
+
+    tasks = {n: {"default_sampler": s.default_sampler, "default_steps": s.default_steps, "summary": s.summary}
+             for n, s in TASKS.items()}
+    samplers = {}
+    for n, s in SAMPLERS.items():
+        serves = [t for t, ts in TASKS.items() if s.needs <= ts.capabilities]
+        samplers[n] = {"tasks": serves, "needs": sorted(s.needs), "default_steps": s.default_steps,
+                       "summary": s.summary}
+    priors = find_priors()
+    if as_json:
+        click.echo(json.dumps({"tasks": tasks, "samplers": samplers, "priors": priors}))
+        return
+    click.echo("tasks:")
+    for n, t in tasks.items():
+        click.echo(f"  {n:<9} {t['summary']:<28} default: {t['default_sampler']}, {t['default_steps']} steps")
+    click.echo("samplers:")
+    for n, s in samplers.items():
+        click.echo(f"  {n:<9} {s['summary']:<40} tasks: {', '.join(s['tasks'])}; default steps {s['default_steps']}")
+    click.echo("priors:")
+    for p in priors:
+        click.echo(f"  {p['name']:<14} {p['path']}")
+    if not priors:
+        click.echo("  (none found)")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Prior directory to write (config.json, model.safetensors, log.jsonl, checkpoint/).")
+@click.option("--steps", type=click.IntRange(1), default=20000, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
+@click.option("--crop", type=click.IntRange(16), default=128, show_default=True, help="Training crop side.")
+@click.option("--lr", type=float, default=4e-4, show_default=True)
+@click.option("--channels", default="64,128,160,160", show_default=True, help="Width per U-Net level.")
+@click.option("--blocks", default="1,2,2,2", show_default=True, help="Residual blocks per level.")
+@click.option("--checkpoint-every", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--eval-every", type=click.IntRange(1), default=500, show_default=True)
+@click.option("--val-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Images for the learning curve (PSNR at sigma=25 of the EMA denoiser).")
+@click.option("--resume", is_flag=True, help="Continue from OUTPUT/checkpoint.")
+@click.option("--max-minutes", type=float, default=None, help="Stop (with a checkpoint) after this long.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-q", "--quiet", is_flag=True)
+def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, checkpoint_every, eval_every,
+          val_dir, resume, max_minutes, device, seed, quiet):
+    """Train a prior on the images in DATA_DIR (any sizes, gray or RGB)."""
+    try:
+        ch = tuple(int(v) for v in channels.split(","))
+        bl = tuple(int(v) for v in blocks.split(","))
+    except ValueError:
+        raise click.BadParameter("--channels/--blocks take comma-separated integers") from None
+    if len(ch) != len(bl) or not ch:
+        raise click.BadParameter("--channels and --blocks need the same number of levels")
+    if output.exists() and not resume and (output / "checkpoint").exists():
+        _fail(f"{output}: holds a checkpoint already (use --resume, or another -o)")
+    from tqdm import tqdm
+
+    from restore.api import resolve_device
+    from restore.train import TrainConfig
+    from restore.train import train as train_fn
+
+    try:
+        dev = resolve_device(device)
+        cfg = TrainConfig(steps=steps, batch_size=batch_size, crop=crop, lr=lr, channels=ch, blocks=bl,
+                          checkpoint_every=checkpoint_every, eval_every=eval_every, seed=seed,
+                          warmup=min(500, max(1, steps // 10)))
+        bar = tqdm(total=steps, disable=quiet, file=sys.stderr, unit="step", dynamic_ncols=True)
+
+        def cb(rec):
+            bar.n = rec["step"]
+            post = {"loss": f"{rec['loss']:.4f}" if rec.get("loss") is not None else "-"}
+            if rec.get("val_psnr_sigma25") is not None:
+                post["psnr25"] = f"{rec['val_psnr_sigma25']:.2f}"
+            bar.set_postfix(post, refresh=True)
+
+        out = train_fn(data_dir, output, cfg, device=str(dev), resume=resume, val_dir=val_dir,
+                       max_minutes=max_minutes, callback=cb)
+        bar.close()
+    except RestoreError as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        _fail("interrupted (resume with --resume)", 130)
+    click.echo(f"prior written to {out}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,299 @@
+"""Running a CLI job over one image or a folder: pairing, resume, outputs, reports.
+
+Everything restoring goes through :func:`restore.api.run`; this module only finds files,
+names outputs, draws progress and writes results.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from restore.errors import InputError, RestoreError
+
+READ_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+
+
+@dataclass
+class Job:
+    task: str
+    input: Path
+    mask: Path | None
+    params: dict
+    opts: dict
+
+
+@dataclass
+class Item:
+    src: Path
+    mask: Path | None
+    out: Path
+    ref: Path | None
+
+
+def _err(msg: str) -> None:
+    click.echo(f"error: {msg}", err=True)
+
+
+def _list_images(root: Path, recursive: bool, pattern: str | None) -> list[Path]:
+    it = root.rglob("*") if recursive else root.glob("*")
+    files = [p for p in it if p.is_file() and not p.name.startswith(".")]
+    if pattern:
+        files = [p for p in files if fnmatch.fnmatch(p.name, pattern) or fnmatch.fnmatch(str(p.relative_to(root)), pattern)]
+    else:
+        files = [p for p in files if p.suffix.lower() in READ_EXTS]
+    return sorted(files)
+
+
+def _by_stem(folder: Path, rel: Path) -> Path | None:
+    """The file in ``folder`` (same sub-path) whose stem matches ``rel``'s, any image type."""
+    d = folder / rel.parent
+    for ext in READ_EXTS + tuple(e.upper() for e in READ_EXTS):
+        cand = d / (rel.stem + ext)
+        if cand.is_file():
+            return cand
+    return None
+
+
+def plan(job: Job) -> tuple[list[Item], bool]:
+    """Items to process and whether this is folder mode (raises InputError on bad paths)."""
+    src, o = job.input, job.opts
+    ref = o.get("reference")
+    if not src.exists():
+        raise InputError(f"{src}: no such file or directory")
+    if src.is_file():
+        if job.mask is not None and not job.mask.exists():
+            raise InputError(f"{job.mask}: no such file")
+        if job.mask is not None and job.mask.is_dir():
+            raise InputError(f"{job.mask}: is a folder but the image is a single file")
+        out = o.get("output") or src.with_name(f"{src.stem}.{job.task}.png")
+        if out.is_dir():
+            out = out / f"{src.stem}.{job.task}.png"
+        r = ref if ref is None or ref.is_file() else _by_stem(ref, Path(src.name))
+        return [Item(src, job.mask, out, r)], False
+    out_dir = o.get("output") or src.with_name(f"{src.name}.{job.task}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a folder (folder input needs an output folder)")
+    if job.mask is not None and not job.mask.exists():
+        raise InputError(f"{job.mask}: no such file or directory")
+    items = []
+    for p in _list_images(src, o.get("recursive", False), o.get("pattern")):
+        rel = p.relative_to(src)
+        if out_dir.resolve() in p.resolve().parents:
+            continue  # never read our own outputs
+        mask = None
+        if job.mask is not None:
+            mask = job.mask if job.mask.is_file() else (_by_stem(job.mask, rel) or job.mask / rel)
+        r = None
+        if ref is not None:
+            r = ref if ref.is_file() else _by_stem(ref, rel)
+        items.append(Item(p, mask, out_dir / rel.parent / f"{rel.stem}.png", r))
+    if not items:
+        raise InputError(f"{src}: no images found" + (" (try --recursive)" if not o.get("recursive") else ""))
+    return items, True
+
+
+def run_job(job: Job) -> int:
+    o = job.opts
+    try:
+        items, folder = plan(job)
+    except RestoreError as e:
+        _err(str(e))
+        return 1
+    from tqdm import tqdm
+
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    failures: list[str] = []
+    bar = None
+    if folder:
+        bar = tqdm(total=len(items), disable=o["quiet"], file=sys.stderr, unit="img", dynamic_ncols=True)
+    try:
+        for it in items:
+            if it.out.exists() and not o["overwrite"]:
+                if folder:
+                    counts["skipped"] += 1
+                    if bar:
+                        bar.update(1)
+                    continue
+                _err(f"{it.out}: exists (pass --overwrite to replace it)")
+                return 1
+            try:
+                rec = process(job, it, step_bar=not folder and not o["quiet"])
+                counts["done"] += 1
+                if o["as_json"]:
+                    click.echo(json.dumps(rec))
+            except RestoreError as e:
+                counts["failed"] += 1
+                msg = str(e) if str(it.src) in str(e) else f"{it.src}: {e}"
+                failures.append(msg)
+                if not folder:
+                    _err(msg)
+                    return 1
+                if bar:
+                    bar.write(f"failed: {msg}", file=sys.stderr)
+                else:
+                    click.echo(f"failed: {msg}", err=True)
+            except KeyboardInterrupt:
+                raise
+            except Exception as e:  # noqa: BLE001 - one line per file, the batch goes on
+                if os.environ.get("RESTORE_DEBUG"):
+                    raise
+                counts["failed"] += 1
+                msg = f"{it.src}: internal error ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+                failures.append(msg)
+                if not folder:
+                    _err(msg)
+                    return 1
+                if bar:
+                    bar.write(f"failed: {msg}", file=sys.stderr)
+            if bar:
+                bar.update(1)
+    except KeyboardInterrupt:
+        if bar:
+            bar.close()
+        _err("interrupted; rerun the same command to resume")
+        return 130
+    if bar:
+        bar.close()
+    if folder:
+        summary = f"done {counts['done']}, skipped {counts['skipped']} (already written), failed {counts['failed']}"
+        if o["as_json"]:
+            click.echo(json.dumps({"summary": counts, "failed": failures}))
+        else:
+            click.echo(summary)
+            for f in failures:
+                click.echo(f"  failed: {f}")
+    return 1 if counts["failed"] else 0
+
+
+def _read(path: Path, o: dict):
+    from restore.io import DEFAULT_MAX_PIXELS, read_image
+
+    return read_image(path, max_pixels=o.get("max_pixels") or DEFAULT_MAX_PIXELS)
+
+
+def process(job: Job, it: Item, *, step_bar: bool) -> dict:
+    """Restore one image and write its outputs; returns the JSON record."""
+    import numpy as np
+    import torch
+
+    from restore.api import _alpha_back, _known_from_mask, _to_batch, run
+    from restore.io import read_mask, write_image
+
+    o, task = job.opts, job.task
+    img = _read(it.src, o)
+    arr = img.array
+    params = dict(job.params)
+    known = None
+    alpha_override = None
+    if task == "inpaint":
+        src = params.pop("mask_source", "file")
+        invert = params.pop("invert_mask", False)
+        H, W = arr.shape[:2]
+        if src == "alpha":
+            if not img.has_alpha:
+                raise InputError(f"{it.src}: --mask alpha needs an RGBA image with transparent pixels")
+            hole = img.alpha == 0
+            known = _known_from_mask(hole if not invert else ~hole, (H, W))
+            alpha_override = np.full_like(img.alpha, np.iinfo(arr.dtype).max)
+        else:
+            if it.mask is None or not it.mask.exists():
+                raise InputError(f"{it.src}: no mask found (expected a file with the same stem in {job.mask})")
+            known = torch.from_numpy(
+                read_mask(it.mask, (H, W), invert=invert, max_pixels=o.get("max_pixels") or None)
+            )
+    x, back, alpha = _to_batch(arr)
+    if alpha_override is not None:
+        alpha = alpha_override
+    bar = None
+    progress = None
+    if step_bar:
+        from tqdm import tqdm
+
+        bar = tqdm(total=None, file=sys.stderr, unit="step", dynamic_ncols=True, leave=False,
+                   desc=it.src.name)
+
+        def progress(info):
+            bar.total = info["n"]
+            bar.update(1)
+
+    t0 = time.perf_counter()
+    try:
+        res = run(x, task, known=known, sampler=o["sampler"], steps=o["steps"], seed=o["seed"],
+                  device=o["device"], prior=o["weights"], samples=o["samples"], progress=progress, **params)
+    finally:
+        if bar:
+            bar.close()
+    scale = params.get("scale", 1) if task == "sr" else 1
+    out_arr = _alpha_back(alpha, back(res.image), scale)
+    write_image(it.out, out_arr, overwrite=o["overwrite"])
+    rec = {
+        "input": str(it.src), "output": str(it.out), "task": task, "sampler": res.sampler,
+        "steps": res.steps, "seed": res.seed, "seconds": round(time.perf_counter() - t0, 3),
+        "sigma": round(res.sigma_y * 255, 3), "sigma_estimated": res.sigma_estimated,
+        "width": int(out_arr.shape[1]), "height": int(out_arr.shape[0]),
+    }
+    if res.sigma_estimated and not o["quiet"] and not o["as_json"]:
+        click.echo(f"{it.src}: estimated noise sigma = {res.sigma_y * 255:.2f} (0-255 units)", err=True)
+    if task == "sr":
+        rec["scale"] = scale
+    extras = []
+    if res.std is not None:
+        std_path = it.out.with_name(it.out.stem + ".std.png")
+        std_img = (res.std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()
+        write_image(std_path, std_img, overwrite=True)
+        rec["std"] = str(std_path)
+        rec["mean_std"] = round(float(res.std.mean()) * 255, 3)
+        extras.append(std_img)
+    if o["compare"]:
+        cmp_path = it.out.with_name(it.out.stem + ".compare.png")
+        write_image(cmp_path, _side_by_side(x, res.image, res.std, scale), overwrite=True)
+        rec["compare"] = str(cmp_path)
+    if it.ref is not None:
+        rec.update(_score(it.ref, res.image, task, scale, o))
+    return rec
+
+
+def _side_by_side(x, out, std, scale: int):
+    import torch
+    import torch.nn.functional as F
+
+    from restore.io import from_tensor
+
+    inp = x.to(out.device)
+    if scale > 1:
+        inp = F.interpolate(inp, scale_factor=scale, mode="nearest")
+    panels = [inp, out]
+    if std is not None:
+        panels.append((std * 4).clamp(0, 1))
+    C = max(p.shape[1] for p in panels)
+    panels = [p.expand(-1, C, -1, -1) for p in panels]
+    gap = torch.ones(1, C, out.shape[-2], 4, device=out.device)
+    row = [panels[0]]
+    for p in panels[1:]:
+        row += [gap, p]
+    return from_tensor(torch.cat(row, dim=3), __import__("numpy").uint8)
+
+
+def _score(ref_path: Path, out, task: str, scale: int, o: dict) -> dict:
+    from restore.api import _to_batch
+    from restore.metrics import psnr, rgb_to_y, shave, ssim
+
+    ref = _read(ref_path, o).color
+    r, _, _ = _to_batch(ref)
+    if r.shape[-2:] != out.shape[-2:]:
+        raise InputError(f"{ref_path}: reference is {r.shape[-1]}x{r.shape[-2]} but the output is "
+                         f"{out.shape[-1]}x{out.shape[-2]}")
+    a, b = out.cpu().clamp(0, 1), r
+    if a.shape[1] != b.shape[1]:
+        a, b = a.mean(1, keepdim=True), b.mean(1, keepdim=True)
+    if task == "sr":
+        a, b = shave(rgb_to_y(a), scale), shave(rgb_to_y(b), scale)
+    return {"reference": str(ref_path), "psnr": round(psnr(a, b), 4), "ssim": round(ssim(a, b), 5)}

@@ -1,0 +1,117 @@
+"""PSNR and SSIM with the published conventions (``../shared/BENCHMARKS.md``).
+
+* PSNR: ``10 log10(data_range^2 / MSE)`` over all pixels and channels.
+* SSIM: Wang et al. (2004): Gaussian window 11, sigma 1.5, K1 = 0.01, K2 = 0.03, no
+  sample covariance, mean over the valid region (the window's half-width cropped, as
+  scikit-image does) and over channels.
+* Super-resolution scores the Y channel (ITU-R BT.601) with ``scale`` pixels cropped from
+  each border: :func:`rgb_to_y`, :func:`shave`.
+
+Inputs are ``(B, C, H, W)`` tensors or ``H x W [x C]`` numpy arrays (``data_range``
+explicit); results are floats (the batch mean for tensors).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["psnr", "ssim", "rgb_to_y", "shave"]
+
+
+def _as_batch(a) -> torch.Tensor:
+    if isinstance(a, torch.Tensor):
+        t = a.detach().to(torch.float64)
+        if t.ndim == 2:
+            t = t[None, None]
+        elif t.ndim == 3:
+            t = t[None]
+        return t
+    arr = np.asarray(a, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
+
+
+def _check(x: torch.Tensor, y: torch.Tensor) -> None:
+    if x.shape != y.shape:
+        raise ValueError(f"images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
+
+
+def psnr(x, y, *, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB (mean over a batch).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(psnr(np.zeros((4, 4)), np.full((4, 4), 0.1)), 2)
+    20.0
+    """
+    a, b = _as_batch(x), _as_batch(y)
+    _check(a, b)
+    mse = ((a - b) ** 2).flatten(1).mean(dim=1).clamp(min=1e-20)
+    return float((10 * torch.log10(data_range**2 / mse)).mean())
+
+
+def _gauss_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    from kornia.filters import get_gaussian_kernel1d
+
+    return get_gaussian_kernel1d(size, sigma).to(torch.float64).reshape(-1)
+
+
+def ssim(x, y, *, data_range: float = 1.0, win_size: int = 11, sigma: float = 1.5) -> float:
+    """Structural similarity (Wang et al. 2004), mean over channels and batch.
+
+    Matches ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False, data_range=data_range, channel_axis=-1)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ssim(np.eye(16), np.eye(16))
+    1.0
+    """
+    a, b = _as_batch(x), _as_batch(y)
+    _check(a, b)
+    B, C, H, W = a.shape
+    if min(H, W) < win_size:
+        raise ValueError(f"images of {W}x{H} are smaller than the SSIM window ({win_size})")
+    g = _gauss_window(win_size, sigma)
+    k = (g[:, None] * g[None, :])[None, None].expand(C, 1, win_size, win_size)
+
+    def filt(t):
+        return F.conv2d(t, k, groups=C)
+
+    mu_a, mu_b = filt(a), filt(b)
+    va = filt(a * a) - mu_a**2
+    vb = filt(b * b) - mu_b**2
+    cov = filt(a * b) - mu_a * mu_b
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (va + vb + c2))
+    return float(s.mean(dim=(2, 3)).mean())
+
+
+def rgb_to_y(x):
+    """ITU-R BT.601 luma of RGB in [0, 1]: ``(16 + 65.481 R + 128.553 G + 24.966 B) / 255``.
+
+    Accepts ``(B, 3, H, W)`` tensors or ``H x W x 3`` arrays; gray input is returned as is.
+    """
+    if isinstance(x, torch.Tensor):
+        if x.shape[1] == 1:
+            return x
+        r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    else:
+        if x.ndim == 2:
+            return x
+        r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    return (16.0 + 65.481 * r + 128.553 * g + 24.966 * b) / 255.0
+
+
+def shave(x, border: int):
+    """Crop ``border`` pixels from every side (tensor ``(..., H, W)`` or array ``H x W [x C]``)."""
+    if border <= 0:
+        return x
+    if isinstance(x, torch.Tensor):
+        return x[..., border:-border, border:-border]
+    return x[border:-border, border:-border]

@@ -1,0 +1,8 @@
+"""The diffusion prior: noise schedule + U-Net, seen as one denoiser ``D(x, sigma)``."""
+
+from .denoiser import Prior
+from .schedule import VPSchedule, karras_sigmas
+from .unet import UNet
+from .weights import build_network, load_prior, save_prior
+
+__all__ = ["Prior", "VPSchedule", "UNet", "karras_sigmas", "load_prior", "save_prior", "build_network"]

@@ -1,0 +1,168 @@
+"""The prior as one denoiser ``D(x, sigma) -> x0_hat``.
+
+Images are in [0, 1], ``sigma`` in the same units (25/255 = 0.098). This module is the
+only place that knows the network's value range ([-1, 1]), its input scaling and its
+timesteps (k-diffusion ``external.py`` does the same for VP models).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .schedule import VPSchedule
+from .unet import UNet
+
+__all__ = ["Prior"]
+
+
+class Prior:
+    """U-Net + noise schedule, seen from outside as the MMSE denoiser ``D(x, sigma)``.
+
+    Parameters
+    ----------
+    net : UNet
+        Noise-predicting network (``eps``-parameterisation, VP inputs).
+    schedule : VPSchedule
+        The schedule the network was trained with.
+    tile : int or None
+        Largest tile side (pixels) one network call sees. Larger images are processed in
+        overlapping tiles whose seams are blended; ``None`` disables tiling.
+    info : dict, optional
+        Free-form metadata (training data, steps); kept with the weights.
+
+    Notes
+    -----
+    Gray images (1 channel) are replicated to the network's 3 channels and the result
+    averaged back; the network was trained on gray crops with channel-identical noise too.
+    """
+
+    def __init__(
+        self,
+        net: UNet,
+        schedule: VPSchedule,
+        *,
+        tile: int | None = 512,
+        tile_overlap: int = 32,
+        name: str = "",
+        info: dict | None = None,
+    ) -> None:
+        self.net = net
+        self.schedule = schedule
+        self.tile = tile
+        self.tile_overlap = tile_overlap
+        self.name = name
+        self.info = dict(info or {})
+        self.net.eval()
+
+    # -- plumbing -------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def to(self, device: str | torch.device) -> "Prior":
+        self.net.to(device)
+        return self
+
+    @property
+    def sigma_min(self) -> float:
+        return self.schedule.sigma_min
+
+    @property
+    def sigma_max(self) -> float:
+        return self.schedule.sigma_max
+
+    def _sigma_batch(self, sigma, batch: int, device) -> torch.Tensor:
+        s = torch.as_tensor(sigma, dtype=torch.float32, device=device)
+        if s.ndim == 0:
+            s = s.expand(batch)
+        s = s.reshape(-1)
+        if s.shape[0] != batch:
+            raise ValueError(f"sigma has {s.shape[0]} entries for a batch of {batch}")
+        return s
+
+    # -- the denoiser ---------------------------------------------------------------
+    def eps(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        """Predicted unit noise ``n`` in ``x = x0 + sigma * n`` (same shape as ``x``)."""
+        if x.ndim != 4:
+            raise ValueError(f"expected a (B, C, H, W) tensor, got shape {tuple(x.shape)}")
+        B, C, H, W = x.shape
+        s = self._sigma_batch(sigma, B, x.device)
+        cin = self.net.in_channels
+        if C == 1 and cin == 3:
+            return self.eps(x.expand(B, 3, H, W), s).mean(dim=1, keepdim=True)
+        if C != cin:
+            raise ValueError(f"the prior takes 1 or {cin} channels, got {C}")
+        t = self.schedule.t_from_sigma(s.double()).float()
+        scale = (1.0 / torch.sqrt(1.0 + 4.0 * s.double() ** 2)).float()[:, None, None, None]
+        u = (2.0 * x - 1.0) * scale  # VP input: sqrt(abar) * (image in [-1, 1] + noise)
+        if self.tile is not None and max(H, W) > self.tile:
+            return self._tiled(u, t)
+        return self._net_padded(u, t)
+
+    def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        """``D(x, sigma)``: the posterior-mean estimate of the clean image.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(B, C, H, W)`` noisy images in [0, 1] units (values may leave [0, 1]).
+        sigma : float or torch.Tensor
+            Noise standard deviation in image units, a scalar or one per batch item.
+
+        Returns
+        -------
+        torch.Tensor
+            The denoised estimate, same shape as ``x`` (not clipped).
+        """
+        s = self._sigma_batch(sigma, x.shape[0], x.device)
+        return x - s[:, None, None, None] * self.eps(x, s)
+
+    def _net_padded(self, u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        m = self.net.size_multiple
+        H, W = u.shape[-2:]
+        ph, pw = (-H) % m, (-W) % m
+        if ph or pw:
+            mode = "reflect" if (ph < H and pw < W) else "replicate"
+            u = F.pad(u, (0, pw, 0, ph), mode=mode)
+        return self.net(u, t)[..., :H, :W]
+
+    def _tiled(self, u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Overlapping tiles, blended with a linear ramp over the overlap."""
+        B, C, H, W = u.shape
+        T, ov = int(self.tile), int(self.tile_overlap)
+        ys = _tile_starts(H, T, ov)
+        xs = _tile_starts(W, T, ov)
+        out = torch.zeros_like(u)
+        wsum = torch.zeros((1, 1, H, W), dtype=u.dtype, device=u.device)
+        for y0 in ys:
+            for x0 in xs:
+                th, tw = min(T, H - y0), min(T, W - x0)
+                patch = self._net_padded(u[..., y0 : y0 + th, x0 : x0 + tw], t)
+                w = _ramp(th, ov, y0 > 0, y0 + th < H, u)[:, None] * _ramp(
+                    tw, ov, x0 > 0, x0 + tw < W, u
+                )[None, :]
+                out[..., y0 : y0 + th, x0 : x0 + tw] += patch * w
+                wsum[..., y0 : y0 + th, x0 : x0 + tw] += w
+        return out / wsum
+
+
+def _tile_starts(n: int, tile: int, overlap: int) -> list[int]:
+    if n <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, n - tile, step))
+    starts.append(n - tile)
+    return starts
+
+
+def _ramp(n: int, overlap: int, ramp_in: bool, ramp_out: bool, like: torch.Tensor) -> torch.Tensor:
+    w = torch.ones(n, dtype=like.dtype, device=like.device)
+    k = min(overlap, n // 2)
+    if k > 0:
+        r = (torch.arange(k, dtype=like.dtype, device=like.device) + 0.5) / k
+        if ramp_in:
+            w[:k] = r
+        if ramp_out:
+            w[n - k :] = r.flip(0)
+    return w

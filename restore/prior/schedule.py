@@ -1,0 +1,143 @@
+"""Noise schedule of the prior: data, not state.
+
+The prior is a variance-preserving DDPM (Ho et al. 2020): ``x_t = sqrt(abar_t) * u +
+sqrt(1 - abar_t) * eps`` with ``u = 2 x - 1`` the image in [-1, 1]. Dividing by
+``sqrt(abar_t)`` gives the variance-exploding view used everywhere outside the prior,
+``x + sigma * n`` with the image ``x`` in [0, 1] and
+
+    sigma_t = 0.5 * sqrt((1 - abar_t) / abar_t)        (image units, [0, 1])
+
+so standard DDPM checkpoints (linear betas 1e-4..0.02, T=1000) map onto it unchanged.
+Every function here is pure and works in float64.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+
+__all__ = ["VPSchedule", "karras_sigmas"]
+
+
+@dataclass(frozen=True)
+class VPSchedule:
+    """A discrete variance-preserving schedule (DDPM).
+
+    Parameters
+    ----------
+    num_timesteps : int
+        Number of discrete diffusion steps ``T``.
+    beta_start, beta_end : float
+        First and last beta of the schedule.
+    kind : {"linear", "cosine"}
+        Beta schedule: linear (Ho et al. 2020) or cosine (Nichol & Dhariwal 2021).
+    """
+
+    num_timesteps: int = 1000
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    kind: str = "linear"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("linear", "cosine"):
+            raise ValueError(f"schedule kind must be 'linear' or 'cosine', got {self.kind!r}")
+        if self.num_timesteps < 2:
+            raise ValueError(f"num_timesteps must be >= 2, got {self.num_timesteps}")
+        if not 0 < self.beta_start < self.beta_end < 1:
+            raise ValueError(
+                f"need 0 < beta_start < beta_end < 1, got {self.beta_start}, {self.beta_end}"
+            )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def betas(self) -> torch.Tensor:
+        """Betas, float64, shape ``(T,)``."""
+        T = self.num_timesteps
+        if self.kind == "linear":
+            return torch.linspace(self.beta_start, self.beta_end, T, dtype=torch.float64)
+        s = 0.008
+        steps = torch.arange(T + 1, dtype=torch.float64) / T
+        f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
+        return (1 - f[1:] / f[:-1]).clamp(max=0.999)
+
+    def alphas_cumprod(self) -> torch.Tensor:
+        """``abar_t`` for t = 0..T-1, float64."""
+        return torch.cumprod(1 - self.betas(), dim=0)
+
+    def sigmas(self) -> torch.Tensor:
+        """Noise level of every timestep in image units, increasing, float64."""
+        ac = self.alphas_cumprod()
+        return 0.5 * torch.sqrt((1 - ac) / ac)
+
+    @property
+    def sigma_min(self) -> float:
+        return float(self.sigmas()[0])
+
+    @property
+    def sigma_max(self) -> float:
+        return float(self.sigmas()[-1])
+
+    def t_from_sigma(self, sigma: torch.Tensor) -> torch.Tensor:
+        """Continuous timestep for noise level ``sigma`` (image units).
+
+        Linear interpolation of ``t`` against ``log sigma_t``; clamped to [0, T-1].
+        """
+        log_s = torch.log(self.sigmas()).to(sigma.device)
+        ls = torch.log(sigma.to(torch.float64).clamp(min=1e-12))
+        ls = ls.clamp(log_s[0], log_s[-1])
+        idx = torch.searchsorted(log_s, ls).clamp(1, len(log_s) - 1)
+        lo, hi = log_s[idx - 1], log_s[idx]
+        w = (ls - lo) / (hi - lo)
+        return (idx - 1).to(torch.float64) + w
+
+    def sigma_from_t(self, t: torch.Tensor) -> torch.Tensor:
+        """Noise level at continuous timestep ``t`` (log-linear interpolation)."""
+        log_s = torch.log(self.sigmas()).to(t.device)
+        t = t.to(torch.float64).clamp(0, self.num_timesteps - 1)
+        lo = t.floor().long().clamp(max=self.num_timesteps - 2)
+        w = t - lo
+        return torch.exp(log_s[lo] * (1 - w) + log_s[lo + 1] * w)
+
+    def sampling_sigmas(
+        self, steps: int, *, sigma_max: float | None = None, spacing: str = "uniform"
+    ) -> torch.Tensor:
+        """The decreasing noise levels a sampler visits, ending with 0.
+
+        Parameters
+        ----------
+        steps : int
+            Number of network evaluations (the returned tensor has ``steps + 1`` entries).
+        sigma_max : float, optional
+            Start below the schedule's top (e.g. at the measurement noise); default: top.
+        spacing : {"uniform", "karras"}
+            "uniform": evenly spaced timesteps (DDIM). "karras": Karras et al. (2022),
+            rho = 7, between the schedule's ends.
+
+        Returns
+        -------
+        torch.Tensor
+            float64, shape ``(steps + 1,)``, strictly decreasing, last entry 0.
+        """
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        top = self.sigma_max if sigma_max is None else min(float(sigma_max), self.sigma_max)
+        top = max(top, self.sigma_min)
+        if spacing == "uniform":
+            t_top = self.t_from_sigma(torch.tensor(top, dtype=torch.float64))
+            ts = torch.linspace(float(t_top), 0.0, steps, dtype=torch.float64)
+            s = self.sigma_from_t(ts)
+        elif spacing == "karras":
+            s = karras_sigmas(steps, self.sigma_min, top)
+        else:
+            raise ValueError(f"spacing must be 'uniform' or 'karras', got {spacing!r}")
+        return torch.cat([s, s.new_zeros(1)])
+
+
+def karras_sigmas(n: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> torch.Tensor:
+    """Karras et al. (2022), eq. 5: ``n`` decreasing levels from sigma_max to sigma_min."""
+    ramp = torch.linspace(0, 1, n, dtype=torch.float64)
+    lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
+    return (hi + ramp * (lo - hi)) ** rho

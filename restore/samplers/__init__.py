@@ -1,0 +1,56 @@
+"""Samplers: plain functions ``f(denoiser, y, op, sigmas, *, generator, callback, **hyper)``.
+
+Each declares what it needs from an operator (see :data:`restore.tasks.CAPABILITIES`);
+adding one is one module and one ``SAMPLERS.register`` line here. Functions are imported
+on first use (``SAMPLERS.get(name).load()``), so listing the registry needs no torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ..errors import IncompatibleError
+from ..registry import Registry, SamplerSpec
+
+__all__ = ["SAMPLERS", "SamplerSpec", "check_compatible", "compatible_samplers"]
+
+ALL = ("denoise", "inpaint", "sr")
+SAMPLERS: Registry[SamplerSpec] = Registry("sampler")
+_R = SAMPLERS.register
+_R("ddnm", SamplerSpec(f"{__name__}.ddnm:ddnm", frozenset({"pinv"}), ALL, 20, "DDNM+ range/null-space projection"))
+_R("ddrm", SamplerSpec(f"{__name__}.ddrm:ddrm", frozenset({"svd"}), ALL, 20, "DDRM spectral updates"))
+_R("diffpir", SamplerSpec(f"{__name__}.diffpir:diffpir", frozenset({"svd"}), ALL, 20, "plug-and-play HQS, exact prox"))
+_R("dps", SamplerSpec(f"{__name__}.guided:dps", frozenset({"grad"}), ALL, 20, "diffusion posterior sampling (gradient)"))
+_R("pigdm", SamplerSpec(f"{__name__}.guided:pigdm", frozenset({"svd", "grad"}), ALL, 20, "pseudo-inverse guidance (gradient)"))
+_R("repaint", SamplerSpec(f"{__name__}.repaint:repaint", frozenset({"mask"}), ("inpaint",), 20, "RePaint resampling"))
+_R("dpir", SamplerSpec(f"{__name__}.dpir:dpir", frozenset({"svd"}), ALL, 20, "deterministic plug-and-play HQS (MMSE-like)"))
+_R("mmse", SamplerSpec(f"{__name__}.mmse:mmse", frozenset({"identity"}), ("denoise",), 1, "one prior evaluation (posterior mean)"))
+
+
+def compatible_samplers(capabilities) -> list[str]:
+    """Names of the samplers whose needs ``capabilities`` (a set, or an operator) meets."""
+    caps = getattr(capabilities, "capabilities", capabilities)
+    return [n for n, spec in SAMPLERS.items() if spec.needs <= caps]
+
+
+def check_compatible(name: str, op) -> SamplerSpec:
+    """The sampler's spec, or an :class:`IncompatibleError` listing those that would work."""
+    try:
+        spec = SAMPLERS.get(name)
+    except KeyError as e:
+        raise IncompatibleError(e.args[0]) from None
+    missing = spec.needs - op.capabilities
+    if missing:
+        raise IncompatibleError(
+            f"sampler '{name}' cannot serve task '{op.task}' (it needs {', '.join(sorted(missing))}); "
+            f"samplers that can: {', '.join(compatible_samplers(op))}"
+        )
+    return spec
+
+
+def __getattr__(name: str):
+    if name in SAMPLERS:
+        return SAMPLERS.get(name).load()
+    if name in ("ddnm", "ddrm", "diffpir", "dps", "pigdm", "repaint", "mmse", "dpir", "common"):
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

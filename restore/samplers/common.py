@@ -1,0 +1,73 @@
+"""Step maths shared by the samplers (variance-exploding view of the VP prior).
+
+A state at noise level ``sigma`` is ``x = x0 + sigma * eps``. With the denoiser's estimate
+``x0_hat = D(x, sigma)`` the implied noise is ``eps_hat = (x - x0_hat) / sigma``. Every
+sampler here moves from ``sigma`` to ``sigma_next`` with :func:`renoise`: a deterministic
+part along ``eps_hat`` and a fresh part, split by ``eta`` as DDIM does (Song et al. 2021,
+eq. 12; ``eta=1`` is DDPM's ancestral step, ``eta=0`` deterministic DDIM), in the form of
+k-diffusion's ``get_ancestral_step``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+__all__ = ["denoise", "ancestral_split", "renoise", "randn_like", "Denoiser", "emit", "as_sigma"]
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard normal noise shaped like ``x``, drawn on the generator's device (so a CPU
+    generator gives the same noise whatever device ``x`` lives on)."""
+    dev = generator.device if generator is not None else torch.device("cpu")
+    return torch.randn(x.shape, generator=generator, device=dev, dtype=torch.float32).to(x)
+
+
+def ancestral_split(sigma: float, sigma_next: float, eta: float) -> tuple[float, float]:
+    """``(sigma_down, sigma_up)`` with ``sigma_down^2 + sigma_up^2 = sigma_next^2``."""
+    if sigma_next <= 0:
+        return 0.0, 0.0
+    up = min(sigma_next, eta * math.sqrt(max(sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2, 0.0)))
+    return math.sqrt(max(sigma_next**2 - up**2, 0.0)), up
+
+
+def renoise(
+    x0: torch.Tensor,
+    eps_hat: torch.Tensor,
+    sigma: float,
+    sigma_next: float,
+    eta: float,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """``x0 + sigma_down * eps_hat + sigma_up * z``: the DDIM/DDPM move to ``sigma_next``."""
+    down, up = ancestral_split(sigma, sigma_next, eta)
+    out = x0 + down * eps_hat
+    if up > 0:
+        out = out + up * randn_like(x0, generator)
+    return out
+
+
+def denoise(denoiser: Denoiser, x: torch.Tensor, sigma: float, clip: bool) -> torch.Tensor:
+    """``D(x, sigma)``, clipped to the image range [0, 1] when ``clip`` (DDPM's
+    ``clip_denoised``: at high noise the estimate's errors scale with sigma)."""
+    x0 = denoiser(x, as_sigma(x, sigma))
+    return x0.clamp(0, 1) if clip else x0
+
+
+def as_sigma(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    return torch.full((x.shape[0],), float(sigma), dtype=torch.float32, device=x.device)
+
+
+def emit(callback, i: int, n: int, sigma: float, x: torch.Tensor, x0: torch.Tensor) -> None:
+    if callback is not None:
+        callback({"i": i, "n": n, "sigma": float(sigma), "x": x, "x0": x0})
+
+
+def start(y_init: torch.Tensor, sigma0: float, generator) -> torch.Tensor:
+    """Initial state: the pseudo-inverse estimate plus noise at the first level (at the top
+    of the schedule the estimate is irrelevant; below it this is SDEdit's start)."""
+    return y_init + sigma0 * randn_like(y_init, generator)

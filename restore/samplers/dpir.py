@@ -1,0 +1,30 @@
+"""DPIR: Zhang, Li, Zuo, Zhang, Van Gool & Timofte, "Plug-and-Play Image Restoration with
+Deep Denoiser Prior", TPAMI 2021 (half-quadratic splitting, Algorithm 1)."""
+
+from __future__ import annotations
+
+import torch
+
+from .common import denoise, emit
+
+
+def dpir(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool = True,
+         lam: float = 0.23) -> torch.Tensor:
+    """Deterministic HQS: alternate the data step and the prior's MMSE denoiser.
+
+    ``x0 = D(z, sigma_k)`` at decreasing ``sigma_k`` (the noise levels of ``sigmas``,
+    ``sigma_k`` playing the prior's penalty ``sqrt(lam / mu_k)``), then
+    ``z = argmin ||y - A z||^2 + mu_k ||z - x0||^2`` with ``mu_k = lam sigma_y^2 / sigma_k^2``
+    (eq. 6-7; a hard projection when ``sigma_y = 0``). No noise is injected: the iterate
+    approaches the posterior mean rather than a posterior sample, which is what PSNR
+    rewards. ``generator`` is unused.
+    """
+    sig = [float(s) for s in sigmas if float(s) > 0]
+    z = op.init(y)
+    n = len(sig)
+    x0 = z
+    for i, s in enumerate(sig):
+        x0 = denoise(denoiser, z, s, clip)
+        z = op.prox(x0, y, lam * op.sigma_y**2 / s**2)
+        emit(callback, i, n, s, z, x0)
+    return z

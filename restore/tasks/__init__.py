@@ -1,0 +1,44 @@
+"""Tasks: forward operators ``y = A x + n`` and their registry.
+
+Adding a task is one module with an :class:`~restore.tasks.base.Operator` subclass and
+one ``TASKS.register`` line here. Operator classes are imported on first use, so listing
+the registry needs no torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ..registry import Registry, TaskSpec
+
+__all__ = ["TASKS", "TaskSpec", "CAPABILITIES"]
+
+#: What an operator can offer a sampler (kept here, torch-free, for ``restore list``).
+CAPABILITIES = {
+    "pinv": "pseudo-inverse A_dagger",
+    "svd": "cheap singular value decomposition (spectral updates, exact prox)",
+    "grad": "differentiable A (for guidance gradients)",
+    "mask": "a pixel mask of known values (inpainting)",
+    "identity": "A is the identity (pure denoising)",
+}
+
+_BASE = frozenset({"pinv", "svd", "grad"})
+TASKS: Registry[TaskSpec] = Registry("task")
+# defaults (sampler, steps, starting noise level) from benchmarks/choose_defaults.py
+TASKS.register("denoise", TaskSpec("denoise", f"{__name__}.denoise:Denoise", "mmse", 1,
+                                   "remove Gaussian noise", _BASE | {"identity"}, 0.5))
+TASKS.register("inpaint", TaskSpec("inpaint", f"{__name__}.inpaint:Inpaint", "dpir", 20,
+                                   "fill masked pixels", _BASE | {"mask"}, 0.1))
+TASKS.register("sr", TaskSpec("sr", f"{__name__}.superres:SuperResolve", "dpir", 20,
+                              "super-resolve x2/x3/x4/x8", _BASE, 0.2))
+
+_LAZY = {
+    "Operator": "base", "Denoise": "denoise", "estimate_sigma": "denoise", "Inpaint": "inpaint",
+    "SuperResolve": "superres", "SCALES": "superres", "KERNELS": "superres",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
