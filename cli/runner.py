@@ -109,6 +109,17 @@ def run_job(job: Job) -> int:
         return 1
     from tqdm import tqdm
 
+    from restore.api import get_prior, resolve_device
+
+    try:  # weights and device are checked once, before any image
+        get_prior(o["weights"], resolve_device(o["device"]))
+    except RestoreError as e:
+        _err(str(e))
+        return 1
+    if folder:  # temp files of a run that was killed mid-write
+        for it in items:
+            for stale in it.out.parent.glob(f".{it.out.name}.*.tmp"):
+                stale.unlink(missing_ok=True)
     counts = {"done": 0, "skipped": 0, "failed": 0}
     failures: list[str] = []
     bar = None
@@ -119,7 +130,7 @@ def run_job(job: Job) -> int:
             if it.out.exists() and not o["overwrite"]:
                 if folder:
                     counts["skipped"] += 1
-                    if bar:
+                    if bar is not None:
                         bar.update(1)
                     continue
                 _err(f"{it.out}: exists (pass --overwrite to replace it)")
@@ -136,7 +147,7 @@ def run_job(job: Job) -> int:
                 if not folder:
                     _err(msg)
                     return 1
-                if bar:
+                if bar is not None:
                     bar.write(f"failed: {msg}", file=sys.stderr)
                 else:
                     click.echo(f"failed: {msg}", err=True)
@@ -151,16 +162,16 @@ def run_job(job: Job) -> int:
                 if not folder:
                     _err(msg)
                     return 1
-                if bar:
+                if bar is not None:
                     bar.write(f"failed: {msg}", file=sys.stderr)
-            if bar:
+            if bar is not None:
                 bar.update(1)
     except KeyboardInterrupt:
-        if bar:
+        if bar is not None:
             bar.close()
         _err("interrupted; rerun the same command to resume")
         return 130
-    if bar:
+    if bar is not None:
         bar.close()
     if folder:
         summary = f"done {counts['done']}, skipped {counts['skipped']} (already written), failed {counts['failed']}"
@@ -229,7 +240,7 @@ def process(job: Job, it: Item, *, step_bar: bool) -> dict:
         res = run(x, task, known=known, sampler=o["sampler"], steps=o["steps"], seed=o["seed"],
                   device=o["device"], prior=o["weights"], samples=o["samples"], progress=progress, **params)
     finally:
-        if bar:
+        if bar is not None:
             bar.close()
     scale = params.get("scale", 1) if task == "sr" else 1
     out_arr = _alpha_back(alpha, back(res.image), scale)

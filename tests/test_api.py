@@ -1,0 +1,106 @@
+"""The Python API: types and dtypes in and out, options, errors."""
+
+import numpy as np
+import pytest
+import torch
+
+import restore
+from restore.errors import IncompatibleError, InputError
+
+
+@pytest.fixture
+def P(tiny_prior_dir):
+    return str(tiny_prior_dir)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(23, 31), (23, 31, 3), (23, 31, 1)])
+def test_numpy_in_same_type_out(dtype, shape, P):
+    rng = np.random.default_rng(0)
+    a = rng.random(shape)
+    if np.issubdtype(dtype, np.integer):
+        a = (a * np.iinfo(dtype).max).astype(dtype)
+    else:
+        a = a.astype(dtype)
+    out = restore.denoise(a, sigma=0.05, prior=P)
+    assert out.shape == a.shape and out.dtype == a.dtype
+
+
+def test_rgba_alpha_kept_and_sr_shape(P):
+    a = np.zeros((12, 10, 4), np.uint8)
+    a[..., 3] = np.arange(10, dtype=np.uint8)[None] * 20
+    out = restore.denoise(a, sigma=0.05, prior=P)
+    assert out.shape == a.shape and np.array_equal(out[..., 3], a[..., 3])
+    up = restore.super_resolve(a[..., :3], scale=3, prior=P, steps=2)
+    assert up.shape == (36, 30, 3)
+
+
+def test_torch_in_torch_out(P):
+    x = torch.rand(2, 3, 17, 19, dtype=torch.float64)
+    out = restore.restore(x, "denoise", sigma=0.1, prior=P)
+    assert isinstance(out, torch.Tensor) and out.shape == x.shape and out.dtype == x.dtype
+
+
+def test_inpaint_keeps_known_pixels_and_samples(P):
+    rng = np.random.default_rng(1)
+    img = (rng.random((20, 24, 3)) * 255).astype(np.uint8)
+    hole = np.zeros((20, 24), bool)
+    hole[5:12, 6:15] = True
+    out = restore.inpaint(img, hole, prior=P, steps=3)
+    assert np.array_equal(out[~hole], img[~hole])
+    mean, std = restore.inpaint(img, hole, prior=P, steps=3, sampler="ddnm", samples=4)
+    assert mean.shape == img.shape and std.shape == img.shape
+    assert std[hole].mean() > std[~hole].mean()
+
+
+def test_same_seed_same_image(P):
+    img = np.random.default_rng(2).random((16, 16, 3)).astype(np.float32)
+    hole = np.zeros((16, 16), bool)
+    hole[4:10, 4:10] = True
+    kw = dict(prior=P, steps=3, sampler="ddnm")
+    a = restore.inpaint(img, hole, seed=3, **kw)
+    b = restore.inpaint(img, hole, seed=3, **kw)
+    c = restore.inpaint(img, hole, seed=4, **kw)
+    g = torch.Generator().manual_seed(3)
+    d = restore.inpaint(img, hole, generator=g, **kw)
+    assert np.array_equal(a, b) and not np.array_equal(a, c) and np.array_equal(a, d)
+
+
+def test_sigma_estimated_when_missing(P):
+    rng = np.random.default_rng(3)
+    noisy = np.clip(0.5 + 0.08 * rng.standard_normal((64, 64, 3)), 0, 1).astype(np.float32)
+    res = restore.run(torch.from_numpy(noisy.transpose(2, 0, 1))[None], "denoise", prior=P)
+    assert res.sigma_estimated and abs(res.sigma_y - 0.08) < 0.01
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda P: restore.denoise(np.zeros((8, 8), np.int32), sigma=0.1, prior=P), "dtype"),
+        (lambda P: restore.denoise(np.zeros((8, 8, 2), np.uint8), sigma=0.1, prior=P), "shape"),
+        (lambda P: restore.denoise(np.full((8, 8), np.nan, np.float32), sigma=0.1, prior=P), "NaN"),
+        (lambda P: restore.denoise(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), prior=P), "float"),
+        (lambda P: restore.denoise([[0.1]], prior=P), "numpy array"),
+        (lambda P: restore.denoise(np.zeros((8, 8)), sigma=3.0, prior=P), "sigma"),
+        (lambda P: restore.inpaint(np.zeros((8, 8)), np.zeros((8, 9), bool), prior=P), "mask is 9x8"),
+        (lambda P: restore.inpaint(np.zeros((8, 8)), np.zeros((8, 8), bool), prior=P), "no hole"),
+        (lambda P: restore.inpaint(np.zeros((8, 8)), np.ones((8, 8), bool), prior=P), "whole image"),
+        (lambda P: restore.super_resolve(np.zeros((8, 8)), scale=5, prior=P), "not supported"),
+        (lambda P: restore.restore(np.zeros((8, 8)), "deblur", prior=P), "unknown task"),
+        (lambda P: restore.denoise(np.zeros((0, 8)), sigma=0.1, prior=P), "no pixels"),
+    ],
+)
+def test_bad_input_is_a_clear_error(call, match, P):
+    with pytest.raises(InputError, match=match):
+        call(P)
+
+
+def test_incompatible_sampler(P):
+    with pytest.raises(IncompatibleError, match="samplers that can"):
+        restore.super_resolve(np.zeros((8, 8)), scale=2, sampler="repaint", prior=P)
+
+
+def test_public_names():
+    assert set(restore.TASKS.names()) == {"denoise", "inpaint", "sr"}
+    assert {"ddnm", "ddrm", "dps", "diffpir", "repaint", "pigdm", "mmse"} <= set(restore.SAMPLERS.names())
+    assert restore.load_prior is restore.prior.load_prior

@@ -1,0 +1,161 @@
+"""The CLI end to end with click's runner and a tiny prior."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from restore.io import read_image, write_image
+
+
+@pytest.fixture
+def run(tiny_prior_dir):
+    runner = CliRunner()
+
+    def _run(*args, weights=True):
+        a = [str(x) for x in args]
+        if weights and a and a[0] in ("denoise", "inpaint", "sr"):
+            a += ["--weights", str(tiny_prior_dir), "-q"]
+        return runner.invoke(main, a, catch_exceptions=False)
+
+    return _run
+
+
+@pytest.fixture
+def imgs(tmp_path):
+    rng = np.random.default_rng(0)
+    d = tmp_path / "in"
+    d.mkdir()
+    for i, shape in enumerate([(20, 24, 3), (17, 21), (24, 24, 3)]):
+        write_image(d / f"im{i}.png", (rng.random(shape) * 255).astype(np.uint8))
+    m = tmp_path / "masks"
+    m.mkdir()
+    for i, shape in enumerate([(20, 24), (17, 21), (24, 24)]):
+        mk = np.zeros(shape, np.uint8)
+        mk[3:9, 4:10] = 255
+        write_image(m / f"im{i}.png", mk)
+    return tmp_path
+
+
+def test_help_and_list(run):
+    r = run("--help")
+    assert r.exit_code == 0 and "inpaint" in r.output
+    r = run("list", "--json")
+    info = json.loads(r.output)
+    assert info["tasks"]["inpaint"]["default_sampler"] in info["samplers"]
+    assert "inpaint" in info["samplers"]["repaint"]["tasks"] and "sr" not in info["samplers"]["repaint"]["tasks"]
+    assert any(p["name"] == "restore-small" for p in info["priors"])
+
+
+def test_single_image_commands(run, imgs):
+    i0 = imgs / "in" / "im0.png"
+    r = run("inpaint", i0, imgs / "masks" / "im0.png", "--steps", "2", "--json", "--compare",
+            "--reference", i0)
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.output.strip().splitlines()[-1])
+    assert rec["output"].endswith("im0.inpaint.png") and "psnr" in rec
+    out = read_image(rec["output"]).array
+    assert out.shape == (20, 24, 3)
+    assert read_image(rec["compare"]).array.shape[1] > 2 * 24
+    r = run("denoise", imgs / "in" / "im1.png", "--json")
+    rec = json.loads(r.output)
+    assert r.exit_code == 0 and rec["sigma_estimated"] and read_image(rec["output"]).array.shape == (17, 21)
+    r = run("sr", i0, "--scale", "2", "--steps", "2", "-o", imgs / "big.png", "--samples", "2", "--json")
+    rec = json.loads(r.output)
+    assert r.exit_code == 0 and read_image(imgs / "big.png").array.shape == (40, 48, 3)
+    assert read_image(rec["std"]).array.shape == (40, 48, 3)
+
+
+def test_bit_depth_and_alpha_kept(run, tmp_path):
+    a16 = (np.random.default_rng(1).random((16, 18, 3)) * 65535).astype(np.uint16)
+    write_image(tmp_path / "a.png", a16)
+    assert run("denoise", tmp_path / "a.png", "--sigma", "5").exit_code == 0
+    assert read_image(tmp_path / "a.denoise.png").array.dtype == np.uint16
+    rgba = np.full((16, 16, 4), 255, np.uint8)
+    rgba[4:8, 4:8, 3] = 0
+    write_image(tmp_path / "t.png", rgba)
+    r = run("inpaint", tmp_path / "t.png", "--mask", "alpha", "--steps", "2")
+    assert r.exit_code == 0, r.output
+    out = read_image(tmp_path / "t.inpaint.png").array
+    assert out.shape == (16, 16, 4) and out[..., 3].min() == 255
+
+
+def test_folder_mode_with_corrupt_file_and_resume(run, imgs):
+    (imgs / "in" / "bad.png").write_bytes(b"not a png at all")
+    (imgs / "masks" / "bad.png").write_bytes(b"")
+    out = imgs / "out"
+    r = run("inpaint", imgs / "in", imgs / "masks", "-o", out, "--steps", "2")
+    assert r.exit_code == 1
+    assert "done 3, skipped 0 (already written), failed 1" in r.output and "bad.png" in r.output
+    assert sorted(p.name for p in out.iterdir()) == ["im0.png", "im1.png", "im2.png"]
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    (out / "im1.png").unlink()
+    (imgs / "in" / "bad.png").unlink()
+    r = run("inpaint", imgs / "in", imgs / "masks", "-o", out, "--steps", "2")
+    assert r.exit_code == 0 and "done 1, skipped 2" in r.output
+    after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert after["im0.png"] == before["im0.png"] and after["im2.png"] == before["im2.png"]
+
+
+def test_folder_one_mask_for_all_recursive_and_glob(run, imgs):
+    sub = imgs / "in" / "sub"
+    sub.mkdir()
+    write_image(sub / "deep.png", np.zeros((20, 24, 3), np.uint8))
+    r = run("denoise", imgs / "in", "-o", imgs / "o2", "--recursive", "--glob", "*0.png", "--sigma", "10")
+    assert r.exit_code == 0 and (imgs / "o2" / "im0.png").exists() and not (imgs / "o2" / "im1.png").exists()
+    r = run("denoise", imgs / "in", "-o", imgs / "o3", "--recursive", "--sigma", "10")
+    assert r.exit_code == 0 and (imgs / "o3" / "sub" / "deep.png").exists()
+    r = run("inpaint", sub, imgs / "masks" / "im0.png", "-o", imgs / "o4", "--steps", "2")
+    assert r.exit_code == 0 and (imgs / "o4" / "deep.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args,code,needle",
+    [
+        (["denoise", "nope.png"], 1, "no such file"),
+        (["inpaint", "{i0}", "{m_small}"], 1, "mask is 5x5 but the image is 24x20"),
+        (["inpaint", "{i0}", "{m_empty}"], 1, "no hole"),
+        (["inpaint", "{i0}", "{m_full}"], 1, "whole image"),
+        (["inpaint", "{i0}"], 2, "MASK"),
+        (["sr", "{i0}", "--scale", "5"], 2, "5"),
+        (["sr", "{i0}", "--scale", "2", "--sampler", "repaint"], 1, "samplers that can"),
+        (["denoise", "{i0}", "--sampler", "bogus"], 2, "bogus"),
+        (["denoise", "{txt}"], 1, "not an image"),
+        (["denoise", "{i0}", "--weights", "{tmp}"], 1, "no prior|config.json"),
+    ],
+)
+def test_errors_are_one_line(run, imgs, args, code, needle):
+    write_image(imgs / "small.png", np.full((5, 5), 255, np.uint8))
+    write_image(imgs / "empty.png", np.zeros((20, 24), np.uint8))
+    write_image(imgs / "full.png", np.full((20, 24), 255, np.uint8))
+    (imgs / "t.png").write_text("text")
+    subs = {"i0": imgs / "in" / "im0.png", "m_small": imgs / "small.png", "m_empty": imgs / "empty.png",
+            "m_full": imgs / "full.png", "txt": imgs / "t.png", "tmp": imgs}
+    a = [x.format(**subs) for x in args]
+    r = CliRunner().invoke(main, a + ["-q"]) if "--weights" in a else run(*a)
+    assert r.exit_code == code, r.output
+    import re
+
+    assert re.search(needle, r.output)
+    if code == 1:
+        lines = [ln for ln in r.output.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in r.output
+
+
+def test_existing_output_is_not_clobbered(run, imgs):
+    i0 = imgs / "in" / "im0.png"
+    assert run("denoise", i0, "--sigma", "5").exit_code == 0
+    r = run("denoise", i0, "--sigma", "5")
+    assert r.exit_code == 1 and "exists" in r.output
+    assert run("denoise", i0, "--sigma", "5", "--overwrite").exit_code == 0
+
+
+def test_train_command(run, imgs, tmp_path):
+    r = run("train", imgs / "in", "-o", tmp_path / "p", "--steps", "2", "--batch-size", "2", "--crop", "16",
+            "--channels", "8,8", "--blocks", "1,1", "-q")
+    assert r.exit_code == 0, r.output
+    r = run("denoise", imgs / "in" / "im0.png", "--weights", tmp_path / "p", "--sigma", "5", "-o",
+            tmp_path / "d.png", weights=False)
+    assert r.exit_code == 0 and (tmp_path / "d.png").exists()

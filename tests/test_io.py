@@ -1,0 +1,87 @@
+"""Image I/O: formats, depths, modes, hostile files, atomic writes."""
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from restore.errors import InputError
+from restore.io import read_image, read_mask, write_image
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif", ".bmp", ".webp", ".jpg"])
+def test_roundtrip_formats(tmp_path, ext):
+    a = (np.random.default_rng(0).random((9, 13, 3)) * 255).astype(np.uint8)
+    p = write_image(tmp_path / f"a{ext}", a)
+    b = read_image(p).array
+    assert b.shape == a.shape and b.dtype == np.uint8
+    if ext in (".png", ".tif", ".bmp"):
+        assert np.array_equal(a, b)
+
+
+def test_16bit_gray_rgba_palette(tmp_path):
+    g16 = (np.arange(20 * 10).reshape(20, 10) * 300).astype(np.uint16)
+    write_image(tmp_path / "g16.png", g16)
+    assert np.array_equal(read_image(tmp_path / "g16.png").array, g16)
+    rgb16 = np.stack([g16, g16 // 2, g16 // 3], -1)
+    write_image(tmp_path / "c16.png", rgb16)
+    assert np.array_equal(read_image(tmp_path / "c16.png").array, rgb16)
+    rgba = np.zeros((5, 6, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[..., 3] = 128
+    write_image(tmp_path / "a.png", rgba)
+    im = read_image(tmp_path / "a.png")
+    assert im.has_alpha and np.array_equal(im.array, rgba)
+    pal = PILImage.fromarray((np.arange(30).reshape(5, 6) % 4).astype(np.uint8), mode="L").convert("P")
+    pal.save(tmp_path / "p.png")
+    assert read_image(tmp_path / "p.png").array.shape == (5, 6, 3)
+
+
+def test_hostile_files(tmp_path):
+    (tmp_path / "zero.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("hello, not an image")
+    good = write_image(tmp_path / "good.png", np.zeros((40, 40, 3), np.uint8))
+    (tmp_path / "trunc.png").write_bytes(good.read_bytes()[:60])
+    for name, match in [("zero.png", "empty"), ("text.png", "not an image"), ("trunc.png", "unreadable|truncated"),
+                        ("missing.png", "no such file")]:
+        with pytest.raises(InputError, match=match):
+            read_image(tmp_path / name)
+    with pytest.raises(InputError, match="exceeds the limit"):
+        read_image(good, max_pixels=100)
+
+
+def test_decompression_bomb_refused_before_decoding(tmp_path):
+    # a PNG header claiming 100k x 100k pixels
+    import struct
+    import zlib
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    (tmp_path / "bomb.png").write_bytes(data)
+    with pytest.raises(InputError, match="exceeds the limit"):
+        read_image(tmp_path / "bomb.png")
+
+
+def test_mask_reading(tmp_path):
+    m = np.zeros((6, 8), np.uint8)
+    m[2:4, 3:5] = 255
+    write_image(tmp_path / "m.png", m)
+    known = read_mask(tmp_path / "m.png", (6, 8))
+    assert known.sum() == 48 - 4 and not known[2, 3]
+    assert read_mask(tmp_path / "m.png", (6, 8), invert=True).sum() == 4
+    with pytest.raises(InputError, match="mask is 8x6 but the image is 9x6"):
+        read_mask(tmp_path / "m.png", (6, 9))
+
+
+def test_write_is_atomic_and_never_clobbers(tmp_path):
+    p = write_image(tmp_path / "o.png", np.zeros((4, 4), np.uint8))
+    with pytest.raises(InputError, match="exists"):
+        write_image(p, np.ones((4, 4), np.uint8))
+    assert read_image(p).array.max() == 0
+    write_image(p, np.ones((4, 4), np.uint8), overwrite=True)
+    assert read_image(p).array.max() == 1
+    assert [f.name for f in tmp_path.iterdir()] == ["o.png"]  # no temp files left
+    with pytest.raises(InputError, match="cannot write"):
+        write_image(tmp_path / "o.xyz", np.zeros((4, 4), np.uint8))

@@ -1,0 +1,57 @@
+"""restore.metrics against scikit-image (the outside reference)."""
+
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio as sk_psnr
+from skimage.metrics import structural_similarity as sk_ssim
+
+from restore.metrics import psnr, rgb_to_y, shave, ssim
+
+
+def _pairs(shared=None):
+    rng = np.random.default_rng(0)
+    a = rng.random((61, 47, 3))
+    yield a, np.clip(a + 0.1 * rng.standard_normal(a.shape), 0, 1)
+    g = rng.random((33, 40))
+    yield g, np.clip(g + 0.05 * rng.standard_normal(g.shape), 0, 1)
+
+
+def _sk_ssim(a, b):
+    return sk_ssim(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0,
+                   channel_axis=-1 if a.ndim == 3 else None)
+
+
+@pytest.mark.parametrize("i", [0, 1])
+def test_against_skimage_generated(i):
+    a, b = list(_pairs())[i]
+    assert abs(psnr(a, b) - sk_psnr(a, b, data_range=1.0)) < 1e-6
+    assert abs(ssim(a, b) - _sk_ssim(a, b)) < 1e-4
+
+
+def test_against_skimage_on_test_images(shared_data):
+    from restore.io import read_image
+
+    for name in sorted((shared_data / "test" / "CBSD68").glob("*.png"))[:3]:
+        a = read_image(name).array.astype(np.float64) / 255
+        rng = np.random.default_rng(1)
+        b = np.clip(a + 25 / 255 * rng.standard_normal(a.shape), 0, 1)
+        assert abs(psnr(a, b) - sk_psnr(a, b, data_range=1.0)) < 0.01
+        assert abs(ssim(a, b) - _sk_ssim(a, b)) < 0.001
+
+
+def test_tensor_and_batch_inputs():
+    a, b = next(_pairs())
+    ta = torch.from_numpy(a.transpose(2, 0, 1))[None]
+    tb = torch.from_numpy(b.transpose(2, 0, 1))[None]
+    assert abs(psnr(ta, tb) - psnr(a, b)) < 1e-9
+    assert abs(ssim(torch.cat([ta, ta]), torch.cat([tb, tb])) - ssim(a, b)) < 1e-9
+
+
+def test_y_channel_and_shave():
+    rgb = np.ones((8, 8, 3))
+    assert np.allclose(rgb_to_y(rgb), 235 / 255)  # BT.601 white
+    assert np.allclose(rgb_to_y(np.zeros((8, 8, 3))), 16 / 255)
+    assert shave(rgb, 2).shape == (4, 4, 3)
+    with pytest.raises(ValueError):
+        psnr(np.zeros((4, 4)), np.zeros((4, 5)))

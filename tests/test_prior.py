@@ -1,0 +1,103 @@
+import json
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from restore.errors import WeightsError
+from restore.prior import UNet, load_prior
+from restore.prior.weights import CONFIG_FILE, WEIGHTS_FILE
+
+
+def test_any_size_and_gray(tiny_prior):
+    g = torch.Generator().manual_seed(0)
+    for shape in [(2, 3, 37, 53), (1, 1, 19, 64), (1, 3, 1, 1)]:
+        x = torch.rand(shape, generator=g)
+        with torch.no_grad():
+            out = tiny_prior(x, 0.1)
+        assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_denoiser_is_identity_at_tiny_noise(tiny_prior):
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(tiny_prior(x, 1e-6), x, atol=1e-4)
+
+
+def test_tiled_matches_untiled(tiny_prior):
+    """Seam error of the tiled network call on an image 2.5 tiles wide."""
+    from restore.prior import Prior
+
+    x = torch.rand(1, 3, 96, 160, generator=torch.Generator().manual_seed(1))
+    full = Prior(tiny_prior.net, tiny_prior.schedule, tile=None)
+    tiled = Prior(tiny_prior.net, tiny_prior.schedule, tile=64, tile_overlap=32)
+    with torch.no_grad():
+        a, b = full(x, 0.2), tiled(x, 0.2)
+    err = (a - b).abs()
+    assert err.max() < 0.05 and err.mean() < 0.005
+
+
+def test_default_network_within_flop_budget():
+    from restore.paths import PRETRAINED_DIR
+
+    cfg = json.loads((PRETRAINED_DIR / "restore-small" / CONFIG_FILE).read_text())["network"]
+    net = UNet(cfg["in_channels"], tuple(cfg["channels"]), tuple(cfg["blocks"]), cfg["unshuffle"], cfg["emb_dim"])
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        net(torch.zeros(1, 3, 256, 256), torch.tensor([10.0]))
+    assert fc.get_total_flops() <= 25e9
+
+
+def test_shipped_prior_loads():
+    p = load_prior()
+    assert p.name == "restore-small" and p.sigma_max > 10
+
+
+def _copy(src, dst):
+    dst.mkdir()
+    for f in (CONFIG_FILE, WEIGHTS_FILE):
+        (dst / f).write_bytes((src / f).read_bytes())
+    return dst
+
+
+def test_bad_weights_give_clear_errors(tiny_prior_dir, tmp_path):
+    d = _copy(tiny_prior_dir, tmp_path / "a")
+    (d / WEIGHTS_FILE).write_bytes((d / WEIGHTS_FILE).read_bytes()[:100])
+    with pytest.raises(WeightsError, match="not a valid safetensors"):
+        load_prior(d)
+
+    d = _copy(tiny_prior_dir, tmp_path / "b")
+    cfg = json.loads((d / CONFIG_FILE).read_text())
+    cfg["network"]["channels"] = [8, 32]
+    (d / CONFIG_FILE).write_text(json.dumps(cfg))
+    with pytest.raises(WeightsError, match="shape"):
+        load_prior(d)
+
+    d = _copy(tiny_prior_dir, tmp_path / "c")
+    (d / CONFIG_FILE).write_text("{not json")
+    with pytest.raises(WeightsError, match="JSON"):
+        load_prior(d)
+
+    d = _copy(tiny_prior_dir, tmp_path / "d")
+    cfg = json.loads((d / CONFIG_FILE).read_text())
+    del cfg["schedule"]["beta_end"]
+    (d / CONFIG_FILE).write_text(json.dumps(cfg))
+    with pytest.raises(WeightsError, match="beta_end"):
+        load_prior(d)
+
+    with pytest.raises(WeightsError, match="no prior"):
+        load_prior(tmp_path / "missing")
+
+
+def test_pickle_file_is_never_loaded(tiny_prior_dir, tmp_path):
+    """A pickle disguised as the weights file is rejected, not executed."""
+    import pickle
+
+    d = _copy(tiny_prior_dir, tmp_path / "p")
+
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('pickle executed')",))
+
+    (d / WEIGHTS_FILE).write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(WeightsError):
+        load_prior(d)
