@@ -217,5 +217,9 @@ def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, check
     click.echo(f"prior written to {out}")
 
 
+from .eval_cmd import eval_cmd  # noqa: E402
+
+main.add_command(eval_cmd)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
