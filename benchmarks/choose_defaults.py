@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from restore.api import get_prior  # noqa: E402
-from restore.evaluate import evaluate, load_dataset, markdown_table, summarise  # noqa: E402
+from restore.api import get_prior
+from restore.evaluate import evaluate, load_dataset, markdown_table, summarise
 
 DATA = ROOT.parent / "shared" / "data" / "test"
 

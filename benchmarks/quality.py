@@ -19,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+import torch
 
-from restore.api import get_prior  # noqa: E402
-from restore.evaluate import baselines_for, evaluate, load_dataset, summarise  # noqa: E402
+from restore.api import get_prior
+from restore.evaluate import baselines_for, evaluate, load_dataset, summarise
 
 DATA = ROOT.parent / "shared" / "data" / "test"
 

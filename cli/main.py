@@ -8,15 +8,12 @@ Progress goes to stderr, results (``--json`` lines, summaries) to stdout.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
 import click
 
 from restore.errors import RestoreError
-from restore.registry import Registry  # noqa: F401  (torch-free import check)
 from restore.samplers import SAMPLERS
 from restore.tasks import TASKS
 
@@ -217,7 +214,7 @@ def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, check
     click.echo(f"prior written to {out}")
 
 
-from .eval_cmd import eval_cmd  # noqa: E402
+from .eval_cmd import eval_cmd
 
 main.add_command(eval_cmd)
 

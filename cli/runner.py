@@ -153,7 +153,7 @@ def run_job(job: Job) -> int:
                     click.echo(f"failed: {msg}", err=True)
             except KeyboardInterrupt:
                 raise
-            except Exception as e:  # noqa: BLE001 - one line per file, the batch goes on
+            except Exception as e:
                 if os.environ.get("RESTORE_DEBUG"):
                     raise
                 counts["failed"] += 1

@@ -37,7 +37,26 @@ _LAZY = {
     "IncompatibleError": ("errors", "IncompatibleError"),
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = [
+    "SAMPLERS",
+    "TASKS",
+    "IncompatibleError",
+    "InputError",
+    "Prior",
+    "RestoreError",
+    "WeightsError",
+    "__version__",
+    "denoise",
+    "inpaint",
+    "load_prior",
+    "psnr",
+    "read_image",
+    "restore",
+    "run",
+    "ssim",
+    "super_resolve",
+    "write_image",
+]
 
 
 def __getattr__(name: str):

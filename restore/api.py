@@ -8,9 +8,10 @@ dtype; torch in (``B x C x H x W`` float in [0, 1]) gives torch out on the same 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ from .tasks.denoise import Denoise, estimate_sigma
 from .tasks.inpaint import Inpaint
 from .tasks.superres import SuperResolve
 
-__all__ = ["restore", "denoise", "inpaint", "super_resolve", "run", "Result", "get_prior", "resolve_device"]
+__all__ = ["Result", "denoise", "get_prior", "inpaint", "resolve_device", "restore", "run", "super_resolve"]
 
 MAX_SIDE = 65536
 
@@ -235,7 +236,7 @@ def run(
         sigma_y=op.sigma_y,
         sigma_estimated=estimated,
         seconds=time.perf_counter() - t0,
-        params={k: v for k, v in dict(scale=scale, kernel=kernel).items() if task == "sr"} | hyper,
+        params={k: v for k, v in {"scale": scale, "kernel": kernel}.items() if task == "sr"} | hyper,
     )
 
 

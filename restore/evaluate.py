@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from .errors import InputError
 from .io import READ_EXTS, read_image, read_mask, to_tensor
 from .metrics import psnr, rgb_to_y, shave, ssim
 
-__all__ = ["Case", "load_dataset", "make_case", "score", "BASELINES", "evaluate", "summarise", "MASKS"]
+__all__ = ["BASELINES", "MASKS", "Case", "evaluate", "load_dataset", "make_case", "score", "summarise"]
 
 MASKS = ("random50", "random80", "random90", "box", "freeform")
 

@@ -18,14 +18,14 @@ import numpy as np
 from .errors import InputError
 
 __all__ = [
-    "Image",
-    "read_image",
-    "write_image",
-    "read_mask",
-    "to_tensor",
-    "from_tensor",
     "DEFAULT_MAX_PIXELS",
     "READ_EXTS",
+    "Image",
+    "from_tensor",
+    "read_image",
+    "read_mask",
+    "to_tensor",
+    "write_image",
 ]
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP; raise with --max-pixels

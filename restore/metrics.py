@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["psnr", "ssim", "rgb_to_y", "shave"]
+__all__ = ["psnr", "rgb_to_y", "shave", "ssim"]
 
 
 def _as_batch(a) -> torch.Tensor:
@@ -74,7 +74,7 @@ def ssim(x, y, *, data_range: float = 1.0, win_size: int = 11, sigma: float = 1.
     """
     a, b = _as_batch(x), _as_batch(y)
     _check(a, b)
-    B, C, H, W = a.shape
+    _, C, H, W = a.shape
     if min(H, W) < win_size:
         raise ValueError(f"images of {W}x{H} are smaller than the SSIM window ({win_size})")
     g = _gauss_window(win_size, sigma)

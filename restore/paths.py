@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["PRETRAINED_DIR", "DEFAULT_PRIOR", "WEIGHTS_FILE", "CONFIG_FILE", "find_priors"]
+__all__ = ["CONFIG_FILE", "DEFAULT_PRIOR", "PRETRAINED_DIR", "WEIGHTS_FILE", "find_priors"]
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"

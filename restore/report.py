@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ def psnr_vs_steps_plot(summary: list[dict], path: Path, title: str = "") -> Path
         c = COLORS[j % len(COLORS)][::-1]
         pts = sorted((r["steps"], r["psnr"]) for r in rs if r["method"] == m)
         if pts:
-            for (s0, p0), (s1, p1) in zip(pts, pts[1:]):
+            for (s0, p0), (s1, p1) in itertools.pairwise(pts):
                 cv2.line(img, px(s0, p0), px(s1, p1), c, 2)
             for s, p in pts:
                 cv2.circle(img, px(s, p), 3, c, -1)

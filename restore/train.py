@@ -21,9 +21,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -35,7 +35,7 @@ from .prior.schedule import VPSchedule
 from .prior.unet import UNet
 from .prior.weights import load_state_dict, save_prior
 
-__all__ = ["TrainConfig", "train", "find_images"]
+__all__ = ["TrainConfig", "find_images", "train"]
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 

@@ -57,7 +57,7 @@ def test_same_seed_same_image(P):
     img = np.random.default_rng(2).random((16, 16, 3)).astype(np.float32)
     hole = np.zeros((16, 16), bool)
     hole[4:10, 4:10] = True
-    kw = dict(prior=P, steps=3, sampler="ddnm")
+    kw = {"prior": P, "steps": 3, "sampler": "ddnm"}
     a = restore.inpaint(img, hole, seed=3, **kw)
     b = restore.inpaint(img, hole, seed=3, **kw)
     c = restore.inpaint(img, hole, seed=4, **kw)

@@ -4,10 +4,8 @@ Every case must end in a typed, one-line error (never another exception, never a
 traceback), a non-zero exit on the CLI, and no output file left behind.
 """
 
-import io
 
 import numpy as np
-import pytest
 import torch
 from click.testing import CliRunner
 

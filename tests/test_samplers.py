@@ -38,7 +38,7 @@ def test_posterior_mean_and_spread(name, task):
     posterior's (within a factor, for the samplers that sample)."""
     prior = GaussianPrior(SHAPE)
     g = torch.Generator().manual_seed(0)
-    x, op, y = _problem(task, prior, g)
+    _, op, y = _problem(task, prior, g)
     A = operator_matrix(op, SHAPE)
     mean, cov = prior.posterior(A, y.double(), op.sigma_y)
     n = 256
@@ -68,7 +68,7 @@ def test_posterior_mean_and_spread(name, task):
 def test_mmse_is_exact_posterior_mean():
     prior = GaussianPrior(SHAPE)
     g = torch.Generator().manual_seed(0)
-    x, op, y = _problem("denoise", prior, g)
+    _, op, y = _problem("denoise", prior, g)
     mean, _ = prior.posterior(torch.eye(36, dtype=torch.float64), y.double(), op.sigma_y)
     out = SAMPLERS.get("mmse").load()(prior, y, op)
     assert torch.allclose(out.double().flatten(), mean, atol=1e-5)
@@ -104,7 +104,7 @@ def test_seed_determinism(name, tiny_prior):
     y = op.A(torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0)))
     sig = tiny_prior.schedule.sampling_sigmas(3, sigma_max=1.0)
     fn = SAMPLERS.get(name).load()
-    run = lambda s: fn(tiny_prior, y, op, sig, generator=torch.Generator().manual_seed(s))  # noqa: E731
+    run = lambda s: fn(tiny_prior, y, op, sig, generator=torch.Generator().manual_seed(s))
     with torch.no_grad():
         a, b, c = run(5), run(5), run(6)
     assert torch.equal(a, b)

@@ -5,4 +5,4 @@ from .schedule import VPSchedule, karras_sigmas
 from .unet import UNet
 from .weights import build_network, load_prior, save_prior
 
-__all__ = ["Prior", "VPSchedule", "UNet", "karras_sigmas", "load_prior", "save_prior", "build_network"]
+__all__ = ["Prior", "UNet", "VPSchedule", "build_network", "karras_sigmas", "load_prior", "save_prior"]

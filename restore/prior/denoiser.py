@@ -60,7 +60,7 @@ class Prior:
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 
-    def to(self, device: str | torch.device) -> "Prior":
+    def to(self, device: str | torch.device) -> Prior:
         self.net.to(device)
         return self
 
@@ -129,7 +129,7 @@ class Prior:
 
     def _tiled(self, u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Overlapping tiles, blended with a linear ramp over the overlap."""
-        B, C, H, W = u.shape
+        H, W = u.shape[-2:]
         T, ov = int(self.tile), int(self.tile_overlap)
         ys = _tile_starts(H, T, ov)
         xs = _tile_starts(W, T, ov)

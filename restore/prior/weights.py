@@ -19,7 +19,7 @@ from .denoiser import Prior
 from .schedule import VPSchedule
 from .unet import UNet
 
-__all__ = ["load_prior", "save_prior", "build_network", "FORMAT", "PRETRAINED_DIR"]
+__all__ = ["FORMAT", "PRETRAINED_DIR", "build_network", "load_prior", "save_prior"]
 
 FORMAT = "restore-prior"
 FORMAT_VERSION = 1

@@ -11,11 +11,11 @@ k-diffusion's ``get_ancestral_step``.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
-__all__ = ["denoise", "ancestral_split", "renoise", "randn_like", "Denoiser", "emit", "as_sigma"]
+__all__ = ["Denoiser", "ancestral_split", "as_sigma", "denoise", "emit", "randn_like", "renoise"]
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

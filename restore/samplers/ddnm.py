@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from .common import denoise, emit, randn_like, ancestral_split, start
+from .common import ancestral_split, denoise, emit, randn_like, start
 
 
 def ddnm(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool = True, eta: float = 0.85) -> torch.Tensor:

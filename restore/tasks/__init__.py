@@ -11,7 +11,7 @@ import importlib
 
 from ..registry import Registry, TaskSpec
 
-__all__ = ["TASKS", "TaskSpec", "CAPABILITIES"]
+__all__ = ["CAPABILITIES", "TASKS", "TaskSpec"]
 
 #: What an operator can offer a sampler (kept here, torch-free, for ``restore list``).
 CAPABILITIES = {
@@ -28,7 +28,7 @@ TASKS: Registry[TaskSpec] = Registry("task")
 TASKS.register("denoise", TaskSpec("denoise", f"{__name__}.denoise:Denoise", "mmse", 1,
                                    "remove Gaussian noise", _BASE | {"identity"}, 0.5))
 TASKS.register("inpaint", TaskSpec("inpaint", f"{__name__}.inpaint:Inpaint", "dpir", 20,
-                                   "fill masked pixels", _BASE | {"mask"}, 0.1))
+                                   "fill masked pixels", _BASE | {"mask"}, 0.2))
 TASKS.register("sr", TaskSpec("sr", f"{__name__}.superres:SuperResolve", "dpir", 20,
                               "super-resolve x2/x3/x4/x8", _BASE, 0.2))
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from . import CAPABILITIES  # noqa: F401  (the list lives in the torch-free package init)
+from . import CAPABILITIES
 
-__all__ = ["Operator", "CAPABILITIES"]
+__all__ = ["CAPABILITIES", "Operator"]
 
 
 

@@ -17,7 +17,7 @@ import torch
 from ..errors import InputError
 from .base import Operator
 
-__all__ = ["SuperResolve", "resize_matrix", "SCALES", "KERNELS"]
+__all__ = ["KERNELS", "SCALES", "SuperResolve", "resize_matrix"]
 
 SCALES = (2, 3, 4, 8)
 KERNELS = ("bicubic", "box")
@@ -92,7 +92,7 @@ class SuperResolve(Operator):
             raise InputError(f"scale {scale} is not supported (choose from {', '.join(map(str, SCALES))})")
         if kernel not in KERNELS:
             raise InputError(f"kernel must be one of {', '.join(KERNELS)}, got '{kernel}'")
-        C, H, W = self.x_shape
+        _, H, W = self.x_shape
         if H % scale or W % scale:
             raise InputError(f"image size {W}x{H} is not a multiple of the scale {scale}")
         self.scale, self.kernel = int(scale), kernel
@@ -103,13 +103,13 @@ class SuperResolve(Operator):
     def _mats(self, like: torch.Tensor):
         key = (like.device, like.dtype)
         if key not in self._cache:
-            f = lambda t: t.to(device=like.device, dtype=like.dtype)  # noqa: E731
+            f = lambda t: t.to(device=like.device, dtype=like.dtype)
             h, w = self.h, self.w
             sing = torch.zeros(h.n, w.n, dtype=torch.float64)
             sing[: h.m, : w.m] = torch.outer(h.s, w.s)
-            self._cache[key] = dict(
-                Mh=f(h.M), Mw=f(w.M), Uh=f(h.U), Uw=f(w.U), Vh=f(h.V), Vw=f(w.V), s=f(sing)
-            )
+            self._cache[key] = {
+                "Mh": f(h.M), "Mw": f(w.M), "Uh": f(h.U), "Uw": f(w.U), "Vh": f(h.V), "Vw": f(w.V), "s": f(sing)
+            }
         return self._cache[key]
 
     @property

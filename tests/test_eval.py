@@ -1,0 +1,54 @@
+"""restore eval: conventions, baselines, outputs (tiny prior; the bicubic figure on Set5
+is checked against the published one when ../shared is present)."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from restore.evaluate import evaluate, load_dataset, make_case, make_mask, parse_method
+from restore.io import write_image
+
+
+@pytest.fixture
+def folder(tmp_path):
+    rng = np.random.default_rng(0)
+    d = tmp_path / "set"
+    d.mkdir()
+    for i in range(2):
+        write_image(d / f"img{i}.png", (rng.random((26, 30, 3)) * 255).astype(np.uint8))
+    return d
+
+
+def test_eval_cli_outputs(folder, tmp_path, tiny_prior_dir):
+    r = CliRunner().invoke(main, ["eval", "inpaint", str(folder), "--mask", "box", "--baselines", "--steps", "1,2",
+                                  "--weights", str(tiny_prior_dir), "--csv", str(tmp_path / "r.csv"),
+                                  "--json", str(tmp_path / "r.json"), "--report", str(tmp_path / "rep"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "| dpir | 1 | 2 |" in r.output and "opencv-telea (classical)" in r.output
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert {row["method"] for row in data["rows"]} >= {"dpir", "opencv-telea", "skimage-biharmonic"}
+    assert all("psnr_hole" in row for row in data["rows"])
+    assert (tmp_path / "r.csv").read_text().count("\n") == len(data["rows"]) + 1
+    assert (tmp_path / "rep" / "psnr_vs_steps.png").exists() and (tmp_path / "rep" / "examples.png").exists()
+    assert "psnr_vs_steps.png" in (tmp_path / "rep" / "README.md").read_text()
+
+
+def test_degradations_follow_the_conventions():
+    img = (np.random.default_rng(1).random((50, 47, 3)) * 255).astype(np.uint8)
+    c = make_case("sr", "x", img, 0, scale=4)
+    assert c.gt.shape[-2:] == (48, 44) and c.y.shape[-2:] == (12, 11)  # mod-crop, LR size
+    c = make_case("denoise", "x", img, 3, sigma=25)
+    assert abs(float((c.y - c.gt).std()) - 25 / 255) < 0.01 and float(c.y.min()) < 0  # not clipped
+    assert abs(make_mask("random80", 100, 100, 0).mean() - 0.8) < 0.02
+    assert abs(make_mask("box", 100, 100, 0).mean() - 0.25) < 1e-9
+    assert np.array_equal(make_mask("freeform", 64, 64, 5), make_mask("freeform", 64, 64, 5))
+    assert parse_method("dpir@sigma_max=0.3,spacing=uniform") == ("dpir", {"sigma_max": 0.3, "spacing": "uniform"})
+
+
+def test_bicubic_reproduces_published_set5_x4(shared_data):
+    rows = evaluate("sr", load_dataset(shared_data / "test" / "Set5"), methods=[], baselines=["bicubic"], scale=4)
+    mean = float(np.mean([r["psnr"] for r in rows]))
+    assert abs(mean - 28.42) <= 0.02
