@@ -135,35 +135,27 @@ def run_job(job: Job) -> int:
                     continue
                 _err(f"{it.out}: exists (pass --overwrite to replace it)")
                 return 1
+            msg = None
             try:
                 rec = process(job, it, step_bar=not folder and not o["quiet"])
                 counts["done"] += 1
                 if o["as_json"]:
                     click.echo(json.dumps(rec))
             except RestoreError as e:
-                counts["failed"] += 1
                 msg = str(e) if str(it.src) in str(e) else f"{it.src}: {e}"
-                failures.append(msg)
-                if not folder:
-                    _err(msg)
-                    return 1
-                if bar is not None:
-                    bar.write(f"failed: {msg}", file=sys.stderr)
-                else:
-                    click.echo(f"failed: {msg}", err=True)
             except KeyboardInterrupt:
                 raise
-            except Exception as e:
+            except Exception as e:  # one line per file, the batch goes on
                 if os.environ.get("RESTORE_DEBUG"):
                     raise
-                counts["failed"] += 1
                 msg = f"{it.src}: internal error ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+            if msg is not None:
+                counts["failed"] += 1
                 failures.append(msg)
                 if not folder:
                     _err(msg)
                     return 1
-                if bar is not None:
-                    bar.write(f"failed: {msg}", file=sys.stderr)
+                bar.write(f"failed: {msg}", file=sys.stderr)
             if bar is not None:
                 bar.update(1)
     except KeyboardInterrupt:

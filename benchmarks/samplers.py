@@ -1,0 +1,57 @@
+"""Every registered sampler on every task it serves, on CPU: a 512x512 RGB image and a
+333x517 gray image (sr: the output has that size, x2 from a half-size input where it
+divides, else the input has that size). Records seconds per image and checks the output.
+
+    python benchmarks/samplers.py
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch
+
+from restore.api import get_prior, run
+from restore.samplers import SAMPLERS
+from restore.tasks import TASKS
+
+
+def main() -> None:
+    prior = get_prior(None, torch.device("cpu"))
+    print(f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} CPU ({torch.get_num_threads()} threads), "
+          f"torch {torch.__version__}; command: `python benchmarks/samplers.py`\n")
+    print("| sampler | task | image | NFE | seconds | output |\n|---|---|---|---|---|---|")
+    g = torch.Generator().manual_seed(0)
+    images = {"512x512 RGB": torch.rand(1, 3, 512, 512, generator=g), "333x517 gray": torch.rand(1, 1, 333, 517, generator=g)}
+    for name, spec in SAMPLERS.items():
+        for task, ts in TASKS.items():
+            if not spec.needs <= ts.capabilities:
+                continue
+            for label, x in images.items():
+                kw = {}
+                inp = x
+                if task == "inpaint":
+                    kw["known"] = torch.rand(1, *x.shape[-2:], generator=g) > 0.5
+                elif task == "denoise":
+                    kw["sigma"] = 25 / 255
+                else:
+                    kw["scale"] = 2
+                    inp = x[..., ::2, ::2] if x.shape[-1] % 2 == 0 and x.shape[-2] % 2 == 0 else x
+                t0 = time.perf_counter()
+                res = run(inp, task, sampler=name, prior=prior, **kw)
+                secs = time.perf_counter() - t0
+                out = res.image
+                ok = bool(torch.isfinite(out).all())
+                print(f"| {name} | {task} | {label}{' (input ' + 'x'.join(map(str, inp.shape[-2:][::-1])) + ')' if task == 'sr' else ''} "
+                      f"| {res.steps} | {secs:.1f} | {'x'.join(map(str, out.shape[-2:][::-1]))}{'' if ok else ' NOT FINITE'} |",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
