@@ -257,7 +257,8 @@ def process(job: Job, it: Item, *, step_bar: bool) -> dict:
         extras.append(std_img)
     if o["compare"]:
         cmp_path = it.out.with_name(it.out.stem + ".compare.png")
-        write_image(cmp_path, _side_by_side(x, res.image, res.std, scale), overwrite=True)
+        shown = x if known is None else torch.where(known.to(x.device)[None], x, torch.ones_like(x))  # holes white
+        write_image(cmp_path, _side_by_side(shown, res.image, res.std, scale), overwrite=True)
         rec["compare"] = str(cmp_path)
     if it.ref is not None:
         rec.update(_score(it.ref, res.image, task, scale, o))
