@@ -271,8 +271,8 @@ def evaluate(
                     kw["sigma"] = case.params["sigma"] / 255.0
                 if task == "sr":
                     kw["scale"] = case.params["scale"]
-                name, hyper = parse_method(meth)
-                res = run(case.y, task, sampler=name, steps=st, seed=seed, device=device, prior=prior, **kw, **hyper)
+                sampler, hyper = parse_method(meth)
+                res = run(case.y, task, sampler=sampler, steps=st, seed=seed, device=device, prior=prior, **kw, **hyper)
                 out, secs, used, kind = res.image, res.seconds, res.steps, "restore"
             r = {"image": name, "method": meth, "kind": kind, "steps": used, "seconds": secs, **score(case, out)}
             if keep_outputs:

@@ -31,6 +31,7 @@ def test_eval_cli_outputs(folder, tmp_path, tiny_prior_dir):
     data = json.loads((tmp_path / "r.json").read_text())
     assert {row["method"] for row in data["rows"]} >= {"dpir", "opencv-telea", "skimage-biharmonic"}
     assert all("psnr_hole" in row for row in data["rows"])
+    assert {row["image"] for row in data["rows"]} == {"img0", "img1"}
     assert (tmp_path / "r.csv").read_text().count("\n") == len(data["rows"]) + 1
     assert (tmp_path / "rep" / "psnr_vs_steps.png").exists() and (tmp_path / "rep" / "examples.png").exists()
     assert "psnr_vs_steps.png" in (tmp_path / "rep" / "README.md").read_text()
