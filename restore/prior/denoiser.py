@@ -42,7 +42,7 @@ class Prior:
         net: UNet,
         schedule: VPSchedule,
         *,
-        tile: int | None = 512,
+        tile: int | None = 1024,
         tile_overlap: int = 32,
         name: str = "",
         info: dict | None = None,

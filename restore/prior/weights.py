@@ -140,7 +140,7 @@ def load_prior(
     name_or_path: str | os.PathLike | None = None,
     *,
     device: str | torch.device = "cpu",
-    tile: int | None = 512,
+    tile: int | None = 1024,
 ) -> Prior:
     """Load a prior directory (default: the shipped ``restore-small``).
 
