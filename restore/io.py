@@ -102,7 +102,6 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
                 with PILImage.open(p) as im:
                     w, h = im.size
                     mode = im.mode
-                    n_frames = getattr(im, "n_frames", 1)
                     if w <= 0 or h <= 0:
                         raise InputError(f"{p}: image has no pixels ({w}x{h})")
                     if max_pixels is not None and w * h > max_pixels:
@@ -124,7 +123,6 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         raise InputError(f"{p}: not an image file (format not recognised)") from None
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise InputError(f"{p}: unreadable image ({_first_line(e)})") from None
-    del n_frames
     if arr is None:
         arr = _cv2_decode(p)
     return Image(_normalise(arr, p), p)

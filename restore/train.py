@@ -366,7 +366,7 @@ def train(
             now = time.time()
             rec = {
                 "step": step,
-                "loss": loss_acc / max(1, n_acc),
+                "loss": loss_acc / n_acc if n_acc else None,
                 "lr": _lr_at(step - 1, cfg),
                 "steps_per_s": 50 / max(1e-9, now - t_last) if step % 50 == 0 else None,
                 "seconds": round(elapsed_before + now - t_start, 1),

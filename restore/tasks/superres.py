@@ -154,10 +154,3 @@ class SuperResolve(Operator):
     def describe(self) -> dict:
         return {**super().describe(), "scale": self.scale, "kernel": self.kernel}
 
-
-def bicubic_upsample(y: torch.Tensor, scale: int) -> torch.Tensor:
-    """Plain bicubic interpolation (the classical baseline), ``(B, C, h, w)`` -> ``x scale``."""
-    import torch.nn.functional as F
-
-    return F.interpolate(y, scale_factor=scale, mode="bicubic", align_corners=False)
-
