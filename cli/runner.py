@@ -247,14 +247,12 @@ def process(job: Job, it: Item, *, step_bar: bool) -> dict:
         click.echo(f"{it.src}: estimated noise sigma = {res.sigma_y * 255:.2f} (0-255 units)", err=True)
     if task == "sr":
         rec["scale"] = scale
-    extras = []
     if res.std is not None:
         std_path = it.out.with_name(it.out.stem + ".std.png")
         std_img = (res.std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()
         write_image(std_path, std_img, overwrite=True)
         rec["std"] = str(std_path)
         rec["mean_std"] = round(float(res.std.mean()) * 255, 3)
-        extras.append(std_img)
     if o["compare"]:
         cmp_path = it.out.with_name(it.out.stem + ".compare.png")
         shown = x if known is None else torch.where(known.to(x.device)[None], x, torch.ones_like(x))  # holes white

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
-from .io import READ_EXTS, read_image, read_mask, to_tensor
+from .io import READ_EXTS, read_image, read_mask, to_tensor, to_uint8
 from .metrics import psnr, rgb_to_y, shave, ssim
 
 __all__ = ["BASELINES", "MASKS", "Case", "evaluate", "load_dataset", "make_case", "score", "summarise"]
@@ -55,10 +55,7 @@ def load_dataset(root: str | Path, limit: int | None = None) -> list[tuple[str, 
     files = files[:limit] if limit else files
     out = []
     for p in files:
-        a = read_image(p).color
-        if a.dtype == np.uint16:
-            a = (a.astype(np.float32) / 257).round().astype(np.uint8)
-        out.append((p.stem, a))
+        out.append((p.stem, to_uint8(read_image(p).color)))
     return out
 
 
@@ -223,7 +220,7 @@ BASELINES: dict[str, tuple[str, Callable[[Case], torch.Tensor], bool]] = {
 }
 
 
-def baselines_for(task: str, *, slow_limit: int | None = None) -> list[str]:
+def baselines_for(task: str) -> list[str]:
     names = [n for n, (t, _, _) in BASELINES.items() if t == task]
     if "bm3d" in names:
         try:

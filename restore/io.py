@@ -25,6 +25,7 @@ __all__ = [
     "read_image",
     "read_mask",
     "to_tensor",
+    "to_uint8",
     "write_image",
 ]
 
@@ -226,8 +227,8 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
         raise InputError(f"{p}: cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
     if p.exists() and not overwrite:
         raise InputError(f"{p}: exists (pass --overwrite to replace it)")
-    if array.dtype == np.uint16 and ext in (".jpg", ".jpeg", ".bmp", ".webp"):
-        array = (array.astype(np.float32) / 257.0).round().astype(np.uint8)
+    if ext in (".jpg", ".jpeg", ".bmp", ".webp"):
+        array = to_uint8(array)
     arr = array
     if arr.ndim == 3 and arr.shape[2] == 3:
         arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
@@ -252,6 +253,13 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
         if os.path.exists(tmp):
             os.unlink(tmp)
     return p
+
+
+def to_uint8(array: np.ndarray) -> np.ndarray:
+    """uint16 -> uint8 by rounding (``/ 257``); uint8 passes through."""
+    if array.dtype == np.uint16:
+        return (array.astype(np.float32) / 257.0).round().astype(np.uint8)
+    return array
 
 
 def _umask() -> int:

@@ -76,14 +76,12 @@ def find_images(root: Path) -> list[Path]:
 
 
 def _load_rgb_uint8(path: Path) -> np.ndarray | None:
-    from .io import read_image  # lazy: keeps the I/O layer the only reader
+    from .io import read_image, to_uint8  # lazy: keeps the I/O layer the only reader
 
     try:
-        img = read_image(path).array
+        img = to_uint8(read_image(path).array)
     except RestoreError:
         return None
-    if img.dtype == np.uint16:
-        img = (img.astype(np.float32) / 257.0).round().astype(np.uint8)
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], 3, axis=2)
     return np.ascontiguousarray(img[:, :, :3])

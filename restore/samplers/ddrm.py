@@ -47,5 +47,6 @@ def ddrm(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool =
         below = x0t + c * (ybar - x0t) / sy.clamp(min=1e-12) + eta * sn * z
         above = (1 - eta_b) * x0t + eta_b * ybar + torch.sqrt((sn**2 - (eta_b * sy) ** 2).clamp(min=0)) * z
         xt = torch.where(~obs, unobs, torch.where(sn < sy, below, above))
-        emit(callback, i, n, s, op.V(xt), x0)
+        if callback is not None:
+            emit(callback, i, n, s, op.V(xt), x0)
     return op.V(xt)
