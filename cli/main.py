@@ -163,6 +163,9 @@ def list_(as_json):
 @click.option("--lr", type=float, default=4e-4, show_default=True)
 @click.option("--channels", default="64,128,160,160", show_default=True, help="Width per U-Net level.")
 @click.option("--blocks", default="1,2,2,2", show_default=True, help="Residual blocks per level.")
+@click.option("--prediction", type=click.Choice(["eps", "edm"]), default="eps", show_default=True,
+              help="Network target: DDPM noise (the shipped prior) or EDM preconditioning "
+                   "(better clean-image estimates at large sigma).")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=1000, show_default=True)
 @click.option("--eval-every", type=click.IntRange(1), default=500, show_default=True)
 @click.option("--val-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
@@ -172,8 +175,8 @@ def list_(as_json):
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-q", "--quiet", is_flag=True)
-def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, checkpoint_every, eval_every,
-          val_dir, resume, max_minutes, device, seed, quiet):
+def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, prediction, checkpoint_every,
+          eval_every, val_dir, resume, max_minutes, device, seed, quiet):
     """Train a prior on the images in DATA_DIR (any sizes, gray or RGB)."""
     try:
         ch = tuple(int(v) for v in channels.split(","))
@@ -193,7 +196,8 @@ def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, check
     try:
         dev = resolve_device(device)
         cfg = TrainConfig(steps=steps, batch_size=batch_size, crop=crop, lr=lr, channels=ch, blocks=bl,
-                          checkpoint_every=checkpoint_every, eval_every=eval_every, seed=seed,
+                          prediction=prediction, checkpoint_every=checkpoint_every,
+                          eval_every=eval_every, seed=seed,
                           warmup=min(500, max(1, steps // 10)))
         bar = tqdm(total=steps, disable=quiet, file=sys.stderr, unit="step", dynamic_ncols=True)
 

@@ -5,7 +5,10 @@ Recipe (chosen for fast convergence per step, see ``pretrained/README.md``):
 * random crops (reflect-padded when an image is smaller), flips and 90-degree rotations;
   a fraction of crops turned gray (replicated to 3 channels, channel-identical noise), so
   one network serves gray and RGB;
-* DDPM ``eps`` loss (Ho et al. 2020); timesteps drawn half uniformly over the whole
+* the DDPM ``eps`` loss (Ho et al. 2020), or with ``prediction="edm"`` the EDM
+  preconditioning and loss (Karras et al. 2022: the network predicts
+  ``(x0 - c_skip x) / c_out``, every noise level weighted by ``1 / c_out^2``, so the
+  clean-image estimate stays good at large sigma); timesteps drawn half uniformly over the whole
   schedule (what a sampler visits) and half log-normally in sigma around the noise levels
   restoration works at (Karras et al. 2022, ``P_mean``/``P_std``);
 * AdamW, linear warm-up then cosine decay, gradient clipping, EMA of the weights;
@@ -30,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError, RestoreError
-from .prior.denoiser import Prior
+from .prior.denoiser import PREDICTIONS, Prior, preconditioning
 from .prior.schedule import VPSchedule
 from .prior.unet import UNet
 from .prior.weights import load_state_dict, save_prior
@@ -66,6 +69,8 @@ class TrainConfig:
     checkpoint_every: int = 1000
     eval_every: int = 500
     amp: bool = True  # bf16 autocast on CUDA only (fp32 on CPU: bf16 is slow there)
+    prediction: str = "eps"  # "eps" (DDPM, the shipped prior) or "edm" (Karras et al. 2022)
+    sigma_data: float = 0.5  # EDM's data std in [-1, 1] units
 
 
 def find_images(root: Path) -> list[Path]:
@@ -257,6 +262,8 @@ def train(
     >>> train("imgs/", "my-prior/", cfg)  # doctest: +SKIP
     """
     cfg = cfg or TrainConfig()
+    if cfg.prediction not in PREDICTIONS:
+        raise InputError(f"prediction must be one of {', '.join(PREDICTIONS)}, got {cfg.prediction!r}")
     out = Path(out_dir)
     ckpt = out / "checkpoint"
     dev = torch.device(device)
@@ -268,6 +275,7 @@ def train(
         state = json.loads((ckpt / "state.json").read_text())
         stored = state["config"]
         stored["steps"] = cfg.steps
+        stored.setdefault("prediction", "eps")  # checkpoints written before EDM existed
         for k in ("channels", "blocks"):
             stored[k] = tuple(stored[k])
         cfg = TrainConfig(**stored)
@@ -303,7 +311,7 @@ def train(
             c = min(val_crop, H, W)
             y0, x0 = (H - c) // 2, (W - c) // 2
             val_images.append(x[..., y0 : y0 + c, x0 : x0 + c].to(dev))
-    ema_prior = Prior(ema, schedule, tile=None)
+    ema_prior = Prior(ema, schedule, tile=None, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
 
     g = torch.Generator().manual_seed(cfg.seed * 1000003 + start_step)
     gdev = torch.Generator(device=dev).manual_seed(cfg.seed * 7919 + start_step)
@@ -325,7 +333,7 @@ def train(
         _save_checkpoint(ckpt, step, net, ema, opt, cfg, extra)
         info = {**info_base, "steps": step, "batch_size": cfg.batch_size, "crop": cfg.crop,
                 "train_seconds": round(secs, 1), "val_psnr_sigma25": val}
-        save_prior(out, ema, schedule, info)
+        save_prior(out, ema, schedule, info, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
 
     last_val = state.get("last_val_psnr_sigma25")
     while step < cfg.steps:
@@ -338,13 +346,20 @@ def train(
         noise = torch.randn(x0.shape, generator=gdev, device=dev)
         noise = torch.where(gray[:, None, None, None], noise[:, :1].expand_as(noise), noise)
         xt = a.sqrt() * (2 * x0 - 1) + (1 - a).sqrt() * noise
+        if cfg.prediction == "eps":
+            target = noise
+        else:  # x_n = x0_n + sn * noise; F's target makes c_skip x_n + c_out F = x0_n
+            sn = (2.0 * sig).float()[:, None, None, None]
+            c_skip, c_out = preconditioning("edm", sn, cfg.sigma_data)
+            x0n = 2 * x0 - 1
+            target = (x0n - c_skip * (x0n + sn * noise)) / c_out
         if dev.type == "cuda":
             xt = xt.contiguous(memory_format=torch.channels_last)
         for gr in opt.param_groups:
             gr["lr"] = _lr_at(step, cfg)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
             pred = net(xt, t.float())
-        loss = F.mse_loss(pred.float(), noise)
+        loss = F.mse_loss(pred.float(), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)

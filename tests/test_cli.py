@@ -159,3 +159,7 @@ def test_train_command(run, imgs, tmp_path):
     r = run("denoise", imgs / "in" / "im0.png", "--weights", tmp_path / "p", "--sigma", "5", "-o",
             tmp_path / "d.png", weights=False)
     assert r.exit_code == 0 and (tmp_path / "d.png").exists()
+    r = run("train", imgs / "in", "-o", tmp_path / "e", "--steps", "2", "--batch-size", "2", "--crop", "16",
+            "--channels", "8,8", "--blocks", "1,1", "--prediction", "edm", "-q")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "e" / "config.json").read_text())["prediction"] == "edm"

@@ -37,6 +37,47 @@ def test_tiled_matches_untiled(tiny_prior):
     assert err.max() < 0.05 and err.mean() < 0.005
 
 
+def test_edm_prior_with_zero_network_is_the_gaussian_mmse_denoiser():
+    """With F = 0 the EDM preconditioning leaves ``D = c_skip x``: the exact posterior mean
+    for i.i.d. Gaussian data of mean 1/2 and std sigma_data / 2 (image units)."""
+    from restore.prior import Prior, VPSchedule
+
+    net = UNet(3, (8, 16), (1, 1), unshuffle=2, emb_dim=16)  # zero-initialised output
+    sd = 0.5
+    p = Prior(net, VPSchedule(), prediction="edm", sigma_data=sd)
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    for s in (0.01, 0.1, 1.0, 20.0):
+        var0 = (sd / 2) ** 2
+        expect = 0.5 + var0 / (var0 + s**2) * (x - 0.5)
+        with torch.no_grad():
+            assert torch.allclose(p(x, s), expect, atol=1e-5)
+    e = Prior(net, VPSchedule(), prediction="eps")  # F = 0 there means D = identity
+    with torch.no_grad():
+        assert torch.equal(e(x, 1.0), x)
+    with pytest.raises(ValueError, match="prediction"):
+        Prior(net, VPSchedule(), prediction="v")
+
+
+def test_edm_prior_round_trips_through_weights(tmp_path):
+    from restore.prior import VPSchedule, save_prior
+
+    torch.manual_seed(0)
+    net = UNet(3, (8, 16), (1, 1), unshuffle=2, emb_dim=16)
+    with torch.no_grad():
+        for prm in net.parameters():
+            prm.normal_(0, 0.05)
+    save_prior(tmp_path / "e", net, VPSchedule(), prediction="edm", sigma_data=0.4)
+    p = load_prior(tmp_path / "e")
+    assert p.prediction == "edm" and p.sigma_data == 0.4
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        u = (2 * x - 1) / (1 + 4 * 0.3**2) ** 0.5
+        f = net(u, p.schedule.t_from_sigma(torch.tensor([0.3], dtype=torch.float64)).float())
+        sn, sd = 0.6, 0.4
+        expect = 0.5 * (sd**2 / (sn**2 + sd**2) * (2 * x - 1) + sn * sd / (sn**2 + sd**2) ** 0.5 * f + 1)
+        assert torch.allclose(p(x, 0.3), expect, atol=1e-5)
+
+
 def test_default_network_within_flop_budget():
     from restore.paths import PRETRAINED_DIR
 
@@ -82,6 +123,13 @@ def test_bad_weights_give_clear_errors(tiny_prior_dir, tmp_path):
     del cfg["schedule"]["beta_end"]
     (d / CONFIG_FILE).write_text(json.dumps(cfg))
     with pytest.raises(WeightsError, match="beta_end"):
+        load_prior(d)
+
+    d = _copy(tiny_prior_dir, tmp_path / "e")
+    cfg = json.loads((d / CONFIG_FILE).read_text())
+    cfg["prediction"] = "v"
+    (d / CONFIG_FILE).write_text(json.dumps(cfg))
+    with pytest.raises(WeightsError, match="prediction"):
         load_prior(d)
 
     with pytest.raises(WeightsError, match="no prior"):

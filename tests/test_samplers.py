@@ -44,8 +44,11 @@ def test_posterior_mean_and_spread(name, task):
     n = 256
     sig = VPSchedule().sampling_sigmas(100, sigma_max=2.0, spacing="karras")
     fn = SAMPLERS.get(name).load()
-    out = fn(prior, y.repeat(n, 1, 1, 1), op, sig, generator=torch.Generator().manual_seed(1), clip=False) \
-        if name != "mmse" else fn(prior, y, op, sig)
+    # this Gaussian prior has a per-pixel mean, so it is not flip/rotation invariant as the
+    # trained priors are (their training crops are flipped and rotated): dpir in one pose
+    hyper = {"poses": 1} if name == "dpir" else {}
+    out = fn(prior, y.repeat(n, 1, 1, 1), op, sig, generator=torch.Generator().manual_seed(1), clip=False,
+             **hyper) if name != "mmse" else fn(prior, y, op, sig)
     est = out.double().reshape(out.shape[0], -1)
     post_std = cov.diagonal().clamp(min=0).sqrt()
     prior_std = prior.Sigma.diagonal().sqrt()
@@ -116,3 +119,21 @@ def test_incompatible_pair_is_refused_with_alternatives():
         check_compatible("repaint", SuperResolve((3, 8, 8), 2))
     with pytest.raises(IncompatibleError, match="unknown sampler"):
         check_compatible("nope", Denoise((3, 8, 8), 0.1))
+
+
+def test_dpir_pose_cycling_is_exact_for_an_invariant_prior():
+    """With a flip/rotation-invariant prior (isotropic covariance, constant mean, square
+    image) denoising in a rotated or flipped pose and mapping back changes nothing."""
+    prior = GaussianPrior(SHAPE)
+    prior.mu = torch.full_like(prior.mu, 0.45)
+    g = torch.Generator().manual_seed(3)
+    _, op, y = _problem("inpaint", prior, g)
+    sig = VPSchedule().sampling_sigmas(16, sigma_max=0.5, spacing="karras")
+    fn = SAMPLERS.get("dpir").load()
+    one = fn(prior, y, op, sig, clip=False, poses=1)
+    eight = fn(prior, y, op, sig, clip=False, poses=8)
+    assert torch.allclose(one, eight, atol=1e-5)
+    # and with the per-pixel mean (not invariant) the poses do matter: the test can fail
+    prior.mu = prior.mu + 0.05 * torch.randn(prior.mu.shape, generator=g, dtype=prior.mu.dtype)
+    assert not torch.allclose(fn(prior, y, op, sig, clip=False, poses=1),
+                              fn(prior, y, op, sig, clip=False, poses=8), atol=1e-5)

@@ -13,7 +13,17 @@ import torch.nn.functional as F
 from .schedule import VPSchedule
 from .unet import UNet
 
-__all__ = ["Prior"]
+__all__ = ["PREDICTIONS", "Prior", "preconditioning"]
+
+PREDICTIONS = ("eps", "edm")
+
+
+def preconditioning(prediction: str, sn: torch.Tensor, sigma_data: float = 0.5):
+    """``(c_skip, c_out)`` with ``D = c_skip x + c_out F`` at noise ``sn`` ([-1, 1] units)."""
+    if prediction == "eps":
+        return torch.ones_like(sn), -sn
+    sd2 = sigma_data**2
+    return sd2 / (sn**2 + sd2), sn * sigma_data / torch.sqrt(sn**2 + sd2)
 
 
 class Prior:
@@ -22,7 +32,13 @@ class Prior:
     Parameters
     ----------
     net : UNet
-        Noise-predicting network (``eps``-parameterisation, VP inputs).
+        The network ``F`` (VP-scaled input, continuous timestep).
+    prediction : {"eps", "edm"}
+        What ``F`` predicts: the noise (DDPM, ``D = x - sigma F``), or the EDM-preconditioned
+        target (Karras et al. 2022, ``D = c_skip x + c_out F`` in [-1, 1] units), whose
+        clean-image estimate stays good at large sigma.
+    sigma_data : float
+        EDM's data standard deviation in [-1, 1] units (``edm`` only).
     schedule : VPSchedule
         The schedule the network was trained with.
     tile : int or None
@@ -46,7 +62,13 @@ class Prior:
         tile_overlap: int = 32,
         name: str = "",
         info: dict | None = None,
+        prediction: str = "eps",
+        sigma_data: float = 0.5,
     ) -> None:
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
+        self.prediction = prediction
+        self.sigma_data = float(sigma_data)
         self.net = net
         self.schedule = schedule
         self.tile = tile
@@ -82,24 +104,6 @@ class Prior:
         return s
 
     # -- the denoiser ---------------------------------------------------------------
-    def eps(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        """Predicted unit noise ``n`` in ``x = x0 + sigma * n`` (same shape as ``x``)."""
-        if x.ndim != 4:
-            raise ValueError(f"expected a (B, C, H, W) tensor, got shape {tuple(x.shape)}")
-        B, C, H, W = x.shape
-        s = self._sigma_batch(sigma, B, x.device)
-        cin = self.net.in_channels
-        if C == 1 and cin == 3:
-            return self.eps(x.expand(B, 3, H, W), s).mean(dim=1, keepdim=True)
-        if C != cin:
-            raise ValueError(f"the prior takes 1 or {cin} channels, got {C}")
-        t = self.schedule.t_from_sigma(s.double()).float()
-        scale = (1.0 / torch.sqrt(1.0 + 4.0 * s.double() ** 2)).float()[:, None, None, None]
-        u = (2.0 * x - 1.0) * scale  # VP input: sqrt(abar) * (image in [-1, 1] + noise)
-        if self.tile is not None and max(H, W) > self.tile:
-            return self._tiled(u, t)
-        return self._net_padded(u, t)
-
     def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
         """``D(x, sigma)``: the posterior-mean estimate of the clean image.
 
@@ -115,8 +119,25 @@ class Prior:
         torch.Tensor
             The denoised estimate, same shape as ``x`` (not clipped).
         """
-        s = self._sigma_batch(sigma, x.shape[0], x.device)
-        return x - s[:, None, None, None] * self.eps(x, s)
+        if x.ndim != 4:
+            raise ValueError(f"expected a (B, C, H, W) tensor, got shape {tuple(x.shape)}")
+        B, C, H, W = x.shape
+        s = self._sigma_batch(sigma, B, x.device)
+        cin = self.net.in_channels
+        if C == 1 and cin == 3:
+            return self(x.expand(B, 3, H, W), s).mean(dim=1, keepdim=True)
+        if C != cin:
+            raise ValueError(f"the prior takes 1 or {cin} channels, got {C}")
+        t = self.schedule.t_from_sigma(s.double()).float()
+        sn = (2.0 * s.double())[:, None, None, None]  # sigma in the network's [-1, 1] units
+        xn = 2.0 * x - 1.0
+        u = xn * (1.0 / torch.sqrt(1.0 + sn**2)).float()  # VP input: sqrt(abar) * (x0 + noise)
+        if self.tile is not None and max(H, W) > self.tile:
+            out = self._tiled(u, t)
+        else:
+            out = self._net_padded(u, t)
+        c_skip, c_out = preconditioning(self.prediction, sn, self.sigma_data)
+        return 0.5 * (c_skip.float() * xn + c_out.float() * out + 1.0)
 
     def _net_padded(self, u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         m = self.net.size_multiple

@@ -15,7 +15,7 @@ import torch
 
 from ..errors import WeightsError
 from ..paths import CONFIG_FILE, DEFAULT_PRIOR, PRETRAINED_DIR, WEIGHTS_FILE
-from .denoiser import Prior
+from .denoiser import PREDICTIONS, Prior
 from .schedule import VPSchedule
 from .unet import UNet
 
@@ -93,8 +93,13 @@ def read_config(prior_dir: Path) -> dict:
         raise WeightsError(f"{path}: not a restore prior config (format must be '{FORMAT}')")
     if cfg.get("version") != FORMAT_VERSION:
         raise WeightsError(f"{path}: unsupported config version {cfg.get('version')!r}")
-    if cfg.get("prediction", "eps") != "eps":
-        raise WeightsError(f"{path}: prediction must be 'eps', got {cfg.get('prediction')!r}")
+    if cfg.get("prediction", "eps") not in PREDICTIONS:
+        raise WeightsError(
+            f"{path}: prediction must be one of {', '.join(PREDICTIONS)}, got {cfg.get('prediction')!r}"
+        )
+    sd = cfg.get("sigma_data", 0.5)
+    if isinstance(sd, bool) or not isinstance(sd, (int, float)) or not 0 < sd < 10:
+        raise WeightsError(f"{path}: sigma_data must be a positive number, got {sd!r}")
     _check_section(cfg.get("network"), _NET_KEYS, "network")
     _check_section(cfg.get("schedule"), _SCHED_KEYS, "schedule")
     return cfg
@@ -177,11 +182,18 @@ def load_prior(
     check_state_dict(net, sd, str(d / WEIGHTS_FILE))
     net.load_state_dict(sd)
     net.to(device)
-    return Prior(net, schedule, tile=tile, name=d.name, info=cfg.get("info", {}))
+    return Prior(net, schedule, tile=tile, name=d.name, info=cfg.get("info", {}),
+                 prediction=cfg.get("prediction", "eps"), sigma_data=cfg.get("sigma_data", 0.5))
 
 
 def save_prior(
-    out_dir: str | os.PathLike, net: UNet, schedule: VPSchedule, info: dict | None = None
+    out_dir: str | os.PathLike,
+    net: UNet,
+    schedule: VPSchedule,
+    info: dict | None = None,
+    *,
+    prediction: str = "eps",
+    sigma_data: float = 0.5,
 ) -> Path:
     """Write ``config.json`` + ``model.safetensors`` (atomically) into ``out_dir``."""
     from safetensors.torch import save_file
@@ -191,7 +203,8 @@ def save_prior(
     cfg = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "prediction": "eps",
+        "prediction": prediction,
+        **({"sigma_data": sigma_data} if prediction == "edm" else {}),
         "network": net.config(),
         "schedule": schedule.to_dict(),
         "info": info or {},

@@ -51,11 +51,27 @@ def renoise(
     return out
 
 
-def denoise(denoiser: Denoiser, x: torch.Tensor, sigma: float, clip: bool) -> torch.Tensor:
+def denoise(denoiser: Denoiser, x: torch.Tensor, sigma: float, clip: bool, pose: int = 0) -> torch.Tensor:
     """``D(x, sigma)``, clipped to the image range [0, 1] when ``clip`` (DDPM's
-    ``clip_denoised``: at high noise the estimate's errors scale with sigma)."""
-    x0 = denoiser(x, as_sigma(x, sigma))
+    ``clip_denoised``: at high noise the estimate's errors scale with sigma).
+
+    ``pose`` (0-7) runs the denoiser on a flipped / rotated copy and maps the result back
+    (the prior is not exactly equivariant; cycling poses over iterations averages its
+    orientation bias away at no extra cost, as DPIR's code does)."""
+    x0 = _unpose(denoiser(_pose(x, pose), as_sigma(x, sigma)), pose)
     return x0.clamp(0, 1) if clip else x0
+
+
+def _pose(x: torch.Tensor, k: int) -> torch.Tensor:
+    k %= 8
+    x = x.flip(-1) if k >= 4 else x
+    return torch.rot90(x, k % 4, dims=(-2, -1)) if k % 4 else x
+
+
+def _unpose(x: torch.Tensor, k: int) -> torch.Tensor:
+    k %= 8
+    x = torch.rot90(x, -(k % 4), dims=(-2, -1)) if k % 4 else x
+    return x.flip(-1) if k >= 4 else x
 
 
 def as_sigma(x: torch.Tensor, sigma: float) -> torch.Tensor:

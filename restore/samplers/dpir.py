@@ -9,7 +9,7 @@ from .common import denoise, emit
 
 
 def dpir(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool = True,
-         lam: float = 0.23) -> torch.Tensor:
+         lam: float = 0.23, poses: int = 8) -> torch.Tensor:
     """Deterministic HQS: alternate the data step and the prior's MMSE denoiser.
 
     ``x0 = D(z, sigma_k)`` at decreasing ``sigma_k`` (the noise levels of ``sigmas``,
@@ -17,14 +17,17 @@ def dpir(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool =
     ``z = argmin ||y - A z||^2 + mu_k ||z - x0||^2`` with ``mu_k = lam sigma_y^2 / sigma_k^2``
     (eq. 6-7; a hard projection when ``sigma_y = 0``). No noise is injected: the iterate
     approaches the posterior mean rather than a posterior sample, which is what PSNR
-    rewards. ``generator`` is unused.
+    rewards. ``generator`` is unused. Iteration ``k`` denoises in pose ``k mod poses``
+    (flips and 90-degree rotations, DPIR's ``x8`` cycling; ``poses=1`` turns it off). This
+    assumes a prior whose image distribution is flip/rotation invariant, which ``restore
+    train`` makes so by its augmentations.
     """
     sig = [float(s) for s in sigmas if float(s) > 0]
     z = op.init(y)
     n = len(sig)
     x0 = z
     for i, s in enumerate(sig):
-        x0 = denoise(denoiser, z, s, clip)
+        x0 = denoise(denoiser, z, s, clip, pose=i % max(1, int(poses)))
         z = op.prox(x0, y, lam * op.sigma_y**2 / s**2)
         emit(callback, i, n, s, z, x0)
     return z

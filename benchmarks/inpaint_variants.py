@@ -1,0 +1,91 @@
+"""Variants of plug-and-play inpainting on CBSD68 with 80 % random pixels missing.
+
+Tries what could close the gap to the issue's bar (+2 dB over biharmonic): other noise
+schedules, a biharmonic start, noise injection with iterate averaging. Prints mean PSNR,
+the gain over scikit-image biharmonic on the same images, seconds per image.
+
+    python benchmarks/inpaint_variants.py 2          # first 2 CBSD68 images, all variants
+    python benchmarks/inpaint_variants.py 4 dpir20_k0.2,dpir20_log0.2_0.01
+"""
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from skimage.restoration import inpaint_biharmonic
+
+from restore.api import get_prior
+from restore.evaluate import load_dataset, make_case
+from restore.metrics import psnr
+from restore.samplers.common import denoise, randn_like
+from restore.tasks.inpaint import Inpaint
+
+torch.set_num_threads(2)
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+which = sys.argv[2].split(",") if len(sys.argv) > 2 else None
+ds = load_dataset(ROOT.parent / "shared" / "data" / "test" / "CBSD68", N)
+prior = get_prior(None, torch.device("cpu"))
+cases = [make_case("inpaint", n, img, i, mask="random80") for i, (n, img) in enumerate(ds)]
+
+def karras(n, lo, hi, rho=7):
+    r = torch.linspace(0, 1, n, dtype=torch.float64)
+    return ((hi ** (1 / rho) + r * (lo ** (1 / rho) - hi ** (1 / rho))) ** rho).tolist()
+
+def logspace(n, lo, hi):  # DPIR's own schedule: log-uniform sigmas
+    return np.geomspace(hi, lo, n).tolist()
+
+def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8):
+    z = op.init(y) if init is None else init
+    m = op.mask(y)
+    outs = []
+    for i, s in enumerate(sig):
+        zz = z
+        se = s
+        if noise > 0:
+            zz = z + noise * s * randn_like(z, g)
+            se = s * math.sqrt(1 + noise**2)
+        x0 = denoise(prior, zz, se, True, pose=i % poses)
+        z = m * y + (1 - m) * x0
+        outs.append(z)
+    if avg:
+        return torch.stack(outs[-avg:]).mean(0)
+    return z
+
+variants = {
+    "pushpull_init": lambda op, y, c: op.init(y),
+    "dpir20_k0.2": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2)),
+    "dpir20_log0.2_0.01": lambda op, y, c: dpir(op, y, logspace(20, 0.01, 0.2)),
+    "dpir20_log0.3_0.02": lambda op, y, c: dpir(op, y, logspace(20, 0.02, 0.3)),
+    "bih_dpir20_k0.1": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.1), init=c["bih"]),
+    "bih_dpir20_k0.2": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), init=c["bih"]),
+    "dpir20_noise0.5": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), noise=0.5, g=torch.Generator().manual_seed(0)),
+    "dpir20_noise1_avg5": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), noise=1.0, avg=5, g=torch.Generator().manual_seed(0)),
+}
+if which:
+    variants = {k: v for k, v in variants.items() if k in which or k == "pushpull_init"}
+res = {k: [] for k in ["biharmonic", *variants]}
+tim = {k: 0.0 for k in res}
+for c in cases:
+    gt = c.gt
+    known = c.known
+    img = (c.y[0].permute(1, 2, 0).numpy()).astype(np.float64)
+    t0 = time.time()
+    bih = inpaint_biharmonic(img, ~known[0].numpy(), channel_axis=-1)
+    tim["biharmonic"] += time.time() - t0
+    bih = torch.from_numpy(bih).permute(2, 0, 1)[None].float()
+    res["biharmonic"].append(psnr(bih.clamp(0, 1), gt))
+    op = Inpaint(known, tuple(gt.shape[1:]))
+    for k, f in variants.items():
+        t0 = time.time()
+        with torch.no_grad():
+            out = f(op, c.y, {"bih": bih})
+        tim[k] += time.time() - t0
+        res[k].append(psnr(out.clamp(0, 1), gt))
+for k, v in res.items():
+    d = np.mean(v) - np.mean(res["biharmonic"])
+    print(f"{k:28s} {np.mean(v):6.2f}  (+{d:.2f})  {tim[k]/len(cases):5.1f}s  " + " ".join(f"{x:.2f}" for x in v), flush=True)
