@@ -33,12 +33,6 @@ class Prior:
     ----------
     net : UNet
         The network ``F`` (VP-scaled input, continuous timestep).
-    prediction : {"eps", "edm"}
-        What ``F`` predicts: the noise (DDPM, ``D = x - sigma F``), or the EDM-preconditioned
-        target (Karras et al. 2022, ``D = c_skip x + c_out F`` in [-1, 1] units), whose
-        clean-image estimate stays good at large sigma.
-    sigma_data : float
-        EDM's data standard deviation in [-1, 1] units (``edm`` only).
     schedule : VPSchedule
         The schedule the network was trained with.
     tile : int or None
@@ -46,6 +40,12 @@ class Prior:
         overlapping tiles whose seams are blended; ``None`` disables tiling.
     info : dict, optional
         Free-form metadata (training data, steps); kept with the weights.
+    prediction : {"eps", "edm"}
+        What ``F`` predicts: the noise (DDPM, ``D = x - sigma F``), or the EDM-preconditioned
+        target (Karras et al. 2022, ``D = c_skip x + c_out F`` in [-1, 1] units), whose
+        clean-image estimate stays good at large sigma.
+    sigma_data : float
+        EDM's data standard deviation in [-1, 1] units (``edm`` only).
 
     Notes
     -----

@@ -2,7 +2,8 @@
 
 The network sees the VP-DDPM input ``x_t`` (image in [-1, 1] scaled by ``sqrt(abar_t)``
 plus noise) and a continuous timestep ``t``, and predicts the noise ``eps`` (Ho et al.
-2020), the convention of standard DDPM checkpoints. Only :mod:`restore.prior.denoiser`
+2020, the convention of standard DDPM checkpoints and of the shipped prior) or EDM's
+preconditioned target (Karras et al. 2022), as the prior's config says. Only :mod:`restore.prior.denoiser`
 knows this; everything else sees ``D(x, sigma)``.
 
 Cost levers (see ``pretrained/README.md`` for the measured GFLOPs):
