@@ -39,7 +39,11 @@ def karras(n, lo, hi, rho=7):
 def logspace(n, lo, hi):  # DPIR's own schedule: log-uniform sigmas
     return np.geomspace(hi, lo, n).tolist()
 
-def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8):
+def ensemble(z, s):  # mean over the 8 flips/rotations: 8 network calls
+    return torch.stack([denoise(prior, z, s, True, pose=k) for k in range(8)]).mean(0)
+
+
+def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False):
     z = op.init(y) if init is None else init
     m = op.mask(y)
     outs = []
@@ -49,7 +53,7 @@ def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8):
         if noise > 0:
             zz = z + noise * s * randn_like(z, g)
             se = s * math.sqrt(1 + noise**2)
-        x0 = denoise(prior, zz, se, True, pose=i % poses)
+        x0 = ensemble(zz, se) if x8 else denoise(prior, zz, se, True, pose=i % poses)
         z = m * y + (1 - m) * x0
         outs.append(z)
     if avg:
@@ -63,6 +67,8 @@ variants = {
     "dpir20_log0.3_0.02": lambda op, y, c: dpir(op, y, logspace(20, 0.02, 0.3)),
     "bih_dpir20_k0.1": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.1), init=c["bih"]),
     "bih_dpir20_k0.2": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), init=c["bih"]),
+    "dpir20_x8mean": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), x8=True),
+    "dpir160_k0.2": lambda op, y, c: dpir(op, y, karras(160, 0.005, 0.2)),
     "dpir20_noise0.5": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), noise=0.5, g=torch.Generator().manual_seed(0)),
     "dpir20_noise1_avg5": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), noise=1.0, avg=5, g=torch.Generator().manual_seed(0)),
 }
