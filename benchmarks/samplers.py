@@ -2,11 +2,13 @@
 333x517 gray image (sr: the output has that size, x2 from a half-size input where it
 divides, else the input has that size). Records seconds per image and checks the output.
 
-    python benchmarks/samplers.py
+    python benchmarks/samplers.py                  # all of them
+    python benchmarks/samplers.py --only dpir,ddnm # some
 """
 
 from __future__ import annotations
 
+import argparse
 import platform
 import sys
 import time
@@ -23,13 +25,20 @@ from restore.tasks import TASKS
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default=None, help="comma-separated sampler names (default: all)")
+    a = ap.parse_args()
+    only = set(a.only.split(",")) if a.only else None
     prior = get_prior(None, torch.device("cpu"))
+    cmd = "python benchmarks/samplers.py" + (f" --only {a.only}" if a.only else "")
     print(f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} CPU ({torch.get_num_threads()} threads), "
-          f"torch {torch.__version__}; command: `python benchmarks/samplers.py`\n")
+          f"torch {torch.__version__}; command: `{cmd}`\n")
     print("| sampler | task | image | NFE | seconds | output |\n|---|---|---|---|---|---|")
     g = torch.Generator().manual_seed(0)
     images = {"512x512 RGB": torch.rand(1, 3, 512, 512, generator=g), "333x517 gray": torch.rand(1, 1, 333, 517, generator=g)}
     for name, spec in SAMPLERS.items():
+        if only is not None and name not in only:
+            continue
         for task, ts in TASKS.items():
             if not spec.needs <= ts.capabilities:
                 continue
