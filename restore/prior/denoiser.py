@@ -130,14 +130,17 @@ class Prior:
             raise ValueError(f"the prior takes 1 or {cin} channels, got {C}")
         t = self.schedule.t_from_sigma(s.double()).float()
         sn = (2.0 * s.double())[:, None, None, None]  # sigma in the network's [-1, 1] units
-        xn = 2.0 * x - 1.0
-        u = xn * (1.0 / torch.sqrt(1.0 + sn**2)).float()  # VP input: sqrt(abar) * (x0 + noise)
+        u = (2.0 * x - 1.0).mul_((1.0 / torch.sqrt(1.0 + sn**2)).float())  # VP: sqrt(abar) (x0 + noise)
         if self.tile is not None and max(H, W) > self.tile:
             out = self._tiled(u, t)
         else:
             out = self._net_padded(u, t)
+        del u
         c_skip, c_out = preconditioning(self.prediction, sn, self.sigma_data)
-        return 0.5 * (c_skip.float() * xn + c_out.float() * out + 1.0)
+        # 0.5 * (c_skip (2x - 1) + c_out out + 1), in place: a large image is held at most
+        # three times at once (x, the network input or the result, the network output)
+        xn = 2.0 * x - 1.0
+        return xn.mul_(c_skip.float()).add_(out.mul_(c_out.float())).add_(1.0).mul_(0.5)
 
     def _net_padded(self, u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         m = self.net.size_multiple
