@@ -22,6 +22,7 @@ from skimage.restoration import inpaint_biharmonic
 from restore.api import get_prior
 from restore.evaluate import load_dataset, make_case
 from restore.metrics import psnr
+from restore.prior import karras_sigmas
 from restore.samplers.common import denoise, randn_like
 from restore.tasks.inpaint import Inpaint
 
@@ -32,9 +33,8 @@ ds = load_dataset(ROOT.parent / "shared" / "data" / "test" / "CBSD68", N)
 prior = get_prior(None, torch.device("cpu"))
 cases = [make_case("inpaint", n, img, i, mask="random80") for i, (n, img) in enumerate(ds)]
 
-def karras(n, lo, hi, rho=7):
-    r = torch.linspace(0, 1, n, dtype=torch.float64)
-    return ((hi ** (1 / rho) + r * (lo ** (1 / rho) - hi ** (1 / rho))) ** rho).tolist()
+def karras(n, lo, hi):
+    return karras_sigmas(n, lo, hi).tolist()
 
 def logspace(n, lo, hi):  # DPIR's own schedule: log-uniform sigmas
     return np.geomspace(hi, lo, n).tolist()
@@ -45,7 +45,6 @@ def ensemble(z, s):  # mean over the 8 flips/rotations: 8 network calls
 
 def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False):
     z = op.init(y) if init is None else init
-    m = op.mask(y)
     outs = []
     for i, s in enumerate(sig):
         zz = z
@@ -54,7 +53,7 @@ def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False):
             zz = z + noise * s * randn_like(z, g)
             se = s * math.sqrt(1 + noise**2)
         x0 = ensemble(zz, se) if x8 else denoise(prior, zz, se, True, pose=i % poses)
-        z = m * y + (1 - m) * x0
+        z = op.prox(x0, y, 0.0)  # noiseless: known pixels from y (as the registered dpir)
         outs.append(z)
     if avg:
         return torch.stack(outs[-avg:]).mean(0)

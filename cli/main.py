@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from restore.errors import RestoreError
+from restore.paths import PREDICTIONS
 from restore.samplers import SAMPLERS
 from restore.tasks import TASKS
 
@@ -163,7 +164,7 @@ def list_(as_json):
 @click.option("--lr", type=float, default=4e-4, show_default=True)
 @click.option("--channels", default="64,128,160,160", show_default=True, help="Width per U-Net level.")
 @click.option("--blocks", default="1,2,2,2", show_default=True, help="Residual blocks per level.")
-@click.option("--prediction", type=click.Choice(["eps", "edm"]), default="eps", show_default=True,
+@click.option("--prediction", type=click.Choice(PREDICTIONS), default="eps", show_default=True,
               help="Network target: DDPM noise (the shipped prior) or EDM preconditioning "
                    "(better clean-image estimates at large sigma).")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=1000, show_default=True)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["CONFIG_FILE", "DEFAULT_PRIOR", "PRETRAINED_DIR", "WEIGHTS_FILE", "find_priors"]
+__all__ = ["CONFIG_FILE", "DEFAULT_PRIOR", "PREDICTIONS", "PRETRAINED_DIR", "WEIGHTS_FILE", "find_priors"]
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 DEFAULT_PRIOR = "restore-small"
+#: what a prior's network may predict (config.json "prediction"); see restore.prior.denoiser
+PREDICTIONS = ("eps", "edm")
 _PKG = Path(__file__).resolve().parent
 # an installed wheel carries them as restore/pretrained; a source checkout has <repo>/pretrained
 _CANDIDATES = [_PKG / "pretrained", _PKG.parent / "pretrained"]

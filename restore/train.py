@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError, RestoreError
-from .prior.denoiser import PREDICTIONS, Prior, preconditioning
+from .prior.denoiser import PREDICTIONS, Prior, preconditioning, vp_scale
 from .prior.schedule import VPSchedule
 from .prior.unet import UNet
 from .prior.weights import load_state_dict, save_prior
@@ -342,17 +342,17 @@ def train(
         t = _sample_t(cfg.batch_size, cfg, schedule, g).to(dev)
         # continuous t: interpolate abar in log-sigma (same map the prior uses)
         sig = schedule.sigma_from_t(t.cpu()).to(dev)
-        a = (1.0 / (1.0 + 4.0 * sig**2)).float()[:, None, None, None]
+        sn = (2.0 * sig).float()[:, None, None, None]  # noise std in the network's [-1, 1] units
         noise = torch.randn(x0.shape, generator=gdev, device=dev)
         noise = torch.where(gray[:, None, None, None], noise[:, :1].expand_as(noise), noise)
-        xt = a.sqrt() * (2 * x0 - 1) + (1 - a).sqrt() * noise
+        x0n = 2 * x0 - 1
+        xn = x0n + sn * noise
+        xt = vp_scale(sn) * xn
         if cfg.prediction == "eps":
             target = noise
-        else:  # x_n = x0_n + sn * noise; F's target makes c_skip x_n + c_out F = x0_n
-            sn = (2.0 * sig).float()[:, None, None, None]
+        else:  # F's target makes c_skip xn + c_out F = x0n
             c_skip, c_out = preconditioning("edm", sn, cfg.sigma_data)
-            x0n = 2 * x0 - 1
-            target = (x0n - c_skip * (x0n + sn * noise)) / c_out
+            target = (x0n - c_skip * xn) / c_out
         if dev.type == "cuda":
             xt = xt.contiguous(memory_format=torch.channels_last)
         for gr in opt.param_groups:

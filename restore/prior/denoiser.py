@@ -10,12 +10,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..paths import PREDICTIONS
 from .schedule import VPSchedule
 from .unet import UNet
 
-__all__ = ["PREDICTIONS", "Prior", "preconditioning"]
+__all__ = ["PREDICTIONS", "Prior", "preconditioning", "vp_scale"]
 
-PREDICTIONS = ("eps", "edm")
+
+def vp_scale(sn: torch.Tensor) -> torch.Tensor:
+    """The network's input scale ``sqrt(abar) = 1 / sqrt(1 + sn^2)`` at noise ``sn`` ([-1, 1]
+    units): it sees ``vp_scale(sn) * (x0 + sn * n)``, in training and in use."""
+    return 1.0 / torch.sqrt(1.0 + sn**2)
 
 
 def preconditioning(prediction: str, sn: torch.Tensor, sigma_data: float = 0.5):
@@ -130,7 +135,7 @@ class Prior:
             raise ValueError(f"the prior takes 1 or {cin} channels, got {C}")
         t = self.schedule.t_from_sigma(s.double()).float()
         sn = (2.0 * s.double())[:, None, None, None]  # sigma in the network's [-1, 1] units
-        u = (2.0 * x - 1.0).mul_((1.0 / torch.sqrt(1.0 + sn**2)).float())  # VP: sqrt(abar) (x0 + noise)
+        u = (2.0 * x - 1.0).mul_(vp_scale(sn).float())
         if self.tile is not None and max(H, W) > self.tile:
             out = self._tiled(u, t)
         else:

@@ -25,9 +25,10 @@ def dpir(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool =
     sig = [float(s) for s in sigmas if float(s) > 0]
     z = op.init(y)
     n = len(sig)
+    cycle = max(1, int(poses))
     x0 = z
     for i, s in enumerate(sig):
-        x0 = denoise(denoiser, z, s, clip, pose=i % max(1, int(poses)))
+        x0 = denoise(denoiser, z, s, clip, pose=i % cycle)
         z = op.prox(x0, y, lam * op.sigma_y**2 / s**2)
         emit(callback, i, n, s, z, x0)
     return z
