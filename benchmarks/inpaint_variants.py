@@ -1,4 +1,6 @@
 """Variants of plug-and-play inpainting on CBSD68 with 80 % random pixels missing.
+(``bm3d_pnp*``: the same loop with CBM3D as the denoiser, a calibration of how much the
+denoiser, not the loop, decides; needs the ``bm3d`` package of the bench extras.)
 
 Tries what could close the gap to the issue's bar (+2 dB over biharmonic): other noise
 schedules, a biharmonic start, noise injection with iterate averaging. Prints mean PSNR,
@@ -43,7 +45,14 @@ def ensemble(z, s):  # mean over the 8 flips/rotations: 8 network calls
     return torch.stack([denoise(prior, z, s, True, pose=k) for k in range(8)]).mean(0)
 
 
-def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False):
+def cbm3d(z, s):  # the classical denoiser in the same loop, for calibration (bm3d package)
+    import bm3d
+
+    img = z[0].clamp(0, 1).permute(1, 2, 0).double().numpy()
+    return torch.from_numpy(bm3d.bm3d_rgb(img, s)).permute(2, 0, 1)[None].float().clamp(0, 1)
+
+
+def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False, den=None):
     z = op.init(y) if init is None else init
     outs = []
     for i, s in enumerate(sig):
@@ -52,7 +61,10 @@ def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False):
         if noise > 0:
             zz = z + noise * s * randn_like(z, g)
             se = s * math.sqrt(1 + noise**2)
-        x0 = ensemble(zz, se) if x8 else denoise(prior, zz, se, True, pose=i % poses)
+        if den is not None:
+            x0 = den(zz, se)
+        else:
+            x0 = ensemble(zz, se) if x8 else denoise(prior, zz, se, True, pose=i % poses)
         z = op.prox(x0, y, 0.0)  # noiseless: known pixels from y (as the registered dpir)
         outs.append(z)
     if avg:
@@ -66,6 +78,8 @@ variants = {
     "dpir20_log0.3_0.02": lambda op, y, c: dpir(op, y, logspace(20, 0.02, 0.3)),
     "bih_dpir20_k0.1": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.1), init=c["bih"]),
     "bih_dpir20_k0.2": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), init=c["bih"]),
+    "bm3d_pnp20_k0.2": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), init=c["bih"], den=cbm3d),
+    "bm3d_pnp20_log0.1_0.01": lambda op, y, c: dpir(op, y, logspace(20, 0.01, 0.1), init=c["bih"], den=cbm3d),
     "dpir20_x8mean": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), x8=True),
     "dpir160_k0.2": lambda op, y, c: dpir(op, y, karras(160, 0.005, 0.2)),
     "dpir20_noise0.5": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), noise=0.5, g=torch.Generator().manual_seed(0)),

@@ -212,6 +212,15 @@ def process(job: Job, it: Item, *, step_bar: bool) -> dict:
             known = torch.from_numpy(
                 read_mask(it.mask, (H, W), invert=invert, max_pixels=o.get("max_pixels") or None)
             )
+    if task == "sr":
+        from restore.io import DEFAULT_MAX_PIXELS
+
+        s = params["scale"]
+        H, W = arr.shape[:2]
+        limit = o.get("max_pixels") or DEFAULT_MAX_PIXELS
+        if H * W * s * s > limit:
+            raise InputError(f"{it.src}: the x{s} output would be {W * s}x{H * s} = {H * W * s * s / 1e6:.1f} MP, "
+                             f"over the limit of {limit / 1e6:.1f} MP (raise it with --max-pixels)")
     x, back, alpha = _to_batch(arr)
     if alpha_override is not None:
         alpha = alpha_override

@@ -7,6 +7,7 @@ dtype; torch in (``B x C x H x W`` float in [0, 1]) gives torch out on the same 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -172,12 +173,16 @@ def run(
     sigma_max: float | None = None,
     spacing: str = "karras",
     progress: Callable[[dict], None] | None = None,
+    tiles: bool = True,
     **hyper: Any,
 ) -> Result:
     """Restore a ``(B, C, H, W)`` measurement tensor in [0, 1] (the chain, no conversion).
 
     ``sigma`` is the measurement noise in [0, 1] units (estimated for denoising when None);
-    the other parameters are those of :func:`restore`.
+    the other parameters are those of :func:`restore`. Super-resolution whose output is
+    larger than the prior's tile runs tile by tile (``tiles=False``: the whole image at
+    once); denoising and inpainting are pointwise operators, so the prior tiles its own
+    calls.
     """
     t0 = time.perf_counter()
     spec = TASKS.get(task) if task in TASKS else None
@@ -192,6 +197,21 @@ def run(
     dev = resolve_device(device)
     x = x.to(dev)
     B, C, H, W = x.shape
+    pri = get_prior(prior, dev)
+    if generator is None:
+        generator = torch.Generator("cpu").manual_seed(0 if seed is None else int(seed))
+    if task == "sr" and max(H, W) * scale > MAX_SIDE:
+        raise InputError(f"the x{scale} output would be {W * scale}x{H * scale}; sides over {MAX_SIDE} "
+                         "pixels are not supported")
+    if task == "sr" and tiles and pri.tile is not None and max(H, W) * scale > pri.tile:
+        def solve(xt, cb):  # the first tile checks the sampler before any work
+            return run(xt, task, sigma=sigma, scale=scale, kernel=kernel, sampler=sampler, steps=steps, seed=seed,
+                       generator=generator, device=dev, prior=pri, samples=samples, sigma_max=sigma_max,
+                       spacing=spacing, progress=cb, tiles=False, **hyper)
+
+        res = _sr_by_tiles(x, scale, pri.tile, pri.net.size_multiple, solve, progress)
+        res.seconds = time.perf_counter() - t0
+        return res
     estimated = False
     if task == "denoise":
         if sigma is None:
@@ -207,9 +227,6 @@ def run(
     name = sampler or spec.default_sampler
     sspec = check_compatible(name, op)
     n_steps = int(steps or (spec.default_steps if name == spec.default_sampler else sspec.default_steps))
-    pri = get_prior(prior, dev)
-    if generator is None:
-        generator = torch.Generator("cpu").manual_seed(0 if seed is None else int(seed))
     y = x if task != "inpaint" else op.A(x)
     if samples > 1:
         y = y.repeat_interleave(samples, dim=0)
@@ -238,6 +255,57 @@ def run(
         seconds=time.perf_counter() - t0,
         params={k: v for k, v in {"scale": scale, "kernel": kernel}.items() if task == "sr"} | hyper,
     )
+
+
+SR_TILE_OVERLAP = 64  # output pixels shared by neighbouring super-resolution tiles
+
+
+def _sr_by_tiles(x: torch.Tensor, scale: int, tile: int, multiple: int,
+                 solve: Callable[[torch.Tensor, Callable | None], Result],
+                 progress: Callable[[dict], None] | None) -> Result:
+    """Super-resolve ``x`` in overlapping low-resolution tiles of at most ``tile`` output
+    pixels, blended in the output.
+
+    Each tile is its own problem (operator, sampler state), so memory and the operator's
+    cost follow the tile, not the image. Near a tile edge the tile's operator sees a border
+    where the image has none; a quarter of the overlap at each shared edge is dropped
+    (weight 0) and the middle half cross-fades.
+    """
+    from .tiling import ramp, tile_layout
+
+    B, C, h, w = x.shape
+    ov = min(max(4, SR_TILE_OVERLAP // scale), tile // scale // 4)
+    mult = multiple // math.gcd(multiple, scale)
+    ys, xs = tile_layout(h, tile // scale, ov, mult), tile_layout(w, tile // scale, ov, mult)
+    k = len(ys) * len(xs)
+    out = torch.zeros(B, C, h * scale, w * scale, dtype=torch.float32, device=x.device)
+    std = None
+    wsum = torch.zeros(1, 1, h * scale, w * scale, dtype=torch.float32, device=x.device)
+    res = None
+    j = 0
+    for y0, th in ys:
+        for x0, tw in xs:
+            cb = None
+            if progress is not None:
+                def cb(info, j=j):
+                    n = info["n"]
+                    progress({**info, "i": j * n + info["i"], "n": k * n, "tile": (j, k)})
+
+            res = solve(x[..., y0 : y0 + th, x0 : x0 + tw], cb)
+            wy = ramp(th * scale, ov * scale // 2, y0 > 0, y0 + th < h, margin=ov * scale // 4, like=out)
+            wx = ramp(tw * scale, ov * scale // 2, x0 > 0, x0 + tw < w, margin=ov * scale // 4, like=out)
+            wt = wy[:, None] * wx[None, :]
+            sl = (..., slice(y0 * scale, (y0 + th) * scale), slice(x0 * scale, (x0 + tw) * scale))
+            out[sl] += res.image.to(out) * wt
+            if res.std is not None:
+                std = torch.zeros_like(out) if std is None else std
+                std[sl] += res.std.to(out) * wt
+            wsum[sl] += wt
+            j += 1
+    res.image = out.div_(wsum)
+    res.std = None if std is None else std.div_(wsum)
+    res.params = {**res.params, "tiles": k}
+    return res
 
 
 def restore(image: Any, task: str, *, mask: Any = None, samples: int = 1, **params: Any) -> Any:

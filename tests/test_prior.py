@@ -1,3 +1,4 @@
+import itertools
 import json
 
 import pytest
@@ -35,6 +36,28 @@ def test_tiled_matches_untiled(tiny_prior):
         a, b = full(x, 0.2), tiled(x, 0.2)
     err = (a - b).abs()
     assert err.max() < 0.05 and err.mean() < 0.005
+
+
+def test_tile_layout_covers_evenly_with_the_fewest_tiles():
+    """Every pixel covered, neighbours overlap by at least ``overlap``, no tile over ``tile``,
+    one size for all (a multiple of ``multiple`` where it fits), and no more tiles than the
+    minimum: a side just over the tile size costs two small tiles, not two full ones."""
+    import math
+
+    from restore.tiling import tile_layout
+
+    for n in [1, 63, 64, 65, 100, 1034, 4000, 6000]:
+        for tile, ov, mult in [(64, 32, 1), (64, 16, 8), (1024, 32, 16), (512, 64, 16)]:
+            lay = tile_layout(n, tile, ov, mult)
+            assert lay[0][0] == 0 and lay[-1][0] + lay[-1][1] == n
+            assert len({size for _, size in lay}) == 1 and all(size <= min(tile, n) for _, size in lay)
+            for (a, sa), (b, _) in itertools.pairwise(lay):
+                assert a < b and a + sa - b >= ov
+            k = 1 if n <= tile else math.ceil((n - ov) / (tile - ov))
+            assert len(lay) == k
+            if k > 1 and -(-lay[0][1] // mult) * mult <= tile:
+                assert lay[0][1] % mult == 0
+    assert tile_layout(1034, 1024, 32, 16) == [(0, 544), (490, 544)]  # was 2 x 1024
 
 
 def test_edm_prior_with_zero_network_is_the_gaussian_mmse_denoiser():

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..paths import PREDICTIONS
+from ..tiling import ramp, tile_layout
 from .schedule import VPSchedule
 from .unet import UNet
 
@@ -159,39 +160,16 @@ class Prior:
     def _tiled(self, u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Overlapping tiles, blended with a linear ramp over the overlap."""
         H, W = u.shape[-2:]
-        T, ov = int(self.tile), int(self.tile_overlap)
-        ys = _tile_starts(H, T, ov)
-        xs = _tile_starts(W, T, ov)
+        T, ov, m = int(self.tile), int(self.tile_overlap), self.net.size_multiple
+        ys, xs = tile_layout(H, T, ov, m), tile_layout(W, T, ov, m)
         out = torch.zeros_like(u)
         wsum = torch.zeros((1, 1, H, W), dtype=u.dtype, device=u.device)
-        for y0 in ys:
-            for x0 in xs:
-                th, tw = min(T, H - y0), min(T, W - x0)
+        for y0, th in ys:
+            for x0, tw in xs:
                 patch = self._net_padded(u[..., y0 : y0 + th, x0 : x0 + tw], t)
-                w = _ramp(th, ov, y0 > 0, y0 + th < H, u)[:, None] * _ramp(
-                    tw, ov, x0 > 0, x0 + tw < W, u
+                w = ramp(th, ov, y0 > 0, y0 + th < H, like=u)[:, None] * ramp(
+                    tw, ov, x0 > 0, x0 + tw < W, like=u
                 )[None, :]
                 out[..., y0 : y0 + th, x0 : x0 + tw] += patch * w
                 wsum[..., y0 : y0 + th, x0 : x0 + tw] += w
         return out / wsum
-
-
-def _tile_starts(n: int, tile: int, overlap: int) -> list[int]:
-    if n <= tile:
-        return [0]
-    step = tile - overlap
-    starts = list(range(0, n - tile, step))
-    starts.append(n - tile)
-    return starts
-
-
-def _ramp(n: int, overlap: int, ramp_in: bool, ramp_out: bool, like: torch.Tensor) -> torch.Tensor:
-    w = torch.ones(n, dtype=like.dtype, device=like.device)
-    k = min(overlap, n // 2)
-    if k > 0:
-        r = (torch.arange(k, dtype=like.dtype, device=like.device) + 0.5) / k
-        if ramp_in:
-            w[:k] = r
-        if ramp_out:
-            w[n - k :] = r.flip(0)
-    return w
