@@ -4,6 +4,7 @@ divides, else the input has that size). Records seconds per image and checks the
 
     python benchmarks/samplers.py                  # all of them
     python benchmarks/samplers.py --only dpir,ddnm # some
+    python benchmarks/samplers.py --tasks sr       # every sampler, one task
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ from restore.tasks import TASKS
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default=None, help="comma-separated sampler names (default: all)")
+    ap.add_argument("--tasks", default=None, help="comma-separated tasks (default: all)")
     a = ap.parse_args()
     only = set(a.only.split(",")) if a.only else None
+    tasks = set(a.tasks.split(",")) if a.tasks else None
     prior = get_prior(None, torch.device("cpu"))
-    cmd = "python benchmarks/samplers.py" + (f" --only {a.only}" if a.only else "")
+    cmd = "python benchmarks/samplers.py" + (f" --only {a.only}" if a.only else "") + (
+        f" --tasks {a.tasks}" if a.tasks else "")
     print(f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} CPU ({torch.get_num_threads()} threads), "
           f"torch {torch.__version__}; command: `{cmd}`\n")
     print("| sampler | task | image | NFE | seconds | output |\n|---|---|---|---|---|---|")
@@ -40,7 +44,7 @@ def main() -> None:
         if only is not None and name not in only:
             continue
         for task, ts in TASKS.items():
-            if not spec.needs <= ts.capabilities:
+            if not spec.needs <= ts.capabilities or (tasks is not None and task not in tasks):
                 continue
             for label, x in images.items():
                 kw = {}
