@@ -203,7 +203,7 @@ def run(
     if task == "sr" and max(H, W) * scale > MAX_SIDE:
         raise InputError(f"the x{scale} output would be {W * scale}x{H * scale}; sides over {MAX_SIDE} "
                          "pixels are not supported")
-    if task == "sr" and tiles and pri.tile is not None and max(H, W) * scale > pri.tile:
+    if task == "sr" and tiles and pri.tile is not None and max(H, W) * scale > pri.tile >= 16 * scale:
         def solve(xt, cb):  # the first tile checks the sampler before any work
             return run(xt, task, sigma=sigma, scale=scale, kernel=kernel, sampler=sampler, steps=steps, seed=seed,
                        generator=generator, device=dev, prior=pri, samples=samples, sigma_max=sigma_max,
