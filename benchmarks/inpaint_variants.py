@@ -52,7 +52,7 @@ def cbm3d(z, s):  # the classical denoiser in the same loop, for calibration (bm
     return torch.from_numpy(bm3d.bm3d_rgb(img, s)).permute(2, 0, 1)[None].float().clamp(0, 1)
 
 
-def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False, den=None):
+def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False, den=None, soft=0.0):
     z = op.init(y) if init is None else init
     outs = []
     for i, s in enumerate(sig):
@@ -65,11 +65,13 @@ def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False, den
             x0 = den(zz, se)
         else:
             x0 = ensemble(zz, se) if x8 else denoise(prior, zz, se, True, pose=i % poses)
-        z = op.prox(x0, y, 0.0)  # noiseless: known pixels from y (as the registered dpir)
+        # noiseless: known pixels from y (as the registered dpir); soft > 0 pretends a measurement
+        # noise of that std (DPIR's mu = 0.23 soft^2 / s^2), the known pixels are put back at the end
+        z = op.prox(x0, y, 0.23 * soft**2 / s**2 if soft > 0 else 0.0)
         outs.append(z)
     if avg:
-        return torch.stack(outs[-avg:]).mean(0)
-    return z
+        z = torch.stack(outs[-avg:]).mean(0)
+    return op.prox(z, y, 0.0) if soft > 0 else z
 
 variants = {
     "pushpull_init": lambda op, y, c: op.init(y),
@@ -80,6 +82,10 @@ variants = {
     "bih_dpir20_k0.2": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), init=c["bih"]),
     "bm3d_pnp20_k0.2": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), init=c["bih"], den=cbm3d),
     "bm3d_pnp20_log0.1_0.01": lambda op, y, c: dpir(op, y, logspace(20, 0.01, 0.1), init=c["bih"], den=cbm3d),
+    "dpir20_soft3": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), soft=3 / 255),
+    "dpir20_soft6": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), soft=6 / 255),
+    "dpir20_blend_bih0.1": lambda op, y, c: 0.9 * dpir(op, y, karras(20, 0.005, 0.2)) + 0.1 * c["bih"],
+    "dpir20_blend_bih0.2": lambda op, y, c: 0.8 * dpir(op, y, karras(20, 0.005, 0.2)) + 0.2 * c["bih"],
     "dpir20_x8mean": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), x8=True),
     "dpir160_k0.2": lambda op, y, c: dpir(op, y, karras(160, 0.005, 0.2)),
     "dpir20_noise0.5": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), noise=0.5, g=torch.Generator().manual_seed(0)),
