@@ -172,3 +172,20 @@ def test_pickle_file_is_never_loaded(tiny_prior_dir, tmp_path):
     (d / WEIGHTS_FILE).write_bytes(pickle.dumps(Boom()))
     with pytest.raises(WeightsError):
         load_prior(d)
+
+
+def test_cpu_runs_channels_last_with_the_same_result(tiny_prior_dir):
+    """On the CPU the loaded network's conv weights are channels-last (faster oneDNN
+    kernels); the output matches a plain contiguous network to float rounding."""
+    import copy
+
+    p = load_prior(tiny_prior_dir)
+    convs = [w for w in p.net.parameters() if w.ndim == 4]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    u = torch.randn(2, 3, 37, 53, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([10.0, 500.0])
+    plain = copy.deepcopy(p.net).to(memory_format=torch.contiguous_format)
+    m = p.net.size_multiple
+    padded = torch.nn.functional.pad(u, (0, (-53) % m, 0, (-37) % m), mode="reflect")
+    with torch.no_grad():
+        assert torch.allclose(p._net_padded(u, t), plain(padded, t)[..., :37, :53], atol=1e-5)

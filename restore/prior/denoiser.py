@@ -89,7 +89,11 @@ class Prior:
         return next(self.net.parameters()).device
 
     def to(self, device: str | torch.device) -> Prior:
-        self.net.to(device)
+        """Move the network; on the CPU its weights are kept channels-last (see
+        :meth:`_net_padded`)."""
+        dev = torch.device(device)
+        fmt = torch.channels_last if dev.type == "cpu" else torch.contiguous_format
+        self.net.to(dev, memory_format=fmt)
         return self
 
     @property
@@ -155,6 +159,8 @@ class Prior:
         if ph or pw:
             mode = "reflect" if (ph < H and pw < W) else "replicate"
             u = F.pad(u, (0, pw, 0, ph), mode=mode)
+        if u.device.type == "cpu":  # oneDNN's convolutions run 1.1-1.4x faster channels-last
+            u = u.contiguous(memory_format=torch.channels_last)
         return self.net(u, t)[..., :H, :W]
 
     def _tiled(self, u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

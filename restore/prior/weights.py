@@ -181,9 +181,9 @@ def load_prior(
     sd = load_state_dict(d / WEIGHTS_FILE)
     check_state_dict(net, sd, str(d / WEIGHTS_FILE))
     net.load_state_dict(sd)
-    net.to(device)
-    return Prior(net, schedule, tile=tile, name=d.name, info=cfg.get("info", {}),
-                 prediction=cfg.get("prediction", "eps"), sigma_data=cfg.get("sigma_data", 0.5))
+    prior = Prior(net, schedule, tile=tile, name=d.name, info=cfg.get("info", {}),
+                  prediction=cfg.get("prediction", "eps"), sigma_data=cfg.get("sigma_data", 0.5))
+    return prior.to(device)
 
 
 def save_prior(
