@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from skimage.restoration import inpaint_biharmonic
 
 from restore.api import get_prior
-from restore.evaluate import load_dataset, make_case
+from restore.evaluate import bm3d_denoise, load_dataset, make_case
 from restore.metrics import psnr
 from restore.prior import karras_sigmas
 from restore.samplers.common import denoise, randn_like
@@ -46,10 +46,7 @@ def ensemble(z, s):  # mean over the 8 flips/rotations: 8 network calls
 
 
 def cbm3d(z, s):  # the classical denoiser in the same loop, for calibration (bm3d package)
-    import bm3d
-
-    img = z[0].clamp(0, 1).permute(1, 2, 0).double().numpy()
-    return torch.from_numpy(bm3d.bm3d_rgb(img, s)).permute(2, 0, 1)[None].float().clamp(0, 1)
+    return bm3d_denoise(z.clamp(0, 1), s).clamp(0, 1)
 
 
 def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False, den=None, soft=0.0):

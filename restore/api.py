@@ -7,6 +7,7 @@ dtype; torch in (``B x C x H x W`` float in [0, 1]) gives torch out on the same 
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -271,7 +272,7 @@ def _sr_by_tiles(x: torch.Tensor, scale: int, tile: int, multiple: int,
     where the image has none; a quarter of the overlap at each shared edge is dropped
     (weight 0) and the middle half cross-fades.
     """
-    from .tiling import ramp, tile_layout
+    from .tiling import tile_layout, tile_weights
 
     B, C, h, w = x.shape
     ov = min(max(4, SR_TILE_OVERLAP // scale), tile // scale // 4)
@@ -281,27 +282,22 @@ def _sr_by_tiles(x: torch.Tensor, scale: int, tile: int, multiple: int,
     out = torch.zeros(B, C, h * scale, w * scale, dtype=torch.float32, device=x.device)
     std = None
     wsum = torch.zeros(1, 1, h * scale, w * scale, dtype=torch.float32, device=x.device)
-    res = None
-    j = 0
-    for y0, th in ys:
-        for x0, tw in xs:
-            cb = None
-            if progress is not None:
-                def cb(info, j=j):
-                    n = info["n"]
-                    progress({**info, "i": j * n + info["i"], "n": k * n, "tile": (j, k)})
+    for j, ((y0, th), (x0, tw)) in enumerate(itertools.product(ys, xs)):
+        cb = None
+        if progress is not None:
+            def cb(info, j=j):
+                n = info["n"]
+                progress({**info, "i": j * n + info["i"], "n": k * n, "tile": (j, k)})
 
-            res = solve(x[..., y0 : y0 + th, x0 : x0 + tw], cb)
-            wy = ramp(th * scale, ov * scale // 2, y0 > 0, y0 + th < h, margin=ov * scale // 4, like=out)
-            wx = ramp(tw * scale, ov * scale // 2, x0 > 0, x0 + tw < w, margin=ov * scale // 4, like=out)
-            wt = wy[:, None] * wx[None, :]
-            sl = (..., slice(y0 * scale, (y0 + th) * scale), slice(x0 * scale, (x0 + tw) * scale))
-            out[sl] += res.image.to(out) * wt
-            if res.std is not None:
-                std = torch.zeros_like(out) if std is None else std
-                std[sl] += res.std.to(out) * wt
-            wsum[sl] += wt
-            j += 1
+        res = solve(x[..., y0 : y0 + th, x0 : x0 + tw], cb)
+        wt = tile_weights(y0 * scale, th * scale, h * scale, x0 * scale, tw * scale, w * scale,
+                          ov * scale // 2, margin=ov * scale // 4, like=out)
+        sl = (..., slice(y0 * scale, (y0 + th) * scale), slice(x0 * scale, (x0 + tw) * scale))
+        out[sl] += res.image.to(out) * wt
+        if res.std is not None:
+            std = torch.zeros_like(out) if std is None else std
+            std[sl] += res.std.to(out) * wt
+        wsum[sl] += wt
     res.image = out.div_(wsum)
     res.std = None if std is None else std.div_(wsum)
     res.params = {**res.params, "tiles": k}

@@ -196,13 +196,18 @@ def _sk(case: Case, which: str) -> torch.Tensor:
     return _t(out.astype(np.float32))
 
 
-def _bm3d(case: Case) -> torch.Tensor:
+def bm3d_denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(C)BM3D of a ``(1, C, H, W)`` image in [0, 1] at noise ``sigma`` ([0, 1] units);
+    needs the ``bm3d`` package (the ``bench`` extras)."""
     import bm3d
 
-    a = _np01(case.y).astype(np.float64)
-    s = case.params["sigma"] / 255.0
-    out = bm3d.bm3d_rgb(a, s) if a.ndim == 3 else bm3d.bm3d(a, s)
+    a = _np01(x).astype(np.float64)
+    out = bm3d.bm3d_rgb(a, sigma) if a.ndim == 3 else bm3d.bm3d(a, sigma)
     return _t(np.asarray(out, dtype=np.float32))
+
+
+def _bm3d(case: Case) -> torch.Tensor:
+    return bm3d_denoise(case.y, case.params["sigma"] / 255.0)
 
 
 #: name -> (task, function(case) -> tensor, slow?)

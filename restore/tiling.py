@@ -8,7 +8,7 @@ import math
 
 import torch
 
-__all__ = ["ramp", "tile_layout"]
+__all__ = ["ramp", "tile_layout", "tile_weights"]
 
 
 def tile_layout(n: int, tile: int, overlap: int, multiple: int = 1) -> list[tuple[int, int]]:
@@ -49,3 +49,12 @@ def ramp(n: int, width: int, ramp_in: bool, ramp_out: bool, *, margin: int = 0,
         if r is not None:
             w[n - mg - k : n - mg] = r.flip(0)
     return w
+
+
+def tile_weights(y0: int, th: int, H: int, x0: int, tw: int, W: int, width: int, *, margin: int = 0,
+                 like: torch.Tensor) -> torch.Tensor:
+    """``(th, tw)`` blending weights of the tile at ``(y0, x0)`` in an ``H x W`` image: the
+    product of the two 1-D :func:`ramp` s, ramping only at edges shared with a neighbour."""
+    wy = ramp(th, width, y0 > 0, y0 + th < H, margin=margin, like=like)
+    wx = ramp(tw, width, x0 > 0, x0 + tw < W, margin=margin, like=like)
+    return wy[:, None] * wx[None, :]

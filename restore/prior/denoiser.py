@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..paths import PREDICTIONS
-from ..tiling import ramp, tile_layout
+from ..tiling import tile_layout, tile_weights
 from .schedule import VPSchedule
 from .unet import UNet
 
@@ -173,9 +173,7 @@ class Prior:
         for y0, th in ys:
             for x0, tw in xs:
                 patch = self._net_padded(u[..., y0 : y0 + th, x0 : x0 + tw], t)
-                w = ramp(th, ov, y0 > 0, y0 + th < H, like=u)[:, None] * ramp(
-                    tw, ov, x0 > 0, x0 + tw < W, like=u
-                )[None, :]
+                w = tile_weights(y0, th, H, x0, tw, W, ov, like=u)
                 out[..., y0 : y0 + th, x0 : x0 + tw] += patch * w
                 wsum[..., y0 : y0 + th, x0 : x0 + tw] += w
         return out / wsum
