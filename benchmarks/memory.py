@@ -42,7 +42,6 @@ def worker(mp: float, task: str) -> dict:
         out = restore.denoise(img, sigma=25 / 255)
     elif task == "sr":
         lr = img[: H // 4 * 4 : 4, : W // 4 * 4 : 4]  # the pattern at a quarter of the size
-        t0 = time.perf_counter()
         out = restore.super_resolve(lr, scale=4, steps=4)
         expect = (lr.shape[0] * 4, lr.shape[1] * 4, 3)
         H, W = expect[:2]
