@@ -164,3 +164,18 @@ def test_train_command(run, imgs, tmp_path):
             "--channels", "8,8", "--blocks", "1,1", "--prediction", "edm", "-q")
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "e" / "config.json").read_text())["prediction"] == "edm"
+
+
+def test_train_warns_when_the_prior_is_unstable(run, imgs, tmp_path, monkeypatch):
+    """The stability check's verdict reaches the user: with the threshold out of reach every
+    prior counts as unstable, and the command says so (and still writes the prior)."""
+    import restore.train
+
+    monkeypatch.setattr(restore.train, "STABILITY_MIN_PSNR", float("inf"))
+    r = run("train", imgs / "in", "-o", tmp_path / "p", "--steps", "2", "--batch-size", "2", "--crop", "16",
+            "--channels", "8,8", "--blocks", "1,1", "-q")
+    assert r.exit_code == 0, r.output
+    assert "warning: the prior is unstable on noise-free inputs" in r.output
+    st = json.loads((tmp_path / "p" / "config.json").read_text())["info"]["stability"]
+    assert st["stable"] is False and st["at_sigma"] in [round(s, 4) for s in restore.train.STABILITY_SIGMAS]
+

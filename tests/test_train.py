@@ -29,6 +29,7 @@ def test_train_tiny_prior_and_resume(tmp_path, prediction):
     train(data, out, cfg, val_dir=data, val_count=2, val_crop=32, callback=logs.append)
     p = load_prior(out)
     assert p.info["steps"] == 4 and p.info["images"] == 5 and p.prediction == prediction
+    assert set(p.info["stability"]) == {"clean_psnr_min", "at_sigma", "stable"}
     assert any("val_psnr_sigma25" in r for r in logs)
     state = json.loads((out / "checkpoint" / "state.json").read_text())
     assert state["step"] == 4
@@ -68,3 +69,22 @@ def test_edm_training_beats_the_untrained_shrinkage(tmp_path):
     x = torch.from_numpy(img).float()[None, None].expand(1, 3, 48, 48) / 255
     for sigma in (0.3, 1.0):
         assert validation_psnr(p, [x], sigma=sigma) > validation_psnr(shrink, [x], sigma=sigma) + 1.0
+
+
+def test_stability_check_finds_the_noise_level_where_a_prior_blows_up():
+    import torch
+
+    from restore.train import STABILITY_SIGMAS, stability_check
+
+    g = torch.Generator().manual_seed(0)
+    ims = [torch.rand(1, 3, 16, 16, generator=g) for _ in range(2)]
+    bad = STABILITY_SIGMAS[4]
+
+    def blows_up(x, s):  # sound except at one noise level, where it returns huge values
+        return x + 100.0 if s == bad else x.mean() + 0.5 * (x - x.mean())
+
+    st = stability_check(blows_up, ims)
+    assert st["stable"] is False and st["at_sigma"] == round(bad, 4) and st["clean_psnr_min"] < 8
+    st = stability_check(lambda x, s: x.mean() + 0.5 * (x - x.mean()), ims)  # a smoother: sound
+    assert st["stable"] is True and st["clean_psnr_min"] > 12
+
