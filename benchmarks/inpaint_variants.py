@@ -8,6 +8,7 @@ the gain over scikit-image biharmonic on the same images, seconds per image.
 
     python benchmarks/inpaint_variants.py 2          # first 2 CBSD68 images, all variants
     python benchmarks/inpaint_variants.py 4 dpir20_k0.2,dpir20_log0.2_0.01
+    python benchmarks/inpaint_variants.py 3 dpir20_rho3_0.2_0.01,dpir50_k0.2   # any schedule by name
 """
 import math
 import sys
@@ -88,7 +89,34 @@ variants = {
     "dpir20_noise0.5": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), noise=0.5, g=torch.Generator().manual_seed(0)),
     "dpir20_noise1_avg5": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), noise=1.0, avg=5, g=torch.Generator().manual_seed(0)),
 }
+
+
+def parse_schedule(name):
+    """'dpirN_kHI' (Karras, rho 7, down to 0.005), 'dpirN_rhoR_HI_LO' (Karras, rho R),
+    'dpirN_logHI_LO' (log-uniform): the same dpir loop on that schedule, N steps."""
+    head, _, rest = name.partition("_")
+    if not head.startswith("dpir") or not head[4:].isdigit() or not rest:
+        return None
+    n = int(head[4:])
+    parts = rest.split("_")
+    if parts[0].startswith("k") and len(parts) == 1:
+        sig = karras(n, 0.005, float(parts[0][1:]))
+    elif parts[0].startswith("rho") and len(parts) == 3:
+        sig = karras_sigmas(n, float(parts[2]), float(parts[1]), rho=float(parts[0][3:])).tolist()
+    elif parts[0].startswith("log") and len(parts) == 2:
+        sig = logspace(n, float(parts[1]), float(parts[0][3:]))
+    else:
+        return None
+    return lambda op, y, c: dpir(op, y, sig)
+
+
 if which:
+    for k in which:
+        if k not in variants and parse_schedule(k) is not None:
+            variants[k] = parse_schedule(k)
+    unknown = [k for k in which if k not in variants]
+    if unknown:
+        sys.exit(f"unknown variants: {', '.join(unknown)}")
     variants = {k: v for k, v in variants.items() if k in which or k == "pushpull_init"}
 res = {k: [] for k in ["biharmonic", *variants]}
 tim = {k: 0.0 for k in res}

@@ -25,7 +25,7 @@ from restore.samplers import SAMPLERS
 @click.option("--masks", "masks_dir", type=click.Path(path_type=Path), default=None,
               help="inpaint: folder of mask files matched by stem (white = missing).")
 @click.option("--samplers", default=None,
-              help="Comma-separated samplers (default: the task's default); with options, '+'-separated: "
+              help="Comma- or '+'-separated samplers (default: the task's default); with options, '+'-separated: "
                    "'dpir@sigma_max=0.3+ddnm@eta=0.5'.")
 @click.option("--steps", default=None, help="Comma-separated step counts to compare (default: sampler's).")
 @click.option("--baselines", is_flag=True, help="Add the classical tools, measured in the same run.")
@@ -48,7 +48,8 @@ def eval_cmd(task, dataset, sigma, scale, mask, masks_dir, samplers, steps, base
     from restore.tasks import TASKS
 
     try:
-        names = samplers.split("+") if samplers and "@" in samplers else (
+        # ',' separates plain names; options use ',' inside ('@a=1,b=2'), so with options '+' does
+        names = samplers.split("+") if samplers and ("@" in samplers or "+" in samplers) else (
             samplers.split(",") if samplers else [TASKS.get(task).default_sampler])
         for n in names:
             if n.partition("@")[0] not in SAMPLERS:

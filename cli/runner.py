@@ -112,10 +112,15 @@ def run_job(job: Job) -> int:
     from restore.api import get_prior, resolve_device
 
     try:  # weights and device are checked once, before any image
-        get_prior(o["weights"], resolve_device(o["device"]))
+        prior = get_prior(o["weights"], resolve_device(o["device"]))
     except RestoreError as e:
         _err(str(e))
         return 1
+    st = prior.info.get("stability") or {}
+    if st.get("stable") is False and job.task != "denoise":
+        click.echo(f"warning: prior {prior.name} failed its stability check at training "
+                   f"({st.get('clean_psnr_min')} dB at sigma {st.get('at_sigma')}): {job.task} may give garbage",
+                   err=True)
     if folder:  # temp files of a run that was killed mid-write
         for it in items:
             for stale in it.out.parent.glob(f".{it.out.name}.*.tmp"):

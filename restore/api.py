@@ -172,7 +172,8 @@ def run(
     prior: Prior | str | None = None,
     samples: int = 1,
     sigma_max: float | None = None,
-    spacing: str = "karras",
+    sigma_min: float | None = None,
+    spacing: str | None = None,
     progress: Callable[[dict], None] | None = None,
     tiles: bool = True,
     **hyper: Any,
@@ -208,7 +209,7 @@ def run(
         def solve(xt, cb):  # the first tile checks the sampler before any work
             return run(xt, task, sigma=sigma, scale=scale, kernel=kernel, sampler=sampler, steps=steps, seed=seed,
                        generator=generator, device=dev, prior=pri, samples=samples, sigma_max=sigma_max,
-                       spacing=spacing, progress=cb, tiles=False, **hyper)
+                       sigma_min=sigma_min, spacing=spacing, progress=cb, tiles=False, **hyper)
 
         res = _sr_by_tiles(x, scale, pri.tile, pri.net.size_multiple, solve, progress)
         res.seconds = time.perf_counter() - t0
@@ -227,12 +228,17 @@ def run(
         op = SuperResolve((C, H * scale, W * scale), scale, kernel, sigma or 0.0)
     name = sampler or spec.default_sampler
     sspec = check_compatible(name, op)
-    n_steps = int(steps or (spec.default_steps if name == spec.default_sampler else sspec.default_steps))
+    own = name == spec.default_sampler  # the task's measured defaults go with its default sampler
+    n_steps = int(steps or (spec.default_steps if own else sspec.default_steps))
     y = x if task != "inpaint" else op.A(x)
     if samples > 1:
         y = y.repeat_interleave(samples, dim=0)
     top = spec.default_sigma_max if sigma_max is None else sigma_max
-    sigmas = pri.schedule.sampling_sigmas(n_steps, sigma_max=top, spacing=spacing)
+    if spacing is None:
+        spacing = spec.default_spacing if own else "karras"
+    if sigma_min is None and own:
+        sigma_min = spec.default_sigma_min
+    sigmas = pri.schedule.sampling_sigmas(n_steps, sigma_max=top, sigma_min=sigma_min, spacing=spacing)
     with torch.no_grad():
         out = sspec.load()(pri, y, op, sigmas, generator=generator, callback=progress, **hyper)
     if task == "inpaint":  # known pixels are kept exactly (noiseless measurement)
@@ -323,8 +329,9 @@ def restore(image: Any, task: str, *, mask: Any = None, samples: int = 1, **para
         ``steps``, ``seed`` or ``generator``, ``device`` ("cpu", "cuda", "auto"),
         ``prior`` (a :class:`~restore.prior.Prior`, a shipped name or a directory),
         ``progress`` (called with a dict per step), ``sigma_max`` (starting noise level,
-        [0, 1] units; default per task), ``spacing`` ("karras" or "uniform") and sampler
-        hyper-parameters (e.g. ``eta``).
+        [0, 1] units; default per task), ``sigma_min`` (last nonzero level), ``spacing``
+        ("karras", "uniform" or "log"; the task's default sampler has its own measured
+        defaults) and sampler hyper-parameters (e.g. ``eta``).
 
     Returns
     -------

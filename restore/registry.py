@@ -87,6 +87,8 @@ class TaskSpec:
     summary: str
     capabilities: frozenset
     default_sigma_max: float | None = None
+    default_spacing: str = "karras"  # of the default sampler's noise levels
+    default_sigma_min: float | None = None  # its last nonzero level (None: the schedule's)
 
     def load(self) -> type:
         return _load_ref(self.ref)

@@ -137,3 +137,31 @@ def test_large_sr_runs_in_tiles_like_the_whole_image(tiny_prior):
     a, b, c = ddrm(1), ddrm(1), ddrm(2)
     assert torch.equal(a.image, b.image) and not torch.equal(a.image, c.image)
     assert a.std.shape == a.image.shape and (a.std > 0).float().mean() > 0.9
+
+
+def test_each_task_default_sampler_gets_its_measured_noise_levels(tiny_prior):
+    """inpaint's dpir visits log-spaced levels 0.2 -> 0.01; sr's keeps Karras down to the
+    schedule's bottom; an explicit spacing / sigma_min, or another sampler, overrides."""
+    import numpy as np
+
+    from restore.api import run
+
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    known = torch.rand(1, 16, 16, generator=torch.Generator().manual_seed(1)) > 0.5
+
+    def levels(task, **kw):
+        seen = []
+        run(x, task, known=known if task == "inpaint" else None, steps=6, prior=tiny_prior,
+            progress=seen.append, **kw)
+        return np.array([r["sigma"] for r in seen])
+
+    s = levels("inpaint")
+    assert abs(s[0] - 0.2) < 1e-9 and abs(s[-1] - 0.01) < 1e-9
+    assert np.allclose(s[1:] / s[:-1], (0.01 / 0.2) ** (1 / 5))
+    s = levels("sr", scale=2)
+    assert abs(s[0] - 0.2) < 1e-9 and abs(s[-1] - tiny_prior.schedule.sigma_min) < 1e-9
+    assert not np.allclose(s[1:] / s[:-1], (s[-1] / s[0]) ** (1 / 5))  # Karras, not geometric
+    s = levels("inpaint", spacing="karras", sigma_min=0.02)
+    assert abs(s[-1] - 0.02) < 1e-9 and not np.allclose(s[1:] / s[:-1], (0.02 / 0.2) ** (1 / 5))
+    s = levels("inpaint", sampler="ddrm")
+    assert abs(s[-1] - tiny_prior.schedule.sigma_min) < 1e-9

@@ -179,3 +179,22 @@ def test_train_warns_when_the_prior_is_unstable(run, imgs, tmp_path, monkeypatch
     st = json.loads((tmp_path / "p" / "config.json").read_text())["info"]["stability"]
     assert st["stable"] is False and st["at_sigma"] in [round(s, 4) for s in restore.train.STABILITY_SIGMAS]
 
+
+
+def test_restoring_with_a_prior_that_failed_its_stability_check_warns(run, imgs, tmp_path, tiny_prior_dir):
+    import shutil
+
+    from restore.api import _cached_prior
+
+    bad = tmp_path / "unstable"
+    shutil.copytree(tiny_prior_dir, bad)
+    cfg = json.loads((bad / "config.json").read_text())
+    cfg["info"]["stability"] = {"clean_psnr_min": 5.4, "at_sigma": 0.327, "stable": False}
+    (bad / "config.json").write_text(json.dumps(cfg))
+    _cached_prior.cache_clear()
+    i0, m0 = imgs / "in" / "im0.png", imgs / "masks" / "im0.png"
+    r = run("inpaint", i0, m0, "-o", tmp_path / "o.png", "--steps", "2", "--weights", bad, "-q", weights=False)
+    assert r.exit_code == 0 and (tmp_path / "o.png").exists()
+    assert "warning: prior unstable failed its stability check" in r.output
+    r = run("inpaint", i0, m0, "-o", tmp_path / "p.png", "--steps", "2")  # the sound tiny prior: no warning
+    assert r.exit_code == 0 and "stability" not in r.output

@@ -53,3 +53,13 @@ def test_bicubic_reproduces_published_set5_x4(shared_data):
     rows = evaluate("sr", load_dataset(shared_data / "test" / "Set5"), methods=[], baselines=["bicubic"], scale=4)
     mean = float(np.mean([r["psnr"] for r in rows]))
     assert abs(mean - 28.42) <= 0.02
+
+
+@pytest.mark.parametrize("spec", ["dpir,ddrm", "dpir+ddrm", "dpir@sigma_max=0.3+ddrm"])
+def test_eval_sampler_lists(folder, tiny_prior_dir, spec):
+    """Plain names separate with ',' or '+'; with options, '+' (the options use ',')."""
+    r = CliRunner().invoke(main, ["eval", "inpaint", str(folder), "--mask", "box", "--steps", "1",
+                                  "--samplers", spec, "--weights", str(tiny_prior_dir), "-q"])
+    assert r.exit_code == 0, r.output
+    first = "dpir@sigma_max=0.3" if "@" in spec else "dpir"
+    assert f"| {first} | 1 | 2 |" in r.output and "| ddrm | 1 | 2 |" in r.output

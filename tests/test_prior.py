@@ -116,6 +116,24 @@ def test_shipped_prior_loads():
     assert p.name == "restore-small" and p.sigma_max > 10
 
 
+def test_shipped_prior_is_stable_on_clean_images(shared_data):
+    """The shipped prior passes the training stability check on real photos (clean input at
+    every sigma of the samplers' range gives a smoothed image, not a blow-up), at the figure
+    its config records."""
+    from restore.io import read_image, to_tensor
+    from restore.train import stability_check
+
+    p = load_prior()
+    ims = []
+    for f in sorted((shared_data / "test" / "CBSD68").glob("*.png"))[:2]:
+        x = to_tensor(read_image(f).array)
+        H, W = x.shape[-2:]
+        ims.append(x[..., (H - 128) // 2 : (H + 128) // 2, (W - 128) // 2 : (W + 128) // 2])
+    st = stability_check(p, ims)
+    assert st["stable"] and p.info["stability"]["stable"]
+    assert abs(st["clean_psnr_min"] - p.info["stability"]["clean_psnr_min"]) < 2.0
+
+
 def _copy(src, dst):
     dst.mkdir()
     for f in (CONFIG_FILE, WEIGHTS_FILE):

@@ -102,7 +102,8 @@ class VPSchedule:
         return torch.exp(log_s[lo] * (1 - w) + log_s[lo + 1] * w)
 
     def sampling_sigmas(
-        self, steps: int, *, sigma_max: float | None = None, spacing: str = "uniform"
+        self, steps: int, *, sigma_max: float | None = None, sigma_min: float | None = None,
+        spacing: str = "uniform",
     ) -> torch.Tensor:
         """The decreasing noise levels a sampler visits, ending with 0.
 
@@ -112,9 +113,11 @@ class VPSchedule:
             Number of network evaluations (the returned tensor has ``steps + 1`` entries).
         sigma_max : float, optional
             Start below the schedule's top (e.g. at the measurement noise); default: top.
-        spacing : {"uniform", "karras"}
+        sigma_min : float, optional
+            The last nonzero level; default: the schedule's bottom.
+        spacing : {"uniform", "karras", "log"}
             "uniform": evenly spaced timesteps (DDIM). "karras": Karras et al. (2022),
-            rho = 7, between the schedule's ends.
+            rho = 7. "log": log-uniform (geometric) levels, DPIR's own schedule.
 
         Returns
         -------
@@ -125,14 +128,18 @@ class VPSchedule:
             raise ValueError(f"steps must be >= 1, got {steps}")
         top = self.sigma_max if sigma_max is None else min(float(sigma_max), self.sigma_max)
         top = max(top, self.sigma_min)
+        lo = self.sigma_min if sigma_min is None else min(max(float(sigma_min), self.sigma_min), top)
         if spacing == "uniform":
-            t_top = self.t_from_sigma(torch.tensor(top, dtype=torch.float64))
-            ts = torch.linspace(float(t_top), 0.0, steps, dtype=torch.float64)
+            t_top, t_lo = (self.t_from_sigma(torch.tensor(v, dtype=torch.float64)) for v in (top, lo))
+            ts = torch.linspace(float(t_top), float(t_lo) if sigma_min is not None else 0.0, steps,
+                                dtype=torch.float64)
             s = self.sigma_from_t(ts)
         elif spacing == "karras":
-            s = karras_sigmas(steps, self.sigma_min, top)
+            s = karras_sigmas(steps, lo, top)
+        elif spacing == "log":
+            s = torch.exp(torch.linspace(math.log(top), math.log(lo), steps, dtype=torch.float64))
         else:
-            raise ValueError(f"spacing must be 'uniform' or 'karras', got {spacing!r}")
+            raise ValueError(f"spacing must be 'uniform', 'karras' or 'log', got {spacing!r}")
         return torch.cat([s, s.new_zeros(1)])
 
 
