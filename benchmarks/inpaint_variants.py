@@ -71,25 +71,6 @@ def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False, den
         z = torch.stack(outs[-avg:]).mean(0)
     return op.prox(z, y, 0.0) if soft > 0 else z
 
-variants = {
-    "pushpull_init": lambda op, y, c: op.init(y),
-    "dpir20_k0.2": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2)),
-    "dpir20_log0.2_0.01": lambda op, y, c: dpir(op, y, logspace(20, 0.01, 0.2)),
-    "dpir20_log0.3_0.02": lambda op, y, c: dpir(op, y, logspace(20, 0.02, 0.3)),
-    "bih_dpir20_k0.1": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.1), init=c["bih"]),
-    "bih_dpir20_k0.2": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), init=c["bih"]),
-    "bm3d_pnp20_k0.2": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), init=c["bih"], den=cbm3d),
-    "bm3d_pnp20_log0.1_0.01": lambda op, y, c: dpir(op, y, logspace(20, 0.01, 0.1), init=c["bih"], den=cbm3d),
-    "dpir20_soft3": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), soft=3 / 255),
-    "dpir20_soft6": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), soft=6 / 255),
-    "dpir20_blend_bih0.1": lambda op, y, c: 0.9 * dpir(op, y, karras(20, 0.005, 0.2)) + 0.1 * c["bih"],
-    "dpir20_blend_bih0.2": lambda op, y, c: 0.8 * dpir(op, y, karras(20, 0.005, 0.2)) + 0.2 * c["bih"],
-    "dpir20_x8mean": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), x8=True),
-    "dpir160_k0.2": lambda op, y, c: dpir(op, y, karras(160, 0.005, 0.2)),
-    "dpir20_noise0.5": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), noise=0.5, g=torch.Generator().manual_seed(0)),
-    "dpir20_noise1_avg5": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), noise=1.0, avg=5, g=torch.Generator().manual_seed(0)),
-}
-
 
 def parse_schedule(name):
     """'dpirN_kHI' (Karras, rho 7, down to 0.005), 'dpirN_rhoR_HI_LO' (Karras, rho R),
@@ -110,10 +91,30 @@ def parse_schedule(name):
     return lambda op, y, c: dpir(op, y, sig)
 
 
+variants = {
+    "pushpull_init": lambda op, y, c: op.init(y),
+    "dpir20_k0.2": parse_schedule("dpir20_k0.2"),
+    "dpir20_log0.2_0.01": parse_schedule("dpir20_log0.2_0.01"),
+    "dpir20_log0.3_0.02": parse_schedule("dpir20_log0.3_0.02"),
+    "bih_dpir20_k0.1": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.1), init=c["bih"]),
+    "bih_dpir20_k0.2": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), init=c["bih"]),
+    "bm3d_pnp20_k0.2": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), init=c["bih"], den=cbm3d),
+    "bm3d_pnp20_log0.1_0.01": lambda op, y, c: dpir(op, y, logspace(20, 0.01, 0.1), init=c["bih"], den=cbm3d),
+    "dpir20_soft3": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), soft=3 / 255),
+    "dpir20_soft6": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), soft=6 / 255),
+    "dpir20_blend_bih0.1": lambda op, y, c: 0.9 * dpir(op, y, karras(20, 0.005, 0.2)) + 0.1 * c["bih"],
+    "dpir20_blend_bih0.2": lambda op, y, c: 0.8 * dpir(op, y, karras(20, 0.005, 0.2)) + 0.2 * c["bih"],
+    "dpir20_x8mean": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), x8=True),
+    "dpir160_k0.2": parse_schedule("dpir160_k0.2"),
+    "dpir20_noise0.5": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), noise=0.5, g=torch.Generator().manual_seed(0)),
+    "dpir20_noise1_avg5": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), noise=1.0, avg=5, g=torch.Generator().manual_seed(0)),
+}
+
+
 if which:
     for k in which:
-        if k not in variants and parse_schedule(k) is not None:
-            variants[k] = parse_schedule(k)
+        if k not in variants and (f := parse_schedule(k)) is not None:
+            variants[k] = f
     unknown = [k for k in which if k not in variants]
     if unknown:
         sys.exit(f"unknown variants: {', '.join(unknown)}")

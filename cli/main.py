@@ -217,12 +217,13 @@ def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, predi
     except KeyboardInterrupt:
         _fail("interrupted (resume with --resume)", 130)
     click.echo(f"prior written to {out}")
-    st = json.loads((out / "config.json").read_text()).get("info", {}).get("stability")
-    if st and not st["stable"]:
-        click.echo(f"warning: the prior is unstable on noise-free inputs (D(x, sigma) is "
-                   f"{st['clean_psnr_min']:.1f} dB from a clean x at sigma {st['at_sigma']:g}); "
-                   "inpainting and dpir will give garbage with it: train on, or use an earlier "
-                   "checkpoint", err=True)
+    from restore.prior.weights import read_config
+    from restore.train import stability_problem
+
+    problem = stability_problem(read_config(out).get("info", {}))
+    if problem:
+        click.echo(f"warning: the prior is unstable on noise-free inputs ({problem}); inpainting and "
+                   "dpir will give garbage with it: train on, or use an earlier checkpoint", err=True)
 
 
 from .eval_cmd import eval_cmd

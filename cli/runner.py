@@ -116,11 +116,12 @@ def run_job(job: Job) -> int:
     except RestoreError as e:
         _err(str(e))
         return 1
-    st = prior.info.get("stability") or {}
-    if st.get("stable") is False and job.task != "denoise":
-        click.echo(f"warning: prior {prior.name} failed its stability check at training "
-                   f"({st.get('clean_psnr_min')} dB at sigma {st.get('at_sigma')}): {job.task} may give garbage",
-                   err=True)
+    from restore.train import stability_problem
+
+    problem = stability_problem(prior.info)
+    if problem and job.task != "denoise":
+        click.echo(f"warning: prior {prior.name} failed its stability check at training ({problem}): "
+                   f"{job.task} may give garbage", err=True)
     if folder:  # temp files of a run that was killed mid-write
         for it in items:
             for stale in it.out.parent.glob(f".{it.out.name}.*.tmp"):

@@ -200,6 +200,15 @@ def stability_check(prior: Prior, images: list[torch.Tensor], sigmas=STABILITY_S
     return {"clean_psnr_min": round(worst, 2), "at_sigma": round(at, 4), "stable": worst >= STABILITY_MIN_PSNR}
 
 
+def stability_problem(info: dict) -> str | None:
+    """What a prior's recorded stability check (``info["stability"]``) found wrong, or None
+    when it passed or was never run (priors trained before the check existed)."""
+    st = info.get("stability") or {}
+    if st.get("stable") is not False:
+        return None
+    return f"D(x, sigma) is {st['clean_psnr_min']:.1f} dB from a clean x at sigma {st['at_sigma']:g}"
+
+
 def _optim_state_tensors(opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
     out = {}
     for i, st in opt.state_dict()["state"].items():

@@ -130,9 +130,8 @@ class VPSchedule:
         top = max(top, self.sigma_min)
         lo = self.sigma_min if sigma_min is None else min(max(float(sigma_min), self.sigma_min), top)
         if spacing == "uniform":
-            t_top, t_lo = (self.t_from_sigma(torch.tensor(v, dtype=torch.float64)) for v in (top, lo))
-            ts = torch.linspace(float(t_top), float(t_lo) if sigma_min is not None else 0.0, steps,
-                                dtype=torch.float64)
+            t_top, t_lo = (float(self.t_from_sigma(torch.tensor(v, dtype=torch.float64))) for v in (top, lo))
+            ts = torch.linspace(t_top, t_lo, steps, dtype=torch.float64)
             s = self.sigma_from_t(ts)
         elif spacing == "karras":
             s = karras_sigmas(steps, lo, top)
