@@ -9,6 +9,7 @@ the gain over scikit-image biharmonic on the same images, seconds per image.
     python benchmarks/inpaint_variants.py 2          # first 2 CBSD68 images, all variants
     python benchmarks/inpaint_variants.py 4 dpir20_k0.2,dpir20_log0.2_0.01
     python benchmarks/inpaint_variants.py 3 dpir20_rho3_0.2_0.01,dpir50_k0.2   # any schedule by name
+    python benchmarks/inpaint_variants.py 12 dpir20_log0.2_0.01,dpir20_log0.2_0.005_m0.5  # _mB: momentum B
 """
 import math
 import sys
@@ -50,14 +51,15 @@ def cbm3d(z, s):  # the classical denoiser in the same loop, for calibration (bm
     return bm3d_denoise(z.clamp(0, 1), s).clamp(0, 1)
 
 
-def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False, den=None, soft=0.0):
-    z = op.init(y) if init is None else init
+def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False, den=None, soft=0.0, momentum=0.0):
+    z = prev = op.init(y) if init is None else init
     outs = []
     for i, s in enumerate(sig):
-        zz = z
+        zz = z + momentum * (z - prev) if momentum else z  # as the registered dpir's momentum
+        prev = z
         se = s
         if noise > 0:
-            zz = z + noise * s * randn_like(z, g)
+            zz = zz + noise * s * randn_like(z, g)
             se = s * math.sqrt(1 + noise**2)
         if den is not None:
             x0 = den(zz, se)
@@ -74,12 +76,19 @@ def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False, den
 
 def parse_schedule(name):
     """'dpirN_kHI' (Karras, rho 7, down to 0.005), 'dpirN_rhoR_HI_LO' (Karras, rho R),
-    'dpirN_logHI_LO' (log-uniform): the same dpir loop on that schedule, N steps."""
+    'dpirN_logHI_LO' (log-uniform): the same dpir loop on that schedule, N steps; a last
+    part '_mB' adds dpir's momentum B."""
     head, _, rest = name.partition("_")
     if not head.startswith("dpir") or not head[4:].isdigit() or not rest:
         return None
     n = int(head[4:])
     parts = rest.split("_")
+    mom = 0.0
+    if len(parts) > 1 and parts[-1].startswith("m"):
+        try:
+            mom = float(parts.pop()[1:])
+        except ValueError:
+            return None
     if parts[0].startswith("k") and len(parts) == 1:
         sig = karras(n, 0.005, float(parts[0][1:]))
     elif parts[0].startswith("rho") and len(parts) == 3:
@@ -88,7 +97,7 @@ def parse_schedule(name):
         sig = logspace(n, float(parts[1]), float(parts[0][3:]))
     else:
         return None
-    return lambda op, y, c: dpir(op, y, sig)
+    return lambda op, y, c: dpir(op, y, sig, momentum=mom)
 
 
 variants = {

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from restore.errors import InputError, RestoreError
+from restore.tasks import TASKS
 
 READ_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
@@ -119,9 +120,10 @@ def run_job(job: Job) -> int:
     from restore.train import stability_problem
 
     problem = stability_problem(prior.info)
-    if problem and job.task != "denoise":
+    sampler = job.opts["sampler"] or TASKS.get(job.task).default_sampler
+    if problem and sampler != "mmse":  # every sampler but the one-shot mmse feeds it clean inputs
         click.echo(f"warning: prior {prior.name} failed its stability check at training ({problem}): "
-                   f"{job.task} may give garbage", err=True)
+                   f"{job.task} with {sampler} may give garbage", err=True)
     if folder:  # temp files of a run that was killed mid-write
         for it in items:
             for stale in it.out.parent.glob(f".{it.out.name}.*.tmp"):

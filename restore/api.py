@@ -236,8 +236,9 @@ def run(
     top = spec.default_sigma_max if sigma_max is None else sigma_max
     if spacing is None:
         spacing = spec.default_spacing if own else "karras"
-    if sigma_min is None and own:
-        sigma_min = spec.default_sigma_min
+    if own:  # explicit options win over the task's measured ones
+        sigma_min = spec.default_sigma_min if sigma_min is None else sigma_min
+        hyper = {**dict(spec.default_options), **hyper}
     sigmas = pri.schedule.sampling_sigmas(n_steps, sigma_max=top, sigma_min=sigma_min, spacing=spacing)
     with torch.no_grad():
         out = sspec.load()(pri, y, op, sigmas, generator=generator, callback=progress, **hyper)
@@ -331,7 +332,8 @@ def restore(image: Any, task: str, *, mask: Any = None, samples: int = 1, **para
         ``progress`` (called with a dict per step), ``sigma_max`` (starting noise level,
         [0, 1] units; default per task), ``sigma_min`` (last nonzero level), ``spacing``
         ("karras", "uniform" or "log"; the task's default sampler has its own measured
-        defaults) and sampler hyper-parameters (e.g. ``eta``).
+        defaults) and sampler hyper-parameters (e.g. ``eta``; dpir's ``momentum``, 0.5 by
+        default for inpaint and sr, 0 turns it off).
 
     Returns
     -------

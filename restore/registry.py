@@ -89,6 +89,7 @@ class TaskSpec:
     default_sigma_max: float | None = None
     default_spacing: str = "karras"  # of the default sampler's noise levels
     default_sigma_min: float | None = None  # its last nonzero level (None: the schedule's)
+    default_options: tuple = ()  # (name, value) keyword options of the default sampler
 
     def load(self) -> type:
         return _load_ref(self.ref)

@@ -140,7 +140,7 @@ def test_large_sr_runs_in_tiles_like_the_whole_image(tiny_prior):
 
 
 def test_each_task_default_sampler_gets_its_measured_noise_levels(tiny_prior):
-    """inpaint's dpir visits log-spaced levels 0.2 -> 0.01; sr's keeps Karras down to the
+    """inpaint's dpir visits log-spaced levels 0.2 -> 0.005; sr's keeps Karras down to the
     schedule's bottom; an explicit spacing / sigma_min, or another sampler, overrides."""
     import numpy as np
 
@@ -156,8 +156,9 @@ def test_each_task_default_sampler_gets_its_measured_noise_levels(tiny_prior):
         return np.array([r["sigma"] for r in seen])
 
     s = levels("inpaint")
-    assert abs(s[0] - 0.2) < 1e-9 and abs(s[-1] - 0.01) < 1e-9
-    assert np.allclose(s[1:] / s[:-1], (0.01 / 0.2) ** (1 / 5))
+    lo = max(0.005, tiny_prior.schedule.sigma_min)  # (that schedule's bottom is 0.0050003)
+    assert abs(s[0] - 0.2) < 1e-9 and abs(s[-1] - lo) < 1e-9
+    assert np.allclose(s[1:] / s[:-1], (lo / 0.2) ** (1 / 5))
     s = levels("sr", scale=2)
     assert abs(s[0] - 0.2) < 1e-9 and abs(s[-1] - tiny_prior.schedule.sigma_min) < 1e-9
     assert not np.allclose(s[1:] / s[:-1], (s[-1] / s[0]) ** (1 / 5))  # Karras, not geometric
@@ -165,3 +166,23 @@ def test_each_task_default_sampler_gets_its_measured_noise_levels(tiny_prior):
     assert abs(s[-1] - 0.02) < 1e-9 and not np.allclose(s[1:] / s[:-1], (0.02 / 0.2) ** (1 / 5))
     s = levels("inpaint", sampler="ddrm")
     assert abs(s[-1] - tiny_prior.schedule.sigma_min) < 1e-9
+
+
+def test_each_task_default_sampler_gets_its_measured_options(tiny_prior):
+    """inpaint's and sr's dpir run with momentum 0.5 (reported in the result's params, and
+    it reaches the sampler: momentum=0 gives another image); an explicit value wins;
+    another sampler gets none of them; denoise's mmse has none."""
+    from restore.api import run
+
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    known = torch.rand(1, 16, 16, generator=torch.Generator().manual_seed(1)) > 0.5
+    go = lambda task, **kw: run(x, task, known=known if task == "inpaint" else None, scale=2, steps=4,
+                                prior=tiny_prior, **kw)
+    for task in ("inpaint", "sr"):
+        default, explicit = go(task), go(task, sampler="dpir")
+        assert default.params["momentum"] == explicit.params["momentum"] == 0.5
+        assert torch.equal(default.image, explicit.image)
+        plain = go(task, momentum=0.0)
+        assert plain.params["momentum"] == 0.0 and not torch.allclose(plain.image, default.image)
+        assert "momentum" not in go(task, sampler="ddrm").params
+    assert "momentum" not in go("denoise", sigma=0.1).params

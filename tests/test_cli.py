@@ -198,3 +198,9 @@ def test_restoring_with_a_prior_that_failed_its_stability_check_warns(run, imgs,
     assert "warning: prior unstable failed its stability check" in r.output
     r = run("inpaint", i0, m0, "-o", tmp_path / "p.png", "--steps", "2")  # the sound tiny prior: no warning
     assert r.exit_code == 0 and "stability" not in r.output
+    # denoising: the one-shot mmse never feeds the prior a clean input, dpir does
+    r = run("denoise", i0, "-o", tmp_path / "d.png", "--sigma", "25", "--weights", bad, "-q", weights=False)
+    assert r.exit_code == 0 and "stability" not in r.output
+    r = run("denoise", i0, "-o", tmp_path / "e.png", "--sigma", "25", "--sampler", "dpir", "--steps", "2",
+            "--weights", bad, "-q", weights=False)
+    assert r.exit_code == 0 and "denoise with dpir may give garbage" in r.output

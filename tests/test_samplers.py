@@ -77,28 +77,53 @@ def test_mmse_is_exact_posterior_mean():
     assert torch.allclose(out.double().flatten(), mean, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["ddnm", "ddrm", "diffpir", "dpir", "repaint", "pigdm"])
-def test_inpainting_keeps_known_pixels(name, tiny_prior):
+MOMENTUM = {"momentum": 0.5}  # dpir's extrapolation, the inpaint / sr default
+
+
+@pytest.mark.parametrize("name,hyper", [(n, {}) for n in ["ddnm", "ddrm", "diffpir", "dpir", "repaint", "pigdm"]]
+                         + [("dpir", MOMENTUM)])
+def test_inpainting_keeps_known_pixels(name, hyper, tiny_prior):
     g = torch.Generator().manual_seed(0)
     x = torch.rand(1, 3, 20, 24, generator=g)
     op = Inpaint(torch.rand(1, 20, 24, generator=g) > 0.5, (3, 20, 24))
     y = op.A(x)
     sig = tiny_prior.schedule.sampling_sigmas(4, sigma_max=0.5)
     with torch.no_grad():
-        out = SAMPLERS.get(name).load()(tiny_prior, y, op, sig, generator=g)
+        out = SAMPLERS.get(name).load()(tiny_prior, y, op, sig, generator=g, **hyper)
     m = op.mask(out).expand_as(out) > 0
     assert (out[m] - y[m]).abs().max() < (2e-3 if name == "pigdm" else 1e-5)
 
 
-@pytest.mark.parametrize("name", ["ddnm", "ddrm", "diffpir", "dpir"])
-def test_noiseless_sr_is_consistent(name, tiny_prior):
+@pytest.mark.parametrize("name,hyper", [(n, {}) for n in ["ddnm", "ddrm", "diffpir", "dpir"]] + [("dpir", MOMENTUM)])
+def test_noiseless_sr_is_consistent(name, hyper, tiny_prior):
     g = torch.Generator().manual_seed(0)
     op = SuperResolve((3, 24, 32), 4)
     y = op.A(torch.rand(1, 3, 24, 32, generator=g))
     sig = tiny_prior.schedule.sampling_sigmas(4, sigma_max=0.5)
     with torch.no_grad():
-        out = SAMPLERS.get(name).load()(tiny_prior, y, op, sig, generator=g)
+        out = SAMPLERS.get(name).load()(tiny_prior, y, op, sig, generator=g, **hyper)
     assert (op.A(out) - y).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("task", ["denoise", "inpaint", "sr"])
+def test_dpir_momentum_reaches_the_posterior_mean_and_changes_the_path(task):
+    """Extrapolation speeds HQS up, it does not move its end: with the analytic Gaussian
+    prior dpir with momentum 0.5 ends as close to the exact posterior mean as plain dpir,
+    after visiting different iterates on the way."""
+    prior = GaussianPrior(SHAPE)
+    g = torch.Generator().manual_seed(0)
+    _, op, y = _problem(task, prior, g)
+    mean, _ = prior.posterior(operator_matrix(op, SHAPE), y.double(), op.sigma_y)
+    sig = VPSchedule().sampling_sigmas(100, sigma_max=2.0, spacing="karras")
+    fn = SAMPLERS.get("dpir").load()
+    paths = {0.0: [], 0.5: []}
+    ends = {b: fn(prior, y, op, sig, clip=False, poses=1, momentum=b,
+                  callback=lambda info, b=b: paths[b].append(info["x"].clone())).double().flatten()
+            for b in paths}
+    prior_std = prior.Sigma.diagonal().sqrt()
+    off = {b: float(((e - mean).abs() / prior_std).mean()) for b, e in ends.items()}
+    assert off[0.5] < 0.25 and off[0.5] < off[0.0] + 0.05, off
+    assert not torch.allclose(torch.stack(paths[0.0]), torch.stack(paths[0.5]))
 
 
 @pytest.mark.parametrize("name", ["ddnm", "ddrm", "dps", "repaint"])
