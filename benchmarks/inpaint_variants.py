@@ -55,7 +55,8 @@ def dpir(op, y, sig, init=None, noise=0.0, avg=0, g=None, poses=8, x8=False, den
     z = prev = op.init(y) if init is None else init
     outs = []
     for i, s in enumerate(sig):
-        zz = z + momentum * (z - prev) if momentum else z  # as the registered dpir's momentum
+        beta = momentum[i] if isinstance(momentum, list) else momentum  # a list: one per step
+        zz = z + beta * (z - prev) if beta else z  # as the registered dpir's momentum
         prev = z
         se = s
         if noise > 0:
@@ -117,6 +118,11 @@ variants = {
     "dpir160_k0.2": parse_schedule("dpir160_k0.2"),
     "dpir20_noise0.5": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), noise=0.5, g=torch.Generator().manual_seed(0)),
     "dpir20_noise1_avg5": lambda op, y, c: dpir(op, y, karras(20, 0.005, 0.2), noise=1.0, avg=5, g=torch.Generator().manual_seed(0)),
+    "dpir20_log0.2_0.005_m0.5_avg3": lambda op, y, c: dpir(op, y, logspace(20, 0.005, 0.2), momentum=0.5, avg=3),
+    "dpir20_log0.2_0.005_mramp0.3_0.7": lambda op, y, c: dpir(op, y, logspace(20, 0.005, 0.2),
+                                                              momentum=np.linspace(0.3, 0.7, 20).tolist()),
+    "dpir20_log0.2_0.005_mramp0.7_0.3": lambda op, y, c: dpir(op, y, logspace(20, 0.005, 0.2),
+                                                              momentum=np.linspace(0.7, 0.3, 20).tolist()),
 }
 
 

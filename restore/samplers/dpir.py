@@ -25,10 +25,11 @@ def dpir(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool =
     train`` makes so by its augmentations.
 
     ``momentum`` (``beta``) denoises the extrapolated ``z_k + beta (z_k - z_{k-1})`` instead
-    of ``z_k`` (a fixed FISTA-style step; 0 is plain HQS). The data step then starts the
-    next iterate from there, so information propagates into large unknown regions in fewer
-    iterations. With a hard projection the known values of ``z_k`` and ``z_{k-1}`` agree,
-    so the extrapolation never moves them.
+    of ``z_k`` (a fixed FISTA-style step; 0 is plain HQS), which brings the loop nearer its
+    fixed point in the same number of iterations (20 iterations with 0.5 score what 50
+    plain ones do on random-80 % inpainting: benchmarks/results/dpir_momentum.md). With a
+    hard projection the known values of ``z_k`` and ``z_{k-1}`` agree, so the extrapolation
+    never moves them.
     """
     sig = [float(s) for s in sigmas if float(s) > 0]
     z = op.init(y)
