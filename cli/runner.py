@@ -120,7 +120,7 @@ def run_job(job: Job) -> int:
     from restore.train import stability_problem
 
     problem = stability_problem(prior.info)
-    sampler = job.opts["sampler"] or TASKS.get(job.task).default_sampler
+    sampler = o["sampler"] or TASKS.get(job.task).default_sampler
     if problem and sampler != "mmse":  # every sampler but the one-shot mmse feeds it clean inputs
         click.echo(f"warning: prior {prior.name} failed its stability check at training ({problem}): "
                    f"{job.task} with {sampler} may give garbage", err=True)

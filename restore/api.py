@@ -234,11 +234,11 @@ def run(
     if samples > 1:
         y = y.repeat_interleave(samples, dim=0)
     top = spec.default_sigma_max if sigma_max is None else sigma_max
-    if spacing is None:
-        spacing = spec.default_spacing if own else "karras"
     if own:  # explicit options win over the task's measured ones
+        spacing = spec.default_spacing if spacing is None else spacing
         sigma_min = spec.default_sigma_min if sigma_min is None else sigma_min
         hyper = {**dict(spec.default_options), **hyper}
+    spacing = spacing or "karras"
     sigmas = pri.schedule.sampling_sigmas(n_steps, sigma_max=top, sigma_min=sigma_min, spacing=spacing)
     with torch.no_grad():
         out = sspec.load()(pri, y, op, sigmas, generator=generator, callback=progress, **hyper)
