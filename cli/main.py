@@ -171,13 +171,19 @@ def list_(as_json):
 @click.option("--eval-every", type=click.IntRange(1), default=500, show_default=True)
 @click.option("--val-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Images for the learning curve (PSNR at sigma=25 of the EMA denoiser).")
-@click.option("--resume", is_flag=True, help="Continue from OUTPUT/checkpoint.")
-@click.option("--max-minutes", type=float, default=None, help="Stop (with a checkpoint) after this long.")
+@click.option("--resume", is_flag=True, help="Continue from OUTPUT/checkpoint (weights, EMA, optimiser, step, RNG).")
+@click.option("--init", "init", default=None, metavar="PRIOR",
+              help="Warm-start from a prior (directory or shipped name): its architecture and weights.")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the training step (CUDA).")
+@click.option("--val-count", type=click.IntRange(1), default=4, show_default=True,
+              help="Validation images (centre crops) on the learning curve.")
+@click.option("--max-minutes", type=float, default=None,
+              help="Stop (with a checkpoint) after this long; a STOP file in OUTPUT or SIGTERM stops the same way.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-q", "--quiet", is_flag=True)
 def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, prediction, checkpoint_every,
-          eval_every, val_dir, resume, max_minutes, device, seed, quiet):
+          eval_every, val_dir, resume, init, compile_, val_count, max_minutes, device, seed, quiet):
     """Train a prior on the images in DATA_DIR (any sizes, gray or RGB)."""
     try:
         ch = tuple(int(v) for v in channels.split(","))
@@ -198,7 +204,7 @@ def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, predi
         dev = resolve_device(device)
         cfg = TrainConfig(steps=steps, batch_size=batch_size, crop=crop, lr=lr, channels=ch, blocks=bl,
                           prediction=prediction, checkpoint_every=checkpoint_every,
-                          eval_every=eval_every, seed=seed,
+                          eval_every=eval_every, seed=seed, compile=compile_,
                           warmup=min(500, max(1, steps // 10)))
         bar = tqdm(total=steps, disable=quiet, file=sys.stderr, unit="step", dynamic_ncols=True)
 
@@ -209,7 +215,7 @@ def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, predi
                 post["psnr25"] = f"{rec['val_psnr_sigma25']:.2f}"
             bar.set_postfix(post, refresh=True)
 
-        out = train_fn(data_dir, output, cfg, device=str(dev), resume=resume, val_dir=val_dir,
+        out = train_fn(data_dir, output, cfg, device=str(dev), resume=resume, init=init, val_dir=val_dir, val_count=val_count,
                        max_minutes=max_minutes, callback=cb)
         bar.close()
     except RestoreError as e:

@@ -1,21 +1,32 @@
 """Train a prior on a folder of images: ``restore train DATA_DIR -o OUT_DIR``.
 
-Recipe (chosen for fast convergence per step, see ``pretrained/README.md``):
+Recipe (see ``pretrained/README.md`` for the runs behind it):
 
-* random crops (reflect-padded when an image is smaller), flips and 90-degree rotations;
-  a fraction of crops turned gray (replicated to 3 channels, channel-identical noise), so
-  one network serves gray and RGB;
+* random crops, flips and 90-degree rotations (the eight symmetries of the square) and a
+  fraction of crops turned gray (replicated to 3 channels, channel-identical noise), so one
+  network serves gray and RGB. Every image is decoded once and held on the training device
+  in one flat uint8 buffer; crops, symmetries, gray, timesteps and noise are all drawn
+  there with a device generator (:class:`CropBank`), so the hot loop has no DataLoader,
+  no host copy and no host sync;
 * the DDPM ``eps`` loss (Ho et al. 2020), or with ``prediction="edm"`` the EDM
-  preconditioning and loss (Karras et al. 2022: the network predicts
-  ``(x0 - c_skip x) / c_out``, every noise level weighted by ``1 / c_out^2``, so the
-  clean-image estimate stays good at large sigma); timesteps drawn half uniformly over the whole
-  schedule (what a sampler visits) and half log-normally in sigma around the noise levels
-  restoration works at (Karras et al. 2022, ``P_mean``/``P_std``);
-* AdamW, linear warm-up then cosine decay, gradient clipping, EMA of the weights;
-* a learning curve: PSNR of the EMA denoiser at sigma=25/255 on a few validation images,
-  logged beside the loss in ``log.jsonl``;
-* checkpoints (safetensors: weights, EMA, optimizer state) every N steps, ``resume``;
+  preconditioning and loss (Karras et al. 2022); timesteps drawn half uniformly over the
+  whole schedule (what a sampler visits) and half log-normally in sigma around the noise
+  levels restoration works at (Karras et al. 2022, ``P_mean``/``P_std``);
+* AdamW (fused on CUDA), linear warm-up then cosine decay, gradient clipping, EMA of the
+  weights; on CUDA bf16 autocast, channels-last and optionally ``torch.compile``;
+* a learning curve: PSNR of the EMA denoiser at sigma=25/255 on validation images, logged
+  beside the loss and the throughput (crops/s, achieved TFLOP/s) in ``log.jsonl``;
+* checkpoints (safetensors: weights, EMA, optimizer state, generator state) every N steps,
+  on ``max_minutes``, on SIGTERM/SIGINT and when a ``STOP`` file appears in the output
+  folder; ``resume`` continues bit for bit where the checkpoint left off;
+* ``init``: warm-start from a prior directory (its architecture and weights); the
+  cumulative steps and device minutes carry over into the new prior's config;
 * every checkpoint also writes a ready-to-use prior directory (EMA weights).
+
+The loop is split into its parts: data (:class:`CropBank`, :func:`load_images`), noise
+levels (:class:`NoiseLevels`), one optimisation step (:class:`Trainer`), checkpoints
+(:func:`save_checkpoint`, :func:`load_checkpoint`) and validation
+(:func:`validation_psnr`, :func:`stability_check`); :func:`train` wires them together.
 """
 
 from __future__ import annotations
@@ -23,9 +34,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +48,10 @@ from .errors import InputError, RestoreError
 from .prior.denoiser import PREDICTIONS, Prior, preconditioning, vp_scale
 from .prior.schedule import VPSchedule
 from .prior.unet import UNet
-from .prior.weights import load_state_dict, save_prior
+from .prior.weights import build_network, load_state_dict, read_config, resolve_prior_dir, save_prior
 
-__all__ = ["TrainConfig", "find_images", "train"]
+__all__ = ["CropBank", "NoiseLevels", "TrainConfig", "Trainer", "find_images", "load_images", "train",
+           "train_flops_per_crop"]
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 
@@ -68,7 +81,11 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 1000
     eval_every: int = 500
+    log_every: int = 50
     amp: bool = True  # bf16 autocast on CUDA only (fp32 on CPU: bf16 is slow there)
+    compile: bool = False  # torch.compile the forward + loss (CUDA; measured in benchmarks/train_speed.py)
+    channels_last: bool = True  # NHWC activations and weights (cuDNN bf16, oneDNN fp32)
+    fused_adam: bool = True  # one fused AdamW kernel (CUDA only)
     prediction: str = "eps"  # "eps" (DDPM, the shipped prior) or "edm" (Karras et al. 2022)
     sigma_data: float = 0.5  # EDM's data std in [-1, 1] units
 
@@ -92,63 +109,141 @@ def _load_rgb_uint8(path: Path) -> np.ndarray | None:
     return np.ascontiguousarray(img[:, :, :3])
 
 
-class ImageBank:
-    """All training images held in memory (on the training device) as uint8 tensors."""
+def load_images(paths: list[Path], workers: int | None = None) -> tuple[list[np.ndarray], list[str]]:
+    """Decode ``paths`` to RGB uint8 arrays (threads: the decoders release the GIL);
+    returns ``(arrays, skipped paths)``."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    def __init__(self, paths: list[Path], device: torch.device, crop: int) -> None:
-        self.images: list[torch.Tensor] = []
-        self.skipped: list[str] = []
-        for p in paths:
-            arr = _load_rgb_uint8(p)
-            if arr is None:
-                self.skipped.append(str(p))
-                continue
-            t = torch.from_numpy(arr).permute(2, 0, 1).contiguous()
-            self.images.append(t.to(device))
-        if not self.images:
+    workers = workers or min(16, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers) as ex:
+        arrays = list(ex.map(_load_rgb_uint8, paths))
+    return [a for a in arrays if a is not None], [str(p) for p, a in zip(paths, arrays) if a is None]
+
+
+# -- data ------------------------------------------------------------------------------------
+class CropBank:
+    """Training images held once on the device; random crops drawn there.
+
+    All images live in one flat uint8 buffer (HWC, row-major, one offset per image), so a
+    batch of ``n`` crops is one gather: for every output pixel the source index is computed
+    from the image's offset and width, the crop's corner and one of the eight symmetries of
+    the square (transpose, row flip, column flip), all drawn with a device generator.
+    Images are picked with probability proportional to their area; images smaller than a
+    crop are edge-padded once at load. The gathered batch is NHWC in memory, i.e. an NCHW
+    tensor in channels-last layout, which the network wants anyway.
+    """
+
+    def __init__(self, images: list[np.ndarray], device: torch.device | str, crop: int) -> None:
+        if not images:
             raise InputError("no readable training images found")
-        self.crop = crop
-        self.device = device
-        self.weights = torch.tensor([float(i.shape[1] * i.shape[2]) for i in self.images])
-
-    def batch(self, n: int, g: torch.Generator, gray_prob: float) -> torch.Tensor:
-        """``n`` random crops in [0, 1], shape ``(n, 3, crop, crop)`` (larger images more often)."""
-        idx = torch.multinomial(self.weights, n, replacement=True, generator=g)
-        c = self.crop
-        out = []
-        params = torch.rand(n, 5, generator=g)
-        for k, i in enumerate(idx.tolist()):
-            img = self.images[i]
-            H, W = img.shape[1:]
+        dev = torch.device(device)
+        c = int(crop)
+        flat, offs, hs, ws = [], [], [], []
+        pos = 0
+        for a in images:
+            H, W = a.shape[:2]
             if H < c or W < c:
-                pad = (0, max(0, c - W), 0, max(0, c - H))
-                img = F.pad(img[None].float(), pad, mode="replicate")[0].to(torch.uint8)
-                H, W = img.shape[1:]
-            y = int(params[k, 0] * (H - c + 1))
-            x = int(params[k, 1] * (W - c + 1))
-            patch = img[:, y : y + c, x : x + c]
-            if params[k, 2] < 0.5:
-                patch = patch.flip(2)
-            rot = int(params[k, 3] * 4)
-            if rot:
-                patch = torch.rot90(patch, rot, dims=(1, 2))
-            out.append(patch)
-        x = torch.stack(out).float().div_(255.0)
-        gray = (params[:, 4] < gray_prob).to(self.device)
-        if gray.any():
-            lum = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2])[:, None].expand_as(x)
-            x = torch.where(gray[:, None, None, None], lum, x)
-        return x, gray
+                a = np.pad(a, ((0, max(0, c - H)), (0, max(0, c - W)), (0, 0)), mode="edge")
+                H, W = a.shape[:2]
+            flat.append(torch.from_numpy(np.ascontiguousarray(a)).reshape(-1))
+            offs.append(pos)
+            hs.append(H)
+            ws.append(W)
+            pos += H * W * 3
+        self.flat = torch.cat(flat).to(dev)
+        self.offset = torch.tensor(offs, dtype=torch.int64, device=dev)
+        self.h = torch.tensor(hs, dtype=torch.int64, device=dev)
+        self.w = torch.tensor(ws, dtype=torch.int64, device=dev)
+        self.weights = (self.h * self.w).double()
+        self.crop = c
+        self.device = dev
+        self._ar = torch.arange(c, device=dev)
+        self._ch = torch.arange(3, device=dev)
+
+    def __len__(self) -> int:
+        return int(self.offset.numel())
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.flat.numel())
+
+    def batch(self, n: int, g: torch.Generator, gray_prob: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` random crops in [0, 1], ``(n, 3, crop, crop)`` channels-last, and which of them
+        are gray (``(n,)`` bool)."""
+        dev, c = self.device, self.crop
+        idx = torch.multinomial(self.weights, n, replacement=True, generator=g)
+        H, W, off = self.h[idx], self.w[idx], self.offset[idx]
+        r = torch.rand(n, 4, generator=g, device=dev)
+        y0 = (r[:, 0] * (H - c + 1)).long().clamp_(max=H - c)
+        x0 = (r[:, 1] * (W - c + 1)).long().clamp_(max=W - c)
+        k = (r[:, 2] * 8).long().clamp_(max=7)
+        tr, fr, fc = [((k >> b) & 1).bool()[:, None, None] for b in range(3)]
+        u, v = self._ar[None, :, None], self._ar[None, None, :]
+        uu = torch.where(fr, c - 1 - u, u)  # (n, c, 1)
+        vv = torch.where(fc, c - 1 - v, v)  # (n, 1, c)
+        dy = torch.where(tr, vv, uu)  # (n, c, c) after broadcasting
+        dx = torch.where(tr, uu, vv)
+        pix = off[:, None, None] + ((y0[:, None, None] + dy) * W[:, None, None] + x0[:, None, None] + dx) * 3
+        x = self.flat[pix[..., None] + self._ch].permute(0, 3, 1, 2).float().div_(255.0)
+        gray = r[:, 3] < gray_prob
+        lum = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]).expand_as(x)
+        x = torch.where(gray[:, None, None, None], lum, x)
+        return x.contiguous(memory_format=torch.channels_last), gray
 
 
-def _sample_t(n: int, cfg: TrainConfig, schedule: VPSchedule, g: torch.Generator) -> torch.Tensor:
-    T = schedule.num_timesteps
-    u = torch.rand(n, generator=g, dtype=torch.float64) * (T - 1)
-    # log-normal sigma in the network's [-1, 1] units; image units are half of that
-    sig = 0.5 * torch.exp(cfg.p_mean + cfg.p_std * torch.randn(n, generator=g, dtype=torch.float64))
-    t_ln = schedule.t_from_sigma(sig)
-    pick = torch.rand(n, generator=g) < cfg.p_uniform
-    return torch.where(pick, u, t_ln)
+class NoiseLevels:
+    """Timestep draws on the device (the schedule's own interpolation, its table held there,
+    so a step needs no host copy): half uniform over the schedule, half log-normal in sigma."""
+
+    def __init__(self, schedule: VPSchedule, device: torch.device | str) -> None:
+        self.log_s = torch.log(schedule.sigmas()).to(device)  # float64, as VPSchedule
+        self.T = schedule.num_timesteps
+
+    def sigma_from_t(self, t: torch.Tensor) -> torch.Tensor:
+        t = t.to(torch.float64).clamp(0, self.T - 1)
+        lo = t.floor().long().clamp(max=self.T - 2)
+        w = t - lo
+        return torch.exp(self.log_s[lo] * (1 - w) + self.log_s[lo + 1] * w)
+
+    def t_from_sigma(self, sigma: torch.Tensor) -> torch.Tensor:
+        log_s = self.log_s
+        ls = torch.log(sigma.to(torch.float64).clamp(min=1e-12)).clamp(log_s[0], log_s[-1])
+        idx = torch.searchsorted(log_s, ls).clamp(1, len(log_s) - 1)
+        lo, hi = log_s[idx - 1], log_s[idx]
+        return (idx - 1).to(torch.float64) + (ls - lo) / (hi - lo)
+
+    def sample(self, n: int, cfg: TrainConfig, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(t, sigma)``: continuous timesteps and their noise levels (image units), ``(n,)``."""
+        dev = self.log_s.device
+        r = torch.rand(n, 2, generator=g, device=dev, dtype=torch.float64)
+        z = torch.randn(n, generator=g, device=dev, dtype=torch.float64)
+        t_u = r[:, 0] * (self.T - 1)
+        # log-normal sigma in the network's [-1, 1] units; image units are half of that
+        t_ln = self.t_from_sigma(0.5 * torch.exp(cfg.p_mean + cfg.p_std * z))
+        t = torch.where(r[:, 1] < cfg.p_uniform, t_u, t_ln)
+        return t, self.sigma_from_t(t)
+
+
+# -- one optimisation step -------------------------------------------------------------------
+def diffusion_loss(net: torch.nn.Module, x0: torch.Tensor, gray: torch.Tensor, noise: torch.Tensor,
+                   t: torch.Tensor, sigma: torch.Tensor, prediction: str = "eps",
+                   sigma_data: float = 0.5, amp: bool = False, channels_last: bool = True) -> torch.Tensor:
+    """The training loss of one batch: clean ``x0`` in [0, 1], its noise, timesteps and
+    noise levels (image units). Pure tensor code (no host sync), so it compiles whole."""
+    noise = torch.where(gray[:, None, None, None], noise[:, :1].expand_as(noise), noise)
+    sn = (2.0 * sigma).float()[:, None, None, None]  # noise std in the network's [-1, 1] units
+    x0n = 2 * x0 - 1
+    xn = x0n + sn * noise
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    xt = (vp_scale(sn) * xn).contiguous(memory_format=fmt)
+    if prediction == "eps":
+        target = noise
+    else:  # F's target makes c_skip xn + c_out F = x0n
+        c_skip, c_out = preconditioning("edm", sn, sigma_data)
+        target = (x0n - c_skip * xn) / c_out
+    with torch.autocast(x0.device.type, dtype=torch.bfloat16, enabled=amp):
+        pred = net(xt, t.float())
+    return F.mse_loss(pred.float(), target)
 
 
 def _lr_at(step: int, cfg: TrainConfig) -> float:
@@ -158,6 +253,144 @@ def _lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
+def _make_net(cfg: TrainConfig) -> UNet:
+    return UNet(3, tuple(cfg.channels), tuple(cfg.blocks), cfg.unshuffle, cfg.emb_dim)
+
+
+class Trainer:
+    """Network, EMA copy, optimiser and the device generators: :meth:`step` runs one
+    optimisation step without a host sync (the loss stays on the device until
+    :meth:`mean_loss` reads it)."""
+
+    def __init__(self, cfg: TrainConfig, bank: CropBank, schedule: VPSchedule, device: torch.device) -> None:
+        self.cfg, self.bank, self.device = cfg, bank, device
+        torch.manual_seed(cfg.seed)  # parameter init only; data draws use explicit generators
+        fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.net = _make_net(cfg).to(device, memory_format=fmt)
+        self.ema = _make_net(cfg).to(device, memory_format=fmt)
+        self.ema.load_state_dict(self.net.state_dict())
+        self.ema.requires_grad_(False)
+        cuda = device.type == "cuda"
+        self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                     **({"fused": True} if (cuda and cfg.fused_adam) else {}))
+        self.levels = NoiseLevels(schedule, device)
+        self.gen = torch.Generator(device=device).manual_seed(cfg.seed)
+        self.amp = cfg.amp and cuda
+        self.loss_fn = torch.compile(diffusion_loss, dynamic=False) if (cfg.compile and cuda) else diffusion_loss
+        self._params = list(self.net.parameters())
+        self._ema_params = list(self.ema.parameters())
+        self._loss_sum = torch.zeros((), device=device)
+        self._loss_n = 0
+
+    def step(self, step: int) -> None:
+        """Optimisation step number ``step`` (0-based: sets its learning rate)."""
+        cfg = self.cfg
+        x0, gray = self.bank.batch(cfg.batch_size, self.gen, cfg.gray_prob)
+        t, sigma = self.levels.sample(cfg.batch_size, cfg, self.gen)
+        noise = torch.randn(x0.shape, generator=self.gen, device=self.device)
+        for gr in self.opt.param_groups:
+            gr["lr"] = _lr_at(step, cfg)
+        self.net.train()
+        loss = self.loss_fn(self.net, x0, gray, noise, t, sigma, cfg.prediction, cfg.sigma_data, self.amp,
+                            cfg.channels_last)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self._params, cfg.grad_clip, foreach=True)
+        self.opt.step()
+        d = min(cfg.ema_decay, (2 + step) / (11 + step))
+        with torch.no_grad():
+            torch._foreach_lerp_(self._ema_params, self._params, 1 - d)
+            self._loss_sum += loss.detach()
+        self._loss_n += 1
+
+    def mean_loss(self) -> float | None:
+        """Mean loss since the last call (one host sync)."""
+        if not self._loss_n:
+            return None
+        v = float(self._loss_sum) / self._loss_n
+        self._loss_sum.zero_()
+        self._loss_n = 0
+        return v
+
+
+def train_flops_per_crop(net: torch.nn.Module, crop: int) -> float:
+    """FLOPs of one training crop (forward + backward), counted by
+    ``torch.utils.flop_counter`` on a batch of 2 (the count is linear in the batch)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    dev = next(net.parameters()).device
+    x = torch.randn(2, 3, crop, crop, device=dev)
+    with FlopCounterMode(display=False) as fc:
+        net(x, torch.full((2,), 100.0, device=dev)).float().square().mean().backward()
+    net.zero_grad(set_to_none=True)
+    return fc.get_total_flops() / 2
+
+
+# -- checkpoints -----------------------------------------------------------------------------
+def _optim_state_tensors(opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    out = {}
+    for i, st in opt.state_dict()["state"].items():
+        for k, v in st.items():
+            out[f"{i}.{k}"] = torch.as_tensor(v).detach().cpu().contiguous()
+    return out
+
+
+def _load_optim_state(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    sd = opt.state_dict()
+    state: dict[int, dict] = {}
+    for key, v in tensors.items():
+        i, k = key.split(".", 1)
+        state.setdefault(int(i), {})[k] = v
+    sd["state"] = state
+    opt.load_state_dict(sd)
+
+
+def _jsonable(d: dict) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def save_checkpoint(ckpt: Path, step: int, tr: Trainer, extra: dict) -> None:
+    """Weights, EMA, optimiser and generator state (safetensors) + ``state.json``, each
+    written atomically; ``state.json`` last, so a checkpoint is whole once it names ``step``."""
+    from safetensors.torch import save_file
+
+    ckpt.mkdir(parents=True, exist_ok=True)
+    for name, sd in (
+        ("net", tr.net.state_dict()),
+        ("ema", tr.ema.state_dict()),
+        ("optim", _optim_state_tensors(tr.opt)),
+        ("rng", {"device": tr.gen.get_state()}),
+    ):
+        tmp = ckpt / f".{name}.safetensors.tmp"
+        save_file({k: v.detach().cpu().contiguous() for k, v in sd.items()}, str(tmp))
+        os.replace(tmp, ckpt / f"{name}.safetensors")
+    state = {"step": step, "config": _jsonable(asdict(tr.cfg)), **extra}
+    tmp = ckpt / ".state.json.tmp"
+    tmp.write_text(json.dumps(state, indent=2))
+    os.replace(tmp, ckpt / "state.json")
+
+
+def load_checkpoint(ckpt: Path, tr: Trainer) -> None:
+    """Restore what :func:`save_checkpoint` wrote into ``tr`` (a checkpoint written before
+    generator states were stored reseeds the generator from the step)."""
+    tr.net.load_state_dict(load_state_dict(ckpt / "net.safetensors"))
+    tr.ema.load_state_dict(load_state_dict(ckpt / "ema.safetensors"))
+    _load_optim_state(tr.opt, load_state_dict(ckpt / "optim.safetensors"))
+    if (ckpt / "rng.safetensors").is_file():
+        tr.gen.set_state(load_state_dict(ckpt / "rng.safetensors")["device"])
+
+
+def _stored_config(state: dict, steps: int) -> TrainConfig:
+    stored = dict(state["config"])
+    stored["steps"] = steps
+    stored.setdefault("prediction", "eps")  # checkpoints written before EDM existed
+    for k in ("channels", "blocks"):
+        stored[k] = tuple(stored[k])
+    known = TrainConfig.__dataclass_fields__
+    return TrainConfig(**{k: v for k, v in stored.items() if k in known})
+
+
+# -- validation ------------------------------------------------------------------------------
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     mse = torch.mean((a.clamp(0, 1) - b) ** 2).item()
     return 10 * math.log10(1.0 / max(mse, 1e-12))
@@ -209,44 +442,43 @@ def stability_problem(info: dict) -> str | None:
     return f"D(x, sigma) is {st['clean_psnr_min']:.1f} dB from a clean x at sigma {st['at_sigma']:g}"
 
 
-def _optim_state_tensors(opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    out = {}
-    for i, st in opt.state_dict()["state"].items():
-        for k, v in st.items():
-            out[f"{i}.{k}"] = torch.as_tensor(v).detach().cpu().contiguous()
+def _val_images(val_dir, val_count: int, val_crop: int, dev) -> list[torch.Tensor]:
+    out = []
+    if val_dir is None:
+        return out
+    for p in find_images(Path(val_dir))[:val_count]:
+        arr = _load_rgb_uint8(p)
+        if arr is None:
+            continue
+        x = torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255
+        H, W = x.shape[-2:]
+        c = min(val_crop, H, W)
+        y0, x0 = (H - c) // 2, (W - c) // 2
+        out.append(x[..., y0 : y0 + c, x0 : x0 + c].to(dev))
     return out
 
 
-def _load_optim_state(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
-    sd = opt.state_dict()
-    state: dict[int, dict] = {}
-    for key, v in tensors.items():
-        i, k = key.split(".", 1)
-        state.setdefault(int(i), {})[k] = v
-    sd["state"] = state
-    opt.load_state_dict(sd)
+class _StopFlag:
+    """SIGTERM/SIGINT ask the loop to checkpoint and stop (restored on exit)."""
 
+    def __init__(self) -> None:
+        self.set = False
+        self._old = {}
 
-def _save_checkpoint(ckpt: Path, step: int, net, ema, opt, cfg: TrainConfig, extra: dict) -> None:
-    from safetensors.torch import save_file
+    def __enter__(self):
+        import threading
 
-    ckpt.mkdir(parents=True, exist_ok=True)
-    for name, sd in (
-        ("net", net.state_dict()),
-        ("ema", ema.state_dict()),
-        ("optim", _optim_state_tensors(opt)),
-    ):
-        tmp = ckpt / f".{name}.safetensors.tmp"
-        save_file({k: v.detach().cpu().contiguous() for k, v in sd.items()}, str(tmp))
-        os.replace(tmp, ckpt / f"{name}.safetensors")
-    state = {"step": step, "config": _jsonable(asdict(cfg)), **extra}
-    tmp = ckpt / ".state.json.tmp"
-    tmp.write_text(json.dumps(state, indent=2))
-    os.replace(tmp, ckpt / "state.json")
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGTERM, signal.SIGINT):
+                self._old[s] = signal.signal(s, self._handle)
+        return self
 
+    def _handle(self, signum, frame) -> None:
+        self.set = True
 
-def _jsonable(d: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+    def __exit__(self, *exc) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
 
 
 def train(
@@ -256,6 +488,7 @@ def train(
     *,
     device: str = "cpu",
     resume: bool = False,
+    init: str | os.PathLike | None = None,
     val_dir: str | os.PathLike | None = None,
     val_count: int = 4,
     val_crop: int = 256,
@@ -270,20 +503,27 @@ def train(
         Folder of training images (searched recursively; any sizes, gray or RGB).
     out_dir : path
         Receives ``config.json`` + ``model.safetensors`` (EMA weights), ``log.jsonl`` and
-        ``checkpoint/`` (weights, EMA, optimizer state, step) for ``resume``.
+        ``checkpoint/`` (weights, EMA, optimizer and generator state, step) for ``resume``.
     cfg : TrainConfig, optional
         The recipe; on ``resume`` the stored recipe is used, except ``steps``.
     device : str
         ``"cpu"`` or ``"cuda"``.
     resume : bool
-        Continue from ``out_dir/checkpoint``.
+        Continue from ``out_dir/checkpoint`` (same result as an uninterrupted run).
+    init : path or name, optional
+        Warm-start from this prior (a directory or a shipped prior's name): its network
+        architecture replaces ``cfg``'s, its weights start both the network and the EMA,
+        and its recorded steps and device minutes are carried into the new prior's
+        ``info.cumulative``.
     val_dir : path, optional
         Images for the learning curve (PSNR at sigma=25); the first ``val_count`` are
         centre-cropped to ``val_crop``.
     max_minutes : float, optional
-        Stop (with a checkpoint) after this much wall time.
+        Stop (with a checkpoint) after this much wall time. A ``STOP`` file in ``out_dir``,
+        SIGTERM and SIGINT stop the same way.
     callback : callable, optional
-        Called with a dict (step, loss, lr, steps_per_s, and val_psnr when measured).
+        Called with each log record (step, loss, lr, steps_per_s, crops_per_s, tflops, and
+        val_psnr_sigma25 when measured).
 
     Returns
     -------
@@ -296,144 +536,134 @@ def train(
     >>> cfg = TrainConfig(steps=2, batch_size=2, crop=32, channels=(8, 8), blocks=(1, 1))
     >>> train("imgs/", "my-prior/", cfg)  # doctest: +SKIP
     """
-    cfg = cfg or TrainConfig()
+    cfg = replace(cfg) if cfg is not None else TrainConfig()
     if cfg.prediction not in PREDICTIONS:
         raise InputError(f"prediction must be one of {', '.join(PREDICTIONS)}, got {cfg.prediction!r}")
+    if resume and init is not None:
+        raise InputError("resume and init exclude each other (resume continues this run's own checkpoint)")
     out = Path(out_dir)
     ckpt = out / "checkpoint"
     dev = torch.device(device)
-    start_step = 0
-    state = {}
+    start_step, state, before = 0, {}, {"steps": 0, "device_minutes": 0.0}
+    init_sd = None
     if resume:
         if not (ckpt / "state.json").is_file():
             raise InputError(f"{ckpt}: no checkpoint to resume from")
         state = json.loads((ckpt / "state.json").read_text())
-        stored = state["config"]
-        stored["steps"] = cfg.steps
-        stored.setdefault("prediction", "eps")  # checkpoints written before EDM existed
-        for k in ("channels", "blocks"):
-            stored[k] = tuple(stored[k])
-        cfg = TrainConfig(**stored)
+        cfg = _stored_config(state, cfg.steps)
         start_step = int(state["step"])
+        before = state.get("before", before)
+    elif init is not None:
+        from .prior.weights import WEIGHTS_FILE
+
+        d = resolve_prior_dir(init)
+        pcfg = read_config(d)
+        net_cfg = pcfg["network"]
+        if net_cfg["in_channels"] != 3:
+            raise InputError(f"{d}: init needs a 3-channel prior")
+        cfg.channels, cfg.blocks = tuple(net_cfg["channels"]), tuple(net_cfg["blocks"])
+        cfg.unshuffle, cfg.emb_dim = net_cfg["unshuffle"], net_cfg["emb_dim"]
+        cfg.schedule = pcfg["schedule"]
+        cfg.prediction = pcfg.get("prediction", "eps")
+        cfg.sigma_data = pcfg.get("sigma_data", cfg.sigma_data)
+        cum = pcfg.get("info", {}).get("cumulative", {})
+        info = pcfg.get("info", {})
+        before = {
+            "steps": int(cum.get("steps", info.get("steps", 0))),
+            "device_minutes": float(cum.get("device_minutes", info.get("train_seconds", 0) / 60)),
+            "crops": int(cum.get("crops", 0)),
+            "from": str(d),
+        }
+        net = build_network(net_cfg)
+        init_sd = {k: v.float() for k, v in load_state_dict(d / WEIGHTS_FILE).items()}
+        net.load_state_dict(init_sd)  # checks names and shapes
     out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)  # parameter init only; data draws use explicit generators
     schedule = VPSchedule(**cfg.schedule)
-    net = UNet(3, tuple(cfg.channels), tuple(cfg.blocks), cfg.unshuffle, cfg.emb_dim).to(dev)
-    ema = UNet(3, tuple(cfg.channels), tuple(cfg.blocks), cfg.unshuffle, cfg.emb_dim).to(dev)
-    ema.load_state_dict(net.state_dict())
-    ema.requires_grad_(False)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if resume:
-        net.load_state_dict(load_state_dict(ckpt / "net.safetensors"))
-        ema.load_state_dict(load_state_dict(ckpt / "ema.safetensors"))
-        _load_optim_state(opt, load_state_dict(ckpt / "optim.safetensors"))
 
-    # NHWC suits cuDNN's bf16 kernels and oneDNN's fp32 ones (`restore train` on this
-    # project's 2-core CPU, batch 8 x 128^2: 1.14 -> 1.24 steps/s, same losses)
-    net.to(memory_format=torch.channels_last)
-    ema.to(memory_format=torch.channels_last)
-    net_params = list(net.parameters())
-    ema_params = list(ema.parameters())
     paths = find_images(Path(data_dir))
-    bank = ImageBank(paths, dev, cfg.crop)
-    val_images = []
-    if val_dir is not None:
-        for p in find_images(Path(val_dir))[:val_count]:
-            arr = _load_rgb_uint8(p)
-            if arr is None:
-                continue
-            x = torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255
-            H, W = x.shape[-2:]
-            c = min(val_crop, H, W)
-            y0, x0 = (H - c) // 2, (W - c) // 2
-            val_images.append(x[..., y0 : y0 + c, x0 : x0 + c].to(dev))
-    ema_prior = Prior(ema, schedule, tile=None, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
-
-    g = torch.Generator().manual_seed(cfg.seed * 1000003 + start_step)
-    gdev = torch.Generator(device=dev).manual_seed(cfg.seed * 7919 + start_step)
-    log_path = out / "log.jsonl"
-    t_start = time.time()
-    elapsed_before = float(state.get("train_seconds", 0.0))
-    use_amp = cfg.amp and dev.type == "cuda"
-    info_base = {
-        "data": str(data_dir),
-        "images": len(bank.images),
-        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-    }
-    step = start_step
-    loss_acc, n_acc, t_last = 0.0, 0, time.time()
-
+    images, skipped = load_images(paths)
+    bank = CropBank(images, dev, cfg.crop)
+    del images
+    tr = Trainer(cfg, bank, schedule, dev)
+    if init_sd is not None:
+        tr.net.load_state_dict(init_sd)
+        tr.ema.load_state_dict(init_sd)
+    if resume:
+        load_checkpoint(ckpt, tr)
+    flops_crop = train_flops_per_crop(tr.net, cfg.crop)
+    val_images = _val_images(val_dir, val_count, val_crop, dev)
+    ema_prior = Prior(tr.ema, schedule, tile=None, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
     if val_images:
         check_images = val_images
     else:  # fixed crops of the training images (a stability check needs no held-out data)
-        check_images = [c[None] for c in bank.batch(2, torch.Generator().manual_seed(1), 0.0)[0]]
+        check_images = [c[None].contiguous() for c in bank.batch(2, torch.Generator(device=dev).manual_seed(1))[0]]
+
+    log_path = out / "log.jsonl"
+    t_start = time.time()
+    elapsed_before = float(state.get("train_seconds", 0.0))
+    info_base = {
+        "data": str(data_dir),
+        "images": len(bank),
+        "skipped": len(skipped),
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+        "batch_size": cfg.batch_size,
+        "crop": cfg.crop,
+        "train_flops_per_crop": flops_crop,
+    }
 
     def finish(step: int, val: float | None) -> None:
         secs = elapsed_before + time.time() - t_start
-        extra = {"train_seconds": secs, "last_val_psnr_sigma25": val}
-        _save_checkpoint(ckpt, step, net, ema, opt, cfg, extra)
-        info = {**info_base, "steps": step, "batch_size": cfg.batch_size, "crop": cfg.crop,
-                "train_seconds": round(secs, 1), "val_psnr_sigma25": val,
-                "stability": stability_check(ema_prior, check_images)}
-        save_prior(out, ema, schedule, info, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
+        extra = {"train_seconds": secs, "last_val_psnr_sigma25": val, "before": before}
+        save_checkpoint(ckpt, step, tr, extra)
+        cumulative = {
+            "steps": before["steps"] + step,
+            "device_minutes": round(before["device_minutes"] + secs / 60, 2),
+            "crops": (before.get("crops", 0) + step * cfg.batch_size),
+        }
+        if "from" in before:
+            cumulative["init"] = before["from"]
+        info = {**info_base, "steps": step, "train_seconds": round(secs, 1), "val_psnr_sigma25": val,
+                "cumulative": cumulative, "stability": stability_check(ema_prior, check_images)}
+        save_prior(out, tr.ema, schedule, info, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
 
+    step = start_step
     last_val = state.get("last_val_psnr_sigma25")
-    while step < cfg.steps:
-        net.train()
-        x0, gray = bank.batch(cfg.batch_size, g, cfg.gray_prob)
-        t = _sample_t(cfg.batch_size, cfg, schedule, g).to(dev)
-        # continuous t: interpolate abar in log-sigma (same map the prior uses)
-        sig = schedule.sigma_from_t(t.cpu()).to(dev)
-        sn = (2.0 * sig).float()[:, None, None, None]  # noise std in the network's [-1, 1] units
-        noise = torch.randn(x0.shape, generator=gdev, device=dev)
-        noise = torch.where(gray[:, None, None, None], noise[:, :1].expand_as(noise), noise)
-        x0n = 2 * x0 - 1
-        xn = x0n + sn * noise
-        xt = vp_scale(sn) * xn
-        if cfg.prediction == "eps":
-            target = noise
-        else:  # F's target makes c_skip xn + c_out F = x0n
-            c_skip, c_out = preconditioning("edm", sn, cfg.sigma_data)
-            target = (x0n - c_skip * xn) / c_out
-        xt = xt.contiguous(memory_format=torch.channels_last)
-        for gr in opt.param_groups:
-            gr["lr"] = _lr_at(step, cfg)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
-            pred = net(xt, t.float())
-        loss = F.mse_loss(pred.float(), target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-        opt.step()
-        step += 1
-        d = min(cfg.ema_decay, (1 + step) / (10 + step))
-        with torch.no_grad():
-            torch._foreach_lerp_(ema_params, net_params, 1 - d)
-        loss_acc += loss.item() if (step % 10 == 0 or step == cfg.steps) else 0.0
-        n_acc += 1 if (step % 10 == 0 or step == cfg.steps) else 0
-        val = None
-        if val_images and (step % cfg.eval_every == 0 or step == cfg.steps):
-            val = validation_psnr(ema_prior, val_images)
-            last_val = val
-        timeout = max_minutes is not None and (time.time() - t_start) > 60 * max_minutes
-        if step % 50 == 0 or val is not None or step == cfg.steps or timeout:
-            now = time.time()
-            rec = {
-                "step": step,
-                "loss": loss_acc / n_acc if n_acc else None,
-                "lr": _lr_at(step - 1, cfg),
-                "steps_per_s": 50 / max(1e-9, now - t_last) if step % 50 == 0 else None,
-                "seconds": round(elapsed_before + now - t_start, 1),
-            }
-            if val is not None:
-                rec["val_psnr_sigma25"] = round(val, 3)
-            with open(log_path, "a") as f:
-                f.write(json.dumps(rec) + "\n")
-            if callback:
-                callback(rec)
-            loss_acc, n_acc, t_last = 0.0, 0, now
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or timeout:
-            finish(step, last_val)
-        if timeout:
-            break
+    t_last, step_last = time.time(), step
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    with _StopFlag() as stop:
+        while step < cfg.steps:
+            tr.step(step)
+            step += 1
+            val = None
+            if val_images and (step % cfg.eval_every == 0 or step == cfg.steps):
+                val = validation_psnr(ema_prior, val_images)
+                last_val = val
+            timeout = max_minutes is not None and (time.time() - t_start) > 60 * max_minutes
+            halt = timeout or stop.set or (step % cfg.log_every == 0 and (out / "STOP").exists())
+            if step % cfg.log_every == 0 or val is not None or step == cfg.steps or halt:
+                loss = tr.mean_loss()  # the one host sync of a logging interval
+                now = time.time()
+                rate = (step - step_last) / max(1e-9, now - t_last)
+                rec = {
+                    "step": step,
+                    "loss": loss,
+                    "lr": _lr_at(step - 1, cfg),
+                    "steps_per_s": round(rate, 3),
+                    "crops_per_s": round(rate * cfg.batch_size, 1),
+                    "tflops": round(rate * cfg.batch_size * flops_crop / 1e12, 2),
+                    "seconds": round(elapsed_before + now - t_start, 1),
+                }
+                if val is not None:
+                    rec["val_psnr_sigma25"] = round(val, 3)
+                with open(log_path, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                if callback:
+                    callback(rec)
+                t_last, step_last = time.time(), step
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps or halt:
+                finish(step, last_val)
+                t_last = time.time()  # the checkpoint's time is not training time
+            if halt:
+                break
     return out

@@ -88,3 +88,136 @@ def test_stability_check_finds_the_noise_level_where_a_prior_blows_up():
     st = stability_check(lambda x, s: x.mean() + 0.5 * (x - x.mean()), ims)  # a smoother: sound
     assert st["stable"] is True and st["clean_psnr_min"] > 12
 
+
+
+def _d4(a):
+    """The eight symmetries of the square applied to an (h, w, c) array."""
+    out = []
+    for k in range(4):
+        r = np.rot90(a, k)
+        out += [r, r[:, ::-1]]
+    return out
+
+
+def test_crop_bank_draws_true_windows_under_the_eight_symmetries():
+    import torch
+
+    from restore.train import CropBank
+
+    rng = np.random.default_rng(1)
+    ims = [rng.integers(0, 256, (13, 17, 3), dtype=np.uint8), rng.integers(0, 256, (9, 11, 3), dtype=np.uint8),
+           rng.integers(0, 256, (5, 12, 3), dtype=np.uint8)]  # the last is smaller than a crop: edge-padded
+    bank = CropBank(ims, "cpu", 8)
+    x, gray = bank.batch(64, torch.Generator().manual_seed(0), gray_prob=0.0)
+    assert x.shape == (64, 3, 8, 8) and x.is_contiguous(memory_format=torch.channels_last) and not gray.any()
+    padded = [np.pad(ims[2], ((0, 3), (0, 0), (0, 0)), mode="edge")] + ims[:2]
+    seen_syms = set()
+    for crop in (x.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8):
+        hit = False
+        for im in padded:
+            H, W = im.shape[:2]
+            for y in range(H - 7):
+                for xx in range(W - 7):
+                    for s, t in enumerate(_d4(im[y:y + 8, xx:xx + 8])):
+                        if np.array_equal(t, crop):
+                            hit = True
+                            seen_syms.add(s)
+        assert hit, "a crop is not a window of any image under a symmetry of the square"
+    assert len(seen_syms) == 8
+
+
+def test_crop_bank_gray_crops_are_channel_identical():
+    import torch
+
+    from restore.train import CropBank
+
+    bank = CropBank([np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)], "cpu", 16)
+    x, gray = bank.batch(200, torch.Generator().manual_seed(3), gray_prob=0.5)
+    assert 60 < int(gray.sum()) < 140
+    assert torch.equal(x[gray][:, 0], x[gray][:, 2]) and not torch.equal(x[~gray][:, 0], x[~gray][:, 2])
+
+
+def test_noise_levels_match_the_schedule():
+    import torch
+
+    from restore.prior.schedule import VPSchedule
+    from restore.train import NoiseLevels
+
+    sch = VPSchedule()
+    lv = NoiseLevels(sch, "cpu")
+    t = torch.linspace(0, 999, 777, dtype=torch.float64)
+    assert torch.allclose(lv.sigma_from_t(t), sch.sigma_from_t(t), rtol=0, atol=0)
+    s = torch.logspace(-3, 2, 50, dtype=torch.float64)
+    assert torch.equal(lv.t_from_sigma(s), sch.t_from_sigma(s))
+    t, sig = lv.sample(4000, TrainConfig(), torch.Generator().manual_seed(0))
+    assert (t >= 0).all() and (t <= 999).all() and torch.allclose(sig, sch.sigma_from_t(t))
+
+
+def _weights(d):
+    from safetensors.torch import load_file
+
+    return load_file(str(d / "checkpoint" / "ema.safetensors")), load_file(str(d / "checkpoint" / "optim.safetensors"))
+
+
+def test_resume_continues_bit_for_bit(tmp_path):
+    """Model, EMA, optimiser, step and generator state all come back: 3 + 3 steps with a
+    stop in between give exactly the weights of 6 uninterrupted steps."""
+    import torch
+
+    data = _images(tmp_path / "data")
+    kw = dict(batch_size=2, crop=32, channels=(8, 16), blocks=(1, 1), emb_dim=16, warmup=2, checkpoint_every=100,
+              eval_every=100)
+    train(data, tmp_path / "full", TrainConfig(steps=6, **kw))
+    train(data, tmp_path / "split", TrainConfig(steps=3, **kw))
+    train(data, tmp_path / "split", TrainConfig(steps=6, **kw), resume=True)
+    (ema_a, opt_a), (ema_b, opt_b) = _weights(tmp_path / "full"), _weights(tmp_path / "split")
+    assert all(torch.equal(ema_a[k], ema_b[k]) for k in ema_a)
+    assert all(torch.equal(opt_a[k], opt_b[k]) for k in opt_a)
+
+
+def test_stop_file_checkpoints_and_init_warm_starts(tmp_path):
+    import torch
+
+    from restore.errors import InputError
+
+    data = _images(tmp_path / "data")
+    out = tmp_path / "p"
+    out.mkdir()
+    (out / "STOP").touch()
+    cfg = TrainConfig(steps=1000, batch_size=2, crop=32, channels=(8, 16), blocks=(1, 1), emb_dim=16, log_every=5)
+    train(data, out, cfg)
+    p = load_prior(out)
+    assert p.info["steps"] == 5 and p.info["cumulative"]["steps"] == 5
+    # warm start: architecture and weights from the prior, cumulative steps carried over
+    cfg2 = TrainConfig(steps=3, batch_size=2, crop=32, channels=(4, 4), blocks=(1, 1), lr=0.0, warmup=1)
+    train(data, tmp_path / "q", cfg2, init=out)
+    q = load_prior(tmp_path / "q")
+    assert q.net.config() == p.net.config()
+    assert all(torch.equal(a, b) for a, b in zip(p.net.state_dict().values(), q.net.state_dict().values()))
+    assert q.info["cumulative"]["steps"] == 8 and q.info["cumulative"]["init"] == str(out)
+    with pytest.raises(InputError):
+        train(data, out, cfg, resume=True, init=out)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_weights_halve_the_file_and_load_as_fp32(tmp_path, dtype):
+    import torch
+
+    from restore.errors import WeightsError
+    from restore.paths import PRETRAINED_DIR
+    from restore.prior.weights import save_prior
+
+    p = load_prior()
+    save_prior(tmp_path / "h", p.net, p.schedule, p.info, dtype=dtype)
+    size = (tmp_path / "h" / "model.safetensors").stat().st_size
+    full = (PRETRAINED_DIR / "restore-small" / "model.safetensors").stat().st_size
+    assert size < 0.51 * full
+    h = load_prior(tmp_path / "h")
+    assert all(v.dtype == torch.float32 for v in h.net.state_dict().values())
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert (h(x, 0.1) - p(x, 0.1)).abs().max() < 0.02
+    cfg = json.loads((tmp_path / "h" / "config.json").read_text())
+    cfg["dtype"] = "float32"  # the file says otherwise: refused
+    (tmp_path / "h" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(WeightsError, match="expected torch.float32"):
+        load_prior(tmp_path / "h")

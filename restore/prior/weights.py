@@ -119,7 +119,22 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise WeightsError(f"{path}: not a valid safetensors file ({msg})") from None
 
 
-def check_state_dict(net: torch.nn.Module, sd: dict[str, torch.Tensor], where: str) -> None:
+#: Storage dtypes a prior's weights may have (``"dtype"`` in config.json; fp32 when absent).
+#: Half-precision weights are stored to halve the file and computed in fp32 after loading.
+WEIGHT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _weights_dtype(cfg: dict, d: Path) -> torch.dtype:
+    name = cfg.get("dtype", "float32")
+    if name not in WEIGHT_DTYPES:
+        raise WeightsError(f"{d / CONFIG_FILE}: dtype must be one of {', '.join(WEIGHT_DTYPES)}, got {name!r}")
+    return WEIGHT_DTYPES[name]
+
+
+def check_state_dict(net: torch.nn.Module, sd: dict[str, torch.Tensor], where: str,
+                     dtype: torch.dtype | None = None) -> None:
+    """Names, shapes, dtypes (the network's own, or ``dtype`` as the config declares) and
+    finiteness of ``sd`` against ``net``."""
     expected = net.state_dict()
     missing = sorted(set(expected) - set(sd))
     extra = sorted(set(sd) - set(expected))
@@ -135,8 +150,9 @@ def check_state_dict(net: torch.nn.Module, sd: dict[str, torch.Tensor], where: s
             raise WeightsError(
                 f"{where}: tensor {k} has shape {tuple(sd[k].shape)}, config implies {tuple(v.shape)}"
             )
-        if sd[k].dtype != v.dtype:
-            raise WeightsError(f"{where}: tensor {k} is {sd[k].dtype}, expected {v.dtype}")
+        want = dtype or v.dtype
+        if sd[k].dtype != want:
+            raise WeightsError(f"{where}: tensor {k} is {sd[k].dtype}, expected {want}")
         if not torch.isfinite(sd[k]).all():
             raise WeightsError(f"{where}: tensor {k} holds NaN or inf")
 
@@ -179,8 +195,8 @@ def load_prior(
         raise WeightsError(f"{d / CONFIG_FILE}: bad schedule ({e})") from None
     net = build_network(cfg["network"])
     sd = load_state_dict(d / WEIGHTS_FILE)
-    check_state_dict(net, sd, str(d / WEIGHTS_FILE))
-    net.load_state_dict(sd)
+    check_state_dict(net, sd, str(d / WEIGHTS_FILE), dtype=_weights_dtype(cfg, d))
+    net.load_state_dict({k: v.float() for k, v in sd.items()})  # stored half precision: computed in fp32
     prior = Prior(net, schedule, tile=tile, name=d.name, info=cfg.get("info", {}),
                   prediction=cfg.get("prediction", "eps"), sigma_data=cfg.get("sigma_data", 0.5))
     return prior.to(device)
@@ -194,8 +210,12 @@ def save_prior(
     *,
     prediction: str = "eps",
     sigma_data: float = 0.5,
+    dtype: str = "float32",
 ) -> Path:
-    """Write ``config.json`` + ``model.safetensors`` (atomically) into ``out_dir``."""
+    """Write ``config.json`` + ``model.safetensors`` (atomically) into ``out_dir``;
+    ``dtype`` (``float32``, ``bfloat16``, ``float16``) is the storage precision of the weights."""
+    if dtype not in WEIGHT_DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(WEIGHT_DTYPES)}, got {dtype!r}")
     from safetensors.torch import save_file
 
     out = Path(out_dir)
@@ -205,11 +225,12 @@ def save_prior(
         "version": FORMAT_VERSION,
         "prediction": prediction,
         **({"sigma_data": sigma_data} if prediction == "edm" else {}),
+        **({"dtype": dtype} if dtype != "float32" else {}),
         "network": net.config(),
         "schedule": schedule.to_dict(),
         "info": info or {},
     }
-    sd = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in net.state_dict().items()}
+    sd = {k: v.detach().to("cpu", WEIGHT_DTYPES[dtype]).contiguous() for k, v in net.state_dict().items()}
     fd, tmp = tempfile.mkstemp(dir=out, prefix=".model.", suffix=".tmp")
     os.close(fd)
     try:

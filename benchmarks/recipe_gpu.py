@@ -1,0 +1,202 @@
+"""Drive the prior's recipe search and long run across device calls (each <= 10 min).
+
+Phases (each one command on the lent GPU; training runs in the background, in its own
+process session, so it goes on between calls while the machine is held):
+
+* ``start``: launch the candidate recipes at once (`restore train`, each its own folder
+  under ``runs/``), with the batch size and levers ``benchmarks/train_speed.py`` measured
+  best just before (its JSON);
+* ``decide``: at a given time stop the candidates (STOP file: each checkpoints), tabulate
+  them with ``benchmarks/prior_table.py`` on the validation split, pick the best by the
+  tasks (mean of denoising sigma 25, random-80 inpainting and SR x4 PSNR; unstable priors
+  excluded) and resume the winner with a step count that ends its cosine at ``--until``;
+* ``finish``: stop the winner at ``--until``, tabulate it beside the shipped prior, write
+  half-precision copies and their PSNR against fp32, and pack what must come back.
+
+Times are seconds since ``start`` (the file ``runs/epoch``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "runs"
+PACK = ROOT / ".data" / "pack"
+CANDIDATES = {  # name: (channels, blocks, data subfolders or None for all)
+    "A-small": ("64,128,160,160", "1,2,2,2", None),
+    "B-mid": ("96,192,256,320", "1,2,2,2", None),
+    "C-base": ("128,192,256,320", "2,2,3,3", None),
+    "D-base-oldmix": ("128,192,256,320", "2,2,3,3", ["bsds", "sunhays80"]),
+}
+NET_OF = {"A-small": "small", "B-mid": "mid", "C-base": "base", "D-base-oldmix": "base"}
+
+
+def now() -> float:
+    return time.time() - float((RUNS / "epoch").read_text())
+
+
+def log(msg: str) -> None:
+    print(f"[{now():7.1f}s] {msg}", flush=True)
+
+
+def launch(name: str, args: list[str]) -> None:
+    d = RUNS / name
+    d.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "cli.main", "train", *args, "-q"]
+    (d / "cmd.txt").write_text(" ".join(cmd) + "\n")
+    with open(d / "stdout.txt", "a") as f:
+        subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    log(f"launched {name}: {' '.join(args)}")
+
+
+def choose_levers(speed: Path) -> dict:
+    rows = json.loads(speed.read_text())["rows"]
+    base = [r for r in rows if r["net"] == "base" and r["variant"] == "bf16" and r["loss_finite"]]
+    best = max(r["tflops"] for r in base)
+    batch = min(r["batch"] for r in base if r["tflops"] >= 0.95 * best)
+    comp = [r for r in rows if r["variant"] == "bf16-compile" and r["loss_finite"]]
+    plain = {(r["net"], r["batch"]): r["tflops"] for r in base}
+    use_compile = any(r["tflops"] > 1.05 * plain.get((r["net"], r["batch"]), 1e9) for r in comp)
+    return {"batch": batch, "compile": use_compile}
+
+
+def solo_rate(speed: Path, net: str, batch: int, compiled: bool) -> float | None:
+    rows = json.loads(speed.read_text())["rows"]
+    want = "bf16-compile" if compiled else "bf16"
+    for r in rows:
+        if r["net"] == net and r["batch"] == batch and r["variant"] == want:
+            return 1e3 / r["ms_per_step"]
+    return None
+
+
+def train_args(name: str, lev: dict, extra: list[str]) -> list[str]:
+    ch, bl, subset = CANDIDATES[name]
+    data = PACK / "train"
+    if subset:
+        data = RUNS / f"data-{name}"
+        if not data.exists():
+            data.mkdir(parents=True)
+            for s in subset:
+                subprocess.run(["cp", "-r", str(PACK / "train" / s), str(data / s)], check=True)
+    lr = 4e-4 * (lev["batch"] / 64) ** 0.5
+    a = [str(data), "-o", str(RUNS / name), "--device", "cuda", "--channels", ch, "--blocks", bl,
+         "--batch-size", str(lev["batch"]), "--lr", f"{min(lr, 1e-3):.2e}", "--val-dir", str(PACK / "val"),
+         "--val-count", "16", "--eval-every", "500", "--checkpoint-every", "2000"]
+    if lev["compile"]:
+        a.append("--compile")
+    return a + extra
+
+
+def wait_exit(names: list[str], timeout: float = 120) -> None:
+    t = time.time()
+    while time.time() - t < timeout:
+        alive = [n for n in names if subprocess.run(["pgrep", "-f", f"runs/{n} "], capture_output=True).returncode == 0]
+        if not alive:
+            return
+        time.sleep(2)
+    log(f"still running after {timeout}s: {alive}")
+
+
+def tail(name: str, n: int = 2) -> str:
+    p = RUNS / name / "log.jsonl"
+    if not p.exists():
+        return "(no log yet) " + ((RUNS / name / "stdout.txt").read_text()[-300:] if (RUNS / name / "stdout.txt").exists() else "")
+    return " | ".join(p.read_text().splitlines()[-n:])
+
+
+def table(priors: list[str], limit: int, out: Path) -> list[dict]:
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "prior_table.py"), *priors, "--data", str(PACK / "val"),
+           "--limit", str(limit), "--device", "cuda", "--json", str(out)]
+    subprocess.run(cmd, cwd=ROOT, check=True)
+    return json.loads(out.read_text())
+
+
+def sleep_until(t: float, names: list[str]) -> None:
+    while now() < t:
+        time.sleep(min(60, max(1, t - now())))
+        for n in names:
+            log(f"{n}: {tail(n, 1)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("phase", choices=["start", "wait", "decide", "finish"])
+    ap.add_argument("--speed", type=Path, default=RUNS / "train_speed.json")
+    ap.add_argument("--at", type=float, default=0, help="seconds since start: when to act")
+    ap.add_argument("--until", type=float, default=0, help="seconds since start: when the winner stops")
+    ap.add_argument("--limit", type=int, default=24, help="validation images for the tables")
+    ap.add_argument("--candidates", default=",".join(CANDIDATES))
+    ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "/tmp/out")))
+    a = ap.parse_args()
+    names = a.candidates.split(",")
+    if a.phase == "start":
+        lev = choose_levers(a.speed)
+        (RUNS / "levers.json").write_text(json.dumps(lev))
+        log(f"levers from train_speed: {lev}")
+        for n in names:
+            launch(n, train_args(n, lev, ["--steps", "100000"]))
+        return
+    if a.phase == "wait":
+        sleep_until(a.at, names)
+        return
+    lev = json.loads((RUNS / "levers.json").read_text())
+    if a.phase == "decide":
+        sleep_until(a.at, names)
+        for n in names:
+            (RUNS / n / "STOP").touch()
+        wait_exit(names)
+        rows = table([str(RUNS / n) for n in names], a.limit, RUNS / "candidates.json")
+        ok = [r for r in rows if r.get("stable")]
+        win = max(ok, key=lambda r: (r["dn25"] + r["rand80"] + r["sr4"]) / 3)["prior"]
+        (RUNS / "winner.txt").write_text(win)
+        state = json.loads((RUNS / win / "checkpoint" / "state.json").read_text())
+        step = int(state["step"])
+        rate = solo_rate(a.speed, NET_OF[win], lev["batch"], lev["compile"]) or 5.0
+        left = a.until - now() - (60 if lev["compile"] else 20)
+        total = step + int(rate * 0.95 * left)
+        log(f"winner {win} at step {step}; solo rate {rate:.2f} steps/s, {left:.0f} s left -> --steps {total}")
+        (RUNS / win / "STOP").unlink()
+        launch(win, train_args(win, lev, ["--steps", str(total), "--resume",
+                                          "--max-minutes", f"{(a.until - now()) / 60:.2f}"]))
+        sleep_until(a.at + 60, [win])
+        return
+    if a.phase == "finish":
+        win = (RUNS / "winner.txt").read_text().strip()
+        sleep_until(a.until, [win])
+        (RUNS / win / "STOP").touch()
+        wait_exit([win])
+        sys.path.insert(0, str(ROOT))
+        import torch
+
+        from restore.prior import load_prior
+        from restore.prior.weights import save_prior
+
+        p = load_prior(RUNS / win, device="cuda")
+        for dt in ("float16", "bfloat16"):
+            save_prior(RUNS / f"{win}-{dt}", p.net, p.schedule, p.info, prediction=p.prediction,
+                       sigma_data=p.sigma_data, dtype=dt)
+        rows = table([str(RUNS / win), str(RUNS / f"{win}-float16"), str(RUNS / f"{win}-bfloat16"), "restore-small"],
+                     a.limit, RUNS / "final.json")
+        log(json.dumps(rows))
+        a.out.mkdir(parents=True, exist_ok=True)
+        w = RUNS / f"{win}-float16" / "model.safetensors"
+        subprocess.run(["split", "-b", "15M", "-d", str(w), str(a.out / "model.fp16.part")], check=True)
+        subprocess.run(["cp", str(RUNS / f"{win}-float16" / "config.json"), str(a.out / "config.json")], check=True)
+        files = [str(p.relative_to(RUNS)) for p in RUNS.rglob("*") if p.is_file() and
+                 (p.suffix in (".json", ".jsonl", ".txt", ".md") and "checkpoint" not in p.parts)
+                 and not str(p.relative_to(RUNS)).startswith("data-")]
+        subprocess.run(["tar", "czf", str(a.out / "runs.tgz"), *files], cwd=RUNS, check=True)
+        log("packed: " + ", ".join(sorted(os.listdir(a.out))))
+        del torch
+
+
+if __name__ == "__main__":
+    main()
