@@ -136,17 +136,24 @@ def list_(as_json):
     for n, s in SAMPLERS.items():
         serves = [t for t, ts in TASKS.items() if s.needs <= ts.capabilities]
         samplers[n] = {"tasks": serves, "needs": sorted(s.needs), "default_steps": s.default_steps,
-                       "summary": s.summary}
+                       "summary": s.summary, "stochastic": s.stochastic}
     priors = find_priors()
     if as_json:
         click.echo(json.dumps({"tasks": tasks, "samplers": samplers, "priors": priors}))
         return
+    def evals(n: int) -> str:
+        return f"{n} evaluation" + ("s" if n != 1 else "")
+
     click.echo("tasks:")
+    tw = max(len(t["summary"]) for t in tasks.values())
     for n, t in tasks.items():
-        click.echo(f"  {n:<9} {t['summary']:<28} default: {t['default_sampler']}, {t['default_steps']} steps")
+        click.echo(f"  {n:<9} {t['summary']:<{tw}}  default: {t['default_sampler']}, {evals(t['default_steps'])}")
     click.echo("samplers:")
+    sw = max(len(s["summary"]) for s in samplers.values())
     for n, s in samplers.items():
-        click.echo(f"  {n:<9} {s['summary']:<40} tasks: {', '.join(s['tasks'])}; default steps {s['default_steps']}")
+        kind = "samples" if s["stochastic"] else "deterministic"
+        click.echo(f"  {n:<9} {s['summary']:<{sw}}  {kind:<13}  tasks: {', '.join(s['tasks'])}; "
+                   f"default {evals(s['default_steps'])}")
     click.echo("priors:")
     for p in priors:
         click.echo(f"  {p['name']:<14} {p['path']}")

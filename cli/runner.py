@@ -17,6 +17,8 @@ from pathlib import Path
 import click
 
 from restore.errors import InputError, RestoreError
+from restore.io import check_output_path
+from restore.samplers import check_samples
 from restore.tasks import TASKS
 
 READ_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -77,6 +79,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
         out = o.get("output") or src.with_name(f"{src.stem}.{job.task}.png")
         if out.is_dir():
             out = out / f"{src.stem}.{job.task}.png"
+        check_output_path(out)
         r = ref if ref is None or ref.is_file() else _by_stem(ref, Path(src.name))
         return [Item(src, job.mask, out, r)], False
     out_dir = o.get("output") or src.with_name(f"{src.name}.{job.task}")
@@ -108,6 +111,11 @@ def run_job(job: Job) -> int:
     except RestoreError as e:
         _err(str(e))
         return 1
+    try:  # a usage error, refused before any work
+        check_samples(o["sampler"] or TASKS.get(job.task).default_sampler, o["samples"], job.task)
+    except RestoreError as e:
+        _err(str(e))
+        return 2
     from tqdm import tqdm
 
     from restore.api import get_prior, resolve_device
@@ -149,6 +157,8 @@ def run_job(job: Job) -> int:
                 counts["done"] += 1
                 if o["as_json"]:
                     click.echo(json.dumps(rec))
+                elif not folder:
+                    click.echo(result_line(rec))
             except RestoreError as e:
                 msg = str(e) if str(it.src) in str(e) else f"{it.src}: {e}"
             except KeyboardInterrupt:
@@ -182,6 +192,30 @@ def run_job(job: Job) -> int:
             for f in failures:
                 click.echo(f"  failed: {f}")
     return 1 if counts["failed"] else 0
+
+
+def result_line(rec: dict) -> str:
+    """The one stdout line of a single-image run: output, seconds, and the scores when a
+    reference was given (PSNR-Y / SSIM-Y for super-resolution, as scored)."""
+    line = f"{rec['output']}  {rec['seconds']:.2f} s"
+    if "psnr" in rec:
+        y = "-Y" if rec["task"] == "sr" else ""
+        line += f"  PSNR{y} {rec['psnr']:.2f} dB  SSIM{y} {rec['ssim']:.4f}"
+    return line
+
+
+#: Warn when a given noise level and the image's estimated one differ by more than this factor.
+SIGMA_MISMATCH = 4.0
+
+
+def sigma_mismatch(given: float, estimated: float) -> str | None:
+    """A warning when ``--sigma`` (0-255) is far from the image's estimated noise (e.g. 0.1
+    given for a sigma-25 image, taken for 0-1 units), else None."""
+    lo, hi = sorted((max(given, 0.5), max(estimated, 0.5)))  # both under 0.5: clean, agree
+    if hi / lo <= SIGMA_MISMATCH:
+        return None
+    return (f"--sigma {given:g} is far from the noise estimated in the image ({estimated:.2f}); "
+            "--sigma is in 0-255 units (omit it to use the estimate)")
 
 
 def _read(path: Path, o: dict):
@@ -232,6 +266,12 @@ def process(job: Job, it: Item, *, step_bar: bool) -> dict:
     x, back, alpha = _to_batch(arr)
     if alpha_override is not None:
         alpha = alpha_override
+    if task == "denoise" and params.get("sigma") is not None:  # shown with -q too: it is no progress
+        from restore.tasks.denoise import estimate_sigma
+
+        warn = sigma_mismatch(params["sigma"] * 255, estimate_sigma(x) * 255)
+        if warn:
+            click.echo(f"warning: {it.src}: {warn}", err=True)
     bar = None
     progress = None
     if step_bar:

@@ -21,7 +21,7 @@ import torch
 from .errors import InputError
 from .io import to_tensor
 from .prior import Prior, load_prior
-from .samplers import check_compatible
+from .samplers import check_compatible, check_samples
 from .tasks import TASKS
 from .tasks.denoise import Denoise, estimate_sigma
 from .tasks.inpaint import Inpaint
@@ -228,6 +228,7 @@ def run(
         op = SuperResolve((C, H * scale, W * scale), scale, kernel, sigma or 0.0)
     name = sampler or spec.default_sampler
     sspec = check_compatible(name, op)
+    check_samples(name, samples, task)
     own = name == spec.default_sampler  # the task's measured defaults go with its default sampler
     n_steps = int(steps or (spec.default_steps if own else sspec.default_steps))
     y = x if task != "inpaint" else op.A(x)
@@ -368,6 +369,13 @@ def denoise(image: Any, sigma: float | None = None, **params: Any) -> Any:
 
     The default is one evaluation of the prior at that noise level (the MMSE estimate).
 
+    Other parameters (``**params``) are those of :func:`restore`: ``sampler`` (see
+    ``restore.SAMPLERS``), ``steps`` (network evaluations), ``seed`` or ``generator``,
+    ``device`` ("cpu", "cuda", "auto"), ``prior`` (a Prior, a shipped name or a
+    directory), ``samples`` (> 1 with a sampler that samples: returns ``(mean, std)``),
+    ``progress`` (called per step), ``sigma_max`` / ``sigma_min`` / ``spacing`` (the
+    noise levels) and the sampler's own options (e.g. ``eta``, dpir's ``momentum``).
+
     Examples
     --------
     >>> import numpy as np, restore
@@ -381,6 +389,15 @@ def denoise(image: Any, sigma: float | None = None, **params: Any) -> Any:
 
 def inpaint(image: Any, mask: Any, **params: Any) -> Any:
     """Fill the pixels where ``mask`` is non-zero; known pixels are kept exactly.
+
+    ``mask``: ``H x W``, non-zero / True = pixels to fill.
+
+    Other parameters (``**params``) are those of :func:`restore`: ``sampler`` (see
+    ``restore.SAMPLERS``), ``steps`` (network evaluations), ``seed`` or ``generator``,
+    ``device`` ("cpu", "cuda", "auto"), ``prior`` (a Prior, a shipped name or a
+    directory), ``samples`` (> 1 with a sampler that samples: returns ``(mean, std)``),
+    ``progress`` (called per step), ``sigma_max`` / ``sigma_min`` / ``spacing`` (the
+    noise levels) and the sampler's own options (e.g. ``eta``, dpir's ``momentum``).
 
     Examples
     --------
@@ -396,6 +413,16 @@ def inpaint(image: Any, mask: Any, **params: Any) -> Any:
 
 def super_resolve(image: Any, scale: int = 4, **params: Any) -> Any:
     """Upscale a low-resolution image by ``scale`` (2, 3, 4 or 8; bicubic degradation).
+
+    ``kernel`` ("bicubic" or "box") and ``sigma`` (measurement noise, [0, 1] units) are
+    taken too.
+
+    Other parameters (``**params``) are those of :func:`restore`: ``sampler`` (see
+    ``restore.SAMPLERS``), ``steps`` (network evaluations), ``seed`` or ``generator``,
+    ``device`` ("cpu", "cuda", "auto"), ``prior`` (a Prior, a shipped name or a
+    directory), ``samples`` (> 1 with a sampler that samples: returns ``(mean, std)``),
+    ``progress`` (called per step), ``sigma_max`` / ``sigma_min`` / ``spacing`` (the
+    noise levels) and the sampler's own options (e.g. ``eta``, dpir's ``momentum``).
 
     Examples
     --------

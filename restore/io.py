@@ -147,8 +147,32 @@ def _pil_convert(im) -> np.ndarray:
     return np.asarray(im)
 
 
-def _cv2_decode(p: Path) -> np.ndarray:
+def _quiet_cv2():
+    """OpenCV, with its own logging off: our one-line errors already say what failed
+    (its ``imgcodecs`` warnings otherwise reach stderr through the progress bar)."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")  # read when cv2 is first imported
     import cv2
+
+    try:
+        from cv2.utils import logging as cvlog
+
+        cvlog.setLogLevel(cvlog.LOG_LEVEL_SILENT)
+    except (ImportError, AttributeError):  # pragma: no cover - builds without the helper
+        pass
+    return cv2
+
+
+def check_output_path(path: str | os.PathLike) -> None:
+    """Raise :class:`InputError` now if ``path`` has an extension that cannot be written
+    (checked before any work, not after it)."""
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext not in _WRITE_EXTS:
+        raise InputError(f"{p}: cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
+
+
+def _cv2_decode(p: Path) -> np.ndarray:
+    cv2 = _quiet_cv2()
 
     try:
         buf = np.fromfile(str(p), dtype=np.uint8)
@@ -219,7 +243,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
     The image goes to a temp file beside ``path`` and is renamed into place, so a crash
     never leaves a half-written output. An existing file is an error unless ``overwrite``.
     """
-    import cv2
+    cv2 = _quiet_cv2()
 
     p = Path(path)
     ext = p.suffix.lower()

@@ -7,8 +7,10 @@
 * Super-resolution scores the Y channel (ITU-R BT.601) with ``scale`` pixels cropped from
   each border: :func:`rgb_to_y`, :func:`shave`.
 
-Inputs are ``(B, C, H, W)`` tensors or ``H x W [x C]`` numpy arrays (``data_range``
-explicit); results are floats (the batch mean for tensors).
+Inputs are ``(B, C, H, W)`` tensors or ``H x W [x C]`` numpy arrays; results are floats
+(the batch mean for tensors). ``data_range`` follows scikit-image when omitted: the span of
+an integer dtype (uint8: 255, uint16: 65535), 1 for floats (images in [0, 1]); two inputs
+of different dtypes are refused unless ``data_range`` is given.
 """
 
 from __future__ import annotations
@@ -34,13 +36,39 @@ def _as_batch(a) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
 
 
+def _dtype_of(a):
+    return a.dtype if isinstance(a, torch.Tensor) else np.asarray(a).dtype
+
+
+def _is_float(dt) -> bool:
+    return dt.is_floating_point if isinstance(dt, torch.dtype) else bool(np.issubdtype(dt, np.floating))
+
+
+def _data_range(x, y, data_range: float | None) -> float:
+    """``data_range`` as given, else inferred from the dtype as scikit-image does (floats of
+    any precision: 1; an integer dtype: its span, uint8 255)."""
+    if data_range is not None:
+        return float(data_range)
+    dx, dy = _dtype_of(x), _dtype_of(y)
+    if _is_float(dx) and _is_float(dy):
+        return 1.0
+    if dx != dy:
+        raise ValueError(f"images have different dtypes ({dx} vs {dy}): convert one to the other's "
+                         "range, or pass data_range")
+    if dx in (torch.bool, np.bool_):
+        return 1.0
+    info = torch.iinfo(dx) if isinstance(dx, torch.dtype) else np.iinfo(dx)
+    return float(info.max) - float(info.min) if info.min < 0 else float(info.max)
+
+
 def _check(x: torch.Tensor, y: torch.Tensor) -> None:
     if x.shape != y.shape:
         raise ValueError(f"images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
 
 
-def psnr(x, y, *, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB (mean over a batch).
+def psnr(x, y, *, data_range: float | None = None) -> float:
+    """Peak signal-to-noise ratio in dB (mean over a batch); ``data_range`` defaults to the
+    dtype's (uint8: 255, floats: 1), as in scikit-image.
 
     Examples
     --------
@@ -48,6 +76,7 @@ def psnr(x, y, *, data_range: float = 1.0) -> float:
     >>> round(psnr(np.zeros((4, 4)), np.full((4, 4), 0.1)), 2)
     20.0
     """
+    data_range = _data_range(x, y, data_range)
     a, b = _as_batch(x), _as_batch(y)
     _check(a, b)
     mse = ((a - b) ** 2).flatten(1).mean(dim=1).clamp(min=1e-20)
@@ -60,7 +89,7 @@ def _gauss_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     return get_gaussian_kernel1d(size, sigma).to(torch.float64).reshape(-1)
 
 
-def ssim(x, y, *, data_range: float = 1.0, win_size: int = 11, sigma: float = 1.5) -> float:
+def ssim(x, y, *, data_range: float | None = None, win_size: int = 11, sigma: float = 1.5) -> float:
     """Structural similarity (Wang et al. 2004), mean over channels and batch.
 
     Matches ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
@@ -72,6 +101,7 @@ def ssim(x, y, *, data_range: float = 1.0, win_size: int = 11, sigma: float = 1.
     >>> ssim(np.eye(16), np.eye(16))
     1.0
     """
+    data_range = _data_range(x, y, data_range)
     a, b = _as_batch(x), _as_batch(y)
     _check(a, b)
     _, C, H, W = a.shape

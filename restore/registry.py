@@ -69,6 +69,7 @@ class SamplerSpec:
     tasks: tuple  # tasks it serves
     default_steps: int
     summary: str
+    stochastic: bool = True  # draws fresh noise: repeated runs give posterior samples
 
     def load(self) -> Callable:
         return _load_ref(self.ref)

@@ -186,3 +186,27 @@ def test_each_task_default_sampler_gets_its_measured_options(tiny_prior):
         assert plain.params["momentum"] == 0.0 and not torch.allclose(plain.image, default.image)
         assert "momentum" not in go(task, sampler="ddrm").params
     assert "momentum" not in go("denoise", sigma=0.1).params
+
+
+def test_samples_need_a_sampler_that_samples():
+    """Regression: samples > 1 with dpir returned a zero std map as 'uncertainty'."""
+    import numpy as np
+
+    import restore
+    from restore.errors import IncompatibleError
+
+    img = np.full((16, 16, 3), 100, np.uint8)
+    hole = np.zeros((16, 16), bool)
+    hole[4:8, 4:8] = True
+    with pytest.raises(IncompatibleError, match="deterministic.*ddnm"):
+        restore.inpaint(img, hole, samples=3, steps=2)
+    mean, std = restore.inpaint(img, hole, samples=3, steps=2, sampler="ddnm")
+    assert std.shape[:2] == (16, 16)
+
+
+def test_task_helpers_document_their_parameters():
+    import restore
+
+    for f in (restore.denoise, restore.inpaint, restore.super_resolve):
+        doc = f.__doc__
+        assert all(k in doc for k in ("sampler", "steps", "seed", "device", "prior", "samples"))

@@ -62,7 +62,8 @@ def test_single_image_commands(run, imgs):
     r = run("denoise", imgs / "in" / "im1.png", "--json")
     rec = json.loads(r.output)
     assert r.exit_code == 0 and rec["sigma_estimated"] and read_image(rec["output"]).array.shape == (17, 21)
-    r = run("sr", i0, "--scale", "2", "--steps", "2", "-o", imgs / "big.png", "--samples", "2", "--json")
+    r = run("sr", i0, "--scale", "2", "--steps", "2", "-o", imgs / "big.png", "--samples", "2", "--json",
+            "--sampler", "ddrm")
     rec = json.loads(r.output)
     assert r.exit_code == 0 and read_image(imgs / "big.png").array.shape == (40, 48, 3)
     assert read_image(rec["std"]).array.shape == (40, 48, 3)
@@ -204,3 +205,84 @@ def test_restoring_with_a_prior_that_failed_its_stability_check_warns(run, imgs,
     r = run("denoise", i0, "-o", tmp_path / "e.png", "--sigma", "25", "--sampler", "dpir", "--steps", "2",
             "--weights", bad, "-q", weights=False)
     assert r.exit_code == 0 and "denoise with dpir may give garbage" in r.output
+
+
+def test_samples_with_a_deterministic_sampler_is_refused_before_any_work(run, imgs):
+    """Regression: --samples N with dpir ran N times the work and wrote an all-zero std map."""
+    i0 = imgs / "in" / "im0.png"
+    r = run("inpaint", i0, imgs / "masks" / "im0.png", "--samples", "4", "-o", imgs / "s.png")
+    assert r.exit_code == 2 and "deterministic" in r.output and "ddnm" in r.output and "dpir" not in r.output.split(":")[-1]
+    assert not (imgs / "s.png").exists()
+
+
+def test_single_image_run_prints_its_result_line(run, imgs):
+    """Regression: a single-image run printed nothing on stdout."""
+    i0 = imgs / "in" / "im0.png"
+    r = run("sr", i0, "--scale", "2", "--steps", "2", "-o", imgs / "line.png", "--reference",
+            imgs / "in" / "im0.png", "-q")
+    assert r.exit_code != 0  # the reference is the low-resolution image: sizes differ, said in one line
+    big = imgs / "big_ref.png"
+    write_image(big, np.zeros((40, 48, 3), np.uint8))
+    r = run("sr", i0, "--scale", "2", "--steps", "2", "-o", imgs / "line.png", "--reference", big, "-q",
+            "--overwrite")
+    assert r.exit_code == 0, r.output
+    line = r.stdout.strip().splitlines()[-1]
+    assert line.startswith(str(imgs / "line.png")) and " s " in line and "PSNR-Y" in line and "SSIM-Y" in line
+
+
+def test_unsupported_output_extension_fails_before_any_work(run, imgs, monkeypatch):
+    """Regression: -o out.xyz failed only after the whole run."""
+    import restore.api
+
+    def boom(*a, **k):
+        raise AssertionError("restored before checking the output")
+
+    monkeypatch.setattr(restore.api, "run", boom)
+    r = run("denoise", imgs / "in" / "im0.png", "-o", imgs / "out.xyz")
+    assert r.exit_code == 1 and "cannot write '.xyz'" in r.output
+
+
+def test_sigma_far_from_the_estimate_warns_with_both(run, imgs):
+    """Regression: --sigma 0.1 (0-1 units by mistake) on a noisy image silently did nothing."""
+    rng = np.random.default_rng(0)
+    noisy = np.clip(128 + 25 * rng.standard_normal((48, 48, 3)), 0, 255).astype(np.uint8)
+    write_image(imgs / "noisy.png", noisy)
+    r = run("denoise", imgs / "noisy.png", "--sigma", "0.1", "-o", imgs / "n1.png")
+    assert r.exit_code == 0 and "warning" in r.stderr and "0-255" in r.stderr
+    est = float(r.stderr.split("estimated in the image (")[1].split(")")[0])
+    assert 20 < est < 30
+    r = run("denoise", imgs / "noisy.png", "--sigma", "25", "-o", imgs / "n2.png")
+    assert r.exit_code == 0 and "warning" not in r.stderr
+
+
+def test_list_is_aligned_and_counts_evaluations(run):
+    r = run("list")
+    lines = r.output.splitlines()
+    assert "1 steps" not in r.output and "1 evaluation" in r.output
+    rows = [l for l in lines if l.startswith("  ") and "tasks:" in l]
+    assert len({l.index("tasks:") for l in rows}) == 1  # one column, the long dpir summary included
+
+
+def test_opencv_warnings_stay_out_of_stderr(tmp_path):
+    """Regression: libpng/OpenCV's own 'PNG input buffer is incomplete' reached stderr."""
+    import subprocess
+    import sys
+
+    good = tmp_path / "a.png"
+    write_image(good, np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    bad = tmp_path / "cut.png"
+    bad.write_bytes(good.read_bytes()[:400])
+    code = f"from restore.io import read_image\ntry:\n    read_image({str(bad)!r})\nexcept Exception as e:\n    print(e)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "cut.png" in r.stdout and r.stderr.strip() == "", r.stderr
+
+
+def test_readme_quickstart_outputs_are_ignored_by_git():
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    for name in ("photo.inpaint.png", "photo.inpaint.compare.png"):
+        assert subprocess.run(["git", "check-ignore", "-q", name], cwd=root).returncode == 0

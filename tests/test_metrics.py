@@ -55,3 +55,34 @@ def test_y_channel_and_shave():
     assert shave(rgb, 2).shape == (4, 4, 3)
     with pytest.raises(ValueError):
         psnr(np.zeros((4, 4)), np.zeros((4, 5)))
+
+
+def test_uint8_arrays_get_the_dtype_range_as_in_scikit_image():
+    """Regression: restore.psnr on the uint8 arrays the API returns used data_range=1."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    import restore
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-6, 7, a.shape), 0, 255).astype(np.uint8)
+    assert abs(restore.psnr(a, b) - peak_signal_noise_ratio(a, b)) < 1e-9
+    assert restore.psnr(a, b) > 30
+    sk = structural_similarity(a, b, channel_axis=-1, gaussian_weights=True, sigma=1.5,
+                               use_sample_covariance=False)
+    assert abs(restore.ssim(a, b) - sk) < 1e-6
+    a16, b16 = a.astype(np.uint16) * 257, b.astype(np.uint16) * 257
+    assert abs(restore.psnr(a16, b16) - peak_signal_noise_ratio(a16, b16)) < 1e-9
+    # the same pair as floats scores the same
+    assert abs(restore.psnr(a / 255.0, b / 255.0) - restore.psnr(a, b)) < 1e-9
+
+
+def test_mixed_dtypes_are_refused_unless_data_range_is_given():
+    import restore
+
+    a = np.zeros((16, 16), np.uint8)
+    with pytest.raises(ValueError, match="different dtypes"):
+        restore.psnr(a, a / 255.0)
+    with pytest.raises(ValueError, match="different dtypes"):
+        restore.ssim(a, a.astype(np.uint16))
+    assert restore.psnr(a, a + 1.0, data_range=255) > 40

@@ -12,7 +12,7 @@ import importlib
 from ..errors import IncompatibleError
 from ..registry import Registry, SamplerSpec
 
-__all__ = ["SAMPLERS", "SamplerSpec", "check_compatible", "compatible_samplers"]
+__all__ = ["SAMPLERS", "SamplerSpec", "check_compatible", "check_samples", "compatible_samplers"]
 
 ALL = ("denoise", "inpaint", "sr")
 SAMPLERS: Registry[SamplerSpec] = Registry("sampler")
@@ -23,14 +23,30 @@ _R("diffpir", SamplerSpec(f"{__name__}.diffpir:diffpir", frozenset({"svd"}), ALL
 _R("dps", SamplerSpec(f"{__name__}.guided:dps", frozenset({"grad"}), ALL, 20, "diffusion posterior sampling (gradient)"))
 _R("pigdm", SamplerSpec(f"{__name__}.guided:pigdm", frozenset({"svd", "grad"}), ALL, 20, "pseudo-inverse guidance (gradient)"))
 _R("repaint", SamplerSpec(f"{__name__}.repaint:repaint", frozenset({"mask"}), ("inpaint",), 20, "RePaint resampling"))
-_R("dpir", SamplerSpec(f"{__name__}.dpir:dpir", frozenset({"svd"}), ALL, 20, "deterministic plug-and-play HQS (MMSE-like)"))
-_R("mmse", SamplerSpec(f"{__name__}.mmse:mmse", frozenset({"identity"}), ("denoise",), 1, "one prior evaluation (posterior mean)"))
+_R("dpir", SamplerSpec(f"{__name__}.dpir:dpir", frozenset({"svd"}), ALL, 20, "deterministic plug-and-play HQS (MMSE-like)",
+                         stochastic=False))
+_R("mmse", SamplerSpec(f"{__name__}.mmse:mmse", frozenset({"identity"}), ("denoise",), 1, "one prior evaluation (posterior mean)",
+                         stochastic=False))
 
 
 def compatible_samplers(capabilities) -> list[str]:
     """Names of the samplers whose needs ``capabilities`` (a set, or an operator) meets."""
     caps = getattr(capabilities, "capabilities", capabilities)
     return [n for n, spec in SAMPLERS.items() if spec.needs <= caps]
+
+
+def check_samples(name: str, samples: int, task: str) -> None:
+    """Refuse ``samples > 1`` with a deterministic sampler (every draw would be the same
+    image and the std map all zero), naming the samplers that do sample for ``task``."""
+    if samples <= 1:
+        return
+    spec = SAMPLERS.get(name)
+    if not spec.stochastic:
+        ok = [n for n, s in SAMPLERS.items() if s.stochastic and task in s.tasks]
+        raise IncompatibleError(
+            f"--samples {samples}: sampler '{name}' is deterministic (all samples would be the same image, "
+            f"the std map zero); samplers that sample for {task}: {', '.join(ok)}"
+        )
 
 
 def check_compatible(name: str, op) -> SamplerSpec:
