@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -32,12 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from restore.api import run  # noqa: E402
 from restore.evaluate import load_dataset, make_case, score  # noqa: E402
 from restore.io import to_tensor  # noqa: E402
+from restore.metrics import psnr  # noqa: E402
 from restore.prior import load_prior  # noqa: E402
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = float(((a.clamp(0, 1) - b) ** 2).mean())
-    return 10 * math.log10(1.0 / max(mse, 1e-12))
+    return psnr(a.clamp(0, 1), b)
 
 
 def table_row(prior, data, device: str, tasks=("denoise", "clean", "inpaint", "sr")) -> dict:

@@ -29,13 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs"
 PACK = ROOT / ".data" / "pack"
-CANDIDATES = {  # name: (channels, blocks, data subfolders or None for all)
-    "A-small": ("64,128,160,160", "1,2,2,2", None),
-    "B-mid": ("96,192,256,320", "1,2,2,2", None),
-    "C-base": ("128,192,256,320", "2,2,3,3", None),
-    "D-base-oldmix": ("128,192,256,320", "2,2,3,3", ["bsds", "sunhays80"]),
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from train_speed import NETS  # noqa: E402  (the networks whose speed was measured)
+
+CANDIDATES = {  # name: (network in train_speed.NETS, data subfolders or None for all)
+    "A-small": ("small", None),
+    "B-mid": ("mid", None),
+    "C-base": ("base", None),
+    "D-base-oldmix": ("base", ["bsds", "sunhays80"]),
 }
-NET_OF = {"A-small": "small", "B-mid": "mid", "C-base": "base", "D-base-oldmix": "base"}
 
 
 def now() -> float:
@@ -78,7 +80,8 @@ def solo_rate(speed: Path, net: str, batch: int, compiled: bool) -> float | None
 
 
 def train_args(name: str, lev: dict, extra: list[str]) -> list[str]:
-    ch, bl, subset = CANDIDATES[name]
+    net, subset = CANDIDATES[name]
+    ch, bl = (",".join(map(str, v)) for v in NETS[net])
     data = PACK / "train"
     if subset:
         data = RUNS / f"data-{name}"
@@ -159,7 +162,7 @@ def main() -> None:
         (RUNS / "winner.txt").write_text(win)
         state = json.loads((RUNS / win / "checkpoint" / "state.json").read_text())
         step = int(state["step"])
-        rate = solo_rate(a.speed, NET_OF[win], lev["batch"], lev["compile"]) or 5.0
+        rate = solo_rate(a.speed, CANDIDATES[win][0], lev["batch"], lev["compile"]) or 5.0
         left = a.until - now() - (60 if lev["compile"] else 20)
         total = step + int(rate * 0.95 * left)
         log(f"winner {win} at step {step}; solo rate {rate:.2f} steps/s, {left:.0f} s left -> --steps {total}")
@@ -174,8 +177,6 @@ def main() -> None:
         (RUNS / win / "STOP").touch()
         wait_exit([win])
         sys.path.insert(0, str(ROOT))
-        import torch
-
         from restore.prior import load_prior
         from restore.prior.weights import save_prior
 
@@ -195,7 +196,6 @@ def main() -> None:
                  and not str(p.relative_to(RUNS)).startswith("data-")]
         subprocess.run(["tar", "czf", str(a.out / "runs.tgz"), *files], cwd=RUNS, check=True)
         log("packed: " + ", ".join(sorted(os.listdir(a.out))))
-        del torch
 
 
 if __name__ == "__main__":

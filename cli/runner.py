@@ -111,8 +111,9 @@ def run_job(job: Job) -> int:
     except RestoreError as e:
         _err(str(e))
         return 1
+    sampler = o["sampler"] or TASKS.get(job.task).default_sampler
     try:  # a usage error, refused before any work
-        check_samples(o["sampler"] or TASKS.get(job.task).default_sampler, o["samples"], job.task)
+        check_samples(sampler, o["samples"], job.task)
     except RestoreError as e:
         _err(str(e))
         return 2
@@ -128,7 +129,6 @@ def run_job(job: Job) -> int:
     from restore.train import stability_problem
 
     problem = stability_problem(prior.info)
-    sampler = o["sampler"] or TASKS.get(job.task).default_sampler
     if problem and sampler != "mmse":  # every sampler but the one-shot mmse feeds it clean inputs
         click.echo(f"warning: prior {prior.name} failed its stability check at training ({problem}): "
                    f"{job.task} with {sampler} may give garbage", err=True)

@@ -364,17 +364,27 @@ def restore(image: Any, task: str, *, mask: Any = None, samples: int = 1, **para
     return out
 
 
+_PARAMS_DOC = """Other parameters (``**params``) are those of :func:`restore`: ``sampler`` (see
+    ``restore.SAMPLERS``), ``steps`` (network evaluations), ``seed`` or ``generator``,
+    ``device`` ("cpu", "cuda", "auto"), ``prior`` (a Prior, a shipped name or a
+    directory), ``samples`` (> 1 with a sampler that samples: returns ``(mean, std)``),
+    ``progress`` (called per step), ``sigma_max`` / ``sigma_min`` / ``spacing`` (the
+    noise levels) and the sampler's own options (e.g. ``eta``, dpir's ``momentum``)."""
+
+
+def _with_params_doc(f):
+    """Fill a task helper's ``{params}`` with the parameters it passes on to :func:`restore`."""
+    f.__doc__ = f.__doc__.replace("{params}", _PARAMS_DOC)
+    return f
+
+
+@_with_params_doc
 def denoise(image: Any, sigma: float | None = None, **params: Any) -> Any:
     """Remove Gaussian noise of std ``sigma`` ([0, 1] units; estimated when None).
 
     The default is one evaluation of the prior at that noise level (the MMSE estimate).
 
-    Other parameters (``**params``) are those of :func:`restore`: ``sampler`` (see
-    ``restore.SAMPLERS``), ``steps`` (network evaluations), ``seed`` or ``generator``,
-    ``device`` ("cpu", "cuda", "auto"), ``prior`` (a Prior, a shipped name or a
-    directory), ``samples`` (> 1 with a sampler that samples: returns ``(mean, std)``),
-    ``progress`` (called per step), ``sigma_max`` / ``sigma_min`` / ``spacing`` (the
-    noise levels) and the sampler's own options (e.g. ``eta``, dpir's ``momentum``).
+    {params}
 
     Examples
     --------
@@ -387,17 +397,13 @@ def denoise(image: Any, sigma: float | None = None, **params: Any) -> Any:
     return restore(image, "denoise", sigma=sigma, **params)
 
 
+@_with_params_doc
 def inpaint(image: Any, mask: Any, **params: Any) -> Any:
     """Fill the pixels where ``mask`` is non-zero; known pixels are kept exactly.
 
     ``mask``: ``H x W``, non-zero / True = pixels to fill.
 
-    Other parameters (``**params``) are those of :func:`restore`: ``sampler`` (see
-    ``restore.SAMPLERS``), ``steps`` (network evaluations), ``seed`` or ``generator``,
-    ``device`` ("cpu", "cuda", "auto"), ``prior`` (a Prior, a shipped name or a
-    directory), ``samples`` (> 1 with a sampler that samples: returns ``(mean, std)``),
-    ``progress`` (called per step), ``sigma_max`` / ``sigma_min`` / ``spacing`` (the
-    noise levels) and the sampler's own options (e.g. ``eta``, dpir's ``momentum``).
+    {params}
 
     Examples
     --------
@@ -411,18 +417,14 @@ def inpaint(image: Any, mask: Any, **params: Any) -> Any:
     return restore(image, "inpaint", mask=mask, **params)
 
 
+@_with_params_doc
 def super_resolve(image: Any, scale: int = 4, **params: Any) -> Any:
     """Upscale a low-resolution image by ``scale`` (2, 3, 4 or 8; bicubic degradation).
 
     ``kernel`` ("bicubic" or "box") and ``sigma`` (measurement noise, [0, 1] units) are
     taken too.
 
-    Other parameters (``**params``) are those of :func:`restore`: ``sampler`` (see
-    ``restore.SAMPLERS``), ``steps`` (network evaluations), ``seed`` or ``generator``,
-    ``device`` ("cpu", "cuda", "auto"), ``prior`` (a Prior, a shipped name or a
-    directory), ``samples`` (> 1 with a sampler that samples: returns ``(mean, std)``),
-    ``progress`` (called per step), ``sigma_max`` / ``sigma_min`` / ``spacing`` (the
-    noise levels) and the sampler's own options (e.g. ``eta``, dpir's ``momentum``).
+    {params}
 
     Examples
     --------

@@ -46,9 +46,9 @@ import torch.nn.functional as F
 
 from .errors import InputError, RestoreError
 from .prior.denoiser import PREDICTIONS, Prior, preconditioning, vp_scale
-from .prior.schedule import VPSchedule
+from .prior.schedule import VPSchedule, sigma_from_t_table, t_from_sigma_table
 from .prior.unet import UNet
-from .prior.weights import build_network, load_state_dict, read_config, resolve_prior_dir, save_prior
+from .prior.weights import load_state_dict, resolve_prior_dir, save_prior
 
 __all__ = ["CropBank", "NoiseLevels", "TrainConfig", "Trainer", "find_images", "load_images", "train",
            "train_flops_per_crop"]
@@ -200,17 +200,10 @@ class NoiseLevels:
         self.T = schedule.num_timesteps
 
     def sigma_from_t(self, t: torch.Tensor) -> torch.Tensor:
-        t = t.to(torch.float64).clamp(0, self.T - 1)
-        lo = t.floor().long().clamp(max=self.T - 2)
-        w = t - lo
-        return torch.exp(self.log_s[lo] * (1 - w) + self.log_s[lo + 1] * w)
+        return sigma_from_t_table(self.log_s, t)
 
     def t_from_sigma(self, sigma: torch.Tensor) -> torch.Tensor:
-        log_s = self.log_s
-        ls = torch.log(sigma.to(torch.float64).clamp(min=1e-12)).clamp(log_s[0], log_s[-1])
-        idx = torch.searchsorted(log_s, ls).clamp(1, len(log_s) - 1)
-        lo, hi = log_s[idx - 1], log_s[idx]
-        return (idx - 1).to(torch.float64) + (ls - lo) / (hi - lo)
+        return t_from_sigma_table(self.log_s, sigma)
 
     def sample(self, n: int, cfg: TrainConfig, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``(t, sigma)``: continuous timesteps and their noise levels (image units), ``(n,)``."""
@@ -554,29 +547,25 @@ def train(
         start_step = int(state["step"])
         before = state.get("before", before)
     elif init is not None:
-        from .prior.weights import WEIGHTS_FILE
+        from .prior.weights import load_prior
 
         d = resolve_prior_dir(init)
-        pcfg = read_config(d)
-        net_cfg = pcfg["network"]
+        src = load_prior(d)  # config and tensors checked, weights as fp32
+        net_cfg = src.net.config()
         if net_cfg["in_channels"] != 3:
             raise InputError(f"{d}: init needs a 3-channel prior")
         cfg.channels, cfg.blocks = tuple(net_cfg["channels"]), tuple(net_cfg["blocks"])
         cfg.unshuffle, cfg.emb_dim = net_cfg["unshuffle"], net_cfg["emb_dim"]
-        cfg.schedule = pcfg["schedule"]
-        cfg.prediction = pcfg.get("prediction", "eps")
-        cfg.sigma_data = pcfg.get("sigma_data", cfg.sigma_data)
-        cum = pcfg.get("info", {}).get("cumulative", {})
-        info = pcfg.get("info", {})
+        cfg.schedule = src.schedule.to_dict()
+        cfg.prediction, cfg.sigma_data = src.prediction, src.sigma_data
+        cum = src.info.get("cumulative", {})
         before = {
-            "steps": int(cum.get("steps", info.get("steps", 0))),
-            "device_minutes": float(cum.get("device_minutes", info.get("train_seconds", 0) / 60)),
+            "steps": int(cum.get("steps", src.info.get("steps", 0))),
+            "device_minutes": float(cum.get("device_minutes", src.info.get("train_seconds", 0) / 60)),
             "crops": int(cum.get("crops", 0)),
             "from": str(d),
         }
-        net = build_network(net_cfg)
-        init_sd = {k: v.float() for k, v in load_state_dict(d / WEIGHTS_FILE).items()}
-        net.load_state_dict(init_sd)  # checks names and shapes
+        init_sd = src.net.state_dict()
     out.mkdir(parents=True, exist_ok=True)
     schedule = VPSchedule(**cfg.schedule)
 

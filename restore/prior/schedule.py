@@ -85,21 +85,11 @@ class VPSchedule:
 
         Linear interpolation of ``t`` against ``log sigma_t``; clamped to [0, T-1].
         """
-        log_s = torch.log(self.sigmas()).to(sigma.device)
-        ls = torch.log(sigma.to(torch.float64).clamp(min=1e-12))
-        ls = ls.clamp(log_s[0], log_s[-1])
-        idx = torch.searchsorted(log_s, ls).clamp(1, len(log_s) - 1)
-        lo, hi = log_s[idx - 1], log_s[idx]
-        w = (ls - lo) / (hi - lo)
-        return (idx - 1).to(torch.float64) + w
+        return t_from_sigma_table(torch.log(self.sigmas()).to(sigma.device), sigma)
 
     def sigma_from_t(self, t: torch.Tensor) -> torch.Tensor:
         """Noise level at continuous timestep ``t`` (log-linear interpolation)."""
-        log_s = torch.log(self.sigmas()).to(t.device)
-        t = t.to(torch.float64).clamp(0, self.num_timesteps - 1)
-        lo = t.floor().long().clamp(max=self.num_timesteps - 2)
-        w = t - lo
-        return torch.exp(log_s[lo] * (1 - w) + log_s[lo + 1] * w)
+        return sigma_from_t_table(torch.log(self.sigmas()).to(t.device), t)
 
     def sampling_sigmas(
         self, steps: int, *, sigma_max: float | None = None, sigma_min: float | None = None,
@@ -147,3 +137,21 @@ def karras_sigmas(n: int, sigma_min: float, sigma_max: float, rho: float = 7.0) 
     ramp = torch.linspace(0, 1, n, dtype=torch.float64)
     lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
     return (hi + ramp * (lo - hi)) ** rho
+
+
+def t_from_sigma_table(log_s: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """:meth:`VPSchedule.t_from_sigma` on a given ``log sigma_t`` table (float64, on
+    ``sigma``'s device: a caller that holds it there needs no host copy per call)."""
+    ls = torch.log(sigma.to(torch.float64).clamp(min=1e-12)).clamp(log_s[0], log_s[-1])
+    idx = torch.searchsorted(log_s, ls).clamp(1, len(log_s) - 1)
+    lo, hi = log_s[idx - 1], log_s[idx]
+    return (idx - 1).to(torch.float64) + (ls - lo) / (hi - lo)
+
+
+def sigma_from_t_table(log_s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """:meth:`VPSchedule.sigma_from_t` on a given ``log sigma_t`` table."""
+    T = len(log_s)
+    t = t.to(torch.float64).clamp(0, T - 1)
+    lo = t.floor().long().clamp(max=T - 2)
+    w = t - lo
+    return torch.exp(log_s[lo] * (1 - w) + log_s[lo + 1] * w)
