@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 from skimage.restoration import inpaint_biharmonic
 
 from restore.api import get_prior
-from restore.evaluate import bm3d_denoise, load_dataset, make_case
+from restore.evaluate import load_dataset, make_case
+from restore.tasks.denoise import bm3d_denoise
 from restore.metrics import psnr
 from restore.prior import karras_sigmas
 from restore.samplers.common import denoise, randn_like

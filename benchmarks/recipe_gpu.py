@@ -51,7 +51,7 @@ def log(msg: str) -> None:
 def launch(name: str, args: list[str]) -> None:
     d = RUNS / name
     d.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "cli.main", "train", *args, "-q"]
+    cmd = [sys.executable, "-m", "restore.cli.main", "train", *args, "-q"]
     (d / "cmd.txt").write_text(" ".join(cmd) + "\n")
     with open(d / "stdout.txt", "a") as f:
         subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -22,7 +22,7 @@ import torch
 
 from restore.api import get_prior, run
 from restore.samplers import SAMPLERS
-from restore.tasks import TASKS
+from restore.tasks import TASKS, get_task
 
 
 def main() -> None:
@@ -43,8 +43,8 @@ def main() -> None:
     for name, spec in SAMPLERS.items():
         if only is not None and name not in only:
             continue
-        for task, ts in TASKS.items():
-            if not spec.needs <= ts.capabilities or (tasks is not None and task not in tasks):
+        for task in TASKS.names():
+            if not spec.serves(get_task(task).capabilities) or (tasks is not None and task not in tasks):
                 continue
             for label, x in images.items():
                 kw = {}

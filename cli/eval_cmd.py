@@ -1,4 +1,6 @@
-"""``restore eval``: score samplers and classical tools on a folder of clean images."""
+"""``restore eval TASK DATASET``: score samplers and classical tools on a folder of clean
+images; one sub-command per registered task, its degradation options from the task's
+declaration (``Task.eval_params``)."""
 
 from __future__ import annotations
 
@@ -13,44 +15,97 @@ import click
 
 from restore.errors import RestoreError
 from restore.samplers import SAMPLERS
+from restore.tasks import TASKS
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.command("eval", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.argument("task", type=click.Choice(["denoise", "inpaint", "sr"]))
-@click.argument("dataset", type=click.Path(path_type=Path))
-@click.option("--sigma", type=float, default=25, show_default=True, help="denoise: noise std, 0-255 units.")
-@click.option("--scale", type=click.Choice(["2", "3", "4", "8"]), default="4", show_default=True)
-@click.option("--mask", type=click.Choice(["random50", "random80", "random90", "box", "freeform"]),
-              default="random80", show_default=True, help="inpaint: standard mask (seeded per image).")
-@click.option("--masks", "masks_dir", type=click.Path(path_type=Path), default=None,
-              help="inpaint: folder of mask files matched by stem (white = missing).")
-@click.option("--samplers", default=None,
-              help="Comma- or '+'-separated samplers (default: the task's default); with options, '+'-separated: "
-                   "'dpir@sigma_max=0.3+ddnm@eta=0.5'.")
-@click.option("--steps", default=None, help="Comma-separated step counts to compare (default: sampler's).")
-@click.option("--baselines", is_flag=True, help="Add the classical tools, measured in the same run.")
-@click.option("--limit", type=click.IntRange(1), default=None, help="Use only the first N images.")
-@click.option("--slow-limit", type=click.IntRange(1), default=3, show_default=True,
-              help="Images given to slow baselines (BM3D).")
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Per-image rows as CSV.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Per-image rows as JSON.")
-@click.option("--report", type=click.Path(path_type=Path), default=None,
-              help="Folder for a Markdown report, a PSNR-vs-steps plot and example grids.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--weights", default=None, help="Prior directory or shipped name.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("-q", "--quiet", is_flag=True)
-def eval_cmd(task, dataset, sigma, scale, mask, masks_dir, samplers, steps, baselines, limit, slow_limit,
-             csv_path, json_path, report, device, weights, seed, quiet):
-    """Score TASK on the clean images in DATASET with the published conventions."""
+class EvalGroup(click.Group):
+    """``restore eval TASK``: sub-commands built from the task registry on demand."""
+
+    def list_commands(self, ctx):
+        return TASKS.names()
+
+    def get_command(self, ctx, name):
+        if name not in TASKS:
+            return None
+        if name not in self.commands:
+            self.add_command(eval_command(name))
+        return self.commands[name]
+
+    def format_commands(self, ctx, formatter):
+        with formatter.section("Tasks"):
+            formatter.write_dl([(n, TASKS.get(n).summary) for n in TASKS.names()])
+
+
+@click.group("eval", cls=EvalGroup, context_settings=CONTEXT)
+def eval_cmd():
+    """Score TASK on the clean images in DATASET with the published conventions.
+
+    \b
+    restore eval denoise DIR --sigma 25 --baselines
+    restore eval TASK --help        (the task's degradation options)
+    """
+
+
+def _common(f):
+    opts = [
+        click.option("--samplers", default=None,
+                     help="Comma- or '+'-separated samplers (default: the task's default); with options, "
+                          "'+'-separated: 'dpir@sigma_max=0.3+ddnm@eta=0.5'."),
+        click.option("--steps", default=None, help="Comma-separated step counts to compare (default: sampler's)."),
+        click.option("--baselines", is_flag=True, help="Add the classical tools, measured in the same run."),
+        click.option("--limit", type=click.IntRange(1), default=None, help="Use only the first N images."),
+        click.option("--slow-limit", type=click.IntRange(1), default=3, show_default=True,
+                     help="Images given to slow baselines (BM3D)."),
+        click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Per-image rows as CSV."),
+        click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
+                     help="Per-image rows as JSON."),
+        click.option("--report", type=click.Path(path_type=Path), default=None,
+                     help="Folder for a Markdown report, a PSNR-vs-steps plot and example grids."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+        click.option("--weights", default=None, help="Prior directory or shipped name."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("-q", "--quiet", is_flag=True),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def eval_command(task: str) -> click.Command:
+    from restore.tasks import get_task
+
+    from .main import param_option
+
+    tk = get_task(task)
+
+    def callback(dataset, **kw):
+        degrade = {q.name: kw.pop(q.name) for q in tk.eval_params}
+        for q in tk.eval_params:
+            if degrade[q.name] is not None and q.choices and q.type is not str:
+                degrade[q.name] = q.type(degrade[q.name])
+        _evaluate(task, dataset, degrade, **kw)
+
+    cmd = click.Command(task, callback=callback, context_settings=CONTEXT, short_help=tk.summary,
+                        help=f"Score {task} ({tk.summary}) on the clean images in DATASET.",
+                        params=[click.Argument(["dataset"], type=click.Path(path_type=Path)),
+                                *[param_option(q) for q in tk.eval_params]])
+    cmd.params.extend(_common(lambda **kw: None).__click_params__[::-1])
+    return cmd
+
+
+def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, slow_limit, csv_path, json_path, report,
+              device, weights, seed, quiet):
     from restore.api import get_prior, resolve_device
     from restore.evaluate import baselines_for, evaluate, load_dataset, markdown_table, summarise
-    from restore.tasks import TASKS
+    from restore.tasks import get_task
 
+    tk = get_task(task)
     try:
         # ',' separates plain names; options use ',' inside ('@a=1,b=2'), so with options '+' does
         names = samplers.split("+") if samplers and ("@" in samplers or "+" in samplers) else (
-            samplers.split(",") if samplers else [TASKS.get(task).default_sampler])
+            samplers.split(",") if samplers else [tk.sampler])
         for n in names:
             if n.partition("@")[0] not in SAMPLERS:
                 raise click.BadParameter(f"unknown sampler '{n}' (choose from {', '.join(SAMPLERS.names())})")
@@ -66,17 +121,19 @@ def eval_cmd(task, dataset, sigma, scale, mask, masks_dir, samplers, steps, base
         log = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
         rows = evaluate(task, data, methods=names, steps=step_list, baselines=bl, slow_limit=slow_limit,
                         prior=prior, device=str(dev), seed=seed, progress=log, keep_outputs=report is not None,
-                        sigma=sigma, scale=int(scale), mask=mask, masks_dir=masks_dir)
+                        **degrade)
     except RestoreError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
     summary = summarise(rows)
-    what = {"denoise": f"sigma={sigma:g}", "sr": f"x{scale}, PSNR-Y/SSIM-Y", "inpaint": masks_dir and str(masks_dir) or mask}[task]
+    what = tk.describe(degrade)
     head = (f"restore eval {task} {dataset} ({what}); {len(data)} images; {platform.node()} "
             f"{platform.processor() or platform.machine()}, device {dev}; {time.time() - t0:.0f} s")
     table = markdown_table(summary)
     click.echo(head)
     click.echo(table)
+    if tk.published(degrade):
+        click.echo(tk.published(degrade))
     plain = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
     if csv_path:
         with open(csv_path, "w", newline="") as f:

@@ -27,21 +27,42 @@ def _fail(msg: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-@click.group(context_settings=CONTEXT)
+class TaskGroup(click.Group):
+    """The top command: one sub-command per registered task, built from the task's
+    declaration when it is called (so ``restore --help`` lists them without torch)."""
+
+    def list_commands(self, ctx):
+        return [*TASKS.names(), *sorted(c for c in self.commands if c not in TASKS)]
+
+    def get_command(self, ctx, name):
+        if name in TASKS and name not in self.commands:
+            self.add_command(task_command(name))
+        return self.commands.get(name)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(n, TASKS.get(n).summary if n in TASKS and n not in self.commands
+                 else self.get_command(ctx, n).get_short_help_str(formatter.width - 24))
+                for n in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=TaskGroup, context_settings=CONTEXT)
 @click.version_option(package_name="restore", prog_name="restore")
 def main() -> None:
-    """Image restoration with a diffusion prior: denoise, inpaint, super-resolve.
+    """Image restoration with a diffusion prior: denoise, inpaint, super-resolve, ...
 
     \b
     restore inpaint photo.png mask.png -o out.png
     restore denoise noisy.png --sigma 25
     restore sr small.png --scale 4
     restore denoise IN_DIR -o OUT_DIR         (whole folders, resumable)
+    restore TASK --help                       (a task's own options)
     """
 
 
 def common_options(f):
-    """Options shared by the three restoring commands."""
+    """Options shared by the restoring commands."""
     opts = [
         click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
                      help="Output file (single image) or folder (folder input). "
@@ -49,6 +70,10 @@ def common_options(f):
         click.option("--sampler", type=click.Choice(SAMPLERS.names()), default=None,
                      help="Reverse sampler (default per task, see `restore list`)."),
         click.option("--steps", type=click.IntRange(1, 1000), default=None, help="Network evaluations."),
+        click.option("--sigma-max", type=click.FloatRange(0, None, min_open=True), default=None,
+                     help="First noise level of the sampler, 0-255 units (default: the task's for its default "
+                          "sampler, the sampler's own otherwise: see `restore list`).  A low start refines "
+                          "the operator's first estimate; the largest starts from pure noise."),
         click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
         click.option("--samples", type=click.IntRange(1, 64), default=1, show_default=True,
                      help="Posterior samples: writes their mean, and <out>.std.png (std x4)."),
@@ -71,72 +96,81 @@ def common_options(f):
     return f
 
 
-# -- the commands -----------------------------------------------------------------------
-@main.command(context_settings=CONTEXT)
-@click.argument("image", type=click.Path(path_type=Path))
-@click.option("--sigma", type=click.FloatRange(0, 255), default=None,
-              help="Noise std in 0-255 units (estimated and printed when omitted).")
-@common_options
-def denoise(image, sigma, **opts):
-    """Remove Gaussian noise from IMAGE (a file or a folder)."""
-    from .runner import Job, run_job
-
-    params = {} if sigma is None else {"sigma": sigma / 255.0}
-    sys.exit(run_job(Job("denoise", image, None, params, opts)))
-
-
-@main.command(context_settings=CONTEXT)
-@click.argument("image", type=click.Path(path_type=Path))
-@click.argument("mask", type=click.Path(path_type=Path), required=False)
-@click.option("--invert-mask", is_flag=True, help="Mask files mark known pixels instead of holes.")
-@click.option("--mask", "mask_source", type=click.Choice(["file", "alpha"]), default="file", show_default=True,
-              help="'alpha': fill the transparent pixels of an RGBA image (no MASK argument).")
-@common_options
-def inpaint(image, mask, invert_mask, mask_source, **opts):
-    """Fill the holes of IMAGE marked white (non-zero) in MASK.
-
-    IMAGE and MASK may be folders (masks matched by file stem) or a folder and one mask
-    for all images.
-    """
-    from .runner import Job, run_job
-
-    if mask_source == "alpha" and mask is not None:
-        raise click.UsageError("give either a MASK file or --mask alpha, not both")
-    if mask_source == "file" and mask is None:
-        raise click.UsageError("missing MASK (or use --mask alpha for an RGBA image)")
-    params = {"invert_mask": invert_mask, "mask_source": mask_source}
-    sys.exit(run_job(Job("inpaint", image, mask, params, opts)))
+def param_option(q) -> click.Option:
+    """A click option from a task's :class:`~restore.tasks.base.Param` (CLI units)."""
+    dest = q.name
+    if q.switch:
+        return click.Option([q.option, dest], is_flag=True, default=bool(q.default), help=q.help)
+    if q.choices:
+        typ = click.Choice([str(c) for c in q.choices])
+    elif q.range is not None:
+        typ = (click.IntRange if q.type is int else click.FloatRange)(*q.range)
+    else:
+        typ = q.type
+    default = q.default
+    if default is not None and q.unit != 1:
+        default = default * q.unit
+    if default is not None and q.choices:
+        default = str(default)
+    return click.Option([q.option, dest], type=typ, default=default, required=q.required,
+                        show_default=default is not None, help=q.help)
 
 
-@main.command(context_settings=CONTEXT)
-@click.argument("image", type=click.Path(path_type=Path))
-@click.option("--scale", type=click.Choice(["2", "3", "4", "8"]), required=True, help="Upscaling factor.")
-@click.option("--kernel", type=click.Choice(["bicubic", "box"]), default="bicubic", show_default=True,
-              help="Degradation the low-resolution image went through.")
-@click.option("--sigma", type=click.FloatRange(0, 255), default=0.0, show_default=True,
-              help="Noise std of the low-resolution image, 0-255 units.")
-@common_options
-def sr(image, scale, kernel, sigma, **opts):
-    """Super-resolve IMAGE (a file or a folder) by --scale."""
-    from .runner import Job, run_job
+def task_command(name: str) -> click.Command:
+    """``restore NAME IMAGE [FILES...] [task options] [common options]`` from the declaration."""
+    from restore.tasks import get_task
 
-    params = {"scale": int(scale), "kernel": kernel, "sigma": sigma / 255.0}
-    sys.exit(run_job(Job("sr", image, None, params, opts)))
+    tk = get_task(name)
+    cli_params = [q for q in tk.params if q.cli]
+
+    def callback(image, **kw):
+        from .runner import Job, run_job
+
+        files = {f: kw.pop(f, None) for f in tk.files}
+        params = {}
+        for q in cli_params:
+            v = kw.pop(q.name)
+            if v is not None and q.choices and q.type is not str:
+                v = q.type(v)
+            params[q.name] = v / q.unit if v is not None and q.unit != 1 else v
+        if kw.get("sigma_max") is not None:
+            kw["sigma_max"] /= 255.0
+        sys.exit(run_job(Job(name, image, files, params, kw)))
+
+    files_help = "".join(f" {f.upper()}" for f in tk.files)
+    doc = (f"{tk.summary[0].upper()}{tk.summary[1:]}: IMAGE is a file or a folder"
+           + (f"; {files_help.strip()} a file or a folder (matched by file stem)" if tk.files else "")
+           + f".\n\n{(tk.__doc__ or '').strip()}")
+    cmd = click.Command(name, callback=callback, help=doc, context_settings=CONTEXT,
+                        short_help=tk.summary,
+                        params=[click.Argument(["image"], type=click.Path(path_type=Path)),
+                                *[click.Argument([f], type=click.Path(path_type=Path), required=False)
+                                  for f in tk.files],
+                                *[param_option(q) for q in cli_params]])
+    cmd.params.extend(common_options(lambda **kw: None).__click_params__[::-1])
+    return cmd
 
 
 @main.command("list", context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(as_json):
-    """Tasks, samplers (the tasks each serves, default steps) and the priors found."""
+    """Tasks, samplers (the tasks each serves, default steps, start) and the priors found."""
     from restore.paths import find_priors
+    from restore.tasks import get_task
 
-    tasks = {n: {"default_sampler": s.default_sampler, "default_steps": s.default_steps, "summary": s.summary}
-             for n, s in TASKS.items()}
+    def start(v):  # a first noise level, 0-255 units
+        return "pure noise" if v is None else f"sigma {v * 255:.3g}"
+
+    tks = {n: get_task(n) for n in TASKS.names()}
+    tasks = {n: {"default_sampler": t.sampler, "default_steps": t.steps, "summary": t.summary,
+                 "start": None if t.sigma_max is None else round(t.sigma_max * 255, 3),
+                 "options": [q.option for q in t.params if q.cli]} for n, t in tks.items()}
     samplers = {}
     for n, s in SAMPLERS.items():
-        serves = [t for t, ts in TASKS.items() if s.needs <= ts.capabilities]
+        serves = [t for t, tk in tks.items() if s.serves(tk.capabilities)]
         samplers[n] = {"tasks": serves, "needs": sorted(s.needs), "default_steps": s.default_steps,
-                       "summary": s.summary, "stochastic": s.stochastic}
+                       "summary": s.summary, "stochastic": s.stochastic,
+                       "start": None if s.sigma_max is None else round(s.sigma_max * 255, 3)}
     priors = find_priors()
     if as_json:
         click.echo(json.dumps({"tasks": tasks, "samplers": samplers, "priors": priors}))
@@ -144,16 +178,16 @@ def list_(as_json):
     def evals(n: int) -> str:
         return f"{n} evaluation" + ("s" if n != 1 else "")
 
-    click.echo("tasks:")
+    click.echo("tasks (default sampler, its evaluations and first noise level, 0-255):")
     tw = max(len(t["summary"]) for t in tasks.values())
-    for n, t in tasks.items():
-        click.echo(f"  {n:<9} {t['summary']:<{tw}}  default: {t['default_sampler']}, {evals(t['default_steps'])}")
-    click.echo("samplers:")
+    for n, t in tks.items():
+        click.echo(f"  {n:<9} {t.summary:<{tw}}  {t.sampler}, {evals(t.steps)}, from {start(t.sigma_max)}")
+    click.echo("samplers (as another task's sampler: their own start; --sigma-max overrides):")
     sw = max(len(s["summary"]) for s in samplers.values())
-    for n, s in samplers.items():
-        kind = "samples" if s["stochastic"] else "deterministic"
-        click.echo(f"  {n:<9} {s['summary']:<{sw}}  {kind:<13}  tasks: {', '.join(s['tasks'])}; "
-                   f"default {evals(s['default_steps'])}")
+    for n, s in SAMPLERS.items():
+        kind = "samples" if s.stochastic else "deterministic"
+        click.echo(f"  {n:<9} {s.summary:<{sw}}  {kind:<13}  from {start(s.sigma_max):<10}  "
+                   f"{evals(s.default_steps):<14}  tasks: {', '.join(samplers[n]['tasks'])}")
     click.echo("priors:")
     for p in priors:
         click.echo(f"  {p['name']:<14} {p['path']}")

@@ -19,7 +19,7 @@ import click
 from restore.errors import InputError, RestoreError
 from restore.io import check_output_path
 from restore.samplers import check_samples
-from restore.tasks import TASKS
+from restore.tasks import get_task
 
 READ_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
@@ -28,7 +28,7 @@ READ_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 class Job:
     task: str
     input: Path
-    mask: Path | None
+    files: dict  # the task's file inputs by name (a file, a folder matched by stem, or None)
     params: dict
     opts: dict
 
@@ -36,7 +36,7 @@ class Job:
 @dataclass
 class Item:
     src: Path
-    mask: Path | None
+    files: dict
     out: Path
     ref: Path | None
 
@@ -72,33 +72,33 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     if not src.exists():
         raise InputError(f"{src}: no such file or directory")
     if src.is_file():
-        if job.mask is not None and not job.mask.exists():
-            raise InputError(f"{job.mask}: no such file")
-        if job.mask is not None and job.mask.is_dir():
-            raise InputError(f"{job.mask}: is a folder but the image is a single file")
+        for name, f in job.files.items():
+            if f is not None and not f.exists():
+                raise InputError(f"{f}: no such file")
+            if f is not None and f.is_dir():
+                raise InputError(f"{f}: is a folder but the image is a single file")
         out = o.get("output") or src.with_name(f"{src.stem}.{job.task}.png")
         if out.is_dir():
             out = out / f"{src.stem}.{job.task}.png"
         check_output_path(out)
         r = ref if ref is None or ref.is_file() else _by_stem(ref, Path(src.name))
-        return [Item(src, job.mask, out, r)], False
+        return [Item(src, dict(job.files), out, r)], False
     out_dir = o.get("output") or src.with_name(f"{src.name}.{job.task}")
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: exists and is not a folder (folder input needs an output folder)")
-    if job.mask is not None and not job.mask.exists():
-        raise InputError(f"{job.mask}: no such file or directory")
+    for f in job.files.values():
+        if f is not None and not f.exists():
+            raise InputError(f"{f}: no such file or directory")
     items = []
     for p in _list_images(src, o.get("recursive", False), o.get("pattern")):
         rel = p.relative_to(src)
         if out_dir.resolve() in p.resolve().parents:
             continue  # never read our own outputs
-        mask = None
-        if job.mask is not None:
-            mask = job.mask if job.mask.is_file() else (_by_stem(job.mask, rel) or job.mask / rel)
+        files = {n: f if f is None or f.is_file() else (_by_stem(f, rel) or f / rel) for n, f in job.files.items()}
         r = None
         if ref is not None:
             r = ref if ref.is_file() else _by_stem(ref, rel)
-        items.append(Item(p, mask, out_dir / rel.parent / f"{rel.stem}.png", r))
+        items.append(Item(p, files, out_dir / rel.parent / f"{rel.stem}.png", r))
     if not items:
         raise InputError(f"{src}: no images found" + (" (try --recursive)" if not o.get("recursive") else ""))
     return items, True
@@ -106,17 +106,19 @@ def plan(job: Job) -> tuple[list[Item], bool]:
 
 def run_job(job: Job) -> int:
     o = job.opts
+    tk = get_task(job.task)
+    sampler = o["sampler"] or tk.sampler
+    try:  # usage errors, refused before any work
+        tk.cli_check(job.files, job.params)
+        check_samples(sampler, o["samples"], tk)
+    except RestoreError as e:
+        _err(str(e))
+        return 2
     try:
         items, folder = plan(job)
     except RestoreError as e:
         _err(str(e))
         return 1
-    sampler = o["sampler"] or TASKS.get(job.task).default_sampler
-    try:  # a usage error, refused before any work
-        check_samples(sampler, o["samples"], job.task)
-    except RestoreError as e:
-        _err(str(e))
-        return 2
     from tqdm import tqdm
 
     from restore.api import get_prior, resolve_device
@@ -199,23 +201,9 @@ def result_line(rec: dict) -> str:
     reference was given (PSNR-Y / SSIM-Y for super-resolution, as scored)."""
     line = f"{rec['output']}  {rec['seconds']:.2f} s"
     if "psnr" in rec:
-        y = "-Y" if rec["task"] == "sr" else ""
+        y = rec.get("metric", "PSNR")[4:]
         line += f"  PSNR{y} {rec['psnr']:.2f} dB  SSIM{y} {rec['ssim']:.4f}"
     return line
-
-
-#: Warn when a given noise level and the image's estimated one differ by more than this factor.
-SIGMA_MISMATCH = 4.0
-
-
-def sigma_mismatch(given: float, estimated: float) -> str | None:
-    """A warning when ``--sigma`` (0-255) is far from the image's estimated noise (e.g. 0.1
-    given for a sigma-25 image, taken for 0-1 units), else None."""
-    lo, hi = sorted((max(given, 0.5), max(estimated, 0.5)))  # both under 0.5: clean, agree
-    if hi / lo <= SIGMA_MISMATCH:
-        return None
-    return (f"--sigma {given:g} is far from the noise estimated in the image ({estimated:.2f}); "
-            "--sigma is in 0-255 units (omit it to use the estimate)")
 
 
 def _read(path: Path, o: dict):
@@ -226,52 +214,25 @@ def _read(path: Path, o: dict):
 
 def process(job: Job, it: Item, *, step_bar: bool) -> dict:
     """Restore one image and write its outputs; returns the JSON record."""
-    import numpy as np
     import torch
 
-    from restore.api import _alpha_back, _known_from_mask, _to_batch, run
-    from restore.io import read_mask, write_image
+    from restore.api import _alpha_back, _to_batch, run
+    from restore.io import DEFAULT_MAX_PIXELS, write_image
 
-    o, task = job.opts, job.task
+    o, tk = job.opts, get_task(job.task)
+    limit = o.get("max_pixels") or DEFAULT_MAX_PIXELS
     img = _read(it.src, o)
-    arr = img.array
-    params = dict(job.params)
-    known = None
-    alpha_override = None
-    if task == "inpaint":
-        src = params.pop("mask_source", "file")
-        invert = params.pop("invert_mask", False)
-        H, W = arr.shape[:2]
-        if src == "alpha":
-            if not img.has_alpha:
-                raise InputError(f"{it.src}: --mask alpha needs an RGBA image with transparent pixels")
-            hole = img.alpha == 0
-            known = _known_from_mask(hole if not invert else ~hole, (H, W))
-            alpha_override = np.full_like(img.alpha, np.iinfo(arr.dtype).max)
-        else:
-            if it.mask is None or not it.mask.exists():
-                raise InputError(f"{it.src}: no mask found (expected a file with the same stem in {job.mask})")
-            known = torch.from_numpy(
-                read_mask(it.mask, (H, W), invert=invert, max_pixels=o.get("max_pixels") or None)
-            )
-    if task == "sr":
-        from restore.io import DEFAULT_MAX_PIXELS
-
-        s = params["scale"]
-        H, W = arr.shape[:2]
-        limit = o.get("max_pixels") or DEFAULT_MAX_PIXELS
-        if H * W * s * s > limit:
-            raise InputError(f"{it.src}: the x{s} output would be {W * s}x{H * s} = {H * W * s * s / 1e6:.1f} MP, "
-                             f"over the limit of {limit / 1e6:.1f} MP (raise it with --max-pixels)")
-    x, back, alpha = _to_batch(arr)
+    params, alpha_override = tk.load(img, it.files, dict(job.params), limit)
+    H, W = img.array.shape[:2]
+    oh, ow = tk.out_size(H, W, params)
+    if oh * ow > limit:
+        raise InputError(f"{it.src}: the output would be {ow}x{oh} = {oh * ow:,} pixels, "
+                         f"over the limit of {limit:,} (raise it with --max-pixels)")
+    x, back, alpha = _to_batch(img.array)
     if alpha_override is not None:
         alpha = alpha_override
-    if task == "denoise" and params.get("sigma") is not None:  # shown with -q too: it is no progress
-        from restore.tasks.denoise import estimate_sigma
-
-        warn = sigma_mismatch(params["sigma"] * 255, estimate_sigma(x) * 255)
-        if warn:
-            click.echo(f"warning: {it.src}: {warn}", err=True)
+    for warn in tk.warnings(x, params):  # shown with -q too: it is no progress
+        click.echo(f"warning: {it.src}: {warn}", err=True)
     bar = None
     progress = None
     if step_bar:
@@ -286,24 +247,24 @@ def process(job: Job, it: Item, *, step_bar: bool) -> dict:
 
     t0 = time.perf_counter()
     try:
-        res = run(x, task, known=known, sampler=o["sampler"], steps=o["steps"], seed=o["seed"],
-                  device=o["device"], prior=o["weights"], samples=o["samples"], progress=progress, **params)
+        res = run(x, job.task, sampler=o["sampler"], steps=o["steps"], seed=o["seed"], device=o["device"],
+                  prior=o["weights"], samples=o["samples"], sigma_max=o.get("sigma_max"), progress=progress,
+                  **params)
     finally:
         if bar is not None:
             bar.close()
-    scale = params.get("scale", 1) if task == "sr" else 1
-    out_arr = _alpha_back(alpha, back(res.image), scale)
+    out_arr = _alpha_back(alpha, back(res.image))
     write_image(it.out, out_arr, overwrite=o["overwrite"])
     rec = {
-        "input": str(it.src), "output": str(it.out), "task": task, "sampler": res.sampler,
+        "input": str(it.src), "output": str(it.out), "task": job.task, "sampler": res.sampler,
         "steps": res.steps, "seed": res.seed, "seconds": round(time.perf_counter() - t0, 3),
         "sigma": round(res.sigma_y * 255, 3), "sigma_estimated": res.sigma_estimated,
+        "sigma_max": None if res.sigma_start is None else round(res.sigma_start * 255, 3),
         "width": int(out_arr.shape[1]), "height": int(out_arr.shape[0]),
+        **{k: v for k, v in res.params.items() if isinstance(v, (int, float, str))},
     }
     if res.sigma_estimated and not o["quiet"] and not o["as_json"]:
         click.echo(f"{it.src}: estimated noise sigma = {res.sigma_y * 255:.2f} (0-255 units)", err=True)
-    if task == "sr":
-        rec["scale"] = scale
     if res.std is not None:
         std_path = it.out.with_name(it.out.stem + ".std.png")
         std_img = (res.std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()
@@ -312,23 +273,22 @@ def process(job: Job, it: Item, *, step_bar: bool) -> dict:
         rec["mean_std"] = round(float(res.std.mean()) * 255, 3)
     if o["compare"]:
         cmp_path = it.out.with_name(it.out.stem + ".compare.png")
-        shown = x if known is None else torch.where(known.to(x.device)[None], x, torch.ones_like(x))  # holes white
-        write_image(cmp_path, _side_by_side(shown, res.image, res.std, scale), overwrite=True)
+        write_image(cmp_path, _side_by_side(tk.shown(x, tk.check(x, params)), res.image, res.std), overwrite=True)
         rec["compare"] = str(cmp_path)
     if it.ref is not None:
-        rec.update(_score(it.ref, res.image, task, scale, o))
+        rec.update(_score(it.ref, res.image, tk, params, o))
     return rec
 
 
-def _side_by_side(x, out, std, scale: int):
+def _side_by_side(x, out, std):
     import torch
     import torch.nn.functional as F
 
     from restore.io import from_tensor
 
     inp = x.to(out.device)
-    if scale > 1:
-        inp = F.interpolate(inp, scale_factor=scale, mode="nearest")
+    if inp.shape[-2:] != out.shape[-2:]:
+        inp = F.interpolate(inp, size=out.shape[-2:], mode="nearest")
     panels = [inp, out]
     if std is not None:
         panels.append((std * 4).clamp(0, 1))
@@ -341,9 +301,9 @@ def _side_by_side(x, out, std, scale: int):
     return from_tensor(torch.cat(row, dim=3), __import__("numpy").uint8)
 
 
-def _score(ref_path: Path, out, task: str, scale: int, o: dict) -> dict:
+def _score(ref_path: Path, out, tk, params: dict, o: dict) -> dict:
     from restore.api import _to_batch
-    from restore.metrics import psnr, rgb_to_y, shave, ssim
+    from restore.metrics import psnr, ssim
 
     ref = _read(ref_path, o).color
     r, _, _ = _to_batch(ref)
@@ -353,6 +313,6 @@ def _score(ref_path: Path, out, task: str, scale: int, o: dict) -> dict:
     a, b = out.cpu().clamp(0, 1), r
     if a.shape[1] != b.shape[1]:
         a, b = a.mean(1, keepdim=True), b.mean(1, keepdim=True)
-    if task == "sr":
-        a, b = shave(rgb_to_y(a), scale), shave(rgb_to_y(b), scale)
-    return {"reference": str(ref_path), "psnr": round(psnr(a, b), 4), "ssim": round(ssim(a, b), 5)}
+    a, b, label = tk.view(a, b, params)
+    return {"reference": str(ref_path), "psnr": round(psnr(a, b), 4), "ssim": round(ssim(a, b), 5),
+            "metric": f"PSNR{label}"}

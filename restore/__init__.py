@@ -14,14 +14,34 @@ Examples
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
+from pathlib import Path
 
 __version__ = "0.1.0"
 
+
+def _source_cli() -> None:
+    """Make ``restore.cli`` importable in a source checkout too.
+
+    An installed wheel carries the command line as ``restore/cli`` (pyproject's package-dir);
+    a checkout keeps it in ``<repo>/cli``, which is bound here to the same name without
+    putting a top-level ``cli`` package on the path."""
+    here = Path(__file__).resolve().parent
+    src = here.parent / "cli"
+    if "restore.cli" in sys.modules or (here / "cli").is_dir() or not (src / "__init__.py").is_file():
+        return
+    spec = importlib.util.spec_from_file_location(f"{__name__}.cli", src / "__init__.py",
+                                                  submodule_search_locations=[str(src)])
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+
+
+_source_cli()
+
 _LAZY = {
     "restore": ("api", "restore"),
-    "denoise": ("api", "denoise"),
-    "inpaint": ("api", "inpaint"),
-    "super_resolve": ("api", "super_resolve"),
     "run": ("api", "run"),
     "load_prior": ("prior", "load_prior"),
     "Prior": ("prior", "Prior"),
@@ -46,27 +66,37 @@ __all__ = [
     "RestoreError",
     "WeightsError",
     "__version__",
-    "denoise",
-    "inpaint",
     "load_prior",
     "psnr",
     "read_image",
     "restore",
     "run",
     "ssim",
-    "super_resolve",
     "write_image",
 ]
+
+
+def _helpers() -> dict:
+    """Each task's API helper (``restore.denoise``, ...), from the task registry."""
+    from .tasks import TASKS
+
+    return {s.helper: s for s in (TASKS.get(n) for n in TASKS) if s.helper}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         mod, attr = _LAZY[name]
         value = getattr(importlib.import_module(f".{mod}", __name__), attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'restore' has no attribute '{name}'")
+    elif not name.startswith("_") and name in _helpers():
+        value = _helpers()[name].load_helper()
+    else:
+        raise AttributeError(f"module 'restore' has no attribute '{name}'")
+    globals()[name] = value
+    return value
 
 
 def __dir__():
-    return __all__
+    return sorted(set(__all__) | set(_helpers()))
+
+
+__all__ += sorted(_helpers())

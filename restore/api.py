@@ -22,12 +22,9 @@ from .errors import InputError
 from .io import to_tensor
 from .prior import Prior, load_prior
 from .samplers import check_compatible, check_samples
-from .tasks import TASKS
-from .tasks.denoise import Denoise, estimate_sigma
-from .tasks.inpaint import Inpaint
-from .tasks.superres import SuperResolve
+from .tasks import get_task
 
-__all__ = ["Result", "denoise", "get_prior", "inpaint", "resolve_device", "restore", "run", "super_resolve"]
+__all__ = ["Result", "get_prior", "resolve_device", "restore", "run", "with_params_doc"]
 
 MAX_SIDE = 65536
 
@@ -46,6 +43,7 @@ class Result:
     sigma_estimated: bool
     seconds: float
     params: dict = field(default_factory=dict)
+    sigma_start: float | None = None  # the sampler's first noise level ([0, 1] units)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -124,34 +122,14 @@ def _check_size(h: int, w: int) -> None:
         raise InputError(f"image is {w}x{h}; sides over {MAX_SIDE} pixels are not supported")
 
 
-def _known_from_mask(mask: Any, shape: tuple[int, int]) -> torch.Tensor:
-    from .io import mask_from_hole
-
-    if isinstance(mask, torch.Tensor):
-        m = mask.detach().cpu().numpy()
-    elif isinstance(mask, np.ndarray):
-        m = mask
-    else:
-        raise InputError(f"mask must be a numpy array or a torch tensor, got {type(mask).__name__}")
-    m = np.asarray(m)
-    while m.ndim > 2 and m.shape[0] == 1:
-        m = m[0]
-    if m.ndim == 3:
-        m = m.any(axis=2) if m.shape[2] in (1, 3, 4) else m.any(axis=0)
-    if m.ndim != 2:
-        raise InputError(f"mask must be H x W, got shape {mask.shape}")
-    if m.dtype.kind == "f" and not np.isfinite(m).all():
-        raise InputError("mask holds NaN or inf")
-    return torch.from_numpy(mask_from_hole(m != 0, shape))
-
-
-def _alpha_back(alpha: np.ndarray | None, out: Any, scale: int) -> Any:
+def _alpha_back(alpha: np.ndarray | None, out: Any) -> Any:
+    """The output with the input's alpha channel appended (resized when the output is)."""
     if alpha is None:
         return out
-    if scale > 1:
+    if alpha.shape[:2] != out.shape[:2]:
         import cv2
 
-        alpha = cv2.resize(alpha, (alpha.shape[1] * scale, alpha.shape[0] * scale), interpolation=cv2.INTER_CUBIC)
+        alpha = cv2.resize(alpha, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_CUBIC)
     return np.concatenate([out if out.ndim == 3 else out[:, :, None], alpha[:, :, None].astype(out.dtype)], axis=2)
 
 
@@ -160,10 +138,6 @@ def run(
     x: torch.Tensor,
     task: str,
     *,
-    known: torch.Tensor | None = None,
-    sigma: float | None = None,
-    scale: int = 4,
-    kernel: str = "bicubic",
     sampler: str | None = None,
     steps: int | None = None,
     seed: int | None = 0,
@@ -176,82 +150,74 @@ def run(
     spacing: str | None = None,
     progress: Callable[[dict], None] | None = None,
     tiles: bool = True,
-    **hyper: Any,
+    **options: Any,
 ) -> Result:
     """Restore a ``(B, C, H, W)`` measurement tensor in [0, 1] (the chain, no conversion).
 
-    ``sigma`` is the measurement noise in [0, 1] units (estimated for denoising when None);
-    the other parameters are those of :func:`restore`. Super-resolution whose output is
-    larger than the prior's tile runs tile by tile (``tiles=False``: the whole image at
-    once); denoising and inpainting are pointwise operators, so the prior tiles its own
-    calls.
+    ``options`` are the task's parameters (``restore.TASKS``; e.g. ``sigma``, the
+    measurement noise in [0, 1] units, ``known`` / ``mask`` for inpainting, ``scale``) and
+    the sampler's own (e.g. ``eta``); anything else is refused. The other parameters are
+    those of :func:`restore`. A problem whose operator is not pointwise (super-resolution)
+    and whose output is larger than the prior's tile runs tile by tile (``tiles=False``: the
+    whole image at once); pointwise ones let the prior tile its own calls.
     """
     t0 = time.perf_counter()
-    spec = TASKS.get(task) if task in TASKS else None
-    if spec is None:
-        raise InputError(f"unknown task '{task}' (choose from: {', '.join(TASKS.names())})")
+    tk = get_task(task)
     if samples < 1 or samples > 256:
         raise InputError(f"samples must be between 1 and 256, got {samples}")
     if steps is not None and not 1 <= int(steps) <= 1000:
         raise InputError(f"steps must be between 1 and 1000, got {steps}")
-    if sigma is not None and not (np.isfinite(sigma) and 0 <= sigma <= 1):
-        raise InputError(f"sigma must be in [0, 1] image units (0-255 on the CLI), got {sigma}")
+    names = {q.name for q in tk.params}
+    given = {k: v for k, v in options.items() if k in names}
+    hyper = {k: v for k, v in options.items() if k not in names and v is not None}
+    p = tk.check(x, given)
+    name = sampler or tk.sampler
+    sspec = check_compatible(name, tk)
+    check_samples(name, samples, tk)
+    own = name == tk.sampler  # the task's measured defaults go with its default sampler
+    if own:  # explicit options win over the task's measured ones
+        hyper = {**dict(tk.options), **hyper}
+    _check_options(name, sspec.load(), hyper, tk)
     dev = resolve_device(device)
     x = x.to(dev)
     B, C, H, W = x.shape
+    oh, ow = tk.out_size(H, W, p)
+    if max(oh, ow) > MAX_SIDE:
+        raise InputError(f"the output would be {ow}x{oh}; sides over {MAX_SIDE} pixels are not supported")
     pri = get_prior(prior, dev)
     if generator is None:
         generator = torch.Generator("cpu").manual_seed(0 if seed is None else int(seed))
-    if task == "sr" and max(H, W) * scale > MAX_SIDE:
-        raise InputError(f"the x{scale} output would be {W * scale}x{H * scale}; sides over {MAX_SIDE} "
-                         "pixels are not supported")
-    if task == "sr" and tiles and pri.tile is not None and max(H, W) * scale > pri.tile >= 16 * scale:
+    scale = tk.tile_scale(p)
+    if scale is not None and tiles and pri.tile is not None and max(oh, ow) > pri.tile >= 16 * scale:
         def solve(xt, cb):  # the first tile checks the sampler before any work
-            return run(xt, task, sigma=sigma, scale=scale, kernel=kernel, sampler=sampler, steps=steps, seed=seed,
-                       generator=generator, device=dev, prior=pri, samples=samples, sigma_max=sigma_max,
-                       sigma_min=sigma_min, spacing=spacing, progress=cb, tiles=False, **hyper)
+            return run(xt, task, sampler=sampler, steps=steps, seed=seed, generator=generator, device=dev,
+                       prior=pri, samples=samples, sigma_max=sigma_max, sigma_min=sigma_min, spacing=spacing,
+                       progress=cb, tiles=False, **options)
 
-        res = _sr_by_tiles(x, scale, pri.tile, pri.net.size_multiple, solve, progress)
+        res = _by_tiles(x, scale, pri.tile, pri.net.size_multiple, solve, progress)
         res.seconds = time.perf_counter() - t0
         return res
-    estimated = False
-    if task == "denoise":
-        if sigma is None:
-            sigma = estimate_sigma(x)
-            estimated = True
-        op = Denoise((C, H, W), sigma)
-    elif task == "inpaint":
-        if known is None:
-            raise InputError("inpainting needs a mask")
-        op = Inpaint(known.to(dev), (C, H, W), sigma or 0.0)
-    else:
-        op = SuperResolve((C, H * scale, W * scale), scale, kernel, sigma or 0.0)
-    name = sampler or spec.default_sampler
-    sspec = check_compatible(name, op)
-    check_samples(name, samples, task)
-    own = name == spec.default_sampler  # the task's measured defaults go with its default sampler
-    n_steps = int(steps or (spec.default_steps if own else sspec.default_steps))
-    y = x if task != "inpaint" else op.A(x)
+    op, y, estimated = tk.build(x, p)
+    n_steps = int(steps or (tk.steps if own else sspec.default_steps))
     if samples > 1:
         y = y.repeat_interleave(samples, dim=0)
-    top = spec.default_sigma_max if sigma_max is None else sigma_max
-    if own:  # explicit options win over the task's measured ones
-        spacing = spec.default_spacing if spacing is None else spacing
-        sigma_min = spec.default_sigma_min if sigma_min is None else sigma_min
-        hyper = {**dict(spec.default_options), **hyper}
-    spacing = spacing or "karras"
-    sigmas = pri.schedule.sampling_sigmas(n_steps, sigma_max=top, sigma_min=sigma_min, spacing=spacing)
+    if sigma_max is None:
+        sigma_max = tk.sigma_max if own else sspec.sigma_max
+    if own:
+        spacing = tk.spacing if spacing is None else spacing
+        sigma_min = tk.sigma_min if sigma_min is None else sigma_min
+    sigmas = pri.schedule.sampling_sigmas(n_steps, sigma_max=sigma_max, sigma_min=sigma_min,
+                                          spacing=spacing or "karras")
     with torch.no_grad():
         out = sspec.load()(pri, y, op, sigmas, generator=generator, callback=progress, **hyper)
-    if task == "inpaint":  # known pixels are kept exactly (noiseless measurement)
-        m = op.mask(out)
-        out = m * y + (1 - m) * out if op.sigma_y == 0 else out
-    out = out.float()
+    out = op.finish(out, y).float()
     std = None
     if samples > 1:
         out = out.reshape(B, samples, *out.shape[1:])
         std = out.std(dim=1)
         out = out.mean(dim=1)
+    shown = {k: v for k, v in p.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)
+             and k != "sigma"}
     return Result(
         image=out.clamp(0, 1),
         std=std,
@@ -262,18 +228,35 @@ def run(
         sigma_y=op.sigma_y,
         sigma_estimated=estimated,
         seconds=time.perf_counter() - t0,
-        params={k: v for k, v in {"scale": scale, "kernel": kernel}.items() if task == "sr"} | hyper,
+        params=shown | hyper,
+        sigma_start=float(sigmas[0]),
     )
 
 
-SR_TILE_OVERLAP = 64  # output pixels shared by neighbouring super-resolution tiles
+def _check_options(name: str, fn: Callable, hyper: dict, tk) -> None:
+    """Refuse keywords that neither the task nor the sampler takes (before any work)."""
+    import inspect
+
+    sig = inspect.signature(fn).parameters
+    fixed = {"denoiser", "y", "op", "sigmas", "generator", "callback"}
+    own = [k for k in sig if k not in fixed]
+    bad = [k for k in hyper if k not in own]
+    if bad:
+        raise InputError(
+            f"unknown option {', '.join(map(repr, bad))} for task '{tk.name}' with sampler '{name}' "
+            f"(task options: {', '.join(q.name for q in tk.params) or 'none'}; "
+            f"sampler options: {', '.join(own) or 'none'})"
+        )
 
 
-def _sr_by_tiles(x: torch.Tensor, scale: int, tile: int, multiple: int,
-                 solve: Callable[[torch.Tensor, Callable | None], Result],
-                 progress: Callable[[dict], None] | None) -> Result:
-    """Super-resolve ``x`` in overlapping low-resolution tiles of at most ``tile`` output
-    pixels, blended in the output.
+TILE_OVERLAP = 64  # output pixels shared by neighbouring tiles of a non-pointwise problem
+
+
+def _by_tiles(x: torch.Tensor, scale: int, tile: int, multiple: int,
+              solve: Callable[[torch.Tensor, Callable | None], Result],
+              progress: Callable[[dict], None] | None) -> Result:
+    """Solve ``x`` (output ``scale`` times its size) in overlapping input tiles of at most
+    ``tile`` output pixels, blended in the output.
 
     Each tile is its own problem (operator, sampler state), so memory and the operator's
     cost follow the tile, not the image. Near a tile edge the tile's operator sees a border
@@ -283,7 +266,7 @@ def _sr_by_tiles(x: torch.Tensor, scale: int, tile: int, multiple: int,
     from .tiling import tile_layout, tile_weights
 
     B, C, h, w = x.shape
-    ov = min(max(4, SR_TILE_OVERLAP // scale), tile // scale // 4)
+    ov = min(max(4, TILE_OVERLAP // scale), tile // scale // 4)
     mult = multiple // math.gcd(multiple, scale)
     ys, xs = tile_layout(h, tile // scale, ov, mult), tile_layout(w, tile // scale, ov, mult)
     k = len(ys) * len(xs)
@@ -312,7 +295,7 @@ def _sr_by_tiles(x: torch.Tensor, scale: int, tile: int, multiple: int,
     return res
 
 
-def restore(image: Any, task: str, *, mask: Any = None, samples: int = 1, **params: Any) -> Any:
+def restore(image: Any, task: str, *, samples: int = 1, **params: Any) -> Any:
     """Restore an image with the diffusion prior.
 
     Parameters
@@ -321,20 +304,21 @@ def restore(image: Any, task: str, *, mask: Any = None, samples: int = 1, **para
         ``H x W [x C]`` array (uint8, uint16, or float in [0, 1]; an RGBA image keeps its
         alpha as is) or a ``(B, C, H, W)`` float tensor in [0, 1]. For ``sr`` this is the
         low-resolution image.
-    task : {"denoise", "inpaint", "sr"}
-    mask : array, optional
-        Inpainting only: ``H x W``, non-zero / True = pixels to fill (as in mask files).
+    task : str
+        A registered task (``restore.TASKS``: denoise, inpaint, sr, ...).
     samples : int
         Number of posterior samples; > 1 returns ``(mean, std)``.
     **params
-        ``sigma`` (noise std in [0, 1] units), ``scale``, ``kernel``, ``sampler``,
-        ``steps``, ``seed`` or ``generator``, ``device`` ("cpu", "cuda", "auto"),
-        ``prior`` (a :class:`~restore.prior.Prior`, a shipped name or a directory),
-        ``progress`` (called with a dict per step), ``sigma_max`` (starting noise level,
-        [0, 1] units; default per task), ``sigma_min`` (last nonzero level), ``spacing``
-        ("karras", "uniform" or "log"; the task's default sampler has its own measured
-        defaults) and sampler hyper-parameters (e.g. ``eta``; dpir's ``momentum``, 0.5 by
-        default for inpaint and sr, 0 turns it off).
+        The task's parameters (``restore list``; e.g. ``sigma``, the noise std in [0, 1]
+        units, ``mask`` for inpainting: ``H x W``, True / 1 / at least half the range =
+        pixels to fill, ``scale`` for sr), ``sampler``, ``steps``, ``seed`` or
+        ``generator``, ``device`` ("cpu", "cuda", "auto"), ``prior`` (a
+        :class:`~restore.prior.Prior`, a shipped name or a directory), ``progress`` (called
+        with a dict per step), ``sigma_max`` (starting noise level, [0, 1] units; default
+        per task for its default sampler, per sampler otherwise), ``sigma_min`` (last
+        nonzero level), ``spacing`` ("karras", "uniform" or "log") and sampler
+        hyper-parameters (e.g. ``eta``; dpir's ``momentum``, 0.5 by default for inpaint
+        and sr, 0 turns it off).
 
     Returns
     -------
@@ -349,88 +333,22 @@ def restore(image: Any, task: str, *, mask: Any = None, samples: int = 1, **para
     (32, 48, 3)
     """
     x, back, alpha = _to_batch(image)
-    known = None
-    if task == "inpaint":
-        if mask is None:
-            raise InputError("inpainting needs a mask (non-zero = pixels to fill)")
-        known = _known_from_mask(mask, tuple(x.shape[-2:]))
-    elif mask is not None:
-        raise InputError(f"task '{task}' takes no mask")
-    res = run(x, task, known=known, samples=samples, **params)
-    scale = res.params.get("scale", 1) if task == "sr" else 1
-    out = _alpha_back(alpha, back(res.image), scale)
+    res = run(x, task, samples=samples, **params)
+    out = _alpha_back(alpha, back(res.image))
     if samples > 1:
         return out, back(res.std)
     return out
 
 
-_PARAMS_DOC = """Other parameters (``**params``) are those of :func:`restore`: ``sampler`` (see
-    ``restore.SAMPLERS``), ``steps`` (network evaluations), ``seed`` or ``generator``,
+_PARAMS_DOC = """Other parameters (``**params``) are those of :func:`restore.restore`: ``sampler``
+    (see ``restore.SAMPLERS``), ``steps`` (network evaluations), ``seed`` or ``generator``,
     ``device`` ("cpu", "cuda", "auto"), ``prior`` (a Prior, a shipped name or a
     directory), ``samples`` (> 1 with a sampler that samples: returns ``(mean, std)``),
     ``progress`` (called per step), ``sigma_max`` / ``sigma_min`` / ``spacing`` (the
     noise levels) and the sampler's own options (e.g. ``eta``, dpir's ``momentum``)."""
 
 
-def _with_params_doc(f):
+def with_params_doc(f):
     """Fill a task helper's ``{params}`` with the parameters it passes on to :func:`restore`."""
     f.__doc__ = f.__doc__.replace("{params}", _PARAMS_DOC)
     return f
-
-
-@_with_params_doc
-def denoise(image: Any, sigma: float | None = None, **params: Any) -> Any:
-    """Remove Gaussian noise of std ``sigma`` ([0, 1] units; estimated when None).
-
-    The default is one evaluation of the prior at that noise level (the MMSE estimate).
-
-    {params}
-
-    Examples
-    --------
-    >>> import numpy as np, restore
-    >>> rng = np.random.default_rng(0)
-    >>> noisy = np.clip(0.5 + 0.1 * rng.standard_normal((40, 40)), 0, 1).astype(np.float32)
-    >>> bool(restore.denoise(noisy, sigma=0.1).std() < noisy.std())
-    True
-    """
-    return restore(image, "denoise", sigma=sigma, **params)
-
-
-@_with_params_doc
-def inpaint(image: Any, mask: Any, **params: Any) -> Any:
-    """Fill the pixels where ``mask`` is non-zero; known pixels are kept exactly.
-
-    ``mask``: ``H x W``, non-zero / True = pixels to fill.
-
-    {params}
-
-    Examples
-    --------
-    >>> import numpy as np, restore
-    >>> img = np.full((32, 32, 3), 200, np.uint8)
-    >>> hole = np.zeros((32, 32), bool); hole[8:16, 8:16] = True
-    >>> out = restore.inpaint(img, hole, steps=4)
-    >>> bool((out[~hole] == img[~hole]).all())
-    True
-    """
-    return restore(image, "inpaint", mask=mask, **params)
-
-
-@_with_params_doc
-def super_resolve(image: Any, scale: int = 4, **params: Any) -> Any:
-    """Upscale a low-resolution image by ``scale`` (2, 3, 4 or 8; bicubic degradation).
-
-    ``kernel`` ("bicubic" or "box") and ``sigma`` (measurement noise, [0, 1] units) are
-    taken too.
-
-    {params}
-
-    Examples
-    --------
-    >>> import numpy as np, restore
-    >>> lr = np.full((16, 12), 0.5, np.float32)
-    >>> restore.super_resolve(lr, scale=2, steps=4).shape
-    (32, 24)
-    """
-    return restore(image, "sr", scale=scale, **params)

@@ -17,3 +17,7 @@ class WeightsError(RestoreError):
 
 class IncompatibleError(RestoreError, ValueError):
     """A sampler that cannot serve the given task/operator."""
+
+
+class UsageError(RestoreError, ValueError):
+    """Options or arguments that do not go together (the command line exits 2)."""

@@ -207,18 +207,24 @@ def _normalise(arr: np.ndarray, p: Path | None) -> np.ndarray:
 
 def read_mask(path: str | os.PathLike, shape: tuple[int, int], *, invert: bool = False,
               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Read a mask file: white / non-zero = pixels to fill. Returns ``known`` (True = observed).
+    """Read a mask file: white = pixels to fill. Returns ``known`` (True = observed).
+
+    A pixel is a hole when any channel is at or above half the range (128 of 255; a file
+    holding only 0 and 1 is taken as labels), so a mask saved as JPEG, whose edges ring,
+    keeps the shape it was drawn with; a transparent pixel (alpha under half) is not a hole.
 
     Raises
     ------
     InputError
         Unreadable file, size different from ``shape``, no hole, or nothing known.
     """
+    from .tasks.inpaint import hole_from_array
+
     img = read_image(path, max_pixels=max_pixels)
     a = img.color
-    hole = (a != 0) if a.ndim == 2 else (a != 0).any(axis=2)
+    hole = hole_from_array(a) if a.ndim == 2 else hole_from_array(a).any(axis=2)
     if img.has_alpha:
-        hole &= img.alpha != 0
+        hole &= hole_from_array(img.alpha)
     if invert:
         hole = ~hole
     return mask_from_hole(hole, shape, str(path))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -61,36 +62,44 @@ def _load_ref(ref: str):
 @dataclass(frozen=True)
 class SamplerSpec:
     """A registered sampler: where its function lives (``"module:function"``, imported on
-    first use so that listing the registry needs no torch) and what it needs from an
-    operator (see :data:`restore.tasks.base.CAPABILITIES`)."""
+    first use so that listing the registry needs no torch), what it needs from an operator
+    (see :data:`restore.tasks.CAPABILITIES`; it serves every task whose operator offers
+    that) and where it starts when it is not a task's default sampler."""
 
     ref: str
     needs: frozenset
-    tasks: tuple  # tasks it serves
     default_steps: int
     summary: str
     stochastic: bool = True  # draws fresh noise: repeated runs give posterior samples
+    #: first noise level ([0, 1] units); None = the prior's largest (a run from pure noise)
+    sigma_max: float | None = None
 
     def load(self) -> Callable:
         return _load_ref(self.ref)
 
+    def serves(self, capabilities) -> bool:
+        return self.needs <= capabilities
+
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A registered task: its operator class (``"module:Class"``, imported on first use)
-    and its defaults (sampler, steps, starting noise), chosen by measurement
-    (``benchmarks/choose_defaults.py``)."""
+    """A registered task: its name, where its :class:`~restore.tasks.base.Task` subclass
+    lives (``"module:Class"``, imported on first use), a one-line summary (so that the
+    command line lists the tasks without importing torch) and the name of its API helper,
+    a function of the same module offered as ``restore.<helper>``."""
 
     name: str
     ref: str
-    default_sampler: str
-    default_steps: int
     summary: str
-    capabilities: frozenset
-    default_sigma_max: float | None = None
-    default_spacing: str = "karras"  # of the default sampler's noise levels
-    default_sigma_min: float | None = None  # its last nonzero level (None: the schedule's)
-    default_options: tuple = ()  # (name, value) keyword options of the default sampler
+    helper: str | None = None
 
-    def load(self) -> type:
-        return _load_ref(self.ref)
+    def load_helper(self) -> Callable:
+        return _load_ref(f"{self.ref.partition(':')[0]}:{self.helper}")
+
+    def task(self):
+        return _task_instance(self.ref)
+
+
+@lru_cache(maxsize=None)
+def _task_instance(ref: str):
+    return _load_ref(ref)()

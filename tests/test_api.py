@@ -85,8 +85,8 @@ def test_sigma_estimated_when_missing(P):
         (lambda P: restore.inpaint(np.zeros((8, 8)), np.zeros((8, 9), bool), prior=P), "mask is 9x8"),
         (lambda P: restore.inpaint(np.zeros((8, 8)), np.zeros((8, 8), bool), prior=P), "no hole"),
         (lambda P: restore.inpaint(np.zeros((8, 8)), np.ones((8, 8), bool), prior=P), "whole image"),
-        (lambda P: restore.super_resolve(np.zeros((8, 8)), scale=5, prior=P), "not supported"),
-        (lambda P: restore.restore(np.zeros((8, 8)), "deblur", prior=P), "unknown task"),
+        (lambda P: restore.super_resolve(np.zeros((8, 8)), scale=5, prior=P), "scale must be one of 2, 3, 4, 8"),
+        (lambda P: restore.restore(np.zeros((8, 8)), "dehaze", prior=P), "unknown task"),
         (lambda P: restore.denoise(np.zeros((0, 8)), sigma=0.1, prior=P), "no pixels"),
     ],
 )
@@ -176,8 +176,8 @@ def test_each_task_default_sampler_gets_its_measured_options(tiny_prior):
 
     x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     known = torch.rand(1, 16, 16, generator=torch.Generator().manual_seed(1)) > 0.5
-    go = lambda task, **kw: run(x, task, known=known if task == "inpaint" else None, scale=2, steps=4,
-                                prior=tiny_prior, **kw)
+    extra = {"inpaint": {"known": known}, "sr": {"scale": 2}, "denoise": {}}
+    go = lambda task, **kw: run(x, task, steps=4, prior=tiny_prior, **extra[task], **kw)
     for task in ("inpaint", "sr"):
         default, explicit = go(task), go(task, sampler="dpir")
         assert default.params["momentum"] == explicit.params["momentum"] == 0.5

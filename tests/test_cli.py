@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main
+from restore.cli.main import main
 from restore.io import read_image, write_image
 
 
@@ -122,7 +122,7 @@ def test_folder_one_mask_for_all_recursive_and_glob(run, imgs):
         (["inpaint", "{i0}"], 2, "MASK"),
         (["sr", "{i0}", "--scale", "5"], 2, "5"),
         (["sr", "{i0}", "--scale", "2", "--sampler", "repaint"], 1, "samplers that can"),
-        (["sr", "{i0}", "--scale", "8", "--max-pixels", "10000"], 1, "x8 output would be 192x160 .* over the limit"),
+        (["sr", "{i0}", "--scale", "8", "--max-pixels", "10000"], 1, "output would be 192x160 .* over the limit"),
         (["denoise", "{i0}", "--sampler", "bogus"], 2, "bogus"),
         (["denoise", "{txt}"], 1, "not an image"),
         (["denoise", "{i0}", "--weights", "{tmp}"], 1, "no prior|config.json"),

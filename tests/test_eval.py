@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main
-from restore.evaluate import evaluate, load_dataset, make_case, make_mask, parse_method
+from restore.cli.main import main
+from restore.evaluate import evaluate, load_dataset, make_case, parse_method
+from restore.tasks.inpaint import make_mask
 from restore.io import write_image
 
 

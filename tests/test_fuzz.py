@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 import restore
-from cli.main import main
+from restore.cli.main import main
 from restore.errors import RestoreError
 from restore.io import write_image
 

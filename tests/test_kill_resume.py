@@ -23,7 +23,7 @@ def test_sigkill_and_resume(tiny_prior_dir, tmp_path):
     for i in range(n):
         write_image(src / f"im{i:02d}.png", (rng.random((48, 40, 3)) * 255).astype(np.uint8))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "cli.main", "denoise", str(src), "-o", str(out), "--sigma", "15",
+    cmd = [sys.executable, "-m", "restore.cli.main", "denoise", str(src), "-o", str(out), "--sigma", "15",
            "--sampler", "ddrm", "--steps", "60", "--weights", str(tiny_prior_dir), "-q"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     kills = 0

@@ -14,18 +14,19 @@ from ..registry import Registry, SamplerSpec
 
 __all__ = ["SAMPLERS", "SamplerSpec", "check_compatible", "check_samples", "compatible_samplers"]
 
-ALL = ("denoise", "inpaint", "sr")
 SAMPLERS: Registry[SamplerSpec] = Registry("sampler")
 _R = SAMPLERS.register
-_R("ddnm", SamplerSpec(f"{__name__}.ddnm:ddnm", frozenset({"pinv"}), ALL, 20, "DDNM+ range/null-space projection"))
-_R("ddrm", SamplerSpec(f"{__name__}.ddrm:ddrm", frozenset({"svd"}), ALL, 20, "DDRM spectral updates"))
-_R("diffpir", SamplerSpec(f"{__name__}.diffpir:diffpir", frozenset({"svd"}), ALL, 20, "plug-and-play HQS, exact prox"))
-_R("dps", SamplerSpec(f"{__name__}.guided:dps", frozenset({"grad"}), ALL, 20, "diffusion posterior sampling (gradient)"))
-_R("pigdm", SamplerSpec(f"{__name__}.guided:pigdm", frozenset({"svd", "grad"}), ALL, 20, "pseudo-inverse guidance (gradient)"))
-_R("repaint", SamplerSpec(f"{__name__}.repaint:repaint", frozenset({"mask"}), ("inpaint",), 20, "RePaint resampling"))
-_R("dpir", SamplerSpec(f"{__name__}.dpir:dpir", frozenset({"svd"}), ALL, 20, "deterministic plug-and-play HQS (MMSE-like)",
-                         stochastic=False))
-_R("mmse", SamplerSpec(f"{__name__}.mmse:mmse", frozenset({"identity"}), ("denoise",), 1, "one prior evaluation (posterior mean)",
+# where each starts when it is not a task's default (``sigma_max``; None: from pure noise,
+# as in its paper): DPIR starts its penalty at 49/255 (Zhang et al. 2021, Sec. 5)
+_R("ddnm", SamplerSpec(f"{__name__}.ddnm:ddnm", frozenset({"pinv"}), 20, "DDNM+ range/null-space projection"))
+_R("ddrm", SamplerSpec(f"{__name__}.ddrm:ddrm", frozenset({"svd"}), 20, "DDRM spectral updates"))
+_R("diffpir", SamplerSpec(f"{__name__}.diffpir:diffpir", frozenset({"svd"}), 20, "plug-and-play HQS, exact prox"))
+_R("dps", SamplerSpec(f"{__name__}.guided:dps", frozenset({"grad"}), 20, "diffusion posterior sampling (gradient)"))
+_R("pigdm", SamplerSpec(f"{__name__}.guided:pigdm", frozenset({"svd", "grad"}), 20, "pseudo-inverse guidance (gradient)"))
+_R("repaint", SamplerSpec(f"{__name__}.repaint:repaint", frozenset({"mask"}), 20, "RePaint resampling"))
+_R("dpir", SamplerSpec(f"{__name__}.dpir:dpir", frozenset({"svd"}), 20, "deterministic plug-and-play HQS (MMSE-like)",
+                         stochastic=False, sigma_max=49 / 255))
+_R("mmse", SamplerSpec(f"{__name__}.mmse:mmse", frozenset({"identity"}), 1, "one prior evaluation (posterior mean)",
                          stochastic=False))
 
 
@@ -35,22 +36,24 @@ def compatible_samplers(capabilities) -> list[str]:
     return [n for n, spec in SAMPLERS.items() if spec.needs <= caps]
 
 
-def check_samples(name: str, samples: int, task: str) -> None:
+def check_samples(name: str, samples: int, task) -> None:
     """Refuse ``samples > 1`` with a deterministic sampler (every draw would be the same
-    image and the std map all zero), naming the samplers that do sample for ``task``."""
+    image and the std map all zero), naming the samplers that do sample for ``task`` (a
+    :class:`~restore.tasks.base.Task`)."""
     if samples <= 1:
         return
     spec = SAMPLERS.get(name)
     if not spec.stochastic:
-        ok = [n for n, s in SAMPLERS.items() if s.stochastic and task in s.tasks]
+        ok = [n for n, s in SAMPLERS.items() if s.stochastic and s.serves(task.capabilities)]
         raise IncompatibleError(
             f"--samples {samples}: sampler '{name}' is deterministic (all samples would be the same image, "
-            f"the std map zero); samplers that sample for {task}: {', '.join(ok)}"
+            f"the std map zero); samplers that sample for {task.name}: {', '.join(ok)}"
         )
 
 
 def check_compatible(name: str, op) -> SamplerSpec:
-    """The sampler's spec, or an :class:`IncompatibleError` listing those that would work."""
+    """The sampler's spec, or an :class:`IncompatibleError` listing those that would work
+    (``op``: an operator or a task, anything with ``capabilities``)."""
     try:
         spec = SAMPLERS.get(name)
     except KeyError as e:
@@ -58,7 +61,7 @@ def check_compatible(name: str, op) -> SamplerSpec:
     missing = spec.needs - op.capabilities
     if missing:
         raise IncompatibleError(
-            f"sampler '{name}' cannot serve task '{op.task}' (it needs {', '.join(sorted(missing))}); "
+            f"sampler '{name}' cannot serve task '{getattr(op, 'task', None) or op.name}' (it needs {', '.join(sorted(missing))}); "
             f"samplers that can: {', '.join(compatible_samplers(op))}"
         )
     return spec

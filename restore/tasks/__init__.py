@@ -1,8 +1,10 @@
-"""Tasks: forward operators ``y = A x + n`` and their registry.
+"""Tasks: their declarations (:class:`~restore.tasks.base.Task`: forward operator
+``y = A x + n``, parameters, sampler defaults, evaluation) and their registry.
 
-Adding a task is one module with an :class:`~restore.tasks.base.Operator` subclass and
-one ``TASKS.register`` line here. Operator classes are imported on first use, so listing
-the registry needs no torch.
+Adding a task is one module with a :class:`~restore.tasks.base.Task` subclass and one
+``TASKS.register`` line here; the API, the command line, ``restore eval`` and ``restore
+list`` read the declaration. Task modules are imported on first use, so listing the names
+needs no torch.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import importlib
 
 from ..registry import Registry, TaskSpec
 
-__all__ = ["CAPABILITIES", "TASKS", "TaskSpec"]
+__all__ = ["CAPABILITIES", "TASKS", "TaskSpec", "get_task"]
 
 #: What an operator can offer a sampler (kept here, torch-free, for ``restore list``).
 CAPABILITIES = {
@@ -22,24 +24,25 @@ CAPABILITIES = {
     "identity": "A is the identity (pure denoising)",
 }
 
-_BASE = frozenset({"pinv", "svd", "grad"})
 TASKS: Registry[TaskSpec] = Registry("task")
-# defaults (sampler, steps, starting noise level) from benchmarks/choose_defaults.py
-TASKS.register("denoise", TaskSpec("denoise", f"{__name__}.denoise:Denoise", "mmse", 1,
-                                   "remove Gaussian noise", _BASE | {"identity"}, 0.5))
-# inpaint: log-spaced levels (DPIR's own schedule) beat Karras by +0.14 dB on random 80 %
-# (benchmarks/results/dpir_schedule.md); dpir's extrapolation (momentum 0.5) with the last
-# level at 0.005 adds +0.38 dB on CBSD68 1-12 and +0.32 dB on 13-24 at the same 20
-# evaluations, and +0.04-0.05 dB PSNR-Y to SR x4 (benchmarks/results/dpir_momentum.md)
-TASKS.register("inpaint", TaskSpec("inpaint", f"{__name__}.inpaint:Inpaint", "dpir", 20,
-                                   "fill masked pixels", _BASE | {"mask"}, 0.2, "log", 0.005,
-                                   (("momentum", 0.5),)))
-TASKS.register("sr", TaskSpec("sr", f"{__name__}.superres:SuperResolve", "dpir", 20,
-                              "super-resolve x2/x3/x4/x8", _BASE, 0.2, default_options=(("momentum", 0.5),)))
+_R = TASKS.register
+_R("denoise", TaskSpec("denoise", f"{__name__}.denoise:DenoiseTask", "remove Gaussian noise", "denoise"))
+_R("inpaint", TaskSpec("inpaint", f"{__name__}.inpaint:InpaintTask", "fill masked pixels", "inpaint"))
+_R("sr", TaskSpec("sr", f"{__name__}.superres:SuperResolveTask", "super-resolve x2/x3/x4/x8", "super_resolve"))
+
+
+def get_task(name: str):
+    """The :class:`~restore.tasks.base.Task` registered as ``name``."""
+    from ..errors import InputError
+
+    if name not in TASKS:
+        raise InputError(f"unknown task '{name}' (choose from: {', '.join(TASKS.names())})")
+    return TASKS.get(name).task()
+
 
 _LAZY = {
-    "Operator": "base", "Denoise": "denoise", "estimate_sigma": "denoise", "Inpaint": "inpaint",
-    "SuperResolve": "superres", "SCALES": "superres", "KERNELS": "superres",
+    "Operator": "base", "Task": "base", "Param": "base", "Denoise": "denoise", "estimate_sigma": "denoise",
+    "Inpaint": "inpaint", "SuperResolve": "superres", "SCALES": "superres", "KERNELS": "superres",
 }
 
 

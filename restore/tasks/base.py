@@ -1,4 +1,6 @@
-"""Forward operators ``y = A x + n`` (deepinv's ``physics``, DDRM's ``H_functions``).
+"""What a task is: its forward operator ``y = A x + n`` (deepinv's ``physics``, DDRM's
+``H_functions``) and its declaration (:class:`Task`: parameters, sampler defaults, how the
+operator is built from them, and how it is evaluated).
 
 Every operator here has a singular value decomposition ``A = U diag(s) V^T`` that is cheap
 to apply, which gives the pseudo-inverse, the proximal step of the data term and DDRM's
@@ -12,12 +14,18 @@ singular values (zero where nothing is measured) in ``singulars`` (broadcastable
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 import torch
 
+from ..errors import InputError, UsageError
 from . import CAPABILITIES
 
-__all__ = ["CAPABILITIES", "Operator"]
-
+__all__ = ["CAPABILITIES", "Case", "Operator", "Param", "Task"]
 
 
 class Operator:
@@ -101,9 +109,202 @@ class Operator:
         """A starting estimate of ``x`` from ``y`` (the pseudo-inverse)."""
         return self.A_dagger(y)
 
+    def finish(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The sampler's result as returned to the user (inpainting keeps known pixels)."""
+        return out
+
     def describe(self) -> dict:
         return {"task": self.task, "sigma_y": self.sigma_y}
 
 
 def _gen_device(g: torch.Generator | None) -> torch.device:
     return g.device if g is not None else torch.device("cpu")
+
+
+# -- the declaration -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a task: API keyword, CLI option, type, range and help.
+
+    ``unit`` converts the command line's value into the API's (``api = cli / unit``: noise
+    levels are 0-255 on the command line and [0, 1] in the API). ``range`` is in CLI units.
+    ``cli=False``: API only (e.g. an in-memory mask); ``switch``: an on/off CLI flag.
+    """
+
+    name: str
+    type: type = float
+    default: Any = None
+    help: str = ""
+    choices: tuple = ()
+    range: tuple | None = None
+    unit: float = 1.0
+    required: bool = False
+    cli: bool = True
+    switch: bool = False
+    flag: str | None = None  # the CLI option when not --<name>
+
+    @property
+    def option(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    def check(self, value: Any) -> Any:
+        """The API value, validated (a clear :class:`InputError` otherwise)."""
+        if value is None or self.type not in (int, float, str):
+            return value
+        if self.type is str:
+            value = str(value)
+        elif isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise InputError(f"{self.name} must be a number, got {value!r}")
+        if self.choices and value not in self.choices:
+            raise InputError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
+        if self.range is not None and self.type is not str:
+            lo, hi = (v / self.unit for v in self.range)
+            if not (math.isfinite(value) and lo <= value <= hi):
+                unit = "" if self.unit == 1 else f" in API units ({self.range[0]:g}-{self.range[1]:g} on the CLI)"
+                raise InputError(f"{self.name} must be in [{lo:g}, {hi:g}]{unit}, got {value}")
+        return self.type(value)
+
+
+@dataclass
+class Case:
+    """One degraded test image of ``restore eval``: measurement, ground truth, how to run
+    and score it."""
+
+    name: str
+    gt: torch.Tensor  # (1, C, H, W) in [0, 1]
+    y: torch.Tensor  # the measurement given to run()
+    task: str
+    params: dict = field(default_factory=dict)  # what was done (reported)
+    run: dict = field(default_factory=dict)  # keywords of run() besides the measurement
+    y_uint8: np.ndarray | None = None  # the measurement quantised (for tools that take uint8)
+    known: torch.Tensor | None = None  # inpainting: (1, H, W) bool, True = observed
+
+
+class Task:
+    """A task's declaration, read by the API, the command line, ``restore eval`` and
+    ``restore list`` (none of which names a task).
+
+    A subclass sets the class attributes and overrides the hooks it needs; adding a task is
+    one module with a subclass and one ``TASKS.register`` line in :mod:`restore.tasks`.
+
+    Attributes
+    ----------
+    params : tuple of Param
+        Keywords of :func:`restore.api.run` (and CLI options) that build the operator.
+    files : tuple of str
+        Extra inputs the command line reads from files (positional arguments, paired with
+        the images by file stem in folder mode); :meth:`load` turns them into parameters.
+    eval_params : tuple of Param
+        Options of ``restore eval TASK``: the synthetic degradation.
+    sampler, steps, sigma_max, spacing, sigma_min, options
+        The default sampler and its measured settings (``benchmarks/choose_defaults.py``);
+        another sampler runs with its own (see :class:`restore.registry.SamplerSpec`).
+    baselines : dict
+        Classical tools for ``restore eval --baselines``: name -> function(case) -> image.
+    """
+
+    name = ""
+    summary = ""
+    operator: type[Operator] = Operator
+    params: tuple[Param, ...] = ()
+    files: tuple[str, ...] = ()
+    eval_params: tuple[Param, ...] = ()
+    sampler = "dpir"
+    steps = 20
+    sigma_max: float | None = None
+    spacing = "karras"
+    sigma_min: float | None = None
+    options: tuple = ()
+    baselines: dict[str, Callable[[Case], torch.Tensor]] = {}
+    slow_baselines: frozenset = frozenset()  # run on the first --slow-limit images only
+
+    @property
+    def capabilities(self) -> frozenset:
+        return self.operator.capabilities
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    # -- the API ------------------------------------------------------------------------
+    def check(self, x: torch.Tensor, p: dict) -> dict:
+        """Validate the parameters against the input ``(B, C, H, W)`` before any work;
+        returns them with the defaults filled in."""
+        out = {}
+        for q in self.params:
+            v = p.get(q.name, q.default)
+            if v is None and q.required:
+                raise InputError(f"{self.name} needs {q.name}")
+            out[q.name] = q.check(v)
+        return out
+
+    def out_size(self, h: int, w: int, p: dict) -> tuple[int, int]:
+        """Output size for an input of ``h x w``."""
+        return h, w
+
+    def tile_scale(self, p: dict) -> int | None:
+        """``None`` when the operator is pointwise (the prior tiles its own calls); else the
+        output / input scale of a problem that must be solved tile by tile when large."""
+        return None
+
+    def build(self, x: torch.Tensor, p: dict) -> tuple[Operator, torch.Tensor, bool]:
+        """The operator, the measurement ``y`` for the sampler, and whether the noise level
+        was estimated (``x`` is the user's input)."""
+        raise NotImplementedError
+
+    # -- the command line ---------------------------------------------------------------
+    def load(self, image, files: dict, p: dict, max_pixels: int | None) -> tuple[dict, np.ndarray | None]:
+        """Turn the file inputs (paths by name, ``None`` when absent) and CLI options into
+        run() keywords; also returns an alpha channel to write instead of the input's."""
+        return p, None
+
+    def cli_check(self, files: dict, p: dict) -> None:
+        """Usage errors of the command line's file inputs (:class:`UsageError`)."""
+        missing = [f.upper() for f in self.files if files.get(f) is None]
+        if missing:
+            raise UsageError(f"missing {', '.join(missing)}")
+
+    def warnings(self, x: torch.Tensor, p: dict) -> list[str]:
+        """Warnings about the parameters given for this input (shown before the work)."""
+        return []
+
+    def shown(self, x: torch.Tensor, p: dict) -> torch.Tensor:
+        """The input as drawn in a ``--compare`` panel."""
+        return x
+
+    # -- evaluation ---------------------------------------------------------------------
+    def degrade(self, name: str, img: np.ndarray, index: int, **e: Any) -> Case:
+        """The seeded degradation (``index``) of a clean uint8 image for ``restore eval``."""
+        raise NotImplementedError
+
+    def view(self, a: torch.Tensor, b: torch.Tensor, p: dict) -> tuple[torch.Tensor, torch.Tensor, str]:
+        """What is scored of output ``a`` and truth ``b`` and its label suffix (e.g. the Y
+        channel for super-resolution: ``"-Y"``)."""
+        return a, b, ""
+
+    def score(self, case: Case, out: torch.Tensor) -> dict:
+        """PSNR / SSIM with the task's convention."""
+        from ..metrics import psnr, ssim
+
+        a, b, _ = self.view(out.detach().float().cpu().clamp(0, 1), case.gt, case.params)
+        return {"psnr": psnr(a, b), "ssim": ssim(a, b)}
+
+    def describe(self, p: dict) -> str:
+        """A few words on an evaluation's setting (report headers)."""
+        return ", ".join(f"{k}={v}" for k, v in p.items() if v is not None)
+
+    def published(self, p: dict) -> str:
+        """Published figures for this evaluation setting, with their source ("" if none)."""
+        return ""
+
+
+def np01(t: torch.Tensor) -> np.ndarray:
+    """``(1, C, H, W)`` tensor -> ``H x W [x C]`` float array (for classical tools)."""
+    a = t[0].detach().cpu().numpy().transpose(1, 2, 0)
+    return a[:, :, 0] if a.shape[2] == 1 else a
+
+
+def from_np(a: np.ndarray) -> torch.Tensor:
+    """A classical tool's ``H x W [x C]`` array (uint8 or float in [0, 1]) -> tensor."""
+    from ..io import to_tensor
+
+    return to_tensor(np.asarray(a, dtype=np.float32) if a.dtype.kind == "f" else a)
