@@ -106,14 +106,16 @@ def param_option(q) -> click.Option:
     elif q.range is not None:
         typ = (click.IntRange if q.type is int else click.FloatRange)(*q.range)
     else:
-        typ = q.type
+        typ = q.type if q.type in (int, float, str) else str  # objects (kernels, ...) come as text
     default = q.default
     if default is not None and q.unit != 1:
         default = default * q.unit
     if default is not None and q.choices:
         default = str(default)
-    return click.Option([q.option, dest], type=typ, default=default, required=q.required,
-                        show_default=default is not None, help=q.help)
+    # a default of None counts as given for click >= 8.3: leave it out when required
+    extra = {"default": default} if default is not None or not q.required else {}
+    return click.Option([q.option, dest], type=typ, required=q.required, show_default=default is not None,
+                        help=q.help, **extra)
 
 
 def task_command(name: str) -> click.Command:
@@ -123,10 +125,11 @@ def task_command(name: str) -> click.Command:
     tk = get_task(name)
     cli_params = [q for q in tk.params if q.cli]
 
-    def callback(image, **kw):
-        from .runner import Job, run_job
+    def callback(inputs, **kw):
+        from restore.errors import RestoreError
 
-        files = {f: kw.pop(f, None) for f in tk.files}
+        from .runner import STDIO, Job, run_job
+
         params = {}
         for q in cli_params:
             v = kw.pop(q.name)
@@ -135,17 +138,27 @@ def task_command(name: str) -> click.Command:
             params[q.name] = v / q.unit if v is not None and q.unit != 1 else v
         if kw.get("sigma_max") is not None:
             kw["sigma_max"] /= 255.0
-        sys.exit(run_job(Job(name, image, files, params, kw)))
+        n = tk.cli_files(params)
+        images, given = list(inputs[: len(inputs) - n]), list(inputs[len(inputs) - n:])
+        files = dict(zip(tk.files, given + [None] * (len(tk.files) - len(given))))
+        if not images:
+            files = dict.fromkeys(tk.files)
+            images = list(inputs)
+        try:
+            tk.cli_check(files, params)
+        except RestoreError as e:
+            raise click.UsageError(str(e)) from None
+        sys.exit(run_job(Job(name, [STDIO if str(p) == "-" else p for p in images], files, params, kw)))
 
     files_help = "".join(f" {f.upper()}" for f in tk.files)
-    doc = (f"{tk.summary[0].upper()}{tk.summary[1:]}: IMAGE is a file or a folder"
+    doc = (f"{tk.summary[0].upper()}{tk.summary[1:]}: IMAGE is a file, several files, a folder, or - (stdin; "
+           "the result then goes to stdout as PNG, as with -o -)"
            + (f"; {files_help.strip()} a file or a folder (matched by file stem)" if tk.files else "")
            + f".\n\n{(tk.__doc__ or '').strip()}")
     cmd = click.Command(name, callback=callback, help=doc, context_settings=CONTEXT,
                         short_help=tk.summary,
-                        params=[click.Argument(["image"], type=click.Path(path_type=Path)),
-                                *[click.Argument([f], type=click.Path(path_type=Path), required=False)
-                                  for f in tk.files],
+                        params=[click.Argument(["inputs"], nargs=-1, required=True, type=click.Path(path_type=Path),
+                                               metavar="IMAGE..." + files_help),
                                 *[param_option(q) for q in cli_params]])
     cmd.params.extend(common_options(lambda **kw: None).__click_params__[::-1])
     return cmd

@@ -17,17 +17,23 @@ from pathlib import Path
 import click
 
 from restore.errors import InputError, RestoreError
+from restore import io
 from restore.io import check_output_path
 from restore.samplers import check_samples
 from restore.tasks import get_task
 
-READ_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+
+
+READ_EXTS = tuple(sorted(io.READ_EXTS))
+
+#: ``-`` as an input reads the image from stdin; as the output, writes PNG to stdout
+STDIO = Path("-")
 
 
 @dataclass
 class Job:
     task: str
-    input: Path
+    inputs: list  # one file or folder, several files, or STDIO
     files: dict  # the task's file inputs by name (a file, a folder matched by stem, or None)
     params: dict
     opts: dict
@@ -65,10 +71,33 @@ def _by_stem(folder: Path, rel: Path) -> Path | None:
     return None
 
 
+def _spool_stdin() -> Path:
+    """stdin's bytes in a private temp file (read like any image file; removed at exit)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="restore-"))
+    atexit.register(shutil.rmtree, d, True)
+    p = d / "stdin"
+    p.write_bytes(sys.stdin.buffer.read())
+    return p
+
+
 def plan(job: Job) -> tuple[list[Item], bool]:
-    """Items to process and whether this is folder mode (raises InputError on bad paths)."""
-    src, o = job.input, job.opts
+    """Items to process and whether this is a batch (a folder or several files; raises
+    InputError on bad paths)."""
+    o = job.opts
+    if len(job.inputs) > 1:
+        return _plan_files(job), True
+    src = job.inputs[0]
     ref = o.get("reference")
+    if src == STDIO:
+        if any(f == STDIO for f in job.files.values()):
+            raise InputError("only one input can come from stdin")
+        src = _spool_stdin()
+        if o.get("output") is None:
+            o["output"] = STDIO
     if not src.exists():
         raise InputError(f"{src}: no such file or directory")
     if src.is_file():
@@ -78,11 +107,14 @@ def plan(job: Job) -> tuple[list[Item], bool]:
             if f is not None and f.is_dir():
                 raise InputError(f"{f}: is a folder but the image is a single file")
         out = o.get("output") or src.with_name(f"{src.stem}.{job.task}.png")
-        if out.is_dir():
+        if out != STDIO and out.is_dir():
             out = out / f"{src.stem}.{job.task}.png"
-        check_output_path(out)
+        if out != STDIO:
+            check_output_path(out)
         r = ref if ref is None or ref.is_file() else _by_stem(ref, Path(src.name))
         return [Item(src, dict(job.files), out, r)], False
+    if o.get("output") == STDIO:
+        raise InputError("-o - (stdout) takes one image, not a folder")
     out_dir = o.get("output") or src.with_name(f"{src.name}.{job.task}")
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: exists and is not a folder (folder input needs an output folder)")
@@ -104,12 +136,40 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     return items, True
 
 
+def _plan_files(job: Job) -> list[Item]:
+    """Several image files: a batch like a folder (outputs in ``-o DIR`` or beside each
+    input, existing ones skipped, failures reported at the end)."""
+    o = job.opts
+    out_dir, ref = o.get("output"), o.get("reference")
+    if out_dir == STDIO or STDIO in job.inputs:
+        raise InputError("stdin / stdout (-) take one image, not several")
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a folder (several inputs need an output folder)")
+    if out_dir is not None and out_dir.suffix.lower() in READ_EXTS:
+        raise InputError(f"{out_dir}: several inputs need an output folder, not a file")
+    for f in [*job.inputs, *job.files.values()]:
+        if f is not None and not f.exists():
+            raise InputError(f"{f}: no such file or directory")
+    items = []
+    for p in job.inputs:
+        if p.is_dir():
+            raise InputError(f"{p}: is a folder; give one folder, or several image files")
+        files = {n: f if f is None or f.is_file() else (_by_stem(f, Path(p.name)) or f / p.name)
+                 for n, f in job.files.items()}
+        r = None if ref is None else (ref if ref.is_file() else _by_stem(ref, Path(p.name)))
+        out = (out_dir / f"{p.stem}.png") if out_dir is not None else p.with_name(f"{p.stem}.{job.task}.png")
+        items.append(Item(p, files, out, r))
+    names = [it.out for it in items]
+    if len(set(names)) != len(names):
+        raise InputError("two inputs have the same file stem (their outputs would collide): use folders")
+    return items
+
+
 def run_job(job: Job) -> int:
     o = job.opts
     tk = get_task(job.task)
     sampler = o["sampler"] or tk.sampler
     try:  # usage errors, refused before any work
-        tk.cli_check(job.files, job.params)
         check_samples(sampler, o["samples"], tk)
     except RestoreError as e:
         _err(str(e))
@@ -145,7 +205,7 @@ def run_job(job: Job) -> int:
         bar = tqdm(total=len(items), disable=o["quiet"], file=sys.stderr, unit="img", dynamic_ncols=True)
     try:
         for it in items:
-            if it.out.exists() and not o["overwrite"]:
+            if it.out != STDIO and it.out.exists() and not o["overwrite"]:
                 if folder:
                     counts["skipped"] += 1
                     if bar is not None:
@@ -157,10 +217,11 @@ def run_job(job: Job) -> int:
             try:
                 rec = process(job, it, step_bar=not folder and not o["quiet"])
                 counts["done"] += 1
+                to_err = it.out == STDIO  # stdout holds the image
                 if o["as_json"]:
-                    click.echo(json.dumps(rec))
+                    click.echo(json.dumps(rec), err=to_err)
                 elif not folder:
-                    click.echo(result_line(rec))
+                    click.echo(result_line(rec), err=to_err)
             except RestoreError as e:
                 msg = str(e) if str(it.src) in str(e) else f"{it.src}: {e}"
             except KeyboardInterrupt:
@@ -254,7 +315,13 @@ def process(job: Job, it: Item, *, step_bar: bool) -> dict:
         if bar is not None:
             bar.close()
     out_arr = _alpha_back(alpha, back(res.image))
-    write_image(it.out, out_arr, overwrite=o["overwrite"])
+    if it.out == STDIO:
+        from restore.io import encode_image
+
+        sys.stdout.buffer.write(encode_image(out_arr, ".png"))
+        sys.stdout.buffer.flush()
+    else:
+        write_image(it.out, out_arr, overwrite=o["overwrite"])
     rec = {
         "input": str(it.src), "output": str(it.out), "task": job.task, "sampler": res.sampler,
         "steps": res.steps, "seed": res.seed, "seconds": round(time.perf_counter() - t0, 3),
@@ -265,6 +332,8 @@ def process(job: Job, it: Item, *, step_bar: bool) -> dict:
     }
     if res.sigma_estimated and not o["quiet"] and not o["as_json"]:
         click.echo(f"{it.src}: estimated noise sigma = {res.sigma_y * 255:.2f} (0-255 units)", err=True)
+    if (res.std is not None or o["compare"]) and it.out == STDIO:
+        raise InputError("--samples/--compare write files beside the output: give -o FILE, not stdout")
     if res.std is not None:
         std_path = it.out.with_name(it.out.stem + ".std.png")
         std_img = (res.std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()

@@ -205,7 +205,7 @@ def run(
         sigma_max = tk.sigma_max if own else sspec.sigma_max
     if own:
         spacing = tk.spacing if spacing is None else spacing
-        sigma_min = tk.sigma_min if sigma_min is None else sigma_min
+        sigma_min = tk.last_level(op) if sigma_min is None else sigma_min
     sigmas = pri.schedule.sampling_sigmas(n_steps, sigma_max=sigma_max, sigma_min=sigma_min,
                                           spacing=spacing or "karras")
     with torch.no_grad():

@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "READ_EXTS",
     "Image",
+    "encode_image",
     "from_tensor",
     "read_image",
     "read_mask",
@@ -243,20 +244,13 @@ def mask_from_hole(hole: np.ndarray, shape: tuple[int, int], name: str = "mask")
     return ~hole
 
 
-def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool = False) -> Path:
-    """Write ``array`` (``H x W [x C]``, RGB order, uint8/uint16) atomically.
-
-    The image goes to a temp file beside ``path`` and is renamed into place, so a crash
-    never leaves a half-written output. An existing file is an error unless ``overwrite``.
-    """
+def encode_image(array: np.ndarray, ext: str = ".png") -> bytes:
+    """The bytes of ``array`` (``H x W [x C]``, RGB order, uint8/uint16) as an ``ext`` file."""
     cv2 = _quiet_cv2()
 
-    p = Path(path)
-    ext = p.suffix.lower()
+    ext = ext.lower()
     if ext not in _WRITE_EXTS:
-        raise InputError(f"{p}: cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
-    if p.exists() and not overwrite:
-        raise InputError(f"{p}: exists (pass --overwrite to replace it)")
+        raise InputError(f"cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
     if ext in (".jpg", ".jpeg", ".bmp", ".webp"):
         array = to_uint8(array)
     arr = array
@@ -267,13 +261,32 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
     params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in (".jpg", ".jpeg") else []
     ok, buf = cv2.imencode(ext, arr, params)
     if not ok:
-        raise InputError(f"{p}: could not encode the image as {ext}")
+        raise InputError(f"could not encode the image as {ext}")
+    return buf.tobytes()
+
+
+def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool = False) -> Path:
+    """Write ``array`` (``H x W [x C]``, RGB order, uint8/uint16) atomically.
+
+    The image goes to a temp file beside ``path`` and is renamed into place, so a crash
+    never leaves a half-written output. An existing file is an error unless ``overwrite``.
+    """
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext not in _WRITE_EXTS:
+        raise InputError(f"{p}: cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
+    if p.exists() and not overwrite:
+        raise InputError(f"{p}: exists (pass --overwrite to replace it)")
+    try:
+        data = encode_image(array, ext)
+    except InputError as e:
+        raise InputError(f"{p}: {e}") from None
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix="." + p.name + ".", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
-            f.write(buf.tobytes())
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         if not overwrite and p.exists():

@@ -101,7 +101,10 @@ def test_incompatible_sampler(P):
 
 
 def test_public_names():
-    assert set(restore.TASKS.names()) == {"denoise", "inpaint", "sr"}
+    assert {"denoise", "inpaint", "sr"} <= set(restore.TASKS.names())
+    for name in restore.TASKS.names():  # every task's API helper is offered at the top
+        helper = restore.TASKS.get(name).helper
+        assert helper in dir(restore) and callable(getattr(restore, helper)) and helper in restore.__all__
     assert {"ddnm", "ddrm", "dps", "diffpir", "repaint", "pigdm", "mmse"} <= set(restore.SAMPLERS.names())
     assert restore.load_prior is restore.prior.load_prior
 

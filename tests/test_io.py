@@ -75,6 +75,25 @@ def test_mask_reading(tmp_path):
         read_mask(tmp_path / "m.png", (6, 9))
 
 
+def test_mask_is_thresholded_at_half_range(tmp_path):
+    """Regression: a mask saved as JPEG (ringing around the drawn hole) was taken as is, every
+    non-zero pixel a hole. Holes are values at or above half the range; 0/1 labels as is."""
+    import cv2
+
+    m = np.zeros((40, 48), np.uint8)
+    m[10:30, 12:36] = 255
+    cv2.imwrite(str(tmp_path / "m.jpg"), m, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    ringing = cv2.imread(str(tmp_path / "m.jpg"), cv2.IMREAD_GRAYSCALE)
+    assert ((ringing > 0) & (m == 0)).sum() > 20  # the file really rings
+    hole = ~read_mask(tmp_path / "m.jpg", (40, 48))
+    assert abs(int(hole.sum()) - 20 * 24) <= 4 and hole[10:30, 12:36].all()
+    write_image(tmp_path / "labels.png", (m > 0).astype(np.uint8))  # 0/1 label image
+    assert (~read_mask(tmp_path / "labels.png", (40, 48))).sum() == 20 * 24
+    write_image(tmp_path / "m16.png", m.astype(np.uint16) * 257 // 2)  # 32767: under half of 65535
+    with pytest.raises(InputError, match="no hole"):
+        read_mask(tmp_path / "m16.png", (40, 48))
+
+
 def test_write_is_atomic_and_never_clobbers(tmp_path):
     p = write_image(tmp_path / "o.png", np.zeros((4, 4), np.uint8))
     with pytest.raises(InputError, match="exists"):

@@ -237,6 +237,11 @@ class Task:
             out[q.name] = q.check(v)
         return out
 
+    def last_level(self, op: Operator) -> float | None:
+        """The default sampler's last nonzero noise level for this problem (None: the
+        schedule's bottom)."""
+        return self.sigma_min
+
     def out_size(self, h: int, w: int, p: dict) -> tuple[int, int]:
         """Output size for an input of ``h x w``."""
         return h, w
@@ -256,6 +261,11 @@ class Task:
         """Turn the file inputs (paths by name, ``None`` when absent) and CLI options into
         run() keywords; also returns an alpha channel to write instead of the input's."""
         return p, None
+
+    def cli_files(self, p: dict) -> int:
+        """How many of the command line's last positional arguments are file inputs
+        (the ones before them are the images)."""
+        return len(self.files)
 
     def cli_check(self, files: dict, p: dict) -> None:
         """Usage errors of the command line's file inputs (:class:`UsageError`)."""

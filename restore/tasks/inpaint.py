@@ -251,6 +251,9 @@ class InpaintTask(Task):
         op = Inpaint(p["known"].to(x.device), tuple(x.shape[1:]), p.get("sigma") or 0.0)
         return op, op.A(x), False
 
+    def cli_files(self, p):
+        return 0 if p.get("mask_source") == "alpha" else 1
+
     def cli_check(self, files, p):
         if p.get("mask_source") == "alpha" and files.get("mask") is not None:
             raise UsageError("give either a MASK file or --mask alpha, not both")
