@@ -29,6 +29,7 @@ _R = TASKS.register
 _R("denoise", TaskSpec("denoise", f"{__name__}.denoise:DenoiseTask", "remove Gaussian noise", "denoise"))
 _R("inpaint", TaskSpec("inpaint", f"{__name__}.inpaint:InpaintTask", "fill masked pixels", "inpaint"))
 _R("sr", TaskSpec("sr", f"{__name__}.superres:SuperResolveTask", "super-resolve x2/x3/x4/x8", "super_resolve"))
+_R("deblur", TaskSpec("deblur", f"{__name__}.deblur:DeblurTask", "remove a known blur", "deblur"))
 
 
 def get_task(name: str):

@@ -1,0 +1,175 @@
+"""Deblurring: the FFT operator by its properties, kernels, borders, samplers against the
+analytic Gaussian prior, the API, the CLI and eval end to end."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import restore
+from restore.cli.main import main
+from restore.errors import InputError
+from restore.io import read_image, write_image
+from restore.prior.schedule import VPSchedule
+from restore.samplers import SAMPLERS
+from restore.tasks import get_task
+from restore.tasks.deblur import Blur, parse_kernel
+
+from . import test_operators as ops
+from .conftest import GaussianPrior, operator_matrix
+
+OPS = [Blur(parse_kernel("levin:4"), (3, 37, 53), 0.02), Blur(parse_kernel("gaussian:1.2"), (1, 32, 30), 0.01),
+       Blur(parse_kernel("motion:6,30"), (2, 20, 21))]
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda o: f"{o.x_shape}")
+def test_operator_properties(op):
+    """Adjoint, pseudo-inverse, SVD parts (shared with the other operators' test) and a
+    prox that minimises its objective."""
+    ops.test_operator_properties(op)
+    ops.test_prox_is_the_minimiser(op)
+    ops.test_measurement_noise_std(Blur(op.kernel.numpy(), op.x_shape, 0.05))
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, *op.x_shape, generator=g, dtype=torch.float64)
+    assert torch.allclose(op.Ut(op.U(op.Vt(x))), op.Vt(x), atol=1e-12)  # U orthonormal too
+    assert abs(float(op.Vt(x).norm() - x.norm())) < 1e-9
+
+
+@pytest.mark.parametrize("size", [(5, 5), (4, 6), (7, 3)])
+def test_blur_is_scipy_circular_convolution(size):
+    """The operator is ndimage.convolve(..., mode='wrap') (DPIR's blur) for odd and even
+    kernels, off-centre ones included."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    k = rng.random(size)
+    k[0, 0] = 3.0  # off-centre mass
+    k /= k.sum()
+    x = rng.random((17, 19))
+    op = Blur(k, (1, 17, 19))
+    got = op.A(torch.from_numpy(x)[None, None])[0, 0].numpy()
+    assert np.abs(got - ndimage.convolve(x, k, mode="wrap")).max() < 1e-12
+
+
+def test_kernels():
+    g = parse_kernel("gaussian:1.6,25")
+    assert g.shape == (25, 25) and abs(g.sum() - 1) < 1e-12 and np.allclose(g, g.T) and np.allclose(g, g[::-1])
+    r = np.arange(25) - 12
+    assert np.allclose(g[12] / g[12, 12], np.exp(-(r**2) / (2 * 1.6**2)))  # fspecial('gaussian')
+    assert parse_kernel("gaussian:1.6").shape == (15, 15)
+    m = parse_kernel("motion:9,0")  # horizontal: one row, 9 px long
+    rows = np.nonzero(m.sum(1) > 1e-9)[0]
+    assert len(rows) == 1 and (m[rows[0]] > 1e-9).sum() in (9, 10, 11)
+    m90 = parse_kernel("motion:9,90")
+    assert np.allclose(m90, np.rot90(m), atol=1e-12)
+    assert np.allclose(parse_kernel("box:3"), 1 / 9)
+    sizes = [parse_kernel(f"levin:{i}").shape[0] for i in range(1, 9)]
+    assert sizes == [19, 17, 15, 27, 13, 21, 23, 23]  # Levin et al. 2009, as DPIR ships them
+    for bad in ["gaussian", "gaussian:-1", "gaussian:1.6,2.5", "motion:5", "box:0", "levin:9", "blur:3", "nofile.png"]:
+        with pytest.raises(InputError, match="kernel"):
+            parse_kernel(bad)
+    with pytest.raises(InputError, match="non-negative"):
+        parse_kernel(np.array([[1.0, -1.0]]))
+    with pytest.raises(InputError, match="larger than"):
+        Blur(parse_kernel("box:9"), (1, 8, 8))
+
+
+def test_kernel_file_is_normalised(tmp_path):
+    k = np.zeros((9, 9), np.uint8)
+    k[4, 2:7] = 200
+    write_image(tmp_path / "k.png", k)
+    got = parse_kernel(str(tmp_path / "k.png"))
+    assert abs(got.sum() - 1) < 1e-12 and np.allclose(got[4, 2:7], 0.2)
+
+
+def test_taper_removes_wrap_around_ringing():
+    """A photo is not periodic: solved as circular, its opposite edges meet and ring. With
+    the tapered extension the border error of the same regularised inverse is close to the
+    interior's; without it, it is not."""
+    from scipy import ndimage
+
+    H, W = 64, 80
+    yy, xx = np.mgrid[0:H, 0:W] / 40.0
+    x = 0.2 + 0.6 * xx / xx.max() * (0.5 + 0.5 * np.cos(3 * yy))  # left edge dark, right bright
+    k = parse_kernel("gaussian:1.6,25")
+    y = torch.from_numpy(ndimage.convolve(x, k, mode="reflect"))[None, None]
+    tk = get_task("deblur")
+
+    def border_vs_interior(edges):
+        op, yy_, _ = tk.build(y, {"kernel": k, "sigma": 0.01, "edges": edges})
+        out = op.finish(op.prox(yy_, yy_, 1e-3), yy_)[0, 0].numpy()
+        err = (out - x) ** 2
+        band = np.ones_like(err, bool)
+        band[8:-8, 8:-8] = False
+        return err[band].mean(), err[~band].mean()
+
+    b_t, i_t = border_vs_interior("taper")
+    b_p, i_p = border_vs_interior("periodic")
+    assert b_p > 20 * b_t  # the periodic model rings at the border
+    assert b_t < 1e-4 and i_t < 1e-4  # both above 40 dB with the taper
+
+
+@pytest.mark.parametrize("name", [n for n, s in SAMPLERS.items() if s.serves(Blur.capabilities)])
+def test_samplers_against_the_gaussian_posterior(name):
+    """The mean of many samples of each sampler that serves deblurring is near the exact
+    posterior mean of an analytic Gaussian prior (tolerances as for the other tasks)."""
+    shape = (1, 6, 6)
+    prior = GaussianPrior(shape)
+    g = torch.Generator().manual_seed(0)
+    op = Blur(parse_kernel("box:3"), shape, 0.05)
+    y = op.measure(prior.sample(g).float(), g)
+    mean, _ = prior.posterior(operator_matrix(op, shape), y.double(), op.sigma_y)
+    sig = VPSchedule().sampling_sigmas(100, sigma_max=2.0, spacing="karras")
+    hyper = {"poses": 1} if name == "dpir" else {}
+    n = 1 if not SAMPLERS.get(name).stochastic else 256
+    out = SAMPLERS.get(name).load()(prior, y.repeat(n, 1, 1, 1), op, sig, generator=torch.Generator().manual_seed(1),
+                                    clip=False, **hyper) if name != "mmse" else None
+    err = (out.double().reshape(n, -1).mean(0) - mean).abs() / prior.Sigma.diagonal().sqrt()
+    # DDNM+'s noise handling (one scalar lambda, eq. 19) ignores how A_dagger amplifies the
+    # noise at weak frequencies (0.28 prior stds here at sigma_y 0.05; 0.10 at 0.02)
+    assert float(err.mean()) < {"dps": 0.6, "diffpir": 0.35, "ddnm": 0.3}.get(name, 0.25), name
+
+
+def test_api(tiny_prior):
+    rng = np.random.default_rng(0)
+    img = (rng.random((30, 41, 3)) * 255).astype(np.uint8)
+    out = restore.deblur(img, "gaussian:1.0", sigma=0.01, steps=3, prior=tiny_prior)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    f = np.clip(rng.random((30, 41)), 0, 1).astype(np.float32)
+    assert restore.deblur(f, np.ones((3, 3)), steps=2, prior=tiny_prior, edges="periodic").shape == f.shape
+    with pytest.raises(InputError, match="edges must be one of"):
+        restore.deblur(f, "box:3", edges="wrap", prior=tiny_prior)
+    with pytest.raises(InputError, match="deblur needs kernel"):
+        restore.restore(f, "deblur", prior=tiny_prior)
+
+
+def test_cli_end_to_end(tmp_path, tiny_prior_dir):
+    rng = np.random.default_rng(0)
+    write_image(tmp_path / "a.png", (rng.random((36, 44, 3)) * 255).astype(np.uint8))
+    r = CliRunner().invoke(main, ["deblur", str(tmp_path / "a.png"), "--kernel", "motion:7,45", "--sigma", "2.55",
+                                  "--steps", "3", "--weights", str(tiny_prior_dir), "-q", "--json"])
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.output.splitlines()[-1])
+    assert read_image(rec["output"]).array.shape == (36, 44, 3) and rec["task"] == "deblur"
+    assert rec["sampler"] == "dpir" and abs(rec["sigma_max"] - 49) < 1e-6
+    r = CliRunner().invoke(main, ["deblur", str(tmp_path / "a.png"), "--kernel", "blob:3", "-o", str(tmp_path / "b.png"),
+                                  "--weights", str(tiny_prior_dir), "-q"])
+    assert r.exit_code == 1 and "kernel 'blob:3'" in r.output and len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "b.png").exists()
+    r = CliRunner().invoke(main, ["deblur", str(tmp_path / "a.png"), "-q"])
+    assert r.exit_code == 2 and "--kernel" in r.output
+
+
+def test_eval_end_to_end(tmp_path, tiny_prior_dir):
+    rng = np.random.default_rng(0)
+    (tmp_path / "d").mkdir()
+    write_image(tmp_path / "d" / "a.png", (rng.random((60, 64, 3)) * 255).astype(np.uint8))
+    r = CliRunner().invoke(main, ["eval", "deblur", str(tmp_path / "d"), "--kernel", "box:5", "--sigma", "2.55",
+                                  "--steps", "2", "--baselines", "--weights", str(tiny_prior_dir), "-q",
+                                  "--json", str(tmp_path / "r.json")])
+    assert r.exit_code == 0, r.output
+    rows = json.loads((tmp_path / "r.json").read_text())["rows"]
+    assert {x["method"] for x in rows} == {"dpir", "skimage-wiener", "skimage-rl"}
+    assert all("psnr_border16" in x and "psnr_interior" in x for x in rows)
