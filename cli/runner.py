@@ -168,7 +168,7 @@ def _plan_files(job: Job) -> list[Item]:
 def run_job(job: Job) -> int:
     o = job.opts
     tk = get_task(job.task)
-    sampler = o["sampler"] or tk.sampler
+    sampler = o["sampler"] or tk.recipe(job.params).sampler
     try:  # usage errors, refused before any work
         check_samples(sampler, o["samples"], tk)
     except RestoreError as e:

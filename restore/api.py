@@ -171,12 +171,13 @@ def run(
     given = {k: v for k, v in options.items() if k in names}
     hyper = {k: v for k, v in options.items() if k not in names and v is not None}
     p = tk.check(x, given)
-    name = sampler or tk.sampler
+    rc = tk.recipe(p)
+    name = sampler or rc.sampler
     sspec = check_compatible(name, tk)
     check_samples(name, samples, tk)
-    own = name == tk.sampler  # the task's measured defaults go with its default sampler
+    own = name == rc.sampler  # the task's measured defaults go with its default sampler
     if own:  # explicit options win over the task's measured ones
-        hyper = {**dict(tk.options), **hyper}
+        hyper = {**dict(rc.options), **hyper}
     _check_options(name, sspec.load(), hyper, tk)
     dev = resolve_device(device)
     x = x.to(dev)
@@ -198,14 +199,15 @@ def run(
         res.seconds = time.perf_counter() - t0
         return res
     op, y, estimated = tk.build(x, p)
-    n_steps = int(steps or (tk.steps if own else sspec.default_steps))
+    n_steps = int(steps or (rc.steps if own else sspec.default_steps))
     if samples > 1:
         y = y.repeat_interleave(samples, dim=0)
     if sigma_max is None:
-        sigma_max = tk.sigma_max if own else sspec.sigma_max
+        sigma_max = rc.sigma_max if own else sspec.sigma_max
     if own:
-        spacing = tk.spacing if spacing is None else spacing
-        sigma_min = tk.last_level(op) if sigma_min is None else sigma_min
+        spacing = rc.spacing if spacing is None else spacing
+        if sigma_min is None:
+            sigma_min = rc.sigma_min if rc.sigma_min is not None else tk.last_level(op)
     sigmas = pri.schedule.sampling_sigmas(n_steps, sigma_max=sigma_max, sigma_min=sigma_min,
                                           spacing=spacing or "karras")
     with torch.no_grad():

@@ -345,3 +345,24 @@ def test_several_files_and_stdin_stdout(run, imgs, tiny_prior_dir):
     assert out.shape == read_image(a).array.shape and b"s" in p.stderr  # the result line went to stderr
     p = subprocess.run(cmd[:4] + [str(a), "-o", "-"] + cmd[5:], capture_output=True, timeout=120)
     assert p.returncode == 0 and p.stdout[:4] == b"\x89PNG"
+
+
+def test_fill_sample_gives_a_posterior_sample(run, imgs, tiny_prior):
+    """--fill sample runs the sampling recipe (a stochastic sampler from noise), so it takes
+    --samples; --fill mean (the default) is dpir's deterministic posterior mean."""
+    import torch
+
+    from restore.api import run as api_run
+    from restore.tasks import get_task
+
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    hole = np.zeros((16, 16), bool)
+    hole[4:12, 4:12] = True
+    a = api_run(x, "inpaint", mask=hole, fill="sample", steps=3, seed=1, prior=tiny_prior)
+    b = api_run(x, "inpaint", mask=hole, fill="sample", steps=3, seed=2, prior=tiny_prior)
+    assert a.sampler == get_task("inpaint").SAMPLE.sampler and not torch.equal(a.image, b.image)
+    assert abs(a.sigma_start - get_task("inpaint").SAMPLE.sigma_max) < 1e-9
+    assert api_run(x, "inpaint", mask=hole, steps=3, prior=tiny_prior).sampler == "dpir"
+    r = run("inpaint", imgs / "in" / "im0.png", imgs / "masks" / "im0.png", "--fill", "sample", "--samples", "2",
+            "--steps", "2", "-o", imgs / "f.png")
+    assert r.exit_code == 0 and (imgs / "f.std.png").exists()

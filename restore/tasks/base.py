@@ -25,7 +25,7 @@ import torch
 from ..errors import InputError, UsageError
 from . import CAPABILITIES
 
-__all__ = ["CAPABILITIES", "Case", "Operator", "Param", "Task"]
+__all__ = ["CAPABILITIES", "Case", "Operator", "Param", "Recipe", "Task"]
 
 
 class Operator:
@@ -180,6 +180,18 @@ class Case:
     known: torch.Tensor | None = None  # inpainting: (1, H, W) bool, True = observed
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """A default sampler and its measured settings (see :meth:`Task.recipe`)."""
+
+    sampler: str
+    steps: int
+    sigma_max: float | None = None
+    spacing: str = "karras"
+    sigma_min: float | None = None
+    options: tuple = ()
+
+
 class Task:
     """A task's declaration, read by the API, the command line, ``restore eval`` and
     ``restore list`` (none of which names a task).
@@ -236,6 +248,11 @@ class Task:
                 raise InputError(f"{self.name} needs {q.name}")
             out[q.name] = q.check(v)
         return out
+
+    def recipe(self, p: dict) -> Recipe:
+        """The default sampler and its settings for these parameters (the class attributes;
+        a task may choose by parameter, e.g. inpainting's ``fill``)."""
+        return Recipe(self.sampler, self.steps, self.sigma_max, self.spacing, self.sigma_min, self.options)
 
     def last_level(self, op: Operator) -> float | None:
         """The default sampler's last nonzero noise level for this problem (None: the
