@@ -185,6 +185,10 @@ def list_(as_json):
                        "summary": s.summary, "stochastic": s.stochastic,
                        "start": None if s.sigma_max is None else round(s.sigma_max * 255, 3)}
     priors = find_priors()
+    from restore.prior.weights import describe_prior
+
+    for p in priors:
+        p.update(describe_prior(p["path"]))  # configs only, no weights
     if as_json:
         click.echo(json.dumps({"tasks": tasks, "samplers": samplers, "priors": priors}))
         return
@@ -203,7 +207,8 @@ def list_(as_json):
                    f"{evals(s.default_steps):<14}  tasks: {', '.join(samplers[n]['tasks'])}")
     click.echo("priors:")
     for p in priors:
-        click.echo(f"  {p['name']:<14} {p['path']}")
+        click.echo(f"  {p['name']:<14} {p['arch']:<9} {p['parameters'] / 1e6:6.1f} M  {p['gflops_256']:7.1f} GFLOPs/256²  "
+                   f"native {p['native_size'] or 'any'}  {p['path']}")
     if not priors:
         click.echo("  (none found)")
 
@@ -286,9 +291,11 @@ def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, predi
                    "dpir will give garbage with it: train on, or use an earlier checkpoint", err=True)
 
 
-from .eval_cmd import eval_cmd
+from .convert_cmd import convert  # noqa: E402
+from .eval_cmd import eval_cmd  # noqa: E402
 
 main.add_command(eval_cmd)
+main.add_command(convert)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

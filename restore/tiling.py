@@ -11,12 +11,13 @@ import torch
 __all__ = ["ramp", "tile_layout", "tile_weights"]
 
 
-def tile_layout(n: int, tile: int, overlap: int, multiple: int = 1) -> list[tuple[int, int]]:
+def tile_layout(n: int, tile: int, overlap: int, multiple: int = 1, *, exact: bool = False) -> list[tuple[int, int]]:
     """``(start, size)`` of the fewest tiles of at most ``tile`` pixels covering ``n``.
 
     Each tile overlaps the next by at least ``overlap``; all have one size (rounded up to a
     multiple of ``multiple`` where that fits) and are evenly spaced, so a side just over
-    ``tile`` costs two half-size tiles, not two full ones.
+    ``tile`` costs two half-size tiles, not two full ones. ``exact``: every tile is
+    ``tile`` pixels (for a network with one input size; the overlaps grow instead).
     """
     if n <= tile:
         return [(0, n)]
@@ -25,6 +26,7 @@ def tile_layout(n: int, tile: int, overlap: int, multiple: int = 1) -> list[tupl
     k = math.ceil((n - overlap) / (tile - overlap))
     size = math.ceil((n + (k - 1) * overlap) / k)
     size = min(tile, n, -(-size // multiple) * multiple) if multiple > 1 else size
+    size = tile if exact else size
     step = (n - size) / (k - 1)
     return [(round(i * step), size) for i in range(k)]
 

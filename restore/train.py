@@ -552,6 +552,8 @@ def train(
         d = resolve_prior_dir(init)
         src = load_prior(d)  # config and tensors checked, weights as fp32
         net_cfg = src.net.config()
+        if net_cfg.get("arch", "unet") != "unet":
+            raise InputError(f"{d}: init needs one of this project's priors (arch unet), not arch {net_cfg['arch']!r}")
         if net_cfg["in_channels"] != 3:
             raise InputError(f"{d}: init needs a 3-channel prior")
         cfg.channels, cfg.blocks = tuple(net_cfg["channels"]), tuple(net_cfg["blocks"])

@@ -78,7 +78,7 @@ def test_edm_prior_with_zero_network_is_the_gaussian_mmse_denoiser():
     with torch.no_grad():
         assert torch.equal(e(x, 1.0), x)
     with pytest.raises(ValueError, match="prediction"):
-        Prior(net, VPSchedule(), prediction="v")
+        Prior(net, VPSchedule(), prediction="score")
 
 
 def test_edm_prior_round_trips_through_weights(tmp_path):
@@ -168,7 +168,7 @@ def test_bad_weights_give_clear_errors(tiny_prior_dir, tmp_path):
 
     d = _copy(tiny_prior_dir, tmp_path / "e")
     cfg = json.loads((d / CONFIG_FILE).read_text())
-    cfg["prediction"] = "v"
+    cfg["prediction"] = "score"
     (d / CONFIG_FILE).write_text(json.dumps(cfg))
     with pytest.raises(WeightsError, match="prediction"):
         load_prior(d)

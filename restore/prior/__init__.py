@@ -3,6 +3,7 @@
 from .denoiser import Prior
 from .schedule import VPSchedule, karras_sigmas
 from .unet import UNet
-from .weights import build_network, load_prior, save_prior
+from .weights import build_network, describe_prior, load_prior, save_prior
 
-__all__ = ["Prior", "UNet", "VPSchedule", "build_network", "karras_sigmas", "load_prior", "save_prior"]
+__all__ = ["Prior", "UNet", "VPSchedule", "build_network", "describe_prior", "karras_sigmas", "load_prior",
+           "save_prior"]

@@ -7,8 +7,10 @@ sqrt(1 - abar_t) * eps`` with ``u = 2 x - 1`` the image in [-1, 1]. Dividing by
 
     sigma_t = 0.5 * sqrt((1 - abar_t) / abar_t)        (image units, [0, 1])
 
-so standard DDPM checkpoints (linear betas 1e-4..0.02, T=1000) map onto it unchanged.
-Every function here is pure and works in float64.
+so standard DDPM checkpoints (linear betas 1e-4..0.02, T=1000) map onto it unchanged, and
+so do diffusers' beta schedules (``linear``, ``scaled_linear``, ``squaredcos_cap_v2`` =
+``cosine``) and guided-diffusion's (``linear``, ``cosine``). Every function here is pure and
+returns float64.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-__all__ = ["VPSchedule", "karras_sigmas"]
+__all__ = ["KINDS", "VPSchedule", "karras_sigmas"]
+
+#: beta schedules a :class:`VPSchedule` can be
+KINDS = ("linear", "cosine", "scaled_linear")
 
 
 @dataclass(frozen=True)
@@ -31,18 +36,28 @@ class VPSchedule:
         Number of discrete diffusion steps ``T``.
     beta_start, beta_end : float
         First and last beta of the schedule.
-    kind : {"linear", "cosine"}
-        Beta schedule: linear (Ho et al. 2020) or cosine (Nichol & Dhariwal 2021).
+    kind : {"linear", "cosine", "scaled_linear"}
+        Beta schedule: linear (Ho et al. 2020), cosine (Nichol & Dhariwal 2021, betas
+        clipped at 0.999; diffusers' ``squaredcos_cap_v2``) or diffusers' ``scaled_linear``
+        (betas linear in ``sqrt(beta)``, the latent-diffusion schedule).
+    precision : {"float64", "float32"}
+        Precision the betas and their cumulative product are computed in. "float32"
+        reproduces diffusers' schedulers bit for bit (they compute them in float32, and
+        their models were trained on those values); guided-diffusion and this project use
+        float64. The tables are returned as float64 either way.
     """
 
     num_timesteps: int = 1000
     beta_start: float = 1e-4
     beta_end: float = 0.02
     kind: str = "linear"
+    precision: str = "float64"
 
     def __post_init__(self) -> None:
-        if self.kind not in ("linear", "cosine"):
-            raise ValueError(f"schedule kind must be 'linear' or 'cosine', got {self.kind!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"schedule kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.precision not in ("float64", "float32"):
+            raise ValueError(f"schedule precision must be 'float64' or 'float32', got {self.precision!r}")
         if self.num_timesteps < 2:
             raise ValueError(f"num_timesteps must be >= 2, got {self.num_timesteps}")
         if not 0 < self.beta_start < self.beta_end < 1:
@@ -51,21 +66,31 @@ class VPSchedule:
             )
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields, ``precision`` only where it is not the default (so configs written
+        before it existed and those written now read the same)."""
+        d = asdict(self)
+        if d["precision"] == "float64":
+            del d["precision"]
+        return d
+
+    def _betas(self) -> torch.Tensor:
+        T, dt = self.num_timesteps, getattr(torch, self.precision)
+        if self.kind == "linear":
+            return torch.linspace(self.beta_start, self.beta_end, T, dtype=dt)
+        if self.kind == "scaled_linear":
+            return torch.linspace(self.beta_start**0.5, self.beta_end**0.5, T, dtype=dt) ** 2
+        s = 0.008  # cosine: always computed in float64, then rounded (as diffusers does)
+        steps = torch.arange(T + 1, dtype=torch.float64) / T
+        f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
+        return (1 - f[1:] / f[:-1]).clamp(max=0.999).to(dt)
 
     def betas(self) -> torch.Tensor:
         """Betas, float64, shape ``(T,)``."""
-        T = self.num_timesteps
-        if self.kind == "linear":
-            return torch.linspace(self.beta_start, self.beta_end, T, dtype=torch.float64)
-        s = 0.008
-        steps = torch.arange(T + 1, dtype=torch.float64) / T
-        f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
-        return (1 - f[1:] / f[:-1]).clamp(max=0.999)
+        return self._betas().double()
 
     def alphas_cumprod(self) -> torch.Tensor:
-        """``abar_t`` for t = 0..T-1, float64."""
-        return torch.cumprod(1 - self.betas(), dim=0)
+        """``abar_t`` for t = 0..T-1, float64 (the product taken in ``precision``)."""
+        return torch.cumprod(1 - self._betas(), dim=0).double()
 
     def sigmas(self) -> torch.Tensor:
         """Noise level of every timestep in image units, increasing, float64."""

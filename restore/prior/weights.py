@@ -2,6 +2,12 @@
 
 Loading never executes code from the file (safetensors only, no pickle) and checks the
 tensors against the network the config describes: names, shapes and dtypes.
+
+Besides this project's own priors (``network`` without ``"arch"``: :class:`UNet`), a config
+may describe a converted guided-diffusion model (``"arch": "adm"``, see
+:mod:`restore.convert`), and :func:`load_prior` also takes a diffusers folder (a pipeline
+with ``model_index.json``, or a bare ``UNet2DModel`` beside its scheduler config; see
+:mod:`restore.prior.diffusers`).
 """
 
 from __future__ import annotations
@@ -15,11 +21,11 @@ import torch
 
 from ..errors import WeightsError
 from ..paths import CONFIG_FILE, DEFAULT_PRIOR, PRETRAINED_DIR, WEIGHTS_FILE
-from .denoiser import PREDICTIONS, Prior
+from .denoiser import ALL_PREDICTIONS, Prior
 from .schedule import VPSchedule
 from .unet import UNet
 
-__all__ = ["FORMAT", "PRETRAINED_DIR", "build_network", "load_prior", "save_prior"]
+__all__ = ["ARCHS", "FORMAT", "PRETRAINED_DIR", "build_network", "describe_prior", "load_prior", "save_prior"]
 
 FORMAT = "restore-prior"
 FORMAT_VERSION = 1
@@ -28,9 +34,30 @@ _NET_KEYS = {"in_channels": int, "channels": list, "blocks": list, "unshuffle": 
 _SCHED_KEYS = {"num_timesteps": int, "beta_start": float, "beta_end": float, "kind": str}
 
 
-def build_network(net_cfg: dict) -> UNet:
-    """Build the U-Net a config's ``network`` section describes (validated)."""
-    _check_section(net_cfg, _NET_KEYS, "network")
+#: the ``network.arch`` values (absent = this project's U-Net)
+ARCHS = ("unet", "adm", "diffusers")
+
+
+def build_network(net_cfg: dict) -> torch.nn.Module:
+    """Build the network a config's ``network`` section describes (validated): this
+    project's U-Net (no ``"arch"``), guided-diffusion's ADM (``"arch": "adm"``) or a
+    diffusers ``UNet2DModel`` (``"arch": "diffusers"``, the in-memory config of a loaded
+    diffusers folder). Builds on the current default device (``with torch.device("meta")``
+    gives a network without memory, e.g. to count its parameters and FLOPs)."""
+    if not isinstance(net_cfg, dict):
+        raise WeightsError("config section 'network' must be an object")
+    arch = net_cfg.get("arch", "unet")
+    if arch == "adm":
+        from .adm import ADMNet, adm_config
+
+        return ADMNet(**adm_config(net_cfg))
+    if arch == "diffusers":
+        from .diffusers import DiffusersNet
+
+        return DiffusersNet.from_config(net_cfg)
+    if arch != "unet":
+        raise WeightsError(f"config network.arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+    _check_section({k: v for k, v in net_cfg.items() if k != "arch"}, _NET_KEYS, "network")
     if net_cfg["in_channels"] not in (1, 3):
         raise WeightsError(f"network.in_channels must be 1 or 3, got {net_cfg['in_channels']}")
     ch, bl = net_cfg["channels"], net_cfg["blocks"]
@@ -55,7 +82,7 @@ def _check_section(cfg: object, keys: dict, where: str) -> None:
         raise WeightsError(f"config section '{where}' lacks {', '.join(missing)}")
     for k, typ in keys.items():
         v = cfg[k]
-        ok = isinstance(v, typ) and not isinstance(v, bool)
+        ok = isinstance(v, typ) and (typ is bool or not isinstance(v, bool))
         if typ is float:
             ok = isinstance(v, (int, float)) and not isinstance(v, bool)
         if not ok:
@@ -77,7 +104,7 @@ def resolve_prior_dir(name_or_path: str | os.PathLike | None) -> Path:
     avail = ", ".join(sorted(d.name for d in PRETRAINED_DIR.glob("*") if (d / CONFIG_FILE).is_file()))
     raise WeightsError(
         f"no prior at '{name_or_path}': give a directory with {CONFIG_FILE} and "
-        f"{WEIGHTS_FILE}, or a shipped name ({avail or 'none installed'})"
+        f"{WEIGHTS_FILE} (or a diffusers folder), or a shipped name ({avail or 'none installed'})"
     )
 
 
@@ -93,14 +120,29 @@ def read_config(prior_dir: Path) -> dict:
         raise WeightsError(f"{path}: not a restore prior config (format must be '{FORMAT}')")
     if cfg.get("version") != FORMAT_VERSION:
         raise WeightsError(f"{path}: unsupported config version {cfg.get('version')!r}")
-    if cfg.get("prediction", "eps") not in PREDICTIONS:
+    if cfg.get("prediction", "eps") not in ALL_PREDICTIONS:
         raise WeightsError(
-            f"{path}: prediction must be one of {', '.join(PREDICTIONS)}, got {cfg.get('prediction')!r}"
+            f"{path}: prediction must be one of {', '.join(ALL_PREDICTIONS)}, got {cfg.get('prediction')!r}"
         )
     sd = cfg.get("sigma_data", 0.5)
     if isinstance(sd, bool) or not isinstance(sd, (int, float)) or not 0 < sd < 10:
         raise WeightsError(f"{path}: sigma_data must be a positive number, got {sd!r}")
-    _check_section(cfg.get("network"), _NET_KEYS, "network")
+    ns = cfg.get("native_size")
+    if ns is not None and (isinstance(ns, bool) or not isinstance(ns, int) or not 8 <= ns <= 4096):
+        raise WeightsError(f"{path}: native_size must be an integer side in pixels, got {ns!r}")
+    net = cfg.get("network")
+    if not isinstance(net, dict) or net.get("arch", "unet") not in ("unet", "adm"):
+        arch = net.get("arch") if isinstance(net, dict) else None
+        raise WeightsError(f"{path}: network must be an object with arch 'unet' (or none) or 'adm', got {arch!r}")
+    if net.get("arch") == "adm":
+        from .adm import adm_config
+
+        try:
+            adm_config(net)
+        except WeightsError as e:
+            raise WeightsError(f"{path}: {e}") from None
+    else:
+        _check_section({k: v for k, v in net.items() if k != "arch"}, _NET_KEYS, "network")
     _check_section(cfg.get("schedule"), _SCHED_KEYS, "schedule")
     return cfg
 
@@ -132,9 +174,9 @@ def _weights_dtype(cfg: dict, d: Path) -> torch.dtype:
 
 
 def check_state_dict(net: torch.nn.Module, sd: dict[str, torch.Tensor], where: str,
-                     dtype: torch.dtype | None = None) -> None:
+                     dtype: torch.dtype | None = None, against: str = "config.json") -> None:
     """Names, shapes, dtypes (the network's own, or ``dtype`` as the config declares) and
-    finiteness of ``sd`` against ``net``."""
+    finiteness of ``sd`` against ``net`` (built from ``against``, named in errors)."""
     expected = net.state_dict()
     missing = sorted(set(expected) - set(sd))
     extra = sorted(set(sd) - set(expected))
@@ -144,11 +186,11 @@ def check_state_dict(net: torch.nn.Module, sd: dict[str, torch.Tensor], where: s
             parts.append(f"missing {len(missing)} tensors (e.g. {missing[0]})")
         if extra:
             parts.append(f"{len(extra)} unexpected (e.g. {extra[0]})")
-        raise WeightsError(f"{where}: weights do not match config.json: {'; '.join(parts)}")
+        raise WeightsError(f"{where}: weights do not match {against}: {'; '.join(parts)}")
     for k, v in expected.items():
         if sd[k].shape != v.shape:
             raise WeightsError(
-                f"{where}: tensor {k} has shape {tuple(sd[k].shape)}, config implies {tuple(v.shape)}"
+                f"{where}: tensor {k} has shape {tuple(sd[k].shape)}, expected {tuple(v.shape)} from {against}"
             )
         want = dtype or v.dtype
         if sd[k].dtype != want:
@@ -188,32 +230,46 @@ def load_prior(
     True
     """
     d = resolve_prior_dir(name_or_path)
+    from .diffusers import diffusers_kind, load_diffusers_prior
+
+    if diffusers_kind(d):  # a diffusers folder: detected before reading our own config
+        return load_diffusers_prior(d, device=device, tile=tile)
     cfg = read_config(d)
     try:
         schedule = VPSchedule(**cfg["schedule"])
-    except ValueError as e:
+    except (TypeError, ValueError) as e:
         raise WeightsError(f"{d / CONFIG_FILE}: bad schedule ({e})") from None
-    net = build_network(cfg["network"])
+    foreign = cfg["network"].get("arch", "unet") != "unet"
+    if foreign:  # large: built without memory, the loaded tensors assigned (no second copy)
+        with torch.device("meta"):
+            net = build_network(cfg["network"])
+    else:
+        net = build_network(cfg["network"])
     sd = load_state_dict(d / WEIGHTS_FILE)
     check_state_dict(net, sd, str(d / WEIGHTS_FILE), dtype=_weights_dtype(cfg, d))
-    net.load_state_dict({k: v.float() for k, v in sd.items()})  # stored half precision: computed in fp32
+    # stored half precision: computed in fp32
+    net.load_state_dict({k: v.float() for k, v in sd.items()}, assign=foreign)
     prior = Prior(net, schedule, tile=tile, name=d.name, info=cfg.get("info", {}),
-                  prediction=cfg.get("prediction", "eps"), sigma_data=cfg.get("sigma_data", 0.5))
+                  prediction=cfg.get("prediction", "eps"), sigma_data=cfg.get("sigma_data", 0.5),
+                  native=cfg.get("native_size"), autocast_dtype=torch.bfloat16 if foreign else None)
     return prior.to(device)
 
 
 def save_prior(
     out_dir: str | os.PathLike,
-    net: UNet,
+    net: torch.nn.Module,
     schedule: VPSchedule,
     info: dict | None = None,
     *,
     prediction: str = "eps",
     sigma_data: float = 0.5,
     dtype: str = "float32",
+    native_size: int | None = None,
 ) -> Path:
     """Write ``config.json`` + ``model.safetensors`` (atomically) into ``out_dir``;
-    ``dtype`` (``float32``, ``bfloat16``, ``float16``) is the storage precision of the weights."""
+    ``dtype`` (``float32``, ``bfloat16``, ``float16``) is the storage precision of the weights,
+    ``native_size`` the input side of a network trained at one size (see
+    :class:`~restore.prior.Prior`)."""
     if dtype not in WEIGHT_DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(WEIGHT_DTYPES)}, got {dtype!r}")
     from safetensors.torch import save_file
@@ -226,6 +282,7 @@ def save_prior(
         "prediction": prediction,
         **({"sigma_data": sigma_data} if prediction == "edm" else {}),
         **({"dtype": dtype} if dtype != "float32" else {}),
+        **({"native_size": int(native_size)} if native_size is not None else {}),
         "network": net.config(),
         "schedule": schedule.to_dict(),
         "info": info or {},
@@ -254,3 +311,60 @@ def write_text_atomic(path: Path, text: str) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def describe_prior(prior: Prior | str | os.PathLike) -> dict:
+    """What a prior is and what it costs: name, architecture, parameters, native size,
+    prediction and GFLOPs of one 256x256 evaluation.
+
+    Parameters
+    ----------
+    prior : Prior, or a shipped name or a directory
+        A loaded prior, or one on disk: then only its config is read (no weights), so a
+        2 GB prior is described in a moment.
+
+    Notes
+    -----
+    Parameters and FLOPs come from a copy of the network built on the ``meta`` device
+    (nothing computed, no memory); the FLOPs are counted by ``torch.utils.flop_counter``
+    (convolutions, matrix products, attention; not normalisations or activations). A
+    prior with a native size under 256 is counted as the tiles it would run.
+
+    Examples
+    --------
+    >>> d = describe_prior("restore-small")
+    >>> d["arch"], d["native_size"], d["gflops_256"] > 1
+    ('unet', None, True)
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ..tiling import tile_layout
+    from .diffusers import diffusers_kind, read_diffusers_folder
+
+    if isinstance(prior, Prior):
+        name, cfg, native, prediction = prior.name, prior.net.config(), prior.native, prior.prediction
+    else:
+        d = resolve_prior_dir(prior)
+        name, native = d.name, None
+        if diffusers_kind(d):
+            _, ucfg, _, _, prediction = read_diffusers_folder(d)
+            cfg = {**ucfg, "arch": "diffusers"}
+        else:
+            c = read_config(d)
+            cfg, prediction, native = c["network"], c.get("prediction", "eps"), c.get("native_size")
+    with torch.device("meta"):
+        twin = build_network(cfg).eval()
+        if cfg.get("arch") == "diffusers" and not isinstance(prior, Prior):
+            native = twin.native_size
+        side = 256 if native is None else native
+        with FlopCounterMode(display=False) as fc, torch.no_grad():
+            twin(torch.zeros(1, twin.in_channels, side, side), torch.zeros(1))
+    tiles = 1 if native is None else len(tile_layout(256, native, min(32, native // 4), exact=True)) ** 2
+    return {
+        "name": name,
+        "arch": cfg.get("arch", "unet"),
+        "parameters": sum(p.numel() for p in twin.parameters()),
+        "native_size": native,
+        "prediction": prediction,
+        "gflops_256": round(fc.get_total_flops() * tiles / 1e9, 2),
+    }

@@ -1,0 +1,67 @@
+"""``restore convert``: a foreign checkpoint into a prior directory (a thin layer over
+:func:`restore.convert.convert_adm`; torch is imported only when it runs)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from restore.convert import ADM_PRESETS
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _parse_flags(text: str) -> dict:
+    """``--flags``: a JSON object, or the path of a file holding one."""
+    p = Path(text)
+    if not text.lstrip().startswith("{") and p.is_file():
+        text = p.read_text()
+    try:
+        flags = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise click.BadParameter(f"not valid JSON ({e})", param_hint="--flags") from None
+    if not isinstance(flags, dict):
+        raise click.BadParameter("must be a JSON object of guided-diffusion flags", param_hint="--flags")
+    return flags
+
+
+@click.command("convert", context_settings=CONTEXT)
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Prior directory to write (config.json + model.safetensors).")
+@click.option("--arch", type=click.Choice(["adm"]), default="adm", show_default=True,
+              help="Checkpoint kind: adm = OpenAI guided-diffusion (also DPS's and DiffPIR's FFHQ model).")
+@click.option("--preset", type=click.Choice(list(ADM_PRESETS)), default=None,
+              help="The flags of a released model.")
+@click.option("--flags", default=None,
+              help="guided-diffusion flags as a JSON object (or a .json file), overriding the preset's.")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default="float32",
+              show_default=True, help="Storage precision of the weights (computed in float32).")
+@click.option("--overwrite", is_flag=True, help="Replace a prior already in OUTPUT.")
+def convert(checkpoint, output, arch, preset, flags, dtype, overwrite):
+    """Convert CHECKPOINT (a PyTorch .pt state dict) into a prior directory for --weights.
+
+    The file is unpickled with torch.load(weights_only=True): one that holds anything but
+    tensors is refused, and nothing in it runs. The prior keeps the model's native size
+    (256): larger images run in 256x256 tiles, smaller ones padded.
+
+    \b
+    restore convert 256x256_diffusion_uncond.pt -o imagenet256 --preset imagenet256-uncond
+    restore convert ffhq_10m.pt -o ffhq256 --preset ffhq256 --dtype float16
+    restore inpaint photo.png mask.png --weights imagenet256 --device cuda
+    """
+    if preset is None and flags is None:
+        raise click.UsageError(f"give --preset ({', '.join(ADM_PRESETS)}) or --flags JSON")
+    parsed = _parse_flags(flags) if flags is not None else None
+    from restore.convert import convert_adm
+    from restore.errors import RestoreError
+
+    try:
+        out = convert_adm(checkpoint, output, preset, parsed, dtype=dtype, overwrite=overwrite)
+    except RestoreError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    click.echo(f"prior written to {out}")

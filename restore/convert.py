@@ -1,0 +1,141 @@
+"""Convert a foreign checkpoint into a prior directory (``config.json`` + safetensors).
+
+Only OpenAI's guided-diffusion (ADM) ``.pt`` files for now. The pickle is read with
+``torch.load(..., weights_only=True)``: tensors and plain containers only, so a file that
+needs anything else (code, objects) is refused before any of it runs. After conversion the
+prior loads like any other (``--weights DIR``, ``prior=DIR``), with no pickle involved.
+
+This module imports torch only when converting, so the command line stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import WeightsError
+
+__all__ = ["ADM_PRESETS", "convert_adm"]
+
+#: guided-diffusion flags of the released unconditional 256x256 models
+ADM_PRESETS: dict[str, dict] = {
+    # openai/guided-diffusion README, "256x256 model (unconditional)": MODEL_FLAGS of
+    # 256x256_diffusion_uncond.pt (552,814,086 parameters with these flags)
+    "imagenet256-uncond": {
+        "attention_resolutions": "32,16,8", "class_cond": False, "diffusion_steps": 1000, "image_size": 256,
+        "learn_sigma": True, "noise_schedule": "linear", "num_channels": 256, "num_head_channels": 64,
+        "num_res_blocks": 2, "resblock_updown": True, "use_fp16": True, "use_scale_shift_norm": True,
+    },
+    # DPS (DPS2022/diffusion-posterior-sampling) configs/model_config.yaml, the FFHQ model
+    # ffhq_10m.pt that DPS and DiffPIR use; schedule from its configs/diffusion_config.yaml
+    # (1000 steps, linear); 93,563,910 parameters
+    "ffhq256": {
+        "image_size": 256, "num_channels": 128, "num_res_blocks": 1, "channel_mult": "", "learn_sigma": True,
+        "class_cond": False, "use_checkpoint": False, "attention_resolutions": "16", "num_heads": 4,
+        "num_head_channels": 64, "num_heads_upsample": -1, "use_scale_shift_norm": True, "dropout": 0.0,
+        "resblock_updown": True, "use_fp16": False, "use_new_attention_order": False, "diffusion_steps": 1000,
+        "noise_schedule": "linear",
+    },
+}
+
+
+def _read_checkpoint(path: Path) -> dict:
+    """The tensors of a ``.pt`` file, unpickled with ``weights_only=True`` (nothing in the
+    file runs; anything but tensors and plain containers is refused)."""
+    import pickle
+    import warnings
+
+    import torch
+
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():  # torch's remark on plain (non-zip) pickles
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = next((ln.strip() for ln in str(e).splitlines() if "GLOBAL" in ln or "global" in ln), "")
+        raise WeightsError(f"{path}: refused: the checkpoint holds more than tensors and plain containers, "
+                           f"which is not loaded (weights_only){'; ' + first if first else ''}") from None
+    except (RuntimeError, OSError, EOFError, ValueError, KeyError, AttributeError, TypeError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({msg})") from None
+    for key in ("state_dict", "model", "ema"):  # training checkpoints that nest the weights
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict) and not isinstance(obj.get(key), torch.Tensor):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightsError(f"{path}: expected a state dict (names -> tensors), got {type(obj).__name__}")
+    return obj
+
+
+def convert_adm(
+    ckpt_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    preset: str | None = None,
+    flags: dict | None = None,
+    *,
+    dtype: str = "float32",
+    overwrite: bool = False,
+) -> Path:
+    """Convert a guided-diffusion (ADM) checkpoint into a prior directory.
+
+    Parameters
+    ----------
+    ckpt_path : path
+        The ``.pt`` file (a state dict, as released by openai/guided-diffusion and DPS).
+    out_dir : path
+        Prior directory to write (``config.json`` + ``model.safetensors``, each written to a
+        temporary file and renamed into place).
+    preset : str, optional
+        One of :data:`ADM_PRESETS` (``imagenet256-uncond``, ``ffhq256``).
+    flags : dict, optional
+        guided-diffusion flags (its names, e.g. ``{"num_channels": 128, ...}``); with a
+        preset they override it. At least one of ``preset`` and ``flags`` is needed.
+    dtype : {"float32", "float16", "bfloat16"}
+        Storage precision of the weights (computed in float32 after loading).
+    overwrite : bool
+        Replace an existing prior in ``out_dir``.
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+
+    Examples
+    --------
+    >>> convert_adm("256x256_diffusion_uncond.pt", "imagenet256", preset="imagenet256-uncond")  # doctest: +SKIP
+    PosixPath('imagenet256')
+    """
+    import torch
+
+    from .paths import CONFIG_FILE
+    from .prior.adm import ADMNet, adm_config, adm_from_flags
+    from .prior.schedule import VPSchedule
+    from .prior.weights import WEIGHT_DTYPES, check_state_dict, save_prior
+
+    if preset is None and not flags:
+        raise WeightsError(f"give a preset ({', '.join(ADM_PRESETS)}) or the model's flags")
+    if preset is not None and preset not in ADM_PRESETS:
+        raise WeightsError(f"unknown ADM preset {preset!r} (choose from {', '.join(ADM_PRESETS)})")
+    if dtype not in WEIGHT_DTYPES:
+        raise WeightsError(f"dtype must be one of {', '.join(WEIGHT_DTYPES)}, got {dtype!r}")
+    out = Path(out_dir)
+    if (out / CONFIG_FILE).exists() and not overwrite:
+        raise WeightsError(f"{out}: already holds a prior (overwrite to replace it)")
+    all_flags = {**ADM_PRESETS.get(preset, {}), **(flags or {})}
+    net_cfg, sched_cfg, prediction = adm_from_flags(all_flags)
+    sd = _read_checkpoint(Path(ckpt_path))
+    with torch.device("meta"):  # no second copy of the weights: the tensors are assigned
+        net = ADMNet(**adm_config(net_cfg))
+    bad = [k for k, v in sd.items() if not v.is_floating_point()]
+    if bad:
+        raise WeightsError(f"{ckpt_path}: tensor {bad[0]} is {sd[bad[0]].dtype}, expected floating point")
+    sd = {k: v.float() for k, v in sd.items()}
+    check_state_dict(net, sd, str(ckpt_path), against=f"preset {preset}" if preset and not flags else "the flags")
+    net.load_state_dict(sd, assign=True)
+    info = {"source": Path(ckpt_path).name, "converted_from": "guided-diffusion", "flags": all_flags}
+    if preset:
+        info["preset"] = preset
+    return save_prior(out, net, VPSchedule(**sched_cfg), info, prediction=prediction, dtype=dtype,
+                      native_size=net.image_size)
