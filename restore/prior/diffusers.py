@@ -47,12 +47,9 @@ def _unet_class():
 
 
 def _json(path: Path) -> dict:
-    try:
-        obj = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise WeightsError(f"{path}: missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise WeightsError(f"{path}: not a readable JSON file ({e})") from None
+    from .weights import read_json
+
+    obj = read_json(path)
     if not isinstance(obj, dict):
         raise WeightsError(f"{path}: expected a JSON object")
     return obj

@@ -108,14 +108,19 @@ def resolve_prior_dir(name_or_path: str | os.PathLike | None) -> Path:
     )
 
 
+def read_json(path: Path, missing: str = "missing") -> object:
+    """A JSON file's content, or a one-line :class:`WeightsError`."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: {missing}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WeightsError(f"{path}: not a readable JSON file ({e})") from None
+
+
 def read_config(prior_dir: Path) -> dict:
     path = prior_dir / CONFIG_FILE
-    try:
-        cfg = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise WeightsError(f"{path}: missing (a prior directory needs {CONFIG_FILE})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise WeightsError(f"{path}: not a readable JSON config ({e})") from None
+    cfg = read_json(path, f"missing (a prior directory needs {CONFIG_FILE})")
     if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
         raise WeightsError(f"{path}: not a restore prior config (format must be '{FORMAT}')")
     if cfg.get("version") != FORMAT_VERSION:
