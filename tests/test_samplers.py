@@ -162,3 +162,25 @@ def test_dpir_pose_cycling_is_exact_for_an_invariant_prior():
     prior.mu = prior.mu + 0.05 * torch.randn(prior.mu.shape, generator=g, dtype=prior.mu.dtype)
     assert not torch.allclose(fn(prior, y, op, sig, clip=False, poses=1),
                               fn(prior, y, op, sig, clip=False, poses=8), atol=1e-5)
+
+
+def test_dps_step_grows_with_the_number_of_evaluations():
+    """Regression (issue 14.10): DPS's step was a constant meant for ~1,000 steps, so a
+    20-step run barely guided. The step is now zeta * n / 100: the first guidance shift of a
+    100-step run is 5x that of a 20-step run from the same state."""
+    prior = GaussianPrior(SHAPE)
+    g = torch.Generator().manual_seed(0)
+    x, op, y = _problem("inpaint", prior, g)
+    fn = SAMPLERS.get("dps").load()
+
+    def first_shift(n):
+        sig = VPSchedule().sampling_sigmas(n, sigma_max=2.0, spacing="karras")
+        firsts = []
+        for zeta in (0.0, 10.0):
+            seen = []
+            fn(prior, y, op, sig, generator=torch.Generator().manual_seed(1), clip=False, eta=0.0, zeta=zeta,
+               callback=lambda info: seen.append(info["x"].clone()) if "x" in info else None)
+            firsts.append(seen[0])
+        return float((firsts[1] - firsts[0]).norm())
+
+    assert abs(first_shift(100) / first_shift(20) - 5.0) < 0.05
