@@ -81,10 +81,7 @@ def eval_command(task: str) -> click.Command:
     tk = get_task(task)
 
     def callback(dataset, **kw):
-        degrade = {q.name: kw.pop(q.name) for q in tk.eval_params}
-        for q in tk.eval_params:
-            if degrade[q.name] is not None and q.choices and q.type is not str:
-                degrade[q.name] = q.type(degrade[q.name])
+        degrade = {q.name: q.from_cli(kw.pop(q.name)) for q in tk.eval_params}
         _evaluate(task, dataset, degrade, **kw)
 
     cmd = click.Command(task, callback=callback, context_settings=CONTEXT, short_help=tk.summary,

@@ -130,12 +130,7 @@ def task_command(name: str) -> click.Command:
 
         from .runner import STDIO, Job, run_job
 
-        params = {}
-        for q in cli_params:
-            v = kw.pop(q.name)
-            if v is not None and q.choices and q.type is not str:
-                v = q.type(v)
-            params[q.name] = v / q.unit if v is not None and q.unit != 1 else v
+        params = {q.name: q.from_cli(kw.pop(q.name)) for q in cli_params}
         if kw.get("sigma_max") is not None:
             kw["sigma_max"] /= 255.0
         n = tk.cli_files(params)

@@ -147,6 +147,14 @@ class Param:
     def option(self) -> str:
         return self.flag or "--" + self.name.replace("_", "-")
 
+    def from_cli(self, value: Any) -> Any:
+        """The API value of a command-line value (choices come as text; ``/ unit``)."""
+        if value is None:
+            return None
+        if self.choices and self.type is not str:
+            value = self.type(value)
+        return value / self.unit if self.unit != 1 else value
+
     def check(self, value: Any) -> Any:
         """The API value, validated (a clear :class:`InputError` otherwise)."""
         if value is None or self.type not in (int, float, str):
@@ -234,9 +242,6 @@ class Task:
     def capabilities(self) -> frozenset:
         return self.operator.capabilities
 
-    def param(self, name: str) -> Param | None:
-        return next((p for p in self.params if p.name == name), None)
-
     # -- the API ------------------------------------------------------------------------
     def check(self, x: torch.Tensor, p: dict) -> dict:
         """Validate the parameters against the input ``(B, C, H, W)`` before any work;
@@ -255,9 +260,9 @@ class Task:
         return Recipe(self.sampler, self.steps, self.sigma_max, self.spacing, self.sigma_min, self.options)
 
     def last_level(self, op: Operator) -> float | None:
-        """The default sampler's last nonzero noise level for this problem (None: the
-        schedule's bottom)."""
-        return self.sigma_min
+        """The default sampler's last nonzero noise level for this problem when its recipe
+        sets none (None: the schedule's bottom)."""
+        return None
 
     def out_size(self, h: int, w: int, p: dict) -> tuple[int, int]:
         """Output size for an input of ``h x w``."""

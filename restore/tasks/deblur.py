@@ -25,6 +25,7 @@ of Levin et al., CVPR 2009, as distributed with DPIR), or an image file (normali
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,24 @@ def parse_kernel(spec: Any) -> np.ndarray:
         k = np.asarray(spec.detach().cpu() if isinstance(spec, torch.Tensor) else spec, dtype=np.float64)
         return _check_kernel(k, "kernel array")
     spec = str(spec)
+    named = _named_kernel(spec)
+    if named is not None:
+        return named.copy()
+    path = Path(spec)
+    if path.is_file():
+        from ..io import read_image
+
+        a = read_image(path).color.astype(np.float64)
+        return _check_kernel(a.mean(axis=2) if a.ndim == 3 else a, str(path))
+    raise InputError(f"kernel '{spec}' is not understood: use gaussian:STD[,SIZE], motion:LENGTH,ANGLE, box:N, "
+                     "levin:1..8, or an image file")
+
+
+@lru_cache(maxsize=64)
+def _named_kernel(spec: str) -> np.ndarray | None:
+    """The kernel of a ``kind:args`` spec, or None if ``spec`` is not one; kept, since a
+    run, its tiles, its eval case and the baselines ask for the same one (``levin:N`` reads
+    a file)."""
     kind, _, args = spec.partition(":")
     try:
         nums = [float(v) for v in args.split(",")] if args else []
@@ -93,14 +112,7 @@ def parse_kernel(spec: Any) -> np.ndarray:
         if kind == "levin" and len(nums) == 1 and nums[0] in range(1, 9):
             with np.load(_DATA / "levin09.npz", allow_pickle=False) as d:
                 return _check_kernel(d[f"k{int(nums[0])}"].astype(np.float64), spec)
-    path = Path(spec)
-    if path.is_file():
-        from ..io import read_image
-
-        a = read_image(path).color.astype(np.float64)
-        return _check_kernel(a.mean(axis=2) if a.ndim == 3 else a, str(path))
-    raise InputError(f"kernel '{spec}' is not understood: use gaussian:STD[,SIZE], motion:LENGTH,ANGLE, box:N, "
-                     "levin:1..8, or an image file")
+    return None
 
 
 def _check_kernel(k: np.ndarray, where: str) -> np.ndarray:
@@ -251,12 +263,13 @@ class _Extended(Blur):
         H, W = y.shape[-2:]
         mode = "reflect" if m < H and m < W else "replicate"
         e = F.pad(y, (m, m, m, m), mode=mode)
+        up = 0.5 - 0.5 * torch.cos(torch.linspace(0, math.pi, m + 2, dtype=y.dtype, device=y.device)[1:-1])
+
+        def ramp(inner: int) -> torch.Tensor:  # 0 -> 1 over the margin, 1 inside, 1 -> 0
+            return torch.cat([up, torch.ones(inner, dtype=y.dtype, device=y.device), up.flip(0)])
+
+        w = ramp(H)[:, None] * ramp(W)[None, :]
         for _ in range(2):  # the blur of the extension depends on the extension: settle it
-            ramp = lambda n, inner: torch.cat([  # noqa: E731
-                0.5 - 0.5 * torch.cos(torch.linspace(0, math.pi, m + 2, dtype=y.dtype, device=y.device)[1:-1]),
-                torch.ones(inner, dtype=y.dtype, device=y.device),
-                0.5 + 0.5 * torch.cos(torch.linspace(0, math.pi, m + 2, dtype=y.dtype, device=y.device)[1:-1])])
-            w = ramp(H + 2 * m, H)[:, None] * ramp(W + 2 * m, W)[None, :]
             e = w * e + (1 - w) * self.A(e)
             e[..., m:m + H, m:m + W] = y
         return e

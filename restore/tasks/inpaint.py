@@ -219,7 +219,7 @@ class InpaintTask(Task):
     )
     #: ``fill="sample"``: DDNM+ restarted from 0.5 with eta 0.5, chosen on validation box holes
     #: (hole gradient ratio 0.64 against 0.12 for the mean; benchmarks/results/inpaint_fill.md)
-    SAMPLE = Recipe("ddnm", 20, 0.5, options=(("eta", 0.5),))
+    SAMPLE = Recipe("ddnm", 20, 0.5, sigma_min=0.005, options=(("eta", 0.5),))
     eval_params = (
         Param("mask", str, "random80", "Standard mask (seeded per image).", choices=MASKS),
         Param("masks", str, None, "Folder of mask files matched by stem (white = missing)."),
