@@ -89,6 +89,15 @@ def common_options(f):
         click.option("--glob", "pattern", default=None, help="Folder mode: only files matching this pattern."),
         click.option("--max-pixels", type=click.IntRange(1), default=None,
                      help="Refuse larger images (default 100 MP, against decompression bombs)."),
+        click.option("--batch-size", type=click.IntRange(1, 256), default=None,
+                     help="Folder mode: images of the same size per sampler batch (default: 1 on CPU, "
+                          "where batching is no faster; on a GPU by image size and free memory)."),
+        click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Folder mode: 'ray' spreads the images over a Ray cluster (RAY_ADDRESS, or a local "
+                          "one); needs restore[ray]."),
+        click.option("--workers", type=click.IntRange(1), default=None,
+                     help="--engine ray: workers, each holding the prior once (default: one per GPU, or "
+                          "the cluster's CPUs / 2)."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
     ]
     for o in reversed(opts):

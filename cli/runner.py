@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -172,6 +173,8 @@ def run_job(job: Job) -> int:
     sampler = o["sampler"] or tk.recipe(job.params).sampler
     try:  # usage errors, refused before any work
         check_samples(sampler, o["samples"], tk)
+        if o.get("workers") and o.get("engine", "local") != "ray":
+            raise InputError("--workers is for --engine ray (the local engine runs one process)")
     except RestoreError as e:
         _err(str(e))
         return 2
@@ -201,52 +204,55 @@ def run_job(job: Job) -> int:
                 stale.unlink(missing_ok=True)
     counts = {"done": 0, "skipped": 0, "failed": 0}
     failures: list[str] = []
-    bar = None
-    if folder:
-        bar = tqdm(total=len(items), disable=o["quiet"], file=sys.stderr, unit="img", dynamic_ncols=True)
-    try:
-        for it in items:
-            if it.out != STDIO and it.out.exists() and not o["overwrite"]:
-                if folder:
-                    counts["skipped"] += 1
-                    if bar is not None:
-                        bar.update(1)
-                    continue
+    todo = []
+    for it in items:
+        if it.out != STDIO and it.out.exists() and not o["overwrite"]:
+            if not folder:
                 _err(f"{it.out}: exists (pass --overwrite to replace it)")
                 return 1
-            msg = None
-            try:
-                rec = process(job, it, step_bar=not folder and not o["quiet"])
-                counts["done"] += 1
-                to_err = it.out == STDIO  # stdout holds the image
-                if o["as_json"]:
-                    click.echo(json.dumps(rec), err=to_err)
-                elif not folder:
-                    click.echo(result_line(rec), err=to_err)
-            except RestoreError as e:
-                msg = str(e) if str(it.src) in str(e) else f"{it.src}: {e}"
-            except KeyboardInterrupt:
-                raise
-            except Exception as e:  # one line per file, the batch goes on
-                if os.environ.get("RESTORE_DEBUG"):
-                    raise
-                msg = f"{it.src}: internal error ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-            if msg is not None:
-                counts["failed"] += 1
-                failures.append(msg)
-                if not folder:
-                    _err(msg)
-                    return 1
-                bar.write(f"failed: {msg}", file=sys.stderr)
-            if bar is not None:
-                bar.update(1)
+            counts["skipped"] += 1
+        else:
+            todo.append(it)
+    bar = None
+    if folder:
+        bar = tqdm(total=len(items), initial=counts["skipped"], disable=o["quiet"], file=sys.stderr, unit="img",
+                   dynamic_ncols=True)
+
+    def report(it: Item, rec: dict | None, msg: str | None) -> None:
+        if msg is None:
+            counts["done"] += 1
+            to_err = it.out == STDIO  # stdout holds the image
+            if o["as_json"]:
+                click.echo(json.dumps(rec), err=to_err)
+            elif not folder:
+                click.echo(result_line(rec), err=to_err)
+        else:
+            counts["failed"] += 1
+            failures.append(msg)
             if folder:
-                _release_memory()
+                bar.write(f"failed: {msg}", file=sys.stderr)
+            else:
+                _err(msg)
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        if o.get("engine", "local") == "ray":
+            from .ray_engine import run_on_ray
+
+            run_on_ray(job, todo, report)
+        else:
+            run_items(job, todo, report, step_bar=not folder and not o["quiet"], release=folder)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
         _err("interrupted; rerun the same command to resume")
         return 130
+    except RestoreError as e:  # refused before any image (e.g. the engine cannot start)
+        if bar is not None:
+            bar.close()
+        _err(str(e))
+        return 1
     if bar is not None:
         bar.close()
     if folder:
@@ -258,6 +264,108 @@ def run_job(job: Job) -> int:
             for f in failures:
                 click.echo(f"  failed: {f}")
     return 1 if counts["failed"] else 0
+
+
+def _failure(it: Item, e: BaseException) -> str:
+    """One line naming the file for an exception raised while restoring it."""
+    if isinstance(e, RestoreError):
+        return str(e) if str(it.src) in str(e) else f"{it.src}: {e}"
+    if os.environ.get("RESTORE_DEBUG"):
+        raise e
+    return f"{it.src}: internal error ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+
+
+@dataclass
+class Loaded:
+    """An image read and checked, ready for the sampler."""
+
+    it: Item
+    x: "torch.Tensor"  # noqa: F821  (1, C, H, W)
+    back: Callable
+    alpha: "np.ndarray | None"  # noqa: F821
+    params: dict
+    key: tuple
+
+
+def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, str | None], None], *,
+              step_bar: bool = False, release: bool = True) -> None:
+    """Restore ``items`` (outputs not checked here), calling ``report(item, record, None)``
+    or ``report(item, None, message)`` for each, in the order they finish.
+
+    Images that can share a sampler batch (same size and parameters, see
+    :func:`restore.api.batch_key`) are held until ``--batch-size`` of them are ready (default
+    :func:`restore.api.default_batch_size`: 1 on CPU; at most twice that many are held in all); a batch that fails is rerun image by image, so one bad
+    file still fails alone. Each image keeps the job's seed, so its output is the one a run
+    on it alone gives (within float rounding)."""
+    o = job.opts
+    held: dict[tuple, list[Loaded]] = {}
+    sizes: dict[tuple, int] = {}
+
+    def batch_size(ld: Loaded) -> int:  # --batch-size, or by device and image size
+        if ld.key not in sizes:
+            from restore.api import default_batch_size
+
+            sizes[ld.key] = o.get("batch_size") or default_batch_size(o["device"], ld.x.shape[-2] * ld.x.shape[-1])
+        return sizes[ld.key]
+
+    def flush(key: tuple) -> None:
+        group = held.pop(key)
+        if len(group) > 1:
+            try:
+                t0 = time.perf_counter()
+                res = solve(job, group, None)
+                dt = (time.perf_counter() - t0) / len(group)
+            except KeyboardInterrupt:
+                raise
+            except Exception:  # noqa: BLE001  rerun alone: the culprit fails, the rest succeed
+                res = None
+            if res is not None:
+                for r, ld in enumerate(group):
+                    _finish(job, ld, res, r, dt, report, batch=len(group))
+                if release:
+                    _release_memory()
+                return
+        for ld in group:
+            t0 = time.perf_counter()
+            try:
+                res = solve(job, [ld], _step_bar(ld) if step_bar else None)
+            except KeyboardInterrupt:
+                raise
+            except Exception as e:  # noqa: BLE001  one line per file, the batch goes on
+                report(ld.it, None, _failure(ld.it, e))
+                continue
+            _finish(job, ld, res, 0, time.perf_counter() - t0, report)
+            if release:
+                _release_memory()
+
+    for it in items:
+        try:
+            ld = load(job, it)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # noqa: BLE001
+            report(it, None, _failure(it, e))
+            continue
+        held.setdefault(ld.key, []).append(ld)
+        if len(held[ld.key]) >= batch_size(ld):
+            flush(ld.key)
+        elif sum(map(len, held.values())) >= 2 * max(sizes.values()):
+            flush(max(held, key=lambda k: len(held[k])))
+    for key in list(held):
+        flush(key)
+
+
+def _finish(job: Job, ld: Loaded, res, r: int, seconds: float, report, batch: int = 1) -> None:
+    try:
+        rec = write_outputs(job, ld, res, r, seconds)
+        if batch > 1:
+            rec["batch"] = batch
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # noqa: BLE001
+        report(ld.it, None, _failure(ld.it, e))
+        return
+    report(ld.it, rec, None)
 
 
 def _release_memory() -> None:
@@ -294,12 +402,10 @@ def _read(path: Path, o: dict):
     return read_image(path, max_pixels=o.get("max_pixels") or DEFAULT_MAX_PIXELS)
 
 
-def process(job: Job, it: Item, *, step_bar: bool) -> dict:
-    """Restore one image and write its outputs; returns the JSON record."""
-    import torch
-
-    from restore.api import _alpha_back, _to_batch, run
-    from restore.io import DEFAULT_MAX_PIXELS, write_image
+def load(job: Job, it: Item) -> Loaded:
+    """Read and check one image and its files (mask, ...), print its warnings."""
+    from restore.api import _to_batch, batch_key
+    from restore.io import DEFAULT_MAX_PIXELS
 
     o, tk = job.opts, get_task(job.task)
     limit = o.get("max_pixels") or DEFAULT_MAX_PIXELS
@@ -315,27 +421,54 @@ def process(job: Job, it: Item, *, step_bar: bool) -> dict:
         alpha = alpha_override
     for warn in tk.warnings(x, params):  # shown with -q too: it is no progress
         click.echo(f"warning: {it.src}: {warn}", err=True)
-    bar = None
-    progress = None
-    if step_bar:
-        from tqdm import tqdm
+    key = (batch_key(x, params), str(img.array.dtype), alpha is not None)
+    return Loaded(it, x, back, alpha, params, key)
 
-        bar = tqdm(total=None, file=sys.stderr, unit="step", dynamic_ncols=True, leave=False,
-                   desc=it.src.name)
 
-        def progress(info):
-            bar.total = info["n"]
-            bar.update(1)
+def _step_bar(ld: Loaded):
+    """A per-step progress bar (one image run alone); closed by :func:`solve`."""
+    from tqdm import tqdm
 
-    t0 = time.perf_counter()
+    bar = tqdm(total=None, file=sys.stderr, unit="step", dynamic_ncols=True, leave=False, desc=ld.it.src.name)
+
+    def progress(info):
+        bar.total = info["n"]
+        bar.update(1)
+
+    progress.close = bar.close
+    return progress
+
+
+def solve(job: Job, group: list[Loaded], progress):
+    """One sampler run for ``group`` (same batch key), every image with the job's seed."""
+    import torch
+
+    from restore.api import run, stack_params
+
+    o = job.opts
     try:
-        res = run(x, job.task, sampler=o["sampler"], steps=o["steps"], seed=o["seed"], device=o["device"],
-                  prior=o["weights"], samples=o["samples"], sigma_max=o.get("sigma_max"), progress=progress,
-                  **params)
+        return run(torch.cat([ld.x for ld in group]), job.task, sampler=o["sampler"], steps=o["steps"],
+                   seed=[o["seed"]] * len(group), device=o["device"], prior=o["weights"], samples=o["samples"],
+                   sigma_max=o.get("sigma_max"), progress=progress, **stack_params([ld.params for ld in group]))
     finally:
-        if bar is not None:
-            bar.close()
-    out_arr = _alpha_back(alpha, back(res.image))
+        if progress is not None:
+            progress.close()
+
+
+def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
+    """Write image ``r`` of the result ``res`` (and its std / compare files); its record."""
+    import torch
+
+    from restore.api import _alpha_back
+    from restore.io import write_image
+
+    o, tk, it, x = job.opts, get_task(job.task), ld.it, ld.x
+    image = res.image[r : r + 1]
+    std = None if res.std is None else res.std[r : r + 1]
+    sigma_y = res.sigma_y[r] if isinstance(res.sigma_y, list) else res.sigma_y
+    if (std is not None or o["compare"]) and it.out == STDIO:
+        raise InputError("--samples/--compare write files beside the output: give -o FILE, not stdout")
+    out_arr = _alpha_back(ld.alpha, ld.back(image))
     if it.out == STDIO:
         from restore.io import encode_image
 
@@ -345,28 +478,26 @@ def process(job: Job, it: Item, *, step_bar: bool) -> dict:
         write_image(it.out, out_arr, overwrite=o["overwrite"])
     rec = {
         "input": str(it.src), "output": str(it.out), "task": job.task, "sampler": res.sampler,
-        "steps": res.steps, "seed": res.seed, "seconds": round(time.perf_counter() - t0, 3),
-        "sigma": round(res.sigma_y * 255, 3), "sigma_estimated": res.sigma_estimated,
+        "steps": res.steps, "seed": o["seed"], "seconds": round(seconds, 3),
+        "sigma": round(sigma_y * 255, 3), "sigma_estimated": res.sigma_estimated,
         "sigma_max": None if res.sigma_start is None else round(res.sigma_start * 255, 3),
         "width": int(out_arr.shape[1]), "height": int(out_arr.shape[0]),
         **{k: v for k, v in res.params.items() if isinstance(v, (int, float, str))},
     }
     if res.sigma_estimated and not o["quiet"] and not o["as_json"]:
-        click.echo(f"{it.src}: estimated noise sigma = {res.sigma_y * 255:.2f} (0-255 units)", err=True)
-    if (res.std is not None or o["compare"]) and it.out == STDIO:
-        raise InputError("--samples/--compare write files beside the output: give -o FILE, not stdout")
-    if res.std is not None:
+        click.echo(f"{it.src}: estimated noise sigma = {sigma_y * 255:.2f} (0-255 units)", err=True)
+    if std is not None:
         std_path = it.out.with_name(it.out.stem + ".std.png")
-        std_img = (res.std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()
+        std_img = (std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()
         write_image(std_path, std_img, overwrite=True)
         rec["std"] = str(std_path)
-        rec["mean_std"] = round(float(res.std.mean()) * 255, 3)
+        rec["mean_std"] = round(float(std.mean()) * 255, 3)
     if o["compare"]:
         cmp_path = it.out.with_name(it.out.stem + ".compare.png")
-        write_image(cmp_path, _side_by_side(tk.shown(x, tk.check(x, params)), res.image, res.std), overwrite=True)
+        write_image(cmp_path, _side_by_side(tk.shown(x, tk.check(x, ld.params)), image, std), overwrite=True)
         rec["compare"] = str(cmp_path)
     if it.ref is not None:
-        rec.update(_score(it.ref, res.image, tk, params, o))
+        rec.update(_score(it.ref, image, tk, ld.params, o))
     return rec
 
 

@@ -43,6 +43,7 @@ _source_cli()
 _LAZY = {
     "restore": ("api", "restore"),
     "run": ("api", "run"),
+    "default_batch_size": ("api", "default_batch_size"),
     "load_prior": ("prior", "load_prior"),
     "Prior": ("prior", "Prior"),
     "TASKS": ("tasks", "TASKS"),
@@ -66,6 +67,7 @@ __all__ = [
     "RestoreError",
     "WeightsError",
     "__version__",
+    "default_batch_size",
     "load_prior",
     "psnr",
     "read_image",

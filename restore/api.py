@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -24,7 +24,7 @@ from .prior import Prior, load_prior
 from .samplers import check_compatible, check_samples
 from .tasks import get_task
 
-__all__ = ["Result", "get_prior", "resolve_device", "restore", "run", "with_params_doc"]
+__all__ = ["Result", "batch_key", "default_batch_size", "get_prior", "resolve_device", "restore", "run", "with_params_doc"]
 
 MAX_SIDE = 65536
 
@@ -39,7 +39,7 @@ class Result:
     sampler: str
     steps: int
     seed: int | None
-    sigma_y: float
+    sigma_y: float | list[float]  # a list when each image's level was estimated on its own
     sigma_estimated: bool
     seconds: float
     params: dict = field(default_factory=dict)
@@ -140,8 +140,8 @@ def run(
     *,
     sampler: str | None = None,
     steps: int | None = None,
-    seed: int | None = 0,
-    generator: torch.Generator | None = None,
+    seed: int | Sequence[int] | None = 0,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
     device: str | torch.device | None = "cpu",
     prior: Prior | str | None = None,
     samples: int = 1,
@@ -160,6 +160,14 @@ def run(
     those of :func:`restore`. A problem whose operator is not pointwise (super-resolution)
     and whose output is larger than the prior's tile runs tile by tile (``tiles=False``: the
     whole image at once); pointwise ones let the prior tile its own calls.
+
+    Each image of the batch draws its noise from its own generator (``seed``, or one seed
+    per image; or ``generator``, a sequence with one per image), and a parameter that is per
+    image (inpainting's ``mask``) may be a list, so an image's result does not depend on its
+    batch-mates. A measurement noise level estimated from the images (denoise without
+    ``sigma``) is one per image: such a batch runs image by image and ``sigma_y`` is a list.
+    One ``torch.Generator`` for the whole batch is also accepted (the draws then follow the
+    batch).
     """
     t0 = time.perf_counter()
     tk = get_task(task)
@@ -187,7 +195,9 @@ def run(
         raise InputError(f"the output would be {ow}x{oh}; sides over {MAX_SIDE} pixels are not supported")
     pri = get_prior(prior, dev)
     if generator is None:
-        generator = torch.Generator("cpu").manual_seed(0 if seed is None else int(seed))
+        generator = [torch.Generator("cpu").manual_seed(s) for s in _seeds(seed, B)]
+    elif not isinstance(generator, torch.Generator) and len(generator) != B:
+        raise InputError(f"{len(generator)} generators for a batch of {B} images")
     scale = tk.tile_scale(p)
     if scale is not None and tiles and pri.tile is not None and max(oh, ow) > pri.tile >= 16 * scale:
         def solve(xt, cb):  # the first tile checks the sampler before any work
@@ -199,6 +209,18 @@ def run(
         res.seconds = time.perf_counter() - t0
         return res
     op, y, estimated = tk.build(x, p)
+    if estimated and B > 1:  # each image's own noise level: one problem per image
+        gens = generator if not isinstance(generator, torch.Generator) else [generator] * B
+        parts = [run(x[i : i + 1], task, sampler=sampler, steps=steps, seed=_seeds(seed, B)[i], generator=[gens[i]],
+                     device=dev, prior=pri, samples=samples, sigma_max=sigma_max, sigma_min=sigma_min,
+                     spacing=spacing, progress=progress, tiles=tiles, **_item(options, i, B))
+                 for i in range(B)]
+        res = parts[0]
+        res.image = torch.cat([r.image for r in parts])
+        res.std = None if res.std is None else torch.cat([r.std for r in parts])
+        res.sigma_y = [r.sigma_y for r in parts]
+        res.seed, res.seconds = seed, time.perf_counter() - t0
+        return res
     n_steps = int(steps or (rc.steps if own else sspec.default_steps))
     if samples > 1:
         y = y.repeat_interleave(samples, dim=0)
@@ -233,6 +255,22 @@ def run(
         params=shown | hyper,
         sigma_start=float(sigmas[0]),
     )
+
+
+def _seeds(seed: int | Sequence[int] | None, n: int) -> list[int]:
+    """One seed per image: ``seed`` for each (so an image's result is the same in any batch),
+    or the given sequence."""
+    if seed is None or isinstance(seed, (int, np.integer)):
+        return [0 if seed is None else int(seed)] * n
+    seeds = [int(s) for s in seed]
+    if len(seeds) != n:
+        raise InputError(f"{len(seeds)} seeds for a batch of {n} images")
+    return seeds
+
+
+def _item(options: dict, i: int, n: int) -> dict:
+    """Image ``i``'s options out of a batch's (per-image lists of length ``n`` indexed)."""
+    return {k: v[i] if isinstance(v, (list, tuple)) and len(v) == n else v for k, v in options.items()}
 
 
 def _check_options(name: str, fn: Callable, hyper: dict, tk) -> None:
@@ -297,19 +335,24 @@ def _by_tiles(x: torch.Tensor, scale: int, tile: int, multiple: int,
     return res
 
 
-def restore(image: Any, task: str, *, samples: int = 1, **params: Any) -> Any:
-    """Restore an image with the diffusion prior.
+def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None = None, **params: Any) -> Any:
+    """Restore an image (or a list of images) with the diffusion prior.
 
     Parameters
     ----------
-    image : numpy.ndarray or torch.Tensor
+    image : numpy.ndarray, torch.Tensor or list of them
         ``H x W [x C]`` array (uint8, uint16, or float in [0, 1]; an RGBA image keeps its
         alpha as is) or a ``(B, C, H, W)`` float tensor in [0, 1]. For ``sr`` this is the
-        low-resolution image.
+        low-resolution image. A list gives a list: images of the same size (and type) run
+        through the sampler together, ``batch_size`` at a time.
     task : str
         A registered task (``restore.TASKS``: denoise, inpaint, sr, ...).
     samples : int
         Number of posterior samples; > 1 returns ``(mean, std)``.
+    batch_size : int, optional
+        With a list: the most images per sampler batch (default :func:`default_batch_size`:
+        1 on CPU, where batching measured no faster). Each image keeps its own noise
+        (``seed``, or a list of seeds), so its result does not depend on its batch-mates.
     **params
         The task's parameters (``restore list``; e.g. ``sigma``, the noise std in [0, 1]
         units, ``mask`` for inpainting: ``H x W``, True / 1 / at least half the range =
@@ -320,12 +363,13 @@ def restore(image: Any, task: str, *, samples: int = 1, **params: Any) -> Any:
         per task for its default sampler, per sampler otherwise), ``sigma_min`` (last
         nonzero level), ``spacing`` ("karras", "uniform" or "log") and sampler
         hyper-parameters (e.g. ``eta``; dpir's ``momentum``, 0.5 by default for inpaint
-        and sr, 0 turns it off).
+        and sr, 0 turns it off). With a list of images, a list of the same length gives a
+        parameter per image (``mask=[m1, m2, ...]``, ``seed=[...]``, ``sigma=[...]``).
 
     Returns
     -------
     Same type as ``image``
-        The restored image (``(mean, std)`` when ``samples > 1``).
+        The restored image (``(mean, std)`` when ``samples > 1``); a list for a list.
 
     Examples
     --------
@@ -333,13 +377,93 @@ def restore(image: Any, task: str, *, samples: int = 1, **params: Any) -> Any:
     >>> img = np.full((32, 48, 3), 128, np.uint8)
     >>> restore.restore(img, "denoise", sigma=10 / 255).shape
     (32, 48, 3)
+    >>> [a.shape for a in restore.restore([img, img[:16]], "denoise", sigma=10 / 255)]
+    [(32, 48, 3), (16, 48, 3)]
     """
+    if isinstance(image, (list, tuple)):
+        return _restore_many(list(image), task, samples, batch_size, params)
     x, back, alpha = _to_batch(image)
     res = run(x, task, samples=samples, **params)
     out = _alpha_back(alpha, back(res.image))
     if samples > 1:
         return out, back(res.std)
     return out
+
+
+#: pixels per sampler batch on a GPU (the default batch is this over the image's pixels, at
+#: most MAX_BATCH, and at most what a quarter of the free GPU memory holds)
+BATCH_PIXELS = 1 << 22
+MAX_BATCH = 32
+_BYTES_PER_PIXEL = 4096  # a generous bound on activations per output pixel at fp32
+
+
+def default_batch_size(device: str | torch.device | None, pixels: int) -> int:
+    """Images per sampler batch: 1 on CPU (a batch of 4 ran at 0.79-0.98x the images/s of
+    one at a time there, ``benchmarks/results/throughput_cpu.md``); on CUDA, as many as fit
+    ``BATCH_PIXELS`` and a quarter of the free memory, at most ``MAX_BATCH``."""
+    dev = resolve_device(device)
+    if dev.type != "cuda":
+        return 1
+    n = BATCH_PIXELS // max(pixels, 1)
+    free, _ = torch.cuda.mem_get_info(dev)
+    n = min(n, free // 4 // (_BYTES_PER_PIXEL * max(pixels, 1)))
+    return int(max(1, min(MAX_BATCH, n)))
+
+
+def batch_key(x: torch.Tensor, params: dict) -> tuple:
+    """Images with equal keys can share a sampler batch: same shape, and the same value for
+    every parameter that is not a per-image array (masks are stacked instead)."""
+    fixed = tuple(sorted((k, repr(v)) for k, v in params.items()
+                         if not isinstance(v, (np.ndarray, torch.Tensor, list, tuple))))
+    return (tuple(x.shape[1:]), fixed)
+
+
+def stack_params(group: list[dict]) -> dict:
+    """One parameter dict for a batch: per-image arrays (masks) as a list, one per image."""
+    out = dict(group[0])
+    for k, v in group[0].items():
+        if isinstance(v, (np.ndarray, torch.Tensor)):
+            out[k] = [p[k] for p in group]
+    return out
+
+
+def _restore_many(images: list, task: str, samples: int, batch_size: int | None, params: dict) -> list:
+    """A list of images: same-size groups in batches, each image with its own seed."""
+    n = len(images)
+    if n == 0:
+        return []
+    per = {k: v for k, v in params.items() if isinstance(v, (list, tuple)) and len(v) == n and k != "generator"}
+    shared = {k: v for k, v in params.items() if k not in per}
+    if "generator" in shared:
+        raise InputError("a list of images takes seed (or a list of seeds), not generator")
+    seed = per.pop("seed", None)
+    seeds = _seeds(shared.pop("seed", 0) if seed is None else seed, n)
+    items = [(_to_batch(im), {k: v[i] for k, v in per.items()}) for i, im in enumerate(images)]
+    if batch_size is None:
+        batch_size = max(1, min(default_batch_size(shared.get("device", "cpu"), x.shape[-2] * x.shape[-1])
+                                for (x, _, _), _ in items))
+    groups: dict[tuple, list[int]] = {}
+    for i, ((x, _, _), p) in enumerate(items):
+        kind = getattr(images[i], "dtype", None)
+        groups.setdefault((batch_key(x, p), str(kind), type(images[i])), []).append(i)
+    outs: list[Any] = [None] * n
+    for idx in groups.values():
+        for j in range(0, len(idx), batch_size):
+            chunk = idx[j : j + batch_size]
+            xs = [items[i][0][0] for i in chunk]  # a tensor item may hold several images
+            p = stack_params([items[i][1] for i in chunk])
+            if any(len(t) > 1 for t in xs):
+                p = {k: [v[c] for c, t in enumerate(xs) for _ in range(len(t))] if k in per and
+                     isinstance(v, list) else v for k, v in p.items()}
+            res = run(torch.cat(xs), task, samples=samples, seed=[seeds[i] for i, t in zip(chunk, xs) for _ in range(len(t))],
+                      **shared, **p)
+            r = 0
+            for i, t in zip(chunk, xs):
+                (_, back, alpha), _ = items[i]
+                out = _alpha_back(alpha, back(res.image[r : r + len(t)]))
+                outs[i] = (out, back(res.std[r : r + len(t)])) if samples > 1 else out
+                r += len(t)
+    return outs
 
 
 _PARAMS_DOC = """Other parameters (``**params``) are those of :func:`restore.restore`: ``sampler``

@@ -11,20 +11,35 @@ k-diffusion's ``get_ancestral_step``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["Denoiser", "ancestral_split", "as_sigma", "denoise", "emit", "randn_like", "renoise"]
+__all__ = ["Denoiser", "Generators", "ancestral_split", "as_sigma", "denoise", "emit", "randn_like", "renoise"]
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+Generators = torch.Generator | Sequence[torch.Generator] | None
+
+
+def randn_like(x: torch.Tensor, generator: Generators) -> torch.Tensor:
     """Standard normal noise shaped like ``x``, drawn on the generator's device (so a CPU
-    generator gives the same noise whatever device ``x`` lives on)."""
-    dev = generator.device if generator is not None else torch.device("cpu")
-    return torch.randn(x.shape, generator=generator, device=dev, dtype=torch.float32).to(x)
+    generator gives the same noise whatever device ``x`` lives on).
+
+    ``generator`` may be a sequence, one per image of a batch: ``x``'s rows are split into
+    that many equal groups (an image's posterior samples are consecutive rows) and each
+    group is drawn from its own generator, so an image's noise, hence its result, does not
+    depend on its batch-mates."""
+    if generator is None or isinstance(generator, torch.Generator):
+        dev = generator.device if generator is not None else torch.device("cpu")
+        return torch.randn(x.shape, generator=generator, device=dev, dtype=torch.float32).to(x)
+    n = len(generator)
+    if n == 0 or x.shape[0] % n:
+        raise ValueError(f"{n} generators for a batch of {x.shape[0]} rows")
+    rows = (x.shape[0] // n, *x.shape[1:])
+    return torch.cat([torch.randn(rows, generator=g, device=g.device, dtype=torch.float32).to(x)
+                      for g in generator])
 
 
 def ancestral_split(sigma: float, sigma_next: float, eta: float) -> tuple[float, float]:

@@ -22,7 +22,8 @@ class Inpaint(Operator):
     Parameters
     ----------
     known : torch.Tensor
-        Bool, ``(H, W)``, ``(1, H, W)`` or ``(C, H, W)``: True = observed pixel.
+        Bool, ``(H, W)``, ``(1, H, W)`` or ``(C, H, W)``: True = observed pixel; or one mask
+        per image of a batch, ``(B, 1, H, W)`` or ``(B, C, H, W)``.
     x_shape : tuple
         ``(C, H, W)`` of the image.
     sigma_y : float
@@ -38,16 +39,24 @@ class Inpaint(Operator):
         if k.ndim == 2:
             k = k[None]
         C, H, W = self.x_shape
-        if k.ndim != 3 or k.shape[-2:] != (H, W) or k.shape[0] not in (1, C):
+        if k.ndim not in (3, 4) or k.shape[-2:] != (H, W) or k.shape[-3] not in (1, C):
             raise InputError(f"mask is {tuple(k.shape)} but the image is {(C, H, W)} (C, H, W)")
-        if k.all():
+        per = k.flatten(1) if k.ndim == 4 else k.flatten()[None]  # one row per image
+        if per.all(1).any():
             raise InputError("mask has no hole (every pixel is known)")
-        if not k.any():
+        if not per.any(1).all():
             raise InputError("mask covers the whole image (nothing is known)")
         self.known = k
 
     def mask(self, like: torch.Tensor) -> torch.Tensor:
-        return self.known.to(device=like.device, dtype=like.dtype)[None]
+        """The known-pixel mask as ``(1 or B, 1 or C, H, W)`` (a batch's own masks are
+        repeated for its posterior samples, which are consecutive rows)."""
+        k = self.known.to(device=like.device, dtype=like.dtype)
+        if k.ndim == 3:
+            return k[None]
+        if like.shape[0] != k.shape[0]:
+            k = k.repeat_interleave(like.shape[0] // k.shape[0], dim=0)
+        return k
 
     def Vt(self, x):
         return x
@@ -150,6 +159,20 @@ def known_from_mask(mask, shape: tuple[int, int], dilate: int = 0, name: str = "
     return torch.from_numpy(mask_from_hole(dilate_hole(hole, dilate), shape, name))
 
 
+def _per_image(m, batch: int, one) -> torch.Tensor:
+    """``one(m)`` for a single mask (shared by the batch), or, for a list / tuple with one
+    mask per image, the ``(B, 1 or C, H, W)`` stack of ``one`` of each."""
+    if not isinstance(m, (list, tuple)):
+        return one(m)
+    if len(m) != batch:
+        raise InputError(f"{len(m)} masks for a batch of {batch} images")
+    ks = [one(mi) for mi in m]
+    ks = [k[None] if k.ndim == 2 else k for k in ks]
+    if len({tuple(k.shape) for k in ks}) > 1:
+        raise InputError("the batch's masks differ in shape")
+    return torch.stack(ks)
+
+
 MASKS = ("random50", "random80", "random90", "box", "freeform")
 
 
@@ -205,7 +228,8 @@ class InpaintTask(Task):
     operator = Inpaint
     files = ("mask",)
     params = (
-        Param("mask", object, None, "H x W hole mask (True / 1 / >= half range = fill).", cli=False),
+        Param("mask", object, None, "H x W hole mask (True / 1 / >= half range = fill); "
+                                    "a list: one per image of a batch.", cli=False),
         Param("known", object, None, "(H, W) bool tensor, True = observed (instead of mask).", cli=False),
         Param("mask_dilate", int, 0, "Grow the holes by N pixels (object removal: covers the edge halo).",
               range=(0, 256)),
@@ -243,16 +267,20 @@ class InpaintTask(Task):
         H, W = x.shape[-2:]
         if q["mask"] is not None and q["known"] is not None:
             raise InputError("give mask (holes) or known (observed pixels), not both")
+        B = x.shape[0]
         if q["mask"] is not None:
-            q["known"] = known_from_mask(q.pop("mask"), (H, W), q["mask_dilate"])
+            q["known"] = _per_image(q.pop("mask"), B, lambda m: known_from_mask(m, (H, W), q["mask_dilate"]))
         elif q["known"] is None:
             raise InputError("inpainting needs a mask (non-zero = pixels to fill)")
         else:
-            known = torch.as_tensor(q["known"]).bool()
-            if q["mask_dilate"]:
-                hole = ~known.cpu().numpy().reshape(-1, H, W).all(0)
-                known = torch.from_numpy(~dilate_hole(hole, q["mask_dilate"]))
-            q["known"] = known
+            def known_of(k):
+                known = torch.as_tensor(k).bool()
+                if q["mask_dilate"]:
+                    hole = ~known.cpu().numpy().reshape(-1, H, W).all(0)
+                    known = torch.from_numpy(~dilate_hole(hole, q["mask_dilate"]))
+                return known
+
+            q["known"] = _per_image(q["known"], B, known_of)
         for k in ("mask", "mask_source", "invert_mask"):  # consumed (by load() on the command line)
             q.pop(k, None)
         return q
@@ -290,7 +318,8 @@ class InpaintTask(Task):
         return p, None
 
     def shown(self, x, p):
-        return torch.where(p["known"].to(x.device)[None], x, torch.ones_like(x))  # holes white
+        k = p["known"].to(x.device)
+        return torch.where(k if k.ndim == 4 else k[None], x, torch.ones_like(x))  # holes white
 
     def degrade(self, name, img, index, mask="random80", masks=None, **_):
         """Holes of a standard kind (seeded by the image index), or the mask file of the

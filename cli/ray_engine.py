@@ -1,0 +1,141 @@
+"""``--engine ray``: a folder job spread over a Ray cluster with Ray Data.
+
+The inputs become a dataset (one row per image still to do); ``map_batches`` hands them to
+a pool of :class:`Worker` actors, each of which loads the prior once and restores its
+batches with the local engine's own code (:func:`runner.run_items`: same reading, batching,
+atomic writes and per-file failures). The driver only draws the progress bar and reports
+what comes back. ``RAY_ADDRESS`` set: join that cluster; otherwise start a local one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from restore.errors import InputError
+
+__all__ = ["Worker", "run_on_ray"]
+
+
+class Worker:
+    """A Ray Data actor: holds the prior, restores the images of each batch it is given."""
+
+    def __init__(self, job, threads: int):
+        import torch
+
+        from restore.api import get_prior, resolve_device
+
+        import ray
+
+        torch.set_num_threads(threads)
+        self.job = job
+        self.node = ray.get_runtime_context().get_node_id()[:12]
+        get_prior(job.opts["weights"], resolve_device(job.opts["device"]))  # once per worker (cached)
+
+    def __call__(self, batch: dict) -> dict:
+        from .runner import run_items
+
+        items = [_item(row) for row in batch["item"]]
+        done: dict[int, tuple[str, str]] = {}
+
+        def report(it, rec, msg):
+            done[items.index(it)] = ("" if rec is None else json.dumps({**rec, "node": self.node}), msg or "")
+
+        run_items(self.job, items, report)
+        return {"k": batch["k"], "record": [done[i][0] for i in range(len(items))],
+                "error": [done[i][1] for i in range(len(items))]}
+
+
+def _row(it) -> str:
+    """An :class:`~runner.Item` as a dataset value (JSON text: paths travel as strings)."""
+    return json.dumps({"src": str(it.src), "out": str(it.out), "ref": None if it.ref is None else str(it.ref),
+                       "files": {k: None if v is None else str(v) for k, v in it.files.items()}})
+
+
+def _item(row: str):
+    from .runner import Item
+
+    d = json.loads(str(row))
+    return Item(Path(d["src"]), {k: None if v is None else Path(v) for k, v in d["files"].items()},
+                Path(d["out"]), None if d["ref"] is None else Path(d["ref"]))
+
+
+def _connect():
+    """``ray``, connected: to ``RAY_ADDRESS`` when set, else to a local cluster started here
+    (returned second: True when this call started it, so it is shut down after)."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise InputError("--engine ray needs Ray: pip install 'restore[ray]'") from None
+    if ray.is_initialized():
+        return ray, False
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
+    address = os.environ.get("RAY_ADDRESS")
+    try:
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
+    except Exception as e:  # noqa: BLE001  (ConnectionError, RuntimeError, ...)
+        where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray cluster"
+        raise InputError(f"--engine ray: cannot start or reach {where} ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''})") from None
+    return ray, True
+
+
+def plan_workers(resources: dict, device: str, workers: int | None) -> tuple[int, int, float]:
+    """``(workers, CPUs per worker, GPUs per worker)`` from the cluster's resources: one
+    worker per GPU when the job runs on GPUs, else one per two CPUs (torch uses both)."""
+    gpus = int(resources.get("GPU", 0))
+    cpus = max(1, int(resources.get("CPU", 1)))
+    use_gpu = gpus > 0 and device != "cpu"
+    if device == "cuda" and not gpus:
+        raise InputError("--device cuda: the Ray cluster has no GPU")
+    n = workers or (gpus if use_gpu else max(1, cpus // 2))
+    if use_gpu:
+        return n, max(1, cpus // n), 1.0 if n <= gpus else gpus / n
+    return n, max(1, cpus // n), 0.0
+
+
+def run_on_ray(job, items: list, report) -> None:
+    """Restore ``items`` on Ray; ``report(item, record, message)`` per image, as they finish."""
+    o = job.opts
+    ray, started = _connect()
+    try:
+        import ray.data
+
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        if hasattr(ctx, "enable_operator_progress_bars"):
+            ctx.enable_operator_progress_bars = False
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        if not items:
+            return
+        n, cpus, gpus = plan_workers(ray.cluster_resources(), o["device"], o.get("workers"))
+        n = min(n, len(items))
+        if gpus == 0 and o["device"] == "auto":  # the workers have no GPU to find
+            o = {**o, "device": "cpu"}
+        job = type(job)(job.task, job.inputs, job.files, job.params, o)
+        rows = [{"k": k, "item": _row(it)} for k, it in enumerate(items)]
+        ds = ray.data.from_items(rows, override_num_blocks=len(rows))
+        ds = ds.map_batches(Worker, fn_constructor_kwargs={"job": job, "threads": cpus},
+                            batch_size=o.get("batch_size") or 1, compute=ray.data.ActorPoolStrategy(size=n),
+                            num_cpus=cpus, num_gpus=gpus)
+        left = set(range(len(items)))
+        try:
+            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                for k, rec, err in zip(batch["k"], batch["record"], batch["error"]):
+                    left.discard(int(k))
+                    report(items[int(k)], json.loads(rec) if rec else None, str(err) or None)
+        except (KeyboardInterrupt, InputError):
+            raise
+        except Exception as e:  # noqa: BLE001  a worker died: what it held is reported failed
+            why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            for k in sorted(left):
+                report(items[k], None, f"{items[k].src}: not restored, a Ray worker failed ({why})")
+    finally:
+        if started:
+            ray.shutdown()

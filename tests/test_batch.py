@@ -1,0 +1,140 @@
+"""Batching: same-size images through the sampler together give what each gives alone."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import restore
+from restore.cli.main import main
+from restore.errors import InputError
+from restore.io import read_image, write_image
+from restore.samplers.common import randn_like
+
+ONE_LEVEL = 1  # 8-bit outputs of a batch and of single runs may differ by float rounding
+
+
+@pytest.fixture
+def P(tiny_prior_dir):
+    return str(tiny_prior_dir)
+
+
+def _images(n=4, shape=(20, 28, 3), seed=0):
+    rng = np.random.default_rng(seed)
+    return [(rng.random(shape) * 255).astype(np.uint8) for _ in range(n)]
+
+
+def _masks(imgs, seed=1):
+    rng = np.random.default_rng(seed)
+    return [rng.random(im.shape[:2]) < 0.3 + 0.05 * i for i, im in enumerate(imgs)]
+
+
+def _diff(a, b):
+    return int(np.abs(a.astype(int) - b.astype(int)).max())
+
+
+def test_generator_per_image_draws_what_each_image_draws_alone():
+    x = torch.zeros(6, 3, 5, 7)  # 3 images x 2 posterior samples
+    gens = [torch.Generator().manual_seed(s) for s in (1, 2, 3)]
+    z = randn_like(x, gens)
+    for i, s in enumerate((1, 2, 3)):
+        alone = randn_like(x[:2], torch.Generator().manual_seed(s))
+        assert torch.equal(z[2 * i : 2 * i + 2], alone)
+    with pytest.raises(ValueError):
+        randn_like(torch.zeros(5, 1, 2, 2), gens)
+
+
+@pytest.mark.parametrize("task,kw", [
+    ("denoise", {"sigma": 20 / 255}),
+    ("denoise", {}),  # each image's own estimated sigma
+    ("inpaint", {"sampler": "ddnm", "steps": 4}),
+    ("inpaint", {"sampler": "repaint", "steps": 3}),
+    ("inpaint", {"sampler": "dps", "steps": 3}),
+    ("sr", {"scale": 2, "sampler": "ddrm", "steps": 3}),
+    ("deblur", {"kernel": "gaussian:1.2,7", "sigma": 2 / 255, "sampler": "diffpir", "steps": 3}),
+])
+def test_a_list_gives_each_image_what_it_gets_alone(task, kw, P):
+    imgs = _images()
+    kw = {**kw, "prior": P}
+    per = {"mask": _masks(imgs)} if task == "inpaint" else {}
+    alone = [restore.restore(im, task, **kw, **{k: v[i] for k, v in per.items()}) for i, im in enumerate(imgs)]
+    together = restore.restore(imgs, task, batch_size=4, **kw, **per)
+    assert [_diff(a, b) for a, b in zip(alone, together)] == [0] * 4 or \
+        max(_diff(a, b) for a, b in zip(alone, together)) <= ONE_LEVEL
+    # the noise is the image's own: different batch-mates, same result
+    mates = _images(seed=7)
+    mixed = restore.restore([imgs[0], *mates[1:]], task, batch_size=4, **kw,
+                            **{k: [v[0], *_masks(mates, seed=9)[1:]] for k, v in per.items()})
+    assert _diff(mixed[0], together[0]) <= ONE_LEVEL
+
+
+def test_a_list_of_mixed_sizes_types_and_seeds(P):
+    imgs = _images(3) + _images(2, shape=(16, 16))
+    outs = restore.restore(imgs, "inpaint", mask=_masks(imgs), sampler="ddnm", steps=3, seed=[0, 1, 2, 3, 4],
+                           batch_size=2, prior=P)
+    assert [o.shape for o in outs] == [im.shape for im in imgs]
+    again = restore.restore(imgs[1], "inpaint", mask=_masks(imgs)[1], sampler="ddnm", steps=3, seed=1, prior=P)
+    assert _diff(outs[1], again) <= ONE_LEVEL
+    other_seed = restore.restore(imgs[1], "inpaint", mask=_masks(imgs)[1], sampler="ddnm", steps=3, seed=0, prior=P)
+    assert _diff(outs[1], other_seed) > ONE_LEVEL
+    t = restore.restore([torch.rand(1, 3, 8, 8), torch.rand(2, 3, 8, 8)], "denoise", sigma=0.1, prior=P)
+    assert [tuple(o.shape) for o in t] == [(1, 3, 8, 8), (2, 3, 8, 8)]
+    m, s = restore.restore(imgs[:2], "inpaint", mask=_masks(imgs)[:2], sampler="ddnm", steps=2, samples=2, prior=P)[1]
+    assert m.shape == s.shape == imgs[1].shape
+    assert restore.restore([], "denoise", prior=P) == []
+
+
+def test_a_tensor_batch_is_independent_of_its_mates(P):
+    x = torch.rand(3, 3, 16, 16)
+    known = torch.rand(3, 1, 16, 16) > 0.5
+    kw = dict(sampler="ddnm", steps=3, prior=P)
+    res = restore.run(x, "inpaint", known=list(known), **kw)
+    alone = restore.run(x[1:2], "inpaint", known=known[1], **kw)
+    assert (res.image[1:2] - alone.image).abs().max() < 1e-4
+    with pytest.raises(InputError, match="2 masks for a batch of 3"):
+        restore.run(x, "inpaint", known=list(known[:2]), **kw)
+    with pytest.raises(InputError, match="2 seeds for a batch of 3"):
+        restore.run(x, "inpaint", known=known[0], seed=[1, 2], **kw)
+
+
+def test_default_batch_size_is_one_on_cpu():
+    assert restore.default_batch_size("cpu", 256 * 256) == 1
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d, m = tmp_path / "in", tmp_path / "masks"
+    d.mkdir()
+    m.mkdir()
+    imgs = _images(5) + _images(2, shape=(12, 16))
+    for i, (im, mk) in enumerate(zip(imgs, _masks(imgs))):
+        write_image(d / f"im{i}.png", im)
+        write_image(m / f"im{i}.png", mk.astype(np.uint8) * 255)
+    return tmp_path
+
+
+def _cli(*args, prior):
+    r = CliRunner().invoke(main, [str(a) for a in args] + ["--weights", str(prior), "-q"], catch_exceptions=False)
+    return r
+
+
+def test_folder_batches_match_one_at_a_time_and_a_bad_file_fails_alone(folder, P):
+    a = _cli("inpaint", folder / "in", folder / "masks", "-o", folder / "one", "--sampler", "ddnm", "--steps", "3",
+             prior=P)
+    assert a.exit_code == 0, a.output
+    # one mask with no hole: its batch fails as a whole, reruns image by image, only it fails
+    write_image(folder / "masks" / "im2.png", np.zeros((20, 28), np.uint8), overwrite=True)
+    b = _cli("inpaint", folder / "in", folder / "masks", "-o", folder / "many", "--sampler", "ddnm", "--steps", "3",
+             "--batch-size", "4", "--json", prior=P)
+    assert b.exit_code == 1
+    recs = [json.loads(line) for line in b.output.splitlines() if line.startswith("{")]
+    summary = recs.pop()
+    assert summary["summary"] == {"done": 6, "skipped": 0, "failed": 1}
+    assert "im2.png" in summary["failed"][0] and "no hole" in summary["failed"][0]
+    assert any(r.get("batch", 1) > 1 for r in recs)  # the others did share batches
+    for r in recs:
+        name = r["output"].rsplit("/", 1)[-1]
+        assert _diff(read_image(folder / "one" / name).array, read_image(folder / "many" / name).array) <= ONE_LEVEL
+    assert not (folder / "many" / "im2.png").exists()
