@@ -175,18 +175,21 @@ def list_(as_json):
     from restore.paths import find_priors
     from restore.tasks import get_task
 
-    def start(v):  # a first noise level, 0-255 units
-        return "pure noise" if v is None else f"sigma {v * 255:.3g}"
+    def start(v, sampler):  # a first noise level, 0-255 units
+        if not SAMPLERS.get(sampler).scheduled:
+            return "at the noise level"
+        return "from pure noise" if v is None else f"from sigma {v * 255:.3g}"
 
     tks = {n: get_task(n) for n in TASKS.names()}
     tasks = {n: {"default_sampler": t.sampler, "default_steps": t.steps, "summary": t.summary,
-                 "start": None if t.sigma_max is None else round(t.sigma_max * 255, 3),
+                 "start": None if t.sigma_max is None or not SAMPLERS.get(t.sampler).scheduled
+                 else round(t.sigma_max * 255, 3),
                  "options": [q.option for q in t.params if q.cli]} for n, t in tks.items()}
     samplers = {}
     for n, s in SAMPLERS.items():
         serves = [t for t, tk in tks.items() if s.serves(tk.capabilities)]
         samplers[n] = {"tasks": serves, "needs": sorted(s.needs), "default_steps": s.default_steps,
-                       "summary": s.summary, "stochastic": s.stochastic,
+                       "summary": s.summary, "stochastic": s.stochastic, "scheduled": s.scheduled,
                        "start": None if s.sigma_max is None else round(s.sigma_max * 255, 3)}
     priors = find_priors()
     from restore.prior.weights import describe_prior
@@ -202,12 +205,12 @@ def list_(as_json):
     click.echo("tasks (default sampler, its evaluations and first noise level, 0-255):")
     tw = max(len(t["summary"]) for t in tasks.values())
     for n, t in tks.items():
-        click.echo(f"  {n:<9} {t.summary:<{tw}}  {t.sampler}, {evals(t.steps)}, from {start(t.sigma_max)}")
+        click.echo(f"  {n:<9} {t.summary:<{tw}}  {t.sampler}, {evals(t.steps)}, {start(t.sigma_max, t.sampler)}")
     click.echo("samplers (as another task's sampler: their own start; --sigma-max overrides):")
     sw = max(len(s["summary"]) for s in samplers.values())
     for n, s in SAMPLERS.items():
         kind = "samples" if s.stochastic else "deterministic"
-        click.echo(f"  {n:<9} {s.summary:<{sw}}  {kind:<13}  from {start(s.sigma_max):<10}  "
+        click.echo(f"  {n:<9} {s.summary:<{sw}}  {kind:<13}  {start(s.sigma_max, n):<18}  "
                    f"{evals(s.default_steps):<14}  tasks: {', '.join(samplers[n]['tasks'])}")
     click.echo("priors:")
     for p in priors:

@@ -74,6 +74,8 @@ def _connect():
         return ray, False
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
     address = os.environ.get("RAY_ADDRESS")
+    if address and not _reachable(address):  # ray.init would retry for minutes
+        raise InputError(f"--engine ray: nothing answers at RAY_ADDRESS={address} (unset it to start a local cluster)")
     try:
         if address:
             ray.init(address=address, **quiet)
@@ -84,6 +86,22 @@ def _connect():
         raise InputError(f"--engine ray: cannot start or reach {where} ({type(e).__name__}: "
                          f"{str(e).splitlines()[0] if str(e) else ''})") from None
     return ray, True
+
+
+def _reachable(address: str, timeout: float = 5.0) -> bool:
+    """Whether a TCP connection opens to a ``host:port`` or ``ray://host:port`` address
+    (other forms, such as ``auto``, are left to Ray)."""
+    import socket
+
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        return True
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def plan_workers(resources: dict, device: str, workers: int | None) -> tuple[int, int, float]:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,6 +24,10 @@ from restore import io
 from restore.io import check_output_path
 from restore.samplers import check_samples
 from restore.tasks import get_task
+
+if TYPE_CHECKING:  # torch and numpy load lazily: `restore --help` stays fast
+    import numpy as np
+    import torch
 
 
 
@@ -280,9 +285,9 @@ class Loaded:
     """An image read and checked, ready for the sampler."""
 
     it: Item
-    x: "torch.Tensor"  # noqa: F821  (1, C, H, W)
+    x: torch.Tensor  # (1, C, H, W)
     back: Callable
-    alpha: "np.ndarray | None"  # noqa: F821
+    alpha: np.ndarray | None
     params: dict
     key: tuple
 

@@ -183,6 +183,9 @@ def run(
     name = sampler or rc.sampler
     sspec = check_compatible(name, tk)
     check_samples(name, samples, tk)
+    if not sspec.scheduled and (sigma_max is not None or sigma_min is not None or spacing is not None):
+        raise InputError(f"sampler '{name}' evaluates the prior once at the measurement's noise level: "
+                         "sigma_max / sigma_min / spacing do not apply")
     own = name == rc.sampler  # the task's measured defaults go with its default sampler
     if own:  # explicit options win over the task's measured ones
         hyper = {**dict(rc.options), **hyper}
@@ -253,7 +256,7 @@ def run(
         sigma_estimated=estimated,
         seconds=time.perf_counter() - t0,
         params=shown | hyper,
-        sigma_start=float(sigmas[0]),
+        sigma_start=float(sigmas[0]) if sspec.scheduled else None,
     )
 
 

@@ -73,6 +73,9 @@ class SamplerSpec:
     stochastic: bool = True  # draws fresh noise: repeated runs give posterior samples
     #: first noise level ([0, 1] units); None = the prior's largest (a run from pure noise)
     sigma_max: float | None = None
+    #: False: one evaluation at the measurement's own noise level, no schedule (its start
+    #: and ``--sigma-max`` do not apply)
+    scheduled: bool = True
 
     def load(self) -> Callable:
         return _load_ref(self.ref)

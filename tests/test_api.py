@@ -213,3 +213,11 @@ def test_task_helpers_document_their_parameters():
     for f in (restore.denoise, restore.inpaint, restore.super_resolve):
         doc = f.__doc__
         assert all(k in doc for k in ("sampler", "steps", "seed", "device", "prior", "samples"))
+
+
+def test_mmse_has_no_schedule_to_set(P):
+    img = np.full((16, 16), 100, np.uint8)
+    with pytest.raises(InputError, match="sigma_max / sigma_min / spacing do not apply"):
+        restore.restore(img, "denoise", sigma=0.1, sigma_max=0.5, prior=P)
+    res = restore.run(torch.rand(1, 1, 16, 16), "denoise", sigma=0.1, prior=P)
+    assert res.sampler == "mmse" and res.sigma_start is None

@@ -138,3 +138,8 @@ def test_folder_batches_match_one_at_a_time_and_a_bad_file_fails_alone(folder, P
         name = r["output"].rsplit("/", 1)[-1]
         assert _diff(read_image(folder / "one" / name).array, read_image(folder / "many" / name).array) <= ONE_LEVEL
     assert not (folder / "many" / "im2.png").exists()
+
+
+def test_workers_without_ray_is_a_usage_error(folder, P):
+    r = _cli("denoise", folder / "in", "-o", folder / "out", "--workers", "2", prior=P)
+    assert r.exit_code == 2 and "--workers is for --engine ray" in r.output

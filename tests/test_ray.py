@@ -85,3 +85,10 @@ def test_ray_engine_on_a_two_node_cluster(folder, tiny_prior_dir):
     finally:
         cluster.shutdown()
     assert len(nodes) == 2  # both nodes' workers restored images
+
+
+def test_an_unreachable_cluster_is_a_one_line_error(folder, tiny_prior_dir):
+    r, _ = _restore("denoise", folder / "in", "--sigma", "15", "-o", folder / "out", "--engine", "ray",
+                    prior=tiny_prior_dir, env={"RAY_ADDRESS": "127.0.0.1:1"})
+    assert r.returncode == 1 and "nothing answers at RAY_ADDRESS=127.0.0.1:1" in r.stderr
+    assert not (folder / "out").exists() or not any((folder / "out").iterdir())

@@ -27,7 +27,7 @@ _R("repaint", SamplerSpec(f"{__name__}.repaint:repaint", frozenset({"mask"}), 20
 _R("dpir", SamplerSpec(f"{__name__}.dpir:dpir", frozenset({"svd"}), 20, "deterministic plug-and-play HQS (MMSE-like)",
                          stochastic=False, sigma_max=49 / 255))
 _R("mmse", SamplerSpec(f"{__name__}.mmse:mmse", frozenset({"identity"}), 1, "one prior evaluation (posterior mean)",
-                         stochastic=False))
+                         stochastic=False, scheduled=False))
 
 
 def compatible_samplers(capabilities) -> list[str]:
