@@ -15,27 +15,16 @@ import click
 
 from restore.errors import RestoreError
 from restore.samplers import SAMPLERS
-from restore.tasks import TASKS
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+from .groups import CONTEXT, TaskCommands
 
 
-class EvalGroup(click.Group):
-    """``restore eval TASK``: sub-commands built from the task registry on demand."""
 
-    def list_commands(self, ctx):
-        return TASKS.names()
+class EvalGroup(TaskCommands):
+    """``restore eval TASK``: one sub-command per task."""
 
-    def get_command(self, ctx, name):
-        if name not in TASKS:
-            return None
-        if name not in self.commands:
-            self.add_command(eval_command(name))
-        return self.commands[name]
-
-    def format_commands(self, ctx, formatter):
-        with formatter.section("Tasks"):
-            formatter.write_dl([(n, TASKS.get(n).summary) for n in TASKS.names()])
+    make = staticmethod(lambda name: eval_command(name))
+    section = "Tasks"
 
 
 @click.group("eval", cls=EvalGroup, context_settings=CONTEXT)

@@ -18,7 +18,8 @@ from restore.paths import PREDICTIONS
 from restore.samplers import SAMPLERS
 from restore.tasks import TASKS
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+from .groups import CONTEXT, TaskCommands
+
 READ_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
 
@@ -27,24 +28,10 @@ def _fail(msg: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-class TaskGroup(click.Group):
-    """The top command: one sub-command per registered task, built from the task's
-    declaration when it is called (so ``restore --help`` lists them without torch)."""
+class TaskGroup(TaskCommands):
+    """The top command: the task commands, then list, train, eval, convert."""
 
-    def list_commands(self, ctx):
-        return [*TASKS.names(), *sorted(c for c in self.commands if c not in TASKS)]
-
-    def get_command(self, ctx, name):
-        if name in TASKS and name not in self.commands:
-            self.add_command(task_command(name))
-        return self.commands.get(name)
-
-    def format_commands(self, ctx, formatter):
-        rows = [(n, TASKS.get(n).summary if n in TASKS and n not in self.commands
-                 else self.get_command(ctx, n).get_short_help_str(formatter.width - 24))
-                for n in self.list_commands(ctx)]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
+    make = staticmethod(lambda name: task_command(name))
 
 
 @click.group(cls=TaskGroup, context_settings=CONTEXT)
