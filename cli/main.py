@@ -142,10 +142,11 @@ def task_command(name: str) -> click.Command:
         sys.exit(run_job(Job(name, [STDIO if str(p) == "-" else p for p in images], files, params, kw)))
 
     files_help = "".join(f" {f.upper()}" for f in tk.files)
-    doc = (f"{tk.summary[0].upper()}{tk.summary[1:]}: IMAGE is a file, several files, a folder, or - (stdin; "
-           "the result then goes to stdout as PNG, as with -o -)"
+    doc = (f"{(tk.__doc__ or tk.summary).strip()}\n\n"
+           "IMAGE is a file, several files (a batch: -o names a folder), a folder, or - (stdin; the result then "
+           "goes to stdout as PNG, as with -o -)"
            + (f"; {files_help.strip()} a file or a folder (matched by file stem)" if tk.files else "")
-           + f".\n\n{(tk.__doc__ or '').strip()}")
+           + ". Options marked 'folder mode' apply to folders and to several files.")
     cmd = click.Command(name, callback=callback, help=doc, context_settings=CONTEXT,
                         short_help=tk.summary,
                         params=[click.Argument(["inputs"], nargs=-1, required=True, type=click.Path(path_type=Path),

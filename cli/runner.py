@@ -140,7 +140,19 @@ def plan(job: Job) -> tuple[list[Item], bool]:
         items.append(Item(p, files, out_dir / rel.parent / f"{rel.stem}.png", r))
     if not items:
         raise InputError(f"{src}: no images found" + (" (try --recursive)" if not o.get("recursive") else ""))
+    _check_distinct_outputs(items)
     return items, True
+
+
+def _check_distinct_outputs(items: list[Item]) -> None:
+    """Refuse, before any work, two inputs whose outputs would be the same file (``a.png``
+    and ``a.jpg`` both write ``a.png``): one would overwrite or 'skip' the other."""
+    seen: dict[Path, Path] = {}
+    for it in items:
+        if it.out in seen:
+            raise InputError(f"{seen[it.out]} and {it.src} would both write {it.out} (same file stem): "
+                             "rename one, or choose with --glob")
+        seen[it.out] = it.src
 
 
 def _plan_files(job: Job) -> list[Item]:
@@ -166,9 +178,7 @@ def _plan_files(job: Job) -> list[Item]:
         r = None if ref is None else (ref if ref.is_file() else _by_stem(ref, Path(p.name)))
         out = (out_dir / f"{p.stem}.png") if out_dir is not None else p.with_name(f"{p.stem}.{job.task}.png")
         items.append(Item(p, files, out, r))
-    names = [it.out for it in items]
-    if len(set(names)) != len(names):
-        raise InputError("two inputs have the same file stem (their outputs would collide): use folders")
+    _check_distinct_outputs(items)
     return items
 
 

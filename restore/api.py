@@ -433,12 +433,19 @@ def stack_params(group: list[dict]) -> dict:
 def _restore_many(images: list, task: str, samples: int, batch_size: int | None, params: dict) -> list:
     """A list of images: same-size groups in batches, each image with its own seed."""
     n = len(images)
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                   or batch_size < 1):
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if "generator" in params:
+        raise InputError("a list of images takes seed (or a list of seeds), not generator")
+    per = {k: v for k, v in params.items() if isinstance(v, (list, tuple))}
+    for k, v in per.items():
+        if len(v) != n:
+            raise InputError(f"{k}: {len(v)} values for {n} images (with a list of images, a list is one value "
+                             "per image; give one value for all, or one per image)")
     if n == 0:
         return []
-    per = {k: v for k, v in params.items() if isinstance(v, (list, tuple)) and len(v) == n and k != "generator"}
     shared = {k: v for k, v in params.items() if k not in per}
-    if "generator" in shared:
-        raise InputError("a list of images takes seed (or a list of seeds), not generator")
     seed = per.pop("seed", None)
     seeds = _seeds(shared.pop("seed", 0) if seed is None else seed, n)
     items = [(_to_batch(im), {k: v[i] for k, v in per.items()}) for i, im in enumerate(images)]

@@ -143,3 +143,28 @@ def test_folder_batches_match_one_at_a_time_and_a_bad_file_fails_alone(folder, P
 def test_workers_without_ray_is_a_usage_error(folder, P):
     r = _cli("denoise", folder / "in", "-o", folder / "out", "--workers", "2", prior=P)
     assert r.exit_code == 2 and "--workers is for --engine ray" in r.output
+
+
+def test_list_call_errors_are_clear(P):
+    imgs = _images(2)
+    for bad in (0, -1, 2.5, "4", True):
+        with pytest.raises(InputError, match="batch_size must be a positive integer"):
+            restore.restore(imgs, "denoise", sigma=0.1, batch_size=bad, prior=P)
+    with pytest.raises(InputError, match="sigma: 1 values for 2 images"):
+        restore.restore(imgs, "denoise", sigma=[0.1], prior=P)
+    with pytest.raises(InputError, match="steps: 3 values for 2 images"):
+        restore.restore(imgs, "denoise", sigma=0.1, steps=[1, 1, 1], prior=P)
+    outs = restore.restore(imgs, "denoise", sigma=[0.05, 0.2], prior=P)  # per image, as documented
+    assert _diff(outs[1], restore.restore(imgs[1], "denoise", sigma=0.2, prior=P)) == 0
+
+
+def test_a_folder_with_two_inputs_of_one_stem_is_refused_before_any_work(tmp_path, P):
+    d = tmp_path / "in"
+    d.mkdir()
+    img = _images(1)[0]
+    write_image(d / "a.png", img)
+    write_image(d / "a.jpg", img)
+    write_image(d / "b.png", img)
+    r = _cli("denoise", d, "-o", tmp_path / "out", "--sigma", "10", prior=P)
+    assert r.exit_code == 1 and "would both write" in r.output and "a.jpg" in r.output
+    assert not (tmp_path / "out").exists()
