@@ -79,6 +79,9 @@ def solo_rate(speed: Path, net: str, batch: int, compiled: bool) -> float | None
     return None
 
 
+DEVICE = "cuda"  # --device cpu: a smoke run of the whole plan on a CPU, tiny budgets
+
+
 def train_args(name: str, lev: dict, extra: list[str]) -> list[str]:
     net, subset = CANDIDATES[name]
     ch, bl = (",".join(map(str, v)) for v in NETS[net])
@@ -90,7 +93,7 @@ def train_args(name: str, lev: dict, extra: list[str]) -> list[str]:
             for s in subset:
                 subprocess.run(["cp", "-r", str(PACK / "train" / s), str(data / s)], check=True)
     lr = 4e-4 * (lev["batch"] / 64) ** 0.5
-    a = [str(data), "-o", str(RUNS / name), "--device", "cuda", "--channels", ch, "--blocks", bl,
+    a = [str(data), "-o", str(RUNS / name), "--device", DEVICE, "--channels", ch, "--blocks", bl,
          "--batch-size", str(lev["batch"]), "--lr", f"{min(lr, 1e-3):.2e}", "--val-dir", str(PACK / "val"),
          "--val-count", "16", "--eval-every", "500", "--checkpoint-every", "2000"]
     if lev["compile"]:
@@ -117,7 +120,7 @@ def tail(name: str, n: int = 2) -> str:
 
 def table(priors: list[str], limit: int, out: Path) -> list[dict]:
     cmd = [sys.executable, str(ROOT / "benchmarks" / "prior_table.py"), *priors, "--data", str(PACK / "val"),
-           "--limit", str(limit), "--device", "cuda", "--json", str(out)]
+           "--limit", str(limit), "--device", DEVICE, "--json", str(out)]
     subprocess.run(cmd, cwd=ROOT, check=True)
     return json.loads(out.read_text())
 
@@ -138,7 +141,10 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=24, help="validation images for the tables")
     ap.add_argument("--candidates", default=",".join(CANDIDATES))
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "/tmp/out")))
+    ap.add_argument("--device", default="cuda", help="cpu: a smoke run of the plan (tiny budgets)")
     a = ap.parse_args()
+    global DEVICE
+    DEVICE = a.device
     names = a.candidates.split(",")
     if a.phase == "start":
         lev = choose_levers(a.speed)
@@ -180,7 +186,7 @@ def main() -> None:
         from restore.prior import load_prior
         from restore.prior.weights import save_prior
 
-        p = load_prior(RUNS / win, device="cuda")
+        p = load_prior(RUNS / win, device=DEVICE)
         for dt in ("float16", "bfloat16"):
             save_prior(RUNS / f"{win}-{dt}", p.net, p.schedule, p.info, prediction=p.prediction,
                        sigma_data=p.sigma_data, dtype=dt)
