@@ -10,8 +10,9 @@ process session, so it goes on between calls while the machine is held):
   them with ``benchmarks/prior_table.py`` on the validation split, pick the best by the
   tasks (mean of denoising sigma 25, random-80 inpainting and SR x4 PSNR; unstable priors
   excluded) and resume the winner with a step count that ends its cosine at ``--until``;
-* ``finish``: stop the winner at ``--until``, tabulate it beside the shipped prior, write
-  half-precision copies and their PSNR against fp32, and pack what must come back.
+* ``finish``: stop the winner at ``--until``, write half-precision copies, tabulate fp32,
+  fp16 and bf16 beside the shipped prior (the copies' cost in PSNR), and pack what must
+  come back (the fp16 weights in parts, logs and tables).
 
 Times are seconds since ``start`` (the file ``runs/epoch``).
 """
@@ -52,7 +53,8 @@ def launch(name: str, args: list[str]) -> None:
     d = RUNS / name
     d.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "restore.cli.main", "train", *args, "-q"]
-    (d / "cmd.txt").write_text(" ".join(cmd) + "\n")
+    with open(d / "cmd.txt", "a") as f:  # a resume adds its line
+        f.write(" ".join(cmd) + "\n")
     with open(d / "stdout.txt", "a") as f:
         subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                          start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -60,22 +62,36 @@ def launch(name: str, args: list[str]) -> None:
 
 
 def choose_levers(speed: Path) -> dict:
-    rows = json.loads(speed.read_text())["rows"]
-    base = [r for r in rows if r["net"] == "base" and r["variant"] == "bf16" and r["loss_finite"]]
-    best = max(r["tflops"] for r in base)
-    batch = min(r["batch"] for r in base if r["tflops"] >= 0.95 * best)
-    comp = [r for r in rows if r["variant"] == "bf16-compile" and r["loss_finite"]]
-    plain = {(r["net"], r["batch"]): r["tflops"] for r in base}
-    use_compile = any(r["tflops"] > 1.05 * plain.get((r["net"], r["batch"]), 1e9) for r in comp)
+    """The smallest batch within 5 % of the best TFLOP/s of the base net (of any net measured
+    when base was not), and compile when it beat plain bf16 by 5 % at that batch."""
+    rows = [r for r in json.loads(speed.read_text())["rows"] if r["loss_finite"]]
+    plain = [r for r in rows if r["variant"] == "bf16"]
+    ref = [r for r in plain if r["net"] == "base"] or plain
+    if not ref:
+        raise SystemExit(f"{speed}: no finite bf16 rows to choose the batch from")
+    best = max(r["tflops"] for r in ref)
+    batch = min(r["batch"] for r in ref if r["tflops"] >= 0.95 * best)
+    tf = {(r["net"], r["batch"]): r["tflops"] for r in plain}
+    comp = [r for r in rows if r["variant"] == "bf16-compile" and r["batch"] == batch]
+    use_compile = bool(comp) and all(r["tflops"] > 1.05 * tf.get((r["net"], r["batch"]), 1e9) for r in comp)
     return {"batch": batch, "compile": use_compile}
 
 
 def solo_rate(speed: Path, net: str, batch: int, compiled: bool) -> float | None:
-    rows = json.loads(speed.read_text())["rows"]
-    want = "bf16-compile" if compiled else "bf16"
-    for r in rows:
-        if r["net"] == net and r["batch"] == batch and r["variant"] == want:
-            return 1e3 / r["ms_per_step"]
+    """Steps/s of ``net`` alone at ``batch``: the measured row, else (logged) the plain bf16
+    row, else the nearest measured batch of that net scaled by the batch ratio."""
+    rows = [r for r in json.loads(speed.read_text())["rows"] if r["net"] == net and r["loss_finite"]]
+    for want in (["bf16-compile", "bf16"] if compiled else ["bf16"]):
+        for r in rows:
+            if r["batch"] == batch and r["variant"] == want:
+                if want != ("bf16-compile" if compiled else "bf16"):
+                    log(f"no compiled row for {net} at batch {batch}: using the plain bf16 rate")
+                return 1e3 / r["ms_per_step"]
+    plain = [r for r in rows if r["variant"] == "bf16"]
+    if plain:
+        r = min(plain, key=lambda r: abs(r["batch"] - batch))
+        log(f"no row for {net} at batch {batch}: scaling batch {r['batch']}'s rate")
+        return 1e3 / r["ms_per_step"] * r["batch"] / batch
     return None
 
 
@@ -101,14 +117,31 @@ def train_args(name: str, lev: dict, extra: list[str]) -> list[str]:
     return a + extra
 
 
+def running(names: list[str]) -> list[str]:
+    return [n for n in names if subprocess.run(["pgrep", "-f", f"runs/{n} "], capture_output=True).returncode == 0]
+
+
 def wait_exit(names: list[str], timeout: float = 120) -> None:
+    """Wait for the runs told to STOP; after ``timeout`` s send SIGTERM (the trainer
+    checkpoints on it), and after 30 s more SIGKILL."""
     t = time.time()
-    while time.time() - t < timeout:
-        alive = [n for n in names if subprocess.run(["pgrep", "-f", f"runs/{n} "], capture_output=True).returncode == 0]
+    while time.time() - t < timeout and running(names):
+        time.sleep(2)
+    for sig, grace in (("TERM", 30), ("KILL", 5)):
+        alive = running(names)
         if not alive:
             return
-        time.sleep(2)
-    log(f"still running after {timeout}s: {alive}")
+        log(f"still running after {time.time() - t:.0f}s: {alive}; SIG{sig}")
+        for n in alive:
+            subprocess.run(["pkill", f"-{sig}", "-f", f"runs/{n} "])
+        t2 = time.time()
+        while time.time() - t2 < grace and running(alive):
+            time.sleep(1)
+
+
+def has_prior(name: str) -> bool:
+    """Whether the run wrote a prior (config + weights) that the tables can load."""
+    return (RUNS / name / "config.json").exists() and (RUNS / name / "model.safetensors").exists()
 
 
 def tail(name: str, n: int = 2) -> str:
@@ -147,6 +180,8 @@ def main() -> None:
     DEVICE = a.device
     names = a.candidates.split(",")
     if a.phase == "start":
+        RUNS.mkdir(parents=True, exist_ok=True)
+        (RUNS / "epoch").write_text(f"{time.time():.3f}")
         lev = choose_levers(a.speed)
         (RUNS / "levers.json").write_text(json.dumps(lev))
         log(f"levers from train_speed: {lev}")
@@ -162,8 +197,16 @@ def main() -> None:
         for n in names:
             (RUNS / n / "STOP").touch()
         wait_exit(names)
-        rows = table([str(RUNS / n) for n in names], a.limit, RUNS / "candidates.json")
+        have = [n for n in names if has_prior(n)]
+        for n in sorted(set(names) - set(have)):
+            log(f"{n}: no prior written (crashed or out of memory?), left out: {tail(n)}")
+        if not have:
+            raise SystemExit("no candidate wrote a prior: nothing to decide")
+        rows = table([str(RUNS / n) for n in have], a.limit, RUNS / "candidates.json")
         ok = [r for r in rows if r.get("stable")]
+        if not ok:
+            log("no candidate passed the stability check: resuming the best anyway; check it before shipping")
+            ok = rows
         win = max(ok, key=lambda r: (r["dn25"] + r["rand80"] + r["sr4"]) / 3)["prior"]
         (RUNS / "winner.txt").write_text(win)
         state = json.loads((RUNS / win / "checkpoint" / "state.json").read_text())
