@@ -9,6 +9,7 @@ what comes back. ``RAY_ADDRESS`` set: join that cluster; otherwise start a local
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -38,14 +39,13 @@ class Worker:
         from .runner import run_items
 
         items = [_item(row) for row in batch["item"]]
-        done: dict[int, tuple[str, str]] = {}
+        done: dict[int, tuple[str, str]] = {}  # by id(item)
 
         def report(it, rec, msg):
-            done[items.index(it)] = ("" if rec is None else json.dumps({**rec, "node": self.node}), msg or "")
+            done[id(it)] = ("" if rec is None else json.dumps({**rec, "node": self.node}), msg or "")
 
         run_items(self.job, items, report)
-        return {"k": batch["k"], "record": [done[i][0] for i in range(len(items))],
-                "error": [done[i][1] for i in range(len(items))]}
+        return {"k": batch["k"], "record": [done[id(it)][0] for it in items], "error": [done[id(it)][1] for it in items]}
 
 
 def _row(it) -> str:
@@ -136,7 +136,7 @@ def run_on_ray(job, items: list, report) -> None:
         n = min(n, len(items))
         if gpus == 0 and o["device"] == "auto":  # the workers have no GPU to find
             o = {**o, "device": "cpu"}
-        job = type(job)(job.task, job.inputs, job.files, job.params, o)
+        job = dataclasses.replace(job, opts=o)
         rows = [{"k": k, "item": _row(it)} for k, it in enumerate(items)]
         ds = ray.data.from_items(rows, override_num_blocks=len(rows))
         ds = ds.map_batches(Worker, fn_constructor_kwargs={"job": job, "threads": cpus},

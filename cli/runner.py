@@ -299,7 +299,6 @@ class Loaded:
     back: Callable
     alpha: np.ndarray | None
     params: dict
-    key: tuple
 
 
 def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, str | None], None], *,
@@ -309,61 +308,53 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
 
     Images that can share a sampler batch (same size and parameters, see
     :func:`restore.api.batch_key`) are held until ``--batch-size`` of them are ready (default
-    :func:`restore.api.default_batch_size`: 1 on CPU; at most twice that many are held in all); a batch that fails is rerun image by image, so one bad
-    file still fails alone. Each image keeps the job's seed, so its output is the one a run
-    on it alone gives (within float rounding)."""
+    :func:`restore.api.default_batch_size`: 1 on CPU; at most twice that many are held in
+    all); a batch that fails is rerun image by image, so one bad file still fails alone.
+    Each image keeps the job's seed, so its output is the one a run on it alone gives
+    (within float rounding)."""
+    from restore.api import batch_key, default_batch_size
+
     o = job.opts
     held: dict[tuple, list[Loaded]] = {}
     sizes: dict[tuple, int] = {}
 
-    def batch_size(ld: Loaded) -> int:  # --batch-size, or by device and image size
-        if ld.key not in sizes:
-            from restore.api import default_batch_size
+    def batch_size(key: tuple, ld: Loaded) -> int:  # --batch-size, or by device and image size
+        if key not in sizes:
+            sizes[key] = o.get("batch_size") or default_batch_size(o["device"], ld.x.shape[-2] * ld.x.shape[-1])
+        return sizes[key]
 
-            sizes[ld.key] = o.get("batch_size") or default_batch_size(o["device"], ld.x.shape[-2] * ld.x.shape[-1])
-        return sizes[ld.key]
+    def run_group(group: list[Loaded], progress) -> None:
+        t0 = time.perf_counter()
+        res = solve(job, group, progress)
+        dt = (time.perf_counter() - t0) / len(group)
+        for r, ld in enumerate(group):
+            _finish(job, ld, res, r, dt, report, batch=len(group))
+        if release:
+            _release_memory()
 
     def flush(key: tuple) -> None:
         group = held.pop(key)
         if len(group) > 1:
             try:
-                t0 = time.perf_counter()
-                res = solve(job, group, None)
-                dt = (time.perf_counter() - t0) / len(group)
-            except KeyboardInterrupt:
-                raise
+                return run_group(group, None)
             except Exception:  # noqa: BLE001  rerun alone: the culprit fails, the rest succeed
-                res = None
-            if res is not None:
-                for r, ld in enumerate(group):
-                    _finish(job, ld, res, r, dt, report, batch=len(group))
-                if release:
-                    _release_memory()
-                return
+                pass
         for ld in group:
-            t0 = time.perf_counter()
             try:
-                res = solve(job, [ld], _step_bar(ld) if step_bar else None)
-            except KeyboardInterrupt:
-                raise
+                run_group([ld], _step_bar(ld) if step_bar else None)
             except Exception as e:  # noqa: BLE001  one line per file, the batch goes on
                 report(ld.it, None, _failure(ld.it, e))
-                continue
-            _finish(job, ld, res, 0, time.perf_counter() - t0, report)
-            if release:
-                _release_memory()
 
     for it in items:
         try:
             ld = load(job, it)
-        except KeyboardInterrupt:
-            raise
         except Exception as e:  # noqa: BLE001
             report(it, None, _failure(it, e))
             continue
-        held.setdefault(ld.key, []).append(ld)
-        if len(held[ld.key]) >= batch_size(ld):
-            flush(ld.key)
+        key = batch_key(ld.x, ld.params)
+        held.setdefault(key, []).append(ld)
+        if len(held[key]) >= batch_size(key, ld):
+            flush(key)
         elif sum(map(len, held.values())) >= 2 * max(sizes.values()):
             flush(max(held, key=lambda k: len(held[k])))
     for key in list(held):
@@ -375,8 +366,6 @@ def _finish(job: Job, ld: Loaded, res, r: int, seconds: float, report, batch: in
         rec = write_outputs(job, ld, res, r, seconds)
         if batch > 1:
             rec["batch"] = batch
-    except KeyboardInterrupt:
-        raise
     except Exception as e:  # noqa: BLE001
         report(ld.it, None, _failure(ld.it, e))
         return
@@ -419,7 +408,7 @@ def _read(path: Path, o: dict):
 
 def load(job: Job, it: Item) -> Loaded:
     """Read and check one image and its files (mask, ...), print its warnings."""
-    from restore.api import _to_batch, batch_key
+    from restore.api import _to_batch
     from restore.io import DEFAULT_MAX_PIXELS
 
     o, tk = job.opts, get_task(job.task)
@@ -436,8 +425,7 @@ def load(job: Job, it: Item) -> Loaded:
         alpha = alpha_override
     for warn in tk.warnings(x, params):  # shown with -q too: it is no progress
         click.echo(f"warning: {it.src}: {warn}", err=True)
-    key = (batch_key(x, params), str(img.array.dtype), alpha is not None)
-    return Loaded(it, x, back, alpha, params, key)
+    return Loaded(it, x, back, alpha, params)
 
 
 def _step_bar(ld: Loaded):

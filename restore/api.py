@@ -214,7 +214,7 @@ def run(
     op, y, estimated = tk.build(x, p)
     if estimated and B > 1:  # each image's own noise level: one problem per image
         gens = generator if not isinstance(generator, torch.Generator) else [generator] * B
-        parts = [run(x[i : i + 1], task, sampler=sampler, steps=steps, seed=_seeds(seed, B)[i], generator=[gens[i]],
+        parts = [run(x[i : i + 1], task, sampler=sampler, steps=steps, generator=[gens[i]],
                      device=dev, prior=pri, samples=samples, sigma_max=sigma_max, sigma_min=sigma_min,
                      spacing=spacing, progress=progress, tiles=tiles, **_item(options, i, B))
                  for i in range(B)]
@@ -366,8 +366,9 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
         per task for its default sampler, per sampler otherwise), ``sigma_min`` (last
         nonzero level), ``spacing`` ("karras", "uniform" or "log") and sampler
         hyper-parameters (e.g. ``eta``; dpir's ``momentum``, 0.5 by default for inpaint
-        and sr, 0 turns it off). With a list of images, a list of the same length gives a
-        parameter per image (``mask=[m1, m2, ...]``, ``seed=[...]``, ``sigma=[...]``).
+        and sr, 0 turns it off). With a list of images, a list (or tuple) value is one value
+        per image and must have the list's length (``mask=[m1, m2, ...]``, ``seed=[...]``,
+        ``sigma=[...]``); a value shared by all is anything else (a 2-D kernel as an array).
 
     Returns
     -------
@@ -446,33 +447,31 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
     if n == 0:
         return []
     shared = {k: v for k, v in params.items() if k not in per}
-    seed = per.pop("seed", None)
-    seeds = _seeds(shared.pop("seed", 0) if seed is None else seed, n)
-    items = [(_to_batch(im), {k: v[i] for k, v in per.items()}) for i, im in enumerate(images)]
+    seeds = _seeds(per.pop("seed") if "seed" in per else shared.pop("seed", 0), n)
+    # one row per image (a tensor item may hold several), grouped by what a batch must share
+    conv, rows, groups = [], [], {}
+    for i, im in enumerate(images):
+        x, back, alpha = _to_batch(im)
+        conv.append((back, alpha))
+        p = {k: v[i] for k, v in per.items()}
+        for r in range(len(x)):
+            groups.setdefault(batch_key(x, p), []).append(len(rows))
+            rows.append((i, x[r : r + 1], p))
     if batch_size is None:
-        batch_size = max(1, min(default_batch_size(shared.get("device", "cpu"), x.shape[-2] * x.shape[-1])
-                                for (x, _, _), _ in items))
-    groups: dict[tuple, list[int]] = {}
-    for i, ((x, _, _), p) in enumerate(items):
-        kind = getattr(images[i], "dtype", None)
-        groups.setdefault((batch_key(x, p), str(kind), type(images[i])), []).append(i)
-    outs: list[Any] = [None] * n
+        batch_size = min(default_batch_size(shared.get("device", "cpu"), x.shape[-2] * x.shape[-1])
+                         for _, x, _ in rows)
+    done: list[list] = [[] for _ in images]  # per image: its rows' (image, std)
     for idx in groups.values():
         for j in range(0, len(idx), batch_size):
-            chunk = idx[j : j + batch_size]
-            xs = [items[i][0][0] for i in chunk]  # a tensor item may hold several images
-            p = stack_params([items[i][1] for i in chunk])
-            if any(len(t) > 1 for t in xs):
-                p = {k: [v[c] for c, t in enumerate(xs) for _ in range(len(t))] if k in per and
-                     isinstance(v, list) else v for k, v in p.items()}
-            res = run(torch.cat(xs), task, samples=samples, seed=[seeds[i] for i, t in zip(chunk, xs) for _ in range(len(t))],
-                      **shared, **p)
-            r = 0
-            for i, t in zip(chunk, xs):
-                (_, back, alpha), _ = items[i]
-                out = _alpha_back(alpha, back(res.image[r : r + len(t)]))
-                outs[i] = (out, back(res.std[r : r + len(t)])) if samples > 1 else out
-                r += len(t)
+            chunk = [rows[k] for k in idx[j : j + batch_size]]
+            res = run(torch.cat([x for _, x, _ in chunk]), task, samples=samples, seed=[seeds[i] for i, _, _ in chunk],
+                      **shared, **stack_params([p for _, _, p in chunk]))
+            for r, (i, _, _) in enumerate(chunk):
+                done[i].append((res.image[r : r + 1], None if res.std is None else res.std[r : r + 1]))
+    outs = []
+    for (back, alpha), parts in zip(conv, done):
+        out = _alpha_back(alpha, back(torch.cat([im for im, _ in parts])))
+        outs.append((out, back(torch.cat([sd for _, sd in parts]))) if samples > 1 else out)
     return outs
 
 

@@ -7,6 +7,7 @@ timesteps (k-diffusion ``external.py`` does the same for VP models).
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import torch
@@ -27,6 +28,12 @@ BIG_PRIOR = 50_000_000
 #: weights) on a 2-core x86 CPU, torch 2.13: 9.9 s (best of 3, mean 10.1;
 #: benchmarks/foreign_prior_speed.py), stated in the CPU warning
 ADM256_CPU_SECONDS = 10
+
+
+@functools.lru_cache(maxsize=1)
+def _bf16_supported() -> bool:
+    """Asked once, not on every network call."""
+    return torch.cuda.is_bf16_supported()
 
 
 def vp_scale(sn: torch.Tensor) -> torch.Tensor:
@@ -235,7 +242,7 @@ class Prior:
             u = u.contiguous(memory_format=torch.channels_last)
         dt = self.autocast_dtype
         if dt is not None and u.device.type == "cuda":
-            if dt == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+            if dt == torch.bfloat16 and not _bf16_supported():
                 dt = torch.float16
             with torch.autocast("cuda", dtype=dt):
                 return self.net(u, t)[..., :H, :W].float()
