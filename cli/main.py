@@ -48,14 +48,37 @@ def main() -> None:
     """
 
 
+class SamplerChoice(click.ParamType):
+    """``NAME`` or ``NAME@KEY=VALUE,...``: a registered sampler and its own options, as
+    ``restore eval --samplers`` takes them; gives ``(name, options)``."""
+
+    name = "sampler"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        from restore.registry import parse_method
+
+        name, hyper = parse_method(str(value))
+        if name not in SAMPLERS:
+            self.fail(f"unknown sampler '{name}' (choose from: {', '.join(SAMPLERS.names())})", param, ctx)
+        _, _, opts = str(value).partition("@")
+        bad = [kv for kv in filter(None, opts.replace(";", ",").split(",")) if "=" not in kv or not kv.split("=")[0].strip()]
+        if bad or any(v == "" for v in hyper.values()):
+            self.fail(f"'{value}': options go as NAME@KEY=VALUE,... (e.g. mmse@poses=8)", param, ctx)
+        return name, hyper
+
+
 def common_options(f):
     """Options shared by the restoring commands."""
     opts = [
         click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
                      help="Output file (single image) or folder (folder input). "
                           "Default: <stem>.<task>.png beside the input / <IN_DIR>.<task>/."),
-        click.option("--sampler", type=click.Choice(SAMPLERS.names()), default=None,
-                     help="Reverse sampler (default per task, see `restore list`)."),
+        click.option("--sampler", type=SamplerChoice(), default=None, metavar="NAME[@KEY=VALUE,...]",
+                     help="Reverse sampler (default per task, see `restore list`), optionally with its own "
+                          "options, e.g. mmse@poses=8 (average of the 8 flips/rotations, 8 evaluations) or "
+                          "ddnm@eta=0.5; help(restore.samplers.NAME) lists them."),
         click.option("--steps", type=click.IntRange(1, 1000), default=None, help="Network evaluations."),
         click.option("--sigma-max", type=click.FloatRange(0, None, min_open=True), default=None,
                      help="First noise level of the sampler, 0-255 units (default: the task's for its default "
@@ -129,6 +152,7 @@ def task_command(name: str) -> click.Command:
         params = {q.name: q.from_cli(kw.pop(q.name)) for q in cli_params}
         if kw.get("sigma_max") is not None:
             kw["sigma_max"] /= 255.0
+        kw["sampler"], kw["sampler_options"] = kw["sampler"] or (None, {})
         n = tk.cli_files(params)
         images, given = list(inputs[: len(inputs) - n]), list(inputs[len(inputs) - n:])
         files = dict(zip(tk.files, given + [None] * (len(tk.files) - len(given))))
@@ -160,7 +184,7 @@ def task_command(name: str) -> click.Command:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(as_json):
     """Tasks, samplers (the tasks each serves, default steps, start) and the priors found."""
-    from restore.paths import find_priors
+    from restore.paths import cached_description, find_priors
     from restore.tasks import get_task
 
     def start(v, sampler):  # a first noise level, 0-255 units
@@ -180,10 +204,13 @@ def list_(as_json):
                        "summary": s.summary, "stochastic": s.stochastic, "scheduled": s.scheduled,
                        "start": None if s.sigma_max is None else round(s.sigma_max * 255, 3)}
     priors = find_priors()
-    from restore.prior.weights import describe_prior
+    for p in priors:  # the cost recorded in the config; counted (torch) only where none is
+        cached = cached_description(p["path"])
+        if cached is None:
+            from restore.prior.weights import describe_prior
 
-    for p in priors:
-        p.update(describe_prior(p["path"]))  # configs only, no weights
+            cached = describe_prior(p["path"])  # configs only, no weights
+        p.update(cached)
     if as_json:
         click.echo(json.dumps({"tasks": tasks, "samplers": samplers, "priors": priors}))
         return

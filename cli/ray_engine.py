@@ -40,12 +40,14 @@ class Worker:
 
         items = [_item(row) for row in batch["item"]]
         done: dict[int, tuple[str, str]] = {}  # by id(item)
+        warned: dict[int, list[str]] = {}  # the worker's stderr does not reach the driver
 
         def report(it, rec, msg):
             done[id(it)] = ("" if rec is None else json.dumps({**rec, "node": self.node}), msg or "")
 
-        run_items(self.job, items, report)
-        return {"k": batch["k"], "record": [done[id(it)][0] for it in items], "error": [done[id(it)][1] for it in items]}
+        run_items(self.job, items, report, warn=lambda it, line: warned.setdefault(id(it), []).append(line))
+        return {"k": batch["k"], "record": [done[id(it)][0] for it in items], "error": [done[id(it)][1] for it in items],
+                "warnings": [json.dumps(warned.get(id(it), [])) for it in items]}
 
 
 def _row(it) -> str:
@@ -118,8 +120,15 @@ def plan_workers(resources: dict, device: str, workers: int | None) -> tuple[int
     return n, max(1, cpus // n), 0.0
 
 
-def run_on_ray(job, items: list, report) -> None:
-    """Restore ``items`` on Ray; ``report(item, record, message)`` per image, as they finish."""
+def run_on_ray(job, items: list, report, warn=None) -> None:
+    """Restore ``items`` on Ray; ``report(item, record, message)`` per image, as they finish,
+    after ``warn(line)`` for each of its input's warnings (stderr by default)."""
+    if warn is None:
+        import click
+
+        def warn(line):
+            click.echo(line, err=True)
+
     o = job.opts
     ray, started = _connect()
     try:
@@ -145,8 +154,10 @@ def run_on_ray(job, items: list, report) -> None:
         left = set(range(len(items)))
         try:
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-                for k, rec, err in zip(batch["k"], batch["record"], batch["error"]):
+                for k, rec, err, warns in zip(batch["k"], batch["record"], batch["error"], batch["warnings"]):
                     left.discard(int(k))
+                    for line in json.loads(str(warns)):
+                        warn(line)
                     report(items[int(k)], json.loads(rec) if rec else None, str(err) or None)
         except (KeyboardInterrupt, InputError):
             raise

@@ -188,6 +188,10 @@ def run_job(job: Job) -> int:
     sampler = o["sampler"] or tk.recipe(job.params).sampler
     try:  # usage errors, refused before any work
         check_samples(sampler, o["samples"], tk)
+        if o.get("sampler_options"):
+            from restore.api import check_sampler_options
+
+            o["sampler_options"] = check_sampler_options(sampler, o["sampler_options"], job.task)
         if o.get("workers") and o.get("engine", "local") != "ray":
             raise InputError("--workers is for --engine ray (the local engine runs one process)")
     except RestoreError as e:
@@ -251,13 +255,20 @@ def run_job(job: Job) -> int:
         if bar is not None:
             bar.update(1)
 
+    def warn(line: str) -> None:  # above the progress bar
+        if bar is not None:
+            bar.write(line, file=sys.stderr)
+        else:
+            click.echo(line, err=True)
+
     try:
         if o.get("engine", "local") == "ray":
             from .ray_engine import run_on_ray
 
-            run_on_ray(job, todo, report)
+            run_on_ray(job, todo, report, warn)
         else:
-            run_items(job, todo, report, step_bar=not folder and not o["quiet"], release=folder)
+            run_items(job, todo, report, step_bar=not folder and not o["quiet"], release=folder,
+                      warn=lambda it, line: warn(line))
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
@@ -301,10 +312,16 @@ class Loaded:
     params: dict
 
 
+def _print_warning(it: Item, line: str) -> None:
+    click.echo(line, err=True)
+
+
 def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, str | None], None], *,
-              step_bar: bool = False, release: bool = True) -> None:
+              step_bar: bool = False, release: bool = True,
+              warn: Callable[[Item, str], None] = _print_warning) -> None:
     """Restore ``items`` (outputs not checked here), calling ``report(item, record, None)``
-    or ``report(item, None, message)`` for each, in the order they finish.
+    or ``report(item, None, message)`` for each, in the order they finish, and
+    ``warn(item, line)`` for an input's warnings (stderr by default).
 
     Images that can share a sampler batch (same size and parameters, see
     :func:`restore.api.batch_key`) are held until ``--batch-size`` of them are ready (default
@@ -347,7 +364,7 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
 
     for it in items:
         try:
-            ld = load(job, it)
+            ld = load(job, it, warn)
         except Exception as e:  # noqa: BLE001
             report(it, None, _failure(it, e))
             continue
@@ -406,8 +423,9 @@ def _read(path: Path, o: dict):
     return read_image(path, max_pixels=o.get("max_pixels") or DEFAULT_MAX_PIXELS)
 
 
-def load(job: Job, it: Item) -> Loaded:
-    """Read and check one image and its files (mask, ...), print its warnings."""
+def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning) -> Loaded:
+    """Read and check one image and its files (mask, ...); its warnings go to ``warn``
+    (stderr by default)."""
     from restore.api import _to_batch
     from restore.io import DEFAULT_MAX_PIXELS
 
@@ -423,8 +441,8 @@ def load(job: Job, it: Item) -> Loaded:
     x, back, alpha = _to_batch(img.array)
     if alpha_override is not None:
         alpha = alpha_override
-    for warn in tk.warnings(x, params):  # shown with -q too: it is no progress
-        click.echo(f"warning: {it.src}: {warn}", err=True)
+    for w in tk.warnings(x, params):  # shown with -q too: it is no progress
+        warn(it, f"warning: {it.src}: {w}")
     return Loaded(it, x, back, alpha, params)
 
 
@@ -452,7 +470,8 @@ def solve(job: Job, group: list[Loaded], progress):
     try:
         return run(torch.cat([ld.x for ld in group]), job.task, sampler=o["sampler"], steps=o["steps"],
                    seed=[o["seed"]] * len(group), device=o["device"], prior=o["weights"], samples=o["samples"],
-                   sigma_max=o.get("sigma_max"), progress=progress, **stack_params([ld.params for ld in group]))
+                   sigma_max=o.get("sigma_max"), progress=progress, **stack_params([ld.params for ld in group]),
+                   **(o.get("sampler_options") or {}))
     finally:
         if progress is not None:
             progress.close()

@@ -24,7 +24,7 @@ from .prior import Prior, load_prior
 from .samplers import check_compatible, check_samples
 from .tasks import get_task
 
-__all__ = ["Result", "batch_key", "default_batch_size", "get_prior", "resolve_device", "restore", "run", "with_params_doc"]
+__all__ = ["Result", "batch_key", "check_sampler_options", "default_batch_size", "get_prior", "resolve_device", "restore", "run", "with_params_doc"]
 
 MAX_SIDE = 65536
 
@@ -211,8 +211,7 @@ def run(
         res = _by_tiles(x, scale, pri.tile, pri.net.size_multiple, solve, progress)
         res.seconds = time.perf_counter() - t0
         return res
-    op, y, estimated = tk.build(x, p)
-    if estimated and B > 1:  # each image's own noise level: one problem per image
+    if B > 1 and tk.estimates(p):  # each image's own noise level: one problem per image
         gens = generator if not isinstance(generator, torch.Generator) else [generator] * B
         parts = [run(x[i : i + 1], task, sampler=sampler, steps=steps, generator=[gens[i]],
                      device=dev, prior=pri, samples=samples, sigma_max=sigma_max, sigma_min=sigma_min,
@@ -224,6 +223,7 @@ def run(
         res.sigma_y = [r.sigma_y for r in parts]
         res.seed, res.seconds = seed, time.perf_counter() - t0
         return res
+    op, y, estimated = tk.build(x, p)
     n_steps = int(steps or (rc.steps if own else sspec.default_steps))
     if samples > 1:
         y = y.repeat_interleave(samples, dim=0)
@@ -290,6 +290,36 @@ def _check_options(name: str, fn: Callable, hyper: dict, tk) -> None:
             f"(task options: {', '.join(q.name for q in tk.params) or 'none'}; "
             f"sampler options: {', '.join(own) or 'none'})"
         )
+
+
+def check_sampler_options(name: str, options: dict, task: str) -> dict:
+    """``options`` for sampler ``name`` on ``task`` (e.g. parsed from ``mmse@poses=8``),
+    checked before any work: each must be the sampler's own keyword, of its default's type
+    (an int where the default is one; ``true``/``false`` for a switch). Returns them with
+    switches as bools."""
+    import inspect
+
+    tk = get_task(task)
+    fn = check_compatible(name, tk).load()
+    _check_options(name, fn, options, tk)
+    sig = inspect.signature(fn).parameters
+    out = {}
+    for k, v in options.items():
+        d = sig[k].default
+        if isinstance(d, bool):
+            v = {"true": True, "false": False, 1: True, 0: False}.get(v.lower() if isinstance(v, str) else v, v)
+            ok = isinstance(v, bool)
+        elif isinstance(d, int):
+            ok = isinstance(v, int) and not isinstance(v, bool)
+        elif isinstance(d, float):
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        else:
+            ok = True
+        if not ok:
+            raise InputError(f"sampler '{name}': option {k} takes a{'n' if type(d).__name__[0] in 'aeiou' else ''} "
+                             f"{type(d).__name__} (default {d!r}), got {v!r}")
+        out[k] = v
+    return out
 
 
 TILE_OVERLAP = 64  # output pixels shared by neighbouring tiles of a non-pointwise problem

@@ -17,10 +17,11 @@ import torch
 
 from .errors import InputError
 from .io import READ_EXTS, read_image, to_uint8
+from .registry import parse_method
 from .tasks import get_task
 from .tasks.base import Case
 
-__all__ = ["Case", "baselines_for", "evaluate", "load_dataset", "make_case", "score", "summarise"]
+__all__ = ["Case", "baselines_for", "evaluate", "load_dataset", "make_case", "parse_method", "score", "summarise"]
 
 
 def load_dataset(root: str | Path, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
@@ -100,20 +101,6 @@ def evaluate(
             if progress:
                 progress(f"{name} {meth}{'' if used is None else f'@{used}'}: {r['psnr']:.2f} dB")
     return rows
-
-
-def parse_method(spec: str) -> tuple[str, dict]:
-    """``"dpir@sigma_max=0.2,eta=0"`` -> ``("dpir", {"sigma_max": 0.2, "eta": 0.0})``
-    (options after ``@``, separated by ``;`` or ``,``)."""
-    name, _, opts = spec.partition("@")
-    hyper = {}
-    for kv in filter(None, opts.replace(";", ",").split(",")):
-        k, _, v = kv.partition("=")
-        try:
-            hyper[k.strip()] = int(v) if v.strip().lstrip("-").isdigit() else float(v)
-        except ValueError:
-            hyper[k.strip()] = v.strip()
-    return name, hyper
 
 
 def summarise(rows: list[dict]) -> list[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["CONFIG_FILE", "DEFAULT_PRIOR", "PREDICTIONS", "PRETRAINED_DIR", "WEIGHTS_FILE", "find_priors"]
+__all__ = ["CONFIG_FILE", "DEFAULT_PRIOR", "PREDICTIONS", "PRETRAINED_DIR", "WEIGHTS_FILE", "cached_description", "find_priors"]
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -30,3 +30,26 @@ def find_priors() -> list[dict]:
                 info = {}
             out.append({"name": d.name, "path": str(d), "default": d.name == DEFAULT_PRIOR, "info": info})
     return out
+
+
+def cached_description(prior_dir: str | Path) -> dict | None:
+    """What :func:`restore.prior.describe_prior` says of a prior directory, from the cost its
+    ``config.json`` recorded when it was saved (``"cost"``: parameters, GFLOPs per 256x256);
+    None when there is none (then the network is counted). Reads JSON only, no torch."""
+    d = Path(prior_dir)
+    try:
+        cfg = json.loads((d / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    cost = cfg.get("cost") if isinstance(cfg, dict) else None
+    net = cfg.get("network") if isinstance(cfg, dict) else None
+    if not isinstance(cost, dict) or not isinstance(net, dict):
+        return None
+    params, gflops = cost.get("parameters"), cost.get("gflops_256")
+    if isinstance(params, bool) or not isinstance(params, int) or params <= 0:
+        return None
+    if isinstance(gflops, bool) or not isinstance(gflops, (int, float)) or not gflops > 0:
+        return None
+    return {"name": d.name, "arch": net.get("arch", "unet"), "parameters": params,
+            "native_size": cfg.get("native_size"), "prediction": cfg.get("prediction", "eps"),
+            "gflops_256": float(gflops)}

@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["Registry", "SamplerSpec", "TaskSpec"]
+__all__ = ["Registry", "SamplerSpec", "TaskSpec", "parse_method"]
 
 
 class Registry(Generic[T]):
@@ -50,6 +50,21 @@ class Registry(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind}: {', '.join(self.names())})"
+
+
+def parse_method(spec: str) -> tuple[str, dict]:
+    """``"dpir@sigma_max=0.2,eta=0"`` -> ``("dpir", {"sigma_max": 0.2, "eta": 0.0})``
+    (a sampler and its options after ``@``, separated by ``;`` or ``,``; numbers are read
+    as int or float, anything else kept as text)."""
+    name, _, opts = spec.partition("@")
+    hyper = {}
+    for kv in filter(None, opts.replace(";", ",").split(",")):
+        k, _, v = kv.partition("=")
+        try:
+            hyper[k.strip()] = int(v) if v.strip().lstrip("-").isdigit() else float(v)
+        except ValueError:
+            hyper[k.strip()] = v.strip()
+    return name.strip(), hyper
 
 
 def _load_ref(ref: str):

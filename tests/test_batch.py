@@ -99,6 +99,17 @@ def test_a_tensor_batch_is_independent_of_its_mates(P):
         restore.run(x, "inpaint", known=known[0], seed=[1, 2], **kw)
 
 
+def test_a_batch_with_estimated_noise_estimates_once_per_image(P, monkeypatch):
+    from restore.tasks import denoise as dn
+
+    calls = []
+    est = dn.estimate_sigma
+    monkeypatch.setattr(dn, "estimate_sigma", lambda x: calls.append(x.shape[0]) or est(x))
+    x = torch.rand(3, 3, 16, 16)
+    res = restore.run(x, "denoise", prior=P)
+    assert calls == [1, 1, 1] and len(res.sigma_y) == 3
+
+
 def test_default_batch_size_is_one_on_cpu():
     assert restore.default_batch_size("cpu", 256 * 256) == 1
 

@@ -125,6 +125,11 @@ def test_folder_one_mask_for_all_recursive_and_glob(run, imgs):
         (["sr", "{i0}", "--scale", "2", "--sampler", "repaint"], 1, "samplers that can"),
         (["sr", "{i0}", "--scale", "8", "--max-pixels", "10000"], 1, "output would be 192x160 .* over the limit"),
         (["denoise", "{i0}", "--sampler", "bogus"], 2, "bogus"),
+        (["denoise", "{i0}", "--sampler", "mmse@pose=2"], 2, "unknown option 'pose'.*sampler options: poses"),
+        (["denoise", "{i0}", "--sampler", "mmse@poses=2.5"], 2, "poses takes an int"),
+        (["denoise", "{i0}", "--sampler", "mmse@poses"], 2, "NAME@KEY=VALUE"),
+        (["denoise", "{i0}", "--sampler", "mmse@poses=9", "--sigma", "20"], 1, "poses must be between 1 and 8"),
+        (["inpaint", "{i0}", "{m_small}", "--sampler", "dpir@steps=3"], 2, "unknown option 'steps'"),
         (["denoise", "{txt}"], 1, "not an image"),
         (["denoise", "{i0}", "--weights", "{tmp}"], 1, "no prior|config.json"),
     ],
@@ -366,3 +371,25 @@ def test_fill_sample_gives_a_posterior_sample(run, imgs, tiny_prior):
     r = run("inpaint", imgs / "in" / "im0.png", imgs / "masks" / "im0.png", "--fill", "sample", "--samples", "2",
             "--steps", "2", "-o", imgs / "f.png")
     assert r.exit_code == 0 and (imgs / "f.std.png").exists()
+
+
+def test_sampler_options_on_the_command_line(run, imgs, tiny_prior_dir):
+    """``--sampler NAME@KEY=VALUE``: the sampler's own options, as the API takes them (and
+    ``restore eval --samplers``); a switch takes true/false."""
+    import restore
+
+    i0 = imgs / "in" / "im0.png"
+    out = imgs / "ens.png"
+    r = run("denoise", i0, "--sigma", "20", "--sampler", "mmse@poses=8", "-o", out, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output.strip().splitlines()[-1])["poses"] == 8
+    x = read_image(i0).array
+    want = restore.denoise(x, sigma=20 / 255, sampler="mmse", poses=8, prior=str(tiny_prior_dir))
+    plain = restore.denoise(x, sigma=20 / 255, prior=str(tiny_prior_dir))
+    got = read_image(out).array.astype(int)
+    assert np.abs(got - want.astype(int)).max() <= 1 and np.abs(got - plain.astype(int)).max() > 1
+    r = run("inpaint", i0, imgs / "masks" / "im0.png", "--sampler", "dpir@clip=false,momentum=0", "--steps", "2",
+            "-o", imgs / "noclip.png", "--json")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.output.strip().splitlines()[-1])
+    assert rec["clip"] is False and rec["momentum"] == 0

@@ -374,6 +374,15 @@ def test_describe_prior(tiny_prior, adm_ckpt, tmp_path):
     with FlopCounterMode(display=False) as fc, torch.no_grad():
         tiny_prior.net(torch.zeros(1, 3, 256, 256), torch.zeros(1))
     assert d["gflops_256"] == round(fc.get_total_flops() / 1e9, 2) > 0
+    from restore.prior import save_prior
+
+    saved = save_prior(tmp_path / "u", tiny_prior.net, tiny_prior.schedule)  # records its cost
+    cfg = json.loads((saved / "config.json").read_text())
+    assert cfg["cost"] == {"parameters": d["parameters"], "gflops_256": d["gflops_256"]}
+    assert describe_prior(saved) == {**d, "name": "u"}
+    del cfg["cost"]  # a prior saved before costs were recorded is counted
+    (saved / "config.json").write_text(json.dumps(cfg))
+    assert describe_prior(saved) == {**d, "name": "u"}
     out = convert_adm(adm_ckpt[0], tmp_path / "p", flags=TINY_ADM)
     a = describe_prior(load_prior(out))
     assert a == describe_prior(out) and a["arch"] == "adm" and a["native_size"] == 32

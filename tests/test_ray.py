@@ -45,8 +45,11 @@ def test_ray_engine_matches_local_and_resumes(folder, tiny_prior_dir):
     job = ("denoise", folder / "in", "--sigma", "15")
     r, _ = _restore(*job, "-o", folder / "local", prior=tiny_prior_dir)
     assert r.returncode == 0, r.stderr
+    warned = sorted(ln for ln in r.stderr.splitlines() if ln.startswith("warning:"))
+    assert len(warned) == 12  # uniform noise: --sigma 15 is far from its estimate
     r, lines = _restore(*job, "-o", folder / "ray", "--engine", "ray", prior=tiny_prior_dir)
     assert r.returncode == 0, r.stderr
+    assert sorted(ln for ln in r.stderr.splitlines() if ln.startswith("warning:")) == warned  # from the workers
     assert lines[-1]["summary"] == {"done": 12, "skipped": 0, "failed": 0}
     assert len(_same(folder / "local", folder / "ray")) == 12
     before = {p.name: p.stat().st_mtime_ns for p in (folder / "ray").iterdir()}

@@ -77,6 +77,32 @@ def test_mmse_is_exact_posterior_mean():
     assert torch.allclose(out.double().flatten(), mean, atol=1e-5)
 
 
+def test_mmse_poses_average_the_flips_and_rotations(tiny_prior):
+    """``poses=n`` is the mean of ``D`` over the first n poses, each mapped back; a prior that
+    is exactly equivariant (a Gaussian with a constant mean and a distance-based covariance
+    on a square grid) is unchanged."""
+    from restore.errors import InputError
+    from restore.samplers.common import _pose, _unpose
+    from restore.tasks.denoise import Denoise
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.rand(2, 3, 16, 20, generator=g)
+    op = Denoise((3, 16, 20), 0.1)
+    mmse = SAMPLERS.get("mmse").load()
+    sig = torch.full((2,), 0.1)
+    for n in (1, 2, 8):
+        want = sum(_unpose(tiny_prior(_pose(y, k), sig), k) for k in range(n)) / n
+        assert torch.allclose(mmse(tiny_prior, y, op, poses=n), want, atol=1e-6)
+    assert not torch.allclose(mmse(tiny_prior, y, op, poses=8), mmse(tiny_prior, y, op), atol=1e-4)
+    iso = GaussianPrior((1, 6, 6))
+    iso.mu = torch.full_like(iso.mu, 0.45)
+    yi = torch.rand(1, 1, 6, 6, generator=g)
+    opi = Denoise((1, 6, 6), 0.2)
+    assert torch.allclose(mmse(iso, yi, opi, poses=8), mmse(iso, yi, opi), atol=1e-5)
+    with pytest.raises(InputError, match="between 1 and 8"):
+        mmse(tiny_prior, y, op, poses=9)
+
+
 MOMENTUM = {"momentum": 0.5}  # dpir's extrapolation, the inpaint / sr default
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from ..errors import WeightsError
-from ..paths import CONFIG_FILE, DEFAULT_PRIOR, PRETRAINED_DIR, WEIGHTS_FILE
+from ..paths import CONFIG_FILE, DEFAULT_PRIOR, PRETRAINED_DIR, WEIGHTS_FILE, cached_description
 from .denoiser import ALL_PREDICTIONS, Prior
 from .schedule import VPSchedule
 from .unet import UNet
@@ -292,6 +292,8 @@ def save_prior(
         "schedule": schedule.to_dict(),
         "info": info or {},
     }
+    cost = network_cost(cfg["network"], native_size)  # so that listing priors needs no counting
+    cfg["cost"] = {"parameters": cost["parameters"], "gflops_256": cost["gflops_256"]}
     sd = {k: v.detach().to("cpu", WEIGHT_DTYPES[dtype]).contiguous() for k, v in net.state_dict().items()}
     fd, tmp = tempfile.mkstemp(dir=out, prefix=".model.", suffix=".tmp")
     os.close(fd)
@@ -341,9 +343,6 @@ def describe_prior(prior: Prior | str | os.PathLike) -> dict:
     >>> d["arch"], d["native_size"], d["gflops_256"] > 1
     ('unet', None, True)
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from ..tiling import tile_layout
     from .diffusers import diffusers_kind, read_diffusers_folder
 
     if isinstance(prior, Prior):
@@ -356,20 +355,27 @@ def describe_prior(prior: Prior | str | os.PathLike) -> dict:
             cfg = {**ucfg, "arch": "diffusers"}
         else:
             c = read_config(d)
+            cached = cached_description(d)
+            if cached is not None:  # counted when it was saved
+                return cached
             cfg, prediction, native = c["network"], c.get("prediction", "eps"), c.get("native_size")
+    return {"name": name, "arch": cfg.get("arch", "unet"), **network_cost(cfg, native), "prediction": prediction}
+
+
+def network_cost(cfg: dict, native: int | None = None) -> dict:
+    """``parameters``, ``native_size`` and ``gflops_256`` (one 256x256 evaluation) of the
+    network ``cfg`` describes, counted on a copy built on the ``meta`` device."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ..tiling import tile_layout
+
     with torch.device("meta"):
         twin = build_network(cfg).eval()
-        if cfg.get("arch") == "diffusers" and not isinstance(prior, Prior):
+        if cfg.get("arch") == "diffusers":
             native = twin.native_size
         side = 256 if native is None else native
         with FlopCounterMode(display=False) as fc, torch.no_grad():
             twin(torch.zeros(1, twin.in_channels, side, side), torch.zeros(1))
     tiles = 1 if native is None else len(tile_layout(256, native, min(32, native // 4), exact=True)) ** 2
-    return {
-        "name": name,
-        "arch": cfg.get("arch", "unet"),
-        "parameters": sum(p.numel() for p in twin.parameters()),
-        "native_size": native,
-        "prediction": prediction,
-        "gflops_256": round(fc.get_total_flops() * tiles / 1e9, 2),
-    }
+    return {"parameters": sum(p.numel() for p in twin.parameters()), "native_size": native,
+            "gflops_256": round(fc.get_total_flops() * tiles / 1e9, 2)}

@@ -278,6 +278,11 @@ class Task:
         was estimated (``x`` is the user's input)."""
         raise NotImplementedError
 
+    def estimates(self, p: dict) -> bool:
+        """Whether :meth:`build` will estimate the measurement noise from the image (a
+        ``sigma`` parameter left out), so that a batch must be built image by image."""
+        return any(q.name == "sigma" for q in self.params) and p.get("sigma") is None
+
     # -- the command line ---------------------------------------------------------------
     def load(self, image, files: dict, p: dict, max_pixels: int | None) -> tuple[dict, np.ndarray | None]:
         """Turn the file inputs (paths by name, ``None`` when absent) and CLI options into
