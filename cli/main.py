@@ -78,7 +78,7 @@ def common_options(f):
         click.option("--sampler", type=SamplerChoice(), default=None, metavar="NAME[@KEY=VALUE,...]",
                      help="Reverse sampler (default per task, see `restore list`), optionally with its own "
                           "options, e.g. mmse@poses=8 (average of the 8 flips/rotations, 8 evaluations) or "
-                          "ddnm@eta=0.5; help(restore.samplers.NAME) lists them."),
+                          "ddnm@eta=0.5; `restore list` shows each sampler's options."),
         click.option("--steps", type=click.IntRange(1, 1000), default=None, help="Network evaluations."),
         click.option("--sigma-max", type=click.FloatRange(0, None, min_open=True), default=None,
                      help="First noise level of the sampler, 0-255 units (default: the task's for its default "
@@ -184,6 +184,7 @@ def task_command(name: str) -> click.Command:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(as_json):
     """Tasks, samplers (the tasks each serves, default steps, start) and the priors found."""
+    from restore.api import sampler_options
     from restore.paths import cached_description, find_priors
     from restore.tasks import get_task
 
@@ -202,7 +203,8 @@ def list_(as_json):
         serves = [t for t, tk in tks.items() if s.serves(tk.capabilities)]
         samplers[n] = {"tasks": serves, "needs": sorted(s.needs), "default_steps": s.default_steps,
                        "summary": s.summary, "stochastic": s.stochastic, "scheduled": s.scheduled,
-                       "start": None if s.sigma_max is None else round(s.sigma_max * 255, 3)}
+                       "start": None if s.sigma_max is None else round(s.sigma_max * 255, 3),
+                       "options": sampler_options(s.load())}
     priors = find_priors()
     for p in priors:  # the cost recorded in the config; counted (torch) only where none is
         cached = cached_description(p["path"])
@@ -227,6 +229,11 @@ def list_(as_json):
         kind = "samples" if s.stochastic else "deterministic"
         click.echo(f"  {n:<9} {s.summary:<{sw}}  {kind:<13}  {start(s.sigma_max, n):<18}  "
                    f"{evals(s.default_steps):<14}  tasks: {', '.join(samplers[n]['tasks'])}")
+    click.echo("sampler options (--sampler NAME@KEY=VALUE,...; defaults, a task's default sampler runs with "
+               "the settings measured for the task):")
+    for n, s in samplers.items():
+        opts = ", ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in s["options"].items())
+        click.echo(f"  {n:<9} {opts or '-'}")
     click.echo("priors:")
     for p in priors:
         click.echo(f"  {p['name']:<14} {p['arch']:<9} {p['parameters'] / 1e6:6.1f} M  {p['gflops_256']:7.1f} GFLOPs/256²  "
@@ -248,6 +255,9 @@ def list_(as_json):
 @click.option("--prediction", type=click.Choice(PREDICTIONS), default="eps", show_default=True,
               help="Network target: DDPM noise (the shipped prior) or EDM preconditioning "
                    "(better clean-image estimates at large sigma).")
+@click.option("--mismatch", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Fraction of crops noised below the level the network is told (a random fraction of it), "
+                   "so that it learns inputs cleaner than their stated sigma (what dpir and inpainting feed it).")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=1000, show_default=True)
 @click.option("--eval-every", type=click.IntRange(1), default=500, show_default=True)
 @click.option("--val-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
@@ -263,7 +273,7 @@ def list_(as_json):
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-q", "--quiet", is_flag=True)
-def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, prediction, checkpoint_every,
+def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, prediction, mismatch, checkpoint_every,
           eval_every, val_dir, resume, init, compile_, val_count, max_minutes, device, seed, quiet):
     """Train a prior on the images in DATA_DIR (any sizes, gray or RGB)."""
     try:
@@ -284,7 +294,7 @@ def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, predi
     try:
         dev = resolve_device(device)
         cfg = TrainConfig(steps=steps, batch_size=batch_size, crop=crop, lr=lr, channels=ch, blocks=bl,
-                          prediction=prediction, checkpoint_every=checkpoint_every,
+                          prediction=prediction, mismatch=mismatch, checkpoint_every=checkpoint_every,
                           eval_every=eval_every, seed=seed, compile=compile_,
                           warmup=min(500, max(1, steps // 10)))
         bar = tqdm(total=steps, disable=quiet, file=sys.stderr, unit="step", dynamic_ncols=True)

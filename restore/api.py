@@ -24,7 +24,8 @@ from .prior import Prior, load_prior
 from .samplers import check_compatible, check_samples
 from .tasks import get_task
 
-__all__ = ["Result", "batch_key", "check_sampler_options", "default_batch_size", "get_prior", "resolve_device", "restore", "run", "with_params_doc"]
+__all__ = ["Result", "batch_key", "check_sampler_options", "default_batch_size", "get_prior", "resolve_device",
+           "restore", "run", "sampler_options", "with_params_doc"]
 
 MAX_SIDE = 65536
 
@@ -276,13 +277,17 @@ def _item(options: dict, i: int, n: int) -> dict:
     return {k: v[i] if isinstance(v, (list, tuple)) and len(v) == n else v for k, v in options.items()}
 
 
-def _check_options(name: str, fn: Callable, hyper: dict, tk) -> None:
-    """Refuse keywords that neither the task nor the sampler takes (before any work)."""
+def sampler_options(fn: Callable) -> dict:
+    """A sampler function's own keywords (beyond the shared signature) and their defaults."""
     import inspect
 
-    sig = inspect.signature(fn).parameters
     fixed = {"denoiser", "y", "op", "sigmas", "generator", "callback"}
-    own = [k for k in sig if k not in fixed]
+    return {k: v.default for k, v in inspect.signature(fn).parameters.items() if k not in fixed}
+
+
+def _check_options(name: str, fn: Callable, hyper: dict, tk) -> None:
+    """Refuse keywords that neither the task nor the sampler takes (before any work)."""
+    own = list(sampler_options(fn))
     bad = [k for k in hyper if k not in own]
     if bad:
         raise InputError(
@@ -297,15 +302,13 @@ def check_sampler_options(name: str, options: dict, task: str) -> dict:
     checked before any work: each must be the sampler's own keyword, of its default's type
     (an int where the default is one; ``true``/``false`` for a switch). Returns them with
     switches as bools."""
-    import inspect
-
     tk = get_task(task)
     fn = check_compatible(name, tk).load()
     _check_options(name, fn, options, tk)
-    sig = inspect.signature(fn).parameters
+    defaults = sampler_options(fn)
     out = {}
     for k, v in options.items():
-        d = sig[k].default
+        d = defaults[k]
         if isinstance(d, bool):
             v = {"true": True, "false": False, 1: True, 0: False}.get(v.lower() if isinstance(v, str) else v, v)
             ok = isinstance(v, bool)

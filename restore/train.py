@@ -88,6 +88,7 @@ class TrainConfig:
     fused_adam: bool = True  # one fused AdamW kernel (CUDA only)
     prediction: str = "eps"  # "eps" (DDPM, the shipped prior) or "edm" (Karras et al. 2022)
     sigma_data: float = 0.5  # EDM's data std in [-1, 1] units
+    mismatch: float = 0.0  # fraction of crops noised below the level the network is told (u ~ U(0, 1) of it)
 
 
 def find_images(root: Path) -> list[Path]:
@@ -220,11 +221,18 @@ class NoiseLevels:
 # -- one optimisation step -------------------------------------------------------------------
 def diffusion_loss(net: torch.nn.Module, x0: torch.Tensor, gray: torch.Tensor, noise: torch.Tensor,
                    t: torch.Tensor, sigma: torch.Tensor, prediction: str = "eps",
-                   sigma_data: float = 0.5, amp: bool = False, channels_last: bool = True) -> torch.Tensor:
+                   sigma_data: float = 0.5, amp: bool = False, channels_last: bool = True,
+                   actual: torch.Tensor | None = None) -> torch.Tensor:
     """The training loss of one batch: clean ``x0`` in [0, 1], its noise, timesteps and
-    noise levels (image units). Pure tensor code (no host sync), so it compiles whole."""
+    noise levels (image units). Pure tensor code (no host sync), so it compiles whole.
+
+    ``actual`` (``(B,)``, at most 1): the noise really added, as a fraction of ``sigma``
+    (the level the network is told); the target is still ``x0`` (for ``eps``, the noise
+    that is there, divided by the told level). None: all 1, the standard loss."""
     noise = torch.where(gray[:, None, None, None], noise[:, :1].expand_as(noise), noise)
     sn = (2.0 * sigma).float()[:, None, None, None]  # noise std in the network's [-1, 1] units
+    if actual is not None:
+        noise = noise * actual.float()[:, None, None, None]  # then xn - x0n = sn * noise still
     x0n = 2 * x0 - 1
     xn = x0n + sn * noise
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -281,11 +289,15 @@ class Trainer:
         x0, gray = self.bank.batch(cfg.batch_size, self.gen, cfg.gray_prob)
         t, sigma = self.levels.sample(cfg.batch_size, cfg, self.gen)
         noise = torch.randn(x0.shape, generator=self.gen, device=self.device)
+        actual = None
+        if cfg.mismatch > 0:  # drawn only then: runs without it keep their random stream
+            u = torch.rand(cfg.batch_size, 2, generator=self.gen, device=self.device)
+            actual = torch.where(u[:, 0] < cfg.mismatch, u[:, 1], torch.ones_like(u[:, 1]))
         for gr in self.opt.param_groups:
             gr["lr"] = _lr_at(step, cfg)
         self.net.train()
         loss = self.loss_fn(self.net, x0, gray, noise, t, sigma, cfg.prediction, cfg.sigma_data, self.amp,
-                            cfg.channels_last)
+                            cfg.channels_last, actual)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self._params, cfg.grad_clip, foreach=True)
@@ -532,6 +544,8 @@ def train(
     cfg = replace(cfg) if cfg is not None else TrainConfig()
     if cfg.prediction not in PREDICTIONS:
         raise InputError(f"prediction must be one of {', '.join(PREDICTIONS)}, got {cfg.prediction!r}")
+    if not 0 <= cfg.mismatch <= 1:
+        raise InputError(f"mismatch must be in [0, 1], got {cfg.mismatch}")
     if resume and init is not None:
         raise InputError("resume and init exclude each other (resume continues this run's own checkpoint)")
     out = Path(out_dir)
@@ -600,6 +614,7 @@ def train(
         "batch_size": cfg.batch_size,
         "crop": cfg.crop,
         "train_flops_per_crop": flops_crop,
+        **({"mismatch": cfg.mismatch} if cfg.mismatch else {}),
     }
 
     def finish(step: int, val: float | None) -> None:

@@ -47,6 +47,7 @@ def test_help_and_list(run):
     info = json.loads(r.output)
     assert info["tasks"]["inpaint"]["default_sampler"] in info["samplers"]
     assert "inpaint" in info["samplers"]["repaint"]["tasks"] and "sr" not in info["samplers"]["repaint"]["tasks"]
+    assert info["samplers"]["mmse"]["options"] == {"poses": 1} and info["samplers"]["ddnm"]["options"]["eta"] > 0
     assert any(p["name"] == "restore-small" for p in info["priors"])
 
 

@@ -221,3 +221,55 @@ def test_half_precision_weights_halve_the_file_and_load_as_fp32(tmp_path, dtype)
     (tmp_path / "h" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(WeightsError, match="expected torch.float32"):
         load_prior(tmp_path / "h")
+
+
+@pytest.mark.parametrize("prediction", ["eps", "edm"])
+def test_mismatched_noise_keeps_the_clean_image_as_target(prediction):
+    """``actual``: the noise really added, as a fraction of the told level. A network that
+    returns what recovers the clean image exactly has zero loss at any fraction (so the
+    target is x0, not the noise the told level implies); all ones is the standard loss."""
+    import torch
+
+    from restore.prior.denoiser import preconditioning, vp_scale
+    from restore.train import diffusion_loss
+
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(4, 3, 8, 8, generator=g)
+    noise = torch.randn(x0.shape, generator=g)
+    gray = torch.zeros(4, dtype=torch.bool)
+    t, sigma = torch.full((4,), 300.0), torch.tensor([0.05, 0.1, 0.3, 0.6])
+    actual = torch.tensor([1.0, 0.5, 0.0, 0.25])
+    sn = (2 * sigma)[:, None, None, None]
+    x0n = 2 * x0 - 1
+
+    class Oracle(torch.nn.Module):  # the exact answer, from its own input
+        def forward(self, xt, tt):
+            xn = xt / vp_scale(sn)
+            if prediction == "eps":
+                return (xn - x0n) / sn
+            c_skip, c_out = preconditioning("edm", sn, 0.5)
+            return (x0n - c_skip * xn) / c_out
+
+    kw = dict(prediction=prediction, channels_last=False)
+    assert float(diffusion_loss(Oracle(), x0, gray, noise, t, sigma, actual=actual, **kw)) < 1e-8
+    zero = torch.nn.Module()
+    zero.forward = lambda xt, tt: torch.zeros_like(xt)
+    full = diffusion_loss(zero, x0, gray, noise, t, sigma, **kw)
+    assert torch.equal(full, diffusion_loss(zero, x0, gray, noise, t, sigma, actual=torch.ones(4), **kw))
+    if prediction == "eps":  # the target is the noise that is there, over the told level
+        assert float(diffusion_loss(zero, x0, gray, noise, t, sigma, actual=torch.zeros(4), **kw)) == 0.0
+
+
+def test_train_with_mismatch_records_it_and_changes_the_run(tmp_path):
+    import torch
+
+    data = _images(tmp_path / "data")
+    kw = dict(steps=3, batch_size=2, crop=32, channels=(8, 16), blocks=(1, 1), emb_dim=16, warmup=2,
+              checkpoint_every=100, eval_every=100)
+    train(data, tmp_path / "a", TrainConfig(**kw))
+    train(data, tmp_path / "b", TrainConfig(mismatch=0.5, **kw))
+    assert "mismatch" not in load_prior(tmp_path / "a").info and load_prior(tmp_path / "b").info["mismatch"] == 0.5
+    (ema_a, _), (ema_b, _) = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert not all(torch.equal(ema_a[k], ema_b[k]) for k in ema_a)
+    with pytest.raises(Exception, match="mismatch must be in"):
+        train(data, tmp_path / "c", TrainConfig(mismatch=1.5, **kw))
