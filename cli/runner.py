@@ -202,6 +202,9 @@ def run_job(job: Job) -> int:
     except RestoreError as e:
         _err(str(e))
         return 1
+    if (o["compare"] or o["samples"] > 1) and any(it.out == STDIO for it in items):  # found out only after the work
+        _err(f"{'--compare' if o['compare'] else '--samples'} writes files beside the output: give -o FILE, not stdout")
+        return 2
     from tqdm import tqdm
 
     from restore.api import get_prior, resolve_device

@@ -351,6 +351,9 @@ def test_several_files_and_stdin_stdout(run, imgs, tiny_prior_dir):
     assert out.shape == read_image(a).array.shape and b"s" in p.stderr  # the result line went to stderr
     p = subprocess.run(cmd[:4] + [str(a), "-o", "-"] + cmd[5:], capture_output=True, timeout=120)
     assert p.returncode == 0 and p.stdout[:4] == b"\x89PNG"
+    for extra in (["--compare"], ["--samples", "2", "--sampler", "ddnm"]):  # refused before the work
+        p = subprocess.run(cmd + extra, input=a.read_bytes(), capture_output=True, timeout=120)
+        assert p.returncode == 2 and b"not stdout" in p.stderr and b"step" not in p.stderr and not p.stdout
 
 
 def test_fill_sample_gives_a_posterior_sample(run, imgs, tiny_prior):
