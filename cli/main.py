@@ -63,7 +63,8 @@ class SamplerChoice(click.ParamType):
         if name not in SAMPLERS:
             self.fail(f"unknown sampler '{name}' (choose from: {', '.join(SAMPLERS.names())})", param, ctx)
         _, _, opts = str(value).partition("@")
-        bad = [kv for kv in filter(None, opts.replace(";", ",").split(",")) if "=" not in kv or not kv.split("=")[0].strip()]
+        parts = filter(None, opts.replace(";", ",").split(","))
+        bad = [kv for kv in parts if "=" not in kv or not kv.split("=")[0].strip()]
         if bad or any(v == "" for v in hyper.values()):
             self.fail(f"'{value}': options go as NAME@KEY=VALUE,... (e.g. mmse@poses=8)", param, ctx)
         return name, hyper

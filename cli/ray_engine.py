@@ -46,7 +46,8 @@ class Worker:
             done[id(it)] = ("" if rec is None else json.dumps({**rec, "node": self.node}), msg or "")
 
         run_items(self.job, items, report, warn=lambda it, line: warned.setdefault(id(it), []).append(line))
-        return {"k": batch["k"], "record": [done[id(it)][0] for it in items], "error": [done[id(it)][1] for it in items],
+        return {"k": batch["k"], "record": [done[id(it)][0] for it in items],
+                "error": [done[id(it)][1] for it in items],
                 "warnings": [json.dumps(warned.get(id(it), [])) for it in items]}
 
 
@@ -120,15 +121,9 @@ def plan_workers(resources: dict, device: str, workers: int | None) -> tuple[int
     return n, max(1, cpus // n), 0.0
 
 
-def run_on_ray(job, items: list, report, warn=None) -> None:
+def run_on_ray(job, items: list, report, warn) -> None:
     """Restore ``items`` on Ray; ``report(item, record, message)`` per image, as they finish,
-    after ``warn(line)`` for each of its input's warnings (stderr by default)."""
-    if warn is None:
-        import click
-
-        def warn(line):
-            click.echo(line, err=True)
-
+    after ``warn(line)`` for each of its input's warnings."""
     o = job.opts
     ray, started = _connect()
     try:

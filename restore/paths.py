@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["CONFIG_FILE", "DEFAULT_PRIOR", "PREDICTIONS", "PRETRAINED_DIR", "WEIGHTS_FILE", "cached_description", "find_priors"]
+__all__ = ["CONFIG_FILE", "DEFAULT_PRIOR", "PREDICTIONS", "PRETRAINED_DIR", "WEIGHTS_FILE", "cached_description",
+           "find_priors"]
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
