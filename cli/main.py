@@ -257,8 +257,9 @@ def list_(as_json):
               help="Network target: DDPM noise (the shipped prior) or EDM preconditioning "
                    "(better clean-image estimates at large sigma).")
 @click.option("--mismatch", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Fraction of crops noised below the level the network is told (a random fraction of it), "
-                   "so that it learns inputs cleaner than their stated sigma (what dpir and inpainting feed it).")
+              help="Fraction of crops noised below the level the network is told (a random fraction of it): "
+                   "the denoiser learns to leave inputs cleaner than their stated sigma alone. Measured: it "
+                   "costs dpir's inpainting and SR (benchmarks/results/mismatch_cpu.md), so 0 is the default.")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=1000, show_default=True)
 @click.option("--eval-every", type=click.IntRange(1), default=500, show_default=True)
 @click.option("--val-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
