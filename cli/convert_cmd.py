@@ -11,7 +11,7 @@ import click
 
 from restore.convert import ADM_PRESETS
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+from .groups import CONTEXT
 
 
 def _parse_flags(text: str) -> dict:

@@ -19,7 +19,6 @@ from restore.samplers import SAMPLERS
 from .groups import CONTEXT, TaskCommands
 
 
-
 class EvalGroup(TaskCommands):
     """``restore eval TASK``: one sub-command per task."""
 

@@ -59,14 +59,12 @@ class SamplerChoice(click.ParamType):
             return value
         from restore.registry import parse_method
 
-        name, hyper = parse_method(str(value))
+        try:
+            name, hyper = parse_method(str(value))
+        except RestoreError as e:
+            self.fail(str(e), param, ctx)
         if name not in SAMPLERS:
             self.fail(f"unknown sampler '{name}' (choose from: {', '.join(SAMPLERS.names())})", param, ctx)
-        _, _, opts = str(value).partition("@")
-        parts = filter(None, opts.replace(";", ",").split(","))
-        bad = [kv for kv in parts if "=" not in kv or not kv.split("=")[0].strip()]
-        if bad or any(v == "" for v in hyper.values()):
-            self.fail(f"'{value}': options go as NAME@KEY=VALUE,... (e.g. mmse@poses=8)", param, ctx)
         return name, hyper
 
 
@@ -186,7 +184,7 @@ def task_command(name: str) -> click.Command:
 def list_(as_json):
     """Tasks, samplers (the tasks each serves, default steps, start) and the priors found."""
     from restore.api import sampler_options
-    from restore.paths import cached_description, find_priors
+    from restore.paths import find_priors
     from restore.tasks import get_task
 
     def start(v, sampler):  # a first noise level, 0-255 units
@@ -207,13 +205,11 @@ def list_(as_json):
                        "start": None if s.sigma_max is None else round(s.sigma_max * 255, 3),
                        "options": sampler_options(s.load())}
     priors = find_priors()
-    for p in priors:  # the cost recorded in the config; counted (torch) only where none is
-        cached = cached_description(p["path"])
-        if cached is None:
+    for p in priors:  # the cost its config recorded; counted (torch) only where none is
+        if "gflops_256" not in p:
             from restore.prior.weights import describe_prior
 
-            cached = describe_prior(p["path"])  # configs only, no weights
-        p.update(cached)
+            p.update(describe_prior(p["path"]))  # configs only, no weights
     if as_json:
         click.echo(json.dumps({"tasks": tasks, "samplers": samplers, "priors": priors}))
         return

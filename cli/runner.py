@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # torch and numpy load lazily: `restore --help` stays fast
     import torch
 
 
-
 READ_EXTS = tuple(sorted(io.READ_EXTS))
 
 #: ``-`` as an input reads the image from stdin; as the output, writes PNG to stdout
@@ -491,8 +490,6 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
     image = res.image[r : r + 1]
     std = None if res.std is None else res.std[r : r + 1]
     sigma_y = res.sigma_y[r] if isinstance(res.sigma_y, list) else res.sigma_y
-    if (std is not None or o["compare"]) and it.out == STDIO:
-        raise InputError("--samples/--compare write files beside the output: give -o FILE, not stdout")
     out_arr = _alpha_back(ld.alpha, ld.back(image))
     if it.out == STDIO:
         from restore.io import encode_image
@@ -527,6 +524,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
 
 
 def _side_by_side(x, out, std):
+    import numpy as np
     import torch
     import torch.nn.functional as F
 
@@ -544,7 +542,7 @@ def _side_by_side(x, out, std):
     row = [panels[0]]
     for p in panels[1:]:
         row += [gap, p]
-    return from_tensor(torch.cat(row, dim=3), __import__("numpy").uint8)
+    return from_tensor(torch.cat(row, dim=3), np.uint8)
 
 
 def _score(ref_path: Path, out, tk, params: dict, o: dict) -> dict:

@@ -490,13 +490,11 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
         for r in range(len(x)):
             groups.setdefault(batch_key(x, p), []).append(len(rows))
             rows.append((i, x[r : r + 1], p))
-    if batch_size is None:
-        batch_size = min(default_batch_size(shared.get("device", "cpu"), x.shape[-2] * x.shape[-1])
-                         for _, x, _ in rows)
     done: list[list] = [[] for _ in images]  # per image: its rows' (image, std)
-    for idx in groups.values():
-        for j in range(0, len(idx), batch_size):
-            chunk = [rows[k] for k in idx[j : j + batch_size]]
+    for key, idx in groups.items():  # a group's rows share one shape (the key's first part)
+        size = batch_size or default_batch_size(shared.get("device", "cpu"), key[0][-2] * key[0][-1])
+        for j in range(0, len(idx), size):
+            chunk = [rows[k] for k in idx[j : j + size]]
             res = run(torch.cat([x for _, x, _ in chunk]), task, samples=samples, seed=[seeds[i] for i, _, _ in chunk],
                       **shared, **stack_params([p for _, _, p in chunk]))
             for r, (i, _, _) in enumerate(chunk):

@@ -55,11 +55,16 @@ class Registry(Generic[T]):
 def parse_method(spec: str) -> tuple[str, dict]:
     """``"dpir@sigma_max=0.2,eta=0"`` -> ``("dpir", {"sigma_max": 0.2, "eta": 0.0})``
     (a sampler and its options after ``@``, separated by ``;`` or ``,``; numbers are read
-    as int or float, anything else kept as text)."""
+    as int or float, anything else kept as text). An option without ``KEY=VALUE`` is an
+    :class:`~restore.errors.InputError`."""
     name, _, opts = spec.partition("@")
     hyper = {}
     for kv in filter(None, opts.replace(";", ",").split(",")):
         k, _, v = kv.partition("=")
+        if not k.strip() or not v.strip():
+            from .errors import InputError
+
+            raise InputError(f"'{spec}': options go as NAME@KEY=VALUE,... (e.g. mmse@poses=8)")
         try:
             hyper[k.strip()] = int(v) if v.strip().lstrip("-").isdigit() else float(v)
         except ValueError:

@@ -12,6 +12,7 @@ with ``model_index.json``, or a bare ``UNet2DModel`` beside its scheduler config
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -20,7 +21,7 @@ from pathlib import Path
 import torch
 
 from ..errors import WeightsError
-from ..paths import CONFIG_FILE, DEFAULT_PRIOR, PRETRAINED_DIR, WEIGHTS_FILE, cached_description
+from ..paths import CONFIG_FILE, DEFAULT_PRIOR, PRETRAINED_DIR, WEIGHTS_FILE, description_from_config
 from .denoiser import ALL_PREDICTIONS, Prior
 from .schedule import VPSchedule
 from .unet import UNet
@@ -355,7 +356,7 @@ def describe_prior(prior: Prior | str | os.PathLike) -> dict:
             cfg = {**ucfg, "arch": "diffusers"}
         else:
             c = read_config(d)
-            cached = cached_description(d)
+            cached = description_from_config(d.name, c)
             if cached is not None:  # counted when it was saved
                 return cached
             cfg, prediction, native = c["network"], c.get("prediction", "eps"), c.get("native_size")
@@ -364,11 +365,18 @@ def describe_prior(prior: Prior | str | os.PathLike) -> dict:
 
 def network_cost(cfg: dict, native: int | None = None) -> dict:
     """``parameters``, ``native_size`` and ``gflops_256`` (one 256x256 evaluation) of the
-    network ``cfg`` describes, counted on a copy built on the ``meta`` device."""
+    network ``cfg`` describes, counted on a copy built on the ``meta`` device (once per
+    configuration: a training run saves the same network at every checkpoint)."""
+    return dict(_network_cost(json.dumps(cfg, sort_keys=True), native))
+
+
+@functools.lru_cache(maxsize=16)
+def _network_cost(cfg_json: str, native: int | None) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     from ..tiling import tile_layout
 
+    cfg = json.loads(cfg_json)
     with torch.device("meta"):
         twin = build_network(cfg).eval()
         if cfg.get("arch") == "diffusers":

@@ -33,7 +33,7 @@ _R("mmse", SamplerSpec(f"{__name__}.mmse:mmse", frozenset({"identity"}), 1, "one
 def compatible_samplers(capabilities) -> list[str]:
     """Names of the samplers whose needs ``capabilities`` (a set, or an operator) meets."""
     caps = getattr(capabilities, "capabilities", capabilities)
-    return [n for n, spec in SAMPLERS.items() if spec.needs <= caps]
+    return [n for n, spec in SAMPLERS.items() if spec.serves(caps)]
 
 
 def check_samples(name: str, samples: int, task) -> None:

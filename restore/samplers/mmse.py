@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
-from .common import as_sigma, denoise, emit
+from .common import denoise, emit
 
 
 def mmse(denoiser, y, op, sigmas=None, *, generator=None, callback=None, poses: int = 1) -> torch.Tensor:
@@ -24,9 +24,6 @@ def mmse(denoiser, y, op, sigmas=None, *, generator=None, callback=None, poses: 
         raise InputError(f"poses must be between 1 and 8, got {poses}")
     if op.sigma_y <= 0:
         return y.clone()
-    x = denoiser(y, as_sigma(y, op.sigma_y))
-    for k in range(1, n):
-        x = x + denoise(denoiser, y, op.sigma_y, clip=False, pose=k)
-    x = x / n
+    x = sum(denoise(denoiser, y, op.sigma_y, clip=False, pose=k) for k in range(n)) / n
     emit(callback, 0, 1, op.sigma_y, x, x)
     return x

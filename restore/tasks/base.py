@@ -283,6 +283,15 @@ class Task:
         ``sigma`` parameter left out), so that a batch must be built image by image."""
         return any(q.name == "sigma" for q in self.params) and p.get("sigma") is None
 
+    def noise_level(self, x: torch.Tensor, p: dict) -> tuple[float, bool]:
+        """``(sigma, estimated)``: the given measurement noise, or the one estimated in ``x``
+        when :meth:`estimates`."""
+        if self.estimates(p):
+            from ..noise import estimate_sigma
+
+            return estimate_sigma(x), True
+        return p.get("sigma") or 0.0, False
+
     # -- the command line ---------------------------------------------------------------
     def load(self, image, files: dict, p: dict, max_pixels: int | None) -> tuple[dict, np.ndarray | None]:
         """Turn the file inputs (paths by name, ``None`` when absent) and CLI options into
@@ -332,6 +341,12 @@ class Task:
     def published(self, p: dict) -> str:
         """Published figures for this evaluation setting, with their source ("" if none)."""
         return ""
+
+
+def psnr_where(a: torch.Tensor, b: torch.Tensor, where: torch.Tensor) -> float:
+    """PSNR (dB, images in [0, 1]) over the pixels ``where`` (an ``(H, W)`` bool mask) only."""
+    mse = float(((a - b) ** 2)[..., where].mean())
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
 
 
 def np01(t: torch.Tensor) -> np.ndarray:

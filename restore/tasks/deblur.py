@@ -34,8 +34,7 @@ import torch
 
 from ..api import restore, with_params_doc
 from ..errors import InputError
-from ..noise import estimate_sigma
-from .base import Case, Operator, Param, Task, from_np, np01
+from .base import Case, Operator, Param, Task, from_np, np01, psnr_where
 
 __all__ = ["Blur", "DeblurTask", "deblur", "parse_kernel"]
 
@@ -350,9 +349,7 @@ class DeblurTask(Task):
 
     def build(self, x, p):
         k = p["kernel"]
-        sigma, estimated = p.get("sigma"), False
-        if sigma is None:
-            sigma, estimated = estimate_sigma(x), True
+        sigma, estimated = self.noise_level(x, p)
         C, H, W = x.shape[1:]
         if p.get("edges", "taper") == "periodic":
             return Blur(k, (C, H, W), sigma), x, estimated
@@ -395,8 +392,7 @@ class DeblurTask(Task):
         if H > 48 and W > 48:
             band = torch.ones(H, W, dtype=torch.bool)
             band[16:-16, 16:-16] = False
-            mse = lambda m: float(((a - b) ** 2)[..., m].mean())  # noqa: E731
-            r["psnr_border16"] = 10 * math.log10(1 / max(mse(band), 1e-12))
+            r["psnr_border16"] = psnr_where(a, b, band)
             r["psnr_interior"] = psnr(a[..., 16:-16, 16:-16], b[..., 16:-16, 16:-16])
         return r
 

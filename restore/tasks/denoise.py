@@ -119,9 +119,7 @@ class DenoiseTask(Task):
     slow_baselines = frozenset({"bm3d"})
 
     def build(self, x, p):
-        sigma, estimated = p.get("sigma"), False
-        if sigma is None:
-            sigma, estimated = estimate_sigma(x), True
+        sigma, estimated = self.noise_level(x, p)
         return Denoise(tuple(x.shape[1:]), sigma), x, estimated
 
     def warnings(self, x, p):

@@ -11,7 +11,7 @@ import torch
 
 from ..api import restore, with_params_doc
 from ..errors import InputError, UsageError
-from .base import Case, Operator, Param, Recipe, Task, from_np, np01
+from .base import Case, Operator, Param, Recipe, Task, from_np, np01, psnr_where
 
 __all__ = ["MASKS", "Inpaint", "InpaintTask", "dilate_hole", "known_from_mask", "make_mask"]
 
@@ -340,10 +340,7 @@ class InpaintTask(Task):
 
     def score(self, case, out):
         r = super().score(case, out)
-        out = out.detach().float().cpu().clamp(0, 1)
-        hole = ~case.known[0]
-        mse = float(((out - case.gt) ** 2)[:, :, hole].mean())
-        r["psnr_hole"] = 10 * math.log10(1.0 / max(mse, 1e-12))
+        r["psnr_hole"] = psnr_where(out.detach().float().cpu().clamp(0, 1), case.gt, ~case.known[0])
         return r
 
     def describe(self, p):
