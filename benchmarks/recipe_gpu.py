@@ -14,6 +14,12 @@ process session, so it goes on between calls while the machine is held):
   fp16 and bf16 beside the shipped prior (the copies' cost in PSNR), and pack what must
   come back (the fp16 weights in parts, logs and tables).
 
+For a short lease (15 device-minutes: no time for a search), ``solo`` replaces ``start`` and
+``decide``: it launches the first of ``--candidates`` alone with a step count that ends its
+cosine at ``--until``, follows it until ``--at`` and then packs a ``snapshot`` of the last
+prior it wrote (fp16 parts, logs), so a lost second call still leaves weights; ``finish``
+in the next call (the machine still warm) stops it and packs the tables.
+
 Times are seconds since ``start`` (the file ``runs/epoch``).
 """
 
@@ -165,9 +171,41 @@ def sleep_until(t: float, names: list[str]) -> None:
             log(f"{n}: {tail(n, 1)}")
 
 
+def pack(win: str, out: Path, tables: bool, limit: int = 24) -> None:
+    """Write ``win``'s last prior as float16 (and bfloat16), tabulate them beside fp32 and
+    the shipped prior when ``tables``, and put in ``out`` what must come back: the fp16
+    weights in 15 MB parts, its config and a tarball of logs, tables and commands."""
+    if not has_prior(win):
+        log(f"{win}: no prior written yet, nothing to pack: {tail(win)}")
+        return
+    sys.path.insert(0, str(ROOT))
+    from restore.prior import load_prior
+    from restore.prior.weights import save_prior
+
+    p = load_prior(RUNS / win, device=DEVICE)
+    log(f"packing {win} at step {p.info.get('steps')}")
+    for dt in ("float16", "bfloat16"):
+        save_prior(RUNS / f"{win}-{dt}", p.net, p.schedule, p.info, prediction=p.prediction,
+                   sigma_data=p.sigma_data, dtype=dt)
+    out.mkdir(parents=True, exist_ok=True)  # the weights first: a call cut short still returns them
+    w = RUNS / f"{win}-float16" / "model.safetensors"
+    subprocess.run(["split", "-b", "15M", "-d", str(w), str(out / "model.fp16.part")], check=True)
+    subprocess.run(["cp", str(RUNS / f"{win}-float16" / "config.json"), str(out / "config.json")], check=True)
+    log(f"weights packed: {sorted(os.listdir(out))}")
+    if tables:
+        rows = table([str(RUNS / win), str(RUNS / f"{win}-float16"), str(RUNS / f"{win}-bfloat16"), "restore-small"],
+                     limit, RUNS / "final.json")
+        log(json.dumps(rows))
+    files = [str(p.relative_to(RUNS)) for p in RUNS.rglob("*") if p.is_file() and
+             (p.suffix in (".json", ".jsonl", ".txt", ".md") and "checkpoint" not in p.parts)
+             and not str(p.relative_to(RUNS)).startswith("data-")]
+    subprocess.run(["tar", "czf", str(out / "runs.tgz"), *files], cwd=RUNS, check=True)
+    log("packed: " + ", ".join(sorted(os.listdir(out))))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("phase", choices=["start", "wait", "decide", "finish"])
+    ap.add_argument("phase", choices=["start", "solo", "wait", "decide", "finish"])
     ap.add_argument("--speed", type=Path, default=RUNS / "train_speed.json")
     ap.add_argument("--at", type=float, default=0, help="seconds since start: when to act")
     ap.add_argument("--until", type=float, default=0, help="seconds since start: when the winner stops")
@@ -187,6 +225,23 @@ def main() -> None:
         log(f"levers from train_speed: {lev}")
         for n in names:
             launch(n, train_args(n, lev, ["--steps", "100000"]))
+        return
+    if a.phase == "solo":
+        RUNS.mkdir(parents=True, exist_ok=True)
+        if not (RUNS / "epoch").exists():
+            (RUNS / "epoch").write_text(f"{time.time():.3f}")
+        lev = choose_levers(a.speed)
+        (RUNS / "levers.json").write_text(json.dumps(lev))
+        win = names[0]
+        (RUNS / "winner.txt").write_text(win)
+        rate = solo_rate(a.speed, CANDIDATES[win][0], lev["batch"], lev["compile"]) or 5.0
+        left = a.until - now() - (60 if lev["compile"] else 25)
+        total = int(rate * 0.95 * left)
+        log(f"levers {lev}; {win} alone at {rate:.2f} steps/s, {left:.0f} s -> --steps {total}")
+        launch(win, train_args(win, lev, ["--steps", str(total), "--max-minutes", f"{(a.until - now()) / 60:.2f}",
+                                          "--checkpoint-every", "1000"]))  # snapshots not far behind
+        sleep_until(a.at, [win])
+        pack(win, a.out, tables=False)
         return
     if a.phase == "wait":
         sleep_until(a.at, names)
@@ -225,26 +280,7 @@ def main() -> None:
         sleep_until(a.until, [win])
         (RUNS / win / "STOP").touch()
         wait_exit([win])
-        sys.path.insert(0, str(ROOT))
-        from restore.prior import load_prior
-        from restore.prior.weights import save_prior
-
-        p = load_prior(RUNS / win, device=DEVICE)
-        for dt in ("float16", "bfloat16"):
-            save_prior(RUNS / f"{win}-{dt}", p.net, p.schedule, p.info, prediction=p.prediction,
-                       sigma_data=p.sigma_data, dtype=dt)
-        rows = table([str(RUNS / win), str(RUNS / f"{win}-float16"), str(RUNS / f"{win}-bfloat16"), "restore-small"],
-                     a.limit, RUNS / "final.json")
-        log(json.dumps(rows))
-        a.out.mkdir(parents=True, exist_ok=True)
-        w = RUNS / f"{win}-float16" / "model.safetensors"
-        subprocess.run(["split", "-b", "15M", "-d", str(w), str(a.out / "model.fp16.part")], check=True)
-        subprocess.run(["cp", str(RUNS / f"{win}-float16" / "config.json"), str(a.out / "config.json")], check=True)
-        files = [str(p.relative_to(RUNS)) for p in RUNS.rglob("*") if p.is_file() and
-                 (p.suffix in (".json", ".jsonl", ".txt", ".md") and "checkpoint" not in p.parts)
-                 and not str(p.relative_to(RUNS)).startswith("data-")]
-        subprocess.run(["tar", "czf", str(a.out / "runs.tgz"), *files], cwd=RUNS, check=True)
-        log("packed: " + ", ".join(sorted(os.listdir(a.out))))
+        pack(win, a.out, tables=True, limit=a.limit)
 
 
 if __name__ == "__main__":

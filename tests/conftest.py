@@ -94,3 +94,18 @@ def operator_matrix(op, x_shape) -> torch.Tensor:
     n = int(np.prod(x_shape))
     eye = torch.eye(n, dtype=torch.float64).reshape(n, *x_shape)
     return op.A(eye).reshape(n, -1).T
+
+
+def float_tolerance(ref: torch.Tensor, net: torch.nn.Module | None = None, slack: float = 2.0) -> float:
+    """Absolute tolerance for two float computations of the same result that may order their
+    sums differently (another library version, kernel or thread count): ``slack`` machine
+    epsilons of ``ref``'s dtype times its largest magnitude, and for a network, times the
+    sum over its conv / linear layers of sqrt(fan-in), how rounding grows with the dot
+    products' length and the network's depth. Derived from the computation, not from one
+    run's observed difference."""
+    eps = torch.finfo(ref.dtype).eps
+    growth = 1.0
+    if net is not None:
+        growth = sum(m.weight[0].numel() ** 0.5 for m in net.modules()
+                     if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)))
+    return slack * eps * float(ref.abs().max()) * max(growth, 1.0)

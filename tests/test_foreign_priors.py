@@ -19,6 +19,7 @@ import torch
 from click.testing import CliRunner
 
 from restore.convert import ADM_PRESETS, convert_adm
+from tests.conftest import float_tolerance
 from restore.errors import WeightsError
 from restore.io import read_image, write_image
 from restore.prior import Prior, VPSchedule, load_prior
@@ -145,11 +146,15 @@ def test_bare_unet_folder_and_refusals(unets, tmp_path):
     _scheduler("linear", "v_prediction").save_pretrained(tmp_path / "unet")  # scheduler_config.json beside
     prior = load_prior(tmp_path / "unet" / "config.json")
     assert prior.prediction == "v" and prior.schedule.kind == "linear"
-    x = torch.rand(1, 3, 32, 32)
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         t = prior.schedule.t_from_sigma(torch.tensor([0.3], dtype=torch.float64)).float()
         u = (2 * x - 1) / (1 + 0.6**2) ** 0.5
-        assert torch.allclose(prior.net(u, t), unet(u, t).sample, atol=1e-6)
+        ref = unet(u, t).sample
+        got = prior.net(u, t)
+    # same float32 network, possibly other kernels: rounding-level agreement, not bit equality
+    tol = float_tolerance(ref, unet)
+    assert (got - ref).abs().max() <= tol and tol < 1e-2 * float(ref.abs().max())
     # a pickled-only folder is refused (no pickle is ever loaded)
     w = tmp_path / "unet" / "diffusion_pytorch_model.safetensors"
     w.rename(w.with_suffix(".bin"))
@@ -359,7 +364,8 @@ def test_native_size_pads_and_tiles_but_never_resizes():
         # x0-prediction of the identity network: D(x) = 2 x - 1 read back in [0, 1] units,
         # i.e. every pixel exactly as the tiles / the crop of the padding returned it
         a = (1 + (2e-3) ** 2) ** -0.5
-        assert torch.allclose(out, (2 * x - 1) * a * 0.5 + 0.5, atol=1e-6)
+        want = (2 * x - 1) * a * 0.5 + 0.5
+        assert (out - want).abs().max() <= float_tolerance(want)
     with torch.no_grad():
         net.sizes.clear()
         prior(torch.rand(1, 3, 70, 100), 0.1)
