@@ -44,6 +44,11 @@ def _common(f):
         click.option("--steps", default=None, help="Comma-separated step counts to compare (default: sampler's)."),
         click.option("--baselines", is_flag=True, help="Add the classical tools, measured in the same run."),
         click.option("--limit", type=click.IntRange(1), default=None, help="Use only the first N images."),
+        click.option("--every", type=click.IntRange(1), default=1, show_default=True,
+                     help="Use every K-th image (name order), before --limit."),
+        click.option("--pairs", is_flag=True,
+                     help="DATASET holds real pairs: DATASET/noisy/NAME and DATASET/clean/NAME (tasks that take "
+                          "real measurements: denoise)."),
         click.option("--slow-limit", type=click.IntRange(1), default=3, show_default=True,
                      help="Images given to slow baselines (BM3D)."),
         click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Per-image rows as CSV."),
@@ -80,10 +85,10 @@ def eval_command(task: str) -> click.Command:
     return cmd
 
 
-def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, slow_limit, csv_path, json_path, report,
-              device, weights, seed, quiet):
+def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, pairs, slow_limit, csv_path, json_path,
+              report, device, weights, seed, quiet):
     from restore.api import get_prior, resolve_device
-    from restore.evaluate import baselines_for, evaluate, load_dataset, markdown_table, summarise
+    from restore.evaluate import baselines_for, evaluate, load_dataset, load_pairs, markdown_table, summarise
     from restore.tasks import get_task
 
     tk = get_task(task)
@@ -100,7 +105,7 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, slow_li
     try:
         dev = resolve_device(device)
         prior = get_prior(weights, dev)
-        data = load_dataset(dataset, limit)
+        data = load_pairs(dataset, limit, every) if pairs else load_dataset(dataset, limit, every)
         bl = baselines_for(task) if baselines else []
         t0 = time.time()
         log = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
@@ -111,7 +116,7 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, slow_li
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
     summary = summarise(rows)
-    what = tk.describe(degrade)
+    what = tk.describe({**degrade, "pairs": True} if pairs else degrade)
     head = (f"restore eval {task} {dataset} ({what}); {len(data)} images; {platform.node()} "
             f"{platform.processor() or platform.machine()}, device {dev}; {time.time() - t0:.0f} s")
     table = markdown_table(summary)

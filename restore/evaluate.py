@@ -18,17 +18,19 @@ import torch
 from .errors import InputError
 from .io import READ_EXTS, read_image, to_uint8
 from .registry import parse_method
-from .tasks import get_task
+from .tasks import TASKS, get_task
 from .tasks.base import Case
 
-__all__ = ["Case", "baselines_for", "evaluate", "load_dataset", "make_case", "parse_method", "score", "summarise"]
+__all__ = ["Case", "baselines_for", "evaluate", "load_dataset", "load_pairs", "make_case", "parse_method", "score",
+           "summarise"]
 
 
-def load_dataset(root: str | Path, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
+def load_dataset(root: str | Path, limit: int | None = None, every: int = 1) -> list[tuple[str, np.ndarray]]:
+    """The clean images of ``root`` in name order (every ``every``-th, then the first ``limit``)."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: not a directory")
-    files = sorted(p for p in root.iterdir() if p.suffix.lower() in READ_EXTS)
+    files = sorted(p for p in root.iterdir() if p.suffix.lower() in READ_EXTS)[::every]
     if not files:
         raise InputError(f"{root}: no images")
     files = files[:limit] if limit else files
@@ -36,6 +38,26 @@ def load_dataset(root: str | Path, limit: int | None = None) -> list[tuple[str, 
     for p in files:
         out.append((p.stem, to_uint8(read_image(p).color)))
     return out
+
+
+def load_pairs(root: str | Path, limit: int | None = None, every: int = 1) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Real measurement/truth pairs: ``root/noisy/NAME.*`` beside ``root/clean/NAME.*``,
+    matched by file stem (every ``every``-th pair in name order, then the first ``limit``)."""
+    root = Path(root)
+    dirs = {d: root / d for d in ("noisy", "clean")}
+    for d, p in dirs.items():
+        if not p.is_dir():
+            raise InputError(f"{root}: no {d}/ folder (--pairs reads {root}/noisy/ and {root}/clean/, matched by name)")
+    files = {d: {f.stem: f for f in p.iterdir() if f.suffix.lower() in READ_EXTS} for d, p in dirs.items()}
+    alone = sorted(set(files["noisy"]) ^ set(files["clean"]))
+    if alone:
+        raise InputError(f"{root}: {len(alone)} image(s) without a pair, e.g. {alone[0]}")
+    names = sorted(files["noisy"])[::every]
+    if not names:
+        raise InputError(f"{root}: no image pairs")
+    names = names[:limit] if limit else names
+    return [(n, to_uint8(read_image(files["clean"][n]).color), to_uint8(read_image(files["noisy"][n]).color))
+            for n in names]
 
 
 def make_case(task: str, name: str, img: np.ndarray, index: int, **degrade) -> Case:
@@ -69,7 +91,9 @@ def evaluate(
     **degrade,
 ) -> list[dict]:
     """Score samplers (each at each step count) and baselines on a dataset; one row per
-    (image, method). ``slow_limit`` caps the images the slow baselines (BM3D) see."""
+    (image, method). ``slow_limit`` caps the images the slow baselines (BM3D) see. A dataset
+    of ``(name, truth, measurement)`` triples (:func:`load_pairs`) is scored on its real
+    measurements (tasks with ``pairs``)."""
     from .api import run
 
     tk = get_task(task)
@@ -78,8 +102,11 @@ def evaluate(
         raise InputError(f"no classical tool {', '.join(unknown)} for {task} (has: {', '.join(tk.baselines)})")
     rows = []
     steps = steps or [None]
-    for i, (name, img) in enumerate(dataset):
-        case = tk.degrade(name, img, i, **degrade)
+    if any(len(item) == 3 for item in dataset) and not tk.pairs:
+        raise InputError(f"{task} is evaluated on clean images it degrades itself; real pairs are for "
+                         f"{', '.join(t for t in TASKS.names() if get_task(t).pairs) or 'no task'}")
+    for i, (name, img, *measured) in enumerate(dataset):
+        case = tk.degrade(name, img, i, **({"measured": measured[0]} if measured else {}), **degrade)
         jobs = [(m, s) for m in methods for s in steps] + [(b, None) for b in baselines]
         for meth, st in jobs:
             if meth in baselines:

@@ -100,11 +100,11 @@ def test_a_tensor_batch_is_independent_of_its_mates(P):
 
 
 def test_a_batch_with_estimated_noise_estimates_once_per_image(P, monkeypatch):
-    from restore import noise
+    from restore.tasks import denoise
 
     calls = []
-    est = noise.estimate_sigma
-    monkeypatch.setattr(noise, "estimate_sigma", lambda x: calls.append(x.shape[0]) or est(x))
+    est = denoise.estimate_noise
+    monkeypatch.setattr(denoise, "estimate_noise", lambda x: calls.append(x.shape[0]) or est(x))
     x = torch.rand(3, 3, 16, 16)
     res = restore.run(x, "denoise", prior=P)
     assert calls == [1, 1, 1] and len(res.sigma_y) == 3

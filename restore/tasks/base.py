@@ -221,6 +221,9 @@ class Task:
         another sampler runs with its own (see :class:`restore.registry.SamplerSpec`).
     baselines : dict
         Classical tools for ``restore eval --baselines``: name -> function(case) -> image.
+    pairs : bool
+        Whether ``restore eval --pairs`` can score real measured/clean pairs (``degrade``
+        then takes the measurement as ``measured``).
     """
 
     name = ""
@@ -237,6 +240,7 @@ class Task:
     options: tuple = ()
     baselines: dict[str, Callable[[Case], torch.Tensor]] = {}
     slow_baselines: frozenset = frozenset()  # run on the first --slow-limit images only
+    pairs = False  # restore eval --pairs: degrade() takes a real measurement (``measured``)
 
     @property
     def capabilities(self) -> frozenset:

@@ -1,0 +1,126 @@
+"""The photo noise model (restore.noise.estimate_noise), the strength knob, the synthetic
+camera and real pairs through restore eval."""
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import restore
+from restore.cli.main import main
+from restore.evaluate import load_pairs, make_case
+from restore.io import write_image
+from restore.noise import camera_noise, estimate_noise, estimate_sigma
+
+
+def _scene(h=96, w=128, seed=0) -> torch.Tensor:
+    """A smooth synthetic RGB scene with edges and flat regions (no texture)."""
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, h, dtype=torch.float64), torch.linspace(0, 1, w, dtype=torch.float64),
+                            indexing="ij")
+    r = 0.3 + 0.4 * xx
+    g = 0.5 + 0.2 * torch.sin(3 * yy)
+    b = torch.where(xx + yy > 1, 0.7, 0.25)
+    return torch.stack([r, g, b])[None]
+
+
+def _correlated(shape, rms, seed=0) -> torch.Tensor:
+    """Noise correlated over ~2 px (white noise through a 3x3 box), scaled to ``rms``."""
+    n = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    n = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(n, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
+    return n * rms / n.std()
+
+
+@pytest.mark.parametrize("sigma", [5, 15, 40])
+def test_white_gaussian_noise_reads_as_its_std(sigma):
+    x = _scene()
+    y = x + sigma / 255 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    e = estimate_noise(y)
+    assert abs(e.level * 255 - sigma) < 0.1 * sigma, e
+    assert e.level == e.white and abs(e.whiteness - 1) < 0.15
+
+
+def test_a_clean_scene_reads_near_zero():
+    assert estimate_noise(_scene()).level * 255 < 1.5  # curvature of the smooth shading, no noise
+
+
+def test_correlated_noise_reads_above_its_fine_scale_estimate():
+    """Camera-like noise: the fine-scale estimators read a fraction of it; the photo level is
+    above both the white part and the old wavelet estimate, and above the noise's own RMS."""
+    x = _scene(128, 160)
+    y = x + _correlated(x.shape, 6 / 255)
+    e = estimate_noise(y)
+    assert e.whiteness > 1.5
+    assert e.white * 255 < 3 and estimate_sigma(y) * 255 < 3
+    assert e.level * 255 > 6 and e.level > 2 * e.white
+
+
+def test_tiny_and_batched_inputs():
+    assert estimate_noise(torch.rand(1, 3, 1, 1)).level == 0.0  # too small to tell: no noise, no warning
+    with pytest.raises(ValueError, match="one image"):
+        estimate_noise(torch.rand(2, 3, 32, 32))
+
+
+def test_strength_scales_the_level_told_to_the_prior(tiny_prior):
+    x = _scene(32, 32).float()
+    y = x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    base = restore.run(y, "denoise", prior=tiny_prior, sigma=0.1)
+    double = restore.run(y, "denoise", prior=tiny_prior, sigma=0.1, strength=2.0)
+    same = restore.run(y, "denoise", prior=tiny_prior, sigma=0.2)
+    assert double.sigma_y == pytest.approx(2 * base.sigma_y) and torch.equal(double.image, same.image)
+    off = restore.run(y, "denoise", prior=tiny_prior, strength=0.0)  # estimated, then times 0: untouched
+    assert off.sigma_y == 0 and torch.equal(off.image, y.clamp(0, 1))
+    with pytest.raises(restore.InputError, match="strength"):
+        restore.run(y, "denoise", prior=tiny_prior, strength=-1.0)
+
+
+def test_camera_pipeline_is_seeded_and_noisy():
+    img = (np.random.default_rng(0).random((33, 47, 3)) * 200 + 20).astype(np.uint8)
+    n1, c1, i1 = camera_noise(img, 3)
+    n2, c2, i2 = camera_noise(img, 3)
+    assert np.array_equal(n1, n2) and np.array_equal(c1, c2) and i1 == i2
+    assert n1.shape == c1.shape == img.shape and n1.dtype == np.uint8
+    assert not np.array_equal(n1, c1) and 90 <= i1["jpeg"] <= 97 and 1e-4 <= i1["shot"] <= 0.012
+    n3, c3, i3 = camera_noise(img, 3, jpeg=False)
+    assert i3["jpeg"] is None and not np.array_equal(c3, c1)  # the reference is saved as the noisy one is
+    assert np.abs(n3.astype(int) - c3).mean() > 0.5
+    case = make_case("denoise", "a", img, 3, noise="camera")
+    assert case.run == {} and case.params["noise"] == "camera"  # the level is left to be estimated
+
+
+@pytest.fixture
+def pairs(tmp_path):
+    rng = np.random.default_rng(0)
+    for d in ("noisy", "clean"):
+        (tmp_path / d).mkdir()
+    for i in range(3):
+        c = (rng.random((24, 28, 3)) * 255).astype(np.uint8)
+        n = np.clip(c + rng.normal(0, 10, c.shape), 0, 255).astype(np.uint8)
+        write_image(tmp_path / "clean" / f"p{i}.png", c)
+        write_image(tmp_path / "noisy" / f"p{i}.png", n)
+    return tmp_path
+
+
+def test_pairs_are_matched_by_name(pairs):
+    got = load_pairs(pairs)
+    assert [g[0] for g in got] == ["p0", "p1", "p2"] and all(g[1].shape == g[2].shape for g in got)
+    assert [g[0] for g in load_pairs(pairs, every=2)] == ["p0", "p2"]
+    (pairs / "noisy" / "p2.png").unlink()
+    with pytest.raises(restore.InputError, match="without a pair"):
+        load_pairs(pairs)
+
+
+def test_eval_pairs_and_camera_from_the_cli(pairs, tiny_prior_dir):
+    r = CliRunner().invoke(main, ["eval", "denoise", "--pairs", str(pairs), "--every", "2", "--baselines",
+                                  "--weights", str(tiny_prior_dir), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "real noisy/clean pairs" in r.output and "| mmse | 1 | 2 |" in r.output
+    assert "opencv-nlm@h=5 (classical)" in r.output
+    r = CliRunner().invoke(main, ["eval", "denoise", str(pairs / "clean"), "--noise", "camera", "--limit", "1",
+                                  "--weights", str(tiny_prior_dir), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "synthetic camera noise" in r.output
+    r = CliRunner().invoke(main, ["eval", "sr", "--pairs", str(pairs), "--weights", str(tiny_prior_dir), "-q"])
+    assert r.exit_code != 0 and "real pairs are for denoise" in r.output
+    r = CliRunner().invoke(main, ["eval", "denoise", "--pairs", str(pairs / "clean"), "--weights",
+                                  str(tiny_prior_dir), "-q"])
+    assert r.exit_code != 0 and "no noisy/ folder" in r.output
