@@ -77,7 +77,7 @@ def main() -> None:
                        panel(restore.inpaint(gt, hole, seed=0), "restore", gt), panel(gt, "original", None)]
     dn = get_task("denoise")
     case = Case("photo", to_tensor(gt), to_tensor(noisy), "denoise", {"sigma": 25.0}, y_uint8=noisy)
-    rows["denoise"] = [panel(noisy, "noisy (25)", gt), panel(to8(dn.baselines["opencv-nlm"](case)), "OpenCV NLM", gt),
+    rows["denoise"] = [panel(noisy, "noisy (25)", gt), panel(to8(dn.baselines["opencv-nlm@h=15"](case)), "OpenCV NLM (h 15)", gt),
                        panel(restore.denoise(noisy, sigma=25 / 255), "restore", gt), panel(gt, "original", None)]
     up = np.asarray(__import__("PIL.Image", fromlist=["Image"]).fromarray(small).resize((256, 256), 3))
     rows["sr"] = [panel(up, "bicubic x4", gt), panel(restore.super_resolve(small, scale=4), "restore x4", gt),

@@ -31,6 +31,7 @@ levels (:class:`NoiseLevels`), one optimisation step (:class:`Trainer`), checkpo
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -50,8 +51,8 @@ from .prior.schedule import VPSchedule, sigma_from_t_table, t_from_sigma_table
 from .prior.unet import UNet
 from .prior.weights import load_state_dict, resolve_prior_dir, save_prior
 
-__all__ = ["CropBank", "NoiseLevels", "TrainConfig", "Trainer", "find_images", "load_images", "train",
-           "train_flops_per_crop"]
+__all__ = ["CropBank", "DivergenceGuard", "NoiseLevels", "TrainConfig", "Trainer", "TrainingDiverged", "find_images",
+           "load_images", "train", "train_flops_per_crop"]
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 
@@ -282,6 +283,7 @@ class Trainer:
         self._ema_params = list(self.ema.parameters())
         self._loss_sum = torch.zeros((), device=device)
         self._loss_n = 0
+        self.lr_scale = 1.0  # halved at each rollback after a divergence (DivergenceGuard)
 
     def step(self, step: int) -> None:
         """Optimisation step number ``step`` (0-based: sets its learning rate)."""
@@ -294,7 +296,7 @@ class Trainer:
             u = torch.rand(cfg.batch_size, 2, generator=self.gen, device=self.device)
             actual = torch.where(u[:, 0] < cfg.mismatch, u[:, 1], torch.ones_like(u[:, 1]))
         for gr in self.opt.param_groups:
-            gr["lr"] = _lr_at(step, cfg)
+            gr["lr"] = _lr_at(step, cfg) * self.lr_scale
         self.net.train()
         loss = self.loss_fn(self.net, x0, gray, noise, t, sigma, cfg.prediction, cfg.sigma_data, self.amp,
                             cfg.channels_last, actual)
@@ -307,6 +309,21 @@ class Trainer:
             torch._foreach_lerp_(self._ema_params, self._params, 1 - d)
             self._loss_sum += loss.detach()
         self._loss_n += 1
+
+    def snapshot(self) -> dict:
+        """A copy of everything a step changes (weights, EMA, optimiser, generator), kept on
+        the device (the base network's 320 MB copy takes well under a millisecond there)."""
+        return {"net": {k: v.clone() for k, v in self.net.state_dict().items()},
+                "ema": {k: v.clone() for k, v in self.ema.state_dict().items()},
+                "opt": copy.deepcopy(self.opt.state_dict()), "gen": self.gen.get_state()}
+
+    def restore(self, snap: dict) -> None:
+        self.net.load_state_dict(snap["net"])
+        self.ema.load_state_dict(snap["ema"])
+        self.opt.load_state_dict(copy.deepcopy(snap["opt"]))
+        self.gen.set_state(snap["gen"])
+        self._loss_sum.zero_()
+        self._loss_n = 0
 
     def mean_loss(self) -> float | None:
         """Mean loss since the last call (one host sync)."""
@@ -486,6 +503,46 @@ class _StopFlag:
             signal.signal(s, h)
 
 
+class DivergenceGuard:
+    """Roll a run back when its loss blows up, and go on at half the learning rate.
+
+    At each log interval: a loss that is not finite, or above ``spike`` times the lowest
+    logged so far once the run has learned something (lowest < 0.5), is a divergence; the
+    trainer goes back to the last interval that was not one, with ``lr_scale`` halved. (A
+    base-size run at lr 8e-4, batch 256, jumped from 0.15 to 366 at step 400 and then sat
+    at 1.0 -- a network predicting zero -- for the rest of its lease, 2026-12-04.)
+    After ``most`` rollbacks the run stops with :class:`TrainingDiverged`.
+    """
+
+    def __init__(self, tr: Trainer, step: int, spike: float = 3.0, most: int = 6) -> None:
+        self.tr, self.spike, self.most = tr, spike, most
+        self.low = math.inf
+        self.rollbacks = 0
+        self.good = (step, tr.snapshot())
+
+    def check(self, step: int, loss: float | None) -> int | None:
+        """The step to continue from after a rollback, else None (and this state is kept)."""
+        if loss is None:
+            return None
+        bad = not math.isfinite(loss) or (self.low < 0.5 and loss > self.spike * self.low)
+        if not bad:
+            self.low = min(self.low, loss)
+            self.good = (step, self.tr.snapshot())
+            return None
+        self.rollbacks += 1
+        if self.rollbacks > self.most:
+            raise TrainingDiverged(f"the loss diverged {self.rollbacks} times (last {loss:.3g} at step {step}, "
+                                   f"lr x{self.tr.lr_scale:g}); lower --lr")
+        back, snap = self.good
+        self.tr.restore(snap)
+        self.tr.lr_scale *= 0.5
+        return back
+
+
+class TrainingDiverged(RestoreError):
+    """Training diverged again and again after rollbacks at a halved learning rate."""
+
+
 def train(
     data_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -595,6 +652,7 @@ def train(
         tr.ema.load_state_dict(init_sd)
     if resume:
         load_checkpoint(ckpt, tr)
+        tr.lr_scale = float(state.get("lr_scale", 1.0))
     flops_crop = train_flops_per_crop(tr.net, cfg.crop)
     val_images = _val_images(val_dir, val_count, val_crop, dev)
     ema_prior = Prior(tr.ema, schedule, tile=None, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
@@ -619,7 +677,7 @@ def train(
 
     def finish(step: int, val: float | None) -> None:
         secs = elapsed_before + time.time() - t_start
-        extra = {"train_seconds": secs, "last_val_psnr_sigma25": val, "before": before}
+        extra = {"train_seconds": secs, "last_val_psnr_sigma25": val, "before": before, "lr_scale": tr.lr_scale}
         save_checkpoint(ckpt, step, tr, extra)
         cumulative = {
             "steps": before["steps"] + step,
@@ -637,6 +695,7 @@ def train(
     t_last, step_last = time.time(), step
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
+    guard = DivergenceGuard(tr, step)
     with _StopFlag() as stop:
         while step < cfg.steps:
             tr.step(step)
@@ -649,12 +708,21 @@ def train(
             halt = timeout or stop.set or (step % cfg.log_every == 0 and (out / "STOP").exists())
             if step % cfg.log_every == 0 or val is not None or step == cfg.steps or halt:
                 loss = tr.mean_loss()  # the one host sync of a logging interval
+                back = guard.check(step, loss)
+                if back is not None:
+                    rec = {"step": step, "loss": loss, "rollback_to": back, "lr_scale": tr.lr_scale}
+                    with open(log_path, "a") as f:
+                        f.write(json.dumps(rec) + "\n")
+                    if callback:
+                        callback(rec)
+                    step, t_last, step_last = back, time.time(), back
+                    continue
                 now = time.time()
                 rate = (step - step_last) / max(1e-9, now - t_last)
                 rec = {
                     "step": step,
                     "loss": loss,
-                    "lr": _lr_at(step - 1, cfg),
+                    "lr": _lr_at(step - 1, cfg) * tr.lr_scale,
                     "steps_per_s": round(rate, 3),
                     "crops_per_s": round(rate * cfg.batch_size, 1),
                     "tflops": round(rate * cfg.batch_size * flops_crop / 1e12, 2),

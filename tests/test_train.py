@@ -273,3 +273,38 @@ def test_train_with_mismatch_records_it_and_changes_the_run(tmp_path):
     assert not all(torch.equal(ema_a[k], ema_b[k]) for k in ema_a)
     with pytest.raises(Exception, match="mismatch must be in"):
         train(data, tmp_path / "c", TrainConfig(mismatch=1.5, **kw))
+
+
+def test_a_diverging_run_rolls_back_at_half_the_learning_rate(tmp_path):
+    """Regression (H200, 2026-12-04): a run whose loss blew up at step 400 sat at a network
+    predicting zero for the rest of its lease. A blow-up now returns the run to its last
+    good interval with the learning rate halved, recorded in the log."""
+    import math
+
+    from restore.train import DivergenceGuard, TrainingDiverged
+
+    data = _images(tmp_path / "data")
+    logs = []
+    cfg = TrainConfig(steps=40, batch_size=2, crop=32, channels=(8, 16), blocks=(1, 1), emb_dim=16, warmup=1,
+                      lr=20.0, log_every=2, checkpoint_every=1000, eval_every=1000)
+    try:
+        train(data, tmp_path / "p", cfg, callback=logs.append)
+    except TrainingDiverged as e:  # six rollbacks were not enough at lr 20: a clear error, not a dead prior
+        assert "lower --lr" in str(e)
+    back = [r for r in logs if "rollback_to" in r]
+    assert back and [r["lr_scale"] for r in back] == [0.5**k for k in range(1, len(back) + 1)]
+    assert all(r["rollback_to"] < r["step"] for r in back)
+
+    class Fake:  # the guard's rule alone: a spike after learning, or a non-finite loss
+        lr_scale = 1.0
+
+        def snapshot(self):
+            return {}
+
+        def restore(self, snap):
+            pass
+
+    g = DivergenceGuard(Fake(), 0)
+    assert g.check(50, 0.9) is None and g.check(100, 0.3) is None and g.check(150, 0.8) is None
+    assert g.check(200, 1.0) == 150 and g.tr.lr_scale == 0.5  # 1.0 > 3 x 0.3: back to step 150
+    assert g.check(250, math.nan) == 150
