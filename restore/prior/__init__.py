@@ -1,5 +1,6 @@
 """The diffusion prior: noise schedule + U-Net, seen as one denoiser ``D(x, sigma)``."""
 
+from . import diffusers  # noqa: F401  (registers the diffusers folder format with the loader)
 from .denoiser import Prior
 from .schedule import VPSchedule, karras_sigmas
 from .unet import UNet

@@ -27,6 +27,7 @@ from torch import nn
 
 from ..errors import WeightsError
 from .denoiser import Prior
+from .files import WEIGHT_DTYPES, ForeignFormat, check_state_dict, load_state_dict, read_json, register_format
 from .schedule import VPSchedule
 
 __all__ = ["DiffusersNet", "diffusers_kind", "load_diffusers_prior", "read_diffusers_folder",
@@ -47,8 +48,6 @@ def _unet_class():
 
 
 def _json(path: Path) -> dict:
-    from .weights import read_json
-
     obj = read_json(path)
     if not isinstance(obj, dict):
         raise WeightsError(f"{path}: expected a JSON object")
@@ -229,8 +228,6 @@ def load_diffusers_prior(d: str | os.PathLike, *, device: str | torch.device = "
     >>> prior.native, prior.prediction  # doctest: +SKIP
     (256, 'eps')
     """
-    from .weights import WEIGHT_DTYPES, check_state_dict, load_state_dict
-
     d = Path(d)
     unet_dir, ucfg, sched_path, schedule, prediction = read_diffusers_folder(d)
     wfile = next((unet_dir / f for f in WEIGHT_FILES if (unet_dir / f).is_file()), None)
@@ -255,3 +252,12 @@ def load_diffusers_prior(d: str | os.PathLike, *, device: str | torch.device = "
     prior = Prior(net, schedule, tile=tile, name=d.name, info=info, prediction=prediction,
                   native=net.native_size, autocast_dtype=torch.bfloat16)
     return prior.to(device)
+
+
+def _describe(d: Path) -> tuple[dict, str]:
+    _, ucfg, _, _, prediction = read_diffusers_folder(d)
+    return {**ucfg, "arch": "diffusers"}, prediction
+
+
+register_format(ForeignFormat("diffusers", detect=lambda d: diffusers_kind(d) is not None,
+                              load=load_diffusers_prior, describe=_describe, build=DiffusersNet.from_config))

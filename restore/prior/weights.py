@@ -23,6 +23,7 @@ import torch
 from ..errors import WeightsError
 from ..paths import CONFIG_FILE, DEFAULT_PRIOR, PRETRAINED_DIR, WEIGHTS_FILE, description_from_config
 from .denoiser import ALL_PREDICTIONS, Prior
+from .files import FOREIGN_FORMATS, WEIGHT_DTYPES, check_state_dict, foreign_format, load_state_dict, read_json
 from .schedule import VPSchedule
 from .unet import UNet
 
@@ -52,10 +53,8 @@ def build_network(net_cfg: dict) -> torch.nn.Module:
         from .adm import ADMNet, adm_config
 
         return ADMNet(**adm_config(net_cfg))
-    if arch == "diffusers":
-        from .diffusers import DiffusersNet
-
-        return DiffusersNet.from_config(net_cfg)
+    if arch in FOREIGN_FORMATS:
+        return FOREIGN_FORMATS[arch].build(net_cfg)
     if arch != "unet":
         raise WeightsError(f"config network.arch must be one of {', '.join(ARCHS)}, got {arch!r}")
     _check_section({k: v for k, v in net_cfg.items() if k != "arch"}, _NET_KEYS, "network")
@@ -109,16 +108,6 @@ def resolve_prior_dir(name_or_path: str | os.PathLike | None) -> Path:
     )
 
 
-def read_json(path: Path, missing: str = "missing") -> object:
-    """A JSON file's content, or a one-line :class:`WeightsError`."""
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise WeightsError(f"{path}: {missing}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise WeightsError(f"{path}: not a readable JSON file ({e})") from None
-
-
 def read_config(prior_dir: Path) -> dict:
     path = prior_dir / CONFIG_FILE
     cfg = read_json(path, f"missing (a prior directory needs {CONFIG_FILE})")
@@ -153,56 +142,11 @@ def read_config(prior_dir: Path) -> dict:
     return cfg
 
 
-def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors of a safetensors file; a clear error for anything else."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    if not path.is_file():
-        raise WeightsError(f"{path}: missing")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise WeightsError(f"{path}: not a valid safetensors file ({msg})") from None
-
-
-#: Storage dtypes a prior's weights may have (``"dtype"`` in config.json; fp32 when absent).
-#: Half-precision weights are stored to halve the file and computed in fp32 after loading.
-WEIGHT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
 def _weights_dtype(cfg: dict, d: Path) -> torch.dtype:
     name = cfg.get("dtype", "float32")
     if name not in WEIGHT_DTYPES:
         raise WeightsError(f"{d / CONFIG_FILE}: dtype must be one of {', '.join(WEIGHT_DTYPES)}, got {name!r}")
     return WEIGHT_DTYPES[name]
-
-
-def check_state_dict(net: torch.nn.Module, sd: dict[str, torch.Tensor], where: str,
-                     dtype: torch.dtype | None = None, against: str = "config.json") -> None:
-    """Names, shapes, dtypes (the network's own, or ``dtype`` as the config declares) and
-    finiteness of ``sd`` against ``net`` (built from ``against``, named in errors)."""
-    expected = net.state_dict()
-    missing = sorted(set(expected) - set(sd))
-    extra = sorted(set(sd) - set(expected))
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} tensors (e.g. {missing[0]})")
-        if extra:
-            parts.append(f"{len(extra)} unexpected (e.g. {extra[0]})")
-        raise WeightsError(f"{where}: weights do not match {against}: {'; '.join(parts)}")
-    for k, v in expected.items():
-        if sd[k].shape != v.shape:
-            raise WeightsError(
-                f"{where}: tensor {k} has shape {tuple(sd[k].shape)}, expected {tuple(v.shape)} from {against}"
-            )
-        want = dtype or v.dtype
-        if sd[k].dtype != want:
-            raise WeightsError(f"{where}: tensor {k} is {sd[k].dtype}, expected {want}")
-        if not torch.isfinite(sd[k]).all():
-            raise WeightsError(f"{where}: tensor {k} holds NaN or inf")
 
 
 def load_prior(
@@ -236,10 +180,9 @@ def load_prior(
     True
     """
     d = resolve_prior_dir(name_or_path)
-    from .diffusers import diffusers_kind, load_diffusers_prior
-
-    if diffusers_kind(d):  # a diffusers folder: detected before reading our own config
-        return load_diffusers_prior(d, device=device, tile=tile)
+    fmt = foreign_format(d)
+    if fmt is not None:  # e.g. a diffusers folder: detected before reading our own config
+        return fmt.load(d, device=device, tile=tile)
     cfg = read_config(d)
     try:
         schedule = VPSchedule(**cfg["schedule"])
@@ -344,16 +287,14 @@ def describe_prior(prior: Prior | str | os.PathLike) -> dict:
     >>> d["arch"], d["native_size"], d["gflops_256"] > 1
     ('unet', None, True)
     """
-    from .diffusers import diffusers_kind, read_diffusers_folder
-
     if isinstance(prior, Prior):
         name, cfg, native, prediction = prior.name, prior.net.config(), prior.native, prior.prediction
     else:
         d = resolve_prior_dir(prior)
         name, native = d.name, None
-        if diffusers_kind(d):
-            _, ucfg, _, _, prediction = read_diffusers_folder(d)
-            cfg = {**ucfg, "arch": "diffusers"}
+        fmt = foreign_format(d)
+        if fmt is not None:
+            cfg, prediction = fmt.describe(d)
         else:
             c = read_config(d)
             cached = description_from_config(d.name, c)
@@ -379,8 +320,8 @@ def _network_cost(cfg_json: str, native: int | None) -> dict:
     cfg = json.loads(cfg_json)
     with torch.device("meta"):
         twin = build_network(cfg).eval()
-        if cfg.get("arch") == "diffusers":
-            native = twin.native_size
+        if cfg.get("arch") in FOREIGN_FORMATS:  # a foreign network knows its own size
+            native = getattr(twin, "native_size", native)
         side = 256 if native is None else native
         with FlopCounterMode(display=False) as fc, torch.no_grad():
             twin(torch.zeros(1, twin.in_channels, side, side), torch.zeros(1))
