@@ -16,7 +16,7 @@ import click
 from restore.errors import RestoreError
 from restore.samplers import SAMPLERS
 
-from .groups import CONTEXT, TaskCommands
+from .groups import CONTEXT, TaskCommands, param_option
 
 
 class EvalGroup(TaskCommands):
@@ -68,8 +68,6 @@ def _common(f):
 
 def eval_command(task: str) -> click.Command:
     from restore.tasks import get_task
-
-    from .main import param_option
 
     tk = get_task(task)
 

@@ -18,7 +18,7 @@ from restore.paths import PREDICTIONS
 from restore.samplers import SAMPLERS
 from restore.tasks import TASKS
 
-from .groups import CONTEXT, TaskCommands
+from .groups import CONTEXT, TaskCommands, param_option
 
 READ_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
@@ -112,28 +112,6 @@ def common_options(f):
     for o in reversed(opts):
         f = o(f)
     return f
-
-
-def param_option(q) -> click.Option:
-    """A click option from a task's :class:`~restore.tasks.base.Param` (CLI units)."""
-    dest = q.name
-    if q.switch:
-        return click.Option([q.option, dest], is_flag=True, default=bool(q.default), help=q.help)
-    if q.choices:
-        typ = click.Choice([str(c) for c in q.choices])
-    elif q.range is not None:
-        typ = (click.IntRange if q.type is int else click.FloatRange)(*q.range)
-    else:
-        typ = q.type if q.type in (int, float, str) else str  # objects (kernels, ...) come as text
-    default = q.default
-    if default is not None and q.unit != 1:
-        default = default * q.unit
-    if default is not None and q.choices:
-        default = str(default)
-    # a default of None counts as given for click >= 8.3: leave it out when required
-    extra = {"default": default} if default is not None or not q.required else {}
-    return click.Option([q.option, dest], type=typ, required=q.required, show_default=default is not None,
-                        help=q.help, **extra)
 
 
 def task_command(name: str) -> click.Command:

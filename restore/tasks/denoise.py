@@ -61,7 +61,7 @@ def _case_sigma(case: Case) -> float:
 #: OpenCV NLM's filter strength is not the noise std (h = sigma under-smooths: CBSD68 sigma 25
 #: at h 15 is +1.7 dB over h 25): ``restore eval --baselines`` runs this grid and each row is
 #: reported, so the best h per set is read off the table (an oracle choice, in NLM's favour).
-NLM_H = (3, 5, 8, 10, 15, 20, 30)
+NLM_H = (3, 5, 8, 10, 15, 20, 25, 30, 40, 50)
 
 
 def _cv2_nlm(case: Case, h: float) -> torch.Tensor:
@@ -122,10 +122,11 @@ _STRENGTH = Param("strength", float, 1.0, "Multiplies the noise level (estimated
 
 
 class DenoiseTask(Task):
-    """Remove Gaussian noise of a known or estimated std."""
+    """Remove white Gaussian noise of a known std, or noise whose level is estimated (a camera's, correlated
+    over neighbouring pixels, included: :func:`restore.noise.estimate_noise`)."""
 
     name = "denoise"
-    summary = "remove Gaussian noise"
+    summary = "remove noise (white Gaussian or a camera's)"
     operator = Denoise
     params = (_SIGMA, _STRENGTH)
     eval_params = (
