@@ -173,3 +173,23 @@ def test_eval_end_to_end(tmp_path, tiny_prior_dir):
     rows = json.loads((tmp_path / "r.json").read_text())["rows"]
     assert {x["method"] for x in rows} == {"dpir", "skimage-wiener", "skimage-rl"}
     assert all("psnr_border16" in x and "psnr_interior" in x for x in rows)
+
+
+def test_motion_is_matlabs_fspecial():
+    """motion:L,A is fspecial('motion', L, A): MATLAB's documented outputs (a horizontal
+    9-pixel box by default; the 3-pixel 45-degree line as MATLAB prints it, MathWorks
+    Answers 307822), and its half-length (L-1)/2 for every angle."""
+    assert np.allclose(parse_kernel("motion:9,0"), np.full((1, 9), 1 / 9), atol=1e-15)
+    assert np.allclose(parse_kernel("motion:9,90"), np.full((9, 1), 1 / 9), atol=1e-15)
+    matlab_3_45 = np.array([[0, 0.0754, 0.1883], [0.0754, 0.3215, 0.0754], [0.1883, 0.0754, 0]])
+    assert np.abs(parse_kernel("motion:3,45") - matlab_3_45).max() < 6e-5  # printed to 4 decimals
+    assert np.allclose(parse_kernel("motion:3,135"), np.fliplr(matlab_3_45), atol=6e-5)
+    for length in (2, 5.5, 10, 15):
+        for angle in (0, 17, 30, 45, 90, 120, 200):
+            k = parse_kernel(f"motion:{length},{angle}")
+            assert abs(k.sum() - 1) < 1e-12 and np.allclose(k, k[::-1, ::-1])  # centred, point-symmetric
+            ky, kx = np.nonzero(k > 1e-12)
+            t = np.radians(angle)
+            along = (kx - k.shape[1] // 2) * np.cos(t) - (ky - k.shape[0] // 2) * np.sin(t)
+            # the covered pixels reach half-length (L-1)/2 plus less than one pixel of anti-aliasing
+            assert (length - 1) / 2 - 1e-9 <= np.abs(along).max() < (length - 1) / 2 + 1

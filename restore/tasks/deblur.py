@@ -16,10 +16,10 @@ extended measurement agrees with the circular model; the result is cropped back.
 setting, where the circular model is exact).
 
 Kernels: ``gaussian:STD[,SIZE]`` (MATLAB ``fspecial('gaussian')``; size ``2 ceil(4 STD) + 1``
-by default), ``motion:LENGTH,ANGLE`` (a line of that length in pixels at that angle in
-degrees, anti-aliased), ``box:N``, ``levin:1``..``levin:8`` (the eight camera-shake kernels
-of Levin et al., CVPR 2009, as distributed with DPIR), or an image file (normalised to sum
-1). A kernel's origin is its ``(size // 2, size // 2)`` pixel, as in DPIR and deepinv.
+by default), ``motion:LENGTH,ANGLE`` (MATLAB ``fspecial('motion')``: a line of that length
+in pixels at that angle in degrees, anti-aliased), ``box:N``, ``levin:1``..``levin:8`` (the
+eight camera-shake kernels of Levin et al., CVPR 2009, as distributed with DPIR), or an image
+file (normalised to sum 1). A kernel's origin is its ``(size // 2, size // 2)`` pixel, as in DPIR and deepinv.
 """
 
 from __future__ import annotations
@@ -53,19 +53,38 @@ def gaussian_kernel(std: float, size: int | None = None) -> np.ndarray:
 
 
 def motion_kernel(length: float, angle: float) -> np.ndarray:
-    """A straight motion path of ``length`` pixels at ``angle`` degrees (counter-clockwise
-    from the x axis), drawn anti-aliased (bilinear splats of dense samples), sum 1."""
-    half = max(length, 1.0) / 2
-    size = 2 * math.ceil(half) + 1
-    c = size // 2
-    t = np.linspace(-half, half, max(2, int(math.ceil(length * 8)) + 1))
-    xs, ys = c + t * math.cos(math.radians(angle)), c - t * math.sin(math.radians(angle))
-    k = np.zeros((size, size))
-    x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
-    fx, fy = xs - x0, ys - y0
-    for dy, dx, w in ((0, 0, (1 - fx) * (1 - fy)), (0, 1, fx * (1 - fy)), (1, 0, (1 - fx) * fy), (1, 1, fx * fy)):
-        np.add.at(k, (np.clip(y0 + dy, 0, size - 1), np.clip(x0 + dx, 0, size - 1)), w)
-    return k / k.sum()
+    """MATLAB's ``fspecial('motion', length, angle)``: a line ``length`` pixels long (from
+    end to end of the centre pixels it covers: half-length ``(length - 1) / 2``) at
+    ``angle`` degrees counter-clockwise from the x axis, one pixel wide; each pixel weighs
+    ``1 - distance`` to the line segment (distance to the end point past either end), sum 1.
+    Horizontal and vertical lines are one row or one column (``motion:9,0`` is a 1x9 box).
+
+    The construction is the Image Processing Toolbox's own (its half matrix, unfolded by
+    point symmetry), so a kernel named as in a MATLAB paper is that kernel; e.g.
+    ``fspecial('motion', 3, 45)`` is ``[[0, .0754, .1883], [.0754, .3215, .0754],
+    [.1883, .0754, 0]]``.
+    """
+    eps = np.finfo(float).eps
+    n = max(float(length), 1.0)
+    half = (n - 1) / 2
+    phi = math.radians(angle % 180)
+    c, s = math.cos(phi), math.sin(phi)  # cos(90 deg) is 6e-17, not 0, as in MATLAB
+    xsign = 1.0 if c > 0 else -1.0
+    sx = math.trunc(half * c + xsign - n * eps)  # the half matrix: x from 0 to sx, y from 0 to sy
+    sy = math.trunc(half * s + 1 - n * eps)
+    x, y = np.meshgrid(np.arange(0, sx + xsign, xsign), np.arange(0, sy + 1.0))
+    d = y * c - x * s  # distance across the line
+    past = (np.hypot(x, y) >= half) & (np.abs(d) <= 1)  # beyond the end point, within the width
+    along = half - np.abs((x[past] + d[past] * s) / c)  # distance to the end point, along the line
+    d[past] = np.hypot(d[past], along)
+    d = np.clip(1 + eps - np.abs(d), 0, None)
+    ny, nx = d.shape
+    k = np.zeros((2 * ny - 1, 2 * nx - 1))
+    k[:ny, :nx] = np.rot90(d, 2)
+    k[ny - 1:, nx - 1:] = d
+    if c > 0:
+        k = np.flipud(k)
+    return np.ascontiguousarray(k / k.sum())
 
 
 def parse_kernel(spec: Any) -> np.ndarray:
