@@ -81,7 +81,7 @@ def common_options(f):
         click.option("--steps", type=click.IntRange(1, 1000), default=None, help="Network evaluations."),
         click.option("--sigma-max", type=click.FloatRange(0, None, min_open=True), default=None,
                      help="First noise level of the sampler, 0-255 units (default: the task's for its default "
-                          "sampler, the sampler's own otherwise: see `restore list`).  A low start refines "
+                          "sampler, the sampler's own otherwise: see `restore list`). A low start refines "
                           "the operator's first estimate; the largest starts from pure noise."),
         click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
         click.option("--samples", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -107,6 +107,11 @@ def common_options(f):
         click.option("--workers", type=click.IntRange(1), default=None,
                      help="--engine ray: workers, each holding the prior once (default: one per GPU, or "
                           "the cluster's CPUs / 2)."),
+        click.option("--quality", type=click.IntRange(1, 100), default=None,
+                     help="JPEG / WebP output quality, 1-100 (default: JPEG 95, WebP lossless)."),
+        click.option("--threads", type=click.IntRange(1, 1024), default=None,
+                     help="CPU threads for the network (default: torch's, one per core). On a machine "
+                          "others share, 1 can be several times faster than all."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
     ]
     for o in reversed(opts):
@@ -143,7 +148,7 @@ def task_command(name: str) -> click.Command:
         sys.exit(run_job(Job(name, [STDIO if str(p) == "-" else p for p in images], files, params, kw)))
 
     files_help = "".join(f" {f.upper()}" for f in tk.files)
-    doc = (f"{(tk.__doc__ or tk.summary).strip()}\n\n"
+    doc = (f"{' '.join((tk.__doc__ or tk.summary).split())}\n\n"
            "IMAGE is a file, several files (a batch: -o names a folder), a folder, or - (stdin; the result then "
            "goes to stdout as PNG, as with -o -)"
            + (f"; {files_help.strip()} a file or a folder (matched by file stem)" if tk.files else "")

@@ -102,6 +102,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
         if any(f == STDIO for f in job.files.values()):
             raise InputError("only one input can come from stdin")
         src = _spool_stdin()
+        o["_stdin_spool"] = src
         if o.get("output") is None:
             o["output"] = STDIO
     if not src.exists():
@@ -165,10 +166,12 @@ def _plan_files(job: Job) -> list[Item]:
         raise InputError(f"{out_dir}: exists and is not a folder (several inputs need an output folder)")
     if out_dir is not None and out_dir.suffix.lower() in READ_EXTS:
         raise InputError(f"{out_dir}: several inputs need an output folder, not a file")
-    for f in [*job.inputs, *job.files.values()]:
+    for f in job.files.values():
         if f is not None and not f.exists():
             raise InputError(f"{f}: no such file or directory")
-    items = []
+    if not any(p.exists() for p in job.inputs):
+        raise InputError(f"{job.inputs[0]}: no such file or directory" + (" (nor any other input)" if len(job.inputs) > 1 else ""))
+    items = []  # a missing one among several fails alone (its read says so), the others run
     for p in job.inputs:
         if p.is_dir():
             raise InputError(f"{p}: is a folder; give one folder, or several image files")
@@ -184,8 +187,16 @@ def _plan_files(job: Job) -> list[Item]:
 def run_job(job: Job) -> int:
     o = job.opts
     tk = get_task(job.task)
+    if o.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(o["threads"]))
     sampler = o["sampler"] or tk.recipe(job.params).sampler
     try:  # usage errors, refused before any work
+        from restore.samplers import check_compatible
+
+        check_compatible(sampler, tk)
+        tk.check_usage(job.params)
         check_samples(sampler, o["samples"], tk)
         if o.get("sampler_options"):
             from restore.api import check_sampler_options
@@ -199,7 +210,10 @@ def run_job(job: Job) -> int:
     try:
         items, folder = plan(job)
     except RestoreError as e:
-        _err(str(e))
+        if o["as_json"]:  # a record for this failure too
+            click.echo(json.dumps({"input": [str(p) for p in job.inputs] if len(job.inputs) > 1 else str(job.inputs[0]),
+                                   "status": "failed", "error": _shown(str(e), o)}))
+        _err(_shown(str(e), o))
         return 1
     if (o["compare"] or o["samples"] > 1) and any(it.out == STDIO for it in items):  # found out only after the work
         _err(f"{'--compare' if o['compare'] else '--samples'} writes files beside the output: give -o FILE, not stdout")
@@ -239,20 +253,34 @@ def run_job(job: Job) -> int:
         bar = tqdm(total=len(items), initial=counts["skipped"], disable=o["quiet"], file=sys.stderr, unit="img",
                    dynamic_ncols=True)
 
+    scores: list[dict] = []
+
     def report(it: Item, rec: dict | None, msg: str | None) -> None:
-        if msg is None:
+        to_err = it.out == STDIO  # stdout holds the image
+        if msg is None and rec.get("status") == "skipped":  # another run has it
+            counts["skipped"] += 1
+            if o["as_json"]:
+                click.echo(json.dumps(rec))
+        elif msg is None:
             counts["done"] += 1
-            to_err = it.out == STDIO  # stdout holds the image
+            if "psnr" in rec:
+                scores.append(rec)
             if o["as_json"]:
                 click.echo(json.dumps(rec), err=to_err)
             elif not folder:
                 click.echo(result_line(rec), err=to_err)
+            elif "psnr" in rec:
+                bar.write(result_line(rec), file=sys.stderr)
         else:
+            msg = _shown(msg, o)
             counts["failed"] += 1
             failures.append(msg)
+            if o["as_json"]:
+                click.echo(json.dumps({"input": _shown(str(it.src), o), "output": str(it.out), "status": "failed",
+                                       "error": msg}), err=to_err)
             if folder:
                 bar.write(f"failed: {msg}", file=sys.stderr)
-            else:
+            elif not o["as_json"]:
                 _err(msg)
         if bar is not None:
             bar.update(1)
@@ -285,13 +313,85 @@ def run_job(job: Job) -> int:
         bar.close()
     if folder:
         summary = f"done {counts['done']}, skipped {counts['skipped']} (already written), failed {counts['failed']}"
+        mean = {k: round(sum(r[k] for r in scores) / len(scores), 4) for k in ("psnr", "ssim")
+                if scores and all(k in r for r in scores)}
         if o["as_json"]:
-            click.echo(json.dumps({"summary": counts, "failed": failures}))
+            click.echo(json.dumps({"summary": counts, "failed": failures,
+                                   **({"mean": {**mean, "images": len(scores)}} if scores else {})}))
         else:
-            click.echo(summary)
-            for f in failures:
-                click.echo(f"  failed: {f}")
+            if scores:
+                summary += (f"; mean over {len(scores)} with a reference: PSNR {mean['psnr']:.2f} dB"
+                            + (f", SSIM {mean['ssim']:.4f}" if "ssim" in mean else ""))
+            click.echo(summary)  # each failure was printed once, as it happened
     return 1 if counts["failed"] else 0
+
+
+def _claim_path(out: Path) -> Path:
+    return out.with_name(f".{out.name}.claim")
+
+
+def _claim(out: Path) -> bool:
+    """Claim ``out`` for this process before working on it: a ``.NAME.claim`` beside it
+    (host and pid inside), created whole and atomically (hard link of a written temp file).
+    False when another live run holds it; a claim left by a process that is gone (same
+    host, pid dead; another host's after 6 h) is taken over."""
+    import socket
+
+    c = _claim_path(out)
+    tmp = c.with_name(f"{c.name}.{os.getpid()}.tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # the write will say why
+        return True
+    for _ in range(3):
+        try:
+            tmp.write_text(f"{socket.gethostname()} {os.getpid()}")
+            os.link(tmp, c)
+            return True
+        except FileExistsError:
+            if not _stale(c):
+                return False
+            c.unlink(missing_ok=True)
+        except OSError:  # a folder we cannot write to (the write will say so), a temp swept away: again
+            if not out.parent.exists() or not os.access(out.parent, os.W_OK):
+                return True
+        finally:
+            tmp.unlink(missing_ok=True)
+    return False
+
+
+def _stale(c: Path) -> bool:
+    import socket
+
+    try:
+        host, pid = c.read_text().split()
+        age = time.time() - c.stat().st_mtime
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):  # unreadable: stale only when old
+        try:
+            return time.time() - c.stat().st_mtime > 60
+        except OSError:
+            return True
+    if host != socket.gethostname():
+        return age > 6 * 3600
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
+
+
+def _release(out: Path) -> None:
+    _claim_path(out).unlink(missing_ok=True)
+
+
+def _shown(msg: str, o: dict) -> str:
+    """A message with stdin's spool file named as the user gave it (``-``)."""
+    spool = o.get("_stdin_spool")
+    return msg.replace(str(spool), "- (stdin)") if spool else msg
 
 
 def _failure(it: Item, e: BaseException) -> str:
@@ -312,6 +412,7 @@ class Loaded:
     back: Callable
     alpha: np.ndarray | None
     params: dict
+    meta: object = None  # restore.io.Meta: the input's EXIF and ICC profile, for the output
 
 
 def _print_warning(it: Item, line: str) -> None:
@@ -347,7 +448,7 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
         res = solve(job, group, progress)
         dt = (time.perf_counter() - t0) / len(group)
         for r, ld in enumerate(group):
-            _finish(job, ld, res, r, dt, report, batch=len(group))
+            _finish(job, ld, res, r, dt, done, batch=len(group))
         if release:
             _release_memory()
 
@@ -362,13 +463,30 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
             try:
                 run_group([ld], _step_bar(ld) if step_bar else None)
             except Exception as e:  # noqa: BLE001  one line per file, the batch goes on
-                report(ld.it, None, _failure(ld.it, e))
+                done(ld.it, None, _failure(ld.it, e))
+
+    claims = release and not o.get("overwrite")  # folder mode: two runs into one folder share the work
+
+    def done(it: Item, rec: dict | None, msg: str | None) -> None:
+        if claims:
+            _release(it.out)
+        report(it, rec, msg)
 
     for it in items:
+        if claims:
+            if not _claim(it.out):
+                report(it, {"input": str(it.src), "output": str(it.out), "status": "skipped",
+                            "reason": "another run is writing it"}, None)
+                continue
+            if it.out.exists():  # written by another run meanwhile
+                _release(it.out)
+                report(it, {"input": str(it.src), "output": str(it.out), "status": "skipped",
+                            "reason": "already written"}, None)
+                continue
         try:
             ld = load(job, it, warn)
         except Exception as e:  # noqa: BLE001
-            report(it, None, _failure(it, e))
+            done(it, None, _failure(it, e))
             continue
         key = batch_key(ld.x, ld.params)
         held.setdefault(key, []).append(ld)
@@ -445,20 +563,25 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
         alpha = alpha_override
     for w in tk.warnings(x, params):  # shown with -q too: it is no progress
         warn(it, f"warning: {it.src}: {w}")
-    return Loaded(it, x, back, alpha, params)
+    return Loaded(it, x, back, alpha, params, img.meta)
 
 
 def _step_bar(ld: Loaded):
-    """A per-step progress bar (one image run alone); closed by :func:`solve`."""
+    """A per-step progress bar (one image run alone), drawn from the sampler's first step
+    (nothing is drawn before, so a message before the work is not glued to an empty bar);
+    closed, and its line cleared, by :func:`solve`."""
     from tqdm import tqdm
 
-    bar = tqdm(total=None, file=sys.stderr, unit="step", dynamic_ncols=True, leave=False, desc=ld.it.src.name)
+    bar = None
 
     def progress(info):
-        bar.total = info["n"]
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=info["n"], file=sys.stderr, unit="step", dynamic_ncols=True, leave=False,
+                       desc=ld.it.src.name)
         bar.update(1)
 
-    progress.close = bar.close
+    progress.close = lambda: bar is not None and bar.close()
     return progress
 
 
@@ -494,10 +617,10 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
     if it.out == STDIO:
         from restore.io import encode_image
 
-        sys.stdout.buffer.write(encode_image(out_arr, ".png"))
+        sys.stdout.buffer.write(encode_image(out_arr, ".png", meta=ld.meta))
         sys.stdout.buffer.flush()
     else:
-        write_image(it.out, out_arr, overwrite=o["overwrite"])
+        write_image(it.out, out_arr, overwrite=o["overwrite"], quality=o.get("quality"), meta=ld.meta)
     rec = {
         "input": str(it.src), "output": str(it.out), "task": job.task, "sampler": res.sampler,
         "steps": res.steps, "seed": o["seed"], "seconds": round(seconds, 3),

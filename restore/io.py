@@ -1,7 +1,11 @@
 """Image I/O: the only module that reads or writes image files.
 
 Reading checks the header before decoding (pixel limit against decompression bombs),
-keeps 8/16-bit depth, gray/RGB/RGBA mode, and turns palette images into RGB(A).
+keeps 8/16-bit depth, gray/RGB/RGBA mode, and turns palette images into RGB(A). A photo is
+returned as displayed: its EXIF orientation is applied to the pixels (and reset to 1 in the
+metadata kept). Its ICC profile and EXIF (:class:`Meta`) travel with the image and are
+written back into PNG, JPEG, WebP and 8-bit TIFF outputs; pixels are processed in the file's
+own colour space (no conversion).
 Writing is atomic: a temp file in the destination folder, then ``os.replace``.
 """
 
@@ -21,6 +25,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "READ_EXTS",
     "Image",
+    "Meta",
     "encode_image",
     "from_tensor",
     "read_image",
@@ -31,17 +36,34 @@ __all__ = [
 ]
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP; raise with --max-pixels
-READ_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+#: HEIC / HEIF (what phones write): read through the optional pillow-heif plugin (the heic extra)
+HEIF_EXTS = {".heic", ".heif"}
+READ_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", *HEIF_EXTS}
 _WRITE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What a photo carries besides its pixels, kept for its outputs.
+
+    ``exif``: the EXIF block as TIFF bytes (camera, date, GPS...; orientation reset to 1,
+    since the pixels are stored as displayed), or None; ``icc``: the ICC colour profile, or
+    None; ``orientation``: the EXIF orientation the file had (1-8), applied on reading."""
+
+    exif: bytes | None = None
+    icc: bytes | None = None
+    orientation: int = 1
 
 
 @dataclass
 class Image:
     """A decoded image: ``array`` is ``H x W`` (gray) or ``H x W x C`` (RGB / RGBA), in RGB
-    channel order, uint8 or uint16."""
+    channel order, uint8 or uint16, as displayed (EXIF orientation applied); ``meta`` its
+    EXIF and ICC profile."""
 
     array: np.ndarray
     path: Path | None = None
+    meta: Meta = Meta()
 
     @property
     def has_alpha(self) -> bool:
@@ -95,6 +117,9 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         raise InputError(f"{p}: cannot read ({_first_line(e)})") from None
     if size == 0:
         raise InputError(f"{p}: empty file (0 bytes)")
+    heif = p.suffix.lower() in HEIF_EXTS
+    if heif:
+        _register_heif(p)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
@@ -111,7 +136,11 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
                             f"{p}: {w}x{h} = {w * h / 1e6:.1f} MP exceeds the limit of "
                             f"{max_pixels / 1e6:.1f} MP (raise it with --max-pixels)"
                         )
-                    if mode in ("P", "PA", "LA", "CMYK", "YCbCr", "LAB", "HSV", "1", "F") or (
+                    meta = _meta(im)
+                    if heif:  # OpenCV cannot decode it: Pillow (with the plugin) does
+                        im.load()
+                        arr = np.asarray(im.convert("RGBA" if "A" in mode else "RGB"))
+                    elif mode in ("P", "PA", "LA", "CMYK", "YCbCr", "LAB", "HSV", "1", "F") or (
                         mode.startswith("I") and mode not in ("I;16", "I;16B", "I;16L", "I")
                     ):
                         arr = _pil_convert(im)
@@ -127,7 +156,73 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         raise InputError(f"{p}: unreadable image ({_first_line(e)})") from None
     if arr is None:
         arr = _cv2_decode(p)
-    return Image(_normalise(arr, p), p)
+    return Image(orient(_normalise(arr, p), meta.orientation), p, meta)
+
+
+#: EXIF's 0th-IFD tags kept from a TIFF input (whose own tags describe its file structure)
+_TIFF_KEEP = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)
+
+
+def _meta(im) -> Meta:
+    """The EXIF (orientation reset to 1) and ICC profile of an open Pillow image."""
+    from PIL import Image as PILImage
+
+    icc = im.info.get("icc_profile") or None
+    try:
+        ex = PILImage.Exif()
+        raw = im.info.get("exif")
+        if raw:  # JPEG APP1, PNG eXIf, WebP EXIF
+            ex.load(raw)
+        else:  # TIFF: its tags are the file's own; keep the descriptive ones and the sub-IFDs
+            src = im.getexif()
+            for tag in (*_TIFF_KEEP, 0x0112):
+                if tag in src:
+                    ex[tag] = src[tag]
+            for ifd in (0x8769, 0x8825):
+                sub = src.get_ifd(ifd)
+                if sub:
+                    ex[ifd] = dict(sub)
+        orientation = int(ex.get(0x0112, 1) or 1)
+        if orientation not in range(1, 9):
+            orientation = 1
+        if 0x0112 in ex:
+            ex[0x0112] = 1
+        exif = ex.tobytes() if len(ex) else None
+    except Exception:  # unreadable EXIF: the pixels still load, without it  # noqa: BLE001
+        exif, orientation = None, 1
+    if exif is not None and exif.startswith(b"Exif\x00\x00"):
+        exif = exif[6:]
+    return Meta(exif=exif, icc=icc, orientation=orientation)
+
+
+def orient(a: np.ndarray, orientation: int) -> np.ndarray:
+    """``a`` (``H x W [x C]``) as displayed for an EXIF orientation (1-8), as Pillow's
+    ``ImageOps.exif_transpose`` turns it (2: mirrored, 3: 180 degrees, 4: flipped,
+    5: transposed, 6: 90 degrees clockwise, 7: transversed, 8: 90 degrees anticlockwise)."""
+    if orientation == 2:
+        a = a[:, ::-1]
+    elif orientation == 3:
+        a = a[::-1, ::-1]
+    elif orientation == 4:
+        a = a[::-1]
+    elif orientation == 5:
+        a = a.swapaxes(0, 1)
+    elif orientation == 6:
+        a = np.rot90(a, -1)
+    elif orientation == 7:
+        a = a.swapaxes(0, 1)[::-1, ::-1]
+    elif orientation == 8:
+        a = np.rot90(a, 1)
+    return np.ascontiguousarray(a)
+
+
+def _register_heif(p: Path) -> None:
+    """Make Pillow open HEIC / HEIF through pillow-heif, or say which extra to install."""
+    try:
+        import pillow_heif
+    except ImportError:
+        raise InputError(f"{p}: reading HEIC/HEIF needs the heic extra: pip install \"restore[heic]\"") from None
+    pillow_heif.register_heif_opener()
 
 
 def _pil_convert(im) -> np.ndarray:
@@ -244,32 +339,112 @@ def mask_from_hole(hole: np.ndarray, shape: tuple[int, int], name: str = "mask")
     return ~hole
 
 
-def encode_image(array: np.ndarray, ext: str = ".png") -> bytes:
-    """The bytes of ``array`` (``H x W [x C]``, RGB order, uint8/uint16) as an ``ext`` file."""
+#: JPEG quality when none is given (WebP without one is lossless)
+DEFAULT_QUALITY = 95
+
+
+def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = None, meta: Meta | None = None) -> bytes:
+    """The bytes of ``array`` (``H x W [x C]``, RGB order, uint8/uint16) as an ``ext`` file.
+
+    ``quality`` (1-100) sets JPEG's (default 95) and WebP's (default lossless) compression;
+    ``meta`` (EXIF, ICC profile) is written into PNG, JPEG, WebP and 8-bit TIFF files (not
+    BMP, not 16-bit colour TIFF)."""
     cv2 = _quiet_cv2()
 
     ext = ext.lower()
     if ext not in _WRITE_EXTS:
         raise InputError(f"cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
+    if quality is not None and not (isinstance(quality, (int, np.integer)) and 1 <= quality <= 100):
+        raise InputError(f"quality must be an integer in 1-100, got {quality!r}")
     if ext in (".jpg", ".jpeg", ".bmp", ".webp"):
         array = to_uint8(array)
+    carry = meta is not None and (meta.exif or meta.icc)
+    if carry and (ext == ".webp" or (ext in (".tif", ".tiff") and (array.dtype == np.uint8 or array.ndim == 2))):
+        return _pil_encode(array, ext, quality, meta)
     arr = array
     if arr.ndim == 3 and arr.shape[2] == 3:
         arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
     elif arr.ndim == 3 and arr.shape[2] == 4:
         arr = cv2.cvtColor(arr, cv2.COLOR_RGBA2BGRA)
-    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in (".jpg", ".jpeg") else []
+    params = []
+    if ext in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(quality or DEFAULT_QUALITY)]
+    elif ext == ".webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, int(quality) if quality is not None else 101]  # > 100: lossless
     ok, buf = cv2.imencode(ext, arr, params)
     if not ok:
         raise InputError(f"could not encode the image as {ext}")
-    return buf.tobytes()
+    data = buf.tobytes()
+    if carry and ext == ".png":
+        data = _png_with_meta(data, meta)
+    elif carry and ext in (".jpg", ".jpeg"):
+        data = _jpeg_with_meta(data, meta)
+    return data
 
 
-def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool = False) -> Path:
+def _pil_encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta) -> bytes:
+    import io
+
+    from PIL import Image as PILImage
+
+    im = PILImage.fromarray(array)
+    kw = {"exif": b"Exif\x00\x00" + meta.exif} if meta.exif else {}
+    if meta.icc:
+        kw["icc_profile"] = meta.icc
+    buf = io.BytesIO()
+    if ext == ".webp":
+        im.save(buf, "WEBP", **({"quality": int(quality)} if quality is not None else {"lossless": True}), **kw)
+    else:
+        im.save(buf, "TIFF", compression="tiff_lzw", **kw)
+    return buf.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import zlib
+
+    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+
+def _png_with_meta(data: bytes, meta: Meta) -> bytes:
+    """PNG bytes with an ``iCCP`` and an ``eXIf`` chunk after ``IHDR`` (PNG 1.2 / 2017 ext.)."""
+    import zlib
+
+    end = 8 + 8 + int.from_bytes(data[8:12], "big") + 4  # signature, then the IHDR chunk
+    extra = b""
+    if meta.icc:
+        extra += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(meta.icc))
+    if meta.exif:
+        extra += _png_chunk(b"eXIf", meta.exif)
+    return data[:end] + extra + data[end:]
+
+
+def _jpeg_with_meta(data: bytes, meta: Meta) -> bytes:
+    """JPEG bytes with an APP1 ``Exif`` segment and APP2 ``ICC_PROFILE`` segments after the
+    JFIF header (an EXIF block too large for one segment, e.g. with a big thumbnail, is left
+    out)."""
+    pos = 2
+    if data[2:4] == b"\xff\xe0":  # JFIF APP0 first
+        pos = 4 + int.from_bytes(data[4:6], "big")
+    segs = b""
+    if meta.exif and len(meta.exif) + 8 <= 65535:
+        payload = b"Exif\x00\x00" + meta.exif
+        segs += b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    if meta.icc:
+        size = 65519
+        parts = [meta.icc[i : i + size] for i in range(0, len(meta.icc), size)]
+        for k, part in enumerate(parts, 1):
+            payload = b"ICC_PROFILE\x00" + bytes([k, len(parts)]) + part
+            segs += b"\xff\xe2" + (len(payload) + 2).to_bytes(2, "big") + payload
+    return data[:pos] + segs + data[pos:]
+
+
+def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool = False, quality: int | None = None,
+                meta: Meta | None = None) -> Path:
     """Write ``array`` (``H x W [x C]``, RGB order, uint8/uint16) atomically.
 
     The image goes to a temp file beside ``path`` and is renamed into place, so a crash
     never leaves a half-written output. An existing file is an error unless ``overwrite``.
+    ``quality`` and ``meta`` as in :func:`encode_image`.
     """
     p = Path(path)
     ext = p.suffix.lower()
@@ -278,7 +453,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
     if p.exists() and not overwrite:
         raise InputError(f"{p}: exists (pass --overwrite to replace it)")
     try:
-        data = encode_image(array, ext)
+        data = encode_image(array, ext, quality=quality, meta=meta)
     except InputError as e:
         raise InputError(f"{p}: {e}") from None
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -123,7 +123,7 @@ def test_folder_one_mask_for_all_recursive_and_glob(run, imgs):
         (["inpaint", "{i0}", "{m_full}"], 1, "whole image"),
         (["inpaint", "{i0}"], 2, "MASK"),
         (["sr", "{i0}", "--scale", "5"], 2, "5"),
-        (["sr", "{i0}", "--scale", "2", "--sampler", "repaint"], 1, "samplers that can"),
+        (["sr", "{i0}", "--scale", "2", "--sampler", "repaint"], 2, "samplers that can"),
         (["sr", "{i0}", "--scale", "8", "--max-pixels", "10000"], 1, "output would be 192x160 .* over the limit"),
         (["denoise", "{i0}", "--sampler", "bogus"], 2, "bogus"),
         (["denoise", "{i0}", "--sampler", "mmse@pose=2"], 2, "unknown option 'pose'.*sampler options: poses"),

@@ -156,7 +156,7 @@ def test_cli_end_to_end(tmp_path, tiny_prior_dir):
     assert rec["sampler"] == "dpir" and abs(rec["sigma_max"] - 49) < 1e-6
     r = CliRunner().invoke(main, ["deblur", str(tmp_path / "a.png"), "--kernel", "blob:3", "-o", str(tmp_path / "b.png"),
                                   "--weights", str(tiny_prior_dir), "-q"])
-    assert r.exit_code == 1 and "kernel 'blob:3'" in r.output and len(r.output.strip().splitlines()) == 1
+    assert r.exit_code == 2 and "kernel 'blob:3'" in r.output and len(r.output.strip().splitlines()) == 1
     assert not (tmp_path / "b.png").exists()
     r = CliRunner().invoke(main, ["deblur", str(tmp_path / "a.png"), "-q"])
     assert r.exit_code == 2 and "--kernel" in r.output

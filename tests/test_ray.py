@@ -62,7 +62,9 @@ def test_ray_engine_matches_local_and_resumes(folder, tiny_prior_dir):
     assert r.returncode == 1
     assert lines[-1]["summary"] == {"done": 3, "skipped": 8, "failed": 1}
     assert "im07.png" in lines[-1]["failed"][0]
-    assert sorted(rec["output"].rsplit("/", 1)[-1] for rec in lines[:-1]) == gone
+    failed = [rec for rec in lines[:-1] if rec.get("status") == "failed"]  # --json: every failure has a record
+    assert len(failed) == 1 and failed[0]["input"].endswith("im07.png")
+    assert sorted(rec["output"].rsplit("/", 1)[-1] for rec in lines[:-1] if rec not in failed) == gone
     after = {p.name: p.stat().st_mtime_ns for p in (folder / "ray").iterdir()}
     assert all(after[n] == before[n] for n in after if n not in gone)
     (folder / "local" / "im07.png").unlink()

@@ -258,6 +258,11 @@ class Task:
             out[q.name] = q.check(v)
         return out
 
+    def check_usage(self, p: dict) -> None:
+        """Refuse parameters that are wrong whatever the image (a kernel spec that means
+        nothing, a file that is missing) with an :class:`InputError`: the command line calls
+        this before any work and exits 2."""
+
     def recipe(self, p: dict) -> Recipe:
         """The default sampler and its settings for these parameters (the class attributes;
         a task may choose by parameter, e.g. inpainting's ``fill``)."""
@@ -266,6 +271,15 @@ class Task:
     def last_level(self, op: Operator) -> float | None:
         """The default sampler's last nonzero noise level for this problem when its recipe
         sets none (None: the schedule's bottom)."""
+        return None
+
+    def regions(self, x: torch.Tensor, p: dict, multiple: int) -> list | None:
+        """``None`` (the default): the whole image is one problem. Otherwise the only parts
+        worth solving, as ``[(box, params, take, rows), ...]``: the crop ``(y0, y1, x0, x1)``
+        (on the grid of ``multiple``, the network's, where the image allows), the task
+        parameters of its own problem, the bool mask (broadcastable to the crop) of the
+        pixels its result replaces, and the batch's images it concerns (a list of indices);
+        the rest of the output is the input (:func:`restore.api.run`)."""
         return None
 
     def out_size(self, h: int, w: int, p: dict) -> tuple[int, int]:

@@ -102,6 +102,12 @@ def parse_kernel(spec: Any) -> np.ndarray:
 
         a = read_image(path).color.astype(np.float64)
         return _check_kernel(a.mean(axis=2) if a.ndim == 3 else a, str(path))
+    kind = spec.partition(":")[0]
+    if kind in ("gaussian", "motion", "box", "levin"):
+        raise InputError(f"kernel '{spec}': bad numbers for {kind} (use gaussian:STD[,SIZE], motion:LENGTH,ANGLE, "
+                         "box:N, levin:1..8)")
+    if path.suffix or "/" in spec or "\\" in spec:
+        raise InputError(f"kernel file '{spec}' not found")
     raise InputError(f"kernel '{spec}' is not understood: use gaussian:STD[,SIZE], motion:LENGTH,ANGLE, box:N, "
                      "levin:1..8, or an image file")
 
@@ -365,6 +371,10 @@ class DeblurTask(Task):
         q = super().check(x, p)
         q["kernel"] = parse_kernel(q["kernel"])
         return q
+
+    def check_usage(self, p):
+        if p.get("kernel") is not None:
+            parse_kernel(p["kernel"])
 
     def build(self, x, p):
         k = p["kernel"]

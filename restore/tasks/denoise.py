@@ -42,7 +42,7 @@ SIGMA_MISMATCH = 4.0
 def sigma_mismatch(given: float, estimated: float) -> str | None:
     """A warning when ``--sigma`` (0-255) is far from the image's estimated noise (e.g. 0.1
     given for a sigma-25 image, taken for 0-1 units), else None."""
-    lo, hi = sorted((max(given, 0.5), max(estimated, 0.5)))  # both under 0.5: clean, agree
+    lo, hi = sorted((max(given, 2.0), max(estimated, 2.0)))  # both under 2 (invisible): they agree
     if hi / lo <= SIGMA_MISMATCH:
         return None
     return (f"--sigma {given:g} is far from the noise estimated in the image ({estimated:.2f}); "

@@ -1,0 +1,113 @@
+"""Regressions from a new user's trial of the command line (issue 23, section 3)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from restore.cli.main import main
+from restore.io import write_image
+
+
+@pytest.fixture
+def run(tiny_prior_dir):
+    def _run(*args, input=None):
+        a = [str(x) for x in args] + ["--weights", str(tiny_prior_dir), "-q"]
+        return CliRunner().invoke(main, a, input=input, catch_exceptions=False)
+
+    return _run
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        write_image(d / f"im{i}.png", (rng.random((20, 24, 3)) * 255).astype(np.uint8))
+    return d
+
+
+def test_json_records_every_failure_missing_inputs_included(tmp_path, folder, run):
+    r = run("denoise", tmp_path / "nope.png", "--json")
+    assert r.exit_code == 1
+    rec = json.loads(r.stdout.splitlines()[0])
+    assert rec["status"] == "failed" and "no such file" in rec["error"] and rec["input"].endswith("nope.png")
+    r = run("denoise", folder / "im0.png", tmp_path / "nope.png", "--sigma", "5", "-o", tmp_path / "out", "--json")
+    recs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert r.exit_code == 1 and (tmp_path / "out" / "im0.png").exists()  # the others still run
+    assert [x.get("status") for x in recs[:2]] == [None, "failed"] and recs[-1]["summary"]["failed"] == 1
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["denoise", "{img}", "--sampler", "repaint"], "cannot serve task 'denoise'"),
+    (["deblur", "{img}", "--kernel", "motion:abc"], "bad numbers for motion"),
+    (["deblur", "{img}", "--kernel", "missing.png"], "kernel file 'missing.png' not found"),
+])
+def test_usage_errors_exit_2_before_any_work(folder, run, args, needle):
+    r = run(*[a.format(img=folder / "im0.png") for a in args])
+    assert r.exit_code == 2 and needle in r.output and "step" not in r.output
+
+
+def test_folder_with_reference_prints_scores_and_their_mean(tmp_path, folder, run):
+    r = run("denoise", folder, "--sigma", "5", "--reference", folder, "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    assert r.output.count("PSNR") >= 4 and "mean over 4 with a reference: PSNR" in r.output
+    r = run("denoise", folder, "--sigma", "5", "--reference", folder, "-o", tmp_path / "out2", "--json")
+    assert json.loads(r.stdout.splitlines()[-1])["mean"]["images"] == 4
+
+
+def test_each_failure_is_printed_once(tmp_path, folder, run):
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    r = run("denoise", folder, "--sigma", "5", "-o", tmp_path / "out")
+    assert r.exit_code == 1 and r.output.count("broken.png") == 1
+
+
+def test_a_run_holding_an_output_makes_it_a_skip_not_a_failure(tmp_path, folder, run):
+    out = tmp_path / "out"
+    out.mkdir()
+    live = out / ".im1.png.claim"  # another run of this host, alive (this very process)
+    live.write_text(f"{socket.gethostname()} {os.getpid()}")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (out / ".im2.png.claim").write_text(f"{socket.gethostname()} {dead.stdout.strip()}")  # a killed run's
+    r = run("denoise", folder, "--sigma", "5", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert "done 3, skipped 1" in r.output and not (out / "im1.png").exists() and (out / "im2.png").exists()
+    assert not (out / ".im2.png.claim").exists() and live.exists()
+
+
+def test_two_runs_into_one_folder_share_the_work(tmp_path, folder, tiny_prior_dir):
+    """Two processes started together: no image fails, none is written twice."""
+    for i in range(4, 10):
+        write_image(folder / f"im{i}.png", (np.random.default_rng(i).random((20, 24, 3)) * 255).astype(np.uint8))
+    cmd = [sys.executable, "-m", "restore.cli.main", "denoise", str(folder), "--sigma", "5", "-o",
+           str(tmp_path / "out"), "--weights", str(tiny_prior_dir), "--json", "-q"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    summaries = [json.loads(o.splitlines()[-1])["summary"] for o, _ in outs]
+    assert sum(s["done"] for s in summaries) == 10 and all(s["failed"] == 0 for s in summaries)
+    assert len(list((tmp_path / "out").glob("*.png"))) == 10 and not list((tmp_path / "out").glob(".*claim"))
+
+
+def test_stdin_is_named_as_given_and_tiny_images_do_not_warn(tmp_path, run):
+    r = run("denoise", "-", input=b"")
+    assert r.exit_code == 1 and "- (stdin)" in r.output and "/stdin" not in r.output
+    write_image(tmp_path / "one.png", np.full((1, 1, 3), 128, np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = run("denoise", tmp_path / "one.png", "-o", tmp_path / "one.out.png")
+        assert r.exit_code == 0, r.output
+        r = run("deblur", tmp_path / "one.png", "--kernel", "box:1", "--steps", "1", "-o", tmp_path / "d.png")
+        assert r.exit_code == 0, r.output
+
+
+def test_deblur_help_has_no_runs_of_spaces_in_its_text(run):
+    r = CliRunner().invoke(main, ["deblur", "--help"])
+    assert "or a file" in " ".join(r.output.split()) and "a     file" not in r.output

@@ -1,0 +1,150 @@
+"""Photos as people have them: EXIF orientation applied on reading, EXIF and ICC profile kept
+in the outputs, JPEG/WebP quality, HEIC through its plugin, --threads."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image, ImageCms, ImageOps
+
+from restore.cli.main import main
+from restore.io import Meta, encode_image, orient, read_image, write_image
+
+
+@pytest.fixture
+def run(tiny_prior_dir):
+    def _run(*args):
+        a = [str(x) for x in args] + ["--weights", str(tiny_prior_dir), "-q"]
+        return CliRunner().invoke(main, a, catch_exceptions=False)
+
+    return _run
+
+
+def _pattern(h, w):
+    """A picture whose orientation shows: a ramp across, a bar near the top-left."""
+    rng = np.random.default_rng(0)
+    a = np.zeros((h, w, 3), np.uint8)
+    a[..., 0] = np.linspace(0, 255, w)[None, :]
+    a[..., 1] = np.linspace(0, 255, h)[:, None]
+    a[2:10, 2:30, 2] = 255
+    return np.clip(a.astype(int) + rng.integers(-3, 4, a.shape), 0, 255).astype(np.uint8)
+
+
+def _exif(**tags):
+    ex = Image.Exif()
+    names = {"make": 0x010F, "model": 0x0110, "orientation": 0x0112}
+    for k, v in tags.items():
+        ex[names[k]] = v
+    return ex
+
+
+@pytest.mark.parametrize("o", range(1, 9))
+def test_orientation_matches_pillows_exif_transpose(o):
+    a = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "PNG", exif=_exif(orientation=o).tobytes())
+    want = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(buf.getvalue()))))
+    assert np.array_equal(orient(a, o), want)
+
+
+def test_a_phone_jpeg_comes_out_as_displayed_with_its_exif(tmp_path, run):
+    """Stored 96x64 (W x H) with Orientation=6: read, restored and written as the 64x96 the
+    viewer shows; a mask drawn on the displayed photo fits; the camera make is kept and the
+    orientation tag reset to 1."""
+    stored = _pattern(64, 96)
+    src = tmp_path / "phone.jpg"
+    Image.fromarray(stored).save(src, "JPEG", quality=95, exif=_exif(make="TestCam", orientation=6).tobytes())
+    img = read_image(src)
+    shown = np.asarray(ImageOps.exif_transpose(Image.open(src)))
+    assert img.array.shape == (96, 64, 3) and np.array_equal(img.array, shown) and img.meta.orientation == 6
+    r = run("denoise", src, "--sigma", "0", "-o", tmp_path / "out.jpg")
+    assert r.exit_code == 0, r.output
+    out = Image.open(tmp_path / "out.jpg")
+    assert out.size == (64, 96)
+    ex = out.getexif()
+    assert ex.get(0x010F) == "TestCam" and ex.get(0x0112) == 1
+    r = run("denoise", src, "--sigma", "0", "-o", tmp_path / "out.png")
+    assert r.exit_code == 0 and np.array_equal(read_image(tmp_path / "out.png").array, img.array)
+    mask = np.zeros((96, 64), np.uint8)
+    mask[40:50, 20:30] = 255
+    write_image(tmp_path / "mask.png", mask)
+    r = run("inpaint", src, tmp_path / "mask.png", "--steps", "1", "-o", tmp_path / "filled.png")
+    assert r.exit_code == 0, r.output
+    assert read_image(tmp_path / "filled.png").array.shape == (96, 64, 3)
+
+
+def test_icc_profile_and_exif_survive_png_webp_tiff(tmp_path, run):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = tmp_path / "in.png"
+    Image.fromarray(_pattern(40, 48)).save(src, "PNG", icc_profile=icc, exif=_exif(make="TestCam").tobytes())
+    for ext in (".png", ".webp", ".tif", ".jpg"):
+        out = tmp_path / f"out{ext}"
+        r = run("denoise", src, "--sigma", "5", "-o", out)
+        assert r.exit_code == 0, r.output
+        im = Image.open(out)
+        assert im.info.get("icc_profile") == icc, ext
+        assert im.getexif().get(0x010F) == "TestCam", ext
+    # 16-bit PNG keeps them too (chunks added to OpenCV's own encoding)
+    deep = (np.random.default_rng(1).random((20, 24, 3)) * 65535).astype(np.uint16)
+    data = encode_image(deep, ".png", meta=Meta(exif=None, icc=icc))
+    im = Image.open(io.BytesIO(data))
+    assert im.info.get("icc_profile") == icc
+    assert np.array_equal(read_image_bytes(data, tmp_path), deep)
+
+
+def read_image_bytes(data, tmp_path):
+    p = tmp_path / "deep.png"
+    p.write_bytes(data)
+    return read_image(p).array
+
+
+def test_quality_sets_the_jpeg_tables_and_webp_compression(tmp_path, run):
+    src = tmp_path / "in.png"
+    write_image(src, _pattern(48, 64))
+    r = run("denoise", src, "--sigma", "5", "--quality", "70", "-o", tmp_path / "q70.jpg")
+    assert r.exit_code == 0, r.output
+    ref = io.BytesIO()
+    Image.fromarray(_pattern(48, 64)).save(ref, "JPEG", quality=70)
+    assert Image.open(tmp_path / "q70.jpg").quantization == Image.open(ref).quantization
+    r = run("denoise", src, "--sigma", "5", "-o", tmp_path / "default.jpg")
+    ref95 = io.BytesIO()
+    Image.fromarray(_pattern(48, 64)).save(ref95, "JPEG", quality=95)
+    assert Image.open(tmp_path / "default.jpg").quantization == Image.open(ref95).quantization
+    lossy = encode_image(_pattern(48, 64), ".webp", quality=30)
+    lossless = encode_image(_pattern(48, 64), ".webp")
+    assert len(lossy) < len(lossless)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(lossless)).convert("RGB")), _pattern(48, 64))
+    r = CliRunner().invoke(main, ["denoise", str(src), "--quality", "0"])
+    assert r.exit_code == 2
+
+
+def test_threads(tmp_path, run):
+    import torch
+
+    src = tmp_path / "in.png"
+    write_image(src, _pattern(32, 32))
+    before = torch.get_num_threads()
+    try:
+        r = run("denoise", src, "--sigma", "5", "--threads", "1", "--json", "-o", tmp_path / "o.png")
+        assert r.exit_code == 0, r.output
+        assert torch.get_num_threads() == 1 and json.loads(r.output.splitlines()[-1])["output"].endswith("o.png")
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_heic_needs_its_plugin_or_reads(tmp_path):
+    p = tmp_path / "phone.heic"
+    try:
+        import pillow_heif
+    except ImportError:
+        p.write_bytes(b"\x00\x00\x00\x18ftypheic")
+        with pytest.raises(Exception, match=r"restore\[heic\]"):
+            read_image(p)
+        return
+    pillow_heif.register_heif_opener()
+    a = _pattern(32, 48)
+    Image.fromarray(a).save(p, "HEIF", quality=95)
+    img = read_image(p)
+    assert img.array.shape == (32, 48, 3) and np.abs(img.array.astype(int) - a).mean() < 8
