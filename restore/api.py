@@ -518,3 +518,46 @@ def with_params_doc(f):
     """Fill a task helper's ``{params}`` with the parameters it passes on to :func:`restore`."""
     f.__doc__ = f.__doc__.replace("{params}", _PARAMS_DOC)
     return f
+
+
+@lru_cache(maxsize=None)
+def task_helper(task: str) -> Callable[..., Any]:
+    """The public helper of ``task`` (``restore.denoise``, ``restore.inpaint``, ...), made here
+    from its declaration: ``f(image, *args, **params) = restore(image, task, ...)``, where the
+    arguments after the image are the task's ``helper_args`` (a name, or ``(name, default)``)
+    and the docstring is its ``helper_doc`` (``{params}`` filled). A task module declares its
+    helper and never imports this module."""
+    import inspect
+
+    from .tasks import TASKS
+
+    tk, spec = get_task(task), TASKS.get(task)
+    name = spec.helper or task
+    args = [(a, inspect.Parameter.empty) if isinstance(a, str) else tuple(a) for a in tk.helper_args]
+
+    def helper(image: Any, *given: Any, **params: Any) -> Any:
+        if len(given) > len(args):
+            raise TypeError(f"{name}() takes at most {1 + len(args)} positional arguments ({len(given) + 1} given)")
+        for (a, default), v in itertools.zip_longest(args, given, fillvalue=_MISSING):
+            if v is not _MISSING:
+                if a in params:
+                    raise TypeError(f"{name}() got multiple values for argument '{a}'")
+                params[a] = v
+            elif a not in params:
+                if default is inspect.Parameter.empty:
+                    raise TypeError(f"{name}() missing required argument: '{a}'")
+                params[a] = default
+        return restore(image, task, **params)
+
+    helper.__name__ = helper.__qualname__ = name
+    helper.__module__ = "restore"
+    helper.__doc__ = (tk.helper_doc or f"{tk.summary}: ``restore(image, {task!r}, ...)``.\n\n    {{params}}").replace(
+        "{params}", _PARAMS_DOC)
+    P = inspect.Parameter
+    helper.__signature__ = inspect.Signature(
+        [P("image", P.POSITIONAL_OR_KEYWORD)] + [P(a, P.POSITIONAL_OR_KEYWORD, default=d) for a, d in args]
+        + [P("params", P.VAR_KEYWORD)])
+    return helper
+
+
+_MISSING = object()

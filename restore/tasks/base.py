@@ -240,6 +240,11 @@ class Task:
     options: tuple = ()
     baselines: dict[str, Callable[[Case], torch.Tensor]] = {}
     slow_baselines: frozenset = frozenset()  # run on the first --slow-limit images only
+    # the public helper (restore.<TaskSpec.helper>), made by restore.api.task_helper: its
+    # arguments after the image (a name, or (name, default)) and its docstring ({params}: the
+    # keywords restore() takes; examples run as doctests)
+    helper_args: tuple = ()
+    helper_doc: str = ""
     pairs = False  # restore eval --pairs: degrade() takes a real measurement (``measured``)
 
     @property

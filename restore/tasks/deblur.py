@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..api import restore, with_params_doc
 from ..errors import InputError
 from .base import Case, Operator, Param, Task, from_np, np01, psnr_where
 
@@ -343,6 +342,23 @@ class DeblurTask(Task):
 
     name = "deblur"
     summary = "remove a known blur"
+    helper_args = ("kernel", ("sigma", None))
+    helper_doc = """Remove a known blur: ``kernel`` is a spec (``"gaussian:1.6"``, ``"motion:15,30"``,
+    ``"box:5"``, ``"levin:3"``), a kernel image file, or a 2-D array (normalised to sum 1).
+
+    ``sigma`` is the measurement noise ([0, 1] units; estimated when None); ``edges``
+    ("taper", the default for photos, or "periodic" for circularly blurred images) sets how
+    the borders are handled.
+
+    {params}
+
+    Examples
+    --------
+    >>> import numpy as np, restore
+    >>> img = np.full((40, 40), 0.5, np.float32)
+    >>> restore.deblur(img, "gaussian:1.0", sigma=0.01, steps=4).shape
+    (40, 40)
+    """
     operator = Blur
     params = (
         Param("kernel", object, None, "gaussian:STD[,SIZE], motion:LENGTH,ANGLE, box:N, levin:1..8, or a kernel "
@@ -431,25 +447,3 @@ class DeblurTask(Task):
     def published(self, p):
         text = PUBLISHED.get((p["kernel"], p["sigma"]))
         return f"published: {text}" if text and p["blur"] == "wrap" else ""
-
-
-# -- the API helper: restore.deblur ---------------------------------------------------------------
-@with_params_doc
-def deblur(image: Any, kernel: Any, sigma: float | None = None, **params: Any) -> Any:
-    """Remove a known blur: ``kernel`` is a spec (``"gaussian:1.6"``, ``"motion:15,30"``,
-    ``"box:5"``, ``"levin:3"``), a kernel image file, or a 2-D array (normalised to sum 1).
-
-    ``sigma`` is the measurement noise ([0, 1] units; estimated when None); ``edges``
-    ("taper", the default for photos, or "periodic" for circularly blurred images) sets how
-    the borders are handled.
-
-    {params}
-
-    Examples
-    --------
-    >>> import numpy as np, restore
-    >>> img = np.full((40, 40), 0.5, np.float32)
-    >>> restore.deblur(img, "gaussian:1.0", sigma=0.01, steps=4).shape
-    (40, 40)
-    """
-    return restore(image, "deblur", kernel=kernel, sigma=sigma, **params)

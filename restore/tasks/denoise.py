@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
-from ..api import restore, with_params_doc
 from ..errors import InputError
 from ..noise import estimate_noise, estimate_sigma
 from .base import Case, Operator, Param, Task, from_np, np01
@@ -149,6 +146,23 @@ class DenoiseTask(Task):
         baselines["bm3d@rms"] = _bm3d_rms
     slow_baselines = frozenset({"bm3d", "bm3d@rms"})
     pairs = True  # restore eval denoise --pairs: real noisy/clean pairs
+    helper_args = (("sigma", None),)
+    helper_doc = """Remove noise: white Gaussian of std ``sigma`` ([0, 1] units), or, with ``sigma``
+    None, the level a photo's noise needs, estimated (:func:`restore.noise.estimate_noise`);
+    ``strength`` multiplies it.
+
+    The default is one evaluation of the prior at that noise level (the MMSE estimate).
+
+    {params}
+
+    Examples
+    --------
+    >>> import numpy as np, restore
+    >>> rng = np.random.default_rng(0)
+    >>> noisy = np.clip(0.5 + 0.1 * rng.standard_normal((40, 40)), 0, 1).astype(np.float32)
+    >>> bool(restore.denoise(noisy, sigma=0.1).std() < noisy.std())
+    True
+    """
 
     def noise_level(self, x, p):
         """Photos: the level a Gaussian denoiser must be told (:func:`estimate_noise`), which
@@ -199,23 +213,3 @@ class DenoiseTask(Task):
         if p.get("noise") == "camera":
             return "synthetic camera noise (Brooks et al. 2019, JPEG 90-97), noise estimated"
         return f"sigma={p['sigma']:g}"
-
-
-# -- the API helper: restore.denoise ---------------------------------------------------------------
-@with_params_doc
-def denoise(image: Any, sigma: float | None = None, **params: Any) -> Any:
-    """Remove Gaussian noise of std ``sigma`` ([0, 1] units; estimated when None).
-
-    The default is one evaluation of the prior at that noise level (the MMSE estimate).
-
-    {params}
-
-    Examples
-    --------
-    >>> import numpy as np, restore
-    >>> rng = np.random.default_rng(0)
-    >>> noisy = np.clip(0.5 + 0.1 * rng.standard_normal((40, 40)), 0, 1).astype(np.float32)
-    >>> bool(restore.denoise(noisy, sigma=0.1).std() < noisy.std())
-    True
-    """
-    return restore(image, "denoise", sigma=sigma, **params)
