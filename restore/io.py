@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .masks import hole_from_array
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -314,8 +315,6 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int], *, invert: bool =
     InputError
         Unreadable file, size different from ``shape``, no hole, or nothing known.
     """
-    from .tasks.inpaint import hole_from_array
-
     img = read_image(path, max_pixels=max_pixels)
     a = img.color
     hole = hole_from_array(a) if a.ndim == 2 else hole_from_array(a).any(axis=2)
