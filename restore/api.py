@@ -212,6 +212,19 @@ def run(
         res = _by_tiles(x, scale, pri.tile, pri.net.size_multiple, solve, progress)
         res.seconds = time.perf_counter() - t0
         return res
+    regions = tk.regions(x, p, pri.net.size_multiple) if tiles else None
+    if regions is not None:  # a problem local to parts of the image (inpainting's holes)
+        own_opts = {k: v for k, v in options.items() if k not in names}
+
+        def solve(xt, params, rows, cb):
+            gens = generator if isinstance(generator, torch.Generator) else [generator[i] for i in rows]
+            return run(xt, task, sampler=sampler, steps=steps, seed=seed, generator=gens, device=dev,
+                       prior=pri, samples=samples, sigma_max=sigma_max, sigma_min=sigma_min, spacing=spacing,
+                       progress=cb, tiles=False, **own_opts, **params)
+
+        res = _by_regions(x, regions, solve, progress)
+        res.seconds = time.perf_counter() - t0
+        return res
     if B > 1 and tk.estimates(p):  # each image's own noise level: one problem per image
         gens = generator if not isinstance(generator, torch.Generator) else [generator] * B
         parts = [run(x[i : i + 1], task, sampler=sampler, steps=steps, generator=[gens[i]],
@@ -368,6 +381,37 @@ def _by_tiles(x: torch.Tensor, scale: int, tile: int, multiple: int,
     res.image = out.div_(wsum)
     res.std = None if std is None else std.div_(wsum)
     res.params = {**res.params, "tiles": k}
+    return res
+
+
+def _by_regions(x: torch.Tensor, regions: list, solve: Callable, progress: Callable[[dict], None] | None) -> Result:
+    """Solve only the parts of ``x`` a task names (:meth:`~restore.tasks.base.Task.regions`):
+    each region ``(box, params, take, rows)`` is its own problem on the crop ``box``
+    (``(y0, y1, x0, x1)``) of the batch's images ``rows`` with the task parameters
+    ``params``; its result replaces ``x`` only where ``take`` (bool, broadcastable to those
+    rows' crop) is True. Everything else is the input, bit for bit, and costs nothing."""
+    out = x.detach().float().clone()
+    std = None
+    k = len(regions)
+    res = None
+    for j, (box, params, take, rows) in enumerate(regions):
+        y0, y1, x0, x1 = box
+        cb = None
+        if progress is not None:
+            def cb(info, j=j):
+                n = info["n"]
+                progress({**info, "i": j * n + info["i"], "n": k * n, "region": (j, k)})
+
+        idx = torch.as_tensor(rows, device=x.device)
+        res = solve(x[idx, :, y0:y1, x0:x1], params, rows, cb)
+        take = take.to(out.device)
+        sl = (idx, slice(None), slice(y0, y1), slice(x0, x1))
+        out[sl] = torch.where(take, res.image.to(out), out[sl])
+        if res.std is not None:
+            std = torch.zeros_like(out) if std is None else std
+            std[sl] = torch.where(take, res.std.to(out), std[sl])
+    res.image, res.std = out, std
+    res.params = {**res.params, "regions": k}
     return res
 
 

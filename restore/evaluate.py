@@ -140,21 +140,28 @@ def summarise(rows: list[dict]) -> list[dict]:
         row = {"method": m, "steps": s, "kind": k, "images": len(rs),
                "psnr": float(np.mean([r["psnr"] for r in rs])), "ssim": float(np.mean([r["ssim"] for r in rs])),
                "seconds": float(np.mean([r["seconds"] for r in rs]))}
-        if "psnr_hole" in rs[0]:
-            row["psnr_hole"] = float(np.mean([r["psnr_hole"] for r in rs]))
+        for key, _, _ in HOLE_COLUMNS:
+            vals = [r[key] for r in rs if key in r and np.isfinite(r[key])]
+            if vals:
+                row[key] = float(np.mean(vals))
         out.append(row)
     return out
 
 
+#: inpainting's scores in the hole (InpaintTask.score): key, column, format
+HOLE_COLUMNS = (("psnr_hole", "hole PSNR", ".2f"), ("ssim_hole", "hole SSIM", ".4f"), ("swd_hole", "hole SWD", ".0f"),
+                ("grad_ratio", "gradient ratio", ".2f"), ("seam", "seam", ".2f"))
+
+
 def markdown_table(summary: list[dict]) -> str:
-    hole = any("psnr_hole" in r for r in summary)
-    head = "| method | steps | images | PSNR | SSIM |" + (" hole PSNR |" if hole else "") + " s/image |"
-    sep = "|---|---|---|---|---|" + ("---|" if hole else "") + "---|"
+    cols = [c for c in HOLE_COLUMNS if any(c[0] in r for r in summary)]
+    head = "| method | steps | images | PSNR | SSIM |" + "".join(f" {c[1]} |" for c in cols) + " s/image |"
+    sep = "|---|---|---|---|---|" + "---|" * len(cols) + "---|"
     lines = [head, sep]
     for r in summary:
         lines.append(
             f"| {r['method']}{'' if r['kind'] == 'restore' else ' (classical)'} | {r['steps'] or '-'} | {r['images']} | "
-            f"{r['psnr']:.2f} | {r['ssim']:.4f} |" + (f" {r.get('psnr_hole', float('nan')):.2f} |" if hole else "")
+            f"{r['psnr']:.2f} | {r['ssim']:.4f} |" + "".join(f" {r.get(k, float('nan')):{f}} |" for k, _, f in cols)
             + f" {r['seconds']:.2f} |"
         )
     return "\n".join(lines)

@@ -128,6 +128,34 @@ def hole_from_array(m: np.ndarray) -> np.ndarray:
     return m >= 0.5
 
 
+#: a mask file with more than this fraction of mid-grey (or coloured) pixels is a photo
+PHOTO_MID_FRACTION = 0.25
+#: more than this fraction of the image to fill: probably an inverted mask (a warning)
+MOSTLY_HOLE = 0.5
+
+
+def photo_like(a: np.ndarray) -> str | None:
+    """Why the mask array ``a`` (``H x W [x C]``) looks like a photograph rather than a mask,
+    or ``None``: masks are two-tone (black / white, or labels); a photo has most pixels at
+    mid-grey or in colour. A JPEG mask's ringing edges or a feathered brush stay far under
+    :data:`PHOTO_MID_FRACTION`."""
+    a = np.asarray(a)
+    if a.dtype == np.bool_ or a.size == 0:
+        return None
+    top = float(np.iinfo(a.dtype).max) if a.dtype.kind in "ui" else 1.0
+    if a.max() <= 1 and a.dtype.kind in "ui":  # 0/1 labels
+        return None
+    f = a.astype(np.float32) / top
+    mid = (f > 0.1) & (f < 0.9)
+    mid = mid.any(axis=-1) if f.ndim == 3 else mid
+    if f.ndim == 3 and f.shape[-1] >= 3:
+        mid |= (f[..., :3].max(-1) - f[..., :3].min(-1)) > 0.1
+    frac = float(mid.mean())
+    if frac > PHOTO_MID_FRACTION:
+        return f"{frac * 100:.0f} % of its pixels are mid-grey or coloured (a mask is black and white)"
+    return None
+
+
 def dilate_hole(hole: np.ndarray, px: int) -> np.ndarray:
     """Grow a hole by ``px`` pixels (a disc), as object-removal tools do for the edge halo."""
     if px <= 0:
@@ -173,7 +201,61 @@ def _per_image(m, batch: int, one) -> torch.Tensor:
     return torch.stack(ks)
 
 
-MASKS = ("random50", "random80", "random90", "box", "freeform")
+MASKS = ("random50", "random80", "random90", "box", "freeform", "thin", "medium", "thick")
+
+#: masks in the manner of LaMa's families (Suvorov et al., WACV 2022, its random thin / medium /
+#: thick generators: strokes of random angle, length and width, plus boxes): irregular strokes
+#: (max angle, max length, max width, min and max strokes) and boxes (min and max side, min and
+#: max count), in pixels of a 256-pixel image (scaled with the image). Their settings here are
+#: smaller than LaMa's so that the mean hole is about 10 % (thin), 20 % (medium) and 30 %
+#: (thick) on CBSD68's 481x321 images rather than at the 50 % cap.
+LAMA = {
+    "thin": ((4, 40, 10, 4, 20), None),
+    "medium": ((4, 100, 30, 1, 4), (30, 100, 0, 2)),
+    "thick": ((4, 150, 60, 1, 3), (30, 120, 1, 2)),
+}
+#: generated masks cover at most this fraction of the image (strokes beyond it are dropped)
+MAX_HOLE = 0.5
+
+
+def lama_mask(kind: str, H: int, W: int, rng: np.random.Generator) -> np.ndarray:
+    """A mask of LaMa's family ``kind`` (:data:`LAMA`): random strokes of random widths and,
+    for medium and thick, boxes; at most :data:`MAX_HOLE` of the image."""
+    import cv2
+
+    (max_angle, max_len, max_width, lo, hi), boxes = LAMA[kind]
+    s = min(H, W) / 256
+    m = np.zeros((H, W), np.uint8)
+    shapes = []
+    for i in range(int(rng.integers(lo, hi + 1))):
+        x, y = int(rng.integers(0, W)), int(rng.integers(0, H))
+        for _ in range(1 + int(rng.integers(0, 5))):
+            a = 0.01 + rng.uniform(0, max_angle)
+            a = 2 * math.pi - a if i % 2 == 0 else a
+            ln = (10 + rng.uniform(0, max_len)) * s
+            w = max(1, int(round((5 + rng.uniform(0, max_width)) * s)))
+            x2 = int(np.clip(x + ln * math.sin(a), 0, W - 1))
+            y2 = int(np.clip(y + ln * math.cos(a), 0, H - 1))
+            shapes.append(("line", (x, y), (x2, y2), w))
+            x, y = x2, y2
+    if boxes is not None:
+        bmin, bmax, blo, bhi = boxes
+        for _ in range(int(rng.integers(blo, bhi + 1))):
+            bw = int(min(W - 2, rng.uniform(bmin, bmax) * s))
+            bh = int(min(H - 2, rng.uniform(bmin, bmax) * s))
+            x0, y0 = int(rng.integers(0, W - bw)), int(rng.integers(0, H - bh))
+            shapes.append(("box", (x0, y0), (x0 + bw, y0 + bh), -1))
+    for kind_, p0, p1, w in shapes:
+        prev = m.copy()
+        if kind_ == "line":
+            cv2.line(m, p0, p1, 1, w)
+        else:
+            cv2.rectangle(m, p0, p1, 1, w)
+        if m.mean() > MAX_HOLE:
+            m = prev
+    if not m.any():  # every stroke went over the cap: the first, thinner
+        cv2.line(m, shapes[0][1], shapes[0][2], 1, 1)
+    return m.astype(bool)
 
 
 def make_mask(kind: str, H: int, W: int, seed: int) -> np.ndarray:
@@ -186,6 +268,8 @@ def make_mask(kind: str, H: int, W: int, seed: int) -> np.ndarray:
         m = np.zeros((H, W), bool)
         m[(H - h) // 2 : (H - h) // 2 + h, (W - w) // 2 : (W - w) // 2 + w] = True
         return m
+    if kind in LAMA:
+        return lama_mask(kind, H, W, rng)
     if kind == "freeform":
         import cv2
 
@@ -203,6 +287,57 @@ def make_mask(kind: str, H: int, W: int, seed: int) -> np.ndarray:
     raise InputError(f"unknown mask kind '{kind}' (choose from {', '.join(MASKS)})")
 
 
+# -- work local to the holes ------------------------------------------------------------------
+#: known pixels kept around each hole as the sampler's context (pixels on each side); chosen
+#: on validation crops by comparing with whole-image results (benchmarks/inpaint_large.py)
+LOCAL_MARGIN = 48
+#: above this fraction of the image in crops, the whole image is solved at once
+LOCAL_MAX_FRACTION = 0.6
+#: crops start on multiples of this (and of the network's size multiple)
+LOCAL_ALIGN = 16
+#: more crops than this (scattered holes) and the whole image is solved at once
+LOCAL_MAX_REGIONS = 256
+
+
+def _snap(a0: int, a1: int, n: int, align: int) -> tuple[int, int]:
+    """``[a0, a1)`` grown to start and end on multiples of ``align`` (the end clipped to
+    ``n``): the network's down-sampling, and the push-pull start's pyramid, then see the crop
+    on the same grid as the whole image."""
+    return a0 // align * align, min(n, -(-a1 // align) * align)
+
+
+def hole_boxes(hole: np.ndarray, margin: int, multiple: int = 1) -> list[tuple[int, int, int, int]]:
+    """Crops ``(y0, y1, x0, x1)`` that hold every hole pixel with ``margin`` known pixels
+    around it (where the image has them): the boxes of the holes' connected components grown
+    by ``margin``, overlapping ones merged, starts and ends on a multiple of ``multiple`` (at
+    least :data:`LOCAL_ALIGN`; the image's end where that comes first). The crops are
+    disjoint."""
+    import cv2
+
+    H, W = hole.shape
+    multiple = math.lcm(int(multiple), LOCAL_ALIGN)
+    h8 = hole.astype(np.uint8)
+    if margin > 0:  # components closer than 2 margins share a crop anyway
+        h8 = cv2.dilate(h8, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(h8, connectivity=8)
+    boxes = [(int(y), int(y + h), int(x), int(x + w)) for x, y, w, h, _ in stats[1:]]
+    boxes = [(*_snap(y0, y1, H, multiple), *_snap(x0, x1, W, multiple)) for y0, y1, x0, x1 in boxes]
+    merged = True
+    while merged and len(boxes) > 1:
+        merged = False
+        b = np.array(boxes)
+        over = ((b[:, None, 0] < b[None, :, 1]) & (b[None, :, 0] < b[:, None, 1])
+                & (b[:, None, 2] < b[None, :, 3]) & (b[None, :, 2] < b[:, None, 3]))
+        np.fill_diagonal(over, False)
+        if over.any():
+            i, j = map(int, np.argwhere(over)[0])
+            u = (min(b[i, 0], b[j, 0]), max(b[i, 1], b[j, 1]), min(b[i, 2], b[j, 2]), max(b[i, 3], b[j, 3]))
+            u = (*_snap(u[0], u[1], H, multiple), *_snap(u[2], u[3], W, multiple))
+            boxes = [bx for k, bx in enumerate(boxes) if k not in (i, j)] + [tuple(int(v) for v in u)]
+            merged = True
+    return sorted(boxes)
+
+
 # -- classical tools (restore eval --baselines) ------------------------------------------------
 def _cv2_inpaint(case: Case, flag: str) -> torch.Tensor:
     import cv2
@@ -210,6 +345,23 @@ def _cv2_inpaint(case: Case, flag: str) -> torch.Tensor:
     img = (np01(case.y) * 255).round().astype(np.uint8)
     hole = (~case.known[0]).numpy().astype(np.uint8)
     return from_np(cv2.inpaint(img, hole, 3, getattr(cv2, flag)))
+
+
+def _patchmatch(case: Case) -> torch.Tensor:
+    """PatchMatch fill (Barnes et al. 2009, multiscale EM as in Content-Aware Fill) by the
+    optional ``pypatchmatch`` package (MIT; ``pip install pypatchmatch``): patches of 7x7,
+    seeded."""
+    try:
+        from patchmatch import patch_match as pm
+    except ImportError:
+        raise InputError("the patchmatch baseline needs the pypatchmatch package (pip install pypatchmatch)") from None
+    img = (np01(case.y) * 255).round().astype(np.uint8)
+    gray = img.ndim == 2
+    img3 = np.repeat(img[..., None], 3, 2) if gray else img
+    hole = (~case.known[0]).numpy().astype(np.uint8) * 255
+    pm.set_random_seed(0)
+    out = pm.inpaint(np.ascontiguousarray(img3), hole, patch_size=3)
+    return from_np(out[..., 0] if gray else out)
 
 
 def _biharmonic(case: Case) -> torch.Tensor:
@@ -237,6 +389,7 @@ class InpaintTask(Task):
         Param("mask_source", str, "file", "'alpha': fill the transparent pixels of an RGBA image (no MASK argument).",
               choices=("file", "alpha"), flag="--mask"),
         Param("sigma", float, 0.0, "Noise std of the known pixels, 0-255 units.", range=(0, 255), unit=255.0),
+        Param("local", bool, True, "Restore crops around the holes only (False: the whole image).", cli=False),
         Param("fill", str, "mean", "'mean': the posterior mean (best PSNR; large holes come out smooth); "
                                    "'sample': a posterior sample (texture in large holes; see README).",
               choices=("mean", "sample")),
@@ -257,6 +410,7 @@ class InpaintTask(Task):
         "opencv-telea": lambda c: _cv2_inpaint(c, "INPAINT_TELEA"),
         "opencv-ns": lambda c: _cv2_inpaint(c, "INPAINT_NS"),
         "skimage-biharmonic": _biharmonic,
+        "patchmatch": _patchmatch,
     }
 
     def recipe(self, p):
@@ -284,6 +438,33 @@ class InpaintTask(Task):
         for k in ("mask", "mask_source", "invert_mask"):  # consumed (by load() on the command line)
             q.pop(k, None)
         return q
+
+    def regions(self, x, p, multiple):
+        """Crops around the holes (:func:`hole_boxes`, :data:`LOCAL_MARGIN` of context), each
+        restored on its own; only hole pixels are pasted back. ``None`` (the whole image at
+        once) when the known pixels are noisy (``sigma`` > 0: they are restored too), or when
+        the crops would cover most of the image or be too many (scattered holes)."""
+        if p.get("sigma") or p.get("local") is False:
+            return None
+        known = p["known"].to("cpu")
+        H, W = x.shape[-2:]
+        k = known.reshape(-1, H, W).all(0)  # known in every image and channel
+        hole = (~k).numpy()
+        boxes = hole_boxes(hole, LOCAL_MARGIN, multiple)
+        if len(boxes) > LOCAL_MAX_REGIONS or sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in boxes) > (
+            LOCAL_MAX_FRACTION * H * W
+        ):
+            return None
+        out = []
+        for y0, y1, x0, x1 in boxes:
+            kc = known[..., y0:y1, x0:x1]
+            rows = list(range(x.shape[0]))
+            if kc.ndim == 4:  # one mask per image: the images with a hole in this crop
+                rows = [i for i in rows if not bool(kc[i].all())]
+                kc = kc[rows]
+            params = {"known": kc, "sigma": 0.0, "fill": p.get("fill", "mean"), "local": False}
+            out.append(((y0, y1, x0, x1), params, ~kc, rows))  # ~kc: over the batch and channels
+        return out
 
     def build(self, x, p):
         op = Inpaint(p["known"].to(x.device), tuple(x.shape[1:]), p.get("sigma") or 0.0)
@@ -314,8 +495,29 @@ class InpaintTask(Task):
         path = files.get("mask")
         if path is None or not Path(path).exists():
             raise InputError(f"{where}: no mask found (expected a file with the same stem)")
+        from ..io import read_image
+
+        why = photo_like(read_image(path, max_pixels=max_pixels).color)
+        if why is not None:
+            raise InputError(f"{path}: does not look like a mask: {why}; the command is "
+                             "'restore inpaint PHOTO MASK' (were the two swapped?)")
         p["mask"] = ~read_mask(path, (H, W), invert=invert, max_pixels=max_pixels)
         return p, None
+
+    def warnings(self, x, p):
+        k = p.get("known")
+        hole = p.get("mask")
+        if hole is None and k is None:
+            return []
+        holes = hole if isinstance(hole, (list, tuple)) else [hole if hole is not None else None]
+        out = []
+        for h in holes:
+            frac = float(np.mean(hole_from_array(np.asarray(h)))) if h is not None else float(
+                1 - torch.as_tensor(k).float().mean())
+            if frac > MOSTLY_HOLE:
+                out.append(f"the mask marks {frac * 100:.0f} % of the image to fill; if its white marks the "
+                           f"pixels to keep, pass --invert-mask")
+        return out
 
     def shown(self, x, p):
         k = p["known"].to(x.device)
@@ -339,8 +541,22 @@ class InpaintTask(Task):
                     {"known": kt}, known=kt)
 
     def score(self, case, out):
+        """PSNR / SSIM, and in the hole: PSNR, SSIM (over the hole's bounding box), the
+        sliced Wasserstein distance of its Laplacian patches, its gradient ratio and the
+        seam along its border (:mod:`restore.metrics`; the last three do not reward blur)."""
+        from ..metrics import gradient_ratio, seam, ssim, swd
+
         r = super().score(case, out)
-        r["psnr_hole"] = psnr_where(out.detach().float().cpu().clamp(0, 1), case.gt, ~case.known[0])
+        o = out.detach().float().cpu().clamp(0, 1)
+        hole = ~case.known[0]
+        r["psnr_hole"] = psnr_where(o, case.gt, hole)
+        ys, xs = torch.nonzero(hole, as_tuple=True)
+        y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+        if min(y1 - y0, x1 - x0) >= 11:
+            r["ssim_hole"] = ssim(o[..., y0:y1, x0:x1], case.gt[..., y0:y1, x0:x1])
+        r["swd_hole"] = swd(o, case.gt, hole)
+        r["grad_ratio"] = gradient_ratio(o, case.gt, hole)
+        r["seam"] = seam(o, case.gt, hole)
         return r
 
     def describe(self, p):

@@ -1,0 +1,151 @@
+"""Inpainting local to the holes (issue 24): crops around the holes, known pixels untouched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from restore.api import run
+from restore.tasks.inpaint import LOCAL_MARGIN, hole_boxes
+
+
+def _photo(H, W, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, H), torch.linspace(0, 1, W), indexing="ij")
+    base = torch.stack([0.3 + 0.4 * yy, 0.5 + 0.3 * torch.sin(6 * xx), 0.2 + 0.5 * xx * yy])
+    return (base + 0.05 * torch.rand(3, H, W, generator=g))[None].clamp(0, 1)
+
+
+def test_hole_boxes_cover_disjoint_and_snap():
+    hole = np.zeros((300, 400), bool)
+    hole[20:30, 30:50] = True  # near a corner: its crop is clipped to the image
+    hole[200:240, 300:330] = True
+    hole[210:215, 280:290] = True  # within 2 margins of the previous one: shares its crop
+    boxes = hole_boxes(hole, 16, multiple=8)
+    assert len(boxes) == 2
+    cover = np.zeros_like(hole)
+    for y0, y1, x0, x1 in boxes:
+        assert 0 <= y0 < y1 <= 300 and 0 <= x0 < x1 <= 400
+        assert y0 % 16 == 0 and x0 % 16 == 0  # on the network's grid (and at least LOCAL_ALIGN's)
+        assert (y1 % 16 == 0 or y1 == 300) and (x1 % 16 == 0 or x1 == 400)
+        assert not cover[y0:y1, x0:x1].any()  # disjoint
+        cover[y0:y1, x0:x1] = True
+    assert cover[hole].all()
+    # every hole pixel has the margin of context inside its crop (where the image has it)
+    ys, xs = np.nonzero(hole)
+    for y, x in zip(ys, xs):
+        y0, y1, x0, x1 = next(b for b in boxes if b[0] <= y < b[1] and b[2] <= x < b[3])
+        assert y - y0 >= min(16, y) and x - x0 >= min(16, x)
+        assert y1 - 1 - y >= min(16, 299 - y) and x1 - 1 - x >= min(16, 399 - x)
+
+
+def test_hole_boxes_scattered_and_whole():
+    rng = np.random.default_rng(0)
+    hole = rng.random((200, 200)) < 0.3
+    assert hole_boxes(hole, 8) == [(0, 200, 0, 200)]
+
+
+def test_local_matches_whole_and_keeps_known(tiny_prior):
+    H, W = 96 + 2 * LOCAL_MARGIN + 40, 2 * (2 * LOCAL_MARGIN + 40)
+    x = _photo(H, W)
+    hole = np.zeros((H, W), bool)
+    hole[60:72, 50:66] = True
+    hole[H - 20 : H - 8, W - 30 : W - 12] = True
+    ht = torch.from_numpy(hole)
+    loc = run(x, "inpaint", mask=hole, prior=tiny_prior, steps=4)
+    whole = run(x, "inpaint", mask=hole, prior=tiny_prior, steps=4, local=False)
+    assert loc.params.get("regions") == 2 and "regions" not in whole.params
+    assert torch.equal(loc.image[..., ~ht], x[..., ~ht])  # bit for bit
+    assert torch.equal(whole.image[..., ~ht], x[..., ~ht])
+    assert not torch.equal(loc.image[..., ht], x[..., ht])  # the holes were filled
+    # the tiny prior sees far less than the margin: the crops' result is the whole image's
+    assert torch.allclose(loc.image, whole.image, atol=1e-4)
+
+
+def test_local_batch_masks_samples_and_progress(tiny_prior):
+    H, W = 224, 224
+    x = torch.cat([_photo(H, W, 0), _photo(H, W, 1)])
+    m0 = np.zeros((H, W), bool)
+    m0[20:30, 20:30] = True
+    m1 = np.zeros((H, W), bool)
+    m1[190:200, 180:200] = True
+    seen = []
+    r = run(x, "inpaint", mask=[m0, m1], prior=tiny_prior, steps=3, sampler="ddnm", samples=2,
+            progress=lambda d: seen.append((d["i"], d["n"])))
+    assert r.params.get("regions") == 2
+    for b, m in enumerate((m0, m1)):
+        k = torch.from_numpy(~m)
+        assert torch.equal(r.image[b][..., k], x[b][..., k])
+        assert float(r.std[b][..., k].abs().max()) == 0
+    # image 0's second crop (image 1's hole) is known there: it stays the input
+    assert torch.equal(r.image[0][..., torch.from_numpy(m1)], x[0][..., torch.from_numpy(m1)])
+    assert seen[-1][0] == seen[-1][1] - 1 and seen[-1][1] == 2 * 3
+
+
+@pytest.mark.parametrize("params", [{"sigma": 0.02}, {"local": False}])
+def test_local_off(tiny_prior, params):
+    H, W = 224, 224
+    x = _photo(H, W)
+    hole = np.zeros((H, W), bool)
+    hole[20:30, 20:30] = True
+    r = run(x, "inpaint", mask=hole, prior=tiny_prior, steps=2, **params)
+    assert "regions" not in r.params
+
+
+# -- mask sanity --------------------------------------------------------------------------------
+def _cli(tiny_prior_dir, *args):
+    from click.testing import CliRunner
+
+    from restore.cli.main import main
+
+    return CliRunner().invoke(main, [str(a) for a in args] + ["--weights", str(tiny_prior_dir), "--steps", "2"],
+                              catch_exceptions=False)
+
+
+@pytest.fixture
+def photo_and_mask(tmp_path):
+    from restore.io import write_image
+
+    x = (_photo(48, 64)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    m = np.zeros((48, 64), np.uint8)
+    m[10:20, 12:30] = 255
+    write_image(tmp_path / "photo.png", x)
+    write_image(tmp_path / "mask.png", m)
+    write_image(tmp_path / "inverted.png", 255 - m)
+    return tmp_path
+
+
+def test_swapped_arguments_refused(tiny_prior_dir, photo_and_mask):
+    d = photo_and_mask
+    r = _cli(tiny_prior_dir, "inpaint", d / "mask.png", d / "photo.png", "-o", d / "o.png")
+    assert r.exit_code != 0 and not (d / "o.png").exists()
+    assert "does not look like a mask" in r.output and "swapped" in r.output
+    assert len([ln for ln in r.output.splitlines() if "error" in ln.lower() or "mask" in ln]) == 1
+
+
+def test_inverted_mask_warned_and_invert_mask(tiny_prior_dir, photo_and_mask):
+    from restore.io import read_image
+
+    d = photo_and_mask
+    r = _cli(tiny_prior_dir, "inpaint", d / "photo.png", d / "inverted.png", "-o", d / "a.png", "-q")
+    assert r.exit_code == 0 and "--invert-mask" in r.output and "94 %" in r.output
+    r = _cli(tiny_prior_dir, "inpaint", d / "photo.png", d / "inverted.png", "--invert-mask", "-o", d / "b.png",
+             "-q")
+    assert r.exit_code == 0 and "warning" not in r.output
+    r = _cli(tiny_prior_dir, "inpaint", d / "photo.png", d / "mask.png", "-o", d / "c.png", "-q")
+    assert np.array_equal(read_image(d / "b.png").array, read_image(d / "c.png").array)
+
+
+def test_photo_like():
+    from restore.tasks.inpaint import photo_like
+
+    m = np.zeros((40, 40), np.uint8)
+    m[10:20, 10:20] = 255
+    assert photo_like(m) is None and photo_like(m > 0) is None and photo_like((m > 0).astype(np.uint8)) is None
+    import cv2
+
+    soft = cv2.GaussianBlur(m, (5, 5), 1.0)  # a feathered brush's edge
+    assert photo_like(soft) is None
+    assert photo_like(np.repeat(m[..., None], 3, 2)) is None
+    assert "mid-grey" in photo_like((_photo(40, 40)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
