@@ -73,7 +73,18 @@ def eval_command(task: str) -> click.Command:
 
     def callback(dataset, **kw):
         degrade = {q.name: q.from_cli(kw.pop(q.name)) for q in tk.eval_params}
-        _evaluate(task, dataset, degrade, **kw)
+        # a text option given as comma-separated values (dejpeg's --quality 10,20,30): one evaluation each,
+        # its files (--csv/--json/--report) named with the value
+        many = {k: v.split(",") for k, v in degrade.items() if isinstance(v, str) and "," in v}
+        if not many:
+            return _evaluate(task, dataset, degrade, **kw)
+        (k, values), = list(many.items())[:1]
+        for v in values:
+            one = dict(kw)
+            for f in ("csv_path", "json_path", "report"):
+                if one.get(f) is not None:
+                    one[f] = one[f].with_name(f"{one[f].stem}-{k}{v}{one[f].suffix}")
+            _evaluate(task, dataset, {**degrade, k: v.strip()}, **one)
 
     cmd = click.Command(task, callback=callback, context_settings=CONTEXT, short_help=tk.summary,
                         help=f"Score {task} ({tk.summary}) on the clean images in DATASET.",

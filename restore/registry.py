@@ -72,6 +72,16 @@ def parse_method(spec: str) -> tuple[str, dict]:
     return name.strip(), hyper
 
 
+#: Capabilities an operator offering the key offers too (an SVD gives the exact prox).
+IMPLIED = {"svd": frozenset({"prox"})}
+
+
+def with_implied(capabilities) -> frozenset:
+    """``capabilities`` with those they imply (:data:`IMPLIED`)."""
+    caps = frozenset(capabilities)
+    return caps.union(*(IMPLIED.get(c, ()) for c in caps))
+
+
 def _load_ref(ref: str):
     import importlib
 
@@ -101,7 +111,7 @@ class SamplerSpec:
         return _load_ref(self.ref)
 
     def serves(self, capabilities) -> bool:
-        return self.needs <= capabilities
+        return self.needs <= with_implied(capabilities)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ _R("diffpir", SamplerSpec(f"{__name__}.diffpir:diffpir", frozenset({"svd"}), 20,
 _R("dps", SamplerSpec(f"{__name__}.guided:dps", frozenset({"grad"}), 20, "diffusion posterior sampling (gradient)"))
 _R("pigdm", SamplerSpec(f"{__name__}.guided:pigdm", frozenset({"svd", "grad"}), 20, "pseudo-inverse guidance (gradient)"))
 _R("repaint", SamplerSpec(f"{__name__}.repaint:repaint", frozenset({"mask"}), 20, "RePaint resampling"))
-_R("dpir", SamplerSpec(f"{__name__}.dpir:dpir", frozenset({"svd"}), 20, "deterministic plug-and-play HQS (MMSE-like)",
+_R("dpir", SamplerSpec(f"{__name__}.dpir:dpir", frozenset({"prox"}), 20, "deterministic plug-and-play HQS (MMSE-like)",
                          stochastic=False, sigma_max=49 / 255))
 _R("mmse", SamplerSpec(f"{__name__}.mmse:mmse", frozenset({"identity"}), 1, "one prior evaluation (posterior mean)",
                          stochastic=False, scheduled=False))
@@ -58,7 +58,9 @@ def check_compatible(name: str, op) -> SamplerSpec:
         spec = SAMPLERS.get(name)
     except KeyError as e:
         raise IncompatibleError(e.args[0]) from None
-    missing = spec.needs - op.capabilities
+    from ..registry import with_implied
+
+    missing = spec.needs - with_implied(op.capabilities)
     if missing:
         raise IncompatibleError(
             f"sampler '{name}' cannot serve task '{getattr(op, 'task', None) or op.name}' (it needs {', '.join(sorted(missing))}); "

@@ -22,14 +22,18 @@ CAPABILITIES = {
     "grad": "differentiable A (for guidance gradients)",
     "mask": "a pixel mask of known values (inpainting)",
     "identity": "A is the identity (pure denoising)",
+    "prox": "an exact proximal step of the data term (a projection onto a convex set of consistent images); "
+            "implied by svd",
 }
 
 TASKS: Registry[TaskSpec] = Registry("task")
 _R = TASKS.register
-_R("denoise", TaskSpec("denoise", f"{__name__}.denoise:DenoiseTask", "remove Gaussian noise", "denoise"))
+_R("denoise", TaskSpec("denoise", f"{__name__}.denoise:DenoiseTask", "remove noise (white Gaussian or a camera's)",
+                       "denoise"))
 _R("inpaint", TaskSpec("inpaint", f"{__name__}.inpaint:InpaintTask", "fill masked pixels", "inpaint"))
 _R("sr", TaskSpec("sr", f"{__name__}.superres:SuperResolveTask", "super-resolve x2/x3/x4/x8", "super_resolve"))
 _R("deblur", TaskSpec("deblur", f"{__name__}.deblur:DeblurTask", "remove a known blur", "deblur"))
+_R("dejpeg", TaskSpec("dejpeg", f"{__name__}.dejpeg:DejpegTask", "remove JPEG compression artefacts", "dejpeg"))
 
 
 def get_task(name: str):

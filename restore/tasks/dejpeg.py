@@ -1,0 +1,471 @@
+"""JPEG artefact removal: the operator is the file's own compression.
+
+A baseline JPEG stores, for each 8x8 block of each component (Y, and Cb / Cr after their
+chroma subsampling), the integers ``k = round(DCT(block) / q)`` for the component's
+quantisation table ``q``. Whatever the original was, its DCT coefficients lay in the bins
+``[q (k - 1/2), q (k + 1/2)]``: a box in the DCT domain, hence a convex set of images (the
+quantisation constraint set, QCS: Zakhor 1992; Yang, Galatsanos & Katsaggelos 1993). The
+projection onto it (:meth:`Dejpeg.project`) is the data step of the plug-and-play sampler
+(DPIR alternates the prior's denoiser ``D(x, sigma_k)`` with it at decreasing ``sigma_k``).
+
+The colour transform is JFIF's (full-range BT.601, as Pillow / libjpeg encode); the chroma
+constraint lives on the subsampled chroma ``A c`` (``A``: the encoder's box average over
+``fy x fx`` pixels), and the projection of ``c`` onto ``{c : A c in QCS}`` is
+``c + A^T (A A^T)^-1 (P(A c) - A c)`` = ``c`` plus the nearest-neighbour upsampling of the
+chroma correction (``A`` has orthogonal rows). The image is padded to the encoder's block
+grid (it starts at the top-left) by repeating the last row / column, as libjpeg does.
+
+The file's integers ``k`` are recovered from its decoded pixels: ``round(DCT(Y) / q)`` for
+luma, and for chroma from the decoder's upsampled planes averaged back over ``fy x fx`` and
+deconvolved by the ``[1, 6, 1] / 8`` smoothing that libjpeg's "fancy" (triangular)
+upsampling leaves in that average.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..api import restore, with_params_doc
+from ..errors import InputError
+from .base import Case, Operator, Param, Recipe, Task, from_np
+
+__all__ = ["Dejpeg", "DejpegTask", "JpegTables", "dejpeg", "estimate_quality", "jpeg_tables", "read_tables",
+           "standard_tables"]
+
+# Annex K tables of the JPEG standard (natural, row-major order), which libjpeg scales by quality.
+_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], dtype=np.float64).reshape(8, 8)
+_CHROMA = np.array([
+    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+    47, 66, 99, 99, 99, 99, 99, 99] + [99] * 32, dtype=np.float64).reshape(8, 8)
+
+
+def standard_tables(quality: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (luma, chroma) 8x8 tables libjpeg (hence Pillow) writes at ``quality`` 1-100
+    (``jpeg_set_quality`` with baseline tables: entries clamped to 1-255)."""
+    if not 1 <= int(quality) <= 100:
+        raise InputError(f"JPEG quality must be in 1-100, got {quality}")
+    q = int(quality)
+    scale = 5000 // q if q < 50 else 200 - 2 * q
+    return tuple(np.clip(np.floor((t * scale + 50) / 100), 1, 255) for t in (_LUMA, _CHROMA))
+
+
+@dataclass(frozen=True)
+class JpegTables:
+    """What the encoder did: a quantisation table per component (Y only for gray) and the
+    chroma subsampling factors ``(fy, fx)`` ((1, 1): 4:4:4, (2, 2): 4:2:0)."""
+
+    tables: tuple  # of 8x8 float arrays, one per component
+    chroma: tuple[int, int] = (2, 2)
+    source: str = "file"  # "file", "quality N", "estimated quality N"
+
+    def __repr__(self) -> str:  # short: it appears in batch keys and reports
+        return f"JpegTables({self.source}, chroma {self.chroma[1]}x{self.chroma[0]})"
+
+    @property
+    def level(self) -> float:
+        """The RMS of a uniform quantisation error on luma, ``sqrt(mean(q^2) / 12)`` in
+        [0, 1] units: the scale of the artefacts (the sampler's levels are set from it)."""
+        return float(math.sqrt(np.mean(self.tables[0] ** 2) / 12.0) / 255.0)
+
+
+def jpeg_tables(quality: int, channels: int = 3, chroma: tuple[int, int] = (2, 2)) -> JpegTables:
+    """Pillow's tables at ``quality`` (its default subsampling for colour is 4:2:0)."""
+    lum, chrom = standard_tables(quality)
+    return JpegTables((lum,) if channels == 1 else (lum, chrom, chrom), chroma if channels == 3 else (1, 1),
+                      f"quality {int(quality)}")
+
+
+def read_tables(path: str | Path) -> JpegTables | None:
+    """The quantisation tables and chroma subsampling of a JPEG file (None if it is not a
+    JPEG). Raises :class:`InputError` for a JPEG layout this task cannot model (CMYK)."""
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(path) as im:
+            if im.format != "JPEG":
+                return None
+            if im.mode not in ("L", "RGB"):
+                raise InputError(f"{path}: {im.mode} JPEG (only gray and YCbCr JPEGs can be de-blocked)")
+            qt = {int(k): np.asarray(v, dtype=np.float64).reshape(8, 8) for k, v in im.quantization.items()}
+            layers = list(getattr(im, "layer", []) or [])
+    except InputError:
+        raise
+    except Exception:  # noqa: BLE001 - not readable as a JPEG: the caller falls back
+        return None
+    if not layers:
+        return None
+    if len(layers) == 1:
+        return JpegTables((qt[layers[0][3]],), (1, 1))
+    hmax, vmax = max(lay[1] for lay in layers), max(lay[2] for lay in layers)
+    (_, h1, v1, _), (_, h2, v2, _) = layers[1], layers[2]
+    if (h1, v1) != (h2, v2) or layers[0][1:3] != (hmax, vmax) or hmax % h1 or vmax % v1:
+        raise InputError(f"{path}: unusual JPEG sampling factors {[lay[1:3] for lay in layers]}")
+    return JpegTables(tuple(qt[lay[3]] for lay in layers), (vmax // v1, hmax // h1))
+
+
+# -- the transforms -------------------------------------------------------------------------------
+def _dct_matrix() -> torch.Tensor:
+    n = torch.arange(8, dtype=torch.float64)
+    D = torch.cos((2 * n[None, :] + 1) * n[:, None] * math.pi / 16) * math.sqrt(2 / 8)
+    D[0] /= math.sqrt(2)
+    return D
+
+
+_D = _dct_matrix()
+
+
+def _blocks(p: torch.Tensor) -> torch.Tensor:
+    """``(B, H, W)`` (multiples of 8) -> ``(B, H/8, W/8, 8, 8)``."""
+    B, H, W = p.shape
+    return p.reshape(B, H // 8, 8, W // 8, 8).transpose(2, 3)
+
+
+def _unblocks(b: torch.Tensor) -> torch.Tensor:
+    B, h, w = b.shape[:3]
+    return b.transpose(2, 3).reshape(B, h * 8, w * 8)
+
+
+def dct8(p: torch.Tensor) -> torch.Tensor:
+    """Orthonormal 8x8 block DCT-II (JPEG's) of ``(B, H, W)`` planes -> ``(B, H/8, W/8, 8, 8)``."""
+    D = _D.to(p)
+    return D @ _blocks(p) @ D.T
+
+
+def idct8(c: torch.Tensor) -> torch.Tensor:
+    D = _D.to(c)
+    return _unblocks(D.T @ c @ D)
+
+
+_RGB2YCC = torch.tensor([[0.299, 0.587, 0.114], [-0.168735892, -0.331264108, 0.5],
+                         [0.5, -0.418687589, -0.081312411]], dtype=torch.float64)
+_YCC2RGB = torch.linalg.inv(_RGB2YCC)
+
+
+def to_ycc(x: torch.Tensor) -> torch.Tensor:
+    """RGB ``(B, 3, H, W)`` in [0, 1] -> JFIF YCbCr, 0-255 units centred on 0 (level shift done)."""
+    y = torch.einsum("ij,bjhw->bihw", _RGB2YCC.to(x), x * 255.0)
+    return torch.cat([y[:, :1] - 128.0, y[:, 1:]], dim=1)
+
+
+def from_ycc(y: torch.Tensor) -> torch.Tensor:
+    y = torch.cat([y[:, :1] + 128.0, y[:, 1:]], dim=1)
+    return torch.einsum("ij,bjhw->bihw", _YCC2RGB.to(y), y) / 255.0
+
+
+def _pad(p: torch.Tensor, H: int, W: int) -> torch.Tensor:
+    """Repeat the last row / column of ``(B, C, h, w)`` up to ``H x W`` (libjpeg's padding)."""
+    h, w = p.shape[-2:]
+    if (h, w) == (H, W):
+        return p
+    return F.pad(p, (0, W - w, 0, H - h), mode="replicate")
+
+
+def _smooth_inverse(a: torch.Tensor, dim: int, iters: int = 30) -> torch.Tensor:
+    """Solve ``S c = a`` along ``dim`` for ``S = [1, 6, 1] / 8`` (edges repeated): the
+    average over ``2`` pixels of libjpeg's triangular (fancy) upsampling of ``c``."""
+    def S(c):
+        n = c.shape[dim]
+        lo = torch.cat([c.narrow(dim, 0, 1), c.narrow(dim, 0, n - 1)], dim)
+        hi = torch.cat([c.narrow(dim, 1, n - 1), c.narrow(dim, n - 1, 1)], dim)
+        return (6 * c + lo + hi) / 8
+
+    c = a.clone()
+    for _ in range(iters):  # Richardson: S's eigenvalues lie in [0.5, 1], the error halves each time
+        c = c + (a - S(c))
+    return c
+
+
+class Dejpeg(Operator):
+    """The quantisation constraint set of one JPEG (its tables, chroma subsampling and
+    coefficients) and the projection onto it.
+
+    Parameters
+    ----------
+    x_shape : tuple
+        ``(C, H, W)`` of the image (C = 1: a gray JPEG; 3: YCbCr).
+    tables : JpegTables
+    decoded : torch.Tensor
+        ``(B, C, H, W)`` in [0, 1]: the decoded file, from which the coefficients are read.
+    """
+
+    capabilities = frozenset({"prox"})
+    task = "dejpeg"
+
+    def __init__(self, x_shape, tables: JpegTables, decoded: torch.Tensor) -> None:
+        super().__init__(x_shape, 0.0)
+        C, H, W = self.x_shape
+        if len(tables.tables) != C or C not in (1, 3):
+            raise InputError(f"JPEG tables for {len(tables.tables)} component(s) but the image has {C} channel(s)")
+        self.tables = tables
+        self.fy, self.fx = tables.chroma if C == 3 else (1, 1)
+        self.Hp = -(-H // (8 * self.fy)) * 8 * self.fy
+        self.Wp = -(-W // (8 * self.fx)) * 8 * self.fx
+        self.k = self._coefficients(decoded.double())  # per component: (B, h, w, 8, 8) integers
+
+    # the components as the encoder codes them: Y at full size, chroma box-averaged
+    def _planes(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = _pad(x, self.Hp, self.Wp)
+        if x.shape[1] == 1:
+            return [x[:, 0] * 255.0 - 128.0]
+        y = to_ycc(x)
+        return [y[:, 0]] + [F.avg_pool2d(y[:, i : i + 1], (self.fy, self.fx))[:, 0] for i in (1, 2)]
+
+    def _coefficients(self, decoded: torch.Tensor) -> list[torch.Tensor]:
+        planes = self._planes(decoded)
+        out = []
+        for i, (p, q) in enumerate(zip(planes, self.tables.tables)):
+            if i and self.fy > 1:
+                p = _smooth_inverse(p, -2)
+            if i and self.fx > 1:
+                p = _smooth_inverse(p, -1)
+            out.append(torch.round(dct8(p) / torch.as_tensor(q).to(p)))
+        return out
+
+    def _clamp(self, p: torch.Tensor, i: int) -> torch.Tensor:
+        q = torch.as_tensor(self.tables.tables[i]).to(p)
+        k = self.k[i].to(p)
+        return idct8(torch.minimum(torch.maximum(dct8(p), (k - 0.5) * q), (k + 0.5) * q))
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """The image nearest ``x`` (in the YCbCr metric) whose coefficients lie in the file's bins."""
+        dt = x.dtype
+        B, C, H, W = x.shape
+        if self.k[0].shape[0] not in (1, B):
+            raise ValueError(f"{self.k[0].shape[0]} JPEG coefficient sets for a batch of {B}")
+        xp = _pad(x.double(), self.Hp, self.Wp)
+        if C == 1:
+            p = self._clamp(xp[:, 0] * 255.0 - 128.0, 0)
+            return ((p + 128.0) / 255.0)[:, None, :H, :W].to(dt)
+        y = to_ycc(xp)
+        parts = [self._clamp(y[:, 0], 0)[:, None]]
+        for i in (1, 2):
+            c = y[:, i : i + 1]
+            a = F.avg_pool2d(c, (self.fy, self.fx))
+            d = self._clamp(a[:, 0], i)[:, None] - a
+            parts.append(c + d.repeat_interleave(self.fy, -2).repeat_interleave(self.fx, -1))
+        return from_ycc(torch.cat(parts, 1))[..., :H, :W].to(dt)
+
+    def prox(self, z, y, rho):
+        """The data term is the set's indicator: its proximal step is the projection, at any ``rho``."""
+        return self.project(z)
+
+    def A(self, x):
+        """The coefficients' bins are the measurement; as an image: the projection of ``x``."""
+        return self.project(x)
+
+    def init(self, y):
+        return y
+
+    def coefficients(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """``round(DCT / q)`` of each component of ``x`` (as the encoder computes them)."""
+        return [torch.round(dct8(p) / torch.as_tensor(q).to(p))
+                for p, q in zip(self._planes(x.double()), self.tables.tables)]
+
+    def describe(self):
+        return {**super().describe(), "tables": self.tables.source, "chroma": f"{self.fx}x{self.fy}"}
+
+
+# -- quality estimation (an array without its file) ------------------------------------------
+def estimate_quality(x: torch.Tensor) -> int:
+    """The Pillow / libjpeg quality whose luma table best explains ``x``'s block DCT
+    coefficients (``(1, C, H, W)`` in [0, 1]): the lowest quality (coarsest table) under
+    which the coefficients still sit near multiples of the table's steps."""
+    p = x[:1].double()
+    p = (to_ycc(p)[:, 0] if p.shape[1] == 3 else p[:, 0] * 255.0 - 128.0)
+    H, W = p.shape[-2:]
+    p = p[:, : H - H % 8, : W - W % 8]
+    if p.shape[-1] < 8 or p.shape[-2] < 8:
+        raise InputError("the image is smaller than one 8x8 block: give the JPEG quality")
+    c = dct8(p).reshape(-1, 64)
+    best = 100
+    for qual in range(1, 101):
+        q = torch.as_tensor(standard_tables(qual)[0].reshape(64))
+        use = q >= 4  # steps well above the decoder's rounding noise
+        if not bool(use.any()):
+            break
+        r = c[:, use] / q[use]
+        r = r[r.abs() >= 0.5]  # the coefficients this table keeps (a coarse table rounds the rest to 0)
+        if r.numel() < 32:
+            continue
+        if float(((r - r.round()) ** 2).mean()) < 0.02:  # 1/12 for values off the grid, near 0 on it
+            best = qual
+            break
+    return best
+
+
+# -- the task ----------------------------------------------------------------------------------
+def _cv2_nlm(case: Case, h: float) -> torch.Tensor:
+    import cv2
+
+    n8 = case.y_uint8
+    if n8.ndim == 3:
+        return from_np(cv2.fastNlMeansDenoisingColored(n8, None, h, h, 7, 21))
+    return from_np(cv2.fastNlMeansDenoising(n8, None, h, 7, 21))
+
+
+def _pocs(case: Case) -> torch.Tensor:
+    """A classical deblocking: a Gaussian blur (sigma 1) projected back onto the file's bins."""
+    op = Dejpeg(tuple(case.y.shape[1:]), case.run["tables"], case.y)
+    t = torch.arange(-3, 4, dtype=case.y.dtype)
+    k = torch.exp(-t**2 / 2)
+    k = (k / k.sum()).reshape(1, 1, 1, 7)
+    C = case.y.shape[1]
+    blur = F.pad(case.y, (3, 3, 3, 3), mode="replicate")
+    blur = F.conv2d(F.conv2d(blur, k.expand(C, 1, 1, 7), groups=C), k.transpose(-1, -2).expand(C, 1, 7, 1), groups=C)
+    return op.project(blur).clamp(0, 1)
+
+
+#: The published gray LIVE1 rows (PSNR dB), another test set than ours: DnCNN-3 (Zhang et al.,
+#: TIP 2017, table VII) and FBCNN (Jiang et al., ICCV 2021, table 1).
+PUBLISHED_LIVE1 = {}
+
+
+class DejpegTask(Task):
+    """Remove JPEG blocking and ringing: the result stays consistent with the file (its DCT coefficients in
+    the bins the file's quantisation tables define), the prior chooses within them."""
+
+    name = "dejpeg"
+    summary = "remove JPEG compression artefacts"
+    operator = Dejpeg
+    params = (
+        Param("tables", object, None, "JpegTables of the file (restore.tasks.dejpeg.read_tables); from the "
+                                      "file on the command line.", cli=False),
+        Param("quality", int, None, "JPEG quality (Pillow / libjpeg standard tables) of an image given without "
+                                    "its file (estimated from the image when omitted; ignored for a JPEG file, "
+                                    "whose own tables are read).", range=(1, 100), flag="--jpeg-quality"),
+        Param("chroma", str, "4:2:0", "Chroma subsampling assumed without the file (a JPEG file's own is read).",
+              choices=("4:2:0", "4:2:2", "4:4:4")),
+        Param("strength", float, 1.0, "Multiplies the sampler's levels: below 1 keeps more texture (and "
+                                      "artefacts), above 1 smooths more.", range=(0.1, 10)),
+    )
+    eval_params = (Param("quality", str, "10", "Pillow JPEG quality of the degraded images, 1-100; comma-separated "
+                                               "(10,20,30,40): one evaluation each."),)
+    # DPIR (alternate D and the projection) from a level proportional to the tables' quantisation
+    # RMS: benchmarks/dejpeg_defaults.py on the validation split
+    sampler, steps, spacing, options = "dpir", 8, "karras", ()
+    START, END = 1.0, 0.15  # sigma_max, sigma_min as multiples of JpegTables.level
+    baselines = {
+        "decode": lambda c: c.y.clone(),
+        **{f"opencv-nlm@h={h}": (lambda c, h=h: _cv2_nlm(c, h)) for h in (3, 5, 8)},
+        "blur+qcs": _pocs,
+    }
+
+    def tables_for(self, x: torch.Tensor, p: dict) -> JpegTables:
+        if p.get("tables") is not None:
+            return p["tables"]
+        chroma = {"4:2:0": (2, 2), "4:2:2": (1, 2), "4:4:4": (1, 1)}[p.get("chroma") or "4:2:0"]
+        q = p.get("quality")
+        if q is None:
+            t = jpeg_tables(estimate_quality(x), x.shape[1], chroma)
+            return JpegTables(t.tables, t.chroma, "estimated " + t.source)
+        return jpeg_tables(q, x.shape[1], chroma)
+
+    def check(self, x, p):
+        """Also settles the tables (given, from ``quality``, or estimated from a single
+        image), so that the recipe's levels follow them."""
+        out = super().check(x, p)
+        t = out.get("tables")
+        if t is not None and not isinstance(t, JpegTables):
+            raise InputError("tables must be restore.tasks.dejpeg.JpegTables (read_tables(path) or jpeg_tables(q))")
+        if x.shape[1] not in (1, 3):
+            raise InputError(f"dejpeg takes gray or RGB images, got {x.shape[1]} channels")
+        if t is not None and len(t.tables) != x.shape[1]:
+            raise InputError(f"JPEG tables for {len(t.tables)} component(s) but the image has {x.shape[1]} channel(s)")
+        if t is None and (out.get("quality") is not None or x.shape[0] == 1):
+            out["tables"] = self.tables_for(x, out)
+        return out
+
+    def estimates(self, p):
+        return p.get("tables") is None and p.get("quality") is None
+
+    def recipe(self, p):
+        """DPIR's levels from ``START`` to ``END`` times the tables' quantisation RMS (times ``strength``)."""
+        s = p["tables"].level * p.get("strength", 1.0) if p.get("tables") is not None else None
+        return Recipe(self.sampler, self.steps, None if s is None else self.START * s, self.spacing,
+                      None if s is None else self.END * s, self.options)
+
+    def build(self, x, p):
+        t = self.tables_for(x, p)
+        return Dejpeg(tuple(x.shape[1:]), t, x), x, t.source.startswith("estimated")
+
+    def load(self, image, files, p, max_pixels):
+        p = dict(p)
+        if image.path is not None and p.get("tables") is None:
+            t = read_tables(image.path)
+            if t is not None:
+                if image.meta.orientation != 1:
+                    raise InputError(f"{image.path}: EXIF orientation {image.meta.orientation}: the block grid is "
+                                     "turned with the image (not supported yet; rotate the file losslessly first)")
+                p["tables"] = t
+        return p, None
+
+    # -- evaluation --------------------------------------------------------------------------
+    def degrade(self, name, img, index, quality=10, **_):
+        """The clean image saved by Pillow at ``quality`` (4:2:0 for colour, its default), decoded."""
+        import io as _io
+
+        from PIL import Image as PILImage
+
+        from ..io import to_tensor
+
+        try:
+            quality = int(quality)
+        except ValueError:
+            raise InputError(f"--quality takes integers 1-100, got {quality!r}") from None
+        if not 1 <= quality <= 100:
+            raise InputError(f"--quality takes integers 1-100, got {quality}")
+        buf = _io.BytesIO()
+        PILImage.fromarray(img).save(buf, "JPEG", quality=quality)
+        buf.seek(0)
+        t = read_tables(buf)
+        buf.seek(0)
+        with PILImage.open(buf) as im:
+            dec = np.asarray(im.convert("L" if img.ndim == 2 else "RGB"))
+        return Case(name, to_tensor(img), to_tensor(dec), self.name, {"quality": int(quality)}, {"tables": t},
+                    y_uint8=dec)
+
+    def describe(self, p):
+        return f"Pillow JPEG quality {p['quality']} (4:2:0 for colour)"
+
+    def published(self, p):
+        return PUBLISHED_NOTE
+
+
+PUBLISHED_NOTE = ""
+
+
+# -- the API helper: restore.dejpeg ------------------------------------------------------------------
+@with_params_doc
+def dejpeg(image: Any, quality: int | None = None, **params: Any) -> Any:
+    """Remove JPEG artefacts. ``image`` is a JPEG file's path (its own tables are read) or a
+    decoded array / tensor, with the ``quality`` it was saved at (Pillow / libjpeg standard
+    tables; estimated when None) or its ``tables`` (:func:`read_tables`).
+
+    {params}
+
+    Examples
+    --------
+    >>> import numpy as np, restore
+    >>> img = np.full((24, 40, 3), 128, np.uint8)
+    >>> restore.dejpeg(img, quality=30, steps=2).shape
+    (24, 40, 3)
+    """
+    if isinstance(image, (str, Path)):
+        from ..io import read_image
+
+        im = read_image(image)
+        t = read_tables(image)
+        if t is not None:
+            params["tables"] = t
+        return restore(im.color, "dejpeg", quality=quality, **params)
+    return restore(image, "dejpeg", quality=quality, **params)

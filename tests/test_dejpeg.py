@@ -1,0 +1,195 @@
+"""dejpeg: the quantisation constraint set of a JPEG file and its projection (by properties),
+the tables read from files, and the task end to end with the tiny prior."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from restore.cli.main import main
+from restore.io import read_image, to_tensor
+from restore.tasks.dejpeg import (Dejpeg, JpegTables, dct8, estimate_quality, jpeg_tables, read_tables,
+                                  standard_tables)
+
+
+def _photo(h, w, gray=False, seed=0):
+    """A smooth random image with edges (compresses like a photo: blocks and ringing)."""
+    g = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    chans = []
+    for c in range(1 if gray else 3):
+        a = 0.5 + 0.3 * np.sin(2 * np.pi * (g.uniform(1, 3) * xx + g.uniform(1, 3) * yy) + c)
+        a += 0.25 * ((xx + 0.3 * c) > 0.5) + 0.03 * g.standard_normal((h, w))
+        chans.append(a)
+    a = np.clip(np.stack(chans, -1) * 255, 0, 255).astype(np.uint8)
+    return a[..., 0] if gray else a
+
+
+def _jpeg(arr, tmp_path, name="x.jpg", **kw):
+    p = tmp_path / name
+    Image.fromarray(arr).save(p, "JPEG", **kw)
+    return p
+
+
+def _inside(op, x, tol=1e-6, full=False):
+    """Per component: the fraction of ``x``'s DCT coefficients within the file's bins (``full``:
+    of the blocks wholly inside the image only)."""
+    out = []
+    H, W = x.shape[-2:]
+    for i, (pl, q) in enumerate(zip(op._planes(x.double()), op.tables.tables)):
+        r = dct8(pl) / torch.as_tensor(q) - op.k[i]
+        if full:
+            fy, fx = (op.fy, op.fx) if i else (1, 1)
+            r = r[:, : H // (8 * fy), : W // (8 * fx)]
+        out.append(float((r.abs() <= 0.5 + tol).double().mean()))
+    return out
+
+
+def _op(path):
+    t = read_tables(path)
+    x = to_tensor(read_image(path).color).double()
+    return Dejpeg(tuple(x.shape[1:]), t, x), x, t
+
+
+@pytest.mark.parametrize("q", [5, 10, 30, 50, 75, 90, 100])
+def test_known_quality_tables_match_pillow(q, tmp_path):
+    t = read_tables(_jpeg(_photo(16, 16), tmp_path, quality=q))
+    lum, chrom = standard_tables(q)
+    assert np.array_equal(t.tables[0], lum) and np.array_equal(t.tables[1], chrom) and np.array_equal(t.tables[2], chrom)
+    assert t.chroma == (2, 2)  # Pillow's default 4:2:0
+
+
+@pytest.mark.parametrize("sub,chroma", [(0, (1, 1)), (1, (1, 2)), (2, (2, 2))])
+def test_subsampling_read_from_file(sub, chroma, tmp_path):
+    t = read_tables(_jpeg(_photo(24, 40), tmp_path, quality=40, subsampling=sub))
+    assert t.chroma == chroma
+    g = read_tables(_jpeg(_photo(24, 40, gray=True), tmp_path, "g.jpg", quality=40))
+    assert len(g.tables) == 1
+
+
+def test_not_a_jpeg(tmp_path):
+    p = tmp_path / "x.png"
+    Image.fromarray(_photo(16, 16)).save(p)
+    assert read_tables(p) is None
+
+
+@pytest.mark.parametrize("shape,kw", [((64, 96, 3), {"quality": 20}), ((37, 53, 3), {"quality": 20}),
+                                      ((37, 53, 3), {"quality": 30, "subsampling": 0}),
+                                      ((41, 30, 3), {"quality": 15, "subsampling": 1}),
+                                      ((33, 45), {"quality": 10}), ((50, 70, 3), {"quality": 25, "progressive": True})])
+def test_projection_properties(shape, kw, tmp_path):
+    """Idempotent; the decoded image barely moves (it is nearly consistent already); a random
+    image projected has the file's coefficients in every component (4:2:0 chroma included)."""
+    a = _photo(shape[0], shape[1], gray=len(shape) == 2)
+    op, x, t = _op(_jpeg(a, tmp_path, **kw))
+    g = torch.Generator().manual_seed(0)
+    z = torch.rand(x.shape, generator=g, dtype=torch.float64)
+    p = op.project(z)
+    pp = op.project(p)
+    H, W = shape[:2]
+    if H % 16 == 0 and W % 16 == 0:  # exact off the edge blocks' repetition of the last row/column
+        assert float((pp - p).abs().max()) < 1e-9
+        assert min(_inside(op, p)) == 1.0
+    else:  # the partial edge blocks: padding by repetition is re-applied to the projected image
+        inner = (slice(None), slice(None), slice(0, H - H % 16), slice(0, W - W % 16))
+        assert float((pp - p)[inner].abs().max()) < 1e-9
+        assert min(_inside(op, p, full=True)) == 1.0
+        assert min(_inside(op, p)) > 0.9  # edge blocks: approximately
+    # the projection is a projection: no closer point of the set than x itself, moving the truth little
+    gt = to_tensor(a).double()
+    assert float((op.project(gt) - gt).pow(2).mean().sqrt()) < float((x - gt).pow(2).mean().sqrt())
+
+
+def test_coefficients_recovered_from_the_decode(tmp_path):
+    """The file's integers are read back from its decoded pixels (luma and 4:2:0 chroma):
+    they are those of the clean image for nearly every coefficient."""
+    a = _photo(96, 128)
+    op, x, t = _op(_jpeg(a, tmp_path, quality=20))
+    for i, k in enumerate(op.coefficients(to_tensor(a).double())):
+        assert float((k == op.k[i]).double().mean()) > 0.99
+
+
+def test_reencoding_the_output_gives_the_files_coefficients(tmp_path):
+    """The projected image, saved with the file's own tables and subsampling, encodes to the
+    file's coefficients (read back from the re-encoded decode)."""
+    a = _photo(64, 96)
+    path = _jpeg(a, tmp_path, quality=15)
+    op, x, t = _op(path)
+    z = op.project(torch.clamp(x + 0.02 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1),
+                                                        dtype=torch.float64), 0, 1))
+    out = (z.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    re = tmp_path / "re.jpg"
+    with Image.open(path) as im:
+        Image.fromarray(out).save(re, "JPEG", qtables=im.quantization, subsampling=2)
+    op2, _, t2 = _op(re)
+    assert all(np.array_equal(u, v) for u, v in zip(t.tables, t2.tables))
+    agree = [float((k1 == k2).double().mean()) for k1, k2 in zip(op.k, op2.k)]
+    assert min(agree) > 0.99
+
+
+@pytest.mark.parametrize("q", [10, 30, 60, 90])
+def test_quality_estimated_from_the_pixels(q):
+    buf = io.BytesIO()
+    Image.fromarray(_photo(128, 128)).save(buf, "JPEG", quality=q)
+    buf.seek(0)
+    dec = np.asarray(Image.open(buf).convert("RGB"))
+    est = estimate_quality(to_tensor(dec))
+    assert np.array_equal(standard_tables(est)[0], standard_tables(q)[0]) or abs(est - q) <= 2
+
+
+def test_standard_tables_errors():
+    from restore.errors import InputError
+
+    with pytest.raises(InputError):
+        standard_tables(0)
+    with pytest.raises(InputError):
+        Dejpeg((1, 8, 8), jpeg_tables(50, 3), torch.zeros(1, 1, 8, 8))
+
+
+def test_api_and_restore(tiny_prior, tmp_path):
+    import restore
+
+    a = _photo(37, 45)
+    path = _jpeg(a, tmp_path, quality=20)
+    out = restore.dejpeg(path, steps=2, prior=tiny_prior)
+    assert out.shape == a.shape and out.dtype == np.uint8
+    dec = np.asarray(Image.open(path).convert("RGB"))
+    out2 = restore.dejpeg(dec, quality=20, steps=2, prior=tiny_prior)
+    assert out2.shape == a.shape
+    # the result is consistent with the file: its coefficients are the file's (up to uint8 rounding)
+    op, _, _ = _op(path)
+    got = op.coefficients(to_tensor(out).double())
+    assert np.mean([float((k1 == k2).double().mean()) for k1, k2 in zip(got, op.k)]) > 0.9
+
+
+def test_cli_end_to_end(tiny_prior_dir, tmp_path):
+    a = _photo(40, 56)
+    src = tmp_path / "p.jpg"
+    Image.fromarray(a).save(src, "JPEG", quality=15, exif=Image.Exif().tobytes() if False else b"")
+    gray = _jpeg(_photo(30, 33, gray=True), tmp_path, "g.jpg", quality=10, progressive=True)
+    r = CliRunner().invoke(main, ["dejpeg", str(src), "--steps", "2", "--weights", str(tiny_prior_dir), "-q",
+                                  "-o", str(tmp_path / "o.png")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert read_image(tmp_path / "o.png").array.shape == a.shape
+    r = CliRunner().invoke(main, ["dejpeg", str(gray), "--steps", "2", "--weights", str(tiny_prior_dir), "-q",
+                                  "-o", str(tmp_path / "g.png")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert read_image(tmp_path / "g.png").array.shape == (30, 33)
+    png = tmp_path / "p.png"
+    Image.fromarray(a).save(png)
+    r = CliRunner().invoke(main, ["dejpeg", str(png), "--jpeg-quality", "101", "--weights", str(tiny_prior_dir)])
+    assert r.exit_code == 2
+
+
+def test_eval_qualities(tiny_prior_dir, tmp_path):
+    d = tmp_path / "set"
+    d.mkdir()
+    Image.fromarray(_photo(32, 40)).save(d / "a.png")
+    Image.fromarray(_photo(24, 24, gray=True)).save(d / "b.png")
+    r = CliRunner().invoke(main, ["eval", "dejpeg", str(d), "--quality", "10,40", "--steps", "2", "--baselines",
+                                  "--weights", str(tiny_prior_dir), "-q"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert r.output.count("| decode (classical) |") == 2 and "quality 40" in r.output
