@@ -310,5 +310,9 @@ from .eval_cmd import eval_cmd  # noqa: E402
 main.add_command(eval_cmd)
 main.add_command(convert)
 
+from .ui.command import ui  # noqa: E402  (click only; the server loads when `restore ui` runs)
+
+main.add_command(ui)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

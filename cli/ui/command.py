@@ -1,0 +1,68 @@
+"""The ``restore ui`` command (click only: the server and its libraries load when it runs)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..groups import CONTEXT
+
+#: the optional extra that installs the server's libraries
+UI_EXTRA = "ui"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@click.command("ui", context_settings=CONTEXT)
+@click.option("--port", type=click.IntRange(0, 65535), default=7860, show_default=True,
+              help="TCP port (0: any free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Anything but the local machine lets others on the network use it.")
+@click.option("--open", "open_", is_flag=True, help="Open the page in the default browser.")
+@click.option("--weights", type=str, default=None, help="Prior directory or shipped name (default: restore-small).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--max-pixels", type=click.IntRange(1), default=None,
+              help="Refuse larger uploads (default 100 MP, as the command line).")
+@click.option("--threads", type=click.IntRange(1, 1024), default=None, help="CPU threads for the network.")
+def ui(port, host, open_, weights, device, max_pixels, threads):
+    """A local browser app: paint the mask, run any task, compare, download.
+
+    Needs the ui extra: pip install "restore[ui]".
+    """
+    try:
+        import uvicorn
+
+        from .server import create_app
+    except ImportError as e:
+        click.echo(f"error: restore ui needs the '{UI_EXTRA}' extra: pip install \"restore[{UI_EXTRA}]\" "
+                   f"({e.name or e} is missing)", err=True)
+        sys.exit(2)
+    if host not in LOCAL_HOSTS:
+        click.echo(f"warning: binding {host}: anyone who can reach this machine on port {port} can use the app "
+                   "(upload images, run jobs); there is no login", err=True)
+    import socket
+
+    try:  # bound here, so that the address printed is the one served (--port 0: a free one)
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(128)
+    except OSError as e:
+        click.echo(f"error: cannot listen on {host}:{port} ({e.strerror or e})", err=True)
+        sys.exit(1)
+    bound = sock.getsockname()
+    shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+    url = f"http://{shown}:{bound[1]}/"
+    app = create_app(weights=weights, device=device, max_pixels=max_pixels, threads=threads)
+    click.echo(f"restore ui: {url}  (Ctrl+C stops)")
+    sys.stdout.flush()
+    if open_:
+        import webbrowser
+
+        webbrowser.open(url)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,560 @@
+"""The app of ``restore ui`` (Starlette): uploads, task declarations, a one-job-at-a-time queue.
+
+Routes (all JSON unless said):
+
+- ``GET /``: the page; ``GET /static/...``: its script and style.
+- ``GET /api/tasks``: every registered task with its command-line parameters (as
+  :func:`restore.cli.groups.param_option` reads them), its file inputs and the samplers that
+  serve it; the limits.
+- ``POST /api/images``: the body is an image file's bytes (``X-Filename``: its name, used for
+  messages and the download's name only). Read by :func:`restore.io.read_image`, as the
+  command line reads it; answers its id, size and whether it has alpha.
+- ``GET /api/images/{id}/preview.png``: the image as displayed (8-bit PNG).
+- ``POST /api/jobs``: ``{"image", "task", "params" (command-line units), "steps", "seed",
+  "sampler", "mask" (a PNG data URL: white = fill)}``; checked before it is queued.
+- ``GET /api/jobs/{id}``: its state and progress; ``POST /api/jobs/{id}/cancel``.
+- ``GET /api/jobs/{id}/preview.png``, ``GET /api/jobs/{id}/download``: the result shown, and
+  as a PNG with the input's bit depth, alpha, EXIF and ICC profile (:func:`restore.io.encode_image`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import itertools
+import math
+import os
+import queue
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from restore.errors import RestoreError
+from restore.io import DEFAULT_MAX_PIXELS, READ_EXTS
+from restore.samplers import SAMPLERS
+from restore.tasks import TASKS, get_task
+
+STATIC = Path(__file__).with_name("static")
+#: bytes per pixel allowed in an upload: an uncompressed 16-bit RGBA file at the pixel limit
+#: (no real image file of that many pixels is larger), plus room for its headers
+BYTES_PER_PIXEL = 8
+HEADER_ROOM = 1 << 20
+KEEP_IMAGES = 8  # uploads kept (oldest dropped first)
+KEEP_JOBS = 32  # finished jobs kept with their results
+
+
+class Cancelled(Exception):
+    """Raised inside the sampler's step callback when the page cancels the job."""
+
+
+class PageError(Exception):
+    """A problem reported to the page as one line (HTTP ``status``)."""
+
+    def __init__(self, msg: str, status: int = 400) -> None:
+        super().__init__(msg)
+        self.status = status
+
+
+@dataclass
+class Upload:
+    id: str
+    name: str  # the page's file name (sanitised): messages and the download's name only
+    path: Path  # where the server stored it (its own name)
+    width: int
+    height: int
+    has_alpha: bool
+    dtype: str
+    preview: bytes | None = None
+
+
+@dataclass
+class JobState:
+    id: str
+    image: Upload
+    task: str
+    params: dict
+    opts: dict
+    mask: Path | None
+    status: str = "queued"  # queued, running, done, error, cancelled
+    i: int = 0
+    n: int = 0
+    message: str = ""
+    warnings: list = field(default_factory=list)
+    seconds: float | None = None
+    result: bytes | None = None
+    preview: bytes | None = None
+    size: tuple | None = None
+    summary: dict = field(default_factory=dict)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def public(self, position: int | None) -> dict:
+        return {"id": self.id, "status": self.status, "i": self.i, "n": self.n, "message": self.message,
+                "warnings": self.warnings, "seconds": self.seconds, "task": self.task, "image": self.image.id,
+                "position": position, "summary": self.summary,
+                "width": self.size[1] if self.size else None, "height": self.size[0] if self.size else None}
+
+
+def _safe_name(name: str) -> str:
+    """The last part of a page-given file name, printable characters only (never a path)."""
+    name = re.split(r"[\\/]", name or "")[-1]
+    name = re.sub(r"[^\w.\- ()+]", "_", name).strip(" .")
+    return name[:120] or "image"
+
+
+def _one_line(e: BaseException, *replace: tuple[str, str]) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    for a, b in replace:
+        msg = msg.replace(a, b)
+    return msg
+
+
+def describe_param(q) -> dict:
+    """A task parameter as the page builds its control: what :func:`param_option` reads."""
+    if q.switch:
+        kind = "switch"
+    elif q.choices:
+        kind = "choice"
+    elif q.type in (int, float):
+        kind = q.type.__name__
+    else:
+        kind = "text"
+    default = q.default
+    if default is not None and q.unit != 1 and not q.switch:
+        default = default * q.unit
+    if q.choices and default is not None:
+        default = str(default)
+    return {"name": q.name, "option": q.option, "kind": kind, "default": default,
+            "choices": [str(c) for c in q.choices], "range": list(q.range) if q.range else None,
+            "help": q.help, "required": q.required}
+
+
+def param_from_page(q, value: Any) -> Any:
+    """A page value (command-line units, as text, number or bool) -> the API's, checked as
+    the command line's click types check it."""
+    label = q.option
+    if value is None or value == "":
+        if q.required:
+            raise PageError(f"{label} is required")
+        return None if not q.switch else False
+    if q.switch:
+        if isinstance(value, bool):
+            return value
+        raise PageError(f"{label} is on or off, got {value!r}")
+    if q.choices:
+        if str(value) not in [str(c) for c in q.choices]:
+            raise PageError(f"{label} must be one of {', '.join(map(str, q.choices))}, got {value!r}")
+        return q.from_cli(str(value) if q.type is str else q.type(value))
+    if q.type in (int, float):
+        try:
+            v = q.type(value) if q.type is float or isinstance(value, int) else int(str(value), 10)
+        except (TypeError, ValueError):
+            raise PageError(f"{label} takes a{'n' if q.type is int else ''} {q.type.__name__}, got {value!r}") from None
+        if q.type is float and not math.isfinite(v):
+            raise PageError(f"{label} must be a finite number, got {value!r}")
+        if q.range is not None and not q.range[0] <= v <= q.range[1]:
+            raise PageError(f"{label} must be in {q.range[0]:g}-{q.range[1]:g}, got {v:g}")
+        return q.from_cli(v)
+    text = str(value).strip()
+    if re.search(r"[\\/]", text) or os.path.lexists(text):
+        raise PageError(f"{label}: file-system paths are not taken from the page, got {text!r}")
+    return q.from_cli(text)
+
+
+class App:
+    """State of one server: uploads, the queue and its one worker thread."""
+
+    def __init__(self, *, weights: str | None = None, device: str = "auto", max_pixels: int | None = None,
+                 threads: int | None = None, preload: bool = True) -> None:
+        self.weights, self.device, self.threads = weights, device, threads
+        self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
+        self.max_bytes = self.max_pixels * BYTES_PER_PIXEL + HEADER_ROOM
+        self.dir = Path(tempfile.mkdtemp(prefix="restore-ui-"))
+        self.images: OrderedDict[str, Upload] = OrderedDict()
+        self.jobs: OrderedDict[str, JobState] = OrderedDict()
+        self.queue: queue.Queue[JobState | None] = queue.Queue()
+        self.lock = threading.Lock()
+        self.ids = itertools.count(1)
+        self.prior_error: str | None = None
+        self.worker = threading.Thread(target=self._work, args=(preload,), name="restore-ui-worker", daemon=True)
+        self.worker.start()
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.worker.join(timeout=5)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _id(self, kind: str) -> str:
+        return f"{kind}{next(self.ids)}-{os.urandom(4).hex()}"
+
+    # -- uploads -------------------------------------------------------------------------
+    def add_image(self, name: str, data_path: Path) -> Upload:
+        from restore.io import read_image
+
+        name = _safe_name(name)
+        try:
+            img = read_image(data_path, max_pixels=self.max_pixels)
+        except RestoreError as e:
+            data_path.unlink(missing_ok=True)
+            raise PageError(_one_line(e, (str(data_path), name))) from None
+        a = img.array
+        up = Upload(data_path.stem, name, data_path, int(a.shape[1]), int(a.shape[0]), img.has_alpha, str(a.dtype))
+        with self.lock:
+            self.images[up.id] = up
+            while len(self.images) > KEEP_IMAGES:
+                _, old = self.images.popitem(last=False)
+                if not any(j.image is old and j.status in ("queued", "running") for j in self.jobs.values()):
+                    old.path.unlink(missing_ok=True)
+        return up
+
+    def image(self, id: str) -> Upload:
+        with self.lock:
+            up = self.images.get(id)
+        if up is None or not up.path.exists():
+            raise PageError("that image is no longer on the server: open it again", 404)
+        return up
+
+    def preview(self, up: Upload) -> bytes:
+        """The upload as displayed (EXIF orientation applied), 8 bits, PNG."""
+        if up.preview is None:
+            from restore.io import encode_image, read_image, to_uint8
+
+            up.preview = encode_image(to_uint8(read_image(up.path, max_pixels=self.max_pixels).array), ".png")
+        return up.preview
+
+    # -- jobs ------------------------------------------------------------------------------
+    def tasks(self) -> dict:
+        out = []
+        for n in TASKS.names():
+            tk = get_task(n)
+            rc_sampler = tk.sampler
+            samplers = [s for s, spec in SAMPLERS.items() if spec.serves(tk.capabilities)]
+            out.append({"name": n, "summary": tk.summary, "params": [describe_param(q) for q in tk.params if q.cli],
+                        "files": list(tk.files), "default_sampler": rc_sampler, "samplers": samplers,
+                        "default_steps": tk.steps})
+        return {"tasks": out, "max_pixels": self.max_pixels, "max_bytes": self.max_bytes,
+                "prior": self.weights or "restore-small", "prior_error": self.prior_error}
+
+    def submit(self, body: dict) -> JobState:
+        if not isinstance(body, dict):
+            raise PageError("a job is a JSON object")
+        task = body.get("task")
+        if task not in TASKS:
+            raise PageError(f"unknown task {task!r} (choose from: {', '.join(TASKS.names())})")
+        tk = get_task(task)
+        up = self.image(str(body.get("image", "")))
+        given = body.get("params") or {}
+        if not isinstance(given, dict):
+            raise PageError("params must be an object")
+        cli_params = [q for q in tk.params if q.cli]
+        unknown = sorted(set(given) - {q.name for q in cli_params})
+        if unknown:
+            raise PageError(f"{task} has no parameter {', '.join(unknown)}")
+        params = {q.name: param_from_page(q, given.get(q.name, q.default if q.switch else None)) for q in cli_params}
+        for q in cli_params:  # an omitted value takes the declaration's default, as click does
+            if q.name not in given and q.default is not None and not q.switch:
+                params[q.name] = q.default
+        opts = self._opts(body, tk)
+        try:
+            tk.check_usage(params)
+        except RestoreError as e:
+            raise PageError(_one_line(e)) from None
+        wanted = tk.files[: tk.cli_files(params)]  # the painted layer is the task's MASK file
+        mask = None
+        if body.get("mask") and "mask" in wanted:
+            mask = self._save_mask(body["mask"], up)
+        files = {f: (mask if f == "mask" else None) for f in tk.files}
+        try:
+            tk.cli_check(files, params)
+        except RestoreError as e:
+            if mask is not None:
+                mask.unlink(missing_ok=True)
+            hint = "paint the mask first: " if "mask" in wanted and mask is None else ""
+            raise PageError(hint + _one_line(e)) from None
+        job = JobState(self._id("j"), up, task, params, opts, mask)
+        job.summary = {"task": task, "image": up.name,
+                       **{q.option.lstrip("-"): given[q.name] for q in cli_params if q.name in given
+                          and given[q.name] not in (None, "", False)},
+                       **{k: v for k, v in (("sampler", opts["sampler"]), ("steps", opts["steps"])) if v}}
+        with self.lock:
+            self.jobs[job.id] = job
+            done = [k for k, j in self.jobs.items() if j.status in ("done", "error", "cancelled")]
+            for k in done[: max(0, len(self.jobs) - KEEP_JOBS)]:
+                del self.jobs[k]
+        self.queue.put(job)
+        return job
+
+    def _opts(self, body: dict, tk) -> dict:
+        steps, seed, sampler = body.get("steps"), body.get("seed", 0), body.get("sampler") or None
+        if steps not in (None, ""):
+            if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1000:
+                raise PageError(f"steps must be an integer in 1-1000, got {steps!r}")
+        else:
+            steps = None
+        if seed in (None, ""):
+            seed = 0
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise PageError(f"seed must be an integer, got {seed!r}")
+        if sampler is not None:
+            if sampler not in SAMPLERS:
+                raise PageError(f"unknown sampler {sampler!r} (choose from: {', '.join(SAMPLERS.names())})")
+            if not SAMPLERS.get(sampler).serves(tk.capabilities):
+                raise PageError(f"sampler '{sampler}' cannot serve {tk.name}")
+        return {"sampler": sampler, "sampler_options": {}, "steps": steps, "seed": seed, "device": self.device,
+                "weights": self.weights, "samples": 1, "sigma_max": None, "max_pixels": self.max_pixels,
+                "quiet": True, "as_json": False, "compare": False, "overwrite": True}
+
+    def _save_mask(self, data_url: Any, up: Upload) -> Path:
+        if not isinstance(data_url, str) or not data_url.startswith("data:image/png;base64,"):
+            raise PageError("the mask must come as a PNG data URL")
+        b64 = data_url.split(",", 1)[1]
+        if len(b64) * 3 // 4 > self.max_bytes:
+            raise PageError("the mask is larger than the upload limit")
+        try:
+            data = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise PageError("the mask is not valid base64") from None
+        p = self.dir / f"{self._id('m')}.png"
+        p.write_bytes(data)
+        return p
+
+    def job(self, id: str) -> JobState:
+        with self.lock:
+            job = self.jobs.get(id)
+        if job is None:
+            raise PageError("no such job (results are kept for the last jobs only)", 404)
+        return job
+
+    def position(self, job: JobState) -> int | None:
+        if job.status != "queued":
+            return None
+        with self.lock:
+            ahead = [j for j in self.jobs.values() if j.status in ("queued", "running")]
+        return ahead.index(job)
+
+    def cancel(self, job: JobState) -> None:
+        job.cancel.set()
+        if job.status == "queued":
+            job.status, job.message = "cancelled", "cancelled before it started"
+
+    # -- the worker --------------------------------------------------------------------------
+    def _work(self, preload: bool) -> None:
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
+        if preload:  # the prior, once, while the page loads (restore.api caches it)
+            try:
+                from restore.api import get_prior, resolve_device
+
+                get_prior(self.weights, resolve_device(self.device))
+            except RestoreError as e:
+                self.prior_error = _one_line(e)
+            except Exception as e:  # noqa: BLE001 - shown in the page, the server keeps serving
+                self.prior_error = f"{type(e).__name__}: {_one_line(e)}"
+        while True:
+            job = self.queue.get()
+            if job is None:
+                return
+            if job.cancel.is_set():
+                continue
+            job.status = "running"
+            t0 = time.perf_counter()
+            try:
+                self._run(job)
+                job.status = "done"
+            except Cancelled:
+                job.status, job.message = "cancelled", "cancelled"
+            except RestoreError as e:
+                job.status, job.message = "error", _one_line(e, (str(job.image.path), job.image.name),
+                                                             (str(job.mask), "the painted mask"))
+            except Exception as e:  # noqa: BLE001 - one line in the page, the traceback on the server's stderr
+                traceback.print_exc(file=sys.stderr)
+                job.status, job.message = "error", f"internal error ({type(e).__name__}: {_one_line(e)})"
+            finally:
+                job.seconds = round(time.perf_counter() - t0, 3)
+                if job.mask is not None:
+                    job.mask.unlink(missing_ok=True)
+
+    def _run(self, job: JobState) -> None:
+        """The command line's path for one image: its engine's ``load`` (read, the task's file
+        inputs, limits, warnings) and ``solve`` (:func:`restore.api.run`), then the
+        output array as ``write_outputs`` makes it, encoded with the input's metadata."""
+        from restore.api import _alpha_back
+        from restore.io import encode_image, to_uint8
+
+        engine, Job, Item, STDIO = _engine()
+        rjob = Job(job.task, [job.image.path], {"mask": job.mask}, dict(job.params), dict(job.opts))
+        item = Item(job.image.path, {f: (job.mask if f == "mask" else None) for f in get_task(job.task).files},
+                    STDIO, None)
+        ld = engine.load(rjob, item, warn=lambda it, line: job.warnings.append(
+            line.replace(str(job.image.path), job.image.name)))
+
+        def progress(info: dict) -> None:
+            if job.cancel.is_set():
+                raise Cancelled
+            job.i, job.n = job.i + 1, int(info["n"])
+
+        progress.close = lambda: None
+        res = engine.solve(rjob, [ld], progress)
+        if job.cancel.is_set():
+            raise Cancelled
+        out = _alpha_back(ld.alpha, ld.back(res.image[0:1]))
+        job.result = encode_image(out, ".png", meta=ld.meta)
+        job.preview = encode_image(to_uint8(out), ".png")
+        job.size = out.shape[:2]
+        if res.sigma_estimated:
+            sig = res.sigma_y[0] if isinstance(res.sigma_y, list) else res.sigma_y
+            job.warnings.append(f"estimated noise sigma = {sig * 255:.2f} (0-255 units)")
+        job.summary = {**job.summary, "sampler": res.sampler, "steps": res.steps}
+
+    def download_name(self, job: JobState) -> str:
+        stem = job.image.name.rsplit(".", 1)[0] if "." in job.image.name else job.image.name
+        return f"{stem}.{job.task}.png"
+
+
+def _engine():
+    """The command line's local engine (its ``load`` / ``solve``) and job types: in
+    :mod:`restore.cli.local` / :mod:`restore.cli.jobs`, or :mod:`restore.cli.runner` before
+    that split."""
+    try:
+        from .. import local as engine
+        from ..jobs import STDIO, Item, Job
+    except ImportError:
+        from .. import runner as engine
+        from ..runner import STDIO, Item, Job
+    return engine, Job, Item, STDIO
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+def _error(e: PageError) -> JSONResponse:
+    return JSONResponse({"error": str(e)}, status_code=e.status)
+
+
+def create_app(*, weights: str | None = None, device: str = "auto", max_pixels: int | None = None,
+               threads: int | None = None, preload: bool = True) -> Starlette:
+    """The Starlette app (``app.state.ui`` holds the :class:`App`)."""
+    ui = App(weights=weights, device=device, max_pixels=max_pixels, threads=threads, preload=preload)
+
+    def handler(fn):
+        async def wrapped(request: Request):
+            try:
+                return await fn(request)
+            except PageError as e:
+                return _error(e)
+            except Exception as e:  # noqa: BLE001 - one line in the page
+                traceback.print_exc(file=sys.stderr)
+                return JSONResponse({"error": f"internal error ({type(e).__name__}: {_one_line(e)})"}, status_code=500)
+        return wrapped
+
+    async def index(request):
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def tasks(request):
+        return JSONResponse(ui.tasks())
+
+    async def upload(request):
+        name = request.headers.get("x-filename", "image")
+        try:
+            from urllib.parse import unquote
+
+            name = unquote(name)
+        except Exception:  # noqa: BLE001
+            name = "image"
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > ui.max_bytes:
+            raise PageError(f"{_safe_name(name)}: {int(length) / 1e6:.1f} MB is over the upload limit of "
+                            f"{ui.max_bytes / 1e6:.0f} MB", 413)
+        ext = Path(_safe_name(name)).suffix.lower()
+        p = ui.dir / f"{ui._id('i')}{ext if ext in READ_EXTS else '.img'}"
+        size = 0
+        with open(p, "wb") as f:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > ui.max_bytes:
+                    f.close()
+                    p.unlink(missing_ok=True)
+                    raise PageError(f"{_safe_name(name)}: over the upload limit of {ui.max_bytes / 1e6:.0f} MB", 413)
+                f.write(chunk)
+        if size == 0:
+            p.unlink(missing_ok=True)
+            raise PageError(f"{_safe_name(name)}: empty file (0 bytes)")
+        import anyio
+
+        up = await anyio.to_thread.run_sync(ui.add_image, name, p)
+        return JSONResponse({"id": up.id, "name": up.name, "width": up.width, "height": up.height,
+                             "has_alpha": up.has_alpha, "dtype": up.dtype})
+
+    async def image_preview(request):
+        import anyio
+
+        up = ui.image(request.path_params["id"])
+        data = await anyio.to_thread.run_sync(ui.preview, up)
+        return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+    async def submit(request):
+        try:
+            body = await request.json()
+        except ValueError:
+            raise PageError("the job must be JSON") from None
+        job = ui.submit(body)
+        return JSONResponse(job.public(ui.position(job)), status_code=202)
+
+    async def job_state(request):
+        job = ui.job(request.path_params["id"])
+        return JSONResponse(job.public(ui.position(job)))
+
+    async def cancel(request):
+        job = ui.job(request.path_params["id"])
+        ui.cancel(job)
+        return JSONResponse(job.public(ui.position(job)))
+
+    def _result(job: JobState) -> None:
+        if job.status != "done":
+            raise PageError(f"the job is {job.status}", 409)
+
+    async def job_preview(request):
+        job = ui.job(request.path_params["id"])
+        _result(job)
+        return Response(job.preview, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+    async def download(request):
+        job = ui.job(request.path_params["id"])
+        _result(job)
+        return Response(job.result, media_type="image/png",
+                        headers={"Content-Disposition": f'attachment; filename="{ui.download_name(job)}"'})
+
+    routes = [
+        Route("/", handler(index)),
+        Route("/api/tasks", handler(tasks)),
+        Route("/api/images", handler(upload), methods=["POST"]),
+        Route("/api/images/{id}/preview.png", handler(image_preview)),
+        Route("/api/jobs", handler(submit), methods=["POST"]),
+        Route("/api/jobs/{id}", handler(job_state)),
+        Route("/api/jobs/{id}/cancel", handler(cancel), methods=["POST"]),
+        Route("/api/jobs/{id}/preview.png", handler(job_preview)),
+        Route("/api/jobs/{id}/download", handler(download)),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        ui.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.ui = ui
+    return app

@@ -1,0 +1,435 @@
+// restore ui: the page. A mask painter on two canvases (image, mask) at the image's own
+// resolution, zoomed and panned with a CSS transform; the controls of each task built from
+// its declaration (/api/tasks); jobs through /api/jobs, polled for their progress.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const stage = $("stage"), layers = $("layers"), imgC = $("img"), maskC = $("mask"), cursor = $("cursor");
+const imgX = imgC.getContext("2d"), maskX = maskC.getContext("2d");
+const MASK_COLOR = "rgb(255,0,40)";
+
+const S = {
+  tasks: [], limits: {}, image: null, ops: [], tool: "brush", size: 40,
+  view: { s: 1, tx: 0, ty: 0 }, active: new Set(), latest: null, drawing: null, pan: null, space: false,
+};
+
+// -- messages ---------------------------------------------------------------------------
+function say(text, ok = false) {
+  $("message").textContent = text || "";
+  $("message").className = ok ? "ok" : "";
+}
+
+async function api(path, opts = {}) {
+  let r;
+  try {
+    r = await fetch(path, opts);
+  } catch (e) {
+    throw new Error("the server does not answer (is `restore ui` still running?)");
+  }
+  const type = r.headers.get("content-type") || "";
+  const body = type.includes("json") ? await r.json() : null;
+  if (!r.ok) throw new Error((body && body.error) || `HTTP ${r.status}`);
+  return body;
+}
+
+// -- tasks and their parameters ------------------------------------------------------------
+function task() { return S.tasks.find((t) => t.name === $("task").value); }
+
+function buildParams() {
+  const t = task(), form = $("params");
+  form.textContent = "";
+  $("tasksummary").textContent = t.summary + (t.files.includes("mask") ? " — paint the pixels to fill" : "");
+  for (const p of t.params) {
+    const label = document.createElement("label");
+    let input;
+    if (p.kind === "switch") {
+      label.className = "switch";
+      input = document.createElement("input");
+      input.type = "checkbox";
+      input.checked = !!p.default;
+    } else if (p.kind === "choice") {
+      input = document.createElement("select");
+      for (const c of p.choices) input.add(new Option(c, c));
+      if (p.default !== null) input.value = String(p.default);
+    } else {
+      input = document.createElement("input");
+      if (p.kind === "int" || p.kind === "float") {
+        input.type = "number";
+        input.step = p.kind === "int" ? "1" : "any";
+        if (p.range) { input.min = p.range[0]; input.max = p.range[1]; }
+      } else {
+        input.type = "text";
+      }
+      input.value = p.default === null ? "" : String(p.default);
+      input.placeholder = p.required ? "required" : (p.default === null ? "auto" : "");
+    }
+    input.name = p.name;
+    input.dataset.kind = p.kind;
+    input.title = p.help;
+    const name = document.createElement("span");
+    name.textContent = p.option.replace(/^--/, "") + (p.required ? " *" : "");
+    if (p.kind === "switch") { label.append(input, name); } else { label.append(name, input); }
+    const help = document.createElement("span");
+    help.className = "help";
+    help.textContent = p.help;
+    const wrap = document.createElement("div");
+    wrap.append(label, help);
+    form.append(wrap);
+  }
+  const sel = $("sampler");
+  sel.textContent = "";
+  sel.add(new Option(`default (${t.default_sampler})`, ""));
+  for (const s of t.samplers) sel.add(new Option(s, s));
+  $("steps").placeholder = `default (${t.default_steps})`;
+}
+
+function paramValues() {
+  const t = task(), out = {};
+  for (const p of t.params) {
+    const el = $("params").elements[p.name];
+    let v;
+    if (p.kind === "switch") v = el.checked;
+    else if (p.kind === "int" || p.kind === "float") v = el.value === "" ? null : Number(el.value);
+    else v = el.value === "" ? null : el.value;
+    const d = p.kind === "switch" ? !!p.default : p.default;
+    if (v !== d && !(v !== null && d !== null && String(v) === String(d))) out[p.name] = v;
+  }
+  return out;
+}
+
+// -- the image and the view -------------------------------------------------------------------
+function applyView() {
+  const v = S.view;
+  layers.style.transform = `translate(${v.tx}px, ${v.ty}px) scale(${v.s})`;
+  $("zoomval").textContent = `${Math.round(v.s * 100)} %`;
+}
+
+function fit() {
+  if (!S.image) return;
+  const r = stage.getBoundingClientRect(), w = S.image.width, h = S.image.height;
+  const s = Math.min(r.width / w, r.height / h) * 0.98;
+  S.view = { s, tx: (r.width - w * s) / 2, ty: (r.height - h * s) / 2 };
+  applyView();
+}
+
+function zoomAt(factor, mx, my) {
+  const v = S.view, s = Math.min(32, Math.max(0.01, v.s * factor));
+  const px = (mx - v.tx) / v.s, py = (my - v.ty) / v.s;
+  S.view = { s, tx: mx - px * s, ty: my - py * s };
+  applyView();
+}
+
+function toImage(e) {
+  const r = stage.getBoundingClientRect(), v = S.view;
+  return [(e.clientX - r.left - v.tx) / v.s, (e.clientY - r.top - v.ty) / v.s];
+}
+
+async function openFile(file) {
+  if (!file) return;
+  if (S.limits.max_bytes && file.size > S.limits.max_bytes) {
+    say(`${file.name}: ${(file.size / 1e6).toFixed(1)} MB is over the upload limit of ${(S.limits.max_bytes / 1e6).toFixed(0)} MB`);
+    return;
+  }
+  say("");
+  $("imginfo").textContent = `reading ${file.name}…`;
+  let info;
+  try {
+    info = await api("/api/images", { method: "POST", body: file,
+      headers: { "X-Filename": encodeURIComponent(file.name), "Content-Type": "application/octet-stream" } });
+  } catch (e) {
+    say(e.message);
+    $("imginfo").textContent = S.image ? describeImage(S.image) : "no image";
+    return;
+  }
+  const el = new Image();
+  el.onload = () => {
+    S.image = { ...info, el, preview: el.src };
+    for (const c of [imgC, maskC]) { c.width = info.width; c.height = info.height; }
+    imgX.clearRect(0, 0, info.width, info.height);
+    imgX.drawImage(el, 0, 0);
+    S.ops = [];
+    replay();
+    $("drop").style.display = "none";
+    $("alpha").disabled = !info.has_alpha;
+    $("run").disabled = false;
+    $("imginfo").textContent = describeImage(S.image);
+    fit();
+  };
+  el.onerror = () => say(`${info.name}: the browser could not show its preview`);
+  el.src = `/api/images/${info.id}/preview.png`;
+}
+
+function describeImage(im) {
+  const bits = im.dtype === "uint16" ? "16-bit" : "8-bit";
+  return `${im.name}: ${im.width}×${im.height}, ${bits}${im.has_alpha ? ", with alpha" : ""}`;
+}
+
+// -- the mask: an operation log, replayed for undo ----------------------------------------------
+let scratch = null;
+function scratchCanvas() {
+  if (!scratch || scratch.width !== maskC.width || scratch.height !== maskC.height) {
+    scratch = document.createElement("canvas");
+    scratch.width = maskC.width; scratch.height = maskC.height;
+  }
+  const x = scratch.getContext("2d");
+  x.globalCompositeOperation = "source-over";
+  x.clearRect(0, 0, scratch.width, scratch.height);
+  return [scratch, x];
+}
+
+function strokeSegment(op, a, b) {
+  const x = maskX;
+  x.globalCompositeOperation = op.mode === "erase" ? "destination-out" : "source-over";
+  x.strokeStyle = x.fillStyle = MASK_COLOR;
+  x.lineWidth = op.size; x.lineCap = "round"; x.lineJoin = "round";
+  if (!b) { x.beginPath(); x.arc(a[0], a[1], op.size / 2, 0, 2 * Math.PI); x.fill(); return; }
+  x.beginPath(); x.moveTo(a[0], a[1]); x.lineTo(b[0], b[1]); x.stroke();
+}
+
+function applyOp(op) {
+  const W = maskC.width, H = maskC.height;
+  if (op.type === "stroke") {
+    strokeSegment(op, op.pts[0]);
+    for (let i = 1; i < op.pts.length; i++) strokeSegment(op, op.pts[i - 1], op.pts[i]);
+  } else if (op.type === "clear") {
+    maskX.clearRect(0, 0, W, H);
+  } else if (op.type === "invert" || op.type === "alpha") {
+    const [c, x] = scratchCanvas();
+    x.fillStyle = MASK_COLOR; x.fillRect(0, 0, W, H);
+    x.globalCompositeOperation = "destination-out";
+    x.drawImage(op.type === "invert" ? maskC : S.image.el, 0, 0);
+    if (op.type === "invert") maskX.clearRect(0, 0, W, H);
+    maskX.globalCompositeOperation = "source-over";
+    maskX.drawImage(c, 0, 0);
+  }
+  maskX.globalCompositeOperation = "source-over";
+}
+
+function replay() {
+  maskX.clearRect(0, 0, maskC.width, maskC.height);
+  for (const op of S.ops) applyOp(op);
+}
+
+function pushOp(op) { if (S.image) { S.ops.push(op); applyOp(op); } }
+
+function maskDataURL() {
+  // white = fill on black, as mask files are: the painted alpha (>= half: a hole) in white
+  return new Promise((resolve) => {
+    const [c, x] = scratchCanvas();
+    x.drawImage(maskC, 0, 0);
+    x.globalCompositeOperation = "source-in";
+    x.fillStyle = "#fff"; x.fillRect(0, 0, c.width, c.height);
+    x.globalCompositeOperation = "destination-over";
+    x.fillStyle = "#000"; x.fillRect(0, 0, c.width, c.height);
+    c.toBlob((blob) => {
+      const fr = new FileReader();
+      fr.onload = () => resolve(fr.result);
+      fr.readAsDataURL(blob);
+    }, "image/png");
+  });
+}
+
+// -- pointer: paint, erase, pan ------------------------------------------------------------------
+function setTool(t) {
+  S.tool = t;
+  for (const b of ["brush", "eraser", "hand"]) $(b).classList.toggle("active", b === t);
+  stage.style.cursor = t === "hand" ? "grab" : "none";
+}
+
+function showCursor(e) {
+  if (!S.image || S.tool === "hand" || S.space) { cursor.style.display = "none"; return; }
+  const r = stage.getBoundingClientRect(), d = S.size * S.view.s;
+  Object.assign(cursor.style, { display: "block", width: `${d}px`, height: `${d}px`,
+    left: `${e.clientX - r.left - d / 2}px`, top: `${e.clientY - r.top - d / 2}px` });
+}
+
+stage.addEventListener("pointerdown", (e) => {
+  if (!S.image) return;
+  stage.setPointerCapture(e.pointerId);
+  if (S.tool === "hand" || S.space || e.button === 1 || e.button === 2) {
+    S.pan = { x: e.clientX, y: e.clientY, tx: S.view.tx, ty: S.view.ty };
+    stage.style.cursor = "grabbing";
+    return;
+  }
+  if (e.button !== 0) return;
+  const op = { type: "stroke", mode: S.tool === "eraser" ? "erase" : "paint", size: S.size, pts: [toImage(e)] };
+  S.ops.push(op);
+  S.drawing = op;
+  strokeSegment(op, op.pts[0]);
+  maskX.globalCompositeOperation = "source-over";
+});
+
+stage.addEventListener("pointermove", (e) => {
+  showCursor(e);
+  if (S.pan) {
+    S.view.tx = S.pan.tx + e.clientX - S.pan.x;
+    S.view.ty = S.pan.ty + e.clientY - S.pan.y;
+    applyView();
+    return;
+  }
+  if (!S.drawing) return;
+  const evs = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
+  for (const ev of evs.length ? evs : [e]) {
+    const p = toImage(ev), pts = S.drawing.pts;
+    strokeSegment(S.drawing, pts[pts.length - 1], p);
+    pts.push(p);
+  }
+  maskX.globalCompositeOperation = "source-over";
+});
+
+function endPointer() {
+  S.drawing = null;
+  if (S.pan) { S.pan = null; setTool(S.tool); }
+}
+stage.addEventListener("pointerup", endPointer);
+stage.addEventListener("pointercancel", endPointer);
+stage.addEventListener("pointerleave", () => { cursor.style.display = "none"; });
+stage.addEventListener("contextmenu", (e) => e.preventDefault());
+stage.addEventListener("wheel", (e) => {
+  e.preventDefault();
+  const r = stage.getBoundingClientRect();
+  zoomAt(Math.exp(-e.deltaY * 0.0015), e.clientX - r.left, e.clientY - r.top);
+  showCursor(e);
+}, { passive: false });
+
+// -- drop and open ---------------------------------------------------------------------------
+$("file").addEventListener("change", (e) => { openFile(e.target.files[0]); e.target.value = ""; });
+for (const ev of ["dragenter", "dragover"]) {
+  document.addEventListener(ev, (e) => { e.preventDefault(); stage.classList.add("dragover"); });
+}
+document.addEventListener("dragleave", (e) => { if (!e.relatedTarget) stage.classList.remove("dragover"); });
+document.addEventListener("drop", (e) => {
+  e.preventDefault();
+  stage.classList.remove("dragover");
+  if (e.dataTransfer.files.length) openFile(e.dataTransfer.files[0]);
+});
+
+// -- tools ---------------------------------------------------------------------------------------
+$("brush").onclick = () => setTool("brush");
+$("eraser").onclick = () => setTool("eraser");
+$("hand").onclick = () => setTool("hand");
+$("size").oninput = (e) => { S.size = Number(e.target.value); $("sizeval").textContent = S.size; };
+$("undo").onclick = () => { S.ops.pop(); replay(); };
+$("clear").onclick = () => pushOp({ type: "clear" });
+$("invert").onclick = () => pushOp({ type: "invert" });
+$("alpha").onclick = () => pushOp({ type: "alpha" });
+$("zoomin").onclick = () => { const r = stage.getBoundingClientRect(); zoomAt(1.25, r.width / 2, r.height / 2); };
+$("zoomout").onclick = () => { const r = stage.getBoundingClientRect(); zoomAt(0.8, r.width / 2, r.height / 2); };
+$("fit").onclick = fit;
+window.addEventListener("resize", fit);
+document.addEventListener("keydown", (e) => {
+  if (["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName)) return;
+  if ((e.ctrlKey || e.metaKey) && e.key === "z") { e.preventDefault(); $("undo").click(); return; }
+  const k = { b: "brush", e: "eraser", h: "hand" }[e.key];
+  if (k) setTool(k);
+  else if (e.key === "+" || e.key === "=") $("zoomin").click();
+  else if (e.key === "-") $("zoomout").click();
+  else if (e.key === "0") fit();
+  else if (e.key === " ") { S.space = true; stage.style.cursor = "grab"; e.preventDefault(); }
+});
+document.addEventListener("keyup", (e) => { if (e.key === " ") { S.space = false; setTool(S.tool); } });
+
+// -- jobs ----------------------------------------------------------------------------------------
+$("task").onchange = buildParams;
+
+$("run").onclick = async () => {
+  if (!S.image) return;
+  const t = task();
+  const body = { image: S.image.id, task: t.name, params: paramValues(), sampler: $("sampler").value || null,
+                 steps: $("steps").value === "" ? null : Number($("steps").value),
+                 seed: $("seed").value === "" ? 0 : Number($("seed").value) };
+  if (t.files.includes("mask") && S.ops.length) body.mask = await maskDataURL();
+  say("");
+  let job;
+  try {
+    job = await api("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json" },
+                                   body: JSON.stringify(body) });
+  } catch (e) { say(e.message); return; }
+  S.active.add(job.id);
+  S.latest = job.id;
+  $("cancel").disabled = false;
+  poll(job.id, S.image);
+};
+
+$("cancel").onclick = async () => {
+  if (!S.latest) return;
+  try { await api(`/api/jobs/${S.latest}/cancel`, { method: "POST" }); } catch (e) { say(e.message); }
+};
+
+async function poll(id, image) {
+  let job;
+  try { job = await api(`/api/jobs/${id}`); } catch (e) { say(e.message); S.active.delete(id); return; }
+  if (id === S.latest) {
+    const st = job.status;
+    $("progress").max = job.n || 1;
+    $("progress").value = st === "done" ? (job.n || 1) : job.i;
+    $("status").textContent = st === "queued" ? `queued (${job.position} ahead)`
+      : st === "running" ? (job.n ? `running: step ${job.i} of ${job.n}` : "running: preparing…")
+      : `${st}${job.seconds !== null ? ` in ${job.seconds.toFixed(1)} s` : ""}`;
+  }
+  if (job.status === "queued" || job.status === "running") { setTimeout(() => poll(id, image), 250); return; }
+  S.active.delete(id);
+  if (id === S.latest) $("cancel").disabled = true;
+  if (job.status === "done") { addResult(job, image); say(job.warnings.join("\n"), true); }
+  else if (job.status === "error") say(job.message);
+  else say(job.message || job.status);
+}
+
+function addResult(job, image) {
+  const card = document.createElement("div");
+  card.className = "card";
+  card.dataset.job = job.id;
+  const cmp = document.createElement("div");
+  cmp.className = "cmp";
+  const before = new Image(), after = new Image(), line = document.createElement("div");
+  before.src = image.preview; before.className = "before"; before.alt = "before";
+  after.src = `/api/jobs/${job.id}/preview.png`; after.className = "after"; after.alt = "after";
+  line.className = "line";
+  cmp.append(before, after, line);
+  const slider = document.createElement("input");
+  slider.type = "range"; slider.min = 0; slider.max = 100; slider.value = 50;
+  slider.title = "before | after";
+  const set = () => { after.style.clipPath = `inset(0 0 0 ${slider.value}%)`; line.style.left = `${slider.value}%`; };
+  slider.oninput = set; set();
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  const extras = Object.entries(job.summary).filter(([k]) => !["task", "image"].includes(k))
+    .map(([k, v]) => `${k}=${v}`).join(", ");
+  meta.textContent = `${job.task} · ${job.summary.image} · ${job.width}×${job.height} · ${job.seconds.toFixed(1)} s`
+    + (extras ? ` · ${extras}` : "");
+  const actions = document.createElement("div");
+  actions.className = "actions";
+  const dl = document.createElement("a");
+  dl.href = `/api/jobs/${job.id}/download`; dl.textContent = "Download PNG"; dl.className = "button download";
+  dl.setAttribute("download", "");
+  const rm = document.createElement("button");
+  rm.textContent = "Remove"; rm.onclick = () => card.remove();
+  const lab = document.createElement("span");
+  lab.className = "muted"; lab.textContent = "before | after";
+  actions.append(dl, lab, rm);
+  card.append(cmp, slider, meta, actions);
+  $("results").prepend(card);
+}
+
+// -- start ----------------------------------------------------------------------------------------
+(async () => {
+  try {
+    const info = await api("/api/tasks");
+    S.tasks = info.tasks;
+    S.limits = info;
+    for (const t of S.tasks) $("task").add(new Option(`${t.name} — ${t.summary}`, t.name));
+    buildParams();
+    $("prior").textContent = `prior: ${info.prior}` + (info.prior_error ? ` (${info.prior_error})` : "");
+    if (info.prior_error) say(`the prior did not load: ${info.prior_error}`);
+  } catch (e) { say(e.message); }
+  setTool("brush");
+})();
+
+// for tests and scripts: image coordinates -> page coordinates
+window.restoreUI = {
+  state: S,
+  toPage(x, y) {
+    const r = stage.getBoundingClientRect(), v = S.view;
+    return [r.left + v.tx + x * v.s, r.top + v.ty + y * v.s];
+  },
+};

@@ -1,0 +1,268 @@
+"""restore ui: the server's handlers (Starlette TestClient, tiny prior) and the command."""
+
+from __future__ import annotations
+
+import base64
+import io
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")  # the TestClient's transport
+from starlette.testclient import TestClient  # noqa: E402
+
+from restore.tasks import TASKS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTO = ROOT / "examples" / "photo.png"
+
+
+def png_bytes(a: np.ndarray) -> bytes:
+    from restore.io import encode_image
+
+    return encode_image(a, ".png")
+
+
+@pytest.fixture(scope="module")
+def client(tiny_prior_dir):
+    from restore.cli.ui.server import create_app
+
+    app = create_app(weights=str(tiny_prior_dir), device="cpu", max_pixels=300_000)
+    with TestClient(app) as c:
+        yield c
+
+
+def upload(client, data: bytes, name: str = "photo.png"):
+    return client.post("/api/images", content=data, headers={"X-Filename": name})
+
+
+def wait(client, job_id: str, timeout: float = 120) -> dict:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        st = client.get(f"/api/jobs/{job_id}").json()
+        if st["status"] not in ("queued", "running"):
+            return st
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish: {st}")
+
+
+def test_page_and_tasks_from_the_registry(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "<canvas" in r.text
+    assert client.get("/static/app.js").status_code == 200
+    info = client.get("/api/tasks").json()
+    assert [t["name"] for t in info["tasks"]] == TASKS.names()
+    from restore.tasks import get_task
+
+    for t in info["tasks"]:  # each command-line parameter of the declaration, nothing else
+        assert [p["name"] for p in t["params"]] == [q.name for q in get_task(t["name"]).params if q.cli]
+    sr = next(t for t in info["tasks"] if t["name"] == "sr")
+    scale = next(p for p in sr["params"] if p["name"] == "scale")
+    assert scale["kind"] == "choice" and scale["choices"] == ["2", "3", "4", "8"] and scale["default"] == "4"
+    inpaint = next(t for t in info["tasks"] if t["name"] == "inpaint")
+    assert inpaint["files"] == ["mask"]
+    sigma = next(p for p in inpaint["params"] if p["name"] == "sigma")
+    assert sigma["kind"] == "float" and sigma["range"] == [0, 255]  # command-line units
+
+
+def test_upload_and_preview(client):
+    a = (np.arange(40 * 30 * 3) % 65536).astype(np.uint16).reshape(30, 40, 3)
+    r = upload(client, png_bytes(a), "deep.png")
+    assert r.status_code == 200, r.text
+    info = r.json()
+    assert (info["width"], info["height"], info["dtype"], info["has_alpha"]) == (40, 30, "uint16", False)
+    prev = client.get(f"/api/images/{info['id']}/preview.png")
+    assert prev.status_code == 200 and prev.headers["content-type"] == "image/png"
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(prev.content))
+    assert im.size == (40, 30) and im.mode == "RGB"  # 8 bits for the browser
+
+
+@pytest.mark.parametrize("data,name,expect", [
+    (b"", "x.png", "empty file"),
+    (b"not an image at all", "notes.png", "not an image file"),
+    (PHOTO.read_bytes()[:300], "cut.png", "cut.png: unreadable"),
+])
+def test_bad_upload_is_one_line(client, data, name, expect):
+    r = upload(client, data, name)
+    assert r.status_code in (400, 413)
+    msg = r.json()["error"]
+    assert expect in msg and "\n" not in msg and "Traceback" not in msg
+    assert "restore-ui-" not in msg  # the server's own paths are not shown
+
+
+def test_pixel_and_byte_limits(client):
+    big = np.zeros((600, 600), np.uint8)  # 360,000 pixels > 300,000
+    r = upload(client, png_bytes(big), "big.png")
+    assert r.status_code == 400 and "exceeds the limit" in r.json()["error"]
+    limit = client.get("/api/tasks").json()["max_bytes"]
+    r = client.post("/api/images", content=b"\0" * (limit + 1), headers={"X-Filename": "huge.png"})
+    assert r.status_code == 413 and "upload limit" in r.json()["error"]
+
+
+def test_page_names_no_paths(client):
+    """A page-given name is a label only; text parameters naming a file are refused."""
+    r = upload(client, PHOTO.read_bytes(), "../../etc/passwd.png")
+    assert r.status_code == 200 and r.json()["name"] == "passwd.png"
+    img = r.json()["id"]
+    r = client.post("/api/jobs", json={"image": img, "task": "deblur", "params": {"kernel": str(PHOTO)}})
+    assert r.status_code == 400 and "paths are not taken" in r.json()["error"]
+    r = client.post("/api/jobs", json={"image": "../x", "task": "denoise"})
+    assert r.status_code == 404
+
+
+def test_bad_jobs_refused_before_the_queue(client):
+    img = upload(client, PHOTO.read_bytes()).json()["id"]
+    cases = [
+        ({"task": "nope"}, "unknown task"),
+        ({"task": "inpaint"}, "paint the mask first"),
+        ({"task": "sr", "params": {"scale": 5}}, "must be one of"),
+        ({"task": "denoise", "params": {"sigma": 300}}, "0-255"),
+        ({"task": "denoise", "params": {"bogus": 1}}, "no parameter bogus"),
+        ({"task": "deblur", "params": {"kernel": "gaussian:zz"}}, ""),
+        ({"task": "denoise", "steps": 0}, "steps"),
+        ({"task": "denoise", "sampler": "nope"}, "unknown sampler"),
+    ]
+    for body, expect in cases:
+        r = client.post("/api/jobs", json={"image": img, **body})
+        assert r.status_code == 400, (body, r.text)
+        assert expect in r.json()["error"], (body, r.json())
+
+
+def painted_mask(h: int, w: int, box) -> str:
+    m = np.zeros((h, w), np.uint8)
+    y0, y1, x0, x1 = box
+    m[y0:y1, x0:x1] = 255
+    return "data:image/png;base64," + base64.b64encode(png_bytes(m)).decode()
+
+
+def test_inpaint_job_matches_the_api_and_keeps_depth_and_metadata(client, tiny_prior_dir):
+    """The page's job equals restore.api on the same input; the download keeps 16 bits, the
+    EXIF and the ICC profile; outside the painted hole the pixels are the input's."""
+    from PIL import Image
+
+    import restore
+    from restore.io import Meta, encode_image, read_image
+
+    rng = np.random.default_rng(0)
+    a = (rng.random((48, 64, 3)) * 65535).astype(np.uint16)
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    meta = Meta(exif=exif.tobytes()[6:] if exif.tobytes().startswith(b"Exif") else exif.tobytes(),
+                icc=b"\0\0\0\x10fake-icc-profile")
+    data = encode_image(a, ".png", meta=meta)
+    info = upload(client, data, "deep.png").json()
+    box = (10, 30, 20, 44)
+    r = client.post("/api/jobs", json={"image": info["id"], "task": "inpaint", "steps": 2, "seed": 3,
+                                       "mask": painted_mask(48, 64, box)})
+    assert r.status_code == 202, r.text
+    st = wait(client, r.json()["id"])
+    assert st["status"] == "done", st
+    assert st["n"] >= 2 and st["i"] == st["n"]  # the sampler's per-step callback drove the progress
+    dl = client.get(f"/api/jobs/{st['id']}/download")
+    assert dl.status_code == 200 and 'filename="deep.inpaint.png"' in dl.headers["content-disposition"]
+    p = Path(client.app.state.ui.dir) / "check.png"
+    p.write_bytes(dl.content)
+    got = read_image(p)
+    assert got.array.dtype == np.uint16 and got.array.shape == a.shape
+    assert got.meta.icc == meta.icc
+    assert Image.open(p).getexif().get(0x010F) == "TestCam"
+    hole = np.zeros(a.shape[:2], bool)
+    hole[box[0]:box[1], box[2]:box[3]] = True
+    ref = restore.restore(a, "inpaint", mask=hole, steps=2, seed=3, prior=str(tiny_prior_dir), device="cpu")
+    np.testing.assert_array_equal(got.array, ref)
+    np.testing.assert_array_equal(got.array[~hole], a[~hole])
+    assert (got.array[hole] != a[hole]).mean() > 0.9
+    prev = client.get(f"/api/jobs/{st['id']}/preview.png")
+    assert prev.status_code == 200
+
+
+def test_alpha_as_mask(client):
+    a = np.full((32, 40, 4), 200, np.uint8)
+    a[..., 3] = 255
+    a[8:20, 10:30, 3] = 0
+    info = upload(client, png_bytes(a), "cut.png").json()
+    assert info["has_alpha"]
+    r = client.post("/api/jobs", json={"image": info["id"], "task": "inpaint", "steps": 1,
+                                       "params": {"mask_source": "alpha"}})
+    assert r.status_code == 202, r.text
+    assert wait(client, r.json()["id"])["status"] == "done"
+
+
+def test_queue_one_at_a_time_and_cancel(client):
+    ui = client.app.state.ui
+    img = upload(client, PHOTO.read_bytes()).json()["id"]
+    jobs = [client.post("/api/jobs", json={"image": img, "task": "denoise", "params": {"sigma": 10},
+                                          "steps": 1}).json() for _ in range(3)]
+    client.post(f"/api/jobs/{jobs[2]['id']}/cancel")
+    states = [wait(client, j["id"]) for j in jobs]
+    assert [s["status"] for s in states] == ["done", "done", "cancelled"]
+    assert ui.worker.is_alive()
+    # a running job stops at its next step
+    j = client.post("/api/jobs", json={"image": img, "task": "inpaint", "steps": 400,
+                                      "mask": painted_mask(256, 256, (100, 140, 100, 140))}).json()
+    t0 = time.time()
+    while client.get(f"/api/jobs/{j['id']}").json()["i"] < 1 and time.time() - t0 < 60:
+        time.sleep(0.02)
+    client.post(f"/api/jobs/{j['id']}/cancel")
+    st = wait(client, j["id"])
+    assert st["status"] == "cancelled" and st["i"] < 400
+    assert client.get(f"/api/jobs/{j['id']}/download").status_code == 409
+
+
+def test_job_error_reaches_the_page_as_one_line(client):
+    img = upload(client, PHOTO.read_bytes()).json()["id"]
+    r = client.post("/api/jobs", json={"image": img, "task": "inpaint", "steps": 1,
+                                       "mask": painted_mask(10, 10, (0, 5, 0, 5))})
+    st = wait(client, r.json()["id"])
+    assert st["status"] == "error"
+    assert "10x10 but the image is 256x256" in st["message"] and "\n" not in st["message"]
+    assert "restore-ui-" not in st["message"]
+
+
+def run_cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "restore", *args], capture_output=True, text=True, timeout=120, **kw)
+
+
+def test_help_does_not_load_the_server():
+    code = ("import sys; from restore.cli.main import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('starlette', 'uvicorn', 'torch') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert " ui " in r.stdout and r.stdout.strip().endswith("[]"), r.stdout + r.stderr
+
+
+def test_missing_extra_is_one_line_exit_2(tmp_path):
+    """Without starlette / uvicorn: one line naming the extra, exit 2."""
+    (tmp_path / "uvicorn.py").write_text("raise ImportError('no uvicorn here', name='uvicorn')\n")
+    import os
+
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    r = run_cli("ui", "--port", "0", env=env)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'restore[ui]' in lines[0], r.stderr
+
+
+def test_serves_and_warns_on_other_hosts(tmp_path):
+    import os
+    import urllib.request
+
+    p = subprocess.Popen([sys.executable, "-m", "restore", "ui", "--port", "0", "--host", "0.0.0.0"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    try:
+        line = p.stdout.readline()
+        assert line.startswith("restore ui: http://0.0.0.0:"), line
+        port = int(line.split(":")[3].split("/")[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as r:
+            assert r.status == 200 and b"<canvas" in r.read()
+    finally:
+        p.terminate()
+        _, err = p.communicate(timeout=30)
+    assert "warning: binding 0.0.0.0" in err
