@@ -2,7 +2,7 @@
 
 The inputs become a dataset (one row per image still to do); ``map_batches`` hands them to
 a pool of :class:`Worker` actors, each of which loads the prior once and restores its
-batches with the local engine's own code (:func:`runner.run_items`: same reading, batching,
+batches with the local engine's own code (:func:`local.run_items`: same reading, batching,
 atomic writes and per-file failures). The driver only draws the progress bar and reports
 what comes back. ``RAY_ADDRESS`` set: join that cluster; otherwise start a local one.
 """
@@ -36,7 +36,7 @@ class Worker:
         get_prior(job.opts["weights"], resolve_device(job.opts["device"]))  # once per worker (cached)
 
     def __call__(self, batch: dict) -> dict:
-        from .runner import run_items
+        from .local import run_items
 
         items = [_item(row) for row in batch["item"]]
         done: dict[int, tuple[str, str]] = {}  # by id(item)
@@ -52,13 +52,13 @@ class Worker:
 
 
 def _row(it) -> str:
-    """An :class:`~runner.Item` as a dataset value (JSON text: paths travel as strings)."""
+    """An :class:`~jobs.Item` as a dataset value (JSON text: paths travel as strings)."""
     return json.dumps({"src": str(it.src), "out": str(it.out), "ref": None if it.ref is None else str(it.ref),
                        "files": {k: None if v is None else str(v) for k, v in it.files.items()}})
 
 
 def _item(row: str):
-    from .runner import Item
+    from .jobs import Item
 
     d = json.loads(str(row))
     return Item(Path(d["src"]), {k: None if v is None else Path(v) for k, v in d["files"].items()},

@@ -266,7 +266,7 @@ def run(
         sampler=name,
         steps=n_steps,
         seed=seed,
-        sigma_y=op.sigma_y,
+        sigma_y=getattr(op, "noise", op.sigma_y),  # the measurement's (deblur's op adds a model error)
         sigma_estimated=estimated,
         seconds=time.perf_counter() - t0,
         params=shown | hyper,

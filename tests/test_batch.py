@@ -144,6 +144,9 @@ def test_folder_batches_match_one_at_a_time_and_a_bad_file_fails_alone(folder, P
     summary = recs.pop()
     assert summary["summary"] == {"done": 6, "skipped": 0, "failed": 1}
     assert "im2.png" in summary["failed"][0] and "no hole" in summary["failed"][0]
+    failed = [r for r in recs if r.get("status") == "failed"]  # --json: a record for the failure too
+    assert len(failed) == 1 and failed[0]["input"].endswith("im2.png")
+    recs = [r for r in recs if r not in failed]
     assert any(r.get("batch", 1) > 1 for r in recs)  # the others did share batches
     for r in recs:
         name = r["output"].rsplit("/", 1)[-1]

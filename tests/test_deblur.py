@@ -193,3 +193,28 @@ def test_motion_is_matlabs_fspecial():
             along = (kx - k.shape[1] // 2) * np.cos(t) - (ky - k.shape[0] // 2) * np.sin(t)
             # the covered pixels reach half-length (L-1)/2 plus less than one pixel of anti-aliasing
             assert (length - 1) / 2 - 1e-9 <= np.abs(along).max() < (length - 1) / 2 + 1
+
+
+def test_model_error_is_told_to_the_data_term_not_reported_as_noise(tiny_prior_dir):
+    """--model-error: the operator's data term uses sqrt(sigma^2 + e^2); the run reports the
+    measurement's own sigma; by default only a motion kernel on a photo assumes one (the
+    published periodic setting and exact analytic kernels run as they did)."""
+    import restore
+    from restore.api import run
+    from restore.tasks.deblur import MODEL_ERROR, DeblurTask
+
+    tk = DeblurTask()
+    x = torch.rand(1, 3, 24, 28)
+    for kernel, edges, want in (("motion:5,30", "taper", MODEL_ERROR), ("motion:5,30", "periodic", 0.0),
+                                ("gaussian:1.0", "taper", 0.0), ("levin:2", "taper", 0.0)):
+        p = tk.check(x, {"kernel": kernel, "sigma": 0.02, "edges": edges})
+        assert p["model_error"] == want
+        op, _, _ = tk.build(x, p)
+        assert op.sigma_y == pytest.approx(np.hypot(0.02, want)) and op.noise == pytest.approx(0.02)
+    p = tk.check(x, {"kernel": "motion:5,30", "sigma": 0.0, "model_error": 0.03})
+    assert tk.build(x, p)[0].sigma_y == pytest.approx(0.03)
+    prior = restore.load_prior(str(tiny_prior_dir))
+    res = run(x, "deblur", prior=prior, kernel="motion:5,30", sigma=0.02, steps=2)
+    assert res.sigma_y == pytest.approx(0.02) and res.params["model_error"] == pytest.approx(MODEL_ERROR)
+    with pytest.raises(InputError, match="model_error"):
+        run(x, "deblur", prior=prior, kernel="box:3", model_error=-1.0)

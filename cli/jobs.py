@@ -1,0 +1,168 @@
+"""A CLI job and its plan: which images, which outputs (pairing by file stem, stdin, folders,
+several files), checked before any work. No restoring here (:mod:`.local` does it)."""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from restore import io
+from restore.errors import InputError
+from restore.io import check_output_path
+
+READ_EXTS = tuple(sorted(io.READ_EXTS))
+
+#: ``-`` as an input reads the image from stdin; as the output, writes PNG to stdout
+STDIO = Path("-")
+
+
+@dataclass
+class Job:
+    task: str
+    inputs: list  # one file or folder, several files, or STDIO
+    files: dict  # the task's file inputs by name (a file, a folder matched by stem, or None)
+    params: dict
+    opts: dict
+
+
+@dataclass
+class Item:
+    src: Path
+    files: dict
+    out: Path
+    ref: Path | None
+
+
+def _err(msg: str) -> None:
+    click.echo(f"error: {msg}", err=True)
+
+
+def _list_images(root: Path, recursive: bool, pattern: str | None) -> list[Path]:
+    it = root.rglob("*") if recursive else root.glob("*")
+    files = [p for p in it if p.is_file() and not p.name.startswith(".")]
+    if pattern:
+        files = [p for p in files if fnmatch.fnmatch(p.name, pattern) or fnmatch.fnmatch(str(p.relative_to(root)), pattern)]
+    else:
+        files = [p for p in files if p.suffix.lower() in READ_EXTS]
+    return sorted(files)
+
+
+def _by_stem(folder: Path, rel: Path) -> Path | None:
+    """The file in ``folder`` (same sub-path) whose stem matches ``rel``'s, any image type."""
+    d = folder / rel.parent
+    for ext in READ_EXTS + tuple(e.upper() for e in READ_EXTS):
+        cand = d / (rel.stem + ext)
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _spool_stdin() -> Path:
+    """stdin's bytes in a private temp file (read like any image file; removed at exit)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="restore-"))
+    atexit.register(shutil.rmtree, d, True)
+    p = d / "stdin"
+    p.write_bytes(sys.stdin.buffer.read())
+    return p
+
+
+def plan(job: Job) -> tuple[list[Item], bool]:
+    """Items to process and whether this is a batch (a folder or several files; raises
+    InputError on bad paths)."""
+    o = job.opts
+    if len(job.inputs) > 1:
+        return _plan_files(job), True
+    src = job.inputs[0]
+    ref = o.get("reference")
+    if src == STDIO:
+        if any(f == STDIO for f in job.files.values()):
+            raise InputError("only one input can come from stdin")
+        src = _spool_stdin()
+        o["_stdin_spool"] = src
+        if o.get("output") is None:
+            o["output"] = STDIO
+    if not src.exists():
+        raise InputError(f"{src}: no such file or directory")
+    if src.is_file():
+        for name, f in job.files.items():
+            if f is not None and not f.exists():
+                raise InputError(f"{f}: no such file")
+            if f is not None and f.is_dir():
+                raise InputError(f"{f}: is a folder but the image is a single file")
+        out = o.get("output") or src.with_name(f"{src.stem}.{job.task}.png")
+        if out != STDIO and out.is_dir():
+            out = out / f"{src.stem}.{job.task}.png"
+        if out != STDIO:
+            check_output_path(out)
+        r = ref if ref is None or ref.is_file() else _by_stem(ref, Path(src.name))
+        return [Item(src, dict(job.files), out, r)], False
+    if o.get("output") == STDIO:
+        raise InputError("-o - (stdout) takes one image, not a folder")
+    out_dir = o.get("output") or src.with_name(f"{src.name}.{job.task}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a folder (folder input needs an output folder)")
+    for f in job.files.values():
+        if f is not None and not f.exists():
+            raise InputError(f"{f}: no such file or directory")
+    items = []
+    for p in _list_images(src, o.get("recursive", False), o.get("pattern")):
+        rel = p.relative_to(src)
+        if out_dir.resolve() in p.resolve().parents:
+            continue  # never read our own outputs
+        files = {n: f if f is None or f.is_file() else (_by_stem(f, rel) or f / rel) for n, f in job.files.items()}
+        r = None
+        if ref is not None:
+            r = ref if ref.is_file() else _by_stem(ref, rel)
+        items.append(Item(p, files, out_dir / rel.parent / f"{rel.stem}.png", r))
+    if not items:
+        raise InputError(f"{src}: no images found" + (" (try --recursive)" if not o.get("recursive") else ""))
+    _check_distinct_outputs(items)
+    return items, True
+
+
+def _check_distinct_outputs(items: list[Item]) -> None:
+    """Refuse, before any work, two inputs whose outputs would be the same file (``a.png``
+    and ``a.jpg`` both write ``a.png``): one would overwrite or 'skip' the other."""
+    seen: dict[Path, Path] = {}
+    for it in items:
+        if it.out in seen:
+            raise InputError(f"{seen[it.out]} and {it.src} would both write {it.out} (same file stem): "
+                             "rename one, or choose with --glob")
+        seen[it.out] = it.src
+
+
+def _plan_files(job: Job) -> list[Item]:
+    """Several image files: a batch like a folder (outputs in ``-o DIR`` or beside each
+    input, existing ones skipped, failures reported at the end)."""
+    o = job.opts
+    out_dir, ref = o.get("output"), o.get("reference")
+    if out_dir == STDIO or STDIO in job.inputs:
+        raise InputError("stdin / stdout (-) take one image, not several")
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a folder (several inputs need an output folder)")
+    if out_dir is not None and out_dir.suffix.lower() in READ_EXTS:
+        raise InputError(f"{out_dir}: several inputs need an output folder, not a file")
+    for f in job.files.values():
+        if f is not None and not f.exists():
+            raise InputError(f"{f}: no such file or directory")
+    if not any(p.exists() for p in job.inputs):
+        raise InputError(f"{job.inputs[0]}: no such file or directory" + (" (nor any other input)" if len(job.inputs) > 1 else ""))
+    items = []  # a missing one among several fails alone (its read says so), the others run
+    for p in job.inputs:
+        if p.is_dir():
+            raise InputError(f"{p}: is a folder; give one folder, or several image files")
+        files = {n: f if f is None or f.is_file() else (_by_stem(f, Path(p.name)) or f / p.name)
+                 for n, f in job.files.items()}
+        r = None if ref is None else (ref if ref.is_file() else _by_stem(ref, Path(p.name)))
+        out = (out_dir / f"{p.stem}.png") if out_dir is not None else p.with_name(f"{p.stem}.{job.task}.png")
+        items.append(Item(p, files, out, r))
+    _check_distinct_outputs(items)
+    return items

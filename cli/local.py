@@ -1,0 +1,384 @@
+"""The local engine: restore a job's items in this process (read, batch, solve, write,
+report), each output claimed first so that two runs into one folder share the work. The Ray
+engine runs this same code in its workers."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from restore.errors import InputError, RestoreError
+from restore.tasks import get_task
+
+from .jobs import STDIO, Item, Job
+
+if TYPE_CHECKING:  # torch and numpy load lazily: `restore --help` stays fast
+    import numpy as np
+    import torch
+
+
+def _claim_path(out: Path) -> Path:
+    return out.with_name(f".{out.name}.claim")
+
+
+def _claim(out: Path) -> bool:
+    """Claim ``out`` for this process before working on it: a ``.NAME.claim`` beside it
+    (host and pid inside), created whole and atomically (hard link of a written temp file).
+    False when another live run holds it; a claim left by a process that is gone (same
+    host, pid dead; another host's after 6 h) is taken over."""
+    import socket
+
+    c = _claim_path(out)
+    tmp = c.with_name(f"{c.name}.{os.getpid()}.tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # the write will say why
+        return True
+    for _ in range(3):
+        try:
+            tmp.write_text(f"{socket.gethostname()} {os.getpid()}")
+            os.link(tmp, c)
+            return True
+        except FileExistsError:
+            if not _stale(c):
+                return False
+            c.unlink(missing_ok=True)
+        except OSError:  # a folder we cannot write to (the write will say so), a temp swept away: again
+            if not out.parent.exists() or not os.access(out.parent, os.W_OK):
+                return True
+        finally:
+            tmp.unlink(missing_ok=True)
+    return False
+
+
+def _stale(c: Path) -> bool:
+    import socket
+
+    try:
+        host, pid = c.read_text().split()
+        age = time.time() - c.stat().st_mtime
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):  # unreadable: stale only when old
+        try:
+            return time.time() - c.stat().st_mtime > 60
+        except OSError:
+            return True
+    if host != socket.gethostname():
+        return age > 6 * 3600
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
+
+
+def _release(out: Path) -> None:
+    _claim_path(out).unlink(missing_ok=True)
+
+
+def shown(msg: str, o: dict) -> str:
+    """A message with stdin's spool file named as the user gave it (``-``)."""
+    spool = o.get("_stdin_spool")
+    return msg.replace(str(spool), "- (stdin)") if spool else msg
+
+
+def _failure(it: Item, e: BaseException) -> str:
+    """One line naming the file for an exception raised while restoring it."""
+    if isinstance(e, RestoreError):
+        return str(e) if str(it.src) in str(e) else f"{it.src}: {e}"
+    if os.environ.get("RESTORE_DEBUG"):
+        raise e
+    return f"{it.src}: internal error ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+
+
+@dataclass
+class Loaded:
+    """An image read and checked, ready for the sampler."""
+
+    it: Item
+    x: torch.Tensor  # (1, C, H, W)
+    back: Callable
+    alpha: np.ndarray | None
+    params: dict
+    meta: object = None  # restore.io.Meta: the input's EXIF and ICC profile, for the output
+
+
+def _print_warning(it: Item, line: str) -> None:
+    click.echo(line, err=True)
+
+
+def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, str | None], None], *,
+              step_bar: bool = False, release: bool = True,
+              warn: Callable[[Item, str], None] = _print_warning) -> None:
+    """Restore ``items`` (outputs not checked here), calling ``report(item, record, None)``
+    or ``report(item, None, message)`` for each, in the order they finish, and
+    ``warn(item, line)`` for an input's warnings (stderr by default).
+
+    Images that can share a sampler batch (same size and parameters, see
+    :func:`restore.api.batch_key`) are held until ``--batch-size`` of them are ready (default
+    :func:`restore.api.default_batch_size`: 1 on CPU; at most twice that many are held in
+    all); a batch that fails is rerun image by image, so one bad file still fails alone.
+    Each image keeps the job's seed, so its output is the one a run on it alone gives
+    (within float rounding)."""
+    from restore.api import batch_key, default_batch_size
+
+    o = job.opts
+    held: dict[tuple, list[Loaded]] = {}
+    sizes: dict[tuple, int] = {}
+
+    def batch_size(key: tuple, ld: Loaded) -> int:  # --batch-size, or by device and image size
+        if key not in sizes:
+            sizes[key] = o.get("batch_size") or default_batch_size(o["device"], ld.x.shape[-2] * ld.x.shape[-1])
+        return sizes[key]
+
+    def run_group(group: list[Loaded], progress) -> None:
+        t0 = time.perf_counter()
+        res = solve(job, group, progress)
+        dt = (time.perf_counter() - t0) / len(group)
+        for r, ld in enumerate(group):
+            _finish(job, ld, res, r, dt, done, batch=len(group))
+        if release:
+            _release_memory()
+
+    def flush(key: tuple) -> None:
+        group = held.pop(key)
+        if len(group) > 1:
+            try:
+                return run_group(group, None)
+            except Exception:  # noqa: BLE001  rerun alone: the culprit fails, the rest succeed
+                pass
+        for ld in group:
+            try:
+                run_group([ld], _step_bar(ld) if step_bar else None)
+            except Exception as e:  # noqa: BLE001  one line per file, the batch goes on
+                done(ld.it, None, _failure(ld.it, e))
+
+    claims = release and not o.get("overwrite")  # folder mode: two runs into one folder share the work
+
+    def done(it: Item, rec: dict | None, msg: str | None) -> None:
+        if claims:
+            _release(it.out)
+        report(it, rec, msg)
+
+    for it in items:
+        if claims:
+            if not _claim(it.out):
+                report(it, {"input": str(it.src), "output": str(it.out), "status": "skipped",
+                            "reason": "another run is writing it"}, None)
+                continue
+            if it.out.exists():  # written by another run meanwhile
+                _release(it.out)
+                report(it, {"input": str(it.src), "output": str(it.out), "status": "skipped",
+                            "reason": "already written"}, None)
+                continue
+        try:
+            ld = load(job, it, warn)
+        except Exception as e:  # noqa: BLE001
+            done(it, None, _failure(it, e))
+            continue
+        key = batch_key(ld.x, ld.params)
+        held.setdefault(key, []).append(ld)
+        if len(held[key]) >= batch_size(key, ld):
+            flush(key)
+        elif sum(map(len, held.values())) >= 2 * max(sizes.values()):
+            flush(max(held, key=lambda k: len(held[k])))
+    for key in list(held):
+        flush(key)
+
+
+def _finish(job: Job, ld: Loaded, res, r: int, seconds: float, report, batch: int = 1) -> None:
+    try:
+        rec = write_outputs(job, ld, res, r, seconds)
+        if batch > 1:
+            rec["batch"] = batch
+    except Exception as e:  # noqa: BLE001
+        report(ld.it, None, _failure(ld.it, e))
+        return
+    report(ld.it, rec, None)
+
+
+def _release_memory() -> None:
+    """Give freed heap back to the system between images (glibc's ``malloc_trim``): images of
+    many sizes otherwise leave the process holding its largest ever working set, fragmented."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim():
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def result_line(rec: dict) -> str:
+    """The one stdout line of a single-image run: output, seconds, and the scores when a
+    reference was given (PSNR-Y / SSIM-Y for super-resolution, as scored)."""
+    line = f"{rec['output']}  {rec['seconds']:.2f} s"
+    if "psnr" in rec:
+        y = rec.get("metric", "PSNR")[4:]
+        line += f"  PSNR{y} {rec['psnr']:.2f} dB  SSIM{y} {rec['ssim']:.4f}"
+    return line
+
+
+def _read(path: Path, o: dict):
+    from restore.io import DEFAULT_MAX_PIXELS, read_image
+
+    return read_image(path, max_pixels=o.get("max_pixels") or DEFAULT_MAX_PIXELS)
+
+
+def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning) -> Loaded:
+    """Read and check one image and its files (mask, ...); its warnings go to ``warn``
+    (stderr by default)."""
+    from restore.api import _to_batch
+    from restore.io import DEFAULT_MAX_PIXELS
+
+    o, tk = job.opts, get_task(job.task)
+    limit = o.get("max_pixels") or DEFAULT_MAX_PIXELS
+    img = _read(it.src, o)
+    params, alpha_override = tk.load(img, it.files, dict(job.params), limit)
+    H, W = img.array.shape[:2]
+    oh, ow = tk.out_size(H, W, params)
+    if oh * ow > limit:
+        raise InputError(f"{it.src}: the output would be {ow}x{oh} = {oh * ow:,} pixels, "
+                         f"over the limit of {limit:,} (raise it with --max-pixels)")
+    x, back, alpha = _to_batch(img.array)
+    if alpha_override is not None:
+        alpha = alpha_override
+    for w in tk.warnings(x, params):  # shown with -q too: it is no progress
+        warn(it, f"warning: {it.src}: {w}")
+    return Loaded(it, x, back, alpha, params, img.meta)
+
+
+def _step_bar(ld: Loaded):
+    """A per-step progress bar (one image run alone), drawn from the sampler's first step
+    (nothing is drawn before, so a message before the work is not glued to an empty bar);
+    closed, and its line cleared, by :func:`solve`."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def progress(info):
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=info["n"], file=sys.stderr, unit="step", dynamic_ncols=True, leave=False,
+                       desc=ld.it.src.name)
+        bar.update(1)
+
+    progress.close = lambda: bar is not None and bar.close()
+    return progress
+
+
+def solve(job: Job, group: list[Loaded], progress):
+    """One sampler run for ``group`` (same batch key), every image with the job's seed."""
+    import torch
+
+    from restore.api import run, stack_params
+
+    o = job.opts
+    try:
+        return run(torch.cat([ld.x for ld in group]), job.task, sampler=o["sampler"], steps=o["steps"],
+                   seed=[o["seed"]] * len(group), device=o["device"], prior=o["weights"], samples=o["samples"],
+                   sigma_max=o.get("sigma_max"), progress=progress, **stack_params([ld.params for ld in group]),
+                   **(o.get("sampler_options") or {}))
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
+    """Write image ``r`` of the result ``res`` (and its std / compare files); its record."""
+    import torch
+
+    from restore.api import _alpha_back
+    from restore.io import write_image
+
+    o, tk, it, x = job.opts, get_task(job.task), ld.it, ld.x
+    image = res.image[r : r + 1]
+    std = None if res.std is None else res.std[r : r + 1]
+    sigma_y = res.sigma_y[r] if isinstance(res.sigma_y, list) else res.sigma_y
+    out_arr = _alpha_back(ld.alpha, ld.back(image))
+    if it.out == STDIO:
+        from restore.io import encode_image
+
+        sys.stdout.buffer.write(encode_image(out_arr, ".png", meta=ld.meta))
+        sys.stdout.buffer.flush()
+    else:
+        write_image(it.out, out_arr, overwrite=o["overwrite"], quality=o.get("quality"), meta=ld.meta)
+    rec = {
+        "input": str(it.src), "output": str(it.out), "task": job.task, "sampler": res.sampler,
+        "steps": res.steps, "seed": o["seed"], "seconds": round(seconds, 3),
+        "sigma": round(sigma_y * 255, 3), "sigma_estimated": res.sigma_estimated,
+        "sigma_max": None if res.sigma_start is None else round(res.sigma_start * 255, 3),
+        "width": int(out_arr.shape[1]), "height": int(out_arr.shape[0]),
+        **{k: v for k, v in res.params.items() if isinstance(v, (int, float, str))},
+    }
+    if res.sigma_estimated and not o["quiet"] and not o["as_json"]:
+        click.echo(f"{it.src}: estimated noise sigma = {sigma_y * 255:.2f} (0-255 units)", err=True)
+    if std is not None:
+        std_path = it.out.with_name(it.out.stem + ".std.png")
+        std_img = (std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()
+        write_image(std_path, std_img, overwrite=True)
+        rec["std"] = str(std_path)
+        rec["mean_std"] = round(float(std.mean()) * 255, 3)
+    if o["compare"]:
+        cmp_path = it.out.with_name(it.out.stem + ".compare.png")
+        write_image(cmp_path, _side_by_side(tk.shown(x, tk.check(x, ld.params)), image, std), overwrite=True)
+        rec["compare"] = str(cmp_path)
+    if it.ref is not None:
+        rec.update(_score(it.ref, image, tk, ld.params, o))
+    return rec
+
+
+def _side_by_side(x, out, std):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from restore.io import from_tensor
+
+    inp = x.to(out.device)
+    if inp.shape[-2:] != out.shape[-2:]:
+        inp = F.interpolate(inp, size=out.shape[-2:], mode="nearest")
+    panels = [inp, out]
+    if std is not None:
+        panels.append((std * 4).clamp(0, 1))
+    C = max(p.shape[1] for p in panels)
+    panels = [p.expand(-1, C, -1, -1) for p in panels]
+    gap = torch.ones(1, C, out.shape[-2], 4, device=out.device)
+    row = [panels[0]]
+    for p in panels[1:]:
+        row += [gap, p]
+    return from_tensor(torch.cat(row, dim=3), np.uint8)
+
+
+def _score(ref_path: Path, out, tk, params: dict, o: dict) -> dict:
+    from restore.api import _to_batch
+    from restore.metrics import psnr, ssim
+
+    ref = _read(ref_path, o).color
+    r, _, _ = _to_batch(ref)
+    if r.shape[-2:] != out.shape[-2:]:
+        raise InputError(f"{ref_path}: reference is {r.shape[-1]}x{r.shape[-2]} but the output is "
+                         f"{out.shape[-1]}x{out.shape[-2]}")
+    a, b = out.cpu().clamp(0, 1), r
+    if a.shape[1] != b.shape[1]:
+        a, b = a.mean(1, keepdim=True), b.mean(1, keepdim=True)
+    a, b, label = tk.view(a, b, params)
+    return {"reference": str(ref_path), "psnr": round(psnr(a, b), 4), "ssim": round(ssim(a, b), 5),
+            "metric": f"PSNR{label}"}
