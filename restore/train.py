@@ -49,7 +49,7 @@ from .errors import InputError, RestoreError
 from .prior.denoiser import PREDICTIONS, Prior, preconditioning, vp_scale
 from .prior.schedule import VPSchedule, sigma_from_t_table, t_from_sigma_table
 from .prior.unet import UNet
-from .prior.weights import load_state_dict, resolve_prior_dir, save_prior
+from .prior.weights import load_prior, load_state_dict, resolve_prior_dir, save_prior
 
 __all__ = ["CropBank", "DivergenceGuard", "NoiseLevels", "TrainConfig", "Trainer", "TrainingDiverged", "find_images",
            "load_images", "train", "train_flops_per_crop"]
@@ -598,6 +598,29 @@ def train(
     >>> cfg = TrainConfig(steps=2, batch_size=2, crop=32, channels=(8, 8), blocks=(1, 1))
     >>> train("imgs/", "my-prior/", cfg)  # doctest: +SKIP
     """
+    cfg = _checked(cfg, resume, init)
+    out = Path(out_dir)
+    dev = torch.device(device)
+    cfg, start = _starting_point(cfg, out / "checkpoint", resume, init)
+    out.mkdir(parents=True, exist_ok=True)
+    images, skipped = load_images(find_images(Path(data_dir)))
+    bank = CropBank(images, dev, cfg.crop)
+    del images
+    tr = Trainer(cfg, bank, VPSchedule(**cfg.schedule), dev)
+    if start.weights is not None:
+        tr.net.load_state_dict(start.weights)
+        tr.ema.load_state_dict(start.weights)
+    if resume:
+        load_checkpoint(out / "checkpoint", tr)
+        tr.lr_scale = float(start.state.get("lr_scale", 1.0))
+    run = _Run(tr, out, start, _val_images(val_dir, val_count, val_crop, dev), callback,
+               {"data": str(data_dir), "images": len(bank), "skipped": len(skipped)})
+    run.loop(max_minutes)
+    return out
+
+
+def _checked(cfg: TrainConfig | None, resume: bool, init) -> TrainConfig:
+    """A copy of the recipe, refused early when it cannot run."""
     cfg = replace(cfg) if cfg is not None else TrainConfig()
     if cfg.prediction not in PREDICTIONS:
         raise InputError(f"prediction must be one of {', '.join(PREDICTIONS)}, got {cfg.prediction!r}")
@@ -605,80 +628,84 @@ def train(
         raise InputError(f"mismatch must be in [0, 1], got {cfg.mismatch}")
     if resume and init is not None:
         raise InputError("resume and init exclude each other (resume continues this run's own checkpoint)")
-    out = Path(out_dir)
-    ckpt = out / "checkpoint"
-    dev = torch.device(device)
-    start_step, state, before = 0, {}, {"steps": 0, "device_minutes": 0.0}
-    init_sd = None
+    return cfg
+
+
+@dataclass
+class _Start:
+    """Where a run starts: its first step, the checkpoint's state (resume), what came before
+    it (``cumulative`` bookkeeping) and the weights it starts from (init)."""
+
+    step: int = 0
+    state: dict = field(default_factory=dict)
+    before: dict = field(default_factory=lambda: {"steps": 0, "device_minutes": 0.0})
+    weights: dict | None = None
+
+
+def _starting_point(cfg: TrainConfig, ckpt: Path, resume: bool, init) -> tuple[TrainConfig, _Start]:
+    """The recipe and start of a fresh run, a resumed one (the checkpoint's recipe, except
+    ``steps``) or a warm start from a prior (its architecture, schedule and weights)."""
     if resume:
         if not (ckpt / "state.json").is_file():
             raise InputError(f"{ckpt}: no checkpoint to resume from")
         state = json.loads((ckpt / "state.json").read_text())
-        cfg = _stored_config(state, cfg.steps)
-        start_step = int(state["step"])
-        before = state.get("before", before)
-    elif init is not None:
-        from .prior.weights import load_prior
-
-        d = resolve_prior_dir(init)
-        src = load_prior(d)  # config and tensors checked, weights as fp32
-        net_cfg = src.net.config()
-        if net_cfg.get("arch", "unet") != "unet":
-            raise InputError(f"{d}: init needs one of this project's priors (arch unet), not arch {net_cfg['arch']!r}")
-        if net_cfg["in_channels"] != 3:
-            raise InputError(f"{d}: init needs a 3-channel prior")
-        cfg.channels, cfg.blocks = tuple(net_cfg["channels"]), tuple(net_cfg["blocks"])
-        cfg.unshuffle, cfg.emb_dim = net_cfg["unshuffle"], net_cfg["emb_dim"]
-        cfg.schedule = src.schedule.to_dict()
-        cfg.prediction, cfg.sigma_data = src.prediction, src.sigma_data
-        cum = src.info.get("cumulative", {})
-        before = {
-            "steps": int(cum.get("steps", src.info.get("steps", 0))),
-            "device_minutes": float(cum.get("device_minutes", src.info.get("train_seconds", 0) / 60)),
-            "crops": int(cum.get("crops", 0)),
-            "from": str(d),
-        }
-        init_sd = src.net.state_dict()
-    out.mkdir(parents=True, exist_ok=True)
-    schedule = VPSchedule(**cfg.schedule)
-
-    paths = find_images(Path(data_dir))
-    images, skipped = load_images(paths)
-    bank = CropBank(images, dev, cfg.crop)
-    del images
-    tr = Trainer(cfg, bank, schedule, dev)
-    if init_sd is not None:
-        tr.net.load_state_dict(init_sd)
-        tr.ema.load_state_dict(init_sd)
-    if resume:
-        load_checkpoint(ckpt, tr)
-        tr.lr_scale = float(state.get("lr_scale", 1.0))
-    flops_crop = train_flops_per_crop(tr.net, cfg.crop)
-    val_images = _val_images(val_dir, val_count, val_crop, dev)
-    ema_prior = Prior(tr.ema, schedule, tile=None, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
-    if val_images:
-        check_images = val_images
-    else:  # fixed crops of the training images (a stability check needs no held-out data)
-        check_images = [c[None].contiguous() for c in bank.batch(2, torch.Generator(device=dev).manual_seed(1))[0]]
-
-    log_path = out / "log.jsonl"
-    t_start = time.time()
-    elapsed_before = float(state.get("train_seconds", 0.0))
-    info_base = {
-        "data": str(data_dir),
-        "images": len(bank),
-        "skipped": len(skipped),
-        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-        "batch_size": cfg.batch_size,
-        "crop": cfg.crop,
-        "train_flops_per_crop": flops_crop,
-        **({"mismatch": cfg.mismatch} if cfg.mismatch else {}),
+        return _stored_config(state, cfg.steps), _Start(int(state["step"]), state, state.get("before", _Start().before))
+    if init is None:
+        return cfg, _Start()
+    d = resolve_prior_dir(init)
+    src = load_prior(d)  # config and tensors checked, weights as fp32
+    net_cfg = src.net.config()
+    if net_cfg.get("arch", "unet") != "unet":
+        raise InputError(f"{d}: init needs one of this project's priors (arch unet), not arch {net_cfg['arch']!r}")
+    if net_cfg["in_channels"] != 3:
+        raise InputError(f"{d}: init needs a 3-channel prior")
+    cfg.channels, cfg.blocks = tuple(net_cfg["channels"]), tuple(net_cfg["blocks"])
+    cfg.unshuffle, cfg.emb_dim = net_cfg["unshuffle"], net_cfg["emb_dim"]
+    cfg.schedule = src.schedule.to_dict()
+    cfg.prediction, cfg.sigma_data = src.prediction, src.sigma_data
+    cum = src.info.get("cumulative", {})
+    before = {
+        "steps": int(cum.get("steps", src.info.get("steps", 0))),
+        "device_minutes": float(cum.get("device_minutes", src.info.get("train_seconds", 0) / 60)),
+        "crops": int(cum.get("crops", 0)),
+        "from": str(d),
     }
+    return cfg, _Start(before=before, weights=src.net.state_dict())
 
-    def finish(step: int, val: float | None) -> None:
-        secs = elapsed_before + time.time() - t_start
+
+class _Run:
+    """The training loop of one run: steps, the log, validation, rollbacks, checkpoints and
+    the prior written beside them, and the ways it stops (steps done, --max-minutes, STOP,
+    SIGTERM/SIGINT)."""
+
+    def __init__(self, tr: Trainer, out: Path, start: _Start, val_images: list, callback, data: dict) -> None:
+        cfg, dev = tr.cfg, tr.device
+        self.tr, self.cfg, self.out, self.start, self.val_images, self.callback = tr, cfg, out, start, val_images, callback
+        self.ckpt, self.log_path = out / "checkpoint", out / "log.jsonl"
+        self.schedule = VPSchedule(**cfg.schedule)
+        self.flops_crop = train_flops_per_crop(tr.net, cfg.crop)
+        self.ema_prior = Prior(tr.ema, self.schedule, tile=None, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
+        # the stability check needs no held-out data: fixed crops of the training images without it
+        self.check_images = val_images or [c[None].contiguous() for c in
+                                           tr.bank.batch(2, torch.Generator(device=dev).manual_seed(1))[0]]
+        self.elapsed_before = float(start.state.get("train_seconds", 0.0))
+        self.info = {**data, "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+                     "batch_size": cfg.batch_size, "crop": cfg.crop, "train_flops_per_crop": self.flops_crop,
+                     **({"mismatch": cfg.mismatch} if cfg.mismatch else {})}
+        self.t_start = time.time()
+
+    def log(self, rec: dict) -> None:
+        with open(self.log_path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        if self.callback:
+            self.callback(rec)
+
+    def save(self, step: int, val: float | None) -> None:
+        """A checkpoint (to resume) and the prior (EMA weights, config, info) at ``step``."""
+        tr, cfg, before = self.tr, self.cfg, self.start.before
+        secs = self.elapsed_before + time.time() - self.t_start
         extra = {"train_seconds": secs, "last_val_psnr_sigma25": val, "before": before, "lr_scale": tr.lr_scale}
-        save_checkpoint(ckpt, step, tr, extra)
+        save_checkpoint(self.ckpt, step, tr, extra)
         cumulative = {
             "steps": before["steps"] + step,
             "device_minutes": round(before["device_minutes"] + secs / 60, 2),
@@ -686,58 +713,51 @@ def train(
         }
         if "from" in before:
             cumulative["init"] = before["from"]
-        info = {**info_base, "steps": step, "train_seconds": round(secs, 1), "val_psnr_sigma25": val,
-                "cumulative": cumulative, "stability": stability_check(ema_prior, check_images)}
-        save_prior(out, tr.ema, schedule, info, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
+        info = {**self.info, "steps": step, "train_seconds": round(secs, 1), "val_psnr_sigma25": val,
+                "cumulative": cumulative, "stability": stability_check(self.ema_prior, self.check_images)}
+        save_prior(self.out, tr.ema, self.schedule, info, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
 
-    step = start_step
-    last_val = state.get("last_val_psnr_sigma25")
-    t_last, step_last = time.time(), step
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    guard = DivergenceGuard(tr, step)
-    with _StopFlag() as stop:
-        while step < cfg.steps:
-            tr.step(step)
-            step += 1
-            val = None
-            if val_images and (step % cfg.eval_every == 0 or step == cfg.steps):
-                val = validation_psnr(ema_prior, val_images)
-                last_val = val
-            timeout = max_minutes is not None and (time.time() - t_start) > 60 * max_minutes
-            halt = timeout or stop.set or (step % cfg.log_every == 0 and (out / "STOP").exists())
-            if step % cfg.log_every == 0 or val is not None or step == cfg.steps or halt:
-                loss = tr.mean_loss()  # the one host sync of a logging interval
-                back = guard.check(step, loss)
-                if back is not None:
-                    rec = {"step": step, "loss": loss, "rollback_to": back, "lr_scale": tr.lr_scale}
-                    with open(log_path, "a") as f:
-                        f.write(json.dumps(rec) + "\n")
-                    if callback:
-                        callback(rec)
-                    step, t_last, step_last = back, time.time(), back
-                    continue
-                now = time.time()
-                rate = (step - step_last) / max(1e-9, now - t_last)
-                rec = {
-                    "step": step,
-                    "loss": loss,
-                    "lr": _lr_at(step - 1, cfg) * tr.lr_scale,
-                    "steps_per_s": round(rate, 3),
-                    "crops_per_s": round(rate * cfg.batch_size, 1),
-                    "tflops": round(rate * cfg.batch_size * flops_crop / 1e12, 2),
-                    "seconds": round(elapsed_before + now - t_start, 1),
-                }
-                if val is not None:
-                    rec["val_psnr_sigma25"] = round(val, 3)
-                with open(log_path, "a") as f:
-                    f.write(json.dumps(rec) + "\n")
-                if callback:
-                    callback(rec)
-                t_last, step_last = time.time(), step
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps or halt:
-                finish(step, last_val)
-                t_last = time.time()  # the checkpoint's time is not training time
-            if halt:
-                break
-    return out
+    def loop(self, max_minutes: float | None) -> None:
+        tr, cfg = self.tr, self.cfg
+        step = self.start.step
+        last_val = self.start.state.get("last_val_psnr_sigma25")
+        t_last, step_last = time.time(), step
+        if tr.device.type == "cuda":
+            torch.cuda.synchronize(tr.device)
+        guard = DivergenceGuard(tr, step)
+        with _StopFlag() as stop:
+            while step < cfg.steps:
+                tr.step(step)
+                step += 1
+                val = None
+                if self.val_images and (step % cfg.eval_every == 0 or step == cfg.steps):
+                    val = last_val = validation_psnr(self.ema_prior, self.val_images)
+                timeout = max_minutes is not None and (time.time() - self.t_start) > 60 * max_minutes
+                halt = timeout or stop.set or (step % cfg.log_every == 0 and (self.out / "STOP").exists())
+                if step % cfg.log_every == 0 or val is not None or step == cfg.steps or halt:
+                    loss = tr.mean_loss()  # the one host sync of a logging interval
+                    back = guard.check(step, loss)
+                    if back is not None:  # diverged: back to the last good interval, half the rate
+                        self.log({"step": step, "loss": loss, "rollback_to": back, "lr_scale": tr.lr_scale})
+                        step, t_last, step_last = back, time.time(), back
+                        continue
+                    now = time.time()
+                    rate = (step - step_last) / max(1e-9, now - t_last)
+                    rec = {
+                        "step": step,
+                        "loss": loss,
+                        "lr": _lr_at(step - 1, cfg) * tr.lr_scale,
+                        "steps_per_s": round(rate, 3),
+                        "crops_per_s": round(rate * cfg.batch_size, 1),
+                        "tflops": round(rate * cfg.batch_size * self.flops_crop / 1e12, 2),
+                        "seconds": round(self.elapsed_before + now - self.t_start, 1),
+                    }
+                    if val is not None:
+                        rec["val_psnr_sigma25"] = round(val, 3)
+                    self.log(rec)
+                    t_last, step_last = time.time(), step
+                if step % cfg.checkpoint_every == 0 or step == cfg.steps or halt:
+                    self.save(step, last_val)
+                    t_last = time.time()  # the checkpoint's time is not training time
+                if halt:
+                    break
