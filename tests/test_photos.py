@@ -50,29 +50,31 @@ def test_orientation_matches_pillows_exif_transpose(o):
 
 
 def test_a_phone_jpeg_comes_out_as_displayed_with_its_exif(tmp_path, run):
-    """Stored 96x64 (W x H) with Orientation=6: read, restored and written as the 64x96 the
-    viewer shows; a mask drawn on the displayed photo fits; the camera make is kept and the
-    orientation tag reset to 1."""
-    stored = _pattern(64, 96)
+    """A phone's portrait shot: stored 768x512 (W x H) with Orientation=6; read, restored and
+    written as the 512x768 the viewer shows; a 512x768 mask drawn on the displayed photo
+    fits; the camera make is kept and the orientation tag reset to 1."""
+    stored = _pattern(512, 768)
     src = tmp_path / "phone.jpg"
     Image.fromarray(stored).save(src, "JPEG", quality=95, exif=_exif(make="TestCam", orientation=6).tobytes())
     img = read_image(src)
     shown = np.asarray(ImageOps.exif_transpose(Image.open(src)))
-    assert img.array.shape == (96, 64, 3) and np.array_equal(img.array, shown) and img.meta.orientation == 6
+    assert img.array.shape == (768, 512, 3) and np.array_equal(img.array, shown) and img.meta.orientation == 6
     r = run("denoise", src, "--sigma", "0", "-o", tmp_path / "out.jpg")
     assert r.exit_code == 0, r.output
     out = Image.open(tmp_path / "out.jpg")
-    assert out.size == (64, 96)
+    assert out.size == (512, 768)
     ex = out.getexif()
     assert ex.get(0x010F) == "TestCam" and ex.get(0x0112) == 1
     r = run("denoise", src, "--sigma", "0", "-o", tmp_path / "out.png")
     assert r.exit_code == 0 and np.array_equal(read_image(tmp_path / "out.png").array, img.array)
-    mask = np.zeros((96, 64), np.uint8)
-    mask[40:50, 20:30] = 255
+    mask = np.zeros((768, 512), np.uint8)
+    mask[600:640, 100:180] = 255  # lower left as displayed: off the image's stored bounds (512 high)
     write_image(tmp_path / "mask.png", mask)
     r = run("inpaint", src, tmp_path / "mask.png", "--steps", "1", "-o", tmp_path / "filled.png")
     assert r.exit_code == 0, r.output
-    assert read_image(tmp_path / "filled.png").array.shape == (96, 64, 3)
+    filled = read_image(tmp_path / "filled.png").array
+    assert filled.shape == (768, 512, 3)
+    assert np.array_equal(filled[:500], img.array[:500])  # pixels far from the hole kept, as displayed
 
 
 def test_icc_profile_and_exif_survive_png_webp_tiff(tmp_path, run):
