@@ -104,9 +104,9 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
     try:
         # ',' separates plain names; options use ',' inside ('@a=1,b=2'), so with options '+' does
         names = samplers.split("+") if samplers and ("@" in samplers or "+" in samplers) else (
-            samplers.split(",") if samplers else [tk.sampler])
+            samplers.split(",") if samplers else [getattr(tk, "eval_method", tk.sampler)])
         for n in names:
-            if n.partition("@")[0] not in SAMPLERS:
+            if n.partition("@")[0] not in SAMPLERS and n.partition("@")[0] != "default":
                 raise click.BadParameter(f"unknown sampler '{n}' (choose from {', '.join(SAMPLERS.names())})")
         step_list = [int(s) for s in steps.split(",")] if steps else None
     except ValueError:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .api import run
 from .errors import InputError
 from .io import READ_EXTS, read_image, to_uint8
 from .registry import parse_method
@@ -94,8 +95,6 @@ def evaluate(
     (image, method). ``slow_limit`` caps the images the slow baselines (BM3D) see. A dataset
     of ``(name, truth, measurement)`` triples (:func:`load_pairs`) is scored on its real
     measurements (tasks with ``pairs``)."""
-    from .api import run
-
     tk = get_task(task)
     unknown = [b for b in baselines if b not in tk.baselines]
     if unknown:
@@ -118,6 +117,7 @@ def evaluate(
                 kind = "classical"
             else:
                 sampler, hyper = parse_method(meth)
+                sampler = None if sampler == DEFAULT else sampler  # the task's own choice for the case
                 res = run(case.y, task, sampler=sampler, steps=st, seed=seed, device=device, prior=prior,
                           **case.run, **hyper)
                 out, secs, used, kind = res.image, res.seconds, res.steps, "restore"
@@ -128,6 +128,11 @@ def evaluate(
             if progress:
                 progress(f"{name} {meth}{'' if used is None else f'@{used}'}: {r['psnr']:.2f} dB")
     return rows
+
+
+#: the method name that runs a task's default recipe for each case's parameters (as the
+#: command line does when no --sampler is given; e.g. inpainting's fill chosen by the hole)
+DEFAULT = "default"
 
 
 def summarise(rows: list[dict]) -> list[dict]:

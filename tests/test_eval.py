@@ -28,9 +28,10 @@ def test_eval_cli_outputs(folder, tmp_path, tiny_prior_dir):
                                   "--weights", str(tiny_prior_dir), "--csv", str(tmp_path / "r.csv"),
                                   "--json", str(tmp_path / "r.json"), "--report", str(tmp_path / "rep"), "-q"])
     assert r.exit_code == 0, r.output
-    assert "| dpir | 1 | 2 |" in r.output and "opencv-telea (classical)" in r.output
+    # without --sampler, inpainting runs its own recipe per mask (fill auto), labelled "default"
+    assert "| default | 1 | 2 |" in r.output and "opencv-telea (classical)" in r.output
     data = json.loads((tmp_path / "r.json").read_text())
-    assert {row["method"] for row in data["rows"]} >= {"dpir", "opencv-telea", "skimage-biharmonic"}
+    assert {row["method"] for row in data["rows"]} >= {"default", "opencv-telea", "skimage-biharmonic"}
     assert all("psnr_hole" in row for row in data["rows"])
     assert {row["image"] for row in data["rows"]} == {"img0", "img1"}
     assert (tmp_path / "r.csv").read_text().count("\n") == len(data["rows"]) + 1

@@ -149,3 +149,37 @@ def test_photo_like():
     assert photo_like(soft) is None
     assert photo_like(np.repeat(m[..., None], 3, 2)) is None
     assert "mid-grey" in photo_like((_photo(40, 40)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+
+
+# -- the fill chosen by the hole ---------------------------------------------------------------
+def test_auto_fill_follows_the_hole_geometry():
+    from restore.tasks import get_task
+    from restore.tasks.inpaint import SCENE_RADIUS, inscribed_radius
+
+    tk = get_task("inpaint")
+    H, W = 128, 160
+    thin = np.zeros((H, W), bool)
+    thin[40:44, 10:150] = True  # a scratch: radius 2
+    blob = np.zeros((H, W), bool)
+    blob[30:90, 40:110] = True  # an object: radius 30
+    assert inscribed_radius(thin) <= 3 < SCENE_RADIUS < 29 <= inscribed_radius(blob)
+    for hole, fill in ((thin, "mean"), (blob, "scene")):
+        p = {"known": torch.from_numpy(~hole), "fill": "auto"}
+        assert tk.fill_of(p) == fill
+        assert tk.recipe(p) == (tk.SCENE if fill == "scene" else tk.recipe({"fill": "mean"}))
+    assert tk.fill_of({"known": torch.from_numpy(~blob), "fill": "mean"}) == "mean"  # --fill keeps control
+
+
+def test_scene_fill_starts_from_the_photos_patches(tiny_prior):
+    pytest.importorskip("patchmatch")
+    from restore.tasks.inpaint import exemplar_fill
+
+    H, W = 64, 96
+    x = _photo(H, W)
+    hole = np.zeros((H, W), bool)
+    hole[20:44, 30:60] = True
+    known = torch.from_numpy(~hole)
+    st = exemplar_fill(x, known)
+    assert st.shape == x.shape and torch.equal(st[..., known], (x[..., known] * 255).round() / 255)
+    r = run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", steps=2)
+    assert r.sampler == "ddnm" and torch.equal(r.image[..., known], x[..., known])

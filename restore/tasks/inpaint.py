@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,9 @@ class Inpaint(Operator):
     capabilities = frozenset({"pinv", "svd", "grad", "mask"})
     task = "inpaint"
 
-    def __init__(self, known: torch.Tensor, x_shape, sigma_y: float = 0.0) -> None:
+    def __init__(self, known: torch.Tensor, x_shape, sigma_y: float = 0.0, start: torch.Tensor | None = None) -> None:
         super().__init__(x_shape, sigma_y)
+        self.start = start  # a first guess of the holes (e.g. an exemplar fill), else push-pull
         k = torch.as_tensor(known).bool()
         if k.ndim == 2:
             k = k[None]
@@ -75,6 +77,10 @@ class Inpaint(Operator):
         """Holes filled by push-pull interpolation of the known pixels (a smooth, cheap
         first guess; the zero-filled pseudo-inverse would bias the low frequencies)."""
         m = self.mask(y).expand(y.shape[0], 1, *y.shape[-2:])
+        if self.start is not None:
+            st = self.start.to(y)
+            st = st.repeat_interleave(y.shape[0] // st.shape[0], dim=0) if st.shape[0] != y.shape[0] else st
+            return y * m + st * (1 - m)
         return y * m + push_pull_fill(y, m) * (1 - m)
 
     def _noise_support(self, n):
@@ -287,7 +293,45 @@ def make_mask(kind: str, H: int, W: int, seed: int) -> np.ndarray:
     raise InputError(f"unknown mask kind '{kind}' (choose from {', '.join(MASKS)})")
 
 
+# -- big holes: an exemplar start refined by the prior -------------------------------------------
+def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = 3, seed: int = 0) -> torch.Tensor | None:
+    """The holes of ``x`` (``(B, C, H, W)``) filled with patches of its own known part
+    (PatchMatch nearest-neighbour fields, multiscale EM as in Wexler et al. 2007 and
+    Content-Aware Fill; Barnes et al. 2009) by the optional ``pypatchmatch`` package
+    (``patch`` is its patch radius); ``None`` when that package is not installed."""
+    try:
+        from patchmatch import patch_match as pm
+    except ImportError:
+        return None
+    B, C, H, W = x.shape
+    k = known.to("cpu").bool()
+    k = k.reshape(-1, *k.shape[-3:]) if k.ndim == 4 else k.reshape(1, -1, H, W)
+    out = []
+    for b in range(B):
+        hole = ~k[b % k.shape[0]].all(0)
+        img = (x[b].detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        img3 = np.repeat(img, 3, axis=2) if C == 1 else img
+        pm.set_random_seed(seed)
+        f = pm.inpaint(np.ascontiguousarray(img3), hole.numpy().astype(np.uint8) * 255, patch_size=patch)
+        f = torch.from_numpy(f.astype(np.float32) / 255).permute(2, 0, 1)
+        out.append(f[:1] if C == 1 else f)
+    return torch.stack(out).to(x.device)
+
+
+def inscribed_radius(hole: np.ndarray) -> float:
+    """The radius of the largest disc inside the hole (pixels): the distance transform's
+    maximum. Scratches, text and scattered pixels have a few pixels; an object tens."""
+    import cv2
+
+    if not hole.any():
+        return 0.0
+    d = cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1), cv2.DIST_L2, 5)
+    return float(d.max())
+
+
 # -- work local to the holes ------------------------------------------------------------------
+#: holes whose inscribed disc is wider than this radius (pixels) get the scene fill
+SCENE_RADIUS = 12
 #: known pixels kept around each hole as the sampler's context (pixels on each side); chosen
 #: on validation crops by comparing with whole-image results (benchmarks/inpaint_large.py)
 LOCAL_MARGIN = 48
@@ -390,10 +434,15 @@ class InpaintTask(Task):
               choices=("file", "alpha"), flag="--mask"),
         Param("sigma", float, 0.0, "Noise std of the known pixels, 0-255 units.", range=(0, 255), unit=255.0),
         Param("local", bool, True, "Restore crops around the holes only (False: the whole image).", cli=False),
-        Param("fill", str, "mean", "'mean': the posterior mean (best PSNR; large holes come out smooth); "
-                                   "'sample': a posterior sample (texture in large holes; see README).",
-              choices=("mean", "sample")),
+        Param("fill", str, "auto", "'auto': 'scene' for holes wider than the network's reach, 'mean' otherwise; "
+                                   "'mean': the posterior mean (best PSNR for scratches and text; large holes come "
+                                   "out smooth); 'scene': patches of the photo itself (PatchMatch, with the "
+                                   "pypatchmatch package) refined by the prior; 'sample': a posterior sample.",
+              choices=("auto", "mean", "scene", "sample")),
     )
+    #: ``fill="scene"``: the exemplar start refined from partial noise (SDEdit), known pixels
+    #: enforced at every step
+    SCENE = Recipe("ddnm", 8, 0.15, sigma_min=0.005, options=(("eta", 0.5),))
     #: ``fill="sample"``: DDNM+ restarted from 0.5 with eta 0.5, chosen on validation box holes
     #: (hole gradient ratio 0.64 against 0.12 for the mean; benchmarks/results/inpaint_fill.md)
     SAMPLE = Recipe("ddnm", 20, 0.5, sigma_min=0.005, options=(("eta", 0.5),))
@@ -406,15 +455,38 @@ class InpaintTask(Task):
     # level at 0.005 adds +0.38 dB on CBSD68 1-12 and +0.32 dB on 13-24 at the same 20
     # evaluations (benchmarks/results/dpir_momentum.md)
     sampler, steps, sigma_max, spacing, sigma_min, options = "dpir", 20, 0.2, "log", 0.005, (("momentum", 0.5),)
+    #: restore eval's method when no --sampler is given: the recipe the command line uses for
+    #: each mask (fill auto), not one sampler for all
+    eval_method = "default"
     baselines = {
         "opencv-telea": lambda c: _cv2_inpaint(c, "INPAINT_TELEA"),
         "opencv-ns": lambda c: _cv2_inpaint(c, "INPAINT_NS"),
         "skimage-biharmonic": _biharmonic,
-        "patchmatch": _patchmatch,
+        # the optional pypatchmatch package (pip install pypatchmatch): listed where installed
+        **({"patchmatch": _patchmatch} if importlib.util.find_spec("patchmatch") else {}),
     }
 
+    def fill_of(self, p) -> str:
+        """The fill ``p`` asks for, ``auto`` resolved by the holes' geometry: ``scene`` where
+        the largest inscribed disc's radius is over :data:`SCENE_RADIUS` (beyond what the
+        mean continues), ``mean`` otherwise (scratches, text, scattered pixels)."""
+        f = p.get("fill") or "auto"
+        if f != "auto":
+            return f
+        k = p.get("known")
+        if k is None:
+            return "mean"
+        H, W = k.shape[-2:]
+        hole = (~torch.as_tensor(k).cpu().bool().reshape(-1, H, W).all(0)).numpy()
+        return "scene" if inscribed_radius(hole) > SCENE_RADIUS else "mean"
+
     def recipe(self, p):
-        return self.SAMPLE if p.get("fill") == "sample" else super().recipe(p)
+        f = self.fill_of(p)
+        if f == "sample":
+            return self.SAMPLE
+        if f == "scene":
+            return self.SCENE
+        return super().recipe(p)
 
     def check(self, x, p):
         q = super().check(x, p)
@@ -462,12 +534,15 @@ class InpaintTask(Task):
             if kc.ndim == 4:  # one mask per image: the images with a hole in this crop
                 rows = [i for i in rows if not bool(kc[i].all())]
                 kc = kc[rows]
-            params = {"known": kc, "sigma": 0.0, "fill": p.get("fill", "mean"), "local": False}
+            params = {"known": kc, "sigma": 0.0, "fill": p.get("fill", "auto"), "local": False}
             out.append(((y0, y1, x0, x1), params, ~kc, rows))  # ~kc: over the batch and channels
         return out
 
     def build(self, x, p):
-        op = Inpaint(p["known"].to(x.device), tuple(x.shape[1:]), p.get("sigma") or 0.0)
+        start = None
+        if self.fill_of(p) == "scene":
+            start = exemplar_fill(x, p["known"])
+        op = Inpaint(p["known"].to(x.device), tuple(x.shape[1:]), p.get("sigma") or 0.0, start=start)
         return op, op.A(x), False
 
     def cli_files(self, p):
