@@ -301,6 +301,12 @@ def solve(job: Job, group: list[Loaded], progress):
             progress.close()
 
 
+def _cli_units(tk, name: str, v):
+    """A run parameter as the command line gives it (noise levels in 0-255, not [0, 1])."""
+    unit = next((q.unit for q in tk.params if q.name == name), 1.0)
+    return round(v * unit, 4) if unit != 1.0 and isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
 def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
     """Write image ``r`` of the result ``res`` (and its std / compare files); its record."""
     import torch
@@ -326,7 +332,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
         "sigma": round(sigma_y * 255, 3), "sigma_estimated": res.sigma_estimated,
         "sigma_max": None if res.sigma_start is None else round(res.sigma_start * 255, 3),
         "width": int(out_arr.shape[1]), "height": int(out_arr.shape[0]),
-        **{k: v for k, v in res.params.items() if isinstance(v, (int, float, str))},
+        **{k: _cli_units(tk, k, v) for k, v in res.params.items() if isinstance(v, (int, float, str))},
     }
     if res.sigma_estimated and not o["quiet"] and not o["as_json"]:
         click.echo(f"{it.src}: estimated noise sigma = {sigma_y * 255:.2f} (0-255 units)", err=True)

@@ -218,3 +218,14 @@ def test_model_error_is_told_to_the_data_term_not_reported_as_noise(tiny_prior_d
     assert res.sigma_y == pytest.approx(0.02) and res.params["model_error"] == pytest.approx(MODEL_ERROR)
     with pytest.raises(InputError, match="model_error"):
         run(x, "deblur", prior=prior, kernel="box:3", model_error=-1.0)
+
+
+def test_cli_records_the_model_error_in_its_own_units(tmp_path, tiny_prior_dir):
+    write_image(tmp_path / "a.png", (np.random.default_rng(0).random((30, 34, 3)) * 255).astype(np.uint8))
+    for extra, want in (([], 5.0), (["--model-error", "2"], 2.0), (["--edges", "periodic"], 0.0)):
+        r = CliRunner().invoke(main, ["deblur", str(tmp_path / "a.png"), "--kernel", "motion:5,30", "--sigma", "2",
+                                      "--steps", "1", "--json", "-q", "--overwrite", "-o", str(tmp_path / "b.png"),
+                                      "--weights", str(tiny_prior_dir), *extra])
+        assert r.exit_code == 0, r.output
+        rec = json.loads(r.output.splitlines()[-1])
+        assert rec["model_error"] == pytest.approx(want) and rec["sigma"] == pytest.approx(2.0)

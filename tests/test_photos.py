@@ -150,3 +150,17 @@ def test_heic_needs_its_plugin_or_reads(tmp_path):
     Image.fromarray(a).save(p, "HEIF", quality=95)
     img = read_image(p)
     assert img.array.shape == (32, 48, 3) and np.abs(img.array.astype(int) - a).mean() < 8
+
+
+def test_folder_mode_keeps_each_photos_own_exif_and_orientation(tmp_path, run):
+    """A folder (and so a batch) carries each file's own metadata to its own output."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, (make, o) in enumerate((("CamA", 6), ("CamB", 1), ("CamC", 8))):
+        Image.fromarray(_pattern(24, 40)).save(src / f"p{i}.jpg", "JPEG", quality=95,
+                                                exif=_exif(make=make, orientation=o).tobytes())
+    r = run("denoise", src, "--sigma", "5", "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    for i, (make, size) in enumerate((("CamA", (24, 40)), ("CamB", (40, 24)), ("CamC", (24, 40)))):
+        out = Image.open(tmp_path / "out" / f"p{i}.png")
+        assert out.size == size and out.getexif().get(0x010F) == make and out.getexif().get(0x0112) in (None, 1)
