@@ -1,0 +1,145 @@
+"""restore ui in a real browser: headless Chromium (the system's) driven by Playwright.
+
+Open the page, upload the example, paint a stroke, run inpaint (tiny prior, 2 steps),
+download: the painted pixels changed, the others did not. Skips, saying why, where
+Chromium, Playwright or the server's libraries are missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette", reason="the ui extra (starlette) is not installed")
+pytest.importorskip("uvicorn", reason="the ui extra (uvicorn) is not installed")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTO = ROOT / "examples" / "photo.png"
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def system_chromium() -> str | None:
+    env = os.environ.get("RESTORE_TEST_CHROMIUM")
+    if env:
+        return env
+    for name in BROWSERS:
+        p = shutil.which(name)
+        if p:
+            return p
+    return None
+
+
+@pytest.fixture(scope="module")
+def server(tiny_prior_dir):
+    import uvicorn
+
+    from restore.cli.ui.server import create_app
+
+    app = create_app(weights=str(tiny_prior_dir), device="cpu")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    t = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    t.start()
+    t0 = time.time()
+    while not srv.started and time.time() - t0 < 30:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    srv.should_exit = True
+    t.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = system_chromium()
+    if exe is None:
+        pytest.skip("no system Chromium (apt-get install chromium, or set RESTORE_TEST_CHROMIUM)")
+    with sync_api.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
+        except Exception as e:  # noqa: BLE001 - a browser that does not start is a skip, said why
+            pytest.skip(f"Chromium at {exe} does not start under Playwright: {str(e).splitlines()[0]}")
+        yield b
+        b.close()
+
+
+def test_page_lists_tasks_and_has_a_canvas(server, browser):
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page.goto(server)
+    page.wait_for_function("document.querySelectorAll('#task option').length > 0")
+    options = page.locator("#task option").evaluate_all("els => els.map(e => e.value)")
+    from restore.tasks import TASKS
+
+    assert options == TASKS.names()
+    assert {"inpaint", "denoise", "sr", "deblur"} <= set(options)
+    assert page.locator("canvas#mask").count() == 1
+    page.select_option("#task", "sr")  # the controls follow the declaration
+    assert page.locator("#params select[name=scale] option").count() == 4
+    page.close()
+
+
+def test_paint_run_inpaint_download(server, browser, tmp_path):
+    from restore.io import read_image
+
+    page = browser.new_page(viewport={"width": 1200, "height": 800}, accept_downloads=True)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server)
+    page.wait_for_function("document.querySelectorAll('#task option').length > 0")
+    page.set_input_files("#file", str(PHOTO))
+    page.wait_for_function("!document.getElementById('run').disabled")
+    page.select_option("#task", "inpaint")
+    page.click("#panel details summary")
+    page.fill("#steps", "2")
+    page.locator("#size").evaluate("el => { el.value = 12; el.dispatchEvent(new Event('input')); }")
+    # a horizontal stroke across the middle, from image x 60 to 190 at y 128 (brush 12 px)
+    y = 128
+    xa, ya = page.evaluate("() => window.restoreUI.toPage(60, 128)")
+    xb, yb = page.evaluate("() => window.restoreUI.toPage(190, 128)")
+    page.mouse.move(xa, ya)
+    page.mouse.down()
+    page.mouse.move(xb, yb, steps=25)
+    page.mouse.up()
+    page.click("#run")
+    link = page.locator(".card a.download").first
+    link.wait_for(timeout=120_000)
+    with page.expect_download() as dl:
+        link.click()
+    out = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(out)
+    assert out.name == "photo.inpaint.png"
+    got = read_image(out).array
+    src = read_image(PHOTO).array
+    assert got.shape == src.shape and got.dtype == src.dtype
+    changed = (got != src).any(axis=2)
+    yy, xx = np.mgrid[: src.shape[0], : src.shape[1]]
+    # distance to the stroke's segment (y = 128, 60 <= x <= 190)
+    d = np.hypot(yy - y, xx - np.clip(xx, 60, 190))
+    core, far = d <= 4, d >= 9  # well inside the 12 px brush / clear of its edge
+    assert changed[core].mean() > 0.9, changed[core].mean()
+    assert not changed[far].any(), np.argwhere(changed & far)[:5]
+    assert page.locator(".card").count() == 1
+    assert not errors, errors
+    page.close()
+
+
+def test_bad_upload_message_in_page(server, browser, tmp_path):
+    page = browser.new_page()
+    page.goto(server)
+    page.wait_for_function("document.querySelectorAll('#task option').length > 0")
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    page.set_input_files("#file", str(bad))
+    page.wait_for_function("document.getElementById('message').textContent.length > 0")
+    msg = page.locator("#message").text_content()
+    assert "notes.png: not an image file" in msg and "Traceback" not in msg
+    page.close()
