@@ -196,13 +196,19 @@ def test_alpha_as_mask(client):
 
 
 def test_queue_one_at_a_time_and_cancel(client):
+    from restore.api import _cached_prior
+
     ui = client.app.state.ui
     img = upload(client, PHOTO.read_bytes()).json()["id"]
+    first = client.post("/api/jobs", json={"image": img, "task": "denoise", "params": {"sigma": 10}, "steps": 1})
+    wait(client, first.json()["id"])
+    loads = _cached_prior.cache_info().misses
     jobs = [client.post("/api/jobs", json={"image": img, "task": "denoise", "params": {"sigma": 10},
                                           "steps": 1}).json() for _ in range(3)]
     client.post(f"/api/jobs/{jobs[2]['id']}/cancel")
     states = [wait(client, j["id"]) for j in jobs]
     assert [s["status"] for s in states] == ["done", "done", "cancelled"]
+    assert _cached_prior.cache_info().misses == loads  # the prior is not loaded again
     assert ui.worker.is_alive()
     # a running job stops at its next step
     j = client.post("/api/jobs", json={"image": img, "task": "inpaint", "steps": 400,

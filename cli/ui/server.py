@@ -55,7 +55,7 @@ STATIC = Path(__file__).with_name("static")
 BYTES_PER_PIXEL = 8
 HEADER_ROOM = 1 << 20
 KEEP_IMAGES = 8  # uploads kept (oldest dropped first)
-KEEP_JOBS = 32  # finished jobs kept with their results
+KEEP_JOBS = 12  # finished jobs kept with their results (a 12 MP 16-bit PNG is about 50 MB)
 
 
 class Cancelled(Exception):
