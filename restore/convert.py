@@ -107,7 +107,7 @@ def convert_adm(
     >>> convert_adm("256x256_diffusion_uncond.pt", "imagenet256", preset="imagenet256-uncond")  # doctest: +SKIP
     PosixPath('imagenet256')
     """
-    import torch
+    import torch  # torch and the prior here, not at the top: `restore --help` reads ADM_PRESETS torch-free
 
     from .paths import CONFIG_FILE
     from .prior.adm import ADMNet, adm_config, adm_from_flags

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Generic, TypeVar
 
+from .errors import InputError
+
 T = TypeVar("T")
 
 __all__ = ["Registry", "SamplerSpec", "TaskSpec", "parse_method"]
@@ -62,8 +64,6 @@ def parse_method(spec: str) -> tuple[str, dict]:
     for kv in filter(None, opts.replace(";", ",").split(",")):
         k, _, v = kv.partition("=")
         if not k.strip() or not v.strip():
-            from .errors import InputError
-
             raise InputError(f"'{spec}': options go as NAME@KEY=VALUE,... (e.g. mmse@poses=8)")
         try:
             hyper[k.strip()] = int(v) if v.strip().lstrip("-").isdigit() else float(v)

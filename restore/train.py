@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError, RestoreError
+from .io import read_image, to_uint8
 from .prior.denoiser import PREDICTIONS, Prior, preconditioning, vp_scale
 from .prior.schedule import VPSchedule, sigma_from_t_table, t_from_sigma_table
 from .prior.unet import UNet
@@ -100,8 +101,6 @@ def find_images(root: Path) -> list[Path]:
 
 
 def _load_rgb_uint8(path: Path) -> np.ndarray | None:
-    from .io import read_image, to_uint8  # lazy: keeps the I/O layer the only reader
-
     try:
         img = to_uint8(read_image(path).array)
     except RestoreError:

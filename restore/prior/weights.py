@@ -22,6 +22,8 @@ import torch
 
 from ..errors import WeightsError
 from ..paths import CONFIG_FILE, DEFAULT_PRIOR, PRETRAINED_DIR, WEIGHTS_FILE, description_from_config
+from ..tiling import tile_layout
+from .adm import ADMNet, adm_config
 from .denoiser import ALL_PREDICTIONS, Prior
 from .files import FOREIGN_FORMATS, WEIGHT_DTYPES, check_state_dict, foreign_format, load_state_dict, read_json
 from .schedule import VPSchedule
@@ -50,8 +52,6 @@ def build_network(net_cfg: dict) -> torch.nn.Module:
         raise WeightsError("config section 'network' must be an object")
     arch = net_cfg.get("arch", "unet")
     if arch == "adm":
-        from .adm import ADMNet, adm_config
-
         return ADMNet(**adm_config(net_cfg))
     if arch in FOREIGN_FORMATS:
         return FOREIGN_FORMATS[arch].build(net_cfg)
@@ -130,8 +130,6 @@ def read_config(prior_dir: Path) -> dict:
         arch = net.get("arch") if isinstance(net, dict) else None
         raise WeightsError(f"{path}: network must be an object with arch 'unet' (or none) or 'adm', got {arch!r}")
     if net.get("arch") == "adm":
-        from .adm import adm_config
-
         try:
             adm_config(net)
         except WeightsError as e:
@@ -314,8 +312,6 @@ def network_cost(cfg: dict, native: int | None = None) -> dict:
 @functools.lru_cache(maxsize=16)
 def _network_cost(cfg_json: str, native: int | None) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
-
-    from ..tiling import tile_layout
 
     cfg = json.loads(cfg_json)
     with torch.device("meta"):

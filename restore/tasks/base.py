@@ -23,6 +23,9 @@ import numpy as np
 import torch
 
 from ..errors import InputError, UsageError
+from ..io import to_tensor
+from ..metrics import psnr, ssim
+from ..noise import estimate_sigma
 from . import CAPABILITIES
 
 __all__ = ["CAPABILITIES", "Case", "Operator", "Param", "Recipe", "Task"]
@@ -310,8 +313,6 @@ class Task:
         """``(sigma, estimated)``: the given measurement noise, or the one estimated in ``x``
         when :meth:`estimates`."""
         if self.estimates(p):
-            from ..noise import estimate_sigma
-
             return estimate_sigma(x), True
         return p.get("sigma") or 0.0, False
 
@@ -352,8 +353,6 @@ class Task:
 
     def score(self, case: Case, out: torch.Tensor) -> dict:
         """PSNR / SSIM with the task's convention."""
-        from ..metrics import psnr, ssim
-
         a, b, _ = self.view(out.detach().float().cpu().clamp(0, 1), case.gt, case.params)
         return {"psnr": psnr(a, b), "ssim": ssim(a, b)}
 
@@ -380,6 +379,4 @@ def np01(t: torch.Tensor) -> np.ndarray:
 
 def from_np(a: np.ndarray) -> torch.Tensor:
     """A classical tool's ``H x W [x C]`` array (uint8 or float in [0, 1]) -> tensor."""
-    from ..io import to_tensor
-
     return to_tensor(np.asarray(a, dtype=np.float32) if a.dtype.kind == "f" else a)

@@ -33,6 +33,8 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..io import read_image, to_tensor
+from ..metrics import psnr
 from .base import Case, Operator, Param, Task, from_np, np01, psnr_where
 
 __all__ = ["Blur", "DeblurTask", "parse_kernel"]
@@ -109,8 +111,6 @@ def parse_kernel(spec: Any) -> np.ndarray:
         return named.copy()
     path = Path(spec)
     if path.is_file():
-        from ..io import read_image
-
         a = read_image(path).color.astype(np.float64)
         return _check_kernel(a.mean(axis=2) if a.ndim == 3 else a, str(path))
     kind = spec.partition(":")[0]
@@ -438,8 +438,6 @@ class DeblurTask(Task):
         of std ``sigma``/255 seeded by the image index, not clipped."""
         from scipy import ndimage
 
-        from ..io import to_tensor
-
         k = parse_kernel(kernel)
         gt = to_tensor(img)
         a = img.astype(np.float64) / 255.0
@@ -454,8 +452,6 @@ class DeblurTask(Task):
     def score(self, case, out):
         """PSNR / SSIM on RGB, no border crop (DPIR's convention), and the PSNR of the
         16-pixel border band and of the interior apart (wrap-around ringing shows there)."""
-        from ..metrics import psnr
-
         r = super().score(case, out)
         a, b = out.detach().float().cpu().clamp(0, 1), case.gt
         H, W = b.shape[-2:]

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..noise import estimate_noise, estimate_sigma
+from ..io import to_tensor
+from ..noise import camera_noise, estimate_noise, estimate_sigma
 from .base import Case, Operator, Param, Task, from_np, np01
 
 __all__ = ["Denoise", "DenoiseTask", "bm3d_denoise", "estimate_noise", "estimate_sigma"]
@@ -186,9 +187,6 @@ class DenoiseTask(Task):
         index, the noisy input not clipped; or the synthetic camera's noise
         (:func:`restore.noise.camera_noise`, seeded by the index); or, for a real pair,
         the ``measured`` noisy image. The last two leave the noise level to be estimated."""
-        from ..io import to_tensor
-        from ..noise import camera_noise
-
         if measured is not None:
             if measured.shape != img.shape:
                 raise InputError(f"{name}: noisy image is {measured.shape[1]}x{measured.shape[0]} but clean is "
