@@ -127,13 +127,16 @@ def large(a) -> None:
     if p.returncode:
         sys.exit(f"restore failed ({p.returncode}): {p.stderr[-2000:]}")
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1)) / 1024**2
+    cpu = sum(float(re.search(rf"{k} time \(seconds\): ([\d.]+)", p.stderr).group(1)) for k in ("User", "System"))
+    load = os.getloadavg()[0]
     res = read_image(out).array
     same = bool((res[~hole] == img[~hole]).all())
     changed = float((res[hole] != img[hole]).any(-1).mean())
     print(f"{W}x{H} photo ({a.photo} mirrored out), blob mask {hole.mean() * 100:.2f} % (seed {a.seed}); "
           f"the command line with its defaults on this CPU\n")
-    print("| wall s | peak RSS GB | known pixels unchanged | hole pixels changed |\n|---|---|---|---|")
-    print(f"| {wall:.1f} | {rss:.2f} | {'yes' if same else 'NO'} | {changed * 100:.1f} % |")
+    print("| wall s | CPU s (user + sys) | load average after | peak RSS GB | known pixels unchanged | "
+          "hole pixels changed |\n|---|---|---|---|---|---|")
+    print(f"| {wall:.1f} | {cpu:.1f} | {load:.1f} | {rss:.2f} | {'yes' if same else 'NO'} | {changed * 100:.1f} % |")
     print("\n" + " ".join(cmd[2:]))
 
 

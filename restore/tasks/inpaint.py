@@ -534,7 +534,8 @@ class InpaintTask(Task):
             if kc.ndim == 4:  # one mask per image: the images with a hole in this crop
                 rows = [i for i in rows if not bool(kc[i].all())]
                 kc = kc[rows]
-            params = {"known": kc, "sigma": 0.0, "fill": p.get("fill", "auto"), "local": False}
+            fill = self.fill_of({"known": kc, "fill": p.get("fill", "auto")})  # auto: by this crop's holes
+            params = {"known": kc, "sigma": 0.0, "fill": fill, "local": False}
             out.append(((y0, y1, x0, x1), params, ~kc, rows))  # ~kc: over the batch and channels
         return out
 
