@@ -5,12 +5,10 @@ from __future__ import annotations
 import importlib.util
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from ..api import restore, with_params_doc
 from ..errors import InputError, UsageError
 from .base import Case, Operator, Param, Recipe, Task, from_np, np01, psnr_where
 
@@ -455,6 +453,22 @@ class InpaintTask(Task):
     # level at 0.005 adds +0.38 dB on CBSD68 1-12 and +0.32 dB on 13-24 at the same 20
     # evaluations (benchmarks/results/dpir_momentum.md)
     sampler, steps, sigma_max, spacing, sigma_min, options = "dpir", 20, 0.2, "log", 0.005, (("momentum", 0.5),)
+    helper_args = ("mask",)
+    helper_doc = """Fill the pixels where ``mask`` is non-zero; known pixels are kept exactly.
+
+    ``mask``: ``H x W``, non-zero / True = pixels to fill.
+
+    {params}
+
+    Examples
+    --------
+    >>> import numpy as np, restore
+    >>> img = np.full((32, 32, 3), 200, np.uint8)
+    >>> hole = np.zeros((32, 32), bool); hole[8:16, 8:16] = True
+    >>> out = restore.inpaint(img, hole, steps=4)
+    >>> bool((out[~hole] == img[~hole]).all())
+    True
+    """
     #: restore eval's method when no --sampler is given: the recipe the command line uses for
     #: each mask (fill auto), not one sampler for all
     eval_method = "default"
@@ -638,23 +652,3 @@ class InpaintTask(Task):
     def describe(self, p):
         return p.get("masks") or p.get("mask", "")
 
-
-# -- the API helper: restore.inpaint ---------------------------------------------------------------
-@with_params_doc
-def inpaint(image: Any, mask: Any, **params: Any) -> Any:
-    """Fill the pixels where ``mask`` is non-zero; known pixels are kept exactly.
-
-    ``mask``: ``H x W``, non-zero / True = pixels to fill.
-
-    {params}
-
-    Examples
-    --------
-    >>> import numpy as np, restore
-    >>> img = np.full((32, 32, 3), 200, np.uint8)
-    >>> hole = np.zeros((32, 32), bool); hole[8:16, 8:16] = True
-    >>> out = restore.inpaint(img, hole, steps=4)
-    >>> bool((out[~hole] == img[~hole]).all())
-    True
-    """
-    return restore(image, "inpaint", mask=mask, **params)
