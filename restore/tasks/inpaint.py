@@ -328,8 +328,10 @@ def inscribed_radius(hole: np.ndarray) -> float:
 
 
 # -- work local to the holes ------------------------------------------------------------------
-#: holes whose inscribed disc is wider than this radius (pixels) get the scene fill
-SCENE_RADIUS = 12
+#: holes whose inscribed disc is wider than this radius (pixels) get the scene fill: on 4
+#: validation crops the thin stroke masks measured 12.8-13.8 px (mean +1.5 dB hole PSNR over
+#: scene there), the medium ones 18.4-43 (benchmarks/results/inpaint_holes.md)
+SCENE_RADIUS = 16
 #: known pixels kept around each hole as the sampler's context (pixels on each side); chosen
 #: on validation crops by comparing with whole-image results (benchmarks/inpaint_large.py)
 LOCAL_MARGIN = 48
