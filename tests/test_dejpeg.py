@@ -103,6 +103,33 @@ def test_projection_properties(shape, kw, tmp_path):
     assert float((op.project(gt) - gt).pow(2).mean().sqrt()) < float((x - gt).pow(2).mean().sqrt())
 
 
+@pytest.mark.parametrize("orientation", [3, 6, 7, 8])
+def test_exif_orientation(orientation, tmp_path):
+    """A rotated photo is restored as displayed, its bins on the file's own grid: the displayed
+    decode gives the file's integers, and the projection is idempotent and lands in the bins."""
+    import dataclasses
+
+    from restore.tasks.dejpeg import to_display, to_file
+
+    a = _photo(48, 64)
+    ex = Image.Exif()
+    ex[0x0112] = orientation
+    path = tmp_path / "r.jpg"
+    Image.fromarray(a).save(path, "JPEG", quality=20, exif=ex.tobytes())
+    img = read_image(path)
+    assert img.meta.orientation == orientation
+    x = to_tensor(img.color).double()
+    assert torch.equal(to_display(to_file(x, orientation), orientation), x)
+    op = Dejpeg(tuple(x.shape[1:]), dataclasses.replace(read_tables(path), orientation=orientation), x)
+    plain = Dejpeg((3, 48, 64), read_tables(path), to_file(x, orientation))
+    assert all(torch.equal(k1, k2) for k1, k2 in zip(op.k, plain.k))
+    z = torch.rand(x.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    p = op.project(z)
+    assert p.shape == x.shape
+    assert float((op.project(p) - p).abs().max()) < 1e-9
+    assert min(_inside(plain, to_file(p, orientation))) == 1.0
+
+
 def test_coefficients_recovered_from_the_decode(tmp_path):
     """The file's integers are read back from its decoded pixels (luma and 4:2:0 chroma):
     they are those of the clean image for nearly every coefficient."""
@@ -193,3 +220,28 @@ def test_eval_qualities(tiny_prior_dir, tmp_path):
                                   "--weights", str(tiny_prior_dir), "-q"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert r.output.count("| decode (classical) |") == 2 and "quality 40" in r.output
+
+
+def test_sr_of_a_jpeg_counts_its_quantisation(tiny_prior_dir, tmp_path):
+    """A JPEG input to sr: its tables give the measurement noise and the photo kernel; a PNG
+    keeps the benchmark convention (bicubic, no noise); --jpeg-quality tells it for an array."""
+    from restore.tasks import get_task
+    from restore.tasks.superres import JPEG_KERNEL, JPEG_NOISE
+
+    tk = get_task("sr")
+    a = _photo(24, 32)
+    path = _jpeg(a, tmp_path, quality=80)
+    t = read_tables(path)
+    x = to_tensor(read_image(path).color)
+    op, _, _ = tk.build(x, tk.check(x, {"scale": 2, "tables": t}))
+    assert op.kernel == JPEG_KERNEL and op.sigma_y == pytest.approx(JPEG_NOISE * t.level)
+    op, _, _ = tk.build(x, tk.check(x, {"scale": 2, "jpeg_quality": 80}))
+    assert op.sigma_y == pytest.approx(JPEG_NOISE * t.level)
+    op, _, _ = tk.build(x, tk.check(x, {"scale": 2}))
+    assert op.kernel == "bicubic" and op.sigma_y == 0
+    op, _, _ = tk.build(x, tk.check(x, {"scale": 2, "tables": t, "kernel": "bicubic"}))
+    assert op.kernel == "bicubic"
+    r = CliRunner().invoke(main, ["sr", str(path), "--scale", "2", "--steps", "2", "--weights", str(tiny_prior_dir),
+                                  "-q", "-o", str(tmp_path / "o.png")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert read_image(tmp_path / "o.png").array.shape == (48, 64, 3)

@@ -24,6 +24,11 @@ __all__ = ["KERNELS", "SCALES", "SuperResolve", "SuperResolveTask", "resize_matr
 
 SCALES = (2, 3, 4, 8)
 KERNELS = ("bicubic", "box")
+#: A JPEG input (a photo of unknown origin): the kernel assumed by default and the measurement
+#: noise, as a multiple of the tables' quantisation RMS, chosen on the validation split
+#: (benchmarks/sr_jpeg.py, benchmarks/results/sr_jpeg.md)
+JPEG_KERNEL = "box"
+JPEG_NOISE = 0.5
 
 
 def _cubic(x: float, a: float = -0.5) -> float:
@@ -174,8 +179,15 @@ class SuperResolveTask(Task):
     operator = SuperResolve
     params = (
         Param("scale", int, 4, "Upscaling factor.", choices=SCALES),
-        Param("kernel", str, "bicubic", "Degradation the low-resolution image went through.", choices=KERNELS),
+        Param("kernel", str, None, "Degradation the low-resolution image went through (default: bicubic, the "
+                                   "benchmarks' convention; for a JPEG, a photo of unknown origin, "
+                                   f"{JPEG_KERNEL}, measured: benchmarks/results/sr_jpeg.md).", choices=KERNELS),
         Param("sigma", float, 0.0, "Noise std of the low-resolution image, 0-255 units.", range=(0, 255), unit=255.0),
+        Param("jpeg_quality", int, None, "The low-resolution image was saved as JPEG at this quality (Pillow / "
+                                         "libjpeg tables): its quantisation error is taken as measurement noise. "
+                                         "Read from the file for a JPEG input.", range=(1, 100)),
+        Param("tables", object, None, "JpegTables of a JPEG input (restore.tasks.dejpeg.read_tables); read from "
+                                      "the file on the command line.", cli=False),
     )
     eval_params = (Param("scale", int, 4, "Upscaling factor.", choices=SCALES),)
     # dpir's extrapolation (momentum 0.5) adds +0.04-0.05 dB PSNR-Y on x4
@@ -189,10 +201,36 @@ class SuperResolveTask(Task):
     def tile_scale(self, p):
         return p["scale"]
 
+    def jpeg_level(self, x, p) -> float:
+        """The measurement noise a JPEG input's quantisation stands for (0 when not a JPEG):
+        ``JPEG_NOISE`` times the tables' quantisation RMS (:attr:`JpegTables.level`)."""
+        from .dejpeg import jpeg_tables
+
+        t = p.get("tables")
+        if t is None and p.get("jpeg_quality") is not None:
+            t = jpeg_tables(p["jpeg_quality"], 1 if x.shape[1] == 1 else 3)
+        return 0.0 if t is None else JPEG_NOISE * t.level
+
+    def kernel(self, p) -> str:
+        if p.get("kernel") is not None:
+            return p["kernel"]
+        return JPEG_KERNEL if (p.get("tables") is not None or p.get("jpeg_quality") is not None) else "bicubic"
+
+    def load(self, image, files, p, max_pixels):
+        from .dejpeg import read_tables
+
+        p = dict(p)
+        if image.path is not None and p.get("tables") is None and p.get("jpeg_quality") is None:
+            t = read_tables(image.path)
+            if t is not None:
+                p["tables"] = t
+        return p, None
+
     def build(self, x, p):
         C, H, W = x.shape[1:]
         s = p["scale"]
-        return SuperResolve((C, H * s, W * s), s, p["kernel"], p.get("sigma") or 0.0), x, False
+        sigma = max(p.get("sigma") or 0.0, self.jpeg_level(x, p))
+        return SuperResolve((C, H * s, W * s), s, self.kernel(p), sigma), x, False
 
     def view(self, a, b, p):
         """PSNR / SSIM on the Y channel (BT.601) with ``scale`` pixels cropped from each border."""
