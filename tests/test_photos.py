@@ -120,6 +120,8 @@ def test_quality_sets_the_jpeg_tables_and_webp_compression(tmp_path, run):
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(lossless)).convert("RGB")), _pattern(48, 64))
     r = CliRunner().invoke(main, ["denoise", str(src), "--quality", "0"])
     assert r.exit_code == 2
+    r = run("denoise", src, "--sigma", "5", "--quality", "70", "-o", tmp_path / "q.png")
+    assert r.exit_code == 0 and "--quality applies to JPEG and WebP" in r.output
 
 
 def test_threads(tmp_path, run):
