@@ -376,6 +376,7 @@ class App:
             t0 = time.perf_counter()
             try:
                 self._run(job)
+                job.seconds = round(time.perf_counter() - t0, 3)  # before the status: a poll may read them
                 job.status = "done"
             except Cancelled:
                 job.status, job.message = "cancelled", "cancelled"
@@ -386,7 +387,8 @@ class App:
                 traceback.print_exc(file=sys.stderr)
                 job.status, job.message = "error", f"internal error ({type(e).__name__}: {_one_line(e)})"
             finally:
-                job.seconds = round(time.perf_counter() - t0, 3)
+                if job.seconds is None:
+                    job.seconds = round(time.perf_counter() - t0, 3)
                 if job.mask is not None:
                     job.mask.unlink(missing_ok=True)
 

@@ -365,7 +365,7 @@ async function poll(id, image) {
     $("progress").value = st === "done" ? (job.n || 1) : job.i;
     $("status").textContent = st === "queued" ? `queued (${job.position} ahead)`
       : st === "running" ? (job.n ? `running: step ${job.i} of ${job.n}` : "running: preparing…")
-      : `${st}${job.seconds !== null ? ` in ${job.seconds.toFixed(1)} s` : ""}`;
+      : `${st}${job.seconds !== null ? ` in ${(job.seconds || 0).toFixed(1)} s` : ""}`;
   }
   if (job.status === "queued" || job.status === "running") { setTimeout(() => poll(id, image), 250); return; }
   S.active.delete(id);
@@ -395,7 +395,7 @@ function addResult(job, image) {
   meta.className = "meta";
   const extras = Object.entries(job.summary).filter(([k]) => !["task", "image"].includes(k))
     .map(([k, v]) => `${k}=${v}`).join(", ");
-  meta.textContent = `${job.task} · ${job.summary.image} · ${job.width}×${job.height} · ${job.seconds.toFixed(1)} s`
+  meta.textContent = `${job.task} · ${job.summary.image} · ${job.width}×${job.height} · ${(job.seconds || 0).toFixed(1)} s`
     + (extras ? ` · ${extras}` : "");
   const actions = document.createElement("div");
   actions.className = "actions";
