@@ -430,15 +430,10 @@ class App:
 
 
 def _engine():
-    """The command line's local engine (its ``load`` / ``solve``) and job types: in
-    :mod:`restore.cli.local` / :mod:`restore.cli.jobs`, or :mod:`restore.cli.runner` before
-    that split."""
-    try:
-        from .. import local as engine
-        from ..jobs import STDIO, Item, Job
-    except ImportError:
-        from .. import runner as engine
-        from ..runner import STDIO, Item, Job
+    """The command line's local engine (its ``load`` / ``solve``) and job types."""
+    from .. import local as engine
+    from ..jobs import STDIO, Item, Job
+
     return engine, Job, Item, STDIO
 
 
