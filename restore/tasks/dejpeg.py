@@ -27,17 +27,15 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..api import restore, with_params_doc
 from ..errors import InputError
 from .base import Case, Operator, Param, Recipe, Task, from_np
 
-__all__ = ["Dejpeg", "DejpegTask", "JpegTables", "dejpeg", "estimate_quality", "jpeg_tables", "read_tables",
+__all__ = ["Dejpeg", "DejpegTask", "JpegTables", "estimate_quality", "jpeg_tables", "read_tables",
            "standard_tables"]
 
 # Annex K tables of the JPEG standard (natural, row-major order), which libjpeg scales by quality.
@@ -387,6 +385,20 @@ class DejpegTask(Task):
     # (benchmarks/dejpeg_defaults.py, benchmarks/results/dejpeg.md: +0.83 / +0.64 dB at quality 10 / 30)
     sampler, steps, spacing, options = "dpir", 6, "karras", ()
     START, END = 0.25, 0.05  # sigma_max, sigma_min as multiples of JpegTables.level
+    helper_args = (("quality", None),)
+    helper_doc = """Remove JPEG artefacts from a decoded image (array or tensor): give the ``quality`` it
+    was saved at (Pillow / libjpeg standard tables; estimated from the pixels when None) or
+    the file's own ``tables`` (``restore.tasks.dejpeg.read_tables(path)``, the exact ones).
+
+    {params}
+
+    Examples
+    --------
+    >>> import numpy as np, restore
+    >>> img = np.full((24, 40, 3), 128, np.uint8)
+    >>> restore.dejpeg(img, 30, steps=2).shape
+    (24, 40, 3)
+    """
     baselines = {
         "decode": lambda c: c.y.clone(),
         **{f"opencv-nlm@h={h}": (lambda c, h=h: _cv2_nlm(c, h)) for h in (3, 5, 8)},
@@ -477,30 +489,3 @@ class DejpegTask(Task):
 PUBLISHED_NOTE = ("Published, on another set (gray LIVE1, quality 10-40): DnCNN-3 (Zhang et al., TIP 2017) "
                   "+1.4-1.6 dB over the decode, FBCNN (Jiang et al., ICCV 2021) +2.0-2.2 dB (gains as quoted "
                   "in issue 27).")
-
-
-# -- the API helper: restore.dejpeg ------------------------------------------------------------------
-@with_params_doc
-def dejpeg(image: Any, quality: int | None = None, **params: Any) -> Any:
-    """Remove JPEG artefacts. ``image`` is a JPEG file's path (its own tables are read) or a
-    decoded array / tensor, with the ``quality`` it was saved at (Pillow / libjpeg standard
-    tables; estimated when None) or its ``tables`` (:func:`read_tables`).
-
-    {params}
-
-    Examples
-    --------
-    >>> import numpy as np, restore
-    >>> img = np.full((24, 40, 3), 128, np.uint8)
-    >>> restore.dejpeg(img, quality=30, steps=2).shape
-    (24, 40, 3)
-    """
-    if isinstance(image, (str, Path)):
-        from ..io import read_image
-
-        im = read_image(image)
-        t = read_tables(image)
-        if t is not None:
-            params["tables"] = dataclasses.replace(t, orientation=im.meta.orientation)
-        return restore(im.color, "dejpeg", quality=quality, **params)
-    return restore(image, "dejpeg", quality=quality, **params)

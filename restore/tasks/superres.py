@@ -11,12 +11,10 @@ appendix: separable kernels), so nothing of size ``(HW)^2`` is ever formed.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 import torch
 
-from ..api import restore, with_params_doc
 from ..errors import InputError
 from .base import Case, Operator, Param, Task, from_np
 
@@ -28,7 +26,7 @@ KERNELS = ("bicubic", "box")
 #: noise, as a multiple of the tables' quantisation RMS, chosen on the validation split
 #: (benchmarks/sr_jpeg.py, benchmarks/results/sr_jpeg.md)
 JPEG_KERNEL = "box"
-JPEG_NOISE = 0.5
+JPEG_NOISE = 1.0
 
 
 def _cubic(x: float, a: float = -0.5) -> float:
@@ -194,6 +192,22 @@ class SuperResolveTask(Task):
     # (benchmarks/results/dpir_momentum.md); Karras levels from 0.2
     sampler, steps, sigma_max, options = "dpir", 20, 0.2, (("momentum", 0.5),)
     baselines = {"bicubic": lambda c: _pil_up(c, "BICUBIC"), "lanczos": lambda c: _pil_up(c, "LANCZOS")}
+    helper_args = (("scale", 4),)
+    helper_doc = """Upscale a low-resolution image by ``scale`` (2, 3, 4 or 8; bicubic degradation).
+
+    ``kernel`` ("bicubic" or "box"), ``sigma`` (measurement noise, [0, 1] units) and, for a
+    JPEG, ``jpeg_quality`` or ``tables`` (its quantisation counts as measurement noise, the
+    kernel defaults to box) are taken too.
+
+    {params}
+
+    Examples
+    --------
+    >>> import numpy as np, restore
+    >>> lr = np.full((16, 12), 0.5, np.float32)
+    >>> restore.super_resolve(lr, scale=2, steps=4).shape
+    (32, 24)
+    """
 
     def out_size(self, h, w, p):
         return h * p["scale"], w * p["scale"]
@@ -253,23 +267,3 @@ class SuperResolveTask(Task):
 
     def describe(self, p):
         return f"x{p['scale']}, PSNR-Y/SSIM-Y"
-
-
-# -- the API helper: restore.super_resolve ---------------------------------------------------------
-@with_params_doc
-def super_resolve(image: Any, scale: int = 4, **params: Any) -> Any:
-    """Upscale a low-resolution image by ``scale`` (2, 3, 4 or 8; bicubic degradation).
-
-    ``kernel`` ("bicubic" or "box") and ``sigma`` (measurement noise, [0, 1] units) are
-    taken too.
-
-    {params}
-
-    Examples
-    --------
-    >>> import numpy as np, restore
-    >>> lr = np.full((16, 12), 0.5, np.float32)
-    >>> restore.super_resolve(lr, scale=2, steps=4).shape
-    (32, 24)
-    """
-    return restore(image, "sr", scale=scale, **params)
