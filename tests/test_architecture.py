@@ -1,0 +1,116 @@
+"""The house's contract: imports between the project's modules (module- and function-level
+alike) point down the layers and form no circle.
+
+Layers, bottom to top (a module may import its own layer's and those below):
+
+    base helpers (errors, paths, registry, metrics, noise, tiling, masks)
+    <- io <- prior <- samplers <- tasks <- api <- evaluate / train / convert / report <- cli
+
+Read from the source with ``ast`` (no import is executed), so the check needs nothing but
+the files; ``restore/__init__.py``, the package's lazy facade over all of it, is the one
+module outside the layers.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = [
+    ["restore.errors", "restore.paths", "restore.registry", "restore.metrics", "restore.noise", "restore.tiling",
+     "restore.masks"],
+    ["restore.io"],
+    ["restore.prior"],
+    ["restore.samplers"],
+    ["restore.tasks"],
+    ["restore.api"],
+    ["restore.evaluate", "restore.train", "restore.convert", "restore.report"],
+    ["restore.cli", "restore.ui", "restore.__main__", "restore.pretrained"],
+]
+
+
+def _modules() -> dict[str, Path]:
+    mods = {}
+    for folder, pkg in (("restore", "restore"), ("cli", "restore.cli"), ("pretrained", "restore.pretrained")):
+        for p in (ROOT / folder).rglob("*.py"):
+            parts = [x for x in p.relative_to(ROOT / folder).with_suffix("").parts if x != "__init__"]
+            mods[".".join([pkg, *parts])] = p
+    return mods
+
+
+def _edges(mods: dict[str, Path]) -> dict[str, set[str]]:
+    def owner(name: str) -> str | None:  # the project module a dotted name lives in
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    edges: dict[str, set[str]] = {}
+    for m, p in mods.items():
+        pkg = m if p.name == "__init__.py" else m.rpartition(".")[0]
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = pkg.split(".")[: len(pkg.split(".")) - (node.level - 1)]
+                    base = ".".join(up + ([node.module] if node.module else []))
+                targets = [f"{base}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            for t in targets:
+                o = owner(t)
+                if o and o != m and o != "restore":
+                    edges.setdefault(m, set()).add(o)
+    return edges
+
+
+def _layer(m: str) -> int | None:
+    found = None
+    for i, names in enumerate(LAYERS):
+        if any(m == n or m.startswith(n + ".") for n in names):
+            found = i
+    return found
+
+
+def test_every_module_has_a_layer():
+    assert [m for m in _modules() if m != "restore" and _layer(m) is None] == []
+
+
+def test_imports_point_down_the_layers():
+    up = [f"{a} -> {b}" for a, bs in _edges(_modules()).items() if a != "restore" for b in bs
+          if _layer(b) > _layer(a)]
+    assert sorted(up) == []
+
+
+def test_no_import_circles():
+    edges = _edges(_modules())
+    edges.pop("restore", None)
+    index, low, stack, on, circles = {}, {}, [], set(), []
+
+    def visit(v):  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                circles.append(sorted(comp))
+
+    for v in list(edges):
+        if v not in index:
+            visit(v)
+    assert circles == []
