@@ -381,9 +381,10 @@ class DejpegTask(Task):
     eval_params = (Param("quality", str, "10", "Pillow JPEG quality of the degraded images, 1-100; comma-separated "
                                                "(10,20,30,40): one evaluation each."),)
     # DPIR (alternate D and the projection), Karras levels from 0.25 to 0.05 times the tables'
-    # quantisation RMS, 6 steps: the best of START 0.25-0.8 x END 0.05-0.15 on the validation split
-    # (benchmarks/dejpeg_defaults.py, benchmarks/results/dejpeg.md: +0.83 / +0.64 dB at quality 10 / 30)
-    sampler, steps, spacing, options = "dpir", 6, "karras", ()
+    # quantisation RMS, 3 steps: the best of START 0.1-0.8 x END 0.02-0.15 x 3-12 steps on the validation
+    # split (more steps or momentum smooth more and score less; benchmarks/dejpeg_defaults.py,
+    # benchmarks/results/dejpeg.md: +0.85 / +0.68 dB at quality 10 / 30)
+    sampler, steps, spacing, options = "dpir", 3, "karras", ()
     START, END = 0.25, 0.05  # sigma_max, sigma_min as multiples of JpegTables.level
     helper_args = (("quality", None),)
     helper_doc = """Remove JPEG artefacts from a decoded image (array or tensor): give the ``quality`` it
