@@ -24,17 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from restore.api import get_prior, run  # noqa: E402
 from restore.evaluate import load_dataset, make_case, parse_method  # noqa: E402
+from restore.metrics import gradient_magnitude as grad_mag  # noqa: E402
 from restore.tasks import get_task  # noqa: E402
-
-
-def grad_mag(x: torch.Tensor) -> torch.Tensor:
-    """Per-pixel gradient magnitude (forward differences, channel mean), ``(H, W)``."""
-    g = x[0].mean(0)
-    gx = torch.zeros_like(g)
-    gy = torch.zeros_like(g)
-    gx[:, :-1] = g[:, 1:] - g[:, :-1]
-    gy[:-1] = g[1:] - g[:-1]
-    return (gx**2 + gy**2).sqrt()
 
 
 def hole_scores(out: torch.Tensor, case) -> tuple[float, float]:

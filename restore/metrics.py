@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["gradient_ratio", "psnr", "rgb_to_y", "seam", "shave", "ssim", "swd"]
+__all__ = ["gradient_magnitude", "gradient_ratio", "psnr", "rgb_to_y", "seam", "shave", "ssim", "swd"]
 
 
 def _as_batch(a) -> torch.Tensor:
@@ -157,7 +157,7 @@ def _hole_of(x: torch.Tensor, hole) -> torch.Tensor:
     return h
 
 
-def _grad_mag(x: torch.Tensor) -> torch.Tensor:
+def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
     """Per-pixel gradient magnitude of the channel mean (forward differences; 0 on the last
     row / column), ``(H, W)``."""
     g = x[0].mean(0)
@@ -181,7 +181,7 @@ def gradient_ratio(x, ref, hole) -> float:
     inner &= torch.roll(h, -1, 1) & torch.roll(h, -1, 0)
     if not inner.any():
         return float("nan")
-    return float(_grad_mag(a)[inner].mean() / _grad_mag(b)[inner].mean().clamp(min=1e-12))
+    return float(gradient_magnitude(a)[inner].mean() / gradient_magnitude(b)[inner].mean().clamp(min=1e-12))
 
 
 def seam(x, ref, hole, width: int = 2) -> float:
@@ -197,7 +197,7 @@ def seam(x, ref, hole, width: int = 2) -> float:
     band = torch.from_numpy((cv2.dilate(h, k) - cv2.erode(h, k)).astype(bool))
     if not band.any():
         return float("nan")
-    return float(_grad_mag(a)[band].mean() / _grad_mag(b)[band].mean().clamp(min=1e-12))
+    return float(gradient_magnitude(a)[band].mean() / gradient_magnitude(b)[band].mean().clamp(min=1e-12))
 
 
 _BINOMIAL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=torch.float64) / 16

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError, UsageError
+from ..masks import hole_from_array
 from .base import Case, Operator, Param, Recipe, Task, from_np, np01, psnr_where
 
 __all__ = ["MASKS", "Inpaint", "InpaintTask", "dilate_hole", "known_from_mask", "make_mask"]
@@ -116,22 +117,6 @@ def push_pull_fill(y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
 
 
 # -- masks ----------------------------------------------------------------------------------
-def hole_from_array(m: np.ndarray) -> np.ndarray:
-    """Pixels to fill of a mask array: bool as is; a 0/1 array as is; otherwise values at
-    or above half the range (128 of 255 for uint8, 32768 for uint16, 0.5 for floats), so
-    that a mask saved as JPEG, whose edges ring, keeps its drawn shape."""
-    m = np.asarray(m)
-    if m.dtype == np.bool_:
-        return m
-    if m.dtype.kind == "f" and not np.isfinite(m).all():
-        raise InputError("mask holds NaN or inf")
-    if m.size and m.max() <= 1 and m.min() >= 0 and (m.dtype.kind in "ui" or np.isin(m, (0, 1)).all()):
-        return m != 0
-    if m.dtype.kind in "ui":
-        return m >= (np.iinfo(m.dtype).max + 1) // 2 if m.dtype.kind == "u" else m >= 128
-    return m >= 0.5
-
-
 #: a mask file with more than this fraction of mid-grey (or coloured) pixels is a photo
 PHOTO_MID_FRACTION = 0.25
 #: more than this fraction of the image to fill: probably an inverted mask (a warning)
