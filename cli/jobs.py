@@ -74,6 +74,12 @@ def _spool_stdin() -> Path:
     return p
 
 
+def shown(msg: str, o: dict) -> str:
+    """A message with stdin's spool file named as the user gave it (``-``)."""
+    spool = o.get("_stdin_spool")
+    return msg.replace(str(spool), "- (stdin)") if spool else msg
+
+
 def plan(job: Job) -> tuple[list[Item], bool]:
     """Items to process and whether this is a batch (a folder or several files; raises
     InputError on bad paths)."""

@@ -5,6 +5,7 @@ engine runs this same code in its workers."""
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -34,8 +35,6 @@ def _claim(out: Path) -> bool:
     (host and pid inside), created whole and atomically (hard link of a written temp file).
     False when another live run holds it; a claim left by a process that is gone (same
     host, pid dead; another host's after 6 h) is taken over."""
-    import socket
-
     c = _claim_path(out)
     tmp = c.with_name(f"{c.name}.{os.getpid()}.tmp")
     try:
@@ -60,37 +59,33 @@ def _claim(out: Path) -> bool:
 
 
 def _stale(c: Path) -> bool:
-    import socket
-
+    """Whether claim ``c`` was left by a run that is gone (a claim being written, or
+    unreadable, only once it is a minute old)."""
     try:
-        host, pid = c.read_text().split()
         age = time.time() - c.stat().st_mtime
+    except OSError:  # gone
+        return True
+    try:
+        owner = c.read_text().split()
     except FileNotFoundError:
         return True
-    except (OSError, ValueError):  # unreadable: stale only when old
-        try:
-            return time.time() - c.stat().st_mtime > 60
-        except OSError:
-            return True
-    if host != socket.gethostname():
+    except OSError:  # unreadable: like one being written
+        owner = []
+    if len(owner) != 2 or not owner[1].isdigit():
+        return age > 60
+    if owner[0] != socket.gethostname():
         return age > 6 * 3600
     try:
-        os.kill(int(pid), 0)
+        os.kill(int(owner[1]), 0)
     except ProcessLookupError:
         return True
-    except (PermissionError, ValueError):
+    except PermissionError:  # alive, another user's
         return False
     return False
 
 
 def _release(out: Path) -> None:
     _claim_path(out).unlink(missing_ok=True)
-
-
-def shown(msg: str, o: dict) -> str:
-    """A message with stdin's spool file named as the user gave it (``-``)."""
-    spool = o.get("_stdin_spool")
-    return msg.replace(str(spool), "- (stdin)") if spool else msg
 
 
 def _failure(it: Item, e: BaseException) -> str:
@@ -171,16 +166,17 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
             _release(it.out)
         report(it, rec, msg)
 
+    def skip(it: Item, reason: str) -> None:
+        report(it, {"input": str(it.src), "output": str(it.out), "status": "skipped", "reason": reason}, None)
+
     for it in items:
         if claims:
             if not _claim(it.out):
-                report(it, {"input": str(it.src), "output": str(it.out), "status": "skipped",
-                            "reason": "another run is writing it"}, None)
+                skip(it, "another run is writing it")
                 continue
             if it.out.exists():  # written by another run meanwhile
                 _release(it.out)
-                report(it, {"input": str(it.src), "output": str(it.out), "status": "skipped",
-                            "reason": "already written"}, None)
+                skip(it, "already written")
                 continue
         try:
             ld = load(job, it, warn)

@@ -16,8 +16,8 @@ from restore.errors import InputError, RestoreError
 from restore.samplers import check_samples
 from restore.tasks import get_task
 
-from .jobs import STDIO, Item, Job, _err, plan
-from .local import result_line, shown as _shown
+from .jobs import STDIO, Item, Job, _err, plan, shown
+from .local import result_line
 
 __all__ = ["ENGINES", "STDIO", "Item", "Job", "run_job"]
 
@@ -68,8 +68,8 @@ def run_job(job: Job) -> int:
     except RestoreError as e:
         if o["as_json"]:  # a record for this failure too
             click.echo(json.dumps({"input": [str(p) for p in job.inputs] if len(job.inputs) > 1 else str(job.inputs[0]),
-                                   "status": "failed", "error": _shown(str(e), o)}))
-        _err(_shown(str(e), o))
+                                   "status": "failed", "error": shown(str(e), o)}))
+        _err(shown(str(e), o))
         return 1
     lossless = sorted({it.out.suffix.lower() or "PNG (stdout)" for it in items
                        if it.out == STDIO or it.out.suffix.lower() not in (".jpg", ".jpeg", ".webp")})
@@ -133,11 +133,11 @@ def run_job(job: Job) -> int:
             elif "psnr" in rec:
                 bar.write(result_line(rec), file=sys.stderr)
         else:
-            msg = _shown(msg, o)
+            msg = shown(msg, o)
             counts["failed"] += 1
             failures.append(msg)
             if o["as_json"]:
-                click.echo(json.dumps({"input": _shown(str(it.src), o), "output": str(it.out), "status": "failed",
+                click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), "status": "failed",
                                        "error": msg}), err=to_err)
             if folder:
                 bar.write(f"failed: {msg}", file=sys.stderr)

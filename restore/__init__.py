@@ -90,11 +90,7 @@ def __getattr__(name: str):
         mod, attr = _LAZY[name]
         value = getattr(importlib.import_module(f".{mod}", __name__), attr)
     elif not name.startswith("_") and name in _helpers():
-        spec = _helpers()[name]
-        if spec.task().helper_doc:  # declared by the task, made where the API lives
-            value = importlib.import_module(".api", __name__).task_helper(spec.name)
-        else:
-            value = spec.load_helper()
+        value = importlib.import_module(".api", __name__).task_helper(_helpers()[name].name)
     else:
         raise AttributeError(f"module 'restore' has no attribute '{name}'")
     globals()[name] = value

@@ -266,7 +266,7 @@ def run(
         sampler=name,
         steps=n_steps,
         seed=seed,
-        sigma_y=getattr(op, "noise", op.sigma_y),  # the measurement's (deblur's op adds a model error)
+        sigma_y=op.noise,
         sigma_estimated=estimated,
         seconds=time.perf_counter() - t0,
         params=shown | hyper,
@@ -363,13 +363,7 @@ def _by_tiles(x: torch.Tensor, scale: int, tile: int, multiple: int,
     std = None
     wsum = torch.zeros(1, 1, h * scale, w * scale, dtype=torch.float32, device=x.device)
     for j, ((y0, th), (x0, tw)) in enumerate(itertools.product(ys, xs)):
-        cb = None
-        if progress is not None:
-            def cb(info, j=j):
-                n = info["n"]
-                progress({**info, "i": j * n + info["i"], "n": k * n, "tile": (j, k)})
-
-        res = solve(x[..., y0 : y0 + th, x0 : x0 + tw], cb)
+        res = solve(x[..., y0 : y0 + th, x0 : x0 + tw], _part_progress(progress, j, k, "tile"))
         wt = tile_weights(y0 * scale, th * scale, h * scale, x0 * scale, tw * scale, w * scale,
                           ov * scale // 2, margin=ov * scale // 4, like=out)
         sl = (..., slice(y0 * scale, (y0 + th) * scale), slice(x0 * scale, (x0 + tw) * scale))
@@ -384,6 +378,19 @@ def _by_tiles(x: torch.Tensor, scale: int, tile: int, multiple: int,
     return res
 
 
+def _part_progress(progress: Callable[[dict], None] | None, j: int, k: int, what: str):
+    """The per-step callback of part ``j`` of ``k`` (a tile, a region): its steps counted
+    as steps of the whole, the part named under ``what``."""
+    if progress is None:
+        return None
+
+    def cb(info):
+        n = info["n"]
+        progress({**info, "i": j * n + info["i"], "n": k * n, what: (j, k)})
+
+    return cb
+
+
 def _by_regions(x: torch.Tensor, regions: list, solve: Callable, progress: Callable[[dict], None] | None) -> Result:
     """Solve only the parts of ``x`` a task names (:meth:`~restore.tasks.base.Task.regions`):
     each region ``(box, params, take, rows)`` is its own problem on the crop ``box``
@@ -396,14 +403,8 @@ def _by_regions(x: torch.Tensor, regions: list, solve: Callable, progress: Calla
     res = None
     for j, (box, params, take, rows) in enumerate(regions):
         y0, y1, x0, x1 = box
-        cb = None
-        if progress is not None:
-            def cb(info, j=j):
-                n = info["n"]
-                progress({**info, "i": j * n + info["i"], "n": k * n, "region": (j, k)})
-
         idx = torch.as_tensor(rows, device=x.device)
-        res = solve(x[idx, :, y0:y1, x0:x1], params, rows, cb)
+        res = solve(x[idx, :, y0:y1, x0:x1], params, rows, _part_progress(progress, j, k, "region"))
         take = take.to(out.device)
         sl = (idx, slice(None), slice(y0, y1), slice(x0, x1))
         out[sl] = torch.where(take, res.image.to(out), out[sl])

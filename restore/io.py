@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .masks import hole_from_array
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -29,6 +28,7 @@ __all__ = [
     "Meta",
     "encode_image",
     "from_tensor",
+    "hole_from_array",
     "read_image",
     "read_mask",
     "to_tensor",
@@ -302,6 +302,22 @@ def _normalise(arr: np.ndarray, p: Path | None) -> np.ndarray:
     raise InputError(f"{where}unsupported pixel type {arr.dtype}")
 
 
+def hole_from_array(m: np.ndarray) -> np.ndarray:
+    """Pixels to fill of a mask array: bool as is; a 0/1 array as is; otherwise values at
+    or above half the range (128 of 255 for uint8, 32768 for uint16, 0.5 for floats), so
+    that a mask saved as JPEG, whose edges ring, keeps its drawn shape."""
+    m = np.asarray(m)
+    if m.dtype == np.bool_:
+        return m
+    if m.dtype.kind == "f" and not np.isfinite(m).all():
+        raise InputError("mask holds NaN or inf")
+    if m.size and m.max() <= 1 and m.min() >= 0 and (m.dtype.kind in "ui" or np.isin(m, (0, 1)).all()):
+        return m != 0
+    if m.dtype.kind in "ui":
+        return m >= (np.iinfo(m.dtype).max + 1) // 2 if m.dtype.kind == "u" else m >= 128
+    return m >= 0.5
+
+
 def read_mask(path: str | os.PathLike, shape: tuple[int, int], *, invert: bool = False,
               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read a mask file: white = pixels to fill. Returns ``known`` (True = observed).
@@ -424,16 +440,17 @@ def _jpeg_with_meta(data: bytes, meta: Meta) -> bytes:
     pos = 2
     if data[2:4] == b"\xff\xe0":  # JFIF APP0 first
         pos = 4 + int.from_bytes(data[4:6], "big")
+    def segment(marker: bytes, payload: bytes) -> bytes:
+        return marker + (len(payload) + 2).to_bytes(2, "big") + payload
+
     segs = b""
     if meta.exif and len(meta.exif) + 8 <= 65535:
-        payload = b"Exif\x00\x00" + meta.exif
-        segs += b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+        segs += segment(b"\xff\xe1", b"Exif\x00\x00" + meta.exif)
     if meta.icc:
         size = 65519
         parts = [meta.icc[i : i + size] for i in range(0, len(meta.icc), size)]
-        for k, part in enumerate(parts, 1):
-            payload = b"ICC_PROFILE\x00" + bytes([k, len(parts)]) + part
-            segs += b"\xff\xe2" + (len(payload) + 2).to_bytes(2, "big") + payload
+        segs += b"".join(segment(b"\xff\xe2", b"ICC_PROFILE\x00" + bytes([k, len(parts)]) + part)
+                         for k, part in enumerate(parts, 1))
     return data[:pos] + segs + data[pos:]
 
 

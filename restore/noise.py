@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -122,18 +123,13 @@ def _pca_white(x: torch.Tensor, count: int = 60000) -> float:
     return float(lam[-1].sqrt())
 
 
-_WHITE_GAINS: dict[tuple[float, int], tuple[float, float]] = {}
-
-
+@functools.lru_cache(maxsize=None)
 def _white_gains(sd: float, b: int) -> tuple[float, float]:
     """The residual stds (fine, 2x2-pooled x 2) that unit white noise gives (calibration)."""
-    if (sd, b) not in _WHITE_GAINS:
-        n = torch.randn(1, 1, 256, 256, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-        r = _blocks((n - _blur(n, sd))[0], b)
-        fine = float(r.pow(2).mean().sqrt())
-        pooled = 2 * float(torch.nn.functional.avg_pool2d(r.reshape(-1, 1, b, b), 2).pow(2).mean().sqrt())
-        _WHITE_GAINS[(sd, b)] = (fine, pooled)
-    return _WHITE_GAINS[(sd, b)]
+    n = torch.randn(1, 1, 256, 256, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    r = _blocks((n - _blur(n, sd))[0], b)
+    fine = float(r.pow(2).mean().sqrt())
+    return fine, 2 * float(torch.nn.functional.avg_pool2d(r.reshape(-1, 1, b, b), 2).pow(2).mean().sqrt())
 
 
 def _crops(x: torch.Tensor, side: int = 512, most: int = 16) -> list[torch.Tensor]:
@@ -188,7 +184,7 @@ def estimate_noise(image: torch.Tensor) -> NoiseEstimate:
     ``level = max(white, gain x correlated x share x trust)``, calibrated in
     :data:`PHOTO_NOISE`; white Gaussian noise reads as itself (``white``).
     """
-    x = image.detach().to("cpu", torch.float64)
+    x = image.detach().to("cpu", torch.float32)  # the statistics are taken in float64 on samples of it
     if x.ndim == 4:
         if x.shape[0] != 1:
             raise ValueError(f"estimate_noise takes one image, got a batch of {x.shape[0]}")
@@ -196,9 +192,8 @@ def estimate_noise(image: torch.Tensor) -> NoiseEstimate:
     if min(x.shape[-2:]) < 4:  # too small to tell noise from content
         return NoiseEstimate(0.0, 0.0, 0.0, 1.0, 0.0)
     white = _pca_white(x)
-    if white == 0.0 and min(x.shape[-2:]) < 32:  # too few patches for the covariance: wavelets
-        white = estimate_sigma(x[None])
     if min(x.shape[-2:]) < 32:  # too few blocks to find flat ones: the white part alone
+        white = white or estimate_sigma(x[None])  # too few patches for the covariance: wavelets
         return NoiseEstimate(float(white), float(white), 0.0, 1.0, 0.0)
     fine, corr, flat = _flat_residual(x)
     c = PHOTO_NOISE

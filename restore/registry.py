@@ -119,15 +119,13 @@ class TaskSpec:
     """A registered task: its name, where its :class:`~restore.tasks.base.Task` subclass
     lives (``"module:Class"``, imported on first use), a one-line summary (so that the
     command line lists the tasks without importing torch) and the name of its API helper,
-    a function of the same module offered as ``restore.<helper>``."""
+    ``restore.<helper>`` (made by :func:`restore.api.task_helper` from the task's
+    declaration)."""
 
     name: str
     ref: str
     summary: str
     helper: str | None = None
-
-    def load_helper(self) -> Callable:
-        return _load_ref(f"{self.ref.partition(':')[0]}:{self.helper}")
 
     def task(self):
         return _task_instance(self.ref)

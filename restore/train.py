@@ -605,14 +605,15 @@ def train(
     images, skipped = load_images(find_images(Path(data_dir)))
     bank = CropBank(images, dev, cfg.crop)
     del images
-    tr = Trainer(cfg, bank, VPSchedule(**cfg.schedule), dev)
+    schedule = VPSchedule(**cfg.schedule)
+    tr = Trainer(cfg, bank, schedule, dev)
     if start.weights is not None:
         tr.net.load_state_dict(start.weights)
         tr.ema.load_state_dict(start.weights)
     if resume:
         load_checkpoint(out / "checkpoint", tr)
         tr.lr_scale = float(start.state.get("lr_scale", 1.0))
-    run = _Run(tr, out, start, _val_images(val_dir, val_count, val_crop, dev), callback,
+    run = _Run(tr, schedule, out, start, _val_images(val_dir, val_count, val_crop, dev), callback,
                {"data": str(data_dir), "images": len(bank), "skipped": len(skipped)})
     run.loop(max_minutes)
     return out
@@ -677,11 +678,12 @@ class _Run:
     the prior written beside them, and the ways it stops (steps done, --max-minutes, STOP,
     SIGTERM/SIGINT)."""
 
-    def __init__(self, tr: Trainer, out: Path, start: _Start, val_images: list, callback, data: dict) -> None:
+    def __init__(self, tr: Trainer, schedule: VPSchedule, out: Path, start: _Start, val_images: list, callback,
+                 data: dict) -> None:
         cfg, dev = tr.cfg, tr.device
         self.tr, self.cfg, self.out, self.start, self.val_images, self.callback = tr, cfg, out, start, val_images, callback
         self.ckpt, self.log_path = out / "checkpoint", out / "log.jsonl"
-        self.schedule = VPSchedule(**cfg.schedule)
+        self.schedule = schedule
         self.flops_crop = train_flops_per_crop(tr.net, cfg.crop)
         self.ema_prior = Prior(tr.ema, self.schedule, tile=None, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
         # the stability check needs no held-out data: fixed crops of the training images without it

@@ -3,7 +3,7 @@ alike) point down the layers and form no circle.
 
 Layers, bottom to top (a module may import its own layer's and those below):
 
-    base helpers (errors, paths, registry, metrics, noise, tiling, masks)
+    base helpers (errors, paths, registry, metrics, noise, tiling)
     <- io <- prior <- samplers <- tasks <- api <- evaluate / train / convert / report <- cli
 
 Read from the source with ``ast`` (no import is executed), so the check needs nothing but
@@ -18,8 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
-    ["restore.errors", "restore.paths", "restore.registry", "restore.metrics", "restore.noise", "restore.tiling",
-     "restore.masks"],
+    ["restore.errors", "restore.paths", "restore.registry", "restore.metrics", "restore.noise", "restore.tiling"],
     ["restore.io"],
     ["restore.prior"],
     ["restore.samplers"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 
 from ..errors import IncompatibleError
-from ..registry import Registry, SamplerSpec
+from ..registry import Registry, SamplerSpec, with_implied
 
 __all__ = ["SAMPLERS", "SamplerSpec", "check_compatible", "check_samples", "compatible_samplers"]
 
@@ -58,8 +58,6 @@ def check_compatible(name: str, op) -> SamplerSpec:
         spec = SAMPLERS.get(name)
     except KeyError as e:
         raise IncompatibleError(e.args[0]) from None
-    from ..registry import with_implied
-
     missing = spec.needs - with_implied(op.capabilities)
     if missing:
         raise IncompatibleError(

@@ -52,6 +52,7 @@ class Operator:
             raise ValueError(f"sigma_y must be >= 0, got {sigma_y}")
         self.x_shape = tuple(int(v) for v in x_shape)
         self.sigma_y = float(sigma_y)
+        self.noise = self.sigma_y  # the measurement's own noise, as reported (sigma_y may add a model error)
 
     # -- SVD parts (subclasses implement) -----------------------------------------
     def Vt(self, x: torch.Tensor) -> torch.Tensor:
@@ -313,8 +314,13 @@ class Task:
         """``(sigma, estimated)``: the given measurement noise, or the one estimated in ``x``
         when :meth:`estimates`."""
         if self.estimates(p):
-            return estimate_sigma(x), True
+            return self.estimate(x), True
         return p.get("sigma") or 0.0, False
+
+    def estimate(self, x: torch.Tensor) -> float:
+        """The measurement noise read in ``x`` (one image; [0, 1] units) when ``sigma`` is
+        not given: white Gaussian noise's std (:func:`restore.noise.estimate_sigma`)."""
+        return estimate_sigma(x)
 
     # -- the command line ---------------------------------------------------------------
     def load(self, image, files: dict, p: dict, max_pixels: int | None) -> tuple[dict, np.ndarray | None]:

@@ -165,12 +165,10 @@ class DenoiseTask(Task):
     True
     """
 
-    def noise_level(self, x, p):
+    def estimate(self, x):
         """Photos: the level a Gaussian denoiser must be told (:func:`estimate_noise`), which
         reads white Gaussian noise as its std and correlated camera noise higher."""
-        if self.estimates(p):
-            return estimate_noise(x).level, True
-        return p.get("sigma") or 0.0, False
+        return estimate_noise(x).level
 
     def build(self, x, p):
         sigma, estimated = self.noise_level(x, p)
@@ -179,7 +177,7 @@ class DenoiseTask(Task):
     def warnings(self, x, p):
         if p.get("sigma") is None:
             return []
-        warn = sigma_mismatch(p["sigma"] * 255, estimate_noise(x).level * 255)
+        warn = sigma_mismatch(p["sigma"] * 255, self.estimate(x) * 255)
         return [warn] if warn else []
 
     def degrade(self, name, img, index, sigma=25.0, noise="gaussian", measured=None, **_):

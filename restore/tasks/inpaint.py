@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError, UsageError
-from ..masks import hole_from_array
+from ..io import hole_from_array
 from .base import Case, Operator, Param, Recipe, Task, from_np, np01, psnr_where
 
 __all__ = ["MASKS", "Inpaint", "InpaintTask", "dilate_hole", "known_from_mask", "make_mask"]
