@@ -6,6 +6,11 @@ luma table's quantisation RMS, :attr:`JpegTables.level`). Prints a Markdown tabl
 over the plain decode per setting and quality.
 
     OMP_NUM_THREADS=2 python benchmarks/dejpeg_defaults.py --images 6 --qualities 10,30
+
+The JPEG denoiser's bands (:class:`restore.tasks.dejpeg.BandDenoiser`): ``--bands`` takes
+``LOW/HIGH/QUANTILE/CHROMA`` settings separated by commas (``1/1/0/1``: the prior alone at
+one level), e.g. ``--bands 1/1/0/1,1/1/0/3,0.7/1.5/0.3/3 --starts 0.25 --ends 0.05 --steps 3``;
+``--subsampling 0`` saves 4:4:4, ``--gray`` gray crops.
 """
 
 from __future__ import annotations
@@ -47,35 +52,72 @@ def main() -> None:
     ap.add_argument("--ends", default="0.05,0.15")
     ap.add_argument("--steps", default="8")
     ap.add_argument("--momentum", default="0")
+    ap.add_argument("--bands", default=None, help="LOW/HIGH/QUANTILE/CHROMA,... (default: the shipped ones)")
+    ap.add_argument("--subsampling", type=int, default=None, help="Pillow's subsampling (0: 4:4:4; default 4:2:0)")
+    ap.add_argument("--gray", action="store_true")
     args = ap.parse_args()
     from restore.api import get_prior, run
     from restore.metrics import psnr
     from restore.tasks import get_task
+    from restore.tasks.dejpeg import BandDenoiser
 
     torch.set_num_threads(2)
     tk = get_task("dejpeg")
     prior = get_prior(None, "cpu")
     data = validation(args.images)
+    if args.gray:
+        data = [(n, np.round(a @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)) for n, a in data]
+    shipped = (BandDenoiser.LOW, BandDenoiser.HIGH, BandDenoiser.QUANTILE, BandDenoiser.CHROMA)
+    bands = [tuple(float(t) for t in b.split("/")) for b in args.bands.split(",")] if args.bands else [None]
     qs = [int(v) for v in args.qualities.split(",")]
     grid = list(itertools.product([float(v) for v in args.starts.split(",")], [float(v) for v in args.ends.split(",")],
-                                  [int(v) for v in args.steps.split(",")], [float(v) for v in args.momentum.split(",")]))
+                                  [int(v) for v in args.steps.split(",")], [float(v) for v in args.momentum.split(",")],
+                                  bands))
     gains: dict = {}
     t0 = time.time()
     for q in qs:
         for i, (name, img) in enumerate(data):
-            case = tk.degrade(name, img, i, quality=q)
+            case = degrade(tk, name, img, i, q, args.subsampling)
             base = psnr(case.y, case.gt)
             lvl = case.run["tables"].level
-            for st, en, n, mom in grid:
+            for st, en, n, mom, b in grid:
+                if b is None:
+                    b = shipped[:3] + (shipped[3][True],)
+                BandDenoiser.LOW, BandDenoiser.HIGH, BandDenoiser.QUANTILE = b[:3]
+                BandDenoiser.CHROMA = {True: b[3], False: b[3]}
                 out = run(case.y, "dejpeg", prior=prior, steps=n, sigma_max=st * lvl, sigma_min=en * lvl,
                           momentum=mom, **case.run).image
-                gains.setdefault((q, st, en, n, mom), []).append(psnr(out, case.gt) - base)
+                gains.setdefault((q, st, en, n, mom, "/".join(f"{v:g}" for v in b)), []).append(psnr(out, case.gt) - base)
             print(f"q{q} {name} done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
-    print(f"validation: {len(data)} centre crops 256x256 of ../shared/data/train (every k-th), Pillow 4:2:0\n")
-    print("| quality | START | END | steps | momentum | mean gain dB | min gain dB |")
-    print("|---|---|---|---|---|---|---|")
+    layout = {None: "4:2:0", 0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}[args.subsampling]
+    print(f"validation: {len(data)} centre crops 256x256 of ../shared/data/train (every k-th), "
+          f"{'gray' if args.gray else 'colour'}, Pillow {layout if not args.gray else ''}\n")
+    print("| quality | START | END | steps | momentum | bands LOW/HIGH/QUANTILE/CHROMA | mean gain dB | min gain dB |")
+    print("|---|---|---|---|---|---|---|---|")
     for k, v in sorted(gains.items()):
-        print(f"| {k[0]} | {k[1]:g} | {k[2]:g} | {k[3]} | {k[4]:g} | {np.mean(v):+.2f} | {np.min(v):+.2f} |")
+        print(f"| {k[0]} | {k[1]:g} | {k[2]:g} | {k[3]} | {k[4]:g} | {k[5]} | {np.mean(v):+.2f} | {np.min(v):+.2f} |")
+
+
+def degrade(tk, name, img, i, q, subsampling):
+    """The task's own degradation (Pillow's default 4:2:0), or saved with ``subsampling``."""
+    if subsampling is None:
+        return tk.degrade(name, img, i, quality=q)
+    import io
+
+    from PIL import Image
+
+    from restore.io import to_tensor
+    from restore.tasks.base import Case
+    from restore.tasks.dejpeg import read_tables
+
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG", quality=q, subsampling=subsampling)
+    buf.seek(0)
+    t = read_tables(buf)
+    buf.seek(0)
+    with Image.open(buf) as im:
+        dec = np.asarray(im.convert("RGB"))
+    return Case(name, to_tensor(img), to_tensor(dec), "dejpeg", {"quality": q}, {"tables": t}, y_uint8=dec)
 
 
 if __name__ == "__main__":

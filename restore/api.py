@@ -250,7 +250,7 @@ def run(
     sigmas = pri.schedule.sampling_sigmas(n_steps, sigma_max=sigma_max, sigma_min=sigma_min,
                                           spacing=spacing or "karras")
     with torch.no_grad():
-        out = sspec.load()(pri, y, op, sigmas, generator=generator, callback=progress, **hyper)
+        out = sspec.load()(op.denoiser(pri), y, op, sigmas, generator=generator, callback=progress, **hyper)
     out = op.finish(out, y).float()
     std = None
     if samples > 1:

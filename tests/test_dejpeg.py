@@ -130,6 +130,35 @@ def test_exif_orientation(orientation, tmp_path):
     assert min(_inside(plain, to_file(p, orientation))) == 1.0
 
 
+@pytest.mark.parametrize("orientation,shape,kw", [(1, (37, 53), {"quality": 20}), (6, (48, 64), {"quality": 20}),
+                                                  (7, (41, 30), {"quality": 15, "subsampling": 0}),
+                                                  (8, (33, 45), {"quality": 10, "gray": True})])
+def test_band_denoiser_splits_on_the_files_grid(orientation, shape, kw, tmp_path):
+    """The JPEG denoiser puts its bands back together exactly: a prior that returns its input
+    gives the input back (any size, orientation, pose, gray or colour); a prior that adds its
+    level to every pixel (a DC shift, a fine luma frequency, no chroma) adds 0.7 of it."""
+    import dataclasses
+
+    from restore.tasks.dejpeg import BandDenoiser
+
+    kw = dict(kw)
+    a = _photo(*shape, gray=kw.pop("gray", False))
+    ex = Image.Exif()
+    ex[0x0112] = orientation
+    path = tmp_path / "b.jpg"
+    Image.fromarray(a).save(path, "JPEG", exif=ex.tobytes(), **kw)
+    x = to_tensor(read_image(path).color).double()
+    if orientation != 1:
+        assert x.shape[-2:] != shape or orientation in (2, 3, 4)  # displayed, not the file's order
+    op = Dejpeg(tuple(x.shape[1:]), dataclasses.replace(read_tables(path), orientation=orientation), x)
+    sig = torch.full((1,), 0.04, dtype=torch.float64)
+    for pose in (0, 5):
+        ident = BandDenoiser(lambda z, s: z, op)
+        assert float((ident(x, sig, pose=pose) - x).abs().max()) < 1e-9
+        shift = BandDenoiser(lambda z, s: z + s[:, None, None, None], op)
+        assert float((shift(x, sig, pose=pose) - (x + 0.7 * 0.04)).abs().max()) < 1e-9
+
+
 def test_coefficients_recovered_from_the_decode(tmp_path):
     """The file's integers are read back from its decoded pixels (luma and 4:2:0 chroma):
     they are those of the clean image for nearly every coefficient."""

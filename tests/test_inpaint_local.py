@@ -170,7 +170,8 @@ def test_auto_fill_follows_the_hole_geometry():
     assert tk.fill_of({"known": torch.from_numpy(~blob), "fill": "mean"}) == "mean"  # --fill keeps control
 
 
-def test_scene_fill_starts_from_the_photos_patches(tiny_prior):
+@pytest.mark.parametrize("guide_weight", [0.0, 2.0])
+def test_scene_fill_starts_from_the_photos_patches(tiny_prior, guide_weight):
     pytest.importorskip("patchmatch")
     from restore.tasks.inpaint import exemplar_fill
 
@@ -179,7 +180,8 @@ def test_scene_fill_starts_from_the_photos_patches(tiny_prior):
     hole = np.zeros((H, W), bool)
     hole[20:44, 30:60] = True
     known = torch.from_numpy(~hole)
-    st = exemplar_fill(x, known)
+    st = exemplar_fill(x, known, guide_weight=guide_weight)
     assert st.shape == x.shape and torch.equal(st[..., known], (x[..., known] * 255).round() / 255)
+    assert torch.equal(st, exemplar_fill(x, known, guide_weight=guide_weight))  # seeded: the same twice
     r = run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", steps=2)
     assert r.sampler == "ddnm" and torch.equal(r.image[..., known], x[..., known])

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["Denoiser", "Generators", "ancestral_split", "as_sigma", "denoise", "emit", "randn_like", "renoise"]
+__all__ = ["Denoiser", "Generators", "ancestral_split", "as_sigma", "denoise", "emit", "from_pose", "randn_like", "renoise",
+           "to_pose"]
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -72,18 +73,26 @@ def denoise(denoiser: Denoiser, x: torch.Tensor, sigma: float, clip: bool, pose:
 
     ``pose`` (0-7) runs the denoiser on a flipped / rotated copy and maps the result back
     (the prior is not exactly equivariant; cycling poses over iterations averages its
-    orientation bias away at no extra cost, as DPIR's code does)."""
-    x0 = _unpose(denoiser(_pose(x, pose), as_sigma(x, sigma)), pose)
+    orientation bias away at no extra cost, as DPIR's code does). A denoiser whose result
+    depends on where the image's pixels lie (``poses_itself = True``: JPEG's, which works on
+    the file's 8x8 grid) takes ``pose`` and applies it around its own calls of the prior."""
+    if getattr(denoiser, "poses_itself", False):
+        x0 = denoiser(x, as_sigma(x, sigma), pose=pose)
+    else:
+        x0 = from_pose(denoiser(to_pose(x, pose), as_sigma(x, sigma)), pose)
     return x0.clamp(0, 1) if clip else x0
 
 
-def _pose(x: torch.Tensor, k: int) -> torch.Tensor:
+def to_pose(x: torch.Tensor, k: int) -> torch.Tensor:
+    """``x`` in pose ``k`` (0-7): flipped left-right for ``k >= 4``, then turned ``k mod 4``
+    quarter turns."""
     k %= 8
     x = x.flip(-1) if k >= 4 else x
     return torch.rot90(x, k % 4, dims=(-2, -1)) if k % 4 else x
 
 
-def _unpose(x: torch.Tensor, k: int) -> torch.Tensor:
+def from_pose(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The inverse of :func:`to_pose`."""
     k %= 8
     x = torch.rot90(x, -(k % 4), dims=(-2, -1)) if k % 4 else x
     return x.flip(-1) if k >= 4 else x

@@ -117,6 +117,12 @@ class Operator:
         """The sampler's result as returned to the user (inpainting keeps known pixels)."""
         return out
 
+    def denoiser(self, prior):
+        """The ``D(x, sigma)`` the sampler runs: the prior itself, made for white Gaussian
+        noise. An operator whose measurement error is not white overrides this (JPEG's is
+        shaped by the quantisation table: :class:`restore.tasks.dejpeg.BandDenoiser`)."""
+        return prior
+
     def describe(self) -> dict:
         return {"task": self.task, "sigma_y": self.sigma_y}
 

@@ -1,0 +1,101 @@
+"""Choose the scene fill's guided exemplar start (issue 24) on validation photos.
+
+Each variant fills CBSD68-style masks (`--mask box|thick`, seeded per image) on every K-th BSDS
+training photo and reports hole PSNR, SWD and gradient ratio (restore.metrics):
+
+    telea / pm                         OpenCV Telea; PatchMatch (pypatchmatch, 7x7 patches)
+    scene                              the CLI's default (restore.tasks.inpaint as shipped)
+    G:GUIDE[5]:WEIGHT:BLUR             guided PatchMatch alone (5: 11x11 patches, else 7x7)
+    g:GUIDE[5]:WEIGHT:BLUR[:SIGMA[:N]] the same refined by the scene recipe (ddnm from SIGMA, N steps)
+
+GUIDE: telea | pp (push-pull) | mean (the prior's posterior mean), blurred by BLUR px.
+
+    OMP_NUM_THREADS=2 python benchmarks/inpaint_guide.py ../shared/data/train/bsds 16 23 box,thick \
+        "telea;pm;G:telea5:1:4;G:telea5:2:4;G:telea5:1:3;G:telea:1:4;g:telea5:2:4:0.08:4"
+"""
+import sys, time, numpy as np, torch, cv2
+sys.path.insert(0, str(__import__('pathlib').Path(__file__).resolve().parents[1]))
+from restore.api import run, get_prior
+from restore.evaluate import load_dataset, make_case
+from restore.tasks import get_task
+import restore.tasks.inpaint as ip
+from restore.metrics import swd, gradient_ratio
+from restore.tasks.base import psnr_where
+from patchmatch import patch_match as pm
+torch.set_num_threads(2)
+tk = get_task("inpaint")
+prior = get_prior(None, torch.device("cpu"))
+root, n, every = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+data = load_dataset(root, n, every)
+masks = sys.argv[4].split(",")
+sel = sys.argv[5].split(";")
+orig_fill = ip.exemplar_fill
+
+def guide_of(img, hole, kind, blur):
+    if kind == "telea":
+        g = cv2.inpaint(img, hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+    elif kind == "pp":
+        t = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+        m = torch.from_numpy(~hole)[None, None].float()
+        g = (ip.push_pull_fill(t, m)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    elif kind == "mean":
+        t = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+        r = run(t, "inpaint", prior=prior, known=torch.from_numpy(~hole)[None], fill="mean", local=False)
+        g = (r.image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    g = cv2.GaussianBlur(g.astype(np.float32) / 255, (0, 0), blur) if blur else g.astype(np.float32) / 255
+    return g
+
+def guided_fill_factory(kind, w, blur, patch=3, chans="yc"):
+    def f(x, known, patch_=3, seed=0):
+        B, C, H, W = x.shape
+        k = known.to("cpu").bool()
+        k = k.reshape(-1, *k.shape[-3:]) if k.ndim == 4 else k.reshape(1, -1, H, W)
+        out = []
+        for b in range(B):
+            hole = ~k[b % k.shape[0]].all(0).numpy()
+            img = (x[b].float().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            g = guide_of(img, hole, kind, blur)
+            Y = 0.299 * g[..., 0] + 0.587 * g[..., 1] + 0.114 * g[..., 2]
+            ij = np.stack([Y, 0.5 + (g[..., 0] - g[..., 2]) / 2, np.zeros_like(Y)], -1).astype(np.float32)
+            pm.set_random_seed(seed)
+            fl = pm.inpaint_regularity(np.ascontiguousarray(img), hole.astype(np.uint8) * 255, ij, patch_size=patch, guide_weight=w)
+            out.append(torch.from_numpy(fl.astype(np.float32) / 255).permute(2, 0, 1))
+        return torch.stack(out)
+    return f
+
+rows = {}
+for mk in masks:
+    cases = [make_case("inpaint", nm, img, i, mask=mk) for i, (nm, img) in enumerate(data)]
+    for c in cases:
+        h = ~c.known[0]
+        def sc(o): o = o.clamp(0, 1); return (psnr_where(o, c.gt, h), swd(o, c.gt, h), gradient_ratio(o, c.gt, h))
+        for v in sel:
+            t = time.time()
+            if v == "telea":
+                o = tk.baselines["opencv-telea"](c)
+            elif v == "pm":
+                o = tk.baselines["patchmatch"](c)
+            elif v == "scene":
+                ip.exemplar_fill = orig_fill
+                o = run(c.y, "inpaint", prior=prior, known=c.known).image
+            elif v.startswith("g:") or v.startswith("G:"):
+                a = v.split(":")
+                kind = a[1]; patch = 3
+                if kind.endswith("5"): kind, patch = kind[:-1], 5
+                ip.exemplar_fill = guided_fill_factory(kind, float(a[2]), float(a[3]), patch=patch)
+                if v.startswith("G:"):  # raw guided PM, no refinement
+                    o = ip.exemplar_fill(c.y, c.known)
+                    o = torch.where(c.known[None], c.gt, o)
+                else:
+                    kw = {}
+                    if len(a) > 4: kw["sigma_max"] = float(a[4])
+                    if len(a) > 5: kw["steps"] = int(a[5])
+                    o = run(c.y, "inpaint", prior=prior, known=c.known, fill="scene", **kw).image
+                ip.exemplar_fill = orig_fill
+            rows.setdefault((mk, v), []).append(sc(o) + (time.time() - t,))
+        print(c.name, mk, {v: tuple(round(float(t), 2) for t in rows[(mk, v)][-1][:2]) for v in sel}, flush=True)
+    print(f"\n{mk}, {len(cases)} images of {root}")
+    print("| method | hole PSNR | hole SWD | grad ratio | s |\n|---|---|---|---|---|")
+    for (m2, k), v in rows.items():
+        if m2 != mk: continue
+        v = np.array(v); print(f"| {k} | {v[:,0].mean():.2f} | {v[:,1].mean():.0f} | {v[:,2].mean():.2f} | {v[:,3].mean():.1f} |", flush=True)
