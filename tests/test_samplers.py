@@ -82,7 +82,7 @@ def test_mmse_poses_average_the_flips_and_rotations(tiny_prior):
     is exactly equivariant (a Gaussian with a constant mean and a distance-based covariance
     on a square grid) is unchanged."""
     from restore.errors import InputError
-    from restore.samplers.common import _pose, _unpose
+    from restore.samplers.common import from_pose, to_pose
     from restore.tasks.denoise import Denoise
 
     g = torch.Generator().manual_seed(0)
@@ -91,7 +91,7 @@ def test_mmse_poses_average_the_flips_and_rotations(tiny_prior):
     mmse = SAMPLERS.get("mmse").load()
     sig = torch.full((2,), 0.1)
     for n in (1, 2, 8):
-        want = sum(_unpose(tiny_prior(_pose(y, k), sig), k) for k in range(n)) / n
+        want = sum(from_pose(tiny_prior(to_pose(y, k), sig), k) for k in range(n)) / n
         assert torch.allclose(mmse(tiny_prior, y, op, poses=n), want, atol=1e-6)
     assert not torch.allclose(mmse(tiny_prior, y, op, poses=8), mmse(tiny_prior, y, op), atol=1e-4)
     iso = GaussianPrior((1, 6, 6))
