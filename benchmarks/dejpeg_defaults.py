@@ -77,17 +77,19 @@ def main() -> None:
     t0 = time.time()
     for q in qs:
         for i, (name, img) in enumerate(data):
-            case = degrade(tk, name, img, i, q, args.subsampling)
+            case = tk.degrade(name, img, i, quality=q, subsampling=args.subsampling)
             base = psnr(case.y, case.gt)
             lvl = case.run["tables"].level
             for st, en, n, mom, b in grid:
-                if b is None:
-                    b = shipped[:3] + (shipped[3][True],)
-                BandDenoiser.LOW, BandDenoiser.HIGH, BandDenoiser.QUANTILE = b[:3]
-                BandDenoiser.CHROMA = {True: b[3], False: b[3]}
+                if b is None:  # as shipped (CHROMA by the file's subsampling)
+                    BandDenoiser.LOW, BandDenoiser.HIGH, BandDenoiser.QUANTILE, BandDenoiser.CHROMA = shipped
+                    label = "shipped"
+                else:
+                    BandDenoiser.LOW, BandDenoiser.HIGH, BandDenoiser.QUANTILE = b[:3]
+                    BandDenoiser.CHROMA, label = {True: b[3], False: b[3]}, "/".join(f"{v:g}" for v in b)
                 out = run(case.y, "dejpeg", prior=prior, steps=n, sigma_max=st * lvl, sigma_min=en * lvl,
                           momentum=mom, **case.run).image
-                gains.setdefault((q, st, en, n, mom, "/".join(f"{v:g}" for v in b)), []).append(psnr(out, case.gt) - base)
+                gains.setdefault((q, st, en, n, mom, label), []).append(psnr(out, case.gt) - base)
             print(f"q{q} {name} done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
     layout = {None: "4:2:0", 0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}[args.subsampling]
     print(f"validation: {len(data)} centre crops 256x256 of ../shared/data/train (every k-th), "
@@ -96,28 +98,6 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for k, v in sorted(gains.items()):
         print(f"| {k[0]} | {k[1]:g} | {k[2]:g} | {k[3]} | {k[4]:g} | {k[5]} | {np.mean(v):+.2f} | {np.min(v):+.2f} |")
-
-
-def degrade(tk, name, img, i, q, subsampling):
-    """The task's own degradation (Pillow's default 4:2:0), or saved with ``subsampling``."""
-    if subsampling is None:
-        return tk.degrade(name, img, i, quality=q)
-    import io
-
-    from PIL import Image
-
-    from restore.io import to_tensor
-    from restore.tasks.base import Case
-    from restore.tasks.dejpeg import read_tables
-
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, "JPEG", quality=q, subsampling=subsampling)
-    buf.seek(0)
-    t = read_tables(buf)
-    buf.seek(0)
-    with Image.open(buf) as im:
-        dec = np.asarray(im.convert("RGB"))
-    return Case(name, to_tensor(img), to_tensor(dec), "dejpeg", {"quality": q}, {"tables": t}, y_uint8=dec)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Methods are ``sampler[@key=value,...]`` as for ``restore eval``:
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -24,19 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from restore.api import get_prior, run  # noqa: E402
 from restore.evaluate import load_dataset, make_case, parse_method  # noqa: E402
-from restore.metrics import gradient_magnitude as grad_mag  # noqa: E402
+from restore.metrics import gradient_ratio  # noqa: E402
 from restore.tasks import get_task  # noqa: E402
+from restore.tasks.base import psnr_where  # noqa: E402
 
 
 def hole_scores(out: torch.Tensor, case) -> tuple[float, float]:
-    hole = ~case.known[0]
-    inner = hole.clone()  # gradients wholly inside the hole (not across its edge)
-    inner[:, -1] = False
-    inner[-1] = False
-    inner &= torch.roll(hole, -1, 1) & torch.roll(hole, -1, 0)
-    mse = float(((out.clamp(0, 1) - case.gt) ** 2)[:, :, hole].mean())
-    ratio = float(grad_mag(out.clamp(0, 1))[inner].mean() / grad_mag(case.gt)[inner].mean().clamp(min=1e-8))
-    return 10 * math.log10(1 / max(mse, 1e-12)), ratio
+    """Hole PSNR and gradient ratio (gradients wholly inside the hole), as restore eval scores them."""
+    hole, o = ~case.known[0], out.clamp(0, 1)
+    return psnr_where(o, case.gt, hole), gradient_ratio(o, case.gt, hole)
 
 
 def main() -> None:

@@ -42,8 +42,7 @@ def guide_of(img, hole, kind, blur):
         t = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
         r = run(t, "inpaint", prior=prior, known=torch.from_numpy(~hole)[None], fill="mean", local=False)
         g = (r.image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-    g = cv2.GaussianBlur(g.astype(np.float32) / 255, (0, 0), blur) if blur else g.astype(np.float32) / 255
-    return g
+    return ip.guide_map(g, blur)  # blurred, as luma and red-minus-blue (the shipped fill's guide)
 
 def guided_fill_factory(kind, w, blur, patch=3, chans="yc"):
     def f(x, known, patch_=3, seed=0):
@@ -54,9 +53,7 @@ def guided_fill_factory(kind, w, blur, patch=3, chans="yc"):
         for b in range(B):
             hole = ~k[b % k.shape[0]].all(0).numpy()
             img = (x[b].float().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-            g = guide_of(img, hole, kind, blur)
-            Y = 0.299 * g[..., 0] + 0.587 * g[..., 1] + 0.114 * g[..., 2]
-            ij = np.stack([Y, 0.5 + (g[..., 0] - g[..., 2]) / 2, np.zeros_like(Y)], -1).astype(np.float32)
+            ij = guide_of(img, hole, kind, blur)
             pm.set_random_seed(seed)
             fl = pm.inpaint_regularity(np.ascontiguousarray(img), hole.astype(np.uint8) * 255, ij, patch_size=patch, guide_weight=w)
             out.append(torch.from_numpy(fl.astype(np.float32) / 255).permute(2, 0, 1))

@@ -21,7 +21,6 @@ sigma: what ``restore denoise photo.jpg`` does) beside what it is compared with:
 from __future__ import annotations
 
 import argparse
-import math
 import platform
 import sys
 import time

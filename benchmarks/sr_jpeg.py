@@ -46,8 +46,6 @@ def jpeg(a: np.ndarray, q: int) -> tuple[bytes, np.ndarray]:
 
 
 def psnr_y(a: np.ndarray, b: np.ndarray, s: int) -> float:
-    import torch
-
     from restore.io import to_tensor
     from restore.metrics import psnr, rgb_to_y, shave
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from restore.errors import RestoreError
+from restore.registry import DEFAULT_METHOD
 from restore.samplers import SAMPLERS
 
 from .groups import CONTEXT, TaskCommands, param_option
@@ -104,9 +105,9 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
     try:
         # ',' separates plain names; options use ',' inside ('@a=1,b=2'), so with options '+' does
         names = samplers.split("+") if samplers and ("@" in samplers or "+" in samplers) else (
-            samplers.split(",") if samplers else [getattr(tk, "eval_method", tk.sampler)])
+            samplers.split(",") if samplers else [tk.eval_method or tk.sampler])
         for n in names:
-            if n.partition("@")[0] not in SAMPLERS and n.partition("@")[0] != "default":
+            if n.partition("@")[0] not in SAMPLERS and n.partition("@")[0] != DEFAULT_METHOD:
                 raise click.BadParameter(f"unknown sampler '{n}' (choose from {', '.join(SAMPLERS.names())})")
         step_list = [int(s) for s in steps.split(",")] if steps else None
     except ValueError:

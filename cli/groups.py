@@ -44,11 +44,7 @@ def param_option(q) -> click.Option:
         typ = (click.IntRange if q.type is int else click.FloatRange)(*q.range)
     else:
         typ = q.type if q.type in (int, float, str) else str  # objects (kernels, ...) come as text
-    default = q.default
-    if default is not None and q.unit != 1:
-        default = default * q.unit
-    if default is not None and q.choices:
-        default = str(default)
+    default = q.cli_default
     # a default of None counts as given for click >= 8.3: leave it out when required
     extra = {"default": default} if default is not None or not q.required else {}
     return click.Option([q.option, dest], type=typ, required=q.required, show_default=default is not None,

@@ -20,8 +20,6 @@ from restore.tasks import TASKS
 
 from .groups import CONTEXT, TaskCommands, param_option
 
-READ_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
-
 
 def _fail(msg: str, code: int = 1) -> None:
     click.echo(f"error: {msg}", err=True)

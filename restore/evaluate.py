@@ -18,7 +18,7 @@ import torch
 from .api import run
 from .errors import InputError
 from .io import READ_EXTS, read_image, to_uint8
-from .registry import parse_method
+from .registry import DEFAULT_METHOD, parse_method
 from .tasks import TASKS, get_task
 from .tasks.base import Case
 
@@ -117,7 +117,7 @@ def evaluate(
                 kind = "classical"
             else:
                 sampler, hyper = parse_method(meth)
-                sampler = None if sampler == DEFAULT else sampler  # the task's own choice for the case
+                sampler = None if sampler == DEFAULT_METHOD else sampler  # the task's own choice for the case
                 res = run(case.y, task, sampler=sampler, steps=st, seed=seed, device=device, prior=prior,
                           **case.run, **hyper)
                 out, secs, used, kind = res.image, res.seconds, res.steps, "restore"
@@ -128,11 +128,6 @@ def evaluate(
             if progress:
                 progress(f"{name} {meth}{'' if used is None else f'@{used}'}: {r['psnr']:.2f} dB")
     return rows
-
-
-#: the method name that runs a task's default recipe for each case's parameters (as the
-#: command line does when no --sampler is given; e.g. inpainting's fill chosen by the hole)
-DEFAULT = "default"
 
 
 def summarise(rows: list[dict]) -> list[dict]:

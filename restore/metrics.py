@@ -179,9 +179,7 @@ def gradient_ratio(x, ref, hole) -> float:
     inner[:, -1] = False
     inner[-1] = False
     inner &= torch.roll(h, -1, 1) & torch.roll(h, -1, 0)
-    if not inner.any():
-        return float("nan")
-    return float(gradient_magnitude(a)[inner].mean() / gradient_magnitude(b)[inner].mean().clamp(min=1e-12))
+    return _gradient_ratio_on(a, b, inner)
 
 
 def seam(x, ref, hole, width: int = 2) -> float:
@@ -195,9 +193,14 @@ def seam(x, ref, hole, width: int = 2) -> float:
     h = _hole_of(a, hole).numpy().astype(np.uint8)
     k = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
     band = torch.from_numpy((cv2.dilate(h, k) - cv2.erode(h, k)).astype(bool))
-    if not band.any():
+    return _gradient_ratio_on(a, b, band)
+
+
+def _gradient_ratio_on(a: torch.Tensor, b: torch.Tensor, where: torch.Tensor) -> float:
+    """Mean gradient magnitude of ``a`` over that of ``b`` on the pixels ``where`` (NaN if none)."""
+    if not where.any():
         return float("nan")
-    return float(gradient_magnitude(a)[band].mean() / gradient_magnitude(b)[band].mean().clamp(min=1e-12))
+    return float(gradient_magnitude(a)[where].mean() / gradient_magnitude(b)[where].mean().clamp(min=1e-12))
 
 
 _BINOMIAL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=torch.float64) / 16

@@ -15,7 +15,7 @@ from .errors import InputError
 
 T = TypeVar("T")
 
-__all__ = ["Registry", "SamplerSpec", "TaskSpec", "parse_method"]
+__all__ = ["DEFAULT_METHOD", "Registry", "SamplerSpec", "TaskSpec", "parse_method", "with_implied"]
 
 
 class Registry(Generic[T]):
@@ -71,6 +71,11 @@ def parse_method(spec: str) -> tuple[str, dict]:
             hyper[k.strip()] = v.strip()
     return name.strip(), hyper
 
+
+#: the method name (``restore eval --samplers``) that runs a task's default recipe for each
+#: case's parameters, as the command line does without --sampler (e.g. inpainting's fill
+#: chosen by the hole)
+DEFAULT_METHOD = "default"
 
 #: Capabilities an operator offering the key offers too (an SVD gives the exact prox).
 IMPLIED = {"svd": frozenset({"prox"})}

@@ -46,7 +46,7 @@ from starlette.staticfiles import StaticFiles
 
 from restore.errors import RestoreError
 from restore.io import DEFAULT_MAX_PIXELS, READ_EXTS
-from restore.samplers import SAMPLERS
+from restore.samplers import SAMPLERS, compatible_samplers
 from restore.tasks import TASKS, get_task
 
 STATIC = Path(__file__).with_name("static")
@@ -133,12 +133,7 @@ def describe_param(q) -> dict:
         kind = q.type.__name__
     else:
         kind = "text"
-    default = q.default
-    if default is not None and q.unit != 1 and not q.switch:
-        default = default * q.unit
-    if q.choices and default is not None:
-        default = str(default)
-    return {"name": q.name, "option": q.option, "kind": kind, "default": default,
+    return {"name": q.name, "option": q.option, "kind": kind, "default": q.cli_default,
             "choices": [str(c) for c in q.choices], "range": list(q.range) if q.range else None,
             "help": q.help, "required": q.required}
 
@@ -241,10 +236,9 @@ class App:
         out = []
         for n in TASKS.names():
             tk = get_task(n)
-            rc_sampler = tk.sampler
-            samplers = [s for s, spec in SAMPLERS.items() if spec.serves(tk.capabilities)]
             out.append({"name": n, "summary": tk.summary, "params": [describe_param(q) for q in tk.params if q.cli],
-                        "files": list(tk.files), "default_sampler": rc_sampler, "samplers": samplers,
+                        "files": list(tk.files), "default_sampler": tk.sampler,
+                        "samplers": compatible_samplers(tk.capabilities),
                         "default_steps": tk.steps})
         return {"tasks": out, "max_pixels": self.max_pixels, "max_bytes": self.max_bytes,
                 "prior": self.weights or "restore-small", "prior_error": self.prior_error}

@@ -157,6 +157,15 @@ class Param:
     def option(self) -> str:
         return self.flag or "--" + self.name.replace("_", "-")
 
+    @property
+    def cli_default(self) -> Any:
+        """The default as the command line (and ``restore ui``) shows it: in CLI units, a
+        choice as text."""
+        d = self.default
+        if d is not None and self.unit != 1 and not self.switch:
+            d = d * self.unit
+        return str(d) if d is not None and self.choices else d
+
     def from_cli(self, value: Any) -> Any:
         """The API value of a command-line value (choices come as text; ``/ unit``)."""
         if value is None:
@@ -256,6 +265,9 @@ class Task:
     helper_args: tuple = ()
     helper_doc: str = ""
     pairs = False  # restore eval --pairs: degrade() takes a real measurement (``measured``)
+    #: restore eval's method without --samplers: the default sampler (None), or
+    #: restore.registry.DEFAULT_METHOD (the command line's recipe per case)
+    eval_method: str | None = None
 
     @property
     def capabilities(self) -> frozenset:

@@ -41,8 +41,8 @@ from ..errors import InputError
 from ..samplers.common import from_pose, to_pose
 from .base import Case, Operator, Param, Recipe, Task, from_np
 
-__all__ = ["BandDenoiser", "Dejpeg", "DejpegTask", "JpegTables", "estimate_quality", "jpeg_tables", "read_tables",
-           "standard_tables"]
+__all__ = ["BandDenoiser", "Dejpeg", "DejpegTask", "JpegTables", "estimate_quality", "file_tables", "jpeg_tables",
+           "read_tables", "standard_tables"]
 
 # Annex K tables of the JPEG standard (natural, row-major order), which libjpeg scales by quality.
 _LUMA = np.array([
@@ -117,6 +117,15 @@ def read_tables(path: str | Path) -> JpegTables | None:
     if (h1, v1) != (h2, v2) or layers[0][1:3] != (hmax, vmax) or hmax % h1 or vmax % v1:
         raise InputError(f"{path}: unusual JPEG sampling factors {[lay[1:3] for lay in layers]}")
     return JpegTables(tuple(qt[lay[3]] for lay in layers), (vmax // v1, hmax // h1))
+
+
+def file_tables(image) -> JpegTables | None:
+    """The tables of a :class:`restore.io.Image` read from a JPEG file (its EXIF orientation
+    noted: the grid is the file's), None for another image or one without a path."""
+    if image.path is None:
+        return None
+    t = read_tables(image.path)
+    return None if t is None else dataclasses.replace(t, orientation=image.meta.orientation)
 
 
 # -- the transforms -------------------------------------------------------------------------------
@@ -250,13 +259,26 @@ class Dejpeg(Operator):
         self.Wp = -(-W // (8 * self.fx)) * 8 * self.fx
         self.k = self._coefficients(decoded.double())  # per component: (B, h, w, 8, 8) integers
 
+    def file_planes(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (display order) as the encoder's full-resolution components: the file's
+        pixel order, padded to its block grid, JFIF YCbCr (or level-shifted gray), 0-255."""
+        x = _pad(to_file(x, self.o), self.Hp, self.Wp)
+        return to_ycc(x) if x.shape[1] == 3 else x * 255.0 - 128.0
+
+    def from_planes(self, p: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        """The inverse of :meth:`file_planes`, cropped to ``H x W`` as displayed."""
+        x = from_ycc(p) if p.shape[1] == 3 else (p + 128.0) / 255.0
+        hf, wf = (H, W) if self.o < 5 else (W, H)  # the file's own sides
+        return to_display(x[..., :hf, :wf], self.o)
+
+    def _pooled(self, c: torch.Tensor) -> torch.Tensor:
+        """A chroma plane ``(B, 1, H, W)`` as the encoder codes it: box-averaged over its subsampling."""
+        return F.avg_pool2d(c, (self.fy, self.fx))
+
     # the components as the encoder codes them: Y at full size, chroma box-averaged
     def _planes(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = _pad(to_file(x, self.o), self.Hp, self.Wp)
-        if x.shape[1] == 1:
-            return [x[:, 0] * 255.0 - 128.0]
-        y = to_ycc(x)
-        return [y[:, 0]] + [F.avg_pool2d(y[:, i : i + 1], (self.fy, self.fx))[:, 0] for i in (1, 2)]
+        p = self.file_planes(x)
+        return [p[:, 0]] + [self._pooled(p[:, i : i + 1])[:, 0] for i in range(1, p.shape[1])]
 
     def _coefficients(self, decoded: torch.Tensor) -> list[torch.Tensor]:
         planes = self._planes(decoded)
@@ -276,23 +298,17 @@ class Dejpeg(Operator):
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         """The image nearest ``x`` (in the YCbCr metric) whose coefficients lie in the file's bins."""
-        dt = x.dtype
-        x = to_file(x, self.o)
-        B, C, H, W = x.shape
+        B, H, W = x.shape[0], *x.shape[-2:]
         if self.k[0].shape[0] not in (1, B):
             raise ValueError(f"{self.k[0].shape[0]} JPEG coefficient sets for a batch of {B}")
-        xp = _pad(x.double(), self.Hp, self.Wp)
-        if C == 1:
-            p = self._clamp(xp[:, 0] * 255.0 - 128.0, 0)
-            return to_display(((p + 128.0) / 255.0)[:, None, :H, :W], self.o).to(dt)
-        y = to_ycc(xp)
-        parts = [self._clamp(y[:, 0], 0)[:, None]]
-        for i in (1, 2):
-            c = y[:, i : i + 1]
-            a = F.avg_pool2d(c, (self.fy, self.fx))
+        p = self.file_planes(x.double())
+        parts = [self._clamp(p[:, 0], 0)[:, None]]
+        for i in range(1, p.shape[1]):
+            c = p[:, i : i + 1]
+            a = self._pooled(c)
             d = self._clamp(a[:, 0], i)[:, None] - a
             parts.append(c + d.repeat_interleave(self.fy, -2).repeat_interleave(self.fx, -1))
-        return to_display(from_ycc(torch.cat(parts, 1))[..., :H, :W], self.o).to(dt)
+        return self.from_planes(torch.cat(parts, 1), H, W).to(x.dtype)
 
     def prox(self, z, y, rho):
         """The data term is the set's indicator: its proximal step is the projection, at any ``rho``."""
@@ -312,18 +328,6 @@ class Dejpeg(Operator):
 
     def denoiser(self, prior):
         return BandDenoiser(prior, self)
-
-    def file_planes(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` (display order) as the encoder's full-resolution components: the file's
-        pixel order, padded to its block grid, JFIF YCbCr (or level-shifted gray), 0-255."""
-        x = _pad(to_file(x, self.o), self.Hp, self.Wp)
-        return to_ycc(x) if x.shape[1] == 3 else x * 255.0 - 128.0
-
-    def from_planes(self, p: torch.Tensor, H: int, W: int) -> torch.Tensor:
-        """The inverse of :meth:`file_planes`, cropped to ``H x W`` as displayed."""
-        x = from_ycc(p) if p.shape[1] == 3 else (p + 128.0) / 255.0
-        hf, wf = (H, W) if self.o < 5 else (W, H)  # the file's own sides
-        return to_display(x[..., :hf, :wf], self.o)
 
     def describe(self):
         return {**super().describe(), "tables": self.tables.source, "chroma": f"{self.fx}x{self.fy}"}
@@ -511,15 +515,14 @@ class DejpegTask(Task):
 
     def load(self, image, files, p, max_pixels):
         p = dict(p)
-        if image.path is not None and p.get("tables") is None:
-            t = read_tables(image.path)
-            if t is not None:
-                p["tables"] = dataclasses.replace(t, orientation=image.meta.orientation)
+        if p.get("tables") is None:
+            p["tables"] = file_tables(image)
         return p, None
 
     # -- evaluation --------------------------------------------------------------------------
-    def degrade(self, name, img, index, quality=10, **_):
-        """The clean image saved by Pillow at ``quality`` (4:2:0 for colour, its default), decoded."""
+    def degrade(self, name, img, index, quality=10, subsampling=None, **_):
+        """The clean image saved by Pillow at ``quality`` (4:2:0 for colour, its default; or
+        Pillow's ``subsampling``: 0 for 4:4:4), decoded."""
         import io as _io
 
         from PIL import Image as PILImage
@@ -533,7 +536,8 @@ class DejpegTask(Task):
         if not 1 <= quality <= 100:
             raise InputError(f"--quality takes integers 1-100, got {quality}")
         buf = _io.BytesIO()
-        PILImage.fromarray(img).save(buf, "JPEG", quality=quality)
+        PILImage.fromarray(img).save(buf, "JPEG", quality=quality,
+                                     **({} if subsampling is None else {"subsampling": subsampling}))
         buf.seek(0)
         t = read_tables(buf)
         buf.seek(0)

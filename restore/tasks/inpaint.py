@@ -11,6 +11,7 @@ import torch
 
 from ..errors import InputError, UsageError
 from ..io import hole_from_array
+from ..registry import DEFAULT_METHOD
 from .base import Case, Operator, Param, Recipe, Task, from_np, np01, psnr_where
 
 __all__ = ["MASKS", "Inpaint", "InpaintTask", "dilate_hole", "known_from_mask", "make_mask"]
@@ -319,14 +320,21 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
     return torch.stack(out).to(x.device)
 
 
-def _guide(img: np.ndarray, hole: np.ndarray, blur: float = GUIDE_BLUR) -> np.ndarray:
+def _guide(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """PatchMatch's guide for ``img`` (``H x W x 3`` uint8) with ``hole`` (uint8, 255 = fill):
-    OpenCV Telea's fill (the known part as it is) blurred by ``blur`` pixels, as luma and
-    red-minus-blue in [0, 1] (pypatchmatch compares two channels; the third is unused)."""
+    OpenCV Telea's fill, the known part as it is (:func:`guide_map`)."""
     import cv2
 
-    g = cv2.inpaint(img, hole, 3, cv2.INPAINT_TELEA).astype(np.float32) / 255
-    g = cv2.GaussianBlur(g, (0, 0), blur)
+    return guide_map(cv2.inpaint(img, hole, 3, cv2.INPAINT_TELEA))
+
+
+def guide_map(smooth: np.ndarray, blur: float = GUIDE_BLUR) -> np.ndarray:
+    """pypatchmatch's guide from a smooth fill ``smooth`` (``H x W x 3`` uint8) of the image:
+    blurred by ``blur`` pixels, as luma and red-minus-blue in [0, 1] (pypatchmatch compares
+    two channels; the third is unused)."""
+    import cv2
+
+    g = cv2.GaussianBlur(smooth.astype(np.float32) / 255, (0, 0), blur)
     luma = g @ np.array([0.299, 0.587, 0.114], np.float32)
     return np.ascontiguousarray(np.stack([luma, 0.5 + (g[..., 0] - g[..., 2]) / 2, np.zeros_like(luma)], -1),
                                 dtype=np.float32)
@@ -410,18 +418,11 @@ def _cv2_inpaint(case: Case, flag: str) -> torch.Tensor:
 def _patchmatch(case: Case) -> torch.Tensor:
     """PatchMatch fill (Barnes et al. 2009, multiscale EM as in Content-Aware Fill) by the
     optional ``pypatchmatch`` package (MIT; ``pip install pypatchmatch``): patches of 7x7,
-    seeded."""
-    try:
-        from patchmatch import patch_match as pm
-    except ImportError:
-        raise InputError("the patchmatch baseline needs the pypatchmatch package (pip install pypatchmatch)") from None
-    img = (np01(case.y) * 255).round().astype(np.uint8)
-    gray = img.ndim == 2
-    img3 = np.repeat(img[..., None], 3, 2) if gray else img
-    hole = (~case.known[0]).numpy().astype(np.uint8) * 255
-    pm.set_random_seed(0)
-    out = pm.inpaint(np.ascontiguousarray(img3), hole, patch_size=3)
-    return from_np(out[..., 0] if gray else out)
+    unguided, seeded (:func:`exemplar_fill`)."""
+    out = exemplar_fill(case.y, case.known, patch=3, guide_weight=0.0)
+    if out is None:
+        raise InputError("the patchmatch baseline needs the pypatchmatch package (pip install pypatchmatch)")
+    return out
 
 
 def _biharmonic(case: Case) -> torch.Tensor:
@@ -491,7 +492,7 @@ class InpaintTask(Task):
     """
     #: restore eval's method when no --sampler is given: the recipe the command line uses for
     #: each mask (fill auto), not one sampler for all
-    eval_method = "default"
+    eval_method = DEFAULT_METHOD
     baselines = {
         "opencv-telea": lambda c: _cv2_inpaint(c, "INPAINT_TELEA"),
         "opencv-ns": lambda c: _cv2_inpaint(c, "INPAINT_NS"),
@@ -619,7 +620,7 @@ class InpaintTask(Task):
         hole = p.get("mask")
         if hole is None and k is None:
             return []
-        holes = hole if isinstance(hole, (list, tuple)) else [hole if hole is not None else None]
+        holes = hole if isinstance(hole, (list, tuple)) else [hole]
         out = []
         for h in holes:
             frac = float(np.mean(hole_from_array(np.asarray(h)))) if h is not None else float(

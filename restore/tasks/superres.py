@@ -231,13 +231,11 @@ class SuperResolveTask(Task):
         return JPEG_KERNEL if (p.get("tables") is not None or p.get("jpeg_quality") is not None) else "bicubic"
 
     def load(self, image, files, p, max_pixels):
-        from .dejpeg import read_tables
+        from .dejpeg import file_tables
 
         p = dict(p)
-        if image.path is not None and p.get("tables") is None and p.get("jpeg_quality") is None:
-            t = read_tables(image.path)
-            if t is not None:
-                p["tables"] = t
+        if p.get("tables") is None and p.get("jpeg_quality") is None:
+            p["tables"] = file_tables(image)
         return p, None
 
     def build(self, x, p):
