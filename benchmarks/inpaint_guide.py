@@ -1,17 +1,24 @@
-"""Choose the scene fill's guided exemplar start (issue 24) on validation photos.
+"""Choose the scene fill's exemplar start (issue 24: guided, or pulled towards Telea) on validation photos.
 
 Each variant fills CBSD68-style masks (`--mask box|thick`, seeded per image) on every K-th BSDS
 training photo and reports hole PSNR, SWD and gradient ratio (restore.metrics):
 
     telea / pm                         OpenCV Telea; PatchMatch (pypatchmatch, 7x7 patches)
-    scene                              the CLI's default (restore.tasks.inpaint as shipped)
+    scene[:SIGMA:N]                    the CLI's default (restore.tasks.inpaint as shipped), optionally
+                                       refined by ddnm from SIGMA in N steps instead of the recipe's
     G:GUIDE[5]:WEIGHT:BLUR             guided PatchMatch alone (5: 11x11 patches, else 7x7)
     g:GUIDE[5]:WEIGHT:BLUR[:SIGMA[:N]] the same refined by the scene recipe (ddnm from SIGMA, N steps)
+    P:PULL:BLUR                        unguided 11x11 PatchMatch, its Gaussian-BLUR low frequencies moved
+                                       PULL of the way towards Telea's (exemplar_fill's pull; no refinement)
 
 GUIDE: telea | pp (push-pull) | mean (the prior's posterior mean), blurred by BLUR px.
 
     OMP_NUM_THREADS=2 python benchmarks/inpaint_guide.py ../shared/data/train/bsds 16 23 box,thick \
         "telea;pm;G:telea5:1:4;G:telea5:2:4;G:telea5:1:3;G:telea:1:4;g:telea5:2:4:0.08:4"
+    OMP_NUM_THREADS=2 python benchmarks/inpaint_guide.py ../shared/data/train/bsds 16 23 box,thick \
+        "G:telea5:2:4;P:0:8;P:1:8;P:0.5:8;P:1:16;P:1:4"
+    OMP_NUM_THREADS=2 python benchmarks/inpaint_guide.py ../shared/data/train/bsds 16 23 box,thick \
+        "telea;pm;scene:0.005:1;scene:0.02:2;scene:0.04:3;scene"
 """
 import sys, time, numpy as np, torch, cv2
 sys.path.insert(0, str(__import__('pathlib').Path(__file__).resolve().parents[1]))
@@ -72,9 +79,18 @@ for mk in masks:
                 o = tk.baselines["opencv-telea"](c)
             elif v == "pm":
                 o = tk.baselines["patchmatch"](c)
-            elif v == "scene":
+            elif v.split(":")[0] == "scene":
                 ip.exemplar_fill = orig_fill
-                o = run(c.y, "inpaint", prior=prior, known=c.known).image
+                kw = {}
+                if ":" in v:
+                    kw = dict(sigma_max=float(v.split(":")[1]), steps=int(v.split(":")[2]))
+                o = run(c.y, "inpaint", prior=prior, known=c.known, **kw).image
+            elif v.startswith("P:"):
+                _, pull, blur = v.split(":")
+                keep, ip.PULL_BLUR = ip.PULL_BLUR, float(blur)
+                o = orig_fill(c.y, c.known, guide_weight=0.0, pull=float(pull))
+                ip.PULL_BLUR = keep
+                o = torch.where(c.known[None], c.gt, o)
             elif v.startswith("g:") or v.startswith("G:"):
                 a = v.split(":")
                 kind = a[1]; patch = 3

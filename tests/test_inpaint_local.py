@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from restore.api import run
+from restore.errors import InputError
 from restore.tasks.inpaint import LOCAL_MARGIN, hole_boxes
 
 
@@ -170,8 +171,8 @@ def test_auto_fill_follows_the_hole_geometry():
     assert tk.fill_of({"known": torch.from_numpy(~blob), "fill": "mean"}) == "mean"  # --fill keeps control
 
 
-@pytest.mark.parametrize("guide_weight", [0.0, 2.0])
-def test_scene_fill_starts_from_the_photos_patches(tiny_prior, guide_weight):
+@pytest.mark.parametrize("guide_weight,pull", [(0.0, 0.0), (0.0, 0.5), (2.0, 0.0)])
+def test_scene_fill_starts_from_the_photos_patches(tiny_prior, guide_weight, pull):
     pytest.importorskip("patchmatch")
     from restore.tasks.inpaint import exemplar_fill
 
@@ -180,8 +181,58 @@ def test_scene_fill_starts_from_the_photos_patches(tiny_prior, guide_weight):
     hole = np.zeros((H, W), bool)
     hole[20:44, 30:60] = True
     known = torch.from_numpy(~hole)
-    st = exemplar_fill(x, known, guide_weight=guide_weight)
+    st = exemplar_fill(x, known, guide_weight=guide_weight, pull=pull)
     assert st.shape == x.shape and torch.equal(st[..., known], (x[..., known] * 255).round() / 255)
-    assert torch.equal(st, exemplar_fill(x, known, guide_weight=guide_weight))  # seeded: the same twice
+    assert torch.equal(st, exemplar_fill(x, known, guide_weight=guide_weight, pull=pull))  # seeded: the same twice
     r = run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", steps=2)
     assert r.sampler == "ddnm" and torch.equal(r.image[..., known], x[..., known])
+
+
+def test_pull_moves_the_fill_towards_telea():
+    """The pull moves each colour's mean over the hole from PatchMatch's part of the way to
+    OpenCV Telea's (the pull's blur keeps it a low-frequency move)."""
+    pytest.importorskip("patchmatch")
+    import cv2
+
+    from restore.tasks.inpaint import exemplar_fill
+
+    H, W = 96, 128
+    x = _photo(H, W, seed=3)
+    hole = np.zeros((H, W), bool)
+    hole[24:72, 40:96] = True
+    known = torch.from_numpy(~hole)
+    f0 = exemplar_fill(x, known, pull=0.0)[0][:, torch.from_numpy(hole)].mean(1)
+    f1 = exemplar_fill(x, known, pull=0.5)[0][:, torch.from_numpy(hole)].mean(1)
+    img = (x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    te = cv2.inpaint(img, hole.astype(np.uint8), 3, cv2.INPAINT_TELEA)[hole].mean(0) / 255
+    te = torch.from_numpy(te).float()
+    assert ((f1 - te).abs() < (f0 - te).abs() * 0.75 + 1e-3).all()
+    assert ((f1 - te).abs() > (f0 - te).abs() * 0.25 - 1e-3).all()  # part of the way, not all
+
+
+def test_scene_start_depends_on_the_hole_not_the_crop():
+    """A region's exemplar start is cut from a fill over the hole's own wider context: two
+    sampler crops around the same hole get the same start where they overlap."""
+    pytest.importorskip("patchmatch")
+    from restore.tasks.inpaint import _scene_start
+
+    H, W = 256, 320
+    x = _photo(H, W, seed=5)
+    hole = np.zeros((H, W), bool)
+    hole[100:170, 120:200] = True  # 70 x 80: its context (80 px each side) holds both crops
+    known = torch.from_numpy(~hole)
+    small = (100 - LOCAL_MARGIN, 170 + LOCAL_MARGIN, 120 - LOCAL_MARGIN, 200 + LOCAL_MARGIN)
+    big = (100 - 64, 170 + 64, 120 - 64, 200 + 64)
+    a, b = _scene_start(x, known, small), _scene_start(x, known, big)
+    assert a.shape[-2:] == (small[1] - small[0], small[3] - small[2])
+    d = (small[0] - big[0], small[2] - big[2])
+    assert torch.equal(a, b[..., d[0]:d[0] + a.shape[-2], d[1]:d[1] + a.shape[-1]])
+
+
+def test_start_of_the_wrong_size_is_refused(tiny_prior):
+    H, W = 32, 48
+    x = _photo(H, W)
+    hole = np.zeros((H, W), bool)
+    hole[8:20, 8:30] = True
+    with pytest.raises(InputError, match="start"):
+        run(x, "inpaint", mask=hole, prior=tiny_prior, start=torch.zeros(1, 3, H, W + 1), steps=2, local=False)

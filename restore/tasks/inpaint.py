@@ -280,13 +280,18 @@ def make_mask(kind: str, H: int, W: int, seed: int) -> np.ndarray:
 # -- big holes: an exemplar start refined by the prior -------------------------------------------
 #: the exemplar fill's patches: radius in pixels (pypatchmatch's ``patch_size``: 11x11 patches)
 EXEMPLAR_PATCH = 5
-#: its guide: a smooth fill of the hole (OpenCV Telea) blurred by this Gaussian std (pixels),
-#: weighed against the patch distance by GUIDE_WEIGHT (pypatchmatch's ``guide_weight``)
-GUIDE_BLUR, GUIDE_WEIGHT = 4.0, 2.0
+#: an optional guide (off by default): a smooth fill of the hole (OpenCV Telea) blurred by this
+#: Gaussian std (pixels), weighed against the patch distance by GUIDE_WEIGHT (pypatchmatch's
+#: ``guide_weight``). On object removals it broke the copied texture into 11x11 blocks at every
+#: weight tried (0.25-2); the pull below keeps the texture whole
+GUIDE_BLUR, GUIDE_WEIGHT = 4.0, 0.0
+#: the unguided fill's low frequencies (Gaussian std PULL_BLUR px) moved this fraction of the way
+#: towards OpenCV Telea's fill (benchmarks/results/inpaint_holes.md)
+TELEA_PULL, PULL_BLUR = 0.5, 8.0
 
 
 def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PATCH, seed: int = 0,
-                  guide_weight: float = GUIDE_WEIGHT) -> torch.Tensor | None:
+                  guide_weight: float = GUIDE_WEIGHT, pull: float = TELEA_PULL) -> torch.Tensor | None:
     """The holes of ``x`` (``(B, C, H, W)``) filled with patches of its own known part
     (PatchMatch nearest-neighbour fields, multiscale EM as in Wexler et al. 2007 and
     Content-Aware Fill; Barnes et al. 2009) by the optional ``pypatchmatch`` package
@@ -295,8 +300,11 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
     Guided (``guide_weight`` > 0): each patch's distance adds how far its source's colour is
     from a smooth estimate of the target's (:func:`_guide`), so the copied texture follows the
     low frequencies of a smooth interpolation of the hole's border instead of pasting whatever
-    matches the edge (a bright patch of sky into the shadow of a dark animal): as real as
-    PatchMatch, and nearer the truth than Telea (benchmarks/results/inpaint_holes.md)."""
+    matches the edge (a bright patch of sky into the shadow of a dark animal).
+
+    ``pull`` > 0: the fill's low frequencies (Gaussian :data:`PULL_BLUR` px) are moved that
+    fraction of the way towards OpenCV Telea's fill of the hole; unlike the guide, this keeps
+    PatchMatch's texture coherent (benchmarks/results/inpaint_holes.md)."""
     try:
         from patchmatch import patch_match as pm
     except ImportError:
@@ -315,7 +323,14 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
             f = pm.inpaint_regularity(img3, h8, _guide(img3, h8), patch_size=patch, guide_weight=guide_weight)
         else:
             f = pm.inpaint(img3, h8, patch_size=patch)
-        f = torch.from_numpy(f.astype(np.float32) / 255).permute(2, 0, 1)
+        f = f.astype(np.float32) / 255
+        if pull > 0:
+            import cv2
+
+            telea = cv2.inpaint(img3, h8, 3, cv2.INPAINT_TELEA).astype(np.float32) / 255
+            f = f + pull * cv2.GaussianBlur(telea - f, (0, 0), PULL_BLUR)
+            f = np.where(hole.numpy()[..., None], np.clip(f, 0, 1), img3.astype(np.float32) / 255)
+        f = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)
         out.append(f[:1] if C == 1 else f)
     return torch.stack(out).to(x.device)
 
@@ -359,6 +374,11 @@ SCENE_RADIUS = 16
 #: known pixels kept around each hole as the sampler's context (pixels on each side); chosen
 #: on validation crops by comparing with whole-image results (benchmarks/inpaint_large.py)
 LOCAL_MARGIN = 48
+#: the scene fill's PatchMatch draws its patches from a wider crop than the sampler's: the
+#: hole's box grown by this times its larger side (at least LOCAL_MARGIN). With LOCAL_MARGIN
+#: alone a large hole has few sources, and the fill's EM averages them into a smear
+#: (benchmarks/results/inpaint_holes.md)
+SCENE_CONTEXT = 1.0
 #: above this fraction of the image in crops, the whole image is solved at once
 LOCAL_MAX_FRACTION = 0.6
 #: crops start on multiples of this (and of the network's size multiple)
@@ -406,6 +426,24 @@ def hole_boxes(hole: np.ndarray, margin: int, multiple: int = 1) -> list[tuple[i
     return sorted(boxes)
 
 
+def _scene_start(x: torch.Tensor, known: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor | None:
+    """The exemplar start (:func:`exemplar_fill`) for the sampler's crop ``box`` of ``x``,
+    its patches drawn from a wider crop: the holes' box in ``box`` grown by
+    :data:`SCENE_CONTEXT` times its larger side (at least :data:`LOCAL_MARGIN`)."""
+    y0, y1, x0, x1 = box
+    H, W = x.shape[-2:]
+    k = known.to("cpu").bool()
+    hole = (~k.reshape(-1, H, W).all(0))[y0:y1, x0:x1].numpy()
+    ys, xs = np.nonzero(hole)
+    if ys.size == 0:
+        return None
+    m = max(LOCAL_MARGIN, int(SCENE_CONTEXT * max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1)))
+    cy0, cy1 = max(0, min(y0, y0 + ys.min() - m)), min(H, max(y1, y0 + ys.max() + 1 + m))
+    cx0, cx1 = max(0, min(x0, x0 + xs.min() - m)), min(W, max(x1, x0 + xs.max() + 1 + m))
+    f = exemplar_fill(x[..., cy0:cy1, cx0:cx1], known[..., cy0:cy1, cx0:cx1])
+    return None if f is None else f[..., y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
+
+
 # -- classical tools (restore eval --baselines) ------------------------------------------------
 def _cv2_inpaint(case: Case, flag: str) -> torch.Tensor:
     import cv2
@@ -419,7 +457,7 @@ def _patchmatch(case: Case) -> torch.Tensor:
     """PatchMatch fill (Barnes et al. 2009, multiscale EM as in Content-Aware Fill) by the
     optional ``pypatchmatch`` package (MIT; ``pip install pypatchmatch``): patches of 7x7,
     unguided, seeded (:func:`exemplar_fill`)."""
-    out = exemplar_fill(case.y, case.known, patch=3, guide_weight=0.0)
+    out = exemplar_fill(case.y, case.known, patch=3, guide_weight=0.0, pull=0.0)
     if out is None:
         raise InputError("the patchmatch baseline needs the pypatchmatch package (pip install pypatchmatch)")
     return out
@@ -451,16 +489,19 @@ class InpaintTask(Task):
               choices=("file", "alpha"), flag="--mask"),
         Param("sigma", float, 0.0, "Noise std of the known pixels, 0-255 units.", range=(0, 255), unit=255.0),
         Param("local", bool, True, "Restore crops around the holes only (False: the whole image).", cli=False),
+        Param("start", object, None, "(B, C, H, W) first guess for the holes (default: the scene fill's "
+                                     "exemplar start for fill 'scene', else the task's own).", cli=False),
         Param("fill", str, "auto", "'auto': 'scene' for holes wider than the network's reach, 'mean' otherwise; "
                                    "'mean': the posterior mean (best PSNR for scratches and text; large holes come "
                                    "out smooth); 'scene': patches of the photo itself (PatchMatch, with the "
                                    "pypatchmatch package) refined by the prior; 'sample': a posterior sample.",
               choices=("auto", "mean", "scene", "sample")),
     )
-    #: ``fill="scene"``: the guided exemplar start refined from partial noise (SDEdit), known
-    #: pixels enforced at every step: ddnm from sigma 0.08, 4 evaluations, eta 0.5 (on 16
-    #: validation photos it lowered SWD by 14 / 6 on box / thick masks at +0.02 / +0.11 dB hole
-    #: PSNR over the guided start alone; benchmarks/results/inpaint_holes.md)
+    #: ``fill="scene"``: the exemplar start (:func:`exemplar_fill`, its patches from the hole's
+    #: wider context: :data:`SCENE_CONTEXT`) refined from partial noise (SDEdit), known pixels
+    #: enforced at every step: ddnm from sigma 0.08, 4 evaluations, eta 0.5 (chosen with the
+    #: earlier guided start: on 16 validation photos it lowered SWD by 14 / 6 on box / thick
+    #: masks at +0.02 / +0.11 dB hole PSNR over the start alone; benchmarks/results/inpaint_holes.md)
     SCENE = Recipe("ddnm", 4, 0.08, sigma_min=0.005, options=(("eta", 0.5),))
     #: ``fill="sample"``: DDNM+ restarted from 0.5 with eta 0.5, chosen on validation box holes
     #: (hole gradient ratio 0.64 against 0.12 for the mean; benchmarks/results/inpaint_fill.md)
@@ -571,12 +612,18 @@ class InpaintTask(Task):
                 kc = kc[rows]
             fill = self.fill_of({"known": kc, "fill": p.get("fill", "auto")})  # auto: by this crop's holes
             params = {"known": kc, "sigma": 0.0, "fill": fill, "local": False}
+            if fill == "scene":
+                params["start"] = _scene_start(x[rows], known if known.ndim < 4 else known[rows], (y0, y1, x0, x1))
             out.append(((y0, y1, x0, x1), params, ~kc, rows))  # ~kc: over the batch and channels
         return out
 
     def build(self, x, p):
-        start = None
-        if self.fill_of(p) == "scene":
+        start = p.get("start")
+        if start is not None:
+            start = torch.as_tensor(start).to(x.device, torch.float32)
+            if start.shape[-2:] != x.shape[-2:]:
+                raise InputError(f"start is {tuple(start.shape[-2:])}, the image {tuple(x.shape[-2:])}")
+        elif self.fill_of(p) == "scene":
             start = exemplar_fill(x, p["known"])
         op = Inpaint(p["known"].to(x.device), tuple(x.shape[1:]), p.get("sigma") or 0.0, start=start)
         return op, op.A(x), False
