@@ -87,9 +87,7 @@ for mk in masks:
                 o = run(c.y, "inpaint", prior=prior, known=c.known, **kw).image
             elif v.startswith("P:"):
                 _, pull, blur = v.split(":")
-                keep, ip.PULL_BLUR = ip.PULL_BLUR, float(blur)
-                o = orig_fill(c.y, c.known, guide_weight=0.0, pull=float(pull))
-                ip.PULL_BLUR = keep
+                o = orig_fill(c.y, c.known, guide_weight=0.0, pull=float(pull), pull_blur=float(blur))
                 o = torch.where(c.known[None], c.gt, o)
             elif v.startswith("g:") or v.startswith("G:"):
                 a = v.split(":")

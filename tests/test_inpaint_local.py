@@ -223,7 +223,7 @@ def test_scene_start_depends_on_the_hole_not_the_crop():
     known = torch.from_numpy(~hole)
     small = (100 - LOCAL_MARGIN, 170 + LOCAL_MARGIN, 120 - LOCAL_MARGIN, 200 + LOCAL_MARGIN)
     big = (100 - 64, 170 + 64, 120 - 64, 200 + 64)
-    a, b = _scene_start(x, known, small), _scene_start(x, known, big)
+    a, b = _scene_start(x, known, [0], hole, small), _scene_start(x, known, [0], hole, big)
     assert a.shape[-2:] == (small[1] - small[0], small[3] - small[2])
     d = (small[0] - big[0], small[2] - big[2])
     assert torch.equal(a, b[..., d[0]:d[0] + a.shape[-2], d[1]:d[1] + a.shape[-1]])

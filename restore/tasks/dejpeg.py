@@ -369,7 +369,8 @@ class BandDenoiser:
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, pose: int = 0) -> torch.Tensor:
         H, W = x.shape[-2:]
         levels = (self.LOW, self.HIGH) + ((self.chroma,) if x.shape[1] == 3 else ())
-        outs = [self.op.file_planes(from_pose(self.prior(to_pose(x, pose), sigma * m), pose)) for m in levels]
+        xp = to_pose(x, pose)
+        outs = [self.op.file_planes(from_pose(self.prior(xp, sigma * m), pose)) for m in levels]
         fine, coarse = dct8(outs[0][:, 0]), dct8(outs[1][:, 0])
         luma = idct8(torch.where(self.coarse.to(fine.device), coarse, fine))[:, None]
         planes = torch.cat([luma, outs[2][:, 1:]], 1) if x.shape[1] == 3 else luma

@@ -291,18 +291,19 @@ TELEA_PULL, PULL_BLUR = 0.5, 8.0
 
 
 def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PATCH, seed: int = 0,
-                  guide_weight: float = GUIDE_WEIGHT, pull: float = TELEA_PULL) -> torch.Tensor | None:
+                  guide_weight: float = GUIDE_WEIGHT, pull: float = TELEA_PULL,
+                  pull_blur: float = PULL_BLUR) -> torch.Tensor | None:
     """The holes of ``x`` (``(B, C, H, W)``) filled with patches of its own known part
     (PatchMatch nearest-neighbour fields, multiscale EM as in Wexler et al. 2007 and
     Content-Aware Fill; Barnes et al. 2009) by the optional ``pypatchmatch`` package
     (``patch`` is its patch radius); ``None`` when that package is not installed.
 
     Guided (``guide_weight`` > 0): each patch's distance adds how far its source's colour is
-    from a smooth estimate of the target's (:func:`_guide`), so the copied texture follows the
+    from a smooth estimate of the target's (:func:`guide_map` of Telea's fill), so the copied texture follows the
     low frequencies of a smooth interpolation of the hole's border instead of pasting whatever
     matches the edge (a bright patch of sky into the shadow of a dark animal).
 
-    ``pull`` > 0: the fill's low frequencies (Gaussian :data:`PULL_BLUR` px) are moved that
+    ``pull`` > 0: the fill's low frequencies (Gaussian ``pull_blur`` px) are moved that
     fraction of the way towards OpenCV Telea's fill of the hole; unlike the guide, this keeps
     PatchMatch's texture coherent (benchmarks/results/inpaint_holes.md)."""
     try:
@@ -314,33 +315,33 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
     k = k.reshape(-1, *k.shape[-3:]) if k.ndim == 4 else k.reshape(1, -1, H, W)
     out = []
     for b in range(B):
-        hole = ~k[b % k.shape[0]].all(0)
+        hole = (~k[b % k.shape[0]].all(0)).numpy()
         img = (x[b].detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         img3 = np.ascontiguousarray(np.repeat(img, 3, axis=2) if C == 1 else img)
-        h8 = hole.numpy().astype(np.uint8) * 255
+        h8 = hole.astype(np.uint8) * 255
+        telea = _telea(img3, h8) if guide_weight > 0 or pull > 0 else None
         pm.set_random_seed(seed)
         if guide_weight > 0:
-            f = pm.inpaint_regularity(img3, h8, _guide(img3, h8), patch_size=patch, guide_weight=guide_weight)
+            f = pm.inpaint_regularity(img3, h8, guide_map(telea), patch_size=patch, guide_weight=guide_weight)
         else:
             f = pm.inpaint(img3, h8, patch_size=patch)
         f = f.astype(np.float32) / 255
         if pull > 0:
             import cv2
 
-            telea = cv2.inpaint(img3, h8, 3, cv2.INPAINT_TELEA).astype(np.float32) / 255
-            f = f + pull * cv2.GaussianBlur(telea - f, (0, 0), PULL_BLUR)
-            f = np.where(hole.numpy()[..., None], np.clip(f, 0, 1), img3.astype(np.float32) / 255)
+            f = f + pull * cv2.GaussianBlur(telea.astype(np.float32) / 255 - f, (0, 0), pull_blur)
+            f = np.where(hole[..., None], np.clip(f, 0, 1), img3.astype(np.float32) / 255)
         f = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)
         out.append(f[:1] if C == 1 else f)
     return torch.stack(out).to(x.device)
 
 
-def _guide(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """PatchMatch's guide for ``img`` (``H x W x 3`` uint8) with ``hole`` (uint8, 255 = fill):
-    OpenCV Telea's fill, the known part as it is (:func:`guide_map`)."""
+def _telea(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """OpenCV Telea's fill of ``img`` (``H x W x 3`` uint8) where ``hole`` (uint8) is non-zero:
+    the smooth estimate that the guide (:func:`guide_map`) and the pull start from."""
     import cv2
 
-    return guide_map(cv2.inpaint(img, hole, 3, cv2.INPAINT_TELEA))
+    return cv2.inpaint(img, hole, 3, cv2.INPAINT_TELEA)
 
 
 def guide_map(smooth: np.ndarray, blur: float = GUIDE_BLUR) -> np.ndarray:
@@ -426,21 +427,22 @@ def hole_boxes(hole: np.ndarray, margin: int, multiple: int = 1) -> list[tuple[i
     return sorted(boxes)
 
 
-def _scene_start(x: torch.Tensor, known: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor | None:
-    """The exemplar start (:func:`exemplar_fill`) for the sampler's crop ``box`` of ``x``,
-    its patches drawn from a wider crop: the holes' box in ``box`` grown by
-    :data:`SCENE_CONTEXT` times its larger side (at least :data:`LOCAL_MARGIN`)."""
+def _scene_start(x: torch.Tensor, known: torch.Tensor, rows: list[int], hole: np.ndarray,
+                 box: tuple[int, int, int, int]) -> torch.Tensor | None:
+    """The exemplar start (:func:`exemplar_fill`) of images ``rows`` of ``x`` for the
+    sampler's crop ``box``, its patches drawn from a wider crop: the holes' box in ``box``
+    grown by :data:`SCENE_CONTEXT` times its larger side (at least :data:`LOCAL_MARGIN`).
+    ``hole``: the image's holes (``H x W`` bool, in any image or channel)."""
     y0, y1, x0, x1 = box
-    H, W = x.shape[-2:]
-    k = known.to("cpu").bool()
-    hole = (~k.reshape(-1, H, W).all(0))[y0:y1, x0:x1].numpy()
-    ys, xs = np.nonzero(hole)
+    H, W = hole.shape
+    ys, xs = np.nonzero(hole[y0:y1, x0:x1])
     if ys.size == 0:
         return None
     m = max(LOCAL_MARGIN, int(SCENE_CONTEXT * max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1)))
     cy0, cy1 = max(0, min(y0, y0 + ys.min() - m)), min(H, max(y1, y0 + ys.max() + 1 + m))
     cx0, cx1 = max(0, min(x0, x0 + xs.min() - m)), min(W, max(x1, x0 + xs.max() + 1 + m))
-    f = exemplar_fill(x[..., cy0:cy1, cx0:cx1], known[..., cy0:cy1, cx0:cx1])
+    kc = known[..., cy0:cy1, cx0:cx1]
+    f = exemplar_fill(x[rows, :, cy0:cy1, cx0:cx1], kc[rows] if kc.ndim == 4 else kc)
     return None if f is None else f[..., y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
 
 
@@ -613,7 +615,7 @@ class InpaintTask(Task):
             fill = self.fill_of({"known": kc, "fill": p.get("fill", "auto")})  # auto: by this crop's holes
             params = {"known": kc, "sigma": 0.0, "fill": fill, "local": False}
             if fill == "scene":
-                params["start"] = _scene_start(x[rows], known if known.ndim < 4 else known[rows], (y0, y1, x0, x1))
+                params["start"] = _scene_start(x, known, rows, hole, (y0, y1, x0, x1))
             out.append(((y0, y1, x0, x1), params, ~kc, rows))  # ~kc: over the batch and channels
         return out
 
