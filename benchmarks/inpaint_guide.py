@@ -4,8 +4,9 @@ Each variant fills CBSD68-style masks (`--mask box|thick`, seeded per image) on 
 training photo and reports hole PSNR, SWD and gradient ratio (restore.metrics):
 
     telea / pm                         OpenCV Telea; PatchMatch (pypatchmatch, 7x7 patches)
-    scene[:SIGMA:N]                    the CLI's default (restore.tasks.inpaint as shipped), optionally
+    scene[:SIGMA:N[:ETA]]              the CLI's default (restore.tasks.inpaint as shipped), optionally
                                        refined by ddnm from SIGMA in N steps instead of the recipe's
+                                       (ETA: ddnm's eta, and ddnm for every crop)
     G:GUIDE[5]:WEIGHT:BLUR             guided PatchMatch alone (5: 11x11 patches, else 7x7)
     g:GUIDE[5]:WEIGHT:BLUR[:SIGMA[:N]] the same refined by the scene recipe (ddnm from SIGMA, N steps)
     P:PULL:BLUR                        unguided 11x11 PatchMatch, its Gaussian-BLUR low frequencies moved
@@ -19,6 +20,11 @@ GUIDE: telea | pp (push-pull) | mean (the prior's posterior mean), blurred by BL
         "G:telea5:2:4;P:0:8;P:1:8;P:0.5:8;P:1:16;P:1:4"
     OMP_NUM_THREADS=2 python benchmarks/inpaint_guide.py ../shared/data/train/bsds 16 23 box,thick \
         "telea;pm;scene:0.005:1;scene:0.02:2;scene:0.04:3;scene"
+
+With telea and pm in the list, the paired per-image differences follow each table (mean, standard
+deviation, and the standard error of an 8-image mean, the size of the CBSD68 1-8 bar):
+
+    OMP_NUM_THREADS=2 python benchmarks/inpaint_guide.py ../shared/data/train/bsds 32 12 box,thick "telea;pm;scene"
 """
 import sys, time, numpy as np, torch, cv2
 sys.path.insert(0, str(__import__('pathlib').Path(__file__).resolve().parents[1]))
@@ -84,6 +90,8 @@ for mk in masks:
                 kw = {}
                 if ":" in v:
                     kw = dict(sigma_max=float(v.split(":")[1]), steps=int(v.split(":")[2]))
+                if v.count(":") == 3:  # the refinement's eta (ddnm for every crop, thin ones too)
+                    kw.update(sampler="ddnm", eta=float(v.split(":")[3]))
                 o = run(c.y, "inpaint", prior=prior, known=c.known, **kw).image
             elif v.startswith("P:"):
                 _, pull, blur = v.split(":")
@@ -110,3 +118,18 @@ for mk in masks:
     for (m2, k), v in rows.items():
         if m2 != mk: continue
         v = np.array(v); print(f"| {k} | {v[:,0].mean():.2f} | {v[:,1].mean():.0f} | {v[:,2].mean():.2f} | {v[:,3].mean():.1f} |", flush=True)
+    # paired per-image differences: is a bar measured on 8 images (CBSD68 1-8) decided by the method or the draw?
+    ref = {r: np.array(rows[(mk, r)]) for r in ("telea", "pm") if (mk, r) in rows}
+    if ref:
+        print("\n| method | PSNR - Telea (sd; se of 8) | SWD - PatchMatch (sd; se of 8) |\n|---|---|---|")
+        for (m2, k), v in rows.items():
+            if m2 != mk or k in ref: continue
+            v = np.array(v); cells = []
+            for r, col in (("telea", 0), ("pm", 1)):
+                if r in ref:
+                    d = v[:, col] - ref[r][:, col]
+                    sd = d.std(ddof=1) if len(d) > 1 else float("nan")
+                    cells.append(f"{d.mean():+.2f} ({sd:.2f}; {sd / np.sqrt(8):.2f})")
+                else:
+                    cells.append("")
+            print(f"| {k} | " + " | ".join(cells) + " |", flush=True)
