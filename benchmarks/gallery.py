@@ -1,6 +1,7 @@
 """The README gallery, from the shipped examples: per task, input | classical tool | restore
 (| the original), a crop enlarged x2 so detail shows, PSNR against the original on each
-panel; for a big hole, Telea | the posterior mean (--fill mean) | a sample (--fill sample).
+panel; for a big hole, Telea | the default (--fill auto: scene for a hole this wide) | the
+posterior mean (--fill mean) | a sample (--fill sample).
 
     python benchmarks/gallery.py -o examples/gallery
 
@@ -94,6 +95,7 @@ def main() -> None:
                 known=__import__("torch").from_numpy(~box)[None])
     rows["big_hole"] = [panel(shown_holes(box), "input", None),
                         panel(to8(inp.baselines["opencv-telea"](case)), "Telea", gt),
+                        panel(restore.inpaint(gt, box), "restore (default: scene)", gt),
                         panel(restore.inpaint(gt, box, fill="mean"), "fill mean", gt),
                         panel(restore.inpaint(gt, box, fill="sample", seed=0), "fill sample", gt),
                         panel(gt, "original", None)]
