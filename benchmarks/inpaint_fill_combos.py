@@ -6,10 +6,13 @@ and mask): OpenCV Telea and NS, PatchMatch (pypatchmatch; patch radius 3, 5, 7, 
 second seed), the prior's posterior mean (--fill mean, whole image) and the CLI's default
 (restore inpaint as shipped). `score` combines them without running anything again:
 
-    NAME                          a cached fill: telea ns pm3 pm5 pm7 pm5s1 mean scene, or start
-                                  (the shipped start without refinement: P:pm5:telea:0.5:8)
+    NAME                          a cached fill: telea ns pm3 pm5 pm7 pm5s1 mean scene; start
+                                  (the shipped start without refinement: P:pm5:telea:0.5:8); pp
+                                  (push-pull, computed: a smooth fill without Telea's rays); tpN
+                                  (Telea up to N px from the border, fading to push-pull by 2N)
     A+B[+C]                       their average
-    P:SRC:TGT:PULL:BLUR           SRC's Gaussian-BLUR low frequencies moved PULL of the way to TGT's
+    P:SRC:TGT:PULL:BLUR[:REACH]   SRC's Gaussian-BLUR low frequencies moved PULL of the way to TGT's
+                                  (REACH: only up to REACH px into the hole, fading out by 2 REACH)
                                   (the shipped start is P:pm5:telea:0.5:8 with PatchMatch's sources
                                   from the whole photo, which these photos' holes need anyway)
     Q:SRC:TGT:LUMA:CHROMA:BLUR    the same pull, its grey part by LUMA and its colour part by CHROMA
@@ -23,7 +26,8 @@ second seed), the prior's posterior mean (--fill mean, whole image) and the CLI'
     H:R:THICK:THIN                THICK where the hole survives an opening by a disc of radius R,
                                   THIN elsewhere (per pixel, by the hole's local width)
 
-    OMP_NUM_THREADS=2 python benchmarks/inpaint_fill_combos.py cache ../shared/data/train/bsds 32 12 box,thick runs/combos
+    OMP_NUM_THREADS=2 python benchmarks/inpaint_fill_combos.py cache ../shared/data/train/bsds 32 12 box,thick \
+        runs/combos
     OMP_NUM_THREADS=2 python benchmarks/inpaint_fill_combos.py score runs/combos box "telea;scene;P:pm5:telea:0.5:8"
     OMP_NUM_THREADS=2 python benchmarks/inpaint_fill_combos.py score runs/combos thick "scene;H:16:scene:mean" --swd
 
@@ -32,6 +36,7 @@ standard error of an 8-image mean); with --swd also SWD and the gradient ratio (
 per fill), --limit N on the first N photos.
 """
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -42,9 +47,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from restore.metrics import gradient_ratio, swd  # noqa: E402
 from restore.tasks.base import psnr_where  # noqa: E402
+from restore.tasks.inpaint import _pull_target, pull_towards, push_pull_fill  # noqa: E402
 
 
-def cache(root, n, every, masks, out):
+def cache(root, n, every, masks, out, long_side=None, only=None):
     from patchmatch import patch_match as pm
 
     from restore.api import get_prior, run
@@ -54,6 +60,10 @@ def cache(root, n, every, masks, out):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = load_dataset(root, n, every)
+    if long_side:  # large photos brought to this long side (area resampling keeps their detail)
+        data = [(nm, cv2.resize(img, None, fx=long_side / max(img.shape[:2]), fy=long_side / max(img.shape[:2]),
+                                interpolation=cv2.INTER_AREA) if max(img.shape[:2]) > long_side else img)
+                for nm, img in data]
     for mk in masks:
         for i, (nm, img) in enumerate(data):
             f = out / f"{mk}_{nm}.npz"
@@ -66,9 +76,13 @@ def cache(root, n, every, masks, out):
             d = {"gt": img, "hole": hole, "telea": cv2.inpaint(im, h8, 3, cv2.INPAINT_TELEA),
                  "ns": cv2.inpaint(im, h8, 3, cv2.INPAINT_NS)}
             for name, patch, seed in (("pm3", 3, 0), ("pm5", 5, 0), ("pm7", 7, 0), ("pm5s1", 5, 1)):
+                if only and name not in only:
+                    continue
                 pm.set_random_seed(seed)
                 d[name] = pm.inpaint(im, h8, patch_size=patch)
             for name, kw in (("mean", dict(fill="mean", local=False)), ("scene", {})):
+                if only and name not in only:
+                    continue
                 r = run(c.y, "inpaint", prior=prior, known=c.known, **kw).image
                 d[name] = (r[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
             tmp = f.with_suffix(".tmp.npz")
@@ -87,13 +101,20 @@ def fill(d, name):
         return d[name].astype(np.float32) / 255
     if name == "start":  # the shipped start: 11x11 PatchMatch pulled half way to Telea at 8 px
         return fill(d, "P:pm5:telea:0.5:8")
+    if name.startswith("tp") and name[2:].isdigit():  # Telea up to N px into the hole, push-pull from 2N on
+        gt = np.ascontiguousarray(d["gt"])
+        return _pull_target(gt, d["telea"], d["hole"], float(name[2:]))
+    if name == "pp":  # push-pull (coarse-to-fine averages of known pixels): smooth, no rays
+        y = torch.from_numpy(d["gt"].astype(np.float32) / 255).permute(2, 0, 1)[None]
+        m = torch.from_numpy(~d["hole"]).float()[None, None]
+        return push_pull_fill(y * m, m)[0].permute(1, 2, 0).numpy()
     if ":" not in name and "+" in name:
         parts = name.split("+")
         return sum(fill(d, q) for q in parts) / len(parts)
     kind, *a = name.split(":")
     if kind == "P":
-        src, tgt = fill(d, a[0]), fill(d, a[1])
-        return src + float(a[2]) * _blur(tgt - src, float(a[3]))
+        reach = float(a[4]) if len(a) > 4 else math.inf
+        return pull_towards(fill(d, a[0]), fill(d, a[1]), d["hole"], float(a[2]), float(a[3]), reach)
     if kind == "Q":
         src, tgt = fill(d, a[0]), fill(d, a[1])
         e = _blur(tgt - src, float(a[4]))
@@ -165,6 +186,8 @@ def main():
     c.add_argument("every", type=int)
     c.add_argument("masks")
     c.add_argument("out")
+    c.add_argument("--long-side", type=int, default=None, help="shrink larger photos to this long side")
+    c.add_argument("--only", default=None, help="ingredients to make, comma-separated (default: all)")
     s = sub.add_parser("score")
     s.add_argument("folder")
     s.add_argument("mask")
@@ -174,7 +197,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(2)
     if a.cmd == "cache":
-        cache(a.root, a.n, a.every, a.masks.split(","), a.out)
+        cache(a.root, a.n, a.every, a.masks.split(","), a.out, a.long_side, a.only and a.only.split(","))
     else:
         score(a.folder, a.mask, a.variants.split(";"), a.swd, a.limit)
 

@@ -127,6 +127,8 @@ def task_command(name: str) -> click.Command:
     def callback(inputs, **kw):
         from restore.errors import RestoreError
 
+        from restore import io
+
         from .runner import STDIO, Job, run_job
 
         params = {q.name: q.from_cli(kw.pop(q.name)) for q in cli_params}
@@ -143,6 +145,10 @@ def task_command(name: str) -> click.Command:
             tk.cli_check(files, params)
         except RestoreError as e:
             raise click.UsageError(str(e)) from None
+        out = kw.get("output")
+        if tk.files and n == 0 and len(images) == 2 and out is not None and out.suffix.lower() in io.READ_EXTS:
+            raise click.UsageError(f"{images[1]}: the input already names the holes (e.g. --mask alpha), so "
+                                   f"there is no {tk.files[0].upper()} argument; two IMAGEs need -o FOLDER")
         sys.exit(run_job(Job(name, [STDIO if str(p) == "-" else p for p in images], files, params, kw)))
 
     files_help = "".join(f" {f.upper()}" for f in tk.files)

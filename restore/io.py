@@ -325,6 +325,8 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int], *, invert: bool =
     A pixel is a hole when any channel is at or above half the range (128 of 255; a file
     holding only 0 and 1 is taken as labels), so a mask saved as JPEG, whose edges ring,
     keeps the shape it was drawn with; a transparent pixel (alpha under half) is not a hole.
+    A mask drawn only in its alpha (strokes of any colour on a transparent layer, the colour
+    marking no hole) has its opaque pixels as the holes.
 
     Raises
     ------
@@ -335,7 +337,8 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int], *, invert: bool =
     a = img.color
     hole = hole_from_array(a) if a.ndim == 2 else hole_from_array(a).any(axis=2)
     if img.has_alpha:
-        hole &= hole_from_array(img.alpha)
+        opaque = hole_from_array(img.alpha)
+        hole = hole & opaque if hole.any() else opaque & ~opaque.all()  # all opaque: no alpha drawing
     if invert:
         hole = ~hole
     return mask_from_hole(hole, shape, str(path))

@@ -85,6 +85,53 @@ def test_bit_depth_and_alpha_kept(run, tmp_path):
     assert out.shape == (16, 16, 4) and out[..., 3].min() == 255
 
 
+def test_inpaint_alpha_and_mask_edge_cases(run, tmp_path):
+    """An RGBA photo with a mask file gets its filled pixels opaque; a mask drawn only in its
+    alpha marks its opaque pixels; --mask alpha with a MASK, or with nothing transparent, is
+    refused in one line naming the cause."""
+    rng = np.random.default_rng(2)
+    rgba = np.concatenate([(rng.random((16, 20, 3)) * 255).astype(np.uint8), np.full((16, 20, 1), 255, np.uint8)], 2)
+    rgba[2:5, 2:5, 3] = 0  # transparent where the mask does not reach: stays so
+    write_image(tmp_path / "p.png", rgba)
+    hole = np.zeros((16, 20), bool)
+    hole[6:11, 8:14] = True
+    rgba[6:11, 8:14, 3] = 0  # the hole is transparent too
+    write_image(tmp_path / "q.png", rgba)
+    write_image(tmp_path / "m.png", hole.astype(np.uint8) * 255)
+    r = run("inpaint", tmp_path / "q.png", tmp_path / "m.png", "-o", tmp_path / "q_out.png", "--steps", "2")
+    assert r.exit_code == 0, r.output
+    out = read_image(tmp_path / "q_out.png").array
+    assert (out[..., 3][hole] == 255).all() and (out[2:5, 2:5, 3] == 0).all()
+    drawn = np.zeros((16, 20, 4), np.uint8)  # black strokes on a transparent layer
+    drawn[hole, 3] = 255
+    write_image(tmp_path / "m_alpha.png", drawn)
+    for name, m in (("a", "m.png"), ("b", "m_alpha.png")):
+        r = run("inpaint", tmp_path / "p.png", tmp_path / m, "-o", tmp_path / f"{name}.png", "--steps", "2")
+        assert r.exit_code == 0, r.output
+    assert np.array_equal(read_image(tmp_path / "a.png").array, read_image(tmp_path / "b.png").array)
+    r = run("inpaint", tmp_path / "p.png", tmp_path / "m.png", "--mask", "alpha", "-o", tmp_path / "c.png")
+    assert r.exit_code == 2 and "no MASK argument" in r.output
+    write_image(tmp_path / "opaque.png", np.full((16, 20, 4), 255, np.uint8))
+    r = run("inpaint", tmp_path / "opaque.png", "--mask", "alpha", "-o", tmp_path / "d.png")
+    assert r.exit_code == 1 and "found nothing to fill" in r.output and not (tmp_path / "d.png").exists()
+
+
+def test_inpaint_mask_of_the_stored_pixels_names_the_exif_turn(run, tmp_path):
+    """A mask drawn on a JPEG's stored pixels, where the photo is shown turned by its EXIF
+    orientation, is refused with the orientation named."""
+    from PIL import Image
+
+    im = Image.fromarray((np.random.default_rng(3).random((16, 24, 3)) * 255).astype(np.uint8))
+    ex = Image.Exif()
+    ex[0x0112] = 6
+    im.save(tmp_path / "p.jpg", exif=ex.tobytes())
+    m = np.zeros((16, 24), np.uint8)  # stored: 24 wide, 16 high; shown: 16 wide, 24 high
+    m[4:8, 4:8] = 255
+    write_image(tmp_path / "m.png", m)
+    r = run("inpaint", tmp_path / "p.jpg", tmp_path / "m.png", "-o", tmp_path / "o.png")
+    assert r.exit_code == 1 and "EXIF orientation" in r.output
+
+
 def test_folder_mode_with_corrupt_file_and_resume(run, imgs):
     (imgs / "in" / "bad.png").write_bytes(b"not a png at all")
     (imgs / "masks" / "bad.png").write_bytes(b"")

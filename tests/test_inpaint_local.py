@@ -210,6 +210,55 @@ def test_pull_moves_the_fill_towards_telea():
     assert ((f1 - te).abs() > (f0 - te).abs() * 0.25 - 1e-3).all()  # part of the way, not all
 
 
+def test_pull_reach_fades_the_pull_with_the_distance_into_the_hole():
+    """With a finite reach the pull is the whole pull up to ``reach`` pixels from the nearest
+    known pixel, none from twice that on, and in between a part of it."""
+    import cv2
+
+    from restore.tasks.inpaint import hole_depth, pull_towards
+
+    rng = np.random.default_rng(0)
+    H, W = 64, 96
+    f = rng.random((H, W, 3)).astype(np.float32)
+    target = rng.random((H, W, 3)).astype(np.float32)
+    hole = np.zeros((H, W), bool)
+    hole[4:60, 4:92] = True
+    full = pull_towards(f, target, hole, 0.5, 2.0)
+    reach = 8.0
+    out = pull_towards(f, target, hole, 0.5, 2.0, reach)
+    d = cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1, constant_values=1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    np.testing.assert_allclose(hole_depth(hole), d)
+    near, far, mid = d <= reach, d >= 2 * reach, (d > reach + 1) & (d < 2 * reach - 1)
+    assert near.any() and far.any() and mid.any()
+    np.testing.assert_allclose(out[near], full[near], atol=1e-6)
+    np.testing.assert_allclose(out[far], f[far], atol=1e-6)
+    moved, whole = np.abs(out[mid] - f[mid]).sum(), np.abs(full[mid] - f[mid]).sum()
+    assert 0.05 * whole < moved < 0.95 * whole
+
+
+def test_pull_target_is_telea_near_the_border_and_push_pull_deep_in():
+    """The pull's target: Telea's fill within ``reach`` of the known pixels (the whole target
+    where the hole is no deeper), a push-pull fill from twice ``reach`` on."""
+    import torch
+
+    from restore.tasks.inpaint import _pull_target, hole_depth, push_pull_fill
+
+    rng = np.random.default_rng(1)
+    H, W = 64, 80
+    img = (rng.random((H, W, 3)) * 255).astype(np.uint8)
+    telea = (rng.random((H, W, 3)) * 255).astype(np.uint8)  # any fill: the target only mixes
+    hole = np.zeros((H, W), bool)
+    hole[4:60, 4:76] = True
+    np.testing.assert_array_equal(_pull_target(img, telea, hole, 64.0), telea.astype(np.float32) / 255)
+    t = _pull_target(img, telea, hole, 8.0)
+    d = hole_depth(hole)
+    m = torch.from_numpy(~hole).float()[None, None]
+    pp = push_pull_fill(torch.from_numpy(img / 255).float().permute(2, 0, 1)[None] * m, m)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(t[d <= 8], telea[d <= 8] / 255, atol=1e-6)
+    assert (d >= 16).any()
+    np.testing.assert_allclose(t[d >= 16], pp[d >= 16], atol=1e-6)
+
+
 def test_scene_start_depends_on_the_hole_not_the_crop():
     """A region's exemplar start is cut from a fill over the hole's own wider context: two
     sampler crops around the same hole get the same start where they overlap."""

@@ -288,11 +288,16 @@ GUIDE_BLUR, GUIDE_WEIGHT = 4.0, 0.0
 #: the unguided fill's low frequencies (Gaussian std PULL_BLUR px) moved this fraction of the way
 #: towards OpenCV Telea's fill (benchmarks/results/inpaint_holes.md)
 TELEA_PULL, PULL_BLUR = 0.5, 8.0
+#: the pull's target is Telea's fill up to this distance (pixels) from the hole's border, and
+#: from twice it a push-pull fill (:func:`push_pull_fill`): deep in a large hole Telea's fill
+#: is rays drawn in from the border, a pinwheel the pull made half visible
+#: (benchmarks/results/inpaint_holes.md). Holes up to 96 px deep are as before
+TELEA_REACH = 96.0
 
 
 def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PATCH, seed: int = 0,
                   guide_weight: float = GUIDE_WEIGHT, pull: float = TELEA_PULL,
-                  pull_blur: float = PULL_BLUR) -> torch.Tensor | None:
+                  pull_blur: float = PULL_BLUR, telea_reach: float = TELEA_REACH) -> torch.Tensor | None:
     """The holes of ``x`` (``(B, C, H, W)``) filled with patches of its own known part
     (PatchMatch nearest-neighbour fields, multiscale EM as in Wexler et al. 2007 and
     Content-Aware Fill; Barnes et al. 2009) by the optional ``pypatchmatch`` package
@@ -305,7 +310,9 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
 
     ``pull`` > 0: the fill's low frequencies (Gaussian ``pull_blur`` px) are moved that
     fraction of the way towards OpenCV Telea's fill of the hole; unlike the guide, this keeps
-    PatchMatch's texture coherent (benchmarks/results/inpaint_holes.md)."""
+    PatchMatch's texture coherent (benchmarks/results/inpaint_holes.md). Further than
+    ``telea_reach`` pixels from the hole's border the target turns into a push-pull fill (all
+    of it from twice that distance on): Telea's rays are not drawn into a large hole."""
     try:
         from patchmatch import patch_match as pm
     except ImportError:
@@ -327,13 +334,47 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
             f = pm.inpaint(img3, h8, patch_size=patch)
         f = f.astype(np.float32) / 255
         if pull > 0:
-            import cv2
-
-            f = f + pull * cv2.GaussianBlur(telea.astype(np.float32) / 255 - f, (0, 0), pull_blur)
+            f = pull_towards(f, _pull_target(img3, telea, hole, telea_reach), hole, pull, pull_blur)
             f = np.where(hole[..., None], np.clip(f, 0, 1), img3.astype(np.float32) / 255)
         f = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)
         out.append(f[:1] if C == 1 else f)
     return torch.stack(out).to(x.device)
+
+
+def pull_towards(f: np.ndarray, target: np.ndarray, hole: np.ndarray, pull: float, blur: float,
+                 reach: float = math.inf) -> np.ndarray:
+    """``f`` (``H x W x C`` float) with its low frequencies (Gaussian ``blur`` px) moved the
+    fraction ``pull`` of the way towards ``target``'s; with a finite ``reach`` the fraction
+    holds up to ``reach`` pixels from the nearest known pixel (``hole`` False) and falls
+    linearly to 0 at twice that."""
+    import cv2
+
+    w = np.float32(pull)
+    if math.isfinite(reach):
+        w = (pull * np.clip(2 - hole_depth(hole) / reach, 0, 1)).astype(np.float32)[..., None]
+    return f + w * cv2.GaussianBlur(target - f, (0, 0), blur)
+
+
+def hole_depth(hole: np.ndarray) -> np.ndarray:
+    """Each pixel's distance (pixels, float32) to the nearest known pixel (``hole`` False); 0
+    on known pixels. Beyond the image's edge counts as hole."""
+    import cv2
+
+    return cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1, constant_values=1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+
+
+def _pull_target(img: np.ndarray, telea: np.ndarray, hole: np.ndarray, reach: float) -> np.ndarray:
+    """The pull's target (float in [0, 1]): Telea's fill up to ``reach`` pixels into the hole,
+    turning linearly into a push-pull fill of ``img`` (uint8 ``H x W x 3``) by twice that."""
+    t = telea.astype(np.float32) / 255
+    d = hole_depth(hole)
+    if not math.isfinite(reach) or d.max() <= reach:
+        return t
+    m = torch.from_numpy(~hole).float()[None, None]
+    y = torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    pp = push_pull_fill(y * m, m)[0].permute(1, 2, 0).numpy()
+    s = np.clip(d / reach - 1, 0, 1)[..., None]
+    return (1 - s) * t + s * pp
 
 
 def _telea(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -646,12 +687,17 @@ class InpaintTask(Task):
         src, invert = p.pop("mask_source", "file"), p.pop("invert_mask", False)
         H, W = image.array.shape[:2]
         where = image.path or "image"
+        opaque = np.iinfo(image.array.dtype).max
         if src == "alpha":
             if not image.has_alpha:
                 raise InputError(f"{where}: --mask alpha needs an RGBA image with transparent pixels")
             hole = image.alpha == 0
-            p["mask"] = hole if not invert else ~hole
-            return p, np.full_like(image.alpha, np.iinfo(image.array.dtype).max)
+            hole = hole if not invert else ~hole
+            if not hole.any():
+                raise InputError(f"{where}: --mask alpha found nothing to fill (the holes are the pixels of alpha 0"
+                                 + (", kept with --invert-mask)" if invert else ")"))
+            p["mask"] = hole
+            return p, np.full_like(image.alpha, opaque)
         path = files.get("mask")
         if path is None or not Path(path).exists():
             raise InputError(f"{where}: no mask found (expected a file with the same stem)")
@@ -661,8 +707,18 @@ class InpaintTask(Task):
         if why is not None:
             raise InputError(f"{path}: does not look like a mask: {why}; the command is "
                              "'restore inpaint PHOTO MASK' (were the two swapped?)")
-        p["mask"] = ~read_mask(path, (H, W), invert=invert, max_pixels=max_pixels)
-        return p, None
+        try:
+            p["mask"] = ~read_mask(path, (H, W), invert=invert, max_pixels=max_pixels)
+        except InputError as e:
+            if image.meta.orientation in (5, 6, 7, 8) and f"is {H}x{W} " in str(e):  # a mask of the stored pixels
+                raise InputError(f"{e}; the photo is shown turned by its EXIF orientation: draw the mask on "
+                                 "the photo as displayed") from None
+            raise
+        if not image.has_alpha:
+            return p, None
+        alpha = image.alpha.copy()  # the filled pixels become opaque: a hole left transparent hides its fill
+        alpha[p["mask"]] = opaque
+        return p, alpha
 
     def warnings(self, x, p):
         k = p.get("known")
