@@ -694,8 +694,8 @@ class InpaintTask(Task):
             hole = image.alpha == 0
             hole = hole if not invert else ~hole
             if not hole.any():
-                raise InputError(f"{where}: --mask alpha found nothing to fill (the holes are the pixels of alpha 0"
-                                 + (", kept with --invert-mask)" if invert else ")"))
+                raise InputError(f"{where}: --mask alpha found nothing to fill (the holes are the pixels of alpha "
+                                 + ("above 0, with --invert-mask)" if invert else "0)"))
             p["mask"] = hole
             return p, np.full_like(image.alpha, opaque)
         path = files.get("mask")
