@@ -47,7 +47,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from restore.metrics import gradient_ratio, swd  # noqa: E402
 from restore.tasks.base import psnr_where  # noqa: E402
-from restore.tasks.inpaint import _pull_target, pull_towards, push_pull_fill  # noqa: E402
+from restore.tasks.inpaint import _pull_target, pull_towards, push_pull_np  # noqa: E402
 
 
 def cache(root, n, every, masks, out, long_side=None, only=None):
@@ -105,9 +105,7 @@ def fill(d, name):
         gt = np.ascontiguousarray(d["gt"])
         return _pull_target(gt, d["telea"], d["hole"], float(name[2:]))
     if name == "pp":  # push-pull (coarse-to-fine averages of known pixels): smooth, no rays
-        y = torch.from_numpy(d["gt"].astype(np.float32) / 255).permute(2, 0, 1)[None]
-        m = torch.from_numpy(~d["hole"]).float()[None, None]
-        return push_pull_fill(y * m, m)[0].permute(1, 2, 0).numpy()
+        return push_pull_np(d["gt"].astype(np.float32) / 255, d["hole"])
     if ":" not in name and "+" in name:
         parts = name.split("+")
         return sum(fill(d, q) for q in parts) / len(parts)

@@ -125,9 +125,8 @@ def task_command(name: str) -> click.Command:
     cli_params = [q for q in tk.params if q.cli]
 
     def callback(inputs, **kw):
-        from restore.errors import RestoreError
-
         from restore import io
+        from restore.errors import RestoreError
 
         from .runner import STDIO, Job, run_job
 

@@ -31,6 +31,7 @@ __all__ = [
     "hole_from_array",
     "read_image",
     "read_mask",
+    "mask_of_image",
     "to_tensor",
     "to_uint8",
     "write_image",
@@ -333,7 +334,11 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int], *, invert: bool =
     InputError
         Unreadable file, size different from ``shape``, no hole, or nothing known.
     """
-    img = read_image(path, max_pixels=max_pixels)
+    return mask_of_image(read_image(path, max_pixels=max_pixels), shape, invert=invert, name=str(path))
+
+
+def mask_of_image(img: Image, shape: tuple[int, int], *, invert: bool = False, name: str = "mask") -> np.ndarray:
+    """:func:`read_mask` of an image already read (``name`` in its messages)."""
     a = img.color
     hole = hole_from_array(a) if a.ndim == 2 else hole_from_array(a).any(axis=2)
     if img.has_alpha:
@@ -341,7 +346,7 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int], *, invert: bool =
         hole = hole & opaque if hole.any() else opaque & ~opaque.all()  # all opaque: no alpha drawing
     if invert:
         hole = ~hole
-    return mask_from_hole(hole, shape, str(path))
+    return mask_from_hole(hole, shape, name)
 
 
 def mask_from_hole(hole: np.ndarray, shape: tuple[int, int], name: str = "mask") -> np.ndarray:

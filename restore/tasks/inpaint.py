@@ -355,12 +355,20 @@ def pull_towards(f: np.ndarray, target: np.ndarray, hole: np.ndarray, pull: floa
     return f + w * cv2.GaussianBlur(target - f, (0, 0), blur)
 
 
-def hole_depth(hole: np.ndarray) -> np.ndarray:
+def hole_depth(hole: np.ndarray, outside_known: bool = False) -> np.ndarray:
     """Each pixel's distance (pixels, float32) to the nearest known pixel (``hole`` False); 0
-    on known pixels. Beyond the image's edge counts as hole."""
+    on known pixels. Beyond the image's edge counts as hole (``outside_known``: as known)."""
     import cv2
 
-    return cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1, constant_values=1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    h = np.pad(hole.astype(np.uint8), 1, constant_values=0 if outside_known else 1)
+    return cv2.distanceTransform(h, cv2.DIST_L2, 5)[1:-1, 1:-1]
+
+
+def push_pull_np(a: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """:func:`push_pull_fill` of ``a`` (``H x W x C`` float in [0, 1]) where ``hole`` is True."""
+    m = torch.from_numpy(~hole).float()[None, None]
+    y = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(2, 0, 1)[None]
+    return push_pull_fill(y * m, m)[0].permute(1, 2, 0).numpy()
 
 
 def _pull_target(img: np.ndarray, telea: np.ndarray, hole: np.ndarray, reach: float) -> np.ndarray:
@@ -370,9 +378,7 @@ def _pull_target(img: np.ndarray, telea: np.ndarray, hole: np.ndarray, reach: fl
     d = hole_depth(hole)
     if not math.isfinite(reach) or d.max() <= reach:
         return t
-    m = torch.from_numpy(~hole).float()[None, None]
-    y = torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1)[None]
-    pp = push_pull_fill(y * m, m)[0].permute(1, 2, 0).numpy()
+    pp = push_pull_np(img.astype(np.float32) / 255, hole)
     s = np.clip(d / reach - 1, 0, 1)[..., None]
     return (1 - s) * t + s * pp
 
@@ -400,12 +406,9 @@ def guide_map(smooth: np.ndarray, blur: float = GUIDE_BLUR) -> np.ndarray:
 def inscribed_radius(hole: np.ndarray) -> float:
     """The radius of the largest disc inside the hole (pixels): the distance transform's
     maximum. Scratches, text and scattered pixels have a few pixels; an object tens."""
-    import cv2
-
     if not hole.any():
         return 0.0
-    d = cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1), cv2.DIST_L2, 5)
-    return float(d.max())
+    return float(hole_depth(hole, outside_known=True).max())
 
 
 # -- work local to the holes ------------------------------------------------------------------
@@ -681,7 +684,7 @@ class InpaintTask(Task):
             raise UsageError("missing MASK (or use --mask alpha for an RGBA image)")
 
     def load(self, image, files, p, max_pixels):
-        from ..io import read_mask
+        from ..io import mask_of_image
 
         p = dict(p)
         src, invert = p.pop("mask_source", "file"), p.pop("invert_mask", False)
@@ -703,17 +706,15 @@ class InpaintTask(Task):
             raise InputError(f"{where}: no mask found (expected a file with the same stem)")
         from ..io import read_image
 
-        why = photo_like(read_image(path, max_pixels=max_pixels).color)
+        m = read_image(path, max_pixels=max_pixels)  # read once: checked, then the mask
+        why = photo_like(m.color)
         if why is not None:
             raise InputError(f"{path}: does not look like a mask: {why}; the command is "
                              "'restore inpaint PHOTO MASK' (were the two swapped?)")
-        try:
-            p["mask"] = ~read_mask(path, (H, W), invert=invert, max_pixels=max_pixels)
-        except InputError as e:
-            if image.meta.orientation in (5, 6, 7, 8) and f"is {H}x{W} " in str(e):  # a mask of the stored pixels
-                raise InputError(f"{e}; the photo is shown turned by its EXIF orientation: draw the mask on "
-                                 "the photo as displayed") from None
-            raise
+        if image.meta.orientation in (5, 6, 7, 8) and H != W and m.array.shape[:2] == (W, H):
+            raise InputError(f"{path}: mask is {H}x{W} but the image is {W}x{H} (width x height); the photo is "
+                             "shown turned by its EXIF orientation: draw the mask on the photo as displayed")
+        p["mask"] = ~mask_of_image(m, (H, W), invert=invert, name=str(path))
         if not image.has_alpha:
             return p, None
         alpha = image.alpha.copy()  # the filled pixels become opaque: a hole left transparent hides its fill
