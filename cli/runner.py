@@ -47,10 +47,10 @@ def run_job(job: Job) -> int:
         import torch
 
         torch.set_num_threads(int(o["threads"]))
-    sampler = o["sampler"] or tk.recipe(job.params).sampler
     try:  # usage errors, refused before any work
         from restore.samplers import check_compatible
 
+        sampler = o["sampler"] or tk.recipe(job.params).sampler
         check_compatible(sampler, tk)
         tk.check_usage(job.params)
         check_samples(sampler, o["samples"], tk)

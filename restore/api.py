@@ -247,10 +247,14 @@ def run(
         spacing = rc.spacing if spacing is None else spacing
         if sigma_min is None:
             sigma_min = rc.sigma_min if rc.sigma_min is not None else tk.last_level(op)
-    sigmas = pri.schedule.sampling_sigmas(n_steps, sigma_max=sigma_max, sigma_min=sigma_min,
-                                          spacing=spacing or "karras")
-    with torch.no_grad():
-        out = sspec.load()(op.denoiser(pri), y, op, sigmas, generator=generator, callback=progress, **hyper)
+    if n_steps == 0:  # a recipe of no steps: the operator's first guess as it is (no prior)
+        sigmas, name, hyper = None, "none", {}
+        out = op.init(y)
+    else:
+        sigmas = pri.schedule.sampling_sigmas(n_steps, sigma_max=sigma_max, sigma_min=sigma_min,
+                                              spacing=spacing or "karras")
+        with torch.no_grad():
+            out = sspec.load()(op.denoiser(pri), y, op, sigmas, generator=generator, callback=progress, **hyper)
     out = op.finish(out, y).float()
     std = None
     if samples > 1:
@@ -270,7 +274,7 @@ def run(
         sigma_estimated=estimated,
         seconds=time.perf_counter() - t0,
         params=shown | hyper,
-        sigma_start=float(sigmas[0]) if sspec.scheduled else None,
+        sigma_start=float(sigmas[0]) if sigmas is not None and sspec.scheduled else None,
     )
 
 

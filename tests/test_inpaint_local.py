@@ -171,6 +171,24 @@ def test_auto_fill_follows_the_hole_geometry():
     assert tk.fill_of({"known": torch.from_numpy(~blob), "fill": "mean"}) == "mean"  # --fill keeps control
 
 
+def test_without_pypatchmatch_auto_keeps_the_mean_and_scene_says_why(monkeypatch):
+    """Where the pypatchmatch package is missing (a platform without its wheel), ``auto``
+    keeps the posterior mean for wide holes too, and ``--fill scene`` is refused, saying
+    what to install, before any work."""
+    import restore.tasks.inpaint as ip
+    from restore.tasks import get_task
+
+    monkeypatch.setattr(ip, "has_patchmatch", lambda: False)
+    tk = get_task("inpaint")
+    blob = np.zeros((128, 160), bool)
+    blob[30:90, 40:110] = True
+    assert tk.fill_of({"known": torch.from_numpy(~blob), "fill": "auto"}) == "mean"
+    with pytest.raises(InputError, match="pypatchmatch"):
+        tk.recipe({"known": torch.from_numpy(~blob), "fill": "scene"})
+    with pytest.raises(InputError, match="pip install pypatchmatch"):
+        run(_photo(64, 64), "inpaint", mask=blob[:64, :64], fill="scene", prior=None, steps=1)
+
+
 @pytest.mark.parametrize("guide_weight,pull", [(0.0, 0.0), (0.0, 0.5), (2.0, 0.0)])
 def test_scene_fill_starts_from_the_photos_patches(tiny_prior, guide_weight, pull):
     pytest.importorskip("patchmatch")
@@ -188,6 +206,30 @@ def test_scene_fill_starts_from_the_photos_patches(tiny_prior, guide_weight, pul
     assert r.sampler == "ddnm" and torch.equal(r.image[..., known], x[..., known])
 
 
+def test_scene_fill_is_the_exemplar_start_without_steps(tiny_prior):
+    """The scene recipe has no steps of the prior: the hole gets the exemplar start (its
+    patches from the hole's context, here the whole image) and no sampler runs; ``steps``
+    refines it."""
+    pytest.importorskip("patchmatch")
+    from restore.tasks import get_task
+    from restore.tasks.inpaint import exemplar_fill
+
+    tk = get_task("inpaint")
+    assert tk.SCENE.steps == 0 and tk.recipe({"fill": "scene", "sigma": 0.05}).steps > 0  # noisy: restored
+    H, W = 64, 96
+    x = _photo(H, W, seed=2)
+    hole = np.zeros((H, W), bool)
+    hole[20:44, 30:60] = True
+    known = torch.from_numpy(~hole)
+    r = run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene")
+    assert r.sampler == "none" and r.steps == 0 and r.sigma_start is None
+    assert torch.equal(r.image[..., known], x[..., known])
+    st = exemplar_fill(x, known)
+    torch.testing.assert_close(r.image[..., ~known], st[..., ~known], rtol=0, atol=1e-6)
+    refined = run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", steps=2)
+    assert refined.steps == 2 and not torch.equal(refined.image, r.image)
+
+
 def test_pull_moves_the_fill_towards_telea():
     """The pull moves each colour's mean over the hole from PatchMatch's part of the way to
     OpenCV Telea's (the pull's blur keeps it a low-frequency move)."""
@@ -202,7 +244,7 @@ def test_pull_moves_the_fill_towards_telea():
     hole[24:72, 40:96] = True
     known = torch.from_numpy(~hole)
     f0 = exemplar_fill(x, known, pull=0.0)[0][:, torch.from_numpy(hole)].mean(1)
-    f1 = exemplar_fill(x, known, pull=0.5)[0][:, torch.from_numpy(hole)].mean(1)
+    f1 = exemplar_fill(x, known, pull=0.5, push_pull=0.0)[0][:, torch.from_numpy(hole)].mean(1)
     img = (x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     te = cv2.inpaint(img, hole.astype(np.uint8), 3, cv2.INPAINT_TELEA)[hole].mean(0) / 255
     te = torch.from_numpy(te).float()
@@ -257,6 +299,11 @@ def test_pull_target_is_telea_near_the_border_and_push_pull_deep_in():
     np.testing.assert_allclose(t[d <= 8], telea[d <= 8] / 255, atol=1e-6)
     assert (d >= 16).any()
     np.testing.assert_allclose(t[d >= 16], pp[d >= 16], atol=1e-6)
+    # a push-pull share: that much of the target is push-pull everywhere, the rest as above
+    mixed = _pull_target(img, telea, hole, 64.0, push_pull=0.5)
+    np.testing.assert_allclose(mixed, 0.5 * telea / 255 + 0.5 * pp, atol=1e-6)
+    mixed = _pull_target(img, telea, hole, 8.0, push_pull=0.25)
+    np.testing.assert_allclose(mixed, 0.75 * t + 0.25 * pp, atol=1e-6)
 
 
 def test_scene_start_depends_on_the_hole_not_the_crop():
