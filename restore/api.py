@@ -37,8 +37,8 @@ class Result:
     image: torch.Tensor  # (B, C, H, W) in [0, 1], clipped
     std: torch.Tensor | None  # per-pixel posterior std when samples > 1
     task: str
-    sampler: str
-    steps: int
+    sampler: str  # "none": no sampler ran (a recipe of 0 steps); "a+b": regions that ran different ones
+    steps: int  # network evaluations (with regions: the most any region made)
     seed: int | None
     sigma_y: float | list[float]  # a list when each image's level was estimated on its own
     sigma_estimated: bool
@@ -405,10 +405,12 @@ def _by_regions(x: torch.Tensor, regions: list, solve: Callable, progress: Calla
     std = None
     k = len(regions)
     res = None
+    used = {}  # sampler -> most steps: regions may differ (inpainting's fill by each crop's holes)
     for j, (box, params, take, rows) in enumerate(regions):
         y0, y1, x0, x1 = box
         idx = torch.as_tensor(rows, device=x.device)
         res = solve(x[idx, :, y0:y1, x0:x1], params, rows, _part_progress(progress, j, k, "region"))
+        used[res.sampler] = max(used.get(res.sampler, 0), res.steps)
         take = take.to(out.device)
         sl = (idx, slice(None), slice(y0, y1), slice(x0, x1))
         out[sl] = torch.where(take, res.image.to(out), out[sl])
@@ -416,6 +418,7 @@ def _by_regions(x: torch.Tensor, regions: list, solve: Callable, progress: Calla
             std = torch.zeros_like(out) if std is None else std
             std[sl] = torch.where(take, res.std.to(out), std[sl])
     res.image, res.std = out, std
+    res.sampler, res.steps = "+".join(used), max(used.values())
     res.params = {**res.params, "regions": k}
     return res
 

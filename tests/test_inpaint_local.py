@@ -206,6 +206,22 @@ def test_scene_fill_starts_from_the_photos_patches(tiny_prior, guide_weight, pul
     assert r.sampler == "ddnm" and torch.equal(r.image[..., known], x[..., known])
 
 
+def test_a_result_names_every_sampler_its_regions_ran(tiny_prior):
+    """Crops with different fills (a scratch: the mean by dpir; an object: the scene fill, no
+    sampler) report both, and the most steps any crop took."""
+    pytest.importorskip("patchmatch")
+    from restore.tasks import get_task
+
+    H, W = 256, 512
+    x = _photo(H, W, seed=4)
+    hole = np.zeros((H, W), bool)
+    hole[20:24, 10:60] = True  # a scratch
+    hole[120:180, 380:450] = True  # an object, far from it: its own crop
+    r = run(x, "inpaint", mask=hole, prior=tiny_prior)
+    assert r.params["regions"] == 2
+    assert sorted(r.sampler.split("+")) == ["dpir", "none"] and r.steps == get_task("inpaint").steps
+
+
 def test_scene_fill_is_the_exemplar_start_without_steps(tiny_prior):
     """The scene recipe has no steps of the prior: the hole gets the exemplar start (its
     patches from the hole's context, here the whole image) and no sampler runs; ``steps``
