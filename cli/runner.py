@@ -48,12 +48,15 @@ def run_job(job: Job) -> int:
 
         torch.set_num_threads(int(o["threads"]))
     try:  # usage errors, refused before any work
+        from restore.api import check_stepless_samples
         from restore.samplers import check_compatible
 
-        sampler = o["sampler"] or tk.recipe(job.params).sampler
+        recipe = tk.recipe(job.params)
+        sampler = o["sampler"] or recipe.sampler
         check_compatible(sampler, tk)
         tk.check_usage(job.params)
         check_samples(sampler, o["samples"], tk)
+        check_stepless_samples(None if o["sampler"] else recipe, o["samples"], o.get("steps"))
         if o.get("sampler_options"):
             from restore.api import check_sampler_options
 

@@ -188,6 +188,7 @@ def run(
         raise InputError(f"sampler '{name}' evaluates the prior once at the measurement's noise level: "
                          "sigma_max / sigma_min / spacing do not apply")
     own = name == rc.sampler  # the task's measured defaults go with its default sampler
+    check_stepless_samples(rc if own and sampler is None else None, samples, steps)
     if own:  # explicit options win over the task's measured ones
         hyper = {**dict(rc.options), **hyper}
     _check_options(name, sspec.load(), hyper, tk)
@@ -238,7 +239,8 @@ def run(
         res.seed, res.seconds = seed, time.perf_counter() - t0
         return res
     op, y, estimated = tk.build(x, p)
-    n_steps = int(steps or (rc.steps if own else sspec.default_steps))
+    # a recipe of 0 steps runs no sampler, unless one is named (then its default steps)
+    n_steps = int(steps or (rc.steps if own and (rc.steps or sampler is None) else sspec.default_steps))
     if samples > 1:
         y = y.repeat_interleave(samples, dim=0)
     if sigma_max is None:
@@ -276,6 +278,14 @@ def run(
         params=shown | hyper,
         sigma_start=float(sigmas[0]) if sigmas is not None and sspec.scheduled else None,
     )
+
+
+def check_stepless_samples(recipe, samples: int, steps: int | None) -> None:
+    """Refuse ``samples`` > 1 where the recipe runs no sampler (0 steps, none given): every
+    sample would be the same fill and the std map zero."""
+    if recipe is not None and samples > 1 and recipe.steps == 0 and not steps:
+        raise InputError(f"--samples {samples}: this fill runs no sampler (no steps of the prior), so every "
+                         "sample would be the same; add --steps N (e.g. 4) to sample")
 
 
 def _seeds(seed: int | Sequence[int] | None, n: int) -> list[int]:

@@ -244,6 +244,11 @@ def test_scene_fill_is_the_exemplar_start_without_steps(tiny_prior):
     torch.testing.assert_close(r.image[..., ~known], st[..., ~known], rtol=0, atol=1e-6)
     refined = run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", steps=2)
     assert refined.steps == 2 and not torch.equal(refined.image, r.image)
+    with pytest.raises(InputError, match="runs no sampler"):  # no posterior spread without steps
+        run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", samples=2)
+    assert run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", samples=2, steps=2).std is not None
+    named = run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", sampler="ddnm")  # a named sampler runs
+    assert named.sampler == "ddnm" and named.steps > 0
 
 
 def test_pull_moves_the_fill_towards_telea():
