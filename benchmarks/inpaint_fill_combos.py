@@ -47,7 +47,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from restore.metrics import gradient_ratio, swd  # noqa: E402
 from restore.tasks.base import psnr_where  # noqa: E402
-from restore.tasks.inpaint import _pull_target, pull_towards, push_pull_np  # noqa: E402
+from restore.tasks.inpaint import _pull_target, hole_depth, pull_towards, push_pull_np  # noqa: E402
 
 
 def cache(root, n, every, masks, out, long_side=None, only=None):
@@ -137,7 +137,7 @@ def fill(d, name):
         return src + float(a[3]) * _blur(fill(d, "telea") - src, float(a[4]))
     if kind == "B":
         w = float(a[0])
-        dist = cv2.distanceTransform(np.pad(d["hole"].astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+        dist = hole_depth(d["hole"], outside_known=True)
         return np.where((dist <= w)[..., None], fill(d, a[2]), fill(d, a[1]))
     if kind == "H":
         r = int(a[0])

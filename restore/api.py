@@ -239,8 +239,12 @@ def run(
         res.seed, res.seconds = seed, time.perf_counter() - t0
         return res
     op, y, estimated = tk.build(x, p)
-    # a recipe of 0 steps runs no sampler, unless one is named (then its default steps)
-    n_steps = int(steps or (rc.steps if own and (rc.steps or sampler is None) else sspec.default_steps))
+    if steps:
+        n_steps = int(steps)
+    elif own and (rc.steps or sampler is None):  # a recipe of 0 steps runs no sampler...
+        n_steps = rc.steps
+    else:  # ...unless one is named: then that sampler's default steps
+        n_steps = sspec.default_steps
     if samples > 1:
         y = y.repeat_interleave(samples, dim=0)
     if sigma_max is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 from pathlib import Path
@@ -568,7 +569,7 @@ class InpaintTask(Task):
     SCENE = Recipe("ddnm", 0, 0.08, sigma_min=0.005, options=(("eta", 0.5),))
     #: the same with noisy known pixels (``sigma`` > 0): the prior runs, for it restores them
     #: too (the earlier scene recipe: 4 evaluations)
-    SCENE_NOISY = Recipe("ddnm", 4, 0.08, sigma_min=0.005, options=(("eta", 0.5),))
+    SCENE_NOISY = dataclasses.replace(SCENE, steps=4)
     #: ``fill="sample"``: DDNM+ restarted from 0.5 with eta 0.5, chosen on validation box holes
     #: (hole gradient ratio 0.64 against 0.12 for the mean; benchmarks/results/inpaint_fill.md)
     SAMPLE = Recipe("ddnm", 20, 0.5, sigma_min=0.005, options=(("eta", 0.5),))
@@ -708,7 +709,7 @@ class InpaintTask(Task):
             raise UsageError("missing MASK (or use --mask alpha for an RGBA image)")
 
     def load(self, image, files, p, max_pixels):
-        from ..io import mask_of_image
+        from ..io import mask_of_image, read_image
 
         p = dict(p)
         src, invert = p.pop("mask_source", "file"), p.pop("invert_mask", False)
@@ -728,8 +729,6 @@ class InpaintTask(Task):
         path = files.get("mask")
         if path is None or not Path(path).exists():
             raise InputError(f"{where}: no mask found (expected a file with the same stem)")
-        from ..io import read_image
-
         m = read_image(path, max_pixels=max_pixels)  # read once: checked, then the mask
         why = photo_like(m.color)
         if why is not None:
