@@ -13,6 +13,7 @@ import sys
 import click
 
 from restore.errors import InputError, RestoreError
+from restore.io import incomplete
 from restore.samplers import check_samples
 from restore.tasks import get_task
 
@@ -104,12 +105,17 @@ def run_job(job: Job) -> int:
     counts = {"done": 0, "skipped": 0, "failed": 0}
     failures: list[str] = []
     todo = []
+    broken = []  # existing outputs that are not whole images (cut short outside restore): reported, kept
     for it in items:
         if it.out != STDIO and it.out.exists() and not o["overwrite"]:
             if not folder:
                 _err(f"{it.out}: exists (pass --overwrite to replace it)")
                 return 1
-            counts["skipped"] += 1
+            why = incomplete(it.out)
+            if why:
+                broken.append((it, f"{it.out}: exists but {why}: delete it (or pass --overwrite) and rerun"))
+            else:
+                counts["skipped"] += 1
         else:
             todo.append(it)
     bar = None
@@ -155,6 +161,8 @@ def run_job(job: Job) -> int:
         else:
             click.echo(line, err=True)
 
+    for it, msg in broken:
+        report(it, None, msg)
     try:
         ENGINES[o.get("engine", "local")](job, todo, report, warn, folder)
     except KeyboardInterrupt:

@@ -29,6 +29,7 @@ __all__ = [
     "encode_image",
     "from_tensor",
     "hole_from_array",
+    "incomplete",
     "read_image",
     "read_mask",
     "mask_of_image",
@@ -495,6 +496,34 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
         if os.path.exists(tmp):
             os.unlink(tmp)
     return p
+
+
+def incomplete(path: str | os.PathLike) -> str | None:
+    """Why the existing file ``path`` is not a whole image, or None when it looks whole.
+
+    A cheap check (the file's size, its PNG or JPEG signature and end marker; other formats only
+    by size) for a folder run's resume: :func:`write_image` never leaves half a file, but a copy
+    or a full disk outside it can.
+    """
+    p = Path(path)
+    size = p.stat().st_size
+    if size == 0:
+        return "is empty"
+    ext = p.suffix.lower()
+    ends = {".png": (b"\x89PNG\r\n\x1a\n", b"IEND", "PNG"), ".jpg": (b"\xff\xd8", b"\xff\xd9", "JPEG"),
+            ".jpeg": (b"\xff\xd8", b"\xff\xd9", "JPEG")}
+    if ext not in ends:
+        return None
+    head, end, kind = ends[ext]
+    with open(p, "rb") as f:
+        start = f.read(len(head))
+        f.seek(max(0, size - 4096))
+        tail = f.read()
+    if start != head:
+        return f"is not a {kind} file"
+    if end not in tail:
+        return f"has no {kind} end marker (cut short?)"
+    return None
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:

@@ -148,6 +148,15 @@ def test_folder_mode_with_corrupt_file_and_resume(run, imgs):
     after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     assert after["im0.png"] == before["im0.png"] and after["im2.png"] == before["im2.png"]
 
+    cut = (out / "im2.png").read_bytes()[:100]  # cut short outside restore: reported, not skipped or replaced
+    (out / "im2.png").write_bytes(cut)
+    r = run("inpaint", imgs / "in", imgs / "masks", "-o", out, "--steps", "2")
+    assert r.exit_code == 1 and "done 0, skipped 2 (already written), failed 1" in r.output
+    assert "im2.png: exists but has no PNG end marker" in r.output and (out / "im2.png").read_bytes() == cut
+    (out / "im2.png").unlink()
+    r = run("inpaint", imgs / "in", imgs / "masks", "-o", out, "--steps", "2")
+    assert r.exit_code == 0 and "done 1, skipped 2" in r.output
+
 
 def test_folder_one_mask_for_all_recursive_and_glob(run, imgs):
     sub = imgs / "in" / "sub"

@@ -11,7 +11,7 @@ from PIL import Image
 
 from restore.cli.main import main
 from restore.io import read_image, to_tensor
-from restore.tasks.dejpeg import (Dejpeg, JpegTables, dct8, estimate_quality, jpeg_tables, read_tables,
+from restore.tasks.dejpeg import (Dejpeg, dct8, estimate_quality, jpeg_tables, read_tables,
                                   standard_tables)
 
 

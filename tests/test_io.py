@@ -5,7 +5,7 @@ import pytest
 from PIL import Image as PILImage
 
 from restore.errors import InputError
-from restore.io import read_image, read_mask, write_image
+from restore.io import incomplete, read_image, read_mask, write_image
 
 
 @pytest.mark.parametrize("ext", [".png", ".tif", ".bmp", ".webp", ".jpg"])
@@ -104,3 +104,27 @@ def test_write_is_atomic_and_never_clobbers(tmp_path):
     assert [f.name for f in tmp_path.iterdir()] == ["o.png"]  # no temp files left
     with pytest.raises(InputError, match="cannot write"):
         write_image(tmp_path / "o.xyz", np.zeros((4, 4), np.uint8))
+
+
+@pytest.mark.parametrize("ext,kind", [(".png", "PNG"), (".jpg", "JPEG")])
+def test_incomplete_finds_files_cut_short(tmp_path, ext, kind):
+    rng = np.random.default_rng(0)
+    whole = write_image(tmp_path / ("whole" + ext), rng.integers(0, 256, (64, 80, 3), np.uint8))
+    assert incomplete(whole) is None
+    data = whole.read_bytes()
+    cut = tmp_path / ("cut" + ext)
+    cut.write_bytes(data[: len(data) // 2])
+    assert "end marker" in incomplete(cut)
+    with pytest.raises(InputError):  # and the reader agrees it is not an image
+        read_image(cut)
+    (tmp_path / ("empty" + ext)).write_bytes(b"")
+    assert incomplete(tmp_path / ("empty" + ext)) == "is empty"
+    (tmp_path / ("other" + ext)).write_bytes(b"GIF89a" + data[6:])
+    assert incomplete(tmp_path / ("other" + ext)) == f"is not a {kind} file"
+
+
+def test_incomplete_checks_other_formats_by_size_only(tmp_path):
+    p = write_image(tmp_path / "a.tif", np.zeros((8, 8), np.uint8))
+    assert incomplete(p) is None
+    (tmp_path / "b.tif").write_bytes(b"")
+    assert incomplete(tmp_path / "b.tif") == "is empty"
