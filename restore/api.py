@@ -224,6 +224,8 @@ def run(
                        progress=cb, tiles=False, **own_opts, **params)
 
         res = _by_regions(x, regions, solve, progress)
+        own_keys = regions[0][1].keys()  # set per region (its fill, ...): reported as the regions ran
+        res.params = {**res.params, **{k: v for k, v in _shown(p).items() if k not in own_keys}}
         res.seconds = time.perf_counter() - t0
         return res
     if B > 1 and tk.estimates(p):  # each image's own noise level: one problem per image
@@ -267,8 +269,6 @@ def run(
         out = out.reshape(B, samples, *out.shape[1:])
         std = out.std(dim=1)
         out = out.mean(dim=1)
-    shown = {k: v for k, v in p.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)
-             and k != "sigma"}
     return Result(
         image=out.clamp(0, 1),
         std=std,
@@ -279,9 +279,14 @@ def run(
         sigma_y=op.noise,
         sigma_estimated=estimated,
         seconds=time.perf_counter() - t0,
-        params=shown | hyper,
+        params=_shown(p) | hyper,
         sigma_start=float(sigmas[0]) if sigmas is not None and sspec.scheduled else None,
     )
+
+
+def _shown(p: dict) -> dict:
+    """The task parameters a result reports: the plain values (not tensors, switches or the noise)."""
+    return {k: v for k, v in p.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool) and k != "sigma"}
 
 
 def check_stepless_samples(recipe, samples: int, steps: int | None) -> None:
@@ -420,11 +425,14 @@ def _by_regions(x: torch.Tensor, regions: list, solve: Callable, progress: Calla
     k = len(regions)
     res = None
     used = {}  # sampler -> most steps: regions may differ (inpainting's fill by each crop's holes)
+    seen: dict = {}  # parameter -> its values over the regions, in order
     for j, (box, params, take, rows) in enumerate(regions):
         y0, y1, x0, x1 = box
         idx = torch.as_tensor(rows, device=x.device)
         res = solve(x[idx, :, y0:y1, x0:x1], params, rows, _part_progress(progress, j, k, "region"))
         used[res.sampler] = max(used.get(res.sampler, 0), res.steps)
+        for key, v in res.params.items():
+            seen.setdefault(key, {})[v] = None
         take = take.to(out.device)
         sl = (idx, slice(None), slice(y0, y1), slice(x0, x1))
         out[sl] = torch.where(take, res.image.to(out), out[sl])
@@ -433,7 +441,8 @@ def _by_regions(x: torch.Tensor, regions: list, solve: Callable, progress: Calla
             std[sl] = torch.where(take, res.std.to(out), std[sl])
     res.image, res.std = out, std
     res.sampler, res.steps = "+".join(used), max(used.values())
-    res.params = {**res.params, "regions": k}
+    res.params = {key: next(iter(vs)) if len(vs) == 1 else "+".join(map(str, vs)) for key, vs in seen.items()}
+    res.params["regions"] = k
     return res
 
 

@@ -345,6 +345,10 @@ def mask_of_image(img: Image, shape: tuple[int, int], *, invert: bool = False, n
     if img.has_alpha:
         opaque = hole_from_array(img.alpha)
         hole = hole & opaque if hole.any() else opaque & ~opaque.all()  # all opaque: no alpha drawing
+    if not hole.any() and not invert and np.asarray(a).any() and a.dtype.kind in "ui":
+        top = int(np.iinfo(a.dtype).max)
+        raise InputError(f"{name}: mask has no hole: its brightest value is {int(a.max())} of {top}, and holes are "
+                         f"the pixels at {(top + 1) // 2} or more (draw them white)")
     if invert:
         hole = ~hole
     return mask_from_hole(hole, shape, name)
@@ -352,14 +356,13 @@ def mask_of_image(img: Image, shape: tuple[int, int], *, invert: bool = False, n
 
 def mask_from_hole(hole: np.ndarray, shape: tuple[int, int], name: str = "mask") -> np.ndarray:
     H, W = shape
+    where = "" if name == "mask" else f"{name}: "
     if hole.shape != (H, W):
-        raise InputError(
-            f"{name}: mask is {hole.shape[1]}x{hole.shape[0]} but the image is {W}x{H} (width x height)"
-        )
+        raise InputError(f"{where}mask is {hole.shape[1]}x{hole.shape[0]} but the image is {W}x{H} (width x height)")
     if not hole.any():
-        raise InputError(f"{name}: mask has no hole (no non-zero pixels to fill)")
+        raise InputError(f"{where}mask has no hole (no pixel at half its range or more, e.g. 128 of 255, to fill)")
     if hole.all():
-        raise InputError(f"{name}: mask covers the whole image (nothing is known)")
+        raise InputError(f"{where}mask covers the whole image (nothing is known)")
     return ~hole
 
 

@@ -90,8 +90,15 @@ def test_mask_is_thresholded_at_half_range(tmp_path):
     write_image(tmp_path / "labels.png", (m > 0).astype(np.uint8))  # 0/1 label image
     assert (~read_mask(tmp_path / "labels.png", (40, 48))).sum() == 20 * 24
     write_image(tmp_path / "m16.png", m.astype(np.uint16) * 257 // 2)  # 32767: under half of 65535
-    with pytest.raises(InputError, match="no hole"):
+    with pytest.raises(InputError, match="no hole: its brightest value is 32767 of 65535, and holes are the pixels "
+                                         "at 32768 or more"):
         read_mask(tmp_path / "m16.png", (40, 48))
+    write_image(tmp_path / "grey.png", m // 255 * 100)  # drawn in grey 100: says why it is no hole
+    with pytest.raises(InputError, match="brightest value is 100 of 255, and holes are the pixels at 128 or more"):
+        read_mask(tmp_path / "grey.png", (40, 48))
+    write_image(tmp_path / "black.png", m * 0)
+    with pytest.raises(InputError, match=r"mask has no hole \(no pixel at half its range or more"):
+        read_mask(tmp_path / "black.png", (40, 48))
 
 
 def test_write_is_atomic_and_never_clobbers(tmp_path):
