@@ -4,6 +4,8 @@ Each variant fills CBSD68-style masks (`--mask box|thick`, seeded per image) on 
 training photo and reports hole PSNR, SWD and gradient ratio (restore.metrics):
 
     telea / pm                         OpenCV Telea; PatchMatch (pypatchmatch, 7x7 patches)
+    fill:NAME                          the CLI with --fill NAME (mean, scene, sample, ...)
+    R:RADIUS                           the CLI's default, --fill auto switching to scene above RADIUS px
     scene[:SIGMA:N[:ETA]]              the CLI's default (restore.tasks.inpaint as shipped), optionally
                                        refined by ddnm from SIGMA in N steps instead of the recipe's
                                        (ETA: ddnm's eta, and ddnm for every crop)
@@ -93,6 +95,12 @@ for mk in masks:
                 if v.count(":") == 3:  # the refinement's eta (ddnm for every crop, thin ones too)
                     kw.update(sampler="ddnm", eta=float(v.split(":")[3]))
                 o = run(c.y, "inpaint", prior=prior, known=c.known, **kw).image
+            elif v.startswith("fill:"):  # the CLI with --fill NAME
+                o = run(c.y, "inpaint", prior=prior, known=c.known, fill=v[5:]).image
+            elif v.startswith("R:"):  # the CLI's default with --fill auto's switch at another radius
+                ip.SCENE_RADIUS, keep = float(v[2:]), ip.SCENE_RADIUS
+                o = run(c.y, "inpaint", prior=prior, known=c.known).image
+                ip.SCENE_RADIUS = keep
             elif v.startswith("P:"):
                 _, pull, blur = v.split(":")
                 o = orig_fill(c.y, c.known, guide_weight=0.0, pull=float(pull), pull_blur=float(blur))

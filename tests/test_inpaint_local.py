@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numpy as np
 import pytest
 import torch
@@ -138,6 +139,17 @@ def test_inverted_mask_warned_and_invert_mask(tiny_prior_dir, photo_and_mask):
     assert np.array_equal(read_image(d / "b.png").array, read_image(d / "c.png").array)
 
 
+def test_mostly_hole_warning_never_says_100_percent():
+    from restore.tasks import get_task
+
+    hole = np.ones((40, 40), bool)
+    hole[0, :1] = False  # 1 known pixel of 1600: 99.94 %
+    (w,) = get_task("inpaint").warnings(None, {"mask": hole})
+    assert "99.9 % of the image" in w
+    hole[:5, :] = False  # 87.5 %
+    assert "88 % of the image" in get_task("inpaint").warnings(None, {"mask": hole})[0]
+
+
 def test_photo_like():
     from restore.tasks.inpaint import photo_like
 
@@ -169,6 +181,24 @@ def test_auto_fill_follows_the_hole_geometry():
         assert tk.fill_of(p) == fill
         assert tk.recipe(p) == (tk.SCENE if fill == "scene" else tk.recipe({"fill": "mean"}))
     assert tk.fill_of({"known": torch.from_numpy(~blob), "fill": "mean"}) == "mean"  # --fill keeps control
+    post = np.zeros((H, W), bool)
+    post[10:120, 70:90] = True  # a fence post 20 px wide: the scene fill, not a smooth bar
+    scattered = np.random.default_rng(0).random((H, W)) < 0.97  # 97 % of the pixels missing
+    assert inscribed_radius(post) > SCENE_RADIUS and inscribed_radius(scattered) > SCENE_RADIUS
+    assert tk.fill_of({"known": torch.from_numpy(~post), "fill": "auto"}) == "scene"
+    assert tk.fill_of({"known": torch.from_numpy(~scattered), "fill": "auto"}) == "mean"  # no whole patches
+
+
+def test_has_sources():
+    from restore.tasks.inpaint import has_sources
+
+    hole = np.zeros((64, 64), bool)
+    hole[20:40, 20:40] = True
+    assert has_sources(hole) and not has_sources(np.ones((64, 64), bool))
+    assert not has_sources(np.random.default_rng(0).random((64, 64)) < 0.5)  # scattered known pixels
+    hole = np.ones((64, 64), bool)
+    hole[30:42, :] = False  # a 12-px band: only its 2 middle rows are centres of whole 11x11 patches
+    assert not has_sources(hole) and has_sources(hole, patch=2)
 
 
 def test_without_pypatchmatch_auto_keeps_the_mean_and_scene_says_why(monkeypatch):
@@ -217,9 +247,11 @@ def test_a_result_names_every_sampler_its_regions_ran(tiny_prior):
     hole = np.zeros((H, W), bool)
     hole[20:24, 10:60] = True  # a scratch
     hole[120:180, 380:450] = True  # an object, far from it: its own crop
-    r = run(x, "inpaint", mask=hole, prior=tiny_prior)
+    r = run(x, "inpaint", mask=hole, prior=tiny_prior, mask_dilate=2)
     assert r.params["regions"] == 2
     assert sorted(r.sampler.split("+")) == ["dpir", "none"] and r.steps == get_task("inpaint").steps
+    # the crops' own fills, both; the task's options as asked, not each crop's defaults
+    assert sorted(r.params["fill"].split("+")) == ["mean", "scene"] and r.params["mask_dilate"] == 2
 
 
 def test_scene_fill_is_the_exemplar_start_without_steps(tiny_prior):
@@ -271,6 +303,27 @@ def test_pull_moves_the_fill_towards_telea():
     te = torch.from_numpy(te).float()
     assert ((f1 - te).abs() < (f0 - te).abs() * 0.75 + 1e-3).all()
     assert ((f1 - te).abs() > (f0 - te).abs() * 0.25 - 1e-3).all()  # part of the way, not all
+
+
+def test_scene_fill_keeps_patchmatchs_colours_deep_in_a_large_hole():
+    """The pull holds up to ``pull_reach`` pixels from the border and is gone from twice that:
+    deep in a large hole the fill is PatchMatch's own, not the grey average of the border."""
+    pytest.importorskip("patchmatch")
+    from restore.tasks.inpaint import PULL_REACH, exemplar_fill, hole_depth
+
+    H, W = 96, 128
+    x = _photo(H, W, seed=3)
+    hole = np.zeros((H, W), bool)
+    hole[20:76, 30:98] = True  # 28 px deep
+    known = torch.from_numpy(~hole)
+    depth = torch.from_numpy(hole_depth(hole))
+    own = exemplar_fill(x, known, pull=0.0)
+    everywhere = exemplar_fill(x, known, pull_reach=math.inf)
+    reach = exemplar_fill(x, known, pull_reach=8.0)
+    deep, near = depth >= 16, (depth > 0) & (depth <= 8)
+    assert deep.sum() > 100 and torch.equal(reach[..., deep], own[..., deep])
+    assert torch.equal(reach[..., near], everywhere[..., near]) and not torch.equal(own[..., near], reach[..., near])
+    assert torch.equal(exemplar_fill(x, known), everywhere) and PULL_REACH >= 28  # holes this deep: as before
 
 
 def test_pull_reach_fades_the_pull_with_the_distance_into_the_hole():

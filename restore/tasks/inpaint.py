@@ -298,12 +298,18 @@ TELEA_PULL, PULL_BLUR, PUSH_PULL_SHARE = 2 / 3, 6.0, 0.5
 #: is rays drawn in from the border, a pinwheel the pull made half visible
 #: (benchmarks/results/inpaint_holes.md). Holes up to 96 px deep are as before
 TELEA_REACH = 96.0
+#: the pull itself holds up to this distance (pixels) from the hole's border and fades out by
+#: twice it: deeper in, the smooth fills are an average of the whole border (a grey haze over a
+#: large hole, with the colours of every object around it), and PatchMatch's own colours are
+#: kept. Holes up to 96 px deep (the CBSD68 and validation masks) are unchanged; on 16 large
+#: photos it costs 0.31 dB of box hole PSNR at the same SWD (benchmarks/results/inpaint_holes.md)
+PULL_REACH = 96.0
 
 
 def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PATCH, seed: int = 0,
                   guide_weight: float = GUIDE_WEIGHT, pull: float = TELEA_PULL,
                   pull_blur: float = PULL_BLUR, telea_reach: float = TELEA_REACH,
-                  push_pull: float = PUSH_PULL_SHARE) -> torch.Tensor | None:
+                  push_pull: float = PUSH_PULL_SHARE, pull_reach: float = PULL_REACH) -> torch.Tensor | None:
     """The holes of ``x`` (``(B, C, H, W)``) filled with patches of its own known part
     (PatchMatch nearest-neighbour fields, multiscale EM as in Wexler et al. 2007 and
     Content-Aware Fill; Barnes et al. 2009) by the optional ``pypatchmatch`` package
@@ -319,7 +325,9 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
     share ``push_pull`` of a push-pull fill (:func:`push_pull_fill`); unlike the guide, this
     keeps PatchMatch's texture coherent (benchmarks/results/inpaint_holes.md). Further than
     ``telea_reach`` pixels from the hole's border Telea's part turns into push-pull too (all of
-    it from twice that distance on): Telea's rays are not drawn into a large hole."""
+    it from twice that distance on): Telea's rays are not drawn into a large hole. The pull
+    holds up to ``pull_reach`` pixels from the border and fades out by twice that (the smooth
+    fills deep in a large hole are the whole border's average: a grey haze)."""
     try:
         from patchmatch import patch_match as pm
     except ImportError:
@@ -341,7 +349,8 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
             f = pm.inpaint(img3, h8, patch_size=patch)
         f = f.astype(np.float32) / 255
         if pull > 0:
-            f = pull_towards(f, _pull_target(img3, telea, hole, telea_reach, push_pull), hole, pull, pull_blur)
+            f = pull_towards(f, _pull_target(img3, telea, hole, telea_reach, push_pull), hole, pull, pull_blur,
+                             pull_reach)
             f = np.where(hole[..., None], np.clip(f, 0, 1), img3.astype(np.float32) / 255)
         f = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)
         out.append(f[:1] if C == 1 else f)
@@ -413,6 +422,21 @@ def guide_map(smooth: np.ndarray, blur: float = GUIDE_BLUR) -> np.ndarray:
                                 dtype=np.float32)
 
 
+def has_sources(hole: np.ndarray, patch: int = EXEMPLAR_PATCH, share: float = 0.25) -> bool:
+    """Whether the known pixels (``hole`` False) hold whole patches for PatchMatch to copy: at
+    least ``share`` of them are the centre of a ``2 patch + 1`` square with no hole pixel.
+    Scattered known pixels (a random mask's) have none."""
+    import cv2
+
+    known = (~hole).astype(np.uint8)
+    n = int(known.sum())
+    if n == 0:
+        return False
+    k = np.ones((2 * patch + 1, 2 * patch + 1), np.uint8)
+    whole = cv2.erode(known, k, borderType=cv2.BORDER_CONSTANT, borderValue=1)
+    return int(whole.sum()) >= share * n
+
+
 def inscribed_radius(hole: np.ndarray) -> float:
     """The radius of the largest disc inside the hole (pixels): the distance transform's
     maximum. Scratches, text and scattered pixels have a few pixels; an object tens."""
@@ -422,10 +446,11 @@ def inscribed_radius(hole: np.ndarray) -> float:
 
 
 # -- work local to the holes ------------------------------------------------------------------
-#: holes whose inscribed disc is wider than this radius (pixels) get the scene fill: on 4
-#: validation crops the thin stroke masks measured 12.8-13.8 px (mean +1.5 dB hole PSNR over
-#: scene there), the medium ones 18.4-43 (benchmarks/results/inpaint_holes.md)
-SCENE_RADIUS = 16
+#: holes whose inscribed disc is wider than this radius (pixels) get the scene fill. On strokes
+#: of one width (16 validation photos) the posterior mean's SWD is no worse than Telea's up to
+#: 8 px wide (radius 7.8); from 12 px wide it is worse than Telea's, a smooth smear across the
+#: texture, while the scene fill stays level with PatchMatch (benchmarks/results/inpaint_holes.md)
+SCENE_RADIUS = 8
 #: known pixels kept around each hole as the sampler's context (pixels on each side); chosen
 #: on validation crops by comparing with whole-image results (benchmarks/inpaint_large.py)
 LOCAL_MARGIN = 48
@@ -546,13 +571,15 @@ class InpaintTask(Task):
         Param("mask_dilate", int, 0, "Grow the holes by N pixels (object removal: covers the edge halo).",
               range=(0, 256)),
         Param("invert_mask", bool, False, "Mask files mark known pixels instead of holes.", switch=True),
-        Param("mask_source", str, "file", "'alpha': fill the transparent pixels of an RGBA image (no MASK argument).",
+        Param("mask_source", str, "file", "'alpha': fill the fully transparent pixels of an RGBA image "
+                                          "(no MASK argument); the output is opaque.",
               choices=("file", "alpha"), flag="--mask"),
         Param("sigma", float, 0.0, "Noise std of the known pixels, 0-255 units.", range=(0, 255), unit=255.0),
         Param("local", bool, True, "Restore crops around the holes only (False: the whole image).", cli=False),
         Param("start", object, None, "(B, C, H, W) first guess for the holes (default: the scene fill's "
                                      "exemplar start for fill 'scene', else the task's own).", cli=False),
-        Param("fill", str, "auto", "'auto': 'scene' for holes wider than the network's reach, 'mean' otherwise; "
+        Param("fill", str, "auto", "'auto': 'scene' for holes over 16 px wide (objects), 'mean' for narrower ones "
+                                   "(scratches, text) and scattered pixels; "
                                    "'mean': the posterior mean (best PSNR for scratches and text; large holes come "
                                    "out smooth); 'scene': patches of the photo itself (PatchMatch, by the "
                                    "pypatchmatch package), their low frequencies mixed with smooth fills' "
@@ -583,9 +610,9 @@ class InpaintTask(Task):
     # evaluations (benchmarks/results/dpir_momentum.md)
     sampler, steps, sigma_max, spacing, sigma_min, options = "dpir", 20, 0.2, "log", 0.005, (("momentum", 0.5),)
     helper_args = ("mask",)
-    helper_doc = """Fill the pixels where ``mask`` is non-zero; known pixels are kept exactly.
+    helper_doc = """Fill the pixels ``mask`` marks; known pixels are kept exactly.
 
-    ``mask``: ``H x W``, non-zero / True = pixels to fill.
+    ``mask``: ``H x W``, True / 1 / values at half the range or more (128 of 255) = pixels to fill.
 
     {params}
 
@@ -612,8 +639,9 @@ class InpaintTask(Task):
     def fill_of(self, p) -> str:
         """The fill ``p`` asks for, ``auto`` resolved by the holes' geometry: ``scene`` where
         the largest inscribed disc's radius is over :data:`SCENE_RADIUS` (beyond what the
-        mean continues) and the pypatchmatch package is installed, ``mean`` otherwise
-        (scratches, text, scattered pixels)."""
+        mean continues), the known pixels hold whole patches to copy (:func:`has_sources`)
+        and the pypatchmatch package is installed; ``mean`` otherwise (scratches, text,
+        scattered pixels)."""
         f = p.get("fill") or "auto"
         if f == "scene" and not has_patchmatch():
             raise InputError("--fill scene needs the pypatchmatch package (pip install pypatchmatch; it has "
@@ -625,7 +653,7 @@ class InpaintTask(Task):
             return "mean"
         H, W = k.shape[-2:]
         hole = (~torch.as_tensor(k).cpu().bool().reshape(-1, H, W).all(0)).numpy()
-        return "scene" if inscribed_radius(hole) > SCENE_RADIUS else "mean"
+        return "scene" if inscribed_radius(hole) > SCENE_RADIUS and has_sources(hole) else "mean"
 
     def recipe(self, p):
         f = self.fill_of(p)
@@ -644,7 +672,7 @@ class InpaintTask(Task):
         if q["mask"] is not None:
             q["known"] = _per_image(q.pop("mask"), B, lambda m: known_from_mask(m, (H, W), q["mask_dilate"]))
         elif q["known"] is None:
-            raise InputError("inpainting needs a mask (non-zero = pixels to fill)")
+            raise InputError("inpainting needs a mask (True / >= half range = pixels to fill)")
         else:
             def known_of(k):
                 known = torch.as_tensor(k).bool()
@@ -755,7 +783,8 @@ class InpaintTask(Task):
             frac = float(np.mean(hole_from_array(np.asarray(h)))) if h is not None else float(
                 1 - torch.as_tensor(k).float().mean())
             if frac > MOSTLY_HOLE:
-                out.append(f"the mask marks {frac * 100:.0f} % of the image to fill; if its white marks the "
+                pct = f"{frac * 100:.0f}" if frac < 0.995 else f"{math.floor(frac * 1000) / 10:.1f}"  # never "100"
+                out.append(f"the mask marks {pct} % of the image to fill; if its white marks the "
                            f"pixels to keep, pass --invert-mask")
         return out
 
