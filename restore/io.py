@@ -345,7 +345,7 @@ def mask_of_image(img: Image, shape: tuple[int, int], *, invert: bool = False, n
     if img.has_alpha:
         opaque = hole_from_array(img.alpha)
         hole = hole & opaque if hole.any() else opaque & ~opaque.all()  # all opaque: no alpha drawing
-    if not hole.any() and not invert and np.asarray(a).any() and a.dtype.kind in "ui":
+    if not hole.any() and not invert and a.any() and a.dtype.kind in "ui":
         top = int(np.iinfo(a.dtype).max)
         raise InputError(f"{name}: mask has no hole: its brightest value is {int(a.max())} of {top}, and holes are "
                          f"the pixels at {(top + 1) // 2} or more (draw them white)")

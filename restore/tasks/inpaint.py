@@ -349,8 +349,9 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
             f = pm.inpaint(img3, h8, patch_size=patch)
         f = f.astype(np.float32) / 255
         if pull > 0:
-            f = pull_towards(f, _pull_target(img3, telea, hole, telea_reach, push_pull), hole, pull, pull_blur,
-                             pull_reach)
+            depth = hole_depth(hole)  # one distance transform for the target's and the pull's reach
+            f = pull_towards(f, _pull_target(img3, telea, hole, telea_reach, push_pull, depth), hole, pull,
+                             pull_blur, pull_reach, depth)
             f = np.where(hole[..., None], np.clip(f, 0, 1), img3.astype(np.float32) / 255)
         f = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)
         out.append(f[:1] if C == 1 else f)
@@ -358,17 +359,22 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
 
 
 def pull_towards(f: np.ndarray, target: np.ndarray, hole: np.ndarray, pull: float, blur: float,
-                 reach: float = math.inf) -> np.ndarray:
+                 reach: float = math.inf, depth: np.ndarray | None = None) -> np.ndarray:
     """``f`` (``H x W x C`` float) with its low frequencies (Gaussian ``blur`` px) moved the
     fraction ``pull`` of the way towards ``target``'s; with a finite ``reach`` the fraction
     holds up to ``reach`` pixels from the nearest known pixel (``hole`` False) and falls
-    linearly to 0 at twice that."""
+    linearly to 0 at twice that (``depth``: :func:`hole_depth` of ``hole``, if already made)."""
     import cv2
 
     w = np.float32(pull)
     if math.isfinite(reach):
-        w = (pull * np.clip(2 - hole_depth(hole) / reach, 0, 1)).astype(np.float32)[..., None]
+        w = (pull * _fade(hole_depth(hole) if depth is None else depth, reach)).astype(np.float32)[..., None]
     return f + w * cv2.GaussianBlur(target - f, (0, 0), blur)
+
+
+def _fade(depth: np.ndarray, reach: float) -> np.ndarray:
+    """1 up to ``reach`` pixels into a hole (``depth``), falling linearly to 0 at twice that."""
+    return np.clip(2 - depth / reach, 0, 1)
 
 
 def hole_depth(hole: np.ndarray, outside_known: bool = False) -> np.ndarray:
@@ -388,17 +394,18 @@ def push_pull_np(a: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 
 def _pull_target(img: np.ndarray, telea: np.ndarray, hole: np.ndarray, reach: float,
-                 push_pull: float = 0.0) -> np.ndarray:
+                 push_pull: float = 0.0, depth: np.ndarray | None = None) -> np.ndarray:
     """The pull's target (float in [0, 1]): ``1 - push_pull`` of Telea's fill and ``push_pull``
     of a push-pull fill of ``img`` (uint8 ``H x W x 3``); Telea's part turns linearly into
-    push-pull from ``reach`` pixels into the hole to twice that."""
+    push-pull from ``reach`` pixels into the hole to twice that (``depth``: :func:`hole_depth`
+    of ``hole``, if already made)."""
     t = telea.astype(np.float32) / 255
-    d = hole_depth(hole)
+    d = hole_depth(hole) if depth is None else depth
     deep = math.isfinite(reach) and d.max() > reach
     if not deep and push_pull == 0:
         return t
     pp = push_pull_np(img.astype(np.float32) / 255, hole)
-    s = np.clip(d / reach - 1, 0, 1)[..., None] if deep else np.float32(0)
+    s = (1 - _fade(d, reach))[..., None] if deep else np.float32(0)
     return (1 - push_pull) * ((1 - s) * t + s * pp) + push_pull * pp
 
 
