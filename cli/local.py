@@ -229,6 +229,12 @@ def result_line(rec: dict) -> str:
     if "psnr" in rec:
         y = rec.get("metric", "PSNR")[4:]
         line += f"  PSNR{y} {rec['psnr']:.2f} dB  SSIM{y} {rec['ssim']:.4f}"
+    if rec.get("holes_grown"):  # mask_dilate auto: say so, the mask was not used as drawn
+        from restore.tasks.inpaint import TIGHT_GROW
+
+        n = rec["holes_grown"]
+        line += (f"  ({n} hole{'s' if n > 1 else ''} drawn tight around an object grown by {TIGHT_GROW} px; "
+                 "--mask-dilate 0 keeps the mask as drawn)")
     return line
 
 

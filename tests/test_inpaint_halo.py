@@ -1,0 +1,109 @@
+"""A mask drawn tight around an object grows by TIGHT_GROW pixels (mask_dilate auto): the
+object's blurred edge, left just outside, would tint the fill. Loose masks, erased holes and
+``known`` (observed pixels) are kept as given."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import restore
+from restore.api import run
+from restore.tasks.inpaint import TIGHT_GROW, dilate_hole, tight_holes
+
+H, W = 96, 128
+
+
+def _scene(seed: int = 0) -> np.ndarray:
+    """A smooth, lightly textured background (H x W x 3 float in [0, 1])."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:H, 0:W] / np.array([H, W])[:, None, None]
+    base = np.stack([0.3 + 0.3 * yy, 0.5 + 0.2 * np.sin(5 * xx), 0.6 - 0.2 * xx], -1)
+    return np.clip(base + 0.03 * rng.standard_normal((H, W, 3)), 0, 1).astype(np.float32)
+
+
+def _with_object(bg: np.ndarray, centre=(48, 64), radius=18, blur=1.2):
+    """``bg`` with a dark red disc whose edge is blurred (the halo), and the disc's alpha."""
+    disc = np.zeros((H, W), np.float32)
+    cv2.circle(disc, centre[::-1], radius, 1.0, -1)
+    a = cv2.GaussianBlur(disc, (0, 0), blur)[..., None]
+    return (a * np.array([0.55, 0.08, 0.05], np.float32) + (1 - a) * bg).astype(np.float32), a[..., 0]
+
+
+def test_a_tight_hole_grows_by_tight_grow():
+    img, a = _with_object(_scene())
+    tight = a >= 0.5
+    grown, n = tight_holes(img, tight)
+    assert n == 1 and np.array_equal(grown, dilate_hole(tight, TIGHT_GROW))
+
+
+def test_loose_erased_and_two_holes():
+    bg = _scene(1)
+    img, a = _with_object(bg)
+    loose = dilate_hole(a >= 0.5, 12)  # drawn around the object, its border over the scene
+    g, n = tight_holes(img, loose)
+    assert n == 0 and np.array_equal(g, loose)
+    erased = img.copy()
+    erased[a >= 0.5] = 0  # the object already cut out: nothing under the hole to compare with
+    g, n = tight_holes(erased, a >= 0.5)
+    assert n == 0 and np.array_equal(g, a >= 0.5)
+    # one tight hole (the object) and one loose hole (over the plain scene): only the first grows
+    other = np.zeros((H, W), bool)
+    other[8:24, 8:30] = True
+    g, n = tight_holes(img, (a >= 0.5) | other)
+    assert n == 1 and np.array_equal(g, dilate_hole(a >= 0.5, TIGHT_GROW) | other)
+
+
+def test_inpaint_by_default_fills_the_grown_hole_and_keeps_the_rest(tiny_prior):
+    img, a = _with_object(_scene(2))
+    tight = a >= 0.5
+    x = torch.from_numpy(img).permute(2, 0, 1)[None]
+    r = run(x, "inpaint", mask=tight, prior=tiny_prior, steps=2)
+    assert r.params["mask_dilate"] == "auto" and r.params["holes_grown"] == 1
+    out = r.image[0].permute(1, 2, 0).numpy()
+    grown = dilate_hole(tight, TIGHT_GROW)
+    assert np.array_equal(out[~grown], img[~grown])  # beyond the grown hole: bit for bit
+    ring = grown & ~tight
+    assert np.abs(out[ring] - img[ring]).max(-1).mean() > 0.01  # the halo's pixels were filled
+    # reddish halo gone: the ring is closer to the background than the input's ring was
+    assert np.abs(out[ring] - _scene(2)[ring]).mean() < np.abs(img[ring] - _scene(2)[ring]).mean()
+    # as drawn: nothing outside the mask changes
+    r0 = run(x, "inpaint", mask=tight, prior=tiny_prior, steps=2, mask_dilate=0)
+    assert r0.params["mask_dilate"] == 0 and "holes_grown" not in r0.params
+    assert np.array_equal(r0.image[0].permute(1, 2, 0).numpy()[~tight], img[~tight])
+
+
+def test_known_is_taken_as_given(tiny_prior):
+    """``known`` (observed pixels: restore eval's path) is exact; it never grows."""
+    img, a = _with_object(_scene(3))
+    known = torch.from_numpy(a < 0.5)
+    x = torch.from_numpy(img).permute(2, 0, 1)[None]
+    r = run(x, "inpaint", known=known, prior=tiny_prior, steps=2)
+    assert r.params["mask_dilate"] == 0
+    out = r.image[0].permute(1, 2, 0).numpy()
+    assert np.array_equal(out[a < 0.5], img[a < 0.5])
+
+
+def test_a_batch_grows_each_image_by_its_own_content(tiny_prior):
+    """One mask for two images: tight around the object in the first, over the plain scene in
+    the second; only the first image's hole grows."""
+    img, a = _with_object(_scene(4))
+    tight = a >= 0.5
+    x = torch.from_numpy(np.stack([img, _scene(5)])).permute(0, 3, 1, 2)
+    r = run(x, "inpaint", mask=tight, prior=tiny_prior, steps=2)
+    assert r.params["holes_grown"] == 1
+    out = r.image.permute(0, 2, 3, 1).numpy()
+    ring = dilate_hole(tight, TIGHT_GROW) & ~tight
+    assert not np.array_equal(out[0][ring], img[ring])
+    assert np.array_equal(out[1][~tight], _scene(5)[~tight])
+
+
+@pytest.mark.parametrize("dilate", [0, 3])
+def test_an_explicit_dilate_wins(tiny_prior, dilate):
+    img, a = _with_object(_scene(6))
+    tight = a >= 0.5
+    out = restore.inpaint(img, tight, prior=tiny_prior, steps=2, mask_dilate=dilate)
+    keep = ~dilate_hole(tight, dilate)
+    assert np.array_equal(out[keep], img[keep])
