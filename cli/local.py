@@ -335,6 +335,8 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
         "sigma_max": None if res.sigma_start is None else round(res.sigma_start * 255, 3),
         "width": int(out_arr.shape[1]), "height": int(out_arr.shape[0]),
         **{k: _cli_units(tk, k, v) for k, v in res.params.items() if isinstance(v, (int, float, str))},
+        **{k: _cli_units(tk, k, v[r]) for k, v in res.params.items()  # per image of the batch
+           if isinstance(v, list) and len(v) == res.image.shape[0]},
     }
     if res.sigma_estimated and not o["quiet"] and not o["as_json"]:
         click.echo(f"{it.src}: estimated noise sigma = {sigma_y * 255:.2f} (0-255 units)", err=True)

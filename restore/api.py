@@ -285,8 +285,13 @@ def run(
 
 
 def _shown(p: dict) -> dict:
-    """The task parameters a result reports: the plain values (not tensors, switches or the noise)."""
-    return {k: v for k, v in p.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool) and k != "sigma"}
+    """The task parameters a result reports: the plain values, or lists of them (one per image
+    of a batch); not tensors, arrays, switches or the noise."""
+    def plain(v):
+        return isinstance(v, (int, float, str)) and not isinstance(v, bool)
+
+    return {k: v for k, v in p.items()
+            if k != "sigma" and (plain(v) or (isinstance(v, list) and v and all(map(plain, v))))}
 
 
 def check_stepless_samples(recipe, samples: int, steps: int | None) -> None:

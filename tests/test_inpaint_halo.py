@@ -4,6 +4,8 @@ object's blurred edge, left just outside, would tint the fill. Loose masks, eras
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -93,7 +95,7 @@ def test_a_batch_grows_each_image_by_its_own_content(tiny_prior):
     tight = a >= 0.5
     x = torch.from_numpy(np.stack([img, _scene(5)])).permute(0, 3, 1, 2)
     r = run(x, "inpaint", mask=tight, prior=tiny_prior, steps=2)
-    assert r.params["holes_grown"] == 1
+    assert r.params["holes_grown"] == [1, 0]  # per image
     out = r.image.permute(0, 2, 3, 1).numpy()
     ring = dilate_hole(tight, TIGHT_GROW) & ~tight
     assert not np.array_equal(out[0][ring], img[ring])
@@ -107,3 +109,32 @@ def test_an_explicit_dilate_wins(tiny_prior, dilate):
     out = restore.inpaint(img, tight, prior=tiny_prior, steps=2, mask_dilate=dilate)
     keep = ~dilate_hole(tight, dilate)
     assert np.array_equal(out[keep], img[keep])
+
+
+def test_cli_says_when_a_hole_grew_per_image(tmp_path, tiny_prior_dir):
+    """A folder run in one batch: each image's record counts its own grown holes, and the plain
+    line says the mask was not used as drawn."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.main import main
+    from restore.io import write_image
+
+    img, a = _with_object(_scene(7))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "masks").mkdir()
+    for name, photo in (("a", img), ("b", _scene(8))):
+        write_image(tmp_path / "in" / f"{name}.png", (photo * 255).round().astype(np.uint8))
+        write_image(tmp_path / "masks" / f"{name}.png", ((a >= 0.5) * 255).astype(np.uint8))
+    r = CliRunner().invoke(main, ["inpaint", str(tmp_path / "in"), str(tmp_path / "masks"), "-o",
+                                  str(tmp_path / "out"), "--batch-size", "2", "--json", "-q",
+                                  "--weights", str(tiny_prior_dir)], catch_exceptions=False)
+    assert r.exit_code == 0
+    lines = [json.loads(x) for x in r.output.splitlines() if x.startswith("{")]
+    recs = {Path(d["input"]).stem: d for d in lines if "input" in d}
+    assert recs["a"]["holes_grown"] == 1 and recs["b"]["holes_grown"] == 0 and recs["a"]["batch"] == 2
+    one = CliRunner().invoke(main, ["inpaint", str(tmp_path / "in" / "a.png"), str(tmp_path / "masks" / "a.png"),
+                                    "-o", str(tmp_path / "a.png"), "--weights", str(tiny_prior_dir)],
+                             catch_exceptions=False)
+    assert one.exit_code == 0 and "drawn tight around an object grown by 2 px" in one.output

@@ -262,24 +262,26 @@ def known_from_mask(mask, shape: tuple[int, int], dilate: int = 0, name: str = "
     return torch.from_numpy(mask_from_hole(dilate_hole(hole, dilate), shape, name))
 
 
-def _grow_tight(x: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, int]:
+def _grow_tight(x: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, int | list[int]]:
     """``known`` (``(H, W)`` shared, or ``(B, 1 or C, H, W)``) with each image's holes drawn
     tight around an object grown (:func:`tight_holes` of that image ``x[b]``), and how many
-    holes grew over the batch. A shared mask becomes one per image where they differ."""
+    holes grew: a number for one image, a list (one per image) for a batch. A shared mask
+    becomes one per image where they differ."""
     B, H, W = x.shape[0], *x.shape[-2:]
     per = known.ndim == 4
-    holes, n = [], 0
+    holes, n = [], []
     for b in range(B):
         k = known[b] if per else known
         hole = ~k.cpu().reshape(-1, H, W).all(0).numpy()
         g, nb = tight_holes(x[b].detach().float().cpu().permute(1, 2, 0).numpy(), hole)
         holes.append(g)
-        n += nb
-    if n == 0:
-        return known, 0
+        n.append(nb)
+    count = n[0] if B == 1 else n
+    if not any(n):
+        return known, count
     if not per and all((h == holes[0]).all() for h in holes):
-        return torch.from_numpy(~holes[0]), n
-    return torch.from_numpy(~np.stack(holes))[:, None], n
+        return torch.from_numpy(~holes[0]), count
+    return torch.from_numpy(~np.stack(holes))[:, None], count
 
 
 def _per_image(m, batch: int, one) -> torch.Tensor:
