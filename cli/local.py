@@ -233,8 +233,9 @@ def result_line(rec: dict) -> str:
         from restore.tasks.inpaint import TIGHT_GROW
 
         n = rec["holes_grown"]
-        line += (f"  ({n} hole{'s' if n > 1 else ''} drawn tight around an object grown by {TIGHT_GROW} px; "
-                 "--mask-dilate 0 keeps the mask as drawn)")
+        which = "1 hole by {} px: its mask follows" if n == 1 else f"{n} holes by {{}} px: their masks follow"
+        line += (f"  (grew {which.format(TIGHT_GROW)} an object's outline; --mask-dilate N sets the growth, "
+                 "0 keeps the mask as drawn)")
     return line
 
 

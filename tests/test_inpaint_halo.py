@@ -69,8 +69,10 @@ def test_inpaint_by_default_fills_the_grown_hole_and_keeps_the_rest(tiny_prior):
     assert np.array_equal(out[~grown], img[~grown])  # beyond the grown hole: bit for bit
     ring = grown & ~tight
     assert np.abs(out[ring] - img[ring]).max(-1).mean() > 0.01  # the halo's pixels were filled
-    # reddish halo gone: the ring is closer to the background than the input's ring was
-    assert np.abs(out[ring] - _scene(2)[ring]).mean() < np.abs(img[ring] - _scene(2)[ring]).mean()
+    # the reddish halo gone: where the edge tints the ring, the output is nearer the background
+    halo = ring & (a > 0.1)
+    assert halo.sum() > 50
+    assert np.abs(out[halo] - _scene(2)[halo]).mean() < np.abs(img[halo] - _scene(2)[halo]).mean()
     # as drawn: nothing outside the mask changes
     r0 = run(x, "inpaint", mask=tight, prior=tiny_prior, steps=2, mask_dilate=0)
     assert r0.params["mask_dilate"] == 0 and "holes_grown" not in r0.params
@@ -137,4 +139,4 @@ def test_cli_says_when_a_hole_grew_per_image(tmp_path, tiny_prior_dir):
     one = CliRunner().invoke(main, ["inpaint", str(tmp_path / "in" / "a.png"), str(tmp_path / "masks" / "a.png"),
                                     "-o", str(tmp_path / "a.png"), "--weights", str(tiny_prior_dir)],
                              catch_exceptions=False)
-    assert one.exit_code == 0 and "drawn tight around an object grown by 2 px" in one.output
+    assert one.exit_code == 0 and f"grew 1 hole by {TIGHT_GROW} px: its mask follows an object's outline" in one.output

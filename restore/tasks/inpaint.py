@@ -157,20 +157,22 @@ def dilate_hole(hole: np.ndarray, px: int) -> np.ndarray:
     return cv2.dilate(hole.astype(np.uint8), k).astype(bool)
 
 
-#: a hole drawn tight around an object (its border follows the object's edge) grows by this many
-#: pixels under ``mask_dilate`` auto: the object's blurred edge, left just outside such a mask,
-#: tints the fill (a pale ghost of the object). On 40 synthetic removals from validation photos
-#: (edges blurred by 0.7-2.5 px, masks at half opacity) 2 px left 1.6 % of a 1.5-px edge's tint
-#: where 1 px left 23 % (a visible outline); 3 px cost more PSNR than it bought
+#: a hole drawn tight around an object (its border follows the object's outline) grows by this
+#: many pixels under ``mask_dilate`` auto: the object's blurred edge, left just outside such a
+#: mask, tints the fill (a pale ghost of the object). On 40 synthetic removals from validation
+#: photos with rough masks (cut at an opacity that wanders along the outline, eroded by 0-2 px:
+#: as segmentation tools draw them), 3 px left 2 % of the edge's tint, 2 px 6 %, at a better
+#: footprint PSNR; with masks cut exactly at half opacity 2 px scored 0.2 dB better
 #: (benchmarks/results/inpaint_halo.md)
-TIGHT_GROW = 2
-#: a pixel of a hole's border lies on an object's edge where the colour step across the border
-#: (rings of 3 px on either side) is over TIGHT_RATIO times the step between two rings further
-#: out (3-6 and 6-9 px); the hole is drawn tight where over TIGHT_SHARE of its border is. On 64
-#: synthetic removals, tight masks had 51-100 % of their border on the edge, loose ones at most
-#: 41 %; of LaMa's masks laid over photos (nothing under them) 0-2 % count as tight
-#: (benchmarks/results/inpaint_halo.md)
-TIGHT_RATIO, TIGHT_SHARE = 1.75, 0.5
+TIGHT_GROW = 3
+#: a pixel of a hole's border lies on an object's edge where the colour step from the hole's
+#: inner ring (3 px) to a ring outside it (3-6 px out: a rough mask leaves some of the object
+#: there) is over TIGHT_RATIO times the step between the next two rings (6-9 and 9-12 px out);
+#: the hole is drawn tight where over TIGHT_SHARE of its border is. On 64 synthetic removals
+#: (validation photos), every tight mask, exact or rough, had at least 62 % of its border on an
+#: edge and loose masks at most 52 %; 0-4 % of LaMa's masks laid over photos (nothing under
+#: them) count as tight (benchmarks/results/inpaint_halo.md)
+TIGHT_RATIO, TIGHT_SHARE = 1.75, 0.6
 
 
 def tight_holes(img: np.ndarray, hole: np.ndarray, grow: int = TIGHT_GROW,
@@ -185,15 +187,16 @@ def tight_holes(img: np.ndarray, hole: np.ndarray, grow: int = TIGHT_GROW,
     if grow <= 0 or not hole.any() or float(img[hole].std()) == 0:
         return hole, 0
     out, n = hole.copy(), 0
-    for y0, y1, x0, x1 in hole_boxes(hole, 3 * TIGHT_RING + 2 * grow + 8):  # whole holes and their rings
+    for y0, y1, x0, x1 in hole_boxes(hole, TIGHT_GAP + 6 * TIGHT_RING + 2 * grow + 2):  # holes, rings, blur
         g, k = _tight_crop(img[y0:y1, x0:x1], hole[y0:y1, x0:x1], grow, ratio, share)
         out[y0:y1, x0:x1] |= g
         n += k
     return out, n
 
 
-#: ring width (pixels) of :func:`tight_holes`'s colour steps
-TIGHT_RING = 3
+#: ring width (pixels) of :func:`tight_holes`'s colour steps, and the gap (pixels) left between
+#: the hole and its first ring outside
+TIGHT_RING, TIGHT_GAP = 3, 3
 
 
 def _tight_crop(img: np.ndarray, hole: np.ndarray, grow: int, ratio: float,
@@ -210,14 +213,16 @@ def _tight_crop(img: np.ndarray, hole: np.ndarray, grow: int, ratio: float,
     return dilate_hole(tight[lab], grow), int(tight.sum())
 
 
-def _tight_stats(img: np.ndarray, hole: np.ndarray):
+def _tight_stats(img: np.ndarray, hole: np.ndarray, gap: int | None = None):
     """Per known pixel next to a hole: the colour step across the border (the mean colours of
-    the rings of :data:`TIGHT_RING` px inside and outside, Gaussian-weighted around it) and the
-    step between the next two rings outside; the border pixels where all rings are near; the
-    holes' labels and count (:func:`cv2.connectedComponents`)."""
+    the hole's inner ring of :data:`TIGHT_RING` px and of a ring outside, ``gap`` px out; each
+    Gaussian-weighted around the pixel) and the step between the next two rings outside; the
+    border pixels where all rings are near; the holes' labels and count
+    (:func:`cv2.connectedComponents`)."""
     import cv2
 
     r = TIGHT_RING
+    gap = TIGHT_GAP if gap is None else gap
     d_out = hole_depth(~hole)  # known pixels: distance to the nearest hole pixel
     d_in = hole_depth(hole)
 
@@ -227,14 +232,16 @@ def _tight_stats(img: np.ndarray, hole: np.ndarray):
         den = cv2.GaussianBlur(w, (0, 0), r)
         return num / np.maximum(den, 1e-6)[..., None], den > 1e-3
 
-    known = ~hole
+    known, g = ~hole, gap
+
+    def ring(a, b):
+        return local_mean(known & (d_out > a) & (d_out <= b))
+
     c_in, ok_in = local_mean(hole & (d_in <= r))
-    c1, _ = local_mean(known & (d_out <= r))
-    c2, ok2 = local_mean(known & (d_out > r) & (d_out <= 2 * r))
-    c3, ok3 = local_mean(known & (d_out > 2 * r) & (d_out <= 3 * r))
+    (c1, ok1), (c2, ok2), (c3, ok3) = ring(g, g + r), ring(g + r, g + 2 * r), ring(g + 2 * r, g + 3 * r)
     across = np.sqrt(((c_in - c1) ** 2).sum(-1))
     beyond = np.sqrt(((c2 - c3) ** 2).sum(-1))
-    border = known & (d_out <= 1.5) & ok_in & ok2 & ok3
+    border = known & (d_out <= 1.5) & ok_in & ok1 & ok2 & ok3
     n, lab = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
     return across, beyond, border, lab, n
 
@@ -680,8 +687,9 @@ class InpaintTask(Task):
                                     "a list: one per image of a batch.", cli=False),
         Param("known", object, None, "(H, W) bool tensor, True = observed (instead of mask).", cli=False),
         Param("mask_dilate", int, None, "Grow the holes by N pixels (an object's edge left outside the mask "
-                                        "tints the fill). Default: 2 for a hole drawn tight around an object "
-                                        "(its border follows the object's edge), 0 for a loose one.",
+                                        f"tints the fill). Default: {TIGHT_GROW} for a hole drawn tight around an "
+                                        "object (its border follows the object's outline), 0 for a loose one; "
+                                        "if an outline of the object still shows, grow more (e.g. 6).",
               range=(0, 256)),
         Param("invert_mask", bool, False, "Mask files mark known pixels instead of holes.", switch=True),
         Param("mask_source", str, "file", "'alpha': fill the fully transparent pixels of an RGBA image "
