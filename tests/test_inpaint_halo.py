@@ -51,6 +51,15 @@ def test_loose_erased_and_two_holes():
     erased[a >= 0.5] = 0  # the object already cut out: nothing under the hole to compare with
     g, n = tight_holes(erased, a >= 0.5)
     assert n == 0 and np.array_equal(g, a >= 0.5)
+    # an erased hole beside a tight one: only the one showing its object grows
+    second, _ = _with_object(bg, centre=(20, 24), radius=10)
+    both = img.copy()
+    both[:40, :50] = second[:40, :50]
+    dark = np.zeros((H, W), bool)
+    dark[10:31, 14:35] = True
+    both[dark] = 0
+    g, n = tight_holes(both, (a >= 0.5) | dark)
+    assert n == 1 and np.array_equal(g, dilate_hole(a >= 0.5, TIGHT_GROW) | dark)
     # one tight hole (the object) and one loose hole (over the plain scene): only the first grows
     other = np.zeros((H, W), bool)
     other[8:24, 8:30] = True

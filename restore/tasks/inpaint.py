@@ -173,6 +173,9 @@ TIGHT_GROW = 3
 #: edge and loose masks at most 52 %; 0-4 % of LaMa's masks laid over photos (nothing under
 #: them) count as tight (benchmarks/results/inpaint_halo.md)
 TIGHT_RATIO, TIGHT_SHARE = 1.75, 0.6
+#: ring width (pixels) of :func:`tight_holes`'s colour steps, and the gap (pixels) left between
+#: the hole and its first ring outside
+TIGHT_RING, TIGHT_GAP = 3, 3
 
 
 def tight_holes(img: np.ndarray, hole: np.ndarray, grow: int = TIGHT_GROW,
@@ -184,7 +187,7 @@ def tight_holes(img: np.ndarray, hole: np.ndarray, grow: int = TIGHT_GROW,
     hole = np.asarray(hole, bool)
     img = np.asarray(img, np.float32)
     img = img[..., None] if img.ndim == 2 else img
-    if grow <= 0 or not hole.any() or float(img[hole].std()) == 0:
+    if grow <= 0 or not hole.any():
         return hole, 0
     out, n = hole.copy(), 0
     for y0, y1, x0, x1 in hole_boxes(hole, TIGHT_GAP + 6 * TIGHT_RING + 2 * grow + 2):  # holes, rings, blur
@@ -192,11 +195,6 @@ def tight_holes(img: np.ndarray, hole: np.ndarray, grow: int = TIGHT_GROW,
         out[y0:y1, x0:x1] |= g
         n += k
     return out, n
-
-
-#: ring width (pixels) of :func:`tight_holes`'s colour steps, and the gap (pixels) left between
-#: the hole and its first ring outside
-TIGHT_RING, TIGHT_GAP = 3, 3
 
 
 def _tight_crop(img: np.ndarray, hole: np.ndarray, grow: int, ratio: float,
@@ -210,6 +208,12 @@ def _tight_crop(img: np.ndarray, hole: np.ndarray, grow: int, ratio: float,
     pixels = np.bincount(near, minlength=n)
     tight = np.bincount(near, weights=on_edge, minlength=n) > share * np.maximum(pixels, 1)
     tight[0] = False  # the label of known pixels
+    inside = lab[hole]  # a hole of one colour (erased) shows no object to compare with
+    size = np.maximum(np.bincount(inside, minlength=n), 1)
+    spread = sum(np.bincount(inside, weights=c * c, minlength=n) / size
+                 - (np.bincount(inside, weights=c, minlength=n) / size) ** 2
+                 for c in img[hole].astype(np.float64).T)
+    tight &= spread > 1e-12
     return dilate_hole(tight[lab], grow), int(tight.sum())
 
 
@@ -232,13 +236,13 @@ def _tight_stats(img: np.ndarray, hole: np.ndarray, gap: int | None = None):
         den = cv2.GaussianBlur(w, (0, 0), r)
         return num / np.maximum(den, 1e-6)[..., None], den > 1e-3
 
-    known, g = ~hole, gap
+    known = ~hole
 
     def ring(a, b):
-        return local_mean(known & (d_out > a) & (d_out <= b))
+        return local_mean(known & (d_out > gap + a * r) & (d_out <= gap + b * r))
 
     c_in, ok_in = local_mean(hole & (d_in <= r))
-    (c1, ok1), (c2, ok2), (c3, ok3) = ring(g, g + r), ring(g + r, g + 2 * r), ring(g + 2 * r, g + 3 * r)
+    (c1, ok1), (c2, ok2), (c3, ok3) = ring(0, 1), ring(1, 2), ring(2, 3)
     across = np.sqrt(((c_in - c1) ** 2).sum(-1))
     beyond = np.sqrt(((c2 - c3) ** 2).sum(-1))
     border = known & (d_out <= 1.5) & ok_in & ok1 & ok2 & ok3
