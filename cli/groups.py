@@ -48,4 +48,4 @@ def param_option(q) -> click.Option:
     # a default of None counts as given for click >= 8.3: leave it out when required
     extra = {"default": default} if default is not None or not q.required else {}
     return click.Option([q.option, dest], type=typ, required=q.required, show_default=default is not None,
-                        help=q.help, **extra)
+                        help=q.help, metavar=q.metavar, **extra)

@@ -152,6 +152,7 @@ class Param:
     cli: bool = True
     switch: bool = False
     flag: str | None = None  # the CLI option when not --<name>
+    metavar: str | None = None  # the CLI help's name for the value (click's default: its type)
 
     @property
     def option(self) -> str:

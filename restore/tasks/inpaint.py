@@ -271,6 +271,34 @@ def known_from_mask(mask, shape: tuple[int, int], dilate: int = 0, name: str = "
     return torch.from_numpy(mask_from_hole(dilate_hole(hole, dilate), shape, name))
 
 
+def _exclude_of(v, shape: tuple[int, int]) -> np.ndarray:
+    """The ``exclude`` parameter (a mask file's path, or an ``H x W [x C]`` array or tensor;
+    white / True / at least half range = excluded) as an ``H x W`` bool array."""
+    from ..io import read_image
+
+    where = "exclude"
+    if isinstance(v, (str, Path)):
+        where = str(v)
+        a = read_image(v).color
+        why = photo_like(a)
+        if why is not None:
+            raise InputError(f"{v}: does not look like a mask: {why}")
+    elif isinstance(v, torch.Tensor):
+        a = v.detach().cpu().numpy()
+    elif isinstance(v, np.ndarray):
+        a = v
+    else:
+        raise InputError(f"exclude must be a mask file, a numpy array or a torch tensor, got {type(v).__name__}")
+    while a.ndim > 2 and a.shape[0] == 1:
+        a = a[0]
+    ex = hole_from_array(a)
+    ex = ex.any(axis=2) if ex.ndim == 3 else ex
+    if ex.shape != tuple(shape):
+        raise InputError(f"{where}: exclude mask is {ex.shape[-1]}x{ex.shape[0]} but the image is "
+                         f"{shape[1]}x{shape[0]} (width x height)")
+    return ex
+
+
 def _grow_tight(x: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, int | list[int]]:
     """``known`` (``(H, W)`` shared, or ``(B, 1 or C, H, W)``) with each image's holes drawn
     tight around an object grown (:func:`tight_holes` of that image ``x[b]``), and how many
@@ -424,7 +452,8 @@ PULL_REACH = 96.0
 def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PATCH, seed: int = 0,
                   guide_weight: float = GUIDE_WEIGHT, pull: float = TELEA_PULL,
                   pull_blur: float = PULL_BLUR, telea_reach: float = TELEA_REACH,
-                  push_pull: float = PUSH_PULL_SHARE, pull_reach: float = PULL_REACH) -> torch.Tensor | None:
+                  push_pull: float = PUSH_PULL_SHARE, pull_reach: float = PULL_REACH,
+                  exclude: np.ndarray | None = None) -> torch.Tensor | None:
     """The holes of ``x`` (``(B, C, H, W)``) filled with patches of its own known part
     (PatchMatch nearest-neighbour fields, multiscale EM as in Wexler et al. 2007 and
     Content-Aware Fill; Barnes et al. 2009) by the optional ``pypatchmatch`` package
@@ -442,7 +471,10 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
     ``telea_reach`` pixels from the hole's border Telea's part turns into push-pull too (all of
     it from twice that distance on): Telea's rays are not drawn into a large hole. The pull
     holds up to ``pull_reach`` pixels from the border and fades out by twice that (the smooth
-    fills deep in a large hole are the whole border's average: a grey haze)."""
+    fills deep in a large hole are the whole border's average: a grey haze).
+
+    ``exclude`` (``H x W`` bool): known pixels the fill takes nothing from, neither patches
+    (pypatchmatch's ``global_mask``) nor the smooth fills' colours; they are kept as they are."""
     try:
         from patchmatch import patch_match as pm
     except ImportError:
@@ -456,16 +488,21 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
         img = (x[b].detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         img3 = np.ascontiguousarray(np.repeat(img, 3, axis=2) if C == 1 else img)
         h8 = hole.astype(np.uint8) * 255
-        telea = _telea(img3, h8) if guide_weight > 0 or pull > 0 else None
+        ex = None if exclude is None else np.asarray(exclude, bool) & ~hole
+        ex = ex if ex is not None and ex.any() else None
+        avoid = hole if ex is None else hole | ex  # the pixels the fill takes nothing from
+        gm = None if ex is None else ex.astype(np.uint8) * 255
+        telea = _telea(img3, avoid.astype(np.uint8) * 255) if guide_weight > 0 or pull > 0 else None
         pm.set_random_seed(seed)
         if guide_weight > 0:
-            f = pm.inpaint_regularity(img3, h8, guide_map(telea), patch_size=patch, guide_weight=guide_weight)
+            f = pm.inpaint_regularity(img3, h8, guide_map(telea), global_mask=gm, patch_size=patch,
+                                      guide_weight=guide_weight)
         else:
-            f = pm.inpaint(img3, h8, patch_size=patch)
+            f = pm.inpaint(img3, h8, global_mask=gm, patch_size=patch)
         f = f.astype(np.float32) / 255
         if pull > 0:
-            depth = hole_depth(hole)  # one distance transform for the target's and the pull's reach
-            f = pull_towards(f, _pull_target(img3, telea, hole, telea_reach, push_pull, depth), hole, pull,
+            depth = hole_depth(avoid)  # one distance transform for the target's and the pull's reach
+            f = pull_towards(f, _pull_target(img3, telea, avoid, telea_reach, push_pull, depth), avoid, pull,
                              pull_blur, pull_reach, depth)
             f = np.where(hole[..., None], np.clip(f, 0, 1), img3.astype(np.float32) / 255)
         f = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)
@@ -629,11 +666,12 @@ def hole_boxes(hole: np.ndarray, margin: int, multiple: int = 1) -> list[tuple[i
 
 
 def _scene_start(x: torch.Tensor, known: torch.Tensor, rows: list[int], hole: np.ndarray,
-                 box: tuple[int, int, int, int]) -> torch.Tensor | None:
+                 box: tuple[int, int, int, int], exclude: np.ndarray | None = None) -> torch.Tensor | None:
     """The exemplar start (:func:`exemplar_fill`) of images ``rows`` of ``x`` for the
     sampler's crop ``box``, its patches drawn from a wider crop: the holes' box in ``box``
     grown by :data:`SCENE_CONTEXT` times its larger side (at least :data:`LOCAL_MARGIN`).
-    ``hole``: the image's holes (``H x W`` bool, in any image or channel)."""
+    ``hole``: the image's holes (``H x W`` bool, in any image or channel); ``exclude``: the
+    image's pixels not to copy from."""
     y0, y1, x0, x1 = box
     H, W = hole.shape
     ys, xs = np.nonzero(hole[y0:y1, x0:x1])
@@ -643,7 +681,8 @@ def _scene_start(x: torch.Tensor, known: torch.Tensor, rows: list[int], hole: np
     cy0, cy1 = max(0, min(y0, y0 + ys.min() - m)), min(H, max(y1, y0 + ys.max() + 1 + m))
     cx0, cx1 = max(0, min(x0, x0 + xs.min() - m)), min(W, max(x1, x0 + xs.max() + 1 + m))
     kc = known[..., cy0:cy1, cx0:cx1]
-    f = exemplar_fill(x[rows, :, cy0:cy1, cx0:cx1], kc[rows] if kc.ndim == 4 else kc)
+    f = exemplar_fill(x[rows, :, cy0:cy1, cx0:cx1], kc[rows] if kc.ndim == 4 else kc,
+                      exclude=None if exclude is None else exclude[cy0:cy1, cx0:cx1])
     return None if f is None else f[..., y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
 
 
@@ -696,6 +735,10 @@ class InpaintTask(Task):
                                         "if an outline of the object still shows, grow more (e.g. 6).",
               range=(0, 256)),
         Param("invert_mask", bool, False, "Mask files mark known pixels instead of holes.", switch=True),
+        Param("exclude", object, None, "A mask (file; in the API also an H x W array) of pixels the scene "
+                                       "fill must not copy from, e.g. other objects or text that turn up "
+                                       "in the hole (white = excluded; they are kept as they are).",
+              metavar="FILE"),
         Param("mask_source", str, "file", "'alpha': fill the fully transparent pixels of an RGBA image "
                                           "(no MASK argument); the output is opaque.",
               choices=("file", "alpha"), flag="--mask"),
@@ -813,7 +856,19 @@ class InpaintTask(Task):
             q["mask_dilate"] = q["mask_dilate"] or 0  # known pixels are observed exactly: as given
         for k in ("mask", "mask_source", "invert_mask"):  # consumed (by load() on the command line)
             q.pop(k, None)
+        if q.get("exclude") is not None:
+            q["exclude"] = _exclude_of(q["exclude"], (H, W))
+            if q.get("fill") in ("mean", "sample"):
+                raise InputError(f"exclude applies to the scene fill, not to --fill {q['fill']} (use auto or scene)")
+            k = q["known"].reshape(-1, H, W).all(0).numpy()
+            if not (k & ~q["exclude"]).any():
+                raise InputError("exclude covers every known pixel: nothing is left to copy from")
         return q
+
+    def check_usage(self, p):
+        ex = p.get("exclude")
+        if isinstance(ex, (str, Path)) and not Path(ex).is_file():
+            raise InputError(f"{ex}: no such exclude file")
 
     def regions(self, x, p, multiple):
         """Crops around the holes (:func:`hole_boxes`, :data:`LOCAL_MARGIN` of context), each
@@ -841,7 +896,7 @@ class InpaintTask(Task):
             fill = self.fill_of({"known": kc, "fill": p.get("fill", "auto")})  # auto: by this crop's holes
             params = {"known": kc, "sigma": 0.0, "fill": fill, "local": False}
             if fill == "scene":
-                params["start"] = _scene_start(x, known, rows, hole, (y0, y1, x0, x1))
+                params["start"] = _scene_start(x, known, rows, hole, (y0, y1, x0, x1), p.get("exclude"))
             out.append(((y0, y1, x0, x1), params, ~kc, rows))  # ~kc: over the batch and channels
         return out
 
@@ -852,7 +907,7 @@ class InpaintTask(Task):
             if start.shape[-2:] != x.shape[-2:]:
                 raise InputError(f"start is {tuple(start.shape[-2:])}, the image {tuple(x.shape[-2:])}")
         elif self.fill_of(p) == "scene":
-            start = exemplar_fill(x, p["known"])
+            start = exemplar_fill(x, p["known"], exclude=p.get("exclude"))
         op = Inpaint(p["known"].to(x.device), tuple(x.shape[1:]), p.get("sigma") or 0.0, start=start)
         return op, op.A(x), False
 
