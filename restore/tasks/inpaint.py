@@ -255,44 +255,41 @@ def known_from_mask(mask, shape: tuple[int, int], dilate: int = 0, name: str = "
     [x C]; see :func:`hole_from_array` for the threshold)."""
     from ..io import mask_from_hole
 
+    return torch.from_numpy(mask_from_hole(dilate_hole(_marked(mask, "mask"), dilate), shape, name))
+
+
+def _marked(mask, what: str) -> np.ndarray:
+    """The pixels a mask array or tensor (``H x W``, ``[1 x] H x W x C`` or ``C x H x W``)
+    marks, as ``H x W`` bool (see :func:`hole_from_array` for the threshold)."""
     if isinstance(mask, torch.Tensor):
         m = mask.detach().cpu().numpy()
     elif isinstance(mask, np.ndarray):
         m = mask
     else:
-        raise InputError(f"mask must be a numpy array or a torch tensor, got {type(mask).__name__}")
+        raise InputError(f"{what} must be a numpy array or a torch tensor, got {type(mask).__name__}")
     while m.ndim > 2 and m.shape[0] == 1:
         m = m[0]
-    hole = hole_from_array(m)
-    if hole.ndim == 3:
-        hole = hole.any(axis=2) if hole.shape[2] in (1, 3, 4) else hole.any(axis=0)
-    if hole.ndim != 2:
-        raise InputError(f"mask must be H x W, got shape {tuple(mask.shape)}")
-    return torch.from_numpy(mask_from_hole(dilate_hole(hole, dilate), shape, name))
+    marked = hole_from_array(m)
+    if marked.ndim == 3:
+        marked = marked.any(axis=2) if marked.shape[2] in (1, 3, 4) else marked.any(axis=0)
+    if marked.ndim != 2:
+        raise InputError(f"{what} must be H x W, got shape {tuple(mask.shape)}")
+    return marked
 
 
 def _exclude_of(v, shape: tuple[int, int]) -> np.ndarray:
-    """The ``exclude`` parameter (a mask file's path, or an ``H x W [x C]`` array or tensor;
-    white / True / at least half range = excluded) as an ``H x W`` bool array."""
+    """The ``exclude`` parameter (a mask file's path, or an array or tensor as for
+    :func:`_marked`; white / True / at least half range = excluded) as ``H x W`` bool."""
     from ..io import read_image
 
     where = "exclude"
     if isinstance(v, (str, Path)):
         where = str(v)
-        a = read_image(v).color
-        why = photo_like(a)
+        v = read_image(v).color
+        why = photo_like(v)
         if why is not None:
-            raise InputError(f"{v}: does not look like a mask: {why}")
-    elif isinstance(v, torch.Tensor):
-        a = v.detach().cpu().numpy()
-    elif isinstance(v, np.ndarray):
-        a = v
-    else:
-        raise InputError(f"exclude must be a mask file, a numpy array or a torch tensor, got {type(v).__name__}")
-    while a.ndim > 2 and a.shape[0] == 1:
-        a = a[0]
-    ex = hole_from_array(a)
-    ex = ex.any(axis=2) if ex.ndim == 3 else ex
+            raise InputError(f"{where}: does not look like a mask: {why}")
+    ex = _marked(v, "exclude")
     if ex.shape != tuple(shape):
         raise InputError(f"{where}: exclude mask is {ex.shape[-1]}x{ex.shape[0]} but the image is "
                          f"{shape[1]}x{shape[0]} (width x height)")
