@@ -81,11 +81,7 @@ def grown(photo: np.ndarray, hole: np.ndarray, variant: str) -> np.ndarray:
     ``auto:GAP:GROW`` (the default's test with another ring gap and growth)."""
     if variant.startswith("auto"):
         gap, grow = (int(v) for v in variant.split(":")[1:]) if ":" in variant else (ip.TIGHT_GAP, ip.TIGHT_GROW)
-        keep, ip.TIGHT_GAP = ip.TIGHT_GAP, gap
-        try:
-            return ip.tight_holes(photo.astype(np.float32) / 255, hole, grow=grow)[0]
-        finally:
-            ip.TIGHT_GAP = keep
+        return ip.tight_holes(photo.astype(np.float32) / 255, hole, grow=grow, gap=gap)[0]
     return ip.dilate_hole(hole, int(variant))
 
 
@@ -156,7 +152,7 @@ def ratios(n: int) -> None:
     def stats(img, hole):
         img = img.astype(np.float32) / 255
         out = []
-        for y0, y1, x0, x1 in ip.hole_boxes(hole, ip.TIGHT_GAP + 6 * ip.TIGHT_RING + 2 * ip.TIGHT_GROW + 2):
+        for y0, y1, x0, x1 in ip.hole_boxes(hole, ip.tight_margin()):
             out += _shares(img[y0:y1, x0:x1], hole[y0:y1, x0:x1])
         return out
 
@@ -189,16 +185,11 @@ def ratios(n: int) -> None:
 
 
 def _shares(img: np.ndarray, hole: np.ndarray) -> list[float]:
-    """Per hole of the crop: the share of its border pixels whose step across is over
-    TIGHT_RATIO times the step beyond (as :func:`restore.tasks.inpaint._tight_crop`)."""
-    across, beyond, border, lab, n = ip._tight_stats(img, hole)
-    near = cv2.dilate(lab.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
-    out = []
-    for i in range(1, n):
-        sel = border & (near == i)
-        if sel.any():
-            out.append(float((across[sel] > ip.TIGHT_RATIO * beyond[sel] + 2 / 255).mean()))
-    return out
+    """Per hole of the crop with a border: the share of its border pixels on an edge
+    (:func:`restore.tasks.inpaint.edge_counts`, which the shipped test thresholds)."""
+    on, pixels, _, _ = ip.edge_counts(img, hole)
+    has = pixels[1:] > 0
+    return (on[1:][has] / pixels[1:][has]).tolist()
 
 
 if __name__ == "__main__":

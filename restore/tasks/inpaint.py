@@ -178,8 +178,8 @@ TIGHT_RATIO, TIGHT_SHARE = 1.75, 0.6
 TIGHT_RING, TIGHT_GAP = 3, 3
 
 
-def tight_holes(img: np.ndarray, hole: np.ndarray, grow: int = TIGHT_GROW,
-                ratio: float = TIGHT_RATIO, share: float = TIGHT_SHARE) -> tuple[np.ndarray, int]:
+def tight_holes(img: np.ndarray, hole: np.ndarray, grow: int = TIGHT_GROW, ratio: float = TIGHT_RATIO,
+                share: float = TIGHT_SHARE, gap: int = TIGHT_GAP) -> tuple[np.ndarray, int]:
     """``hole`` (``H x W`` bool) with each connected hole drawn tight around an object grown
     by ``grow`` pixels, and how many were. ``img`` (``H x W [x C]`` float in [0, 1]) still
     shows what the mask covers: a hole whose pixels are all one value (already erased) is
@@ -190,23 +190,24 @@ def tight_holes(img: np.ndarray, hole: np.ndarray, grow: int = TIGHT_GROW,
     if grow <= 0 or not hole.any():
         return hole, 0
     out, n = hole.copy(), 0
-    for y0, y1, x0, x1 in hole_boxes(hole, TIGHT_GAP + 6 * TIGHT_RING + 2 * grow + 2):  # holes, rings, blur
-        g, k = _tight_crop(img[y0:y1, x0:x1], hole[y0:y1, x0:x1], grow, ratio, share)
+    for y0, y1, x0, x1 in hole_boxes(hole, tight_margin(grow, gap)):
+        g, k = _tight_crop(img[y0:y1, x0:x1], hole[y0:y1, x0:x1], grow, ratio, share, gap)
         out[y0:y1, x0:x1] |= g
         n += k
     return out, n
 
 
-def _tight_crop(img: np.ndarray, hole: np.ndarray, grow: int, ratio: float,
-                share: float) -> tuple[np.ndarray, int]:
-    """:func:`tight_holes` on one crop that holds whole holes and their rings."""
-    import cv2
+def tight_margin(grow: int = TIGHT_GROW, gap: int = TIGHT_GAP) -> int:
+    """Known pixels a crop needs around its holes for :func:`tight_holes`: the rings, their
+    Gaussian weights' reach and the growth."""
+    return gap + 6 * TIGHT_RING + 2 * grow + 2
 
-    across, beyond, border, lab, n = _tight_stats(img, hole)
-    near = cv2.dilate(lab.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)[border]  # its hole
-    on_edge = (across > ratio * beyond + 2 / 255)[border]
-    pixels = np.bincount(near, minlength=n)
-    tight = np.bincount(near, weights=on_edge, minlength=n) > share * np.maximum(pixels, 1)
+
+def _tight_crop(img: np.ndarray, hole: np.ndarray, grow: int, ratio: float, share: float,
+                gap: int) -> tuple[np.ndarray, int]:
+    """:func:`tight_holes` on one crop that holds whole holes and their rings."""
+    on, pixels, lab, n = edge_counts(img, hole, ratio, gap)
+    tight = on > share * np.maximum(pixels, 1)
     tight[0] = False  # the label of known pixels
     inside = lab[hole]  # a hole of one colour (erased) shows no object to compare with
     size = np.maximum(np.bincount(inside, minlength=n), 1)
@@ -217,7 +218,21 @@ def _tight_crop(img: np.ndarray, hole: np.ndarray, grow: int, ratio: float,
     return dilate_hole(tight[lab], grow), int(tight.sum())
 
 
-def _tight_stats(img: np.ndarray, hole: np.ndarray, gap: int | None = None):
+def edge_counts(img: np.ndarray, hole: np.ndarray, ratio: float = TIGHT_RATIO,
+                gap: int = TIGHT_GAP) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Per hole of a crop that holds whole holes and their rings (label ``i`` of ``lab``, of
+    ``n`` labels; 0 is the known pixels): how many of its border pixels lie on an edge (the
+    step across over ``ratio`` times the step beyond, :func:`_tight_stats`), and how many
+    border pixels it has; then ``lab`` and ``n``."""
+    import cv2
+
+    across, beyond, border, lab, n = _tight_stats(img, hole, gap)
+    near = cv2.dilate(lab.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)[border]  # its hole
+    on_edge = (across > ratio * beyond + 2 / 255)[border]
+    return np.bincount(near, weights=on_edge, minlength=n), np.bincount(near, minlength=n), lab, n
+
+
+def _tight_stats(img: np.ndarray, hole: np.ndarray, gap: int):
     """Per known pixel next to a hole: the colour step across the border (the mean colours of
     the hole's inner ring of :data:`TIGHT_RING` px and of a ring outside, ``gap`` px out; each
     Gaussian-weighted around the pixel) and the step between the next two rings outside; the
@@ -226,7 +241,6 @@ def _tight_stats(img: np.ndarray, hole: np.ndarray, gap: int | None = None):
     import cv2
 
     r = TIGHT_RING
-    gap = TIGHT_GAP if gap is None else gap
     d_out = hole_depth(~hole)  # known pixels: distance to the nearest hole pixel
     d_in = hole_depth(hole)
 
@@ -303,10 +317,14 @@ def _grow_tight(x: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, int
     becomes one per image where they differ."""
     B, H, W = x.shape[0], *x.shape[-2:]
     per = known.ndim == 4
+
+    def hole_of(k):
+        return ~k.cpu().reshape(-1, H, W).all(0).numpy()
+
+    shared = None if per else hole_of(known)
     holes, n = [], []
     for b in range(B):
-        k = known[b] if per else known
-        hole = ~k.cpu().reshape(-1, H, W).all(0).numpy()
+        hole = hole_of(known[b]) if per else shared
         g, nb = tight_holes(x[b].detach().float().cpu().permute(1, 2, 0).numpy(), hole)
         holes.append(g)
         n.append(nb)
@@ -486,7 +504,8 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
         img3 = np.ascontiguousarray(np.repeat(img, 3, axis=2) if C == 1 else img)
         h8 = hole.astype(np.uint8) * 255
         ex = None if exclude is None else np.asarray(exclude, bool) & ~hole
-        ex = ex if ex is not None and ex.any() else None
+        if ex is not None and not ex.any():
+            ex = None
         avoid = hole if ex is None else hole | ex  # the pixels the fill takes nothing from
         gm = None if ex is None else ex.astype(np.uint8) * 255
         telea = _telea(img3, avoid.astype(np.uint8) * 255) if guide_weight > 0 or pull > 0 else None
