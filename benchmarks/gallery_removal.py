@@ -32,6 +32,8 @@ PHOTOS = {
     "penguin": ("imagenet1k/n02056570_king_penguin.JPEG",
                 [(240, 205, 78, 132, 0), (172, 108, 44, 18, -15), (268, 308, 62, 22, 0)]),
     "flowers": ("bsds/207038.jpg", [(410, 228, 70, 34, 0)]),
+    # a mug on a table, 5184x3456: the table's two edges run through the hole (--lines)
+    "mug": ("polyu40/Canon600_water_mean.JPG", [(3080, 823, 460, 322, 0)]),
 }
 
 

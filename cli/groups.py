@@ -36,8 +36,9 @@ class TaskCommands(click.Group):
 def param_option(q) -> click.Option:
     """A click option from a task's :class:`~restore.tasks.base.Param` (CLI units)."""
     dest = q.name
-    if q.switch:
-        return click.Option([q.option, dest], is_flag=True, default=bool(q.default), help=q.help)
+    if q.switch:  # on by default: --name / --no-name
+        decl = f"{q.option}/--no-{q.option[2:]}" if q.default else q.option
+        return click.Option([decl, dest], is_flag=True, default=bool(q.default), help=q.help)
     if q.choices:
         typ = click.Choice([str(c) for c in q.choices])
     elif q.range is not None:

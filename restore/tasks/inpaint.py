@@ -468,7 +468,7 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
                   guide_weight: float = GUIDE_WEIGHT, pull: float = TELEA_PULL,
                   pull_blur: float = PULL_BLUR, telea_reach: float = TELEA_REACH,
                   push_pull: float = PUSH_PULL_SHARE, pull_reach: float = PULL_REACH,
-                  exclude: np.ndarray | None = None) -> torch.Tensor | None:
+                  exclude: np.ndarray | None = None, lines: bool = True) -> torch.Tensor | None:
     """The holes of ``x`` (``(B, C, H, W)``) filled with patches of its own known part
     (PatchMatch nearest-neighbour fields, multiscale EM as in Wexler et al. 2007 and
     Content-Aware Fill; Barnes et al. 2009) by the optional ``pypatchmatch`` package
@@ -489,23 +489,21 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
     fills deep in a large hole are the whole border's average: a grey haze).
 
     ``exclude`` (``H x W`` bool): known pixels the fill takes nothing from, neither patches
-    (pypatchmatch's ``global_mask``) nor the smooth fills' colours; they are kept as they are."""
+    (pypatchmatch's ``global_mask``) nor the smooth fills' colours; they are kept as they are.
+
+    ``lines``: first continue straight edges that cross the hole (a table's edge, a horizon:
+    :func:`restore.tasks.edges.straight_edges`) as strips the fill then treats as known."""
     try:
         from patchmatch import patch_match as pm
     except ImportError:
         return None
-    B, C, H, W = x.shape
-    k = known.to("cpu").bool()
-    k = k.reshape(-1, *k.shape[-3:]) if k.ndim == 4 else k.reshape(1, -1, H, W)
-    out = []
-    for b in range(B):
-        hole = (~k[b % k.shape[0]].all(0)).numpy()
-        img = (x[b].detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        img3 = np.ascontiguousarray(np.repeat(img, 3, axis=2) if C == 1 else img)
+    import cv2
+
+    from .edges import paint_edges, straight_edges
+
+    def one(img3: np.ndarray, hole: np.ndarray, ex: np.ndarray | None) -> np.ndarray:
+        """PatchMatch's fill of ``hole`` in ``img3`` (uint8), pulled: ``H x W x 3`` float."""
         h8 = hole.astype(np.uint8) * 255
-        ex = None if exclude is None else np.asarray(exclude, bool) & ~hole
-        if ex is not None and not ex.any():
-            ex = None
         avoid = hole if ex is None else hole | ex  # the pixels the fill takes nothing from
         gm = None if ex is None else ex.astype(np.uint8) * 255
         telea = _telea(img3, avoid.astype(np.uint8) * 255) if guide_weight > 0 or pull > 0 else None
@@ -521,6 +519,28 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
             f = pull_towards(f, _pull_target(img3, telea, avoid, telea_reach, push_pull, depth), avoid, pull,
                              pull_blur, pull_reach, depth)
             f = np.where(hole[..., None], np.clip(f, 0, 1), img3.astype(np.float32) / 255)
+        return f
+
+    B, C, H, W = x.shape
+    k = known.to("cpu").bool()
+    k = k.reshape(-1, *k.shape[-3:]) if k.ndim == 4 else k.reshape(1, -1, H, W)
+    out = []
+    for b in range(B):
+        hole = (~k[b % k.shape[0]].all(0)).numpy()
+        img = (x[b].detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        img3 = np.ascontiguousarray(np.repeat(img, 3, axis=2) if C == 1 else img)
+        ex = None if exclude is None else np.asarray(exclude, bool) & ~hole
+        if ex is not None and not ex.any():
+            ex = None
+        f = one(img3, hole, ex)
+        pairs = straight_edges(img3, hole, ex) if lines else []
+        if pairs:
+            # the holes a straight edge crosses are filled again, the edges' strips known; the
+            # other holes keep the fill above (PatchMatch's result anywhere depends on all holes)
+            img_l, strip = paint_edges(img3, hole, pairs, ex)
+            _, lab = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
+            crossed = np.isin(lab, np.unique(lab[strip]))
+            f = np.where(crossed[..., None], one(img_l, hole & ~strip, ex), f)
         f = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)
         out.append(f[:1] if C == 1 else f)
     return torch.stack(out).to(x.device)
@@ -682,12 +702,13 @@ def hole_boxes(hole: np.ndarray, margin: int, multiple: int = 1) -> list[tuple[i
 
 
 def _scene_start(x: torch.Tensor, known: torch.Tensor, rows: list[int], hole: np.ndarray,
-                 box: tuple[int, int, int, int], exclude: np.ndarray | None = None) -> torch.Tensor | None:
+                 box: tuple[int, int, int, int], exclude: np.ndarray | None = None,
+                 lines: bool = True) -> torch.Tensor | None:
     """The exemplar start (:func:`exemplar_fill`) of images ``rows`` of ``x`` for the
     sampler's crop ``box``, its patches drawn from a wider crop: the holes' box in ``box``
     grown by :data:`SCENE_CONTEXT` times its larger side (at least :data:`LOCAL_MARGIN`).
     ``hole``: the image's holes (``H x W`` bool, in any image or channel); ``exclude``: the
-    image's pixels not to copy from."""
+    image's pixels not to copy from; ``lines``: continue straight edges first."""
     y0, y1, x0, x1 = box
     H, W = hole.shape
     ys, xs = np.nonzero(hole[y0:y1, x0:x1])
@@ -698,7 +719,7 @@ def _scene_start(x: torch.Tensor, known: torch.Tensor, rows: list[int], hole: np
     cx0, cx1 = max(0, min(x0, x0 + xs.min() - m)), min(W, max(x1, x0 + xs.max() + 1 + m))
     kc = known[..., cy0:cy1, cx0:cx1]
     f = exemplar_fill(x[rows, :, cy0:cy1, cx0:cx1], kc[rows] if kc.ndim == 4 else kc,
-                      exclude=None if exclude is None else exclude[cy0:cy1, cx0:cx1])
+                      exclude=None if exclude is None else exclude[cy0:cy1, cx0:cx1], lines=lines)
     return None if f is None else f[..., y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
 
 
@@ -755,6 +776,9 @@ class InpaintTask(Task):
                                        "fill must not copy from, e.g. other objects or text that turn up "
                                        "in the hole (white = excluded; they are kept as they are).",
               metavar="FILE"),
+        Param("lines", bool, True, "Continue straight edges (a table's edge, a horizon) that cross a big hole "
+                                   "before the scene fill, so it does not break them.",
+              switch=True),
         Param("mask_source", str, "file", "'alpha': fill the fully transparent pixels of an RGBA image "
                                           "(no MASK argument); the output is opaque.",
               choices=("file", "alpha"), flag="--mask"),
@@ -912,7 +936,8 @@ class InpaintTask(Task):
             fill = self.fill_of({"known": kc, "fill": p.get("fill", "auto")})  # auto: by this crop's holes
             params = {"known": kc, "sigma": 0.0, "fill": fill, "local": False}
             if fill == "scene":
-                params["start"] = _scene_start(x, known, rows, hole, (y0, y1, x0, x1), p.get("exclude"))
+                params["start"] = _scene_start(x, known, rows, hole, (y0, y1, x0, x1), p.get("exclude"),
+                                               p.get("lines", True))
             out.append(((y0, y1, x0, x1), params, ~kc, rows))  # ~kc: over the batch and channels
         return out
 
@@ -923,7 +948,7 @@ class InpaintTask(Task):
             if start.shape[-2:] != x.shape[-2:]:
                 raise InputError(f"start is {tuple(start.shape[-2:])}, the image {tuple(x.shape[-2:])}")
         elif self.fill_of(p) == "scene":
-            start = exemplar_fill(x, p["known"], exclude=p.get("exclude"))
+            start = exemplar_fill(x, p["known"], exclude=p.get("exclude"), lines=p.get("lines", True))
         op = Inpaint(p["known"].to(x.device), tuple(x.shape[1:]), p.get("sigma") or 0.0, start=start)
         return op, op.A(x), False
 
