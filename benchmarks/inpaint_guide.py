@@ -11,8 +11,10 @@ training photo and reports hole PSNR, SWD and gradient ratio (restore.metrics):
                                        (ETA: ddnm's eta, and ddnm for every crop)
     G:GUIDE[5]:WEIGHT:BLUR             guided PatchMatch alone (5: 11x11 patches, else 7x7)
     g:GUIDE[5]:WEIGHT:BLUR[:SIGMA[:N]] the same refined by the scene recipe (ddnm from SIGMA, N steps)
-    P:PULL:BLUR                        unguided 11x11 PatchMatch, its Gaussian-BLUR low frequencies moved
-                                       PULL of the way towards Telea's (exemplar_fill's pull; no refinement)
+    P:PULL:BLUR[:BAND]                 unguided 11x11 PatchMatch, its Gaussian-BLUR low frequencies moved
+                                       PULL of the way towards Telea's (exemplar_fill's pull; no refinement);
+                                       BAND: the border band PatchMatch fills first (BORDER_BAND; 0, the
+                                       default here: one pass)
 
 GUIDE: telea | pp (push-pull) | mean (the prior's posterior mean), blurred by BLUR px.
 
@@ -102,8 +104,9 @@ for mk in masks:
                 o = run(c.y, "inpaint", prior=prior, known=c.known).image
                 ip.SCENE_RADIUS = keep
             elif v.startswith("P:"):
-                _, pull, blur = v.split(":")
-                o = orig_fill(c.y, c.known, guide_weight=0.0, pull=float(pull), pull_blur=float(blur))
+                _, pull, blur, *band = v.split(":")
+                o = orig_fill(c.y, c.known, guide_weight=0.0, pull=float(pull), pull_blur=float(blur),
+                              band=float(band[0]) if band else 0.0)
                 o = torch.where(c.known[None], c.gt, o)
             elif v.startswith("g:") or v.startswith("G:"):
                 a = v.split(":")

@@ -148,3 +148,20 @@ def test_cli_no_lines_switch(tmp_path, tiny_prior_dir):
         assert r.exit_code == 0, r.output
         outs.append(o.read_bytes())
     assert outs[0] != outs[1]
+
+
+def test_the_patchmatch_baseline_is_the_package_alone():
+    """restore eval's PatchMatch column is pypatchmatch as it comes: none of the scene fill's
+    additions (straight edges, border band, pull), though this photo would trigger them."""
+    pm = pytest.importorskip("patchmatch.patch_match")
+    from restore.tasks.base import Case
+    from restore.tasks.inpaint import _patchmatch
+
+    img, _ = _edge_image()
+    hole = _box()
+    gt = torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    known = torch.from_numpy(~hole)[None]
+    out = _patchmatch(Case("edge", gt, gt * known, "inpaint", known=known))
+    pm.set_random_seed(0)
+    ref = pm.inpaint(np.where(hole[..., None], 0, img).astype(np.uint8), hole.astype(np.uint8) * 255, patch_size=3)
+    assert np.array_equal((out[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), ref)

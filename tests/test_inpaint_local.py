@@ -283,6 +283,27 @@ def test_scene_fill_is_the_exemplar_start_without_steps(tiny_prior):
     assert named.sampler == "ddnm" and named.steps > 0
 
 
+def test_border_band_first_only_where_the_hole_is_deeper():
+    """PatchMatch fills a hole's border band first, then the rest (BORDER_BAND): a hole no
+    deeper than the band is one pass, as before; known pixels are kept either way."""
+    pytest.importorskip("patchmatch")
+    from restore.tasks.inpaint import BORDER_BAND, exemplar_fill
+
+    H, W = 96, 128
+    x = _photo(H, W, seed=5)
+    thin = np.zeros((H, W), bool)
+    thin[40:40 + int(BORDER_BAND), 20:100] = True  # depth at most BORDER_BAND / 2
+    known = torch.from_numpy(~thin)
+    assert torch.equal(exemplar_fill(x, known), exemplar_fill(x, known, band=0))
+    big = np.zeros((H, W), bool)
+    big[16:80, 24:104] = True  # 32 px deep
+    known = torch.from_numpy(~big)
+    banded, one = exemplar_fill(x, known), exemplar_fill(x, known, band=0)
+    assert not torch.equal(banded, one)
+    assert torch.equal(banded[..., known], one[..., known])
+    assert torch.equal(banded, exemplar_fill(x, known))  # seeded: the same twice
+
+
 def test_pull_moves_the_fill_towards_telea():
     """The pull moves each colour's mean over the hole from PatchMatch's part of the way to
     OpenCV Telea's (the pull's blur keeps it a low-frequency move)."""
