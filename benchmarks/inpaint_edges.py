@@ -82,7 +82,8 @@ def main():
                 for A, B in pairs:
                     cv2.line(v, tuple(int(c) for c in A.p), tuple(int(c) for c in B.p), (255, 0, 0), 1)
                 Path(a.save).mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(Path(a.save) / f"{stem}_{k}.png"), cv2.cvtColor(np.hstack([v, *outs]), cv2.COLOR_RGB2BGR))
+                panel = cv2.cvtColor(np.hstack([v, *outs]), cv2.COLOR_RGB2BGR)
+                cv2.imwrite(str(Path(a.save) / f"{stem}_{k}.png"), panel)
     print(f"\n{a.root}, every {a.every}th" + (f", long side {a.long_side}" if a.long_side else "")
           + f"; edge search {np.mean(secs) * 1000:.0f} ms per photo (mean)")
     print("| masks | photos | with an edge | hole PSNR without / with | paired diff (sd) | SWD without / with "

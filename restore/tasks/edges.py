@@ -82,6 +82,12 @@ def _across(f: np.ndarray, w: np.ndarray, e: _End, offsets: np.ndarray, length: 
         return np.where(den > 0.5, num / den, np.nan)
 
 
+def _mean_seen(v: np.ndarray) -> np.ndarray | None:
+    """The mean over the rows of ``v`` that were seen (not NaN); None if none was."""
+    seen = np.isfinite(v).all(1)
+    return v[seen].mean(0) if seen.any() else None
+
+
 def _ray(hole: np.ndarray, p: np.ndarray, u: np.ndarray) -> float | None:
     """Where the ray from ``p`` along ``u`` leaves the hole (its distance), if it enters the
     hole within :data:`NEAR` pixels and leaves it inside the image; else None."""
@@ -130,10 +136,11 @@ def _ends(img: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> list[_End]:
             if dist[yi, xi] > NEAR + 2:
                 continue
             u = (p - q) / L
-            # the detector ran on Telea's fill: trim the part of the segment inside the hole
-            ks = np.arange(0.0, L)
-            pts = p[None] - ks[:, None] * u[None]
-            bad = near[np.clip(np.round(pts[:, 1]).astype(int), 0, H - 1), np.clip(np.round(pts[:, 0]).astype(int), 0, W - 1)]
+            # a segment may reach into the flat hole or touch it: trim its end back to known
+            # pixels, and drop it if much of the rest runs along the hole (its outline)
+            pts = p[None] - np.arange(0.0, L)[:, None] * u[None]
+            xs = np.clip(np.round(pts[:, 0]).astype(int), 0, W - 1)
+            bad = near[np.clip(np.round(pts[:, 1]).astype(int), 0, H - 1), xs]
             k0 = int(np.argmin(bad))
             if bad[k0] or L - k0 < MIN_LEN or bad[k0:].mean() > 0.1:
                 continue
@@ -143,8 +150,8 @@ def _ends(img: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> list[_End]:
                 continue
             e = _End(pk, u, L - k0, t, np.zeros(3), np.zeros(3))
             sides = _across(f, w, e, np.array([2.0, 3.0, 4.0, 5.0, -2.0, -3.0, -4.0, -5.0]), min(e.length, PROFILE))
-            e.left, e.right = np.nanmean(sides[:4], 0), np.nanmean(sides[4:], 0)
-            if not (np.isfinite(e.left).all() and np.isfinite(e.right).all()):
+            e.left, e.right = _mean_seen(sides[:4]), _mean_seen(sides[4:])
+            if e.left is None or e.right is None:
                 continue
             if np.abs(e.left - e.right).max() < CONTRAST:
                 continue
