@@ -215,11 +215,11 @@ def paint_edges(img: np.ndarray, hole: np.ndarray, pairs, avoid: np.ndarray | No
     ``half`` pixels each side of the line joining the two ends; across the strip the colours
     are the two ends' profiles, interpolated along it. Returns the image and the strip (``H x
     W`` bool, hole pixels only)."""
-    f = img.astype(np.float32) / 255
-    out = f.copy()
     strip = np.zeros(hole.shape, bool)
     if not pairs:
         return img, strip
+    f = img.astype(np.float32) / 255
+    out = f.copy()
     avoid = hole if avoid is None else avoid | hole
     w = (~avoid).astype(np.float32)[..., None]
     ys, xs = np.nonzero(hole)

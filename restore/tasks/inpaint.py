@@ -517,25 +517,19 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
         """PatchMatch's fill of ``hole`` in ``img3`` (uint8), pulled: ``H x W x 3`` float."""
         avoid = hole if ex is None else hole | ex  # the pixels the fill takes nothing from
         telea = _telea(img3, avoid.astype(np.uint8) * 255) if guide_weight > 0 or pull > 0 else None
-
-        def fill(im: np.ndarray, h: np.ndarray, off: np.ndarray | None) -> np.ndarray:
-            """PatchMatch's fill of ``h``; ``off``: pixels neither filled nor copied from."""
-            g = None if off is None else off.astype(np.uint8) * 255
-            pm.set_random_seed(seed)
-            if guide_weight > 0:
-                return pm.inpaint_regularity(im, h.astype(np.uint8) * 255, guide_map(telea), global_mask=g,
-                                             patch_size=patch, guide_weight=guide_weight)
-            return pm.inpaint(im, h.astype(np.uint8) * 255, global_mask=g, patch_size=patch)
-
-        inner = hole & (hole_depth(hole) >= band) if band > 0 else np.zeros_like(hole)
+        guide = guide_map(telea) if guide_weight > 0 else None
+        d_hole = hole_depth(hole) if band > 0 or (pull > 0 and ex is None) else None
+        inner = hole & (d_hole >= band) if band > 0 else np.zeros_like(hole)
         if inner.any() and (hole & ~inner).any():  # the border band first, then the rest
-            f = fill(img3, hole & ~inner, inner if ex is None else inner | ex)
-            f = fill(f, inner, ex)
+            f = _patchmatch_pass(pm, img3, hole & ~inner, inner if ex is None else inner | ex, patch, seed,
+                                 guide, guide_weight)
+            f = _patchmatch_pass(pm, f, inner, ex, patch, seed, guide, guide_weight)
         else:
-            f = fill(img3, hole, ex)
+            f = _patchmatch_pass(pm, img3, hole, ex, patch, seed, guide, guide_weight)
         f = f.astype(np.float32) / 255
         if pull > 0:
-            depth = hole_depth(avoid)  # one distance transform for the target's and the pull's reach
+            # one distance transform for the target's and the pull's reach (the hole's, when nothing is excluded)
+            depth = d_hole if ex is None else hole_depth(avoid)
             f = pull_towards(f, _pull_target(img3, telea, avoid, telea_reach, push_pull, depth), avoid, pull,
                              pull_blur, pull_reach, depth)
             f = np.where(hole[..., None], np.clip(f, 0, 1), img3.astype(np.float32) / 255)
@@ -564,6 +558,19 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
         f = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)
         out.append(f[:1] if C == 1 else f)
     return torch.stack(out).to(x.device)
+
+
+def _patchmatch_pass(pm, img: np.ndarray, hole: np.ndarray, off: np.ndarray | None, patch: int, seed: int,
+                     guide: np.ndarray | None = None, guide_weight: float = 0.0) -> np.ndarray:
+    """One seeded pypatchmatch fill (``pm``: its ``patch_match`` module) of ``hole`` in ``img``
+    (``H x W x 3`` uint8); ``off``: pixels neither filled nor copied from (its
+    ``global_mask``); with ``guide_weight`` > 0, guided by ``guide`` (:func:`guide_map`)."""
+    g = None if off is None else off.astype(np.uint8) * 255
+    pm.set_random_seed(seed)
+    if guide_weight > 0:
+        return pm.inpaint_regularity(img, hole.astype(np.uint8) * 255, guide, global_mask=g, patch_size=patch,
+                                     guide_weight=guide_weight)
+    return pm.inpaint(img, hole.astype(np.uint8) * 255, global_mask=g, patch_size=patch)
 
 
 def pull_towards(f: np.ndarray, target: np.ndarray, hole: np.ndarray, pull: float, blur: float,
