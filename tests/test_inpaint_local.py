@@ -236,6 +236,26 @@ def test_scene_fill_starts_from_the_photos_patches(tiny_prior, guide_weight, pul
     assert r.sampler == "ddnm" and torch.equal(r.image[..., known], x[..., known])
 
 
+def test_the_guide_never_wraps_in_pypatchmatchs_periodic_distance():
+    """pypatchmatch compares guide values as periodic coordinates (a difference d over 0.5
+    counts as 1 - d): the guide's values stay within [0, 0.5], so a larger difference in
+    colour is always a larger distance (black is as far from white as the guide can tell)."""
+    from restore.tasks.inpaint import guide_map
+
+    def periodic(d):  # pypatchmatch's own reading of a difference between two guide values
+        d = np.abs(d)
+        return np.where(d > 0.5, 1 - d, d)
+
+    levels = np.linspace(0, 255, 18).round().astype(np.uint8)
+    grey = guide_map(np.repeat(np.repeat(levels[None, :, None], 8, 0), 3, 2), blur=0.5)[4, :, 0]
+    assert grey.min() >= 0 and grey.max() <= 0.5
+    assert np.all(np.diff(periodic(grey - grey[0])) > 0)  # darker to brighter: ever further from black
+    rb = np.zeros((8, 16, 3), np.uint8)
+    rb[:, :8, 0] = rb[:, 8:, 2] = 255  # pure red | pure blue
+    c = guide_map(rb, blur=0.5)[4, :, 1]
+    assert c.min() >= 0 and c.max() <= 0.5 and periodic(c[0] - c[-1]) > 0.45
+
+
 def test_a_result_names_every_sampler_its_regions_ran(tiny_prior):
     """Crops with different fills (a scratch: the mean by dpir; an object: the scene fill, no
     sampler) report both, and the most steps any crop took."""
