@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from restore.evaluate import load_dataset  # noqa: E402
 from restore.metrics import gradient_ratio, swd  # noqa: E402
 from restore.tasks.base import psnr_where  # noqa: E402
 from restore.tasks.edges import straight_edges  # noqa: E402
@@ -27,16 +28,13 @@ from restore.tasks.inpaint import exemplar_fill, make_mask  # noqa: E402
 
 
 def photos(root, every, limit, long_side):
-    files = sorted(p for p in Path(root).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))[::every]
-    for i, f in enumerate(files[:limit]):
-        g = cv2.imread(str(f), cv2.IMREAD_COLOR)
-        if g is None:
-            continue
-        g = cv2.cvtColor(g, cv2.COLOR_BGR2RGB)
+    """restore eval's photos (every ``every``-th in name order, the first ``limit``), larger
+    ones shrunk to ``long_side``."""
+    for i, (stem, g) in enumerate(load_dataset(root, limit, every)):
         if long_side and max(g.shape[:2]) > long_side:
             s = long_side / max(g.shape[:2])
             g = cv2.resize(g, (round(g.shape[1] * s), round(g.shape[0] * s)), interpolation=cv2.INTER_AREA)
-        yield i, f.stem, g
+        yield i, stem, g
 
 
 def main():

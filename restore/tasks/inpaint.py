@@ -550,15 +550,19 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
         ex = None if exclude is None else np.asarray(exclude, bool) & ~hole
         if ex is not None and not ex.any():
             ex = None
-        f = one(img3, hole, ex)
         pairs = straight_edges(img3, hole, ex) if lines else []
         if pairs:
-            # the holes a straight edge crosses are filled again, the edges' strips known; the
-            # other holes keep the fill above (PatchMatch's result anywhere depends on all holes)
+            # the holes a straight edge crosses are filled with the edges' strips known; the
+            # other holes keep the fill without them (PatchMatch's result anywhere depends on
+            # all holes), made only when there are such holes
             img_l, strip = paint_edges(img3, hole, pairs, ex)
             _, lab = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
             crossed = np.isin(lab, np.unique(lab[strip]))
-            f = np.where(crossed[..., None], one(img_l, hole & ~strip, ex), f)
+            f = one(img_l, hole & ~strip, ex)
+            if (hole & ~crossed).any():
+                f = np.where(crossed[..., None], f, one(img3, hole, ex))
+        else:
+            f = one(img3, hole, ex)
         f = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)
         out.append(f[:1] if C == 1 else f)
     return torch.stack(out).to(x.device)
