@@ -229,14 +229,20 @@ def result_line(rec: dict) -> str:
     if "psnr" in rec:
         y = rec.get("metric", "PSNR")[4:]
         line += f"  PSNR{y} {rec['psnr']:.2f} dB  SSIM{y} {rec['ssim']:.4f}"
-    if rec.get("holes_grown"):  # mask_dilate auto: say so, the mask was not used as drawn
-        from restore.tasks.inpaint import TIGHT_GROW
-
-        n = rec["holes_grown"]
-        which = "1 hole by {} px: its mask follows" if n == 1 else f"{n} holes by {{}} px: their masks follow"
-        line += (f"  (grew {which.format(TIGHT_GROW)} an object's outline; --mask-dilate N sets the growth, "
-                 "0 keeps the mask as drawn)")
     return line
+
+
+def grown_note(rec: dict) -> str | None:
+    """What the run did to the mask as drawn (inpainting's ``mask_dilate`` auto grew a hole
+    that follows an object's outline), for stderr; None when nothing grew."""
+    n = rec.get("holes_grown")
+    if not n:
+        return None
+    from restore.tasks.inpaint import TIGHT_GROW
+
+    which = "1 hole by {} px: its mask follows" if n == 1 else f"{n} holes by {{}} px: their masks follow"
+    return (f"grew {which.format(TIGHT_GROW)} an object's outline; --mask-dilate N sets the growth, "
+            "0 keeps the mask as drawn")
 
 
 def _read(path: Path, o: dict):
@@ -263,7 +269,8 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     x, back, alpha = _to_batch(img.array)
     if alpha_override is not None:
         alpha = alpha_override
-    for w in tk.warnings(x, params):  # shown with -q too: it is no progress
+    # shown with -q too: it is no progress; invert_mask as given (load() has applied it to the mask)
+    for w in tk.warnings(x, {**params, "invert_mask": bool(job.params.get("invert_mask"))}):
         warn(it, f"warning: {it.src}: {w}")
     return Loaded(it, x, back, alpha, params, img.meta)
 

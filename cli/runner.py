@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -18,9 +19,26 @@ from restore.samplers import check_samples
 from restore.tasks import get_task
 
 from .jobs import STDIO, Item, Job, _err, plan, shown
-from .local import result_line
+from .local import grown_note, result_line
 
 __all__ = ["ENGINES", "STDIO", "Item", "Job", "run_job"]
+
+
+def _output_is_an_input(job: Job, items: list[Item]) -> str | None:
+    """The error for an output that is one of the files the run reads (its image, mask,
+    reference, or a file an option names, such as ``--exclude``); None when there is none."""
+    import os
+
+    named = [v for v in job.params.values() if isinstance(v, (str, os.PathLike))]
+    for it in items:
+        if it.out == STDIO or not it.out.exists():
+            continue
+        for q in [it.src, it.ref, *it.files.values(), *named]:
+            if q is None or Path(q) == STDIO or not Path(q).is_file():
+                continue
+            if os.path.samefile(it.out, q):
+                return f"{it.out}: is also an input of this run ({q}); choose another output"
+    return None
 
 
 def _local(job: Job, items: list[Item], report, warn, folder: bool) -> None:
@@ -75,6 +93,10 @@ def run_job(job: Job) -> int:
                                    "status": "failed", "error": shown(str(e), o)}))
         _err(shown(str(e), o))
         return 1
+    clash = _output_is_an_input(job, items)
+    if clash:  # --overwrite replaces an earlier output, never a file this run reads
+        _err(clash)
+        return 2
     lossless = sorted({it.out.suffix.lower() or "PNG (stdout)" for it in items
                        if it.out == STDIO or it.out.suffix.lower() not in (".jpg", ".jpeg", ".webp")})
     if o.get("quality") is not None and lossless:  # an option that cannot do what was asked says so
@@ -141,6 +163,11 @@ def run_job(job: Job) -> int:
                 click.echo(result_line(rec), err=to_err)
             elif "psnr" in rec:
                 bar.write(result_line(rec), file=sys.stderr)
+            note = None if o["as_json"] else grown_note(rec)  # --json has it as holes_grown
+            if note and not folder:
+                click.echo(f"note: {note}", err=True)
+            elif note and not o["quiet"]:
+                bar.write(f"note: {shown(str(it.src), o)}: {note}", file=sys.stderr)
         else:
             msg = shown(msg, o)
             counts["failed"] += 1

@@ -279,7 +279,7 @@ def run(
         sigma_y=op.noise,
         sigma_estimated=estimated,
         seconds=time.perf_counter() - t0,
-        params=_shown(p) | hyper,
+        params=_shown(tk.reported(p)) | hyper,
         sigma_start=float(sigmas[0]) if sigmas is not None and sspec.scheduled else None,
     )
 

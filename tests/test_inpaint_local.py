@@ -139,6 +139,50 @@ def test_inverted_mask_warned_and_invert_mask(tiny_prior_dir, photo_and_mask):
     assert np.array_equal(read_image(d / "b.png").array, read_image(d / "c.png").array)
 
 
+def test_the_warning_with_invert_mask_says_to_drop_it(tiny_prior_dir, photo_and_mask):
+    d = photo_and_mask
+    r = _cli(tiny_prior_dir, "inpaint", d / "photo.png", d / "mask.png", "--invert-mask", "-o", d / "a.png", "-q")
+    assert r.exit_code == 0 and "inverted by --invert-mask" in r.stderr and "drop --invert-mask" in r.stderr
+    assert "pass --invert-mask" not in r.stderr
+
+
+def test_invert_mask_inverts_an_array_mask_in_the_api(tiny_prior):
+    x = _photo(48, 64)
+    hole = np.zeros((48, 64), bool)
+    hole[10:20, 12:30] = True
+    a = run(x, "inpaint", prior=tiny_prior, mask=hole, fill="mean", steps=1).image
+    b = run(x, "inpaint", prior=tiny_prior, mask=~hole, invert_mask=True, fill="mean", steps=1).image
+    c = run(x, "inpaint", prior=tiny_prior, mask=[(~hole).astype(np.uint8) * 255], invert_mask=True, fill="mean",
+            steps=1).image
+    assert torch.equal(a, b) and torch.equal(a, c)
+    with pytest.raises(InputError, match="invert_mask"):
+        run(x, "inpaint", prior=tiny_prior, known=torch.from_numpy(~hole), invert_mask=True, steps=1)
+
+
+@pytest.mark.parametrize("opts", [["--exclude", "mask.png"], ["--no-lines"]])
+def test_scene_fill_options_with_another_fill_are_refused_first(tiny_prior_dir, photo_and_mask, opts):
+    d = photo_and_mask
+    r = _cli(tiny_prior_dir, "inpaint", d / "photo.png", d / "mask.png", "--fill", "mean",
+             *[d / o if o.endswith(".png") else o for o in opts], "-o", d / "o.png")
+    assert r.exit_code == 2 and "applies to the scene fill" in r.stderr and not (d / "o.png").exists()
+
+
+@pytest.mark.parametrize("which", ["photo.png", "mask.png"])
+def test_an_output_that_is_an_input_is_refused_even_with_overwrite(tiny_prior_dir, photo_and_mask, which):
+    d = photo_and_mask
+    before = (d / which).read_bytes()
+    r = _cli(tiny_prior_dir, "inpaint", d / "photo.png", d / "mask.png", "-o", d / which, "--overwrite")
+    assert r.exit_code == 2 and "is also an input" in r.stderr and (d / which).read_bytes() == before
+
+
+def test_the_report_names_the_fill_auto_chose_on_the_whole_image_path(tiny_prior):
+    x = _photo(48, 64)
+    hole = np.zeros((48, 64), bool)
+    hole[10:12, 5:60] = True  # a scratch: auto picks the posterior mean
+    r = run(x, "inpaint", prior=tiny_prior, mask=hole, local=False, steps=1)
+    assert r.params["fill"] == "mean"
+
+
 def test_mostly_hole_warning_never_says_100_percent():
     from restore.tasks import get_task
 

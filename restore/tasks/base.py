@@ -291,6 +291,11 @@ class Task:
         nothing, a file that is missing) with an :class:`InputError`: the command line calls
         this before any work and exits 2."""
 
+    def reported(self, p: dict) -> dict:
+        """The parameters as this task ran with them, for the result's ``params`` (an option
+        left to the task, such as inpainting's ``fill="auto"``, as it was resolved)."""
+        return p
+
     def recipe(self, p: dict) -> Recipe:
         """The default sampler and its settings for these parameters (the class attributes;
         a task may choose by parameter, e.g. inpainting's ``fill``)."""

@@ -812,7 +812,8 @@ class InpaintTask(Task):
                                         "object (its border follows the object's outline), 0 for a loose one; "
                                         "if an outline of the object still shows, grow more (e.g. 6).",
               range=(0, 256)),
-        Param("invert_mask", bool, False, "Mask files mark known pixels instead of holes.", switch=True),
+        Param("invert_mask", bool, False, "The mask (a file; in the API also an array) marks known pixels "
+                                          "instead of holes.", switch=True),
         Param("exclude", object, None, "A mask (file; in the API also an H x W array) of pixels the scene "
                                        "fill must not copy from, e.g. other objects or text that turn up "
                                        "in the hole (white = excluded; they are kept as they are).",
@@ -904,6 +905,9 @@ class InpaintTask(Task):
         hole = (~torch.as_tensor(k).cpu().bool().reshape(-1, H, W).all(0)).numpy()
         return "scene" if inscribed_radius(hole) > SCENE_RADIUS and has_sources(hole) else "mean"
 
+    def reported(self, p):
+        return {**p, "fill": self.fill_of(p)}
+
     def recipe(self, p):
         f = self.fill_of(p)
         if f == "sample":
@@ -918,6 +922,15 @@ class InpaintTask(Task):
         if q["mask"] is not None and q["known"] is not None:
             raise InputError("give mask (holes) or known (observed pixels), not both")
         B = x.shape[0]
+        if q.get("invert_mask"):  # an array's (the command line inverts a mask file as it reads it)
+            if q["mask"] is None:
+                raise InputError("invert_mask inverts mask, not known (pass the known pixels as they are)")
+
+            def inverted(m):
+                return ~hole_from_array(np.asarray(m.detach().cpu() if torch.is_tensor(m) else m))
+
+            q["mask"] = [inverted(m) for m in q["mask"]] if isinstance(q["mask"], (list, tuple)) else inverted(
+                q["mask"])
         if q["mask"] is not None:
             q["known"] = _per_image(q.pop("mask"), B, lambda m: known_from_mask(m, (H, W), q["mask_dilate"] or 0))
             if q["mask_dilate"] is None:  # auto: tight holes grow (the photo shows what the mask covers)
@@ -937,6 +950,8 @@ class InpaintTask(Task):
             q["mask_dilate"] = q["mask_dilate"] or 0  # known pixels are observed exactly: as given
         for k in ("mask", "mask_source", "invert_mask"):  # consumed (by load() on the command line)
             q.pop(k, None)
+        if q.get("fill") in ("mean", "sample") and q.get("lines") is False:
+            raise InputError(f"lines=False (--no-lines) applies to the scene fill, not to fill {q['fill']}")
         if q.get("exclude") is not None:
             q["exclude"] = _exclude_of(q["exclude"], (H, W))
             if q.get("fill") in ("mean", "sample"):
@@ -947,7 +962,12 @@ class InpaintTask(Task):
         return q
 
     def check_usage(self, p):
-        ex = p.get("exclude")
+        ex, f = p.get("exclude"), p.get("fill")
+        if f in ("mean", "sample"):  # scene-fill options with another fill: refused before any image is read
+            if ex is not None:
+                raise UsageError(f"--exclude applies to the scene fill, not to --fill {f} (use auto or scene)")
+            if p.get("lines") is False:
+                raise UsageError(f"--no-lines applies to the scene fill, not to --fill {f} (use auto or scene)")
         if isinstance(ex, (str, Path)) and not Path(ex).is_file():
             raise InputError(f"{ex}: no such exclude file")
 
@@ -1052,8 +1072,12 @@ class InpaintTask(Task):
                 1 - torch.as_tensor(k).float().mean())
             if frac > MOSTLY_HOLE:
                 pct = f"{frac * 100:.0f}" if frac < 0.995 else f"{math.floor(frac * 1000) / 10:.1f}"  # never "100"
-                out.append(f"the mask marks {pct} % of the image to fill; if its white marks the "
-                           f"pixels to keep, pass --invert-mask")
+                if p.get("invert_mask"):  # the mask was inverted as asked: the advice is the other way round
+                    out.append(f"the mask, inverted by --invert-mask, marks {pct} % of the image to fill; "
+                               f"if its white already marks the holes, drop --invert-mask")
+                else:
+                    out.append(f"the mask marks {pct} % of the image to fill; if its white marks the "
+                               f"pixels to keep, pass --invert-mask")
         return out
 
     def shown(self, x, p):
