@@ -167,6 +167,14 @@ def test_scene_fill_options_with_another_fill_are_refused_first(tiny_prior_dir, 
     assert r.exit_code == 2 and "applies to the scene fill" in r.stderr and not (d / "o.png").exists()
 
 
+def test_an_exclude_inside_the_hole_is_refused(tiny_prior_dir, photo_and_mask):
+    pytest.importorskip("patchmatch")
+    d = photo_and_mask
+    r = _cli(tiny_prior_dir, "inpaint", d / "photo.png", d / "mask.png", "--exclude", d / "mask.png", "--fill", "scene",
+             "-o", d / "o.png")
+    assert r.exit_code == 1 and "exclude nothing" in r.stderr and not (d / "o.png").exists()
+
+
 @pytest.mark.parametrize("which", ["photo.png", "mask.png"])
 def test_an_output_that_is_an_input_is_refused_even_with_overwrite(tiny_prior_dir, photo_and_mask, which):
     d = photo_and_mask

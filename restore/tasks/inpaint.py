@@ -959,6 +959,9 @@ class InpaintTask(Task):
             k = q["known"].reshape(-1, H, W).all(0).numpy()
             if not (k & ~q["exclude"]).any():
                 raise InputError("exclude covers every known pixel: nothing is left to copy from")
+            if not (k & q["exclude"]).any():  # e.g. the hole's own mask given again
+                raise InputError("exclude marks no known pixel, only the hole: it would exclude nothing (mark the "
+                                 "objects the fill must not copy from)")
         return q
 
     def check_usage(self, p):
