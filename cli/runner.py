@@ -8,6 +8,7 @@ cluster, :mod:`.ray_engine`) restores them, and this module draws progress and r
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -27,8 +28,6 @@ __all__ = ["ENGINES", "STDIO", "Item", "Job", "run_job"]
 def _output_is_an_input(job: Job, items: list[Item]) -> str | None:
     """The error for an output that is one of the files the run reads (its image, mask,
     reference, or a file an option names, such as ``--exclude``); None when there is none."""
-    import os
-
     named = [v for v in job.params.values() if isinstance(v, (str, os.PathLike))]
     for it in items:
         if it.out == STDIO or not it.out.exists():

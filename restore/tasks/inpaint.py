@@ -310,6 +310,19 @@ def _exclude_of(v, shape: tuple[int, int]) -> np.ndarray:
     return ex
 
 
+def _scene_only_option(p: dict) -> str | None:
+    """Why the parameters ``p`` ask the scene fill's options (``exclude``, ``lines=False``) of
+    another fill; None when they do not."""
+    f = p.get("fill")
+    if f not in ("mean", "sample"):
+        return None
+    if p.get("exclude") is not None:
+        return f"--exclude applies to the scene fill, not to --fill {f} (use auto or scene)"
+    if p.get("lines") is False:
+        return f"--no-lines applies to the scene fill, not to --fill {f} (use auto or scene)"
+    return None
+
+
 def _grow_tight(x: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, int | list[int]]:
     """``known`` (``(H, W)`` shared, or ``(B, 1 or C, H, W)``) with each image's holes drawn
     tight around an object grown (:func:`tight_holes` of that image ``x[b]``), and how many
@@ -922,17 +935,15 @@ class InpaintTask(Task):
         if q["mask"] is not None and q["known"] is not None:
             raise InputError("give mask (holes) or known (observed pixels), not both")
         B = x.shape[0]
-        if q.get("invert_mask"):  # an array's (the command line inverts a mask file as it reads it)
-            if q["mask"] is None:
-                raise InputError("invert_mask inverts mask, not known (pass the known pixels as they are)")
-
-            def inverted(m):
-                return ~hole_from_array(np.asarray(m.detach().cpu() if torch.is_tensor(m) else m))
-
-            q["mask"] = [inverted(m) for m in q["mask"]] if isinstance(q["mask"], (list, tuple)) else inverted(
-                q["mask"])
+        inv = q.get("invert_mask")  # an array's (the command line inverts a mask file as it reads it)
+        if inv and q["mask"] is None:
+            raise InputError("invert_mask inverts mask, not known (pass the known pixels as they are)")
+        scene_only = _scene_only_option(q)
+        if scene_only:  # before the exclude file is read
+            raise InputError(scene_only)
         if q["mask"] is not None:
-            q["known"] = _per_image(q.pop("mask"), B, lambda m: known_from_mask(m, (H, W), q["mask_dilate"] or 0))
+            q["known"] = _per_image(q.pop("mask"), B, lambda m: known_from_mask(~_marked(m, "mask") if inv else m,
+                                                                               (H, W), q["mask_dilate"] or 0))
             if q["mask_dilate"] is None:  # auto: tight holes grow (the photo shows what the mask covers)
                 q["mask_dilate"] = "auto"
                 q["known"], q["holes_grown"] = _grow_tight(x, q["known"])
@@ -950,12 +961,8 @@ class InpaintTask(Task):
             q["mask_dilate"] = q["mask_dilate"] or 0  # known pixels are observed exactly: as given
         for k in ("mask", "mask_source", "invert_mask"):  # consumed (by load() on the command line)
             q.pop(k, None)
-        if q.get("fill") in ("mean", "sample") and q.get("lines") is False:
-            raise InputError(f"lines=False (--no-lines) applies to the scene fill, not to fill {q['fill']}")
         if q.get("exclude") is not None:
             q["exclude"] = _exclude_of(q["exclude"], (H, W))
-            if q.get("fill") in ("mean", "sample"):
-                raise InputError(f"exclude applies to the scene fill, not to --fill {q['fill']} (use auto or scene)")
             k = q["known"].reshape(-1, H, W).all(0).numpy()
             if not (k & ~q["exclude"]).any():
                 raise InputError("exclude covers every known pixel: nothing is left to copy from")
@@ -965,12 +972,10 @@ class InpaintTask(Task):
         return q
 
     def check_usage(self, p):
-        ex, f = p.get("exclude"), p.get("fill")
-        if f in ("mean", "sample"):  # scene-fill options with another fill: refused before any image is read
-            if ex is not None:
-                raise UsageError(f"--exclude applies to the scene fill, not to --fill {f} (use auto or scene)")
-            if p.get("lines") is False:
-                raise UsageError(f"--no-lines applies to the scene fill, not to --fill {f} (use auto or scene)")
+        scene_only = _scene_only_option(p)  # refused before any image is read
+        if scene_only:
+            raise UsageError(scene_only)
+        ex = p.get("exclude")
         if isinstance(ex, (str, Path)) and not Path(ex).is_file():
             raise InputError(f"{ex}: no such exclude file")
 
