@@ -13,6 +13,7 @@ import click
 from restore import io
 from restore.errors import InputError
 from restore.io import check_output_path
+from restore.tasks import get_task
 
 READ_EXTS = tuple(sorted(io.READ_EXTS))
 
@@ -84,6 +85,9 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     """Items to process and whether this is a batch (a folder or several files; raises
     InputError on bad paths)."""
     o = job.opts
+    for name, f in get_task(job.task).option_files(job.params).items():  # e.g. --exclude FILE
+        if not f.is_file():
+            raise InputError(f"{f}: no such file (--{name.replace('_', '-')})")
     if len(job.inputs) > 1:
         return _plan_files(job), True
     src = job.inputs[0]

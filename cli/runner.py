@@ -28,7 +28,7 @@ __all__ = ["ENGINES", "STDIO", "Item", "Job", "run_job"]
 def _output_is_an_input(job: Job, items: list[Item]) -> str | None:
     """The error for an output that is one of the files the run reads (its image, mask,
     reference, or a file an option names, such as ``--exclude``); None when there is none."""
-    named = [v for v in job.params.values() if isinstance(v, (str, os.PathLike))]
+    named = list(get_task(job.task).option_files(job.params).values())
     for it in items:
         if it.out == STDIO or not it.out.exists():
             continue

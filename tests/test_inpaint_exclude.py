@@ -69,5 +69,7 @@ def test_cli_exclude_file(tmp_path, tiny_prior_dir):
     assert r.exit_code == 0
     out = read_image(tmp_path / "out.png").array.astype(np.float32) / 255
     assert abs(_redness(out, hole)) < 0.05
+    (tmp_path / "out.png").unlink()
     r = CliRunner().invoke(main, cmd + ["--exclude", str(tmp_path / "missing.png")], catch_exceptions=False)
-    assert r.exit_code != 0 and "no such exclude file" in r.output and not (tmp_path / "out.png.tmp").exists()
+    assert r.exit_code == 1 and "missing.png: no such file (--exclude)" in r.output
+    assert not (tmp_path / "out.png").exists() and not (tmp_path / "out.png.tmp").exists()

@@ -175,12 +175,33 @@ def test_an_exclude_inside_the_hole_is_refused(tiny_prior_dir, photo_and_mask):
     assert r.exit_code == 1 and "exclude nothing" in r.stderr and not (d / "o.png").exists()
 
 
-@pytest.mark.parametrize("which", ["photo.png", "mask.png"])
+@pytest.mark.parametrize("which", ["photo.png", "mask.png", "ex.png"])
 def test_an_output_that_is_an_input_is_refused_even_with_overwrite(tiny_prior_dir, photo_and_mask, which):
     d = photo_and_mask
+    if which == "ex.png":
+        (d / "ex.png").write_bytes((d / "mask.png").read_bytes())
     before = (d / which).read_bytes()
-    r = _cli(tiny_prior_dir, "inpaint", d / "photo.png", d / "mask.png", "-o", d / which, "--overwrite")
+    r = _cli(tiny_prior_dir, "inpaint", d / "photo.png", d / "mask.png", "-o", d / which, "--overwrite",
+             *(["--exclude", d / "ex.png"] if which == "ex.png" else []))
     assert r.exit_code == 2 and "is also an input" in r.stderr and (d / which).read_bytes() == before
+
+
+@pytest.mark.parametrize("missing", ["mask", "exclude"])
+def test_a_missing_mask_or_exclude_file_is_a_failed_input_in_single_and_folder_runs(tiny_prior_dir, photo_and_mask,
+                                                                                      missing):
+    """A file the command names that is not there fails the same way (exit 1, a --json
+    record) whether it is the MASK argument or an option's file, before any image is read."""
+    import json
+
+    d = photo_and_mask
+    mask = d / ("nomask.png" if missing == "mask" else "mask.png")
+    extra = ["--exclude", d / "noex.png"] if missing == "exclude" else []
+    for src, out in ((d / "photo.png", d / "o.png"), (d, d / "outs")):
+        r = _cli(tiny_prior_dir, "inpaint", src, mask, *extra, "-o", out, "--json")
+        rec = json.loads(r.stdout.splitlines()[0])
+        assert r.exit_code == 1 and rec["status"] == "failed" and "no such file" in rec["error"]
+        assert "--exclude" in r.stderr if missing == "exclude" else "nomask.png" in r.stderr
+        assert not out.exists()
 
 
 def test_the_report_names_the_fill_auto_chose_on_the_whole_image_path(tiny_prior):

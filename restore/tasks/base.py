@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -288,8 +289,14 @@ class Task:
 
     def check_usage(self, p: dict) -> None:
         """Refuse parameters that are wrong whatever the image (a kernel spec that means
-        nothing, a file that is missing) with an :class:`InputError`: the command line calls
-        this before any work and exits 2."""
+        nothing, options that do not go together) with a :class:`RestoreError`: the command
+        line calls this before any work and exits 2."""
+
+    def option_files(self, p: dict) -> dict[str, Path]:
+        """The files the parameters name, by parameter (inpainting's ``exclude``): the
+        command line checks that they exist with the image's own files (a missing one is a
+        failed input, exit 1), and never writes an output over one."""
+        return {}
 
     def reported(self, p: dict) -> dict:
         """The parameters as this task ran with them, for the result's ``params`` (an option

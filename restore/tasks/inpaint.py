@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -975,9 +976,10 @@ class InpaintTask(Task):
         scene_only = _scene_only_option(p)  # refused before any image is read
         if scene_only:
             raise UsageError(scene_only)
+
+    def option_files(self, p):
         ex = p.get("exclude")
-        if isinstance(ex, (str, Path)) and not Path(ex).is_file():
-            raise InputError(f"{ex}: no such exclude file")
+        return {"exclude": Path(ex)} if isinstance(ex, (str, os.PathLike)) else {}
 
     def regions(self, x, p, multiple):
         """Crops around the holes (:func:`hole_boxes`, :data:`LOCAL_MARGIN` of context), each
