@@ -6,6 +6,8 @@ training photo and reports hole PSNR, SWD and gradient ratio (restore.metrics):
     telea / pm                         OpenCV Telea; PatchMatch (pypatchmatch, 7x7 patches)
     fill:NAME                          the CLI with --fill NAME (mean, scene, sample, ...)
     R:RADIUS                           the CLI's default, --fill auto switching to scene above RADIUS px
+    D:GAIN                             the CLI's default with the scene fill's detail matched at most GAIN
+                                       times (exemplar_fill's detail_gain; 0: not matched)
     scene[:SIGMA:N[:ETA]]              the CLI's default (restore.tasks.inpaint as shipped), optionally
                                        refined by ddnm from SIGMA in N steps instead of the recipe's
                                        (ETA: ddnm's eta, and ddnm for every crop)
@@ -30,7 +32,7 @@ deviation, and the standard error of an 8-image mean, the size of the CBSD68 1-8
 
     OMP_NUM_THREADS=2 python benchmarks/inpaint_guide.py ../shared/data/train/bsds 32 12 box,thick "telea;pm;scene"
 """
-import sys, time, numpy as np, torch, cv2
+import functools, sys, time, numpy as np, torch, cv2
 sys.path.insert(0, str(__import__('pathlib').Path(__file__).resolve().parents[1]))
 from restore.api import run, get_prior
 from restore.evaluate import load_dataset, make_case
@@ -97,6 +99,10 @@ for mk in masks:
                 if v.count(":") == 3:  # the refinement's eta (ddnm for every crop, thin ones too)
                     kw.update(sampler="ddnm", eta=float(v.split(":")[3]))
                 o = run(c.y, "inpaint", prior=prior, known=c.known, **kw).image
+            elif v.startswith("D:"):  # the CLI's default with exemplar_fill's detail matching at another gain
+                ip.exemplar_fill = functools.partial(orig_fill, detail_gain=float(v[2:]))
+                o = run(c.y, "inpaint", prior=prior, known=c.known).image
+                ip.exemplar_fill = orig_fill
             elif v.startswith("fill:"):  # the CLI with --fill NAME
                 o = run(c.y, "inpaint", prior=prior, known=c.known, fill=v[5:]).image
             elif v.startswith("R:"):  # the CLI's default with --fill auto's switch at another radius
@@ -144,3 +150,11 @@ for mk in masks:
                 else:
                     cells.append("")
             print(f"| {k} | " + " | ".join(cells) + " |", flush=True)
+    if (mk, "scene") in rows:  # every variant against the shipped default, paired
+        base = np.array(rows[(mk, "scene")])
+        print("\n| method | PSNR - scene (se) | SWD - scene (se) |\n|---|---|---|")
+        for (m2, k), v in rows.items():
+            if m2 != mk or k == "scene": continue
+            d = np.array(v)[:, :2] - base[:, :2]
+            se = d.std(0, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else [float("nan")] * 2
+            print(f"| {k} | {d[:, 0].mean():+.3f} ({se[0]:.3f}) | {d[:, 1].mean():+.1f} ({se[1]:.1f}) |", flush=True)

@@ -152,7 +152,8 @@ def test_cli_no_lines_switch(tmp_path, tiny_prior_dir):
 
 def test_the_patchmatch_baseline_is_the_package_alone():
     """restore eval's PatchMatch column is pypatchmatch as it comes: none of the scene fill's
-    additions (straight edges, border band, pull), though this photo would trigger them."""
+    additions (straight edges, border band, pull, detail matching), though this photo would
+    trigger them."""
     pm = pytest.importorskip("patchmatch.patch_match")
     from restore.tasks.base import Case
     from restore.tasks.inpaint import _patchmatch
