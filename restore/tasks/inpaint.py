@@ -503,9 +503,9 @@ BORDER_BAND = 8.0
 #: energy (mean square over a Gaussian of DETAIL_REACH px) matches that of the known pixels around
 #: the hole (:func:`match_detail`), amplified at most DETAIL_GAIN times: PatchMatch's EM averages
 #: overlapping patches into a fill calmer than its surroundings, and copies sharp texture into
-#: out-of-focus parts. On 32 validation photos hole PSNR +0.02 / +0.04 dB (box / thick) at SWD
-#: -7.2 / -0.3; on 48 held-out ImageNet photos +0.01 / +0.04 dB at SWD -4.4 / -3.7
-#: (benchmarks/results/inpaint_holes.md, eighth round). 0: no matching
+#: out-of-focus parts. Through the command line's path, on 32 validation photos hole PSNR +0.02 /
+#: +0.04 dB (box / thick) at SWD -7.2 / -0.5; on 48 held-out ImageNet photos +0.01 / +0.04 dB at
+#: SWD -4.7 / -3.9 (benchmarks/results/inpaint_holes.md, eighth round). 0: no matching
 DETAIL_BLUR, DETAIL_REACH, DETAIL_GAIN = 1.5, 16.0, 1.15
 
 
