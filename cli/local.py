@@ -269,8 +269,7 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     x, back, alpha = _to_batch(img.array)
     if alpha_override is not None:
         alpha = alpha_override
-    # shown with -q too: it is no progress; invert_mask as given (load() has applied it to the mask)
-    for w in tk.warnings(x, {**params, "invert_mask": bool(job.params.get("invert_mask"))}):
+    for w in tk.warnings(x, {**job.params, **params}):  # shown with -q too: it is no progress
         warn(it, f"warning: {it.src}: {w}")
     return Loaded(it, x, back, alpha, params, img.meta)
 

@@ -371,7 +371,9 @@ class Task:
             raise UsageError(f"missing {', '.join(missing)}")
 
     def warnings(self, x: torch.Tensor, p: dict) -> list[str]:
-        """Warnings about the parameters given for this input (shown before the work)."""
+        """Warnings about the parameters given for this input (shown before the work). ``p``:
+        the parameters as given, with what :meth:`load` made of them over them (a mask file read
+        and already inverted, where ``invert_mask`` asked for it, which it then drops)."""
         return []
 
     def shown(self, x: torch.Tensor, p: dict) -> torch.Tensor:
