@@ -160,37 +160,44 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
                 done(ld.it, None, _failure(ld.it, e))
 
     claims = release and not o.get("overwrite")  # folder mode: two runs into one folder share the work
+    mine: set[Path] = set()  # outputs this run has claimed and not yet finished
 
     def done(it: Item, rec: dict | None, msg: str | None) -> None:
         if claims:
             _release(it.out)
+            mine.discard(it.out)
         report(it, rec, msg)
 
     def skip(it: Item, reason: str) -> None:
         report(it, {"input": str(it.src), "output": str(it.out), "status": "skipped", "reason": reason}, None)
 
-    for it in items:
-        if claims:
-            if not _claim(it.out):
-                skip(it, "another run is writing it")
+    try:
+        for it in items:
+            if claims:
+                if not _claim(it.out):
+                    skip(it, "another run is writing it")
+                    continue
+                if it.out.exists():  # written by another run meanwhile
+                    _release(it.out)
+                    skip(it, "already written")
+                    continue
+                mine.add(it.out)
+            try:
+                ld = load(job, it, warn)
+            except Exception as e:  # noqa: BLE001
+                done(it, None, _failure(it, e))
                 continue
-            if it.out.exists():  # written by another run meanwhile
-                _release(it.out)
-                skip(it, "already written")
-                continue
-        try:
-            ld = load(job, it, warn)
-        except Exception as e:  # noqa: BLE001
-            done(it, None, _failure(it, e))
-            continue
-        key = batch_key(ld.x, ld.params)
-        held.setdefault(key, []).append(ld)
-        if len(held[key]) >= batch_size(key, ld):
+            key = batch_key(ld.x, ld.params)
+            held.setdefault(key, []).append(ld)
+            if len(held[key]) >= batch_size(key, ld):
+                flush(key)
+            elif sum(map(len, held.values())) >= 2 * max(sizes.values()):
+                flush(max(held, key=lambda k: len(held[k])))
+        for key in list(held):
             flush(key)
-        elif sum(map(len, held.values())) >= 2 * max(sizes.values()):
-            flush(max(held, key=lambda k: len(held[k])))
-    for key in list(held):
-        flush(key)
+    finally:  # interrupted (Ctrl-C, a crash): the claims this run holds go with it
+        for out in mine:
+            _release(out)
 
 
 def _finish(job: Job, ld: Loaded, res, r: int, seconds: float, report, batch: int = 1) -> None:

@@ -82,6 +82,25 @@ def test_a_run_holding_an_output_makes_it_a_skip_not_a_failure(tmp_path, folder,
     assert not (out / ".im2.png.claim").exists() and live.exists()
 
 
+def test_an_interrupted_folder_run_leaves_no_claim(tmp_path, folder, run, monkeypatch):
+    """Ctrl-C in the middle of a folder run: the outputs it had claimed are released at once,
+    not left for the next run to clear."""
+    import restore.cli.local as local
+
+    real, seen = local.solve, []
+
+    def solve(job, group, progress):
+        seen.append(sorted(p.name for p in (tmp_path / "out").glob(".*.claim")))
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        return real(job, group, progress)
+
+    monkeypatch.setattr(local, "solve", solve)
+    r = run("denoise", folder, "--sigma", "5", "-o", tmp_path / "out", "--batch-size", "1")
+    assert r.exit_code != 0 and len(seen) == 2 and seen[1]  # the second image was claimed while it ran
+    assert len(list((tmp_path / "out").glob("*.png"))) == 1 and not list((tmp_path / "out").glob(".*claim"))
+
+
 def test_two_runs_into_one_folder_share_the_work(tmp_path, folder, tiny_prior_dir):
     """Two processes started together: no image fails, none is written twice."""
     for i in range(4, 10):
