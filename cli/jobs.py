@@ -38,6 +38,19 @@ class Item:
     ref: Path | None
 
 
+def companions(opts: dict, out: Path) -> dict[str, Path]:
+    """The files a run writes beside the output ``out``, by what they hold: ``std``
+    (``--samples`` > 1: the per-pixel spread) and ``compare`` (``--compare``). They follow the
+    output's rules: an existing one is replaced only with ``--overwrite``, and never when it is
+    a file the run reads."""
+    c = {}
+    if opts.get("samples", 1) > 1:
+        c["std"] = out.with_name(out.stem + ".std.png")
+    if opts.get("compare"):
+        c["compare"] = out.with_name(out.stem + ".compare.png")
+    return c
+
+
 def _err(msg: str) -> None:
     click.echo(f"error: {msg}", err=True)
 

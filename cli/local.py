@@ -19,7 +19,7 @@ import click
 from restore.errors import InputError, RestoreError
 from restore.tasks import get_task
 
-from .jobs import STDIO, Item, Job
+from .jobs import STDIO, Item, Job, companions
 
 if TYPE_CHECKING:  # torch and numpy load lazily: `restore --help` stays fast
     import numpy as np
@@ -281,22 +281,58 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     return Loaded(it, x, back, alpha, params, img.meta)
 
 
+#: seconds of work with no sampler step before a single image's run shows a line with its
+#: elapsed time (work before the first step: a scene fill's PatchMatch, noise estimation)
+WAITING_LINE_AFTER = 2.0
+
+
 def _step_bar(ld: Loaded):
     """A per-step progress bar (one image run alone), drawn from the sampler's first step
     (nothing is drawn before, so a message before the work is not glued to an empty bar);
-    closed, and its line cleared, by :func:`solve`."""
+    when no step comes for :data:`WAITING_LINE_AFTER` seconds (work that is not a sampler's,
+    e.g. inpainting's PatchMatch fill, which can take a minute on a large photo), a line
+    with the elapsed time, refreshed each second, until the first step. Both are closed,
+    and their line cleared, by :func:`solve`."""
+    import threading
+
     from tqdm import tqdm
 
     bar = None
+    stop = threading.Event()
+
+    t0 = time.perf_counter()
+
+    def waiting() -> None:
+        if stop.wait(WAITING_LINE_AFTER):
+            return
+        line = tqdm(total=None, file=sys.stderr, bar_format="{desc}", leave=False)
+        while True:
+            line.set_description_str(f"{ld.it.src.name}: working, {time.perf_counter() - t0:.0f} s")
+            if stop.wait(1.0):
+                break
+        line.close()
+
+    ticker = threading.Thread(target=waiting, daemon=True)
+    ticker.start()
+
+    def quiet() -> None:  # the waiting line gone before anything else is drawn
+        stop.set()
+        ticker.join()
 
     def progress(info):
         nonlocal bar
         if bar is None:
+            quiet()
             bar = tqdm(total=info["n"], file=sys.stderr, unit="step", dynamic_ncols=True, leave=False,
                        desc=ld.it.src.name)
         bar.update(1)
 
-    progress.close = lambda: bar is not None and bar.close()
+    def close() -> None:
+        quiet()
+        if bar is not None:
+            bar.close()
+
+    progress.close = close
     return progress
 
 
@@ -354,16 +390,16 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
     }
     if res.sigma_estimated and not o["quiet"] and not o["as_json"]:
         click.echo(f"{it.src}: estimated noise sigma = {sigma_y * 255:.2f} (0-255 units)", err=True)
+    side = companions(o, it.out)  # checked before the work: absent, or --overwrite
     if std is not None:
-        std_path = it.out.with_name(it.out.stem + ".std.png")
         std_img = (std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()
-        write_image(std_path, std_img, overwrite=True)
-        rec["std"] = str(std_path)
+        write_image(side["std"], std_img, overwrite=o["overwrite"])
+        rec["std"] = str(side["std"])
         rec["mean_std"] = round(float(std.mean()) * 255, 3)
-    if o["compare"]:
-        cmp_path = it.out.with_name(it.out.stem + ".compare.png")
-        write_image(cmp_path, _side_by_side(tk.shown(x, tk.check(x, ld.params)), image, std), overwrite=True)
-        rec["compare"] = str(cmp_path)
+    if "compare" in side:
+        write_image(side["compare"], _side_by_side(tk.shown(x, tk.check(x, ld.params)), image, std),
+                    overwrite=o["overwrite"])
+        rec["compare"] = str(side["compare"])
     if it.ref is not None:
         rec.update(_score(it.ref, image, tk, ld.params, o))
     return rec

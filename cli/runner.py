@@ -19,7 +19,7 @@ from restore.io import incomplete
 from restore.samplers import check_samples
 from restore.tasks import get_task
 
-from .jobs import STDIO, Item, Job, _err, plan, shown
+from .jobs import STDIO, Item, Job, _err, companions, plan, shown
 from .local import grown_note, result_line
 
 __all__ = ["ENGINES", "STDIO", "Item", "Job", "run_job"]
@@ -30,13 +30,16 @@ def _output_is_an_input(job: Job, items: list[Item]) -> str | None:
     reference, or a file an option names, such as ``--exclude``); None when there is none."""
     named = list(get_task(job.task).option_files(job.params).values())
     for it in items:
-        if it.out == STDIO or not it.out.exists():
+        if it.out == STDIO:
             continue
-        for q in [it.src, it.ref, *it.files.values(), *named]:
-            if q is None or Path(q) == STDIO or not Path(q).is_file():
+        for out in [it.out, *companions(job.opts, it.out).values()]:  # --compare's file too
+            if not out.exists():
                 continue
-            if os.path.samefile(it.out, q):
-                return f"{it.out}: is also an input of this run ({q}); choose another output"
+            for q in [it.src, it.ref, *it.files.values(), *named]:
+                if q is None or Path(q) == STDIO or not Path(q).is_file():
+                    continue
+                if os.path.samefile(out, q):
+                    return f"{out}: is also an input of this run ({q}); choose another output"
     return None
 
 
@@ -137,6 +140,13 @@ def run_job(job: Job) -> int:
                 broken.append((it, f"{it.out}: exists but {why}: delete it (or pass --overwrite) and rerun"))
             else:
                 counts["skipped"] += 1
+            continue
+        side = [] if o["overwrite"] or it.out == STDIO else [p for p in companions(o, it.out).values() if p.exists()]
+        if side:  # a file the run would write beside the output is there already (and the output is not)
+            if not folder:
+                _err(f"{side[0]}: exists (pass --overwrite to replace it)")
+                return 1
+            broken.append((it, f"{side[0]}: exists (pass --overwrite to replace it)"))
         else:
             todo.append(it)
     bar = None

@@ -328,12 +328,17 @@ def sampler_options(fn: Callable) -> dict:
 
 def _check_options(name: str, fn: Callable, hyper: dict, tk) -> None:
     """Refuse keywords that neither the task nor the sampler takes (before any work)."""
+    import difflib
+
     own = list(sampler_options(fn))
     bad = [k for k in hyper if k not in own]
     if bad:
+        known = [q.name for q in tk.params] + own
+        near = [m for k in bad for m in difflib.get_close_matches(k, known, n=1, cutoff=0.6)]
         raise InputError(
-            f"unknown option {', '.join(map(repr, bad))} for task '{tk.name}' with sampler '{name}' "
-            f"(task options: {', '.join(q.name for q in tk.params) or 'none'}; "
+            f"unknown option {', '.join(map(repr, bad))} for task '{tk.name}' with sampler '{name}'"
+            + (f"; did you mean {', '.join(map(repr, near))}?" if near else "")
+            + f" (task options: {', '.join(q.name for q in tk.params) or 'none'}; "
             f"sampler options: {', '.join(own) or 'none'})"
         )
 

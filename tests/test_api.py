@@ -88,6 +88,8 @@ def test_sigma_estimated_when_missing(P):
         (lambda P: restore.super_resolve(np.zeros((8, 8)), scale=5, prior=P), "scale must be one of 2, 3, 4, 8"),
         (lambda P: restore.restore(np.zeros((8, 8)), "dehaze", prior=P), "unknown task"),
         (lambda P: restore.denoise(np.zeros((0, 8)), sigma=0.1, prior=P), "no pixels"),
+        (lambda P: restore.inpaint(np.zeros((8, 8)), np.eye(8, dtype=bool), mask_dilation=3, prior=P),
+         "unknown option 'mask_dilation'.*did you mean 'mask_dilate'"),
     ],
 )
 def test_bad_input_is_a_clear_error(call, match, P):

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,6 +83,33 @@ def test_a_run_holding_an_output_makes_it_a_skip_not_a_failure(tmp_path, folder,
     assert not (out / ".im2.png.claim").exists() and live.exists()
 
 
+def test_files_beside_the_output_are_never_silently_replaced(tmp_path, folder, run):
+    """--compare's <out>.compare.png follows the output's rules: there already, it is replaced
+    only with --overwrite (single runs exit 1 before any work; a folder run fails that image
+    alone), and never when it is one of the run's inputs."""
+    out = tmp_path / "o.png"
+    cmp = tmp_path / "o.compare.png"
+    cmp.write_bytes(b"keep me")
+    r = run("denoise", folder / "im0.png", "--sigma", "5", "-o", out, "--compare")
+    assert r.exit_code == 1 and "o.compare.png: exists (pass --overwrite" in r.output
+    assert cmp.read_bytes() == b"keep me" and not out.exists()
+    r = run("denoise", folder / "im0.png", "--sigma", "5", "-o", out, "--compare", "--overwrite")
+    assert r.exit_code == 0 and out.exists() and cmp.read_bytes()[:4] == b"\x89PNG"
+
+    dst = tmp_path / "out"
+    dst.mkdir()
+    (dst / "im1.compare.png").write_bytes(b"keep me")
+    r = run("denoise", folder, "--sigma", "5", "-o", dst, "--compare")
+    assert r.exit_code == 1 and "im1.compare.png: exists" in r.output and "done 3" in r.output
+    assert (dst / "im1.compare.png").read_bytes() == b"keep me" and not (dst / "im1.png").exists()
+
+    src = tmp_path / "a.compare.png"  # the input is the file --compare would write
+    write_image(src, (np.random.default_rng(1).random((20, 24, 3)) * 255).astype(np.uint8))
+    before = src.read_bytes()
+    r = run("denoise", src, "--sigma", "5", "-o", tmp_path / "a.png", "--compare", "--overwrite")
+    assert r.exit_code == 2 and "is also an input of this run" in r.output and src.read_bytes() == before
+
+
 def test_an_interrupted_folder_run_leaves_no_claim(tmp_path, folder, run, monkeypatch):
     """Ctrl-C in the middle of a folder run: the outputs it had claimed are released at once,
     not left for the next run to clear."""
@@ -130,3 +158,25 @@ def test_stdin_is_named_as_given_and_tiny_images_do_not_warn(tmp_path, run):
 def test_deblur_help_has_no_runs_of_spaces_in_its_text(run):
     r = CliRunner().invoke(main, ["deblur", "--help"])
     assert "or a file" in " ".join(r.output.split()) and "a     file" not in r.output
+
+
+def test_a_single_run_shows_its_elapsed_time_before_the_first_step(monkeypatch, capsys):
+    """Work before a sampler's first step (a scene fill's PatchMatch: a minute on a large
+    photo) shows a line with the elapsed time, gone when the step bar starts."""
+    import time
+    from types import SimpleNamespace
+
+    import restore.cli.local as local
+
+    monkeypatch.setattr(local, "WAITING_LINE_AFTER", 0.05)
+    progress = local._step_bar(SimpleNamespace(it=SimpleNamespace(src=Path("photo.png"))))
+    time.sleep(0.3)
+    waited = capsys.readouterr().err
+    progress({"i": 0, "n": 2})
+    progress.close()
+    assert "photo.png: working, 0 s" in waited and "step" not in waited
+    assert "step" in capsys.readouterr().err
+    quick = local._step_bar(SimpleNamespace(it=SimpleNamespace(src=Path("photo.png"))))
+    quick.close()  # done within WAITING_LINE_AFTER: nothing drawn
+    time.sleep(0.1)
+    assert capsys.readouterr().err == ""
