@@ -12,7 +12,7 @@ import click
 
 from restore import io
 from restore.errors import InputError
-from restore.io import check_output_path
+from restore.io import check_output_path, check_writable
 from restore.tasks import get_task
 
 READ_EXTS = tuple(sorted(io.READ_EXTS))
@@ -101,10 +101,12 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     for name, f in get_task(job.task).option_files(job.params).items():  # e.g. --exclude FILE
         if not f.is_file():
             raise InputError(f"{f}: no such file (--{name.replace('_', '-')})")
-    if len(job.inputs) > 1:
-        return _plan_files(job), True
-    src = job.inputs[0]
     ref = o.get("reference")
+    if ref is not None and not ref.exists():
+        raise InputError(f"{ref}: no such file or directory (--reference)")
+    if len(job.inputs) > 1:
+        return _checked_before_work(_plan_files(job), ref), True
+    src = job.inputs[0]
     if src == STDIO:
         if any(f == STDIO for f in job.files.values()):
             raise InputError("only one input can come from stdin")
@@ -126,7 +128,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
         if out != STDIO:
             check_output_path(out)
         r = ref if ref is None or ref.is_file() else _by_stem(ref, Path(src.name))
-        return [Item(src, dict(job.files), out, r)], False
+        return _checked_before_work([Item(src, dict(job.files), out, r)], ref), False
     if o.get("output") == STDIO:
         raise InputError("-o - (stdout) takes one image, not a folder")
     out_dir = o.get("output") or src.with_name(f"{src.name}.{job.task}")
@@ -148,7 +150,21 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     if not items:
         raise InputError(f"{src}: no images found" + (" (try --recursive)" if not o.get("recursive") else ""))
     _check_distinct_outputs(items)
-    return items, True
+    return _checked_before_work(items, ref), True
+
+
+def _checked_before_work(items: list[Item], ref: Path | None) -> list[Item]:
+    """``items``, unless ``--reference`` is a folder that holds no reference for any of them
+    (an image scored against nothing would be a run that silently skipped what was asked),
+    or an output's folder cannot be written (found before the work, not after it). In a
+    folder run, images without a reference of their own are restored and not scored."""
+    if ref is not None and ref.is_dir() and not any(it.ref is not None for it in items):
+        what = items[0].src.name if len(items) == 1 else "any of the images"
+        raise InputError(f"{ref}: holds no reference for {what} (--reference: a file, or a folder of "
+                         "images with the inputs' names)")
+    for d in sorted({it.out.parent for it in items if it.out != STDIO}):
+        check_writable(d)
+    return items
 
 
 def _check_distinct_outputs(items: list[Item]) -> None:

@@ -107,6 +107,7 @@ class Loaded:
     alpha: np.ndarray | None
     params: dict
     meta: object = None  # restore.io.Meta: the input's EXIF and ICC profile, for the output
+    ref: np.ndarray | None = None  # --reference, read (and its size checked) before the work
 
 
 def _print_warning(it: Item, line: str) -> None:
@@ -273,12 +274,17 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     if oh * ow > limit:
         raise InputError(f"{it.src}: the output would be {ow}x{oh} = {oh * ow:,} pixels, "
                          f"over the limit of {limit:,} (raise it with --max-pixels)")
+    ref = None
+    if it.ref is not None:  # a reference of the wrong size is found now, not after the work
+        ref = _read(it.ref, o).color
+        if ref.shape[:2] != (oh, ow):
+            raise InputError(f"{it.ref}: reference is {ref.shape[1]}x{ref.shape[0]} but the output will be {ow}x{oh}")
     x, back, alpha = _to_batch(img.array)
     if alpha_override is not None:
         alpha = alpha_override
     for w in tk.warnings(x, {**job.params, **params}):  # shown with -q too: it is no progress
         warn(it, f"warning: {it.src}: {w}")
-    return Loaded(it, x, back, alpha, params, img.meta)
+    return Loaded(it, x, back, alpha, params, img.meta, ref)
 
 
 #: seconds of work with no sampler step before a single image's run shows a line with its
@@ -400,8 +406,15 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
         write_image(side["compare"], _side_by_side(tk.shown(x, tk.check(x, ld.params)), image, std),
                     overwrite=o["overwrite"])
         rec["compare"] = str(side["compare"])
-    if it.ref is not None:
-        rec.update(_score(it.ref, image, tk, ld.params, o))
+    if ld.ref is not None:
+        scored = image
+        if out_arr.dtype.kind in "ui":  # the pixels as written: rounded, and decoded where the format is lossy
+            from restore.api import _to_batch
+            from restore.io import read_image
+
+            written = out_arr if it.out == STDIO else read_image(it.out).array
+            scored = _to_batch(written[..., :3] if written.ndim == 3 and written.shape[2] == 4 else written)[0]
+        rec.update(_score(it.ref, ld.ref, scored, tk, ld.params))
     return rec
 
 
@@ -427,11 +440,12 @@ def _side_by_side(x, out, std):
     return from_tensor(torch.cat(row, dim=3), np.uint8)
 
 
-def _score(ref_path: Path, out, tk, params: dict, o: dict) -> dict:
+def _score(ref_path: Path, ref: np.ndarray, out, tk, params: dict) -> dict:
+    """PSNR / SSIM of ``out`` (``(1, C, H, W)``: the output as written) against the
+    reference ``ref`` (read from ``ref_path``), with the task's convention (:meth:`view`)."""
     from restore.api import _to_batch
     from restore.metrics import psnr, ssim
 
-    ref = _read(ref_path, o).color
     r, _, _ = _to_batch(ref)
     if r.shape[-2:] != out.shape[-2:]:
         raise InputError(f"{ref_path}: reference is {r.shape[-1]}x{r.shape[-2]} but the output is "

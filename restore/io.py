@@ -270,6 +270,24 @@ def check_output_path(path: str | os.PathLike) -> None:
         raise InputError(f"{p}: cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
 
 
+def check_writable(folder: str | os.PathLike) -> None:
+    """Raise :class:`InputError` now if files cannot be created in ``folder`` (or, where it
+    does not exist yet, in its nearest existing parent, where it would be made): a file is
+    created there and removed, which also catches what permission bits do not show (a
+    read-only mount, an immutable folder, root's writes)."""
+    d = Path(folder).absolute()
+    while not d.exists() and d != d.parent:
+        d = d.parent
+    if not d.is_dir():
+        raise InputError(f"{folder}: cannot write there ({d} is not a folder)")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".restore-probe.", suffix=".tmp")
+    except OSError as e:
+        raise InputError(f"{folder}: cannot write there ({e.strerror or _first_line(e)})") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def _cv2_decode(p: Path) -> np.ndarray:
     cv2 = _quiet_cv2()
 
@@ -375,7 +393,8 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
 
     ``quality`` (1-100) sets JPEG's (default 95) and WebP's (default lossless) compression;
     ``meta`` (EXIF, ICC profile) is written into PNG, JPEG, WebP and 8-bit TIFF files (not
-    BMP, not 16-bit colour TIFF)."""
+    BMP, not 16-bit colour TIFF; a TIFF whose EXIF points to sub-IFDs, as a camera's does, is
+    written uncompressed, LZW's libtiff refusing them)."""
     cv2 = _quiet_cv2()
 
     ext = ext.lower()
@@ -422,7 +441,13 @@ def _pil_encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta) ->
     if ext == ".webp":
         im.save(buf, "WEBP", **({"quality": int(quality)} if quality is not None else {"lossless": True}), **kw)
     else:
-        im.save(buf, "TIFF", compression="tiff_lzw", **kw)
+        # libtiff (LZW) refuses an EXIF that points to sub-IFDs (a camera's Exif IFD with its ISO and
+        # exposure, GPS): Pillow's own writer, uncompressed, keeps them
+        ex = PILImage.Exif()
+        if meta.exif:
+            ex.load(kw["exif"])
+        sub = any(tag in ex for tag in (0x8769, 0x8825, 0xA005))
+        im.save(buf, "TIFF", **({} if sub else {"compression": "tiff_lzw"}), **kw)
     return buf.getvalue()
 
 
@@ -484,8 +509,11 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
         data = encode_image(array, ext, quality=quality, meta=meta)
     except InputError as e:
         raise InputError(f"{p}: {e}") from None
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix="." + p.name + ".", suffix=".tmp")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix="." + p.name + ".", suffix=".tmp")
+    except OSError as e:  # a read-only or full folder: the output's own error, not an internal one
+        raise InputError(f"{p}: cannot write ({e.strerror or _first_line(e)})") from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:

@@ -83,6 +83,50 @@ def test_a_run_holding_an_output_makes_it_a_skip_not_a_failure(tmp_path, folder,
     assert not (out / ".im2.png.claim").exists() and live.exists()
 
 
+def test_a_reference_that_is_not_there_fails_before_any_work(tmp_path, folder, run):
+    """--reference names a file (or a folder of them): missing, or a folder with none of the
+    inputs' references, is a failed input (exit 1), where the run went on unscored."""
+    r = run("denoise", folder / "im0.png", "--sigma", "5", "-o", tmp_path / "a.png", "--reference", tmp_path / "no.png")
+    assert r.exit_code == 1 and "no.png: no such file or directory (--reference)" in r.output
+    assert not (tmp_path / "a.png").exists()
+    r = run("denoise", folder, "--sigma", "5", "-o", tmp_path / "out", "--reference", tmp_path / "nodir", "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout.splitlines()[0])["status"] == "failed"
+    other = tmp_path / "other"
+    other.mkdir()
+    write_image(other / "zzz.png", np.zeros((20, 24, 3), np.uint8))
+    for src, out in ((folder, tmp_path / "out2"), (folder / "im0.png", tmp_path / "b.png")):
+        r = run("denoise", src, "--sigma", "5", "-o", out, "--reference", other)
+        assert r.exit_code == 1 and "holds no reference for" in r.output and not out.exists()
+    write_image(other / "im1.png", np.zeros((20, 24, 3), np.uint8))  # one of four: the others run unscored
+    r = run("denoise", folder, "--sigma", "5", "-o", tmp_path / "out3", "--reference", other)
+    assert r.exit_code == 0 and "done 4" in r.output and "mean over 1 with a reference" in r.output
+
+
+def test_an_output_folder_that_cannot_be_written_fails_before_any_work(tmp_path, folder, run, monkeypatch):
+    """Found before the model is loaded, in one line naming the output (it was an 'internal
+    error' naming the input, after the work)."""
+    import tempfile
+
+    import restore.cli.local as local
+
+    def no_solve(*a, **k):
+        raise AssertionError("the work ran")
+
+    monkeypatch.setattr(local, "solve", no_solve)
+    (tmp_path / "afile").write_text("x")
+    r = run("denoise", folder / "im0.png", "--sigma", "5", "-o", tmp_path / "afile" / "out.png")
+    assert r.exit_code == 1 and "cannot write there" in r.output and "afile is not a folder" in r.output
+
+    def refused(*a, **k):  # a read-only mount or an immutable folder (root ignores permission bits)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    for src, out in ((folder / "im0.png", tmp_path / "ro" / "out.png"), (folder, tmp_path / "ro2")):
+        r = run("denoise", src, "--sigma", "5", "-o", out, "--json")
+        assert r.exit_code == 1 and "cannot write there (Permission denied)" in r.output
+        assert json.loads(r.stdout.splitlines()[0])["status"] == "failed"
+
+
 def test_files_beside_the_output_are_never_silently_replaced(tmp_path, folder, run):
     """--compare's <out>.compare.png follows the output's rules: there already, it is replaced
     only with --overwrite (single runs exit 1 before any work; a folder run fails that image
@@ -180,3 +224,46 @@ def test_a_single_run_shows_its_elapsed_time_before_the_first_step(monkeypatch, 
     quick.close()  # done within WAITING_LINE_AFTER: nothing drawn
     time.sleep(0.1)
     assert capsys.readouterr().err == ""
+
+
+def test_jpeg_options_that_a_file_overrides_say_so(tmp_path, run):
+    """dejpeg reads a JPEG file's own tables (--jpeg-quality is for images without their
+    file), and sr takes the larger of --sigma and the JPEG's own level: each says so."""
+    from PIL import Image
+
+    src = tmp_path / "q30.jpg"
+    Image.fromarray((np.random.default_rng(0).random((40, 48, 3)) * 255).astype(np.uint8)).save(src, quality=30)
+    r = run("dejpeg", src, "--jpeg-quality", "80", "--steps", "1", "-o", tmp_path / "d.png")
+    assert r.exit_code == 0 and "--jpeg-quality 80 is not used" in r.output
+    r = run("dejpeg", src, "--steps", "1", "-o", tmp_path / "d2.png")
+    assert r.exit_code == 0 and "not used" not in r.output
+    r = run("sr", src, "--scale", "2", "--sigma", "5", "--steps", "1", "-o", tmp_path / "s.png")
+    assert r.exit_code == 0 and "--sigma 5 is below the noise this JPEG" in r.output
+    r = run("sr", src, "--scale", "2", "--sigma", "60", "--steps", "1", "-o", tmp_path / "s2.png")
+    assert r.exit_code == 0 and "below" not in r.output
+
+
+def test_reference_scores_are_those_of_the_file_written(tmp_path, folder, run, monkeypatch):
+    """--reference scores the output as written (rounded to its bit depth; a JPEG decoded),
+    so scikit-image on the saved file gives the printed number; a reference of the wrong size
+    is refused before the work."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from restore.io import read_image
+
+    ref = folder / "im1.png"
+    for ext in (".png", ".jpg"):
+        out = tmp_path / f"o{ext}"
+        r = run("denoise", folder / "im0.png", "--sigma", "30", "-o", out, "--reference", ref, "--json")
+        assert r.exit_code == 0, r.output
+        rec = json.loads(r.stdout.splitlines()[-1])
+        want = peak_signal_noise_ratio(read_image(ref).array, read_image(out).array, data_range=255)
+        assert abs(rec["psnr"] - want) < 1e-3, ext
+
+    import restore.cli.local as local
+
+    monkeypatch.setattr(local, "solve", lambda *a, **k: (_ for _ in ()).throw(AssertionError("the work ran")))
+    small = tmp_path / "small.png"
+    write_image(small, np.zeros((10, 12, 3), np.uint8))
+    r = run("denoise", folder / "im0.png", "--sigma", "30", "-o", tmp_path / "x.png", "--reference", small)
+    assert r.exit_code == 1 and "reference is 12x10 but the output will be 24x20" in r.output

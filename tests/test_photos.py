@@ -88,6 +88,16 @@ def test_icc_profile_and_exif_survive_png_webp_tiff(tmp_path, run):
         im = Image.open(out)
         assert im.info.get("icc_profile") == icc, ext
         assert im.getexif().get(0x010F) == "TestCam", ext
+    # a camera's EXIF points to its Exif IFD (ISO, exposure): libtiff's LZW writer refused it
+    cam = _exif(make="TestCam")
+    cam.get_ifd(0x8769)[0x8827] = 3200  # ISO
+    Image.fromarray(_pattern(40, 48)).save(tmp_path / "camera.jpg", "JPEG", exif=cam.tobytes())
+    for ext in (".tif", ".png", ".jpg", ".webp"):
+        out = tmp_path / f"cam{ext}"
+        r = run("denoise", tmp_path / "camera.jpg", "--sigma", "5", "-o", out)
+        assert r.exit_code == 0, r.output
+        ex = Image.open(out).getexif()
+        assert ex.get(0x010F) == "TestCam" and ex.get_ifd(0x8769).get(0x8827) == 3200, ext
     # 16-bit PNG keeps them too (chunks added to OpenCV's own encoding)
     deep = (np.random.default_rng(1).random((20, 24, 3)) * 65535).astype(np.uint16)
     data = encode_image(deep, ".png", meta=Meta(exif=None, icc=icc))

@@ -520,6 +520,13 @@ class DejpegTask(Task):
             p["tables"] = file_tables(image)
         return p, None
 
+    def warnings(self, x, p):
+        t = p.get("tables")
+        if p.get("quality") is not None and isinstance(t, JpegTables) and t.source == "file":
+            return [f"--jpeg-quality {p['quality']} is not used: a JPEG file's own quantisation tables are read "
+                    "(the option is for images given without their file)"]
+        return []
+
     # -- evaluation --------------------------------------------------------------------------
     def degrade(self, name, img, index, quality=10, subsampling=None, **_):
         """The clean image saved by Pillow at ``quality`` (4:2:0 for colour, its default; or

@@ -183,7 +183,8 @@ class SuperResolveTask(Task):
         Param("sigma", float, 0.0, "Noise std of the low-resolution image, 0-255 units.", range=(0, 255), unit=255.0),
         Param("jpeg_quality", int, None, "The low-resolution image was saved as JPEG at this quality (Pillow / "
                                          "libjpeg tables): its quantisation error is taken as measurement noise. "
-                                         "Read from the file for a JPEG input.", range=(1, 100)),
+                                         "Omitted, a JPEG input's own tables are read from the file; given, it "
+                                         "replaces them.", range=(1, 100)),
         Param("tables", object, None, "JpegTables of a JPEG input (restore.tasks.dejpeg.read_tables); read from "
                                       "the file on the command line.", cli=False),
     )
@@ -237,6 +238,13 @@ class SuperResolveTask(Task):
         if p.get("tables") is None and p.get("jpeg_quality") is None:
             p["tables"] = file_tables(image)
         return p, None
+
+    def warnings(self, x, p):
+        sigma, level = p.get("sigma") or 0.0, self.jpeg_level(x, p)
+        if 0 < sigma < level:
+            return [f"--sigma {sigma * 255:.3g} is below the noise this JPEG's quantisation stands for "
+                    f"({level * 255:.3g}): that is used instead"]
+        return []
 
     def build(self, x, p):
         C, H, W = x.shape[1:]
