@@ -397,6 +397,33 @@ def test_border_band_first_only_where_the_hole_is_deeper():
     assert torch.equal(banded, exemplar_fill(x, known))  # seeded: the same twice
 
 
+def test_border_band_takes_its_patches_from_near_the_hole(monkeypatch):
+    """The border band's PatchMatch pass is given the hole's box grown by BAND_CONTEXT pixels
+    (clipped to the image), the inner pass the whole crop; known pixels are kept, and
+    band_context=0 gives the band the whole crop too."""
+    pm = pytest.importorskip("patchmatch.patch_match")
+    from restore.tasks.inpaint import BAND_CONTEXT, exemplar_fill
+
+    real, seen = pm.inpaint, []
+
+    def inpaint(img, mask, *a, **k):
+        seen.append(img.shape[:2])
+        return real(img, mask, *a, **k)
+
+    monkeypatch.setattr(pm, "inpaint", inpaint)
+    H, W, m = 160, 200, BAND_CONTEXT
+    x = _photo(H, W, seed=3)
+    hole = np.zeros((H, W), bool)
+    hole[60:100, 10:50] = True  # 20 px deep, 10 px from the left edge
+    out = exemplar_fill(x, torch.from_numpy(~hole), lines=False)
+    assert seen == [(40 + 2 * m, 10 + 40 + m), (H, W)]
+    k = torch.from_numpy(~hole)
+    assert torch.allclose(out[..., k], x[..., k], atol=0.5 / 255 + 1e-6)  # the fill works in 8 bits
+    seen.clear()
+    exemplar_fill(x, torch.from_numpy(~hole), lines=False, band_context=0)
+    assert seen == [(H, W), (H, W)]
+
+
 def test_pull_moves_the_fill_towards_telea():
     """The pull moves each colour's mean over the hole from PatchMatch's part of the way to
     OpenCV Telea's (the pull's blur keeps it a low-frequency move)."""
