@@ -120,11 +120,17 @@ def test_an_output_folder_that_cannot_be_written_fails_before_any_work(tmp_path,
     def refused(*a, **k):  # a read-only mount or an immutable folder (root ignores permission bits)
         raise PermissionError(13, "Permission denied")
 
+    done = tmp_path / "done"  # a finished folder run, rerun: nothing to write, all skipped
+    done.mkdir()
+    for i in range(4):
+        write_image(done / f"im{i}.png", np.zeros((20, 24, 3), np.uint8))
     monkeypatch.setattr(tempfile, "mkstemp", refused)
     for src, out in ((folder / "im0.png", tmp_path / "ro" / "out.png"), (folder, tmp_path / "ro2")):
         r = run("denoise", src, "--sigma", "5", "-o", out, "--json")
         assert r.exit_code == 1 and "cannot write there (Permission denied)" in r.output
         assert json.loads(r.stdout.splitlines()[0])["status"] == "failed"
+    r = run("denoise", folder, "--sigma", "5", "-o", done)
+    assert r.exit_code == 0 and "skipped 4" in r.output
 
 
 def test_files_beside_the_output_are_never_silently_replaced(tmp_path, folder, run):
