@@ -105,7 +105,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     if ref is not None and not ref.exists():
         raise InputError(f"{ref}: no such file or directory (--reference)")
     if len(job.inputs) > 1:
-        return _checked_before_work(_plan_files(job), ref, o.get("overwrite", False)), True
+        return _checked_before_work(_plan_files(job), o), True
     src = job.inputs[0]
     if src == STDIO:
         if any(f == STDIO for f in job.files.values()):
@@ -128,7 +128,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
         if out != STDIO:
             check_output_path(out)
         r = ref if ref is None or ref.is_file() else _by_stem(ref, Path(src.name))
-        return _checked_before_work([Item(src, dict(job.files), out, r)], ref, o.get("overwrite", False)), False
+        return _checked_before_work([Item(src, dict(job.files), out, r)], o), False
     if o.get("output") == STDIO:
         raise InputError("-o - (stdout) takes one image, not a folder")
     out_dir = o.get("output") or src.with_name(f"{src.name}.{job.task}")
@@ -150,14 +150,15 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     if not items:
         raise InputError(f"{src}: no images found" + (" (try --recursive)" if not o.get("recursive") else ""))
     _check_distinct_outputs(items)
-    return _checked_before_work(items, ref, o.get("overwrite", False)), True
+    return _checked_before_work(items, o), True
 
 
-def _checked_before_work(items: list[Item], ref: Path | None, overwrite: bool = False) -> list[Item]:
+def _checked_before_work(items: list[Item], o: dict) -> list[Item]:
     """``items``, unless ``--reference`` is a folder that holds no reference for any of them
     (an image scored against nothing would be a run that silently skipped what was asked),
     or an output's folder cannot be written (found before the work, not after it). In a
     folder run, images without a reference of their own are restored and not scored."""
+    ref, overwrite = o.get("reference"), o.get("overwrite", False)
     if ref is not None and ref.is_dir() and not any(it.ref is not None for it in items):
         what = items[0].src.name if len(items) == 1 else "any of the images"
         raise InputError(f"{ref}: holds no reference for {what} (--reference: a file, or a folder of "

@@ -412,8 +412,9 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
             from restore.api import _to_batch
             from restore.io import read_image
 
-            written = out_arr if it.out == STDIO else read_image(it.out).array
-            scored = _to_batch(written[..., :3] if written.ndim == 3 and written.shape[2] == 4 else written)[0]
+            ext = it.out.suffix.lower()
+            lossy = ext in (".jpg", ".jpeg") or (ext == ".webp" and o.get("quality") is not None)
+            scored = _to_batch(read_image(it.out).array if lossy else out_arr)[0]  # alpha set aside
         rec.update(_score(it.ref, ld.ref, scored, tk, ld.params))
     return rec
 
@@ -441,15 +442,13 @@ def _side_by_side(x, out, std):
 
 
 def _score(ref_path: Path, ref: np.ndarray, out, tk, params: dict) -> dict:
-    """PSNR / SSIM of ``out`` (``(1, C, H, W)``: the output as written) against the
-    reference ``ref`` (read from ``ref_path``), with the task's convention (:meth:`view`)."""
+    """PSNR / SSIM of ``out`` (``(1, C, H, W)``: the output as written) against the reference
+    ``ref`` read from ``ref_path`` (its size checked by :func:`load`), with the task's convention
+    (:meth:`view`)."""
     from restore.api import _to_batch
     from restore.metrics import psnr, ssim
 
     r, _, _ = _to_batch(ref)
-    if r.shape[-2:] != out.shape[-2:]:
-        raise InputError(f"{ref_path}: reference is {r.shape[-1]}x{r.shape[-2]} but the output is "
-                         f"{out.shape[-1]}x{out.shape[-2]}")
     a, b = out.cpu().clamp(0, 1), r
     if a.shape[1] != b.shape[1]:
         a, b = a.mean(1, keepdim=True), b.mean(1, keepdim=True)
