@@ -444,14 +444,20 @@ def _side_by_side(x, out, std):
 def _score(ref_path: Path, ref: np.ndarray, out, tk, params: dict) -> dict:
     """PSNR / SSIM of ``out`` (``(1, C, H, W)``: the output as written) against the reference
     ``ref`` read from ``ref_path`` (its size checked by :func:`load`), with the task's convention
-    (:meth:`view`)."""
+    (:meth:`view`). A grey reference for a colour output (or the reverse) is scored on grey,
+    the colour side converted as Pillow's ``"L"`` does, and labelled ``PSNR-grey``."""
+    import torch
+
     from restore.api import _to_batch
     from restore.metrics import psnr, ssim
 
     r, _, _ = _to_batch(ref)
     a, b = out.cpu().clamp(0, 1), r
-    if a.shape[1] != b.shape[1]:
-        a, b = a.mean(1, keepdim=True), b.mean(1, keepdim=True)
+    grey = a.shape[1] != b.shape[1]
+    if grey:  # one side grey: the colour side as Pillow's "L" (ITU-R 601-2 luma) makes it, labelled so
+        w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        a, b = ((t * w).sum(1, keepdim=True) if t.shape[1] == 3 else t for t in (a, b))
     a, b, label = tk.view(a, b, params)
+    label = "-grey" if grey else label
     return {"reference": str(ref_path), "psnr": round(psnr(a, b), 4), "ssim": round(ssim(a, b), 5),
             "metric": f"PSNR{label}"}

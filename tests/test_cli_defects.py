@@ -273,3 +273,23 @@ def test_reference_scores_are_those_of_the_file_written(tmp_path, folder, run, m
     write_image(small, np.zeros((10, 12, 3), np.uint8))
     r = run("denoise", folder / "im0.png", "--sigma", "30", "-o", tmp_path / "x.png", "--reference", small)
     assert r.exit_code == 1 and "reference is 12x10 but the output will be 24x20" in r.output
+
+
+def test_grey_reference_for_a_colour_output_is_scored_on_grey_and_says_so(tmp_path, folder, run):
+    """A one-channel reference against a colour output: both scored on grey (the colour side as
+    Pillow's "L" makes it), and the record says PSNR-grey, not a plain PSNR."""
+    from PIL import Image
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from restore.io import read_image
+
+    ref = tmp_path / "grey.png"
+    Image.open(folder / "im1.png").convert("L").save(ref)
+    out = tmp_path / "o.png"
+    r = run("denoise", folder / "im0.png", "--sigma", "30", "-o", out, "--reference", ref, "--json")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout.splitlines()[-1])
+    assert rec["metric"] == "PSNR-grey"
+    o = np.asarray(read_image(out).array, np.float64) @ np.array([0.299, 0.587, 0.114])
+    want = peak_signal_noise_ratio(np.asarray(Image.open(ref), np.float64), o, data_range=255)
+    assert abs(rec["psnr"] - want) < 1e-3
