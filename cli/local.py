@@ -403,8 +403,11 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
         rec["std"] = str(side["std"])
         rec["mean_std"] = round(float(std.mean()) * 255, 3)
     if "compare" in side:
+        from restore.io import Meta
+
+        icc = getattr(ld.meta, "icc", None)  # the photo's colours; its EXIF describes one photo, not the pair
         write_image(side["compare"], _side_by_side(tk.shown(x, tk.check(x, ld.params)), image, std),
-                    overwrite=o["overwrite"])
+                    overwrite=o["overwrite"], meta=Meta(icc=icc) if icc else None)
         rec["compare"] = str(side["compare"])
     if ld.ref is not None:
         scored = image

@@ -88,6 +88,11 @@ def test_icc_profile_and_exif_survive_png_webp_tiff(tmp_path, run):
         im = Image.open(out)
         assert im.info.get("icc_profile") == icc, ext
         assert im.getexif().get(0x010F) == "TestCam", ext
+    # the side-by-side keeps the colour profile (its pixels are the photo's colours), not the EXIF
+    r = run("denoise", src, "--sigma", "5", "-o", tmp_path / "c.png", "--compare")
+    assert r.exit_code == 0, r.output
+    im = Image.open(tmp_path / "c.compare.png")
+    assert im.info.get("icc_profile") == icc and 0x010F not in im.getexif()
     # a camera's EXIF points to its Exif IFD (ISO, exposure): libtiff's LZW writer refused it
     cam = _exif(make="TestCam")
     cam.get_ifd(0x8769)[0x8827] = 3200  # ISO
