@@ -274,3 +274,36 @@ def test_sr_of_a_jpeg_counts_its_quantisation(tiny_prior_dir, tmp_path):
                                   "-q", "-o", str(tmp_path / "o.png")], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert read_image(tmp_path / "o.png").array.shape == (48, 64, 3)
+
+
+def test_json_reports_the_tables_used(tiny_prior_dir, tmp_path):
+    """--json says where the tables came from and the file's own subsampling (a 4:4:4 file is
+    not reported as the option's default 4:2:0); sr reports its kernel as resolved; without a
+    file, the line printed says the quality was estimated, not a noise sigma of 0."""
+    import json
+
+    def run(*args):
+        r = CliRunner().invoke(main, [*map(str, args), "--steps", "1", "--weights", str(tiny_prior_dir), "--json",
+                                      "--overwrite"])
+        assert r.exit_code == 0, r.output
+        return json.loads(r.stdout.splitlines()[-1]), r.stderr
+
+    a = _photo(32, 40)
+    rec, _ = run("dejpeg", _jpeg(a, tmp_path, "f.jpg", quality=30, subsampling=0), "-o", tmp_path / "o.png")
+    assert rec["tables"] == "file" and rec["chroma"] == "4:4:4"
+    rec, _ = run("dejpeg", _jpeg(a, tmp_path, "h.jpg", quality=30), "-o", tmp_path / "o.png")
+    assert rec["tables"] == "file" and rec["chroma"] == "4:2:0"
+    rec, _ = run("dejpeg", _jpeg(_photo(32, 40, gray=True), tmp_path, "g.jpg", quality=30), "-o", tmp_path / "o.png")
+    assert rec["tables"] == "file" and "chroma" not in rec
+    png = tmp_path / "d.png"
+    Image.open(_jpeg(a, tmp_path, "d.jpg", quality=20)).save(png)
+    rec, _ = run("dejpeg", png, "--jpeg-quality", "20", "-o", tmp_path / "o.png")
+    assert rec["tables"] == "quality 20" and rec["chroma"] == "4:2:0"
+    r = CliRunner().invoke(main, ["dejpeg", str(png), "--steps", "1", "--weights", str(tiny_prior_dir),
+                                  "-o", str(tmp_path / "e.png")])
+    assert r.exit_code == 0, r.output
+    assert "estimated quality" in r.stderr and "no JPEG file" in r.stderr and "noise sigma" not in r.stderr
+    rec, _ = run("sr", tmp_path / "h.jpg", "--scale", "2", "-o", tmp_path / "s.png")
+    assert rec["kernel"] == "box" and rec["tables"] == "file"
+    rec, _ = run("sr", png, "--scale", "2", "-o", tmp_path / "s.png")
+    assert rec["kernel"] == "bicubic" and "tables" not in rec

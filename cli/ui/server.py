@@ -415,7 +415,7 @@ class App:
         job.size = out.shape[:2]
         if res.sigma_estimated:
             sig = res.sigma_y[0] if isinstance(res.sigma_y, list) else res.sigma_y
-            job.warnings.append(f"estimated noise sigma = {sig * 255:.2f} (0-255 units)")
+            job.warnings.append(get_task(job.task).estimated_note(res.params, sig))
         job.summary = {**job.summary, "sampler": res.sampler, "steps": res.steps}
 
     def download_name(self, job: JobState) -> str:

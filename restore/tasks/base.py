@@ -303,6 +303,11 @@ class Task:
         left to the task, such as inpainting's ``fill="auto"``, as it was resolved)."""
         return p
 
+    def estimated_note(self, params: dict, sigma: float) -> str:
+        """The line telling what was estimated for an image (``params``: the result's reported
+        parameters; ``sigma``: the noise level in [0, 1] units)."""
+        return f"estimated noise sigma = {sigma * 255:.2f} (0-255 units)"
+
     def recipe(self, p: dict) -> Recipe:
         """The default sampler and its settings for these parameters (the class attributes;
         a task may choose by parameter, e.g. inpainting's ``fill``)."""

@@ -84,6 +84,14 @@ class JpegTables:
         return float(math.sqrt(np.mean(self.tables[0] ** 2) / 12.0) / 255.0)
 
 
+def _tables_reported(t) -> dict:
+    """What a result reports of JPEG tables ``t`` (None: nothing)."""
+    if not isinstance(t, JpegTables):
+        return {}
+    chroma = {(1, 1): "4:4:4", (1, 2): "4:2:2", (2, 2): "4:2:0"}.get(tuple(t.chroma), f"{t.chroma[1]}x{t.chroma[0]}")
+    return {"tables": t.source} | ({"chroma": chroma} if len(t.tables) == 3 else {})
+
+
 def jpeg_tables(quality: int, channels: int = 3, chroma: tuple[int, int] = (2, 2)) -> JpegTables:
     """Pillow's tables at ``quality`` (its default subsampling for colour is 4:2:0)."""
     lum, chrom = standard_tables(quality)
@@ -503,6 +511,18 @@ class DejpegTask(Task):
 
     def estimates(self, p):
         return p.get("tables") is None and p.get("quality") is None
+
+    def reported(self, p):
+        """With the tables settled, their source ("file", "quality N", "estimated quality N")
+        and their chroma subsampling, not the option's default (a 4:4:4 file is 4:4:4)."""
+        q = {**p, **_tables_reported(p.get("tables"))}
+        if isinstance(p.get("tables"), JpegTables) and len(p["tables"].tables) == 1:
+            q.pop("chroma", None)  # a gray JPEG has no chroma
+        return q
+
+    def estimated_note(self, params, sigma):
+        return (f"{params.get('tables', 'estimated quality')}: no JPEG file, its quality estimated from the blocks "
+                "(--jpeg-quality sets it)")
 
     def recipe(self, p):
         """DPIR's levels from ``START`` to ``END`` times the tables' quantisation RMS (times ``strength``)."""

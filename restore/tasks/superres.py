@@ -226,6 +226,13 @@ class SuperResolveTask(Task):
             t = jpeg_tables(p["jpeg_quality"], 1 if x.shape[1] == 1 else 3)
         return 0.0 if t is None else JPEG_NOISE * t.level
 
+    def reported(self, p):
+        """The kernel as resolved (a JPEG's default differs) and a JPEG input's tables."""
+        from .dejpeg import _tables_reported
+
+        t = p.get("tables")
+        return {**p, "kernel": self.kernel(p), **({k: v for k, v in _tables_reported(t).items() if k == "tables"})}
+
     def kernel(self, p) -> str:
         if p.get("kernel") is not None:
             return p["kernel"]
