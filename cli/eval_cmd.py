@@ -59,7 +59,7 @@ def _common(f):
                      help="Folder for a Markdown report, a PSNR-vs-steps plot and example grids."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--weights", default=None, help="Prior directory or shipped name."),
-        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True),
         click.option("-q", "--quiet", is_flag=True),
     ]
     for o in reversed(opts):

@@ -81,7 +81,7 @@ def common_options(f):
                      help="First noise level of the sampler, 0-255 units (default: the task's for its default "
                           "sampler, the sampler's own otherwise: see `restore list`). A low start refines "
                           "the operator's first estimate; the largest starts from pure noise."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+        click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True, help="Random seed."),
         click.option("--samples", type=click.IntRange(1, 64), default=1, show_default=True,
                      help="Posterior samples: writes their mean, and <out>.std.png (std x4)."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
@@ -255,7 +255,7 @@ def list_(as_json):
 @click.option("--max-minutes", type=float, default=None,
               help="Stop (with a checkpoint) after this long; a STOP file in OUTPUT or SIGTERM stops the same way.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True)
 @click.option("-q", "--quiet", is_flag=True)
 def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, prediction, mismatch, checkpoint_every,
           eval_every, val_dir, resume, init, compile_, val_count, max_minutes, device, seed, quiet):

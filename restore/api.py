@@ -302,14 +302,22 @@ def check_stepless_samples(recipe, samples: int, steps: int | None) -> None:
                          "sample would be the same; add --steps N (e.g. 4) to sample")
 
 
+#: the largest seed (torch.Generator's is 64 bits)
+MAX_SEED = 2**64 - 1
+
+
 def _seeds(seed: int | Sequence[int] | None, n: int) -> list[int]:
     """One seed per image: ``seed`` for each (so an image's result is the same in any batch),
     or the given sequence."""
     if seed is None or isinstance(seed, (int, np.integer)):
-        return [0 if seed is None else int(seed)] * n
-    seeds = [int(s) for s in seed]
-    if len(seeds) != n:
-        raise InputError(f"{len(seeds)} seeds for a batch of {n} images")
+        seeds = [0 if seed is None else int(seed)] * n
+    else:
+        seeds = [int(s) for s in seed]
+        if len(seeds) != n:
+            raise InputError(f"{len(seeds)} seeds for a batch of {n} images")
+    for s in seeds:  # what torch.Generator.manual_seed takes ("Overflow when unpacking long long" beyond)
+        if not 0 <= s <= MAX_SEED:
+            raise InputError(f"seed must be an integer in 0-{MAX_SEED} (2**64 - 1), got {s}")
     return seeds
 
 

@@ -64,6 +64,11 @@ def test_same_seed_same_image(P):
     g = torch.Generator().manual_seed(3)
     d = restore.inpaint(img, hole, generator=g, **kw)
     assert np.array_equal(a, b) and not np.array_equal(a, c) and np.array_equal(a, d)
+    e = restore.inpaint(img, hole, seed=2**64 - 1, **kw)  # the largest a torch.Generator takes
+    assert e.shape == img.shape
+    for bad in (2**64, -1):  # one line, not torch's "Overflow when unpacking long long"
+        with pytest.raises(restore.InputError, match="seed must be an integer in 0-18446744073709551615"):
+            restore.inpaint(img, hole, seed=bad, **kw)
 
 
 def test_sigma_estimated_when_missing(P):

@@ -50,6 +50,7 @@ def test_json_records_every_failure_missing_inputs_included(tmp_path, folder, ru
     (["denoise", "{img}", "--sampler", "repaint"], "cannot serve task 'denoise'"),
     (["deblur", "{img}", "--kernel", "motion:abc"], "bad numbers for motion"),
     (["deblur", "{img}", "--kernel", "missing.png"], "kernel file 'missing.png' not found"),
+    (["denoise", "{img}", "--seed", str(2**64)], "not in the range 0<=x<=18446744073709551615"),
 ])
 def test_usage_errors_exit_2_before_any_work(folder, run, args, needle):
     r = run(*[a.format(img=folder / "im0.png") for a in args])

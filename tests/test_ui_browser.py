@@ -143,3 +143,91 @@ def test_bad_upload_message_in_page(server, browser, tmp_path):
     msg = page.locator("#message").text_content()
     assert "notes.png: not an image file" in msg and "Traceback" not in msg
     page.close()
+
+
+def _open(page, server, path):
+    page.goto(server)
+    page.wait_for_function("document.querySelectorAll('#task option').length > 0")
+    page.set_input_files("#file", str(path))
+    page.wait_for_function("!document.getElementById('run').disabled")
+
+
+def test_page_sends_what_the_command_line_would(server, browser, tmp_path):
+    """An option without a default is left to the task (sr's kernel: box for a JPEG, as the
+    command line), not the first choice; a number the browser cannot read is refused, not
+    dropped; no FILE option is offered; Alpha -> mask takes alpha 0 only, as --mask alpha."""
+    from PIL import Image
+
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    errors, bodies = [], []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: bodies.append(r.post_data) if r.url.endswith("/api/jobs") else None)
+    a = np.full((24, 32, 4), 180, np.uint8)
+    a[..., 3] = 255
+    a[4:10, 4:12, 3] = 0  # transparent: a hole
+    a[14:20, 4:12, 3] = 50  # half seen: not a hole for --mask alpha
+    Image.fromarray(a).save(tmp_path / "cut.png")
+    _open(page, server, tmp_path / "cut.png")
+    page.select_option("#task", "sr")
+    assert page.locator("#params select[name=kernel]").input_value() == ""  # "default"
+    page.click("#panel details summary")
+    page.fill("#steps", "1")
+    page.click("#run")
+    page.wait_for_function("document.querySelectorAll('.card').length > 0", timeout=120_000)
+    import json
+
+    assert "kernel" not in json.loads(bodies[-1])["params"]
+    page.select_option("#task", "denoise")
+    page.locator("#params input[name=sigma]").press_sequentially("1e")
+    n = len(bodies)
+    page.click("#run")
+    page.wait_for_function("document.getElementById('message').textContent.includes('not a number')")
+    assert len(bodies) == n  # nothing sent
+    page.select_option("#task", "inpaint")
+    assert page.locator("#params [name=exclude]").count() == 0
+    page.click("#alpha")
+    alpha = np.array(page.evaluate("""() => {
+        const c = document.getElementById('mask');
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 == 3));
+    }""")).reshape(24, 32)
+    assert (alpha > 127).sum() == 6 * 8 and (alpha[4:10, 4:12] > 127).all()
+    assert not errors, errors
+    page.close()
+
+
+def test_cancel_stops_the_running_job_and_the_queued_one(server, browser):
+    """With one job running and one queued, Cancel stops both (it stopped the newest only,
+    and the running job could then not be stopped from the page); a 1x1 image fits within
+    the zoom range."""
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    _open(page, server, PHOTO)
+    page.select_option("#task", "denoise")
+    page.click("#panel details summary")
+    page.select_option("#sampler", "ddnm")
+    page.fill("#steps", "1000")
+    page.click("#run")
+    page.wait_for_function("window.restoreUI.state.active.size === 1")
+    page.click("#run")
+    page.wait_for_function("window.restoreUI.state.active.size === 2")
+    ids = page.evaluate("() => [...window.restoreUI.state.active]")
+    page.click("#cancel")
+    page.wait_for_function("window.restoreUI.state.active.size === 0", timeout=60_000)
+    import json
+    import urllib.request
+
+    for i in ids:
+        with urllib.request.urlopen(f"{server}api/jobs/{i}") as r:
+            assert json.load(r)["status"] == "cancelled"
+    page.close()
+
+
+def test_fit_keeps_the_zoom_range(server, browser, tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tmp_path / "dot.png")
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    _open(page, server, tmp_path / "dot.png")
+    assert page.evaluate("() => window.restoreUI.state.view.s") <= 32
+    page.click("#zoomin")
+    assert page.evaluate("() => window.restoreUI.state.view.s") == 32
+    page.close()

@@ -46,6 +46,7 @@ from starlette.staticfiles import StaticFiles
 
 from restore.errors import RestoreError
 from restore.io import DEFAULT_MAX_PIXELS, READ_EXTS
+from restore.registry import parse_method
 from restore.samplers import SAMPLERS, compatible_samplers
 from restore.tasks import TASKS, get_task
 
@@ -56,6 +57,26 @@ BYTES_PER_PIXEL = 8
 HEADER_ROOM = 1 << 20
 KEEP_IMAGES = 8  # uploads kept (oldest dropped first)
 KEEP_JOBS = 12  # finished jobs kept with their results (a 12 MP 16-bit PNG is about 50 MB)
+CLOSE_WAIT = 10.0  # seconds a stopping server waits for the running job to reach its next step
+DIR_PREFIX, OWNER = "restore-ui-", "owner.pid"  # the uploads' folder in the temp dir, and its server's pid file
+
+
+def _clear_stale_dirs() -> None:
+    """Remove upload folders that servers killed without their clean-up (SIGKILL, power loss)
+    left in the temp dir: those whose owner's process is gone. A folder without the pid file
+    (an older server's) or of a live process is kept."""
+    for d in Path(tempfile.gettempdir()).glob(DIR_PREFIX + "*"):
+        try:
+            pid = int((d / OWNER).read_text())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # alive (or not ours to signal)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            continue
 
 
 class Cancelled(Exception):
@@ -116,6 +137,17 @@ def _safe_name(name: str) -> str:
     return name[:120] or "image"
 
 
+def content_disposition(name: str) -> str:
+    """An attachment header for ``name``: an ASCII fallback, and the name itself UTF-8 encoded
+    (RFC 6266 / 5987) where it is not ASCII (an HTTP header is latin-1: ``照片.png`` failed)."""
+    from urllib.parse import quote
+
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    if ascii_name == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 def _one_line(e: BaseException, *replace: tuple[str, str]) -> str:
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     for a, b in replace:
@@ -127,6 +159,8 @@ def describe_param(q) -> dict:
     """A task parameter as the page builds its control: what :func:`param_option` reads."""
     if q.switch:
         kind = "switch"
+    elif q.metavar == "FILE":
+        kind = "file"  # not offered in the page: it takes files only as uploads
     elif q.choices:
         kind = "choice"
     elif q.type in (int, float):
@@ -155,6 +189,8 @@ def param_from_page(q, value: Any) -> Any:
             raise PageError(f"{label} must be one of {', '.join(map(str, q.choices))}, got {value!r}")
         return q.from_cli(str(value) if q.type is str else q.type(value))
     if q.type in (int, float):
+        if isinstance(value, bool):
+            raise PageError(f"{label} takes a number, got {value!r}")
         try:
             v = q.type(value) if q.type is float or isinstance(value, int) else int(str(value), 10)
         except (TypeError, ValueError):
@@ -165,8 +201,11 @@ def param_from_page(q, value: Any) -> Any:
             raise PageError(f"{label} must be in {q.range[0]:g}-{q.range[1]:g}, got {v:g}")
         return q.from_cli(v)
     text = str(value).strip()
-    if re.search(r"[\\/]", text) or os.path.lexists(text):
-        raise PageError(f"{label}: file-system paths are not taken from the page, got {text!r}")
+    # a value that may name a file (a FILE option; an object option such as deblur's --kernel,
+    # "gaussian:1.6" or kernel.png, unless it is a NAME:ARGS spec) is refused as it is, without
+    # looking on the server's disk: the answer must not tell which files exist there
+    if q.metavar == "FILE" or re.search(r"[\\/]", text) or (q.type is object and ":" not in text):
+        raise PageError(f"{label}: the page takes no file names (files come only as uploads), got {text!r}")
     return q.from_cli(text)
 
 
@@ -178,7 +217,9 @@ class App:
         self.weights, self.device, self.threads = weights, device, threads
         self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
         self.max_bytes = self.max_pixels * BYTES_PER_PIXEL + HEADER_ROOM
-        self.dir = Path(tempfile.mkdtemp(prefix="restore-ui-"))
+        _clear_stale_dirs()
+        self.dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
+        (self.dir / OWNER).write_text(str(os.getpid()))
         self.images: OrderedDict[str, Upload] = OrderedDict()
         self.jobs: OrderedDict[str, JobState] = OrderedDict()
         self.queue: queue.Queue[JobState | None] = queue.Queue()
@@ -189,9 +230,20 @@ class App:
         self.worker.start()
 
     def close(self) -> None:
+        """Stop: the running job is cancelled at its next step (a job still inside a long step
+        after CLOSE_WAIT seconds ends with the process: exiting under a busy daemon thread
+        aborted it, "terminate called without an active exception"), the uploads removed."""
+        with self.lock:
+            jobs = list(self.jobs.values())
+        for j in jobs:
+            j.cancel.set()
         self.queue.put(None)
-        self.worker.join(timeout=5)
+        self.worker.join(timeout=CLOSE_WAIT)
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.worker.is_alive():
+            print(f"restore ui: the running job did not stop within {CLOSE_WAIT:g} s; exiting", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(0)
 
     def _id(self, kind: str) -> str:
         return f"{kind}{next(self.ids)}-{os.urandom(4).hex()}"
@@ -268,6 +320,8 @@ class App:
         except RestoreError as e:
             raise PageError(_one_line(e)) from None
         wanted = tk.files[: tk.cli_files(params)]  # the painted layer is the task's MASK file
+        if params.get("mask_source") == "alpha" and not up.has_alpha:
+            raise PageError(f"{up.name} has no transparency for 'mask: alpha': paint the mask instead")
         mask = None
         if body.get("mask") and "mask" in wanted:
             mask = self._save_mask(body["mask"], up)
@@ -301,14 +355,30 @@ class App:
             steps = None
         if seed in (None, ""):
             seed = 0
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise PageError(f"seed must be an integer, got {seed!r}")
-        if sampler is not None:
+        from restore.api import MAX_SEED  # here: the page loads before torch
+
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise PageError(f"seed must be an integer in 0-{MAX_SEED}, got {seed!r}")
+        options = {}
+        if sampler is not None:  # NAME or NAME@KEY=VALUE,..., as the command line's --sampler
+            if not isinstance(sampler, str):
+                raise PageError(f"sampler must be a name, got {sampler!r}")
+            try:
+                sampler, options = parse_method(sampler)
+            except RestoreError as e:
+                raise PageError(_one_line(e)) from None
             if sampler not in SAMPLERS:
                 raise PageError(f"unknown sampler {sampler!r} (choose from: {', '.join(SAMPLERS.names())})")
             if not SAMPLERS.get(sampler).serves(tk.capabilities):
                 raise PageError(f"sampler '{sampler}' cannot serve {tk.name}")
-        return {"sampler": sampler, "sampler_options": {}, "steps": steps, "seed": seed, "device": self.device,
+            if options:
+                from restore.api import check_sampler_options
+
+                try:
+                    options = check_sampler_options(sampler, options, tk.name)
+                except RestoreError as e:
+                    raise PageError(_one_line(e)) from None
+        return {"sampler": sampler, "sampler_options": options, "steps": steps, "seed": seed, "device": self.device,
                 "weights": self.weights, "samples": 1, "sigma_max": None, "max_pixels": self.max_pixels,
                 "quiet": True, "as_json": False, "compare": False, "overwrite": True}
 
@@ -324,6 +394,21 @@ class App:
             raise PageError("the mask is not valid base64") from None
         p = self.dir / f"{self._id('m')}.png"
         p.write_bytes(data)
+        try:  # checked here, not after the queue: a PNG of the image's size
+            from PIL import Image as PILImage
+
+            with PILImage.open(p) as im:
+                if im.format != "PNG":
+                    raise PageError("the mask is not a PNG")
+                if im.size != (up.width, up.height):
+                    raise PageError(f"the mask is {im.size[0]}x{im.size[1]} but the image is {up.width}x{up.height}")
+                im.load()
+        except PageError:
+            p.unlink(missing_ok=True)
+            raise
+        except Exception as e:  # noqa: BLE001 - Pillow's many decode errors: one line
+            p.unlink(missing_ok=True)
+            raise PageError(f"the mask is not a readable PNG ({_one_line(e)})") from None
         return p
 
     def job(self, id: str) -> JobState:
@@ -344,6 +429,19 @@ class App:
         job.cancel.set()
         if job.status == "queued":
             job.status, job.message = "cancelled", "cancelled before it started"
+            self._finished(job)
+
+    def _finished(self, job: JobState) -> None:
+        """A job's files go when it ends: its mask, and its image if the page's list has
+        dropped it meanwhile and no other queued or running job reads it."""
+        if job.mask is not None:
+            job.mask.unlink(missing_ok=True)
+        with self.lock:
+            listed = self.images.get(job.image.id) is job.image
+            used = any(j is not job and j.image is job.image and j.status in ("queued", "running")
+                       for j in self.jobs.values())
+        if not listed and not used:
+            job.image.path.unlink(missing_ok=True)
 
     # -- the worker --------------------------------------------------------------------------
     def _work(self, preload: bool) -> None:
@@ -365,6 +463,7 @@ class App:
             if job is None:
                 return
             if job.cancel.is_set():
+                self._finished(job)
                 continue
             job.status = "running"
             t0 = time.perf_counter()
@@ -383,8 +482,7 @@ class App:
             finally:
                 if job.seconds is None:
                     job.seconds = round(time.perf_counter() - t0, 3)
-                if job.mask is not None:
-                    job.mask.unlink(missing_ok=True)
+                self._finished(job)
 
     def _run(self, job: JobState) -> None:
         """The command line's path for one image: its engine's ``load`` (read, the task's file
@@ -527,7 +625,7 @@ def create_app(*, weights: str | None = None, device: str = "auto", max_pixels: 
         job = ui.job(request.path_params["id"])
         _result(job)
         return Response(job.result, media_type="image/png",
-                        headers={"Content-Disposition": f'attachment; filename="{ui.download_name(job)}"'})
+                        headers={"Content-Disposition": content_disposition(ui.download_name(job))})
 
     routes = [
         Route("/", handler(index)),

@@ -7,6 +7,7 @@ const $ = (id) => document.getElementById(id);
 const stage = $("stage"), layers = $("layers"), imgC = $("img"), maskC = $("mask"), cursor = $("cursor");
 const imgX = imgC.getContext("2d"), maskX = maskC.getContext("2d");
 const MASK_COLOR = "rgb(255,0,40)";
+const MIN_ZOOM = 0.01, MAX_ZOOM = 32;
 
 const S = {
   tasks: [], limits: {}, image: null, ops: [], tool: "brush", size: 40,
@@ -40,6 +41,7 @@ function buildParams() {
   form.textContent = "";
   $("tasksummary").textContent = t.summary + (t.files.includes("mask") ? " — paint the pixels to fill" : "");
   for (const p of t.params) {
+    if (p.kind === "file") continue;  // files come only as uploads: the command line's option
     const label = document.createElement("label");
     let input;
     if (p.kind === "switch") {
@@ -49,6 +51,7 @@ function buildParams() {
       input.checked = !!p.default;
     } else if (p.kind === "choice") {
       input = document.createElement("select");
+      if (p.default === null) input.add(new Option("default", ""));  // left to the task (e.g. sr's kernel by file type)
       for (const c of p.choices) input.add(new Option(c, c));
       if (p.default !== null) input.value = String(p.default);
     } else {
@@ -83,13 +86,20 @@ function buildParams() {
   $("steps").placeholder = `default (${t.default_steps})`;
 }
 
+function numberOf(el, label) {
+  // an entry the browser cannot read as a number ("1e") has value "": refused, not taken as empty
+  if (el.validity && el.validity.badInput) throw new Error(`${label}: not a number`);
+  return el.value === "" ? null : Number(el.value);
+}
+
 function paramValues() {
   const t = task(), out = {};
   for (const p of t.params) {
+    if (p.kind === "file") continue;
     const el = $("params").elements[p.name];
     let v;
     if (p.kind === "switch") v = el.checked;
-    else if (p.kind === "int" || p.kind === "float") v = el.value === "" ? null : Number(el.value);
+    else if (p.kind === "int" || p.kind === "float") v = numberOf(el, p.option.replace(/^--/, ""));
     else v = el.value === "" ? null : el.value;
     const d = p.kind === "switch" ? !!p.default : p.default;
     if (v !== d && !(v !== null && d !== null && String(v) === String(d))) out[p.name] = v;
@@ -107,13 +117,13 @@ function applyView() {
 function fit() {
   if (!S.image) return;
   const r = stage.getBoundingClientRect(), w = S.image.width, h = S.image.height;
-  const s = Math.min(r.width / w, r.height / h) * 0.98;
+  const s = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, Math.min(r.width / w, r.height / h) * 0.98));
   S.view = { s, tx: (r.width - w * s) / 2, ty: (r.height - h * s) / 2 };
   applyView();
 }
 
 function zoomAt(factor, mx, my) {
-  const v = S.view, s = Math.min(32, Math.max(0.01, v.s * factor));
+  const v = S.view, s = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, v.s * factor));
   const px = (mx - v.tx) / v.s, py = (my - v.ty) / v.s;
   S.view = { s, tx: mx - px * s, ty: my - py * s };
   applyView();
@@ -193,12 +203,24 @@ function applyOp(op) {
     for (let i = 1; i < op.pts.length; i++) strokeSegment(op, op.pts[i - 1], op.pts[i]);
   } else if (op.type === "clear") {
     maskX.clearRect(0, 0, W, H);
-  } else if (op.type === "invert" || op.type === "alpha") {
+  } else if (op.type === "alpha") {
+    // the fully transparent pixels (alpha 0), as the command line's --mask alpha takes them
+    const [c, x] = scratchCanvas();
+    x.drawImage(S.image.el, 0, 0);
+    const d = x.getImageData(0, 0, W, H), px = d.data;
+    for (let i = 0; i < px.length; i += 4) {
+      const hole = px[i + 3] === 0;
+      px[i] = 255; px[i + 1] = 0; px[i + 2] = 40; px[i + 3] = hole ? 255 : 0;
+    }
+    x.putImageData(d, 0, 0);
+    maskX.globalCompositeOperation = "source-over";
+    maskX.drawImage(c, 0, 0);
+  } else if (op.type === "invert") {
     const [c, x] = scratchCanvas();
     x.fillStyle = MASK_COLOR; x.fillRect(0, 0, W, H);
     x.globalCompositeOperation = "destination-out";
-    x.drawImage(op.type === "invert" ? maskC : S.image.el, 0, 0);
-    if (op.type === "invert") maskX.clearRect(0, 0, W, H);
+    x.drawImage(maskC, 0, 0);
+    maskX.clearRect(0, 0, W, H);
     maskX.globalCompositeOperation = "source-over";
     maskX.drawImage(c, 0, 0);
   }
@@ -335,9 +357,12 @@ $("task").onchange = buildParams;
 $("run").onclick = async () => {
   if (!S.image) return;
   const t = task();
-  const body = { image: S.image.id, task: t.name, params: paramValues(), sampler: $("sampler").value || null,
-                 steps: $("steps").value === "" ? null : Number($("steps").value),
-                 seed: $("seed").value === "" ? 0 : Number($("seed").value) };
+  let body;
+  try {
+    const seed = numberOf($("seed"), "seed");
+    body = { image: S.image.id, task: t.name, params: paramValues(), sampler: $("sampler").value || null,
+             steps: numberOf($("steps"), "steps"), seed: seed === null ? 0 : seed };
+  } catch (e) { say(e.message); return; }
   if (t.files.includes("mask") && S.ops.length) body.mask = await maskDataURL();
   say("");
   let job;
@@ -352,8 +377,10 @@ $("run").onclick = async () => {
 };
 
 $("cancel").onclick = async () => {
-  if (!S.latest) return;
-  try { await api(`/api/jobs/${S.latest}/cancel`, { method: "POST" }); } catch (e) { say(e.message); }
+  // every job this page has queued or running, the running one included
+  for (const id of [...S.active]) {
+    try { await api(`/api/jobs/${id}/cancel`, { method: "POST" }); } catch (e) { say(e.message); }
+  }
 };
 
 async function poll(id, image) {
@@ -369,7 +396,7 @@ async function poll(id, image) {
   }
   if (job.status === "queued" || job.status === "running") { setTimeout(() => poll(id, image), 250); return; }
   S.active.delete(id);
-  if (id === S.latest) $("cancel").disabled = true;
+  $("cancel").disabled = S.active.size === 0;
   if (job.status === "done") { addResult(job, image); say(job.warnings.join("\n"), true); }
   else if (job.status === "error") say(job.message);
   else say(job.message || job.status);
@@ -402,6 +429,15 @@ function addResult(job, image) {
   const dl = document.createElement("a");
   dl.href = `/api/jobs/${job.id}/download`; dl.textContent = "Download PNG"; dl.className = "button download";
   dl.setAttribute("download", "");
+  dl.onclick = async (e) => {
+    e.preventDefault();
+    try { await api(`/api/jobs/${job.id}`); } catch (err) {
+      say(`${job.summary.image}: ${err.message}`);
+      dl.classList.add("gone"); dl.removeAttribute("href"); dl.textContent = "no longer on the server";
+      return;
+    }
+    window.location.href = `/api/jobs/${job.id}/download`;
+  };
   const rm = document.createElement("button");
   rm.textContent = "Remove"; rm.onclick = () => card.remove();
   const lab = document.createElement("span");
