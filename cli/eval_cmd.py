@@ -76,7 +76,8 @@ def eval_command(task: str) -> click.Command:
         degrade = {q.name: q.from_cli(kw.pop(q.name)) for q in tk.eval_params}
         # a text option given as comma-separated values (dejpeg's --quality 10,20,30): one evaluation each,
         # its files (--csv/--json/--report) named with the value
-        many = {k: v.split(",") for k, v in degrade.items() if isinstance(v, str) and "," in v}
+        many = {q.name: degrade[q.name].split(",") for q in tk.eval_params
+                if q.many and isinstance(degrade[q.name], str) and "," in degrade[q.name]}
         if not many:
             return _evaluate(task, dataset, degrade, **kw)
         (k, values), = list(many.items())[:1]
@@ -141,7 +142,9 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
             w.writeheader()
             w.writerows(plain)
     if json_path:
-        Path(json_path).write_text(json.dumps({"summary": summary, "rows": plain}, indent=1))
+        setting = {k: v for k, v in degrade.items() if isinstance(v, (int, float, str, bool)) or v is None}
+        Path(json_path).write_text(json.dumps({"task": task, "dataset": str(dataset), "setting": setting,
+                                               "summary": summary, "rows": plain}, indent=1))
     if report:
         from restore.report import example_grid, psnr_vs_steps_plot
 

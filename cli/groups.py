@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import click
@@ -33,6 +34,17 @@ class TaskCommands(click.Group):
             formatter.write_dl(rows)
 
 
+class FiniteFloat(click.FloatRange):
+    """A float (in a range, if given) that is a number: click's FloatRange lets ``nan``
+    through (no comparison with it fails), to be refused later in API units."""
+
+    def convert(self, value, param, ctx):
+        v = super().convert(value, param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value} is not a finite number", param, ctx)
+        return v
+
+
 def param_option(q) -> click.Option:
     """A click option from a task's :class:`~restore.tasks.base.Param` (CLI units)."""
     dest = q.name
@@ -42,9 +54,11 @@ def param_option(q) -> click.Option:
     if q.choices:
         typ = click.Choice([str(c) for c in q.choices])
     elif q.range is not None:
-        typ = (click.IntRange if q.type is int else click.FloatRange)(*q.range)
+        typ = click.IntRange(*q.range) if q.type is int else FiniteFloat(*q.range)
+    elif q.type is float:
+        typ = FiniteFloat()
     else:
-        typ = q.type if q.type in (int, float, str) else str  # objects (kernels, ...) come as text
+        typ = q.type if q.type in (int, str) else str  # objects (kernels, ...) come as text
     default = q.cli_default
     # a default of None counts as given for click >= 8.3: leave it out when required
     extra = {"default": default} if default is not None or not q.required else {}

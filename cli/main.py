@@ -18,7 +18,7 @@ from restore.paths import PREDICTIONS
 from restore.samplers import SAMPLERS
 from restore.tasks import TASKS
 
-from .groups import CONTEXT, TaskCommands, param_option
+from .groups import CONTEXT, FiniteFloat, TaskCommands, param_option
 
 
 def _fail(msg: str, code: int = 1) -> None:
@@ -77,7 +77,7 @@ def common_options(f):
                           "options, e.g. mmse@poses=8 (average of the 8 flips/rotations, 8 evaluations) or "
                           "ddnm@eta=0.5; `restore list` shows each sampler's options."),
         click.option("--steps", type=click.IntRange(1, 1000), default=None, help="Network evaluations."),
-        click.option("--sigma-max", type=click.FloatRange(0, None, min_open=True), default=None,
+        click.option("--sigma-max", type=FiniteFloat(0, None, min_open=True), default=None,
                      help="First noise level of the sampler, 0-255 units (default: the task's for its default "
                           "sampler, the sampler's own otherwise: see `restore list`). A low start refines "
                           "the operator's first estimate; the largest starts from pure noise."),
@@ -232,13 +232,13 @@ def list_(as_json):
 @click.option("--steps", type=click.IntRange(1), default=20000, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
 @click.option("--crop", type=click.IntRange(16), default=128, show_default=True, help="Training crop side.")
-@click.option("--lr", type=float, default=4e-4, show_default=True)
+@click.option("--lr", type=FiniteFloat(0, None, min_open=True), default=4e-4, show_default=True)
 @click.option("--channels", default="64,128,160,160", show_default=True, help="Width per U-Net level.")
 @click.option("--blocks", default="1,2,2,2", show_default=True, help="Residual blocks per level.")
 @click.option("--prediction", type=click.Choice(PREDICTIONS), default="eps", show_default=True,
               help="Network target: DDPM noise (the shipped prior) or EDM preconditioning "
                    "(better clean-image estimates at large sigma).")
-@click.option("--mismatch", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--mismatch", type=FiniteFloat(0, 1), default=0.0, show_default=True,
               help="Fraction of crops noised below the level the network is told (a random fraction of it): "
                    "the denoiser learns to leave inputs cleaner than their stated sigma alone. Measured: it "
                    "costs dpir's inpainting and SR (benchmarks/results/mismatch_cpu.md), so 0 is the default.")
@@ -252,7 +252,7 @@ def list_(as_json):
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the training step (CUDA).")
 @click.option("--val-count", type=click.IntRange(1), default=4, show_default=True,
               help="Validation images (centre crops) on the learning curve.")
-@click.option("--max-minutes", type=float, default=None,
+@click.option("--max-minutes", type=FiniteFloat(0, None, min_open=True), default=None,
               help="Stop (with a checkpoint) after this long; a STOP file in OUTPUT or SIGTERM stops the same way.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True)

@@ -49,7 +49,6 @@ def test_json_records_every_failure_missing_inputs_included(tmp_path, folder, ru
 @pytest.mark.parametrize("args, needle", [
     (["denoise", "{img}", "--sampler", "repaint"], "cannot serve task 'denoise'"),
     (["deblur", "{img}", "--kernel", "motion:abc"], "bad numbers for motion"),
-    (["deblur", "{img}", "--kernel", "missing.png"], "kernel file 'missing.png' not found"),
     (["denoise", "{img}", "--seed", str(2**64)], "not in the range 0<=x<=18446744073709551615"),
 ])
 def test_usage_errors_exit_2_before_any_work(folder, run, args, needle):
@@ -248,6 +247,19 @@ def test_jpeg_options_that_a_file_overrides_say_so(tmp_path, run):
     assert r.exit_code == 0 and "--sigma 5 is below the noise this JPEG" in r.output
     r = run("sr", src, "--scale", "2", "--sigma", "60", "--steps", "1", "-o", tmp_path / "s2.png")
     assert r.exit_code == 0 and "below" not in r.output
+
+
+def test_a_kernel_file_is_an_input(folder, run, tmp_path):
+    """A kernel file that is missing or unreadable fails as an input does (exit 1, as the
+    README's exit codes say); a bad spec is a usage error (exit 2)."""
+    img = folder / "im0.png"
+    r = run("deblur", img, "--kernel", tmp_path / "missing.png")
+    assert r.exit_code == 1 and "missing.png: no such file (--kernel)" in r.output
+    (tmp_path / "junk.png").write_text("junk")
+    r = run("deblur", img, "--kernel", tmp_path / "junk.png", "-o", tmp_path / "o.png")
+    assert r.exit_code == 1 and "not an image file" in r.output and not (tmp_path / "o.png").exists()
+    r = run("deblur", img, "--kernel", "foo")
+    assert r.exit_code == 2 and "is not understood" in r.output
 
 
 def test_reference_scores_are_those_of_the_file_written(tmp_path, folder, run, monkeypatch):

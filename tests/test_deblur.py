@@ -173,6 +173,12 @@ def test_eval_end_to_end(tmp_path, tiny_prior_dir):
     rows = json.loads((tmp_path / "r.json").read_text())["rows"]
     assert {x["method"] for x in rows} == {"dpir", "skimage-wiener", "skimage-rl"}
     assert all("psnr_border16" in x and "psnr_interior" in x for x in rows)
+    # a kernel with a comma is one kernel (only options that take lists split on commas)
+    for k in ("motion:7,30", "gaussian:1.6,9"):
+        r = CliRunner().invoke(main, ["eval", "deblur", str(tmp_path / "d"), "--kernel", k, "--steps", "1",
+                                      "--weights", str(tiny_prior_dir), "-q", "--json", str(tmp_path / "k.json")])
+        assert r.exit_code == 0, r.output
+        assert json.loads((tmp_path / "k.json").read_text())["setting"]["kernel"] == k
 
 
 def test_motion_is_matlabs_fspecial():
@@ -229,3 +235,32 @@ def test_cli_records_the_model_error_in_its_own_units(tmp_path, tiny_prior_dir):
         assert r.exit_code == 0, r.output
         rec = json.loads(r.output.splitlines()[-1])
         assert rec["model_error"] == pytest.approx(want) and rec["sigma"] == pytest.approx(2.0)
+
+
+def test_kernel_specs_forgiven_and_refused(tmp_path, tiny_prior_dir, tiny_prior):
+    """Case and spaces in a spec are forgiven; NaN, inf and a std too small for a kernel are
+    one line (they crashed, or gave a kernel of NaNs); a kernel drawn in alpha alone is read
+    from alpha; a kernel wide for the image is warned about before the work."""
+    assert np.array_equal(parse_kernel("Gaussian: 1.6"), parse_kernel("gaussian:1.6"))
+    assert np.array_equal(parse_kernel(" box:5 "), parse_kernel("box:5"))
+    for bad in ("motion:15,nan", "motion:15,inf", "gaussian:1e-300", "gaussian:60"):
+        with pytest.raises(InputError, match="bad numbers"):
+            parse_kernel(bad)
+    k = np.zeros((9, 9))
+    k[2:7, 4] = 1
+    rgba = np.zeros((9, 9, 4), np.uint8)
+    rgba[..., 3] = (k * 255).astype(np.uint8)
+    write_image(tmp_path / "ka.png", rgba)
+    assert np.allclose(parse_kernel(tmp_path / "ka.png"), k / k.sum())
+    write_image(tmp_path / "img.png", np.full((40, 48, 3), 128, np.uint8))
+    r = CliRunner().invoke(main, ["deblur", str(tmp_path / "img.png"), "--kernel", "box:15", "--steps", "1",
+                                  "--weights", str(tiny_prior_dir), "-q", "-o", str(tmp_path / "o.png")])
+    assert r.exit_code == 0 and "spans more than 25% of the image's shorter side (40 px)" in r.output
+    # a flat image: the noise estimated is ~1e-34, 0 in float32; the prox gave 0/0 (all NaN)
+    flat = np.full((40, 48, 3), 0.5, np.float32)
+    for edges in ("taper", "periodic"):
+        out = restore.deblur(flat, "box:5", steps=1, edges=edges, prior=tiny_prior)
+        assert np.isfinite(out).all() and np.abs(out - 0.5).max() < 0.05
+    r = CliRunner().invoke(main, ["deblur", str(tmp_path / "img.png"), "--kernel", "motion:15,nan",
+                                  "--weights", str(tiny_prior_dir), "-q"])
+    assert r.exit_code == 2 and "bad numbers" in r.output

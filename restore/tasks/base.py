@@ -154,6 +154,7 @@ class Param:
     switch: bool = False
     flag: str | None = None  # the CLI option when not --<name>
     metavar: str | None = None  # the CLI help's name for the value (click's default: its type)
+    many: bool = False  # ``restore eval``: comma-separated values, one evaluation each (dejpeg's --quality)
 
     @property
     def option(self) -> str:

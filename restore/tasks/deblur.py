@@ -25,6 +25,7 @@ file (normalised to sum 1). A kernel's origin is its ``(size // 2, size // 2)`` 
 from __future__ import annotations
 
 import math
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -105,22 +106,38 @@ def parse_kernel(spec: Any) -> np.ndarray:
     if isinstance(spec, (np.ndarray, torch.Tensor)):
         k = np.asarray(spec.detach().cpu() if isinstance(spec, torch.Tensor) else spec, dtype=np.float64)
         return _check_kernel(k, "kernel array")
-    spec = str(spec)
+    spec = str(spec).strip()
+    kind, colon, args = spec.partition(":")
+    if colon and kind.strip().lower() in KINDS:  # "Gaussian: 1.6" is gaussian:1.6
+        spec = f"{kind.strip().lower()}:{args.replace(' ', '')}"
     named = _named_kernel(spec)
     if named is not None:
         return named.copy()
     path = Path(spec)
     if path.is_file():
-        a = read_image(path).color.astype(np.float64)
-        return _check_kernel(a.mean(axis=2) if a.ndim == 3 else a, str(path))
+        img = read_image(path)
+        a = img.color.astype(np.float64)
+        a = a.mean(axis=2) if a.ndim == 3 else a
+        if img.has_alpha and a.max() == a.min():  # drawn in the alpha channel alone (one colour, shaped by alpha)
+            a = img.alpha.astype(np.float64)
+        return _check_kernel(a, str(path))
     kind = spec.partition(":")[0]
-    if kind in ("gaussian", "motion", "box", "levin"):
-        raise InputError(f"kernel '{spec}': bad numbers for {kind} (use gaussian:STD[,SIZE], motion:LENGTH,ANGLE, "
-                         "box:N, levin:1..8)")
+    if kind in KINDS:
+        raise InputError(f"kernel '{spec}': bad numbers for {kind} (gaussian:STD[,SIZE] with STD 0.1-50, "
+                         f"motion:LENGTH,ANGLE with LENGTH 1-{MAX_KERNEL - 2}, box:N with N 1-{MAX_KERNEL}, "
+                         "levin:1..8; finite numbers)")
     if path.suffix or "/" in spec or "\\" in spec:
         raise InputError(f"kernel file '{spec}' not found")
     raise InputError(f"kernel '{spec}' is not understood: use gaussian:STD[,SIZE], motion:LENGTH,ANGLE, box:N, "
                      "levin:1..8, or an image file")
+
+
+#: warn when the kernel's larger side exceeds this share of the image's shorter side
+LARGE_KERNEL = 0.25
+#: the kernel specs' kinds (``kind:args``)
+KINDS = ("gaussian", "motion", "box", "levin")
+#: the smallest Gaussian std: narrower is the identity (1e-300 gave a kernel of NaNs)
+MIN_GAUSSIAN = 0.1
 
 
 @lru_cache(maxsize=64)
@@ -133,8 +150,10 @@ def _named_kernel(spec: str) -> np.ndarray | None:
         nums = [float(v) for v in args.split(",")] if args else []
     except ValueError:
         nums = None
-    if kind in ("gaussian", "motion", "box", "levin") and nums is not None:
-        if kind == "gaussian" and len(nums) in (1, 2) and 0 < nums[0] <= 50:
+    if nums is not None and not all(map(math.isfinite, nums)):  # motion:15,nan
+        nums = None
+    if kind in KINDS and nums is not None:
+        if kind == "gaussian" and len(nums) in (1, 2) and MIN_GAUSSIAN <= nums[0] <= 50:
             size = int(nums[1]) if len(nums) == 2 else None
             if size is not None and not (1 <= size <= MAX_KERNEL and size == nums[1]):
                 raise InputError(f"kernel '{spec}': size must be an integer in 1..{MAX_KERNEL}")
@@ -148,6 +167,18 @@ def _named_kernel(spec: str) -> np.ndarray | None:
             with np.load(_DATA / "levin09.npz", allow_pickle=False) as d:
                 return _check_kernel(d[f"k{int(nums[0])}"].astype(np.float64), spec)
     return None
+
+
+def _kernel_file(spec: Any) -> Path | None:
+    """The file a kernel option names (a path: an existing file, or a name with an extension
+    or a folder in it), None for a spec (``gaussian:1.6``), an array or nothing."""
+    if not isinstance(spec, (str, os.PathLike)):
+        return None
+    text = str(spec).strip()
+    if text.partition(":")[0].strip().lower() in KINDS:
+        return None
+    path = Path(text)
+    return path if path.is_file() or path.suffix or "/" in text or "\\" in text else None
 
 
 def _check_kernel(k: np.ndarray, where: str) -> np.ndarray:
@@ -272,7 +303,9 @@ class Blur(Operator):
         if rho <= 0:
             return super().prox(z, y, rho)
         K, s = self._c("K", z), self._c("s", z)
-        X = (K.conj() * self._fft(y) + rho * self._fft(z)) / (s * s + rho)
+        Z, d = self._fft(z), s * s + rho  # rho under the dtype's range (a noise of 1e-34 estimated
+        # on a flat image) is 0 there: a frequency the kernel removes keeps z's (the limit), not 0/0
+        X = torch.where(d > 0, (K.conj() * self._fft(y) + rho * Z) / torch.where(d > 0, d, 1), Z)
         return self._ifft(X).to(z.dtype)
 
     def init(self, y):
@@ -413,8 +446,24 @@ class DeblurTask(Task):
         return q
 
     def check_usage(self, p):
-        if p.get("kernel") is not None:
+        """A kernel spec is checked here (a usage error); a kernel file is an input: missing
+        (:meth:`option_files`) or unreadable, it fails as an input does (exit 1)."""
+        if p.get("kernel") is not None and _kernel_file(p["kernel"]) is None:
             parse_kernel(p["kernel"])
+
+    def option_files(self, p):
+        f = _kernel_file(p.get("kernel"))
+        return {} if f is None else {"kernel": f}
+
+    def warnings(self, x, p):
+        if p.get("kernel") is None:
+            return []
+        k, side = parse_kernel(p["kernel"]), min(x.shape[-2:])
+        if max(k.shape) > LARGE_KERNEL * side:
+            return [f"the kernel ({k.shape[1]}x{k.shape[0]}) spans more than {LARGE_KERNEL:.0%} of the image's "
+                    f"shorter side ({side} px): a blur this wide leaves little to recover, and the result may be "
+                    "worse than the input"]
+        return []
 
     def build(self, x, p):
         k = p["kernel"]
