@@ -50,7 +50,12 @@ class Result:
 def resolve_device(device: str | torch.device | None) -> torch.device:
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"unknown device {device!r} (use 'cpu', 'cuda', 'cuda:N' or 'auto')") from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"device {device!r} is not supported (use 'cpu', 'cuda', 'cuda:N' or 'auto')")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError("device 'cuda' requested but no CUDA GPU is available (use --device cpu)")
     return dev
@@ -84,6 +89,7 @@ def _to_batch(image: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any], 
         _check_size(image.shape[-2], image.shape[-1])
         if not torch.isfinite(image).all():
             raise InputError("image holds NaN or inf")
+        _check_float_scale(float(image.max()), float((image < -0.25).float().mean()))
         dtype, dev = image.dtype, image.device
         return image.detach().float(), (lambda t: t.to(device=dev, dtype=dtype)), None
     if not isinstance(image, np.ndarray):
@@ -100,6 +106,9 @@ def _to_batch(image: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any], 
     _check_size(a.shape[0], a.shape[1])
     if a.dtype.kind == "f" and not np.isfinite(a).all():
         raise InputError("image holds NaN or inf")
+    if a.dtype.kind == "f":
+        c = a[:, :, :3] if a.ndim == 3 and a.shape[2] == 4 else a
+        _check_float_scale(float(c.max()), float(np.mean(c < -0.25)))
     alpha = a[:, :, 3] if a.ndim == 3 and a.shape[2] == 4 else None
     color = a[:, :, :3] if alpha is not None else a
     dtype = image.dtype
@@ -114,6 +123,24 @@ def _to_batch(image: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any], 
         return out
 
     return to_tensor(color), back, alpha
+
+
+#: a float image reaching above this is on another scale (0-255, 0-65535), not [0, 1] overshoot
+FLOAT_MAX = 4.0
+#: a float image with more than this share of its pixels under -0.25 is in [-1, 1], not [0, 1] with noise
+FLOAT_NEGATIVE_SHARE = 0.2
+
+
+def _check_float_scale(top: float, negative_share: float) -> None:
+    """Refuse a float image that is on another scale than [0, 1]: its output would be the
+    clipped [0, 1] part of it (a 0-255 image came back white). Values a little outside
+    [0, 1] (unclipped noise, overshoot) are taken as they are."""
+    if top > FLOAT_MAX:
+        raise InputError(f"a float image must be in [0, 1], this one reaches {top:g} (0-255 values? divide by 255, "
+                         "or pass the uint8 array)")
+    if negative_share > FLOAT_NEGATIVE_SHARE:
+        raise InputError(f"a float image must be in [0, 1], {negative_share:.0%} of this one is below -0.25 (values "
+                         "in [-1, 1]? pass (x + 1) / 2)")
 
 
 def _check_size(h: int, w: int) -> None:
@@ -201,6 +228,9 @@ def run(
     pri = get_prior(prior, dev)
     if generator is None:
         generator = [torch.Generator("cpu").manual_seed(s) for s in _seeds(seed, B)]
+    elif not isinstance(generator, torch.Generator) and (
+            not isinstance(generator, (list, tuple)) or not all(isinstance(g, torch.Generator) for g in generator)):
+        raise InputError(f"generator must be a torch.Generator (or a list of them, one per image), got {generator!r}")
     elif not isinstance(generator, torch.Generator) and len(generator) != B:
         raise InputError(f"{len(generator)} generators for a batch of {B} images")
     scale = tk.tile_scale(p)
@@ -309,10 +339,15 @@ MAX_SEED = 2**64 - 1
 def _seeds(seed: int | Sequence[int] | None, n: int) -> list[int]:
     """One seed per image: ``seed`` for each (so an image's result is the same in any batch),
     or the given sequence."""
-    if seed is None or isinstance(seed, (int, np.integer)):
-        seeds = [0 if seed is None else int(seed)] * n
+    def one(s):
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise InputError(f"seed must be an integer (or a list of integers, one per image), got {s!r}")
+        return int(s)
+
+    if seed is None or isinstance(seed, (int, np.integer, bool)) or not isinstance(seed, (list, tuple, np.ndarray)):
+        seeds = [0 if seed is None else one(seed)] * n
     else:
-        seeds = [int(s) for s in seed]
+        seeds = [one(s) for s in seed]
         if len(seeds) != n:
             raise InputError(f"{len(seeds)} seeds for a batch of {n} images")
     for s in seeds:  # what torch.Generator.manual_seed takes ("Overflow when unpacking long long" beyond)

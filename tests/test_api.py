@@ -228,3 +228,23 @@ def test_mmse_has_no_schedule_to_set(P):
         restore.restore(img, "denoise", sigma=0.1, sigma_max=0.5, prior=P)
     res = restore.run(torch.rand(1, 1, 16, 16), "denoise", sigma=0.1, prior=P)
     assert res.sampler == "mmse" and res.sigma_start is None
+
+
+def test_inputs_on_another_scale_and_bad_keywords_are_one_line(P):
+    """A float image in 0-255 (it came back white) or in [-1, 1] is refused, saying what to
+    pass; a little outside [0, 1] (unclipped noise) is taken. seed, generator and device of
+    the wrong kind are one line, not a TypeError from inside."""
+    rng = np.random.default_rng(0)
+    img = rng.random((16, 16, 3)).astype(np.float32)
+    with pytest.raises(restore.InputError, match="divide by 255"):
+        restore.denoise(img * 255, sigma=0.05, prior=P)
+    with pytest.raises(restore.InputError, match=r"\(x \+ 1\) / 2"):
+        restore.denoise(img * 2 - 1, sigma=0.05, prior=P)
+    with pytest.raises(restore.InputError, match="divide by 255"):
+        restore.denoise(torch.from_numpy(img * 255).permute(2, 0, 1)[None], sigma=0.05, prior=P)
+    noisy = img + 0.2 * rng.standard_normal(img.shape).astype(np.float32)  # unclipped: about -0.7 to 1.7
+    assert restore.denoise(noisy, sigma=0.2, prior=P).shape == img.shape
+    for kw, msg in [({"seed": 1.5}, "seed must be an integer"), ({"seed": "3"}, "seed must be an integer"),
+                    ({"generator": 3}, "generator must be a torch.Generator"), ({"device": "tpu"}, "unknown device")]:
+        with pytest.raises(restore.InputError, match=msg):
+            restore.denoise(img, sigma=0.05, prior=P, **kw)
