@@ -8,6 +8,7 @@ Progress goes to stderr, results (``--json`` lines, summaries) to stdout.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -26,10 +27,38 @@ def _fail(msg: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def _resume_conflicts(output: Path, given: dict) -> None:
+    """Refuse options given with --resume that differ from the checkpoint's recipe, which a
+    resumed run keeps (all but --steps): they were silently ignored."""
+    try:
+        stored = json.loads((output / "checkpoint" / "state.json").read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # train() says what is wrong with the checkpoint
+    differ = []
+    for name, v in given.items():
+        if name in ("channels", "blocks"):
+            v = [int(t) for t in str(v).split(",")]
+        if name in stored and stored[name] != v and not (isinstance(v, float) and math.isclose(stored[name], v)):
+            was = ",".join(map(str, stored[name])) if isinstance(stored[name], list) else stored[name]
+            differ.append(f"--{name.replace('_', '-')} {was}")
+    if differ:
+        _fail(f"--resume keeps the checkpoint's recipe (all but --steps), which has {', '.join(differ)}: leave those "
+              "options out, or train into another folder", 2)
+
+
 class TaskGroup(TaskCommands):
     """The top command: the task commands, then list, train, eval, convert."""
 
     make = staticmethod(lambda name: task_command(name))
+
+    def invoke(self, ctx):
+        """Ctrl-C anywhere a command does not take it itself (loading, before the first step)
+        exits 130, as the README's exit codes say, not click's "Aborted!" with 1."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=TaskGroup, context_settings=CONTEXT)
@@ -256,19 +285,39 @@ def list_(as_json):
               help="Stop (with a checkpoint) after this long; a STOP file in OUTPUT or SIGTERM stops the same way.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace a prior already in OUTPUT (its weights, config and log).")
 @click.option("-q", "--quiet", is_flag=True)
-def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, prediction, mismatch, checkpoint_every,
-          eval_every, val_dir, resume, init, compile_, val_count, max_minutes, device, seed, quiet):
-    """Train a prior on the images in DATA_DIR (any sizes, gray or RGB)."""
+@click.pass_context
+def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, prediction, mismatch,
+          checkpoint_every, eval_every, val_dir, resume, init, compile_, val_count, max_minutes, device, seed,
+          overwrite, quiet):
+    """Train a prior on the images in DATA_DIR (any sizes, gray or RGB).
+
+    Ctrl-C (or SIGTERM, a STOP file in OUTPUT, --max-minutes) stops at the next step with a
+    checkpoint; --resume continues to --steps."""
     try:
         ch = tuple(int(v) for v in channels.split(","))
         bl = tuple(int(v) for v in blocks.split(","))
     except ValueError:
         raise click.BadParameter("--channels/--blocks take comma-separated integers") from None
-    if len(ch) != len(bl) or not ch:
+    if (len(ch) != len(bl) or not ch) and not resume and init is None:  # those take a stored architecture
         raise click.BadParameter("--channels and --blocks need the same number of levels")
+    if output.exists() and not output.is_dir():
+        _fail(f"{output}: exists and is not a folder")
     if output.exists() and not resume and (output / "checkpoint").exists():
-        _fail(f"{output}: holds a checkpoint already (use --resume, or another -o)")
+        _fail(f"{output}: holds a checkpoint already (use --resume, or another -o)", 2)
+    from restore.paths import CONFIG_FILE, WEIGHTS_FILE
+
+    if not resume and any((output / f).exists() for f in (CONFIG_FILE, WEIGHTS_FILE)):
+        if not overwrite:
+            _fail(f"{output}: holds a prior already (pass --overwrite to replace it, or use another -o)", 2)
+        (output / "log.jsonl").unlink(missing_ok=True)  # the new run's log, not appended to the old one
+    given = [n for n in ("batch_size", "crop", "lr", "channels", "blocks", "prediction", "mismatch", "seed")
+             if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
+    if init is not None and {"channels", "blocks"} & set(given):
+        _fail("--init takes the prior's architecture: --channels / --blocks do not apply", 2)
+    if resume and given:
+        _resume_conflicts(output, {n: ctx.params[n] for n in given})
     from tqdm import tqdm
 
     from restore.api import resolve_device
@@ -295,13 +344,26 @@ def train(data_dir, output, steps, batch_size, crop, lr, channels, blocks, predi
         bar.close()
     except RestoreError as e:
         _fail(str(e))
-    except KeyboardInterrupt:
-        _fail("interrupted (resume with --resume)", 130)
-    click.echo(f"prior written to {out}")
+    except KeyboardInterrupt:  # before the training loop, which takes Ctrl-C as a stop with a checkpoint
+        if (output / "checkpoint" / "state.json").exists():
+            _fail("interrupted (resume with --resume)", 130)
+        _fail("interrupted before the first step: nothing to resume (run the command again)", 130)
+    except (RuntimeError, MemoryError) as e:  # torch's OutOfMemoryError (CUDA), a CPU allocation's RuntimeError
+        if not isinstance(e, MemoryError) and not any(t in str(e) for t in ("out of memory", "allocate memory")):
+            raise
+        _fail(f"out of memory: lower --batch-size ({batch_size}) or --crop ({crop})")
     from restore.prior.weights import read_config
     from restore.train import stability_problem
 
-    problem = stability_problem(read_config(out).get("info", {}))
+    info = read_config(out).get("info", {})
+    if info.get("stopped"):
+        click.echo(f"stopped at step {info['steps']} of {info.get('steps_planned', steps)} ({info['stopped']}); "
+                   f"prior and checkpoint written to {out}: the same command with --resume goes on", err=True)
+        if info["stopped"] in ("SIGINT", "SIGTERM"):
+            sys.exit(130 if info["stopped"] == "SIGINT" else 143)
+    else:
+        click.echo(f"prior written to {out}")
+    problem = stability_problem(info)
     if problem:
         click.echo(f"warning: the prior is unstable on noise-free inputs ({problem}); inpainting and "
                    "dpir will give garbage with it: train on, or use an earlier checkpoint", err=True)

@@ -570,6 +570,12 @@ def _umask() -> int:
     return m
 
 
+def file_mode() -> int:
+    """The mode a new file gets here (``0o666`` less the umask): for files written through a
+    temporary one, which ``mkstemp`` and safetensors create private (0600)."""
+    return 0o666 & ~_umask()
+
+
 def to_tensor(array: np.ndarray):
     """``H x W [x C]`` uint8/uint16/float array -> ``(1, C, H, W)`` float32 tensor in [0, 1]."""
     import torch

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError, RestoreError
-from .io import read_image, to_uint8
+from .io import file_mode, read_image, to_uint8
 from .prior.denoiser import PREDICTIONS, Prior, preconditioning, vp_scale
 from .prior.schedule import VPSchedule, sigma_from_t_table, t_from_sigma_table
 from .prior.unet import UNet
@@ -384,6 +384,7 @@ def save_checkpoint(ckpt: Path, step: int, tr: Trainer, extra: dict) -> None:
     ):
         tmp = ckpt / f".{name}.safetensors.tmp"
         save_file({k: v.detach().cpu().contiguous() for k, v in sd.items()}, str(tmp))
+        os.chmod(tmp, file_mode())  # safetensors writes 0600
         os.replace(tmp, ckpt / f"{name}.safetensors")
     state = {"step": step, "config": _jsonable(asdict(tr.cfg)), **extra}
     tmp = ckpt / ".state.json.tmp"
@@ -484,6 +485,7 @@ class _StopFlag:
 
     def __init__(self) -> None:
         self.set = False
+        self.signal: str | None = None
         self._old = {}
 
     def __enter__(self):
@@ -496,6 +498,7 @@ class _StopFlag:
 
     def _handle(self, signum, frame) -> None:
         self.set = True
+        self.signal = signal.Signals(signum).name
 
     def __exit__(self, *exc) -> None:
         for s, h in self._old.items():
@@ -601,7 +604,15 @@ def train(
     out = Path(out_dir)
     dev = torch.device(device)
     cfg, start = _starting_point(cfg, out / "checkpoint", resume, init)
-    out.mkdir(parents=True, exist_ok=True)
+    mult = cfg.unshuffle * 2 ** (len(cfg.channels) - 1)
+    if cfg.crop % mult:
+        raise InputError(f"crop must be a multiple of {mult} (the network halves it {len(cfg.channels) - 1} times "
+                         f"after a {cfg.unshuffle}x pixel unshuffle), got {cfg.crop}")
+    if resume and start.step >= cfg.steps:
+        raise InputError(f"{out}: the run is at step {start.step} already; give --steps above {start.step} to "
+                         "train on")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder")
     images, skipped = load_images(find_images(Path(data_dir)))
     bank = CropBank(images, dev, cfg.crop)
     del images
@@ -613,9 +624,17 @@ def train(
     if resume:
         load_checkpoint(out / "checkpoint", tr)
         tr.lr_scale = float(start.state.get("lr_scale", 1.0))
-    run = _Run(tr, schedule, out, start, _val_images(val_dir, val_count, val_crop, dev), callback,
+    val = _val_images(val_dir, val_count, val_crop, dev)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)  # here: a run refused or failed before it leaves no folder
+    run = _Run(tr, schedule, out, start, val, callback,
                {"data": str(data_dir), "images": len(bank), "skipped": len(skipped)})
-    run.loop(max_minutes)
+    try:
+        run.loop(max_minutes)
+    except BaseException:
+        if created and not any(out.iterdir()):  # failed before writing anything (out of memory at the first step)
+            out.rmdir()
+        raise
     return out
 
 
@@ -628,6 +647,9 @@ def _checked(cfg: TrainConfig | None, resume: bool, init) -> TrainConfig:
         raise InputError(f"mismatch must be in [0, 1], got {cfg.mismatch}")
     if resume and init is not None:
         raise InputError("resume and init exclude each other (resume continues this run's own checkpoint)")
+    if not cfg.channels or len(cfg.channels) != len(cfg.blocks) or min(cfg.channels) < 1 or min(cfg.blocks) < 1:
+        raise InputError(f"channels and blocks need one positive value per level each, got "
+                         f"{tuple(cfg.channels)} and {tuple(cfg.blocks)}")
     return cfg
 
 
@@ -648,7 +670,12 @@ def _starting_point(cfg: TrainConfig, ckpt: Path, resume: bool, init) -> tuple[T
     if resume:
         if not (ckpt / "state.json").is_file():
             raise InputError(f"{ckpt}: no checkpoint to resume from")
-        state = json.loads((ckpt / "state.json").read_text())
+        try:
+            state = json.loads((ckpt / "state.json").read_text())
+            int(state["step"]), dict(state["config"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise InputError(f"{ckpt / 'state.json'}: not a readable checkpoint state ({type(e).__name__}); "
+                             "train again without --resume, or into another folder") from None
         return _stored_config(state, cfg.steps), _Start(int(state["step"]), state, state.get("before", _Start().before))
     if init is None:
         return cfg, _Start()
@@ -694,6 +721,7 @@ class _Run:
                      "batch_size": cfg.batch_size, "crop": cfg.crop, "train_flops_per_crop": self.flops_crop,
                      **({"mismatch": cfg.mismatch} if cfg.mismatch else {})}
         self.t_start = time.time()
+        self.stopped: str | None = None  # why the loop stopped before cfg.steps (None: it did not)
 
     def log(self, rec: dict) -> None:
         with open(self.log_path, "a") as f:
@@ -714,7 +742,9 @@ class _Run:
         }
         if "from" in before:
             cumulative["init"] = before["from"]
-        info = {**self.info, "steps": step, "train_seconds": round(secs, 1), "val_psnr_sigma25": val,
+        info = {**self.info, "steps": step, "steps_planned": cfg.steps,
+                **({"stopped": self.stopped} if self.stopped else {}),
+                "train_seconds": round(secs, 1), "val_psnr_sigma25": val,
                 "cumulative": cumulative, "stability": stability_check(self.ema_prior, self.check_images)}
         save_prior(self.out, tr.ema, self.schedule, info, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
 
@@ -734,7 +764,10 @@ class _Run:
                 if self.val_images and (step % cfg.eval_every == 0 or step == cfg.steps):
                     val = last_val = validation_psnr(self.ema_prior, self.val_images)
                 timeout = max_minutes is not None and (time.time() - self.t_start) > 60 * max_minutes
-                halt = timeout or stop.set or (step % cfg.log_every == 0 and (self.out / "STOP").exists())
+                stop_file = step % cfg.log_every == 0 and (self.out / "STOP").exists()
+                halt = timeout or stop.set or stop_file
+                if halt and step < cfg.steps:  # why, for the prior's info and the caller (--resume goes on)
+                    self.stopped = stop.signal or ("max-minutes" if timeout else "STOP file")
                 if step % cfg.log_every == 0 or val is not None or step == cfg.steps or halt:
                     loss = tr.mean_loss()  # the one host sync of a logging interval
                     back = guard.check(step, loss)
@@ -761,4 +794,6 @@ class _Run:
                     self.save(step, last_val)
                     t_last = time.time()  # the checkpoint's time is not training time
                 if halt:
+                    if stop_file:  # honoured: a later --resume must not stop on it again
+                        (self.out / "STOP").unlink(missing_ok=True)
                     break

@@ -230,6 +230,64 @@ def test_train_command(run, imgs, tmp_path):
     assert json.loads((tmp_path / "e" / "config.json").read_text())["prediction"] == "edm"
 
 
+def test_train_refuses_what_it_would_ignore_or_clobber(run, imgs, tmp_path):
+    """From a new user's trial: an existing prior is replaced only with --overwrite (its log
+    started anew); options --resume would ignore are refused; a crop the network cannot halve,
+    an output that is a file or a broken checkpoint are one line, and leave no folder behind;
+    the weights are as readable as any file written here (safetensors wrote them 0600)."""
+    import os
+
+    base = ["--batch-size", "2", "--crop", "16", "--channels", "8,8", "--blocks", "1,1", "-q"]
+    p = tmp_path / "p"
+    assert run("train", imgs / "in", "-o", p, "--steps", "2", *base).exit_code == 0
+    mode = 0o666 & ~os.umask(0)
+    os.umask(0o666 & ~mode)
+    assert (p / "model.safetensors").stat().st_mode & 0o777 == mode
+    assert (p / "checkpoint" / "ema.safetensors").stat().st_mode & 0o777 == mode
+    r = run("train", imgs / "in", "-o", p, "--steps", "3", "--resume", "--channels", "16,16")
+    assert r.exit_code == 2 and "keeps the checkpoint's recipe" in r.output and "--channels 8,8" in r.output
+    r = run("train", imgs / "in", "-o", p, "--steps", "2", "--resume", "-q")
+    assert r.exit_code == 1 and "at step 2 already" in r.output
+    import shutil
+
+    shutil.rmtree(p / "checkpoint")  # a prior without a checkpoint (a converted one, say)
+    r = run("train", imgs / "in", "-o", p, "--steps", "2", *base)
+    assert r.exit_code == 2 and "holds a prior already" in r.output
+    r = run("train", imgs / "in", "-o", p, "--steps", "2", *base, "--overwrite")
+    assert r.exit_code == 0, r.output
+    assert [json.loads(x)["step"] for x in (p / "log.jsonl").read_text().splitlines()] == [2]
+    r = run("train", imgs / "in", "-o", tmp_path / "q", "--steps", "2", *base[:-7], "--crop", "40", "-q")
+    assert r.exit_code == 1 and "multiple of 16" in r.output and not (tmp_path / "q").exists()
+    (tmp_path / "afile").touch()
+    r = run("train", imgs / "in", "-o", tmp_path / "afile", "--steps", "2", *base)
+    assert r.exit_code == 1 and "not a folder" in r.output
+    (p / "checkpoint" / "state.json").write_text("garbage")
+    r = run("train", imgs / "in", "-o", p, "--steps", "4", "--resume", "-q")
+    assert r.exit_code == 1 and "not a readable checkpoint state" in r.output
+
+
+def test_train_interrupted_says_so_and_exits_130(imgs, tmp_path, tiny_prior_dir):
+    """Ctrl-C stops at the next step with a checkpoint, says where, and exits 130 (it printed
+    "prior written" and exited 0, as a finished run)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "p"
+    proc = subprocess.Popen([sys.executable, "-m", "restore", "train", str(imgs / "in"), "-o", str(out), "--steps",
+                             "100000", "--batch-size", "1", "--crop", "16", "--channels", "4,4", "--blocks", "1,1",
+                             "-q"], stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not (out / "log.jsonl").exists() and time.time() - t0 < 120:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, err
+    info = json.loads((out / "config.json").read_text())["info"]
+    assert info["stopped"] == "SIGINT" and "stopped at step" in err and "--resume" in err
+
+
 def test_train_warns_when_the_prior_is_unstable(run, imgs, tmp_path, monkeypatch):
     """The stability check's verdict reaches the user: with the threshold out of reach every
     prior counts as unstable, and the command says so (and still writes the prior)."""

@@ -188,6 +188,8 @@ def test_stop_file_checkpoints_and_init_warm_starts(tmp_path):
     train(data, out, cfg)
     p = load_prior(out)
     assert p.info["steps"] == 5 and p.info["cumulative"]["steps"] == 5
+    assert p.info["stopped"] == "STOP file" and p.info["steps_planned"] == 1000
+    assert not (out / "STOP").exists()  # honoured, so a --resume does not stop on it again
     # warm start: architecture and weights from the prior, cumulative steps carried over
     cfg2 = TrainConfig(steps=3, batch_size=2, crop=32, channels=(4, 4), blocks=(1, 1), lr=0.0, warmup=1)
     train(data, tmp_path / "q", cfg2, init=out)

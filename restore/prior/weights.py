@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from ..errors import WeightsError
+from ..io import file_mode
 from ..paths import CONFIG_FILE, DEFAULT_PRIOR, PRETRAINED_DIR, WEIGHTS_FILE, description_from_config
 from ..tiling import tile_layout
 from .adm import ADMNet, adm_config
@@ -240,8 +241,8 @@ def save_prior(
     fd, tmp = tempfile.mkstemp(dir=out, prefix=".model.", suffix=".tmp")
     os.close(fd)
     try:
-        os.chmod(tmp, 0o644)
         save_file(sd, tmp, metadata={"format": FORMAT})
+        os.chmod(tmp, file_mode())  # safetensors writes it 0600: a shared prior must be readable
         os.replace(tmp, out / WEIGHTS_FILE)
     finally:
         if os.path.exists(tmp):
@@ -253,7 +254,7 @@ def save_prior(
 def write_text_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, file_mode())
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)
