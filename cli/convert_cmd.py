@@ -17,12 +17,15 @@ from .groups import CONTEXT
 def _parse_flags(text: str) -> dict:
     """``--flags``: a JSON object, or the path of a file holding one."""
     p = Path(text)
-    if not text.lstrip().startswith("{") and p.is_file():
+    inline = text.lstrip().startswith("{")
+    if not inline and p.is_file():
         text = p.read_text()
+    elif not inline:  # neither JSON nor a file: most likely a file name mistyped
+        raise click.BadParameter(f"'{text}' is neither a JSON object nor an existing file", param_hint="--flags")
     try:
         flags = json.loads(text)
     except json.JSONDecodeError as e:
-        raise click.BadParameter(f"not valid JSON ({e})", param_hint="--flags") from None
+        raise click.BadParameter(f"{'' if inline else str(p) + ': '}not valid JSON ({e})", param_hint="--flags") from None
     if not isinstance(flags, dict):
         raise click.BadParameter("must be a JSON object of guided-diffusion flags", param_hint="--flags")
     return flags

@@ -164,6 +164,8 @@ def run_job(job: Job) -> int:
                 click.echo(json.dumps(rec))
         elif msg is None:
             counts["done"] += 1
+            if o.get("_stdin_spool") is not None and rec.get("input") == str(o["_stdin_spool"]):
+                rec["input"] = "-"  # as given, not the spool file that is gone once the run ends
             if "psnr" in rec:
                 scores.append(rec)
             if o["as_json"]:
@@ -192,6 +194,7 @@ def run_job(job: Job) -> int:
             bar.update(1)
 
     def warn(line: str) -> None:  # above the progress bar
+        line = shown(line, o)
         if bar is not None:
             bar.write(line, file=sys.stderr)
         else:

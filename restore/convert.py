@@ -59,6 +59,8 @@ def _read_checkpoint(path: Path) -> dict:
                            f"which is not loaded (weights_only){'; ' + first if first else ''}") from None
     except (RuntimeError, OSError, EOFError, ValueError, KeyError, AttributeError, TypeError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if isinstance(e, KeyError) or len(msg) < 8:  # pickle's bare opcode ("101"): the file is no pickle at all
+            msg = "neither a torch.save zip nor a pickle"
         raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({msg})") from None
     for key in ("state_dict", "model", "ema"):  # training checkpoints that nest the weights
         if isinstance(obj, dict) and isinstance(obj.get(key), dict) and not isinstance(obj.get(key), torch.Tensor):

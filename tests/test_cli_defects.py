@@ -196,6 +196,12 @@ def test_two_runs_into_one_folder_share_the_work(tmp_path, folder, tiny_prior_di
 def test_stdin_is_named_as_given_and_tiny_images_do_not_warn(tmp_path, run):
     r = run("denoise", "-", input=b"")
     assert r.exit_code == 1 and "- (stdin)" in r.output and "/stdin" not in r.output
+    from restore.io import encode_image
+
+    png = encode_image(np.full((24, 24, 3), 128, np.uint8), ".png")
+    r = run("denoise", "-", "--sigma", "90", "-o", tmp_path / "s.png", "--json", input=png)
+    assert r.exit_code == 0 and json.loads(r.stdout.splitlines()[-1])["input"] == "-"
+    assert "far from the noise" in r.stderr and "/stdin" not in r.stderr
     write_image(tmp_path / "one.png", np.full((1, 1, 3), 128, np.uint8))
     with warnings.catch_warnings():
         warnings.simplefilter("error")

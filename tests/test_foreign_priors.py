@@ -291,6 +291,15 @@ def test_adm_convert_refuses_mismatched_flags_and_class_cond(adm_ckpt, tmp_path)
     with pytest.raises(WeightsError, match="preset"):
         convert_adm(ckpt, tmp_path / "d", preset="imagenet512")
     assert not any((tmp_path / n).exists() for n in "abcd")
+    (tmp_path / "text.pt").write_text("hello")  # not a checkpoint at all: said so, not pickle's opcode
+    with pytest.raises(WeightsError, match="neither a torch.save zip nor a pickle"):
+        convert_adm(tmp_path / "text.pt", tmp_path / "e", flags=TINY_ADM)
+    from click.testing import CliRunner
+
+    from restore.cli.main import main
+
+    r = CliRunner().invoke(main, ["convert", str(ckpt), "-o", str(tmp_path / "f"), "--flags", "nosuch.json"])
+    assert r.exit_code == 2 and "neither a JSON object nor an existing file" in r.output
 
 
 class _Payload:

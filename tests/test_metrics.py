@@ -86,3 +86,17 @@ def test_mixed_dtypes_are_refused_unless_data_range_is_given():
     with pytest.raises(ValueError, match="different dtypes"):
         restore.ssim(a, a.astype(np.uint16))
     assert restore.psnr(a, a + 1.0, data_range=255) > 40
+
+
+def test_psnr_of_identical_images_is_inf_as_scikit_image():
+    import warnings
+
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from restore.metrics import psnr
+
+    a = np.full((8, 8, 3), 77, np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-image divides by zero
+        want = peak_signal_noise_ratio(a, a)
+    assert psnr(a, a) == want == float("inf")

@@ -176,6 +176,13 @@ def test_bad_weights_give_clear_errors(tiny_prior_dir, tmp_path):
     with pytest.raises(WeightsError, match="no prior"):
         load_prior(tmp_path / "missing")
 
+    d = _copy(tiny_prior_dir, tmp_path / "f")
+    cfg = json.loads((d / CONFIG_FILE).read_text())
+    cfg["network"]["blocks"] = cfg["network"]["blocks"][:1]
+    (d / CONFIG_FILE).write_text(json.dumps(cfg))
+    with pytest.raises(WeightsError, match=r"f/config.json: network.channels/blocks are inconsistent"):
+        load_prior(d)
+
 
 def test_pickle_file_is_never_loaded(tiny_prior_dir, tmp_path):
     """A pickle disguised as the weights file is rejected, not executed."""

@@ -188,11 +188,14 @@ def load_prior(
     except (TypeError, ValueError) as e:
         raise WeightsError(f"{d / CONFIG_FILE}: bad schedule ({e})") from None
     foreign = cfg["network"].get("arch", "unet") != "unet"
-    if foreign:  # large: built without memory, the loaded tensors assigned (no second copy)
-        with torch.device("meta"):
+    try:
+        if foreign:  # large: built without memory, the loaded tensors assigned (no second copy)
+            with torch.device("meta"):
+                net = build_network(cfg["network"])
+        else:
             net = build_network(cfg["network"])
-    else:
-        net = build_network(cfg["network"])
+    except WeightsError as e:  # which file, with what is wrong in it
+        raise WeightsError(f"{d / CONFIG_FILE}: {e}") from None
     sd = load_state_dict(d / WEIGHTS_FILE)
     check_state_dict(net, sd, str(d / WEIGHTS_FILE), dtype=_weights_dtype(cfg, d))
     # stored half precision: computed in fp32
