@@ -198,6 +198,43 @@ def test_inpaint_job_matches_the_api_and_keeps_depth_and_metadata(client, tiny_p
     assert prev.status_code == 200
 
 
+def test_keep_out_layer_is_the_command_lines_exclude(client, tiny_prior_dir, tmp_path):
+    """The painted keep-out layer reaches inpaint as --exclude does: the job equals the API with
+    the same exclude mask; refused for a task without it and at the wrong size (before the
+    queue); its file goes with the job."""
+    import restore
+
+    a = (np.random.default_rng(1).random((48, 64, 3)) * 255).astype(np.uint8)
+    a[:, 40:] = (250, 20, 20)  # a red block the fill would copy from
+    info = upload(client, png_bytes(a), "scene.png").json()
+    box, keep = (14, 34, 14, 38), (0, 48, 40, 64)
+    body = {"image": info["id"], "task": "inpaint", "seed": 2, "params": {"fill": "scene"},
+            "mask": painted_mask(48, 64, box), "exclude": painted_mask(48, 64, keep)}
+    r = client.post("/api/jobs", json=body)
+    assert r.status_code == 202, r.text
+    st = wait(client, r.json()["id"])
+    assert st["status"] == "done", st
+    assert st["summary"]["exclude"] == "painted"
+    got = client.get(f"/api/jobs/{st['id']}/download")
+    p = tmp_path / "got.png"
+    p.write_bytes(got.content)
+    from restore.io import read_image
+
+    hole, ex = np.zeros((48, 64), bool), np.zeros((48, 64), bool)
+    hole[box[0]:box[1], box[2]:box[3]] = True
+    ex[keep[0]:keep[1], keep[2]:keep[3]] = True
+    ref = restore.restore(a, "inpaint", mask=hole, exclude=ex, fill="scene", seed=2, prior=str(tiny_prior_dir),
+                          device="cpu")
+    np.testing.assert_array_equal(read_image(p).array, ref)
+    without = restore.restore(a, "inpaint", mask=hole, fill="scene", seed=2, prior=str(tiny_prior_dir), device="cpu")
+    assert not np.array_equal(ref, without)  # the layer changed the fill
+    assert not list(client.app.state.ui.dir.glob("m*.png"))  # the mask and the layer went with the job
+    r = client.post("/api/jobs", json={**body, "task": "denoise", "params": {}})
+    assert r.status_code == 400 and "takes no keep-out layer" in r.json()["error"]
+    r = client.post("/api/jobs", json={**body, "exclude": painted_mask(10, 10, (0, 5, 0, 5))})
+    assert r.status_code == 400 and "the keep-out layer is 10x10" in r.json()["error"]
+
+
 def test_alpha_as_mask(client):
     a = np.full((32, 40, 4), 200, np.uint8)
     a[..., 3] = 255

@@ -231,3 +231,46 @@ def test_fit_keeps_the_zoom_range(server, browser, tmp_path):
     page.click("#zoomin")
     assert page.evaluate("() => window.restoreUI.state.view.s") == 32
     page.close()
+
+
+def test_keep_out_layer_painted_apart_from_the_holes(server, browser):
+    """For inpaint the page offers a second layer, Keep out (--exclude): strokes on it go in
+    the job's exclude, not in its mask; other tasks do not offer it."""
+    import base64
+    import io
+    import json
+
+    from PIL import Image
+
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    bodies = []
+    page.on("request", lambda r: bodies.append(r.post_data) if r.url.endswith("/api/jobs") else None)
+    _open(page, server, PHOTO)
+    page.select_option("#task", "denoise")
+    assert page.locator("#layerpick").is_hidden()
+    page.select_option("#task", "inpaint")
+    assert page.locator("#layerpick").is_visible()
+    page.click("#panel details summary")
+    page.fill("#steps", "1")
+
+    def stroke(x0, x1, y):
+        a = page.evaluate(f"() => window.restoreUI.toPage({x0}, {y})")
+        b = page.evaluate(f"() => window.restoreUI.toPage({x1}, {y})")
+        page.mouse.move(*a)
+        page.mouse.down()
+        page.mouse.move(*b, steps=10)
+        page.mouse.up()
+
+    stroke(40, 120, 60)  # a hole
+    page.click("#layer-excl")
+    stroke(150, 220, 200)  # kept out
+    page.click("#run")
+    page.wait_for_function("document.querySelectorAll('.card').length > 0", timeout=120_000)
+    body = json.loads(bodies[-1])
+
+    def marked(url):
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("L")) > 127
+
+    m, ex = marked(body["mask"]), marked(body["exclude"])
+    assert m[60, 80] and not m[200, 185] and ex[200, 185] and not ex[60, 80]
+    page.close()

@@ -111,6 +111,7 @@ class JobState:
     params: dict
     opts: dict
     mask: Path | None
+    exclude: Path | None = None  # the painted keep-out layer (inpaint's --exclude), stored as a mask file
     status: str = "queued"  # queued, running, done, error, cancelled
     i: int = 0
     n: int = 0
@@ -322,21 +323,31 @@ class App:
         wanted = tk.files[: tk.cli_files(params)]  # the painted layer is the task's MASK file
         if params.get("mask_source") == "alpha" and not up.has_alpha:
             raise PageError(f"{up.name} has no transparency for 'mask: alpha': paint the mask instead")
-        mask = None
-        if body.get("mask") and "mask" in wanted:
-            mask = self._save_mask(body["mask"], up)
-        files = {f: (mask if f == "mask" else None) for f in tk.files}
+        if body.get("exclude") and not any(q.name == "exclude" for q in tk.params):
+            raise PageError(f"{task} takes no keep-out layer")
+        mask = exclude = None
         try:
-            tk.cli_check(files, params)
-        except RestoreError as e:
-            if mask is not None:
-                mask.unlink(missing_ok=True)
-            hint = "paint the mask first: " if "mask" in wanted and mask is None else ""
-            raise PageError(hint + _one_line(e)) from None
-        job = JobState(self._id("j"), up, task, params, opts, mask)
+            if body.get("mask") and "mask" in wanted:
+                mask = self._save_mask(body["mask"], up)
+            if body.get("exclude"):  # stored as a file, as the command line's --exclude takes it
+                exclude = self._save_mask(body["exclude"], up, "the keep-out layer")
+                params["exclude"] = str(exclude)
+            files = {f: (mask if f == "mask" else None) for f in tk.files}
+            try:
+                tk.cli_check(files, params)
+            except RestoreError as e:
+                hint = "paint the mask first: " if "mask" in wanted and mask is None else ""
+                raise PageError(hint + _one_line(e)) from None
+        except PageError:
+            for f in (mask, exclude):
+                if f is not None:
+                    f.unlink(missing_ok=True)
+            raise
+        job = JobState(self._id("j"), up, task, params, opts, mask, exclude)
         job.summary = {"task": task, "image": up.name,
                        **{q.option.lstrip("-"): given[q.name] for q in cli_params if q.name in given
                           and given[q.name] not in (None, "", False)},
+                       **({"exclude": "painted"} if exclude is not None else {}),
                        **{k: v for k, v in (("sampler", opts["sampler"]), ("steps", opts["steps"])) if v}}
         with self.lock:
             self.jobs[job.id] = job
@@ -382,16 +393,16 @@ class App:
                 "weights": self.weights, "samples": 1, "sigma_max": None, "max_pixels": self.max_pixels,
                 "quiet": True, "as_json": False, "compare": False, "overwrite": True}
 
-    def _save_mask(self, data_url: Any, up: Upload) -> Path:
+    def _save_mask(self, data_url: Any, up: Upload, what: str = "the mask") -> Path:
         if not isinstance(data_url, str) or not data_url.startswith("data:image/png;base64,"):
-            raise PageError("the mask must come as a PNG data URL")
+            raise PageError(f"{what} must come as a PNG data URL")
         b64 = data_url.split(",", 1)[1]
         if len(b64) * 3 // 4 > self.max_bytes:
-            raise PageError("the mask is larger than the upload limit")
+            raise PageError(f"{what} is larger than the upload limit")
         try:
             data = base64.b64decode(b64, validate=True)
         except (binascii.Error, ValueError):
-            raise PageError("the mask is not valid base64") from None
+            raise PageError(f"{what} is not valid base64") from None
         p = self.dir / f"{self._id('m')}.png"
         p.write_bytes(data)
         try:  # checked here, not after the queue: a PNG of the image's size
@@ -399,16 +410,16 @@ class App:
 
             with PILImage.open(p) as im:
                 if im.format != "PNG":
-                    raise PageError("the mask is not a PNG")
+                    raise PageError(f"{what} is not a PNG")
                 if im.size != (up.width, up.height):
-                    raise PageError(f"the mask is {im.size[0]}x{im.size[1]} but the image is {up.width}x{up.height}")
+                    raise PageError(f"{what} is {im.size[0]}x{im.size[1]} but the image is {up.width}x{up.height}")
                 im.load()
         except PageError:
             p.unlink(missing_ok=True)
             raise
         except Exception as e:  # noqa: BLE001 - Pillow's many decode errors: one line
             p.unlink(missing_ok=True)
-            raise PageError(f"the mask is not a readable PNG ({_one_line(e)})") from None
+            raise PageError(f"{what} is not a readable PNG ({_one_line(e)})") from None
         return p
 
     def job(self, id: str) -> JobState:
@@ -434,8 +445,9 @@ class App:
     def _finished(self, job: JobState) -> None:
         """A job's files go when it ends: its mask, and its image if the page's list has
         dropped it meanwhile and no other queued or running job reads it."""
-        if job.mask is not None:
-            job.mask.unlink(missing_ok=True)
+        for f in (job.mask, job.exclude):
+            if f is not None:
+                f.unlink(missing_ok=True)
         with self.lock:
             listed = self.images.get(job.image.id) is job.image
             used = any(j is not job and j.image is job.image and j.status in ("queued", "running")
@@ -474,8 +486,7 @@ class App:
             except Cancelled:
                 job.status, job.message = "cancelled", "cancelled"
             except RestoreError as e:
-                job.status, job.message = "error", _one_line(e, (str(job.image.path), job.image.name),
-                                                             (str(job.mask), "the painted mask"))
+                job.status, job.message = "error", _one_line(e, *self._names(job))
             except Exception as e:  # noqa: BLE001 - one line in the page, the traceback on the server's stderr
                 traceback.print_exc(file=sys.stderr)
                 job.status, job.message = "error", f"internal error ({type(e).__name__}: {_one_line(e)})"
@@ -483,6 +494,12 @@ class App:
                 if job.seconds is None:
                     job.seconds = round(time.perf_counter() - t0, 3)
                 self._finished(job)
+
+    @staticmethod
+    def _names(job: JobState) -> list[tuple[str, str]]:
+        """The server's own file paths of a job, as the page names them (in its messages)."""
+        return [(str(f), name) for f, name in ((job.image.path, job.image.name), (job.mask, "the painted mask"),
+                                               (job.exclude, "the painted keep-out layer")) if f is not None]
 
     def _run(self, job: JobState) -> None:
         """The command line's path for one image: its engine's ``load`` (read, the task's file
@@ -495,8 +512,7 @@ class App:
         rjob = Job(job.task, [job.image.path], {"mask": job.mask}, dict(job.params), dict(job.opts))
         item = Item(job.image.path, {f: (job.mask if f == "mask" else None) for f in get_task(job.task).files},
                     STDIO, None)
-        ld = engine.load(rjob, item, warn=lambda it, line: job.warnings.append(
-            line.replace(str(job.image.path), job.image.name)))
+        ld = engine.load(rjob, item, warn=lambda it, line: job.warnings.append(_one_line(line, *self._names(job))))
 
         def progress(info: dict) -> None:
             if job.cancel.is_set():

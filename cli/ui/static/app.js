@@ -5,12 +5,16 @@
 
 const $ = (id) => document.getElementById(id);
 const stage = $("stage"), layers = $("layers"), imgC = $("img"), maskC = $("mask"), cursor = $("cursor");
-const imgX = imgC.getContext("2d"), maskX = maskC.getContext("2d");
-const MASK_COLOR = "rgb(255,0,40)";
+const exclC = $("excl");
+const imgX = imgC.getContext("2d"), maskX = maskC.getContext("2d"), exclX = exclC.getContext("2d");
+const MASK_COLOR = "rgb(255,0,40)", EXCL_COLOR = "rgb(30,110,255)";
+// the painted layers: the holes (the task's MASK) and, for inpaint, the pixels never copied from (--exclude)
+const LAYERS = { mask: { c: maskC, x: maskX, color: MASK_COLOR }, excl: { c: exclC, x: exclX, color: EXCL_COLOR } };
+const layerOf = (op) => LAYERS[op.layer || "mask"];
 const MIN_ZOOM = 0.01, MAX_ZOOM = 32;
 
 const S = {
-  tasks: [], limits: {}, image: null, ops: [], tool: "brush", size: 40,
+  tasks: [], limits: {}, image: null, ops: [], tool: "brush", size: 40, layer: "mask",
   view: { s: 1, tx: 0, ty: 0 }, active: new Set(), latest: null, drawing: null, pan: null, space: false,
 };
 
@@ -79,6 +83,9 @@ function buildParams() {
     wrap.append(label, help);
     form.append(wrap);
   }
+  const excl = t.params.some((p) => p.kind === "file" && p.name === "exclude");
+  $("layerpick").hidden = !excl;
+  if (!excl) setLayer("mask");
   const sel = $("sampler");
   sel.textContent = "";
   sel.add(new Option(`default (${t.default_sampler})`, ""));
@@ -154,7 +161,7 @@ async function openFile(file) {
   const el = new Image();
   el.onload = () => {
     S.image = { ...info, el, preview: el.src };
-    for (const c of [imgC, maskC]) { c.width = info.width; c.height = info.height; }
+    for (const c of [imgC, maskC, exclC]) { c.width = info.width; c.height = info.height; }
     imgX.clearRect(0, 0, info.width, info.height);
     imgX.drawImage(el, 0, 0);
     S.ops = [];
@@ -188,21 +195,21 @@ function scratchCanvas() {
 }
 
 function strokeSegment(op, a, b) {
-  const x = maskX;
+  const L = layerOf(op), x = L.x;
   x.globalCompositeOperation = op.mode === "erase" ? "destination-out" : "source-over";
-  x.strokeStyle = x.fillStyle = MASK_COLOR;
+  x.strokeStyle = x.fillStyle = L.color;
   x.lineWidth = op.size; x.lineCap = "round"; x.lineJoin = "round";
   if (!b) { x.beginPath(); x.arc(a[0], a[1], op.size / 2, 0, 2 * Math.PI); x.fill(); return; }
   x.beginPath(); x.moveTo(a[0], a[1]); x.lineTo(b[0], b[1]); x.stroke();
 }
 
 function applyOp(op) {
-  const W = maskC.width, H = maskC.height;
+  const W = maskC.width, H = maskC.height, L = layerOf(op);
   if (op.type === "stroke") {
     strokeSegment(op, op.pts[0]);
     for (let i = 1; i < op.pts.length; i++) strokeSegment(op, op.pts[i - 1], op.pts[i]);
   } else if (op.type === "clear") {
-    maskX.clearRect(0, 0, W, H);
+    L.x.clearRect(0, 0, W, H);
   } else if (op.type === "alpha") {
     // the fully transparent pixels (alpha 0), as the command line's --mask alpha takes them
     const [c, x] = scratchCanvas();
@@ -217,28 +224,38 @@ function applyOp(op) {
     maskX.drawImage(c, 0, 0);
   } else if (op.type === "invert") {
     const [c, x] = scratchCanvas();
-    x.fillStyle = MASK_COLOR; x.fillRect(0, 0, W, H);
+    x.fillStyle = L.color; x.fillRect(0, 0, W, H);
     x.globalCompositeOperation = "destination-out";
-    x.drawImage(maskC, 0, 0);
-    maskX.clearRect(0, 0, W, H);
-    maskX.globalCompositeOperation = "source-over";
-    maskX.drawImage(c, 0, 0);
+    x.drawImage(L.c, 0, 0);
+    L.x.clearRect(0, 0, W, H);
+    L.x.globalCompositeOperation = "source-over";
+    L.x.drawImage(c, 0, 0);
   }
-  maskX.globalCompositeOperation = "source-over";
+  L.x.globalCompositeOperation = "source-over";
 }
 
 function replay() {
-  maskX.clearRect(0, 0, maskC.width, maskC.height);
+  for (const L of Object.values(LAYERS)) L.x.clearRect(0, 0, L.c.width, L.c.height);
   for (const op of S.ops) applyOp(op);
+}
+
+function painted(layer) {  // whether the ops leave anything on a layer (an op on it at least)
+  return S.ops.some((op) => (op.layer || "mask") === layer);
+}
+
+function setLayer(l) {
+  S.layer = l;
+  $("layer-mask").classList.toggle("active", l === "mask");
+  $("layer-excl").classList.toggle("active", l === "excl");
 }
 
 function pushOp(op) { if (S.image) { S.ops.push(op); applyOp(op); } }
 
-function maskDataURL() {
-  // white = fill on black, as mask files are: the painted alpha (>= half: a hole) in white
+function maskDataURL(layer = maskC) {
+  // white = marked on black, as mask files are: the painted alpha (>= half: marked) in white
   return new Promise((resolve) => {
     const [c, x] = scratchCanvas();
-    x.drawImage(maskC, 0, 0);
+    x.drawImage(layer, 0, 0);
     x.globalCompositeOperation = "source-in";
     x.fillStyle = "#fff"; x.fillRect(0, 0, c.width, c.height);
     x.globalCompositeOperation = "destination-over";
@@ -274,11 +291,12 @@ stage.addEventListener("pointerdown", (e) => {
     return;
   }
   if (e.button !== 0) return;
-  const op = { type: "stroke", mode: S.tool === "eraser" ? "erase" : "paint", size: S.size, pts: [toImage(e)] };
+  const op = { type: "stroke", mode: S.tool === "eraser" ? "erase" : "paint", size: S.size, pts: [toImage(e)],
+               layer: S.layer };
   S.ops.push(op);
   S.drawing = op;
   strokeSegment(op, op.pts[0]);
-  maskX.globalCompositeOperation = "source-over";
+  layerOf(op).x.globalCompositeOperation = "source-over";
 });
 
 stage.addEventListener("pointermove", (e) => {
@@ -296,7 +314,7 @@ stage.addEventListener("pointermove", (e) => {
     strokeSegment(S.drawing, pts[pts.length - 1], p);
     pts.push(p);
   }
-  maskX.globalCompositeOperation = "source-over";
+  layerOf(S.drawing).x.globalCompositeOperation = "source-over";
 });
 
 function endPointer() {
@@ -332,8 +350,10 @@ $("eraser").onclick = () => setTool("eraser");
 $("hand").onclick = () => setTool("hand");
 $("size").oninput = (e) => { S.size = Number(e.target.value); $("sizeval").textContent = S.size; };
 $("undo").onclick = () => { S.ops.pop(); replay(); };
-$("clear").onclick = () => pushOp({ type: "clear" });
-$("invert").onclick = () => pushOp({ type: "invert" });
+$("clear").onclick = () => pushOp({ type: "clear", layer: S.layer });
+$("invert").onclick = () => pushOp({ type: "invert", layer: S.layer });
+$("layer-mask").onclick = () => setLayer("mask");
+$("layer-excl").onclick = () => setLayer("excl");
 $("alpha").onclick = () => pushOp({ type: "alpha" });
 $("zoomin").onclick = () => { const r = stage.getBoundingClientRect(); zoomAt(1.25, r.width / 2, r.height / 2); };
 $("zoomout").onclick = () => { const r = stage.getBoundingClientRect(); zoomAt(0.8, r.width / 2, r.height / 2); };
@@ -363,7 +383,8 @@ $("run").onclick = async () => {
     body = { image: S.image.id, task: t.name, params: paramValues(), sampler: $("sampler").value || null,
              steps: numberOf($("steps"), "steps"), seed: seed === null ? 0 : seed };
   } catch (e) { say(e.message); return; }
-  if (t.files.includes("mask") && S.ops.length) body.mask = await maskDataURL();
+  if (t.files.includes("mask") && painted("mask")) body.mask = await maskDataURL(maskC);
+  if (!$("layerpick").hidden && painted("excl")) body.exclude = await maskDataURL(exclC);
   say("");
   let job;
   try {
