@@ -87,6 +87,23 @@ def _first_line(e: BaseException) -> str:
     return s[0] if s else type(e).__name__
 
 
+def jpeg_half_size(path: str | os.PathLike) -> np.ndarray | None:
+    """A colour JPEG file with subsampled chroma (4:2:0, 4:2:2) decoded at half size by the
+    decoder's own DCT scaling (Pillow's ``draft``): its chroma as stored, not upsampled; RGB
+    uint8 in the file's orientation. None for any other file (4:4:4, gray, not a JPEG)."""
+    from PIL import Image as PILImage
+    from PIL import JpegImagePlugin
+
+    try:
+        with PILImage.open(path) as im:
+            if im.format != "JPEG" or im.mode != "RGB" or JpegImagePlugin.get_sampling(im) not in (1, 2):
+                return None
+            im.draft("YCbCr", (max(1, im.width // 2), max(1, im.height // 2)))
+            return np.asarray(im.convert("RGB"))
+    except Exception:  # noqa: BLE001 - an extra reading: a file it cannot make is read without it
+        return None
+
+
 def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:
     """Read an image file (PNG, JPEG, TIFF, BMP, WebP; 8 or 16 bit).
 

@@ -124,3 +124,37 @@ def test_eval_pairs_and_camera_from_the_cli(pairs, tiny_prior_dir):
     r = CliRunner().invoke(main, ["eval", "denoise", "--pairs", str(pairs / "clean"), "--weights",
                                   str(tiny_prior_dir), "-q"])
     assert r.exit_code != 0 and "no noisy/ folder" in r.output
+
+
+@pytest.mark.parametrize("sigma", [25.0])
+def test_white_noise_in_a_chroma_subsampled_jpeg_reads_from_its_half_size_decode(tmp_path, tiny_prior_dir, sigma):
+    """White noise saved as a 4:2:0 JPEG: the full-size reading collapses (the chroma detail the
+    subsampling removed holds no noise), so the file's half-size decode, chroma as stored, is
+    read instead; the same scene clean, and the noise at 4:4:4, are read as before."""
+    import json
+
+    from PIL import Image
+
+    from restore.io import jpeg_half_size, read_image, to_tensor
+    from restore.noise import white_at_half
+
+    clean = (_scene(128, 160)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    rng = np.random.default_rng(0)
+    noisy = np.clip(clean + sigma * rng.standard_normal(clean.shape), 0, 255).round().astype(np.uint8)
+    Image.fromarray(noisy).save(tmp_path / "n420.jpg", quality=90)
+    Image.fromarray(noisy).save(tmp_path / "n444.jpg", quality=90, subsampling=0)
+    Image.fromarray(clean).save(tmp_path / "c420.jpg", quality=90)
+    x = to_tensor(read_image(tmp_path / "n420.jpg").array)[0]
+    assert estimate_noise(x).level * 255 < 5  # the collapse this mends
+    half = white_at_half(to_tensor(jpeg_half_size(tmp_path / "n420.jpg")))
+    assert 0.8 * sigma < estimate_noise(x, half).level * 255 < 1.25 * sigma
+    assert jpeg_half_size(tmp_path / "n444.jpg") is None  # nothing to mend at 4:4:4
+    levels = {}
+    for name in ("n420", "n444", "c420"):
+        r = CliRunner().invoke(main, ["denoise", str(tmp_path / f"{name}.jpg"), "-o", str(tmp_path / f"{name}.png"),
+                                      "--weights", str(tiny_prior_dir), "-q", "--json"])
+        assert r.exit_code == 0, r.output
+        levels[name] = json.loads(r.stdout.splitlines()[-1])["sigma"]
+    assert 0.8 * sigma < levels["n420"] < 1.25 * sigma and 0.8 * sigma < levels["n444"] < 1.25 * sigma
+    c = to_tensor(read_image(tmp_path / "c420.jpg").array)[0]
+    assert levels["c420"] == pytest.approx(estimate_noise(c).level * 255, abs=1e-3)  # clean: as before

@@ -115,6 +115,9 @@ def _has_bm3d() -> bool:
 _SIGMA = Param("sigma", float, None, "Noise level told to the prior, 0-255 units (estimated and printed when "
                "omitted: white Gaussian noise as its std, camera noise as the level that removes it, about 0 "
                "on a clean photo).", range=(0, 255), unit=255.0)
+_HALF = Param("jpeg_half", float, None, "For a JPEG file with subsampled chroma: the white noise std read on the "
+              "file decoded at half size (restore.noise.white_at_half), which the estimate takes where the "
+              "full-size reading collapsed; the command line reads it from the file.", unit=255.0, cli=False)
 _STRENGTH = Param("strength", float, 1.0, "Multiplies the noise level (estimated or --sigma): below 1 keeps more "
                   "grain and fine texture, above 1 smooths more.", range=(0, 10))
 
@@ -126,7 +129,7 @@ class DenoiseTask(Task):
     name = "denoise"
     summary = "remove noise (white Gaussian or a camera's)"
     operator = Denoise
-    params = (_SIGMA, _STRENGTH)
+    params = (_SIGMA, _STRENGTH, _HALF)
     eval_params = (
         Param("sigma", float, 25.0, "Noise std, 0-255 units (gaussian noise).", range=(0, 255)),
         Param("noise", str, "gaussian", "gaussian: white, of std --sigma, known to every method; camera: a "
@@ -165,10 +168,27 @@ class DenoiseTask(Task):
     True
     """
 
-    def estimate(self, x):
+    def estimate(self, x, half: float | None = None):
         """Photos: the level a Gaussian denoiser must be told (:func:`estimate_noise`), which
         reads white Gaussian noise as its std and correlated camera noise higher."""
-        return estimate_noise(x).level
+        return estimate_noise(x, half).level
+
+    def noise_level(self, x, p):
+        if self.estimates(p):
+            return self.estimate(x, p.get("jpeg_half")), True
+        return super().noise_level(x, p)
+
+    def load(self, image, files, p, max_pixels):
+        """A JPEG file with subsampled chroma: its half-size reading (``jpeg_half``)."""
+        from ..io import jpeg_half_size
+        from ..noise import white_at_half
+
+        p = dict(p)
+        if image.path is not None and p.get("sigma") is None and p.get("jpeg_half") is None:
+            half = jpeg_half_size(image.path)
+            if half is not None:
+                p["jpeg_half"] = white_at_half(to_tensor(half))
+        return p, None
 
     def build(self, x, p):
         sigma, estimated = self.noise_level(x, p)
@@ -177,7 +197,7 @@ class DenoiseTask(Task):
     def warnings(self, x, p):
         if p.get("sigma") is None:
             return []
-        warn = sigma_mismatch(p["sigma"] * 255, self.estimate(x) * 255)
+        warn = sigma_mismatch(p["sigma"] * 255, self.estimate(x, p.get("jpeg_half")) * 255)
         return [warn] if warn else []
 
     def degrade(self, name, img, index, sigma=25.0, noise="gaussian", measured=None, **_):
