@@ -305,7 +305,8 @@ def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, 
     if output.exists() and not output.is_dir():
         _fail(f"{output}: exists and is not a folder")
     if output.exists() and not resume and (output / "checkpoint").exists():
-        _fail(f"{output}: holds a checkpoint already (use --resume, or another -o)", 2)
+        _fail(f"{output}: holds a checkpoint already (use --resume, or another -o; --overwrite replaces a prior, "
+              "not a run's checkpoint: delete its checkpoint/ folder to start that run over)", 2)
     from restore.paths import CONFIG_FILE, WEIGHTS_FILE
 
     if not resume and any((output / f).exists() for f in (CONFIG_FILE, WEIGHTS_FILE)):
