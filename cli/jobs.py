@@ -4,6 +4,7 @@ several files), checked before any work. No restoring here (:mod:`.local` does i
 from __future__ import annotations
 
 import fnmatch
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import click
 
 from restore import io
-from restore.errors import InputError
+from restore.errors import InputError, UsageError
 from restore.io import check_output_path, check_writable
 from restore.tasks import get_task
 
@@ -68,11 +69,15 @@ def _list_images(root: Path, recursive: bool, pattern: str | None) -> list[Path]
 def _by_stem(folder: Path, rel: Path) -> Path | None:
     """The file in ``folder`` (same sub-path) whose stem matches ``rel``'s, any image type."""
     d = folder / rel.parent
+    found = {}
     for ext in READ_EXTS + tuple(e.upper() for e in READ_EXTS):
         cand = d / (rel.stem + ext)
         if cand.is_file():
-            return cand
-    return None
+            found.setdefault(cand.resolve(), cand)  # one file under two spellings (a case-blind disk) once
+    if len(found) > 1:  # which one was meant cannot be told: refused, as two inputs of one stem are
+        a, b = sorted(found.values())[:2]
+        raise UsageError(f"{a} and {b} both match {rel.stem}: keep one of them")
+    return next(iter(found.values()), None)
 
 
 def _spool_stdin() -> Path:
@@ -121,27 +126,41 @@ def plan(job: Job) -> tuple[list[Item], bool]:
             if f is not None and not f.exists():
                 raise InputError(f"{f}: no such file")
             if f is not None and f.is_dir():
-                raise InputError(f"{f}: is a folder but the image is a single file")
+                raise UsageError(f"{f}: is a folder but the image is a single file")
         out = o.get("output") or src.with_name(f"{src.stem}.{job.task}.png")
         if out != STDIO and out.is_dir():
             out = out / f"{src.stem}.{job.task}.png"
         if out != STDIO:
-            check_output_path(out)
+            try:
+                check_output_path(out)
+            except InputError as e:  # an output type that cannot be written: the command as given
+                raise UsageError(str(e)) from None
         r = ref if ref is None or ref.is_file() else _by_stem(ref, Path(src.name))
         return _checked_before_work([Item(src, dict(job.files), out, r)], o), False
     if o.get("output") == STDIO:
         raise InputError("-o - (stdout) takes one image, not a folder")
-    out_dir = o.get("output") or src.with_name(f"{src.name}.{job.task}")
+    named = src if src.name not in ("", ".", "..") else Path(os.path.abspath(src))  # "." and "..": the folder's name
+    out_dir = o.get("output") or named.with_name(f"{named.name}.{job.task}")
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: exists and is not a folder (folder input needs an output folder)")
     for f in job.files.values():
         if f is not None and not f.exists():
             raise InputError(f"{f}: no such file or directory")
+    if out_dir.resolve() == src.resolve():
+        raise UsageError(f"{out_dir}: is the input folder; give the outputs another folder with -o")
+    # the run's own inputs that are not images to restore: a mask (or masks folder), a reference,
+    # an --exclude file kept in the input folder
+    top = src.resolve()
+    own = [f.resolve() for f in (*job.files.values(), ref, *get_task(job.task).option_files(job.params).values())
+           if f is not None and f.exists() and f.resolve() != top]  # the input folder as the references: itself
     items = []
     for p in _list_images(src, o.get("recursive", False), o.get("pattern")):
         rel = p.relative_to(src)
-        if out_dir.resolve() in p.resolve().parents:
+        rp = p.resolve()
+        if out_dir.resolve() in rp.parents:
             continue  # never read our own outputs
+        if any(rp == f or f in rp.parents for f in own):
+            continue  # a mask or reference that sits among the images
         files = {n: f if f is None or f.is_file() else (_by_stem(f, rel) or f / rel) for n, f in job.files.items()}
         r = None
         if ref is not None:
@@ -174,7 +193,7 @@ def _check_distinct_outputs(items: list[Item]) -> None:
     seen: dict[Path, Path] = {}
     for it in items:
         if it.out in seen:
-            raise InputError(f"{seen[it.out]} and {it.src} would both write {it.out} (same file stem): "
+            raise UsageError(f"{seen[it.out]} and {it.src} would both write {it.out} (same file stem): "
                              "rename one, or choose with --glob")
         seen[it.out] = it.src
 
@@ -187,9 +206,9 @@ def _plan_files(job: Job) -> list[Item]:
     if out_dir == STDIO or STDIO in job.inputs:
         raise InputError("stdin / stdout (-) take one image, not several")
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir}: exists and is not a folder (several inputs need an output folder)")
+        raise UsageError(f"{out_dir}: exists and is not a folder (several inputs need an output folder)")
     if out_dir is not None and out_dir.suffix.lower() in READ_EXTS:
-        raise InputError(f"{out_dir}: several inputs need an output folder, not a file")
+        raise UsageError(f"{out_dir}: several inputs need an output folder, not a file")
     for f in job.files.values():
         if f is not None and not f.exists():
             raise InputError(f"{f}: no such file or directory")

@@ -32,9 +32,10 @@ def _claim_path(out: Path) -> Path:
 
 def _claim(out: Path) -> bool:
     """Claim ``out`` for this process before working on it: a ``.NAME.claim`` beside it
-    (host and pid inside), created whole and atomically (hard link of a written temp file).
-    False when another live run holds it; a claim left by a process that is gone (same
-    host, pid dead; another host's after 6 h) is taken over."""
+    (host, pid and the process's start time inside), created whole and atomically (hard link of
+    a written temp file). False when another live run holds it; a claim left by a process that
+    is gone (same host: pid dead, or this process's own pid, or the pid now another process's;
+    another host's after 6 h) is taken over."""
     c = _claim_path(out)
     tmp = c.with_name(f"{c.name}.{os.getpid()}.tmp")
     try:
@@ -43,7 +44,7 @@ def _claim(out: Path) -> bool:
         return True
     for _ in range(3):
         try:
-            tmp.write_text(f"{socket.gethostname()} {os.getpid()}")
+            tmp.write_text(f"{socket.gethostname()} {os.getpid()} {_started(os.getpid()) or ''}".rstrip())
             os.link(tmp, c)
             return True
         except FileExistsError:
@@ -71,17 +72,31 @@ def _stale(c: Path) -> bool:
         return True
     except OSError:  # unreadable: like one being written
         owner = []
-    if len(owner) != 2 or not owner[1].isdigit():
+    if len(owner) not in (2, 3) or not owner[1].isdigit():
         return age > 60
     if owner[0] != socket.gethostname():
         return age > 6 * 3600
+    pid = int(owner[1])
+    if pid == os.getpid():  # this run claims only what it has not: left by a process of the same pid before
+        return True
     try:
-        os.kill(int(owner[1]), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:  # alive, another user's
-        return False
-    return False
+        pass
+    # alive: the claim's process, unless the pid was reused since (its start time differs)
+    return len(owner) == 3 and _started(pid) not in (None, owner[2])
+
+
+def _started(pid: int) -> str | None:
+    """The start time of process ``pid`` (Linux: /proc/PID/stat's 22nd field, clock ticks since
+    boot), to tell a claim's process from a later one given the same pid; None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2 :].split()[19]
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _release(out: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from restore.errors import InputError, RestoreError
+from restore.errors import InputError, RestoreError, UsageError
 from restore.io import incomplete
 from restore.samplers import check_samples
 from restore.tasks import get_task
@@ -59,6 +59,10 @@ def _ray(job: Job, items: list[Item], report, warn, folder: bool) -> None:
 #: ``--engine``: how the items of a job are restored, one interface (job, items, report(item,
 #: record, message), warn(line), folder)
 ENGINES = {"local": _local, "ray": _ray}
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a run: it stops as on Ctrl-C (the claims it holds released), exit 143."""
+
+
 
 
 def run_job(job: Job) -> int:
@@ -94,7 +98,7 @@ def run_job(job: Job) -> int:
             click.echo(json.dumps({"input": [str(p) for p in job.inputs] if len(job.inputs) > 1 else str(job.inputs[0]),
                                    "status": "failed", "error": shown(str(e), o)}))
         _err(shown(str(e), o))
-        return 1
+        return 2 if isinstance(e, UsageError) else 1  # options that do not go together; else a missing file
     clash = _output_is_an_input(job, items)
     if clash:  # --overwrite replaces an earlier output, never a file this run reads
         _err(clash)
@@ -122,11 +126,17 @@ def run_job(job: Job) -> int:
     if problem and sampler != "mmse":  # every sampler but the one-shot mmse feeds it clean inputs
         click.echo(f"warning: prior {prior.name} failed its stability check at training ({problem}): "
                    f"{job.task} with {sampler} may give garbage", err=True)
-    if folder:  # temp files of a run that was killed mid-write
+    if folder:  # temp files of a run that was killed mid-write; not those of a live run holding the output
+        from .local import _claim_path, _stale
+
         for it in items:
-            for stale in it.out.parent.glob(f".{it.out.name}.*.tmp"):
-                stale.unlink(missing_ok=True)
+            tmps = list(it.out.parent.glob(f".{it.out.name}.*.tmp"))
+            claim = _claim_path(it.out)
+            if tmps and not (claim.exists() and not _stale(claim)):
+                for t in tmps:
+                    t.unlink(missing_ok=True)
     counts = {"done": 0, "skipped": 0, "failed": 0}
+    busy = 0  # of the skipped: outputs another run (its claim) is writing
     failures: list[str] = []
     todo = []
     broken = []  # existing outputs that are not whole images (cut short outside restore): reported, kept
@@ -140,6 +150,9 @@ def run_job(job: Job) -> int:
                 broken.append((it, f"{it.out}: exists but {why}: delete it (or pass --overwrite) and rerun"))
             else:
                 counts["skipped"] += 1
+                if o["as_json"]:
+                    click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), "status": "skipped",
+                                           "reason": "already written"}))
             continue
         side = [] if o["overwrite"] or it.out == STDIO else [p for p in companions(o, it.out).values() if p.exists()]
         if side:  # a file the run would write beside the output is there already (and the output is not)
@@ -157,9 +170,11 @@ def run_job(job: Job) -> int:
     scores: list[dict] = []
 
     def report(it: Item, rec: dict | None, msg: str | None) -> None:
+        nonlocal busy
         to_err = it.out == STDIO  # stdout holds the image
         if msg is None and rec.get("status") == "skipped":  # another run has it
             counts["skipped"] += 1
+            busy += rec.get("reason") == "another run is writing it"
             if o["as_json"]:
                 click.echo(json.dumps(rec))
         elif msg is None:
@@ -202,26 +217,39 @@ def run_job(job: Job) -> int:
 
     for it, msg in broken:
         report(it, None, msg)
+    import signal
+    import threading
+
+    def terminated(signum, frame):  # SIGTERM (timeout, kill, a scheduler) stops as Ctrl-C does: claims released
+        raise Terminated
+
+    old = signal.signal(signal.SIGTERM, terminated) if threading.current_thread() is threading.main_thread() else None
     try:
         ENGINES[o.get("engine", "local")](job, todo, report, warn, folder)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         if bar is not None:
             bar.close()
-        _err("interrupted; rerun the same command to resume")
-        return 130
+        _err(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}; rerun the same command to resume")
+        return 143 if isinstance(e, Terminated) else 130
     except RestoreError as e:  # refused before any image (e.g. the engine cannot start)
         if bar is not None:
             bar.close()
         _err(str(e))
         return 1
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
     if bar is not None:
         bar.close()
     if folder:
-        summary = f"done {counts['done']}, skipped {counts['skipped']} (already written), failed {counts['failed']}"
+        why = "already written" if not busy else (
+            f"{counts['skipped'] - busy} already written, {busy} being written by another run: its .NAME.claim "
+            "file beside the output; delete those if no run is")
+        summary = f"done {counts['done']}, skipped {counts['skipped']} ({why}), failed {counts['failed']}"
         mean = {k: round(sum(r[k] for r in scores) / len(scores), 4) for k in ("psnr", "ssim")
                 if scores and all(k in r for r in scores)}
         if o["as_json"]:
-            click.echo(json.dumps({"summary": counts, "failed": failures,
+            click.echo(json.dumps({"summary": counts, **({"busy": busy} if busy else {}), "failed": failures,
                                    **({"mean": {**mean, "images": len(scores)}} if scores else {})}))
         else:
             if scores:

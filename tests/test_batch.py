@@ -104,7 +104,7 @@ def test_a_batch_with_estimated_noise_estimates_once_per_image(P, monkeypatch):
 
     calls = []
     est = denoise.estimate_noise
-    monkeypatch.setattr(denoise, "estimate_noise", lambda x: calls.append(x.shape[0]) or est(x))
+    monkeypatch.setattr(denoise, "estimate_noise", lambda x, *a: calls.append(x.shape[0]) or est(x, *a))
     x = torch.rand(3, 3, 16, 16)
     res = restore.run(x, "denoise", prior=P)
     assert calls == [1, 1, 1] and len(res.sigma_y) == 3
@@ -180,5 +180,5 @@ def test_a_folder_with_two_inputs_of_one_stem_is_refused_before_any_work(tmp_pat
     write_image(d / "a.jpg", img)
     write_image(d / "b.png", img)
     r = _cli("denoise", d, "-o", tmp_path / "out", "--sigma", "10", prior=P)
-    assert r.exit_code == 1 and "would both write" in r.output and "a.jpg" in r.output
+    assert r.exit_code == 2 and "would both write" in r.output and "a.jpg" in r.output
     assert not (tmp_path / "out").exists()

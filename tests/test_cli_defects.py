@@ -71,16 +71,31 @@ def test_each_failure_is_printed_once(tmp_path, folder, run):
 
 
 def test_a_run_holding_an_output_makes_it_a_skip_not_a_failure(tmp_path, folder, run):
+    """A live run's claim is a skip, said so in the summary; claims of a gone process are taken
+    over: its pid dead, this process's own pid (a restarted container gives the same pids), or
+    a pid now another process's (the start time in the claim differs)."""
+    from restore.cli.local import _started
+
     out = tmp_path / "out"
     out.mkdir()
-    live = out / ".im1.png.claim"  # another run of this host, alive (this very process)
-    live.write_text(f"{socket.gethostname()} {os.getpid()}")
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (out / ".im2.png.claim").write_text(f"{socket.gethostname()} {dead.stdout.strip()}")  # a killed run's
-    r = run("denoise", folder, "--sigma", "5", "-o", out)
-    assert r.exit_code == 0, r.output
-    assert "done 3, skipped 1" in r.output and not (out / "im1.png").exists() and (out / "im2.png").exists()
-    assert not (out / ".im2.png.claim").exists() and live.exists()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])  # another run, alive
+    try:
+        live = out / ".im1.png.claim"
+        live.write_text(f"{socket.gethostname()} {other.pid} {_started(other.pid) or ''}".rstrip())
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        (out / ".im2.png.claim").write_text(f"{socket.gethostname()} {dead.stdout.strip()}")  # a killed run's
+        (out / ".im3.png.claim").write_text(f"{socket.gethostname()} {os.getpid()}")  # this pid, not this run
+        r = run("denoise", folder, "--sigma", "5", "-o", out)
+        assert r.exit_code == 0, r.output
+        assert "done 3, skipped 1 (0 already written, 1 being written by another run" in r.output
+        assert not (out / "im1.png").exists() and (out / "im2.png").exists() and (out / "im3.png").exists()
+        assert not (out / ".im2.png.claim").exists() and live.exists()
+        if _started(other.pid) is not None:  # Linux: a reused pid (another start time) is no live claim
+            live.write_text(f"{socket.gethostname()} {other.pid} 1")
+            r = run("denoise", folder, "--sigma", "5", "-o", out)
+            assert r.exit_code == 0 and (out / "im1.png").exists() and not live.exists()
+    finally:
+        other.kill()
 
 
 def test_a_reference_that_is_not_there_fails_before_any_work(tmp_path, folder, run):
@@ -312,3 +327,29 @@ def test_grey_reference_for_a_colour_output_is_scored_on_grey_and_says_so(tmp_pa
     o = np.asarray(read_image(out).array, np.float64) @ np.array([0.299, 0.587, 0.114])
     want = peak_signal_noise_ratio(np.asarray(Image.open(ref), np.float64), o, data_range=255)
     assert abs(rec["psnr"] - want) < 1e-3
+
+
+def test_folder_runs_from_a_new_users_third_trial(tmp_path, folder, run, monkeypatch):
+    """'.' as the input folder (it crashed: PosixPath('.') has an empty name) writes beside it;
+    a mask kept among the images is not restored as one; the input folder as -o, and two masks
+    of one stem, are refused as usage (exit 2)."""
+    from PIL import Image
+
+    monkeypatch.chdir(folder)
+    r = run("denoise", ".", "--sigma", "5")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (folder.parent / "in.denoise").iterdir()) == [f"im{i}.png" for i in range(4)]
+    m = np.zeros((20, 24), np.uint8)
+    m[5:10, 5:10] = 255
+    Image.fromarray(m).save(folder / "mask.png")
+    r = run("inpaint", folder, folder / "mask.png", "-o", tmp_path / "filled", "--steps", "1")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "filled").iterdir()) == [f"im{i}.png" for i in range(4)]
+    r = run("denoise", folder, "-o", folder, "--sigma", "5")
+    assert r.exit_code == 2 and "is the input folder" in r.output
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    Image.fromarray(m).save(masks / "im0.png")
+    Image.fromarray(m).save(masks / "im0.jpg")
+    r = run("inpaint", folder, masks, "-o", tmp_path / "o2", "--steps", "1")
+    assert r.exit_code == 2 and "both match im0" in r.output

@@ -47,3 +47,25 @@ def test_sigkill_and_resume(tiny_prior_dir, tmp_path):
     for f in files:
         assert read_image(f).array.shape == (48, 40, 3)
     assert kills >= 1
+
+
+def test_sigterm_stops_as_ctrl_c_does(tiny_prior_dir, tmp_path):
+    """SIGTERM (timeout, kill, a scheduler) stops a folder run as Ctrl-C does: its claims
+    released (one was left, which a run on another host would have waited 6 h for), exit 143."""
+    rng = np.random.default_rng(0)
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(6):
+        write_image(src / f"im{i:02d}.png", (rng.random((48, 40, 3)) * 255).astype(np.uint8))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "restore.cli.main", "denoise", str(src), "-o", str(out), "--sigma", "15",
+           "--sampler", "ddrm", "--steps", "400", "--weights", str(tiny_prior_dir), "-q"]
+    p = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(out.glob(".*.claim")):
+        time.sleep(0.02)
+    p.send_signal(signal.SIGTERM)
+    err = p.communicate(timeout=60)[1]
+    assert p.returncode == 143 and "terminated" in err, err
+    assert not list(out.glob(".*"))  # no claim, no temp file
