@@ -297,6 +297,13 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     x, back, alpha = _to_batch(img.array)
     if alpha_override is not None:
         alpha = alpha_override
+    ext = "" if it.out == STDIO else it.out.suffix.lower()
+    lost = [what for what, gone in (("the transparency", alpha is not None and ext in (".jpg", ".jpeg", ".bmp")),
+                                    ("the 16-bit depth", img.array.dtype.itemsize == 2
+                                     and ext in (".jpg", ".jpeg", ".bmp", ".webp"))) if gone]
+    if lost:  # an output format that cannot hold what the input has says so
+        warn(it, f"warning: {it.src}: a {ext[1:].upper()} output drops {' and '.join(lost)} (PNG or TIFF keep "
+                 f"{'them' if len(lost) > 1 else 'it'})")
     for w in tk.warnings(x, {**job.params, **params}):  # shown with -q too: it is no progress
         warn(it, f"warning: {it.src}: {w}")
     return Loaded(it, x, back, alpha, params, img.meta, ref)

@@ -164,6 +164,11 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
                         mode.startswith("I") and mode not in ("I;16", "I;16B", "I;16L", "I")
                     ):
                         arr = _pil_convert(im)
+                    elif im.format == "TIFF" and mode in ("RGBA", "RGBa") and set(im.tag_v2.get(258, (8,))) == {8}:
+                        # OpenCV's libtiff path premultiplies an 8-bit RGBA TIFF whose alpha is
+                        # marked unassociated (Pillow's, an editor's): colours off by up to 249
+                        im.load()
+                        arr = np.asarray(im.convert("RGBA"))
                     else:
                         arr = None
             finally:
@@ -424,6 +429,10 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     carry = meta is not None and (meta.exif or meta.icc)
     if carry and (ext == ".webp" or (ext in (".tif", ".tiff") and (array.dtype == np.uint8 or array.ndim == 2))):
         return _pil_encode(array, ext, quality, meta)
+    if ext in (".tif", ".tiff") and array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] == 4:
+        # Pillow marks the 4th sample as alpha (ExtraSamples); OpenCV's TIFF has none, so
+        # other readers need not take it for alpha
+        return _pil_encode(array, ext, quality, Meta())
     arr = array
     if arr.ndim == 3 and arr.shape[2] == 3:
         arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)

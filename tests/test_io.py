@@ -135,3 +135,22 @@ def test_incomplete_checks_other_formats_by_size_only(tmp_path):
     assert incomplete(p) is None
     (tmp_path / "b.tif").write_bytes(b"")
     assert incomplete(tmp_path / "b.tif") == "is empty"
+
+
+def test_rgba_tiff_alpha_marked_and_read_unpremultiplied(tmp_path):
+    """An 8-bit RGBA TIFF is written with its 4th sample marked alpha (ExtraSamples, tag 338:
+    OpenCV's had none) and read with its colours as stored: OpenCV's reader premultiplied a file
+    whose alpha is marked unassociated (an editor's, Pillow's), colours off by up to 249."""
+    from PIL import Image
+
+    from restore.io import read_image, write_image
+
+    a = (np.random.default_rng(0).random((20, 30, 4)) * 255).astype(np.uint8)
+    write_image(tmp_path / "w.tif", a)
+    assert Image.open(tmp_path / "w.tif").tag_v2.get(338) == (2,)
+    assert np.array_equal(read_image(tmp_path / "w.tif").array, a)
+    Image.fromarray(a).save(tmp_path / "p.tif", compression="tiff_lzw")
+    assert np.array_equal(read_image(tmp_path / "p.tif").array, a)
+    b = (np.random.default_rng(1).random((20, 30, 4)) * 65535).astype(np.uint16)  # 16 bits: as before
+    write_image(tmp_path / "w16.tif", b)
+    assert np.array_equal(read_image(tmp_path / "w16.tif").array, b)

@@ -181,3 +181,16 @@ def test_folder_mode_keeps_each_photos_own_exif_and_orientation(tmp_path, run):
     for i, (make, size) in enumerate((("CamA", (24, 40)), ("CamB", (40, 24)), ("CamC", (24, 40)))):
         out = Image.open(tmp_path / "out" / f"p{i}.png")
         assert out.size == size and out.getexif().get(0x010F) == make and out.getexif().get(0x0112) in (None, 1)
+
+
+def test_an_output_format_that_drops_alpha_or_depth_says_so(tmp_path, run):
+    rgba = np.dstack([_pattern(24, 32), np.full((24, 32), 200, np.uint8)])
+    write_image(tmp_path / "a.png", rgba)
+    deep = (_pattern(24, 32).astype(np.uint16) * 257)
+    write_image(tmp_path / "d.png", deep)
+    r = run("denoise", tmp_path / "a.png", "--sigma", "5", "-o", tmp_path / "a.jpg")
+    assert r.exit_code == 0 and "a JPG output drops the transparency" in r.output
+    r = run("denoise", tmp_path / "d.png", "--sigma", "5", "-o", tmp_path / "d.webp")
+    assert r.exit_code == 0 and "a WEBP output drops the 16-bit depth" in r.output
+    r = run("denoise", tmp_path / "d.png", "--sigma", "5", "-o", tmp_path / "d.tif")
+    assert r.exit_code == 0 and "drops" not in r.output

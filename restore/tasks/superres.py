@@ -243,7 +243,10 @@ class SuperResolveTask(Task):
 
         p = dict(p)
         if p.get("tables") is None and p.get("jpeg_quality") is None:
-            p["tables"] = file_tables(image)
+            try:
+                p["tables"] = file_tables(image)
+            except InputError:  # a JPEG layout the quantisation model does not know (CMYK): as a PNG,
+                p["tables"] = None  # bicubic and no quantisation noise (--jpeg-quality tells one)
         return p, None
 
     def warnings(self, x, p):
