@@ -211,6 +211,7 @@ def list_(as_json):
     tasks = {n: {"default_sampler": t.sampler, "default_steps": t.steps, "summary": t.summary,
                  "start": None if t.sigma_max is None or not SAMPLERS.get(t.sampler).scheduled
                  else round(t.sigma_max * 255, 3),
+                 **({"start_note": t.start_note} if t.start_note else {}),
                  "options": [q.option for q in t.params if q.cli]} for n, t in tks.items()}
     samplers = {}
     for n, s in SAMPLERS.items():
@@ -234,7 +235,8 @@ def list_(as_json):
     click.echo("tasks (default sampler, its evaluations and first noise level, 0-255):")
     tw = max(len(t["summary"]) for t in tasks.values())
     for n, t in tks.items():
-        click.echo(f"  {n:<9} {t.summary:<{tw}}  {t.sampler}, {evals(t.steps)}, {start(t.sigma_max, t.sampler)}")
+        first = t.start_note if t.sigma_max is None and t.start_note else start(t.sigma_max, t.sampler)
+        click.echo(f"  {n:<9} {t.summary:<{tw}}  {t.sampler}, {evals(t.steps)}, {first}")
     click.echo("samplers (as another task's sampler: their own start; --sigma-max overrides):")
     sw = max(len(s["summary"]) for s in samplers.values())
     for n, s in SAMPLERS.items():

@@ -479,10 +479,18 @@ def _by_regions(x: torch.Tensor, regions: list, solve: Callable, progress: Calla
     res = None
     used = {}  # sampler -> most steps: regions may differ (inpainting's fill by each crop's holes)
     seen: dict = {}  # parameter -> its values over the regions, in order
+    last: dict = {}  # the last step reported: regions that run no sampler (a scene fill) report none
+
+    def seen_step(info):
+        last.clear()
+        last.update(info)
+        progress(info)
+
     for j, (box, params, take, rows) in enumerate(regions):
         y0, y1, x0, x1 = box
         idx = torch.as_tensor(rows, device=x.device)
-        res = solve(x[idx, :, y0:y1, x0:x1], params, rows, _part_progress(progress, j, k, "region"))
+        res = solve(x[idx, :, y0:y1, x0:x1], params, rows,
+                    _part_progress(seen_step if progress is not None else None, j, k, "region"))
         used[res.sampler] = max(used.get(res.sampler, 0), res.steps)
         for key, v in res.params.items():
             seen.setdefault(key, {})[v] = None
@@ -492,6 +500,8 @@ def _by_regions(x: torch.Tensor, regions: list, solve: Callable, progress: Calla
         if res.std is not None:
             std = torch.zeros_like(out) if std is None else std
             std[sl] = torch.where(take, res.std.to(out), std[sl])
+    if last and last["i"] < last["n"]:  # the bar ends full: its total counted steps the stepless regions had not
+        progress({**last, "i": last["n"]})
     res.image, res.std = out, std
     res.sampler, res.steps = "+".join(used), max(used.values())
     res.params = {key: next(iter(vs)) if len(vs) == 1 else "+".join(map(str, vs)) for key, vs in seen.items()}

@@ -153,8 +153,8 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
                         raise InputError(f"{p}: image has no pixels ({w}x{h})")
                     if max_pixels is not None and w * h > max_pixels:
                         raise InputError(
-                            f"{p}: {w}x{h} = {w * h / 1e6:.1f} MP exceeds the limit of "
-                            f"{max_pixels / 1e6:.1f} MP (raise it with --max-pixels)"
+                            f"{p}: {w}x{h} = {_pixels(w * h)} exceeds the limit of "
+                            f"{_pixels(max_pixels)} (raise it with --max-pixels)"
                         )
                     meta = _meta(im)
                     if heif:  # OpenCV cannot decode it: Pillow (with the plugin) does
@@ -182,6 +182,12 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
     if arr is None:
         arr = _cv2_decode(p)
     return Image(orient(_normalise(arr, p), meta.orientation), p, meta)
+
+
+def _pixels(n: int) -> str:
+    """A pixel count as said to a person: ``12.0 MP``, or the count itself under 0.1 MP (where
+    '0.0 MP exceeds the limit of 0.0 MP' told nothing)."""
+    return f"{n / 1e6:.1f} MP" if n >= 100_000 else f"{n:,} pixels"
 
 
 #: EXIF's 0th-IFD tags kept from a TIFF input (whose own tags describe its file structure)

@@ -248,3 +248,23 @@ def test_inputs_on_another_scale_and_bad_keywords_are_one_line(P):
                     ({"generator": 3}, "generator must be a torch.Generator"), ({"device": "tpu"}, "unknown device")]:
         with pytest.raises(restore.InputError, match=msg):
             restore.denoise(img, sigma=0.05, prior=P, **kw)
+
+
+def test_region_progress_ends_full_when_a_region_runs_no_sampler():
+    """Regions are counted as steps of the whole; a region with no sampler steps (a scene
+    fill) reported none, so the bar stopped at 20 of 40: the last report is now the whole."""
+    from restore.api import Result, _by_regions
+
+    x = torch.zeros(1, 3, 8, 8)
+    take = torch.ones(1, 1, 4, 8, dtype=torch.bool)
+
+    def solve(crop, params, rows, cb):
+        if params["steps"]:
+            for i in range(params["steps"]):
+                cb({"i": i + 1, "n": params["steps"]})
+        return Result(crop, None, "inpaint", "s" if params["steps"] else "none", params["steps"], 0, 0.0, False, 0.0)
+
+    seen = []
+    _by_regions(x, [((0, 4, 0, 8), {"steps": 0}, take, [0]), ((4, 8, 0, 8), {"steps": 5}, take, [0])], solve,
+                lambda info: seen.append((info["i"], info["n"])))
+    assert seen[-1] == (10, 10) and seen[0] == (6, 10)

@@ -304,6 +304,10 @@ class Task:
         left to the task, such as inpainting's ``fill="auto"``, as it was resolved)."""
         return p
 
+    #: what ``restore list`` says of the default recipe's first noise level when it is set per
+    #: input (``sigma_max`` None with a recipe that derives it), instead of "from pure noise"
+    start_note: str | None = None
+
     def estimated_note(self, params: dict, sigma: float) -> str:
         """The line telling what was estimated for an image (``params``: the result's reported
         parameters; ``sigma``: the noise level in [0, 1] units)."""

@@ -464,6 +464,7 @@ class DejpegTask(Task):
     # evaluations per step; +1.02 / +1.03 dB at quality 10 / 30 on the 6 validation crops)
     sampler, steps, spacing, options = "dpir", 3, "karras", ()
     START, END = 0.25, 0.05  # sigma_max, sigma_min as multiples of JpegTables.level
+    start_note = f"from {START:g} x the JPEG's quantisation RMS"
     helper_args = (("quality", None),)
     helper_doc = """Remove JPEG artefacts from a decoded image (array or tensor): give the ``quality`` it
     was saved at (Pillow / libjpeg standard tables; estimated from the pixels when None) or
