@@ -59,8 +59,10 @@ def _err(msg: str) -> None:
 def _list_images(root: Path, recursive: bool, pattern: str | None) -> list[Path]:
     it = root.rglob("*") if recursive else root.glob("*")
     files = [p for p in it if p.is_file() and not p.name.startswith(".")]
-    if pattern:
-        files = [p for p in files if fnmatch.fnmatch(p.name, pattern) or fnmatch.fnmatch(str(p.relative_to(root)), pattern)]
+    if pattern:  # case-blind, as the plain scan's extensions are ('*.jpg' takes UPPER.JPG)
+        pat = pattern.lower()
+        files = [p for p in files
+                 if fnmatch.fnmatchcase(p.name.lower(), pat) or fnmatch.fnmatchcase(str(p.relative_to(root)).lower(), pat)]
     else:
         files = [p for p in files if p.suffix.lower() in READ_EXTS]
     return sorted(files)

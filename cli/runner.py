@@ -187,8 +187,8 @@ def run_job(job: Job) -> int:
                 click.echo(json.dumps(rec), err=to_err)
             elif not folder:
                 click.echo(result_line(rec), err=to_err)
-            elif "psnr" in rec:
-                bar.write(result_line(rec), file=sys.stderr)
+            elif "psnr" in rec:  # a result: stdout, as a single image's (the bar is on stderr)
+                bar.write(result_line(rec), file=sys.stdout)
             note = None if o["as_json"] else grown_note(rec)  # --json has it as holes_grown
             if note and not folder:
                 click.echo(f"note: {note}", err=True)

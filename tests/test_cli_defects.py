@@ -353,3 +353,10 @@ def test_folder_runs_from_a_new_users_third_trial(tmp_path, folder, run, monkeyp
     Image.fromarray(m).save(masks / "im0.jpg")
     r = run("inpaint", folder, masks, "-o", tmp_path / "o2", "--steps", "1")
     assert r.exit_code == 2 and "both match im0" in r.output
+
+
+def test_glob_is_case_blind_and_folder_scores_go_to_stdout(tmp_path, folder, run):
+    r = run("denoise", folder, "--glob", "IM*.PNG", "--sigma", "5", "-o", tmp_path / "o")
+    assert r.exit_code == 0 and "done 4" in r.stdout
+    r = run("denoise", folder, "--sigma", "5", "-o", tmp_path / "s", "--reference", folder)
+    assert r.exit_code == 0 and sum("PSNR" in ln for ln in r.stdout.splitlines()) == 5  # 4 images, the mean
