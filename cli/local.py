@@ -353,7 +353,7 @@ def _step_bar(ld: Loaded):
             quiet()
             bar = tqdm(total=info["n"], file=sys.stderr, unit="step", dynamic_ncols=True, leave=False,
                        desc=ld.it.src.name)
-        bar.update(1)
+        bar.update(info["i"] + 1 - bar.n)  # where the run is (regions without steps are skipped over)
 
     def close() -> None:
         quiet()

@@ -500,8 +500,8 @@ def _by_regions(x: torch.Tensor, regions: list, solve: Callable, progress: Calla
         if res.std is not None:
             std = torch.zeros_like(out) if std is None else std
             std[sl] = torch.where(take, res.std.to(out), std[sl])
-    if last and last["i"] < last["n"]:  # the bar ends full: its total counted steps the stepless regions had not
-        progress({**last, "i": last["n"]})
+    if last and last["i"] < last["n"] - 1:  # the bar ends full (i counts from 0): its total counted steps
+        progress({**last, "i": last["n"] - 1})  # that the stepless regions had not
     res.image, res.std = out, std
     res.sampler, res.steps = "+".join(used), max(used.values())
     res.params = {key: next(iter(vs)) if len(vs) == 1 else "+".join(map(str, vs)) for key, vs in seen.items()}

@@ -260,11 +260,11 @@ def test_region_progress_ends_full_when_a_region_runs_no_sampler():
 
     def solve(crop, params, rows, cb):
         if params["steps"]:
-            for i in range(params["steps"]):
-                cb({"i": i + 1, "n": params["steps"]})
+            for i in range(params["steps"]):  # i counts from 0, as the samplers' callbacks do
+                cb({"i": i, "n": params["steps"]})
         return Result(crop, None, "inpaint", "s" if params["steps"] else "none", params["steps"], 0, 0.0, False, 0.0)
 
     seen = []
     _by_regions(x, [((0, 4, 0, 8), {"steps": 0}, take, [0]), ((4, 8, 0, 8), {"steps": 5}, take, [0])], solve,
                 lambda info: seen.append((info["i"], info["n"])))
-    assert seen[-1] == (10, 10) and seen[0] == (6, 10)
+    assert seen[-1] == (9, 10) and seen[0] == (5, 10)

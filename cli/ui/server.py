@@ -517,7 +517,7 @@ class App:
         def progress(info: dict) -> None:
             if job.cancel.is_set():
                 raise Cancelled
-            job.i, job.n = job.i + 1, int(info["n"])
+            job.i, job.n = int(info["i"]) + 1, int(info["n"])  # where the run is, not a count of reports
 
         progress.close = lambda: None
         res = engine.solve(rjob, [ld], progress)
