@@ -64,6 +64,11 @@ def _list_images(root: Path, recursive: bool, pattern: str | None) -> list[Path]
         files = [p for p in files
                  if fnmatch.fnmatchcase(p.name.lower(), pat) or fnmatch.fnmatchcase(str(p.relative_to(root)).lower(), pat)]
     else:
+        other = sorted({p.suffix.lower() or "(none)" for p in files if p.suffix.lower() not in READ_EXTS})
+        n_other = sum(p.suffix.lower() not in READ_EXTS for p in files)
+        if n_other:  # said, not skipped in silence (a .gif given by name, or by --glob, is read)
+            click.echo(f"note: {root}: {n_other} file{'s' if n_other > 1 else ''} of other types left out "
+                       f"({', '.join(other)}); --glob takes them", err=True)
         files = [p for p in files if p.suffix.lower() in READ_EXTS]
     return sorted(files)
 

@@ -143,7 +143,11 @@ def run_job(job: Job) -> int:
     for it in items:
         if it.out != STDIO and it.out.exists() and not o["overwrite"]:
             if not folder:
-                _err(f"{it.out}: exists (pass --overwrite to replace it)")
+                msg = f"{it.out}: exists (pass --overwrite to replace it)"
+                if o["as_json"]:  # a record for this failure too, as for every other
+                    click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), "status": "failed",
+                                           "error": msg}))
+                _err(msg)
                 return 1
             why = incomplete(it.out)
             if why:
@@ -181,6 +185,7 @@ def run_job(job: Job) -> int:
             counts["done"] += 1
             if o.get("_stdin_spool") is not None and rec.get("input") == str(o["_stdin_spool"]):
                 rec["input"] = "-"  # as given, not the spool file that is gone once the run ends
+            rec = {**rec, "status": "done"} if "status" not in rec else rec
             if "psnr" in rec:
                 scores.append(rec)
             if o["as_json"]:

@@ -43,7 +43,7 @@ def test_json_records_every_failure_missing_inputs_included(tmp_path, folder, ru
     r = run("denoise", folder / "im0.png", tmp_path / "nope.png", "--sigma", "5", "-o", tmp_path / "out", "--json")
     recs = [json.loads(line) for line in r.stdout.splitlines()]
     assert r.exit_code == 1 and (tmp_path / "out" / "im0.png").exists()  # the others still run
-    assert [x.get("status") for x in recs[:2]] == [None, "failed"] and recs[-1]["summary"]["failed"] == 1
+    assert [x.get("status") for x in recs[:2]] == ["done", "failed"] and recs[-1]["summary"]["failed"] == 1
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -360,3 +360,15 @@ def test_glob_is_case_blind_and_folder_scores_go_to_stdout(tmp_path, folder, run
     assert r.exit_code == 0 and "done 4" in r.stdout
     r = run("denoise", folder, "--sigma", "5", "-o", tmp_path / "s", "--reference", folder)
     assert r.exit_code == 0 and sum("PSNR" in ln for ln in r.stdout.splitlines()) == 5  # 4 images, the mean
+
+
+def test_json_records_and_left_out_files_are_said(tmp_path, folder, run):
+    """--json: a done record says so, a single file's existing output is a failed record; a
+    folder's files of other types are left out with a note, not in silence."""
+    (folder / "notes.txt").write_text("not an image")
+    r = run("denoise", folder, "--sigma", "5", "-o", tmp_path / "o", "--json")
+    assert r.exit_code == 0 and "2 files" not in r.stderr and "1 file of other types left out (.txt)" in r.stderr
+    assert {json.loads(x).get("status") for x in r.stdout.splitlines()[:-1]} == {"done"}
+    r = run("denoise", folder / "im0.png", "--sigma", "5", "-o", tmp_path / "o" / "im0.png", "--json")
+    rec = json.loads(r.stdout.splitlines()[0])
+    assert r.exit_code == 1 and rec["status"] == "failed" and "exists" in rec["error"]

@@ -64,7 +64,7 @@ def test_ray_engine_matches_local_and_resumes(folder, tiny_prior_dir):
     assert "im07.png" in lines[-1]["failed"][0]
     failed = [rec for rec in lines[:-1] if rec.get("status") == "failed"]  # --json: every failure has a record
     assert len(failed) == 1 and failed[0]["input"].endswith("im07.png")
-    assert sorted(rec["output"].rsplit("/", 1)[-1] for rec in lines[:-1] if rec.get("status") is None) == gone
+    assert sorted(rec["output"].rsplit("/", 1)[-1] for rec in lines[:-1] if rec.get("status") == "done") == gone
     assert sum(rec.get("reason") == "already written" for rec in lines[:-1]) == 8  # a record for each skip too
     after = {p.name: p.stat().st_mtime_ns for p in (folder / "ray").iterdir()}
     assert all(after[n] == before[n] for n in after if n not in gone)
