@@ -287,7 +287,8 @@ def list_(as_json):
               help="Stop (with a checkpoint) after this long; a STOP file in OUTPUT or SIGTERM stops the same way.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace a prior already in OUTPUT (its weights, config and log).")
+@click.option("--overwrite", is_flag=True, help="Start over in an OUTPUT that holds a prior or a run: its checkpoint "
+              "and log are removed, its weights and config replaced.")
 @click.option("-q", "--quiet", is_flag=True)
 @click.pass_context
 def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, prediction, mismatch,
@@ -306,15 +307,19 @@ def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, 
         raise click.BadParameter("--channels and --blocks need the same number of levels")
     if output.exists() and not output.is_dir():
         _fail(f"{output}: exists and is not a folder")
-    if output.exists() and not resume and (output / "checkpoint").exists():
-        _fail(f"{output}: holds a checkpoint already (use --resume, or another -o; --overwrite replaces a prior, "
-              "not a run's checkpoint: delete its checkpoint/ folder to start that run over)", 2)
     from restore.paths import CONFIG_FILE, WEIGHTS_FILE
 
-    if not resume and any((output / f).exists() for f in (CONFIG_FILE, WEIGHTS_FILE)):
-        if not overwrite:
-            _fail(f"{output}: holds a prior already (pass --overwrite to replace it, or use another -o)", 2)
-        (output / "log.jsonl").unlink(missing_ok=True)  # the new run's log, not appended to the old one
+    ckpt = output / "checkpoint"
+    if output.exists() and not resume and not overwrite and ckpt.exists():
+        _fail(f"{output}: holds a checkpoint already (use --resume to go on, --overwrite to start over, or "
+              "another -o)", 2)
+    if not resume and any((output / f).exists() for f in (CONFIG_FILE, WEIGHTS_FILE)) and not overwrite:
+        _fail(f"{output}: holds a prior already (pass --overwrite to replace it, or use another -o)", 2)
+    if not resume and overwrite:  # asked: the old run's checkpoint and log go, its prior is replaced when written
+        import shutil
+
+        shutil.rmtree(ckpt, ignore_errors=True)
+        (output / "log.jsonl").unlink(missing_ok=True)
     given = [n for n in ("batch_size", "crop", "lr", "channels", "blocks", "prediction", "mismatch", "seed")
              if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
     if init is not None and {"channels", "blocks"} & set(given):

@@ -54,10 +54,10 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
         raise InputError(f"unknown device {device!r} (use 'cpu', 'cuda', 'cuda:N' or 'auto')") from None
-    if dev.type not in ("cpu", "cuda", "mps"):
+    if dev.type not in ("cpu", "cuda"):
         raise InputError(f"device {device!r} is not supported (use 'cpu', 'cuda', 'cuda:N' or 'auto')")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' requested but no CUDA GPU is available (use --device cpu)")
+        raise InputError(f"device {str(device)!r} requested but no CUDA GPU is available (use --device cpu)")
     return dev
 
 

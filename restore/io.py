@@ -88,15 +88,16 @@ def _first_line(e: BaseException) -> str:
 
 
 def jpeg_half_size(path: str | os.PathLike) -> np.ndarray | None:
-    """A colour JPEG file with subsampled chroma (4:2:0, 4:2:2) decoded at half size by the
-    decoder's own DCT scaling (Pillow's ``draft``): its chroma as stored, not upsampled; RGB
-    uint8 in the file's orientation. None for any other file (4:4:4, gray, not a JPEG)."""
+    """A colour 4:2:0 JPEG file decoded at half size by the decoder's own DCT scaling (Pillow's
+    ``draft``): its chroma as stored, not upsampled; RGB uint8 in the file's orientation. None
+    for any other file (4:4:4; 4:2:2, whose half-size decode measured no better; gray; not a
+    JPEG)."""
     from PIL import Image as PILImage
     from PIL import JpegImagePlugin
 
     try:
         with PILImage.open(path) as im:
-            if im.format != "JPEG" or im.mode != "RGB" or JpegImagePlugin.get_sampling(im) not in (1, 2):
+            if im.format != "JPEG" or im.mode != "RGB" or JpegImagePlugin.get_sampling(im) != 2:
                 return None
             im.draft("YCbCr", (max(1, im.width // 2), max(1, im.height // 2)))
             return np.asarray(im.convert("RGB"))
@@ -435,10 +436,21 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     carry = meta is not None and (meta.exif or meta.icc)
     if carry and (ext == ".webp" or (ext in (".tif", ".tiff") and (array.dtype == np.uint8 or array.ndim == 2))):
         return _pil_encode(array, ext, quality, meta)
-    if ext in (".tif", ".tiff") and array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] == 4:
-        # Pillow marks the 4th sample as alpha (ExtraSamples); OpenCV's TIFF has none, so
-        # other readers need not take it for alpha
-        return _pil_encode(array, ext, quality, Meta())
+    if ext in (".tif", ".tiff") and array.ndim == 3 and array.shape[2] == 4:
+        # the 4th sample marked as alpha (ExtraSamples); OpenCV's TIFF has none, so other
+        # readers need not take it for alpha: Pillow's writer for 8 bits, tifffile's for 16
+        if array.dtype == np.uint8:
+            return _pil_encode(array, ext, quality, Meta())
+        try:
+            import tifffile
+        except ImportError:  # scikit-image's dependency; without it, OpenCV's unmarked TIFF
+            tifffile = None
+        if tifffile is not None:
+            import io
+
+            buf = io.BytesIO()
+            tifffile.imwrite(buf, array, photometric="rgb", extrasamples=["unassalpha"], compression="zlib")
+            return buf.getvalue()
     arr = array
     if arr.ndim == 3 and arr.shape[2] == 3:
         arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)

@@ -264,6 +264,11 @@ def test_train_refuses_what_it_would_ignore_or_clobber(run, imgs, tmp_path):
     (p / "checkpoint" / "state.json").write_text("garbage")
     r = run("train", imgs / "in", "-o", p, "--steps", "4", "--resume", "-q")
     assert r.exit_code == 1 and "not a readable checkpoint state" in r.output
+    r = run("train", imgs / "in", "-o", p, "--steps", "2", *base)  # a folder a run wrote: checkpoint and prior
+    assert r.exit_code == 2 and "--overwrite to start over" in r.output
+    r = run("train", imgs / "in", "-o", p, "--steps", "3", *base, "--overwrite")
+    assert r.exit_code == 0, r.output
+    assert json.loads((p / "checkpoint" / "state.json").read_text())["step"] == 3
 
 
 def test_train_interrupted_says_so_and_exits_130(imgs, tmp_path, tiny_prior_dir):

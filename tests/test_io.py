@@ -151,6 +151,8 @@ def test_rgba_tiff_alpha_marked_and_read_unpremultiplied(tmp_path):
     assert np.array_equal(read_image(tmp_path / "w.tif").array, a)
     Image.fromarray(a).save(tmp_path / "p.tif", compression="tiff_lzw")
     assert np.array_equal(read_image(tmp_path / "p.tif").array, a)
-    b = (np.random.default_rng(1).random((20, 30, 4)) * 65535).astype(np.uint16)  # 16 bits: as before
+    b = (np.random.default_rng(1).random((20, 30, 4)) * 65535).astype(np.uint16)  # 16 bits: tifffile's writer
     write_image(tmp_path / "w16.tif", b)
     assert np.array_equal(read_image(tmp_path / "w16.tif").array, b)
+    pytest.importorskip("tifffile")
+    assert Image.open(tmp_path / "w16.tif").tag_v2.get(338) == (2,)

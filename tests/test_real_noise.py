@@ -158,3 +158,6 @@ def test_white_noise_in_a_chroma_subsampled_jpeg_reads_from_its_half_size_decode
     assert 0.8 * sigma < levels["n420"] < 1.25 * sigma and 0.8 * sigma < levels["n444"] < 1.25 * sigma
     c = to_tensor(read_image(tmp_path / "c420.jpg").array)[0]
     assert levels["c420"] == pytest.approx(estimate_noise(c).level * 255, abs=1e-3)  # clean: as before
+    r = CliRunner().invoke(main, ["denoise", str(tmp_path / "n420.jpg"), "--sigma", str(sigma), "-o",
+                                  str(tmp_path / "given.png"), "--weights", str(tiny_prior_dir), "-q"])
+    assert r.exit_code == 0 and "far from the noise" not in r.output  # the warning reads the file as the estimate

@@ -287,6 +287,10 @@ def test_sampler_options_seed_and_a_download_named_in_any_script(client):
     d = client.get(f"/api/jobs/{r.json()['id']}/download")
     assert d.status_code == 200
     assert "filename*=UTF-8''" + quote("照片.denoise.png") in d.headers["content-disposition"]
+    from restore.cli.ui.server import _safe_name
+
+    assert _safe_name("ß€ 小, Tom's & #1.jpg") == "ß€ 小, Tom's & #1.jpg"  # punctuation kept (it became _)
+    assert _safe_name("../a/b\\c:d?.png") == "c_d_.png"
 
 
 def test_files_go_when_their_jobs_end(client, tmp_path):

@@ -134,7 +134,7 @@ class JobState:
 def _safe_name(name: str) -> str:
     """The last part of a page-given file name, printable characters only (never a path)."""
     name = re.split(r"[\\/]", name or "")[-1]
-    name = re.sub(r"[^\w.\- ()+]", "_", name).strip(" .")
+    name = re.sub(r"[\x00-\x1f\x7f\"*:<>?|]", "_", name).strip(" .")  # control characters and what file systems refuse
     return name[:120] or "image"
 
 

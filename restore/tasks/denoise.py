@@ -184,7 +184,7 @@ class DenoiseTask(Task):
         from ..noise import white_at_half
 
         p = dict(p)
-        if image.path is not None and p.get("sigma") is None and p.get("jpeg_half") is None:
+        if image.path is not None and p.get("jpeg_half") is None:  # with --sigma too: its warning compares
             half = jpeg_half_size(image.path)
             if half is not None:
                 p["jpeg_half"] = white_at_half(to_tensor(half))
