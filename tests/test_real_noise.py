@@ -161,3 +161,19 @@ def test_white_noise_in_a_chroma_subsampled_jpeg_reads_from_its_half_size_decode
     r = CliRunner().invoke(main, ["denoise", str(tmp_path / "n420.jpg"), "--sigma", str(sigma), "-o",
                                   str(tmp_path / "given.png"), "--weights", str(tiny_prior_dir), "-q"])
     assert r.exit_code == 0 and "far from the noise" not in r.output  # the warning reads the file as the estimate
+
+
+def test_a_gray_photo_reads_its_noise_not_its_texture(shared_data):
+    """One channel gives the patch covariance no colour to tell texture from noise: a clean
+    gray photo read 6.8 (and was smoothed). The weakly textured patches' covariance reads it
+    near 0, and white noise of std 25 (clipped to the range, as a saved image is) as itself."""
+    from PIL import Image
+
+    from restore.noise import _pca_white, _weak_texture_white
+
+    a = np.asarray(Image.open(shared_data / "test" / "Set12" / "01.png").convert("L")).astype(np.float64) / 255
+    clean = torch.from_numpy(a).float()[None]
+    assert _pca_white(clean) * 255 > 5  # what the plain covariance reads
+    assert _weak_texture_white(clean) * 255 < 1.5 and estimate_noise(clean).level * 255 < 3
+    noisy = np.clip(a + 25 / 255 * np.random.default_rng(0).standard_normal(a.shape), 0, 1)
+    assert 23 < estimate_noise(torch.from_numpy(noisy).float()[None]).level * 255 < 27
