@@ -59,13 +59,17 @@ def test_sigterm_stops_as_ctrl_c_does(tiny_prior_dir, tmp_path):
         write_image(src / f"im{i:02d}.png", (rng.random((48, 40, 3)) * 255).astype(np.uint8))
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "restore.cli.main", "denoise", str(src), "-o", str(out), "--sigma", "15",
-           "--sampler", "ddrm", "--steps", "400", "--weights", str(tiny_prior_dir), "-q"]
-    p = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+           "--sampler", "ddrm", "--steps", "400", "--weights", str(tiny_prior_dir), "-q", "--json"]
+    p = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline and not list(out.glob(".*.claim")):
         time.sleep(0.02)
     p.send_signal(signal.SIGTERM)
-    err = p.communicate(timeout=60)[1]
+    stdout, err = p.communicate(timeout=60)
     assert p.returncode == 143 and "terminated" in err, err
     assert not list(out.glob(".*"))  # no claim, no temp file
+    import json
+
+    last = json.loads(stdout.splitlines()[-1])  # --json: the summary of what was done, said stopped
+    assert last["stopped"] == "terminated" and last["summary"]["done"] == len(list(out.glob("*.png")))
