@@ -168,7 +168,7 @@ def run(
     *,
     sampler: str | None = None,
     steps: int | None = None,
-    seed: int | Sequence[int] | None = 0,
+    seed: int | Sequence[int] | None = None,
     generator: torch.Generator | Sequence[torch.Generator] | None = None,
     device: str | torch.device | None = "cpu",
     prior: Prior | str | None = None,
@@ -226,6 +226,9 @@ def run(
     if max(oh, ow) > MAX_SIDE:
         raise InputError(f"the output would be {ow}x{oh}; sides over {MAX_SIDE} pixels are not supported")
     pri = get_prior(prior, dev)
+    if generator is not None and seed is not None:  # which one draws the noise would be a silent choice
+        raise InputError("give seed or generator, not both")
+    reported = seed if seed is not None else (0 if generator is None else None)  # the result's seed (default 0)
     if generator is None:
         generator = [torch.Generator("cpu").manual_seed(s) for s in _seeds(seed, B)]
     elif not isinstance(generator, torch.Generator) and (
@@ -236,12 +239,12 @@ def run(
     scale = tk.tile_scale(p)
     if scale is not None and tiles and pri.tile is not None and max(oh, ow) > pri.tile >= 16 * scale:
         def solve(xt, cb):  # the first tile checks the sampler before any work
-            return run(xt, task, sampler=sampler, steps=steps, seed=seed, generator=generator, device=dev,
+            return run(xt, task, sampler=sampler, steps=steps, generator=generator, device=dev,
                        prior=pri, samples=samples, sigma_max=sigma_max, sigma_min=sigma_min, spacing=spacing,
                        progress=cb, tiles=False, **options)
 
         res = _by_tiles(x, scale, pri.tile, pri.net.size_multiple, solve, progress)
-        res.seconds = time.perf_counter() - t0
+        res.seed, res.seconds = reported, time.perf_counter() - t0
         return res
     regions = tk.regions(x, p, pri.net.size_multiple) if tiles else None
     if regions is not None:  # a problem local to parts of the image (inpainting's holes)
@@ -249,14 +252,14 @@ def run(
 
         def solve(xt, params, rows, cb):
             gens = generator if isinstance(generator, torch.Generator) else [generator[i] for i in rows]
-            return run(xt, task, sampler=sampler, steps=steps, seed=seed, generator=gens, device=dev,
+            return run(xt, task, sampler=sampler, steps=steps, generator=gens, device=dev,
                        prior=pri, samples=samples, sigma_max=sigma_max, sigma_min=sigma_min, spacing=spacing,
                        progress=cb, tiles=False, **own_opts, **params)
 
         res = _by_regions(x, regions, solve, progress)
         own_keys = regions[0][1].keys()  # set per region (its fill, ...): reported as the regions ran
         res.params = {**res.params, **{k: v for k, v in _shown(p).items() if k not in own_keys}}
-        res.seconds = time.perf_counter() - t0
+        res.seed, res.seconds = reported, time.perf_counter() - t0
         return res
     if B > 1 and tk.estimates(p):  # each image's own noise level: one problem per image
         gens = generator if not isinstance(generator, torch.Generator) else [generator] * B
@@ -268,7 +271,7 @@ def run(
         res.image = torch.cat([r.image for r in parts])
         res.std = None if res.std is None else torch.cat([r.std for r in parts])
         res.sigma_y = [r.sigma_y for r in parts]
-        res.seed, res.seconds = seed, time.perf_counter() - t0
+        res.seed, res.seconds = reported, time.perf_counter() - t0
         return res
     op, y, estimated = tk.build(x, p)
     if steps:
@@ -305,7 +308,7 @@ def run(
         task=task,
         sampler=name,
         steps=n_steps,
-        seed=seed,
+        seed=reported,
         sigma_y=op.noise,
         sigma_estimated=estimated,
         seconds=time.perf_counter() - t0,

@@ -268,3 +268,14 @@ def test_region_progress_ends_full_when_a_region_runs_no_sampler():
     _by_regions(x, [((0, 4, 0, 8), {"steps": 0}, take, [0]), ((4, 8, 0, 8), {"steps": 5}, take, [0])], solve,
                 lambda info: seen.append((info["i"], info["n"])))
     assert seen[-1] == (9, 10) and seen[0] == (5, 10)
+
+
+def test_seed_and_generator_together_are_refused(P):
+    img = np.random.default_rng(2).random((16, 16, 3)).astype(np.float32)
+    hole = np.zeros((16, 16), bool)
+    hole[4:10, 4:10] = True
+    with pytest.raises(restore.InputError, match="seed or generator, not both"):
+        restore.inpaint(img, hole, prior=P, steps=2, sampler="ddnm", seed=3, generator=torch.Generator().manual_seed(3))
+    r = restore.run(torch.from_numpy(img.transpose(2, 0, 1))[None], "inpaint", mask=hole, prior=P, steps=2,
+                    sampler="ddnm")
+    assert r.seed == 0  # the default seed, as before
