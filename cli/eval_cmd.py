@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from restore.errors import RestoreError
-from restore.registry import DEFAULT_METHOD
+from restore.registry import DEFAULT_METHOD, MAX_SEED
 from restore.samplers import SAMPLERS
 
 from .groups import CONTEXT, TaskCommands, param_option
@@ -59,7 +59,7 @@ def _common(f):
                      help="Folder for a Markdown report, a PSNR-vs-steps plot and example grids."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--weights", default=None, help="Prior directory or shipped name."),
-        click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True),
+        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True),
         click.option("-q", "--quiet", is_flag=True),
     ]
     for o in reversed(opts):

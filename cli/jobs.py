@@ -64,11 +64,11 @@ def _list_images(root: Path, recursive: bool, pattern: str | None) -> list[Path]
         files = [p for p in files
                  if fnmatch.fnmatchcase(p.name.lower(), pat) or fnmatch.fnmatchcase(str(p.relative_to(root)).lower(), pat)]
     else:
-        other = sorted({p.suffix.lower() or "(none)" for p in files if p.suffix.lower() not in READ_EXTS})
-        n_other = sum(p.suffix.lower() not in READ_EXTS for p in files)
-        if n_other:  # said, not skipped in silence (a .gif given by name, or by --glob, is read)
-            click.echo(f"note: {root}: {n_other} file{'s' if n_other > 1 else ''} of other types left out "
-                       f"({', '.join(other)}); --glob takes them", err=True)
+        rest = [p for p in files if p.suffix.lower() not in READ_EXTS]
+        if rest:  # said, not skipped in silence (a .gif given by name, or by --glob, is read)
+            kinds = sorted({p.suffix.lower() or "(none)" for p in rest})
+            click.echo(f"note: {root}: {len(rest)} file{'s' if len(rest) > 1 else ''} of other types left out "
+                       f"({', '.join(kinds)}); --glob takes them", err=True)
         files = [p for p in files if p.suffix.lower() in READ_EXTS]
     return sorted(files)
 
@@ -153,18 +153,18 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     for f in job.files.values():
         if f is not None and not f.exists():
             raise InputError(f"{f}: no such file or directory")
-    if out_dir.resolve() == src.resolve():
+    top, outs = src.resolve(), out_dir.resolve()
+    if outs == top:
         raise UsageError(f"{out_dir}: is the input folder; give the outputs another folder with -o")
     # the run's own inputs that are not images to restore: a mask (or masks folder), a reference,
     # an --exclude file kept in the input folder
-    top = src.resolve()
     own = [f.resolve() for f in (*job.files.values(), ref, *get_task(job.task).option_files(job.params).values())
            if f is not None and f.exists() and f.resolve() != top]  # the input folder as the references: itself
     items = []
     for p in _list_images(src, o.get("recursive", False), o.get("pattern")):
         rel = p.relative_to(src)
         rp = p.resolve()
-        if out_dir.resolve() in rp.parents:
+        if outs in rp.parents:
             continue  # never read our own outputs
         if any(rp == f or f in rp.parents for f in own):
             continue  # a mask or reference that sits among the images

@@ -19,7 +19,7 @@ import click
 from restore.errors import InputError, RestoreError
 from restore.tasks import get_task
 
-from .jobs import STDIO, Item, Job, companions
+from .jobs import STDIO, Item, Job, companions, shown
 
 if TYPE_CHECKING:  # torch and numpy load lazily: `restore --help` stays fast
     import numpy as np
@@ -417,8 +417,6 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
            if isinstance(v, list) and len(v) == res.image.shape[0]},
     }
     if res.sigma_estimated and not o["quiet"] and not o["as_json"]:
-        from .jobs import shown
-
         click.echo(shown(f"{it.src}: {tk.estimated_note(res.params, sigma_y)}", o), err=True)
     side = companions(o, it.out)  # checked before the work: absent, or --overwrite
     if std is not None:

@@ -16,6 +16,7 @@ import click
 
 from restore.errors import RestoreError
 from restore.paths import PREDICTIONS
+from restore.registry import MAX_SEED
 from restore.samplers import SAMPLERS
 from restore.tasks import TASKS
 
@@ -110,7 +111,7 @@ def common_options(f):
                      help="First noise level of the sampler, 0-255 units (default: the task's for its default "
                           "sampler, the sampler's own otherwise: see `restore list`). A low start refines "
                           "the operator's first estimate; the largest starts from pure noise."),
-        click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True, help="Random seed."),
+        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Random seed."),
         click.option("--samples", type=click.IntRange(1, 64), default=1, show_default=True,
                      help="Posterior samples: writes their mean, and <out>.std.png (std x4)."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
@@ -286,7 +287,7 @@ def list_(as_json):
 @click.option("--max-minutes", type=FiniteFloat(0, None, min_open=True), default=None,
               help="Stop (with a checkpoint) after this long; a STOP file in OUTPUT or SIGTERM stops the same way.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Start over in an OUTPUT that holds a prior or a run: its checkpoint "
               "and log are removed, its weights and config replaced.")
 @click.option("-q", "--quiet", is_flag=True)

@@ -21,6 +21,7 @@ import torch
 from .errors import InputError
 from .io import to_tensor
 from .prior import Prior, load_prior
+from .registry import MAX_SEED
 from .samplers import check_compatible, check_samples
 from .tasks import get_task
 
@@ -333,10 +334,6 @@ def check_stepless_samples(recipe, samples: int, steps: int | None) -> None:
     if recipe is not None and samples > 1 and recipe.steps == 0 and not steps:
         raise InputError(f"--samples {samples}: this fill runs no sampler (no steps of the prior), so every "
                          "sample would be the same; add --steps N (e.g. 4) to sample")
-
-
-#: the largest seed (torch.Generator's is 64 bits)
-MAX_SEED = 2**64 - 1
 
 
 def _seeds(seed: int | Sequence[int] | None, n: int) -> list[int]:

@@ -439,18 +439,9 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     if ext in (".tif", ".tiff") and array.ndim == 3 and array.shape[2] == 4:
         # the 4th sample marked as alpha (ExtraSamples); OpenCV's TIFF has none, so other
         # readers need not take it for alpha: Pillow's writer for 8 bits, tifffile's for 16
-        if array.dtype == np.uint8:
-            return _pil_encode(array, ext, quality, Meta())
-        try:
-            import tifffile
-        except ImportError:  # scikit-image's dependency; without it, OpenCV's unmarked TIFF
-            tifffile = None
-        if tifffile is not None:
-            import io
-
-            buf = io.BytesIO()
-            tifffile.imwrite(buf, array, photometric="rgb", extrasamples=["unassalpha"], compression="zlib")
-            return buf.getvalue()
+        data = _pil_encode(array, ext, quality, Meta()) if array.dtype == np.uint8 else _tifffile_rgba(array)
+        if data is not None:
+            return data
     arr = array
     if arr.ndim == 3 and arr.shape[2] == 3:
         arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
@@ -470,6 +461,20 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     elif carry and ext in (".jpg", ".jpeg"):
         data = _jpeg_with_meta(data, meta)
     return data
+
+
+def _tifffile_rgba(array: np.ndarray) -> bytes | None:
+    """A 16-bit RGBA TIFF with its alpha marked (Pillow writes no 16-bit RGBA); None without
+    tifffile (scikit-image's dependency): OpenCV's unmarked TIFF is written then."""
+    try:
+        import tifffile
+    except ImportError:
+        return None
+    import io
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, array, photometric="rgb", extrasamples=["unassalpha"], compression="zlib")
+    return buf.getvalue()
 
 
 def _pil_encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta) -> bytes:
@@ -559,7 +564,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
     except OSError as e:  # a read-only or full folder: the output's own error, not an internal one
         raise InputError(f"{p}: cannot write ({e.strerror or _first_line(e)})") from None
     try:
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -119,6 +119,19 @@ def _blocks(t: torch.Tensor, b: int) -> torch.Tensor:
     return t[:, : H // b * b, : W // b * b].unfold(1, b, b).unfold(2, b, b).reshape(C, -1, b, b)
 
 
+def _patches(x: torch.Tensor, k: int, count: int) -> torch.Tensor:
+    """Up to ``count`` ``k x k`` patches of ``(C, H, W)`` at a fixed draw of positions (one
+    answer per image), ``(n, C, k, k)`` float64."""
+    C, H, W = x.shape
+    g = torch.Generator().manual_seed(0)
+    n = min(count, (H - k + 1) * (W - k + 1))
+    ys = torch.randint(0, H - k + 1, (n,), generator=g)
+    xs = torch.randint(0, W - k + 1, (n,), generator=g)
+    d = torch.arange(k)
+    P = x[:, ys[:, None, None] + d[None, :, None], xs[:, None, None] + d[None, None, :]]  # C, n, k, k
+    return P.permute(1, 0, 2, 3).double()
+
+
 def _pca_white(x: torch.Tensor, count: int = 60000) -> float:
     """Std of white noise in ``(C, H, W)``: Chen, Zhu & Heng (ICCV 2015) -- the eigenvalues of
     the ``k x k`` patch covariance that are noise alone have equal mean and median. ``k`` is 7,
@@ -127,13 +140,9 @@ def _pca_white(x: torch.Tensor, count: int = 60000) -> float:
     k = next((k for k in (7, 6, 5, 4, 3) if (H - k + 1) * (W - k + 1) >= 20 * C * k * k), 0)
     if k == 0:
         return 0.0
-    g = torch.Generator().manual_seed(0)  # a fixed draw of patch positions: one answer per image
-    n = min(count, (H - k + 1) * (W - k + 1))
-    ys = torch.randint(0, H - k + 1, (n,), generator=g)
-    xs = torch.randint(0, W - k + 1, (n,), generator=g)
-    d = torch.arange(k)
-    P = x[:, ys[:, None, None] + d[None, :, None], xs[:, None, None] + d[None, None, :]]  # C, n, k, k
-    P = P.permute(1, 0, 2, 3).reshape(n, -1).double()
+    P = _patches(x, k, count)
+    n = P.shape[0]
+    P = P.reshape(n, -1)
     P = P - P.mean(0, keepdim=True)
     lam = torch.linalg.eigvalsh(P.T @ P / max(1, n - 1)).flip(0).clamp(min=0)
     for i in range(lam.numel()):
@@ -170,15 +179,10 @@ def _weak_texture_white(x: torch.Tensor, k: int = 7, count: int = 60000, iters: 
     std 5-50 within 10 %, on 12 gray BSDS training photos). The smallest sample eigenvalue's
     bias (the Marchenko-Pastur edge, ``(1 - sqrt(k^2 / n))^2``) is divided out."""
     _, H, W = x.shape
-    s2 = _pca_white(x) ** 2
+    s2 = _pca_white(x, count) ** 2
     if H < k or W < k or s2 == 0:
         return math.sqrt(s2)
-    g = torch.Generator().manual_seed(0)  # a fixed draw of patch positions: one answer per image
-    n = min(count, (H - k + 1) * (W - k + 1))
-    ys = torch.randint(0, H - k + 1, (n,), generator=g)
-    xs = torch.randint(0, W - k + 1, (n,), generator=g)
-    d = torch.arange(k)
-    P = x[0, ys[:, None, None] + d[None, :, None], xs[:, None, None] + d[None, None, :]].double()
+    P = _patches(x, k, count)[:, 0]
     lo, hi = P.flatten(1).amin(1), P.flatten(1).amax(1)
     P = P[(lo > CLIPPED) & (hi < 1 - CLIPPED)]  # a patch touching black or white: its noise is clipped away
     if P.shape[0] < 4 * k * k:

@@ -54,6 +54,11 @@ class Registry(Generic[T]):
         return f"Registry({self.kind}: {', '.join(self.names())})"
 
 
+#: the largest seed of a run's noise (a torch.Generator's seed is 64 bits); here, torch-free, for
+#: the command line's options and the API's check alike
+MAX_SEED = 2**64 - 1
+
+
 def parse_method(spec: str) -> tuple[str, dict]:
     """``"dpir@sigma_max=0.2,eta=0"`` -> ``("dpir", {"sigma_max": 0.2, "eta": 0.0})``
     (a sampler and its options after ``@``, separated by ``;`` or ``,``; numbers are read

@@ -484,8 +484,7 @@ class _StopFlag:
     """SIGTERM/SIGINT ask the loop to checkpoint and stop (restored on exit)."""
 
     def __init__(self) -> None:
-        self.set = False
-        self.signal: str | None = None
+        self.signal: str | None = None  # the name of the signal that asked to stop
         self._old = {}
 
     def __enter__(self):
@@ -496,8 +495,11 @@ class _StopFlag:
                 self._old[s] = signal.signal(s, self._handle)
         return self
 
+    @property
+    def set(self) -> bool:
+        return self.signal is not None
+
     def _handle(self, signum, frame) -> None:
-        self.set = True
         self.signal = signal.Signals(signum).name
 
     def __exit__(self, *exc) -> None:
@@ -604,7 +606,8 @@ def train(
     out = Path(out_dir)
     dev = torch.device(device)
     cfg, start = _starting_point(cfg, out / "checkpoint", resume, init)
-    mult = cfg.unshuffle * 2 ** (len(cfg.channels) - 1)
+    with torch.device("meta"):  # the network's own rule, asked of one built without memory
+        mult = _make_net(cfg).size_multiple
     if cfg.crop % mult:
         raise InputError(f"crop must be a multiple of {mult} (the network halves it {len(cfg.channels) - 1} times "
                          f"after a {cfg.unshuffle}x pixel unshuffle), got {cfg.crop}")

@@ -46,7 +46,7 @@ from starlette.staticfiles import StaticFiles
 
 from restore.errors import RestoreError
 from restore.io import DEFAULT_MAX_PIXELS, READ_EXTS
-from restore.registry import parse_method
+from restore.registry import MAX_SEED, parse_method
 from restore.samplers import SAMPLERS, compatible_samplers
 from restore.tasks import TASKS, get_task
 
@@ -366,8 +366,6 @@ class App:
             steps = None
         if seed in (None, ""):
             seed = 0
-        from restore.api import MAX_SEED  # here: the page loads before torch
-
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
             raise PageError(f"seed must be an integer in 0-{MAX_SEED}, got {seed!r}")
         options = {}

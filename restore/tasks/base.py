@@ -355,12 +355,13 @@ class Task:
         """``(sigma, estimated)``: the given measurement noise, or the one estimated in ``x``
         when :meth:`estimates`."""
         if self.estimates(p):
-            return self.estimate(x), True
+            return self.estimate(x, p), True
         return p.get("sigma") or 0.0, False
 
-    def estimate(self, x: torch.Tensor) -> float:
+    def estimate(self, x: torch.Tensor, p: dict | None = None) -> float:
         """The measurement noise read in ``x`` (one image; [0, 1] units) when ``sigma`` is
-        not given: white Gaussian noise's std (:func:`restore.noise.estimate_sigma`)."""
+        not given: white Gaussian noise's std (:func:`restore.noise.estimate_sigma`). ``p``:
+        the task's parameters, for what :meth:`load` read of the file beside the pixels."""
         return estimate_sigma(x)
 
     # -- the command line ---------------------------------------------------------------

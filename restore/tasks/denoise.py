@@ -168,15 +168,11 @@ class DenoiseTask(Task):
     True
     """
 
-    def estimate(self, x, half: float | None = None):
+    def estimate(self, x, p=None):
         """Photos: the level a Gaussian denoiser must be told (:func:`estimate_noise`), which
-        reads white Gaussian noise as its std and correlated camera noise higher."""
-        return estimate_noise(x, half).level
-
-    def noise_level(self, x, p):
-        if self.estimates(p):
-            return self.estimate(x, p.get("jpeg_half")), True
-        return super().noise_level(x, p)
+        reads white Gaussian noise as its std and correlated camera noise higher (a JPEG's
+        half-size reading, ``jpeg_half``, where :meth:`load` made one)."""
+        return estimate_noise(x, (p or {}).get("jpeg_half")).level
 
     def load(self, image, files, p, max_pixels):
         """A JPEG file with subsampled chroma: its half-size reading (``jpeg_half``)."""
@@ -197,7 +193,7 @@ class DenoiseTask(Task):
     def warnings(self, x, p):
         if p.get("sigma") is None:
             return []
-        warn = sigma_mismatch(p["sigma"] * 255, self.estimate(x, p.get("jpeg_half")) * 255)
+        warn = sigma_mismatch(p["sigma"] * 255, self.estimate(x, p) * 255)
         return [warn] if warn else []
 
     def degrade(self, name, img, index, sigma=25.0, noise="gaussian", measured=None, **_):

@@ -228,10 +228,8 @@ class SuperResolveTask(Task):
 
     def reported(self, p):
         """The kernel as resolved (a JPEG's default differs) and a JPEG input's tables."""
-        from .dejpeg import _tables_reported
-
         t = p.get("tables")
-        return {**p, "kernel": self.kernel(p), **({k: v for k, v in _tables_reported(t).items() if k == "tables"})}
+        return {**p, "kernel": self.kernel(p), **({"tables": t.source} if t is not None else {})}
 
     def kernel(self, p) -> str:
         if p.get("kernel") is not None:
