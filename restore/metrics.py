@@ -9,8 +9,9 @@
 
 Inputs are ``(B, C, H, W)`` tensors or ``H x W [x C]`` numpy arrays; results are floats
 (the batch mean for tensors). ``data_range`` follows scikit-image when omitted: the span of
-an integer dtype (uint8: 255, uint16: 65535), 1 for floats (images in [0, 1]); two inputs
-of different dtypes are refused unless ``data_range`` is given.
+an integer dtype (uint8: 255, uint16: 65535), 1 for floats (images in [0, 1]; values
+outside [-1, 2], such as 0-255 floats, are refused, as scikit-image refuses them); two
+inputs of different dtypes are refused unless ``data_range`` is given.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def _is_float(dt) -> bool:
     return dt.is_floating_point if isinstance(dt, torch.dtype) else bool(np.issubdtype(dt, np.floating))
 
 
+#: float values a metric takes with its default range of 1: an image in [0, 1], with room for
+#: unclipped noise (scikit-image refuses a reference outside [-1, 1])
+FLOAT_SPAN = (-1.0, 2.0)
+
+
 def _data_range(x, y, data_range: float | None) -> float:
     """``data_range`` as given, else inferred from the dtype as scikit-image does (floats of
     any precision: 1; an integer dtype: its span, uint8 255)."""
@@ -53,6 +59,12 @@ def _data_range(x, y, data_range: float | None) -> float:
         return float(data_range)
     dx, dy = _dtype_of(x), _dtype_of(y)
     if _is_float(dx) and _is_float(dy):
+        for a in (x, y):  # 0-255 values scored with a range of 1 would be a silent nonsense
+            lo, hi = (float(a.min()), float(a.max())) if isinstance(a, torch.Tensor) else (
+                float(np.min(a)), float(np.max(a)))
+            if hi > FLOAT_SPAN[1] or lo < FLOAT_SPAN[0]:
+                raise ValueError(f"a float image holds values in [{lo:g}, {hi:g}], outside what an image in [0, 1] "
+                                 "holds: pass data_range (e.g. 255 for 0-255 values)")
         return 1.0
     if dx != dy:
         raise ValueError(f"images have different dtypes ({dx} vs {dy}): convert one to the other's "

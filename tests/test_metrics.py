@@ -114,3 +114,22 @@ def test_metrics_in_strips_equal_scikit_image(monkeypatch):
     assert abs(m.psnr(a, b) - sk_psnr(a, b)) < 1e-9
     sk = sk_ssim(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=-1)
     assert abs(m.ssim(a, b) - sk) < 1e-7  # float64 sums in another order
+
+
+def test_floats_on_another_scale_are_refused_as_in_scikit_image():
+    """0-255 floats were scored with a range of 1 (-13.9 dB, SSIM 0.999) where scikit-image
+    refuses them; data_range given, they are scored as uint8 would be."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    a = np.random.default_rng(0).random((16, 16, 3)).astype(np.float32) * 255
+    b = np.clip(a + 5, 0, 255)
+    with pytest.raises(ValueError, match="outside"):
+        peak_signal_noise_ratio(a, b)
+    for f in (psnr, ssim):
+        with pytest.raises(ValueError, match="pass data_range"):
+            f(a, b)
+        with pytest.raises(ValueError, match="pass data_range"):
+            f(torch.from_numpy(a), torch.from_numpy(b))
+    assert psnr(a, b, data_range=255) == pytest.approx(peak_signal_noise_ratio(a, b, data_range=255))
+    noisy = a / 255 + np.random.default_rng(1).normal(0, 0.2, a.shape)  # unclipped noise is still scored
+    assert np.isfinite(psnr(a / 255, noisy))
