@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import InputError
-from .io import to_tensor
+from .errors import InputError, RestoreError
+from .io import FLOAT_MAX, check_float_scale, to_tensor
 from .prior import Prior, load_prior
 from .registry import MAX_SEED
 from .samplers import check_compatible, check_samples
@@ -58,13 +59,29 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if dev.type not in ("cpu", "cuda"):
         raise InputError(f"device {device!r} is not supported (use 'cpu', 'cuda', 'cuda:N' or 'auto')")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {str(device)!r} requested but no CUDA GPU is available (use --device cpu)")
-    return dev
+        raise InputError(f"device {str(device)!r} requested but no CUDA GPU is available (run on the CPU: "
+                         "device='cpu', --device cpu)")
+    if dev.type == "cuda" and dev.index is None:  # one name per device ("cuda" and "cuda:0" share a cached prior)
+        dev = torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu") if dev.type == "cpu" else dev
 
 
 @lru_cache(maxsize=4)
-def _cached_prior(name: str | None, device: str) -> Prior:
+def _cached_prior(name: str, device: str) -> Prior:
     return load_prior(name, device=device)
+
+
+_PRIOR_LOCK = threading.Lock()  # two threads' first calls load the prior once, not twice
+
+
+def _prior_key(prior: str | None) -> str:
+    """One cache key per prior: the default's name and a path to a shipped prior are one."""
+    from .prior.weights import resolve_prior_dir
+
+    try:
+        return str(resolve_prior_dir(prior).resolve())
+    except RestoreError:  # not a prior directory: load_prior says why (or reads it another way)
+        return str(prior)
 
 
 def get_prior(prior: Prior | str | None, device: torch.device) -> Prior:
@@ -73,7 +90,9 @@ def get_prior(prior: Prior | str | None, device: torch.device) -> Prior:
         if prior.device != device:
             prior.to(device)
         return prior
-    return _cached_prior(None if prior is None else str(prior), str(device))
+    dev = resolve_device(device)
+    with _PRIOR_LOCK:
+        return _cached_prior(_prior_key(None if prior is None else str(prior)), str(dev))
 
 
 # -- array edge ------------------------------------------------------------------------
@@ -81,18 +100,26 @@ def _to_batch(image: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any], 
     """Image -> ``(B, C, H, W)`` float tensor, a function mapping a result back to the
     caller's type/dtype, and the alpha channel (numpy RGBA) kept aside."""
     if isinstance(image, torch.Tensor):
+        image = image.detach()  # the result is made without gradients (the sampler's steps are not differentiable)
         if image.ndim != 4:
             raise InputError(f"a torch image must be (B, C, H, W), got shape {tuple(image.shape)}")
         if not image.is_floating_point():
             raise InputError(f"a torch image must be float in [0, 1], got {image.dtype}")
         if image.shape[1] not in (1, 3):
             raise InputError(f"a torch image must have 1 or 3 channels, got {image.shape[1]}")
+        if image.shape[0] == 0:
+            raise InputError(f"a torch batch of no images (shape {tuple(image.shape)})")
         _check_size(image.shape[-2], image.shape[-1])
         if not torch.isfinite(image).all():
             raise InputError("image holds NaN or inf")
-        _check_float_scale(float(image.max()), float((image < -0.25).float().mean()))
+        if float(image.max()) > FLOAT_MAX or bool((image < -0.25).any()):  # then the full check, image by image
+            for b in range(image.shape[0]):
+                check_float_scale(image[b].float().permute(1, 2, 0).cpu().numpy(), "a torch image")
         dtype, dev = image.dtype, image.device
-        return image.detach().float(), (lambda t: t.to(device=dev, dtype=dtype)), None
+        return image.float(), (lambda t, std=False: t.to(device=dev, dtype=dtype)), None
+    if isinstance(image, np.ma.MaskedArray):  # its mask would be dropped in silence
+        raise InputError("image is a numpy masked array: pass its data (image.filled(...)), and, to inpaint the "
+                         "masked pixels, mask=np.ma.getmaskarray(image)")
     if not isinstance(image, np.ndarray):
         raise InputError(f"image must be a numpy array or a torch tensor, got {type(image).__name__}")
     a = image
@@ -109,39 +136,28 @@ def _to_batch(image: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any], 
         raise InputError("image holds NaN or inf")
     if a.dtype.kind == "f":
         c = a[:, :, :3] if a.ndim == 3 and a.shape[2] == 4 else a
-        _check_float_scale(float(c.max()), float(np.mean(c < -0.25)))
+        check_float_scale(c)
     alpha = a[:, :, 3] if a.ndim == 3 and a.shape[2] == 4 else None
     color = a[:, :, :3] if alpha is not None else a
     dtype = image.dtype
     squeeze = image.ndim == 3 and image.shape[2] == 1
 
-    def back(t: torch.Tensor) -> np.ndarray:
+    def back(t: torch.Tensor, std: bool = False) -> np.ndarray:
+        """The result as the caller's array; ``std``: a std map, float32 in the image's own
+        units (uint8: 0-255 levels), not rounded to its integer levels."""
         from .io import from_tensor
 
-        out = from_tensor(t, dtype)
+        if std:
+            unit = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(dtype), 1.0)
+            out = np.ascontiguousarray(t[0].detach().cpu().float().numpy().transpose(1, 2, 0) * np.float32(unit))
+            out = out[:, :, 0] if out.shape[2] == 1 else out
+        else:
+            out = from_tensor(t, dtype)
         if squeeze:
             out = out[:, :, None]
         return out
 
     return to_tensor(color), back, alpha
-
-
-#: a float image reaching above this is on another scale (0-255, 0-65535), not [0, 1] overshoot
-FLOAT_MAX = 4.0
-#: a float image with more than this share of its pixels under -0.25 is in [-1, 1], not [0, 1] with noise
-FLOAT_NEGATIVE_SHARE = 0.2
-
-
-def _check_float_scale(top: float, negative_share: float) -> None:
-    """Refuse a float image that is on another scale than [0, 1]: its output would be the
-    clipped [0, 1] part of it (a 0-255 image came back white). Values a little outside
-    [0, 1] (unclipped noise, overshoot) are taken as they are."""
-    if top > FLOAT_MAX:
-        raise InputError(f"a float image must be in [0, 1], this one reaches {top:g} (0-255 values? divide by 255, "
-                         "or pass the uint8 array)")
-    if negative_share > FLOAT_NEGATIVE_SHARE:
-        raise InputError(f"a float image must be in [0, 1], {negative_share:.0%} of this one is below -0.25 (values "
-                         "in [-1, 1]? pass (x + 1) / 2)")
 
 
 def _check_size(h: int, w: int) -> None:
@@ -200,10 +216,11 @@ def run(
     """
     t0 = time.perf_counter()
     tk = get_task(task)
-    if samples < 1 or samples > 256:
-        raise InputError(f"samples must be between 1 and 256, got {samples}")
-    if steps is not None and not 1 <= int(steps) <= 1000:
-        raise InputError(f"steps must be between 1 and 1000, got {steps}")
+    if not _is_int(samples) or not 1 <= samples <= 256:
+        raise InputError(f"samples must be an integer between 1 and 256, got {samples!r}")
+    if steps is not None and (not _is_int(steps) or not 1 <= steps <= 1000):
+        raise InputError(f"steps must be an integer between 1 and 1000, got {steps!r}")
+    _check_levels(sigma_max, sigma_min, spacing)
     names = {q.name for q in tk.params}
     given = {k: v for k, v in options.items() if k in names}
     hyper = {k: v for k, v in options.items() if k not in names and v is not None}
@@ -217,9 +234,10 @@ def run(
                          "sigma_max / sigma_min / spacing do not apply")
     own = name == rc.sampler  # the task's measured defaults go with its default sampler
     check_stepless_samples(rc if own and sampler is None else None, samples, steps)
+    _check_options(name, sspec.load(), hyper, tk)
+    hyper = _typed_options(name, sspec.load(), hyper)
     if own:  # explicit options win over the task's measured ones
         hyper = {**dict(rc.options), **hyper}
-    _check_options(name, sspec.load(), hyper, tk)
     dev = resolve_device(device)
     x = x.to(dev)
     B, C, H, W = x.shape
@@ -328,6 +346,30 @@ def _shown(p: dict) -> dict:
             if k != "sigma" and (plain(v) or (isinstance(v, list) and v and all(map(plain, v))))}
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) \
+        and math.isfinite(float(v))
+
+
+SPACINGS = ("karras", "uniform", "log")
+
+
+def _check_levels(sigma_max, sigma_min, spacing) -> None:
+    """The noise levels asked for: positive numbers ([0, 1] units; above the prior's top they
+    start at its top), the last below the first, a known spacing."""
+    for k, v in (("sigma_max", sigma_max), ("sigma_min", sigma_min)):
+        if v is not None and (not _is_real(v) or v <= 0):
+            raise InputError(f"{k} must be a positive number (a noise level in [0, 1] units), got {v!r}")
+    if sigma_max is not None and sigma_min is not None and sigma_min > sigma_max:
+        raise InputError(f"sigma_min ({sigma_min:g}) must not be above sigma_max ({sigma_max:g})")
+    if spacing is not None and spacing not in SPACINGS:
+        raise InputError(f"spacing must be one of {', '.join(SPACINGS)}, got {spacing!r}")
+
+
 def check_stepless_samples(recipe, samples: int, steps: int | None) -> None:
     """Refuse ``samples`` > 1 where the recipe runs no sampler (0 steps, none given): every
     sample would be the same fill and the std map zero."""
@@ -395,21 +437,36 @@ def check_sampler_options(name: str, options: dict, task: str) -> dict:
     fn = check_compatible(name, tk).load()
     _check_options(name, fn, options, tk)
     defaults = sampler_options(fn)
+    switches = {k: {"true": True, "false": False, 1: True, 0: False}.get(v.lower() if isinstance(v, str) else v, v)
+                for k, v in options.items() if isinstance(defaults[k], bool) and not isinstance(v, float)}
+    return _typed_options(name, fn, {**options, **switches})
+
+
+def _typed_options(name: str, fn: Callable, options: dict) -> dict:
+    """``options`` of sampler ``fn`` checked before any work: each of its default's type (an
+    integer where the default is one, a real number for a float, a bool for a switch; numpy
+    scalars taken as Python's) and within the range the sampler declares
+    (:func:`~restore.samplers.common.option_ranges`)."""
+    defaults, ranges = sampler_options(fn), getattr(fn, "option_ranges", {})
     out = {}
     for k, v in options.items():
         d = defaults[k]
         if isinstance(d, bool):
-            v = {"true": True, "false": False, 1: True, 0: False}.get(v.lower() if isinstance(v, str) else v, v)
-            ok = isinstance(v, bool)
+            ok = isinstance(v, (bool, np.bool_))
         elif isinstance(d, int):
-            ok = isinstance(v, int) and not isinstance(v, bool)
+            ok = _is_int(v)
         elif isinstance(d, float):
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+            ok = _is_real(v)
         else:
             ok = True
         if not ok:
             raise InputError(f"sampler '{name}': option {k} takes a{'n' if type(d).__name__[0] in 'aeiou' else ''} "
                              f"{type(d).__name__} (default {d!r}), got {v!r}")
+        v = type(d)(v) if isinstance(d, (bool, int, float)) else v
+        lo, hi = ranges.get(k, (None, None))
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            span = f"{lo}-{hi}" if lo is not None and hi is not None else f">= {lo}" if lo is not None else f"<= {hi}"
+            raise InputError(f"sampler '{name}': option {k} must be {'in ' if '-' in span else ''}{span}, got {v}")
         out[k] = v
     return out
 
@@ -516,13 +573,16 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
     ----------
     image : numpy.ndarray, torch.Tensor or list of them
         ``H x W [x C]`` array (uint8, uint16, or float in [0, 1]; an RGBA image keeps its
-        alpha as is) or a ``(B, C, H, W)`` float tensor in [0, 1]. For ``sr`` this is the
+        alpha, but pixels that inpainting fills become opaque) or a ``(B, C, H, W)`` float
+        tensor in [0, 1] (the result carries no gradient). For ``sr`` this is the
         low-resolution image. A list gives a list: images of the same size (and type) run
         through the sampler together, ``batch_size`` at a time.
     task : str
         A registered task (``restore.TASKS``: denoise, inpaint, sr, ...).
     samples : int
-        Number of posterior samples; > 1 returns ``(mean, std)``.
+        Number of posterior samples; > 1 returns ``(mean, std)``: the std map per pixel as
+        float32 in the image's own units (0-255 for uint8, 0-65535 for uint16, [0, 1] for
+        float; for a tensor, the tensor's dtype), not rounded to integer levels.
     batch_size : int, optional
         With a list: the most images per sampler batch (default :func:`default_batch_size`:
         1 on CPU, where batching measured no faster). Each image keeps its own noise
@@ -558,10 +618,11 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
     if isinstance(image, (list, tuple)):
         return _restore_many(list(image), task, samples, batch_size, params)
     x, back, alpha = _to_batch(image)
+    params, alpha = get_task(task).with_alpha(alpha, params)
     res = run(x, task, samples=samples, **params)
     out = _alpha_back(alpha, back(res.image))
     if samples > 1:
-        return out, back(res.std)
+        return out, back(res.std, std=True)
     return out
 
 
@@ -621,10 +682,16 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
     seeds = _seeds(per.pop("seed") if "seed" in per else shared.pop("seed", 0), n)
     # one row per image (a tensor item may hold several), grouped by what a batch must share
     conv, rows, groups = [], [], {}
+    tk = get_task(task)
     for i, im in enumerate(images):
-        x, back, alpha = _to_batch(im)
+        try:
+            x, back, alpha = _to_batch(im)
+            p = {k: v[i] for k, v in per.items()}
+            mine, alpha = tk.with_alpha(alpha, {**shared, **p})
+        except InputError as e:
+            raise InputError(f"image {i} of the list: {e}") from None
+        p = {k: v for k, v in mine.items() if k in p or shared.get(k, _MISSING) is not v}  # its own, or changed
         conv.append((back, alpha))
-        p = {k: v[i] for k, v in per.items()}
         for r in range(len(x)):
             groups.setdefault(batch_key(x, p), []).append(len(rows))
             rows.append((i, x[r : r + 1], p))
@@ -634,13 +701,13 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
         for j in range(0, len(idx), size):
             chunk = [rows[k] for k in idx[j : j + size]]
             res = run(torch.cat([x for _, x, _ in chunk]), task, samples=samples, seed=[seeds[i] for i, _, _ in chunk],
-                      **shared, **stack_params([p for _, _, p in chunk]))
+                      **{**shared, **stack_params([p for _, _, p in chunk])})
             for r, (i, _, _) in enumerate(chunk):
                 done[i].append((res.image[r : r + 1], None if res.std is None else res.std[r : r + 1]))
     outs = []
     for (back, alpha), parts in zip(conv, done):
         out = _alpha_back(alpha, back(torch.cat([im for im, _ in parts])))
-        outs.append((out, back(torch.cat([sd for _, sd in parts]))) if samples > 1 else out)
+        outs.append((out, back(torch.cat([sd for _, sd in parts]), std=True)) if samples > 1 else out)
     return outs
 
 

@@ -33,6 +33,8 @@ __all__ = [
     "read_image",
     "read_mask",
     "mask_of_image",
+    "check_float_scale",
+    "marked_pixels",
     "to_tensor",
     "to_uint8",
     "write_image",
@@ -385,13 +387,28 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int], *, invert: bool =
     return mask_of_image(read_image(path, max_pixels=max_pixels), shape, invert=invert, name=str(path))
 
 
+def marked_pixels(m: np.ndarray) -> np.ndarray:
+    """The pixels a mask array marks, ``H x W`` bool: ``m`` is ``H x W`` or ``H x W x C``
+    with C = 1 (gray), 2 (gray + alpha), 3 (colour: a pixel any channel marks) or 4 (RGBA).
+    With alpha, a transparent pixel (alpha under half) is not marked; a mask drawn in alpha
+    alone (its colours mark nothing) marks its opaque pixels, unless all are opaque."""
+    m = np.asarray(m)
+    if m.ndim == 2:
+        return hole_from_array(m)
+    if m.ndim != 3 or m.shape[2] not in (1, 2, 3, 4):
+        raise InputError(f"a mask must be H x W or H x W x C (C = 1-4), got shape {m.shape}")
+    colors = m[:, :, :3] if m.shape[2] == 4 else m[:, :, :1] if m.shape[2] == 2 else m
+    hole = hole_from_array(colors).any(axis=2)
+    if m.shape[2] in (2, 4):
+        opaque = hole_from_array(m[:, :, -1])
+        hole = hole & opaque if hole.any() else opaque & ~opaque.all()  # all opaque: no alpha drawing
+    return hole
+
+
 def mask_of_image(img: Image, shape: tuple[int, int], *, invert: bool = False, name: str = "mask") -> np.ndarray:
     """:func:`read_mask` of an image already read (``name`` in its messages)."""
     a = img.color
-    hole = hole_from_array(a) if a.ndim == 2 else hole_from_array(a).any(axis=2)
-    if img.has_alpha:
-        opaque = hole_from_array(img.alpha)
-        hole = hole & opaque if hole.any() else opaque & ~opaque.all()  # all opaque: no alpha drawing
+    hole = marked_pixels(img.array)
     if not hole.any() and not invert and a.any() and a.dtype.kind in "ui":
         top = int(np.iinfo(a.dtype).max)
         raise InputError(f"{name}: mask has no hole: its brightest value is {int(a.max())} of {top}, and holes are "
@@ -418,7 +435,8 @@ DEFAULT_QUALITY = 95
 
 
 def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = None, meta: Meta | None = None) -> bytes:
-    """The bytes of ``array`` (``H x W [x C]``, RGB order, uint8/uint16) as an ``ext`` file.
+    """The bytes of ``array`` (``H x W [x C]``, RGB(A) order, uint8 / uint16, or float in
+    [0, 1], which is written as 8 bits: convert it to uint16 first for 16) as an ``ext`` file.
 
     ``quality`` (1-100) sets JPEG's (default 95) and WebP's (default lossless) compression;
     ``meta`` (EXIF, ICC profile) is written into PNG, JPEG, WebP and 8-bit TIFF files (not
@@ -426,6 +444,7 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     written uncompressed, LZW's libtiff refusing them)."""
     cv2 = _quiet_cv2()
 
+    array = _encodable(array)
     ext = ext.lower()
     if ext not in _WRITE_EXTS:
         raise InputError(f"cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
@@ -461,6 +480,24 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     elif carry and ext in (".jpg", ".jpeg"):
         data = _jpeg_with_meta(data, meta)
     return data
+
+
+def _encodable(array) -> np.ndarray:
+    """``array`` as :func:`encode_image` writes it: C-ordered ``H x W`` or ``H x W x 3|4``,
+    uint8 or uint16 (float in [0, 1] rounded to uint8); anything else refused."""
+    if not isinstance(array, np.ndarray):
+        raise InputError(f"an image to write must be a numpy array, got {type(array).__name__}")
+    a = array[:, :, 0] if array.ndim == 3 and array.shape[2] == 1 else array
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or 0 in a.shape:
+        raise InputError(f"an image to write must be H x W, H x W x 3 or H x W x 4, got shape {array.shape}")
+    if a.dtype.kind == "f":
+        if not np.isfinite(a).all():
+            raise InputError("the image to write holds NaN or inf")
+        check_float_scale(a, "a float image to write")
+        return (np.clip(a, 0, 1) * 255.0).round().astype(np.uint8)
+    if a.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"cannot write an image of dtype {a.dtype} (use uint8, uint16 or float in [0, 1])")
+    return np.ascontiguousarray(a)
 
 
 def _tifffile_rgba(array: np.ndarray) -> bytes | None:
@@ -542,7 +579,8 @@ def _jpeg_with_meta(data: bytes, meta: Meta) -> bytes:
 
 def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool = False, quality: int | None = None,
                 meta: Meta | None = None) -> Path:
-    """Write ``array`` (``H x W [x C]``, RGB order, uint8/uint16) atomically.
+    """Write ``array`` (``H x W [x C]``, RGB(A) order, uint8 / uint16, or float in [0, 1]
+    as 8 bits; see :func:`encode_image`) atomically.
 
     The image goes to a temp file beside ``path`` and is renamed into place, so a crash
     never leaves a half-written output. An existing file is an error unless ``overwrite``.
@@ -553,7 +591,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
     if ext not in _WRITE_EXTS:
         raise InputError(f"{p}: cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
     if p.exists() and not overwrite:
-        raise InputError(f"{p}: exists (pass --overwrite to replace it)")
+        raise InputError(f"{p}: exists (overwrite=True, or --overwrite, replaces it)")
     try:
         data = encode_image(array, ext, quality=quality, meta=meta)
     except InputError as e:
@@ -570,7 +608,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
             f.flush()
             os.fsync(f.fileno())
         if not overwrite and p.exists():
-            raise InputError(f"{p}: exists (pass --overwrite to replace it)")
+            raise InputError(f"{p}: exists (overwrite=True, or --overwrite, replaces it)")
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):
@@ -604,6 +642,38 @@ def incomplete(path: str | os.PathLike) -> str | None:
     if end not in tail:
         return f"has no {kind} end marker (cut short?)"
     return None
+
+
+#: a float image reaching above this is on another scale (0-255, 0-65535), not [0, 1] overshoot
+FLOAT_MAX = 4.0
+#: a float image with more than this share of its pixels under -0.25 is in [-1, 1], not [0, 1] with noise
+FLOAT_NEGATIVE_SHARE = 0.2
+#: ... or with more than this share of its pixels whose 5x5 median (of the channels' mean) is
+#: under -0.5: noise that deep would need a std of about 2 (a median of 25 values has a
+#: quarter of one value's std), a dark region of a [-1, 1] image is there as it is
+FLOAT_DARK_SHARE = 0.01
+
+
+def check_float_scale(a: np.ndarray, what: str = "a float image") -> None:
+    """Refuse a float ``H x W [x C]`` array that is on another scale than [0, 1] (0-255,
+    0-65535, [-1, 1]): taken as [0, 1] it would come out as its clipped [0, 1] part (a 0-255
+    image white, a [-1, 1] one with its dark half black). Values a little outside [0, 1]
+    (unclipped noise, overshoot) are taken as they are."""
+    top = float(a.max())
+    if top > FLOAT_MAX:
+        raise InputError(f"{what} must be in [0, 1], this one reaches {top:g} (0-255 values? divide by 255, "
+                         "or pass the uint8 array)")
+    share = float(np.mean(a < -0.25))
+    if share > FLOAT_NEGATIVE_SHARE:
+        raise InputError(f"{what} must be in [0, 1], {share:.0%} of this one is below -0.25 (values in [-1, 1]? "
+                         "pass (x + 1) / 2)")
+    if share > 0:
+        cv2 = _quiet_cv2()
+        grey = np.ascontiguousarray((a.mean(axis=2) if a.ndim == 3 else a), dtype=np.float32)
+        dark = float(np.mean(cv2.medianBlur(grey, 5) < -0.5)) if min(grey.shape) >= 5 else 0.0
+        if dark > FLOAT_DARK_SHARE:
+            raise InputError(f"{what} must be in [0, 1], {dark:.0%} of this one lies in regions below -0.5 "
+                             "(values in [-1, 1]? pass (x + 1) / 2)")
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
@@ -646,8 +716,7 @@ def to_tensor(array: np.ndarray):
 def from_tensor(x, dtype: np.dtype) -> np.ndarray:
     """``(1, C, H, W)`` tensor in [0, 1] -> ``H x W [x C]`` array of ``dtype`` (clipped)."""
     a = x[0].detach().to("cpu", dtype=__import__("torch").float32).clamp(0, 1).numpy().transpose(1, 2, 0)
-    if a.shape[2] == 1:
-        a = a[:, :, 0]
+    a = a[:, :, 0] if a.shape[2] == 1 else np.ascontiguousarray(a)  # H x W x C in C order, as OpenCV draws on
     dtype = np.dtype(dtype)
     if dtype == np.uint8:
         return (a * 255.0).round().astype(np.uint8)

@@ -279,3 +279,145 @@ def test_seed_and_generator_together_are_refused(P):
     r = restore.run(torch.from_numpy(img.transpose(2, 0, 1))[None], "inpaint", mask=hole, prior=P, steps=2,
                     sampler="ddnm")
     assert r.seed == 0  # the default seed, as before
+
+
+def test_a_bright_image_in_minus_one_to_one_is_refused_but_heavy_noise_is_taken(P):
+    """A photo in [-1, 1] with a dark eighth (under the fifth below -0.25 that the first rule
+    needs) came out as garbage: its dark regions (5x5 median under -0.5) give it away, where
+    unclipped noise of std 0.3 on a dark image does not reach that."""
+    truth = np.full((64, 64, 3), 0.8, np.float32)
+    truth[:9] = 0.0
+    with pytest.raises(restore.InputError, match=r"regions below -0.5.*\(x \+ 1\) / 2"):
+        restore.denoise(truth * 2 - 1, sigma=0.05, prior=P)
+    with pytest.raises(restore.InputError, match=r"regions below -0.5"):
+        restore.denoise(torch.from_numpy(truth * 2 - 1).permute(2, 0, 1)[None], sigma=0.05, prior=P)
+    rng = np.random.default_rng(0)
+    noisy = (0.1 * rng.random((64, 64, 3)) + rng.normal(0, 0.3, (64, 64, 3))).astype(np.float32)
+    assert np.mean(noisy < -0.5) > 0.01  # single pixels that deep, no region
+    assert restore.denoise(noisy, sigma=0.3, prior=P).shape == noisy.shape
+
+
+def test_outputs_are_c_ordered_and_a_std_map_keeps_its_fractions(P):
+    """Arrays came back as planar views (strides (W, 1, H W)): OpenCV could not draw on them.
+    A std map of a uint8 image came back as uint8 levels (a std under half a level read 0)."""
+    import cv2
+
+    img = (np.random.default_rng(0).random((24, 20, 3)) * 255).astype(np.uint8)
+    hole = np.zeros((24, 20), bool)
+    hole[6:14, 5:15] = True
+    out = restore.denoise(img, sigma=0.05, prior=P)
+    assert out.flags.c_contiguous and out.strides == (60, 3, 1)
+    cv2.rectangle(out, (0, 0), (5, 5), (255, 0, 0), 1)  # raised "Layout ... incompatible with cv::Mat"
+    rgba = np.dstack([img, np.full((24, 20), 255, np.uint8)])
+    assert restore.inpaint(rgba, hole, prior=P, steps=2).flags.c_contiguous
+    mean, std = restore.inpaint(img, hole, prior=P, sampler="ddnm", steps=3, samples=3, fill="mean")
+    assert mean.dtype == np.uint8 and mean.flags.c_contiguous
+    assert std.dtype == np.float32 and std.shape == img.shape and std.flags.c_contiguous
+    assert np.any((std > 0) & (std != np.round(std)))  # fractions of a level, in 0-255 units
+    f_mean, f_std = restore.inpaint(img / 255.0, hole, prior=P, sampler="ddnm", steps=3, samples=3, fill="mean")
+    np.testing.assert_allclose(f_std * 255, std, atol=1e-3)  # the same map in the float image's units
+
+
+@pytest.mark.parametrize("kw, msg", [
+    ({"sampler": "ddnm", "steps": 2, "clip": "false"}, "option clip takes a bool"),  # was taken as True
+    ({"sampler": "ddnm", "steps": 2, "eta": "0.5"}, "option eta takes a float"),
+    ({"sampler": "ddnm", "steps": 2, "eta": 5}, "option eta must be in 0-1"),
+    ({"sampler": "ddnm", "steps": 2, "eta": float("nan")}, "option eta takes a float"),
+    ({"sampler": "dpir", "momentum": "0.5"}, "option momentum takes a float"),
+    ({"sampler": "dpir", "poses": 9}, "option poses must be in 1-8"),
+    ({"sampler": "ddnm", "steps": 2, "samples": 2.0}, "samples must be an integer"),
+    ({"steps": 2.5}, "steps must be an integer"),  # ran as 2
+    ({"steps": "3"}, "steps must be an integer"),
+    ({"steps": True}, "steps must be an integer"),
+    ({"sigma_max": -1}, "sigma_max must be a positive number"),
+    ({"sigma_max": 0.1, "sigma_min": 0.2}, r"sigma_min \(0.2\) must not be above sigma_max"),
+    ({"spacing": "linear"}, "spacing must be one of"),
+])
+def test_options_of_the_wrong_type_or_range_are_refused_before_any_work(kw, msg, P, monkeypatch):
+    img = np.full((16, 16, 3), 120, np.uint8)
+    hole = np.zeros((16, 16), bool)
+    hole[4:10, 4:10] = True
+    monkeypatch.setattr(restore.api, "get_prior", lambda *a: pytest.fail("the prior was loaded"))
+    with pytest.raises(restore.InputError, match=msg):
+        restore.inpaint(img, hole, prior=P, fill="mean", **kw)
+
+
+def test_numpy_scalars_are_taken_as_options(P):
+    img = np.full((16, 16, 3), 120, np.uint8)
+    hole = np.zeros((16, 16), bool)
+    hole[4:10, 4:10] = True
+    a = restore.inpaint(img, hole, prior=P, fill="mean", sampler="ddnm", steps=np.int64(2), eta=np.float32(0.5),
+                        clip=np.bool_(True), seed=1)
+    b = restore.inpaint(img, hole, prior=P, fill="mean", sampler="ddnm", steps=2, eta=0.5, clip=True, seed=1)
+    assert np.array_equal(a, b)
+
+
+def test_rgba_images_and_masks_in_the_api_as_on_the_command_line(P):
+    """An RGBA (or gray + alpha) mask array is read as a mask file is (its alpha counted, it
+    was refused as covering everything); the pixels an RGBA image's mask fills become opaque,
+    and mask_source='alpha' fills its transparent pixels, as --mask alpha does."""
+    rng = np.random.default_rng(1)
+    img = (rng.random((24, 24, 3)) * 255).astype(np.uint8)
+    hole = np.zeros((24, 24), bool)
+    hole[6:14, 6:16] = True
+    plain = restore.inpaint(img, hole, prior=P, steps=2, seed=1)
+    white = np.where(hole[..., None], 255, 0).astype(np.uint8)
+    for mask in (np.dstack([white.repeat(3, 2), np.full((24, 24, 1), 255, np.uint8)]),
+                 np.dstack([white, np.full((24, 24, 1), 255, np.uint8)])):
+        assert np.array_equal(restore.inpaint(img, mask, prior=P, steps=2, seed=1), plain)
+    rgba = np.dstack([img, np.full((24, 24), 128, np.uint8)])
+    out = restore.inpaint(rgba, hole, prior=P, steps=2, seed=1)
+    assert (out[..., 3][hole] == 255).all() and (out[..., 3][~hole] == 128).all()
+    assert np.array_equal(out[..., :3], plain)
+    rgba[..., 3][hole] = 0
+    for got in (restore.restore(rgba, "inpaint", mask_source="alpha", prior=P, steps=2, seed=1),
+                *restore.restore([rgba, rgba], "inpaint", mask_source="alpha", prior=P, steps=2, seed=1)):
+        assert (got[..., 3] == 255).all() and np.array_equal(got[..., :3][~hole], img[~hole])
+    with pytest.raises(restore.InputError, match="mask_source='alpha' needs an RGBA image"):
+        restore.restore(img, "inpaint", mask_source="alpha", prior=P)
+    with pytest.raises(restore.InputError, match="not both"):
+        restore.restore(rgba, "inpaint", mask=hole, mask_source="alpha", prior=P)
+
+
+def test_edge_cases_of_the_array_edge_are_one_line(P):
+    """An empty torch batch and a masked array were a torch error / a silent drop of the mask;
+    a tensor with requires_grad warned from inside; a bad image in a list says which."""
+    import warnings
+
+    with pytest.raises(restore.InputError, match="a torch batch of no images"):
+        restore.denoise(torch.zeros(0, 3, 8, 8), sigma=0.1, prior=P)
+    img = np.full((16, 16, 3), 100, np.uint8)
+    with pytest.raises(restore.InputError, match="masked array"):
+        restore.denoise(np.ma.masked_array(img, np.zeros(img.shape, bool)), sigma=0.1, prior=P)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = restore.denoise(torch.rand(1, 3, 16, 16, requires_grad=True), sigma=0.1, prior=P)
+    assert not out.requires_grad
+    with pytest.raises(restore.InputError, match="image 1 of the list: unsupported array dtype int64"):
+        restore.denoise([img, img.astype(np.int64)], sigma=0.1, prior=P)
+    with pytest.raises(restore.InputError, match="a list of 2 masks for a batch of 1 image "):
+        restore.inpaint(img, [img[..., 0] > 0] * 2, prior=P)
+
+
+def test_the_prior_is_loaded_once_per_prior_and_device(tiny_prior_dir, monkeypatch):
+    """"cpu" and "cpu:0", and the default's name and its folder, each loaded their own copy;
+    two threads' first calls loaded it twice."""
+    import threading
+
+    from restore import api
+
+    loads = []
+    monkeypatch.setattr(api, "load_prior", lambda name, device: loads.append((name, device)) or restore.load_prior(
+        tiny_prior_dir, device=device))
+    api._cached_prior.cache_clear()
+    try:
+        for name, dev in [(None, "cpu"), ("restore-small", "cpu:0"), (None, torch.device("cpu"))]:
+            api.get_prior(name, dev)
+        threads = [threading.Thread(target=api.get_prior, args=(str(tiny_prior_dir), "cpu")) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(loads) == 2 and loads[0][1] == "cpu"
+    finally:
+        api._cached_prior.cache_clear()

@@ -3,6 +3,7 @@
 import doctest
 import importlib
 
+import numpy as np
 import pytest
 
 import restore
@@ -38,3 +39,24 @@ def test_task_helpers_are_documented_with_examples_that_run(name):
         runner.run(t)
     res = runner.summarize(verbose=False)
     assert res.failed == 0 and res.attempted > 0
+
+
+def test_readme_python_examples_run_as_written(monkeypatch, tiny_prior, tmp_path):
+    """README's Python blocks run in order, as written, from a folder holding examples/ (the
+    tiny prior stands in for the shipped one, for speed), and the last writes out.png."""
+    import re
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    blocks = re.findall(r"```python\n(.*?)```", (root / "README.md").read_text(), re.S)
+    assert len(blocks) >= 2
+    monkeypatch.setattr(restore.api, "get_prior", lambda prior, device: tiny_prior)
+    monkeypatch.setattr(restore, "load_prior", lambda *a, **k: tiny_prior)
+    shutil.copytree(root / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    names: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), names)
+    assert restore.read_image(tmp_path / "out.png").array.shape == (512, 512, 3)
+    assert names["std"].dtype == np.float32 and len(names["outs"]) == 2

@@ -143,7 +143,7 @@ def test_rgba_tiff_alpha_marked_and_read_unpremultiplied(tmp_path):
     whose alpha is marked unassociated (an editor's, Pillow's), colours off by up to 249."""
     from PIL import Image
 
-    from restore.io import read_image, write_image
+
 
     a = (np.random.default_rng(0).random((20, 30, 4)) * 255).astype(np.uint8)
     write_image(tmp_path / "w.tif", a)
@@ -156,3 +156,23 @@ def test_rgba_tiff_alpha_marked_and_read_unpremultiplied(tmp_path):
     assert np.array_equal(read_image(tmp_path / "w16.tif").array, b)
     pytest.importorskip("tifffile")
     assert Image.open(tmp_path / "w16.tif").tag_v2.get(338) == (2,)
+
+
+def test_write_image_takes_floats_in_0_1_and_refuses_what_it_cannot_write(tmp_path):
+    """A float result of the API (float in, float out) was written as an all-black image;
+    an int64 array gave OpenCV's multi-line error."""
+
+
+    img = (np.random.default_rng(0).random((12, 10, 3)) * 255).astype(np.uint8)
+    for dtype in (np.float32, np.float64):
+        p = write_image(tmp_path / f"f{np.dtype(dtype).name}.png", (img / 255.0).astype(dtype))
+        assert np.array_equal(read_image(p).array, img)
+    g = write_image(tmp_path / "g.jpg", np.linspace(-0.01, 1.01, 120).reshape(12, 10))  # overshoot clipped
+    assert read_image(g).array.dtype == np.uint8
+    for arr, msg in [(img.astype(np.int64), "dtype int64"), (img.astype(np.float32), "divide by 255"),
+                     (np.full((4, 4), np.nan), "NaN"), (img[..., :2], "H x W x 3"), (img.tolist(), "numpy array")]:
+        with pytest.raises(InputError, match=msg):
+            write_image(tmp_path / "bad.png", arr)
+    assert not (tmp_path / "bad.png").exists()
+    with pytest.raises(InputError, match=r"exists \(overwrite=True, or --overwrite, replaces it\)"):
+        write_image(g, img)

@@ -46,7 +46,7 @@ def check_samples(name: str, samples: int, task) -> None:
     if not spec.stochastic:
         ok = [n for n, s in SAMPLERS.items() if s.stochastic and s.serves(task.capabilities)]
         raise IncompatibleError(
-            f"--samples {samples}: sampler '{name}' is deterministic (all samples would be the same image, "
+            f"samples {samples}: sampler '{name}' is deterministic (all samples would be the same image, "
             f"the std map zero); samplers that sample for {task.name}: {', '.join(ok)}"
         )
 

@@ -24,6 +24,16 @@ Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
+def option_ranges(**ranges: tuple[float | None, float | None]):
+    """Declare the closed range ``(lo, hi)`` (None: open on that side) of a sampler's own
+    options; the API checks them, with the options' types, before any work."""
+    def mark(fn):
+        fn.option_ranges = ranges
+        return fn
+
+    return mark
+
+
 def randn_like(x: torch.Tensor, generator: Generators) -> torch.Tensor:
     """Standard normal noise shaped like ``x``, drawn on the generator's device (so a CPU
     generator gives the same noise whatever device ``x`` lives on).

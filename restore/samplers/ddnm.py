@@ -7,9 +7,10 @@ import math
 
 import torch
 
-from .common import ancestral_split, denoise, emit, randn_like, start
+from .common import ancestral_split, denoise, emit, option_ranges, randn_like, start
 
 
+@option_ranges(eta=(0, 1))
 def ddnm(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool = True, eta: float = 0.85) -> torch.Tensor:
     """DDNM+: replace the range-space part of each ``x0`` estimate with ``A_dagger y``.
 

@@ -7,9 +7,10 @@ import math
 
 import torch
 
-from .common import denoise, emit, randn_like
+from .common import denoise, emit, option_ranges, randn_like
 
 
+@option_ranges(eta=(0, 1), eta_b=(0, 1))
 def ddrm(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool = True,
          eta: float = 0.85, eta_b: float = 1.0) -> torch.Tensor:
     """DDRM: per singular component, mix the denoiser's estimate with the measurement.

@@ -7,9 +7,10 @@ import math
 
 import torch
 
-from .common import denoise, emit, randn_like, start
+from .common import denoise, emit, option_ranges, randn_like, start
 
 
+@option_ranges(lam=(0, None), zeta=(0, 1))
 def diffpir(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool = True,
             lam: float = 7.0, zeta: float = 0.3) -> torch.Tensor:
     """Half-quadratic splitting: denoise, then solve the data sub-problem exactly.

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import torch
 
-from .common import denoise, emit
+from .common import denoise, emit, option_ranges
 
 
+@option_ranges(lam=(0, None), poses=(1, 8), momentum=(0, 1))
 def dpir(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool = True,
          lam: float = 0.23, poses: int = 8, momentum: float = 0.0) -> torch.Tensor:
     """Deterministic HQS: alternate the data step and the prior's MMSE denoiser.

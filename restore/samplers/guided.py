@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .common import as_sigma, emit, renoise, start
+from .common import as_sigma, emit, option_ranges, renoise, start
 
 _DATA_VAR = 0.25  # variance of images in [0, 1] assumed by PiGDM's r_t (1 in [-1, 1] units)
 
@@ -28,6 +28,7 @@ def _guided(denoiser, y, op, sigmas, generator, callback, eta, direction, clip):
     return x.detach()
 
 
+@option_ranges(zeta=(0, None), eta=(0, 1))
 def dps(denoiser, y, op, sigmas, *, generator=None, callback=None,
         zeta: float = 10.0, eta: float = 1.0, clip: bool = True) -> torch.Tensor:
     """DPS: Chung et al., "Diffusion Posterior Sampling for General Noisy Inverse
@@ -55,6 +56,7 @@ def dps(denoiser, y, op, sigmas, *, generator=None, callback=None,
     return _guided(denoiser, y, op, sigmas, generator, callback, eta, direction, clip)
 
 
+@option_ranges(eta=(0, 1))
 def pigdm(denoiser, y, op, sigmas, *, generator=None, callback=None, eta: float = 1.0,
           clip: bool = True) -> torch.Tensor:
     """PiGDM: Song, Vahdat, Mardani & Kautz, "Pseudoinverse-Guided Diffusion Models for

@@ -7,9 +7,10 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
-from .common import denoise, emit
+from .common import denoise, emit, option_ranges
 
 
+@option_ranges(poses=(1, 8))
 def mmse(denoiser, y, op, sigmas=None, *, generator=None, callback=None, poses: int = 1) -> torch.Tensor:
     """``x = D(y, sigma_y)``: the prior's denoiser at the measurement's noise level.
 

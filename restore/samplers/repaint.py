@@ -7,9 +7,10 @@ import math
 
 import torch
 
-from .common import denoise, emit, randn_like, renoise, start
+from .common import denoise, emit, option_ranges, randn_like, renoise, start
 
 
+@option_ranges(resample=(1, 50), eta=(0, 1))
 def repaint(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool = True,
             resample: int = 1, eta: float = 1.0) -> torch.Tensor:
     """Known pixels are the measurement noised to the next level, unknown pixels an

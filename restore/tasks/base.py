@@ -364,6 +364,12 @@ class Task:
         the task's parameters, for what :meth:`load` read of the file beside the pixels."""
         return estimate_sigma(x)
 
+    def with_alpha(self, alpha: np.ndarray | None, p: dict) -> tuple[dict, np.ndarray | None]:
+        """The API's RGBA image: its parameters and the alpha channel to give back (``alpha``:
+        the input's ``H x W`` alpha, None for an image without; :meth:`load` is the command
+        line's counterpart). As given by default."""
+        return p, alpha
+
     # -- the command line ---------------------------------------------------------------
     def load(self, image, files: dict, p: dict, max_pixels: int | None) -> tuple[dict, np.ndarray | None]:
         """Turn the file inputs (paths by name, ``None`` when absent) and CLI options into

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError, UsageError
-from ..io import hole_from_array
+from ..io import hole_from_array, marked_pixels
 from ..registry import DEFAULT_METHOD
 from .base import Case, Operator, Param, Recipe, Task, from_np, np01, psnr_where
 
@@ -293,14 +293,13 @@ def _marked(mask, what: str) -> np.ndarray:
         m = mask
     else:
         raise InputError(f"{what} must be a numpy array or a torch tensor, got {type(mask).__name__}")
-    while m.ndim > 2 and m.shape[0] == 1:
+    while m.ndim > 2 and m.shape[0] == 1 and m.shape[-1] not in (2, 3, 4):
         m = m[0]
-    marked = hole_from_array(m)
-    if marked.ndim == 3:
-        marked = marked.any(axis=2) if marked.shape[2] in (1, 3, 4) else marked.any(axis=0)
-    if marked.ndim != 2:
-        raise InputError(f"{what} must be H x W, got shape {tuple(mask.shape)}")
-    return marked
+    if m.ndim == 3 and m.shape[2] not in (1, 2, 3, 4) and m.shape[0] in (1, 2, 3, 4):
+        m = m.transpose(1, 2, 0)  # C x H x W (a tensor's layout)
+    if m.ndim not in (2, 3) or (m.ndim == 3 and m.shape[2] not in (1, 2, 3, 4)):
+        raise InputError(f"{what} must be H x W (or H x W x C, C = 1-4), got shape {tuple(mask.shape)}")
+    return marked_pixels(m)  # with alpha (H x W x 2 or 4), as a mask file's is read
 
 
 def _exclude_of(v, shape: tuple[int, int]) -> np.ndarray:
@@ -367,7 +366,8 @@ def _per_image(m, batch: int, one) -> torch.Tensor:
     if not isinstance(m, (list, tuple)):
         return one(m)
     if len(m) != batch:
-        raise InputError(f"{len(m)} masks for a batch of {batch} images")
+        raise InputError(f"a list of {len(m)} masks for a batch of {batch} image{'s' if batch != 1 else ''} (a list "
+                         "is one mask per image; for one image pass one H x W array, not a list)")
     ks = [one(mi) for mi in m]
     ks = [k[None] if k.ndim == 2 else k for k in ks]
     if len({tuple(k.shape) for k in ks}) > 1:
@@ -1106,6 +1106,33 @@ class InpaintTask(Task):
             raise UsageError("give either a MASK file or --mask alpha, not both")
         if p.get("mask_source", "file") == "file" and files.get("mask") is None:
             raise UsageError("missing MASK (or use --mask alpha for an RGBA image)")
+
+    def with_alpha(self, alpha, p):
+        """As :meth:`load` does for a file: ``mask_source="alpha"`` fills the fully transparent
+        pixels (the output opaque); otherwise the pixels the mask fills become opaque."""
+        src, invert = p.get("mask_source") or "file", bool(p.get("invert_mask"))
+        if src == "alpha":
+            if alpha is None:
+                raise InputError("mask_source='alpha' needs an RGBA image (an H x W x 4 numpy array)")
+            if p.get("mask") is not None or p.get("known") is not None:
+                raise InputError("give mask (or known) or mask_source='alpha', not both")
+            hole = (alpha == 0) != invert
+            if not hole.any():
+                raise InputError("mask_source='alpha' found nothing to fill (the holes are the pixels of alpha "
+                                 + ("above 0, with invert_mask)" if invert else "0)"))
+            p = {**p, "mask": hole, "mask_source": "file", "invert_mask": False}
+            if p.get("mask_dilate") is None:  # the colours under transparent pixels show no object
+                p["mask_dilate"] = 0
+            return p, np.full_like(alpha, np.iinfo(alpha.dtype).max if alpha.dtype.kind == "u" else 1)
+        m, k = p.get("mask"), p.get("known")
+        if alpha is None or isinstance(m, (list, tuple)) or isinstance(k, (list, tuple)) or (m is None and k is None):
+            return p, alpha  # the errors (a list for one image, no mask) are check()'s to give
+        hole = _marked(m, "mask") != invert if m is not None else ~_marked(k, "known")
+        if hole.shape != alpha.shape:
+            return p, alpha  # check() says the sizes differ
+        alpha = alpha.copy()  # the filled pixels become opaque: a hole left transparent hides its fill
+        alpha[hole] = np.iinfo(alpha.dtype).max if alpha.dtype.kind == "u" else 1
+        return p, alpha
 
     def load(self, image, files, p, max_pixels):
         from ..io import mask_of_image, read_image
