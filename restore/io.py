@@ -11,6 +11,8 @@ Writing is atomic: a temp file in the destination folder, then ``os.replace``.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 import warnings
@@ -149,7 +151,8 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
             old = PILImage.MAX_IMAGE_PIXELS
             PILImage.MAX_IMAGE_PIXELS = None
             try:
-                with PILImage.open(p) as im:
+                with contextlib.ExitStack() as stack:
+                    im = stack.enter_context(PILImage.open(p))
                     w, h = im.size
                     mode = im.mode
                     if w <= 0 or h <= 0:
@@ -160,6 +163,9 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
                             f"{_pixels(max_pixels)} (raise it with --max-pixels)"
                         )
                     meta = _meta(im)
+                    unturned = _tiff_unturned(p) if im.format == "TIFF" else None
+                    if unturned is not None:  # decoded as stored, then turned once by orient()
+                        im = stack.enter_context(PILImage.open(io.BytesIO(unturned)))
                     if heif:  # OpenCV cannot decode it: Pillow (with the plugin) does
                         im.load()
                         arr = np.asarray(im.convert("RGBA" if "A" in mode else "RGB"))
@@ -183,8 +189,32 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise InputError(f"{p}: unreadable image ({_first_line(e)})") from None
     if arr is None:
-        arr = _cv2_decode(p)
+        arr = _cv2_decode(p, unturned)
     return Image(orient(_normalise(arr, p), meta.orientation), p, meta)
+
+
+def _tiff_unturned(p: Path) -> bytes | None:
+    """A TIFF's bytes with its Orientation tag set to 1, or None when it has none or 1.
+
+    Pillow 13 and OpenCV 5 turn a TIFF by its tag as they decode it (JPEG, PNG and WebP they
+    leave as stored), and Pillow mis-decodes an uncompressed palette, CMYK or RGBA one so
+    turned; :func:`orient` then turned it a second time. Decoded with the tag at 1, every
+    format is turned once, by :func:`orient`."""
+    try:
+        import tifffile
+    except ImportError:  # scikit-image's dependency; without it, as the decoders do
+        return None
+    try:
+        with tifffile.TiffFile(p) as tf:
+            tag = tf.pages[0].tags.get(0x0112)
+            if tag is None or tag.value == 1 or tag.count != 1:
+                return None
+            offset, order = tag.valueoffset, "little" if tf.byteorder == "<" else "big"
+    except Exception:  # not a TIFF tifffile reads: the decoders say what is wrong  # noqa: BLE001
+        return None
+    data = bytearray(p.read_bytes())
+    data[offset : offset + 2] = (1).to_bytes(2, order)
+    return bytes(data)
 
 
 def _pixels(n: int) -> str:
@@ -319,11 +349,12 @@ def check_writable(folder: str | os.PathLike) -> None:
     os.unlink(tmp)
 
 
-def _cv2_decode(p: Path) -> np.ndarray:
+def _cv2_decode(p: Path, data: bytes | None = None) -> np.ndarray:
+    """The file ``p`` (or its bytes ``data``) decoded by OpenCV, in RGB(A) order."""
     cv2 = _quiet_cv2()
 
     try:
-        buf = np.fromfile(str(p), dtype=np.uint8)
+        buf = np.fromfile(str(p), dtype=np.uint8) if data is None else np.frombuffer(data, np.uint8)
     except OSError as e:
         raise InputError(f"{p}: cannot read ({_first_line(e)})") from None
     arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)

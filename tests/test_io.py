@@ -176,3 +176,21 @@ def test_write_image_takes_floats_in_0_1_and_refuses_what_it_cannot_write(tmp_pa
     assert not (tmp_path / "bad.png").exists()
     with pytest.raises(InputError, match=r"exists \(overwrite=True, or --overwrite, replaces it\)"):
         write_image(g, img)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P"])
+@pytest.mark.parametrize("compression", [None, "tiff_lzw"])
+def test_a_tiff_is_turned_by_its_orientation_once(tmp_path, mode, compression):
+    """Pillow 13 and OpenCV 5 turn a TIFF by its Orientation tag as they decode it, and read_image
+    turned it again (a photo came out sideways); Pillow also mis-decoded an uncompressed RGBA or
+    palette TIFF so turned. A TIFF now reads as the same pixels in a PNG with that EXIF do."""
+    rng = np.random.default_rng(0)
+    stored = PILImage.fromarray((rng.random((5, 7, 3)) * 255).astype(np.uint8)).convert(mode)
+    for o in range(1, 9):
+        ex = PILImage.Exif()
+        ex[0x0112] = o
+        stored.save(tmp_path / f"o{o}.png", exif=ex.tobytes())
+        stored.save(tmp_path / f"o{o}.tif", exif=ex.tobytes(), **({"compression": compression} if compression else {}))
+        png, tif = read_image(tmp_path / f"o{o}.png"), read_image(tmp_path / f"o{o}.tif")
+        assert tif.meta.orientation == o and tif.array.shape[:2] == ((7, 5) if o >= 5 else (5, 7))
+        assert np.array_equal(tif.array, png.array), o
