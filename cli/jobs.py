@@ -135,7 +135,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
             if f is not None and f.is_dir():
                 raise UsageError(f"{f}: is a folder but the image is a single file")
         out = o.get("output") or src.with_name(f"{src.stem}.{job.task}.png")
-        if out != STDIO and out.is_dir():
+        if out != STDIO and (out.is_dir() or o.get("_output_folder")):
             out = out / f"{src.stem}.{job.task}.png"
         if out != STDIO:
             try:

@@ -278,7 +278,7 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     """Read and check one image and its files (mask, ...); its warnings go to ``warn``
     (stderr by default)."""
     from restore.api import _to_batch
-    from restore.io import DEFAULT_MAX_PIXELS
+    from restore.io import DEFAULT_MAX_PIXELS, written_meta
 
     o, tk = job.opts, get_task(job.task)
     limit = o.get("max_pixels") or DEFAULT_MAX_PIXELS
@@ -298,12 +298,16 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     if alpha_override is not None:
         alpha = alpha_override
     ext = "" if it.out == STDIO else it.out.suffix.lower()
-    lost = [what for what, gone in (("the transparency", alpha is not None and ext in (".jpg", ".jpeg", ".bmp")),
+    lost = [what for what, gone in (("the transparency", alpha is not None and ext in (".jpg", ".jpeg")),
                                     ("the 16-bit depth", img.array.dtype.itemsize == 2
                                      and ext in (".jpg", ".jpeg", ".bmp", ".webp"))) if gone]
     if lost:  # an output format that cannot hold what the input has says so
         warn(it, f"warning: {it.src}: a {ext[1:].upper()} output drops {' and '.join(lost)} (PNG or TIFF keep "
                  f"{'them' if len(lost) > 1 else 'it'})")
+    shape = img.array.shape
+    dropped = written_meta(img.meta, ext, shape[2] if len(shape) == 3 else 1, img.array.dtype)[1] if ext else []
+    if dropped:
+        warn(it, f"warning: {it.src}: a {ext[1:].upper()} output drops {' and '.join(dropped)}")
     for w in tk.warnings(x, {**job.params, **params}):  # shown with -q too: it is no progress
         warn(it, f"warning: {it.src}: {w}")
     return Loaded(it, x, back, alpha, params, img.meta, ref)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -99,9 +100,10 @@ class SamplerChoice(click.ParamType):
 def common_options(f):
     """Options shared by the restoring commands."""
     opts = [
-        click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-                     help="Output file (single image) or folder (folder input). "
-                          "Default: <stem>.<task>.png beside the input / <IN_DIR>.<task>/."),
+        click.option("-o", "--output", type=click.Path(), default=None,
+                     help="Output file (single image) or folder (folder input; a single image's too, when it "
+                          "exists or ends with /). Default: <stem>.<task>.png beside the input / "
+                          "<IN_DIR>.<task>/."),
         click.option("--sampler", type=SamplerChoice(), default=None, metavar="NAME[@KEY=VALUE,...]",
                      help="Reverse sampler (default per task, see `restore list`), optionally with its own "
                           "options, e.g. mmse@poses=8 (average of the 8 flips/rotations, 8 evaluations) or "
@@ -119,7 +121,7 @@ def common_options(f):
                      help="Prior directory or shipped name (default: restore-small)."),
         click.option("--compare", is_flag=True, help="Also write <out>.compare.png: input | output [| std]."),
         click.option("--json", "as_json", is_flag=True, help="One JSON line per image on stdout."),
-        click.option("--reference", type=click.Path(path_type=Path), default=None,
+        click.option("--reference", type=click.Path(path_type=Path, readable=False), default=None,
                      help="Ground truth (file, or folder matched by stem): adds PSNR/SSIM."),
         click.option("--overwrite", is_flag=True, help="Replace existing outputs."),
         click.option("--recursive", is_flag=True, help="Folder mode: descend into sub-folders, keep the tree."),
@@ -161,6 +163,9 @@ def task_command(name: str) -> click.Command:
         from .runner import STDIO, Job, run_job
 
         params = {q.name: q.from_cli(kw.pop(q.name)) for q in cli_params}
+        raw = kw.get("output")  # "out/" names a folder, made if missing (Path() drops the slash)
+        kw["output"] = None if raw is None else Path(raw)
+        kw["_output_folder"] = raw is not None and raw != "-" and raw.endswith(("/", os.sep))
         if kw.get("sigma_max") is not None:
             kw["sigma_max"] /= 255.0
         kw["sampler"], kw["sampler_options"] = kw["sampler"] or (None, {})
@@ -188,7 +193,8 @@ def task_command(name: str) -> click.Command:
            + ". Options marked 'folder mode' apply to folders and to several files.")
     cmd = click.Command(name, callback=callback, help=doc, context_settings=CONTEXT,
                         short_help=tk.summary,
-                        params=[click.Argument(["inputs"], nargs=-1, required=True, type=click.Path(path_type=Path),
+                        params=[click.Argument(["inputs"], nargs=-1, required=True,
+                                               type=click.Path(path_type=Path, readable=False),  # ours says why
                                                metavar="IMAGE..." + files_help),
                                 *[param_option(q) for q in cli_params]])
     cmd.params.extend(common_options(lambda **kw: None).__click_params__[::-1])

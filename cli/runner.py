@@ -238,7 +238,7 @@ def run_job(job: Job) -> int:
         if folder and o["as_json"]:  # the summary of what was done, as a finished run gives it
             click.echo(json.dumps({"summary": counts, **({"busy": busy} if busy else {}), "failed": failures,
                                    "stopped": how}))
-        _err(f"{how}; rerun the same command to resume")
+        _err(f"{how}; rerun the same command to resume" if folder else how)  # one image: nothing to resume
         return 143 if isinstance(e, Terminated) else 130
     except RestoreError as e:  # refused before any image (e.g. the engine cannot start)
         if bar is not None:

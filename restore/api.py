@@ -129,16 +129,16 @@ def _to_batch(image: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any], 
         raise InputError(f"unsupported array dtype {a.dtype} (use uint8, uint16 or float in [0, 1])")
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
-        raise InputError(f"a numpy image must be H x W, H x W x 3 or H x W x 4, got shape {a.shape}")
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (2, 3, 4)):
+        raise InputError(f"a numpy image must be H x W or H x W x C (C = 2 for gray + alpha, 3 for RGB, 4 for RGBA), "
+                         f"got shape {a.shape}")
     _check_size(a.shape[0], a.shape[1])
     if a.dtype.kind == "f" and not np.isfinite(a).all():
         raise InputError("image holds NaN or inf")
+    alpha = a[:, :, -1] if a.ndim == 3 and a.shape[2] in (2, 4) else None
+    color = a if alpha is None else a[:, :, :3] if a.shape[2] == 4 else a[:, :, 0]
     if a.dtype.kind == "f":
-        c = a[:, :, :3] if a.ndim == 3 and a.shape[2] == 4 else a
-        check_float_scale(c)
-    alpha = a[:, :, 3] if a.ndim == 3 and a.shape[2] == 4 else None
-    color = a[:, :, :3] if alpha is not None else a
+        check_float_scale(color)
     dtype = image.dtype
     squeeze = image.ndim == 3 and image.shape[2] == 1
 
@@ -572,8 +572,8 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
     Parameters
     ----------
     image : numpy.ndarray, torch.Tensor or list of them
-        ``H x W [x C]`` array (uint8, uint16, or float in [0, 1]; an RGBA image keeps its
-        alpha, but pixels that inpainting fills become opaque) or a ``(B, C, H, W)`` float
+        ``H x W [x C]`` array (uint8, uint16, or float in [0, 1]; an RGBA or gray + alpha
+        (``H x W x 2``) image keeps its alpha, but pixels that inpainting fills become opaque) or a ``(B, C, H, W)`` float
         tensor in [0, 1] (the result carries no gradient). For ``sr`` this is the
         low-resolution image. A list gives a list: images of the same size (and type) run
         through the sampler together, ``batch_size`` at a time.

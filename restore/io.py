@@ -12,6 +12,7 @@ Writing is atomic: a temp file in the destination folder, then ``os.replace``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import tempfile
@@ -64,8 +65,8 @@ class Meta:
 
 @dataclass
 class Image:
-    """A decoded image: ``array`` is ``H x W`` (gray) or ``H x W x C`` (RGB / RGBA), in RGB
-    channel order, uint8 or uint16, as displayed (EXIF orientation applied); ``meta`` its
+    """A decoded image: ``array`` is ``H x W`` (gray) or ``H x W x C`` (gray + alpha, RGB,
+    RGBA), in RGB channel order, uint8 or uint16, as displayed (EXIF orientation applied); ``meta`` its
     EXIF and ICC profile."""
 
     array: np.ndarray
@@ -74,16 +75,19 @@ class Image:
 
     @property
     def has_alpha(self) -> bool:
-        return self.array.ndim == 3 and self.array.shape[2] == 4
+        """RGBA, or gray + alpha (``H x W x 2``)."""
+        return self.array.ndim == 3 and self.array.shape[2] in (2, 4)
 
     @property
     def color(self) -> np.ndarray:
-        """The channels to restore (alpha removed)."""
-        return self.array[..., :3] if self.has_alpha else self.array
+        """The channels to restore (alpha removed): ``H x W x 3``, or ``H x W`` for gray."""
+        if not self.has_alpha:
+            return self.array
+        return self.array[..., :3] if self.array.shape[2] == 4 else self.array[..., 0]
 
     @property
     def alpha(self) -> np.ndarray | None:
-        return self.array[..., 3] if self.has_alpha else None
+        return self.array[..., -1] if self.has_alpha else None
 
 
 def _first_line(e: BaseException) -> str:
@@ -169,6 +173,8 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
                     if heif:  # OpenCV cannot decode it: Pillow (with the plugin) does
                         im.load()
                         arr = np.asarray(im.convert("RGBA" if "A" in mode else "RGB"))
+                    elif mode == "CMYK" and _icc_space(meta.icc) == b"CMYK":
+                        arr, meta = _cmyk_to_srgb(im, meta)
                     elif mode in ("P", "PA", "LA", "CMYK", "YCbCr", "LAB", "HSV", "1", "F") or (
                         mode.startswith("I") and mode not in ("I;16", "I;16B", "I;16L", "I")
                     ):
@@ -186,11 +192,41 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         raise
     except UnidentifiedImageError:
         raise InputError(f"{p}: not an image file (format not recognised)") from None
+    except PermissionError as e:
+        raise InputError(f"{p}: cannot read ({e.strerror})") from None
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise InputError(f"{p}: unreadable image ({_first_line(e)})") from None
     if arr is None:
         arr = _cv2_decode(p, unturned)
     return Image(orient(_normalise(arr, p), meta.orientation), p, meta)
+
+
+def _icc_space(icc: bytes | None) -> bytes | None:
+    """An ICC profile's colour space (its 128-byte header's bytes 16-20: ``RGB ``, ``GRAY``,
+    ``CMYK``...); None where there is no such header."""
+    return icc[16:20] if icc is not None and len(icc) >= 128 else None
+
+
+def _srgb_icc() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _cmyk_to_srgb(im, meta: Meta) -> tuple[np.ndarray, Meta]:
+    """A CMYK image with its CMYK profile, converted through it to sRGB (with an sRGB profile
+    for the output: the CMYK one does not describe RGB pixels); Pillow's plain conversion,
+    without a profile, where the profile cannot be used."""
+    from PIL import ImageCms
+
+    im.load()
+    try:
+        rgb = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(meta.icc)),
+                                        ImageCms.createProfile("sRGB"), outputMode="RGB")
+        icc = _srgb_icc()
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        rgb, icc = im.convert("RGB"), None
+    return np.asarray(rgb), dataclasses.replace(meta, icc=icc)
 
 
 def _tiff_unturned(p: Path) -> bytes | None:
@@ -295,8 +331,6 @@ def _pil_convert(im) -> np.ndarray:
     if mode in ("P", "PA"):
         has_alpha = mode == "PA" or "transparency" in im.info
         im = im.convert("RGBA" if has_alpha else "RGB")
-    elif mode == "LA":
-        im = im.convert("RGBA")
     elif mode == "1":
         im = im.convert("L")
     elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
@@ -371,7 +405,7 @@ def _normalise(arr: np.ndarray, p: Path | None) -> np.ndarray:
     where = f"{p}: " if p is not None else ""
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)):
         raise InputError(f"{where}unsupported image layout {arr.shape}")
     if arr.dtype == np.uint8 or arr.dtype == np.uint16:
         return np.ascontiguousarray(arr)
@@ -463,13 +497,17 @@ def mask_from_hole(hole: np.ndarray, shape: tuple[int, int], name: str = "mask")
 
 #: JPEG quality when none is given (WebP without one is lossless)
 DEFAULT_QUALITY = 95
+#: JPEG outputs of this quality or more keep their colour at full resolution (4:4:4), as an
+#: editor's high-quality export does; below it, chroma is halved each way (4:2:0)
+FULL_CHROMA_QUALITY = 90
 
 
 def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = None, meta: Meta | None = None) -> bytes:
     """The bytes of ``array`` (``H x W [x C]``, RGB(A) order, uint8 / uint16, or float in
     [0, 1], which is written as 8 bits: convert it to uint16 first for 16) as an ``ext`` file.
 
-    ``quality`` (1-100) sets JPEG's (default 95) and WebP's (default lossless) compression;
+    ``quality`` (1-100) sets JPEG's (default 95; 4:4:4 from 90 up, else 4:2:0) and WebP's
+    (default lossless) compression;
     ``meta`` (EXIF, ICC profile) is written into PNG, JPEG, WebP and 8-bit TIFF files (not
     BMP, not 16-bit colour TIFF; a TIFF whose EXIF points to sub-IFDs, as a camera's does, is
     written uncompressed, LZW's libtiff refusing them)."""
@@ -481,15 +519,29 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
         raise InputError(f"cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
     if quality is not None and not (isinstance(quality, (int, np.integer)) and 1 <= quality <= 100):
         raise InputError(f"quality must be an integer in 1-100, got {quality!r}")
+    channels = array.shape[2] if array.ndim == 3 else 1
+    meta = written_meta(meta, ext, channels, array.dtype)[0]
+    if meta is not None and meta.exif:
+        meta = dataclasses.replace(meta, exif=_exif_sized(meta.exif, array.shape[1], array.shape[0]))
     if ext in (".jpg", ".jpeg", ".bmp", ".webp"):
         array = to_uint8(array)
+    if channels == 2:  # gray + alpha: kept as such in 8-bit PNG / TIFF, gray in JPEG, else RGBA
+        if ext in (".jpg", ".jpeg"):
+            array = array[..., 0]
+        elif _keeps_gray_alpha(ext, array.dtype):
+            return _pil_encode(array, ext, quality, meta or Meta())
+        else:
+            array = np.ascontiguousarray(np.concatenate([np.repeat(array[..., :1], 3, axis=2), array[..., 1:]], axis=2))
     carry = meta is not None and (meta.exif or meta.icc)
     if carry and (ext == ".webp" or (ext in (".tif", ".tiff") and (array.dtype == np.uint8 or array.ndim == 2))):
         return _pil_encode(array, ext, quality, meta)
-    if ext in (".tif", ".tiff") and array.ndim == 3 and array.shape[2] == 4:
-        # the 4th sample marked as alpha (ExtraSamples); OpenCV's TIFF has none, so other
+    if ext in (".tif", ".tiff") and array.ndim == 3 and (array.shape[2] == 4 or (
+            array.dtype == np.uint16 and meta is not None and meta.icc)):
+        # RGBA: the 4th sample marked as alpha (ExtraSamples); OpenCV's TIFF has none, so other
         # readers need not take it for alpha: Pillow's writer for 8 bits, tifffile's for 16
-        data = _pil_encode(array, ext, quality, Meta()) if array.dtype == np.uint8 else _tifffile_rgba(array)
+        # (which also writes a 16-bit colour TIFF's ICC profile, where OpenCV writes none)
+        icc = meta.icc if meta is not None else None
+        data = _pil_encode(array, ext, quality, Meta()) if array.dtype == np.uint8 else _tifffile_rgb16(array, icc)
         if data is not None:
             return data
     arr = array
@@ -499,7 +551,10 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
         arr = cv2.cvtColor(arr, cv2.COLOR_RGBA2BGRA)
     params = []
     if ext in (".jpg", ".jpeg"):
-        params = [cv2.IMWRITE_JPEG_QUALITY, int(quality or DEFAULT_QUALITY)]
+        q = int(quality or DEFAULT_QUALITY)
+        params = [cv2.IMWRITE_JPEG_QUALITY, q]
+        if q >= FULL_CHROMA_QUALITY:  # colour at full resolution: 4:2:0 cost 0.1-0.3 dB at quality 95
+            params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
     elif ext == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, int(quality) if quality is not None else 101]  # > 100: lossless
     ok, buf = cv2.imencode(ext, arr, params)
@@ -519,8 +574,9 @@ def _encodable(array) -> np.ndarray:
     if not isinstance(array, np.ndarray):
         raise InputError(f"an image to write must be a numpy array, got {type(array).__name__}")
     a = array[:, :, 0] if array.ndim == 3 and array.shape[2] == 1 else array
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or 0 in a.shape:
-        raise InputError(f"an image to write must be H x W, H x W x 3 or H x W x 4, got shape {array.shape}")
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (2, 3, 4)) or 0 in a.shape:
+        raise InputError(f"an image to write must be H x W or H x W x C (C = 2 for gray + alpha, 3, 4), got shape "
+                         f"{array.shape}")
     if a.dtype.kind == "f":
         if not np.isfinite(a).all():
             raise InputError("the image to write holds NaN or inf")
@@ -531,23 +587,84 @@ def _encodable(array) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def _tifffile_rgba(array: np.ndarray) -> bytes | None:
-    """A 16-bit RGBA TIFF with its alpha marked (Pillow writes no 16-bit RGBA); None without
-    tifffile (scikit-image's dependency): OpenCV's unmarked TIFF is written then."""
+def _tifffile_rgb16(array: np.ndarray, icc: bytes | None = None) -> bytes | None:
+    """A 16-bit RGB(A) TIFF, its alpha marked (Pillow writes no 16-bit RGB(A)), with ``icc``;
+    None without tifffile (scikit-image's dependency): OpenCV's TIFF is written then."""
     try:
         import tifffile
     except ImportError:
         return None
-    import io
-
     buf = io.BytesIO()
-    tifffile.imwrite(buf, array, photometric="rgb", extrasamples=["unassalpha"], compression="zlib")
+    tifffile.imwrite(buf, array, photometric="rgb", compression="zlib", iccprofile=icc,
+                     **({"extrasamples": ["unassalpha"]} if array.shape[2] == 4 else {}))
     return buf.getvalue()
 
 
-def _pil_encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta) -> bytes:
-    import io
+def _keeps_gray_alpha(ext: str, dtype) -> bool:
+    """Whether an ``ext`` file of ``dtype`` is written as gray + alpha (Pillow's 8-bit LA);
+    otherwise gray + alpha goes out as RGBA (or, in a JPEG, gray)."""
+    return ext in (".png", ".tif", ".tiff") and np.dtype(dtype) == np.uint8
 
+
+def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Meta | None, list[str]]:
+    """What of ``meta`` an ``ext`` file of an image with ``channels`` channels (1 gray, 2 gray
+    + alpha, 3 RGB, 4 RGBA) of ``dtype`` holds, and what it drops, as said to a person: BMP
+    holds neither EXIF nor ICC profile; a 16-bit colour TIFF no EXIF; a profile of another
+    colour space than the pixels' (a gray one on RGB pixels, a CMYK one) would make the file
+    invalid."""
+    if meta is None or not (meta.exif or meta.icc):
+        return meta, []
+    exif, icc, lost = meta.exif, meta.icc, []
+    if ext == ".bmp":
+        lost = [w for w, v in (("its ICC profile", icc), ("its EXIF", exif)) if v]
+        return Meta(orientation=meta.orientation), lost
+    gray = channels == 1 or (channels == 2 and (ext in (".jpg", ".jpeg") or _keeps_gray_alpha(ext, dtype)))
+    space = _icc_space(icc)
+    if space in (b"GRAY", b"RGB ", b"CMYK", b"CMY ") and space != (b"GRAY" if gray else b"RGB "):  # others: kept
+        name = space.decode("latin-1").strip() or "unnamed"
+        lost.append(f"its {name} ICC profile (it does not describe {'gray' if gray else 'RGB'} pixels)")
+        icc = None
+    if exif and ext in (".tif", ".tiff") and channels >= 2 and not gray and np.dtype(dtype) == np.uint16:
+        if _exif_tells(exif):  # not only the file's own tags (a TIFF's Software line)
+            lost.append("its EXIF (a 16-bit colour TIFF is written without)")
+        exif = None
+    return Meta(exif=exif, icc=icc, orientation=meta.orientation), lost
+
+
+def _exif_tells(exif: bytes) -> bool:
+    """Whether an EXIF block holds what a person would miss: the camera (make, model), the
+    shot (the Exif sub-IFD: date, exposure, ISO) or where it was taken (GPS)."""
+    from PIL import Image as PILImage
+
+    try:
+        ex = PILImage.Exif()
+        ex.load(b"Exif\x00\x00" + exif)
+        return any(t in ex for t in (0x010F, 0x0110, 0x8769, 0x8825))
+    except Exception:  # noqa: BLE001
+        return True
+
+
+def _exif_sized(exif: bytes, width: int, height: int) -> bytes:
+    """``exif`` with its Exif IFD's pixel dimensions (PixelXDimension, PixelYDimension) set
+    to the image written, where it has them and they differ (a turned or enlarged photo)."""
+    from PIL import Image as PILImage
+
+    try:
+        ex = PILImage.Exif()
+        ex.load(b"Exif\x00\x00" + exif)
+        sub = ex.get_ifd(0x8769)
+        if not any(k in sub and sub[k] != v for k, v in ((0xA002, width), (0xA003, height))):
+            return exif
+        for k, v in ((0xA002, width), (0xA003, height)):
+            if k in sub:
+                sub[k] = v
+        out = ex.tobytes()
+    except Exception:  # an EXIF Pillow cannot rewrite: kept as it was  # noqa: BLE001
+        return exif
+    return out[6:] if out.startswith(b"Exif\x00\x00") else out
+
+
+def _pil_encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta) -> bytes:
     from PIL import Image as PILImage
 
     im = PILImage.fromarray(array)
@@ -557,6 +674,8 @@ def _pil_encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta) ->
     buf = io.BytesIO()
     if ext == ".webp":
         im.save(buf, "WEBP", **({"quality": int(quality)} if quality is not None else {"lossless": True}), **kw)
+    elif ext == ".png":
+        im.save(buf, "PNG", **kw)
     else:
         # libtiff (LZW) refuses an EXIF that points to sub-IFDs (a camera's Exif IFD with its ISO and
         # exposure, GPS): Pillow's own writer, uncompressed, keeps them

@@ -30,6 +30,8 @@ def estimate_sigma(image: torch.Tensor) -> float:
         arr = a[b].numpy().transpose(1, 2, 0)
         with warnings.catch_warnings():  # a flat image has no detail coefficients: no noise
             warnings.simplefilter("ignore", RuntimeWarning)
+            # per channel, scikit-image takes an image 4 px wide or less for a colour one and warns
+            warnings.filterwarnings("ignore", message=".*channel_axis is None", category=UserWarning)
             est = np.nan_to_num(np.asarray(sk_est(arr, channel_axis=-1, average_sigmas=False), float))
         vals.append(float(np.mean(est)))
     return float(np.mean(vals))

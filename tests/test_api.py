@@ -82,7 +82,7 @@ def test_sigma_estimated_when_missing(P):
     "call,match",
     [
         (lambda P: restore.denoise(np.zeros((8, 8), np.int32), sigma=0.1, prior=P), "dtype"),
-        (lambda P: restore.denoise(np.zeros((8, 8, 2), np.uint8), sigma=0.1, prior=P), "shape"),
+        (lambda P: restore.denoise(np.zeros((8, 8, 5), np.uint8), sigma=0.1, prior=P), "shape"),
         (lambda P: restore.denoise(np.full((8, 8), np.nan, np.float32), sigma=0.1, prior=P), "NaN"),
         (lambda P: restore.denoise(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), prior=P), "float"),
         (lambda P: restore.denoise([[0.1]], prior=P), "numpy array"),

@@ -161,8 +161,6 @@ def test_rgba_tiff_alpha_marked_and_read_unpremultiplied(tmp_path):
 def test_write_image_takes_floats_in_0_1_and_refuses_what_it_cannot_write(tmp_path):
     """A float result of the API (float in, float out) was written as an all-black image;
     an int64 array gave OpenCV's multi-line error."""
-
-
     img = (np.random.default_rng(0).random((12, 10, 3)) * 255).astype(np.uint8)
     for dtype in (np.float32, np.float64):
         p = write_image(tmp_path / f"f{np.dtype(dtype).name}.png", (img / 255.0).astype(dtype))
@@ -170,7 +168,7 @@ def test_write_image_takes_floats_in_0_1_and_refuses_what_it_cannot_write(tmp_pa
     g = write_image(tmp_path / "g.jpg", np.linspace(-0.01, 1.01, 120).reshape(12, 10))  # overshoot clipped
     assert read_image(g).array.dtype == np.uint8
     for arr, msg in [(img.astype(np.int64), "dtype int64"), (img.astype(np.float32), "divide by 255"),
-                     (np.full((4, 4), np.nan), "NaN"), (img[..., :2], "H x W x 3"), (img.tolist(), "numpy array")]:
+                     (np.full((4, 4), np.nan), "NaN"), (np.dstack([img, img]), "H x W x C"), (img.tolist(), "numpy array")]:
         with pytest.raises(InputError, match=msg):
             write_image(tmp_path / "bad.png", arr)
     assert not (tmp_path / "bad.png").exists()

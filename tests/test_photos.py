@@ -194,3 +194,94 @@ def test_an_output_format_that_drops_alpha_or_depth_says_so(tmp_path, run):
     assert r.exit_code == 0 and "a WEBP output drops the 16-bit depth" in r.output
     r = run("denoise", tmp_path / "d.png", "--sigma", "5", "-o", tmp_path / "d.tif")
     assert r.exit_code == 0 and "drops" not in r.output
+
+
+def _icc(space: bytes = b"RGB ") -> bytes:
+    """An sRGB profile, its header's colour space set to ``space`` (a stand-in for a gray or CMYK
+    profile: ImageCms makes no such profile)."""
+    b = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    b[16:20] = space
+    return bytes(b)
+
+
+def test_gray_with_alpha_is_restored_as_gray_and_written_as_such(tmp_path, run):
+    """A gray + alpha (LA) image was read as RGBA and restored as colour: colour fringes on a
+    gray photo (|R - G| up to 12 after deblur). It is read as H x W x 2, restored as gray, and
+    written as LA where the format holds it (8-bit PNG / TIFF), gray in a JPEG, RGBA else."""
+    la = np.dstack([_pattern(24, 32)[..., 0], np.full((24, 32), 200, np.uint8)])
+    Image.fromarray(la, "LA").save(tmp_path / "la.png", icc_profile=_icc(b"GRAY"))
+    img = read_image(tmp_path / "la.png")
+    assert img.array.shape == (24, 32, 2) and img.has_alpha and img.color.shape == (24, 32)
+    assert np.array_equal(img.alpha, la[..., 1])
+    r = run("deblur", tmp_path / "la.png", "--kernel", "gaussian:1.0", "-o", tmp_path / "o.png")
+    out = Image.open(tmp_path / "o.png")
+    assert r.exit_code == 0 and out.mode == "LA" and out.info["icc_profile"][16:20] == b"GRAY"
+    assert np.array_equal(np.asarray(out)[..., 1], la[..., 1])
+    for ext, mode in ((".jpg", "L"), (".tif", "LA"), (".bmp", "RGBA"), (".webp", "RGBA")):
+        r = run("denoise", tmp_path / "la.png", "--sigma", "5", "-o", tmp_path / f"o{ext}")
+        got = Image.open(tmp_path / f"o{ext}")
+        assert r.exit_code == 0 and got.mode == mode, (ext, got.mode)
+        if mode == "RGBA":  # equal colours, and the gray profile left out of an RGB file, said so
+            a = np.asarray(got).astype(int)
+            assert np.array_equal(a[..., 0], a[..., 1]) and np.array_equal(a[..., 1], a[..., 2])
+            said = "drops its ICC profile" if ext == ".bmp" else "drops its GRAY ICC profile (it does not describe RGB"
+            assert "icc_profile" not in got.info and said in r.output
+
+
+def test_an_output_never_carries_a_profile_of_another_colour_space_and_says_what_it_drops(tmp_path, run):
+    """A CMYK or gray profile was copied into RGB outputs (libpng: 'invalid ICC profile color
+    space'); BMP dropped ICC and EXIF in silence, and warned that it drops alpha, which it keeps."""
+    rgb = _pattern(24, 32)
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "cmyk.jpg", icc_profile=_icc(b"CMYK"))
+    r = run("denoise", tmp_path / "cmyk.jpg", "--sigma", "5", "-o", tmp_path / "c.png")
+    assert r.exit_code == 0 and Image.open(tmp_path / "c.png").info.get("icc_profile") is None
+    Image.fromarray(rgb).save(tmp_path / "g.png", icc_profile=_icc(b"GRAY"), exif=_exif(make="Cam").tobytes())
+    r = run("denoise", tmp_path / "g.png", "--sigma", "5", "-o", tmp_path / "g2.png")
+    out = Image.open(tmp_path / "g2.png")
+    assert "icc_profile" not in out.info and out.getexif().get(0x010F) == "Cam"
+    assert "a PNG output drops its GRAY ICC profile (it does not describe RGB pixels)" in r.output
+    rgba = np.dstack([rgb, np.arange(32, dtype=np.uint8)[None].repeat(24, 0) * 8])
+    Image.fromarray(rgba).save(tmp_path / "a.png", icc_profile=_icc(), exif=_exif(make="Cam").tobytes())
+    r = run("denoise", tmp_path / "a.png", "--sigma", "5", "-o", tmp_path / "a.bmp")
+    assert r.exit_code == 0 and "a BMP output drops its ICC profile and its EXIF" in r.output
+    assert "transparency" not in r.output and np.array_equal(read_image(tmp_path / "a.bmp").alpha, rgba[..., 3])
+
+
+def test_a_16_bit_colour_tiff_keeps_its_profile(tmp_path, run):
+    tifffile = pytest.importorskip("tifffile")
+    deep = _pattern(24, 32).astype(np.uint16) * 257
+    tifffile.imwrite(tmp_path / "p.tif", deep, photometric="rgb", iccprofile=_icc())
+    r = run("denoise", tmp_path / "p.tif", "--sigma", "5", "-o", tmp_path / "o.tif")
+    page = tifffile.TiffFile(tmp_path / "o.tif").pages[0]
+    assert r.exit_code == 0 and page.dtype == np.uint16 and page.tags[34675].value == _icc()
+    assert read_image(tmp_path / "o.tif").meta.icc == _icc() and "drops" not in r.output
+
+
+def test_exif_pixel_dimensions_follow_the_output_and_jpeg_colour_is_full_resolution(tmp_path, run):
+    """PixelXDimension / PixelYDimension were copied as they were (an enlarged or turned photo
+    kept the old size); a JPEG output at the default quality was 4:2:0 (0.1-0.3 dB lost)."""
+    ex = _exif(make="Cam")
+    ex[0x8769] = {0xA002: 32, 0xA003: 24, 0x8827: 800}
+    Image.fromarray(_pattern(24, 32)).save(tmp_path / "s.jpg", exif=ex.tobytes(), quality=95)
+    r = run("sr", tmp_path / "s.jpg", "--scale", "2", "-o", tmp_path / "big.jpg")
+    out = Image.open(tmp_path / "big.jpg")
+    sub = out.getexif().get_ifd(0x8769)
+    assert r.exit_code == 0 and out.size == (64, 48) and (sub[0xA002], sub[0xA003], sub[0x8827]) == (64, 48, 800)
+    assert [layer[1:3] for layer in out.layer] == [(1, 1)] * 3  # 4:4:4
+    r = run("denoise", tmp_path / "s.jpg", "--sigma", "5", "-o", tmp_path / "q80.jpg", "--quality", "80")
+    assert [layer[1:3] for layer in Image.open(tmp_path / "q80.jpg").layer][0] == (2, 2)  # 4:2:0 below 90
+
+
+def test_small_cli_defects_from_a_trial(tmp_path, run):
+    """-o DIR/ for a single image made no folder ("cannot write 'no extension'"); a 3x7 image
+    with --sigma warned that its estimated noise was 0.00; dejpeg on a 2000x4 image said it was
+    smaller than one 8x8 block."""
+    write_image(tmp_path / "i.png", _pattern(24, 32))
+    r = run("denoise", tmp_path / "i.png", "--sigma", "5", "-o", f"{tmp_path / 'new'}/")
+    assert r.exit_code == 0 and (tmp_path / "new" / "i.denoise.png").is_file()
+    write_image(tmp_path / "t.png", _pattern(3, 7))
+    r = run("denoise", tmp_path / "t.png", "--sigma", "25", "-o", tmp_path / "t2.png")
+    assert r.exit_code == 0 and "far from the noise" not in r.output
+    write_image(tmp_path / "thin.png", _pattern(4, 40))
+    r = run("dejpeg", tmp_path / "thin.png", "-o", tmp_path / "thin2.png")
+    assert r.exit_code == 1 and "is 40x4, under 8 px high" in r.output

@@ -395,7 +395,8 @@ def estimate_quality(x: torch.Tensor) -> int:
     H, W = p.shape[-2:]
     p = p[:, : H - H % 8, : W - W % 8]
     if p.shape[-1] < 8 or p.shape[-2] < 8:
-        raise InputError("the image is smaller than one 8x8 block: give the JPEG quality")
+        raise InputError(f"the image is {W}x{H}, under 8 px {'wide' if W < 8 else 'high'}: it holds no whole 8x8 "
+                         "block to read the JPEG quality from; give it (--quality)")
     c = dct8(p).reshape(-1, 64)
     best = 100
     for qual in range(1, 101):

@@ -35,6 +35,8 @@ class Denoise(Operator):
 
 #: Warn when a given noise level and the image's estimated one differ by more than this factor.
 SIGMA_MISMATCH = 4.0
+#: ... in images whose shorter side is at least this (a 3x7 image's estimate is no reading)
+MIN_ESTIMATE_SIDE = 16
 
 
 def sigma_mismatch(given: float, estimated: float) -> str | None:
@@ -191,7 +193,7 @@ class DenoiseTask(Task):
         return Denoise(tuple(x.shape[1:]), sigma * p.get("strength", 1.0)), x, estimated
 
     def warnings(self, x, p):
-        if p.get("sigma") is None:
+        if p.get("sigma") is None or min(x.shape[-2:]) < MIN_ESTIMATE_SIDE:  # too few pixels to read noise in
             return []
         warn = sigma_mismatch(p["sigma"] * 255, self.estimate(x, p) * 255)
         return [warn] if warn else []
