@@ -573,9 +573,9 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
     ----------
     image : numpy.ndarray, torch.Tensor or list of them
         ``H x W [x C]`` array (uint8, uint16, or float in [0, 1]; an RGBA or gray + alpha
-        (``H x W x 2``) image keeps its alpha, but pixels that inpainting fills become opaque) or a ``(B, C, H, W)`` float
-        tensor in [0, 1] (the result carries no gradient). For ``sr`` this is the
-        low-resolution image. A list gives a list: images of the same size (and type) run
+        (``H x W x 2``) image keeps its alpha, but pixels that inpainting fills become
+        opaque) or a ``(B, C, H, W)`` float tensor in [0, 1] (the result carries no
+        gradient). For ``sr`` this is the low-resolution image. A list gives a list: images of the same size (and type) run
         through the sampler together, ``batch_size`` at a time.
     task : str
         A registered task (``restore.TASKS``: denoise, inpaint, sr, ...).

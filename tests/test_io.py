@@ -168,7 +168,8 @@ def test_write_image_takes_floats_in_0_1_and_refuses_what_it_cannot_write(tmp_pa
     g = write_image(tmp_path / "g.jpg", np.linspace(-0.01, 1.01, 120).reshape(12, 10))  # overshoot clipped
     assert read_image(g).array.dtype == np.uint8
     for arr, msg in [(img.astype(np.int64), "dtype int64"), (img.astype(np.float32), "divide by 255"),
-                     (np.full((4, 4), np.nan), "NaN"), (np.dstack([img, img]), "H x W x C"), (img.tolist(), "numpy array")]:
+                     (np.full((4, 4), np.nan), "NaN"), (np.dstack([img, img]), "H x W x C"),
+                     (img.tolist(), "numpy array")]:
         with pytest.raises(InputError, match=msg):
             write_image(tmp_path / "bad.png", arr)
     assert not (tmp_path / "bad.png").exists()
