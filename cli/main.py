@@ -219,6 +219,7 @@ def list_(as_json):
                  "start": None if t.sigma_max is None or not SAMPLERS.get(t.sampler).scheduled
                  else round(t.sigma_max * 255, 3),
                  **({"start_note": t.start_note} if t.start_note else {}),
+                 **({"default_note": t.default_note} if t.default_note else {}),
                  "options": [q.option for q in t.params if q.cli]} for n, t in tks.items()}
     samplers = {}
     for n, s in SAMPLERS.items():
@@ -243,7 +244,8 @@ def list_(as_json):
     tw = max(len(t["summary"]) for t in tasks.values())
     for n, t in tks.items():
         first = t.start_note if t.sigma_max is None and t.start_note else start(t.sigma_max, t.sampler)
-        click.echo(f"  {n:<9} {t.summary:<{tw}}  {t.sampler}, {evals(t.steps)}, {first}")
+        click.echo(f"  {n:<9} {t.summary:<{tw}}  {t.sampler}, {evals(t.steps)}, {first}"
+                   + (f" ({t.default_note})" if t.default_note else ""))
     click.echo("samplers (as another task's sampler: their own start; --sigma-max overrides):")
     sw = max(len(s["summary"]) for s in samplers.values())
     for n, s in SAMPLERS.items():

@@ -316,6 +316,9 @@ def run(
         with torch.no_grad():
             out = sspec.load()(op.denoiser(pri), y, op, sigmas, generator=generator, callback=progress, **hyper)
     out = op.finish(out, y).float()
+    if not bool(torch.isfinite(out).all()):  # never written out (as black) with exit 0
+        raise RestoreError(f"{task}: the result holds NaN or inf (sampler {name}, {n_steps} steps, noise level "
+                           f"{float(op.noise) * 255:.3g} of 255); try another sigma or steps, and please report it")
     std = None
     if samples > 1:
         out = out.reshape(B, samples, *out.shape[1:])
@@ -529,7 +532,9 @@ def _by_regions(x: torch.Tensor, regions: list, solve: Callable, progress: Calla
     each region ``(box, params, take, rows)`` is its own problem on the crop ``box``
     (``(y0, y1, x0, x1)``) of the batch's images ``rows`` with the task parameters
     ``params``; its result replaces ``x`` only where ``take`` (bool, broadcastable to those
-    rows' crop) is True. Everything else is the input, bit for bit, and costs nothing."""
+    rows' crop) is True. Everything else is the input, bit for bit, and costs nothing.
+    Regions run in order, each on the image as the ones before it left it (overlapping ones:
+    inpainting's scene fill, then the mean around it)."""
     out = x.detach().float().clone()
     std = None
     k = len(regions)
@@ -546,7 +551,7 @@ def _by_regions(x: torch.Tensor, regions: list, solve: Callable, progress: Calla
     for j, (box, params, take, rows) in enumerate(regions):
         y0, y1, x0, x1 = box
         idx = torch.as_tensor(rows, device=x.device)
-        res = solve(x[idx, :, y0:y1, x0:x1], params, rows,
+        res = solve(out[idx, :, y0:y1, x0:x1], params, rows,  # as the regions before left it
                     _part_progress(seen_step if progress is not None else None, j, k, "region"))
         used[res.sampler] = max(used.get(res.sampler, 0), res.steps)
         for key, v in res.params.items():

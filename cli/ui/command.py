@@ -37,9 +37,6 @@ def ui(port, host, open_, weights, device, max_pixels, threads):
         click.echo(f"error: restore ui needs the '{UI_EXTRA}' extra: pip install \"restore[{UI_EXTRA}]\" "
                    f"({e.name or e} is missing)", err=True)
         sys.exit(2)
-    if host not in LOCAL_HOSTS:
-        click.echo(f"warning: binding {host}: anyone who can reach this machine on port {port} can use the app "
-                   "(upload images, run jobs); there is no login", err=True)
     import socket
 
     try:  # bound here, so that the address printed is the one served (--port 0: a free one)
@@ -52,6 +49,9 @@ def ui(port, host, open_, weights, device, max_pixels, threads):
         click.echo(f"error: cannot listen on {host}:{port} ({e.strerror or e})", err=True)
         sys.exit(1)
     bound = sock.getsockname()
+    if host not in LOCAL_HOSTS:  # the port bound (--port 0: the free one taken)
+        click.echo(f"warning: binding {host}: anyone who can reach this machine on port {bound[1]} can use the app "
+                   "(upload images, run jobs); there is no login", err=True)
     shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
     url = f"http://{shown}:{bound[1]}/"
     app = create_app(weights=weights, device=device, max_pixels=max_pixels, threads=threads)

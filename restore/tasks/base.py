@@ -307,6 +307,8 @@ class Task:
     #: what ``restore list`` says of the default recipe's first noise level when it is set per
     #: input (``sigma_max`` None with a recipe that derives it), instead of "from pure noise"
     start_note: str | None = None
+    #: what ``restore list`` adds to the default recipe where it is not the one for every input
+    default_note: str | None = None
 
     def estimated_note(self, params: dict, sigma: float) -> str:
         """The line telling what was estimated for an image (``params``: the result's reported

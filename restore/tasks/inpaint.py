@@ -829,6 +829,18 @@ def hole_boxes(hole: np.ndarray, margin: int, multiple: int = 1) -> list[tuple[i
     return sorted(boxes)
 
 
+def _local_boxes(hole: np.ndarray, multiple: int) -> list[tuple[int, int, int, int]] | None:
+    """:func:`hole_boxes` with :data:`LOCAL_MARGIN`, or None when they are too many or cover
+    too much of the image to be worth solving apart (the whole image at once)."""
+    H, W = hole.shape
+    boxes = hole_boxes(hole, LOCAL_MARGIN, multiple)
+    if len(boxes) > LOCAL_MAX_REGIONS or sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in boxes) > (
+        LOCAL_MAX_FRACTION * H * W
+    ):
+        return None
+    return boxes
+
+
 def _scene_start(x: torch.Tensor, known: torch.Tensor, rows: list[int], hole: np.ndarray,
                  box: tuple[int, int, int, int], exclude: np.ndarray | None = None,
                  lines: bool = True) -> torch.Tensor | None:
@@ -948,10 +960,14 @@ class InpaintTask(Task):
     # level at 0.005 adds +0.38 dB on CBSD68 1-12 and +0.32 dB on 13-24 at the same 20
     # evaluations (benchmarks/results/dpir_momentum.md)
     sampler, steps, sigma_max, spacing, sigma_min, options = "dpir", 20, 0.2, "log", 0.005, (("momentum", 0.5),)
-    helper_args = ("mask",)
+    default_note = (f"for holes up to {2 * SCENE_RADIUS} px wide; wider ones get the scene fill: PatchMatch, "
+                    "no evaluations, where pypatchmatch is installed")
+    helper_args = (("mask", None),)  # or known=, or mask_source="alpha"
     helper_doc = """Fill the pixels ``mask`` marks; known pixels are kept exactly.
 
-    ``mask``: ``H x W``, True / 1 / values at half the range or more (128 of 255) = pixels to fill.
+    ``mask``: ``H x W``, True / 1 / values at half the range or more (128 of 255) = pixels to fill
+    (or ``known=``, True = observed; or, for an RGBA image, ``mask_source="alpha"``: its
+    transparent pixels).
 
     {params}
 
@@ -1067,10 +1083,11 @@ class InpaintTask(Task):
         H, W = x.shape[-2:]
         k = known.reshape(-1, H, W).all(0)  # known in every image and channel
         hole = (~k).numpy()
-        boxes = hole_boxes(hole, LOCAL_MARGIN, multiple)
-        if len(boxes) > LOCAL_MAX_REGIONS or sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in boxes) > (
-            LOCAL_MAX_FRACTION * H * W
-        ):
+        parts = self._fill_parts(hole, p)
+        if parts is not None:
+            return self._parted_regions(x, p, known, hole, parts, multiple)
+        boxes = _local_boxes(hole, multiple)
+        if boxes is None:
             return None
         out = []
         for y0, y1, x0, x1 in boxes:
@@ -1085,6 +1102,53 @@ class InpaintTask(Task):
                 params["start"] = _scene_start(x, known, rows, hole, (y0, y1, x0, x1), p.get("exclude"),
                                                p.get("lines", True))
             out.append(((y0, y1, x0, x1), params, ~kc, rows))  # ~kc: over the batch and channels
+        return out
+
+    def _fill_parts(self, hole: np.ndarray, p: dict) -> list[tuple[str, np.ndarray]] | None:
+        """``fill="auto"`` over holes of both kinds: ``[("scene", the wide ones), ("mean", the
+        narrow ones)]``, each hole (connected component) by its own inscribed radius (as
+        :meth:`fill_of` judges a crop's); None where one fill serves all (one kind, a fill
+        given, no pypatchmatch, no whole patches to copy). Without it, holes that shared a crop,
+        or an image mostly in crops, got one fill: a scratch beside an object the scene's."""
+        import cv2
+
+        if (p.get("fill") or "auto") != "auto" or not has_patchmatch():
+            return None
+        n, lab = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
+        if n <= 2:
+            return None
+        top = np.zeros(n, np.float32)
+        np.maximum.at(top, lab.ravel(), hole_depth(hole, outside_known=True).ravel())
+        wide = (top > SCENE_RADIUS)[lab] & hole
+        if not wide.any() or wide.sum() == hole.sum() or not has_sources(hole):
+            return None
+        return [("scene", wide), ("mean", hole & ~wide)]
+
+    def _parted_regions(self, x, p, known, hole, parts, multiple) -> list:
+        """Regions for :meth:`_fill_parts`: the scene fill's crops first (every hole unknown
+        there, so a scratch is no source; only the wide holes taken), then the mean's, in which
+        only the narrow holes are unknown and the wide ones hold the scene's fill (regions run
+        in order, each on the image as the ones before left it)."""
+        H, W = hole.shape
+        out = []
+        for fill, part in parts:
+            boxes = _local_boxes(part, multiple) or [(0, H, 0, W)]
+            for y0, y1, x0, x1 in boxes:
+                kc = known[..., y0:y1, x0:x1]
+                pc = torch.from_numpy(part[y0:y1, x0:x1])
+                take = ~kc & pc
+                run_known = kc if fill == "scene" else kc | ~pc
+                rows = list(range(x.shape[0]))
+                if kc.ndim == 4:  # one mask per image: the images with a hole of this part in this crop
+                    rows = [i for i in rows if bool(take[i].any())]
+                    take, run_known = take[rows], run_known[rows]
+                if not rows or not bool(take.any()):
+                    continue
+                params = {"known": run_known, "sigma": 0.0, "fill": fill, "local": False}
+                if fill == "scene":
+                    params["start"] = _scene_start(x, known, rows, hole, (y0, y1, x0, x1), p.get("exclude"),
+                                                   p.get("lines", True))
+                out.append(((y0, y1, x0, x1), params, take, rows))
         return out
 
     def build(self, x, p):
