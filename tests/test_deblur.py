@@ -264,3 +264,32 @@ def test_kernel_specs_forgiven_and_refused(tmp_path, tiny_prior_dir, tiny_prior)
     r = CliRunner().invoke(main, ["deblur", str(tmp_path / "img.png"), "--kernel", "motion:15,nan",
                                   "--weights", str(tiny_prior_dir), "-q"])
     assert r.exit_code == 2 and "bad numbers" in r.output
+
+
+def test_a_noise_free_blur_is_not_inverted_outright(tiny_prior):
+    """A blurred photo with no noise added read 0 noise, and the data step inverted the kernel
+    outright: ripples everywhere, and NaN written out as black tiles with exit 0. The noise
+    assumed is at least NOISE_FLOOR; and a result holding NaN is an error, never an image."""
+    from restore.api import run
+    from restore.tasks.deblur import NOISE_FLOOR, gaussian_kernel
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 48, 48, generator=g)
+    k = torch.from_numpy(gaussian_kernel(1.6)).float()
+    y = torch.nn.functional.conv2d(x, k[None, None].repeat(3, 1, 1, 1), padding=k.shape[-1] // 2, groups=3)
+    y = (y * 255).round() / 255  # 8-bit rounding, no noise
+    r = run(y, "deblur", kernel="gaussian:1.6", sigma=0.0, prior=tiny_prior, steps=2)
+    assert r.sigma_y == pytest.approx(NOISE_FLOOR) and torch.isfinite(r.image).all()
+    r = run(y, "deblur", kernel="gaussian:1.6", prior=tiny_prior, steps=2)  # estimated: the rounding's, or the floor
+    assert r.sigma_y >= NOISE_FLOOR and torch.isfinite(r.image).all()
+
+
+def test_a_result_holding_nan_is_an_error_not_an_image(tiny_prior, monkeypatch):
+    from restore.api import run
+    from restore.errors import RestoreError
+    from restore.tasks.deblur import Blur
+
+    monkeypatch.setattr(Blur, "finish", lambda self, x, y: torch.full_like(x, float("nan")))
+    with pytest.raises(RestoreError, match="the result holds NaN"):
+        run(torch.rand(1, 3, 32, 32), "deblur", kernel="gaussian:1.0", sigma=0.01, edges="periodic",
+            prior=tiny_prior, steps=1)
