@@ -154,8 +154,19 @@ class SuperResolve(Operator):
         return self._mats(like)["s"]
 
     def init(self, y):
-        """Bicubic-like upsampling of ``y``: the pseudo-inverse (exact in the row space)."""
-        return self.A_dagger(y)
+        """A start consistent with ``y``: for the bicubic kernel, bicubic upsampling with its
+        error in the row space corrected (``up + A_dagger(y - A up)``); for box, the
+        pseudo-inverse (the low-resolution pixels repeated).
+
+        The bicubic pseudo-inverse alone (the minimum-norm solution: nothing in the null
+        space) rings at the image's edges: on a 200x150 crop a first column 62 levels dark and
+        a third 26 bright, which 4 sampler steps or fewer left as a dark frame. With this start,
+        on 8 BSDS validation photos x4 (Y PSNR, 4 px shaved): 20 steps 26.893 dB either way,
+        4 steps 26.839 against 26.834, the first column's mean error 0.3 against 3.2 levels."""
+        if self.kernel != "bicubic":
+            return self.A_dagger(y)
+        up = torch.nn.functional.interpolate(y, size=tuple(self.x_shape[-2:]), mode="bicubic", align_corners=False)
+        return up + self.A_dagger(y - self.A(up))
 
     def describe(self) -> dict:
         return {**super().describe(), "scale": self.scale, "kernel": self.kernel}
