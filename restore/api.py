@@ -377,8 +377,8 @@ def check_stepless_samples(recipe, samples: int, steps: int | None) -> None:
     """Refuse ``samples`` > 1 where the recipe runs no sampler (0 steps, none given): every
     sample would be the same fill and the std map zero."""
     if recipe is not None and samples > 1 and recipe.steps == 0 and not steps:
-        raise InputError(f"--samples {samples}: this fill runs no sampler (no steps of the prior), so every "
-                         "sample would be the same; add --steps N (e.g. 4) to sample")
+        raise InputError(f"samples {samples}: this fill runs no sampler (no steps of the prior), so every "
+                         "sample would be the same; add steps (steps=4, --steps 4) to sample")
 
 
 def _seeds(seed: int | Sequence[int] | None, n: int) -> list[int]:
