@@ -198,7 +198,16 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         raise InputError(f"{p}: unreadable image ({_first_line(e)})") from None
     if arr is None:
         arr = _cv2_decode(p, unturned)
+        if arr.ndim == 3 and arr.shape[2] == 4 and _png_gray_alpha(p):  # 16-bit gray + alpha: OpenCV gives RGBA
+            arr = np.ascontiguousarray(arr[..., [0, 3]])
     return Image(orient(_normalise(arr, p), meta.orientation), p, meta)
+
+
+def _png_gray_alpha(p: Path) -> bool:
+    """Whether ``p`` is a PNG of colour type 4 (gray + alpha), by its IHDR chunk."""
+    with open(p, "rb") as f:
+        head = f.read(26)
+    return len(head) == 26 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and head[25] == 4
 
 
 def _icc_space(icc: bytes | None) -> bytes | None:

@@ -285,3 +285,29 @@ def test_small_cli_defects_from_a_trial(tmp_path, run):
     write_image(tmp_path / "thin.png", _pattern(4, 40))
     r = run("dejpeg", tmp_path / "thin.png", "-o", tmp_path / "thin2.png")
     assert r.exit_code == 1 and "is 40x4, under 8 px high" in r.output
+
+
+def test_a_16_bit_gray_alpha_png_is_read_as_gray_alpha(tmp_path, run):
+    """OpenCV decodes a 16-bit gray + alpha PNG (which Pillow would cut to 8 bits) as RGBA: it
+    was restored as colour. It is read as H x W x 2, 16 bits kept, and written as RGBA with
+    equal colours (no writer here takes 16-bit gray + alpha)."""
+    import struct
+    import zlib
+
+    gray = (np.arange(24 * 32).reshape(24, 32) * 80).astype(np.uint16)
+    la = np.dstack([gray, np.full((24, 32), 40000, np.uint16)]).astype(">u2")
+    raw = b"".join(b"\x00" + row.tobytes() for row in la)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 32, 24, 16, 4, 0, 0, 0))  # 16 bits, colour type 4
+    (tmp_path / "la16.png").write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(raw))
+                                        + chunk(b"IEND", b""))
+    img = read_image(tmp_path / "la16.png")
+    assert img.array.shape == (24, 32, 2) and img.array.dtype == np.uint16
+    assert np.array_equal(img.color, gray) and (img.alpha == 40000).all()
+    r = run("denoise", tmp_path / "la16.png", "--sigma", "5", "-o", tmp_path / "o.png")
+    out = read_image(tmp_path / "o.png").array
+    assert r.exit_code == 0 and out.shape == (24, 32, 4) and out.dtype == np.uint16 and (out[..., 3] == 40000).all()
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
