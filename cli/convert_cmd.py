@@ -25,7 +25,8 @@ def _parse_flags(text: str) -> dict:
     try:
         flags = json.loads(text)
     except json.JSONDecodeError as e:
-        raise click.BadParameter(f"{'' if inline else str(p) + ': '}not valid JSON ({e})", param_hint="--flags") from None
+        where = "" if inline else f"{p}: "
+        raise click.BadParameter(f"{where}not valid JSON ({e})", param_hint="--flags") from None
     if not isinstance(flags, dict):
         raise click.BadParameter("must be a JSON object of guided-diffusion flags", param_hint="--flags")
     return flags

@@ -62,7 +62,7 @@ def _list_images(root: Path, recursive: bool, pattern: str | None) -> list[Path]
     if pattern:  # case-blind, as the plain scan's extensions are ('*.jpg' takes UPPER.JPG)
         pat = pattern.lower()
         files = [p for p in files
-                 if fnmatch.fnmatchcase(p.name.lower(), pat) or fnmatch.fnmatchcase(str(p.relative_to(root)).lower(), pat)]
+                 if any(fnmatch.fnmatchcase(n.lower(), pat) for n in (p.name, str(p.relative_to(root))))]
     else:
         rest = [p for p in files if p.suffix.lower() not in READ_EXTS]
         if rest:  # said, not skipped in silence (a .gif given by name, or by --glob, is read)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .errors import InputError, RestoreError
-from .io import FLOAT_MAX, check_float_scale, to_tensor
+from .io import FLOAT_MAX, Image, check_float_scale, to_tensor
 from .prior import Prior, load_prior
 from .registry import MAX_SEED
 from .samplers import check_compatible, check_samples
@@ -135,8 +135,8 @@ def _to_batch(image: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any], 
     _check_size(a.shape[0], a.shape[1])
     if a.dtype.kind == "f" and not np.isfinite(a).all():
         raise InputError("image holds NaN or inf")
-    alpha = a[:, :, -1] if a.ndim == 3 and a.shape[2] in (2, 4) else None
-    color = a if alpha is None else a[:, :, :3] if a.shape[2] == 4 else a[:, :, 0]
+    img = Image(a)  # its colour and alpha split as a file's are
+    alpha, color = img.alpha, img.color
     if a.dtype.kind == "f":
         check_float_scale(color)
     dtype = image.dtype
@@ -147,10 +147,9 @@ def _to_batch(image: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any], 
         units (uint8: 0-255 levels), not rounded to its integer levels."""
         from .io import from_tensor
 
-        if std:
+        if std:  # a std is at most 0.5: from_tensor's clip to [0, 1] leaves it as it is
             unit = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(dtype), 1.0)
-            out = np.ascontiguousarray(t[0].detach().cpu().float().numpy().transpose(1, 2, 0) * np.float32(unit))
-            out = out[:, :, 0] if out.shape[2] == 1 else out
+            out = from_tensor(t, np.float32) * np.float32(unit)
         else:
             out = from_tensor(t, dtype)
         if squeeze:
@@ -234,8 +233,9 @@ def run(
                          "sigma_max / sigma_min / spacing do not apply")
     own = name == rc.sampler  # the task's measured defaults go with its default sampler
     check_stepless_samples(rc if own and sampler is None else None, samples, steps)
-    _check_options(name, sspec.load(), hyper, tk)
-    hyper = _typed_options(name, sspec.load(), hyper)
+    fn = sspec.load()
+    _check_options(name, fn, hyper, tk)
+    hyper = _typed_options(name, fn, hyper)
     if own:  # explicit options win over the task's measured ones
         hyper = {**dict(rc.options), **hyper}
     dev = resolve_device(device)
@@ -314,7 +314,7 @@ def run(
         sigmas = pri.schedule.sampling_sigmas(n_steps, sigma_max=sigma_max, sigma_min=sigma_min,
                                               spacing=spacing or "karras")
         with torch.no_grad():
-            out = sspec.load()(op.denoiser(pri), y, op, sigmas, generator=generator, callback=progress, **hyper)
+            out = fn(op.denoiser(pri), y, op, sigmas, generator=generator, callback=progress, **hyper)
     out = op.finish(out, y).float()
     if not bool(torch.isfinite(out).all()):  # never written out (as black) with exit 0
         raise RestoreError(f"{task}: the result holds NaN or inf (sampler {name}, {n_steps} steps, noise level "
@@ -580,8 +580,9 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
         ``H x W [x C]`` array (uint8, uint16, or float in [0, 1]; an RGBA or gray + alpha
         (``H x W x 2``) image keeps its alpha, but pixels that inpainting fills become
         opaque) or a ``(B, C, H, W)`` float tensor in [0, 1] (the result carries no
-        gradient). For ``sr`` this is the low-resolution image. A list gives a list: images of the same size (and type) run
-        through the sampler together, ``batch_size`` at a time.
+        gradient). For ``sr`` this is the low-resolution image. A list gives a list: images
+        of the same size (and type) run through the sampler together, ``batch_size`` at a
+        time.
     task : str
         A registered task (``restore.TASKS``: denoise, inpaint, sr, ...).
     samples : int

@@ -216,12 +216,6 @@ def _icc_space(icc: bytes | None) -> bytes | None:
     return icc[16:20] if icc is not None and len(icc) >= 128 else None
 
 
-def _srgb_icc() -> bytes:
-    from PIL import ImageCms
-
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-
-
 def _cmyk_to_srgb(im, meta: Meta) -> tuple[np.ndarray, Meta]:
     """A CMYK image with its CMYK profile, converted through it to sRGB (with an sRGB profile
     for the output: the CMYK one does not describe RGB pixels); Pillow's plain conversion,
@@ -229,10 +223,10 @@ def _cmyk_to_srgb(im, meta: Meta) -> tuple[np.ndarray, Meta]:
     from PIL import ImageCms
 
     im.load()
+    srgb = ImageCms.createProfile("sRGB")
     try:
-        rgb = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(meta.icc)),
-                                        ImageCms.createProfile("sRGB"), outputMode="RGB")
-        icc = _srgb_icc()
+        rgb = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(meta.icc)), srgb, outputMode="RGB")
+        icc = ImageCms.ImageCmsProfile(srgb).tobytes()
     except (ImageCms.PyCMSError, OSError, ValueError):
         rgb, icc = im.convert("RGB"), None
     return np.asarray(rgb), dataclasses.replace(meta, icc=icc)
@@ -517,9 +511,10 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
 
     ``quality`` (1-100) sets JPEG's (default 95; 4:4:4 from 90 up, else 4:2:0) and WebP's
     (default lossless) compression;
-    ``meta`` (EXIF, ICC profile) is written into PNG, JPEG, WebP and 8-bit TIFF files (not
-    BMP, not 16-bit colour TIFF; a TIFF whose EXIF points to sub-IFDs, as a camera's does, is
-    written uncompressed, LZW's libtiff refusing them)."""
+    ``meta`` (EXIF, ICC profile) is written as far as the file holds it (:func:`written_meta`:
+    not into BMP; no EXIF in a 16-bit colour TIFF; no profile of another colour space than
+    the pixels'); a TIFF whose EXIF points to sub-IFDs, as a camera's does, is written
+    uncompressed, LZW's libtiff refusing them."""
     cv2 = _quiet_cv2()
 
     array = _encodable(array)
@@ -640,15 +635,22 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
     return Meta(exif=exif, icc=icc, orientation=meta.orientation), lost
 
 
+def _exif_of(exif: bytes | None):
+    """A Pillow ``Exif`` of :class:`Meta`'s EXIF bytes (a TIFF block, no ``Exif`` header);
+    empty for None."""
+    from PIL import Image as PILImage
+
+    ex = PILImage.Exif()
+    if exif:
+        ex.load(b"Exif\x00\x00" + exif)
+    return ex
+
+
 def _exif_tells(exif: bytes) -> bool:
     """Whether an EXIF block holds what a person would miss: the camera (make, model), the
     shot (the Exif sub-IFD: date, exposure, ISO) or where it was taken (GPS)."""
-    from PIL import Image as PILImage
-
     try:
-        ex = PILImage.Exif()
-        ex.load(b"Exif\x00\x00" + exif)
-        return any(t in ex for t in (0x010F, 0x0110, 0x8769, 0x8825))
+        return any(t in _exif_of(exif) for t in (0x010F, 0x0110, 0x8769, 0x8825))
     except Exception:  # noqa: BLE001
         return True
 
@@ -656,11 +658,8 @@ def _exif_tells(exif: bytes) -> bool:
 def _exif_sized(exif: bytes, width: int, height: int) -> bytes:
     """``exif`` with its Exif IFD's pixel dimensions (PixelXDimension, PixelYDimension) set
     to the image written, where it has them and they differ (a turned or enlarged photo)."""
-    from PIL import Image as PILImage
-
     try:
-        ex = PILImage.Exif()
-        ex.load(b"Exif\x00\x00" + exif)
+        ex = _exif_of(exif)
         sub = ex.get_ifd(0x8769)
         if not any(k in sub and sub[k] != v for k, v in ((0xA002, width), (0xA003, height))):
             return exif
@@ -688,9 +687,7 @@ def _pil_encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta) ->
     else:
         # libtiff (LZW) refuses an EXIF that points to sub-IFDs (a camera's Exif IFD with its ISO and
         # exposure, GPS): Pillow's own writer, uncompressed, keeps them
-        ex = PILImage.Exif()
-        if meta.exif:
-            ex.load(kw["exif"])
+        ex = _exif_of(meta.exif)
         sub = any(tag in ex for tag in (0x8769, 0x8825, 0xA005))
         im.save(buf, "TIFF", **({} if sub else {"compression": "tiff_lzw"}), **kw)
     return buf.getvalue()

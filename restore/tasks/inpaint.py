@@ -829,6 +829,26 @@ def hole_boxes(hole: np.ndarray, margin: int, multiple: int = 1) -> list[tuple[i
     return sorted(boxes)
 
 
+def _opaque(dtype) -> int:
+    """Alpha's opaque value for an image of ``dtype`` (its integer top; 1 for floats)."""
+    return int(np.iinfo(dtype).max) if np.dtype(dtype).kind == "u" else 1
+
+
+def _transparent_holes(alpha: np.ndarray, invert: bool, p: dict, how: str, invert_name: str) -> dict:
+    """``p`` with the fully transparent pixels of ``alpha`` as its mask (the opaque ones with
+    ``invert``), held as drawn unless a dilation is asked for (the colours under transparent
+    pixels show no object); ``how`` / ``invert_name`` name the options in the message when
+    there is none."""
+    hole = (alpha == 0) != invert
+    if not hole.any():
+        raise InputError(f"{how} found nothing to fill (the holes are the pixels of alpha "
+                         + (f"above 0, with {invert_name})" if invert else "0)"))
+    p = {**p, "mask": hole}
+    if p.get("mask_dilate") is None:
+        p["mask_dilate"] = 0
+    return p
+
+
 def _local_boxes(hole: np.ndarray, multiple: int) -> list[tuple[int, int, int, int]] | None:
     """:func:`hole_boxes` with :data:`LOCAL_MARGIN`, or None when they are too many or cover
     too much of the image to be worth solving apart (the whole image at once)."""
@@ -1180,14 +1200,9 @@ class InpaintTask(Task):
                 raise InputError("mask_source='alpha' needs an RGBA image (an H x W x 4 numpy array)")
             if p.get("mask") is not None or p.get("known") is not None:
                 raise InputError("give mask (or known) or mask_source='alpha', not both")
-            hole = (alpha == 0) != invert
-            if not hole.any():
-                raise InputError("mask_source='alpha' found nothing to fill (the holes are the pixels of alpha "
-                                 + ("above 0, with invert_mask)" if invert else "0)"))
-            p = {**p, "mask": hole, "mask_source": "file", "invert_mask": False}
-            if p.get("mask_dilate") is None:  # the colours under transparent pixels show no object
-                p["mask_dilate"] = 0
-            return p, np.full_like(alpha, np.iinfo(alpha.dtype).max if alpha.dtype.kind == "u" else 1)
+            p = _transparent_holes(alpha, invert, {**p, "mask_source": "file", "invert_mask": False},
+                                   "mask_source='alpha'", "invert_mask")
+            return p, np.full_like(alpha, _opaque(alpha.dtype))
         m, k = p.get("mask"), p.get("known")
         if alpha is None or isinstance(m, (list, tuple)) or isinstance(k, (list, tuple)) or (m is None and k is None):
             return p, alpha  # the errors (a list for one image, no mask) are check()'s to give
@@ -1195,7 +1210,7 @@ class InpaintTask(Task):
         if hole.shape != alpha.shape:
             return p, alpha  # check() says the sizes differ
         alpha = alpha.copy()  # the filled pixels become opaque: a hole left transparent hides its fill
-        alpha[hole] = np.iinfo(alpha.dtype).max if alpha.dtype.kind == "u" else 1
+        alpha[hole] = _opaque(alpha.dtype)
         return p, alpha
 
     def load(self, image, files, p, max_pixels):
@@ -1205,18 +1220,11 @@ class InpaintTask(Task):
         src, invert = p.pop("mask_source", "file"), p.pop("invert_mask", False)
         H, W = image.array.shape[:2]
         where = image.path or "image"
-        opaque = np.iinfo(image.array.dtype).max
+        opaque = _opaque(image.array.dtype)
         if src == "alpha":
             if not image.has_alpha:
                 raise InputError(f"{where}: --mask alpha needs an RGBA image with transparent pixels")
-            hole = image.alpha == 0
-            hole = hole if not invert else ~hole
-            if not hole.any():
-                raise InputError(f"{where}: --mask alpha found nothing to fill (the holes are the pixels of alpha "
-                                 + ("above 0, with --invert-mask)" if invert else "0)"))
-            p["mask"] = hole
-            if p.get("mask_dilate") is None:  # the colours under transparent pixels show no object
-                p["mask_dilate"] = 0
+            p = _transparent_holes(image.alpha, invert, p, f"{where}: --mask alpha", "--invert-mask")
             return p, np.full_like(image.alpha, opaque)
         path = files.get("mask")
         if path is None or not Path(path).exists():
