@@ -1,6 +1,8 @@
 """The photo noise model (restore.noise.estimate_noise), the strength knob, the synthetic
 camera and real pairs through restore eval."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -52,6 +54,57 @@ def test_correlated_noise_reads_above_its_fine_scale_estimate():
     assert e.whiteness > 1.5
     assert e.white * 255 < 3 and estimate_sigma(y) * 255 < 3
     assert e.level * 255 > 6 and e.level > 2 * e.white
+
+
+def _textured(h=192, w=224) -> torch.Tensor:
+    """An RGB scene of sinusoids at many frequencies and angles: no flat region anywhere."""
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    g = torch.Generator().manual_seed(3)
+    chans = []
+    for _ in range(3):
+        v = torch.full((h, w), 0.5, dtype=torch.float64)
+        for f, th, ph in torch.rand(12, 3, generator=g, dtype=torch.float64).tolist():
+            v += 0.03 * torch.sin((0.04 + 0.2 * f) * (xx * math.cos(math.pi * th) + yy * math.sin(math.pi * th))
+                                  + 2 * math.pi * ph)
+        chans.append(v)
+    return torch.stack(chans)[None].clamp(0, 1)
+
+
+@pytest.mark.parametrize("rms", [6, 12, 20])
+def test_strong_correlated_noise_without_flat_regions_is_read_on_the_pooled_image(rms, monkeypatch):
+    """Where no block is flat the correlated part is not trusted (a texture reads like it), and
+    camera noise read as 1/6 of its RMS; the 2x2-pooled image's covariance, blind to texture,
+    reads it (PHOTO_POOLED), and the clean texture still reads 0."""
+    from restore import noise
+
+    x = _textured()
+    assert estimate_noise(x).level * 255 < 0.5
+    y = x + _correlated(x.shape, rms / 255)
+    e = estimate_noise(y)
+    assert e.flat_structure * 255 > noise.PHOTO_NOISE["flat"][1] * 255  # the flattest blocks are not trusted
+    assert 0.8 * rms < e.pooled * 255 < 1.2 * rms and e.white * 255 < rms / 4
+    assert e.level * 255 > rms  # told above its RMS, as correlated noise needs
+    monkeypatch.setitem(noise.PHOTO_POOLED, "gain", 0.0)
+    assert estimate_noise(y).level * 255 < rms / 4  # without it: the reading this mends
+
+
+def test_detail_at_edges_alone_is_not_read_as_noise(monkeypatch):
+    """A demosaicking's zipper sits at edges, and the pooled image's colour covariance reads it
+    as noise; noise is everywhere, flat regions included, where the pooled luma's weakly
+    textured patches read it. The pooled reading is capped at PHOTO_POOLED["luma"] times that."""
+    from restore import noise
+
+    h, w = 192, 224
+    tiles = torch.rand(3, h // 24 + 1, w // 28 + 1, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    x = (0.2 + 0.6 * tiles).repeat_interleave(24, 1).repeat_interleave(28, 2)[None, :, :h, :w]  # flat tiles
+    d = x.diff(dim=-1, prepend=x[..., :1]).abs().sum(1) + x.diff(dim=-2, prepend=x[..., :1, :]).abs().sum(1)
+    edges = torch.nn.functional.max_pool2d((d > 0).double()[None], 7, 1, 3)  # within 3 px of an edge
+    y = x + _correlated(x.shape, 16 / 255) * edges
+    e = estimate_noise(y)
+    assert e.pooled * 255 > 8 and e.pooled_luma * 255 < 1
+    assert e.level == pytest.approx(e.white) and e.level * 255 < 3
+    monkeypatch.setitem(noise.PHOTO_POOLED, "luma", math.inf)
+    assert estimate_noise(y).level * 255 > 7  # uncapped: read as noise
 
 
 def test_tiny_and_batched_inputs():
@@ -145,7 +198,7 @@ def test_white_noise_in_a_chroma_subsampled_jpeg_reads_from_its_half_size_decode
     Image.fromarray(noisy).save(tmp_path / "n444.jpg", quality=90, subsampling=0)
     Image.fromarray(clean).save(tmp_path / "c420.jpg", quality=90)
     x = to_tensor(read_image(tmp_path / "n420.jpg").array)[0]
-    assert estimate_noise(x).level * 255 < 5  # the collapse this mends
+    assert estimate_noise(x).white * 255 < 5  # the collapse this mends
     half = white_at_half(to_tensor(jpeg_half_size(tmp_path / "n420.jpg")))
     assert 0.8 * sigma < estimate_noise(x, half).level * 255 < 1.25 * sigma
     assert jpeg_half_size(tmp_path / "n444.jpg") is None  # nothing to mend at 4:4:4
