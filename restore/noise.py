@@ -325,7 +325,7 @@ def estimate_noise(image: torch.Tensor, half: float | None = None) -> NoiseEstim
         white = half
         level = max(level, half)
     pooled = pooled_luma = 0.0
-    if x.shape[0] > 1:  # the plain covariance is blind to texture only with colour (as for ``white``)
+    if x.shape[0] == 3:  # the plain covariance is blind to texture only with colour (as for ``white``); RGB luma
         p = torch.nn.functional.avg_pool2d(x[None], 2)[0]
         pooled = 2 * _pca_white(p)
         pooled_luma = 2 * _weak_texture_white(torch.tensordot(_LUMA.to(p), p, dims=1)[None])

@@ -109,6 +109,9 @@ def test_detail_at_edges_alone_is_not_read_as_noise(monkeypatch):
 
 def test_tiny_and_batched_inputs():
     assert estimate_noise(torch.rand(1, 3, 1, 1)).level == 0.0  # too small to tell: no noise, no warning
+    for c in (2, 4):  # channels that are not RGB (gray + alpha, RGBA tensors): no pooled luma, no error
+        e = estimate_noise(torch.rand(1, c, 64, 64, generator=torch.Generator().manual_seed(0)))
+        assert e.pooled == 0.0 and 0 < e.level < 1
     with pytest.raises(ValueError, match="one image"):
         estimate_noise(torch.rand(2, 3, 32, 32))
 
