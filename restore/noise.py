@@ -111,6 +111,8 @@ PHOTO_NOISE = {
 #: ``benchmarks/results/noise_pooled.md``): 30.91 / 29.80 dB without the pooled reading,
 #: 34.12 / 30.32 at gain 2 uncapped, 34.01 / 31.15 as shipped (the best level per photo 34.62 /
 #: 32.16). PolyU100's pairs read as before: their noise is too coarse for the pooled covariance.
+#: Not for JPEGs with subsampled chroma: the pooled colour reading collapses there as ``white``
+#: does (the results file's 4:2:0 table), and such files read as before.
 PHOTO_POOLED = {"gain": 2.5, "ratio": (3.0, 6.0), "luma": 1.75}
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
 
