@@ -125,21 +125,21 @@ def collect(out: Path, sets: list[str]) -> None:
 
 
 def told(r: dict, gain: float, cap: float) -> float:
-    """The level the estimator tells with this gain and luma cap (restore.noise.estimate_noise's rule)."""
-    lo, hi = noise.PHOTO_POOLED["ratio"]
-    ratio = r["pooled"] / r["white"] if r["white"] > 0 else (math.inf if r["pooled"] > 0 else 0.0)
-    return max(r["level"], gain * min(r["pooled"], cap * r["luma"]) * min(1.0, max(0.0, (ratio - lo) / (hi - lo))))
+    """The level the estimator tells with this gain and luma cap (0-255 units throughout)."""
+    return max(r["level"], noise.pooled_level(r["pooled"], r["luma"], r["white"], gain, cap))
 
 
 def at(r: dict, level: float, start: float) -> float:
-    """PSNR at ``level`` from the grid (``start``: the PSNR at level 0, the input itself)."""
-    g, p = np.log(np.array(r["grid"], float)), np.array(r["psnr"])
+    """PSNR at ``level`` from the grid (``start``: the PSNR at level 0, the input itself; inf
+    for a clean photo against itself)."""
+    g0, p = r["grid"][0], np.array(r["psnr"])
     if level <= 0:
         return start
-    if level < r["grid"][0]:  # towards the input, linear in the level
-        return start + (p[0] - start) * level / r["grid"][0] if math.isfinite(start) else p[0] + 20 * math.log10(
-            r["grid"][0] / level)
-    return float(np.interp(math.log(level), g, p))
+    if level >= g0:
+        return float(np.interp(math.log(level), np.log(np.array(r["grid"], float)), p))
+    if math.isfinite(start):  # towards the input, linear in the level
+        return start + (p[0] - start) * level / g0
+    return p[0] + 20 * math.log10(g0 / level)  # a clean photo: its error in proportion to the level
 
 
 def score(path: Path, rules: list[tuple[float, float]]) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["NoiseEstimate", "PHOTO_NOISE", "estimate_noise", "estimate_sigma"]
+__all__ = ["NoiseEstimate", "PHOTO_NOISE", "PHOTO_POOLED", "estimate_noise", "estimate_sigma", "pooled_level"]
 
 
 def estimate_sigma(image: torch.Tensor) -> float:
@@ -115,6 +115,16 @@ PHOTO_NOISE = {
 #: does (the results file's 4:2:0 table), and such files read as before.
 PHOTO_POOLED = {"gain": 2.5, "ratio": (3.0, 6.0), "luma": 1.75}
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
+
+
+def pooled_level(pooled: float, pooled_luma: float, white: float, gain: float | None = None,
+                 luma: float | None = None) -> float:
+    """The least level :func:`estimate_noise` tells from the 2x2-pooled readings
+    (:data:`PHOTO_POOLED`; ``gain`` / ``luma`` in place of its own, for a benchmark's sweep)."""
+    q = PHOTO_POOLED
+    gain, luma = q["gain"] if gain is None else gain, q["luma"] if luma is None else luma
+    ratio = pooled / white if white > 0 else (math.inf if pooled > 0 else 0.0)
+    return gain * min(pooled, luma * pooled_luma) * _ramp(ratio, *q["ratio"])
 
 
 #: A JPEG with subsampled chroma: the white part is read again on the file decoded at half size
@@ -331,9 +341,7 @@ def estimate_noise(image: torch.Tensor, half: float | None = None) -> NoiseEstim
         p = torch.nn.functional.avg_pool2d(x[None], 2)[0]
         pooled = 2 * _pca_white(p)
         pooled_luma = 2 * _weak_texture_white(torch.tensordot(_LUMA.to(p), p, dims=1)[None])
-        q = PHOTO_POOLED
-        ratio = pooled / white if white > 0 else (math.inf if pooled > 0 else 0.0)
-        level = max(level, q["gain"] * min(pooled, q["luma"] * pooled_luma) * _ramp(ratio, *q["ratio"]))
+        level = max(level, pooled_level(pooled, pooled_luma, white))
     return NoiseEstimate(float(level), float(white), float(corr), float(whiteness), float(flat), float(half or 0.0),
                          float(pooled), float(pooled_luma))
 
