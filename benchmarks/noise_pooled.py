@@ -1,15 +1,19 @@
-"""Strong camera noise read on the 2x2-pooled image (``restore.noise.PHOTO_POOLED``): its gain and luma cap.
+"""Strong camera noise read on the 2x2-pooled image (``restore.noise.PHOTO_POOLED``), the luma
+readings (``LUMA_WHITE``) and JPEG files with subsampled chroma (``HALF_JPEG``).
 
-    python benchmarks/noise_pooled.py collect runs/np/data.jsonl [--sets camblur_val,cam_val,...]
-    python benchmarks/noise_pooled.py score runs/np/data.jsonl [--rules 0:inf,2:inf,2:2,...]
+    python benchmarks/noise_pooled.py collect runs/np/data.jsonl [--sets camblur_val,cam_val_j,...]
+    python benchmarks/noise_pooled.py refresh runs/np/data.jsonl
+    python benchmarks/noise_pooled.py score runs/np/data.jsonl [--rules ",2::,:::1.3:2,::0.8"]
 
 ``collect`` writes one line per image (appending; a set already there is skipped): the
-estimator's parts (``level`` without the pooled reading, ``white``, ``pooled``, ``luma``) and, for a noisy
-image, the PSNR of the prior told each level of a grid (the default denoise is that one
-evaluation); for a clean photo, the output's PSNR against its input at 3, 6 and 10.
-``score`` gives, for each gain and cap, the mean PSNR at the level the rule tells (interpolated on the
-grid, linear in log level), beside the noisy input and the per-image best level of the grid (an
-oracle), and the levels read on the clean photos.
+estimator's readings (:func:`parts`) and, for a noisy image, the PSNR of the prior told each level
+of a grid (the default denoise is that one evaluation); for a clean photo, the output's PSNR
+against its input at 3, 6 and 10. ``refresh`` reads every record's image again and replaces its
+readings (the grid does not depend on them): records of an earlier estimator, scored by today's.
+``score`` gives, for the rule before the luma readings and for each ``gain:cap:floor:lo:hi``
+(``restore.noise.photo_level``'s constants; empty: the shipped one), the mean PSNR at the level
+the rule tells (interpolated on the grid, linear in log level), beside the noisy input and the
+per-image best level of the grid (an oracle), and the levels read on the clean photos.
 
 Sets (validation: BSDS training photos, every 12th, first 32; held out: ImageNet training
 photos, every 18th, first 48; ``restore.noise.camera_noise`` with seed 100 + i / 300 + i):
@@ -24,6 +28,13 @@ photos, every 18th, first 48; ``restore.noise.camera_noise`` with seed 100 + i /
 - ``clean_val``, ``sunhays``, ``imagenet``: clean photos (every 3rd Sun-Hays, every 5th
   ImageNet from the 2nd, first 160);
 - ``awgn25_val``: white Gaussian noise of std 25 (read as itself whatever the gain).
+
+File sets (``_j``, :data:`FILE_SETS`): the same through a JPEG file with 4:2:0 chroma written by
+Pillow at qualities 85-97 in turn (the camera's output without its own JPEG, the reference
+through the same file), read as ``restore denoise photo.jpg`` reads it, half-size decode
+included; ``awgn10_val_j`` / ``awgn25_val_j``: white noise of std 10 / 25; ``polyu_dev_j``:
+PolyU100's own in-camera 4:2:0 files. ``_jj``: the camera's own JPEG (quality 90-97) saved
+again (a photo edited or shared).
 """
 
 from __future__ import annotations
@@ -52,6 +63,12 @@ GRID = (3, 6, 9, 13, 18, 25, 35, 50)
 CLEAN_GRID = (3, 6, 10)
 SETS = ("camblur_val", "camblurclean_val", "cam_val", "polyu_dev", "polyuclean_dev", "clean_val", "awgn25_val",
         "camblur_ho", "camblurclean_ho", "sunhays", "imagenet")
+#: the same through a JPEG file with subsampled chroma (4:2:0, Pillow, what cameras write), read as the
+#: command line reads it (with its half-size decode); qualities in turn
+FILE_SETS = ("camblur_val_j", "camblurclean_val_j", "cam_val_j", "clean_val_j", "awgn10_val_j", "awgn25_val_j",
+             "polyu_dev_j", "polyuclean_dev_j", "camblur_ho_j", "camblurclean_ho_j", "imagenet_j",
+             "camblur_val_jj", "camblurclean_val_jj", "camblur_ho_jj", "camblurclean_ho_jj")
+QUALITIES = (85, 88, 90, 92, 95, 97)
 
 
 def _blurred(img: np.ndarray) -> np.ndarray:
@@ -65,8 +82,72 @@ def _photos(folder: str, every: int, first: int, start: int = 0) -> list:
     return [(n, im) for n, im in load_dataset(SHARED / "train" / folder)[start::every] if im.ndim == 3][:first]
 
 
+def _through_file(a: np.ndarray, quality: int) -> tuple[torch.Tensor, float | None]:
+    """``a`` (uint8 RGB) saved as a 4:2:0 JPEG and read back as the command line reads it: the
+    image and its half-size reading (``restore.noise.white_at_half``)."""
+    import tempfile
+
+    from PIL import Image
+
+    from restore.io import jpeg_half_size, read_image
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "x.jpg"
+        Image.fromarray(a).save(path, "JPEG", quality=quality, subsampling=2)
+        half = jpeg_half_size(path)
+        return to_tensor(read_image(path).array), None if half is None else noise.white_at_half(to_tensor(half))
+
+
+def file_images(which: str):
+    """``(name, measured, clean or None, half)`` of a file set (:data:`FILE_SETS`); ``_jj``: the
+    camera's own JPEG (quality 90-97, :func:`restore.noise.camera_noise`) saved again (a photo
+    edited or shared)."""
+    again = which.endswith("_jj")
+    base = which.removesuffix("_jj").removesuffix("_j")
+    if base in ("polyu_dev", "polyuclean_dev"):  # in-camera 4:2:0 JPEGs already: read from their files
+        from restore.io import jpeg_half_size, read_image
+
+        root = SHARED / "real-noise" / "PolyU100"
+        for i, f in enumerate(sorted((root / "noisy").iterdir())):
+            if i % 4:
+                path = root / ("clean" if "clean" in base else "noisy") / f.name
+                half = jpeg_half_size(path)
+                y = to_tensor(read_image(path).array)
+                ref = None if "clean" in base else to_tensor(read_image(root / "clean" / f.name).array)
+                yield f.name, y, ref, None if half is None else noise.white_at_half(to_tensor(half))
+        return
+    if base in ("camblur_val", "cam_val", "camblur_ho", "camblurclean_val", "camblurclean_ho"):
+        photos, seed0 = (_photos("imagenet1k", 18, 48), 300) if base.endswith("_ho") else (_photos("bsds", 12, 32), 100)
+        for i, (n, img) in enumerate(photos):
+            q = QUALITIES[i % len(QUALITIES)]
+            n8, c8, _ = noise.camera_noise(_blurred(img) if base.startswith("camblur") else img, seed0 + i, jpeg=again)
+            c, c_half = _through_file(c8, q)
+            if "clean" in base:
+                yield n, c, None, c_half
+            else:
+                y, y_half = _through_file(n8, q)
+                yield n, y, c, y_half
+        return
+    photos = _photos("imagenet1k", 5, 160, 1) if base == "imagenet" else _photos("bsds", 12, 32)
+    rng = np.random.default_rng(0)
+    for i, (n, img) in enumerate(photos):
+        sd = {"awgn10_val": 10, "awgn25_val": 25}.get(base, 0)
+        a = (img + rng.normal(0, sd, img.shape)).round().clip(0, 255).astype(np.uint8) if sd else img
+        y, half = _through_file(a, QUALITIES[i % len(QUALITIES)])
+        yield n, y, None, half
+
+
 def images(which: str):
-    """``(name, measured, clean or None)`` of a set, float tensors in [0, 1]."""
+    """``(name, measured, clean or None, half)`` of a set, float tensors in [0, 1]; ``half``: the
+    half-size reading of a file set, else None."""
+    if which in FILE_SETS:
+        yield from file_images(which)
+        return
+    for item in _array_images(which):
+        yield (*item, None)
+
+
+def _array_images(which: str):
     val = _photos("bsds", 12, 32)
     base = which.replace("clean", "")
     if base in ("camblur_val", "cam_val", "camblur_ho"):
@@ -93,15 +174,35 @@ def images(which: str):
         raise SystemExit(f"unknown set {which!r}")
 
 
-def parts(y: torch.Tensor) -> dict:
-    """The estimate without the pooled reading, and its white and pooled parts (0-255)."""
-    gain = noise.PHOTO_POOLED["gain"]
-    try:
-        noise.PHOTO_POOLED["gain"] = 0.0
-        e = noise.estimate_noise(y[0])
-    finally:
-        noise.PHOTO_POOLED["gain"] = gain
-    return {"level": e.level * 255, "white": e.white * 255, "pooled": e.pooled * 255, "luma": e.pooled_luma * 255}
+def parts(y: torch.Tensor, half: float | None = None) -> dict:
+    """The estimator's readings (0-255) from which :func:`restore.noise.photo_level` tells the level: ``base``
+    (the white part and the flattest blocks' correlated part), the full-size colour ``white``, the ``half``-size
+    reading of a file (0: none), the 2x2-pooled colour and luma readings (``pooled``, ``luma``) and the full-size
+    luma's (``luma_full``); ``level``: the level told by the code that collected them."""
+    e = noise.estimate_noise(y[0], half)
+    x = y[0].float()
+    white = noise._pca_white(x)
+    base = noise.flat_level(white, e.correlated, e.whiteness, e.flat_structure)
+    return {k: v * 255 for k, v in (("level", e.level), ("base", base), ("white", white), ("half", half or 0.0),
+                                    ("pooled", e.pooled), ("luma", e.pooled_luma), ("luma_full", e.luma))}
+
+
+def refresh(path: Path) -> None:
+    """Read each record's image again and replace its readings (the grid, which does not depend on them, is kept):
+    records collected before the estimator changed, scored by today's rule."""
+    recs = [json.loads(line) for line in path.open()]
+    fresh = {}
+    for s in dict.fromkeys(r["set"] for r in recs):
+        for name, y, _, half in images(s):
+            fresh[s, name] = parts(y, half)
+        print(f"refreshed {s}", flush=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w") as f:
+        for r in recs:
+            for k in ("level_plain", "white_full"):  # readings of an earlier version of this script
+                r.pop(k, None)
+            f.write(json.dumps({**r, **fresh[r["set"], r["name"]]}) + "\n")
+    tmp.replace(path)
 
 
 def collect(out: Path, sets: list[str]) -> None:
@@ -112,21 +213,36 @@ def collect(out: Path, sets: list[str]) -> None:
         for s in sets:
             if s in done:
                 continue
-            for name, y, x in images(s):
-                rec = {"set": s, "name": name, **parts(y)}
+            for name, y, x, half in images(s):
+                rec = {"set": s, "name": name, **parts(y, half)}
                 if x is not None:  # noisy: PSNR against the reference over the grid
                     rec["noisy"] = psnr(y.clamp(0, 1), x)
                     rec["grid"], rec["psnr"] = GRID, [psnr(prior(y, v / 255).clamp(0, 1), x) for v in GRID]
-                elif s != "awgn25_val":  # clean: the output against its input
+                elif not s.startswith("awgn"):  # clean: the output against its input
                     rec["grid"], rec["psnr"] = CLEAN_GRID, [psnr(prior(y, v / 255).clamp(0, 1), y) for v in CLEAN_GRID]
                 f.write(json.dumps(rec) + "\n")
                 f.flush()
             print(f"collected {s}", flush=True)
 
 
-def told(r: dict, gain: float, cap: float) -> float:
-    """The level the estimator tells with this gain and luma cap (0-255 units throughout)."""
-    return max(r["level"], noise.pooled_level(r["pooled"], r["luma"], r["white"], gain, cap))
+def told(r: dict, rule: dict) -> float:
+    """The level the estimator tells from a record's readings with ``rule``'s constants in place of the shipped
+    ones (0-255 units throughout)."""
+    u = 1 / 255
+    level, _ = noise.photo_level(r["base"] * u, r["white"] * u, r["half"] * u or None, r["pooled"] * u, r["luma"] * u,
+                                 r["luma_full"] * u, **rule)
+    return level * 255
+
+
+def before(r: dict) -> float:
+    """The level the estimator told before the luma readings (its rule at 83b49e1): the half-size reading taken
+    as the white part wherever the full-size one collapsed, the pooled reading's share against that white part,
+    no luma gate, no luma floor."""
+    white, level = r["white"], r["base"]
+    if r["half"] > 8.0 and r["half"] > 8.0 * white:
+        white, level = r["half"], max(level, r["half"])
+    ratio = r["pooled"] / white if white > 0 else math.inf
+    return max(level, 2.5 * min(r["pooled"], 1.75 * r["luma"]) * min(1.0, max(0.0, (ratio - 3.0) / 3.0)))
 
 
 def at(r: dict, level: float, start: float) -> float:
@@ -142,50 +258,66 @@ def at(r: dict, level: float, start: float) -> float:
     return p[0] + 20 * math.log10(g0 / level)  # a clean photo: its error in proportion to the level
 
 
-def score(path: Path, rules: list[tuple[float, float]]) -> None:
-    """``rules``: (gain, luma cap) pairs; a cap of ``inf`` is none."""
+RULE_KEYS = ("gain", "cap", "floor", "lo", "hi")
+
+
+def _rule(spec: str) -> dict:
+    """``gain:cap:floor:lo:hi`` (a field left empty: the shipped constant) -> :func:`told`'s rule."""
+    v = dict(zip(RULE_KEYS, spec.split(":")))
+    r = {k: float(v[k]) for k in ("gain", "cap", "floor") if v.get(k)}
+    if v.get("lo") or v.get("hi"):
+        r["luma_ratio"] = (float(v["lo"]), float(v["hi"]))
+    return r
+
+
+def score(path: Path, specs: list[str]) -> None:
+    """A row for the rule before the luma readings, then one per ``gain:cap:floor:lo:hi`` spec."""
     recs = [json.loads(line) for line in path.open()]
-    sets = [s for s in SETS if any(r["set"] == s for r in recs)]
+    sets = [s for s in SETS + FILE_SETS if any(r["set"] == s for r in recs)]
     noisy = [s for s in sets if any(r["set"] == s and "noisy" in r for r in recs)]
     clean = [s for s in sets if s not in noisy]
-    print("| gain / luma cap | " + " | ".join(f"{s} ({sum(r['set'] == s for r in recs)})" for s in noisy) + " |")
+    rules = [("before", before)] + [(spec, functools.partial(told, rule=_rule(spec))) for spec in specs]
+    print(f"| {':'.join(RULE_KEYS)} | " + " | ".join(f"{s} ({sum(r['set'] == s for r in recs)})" for s in noisy) + " |")
     print("|---" * (len(noisy) + 1) + "|")
     for name, key in (("noisy input", "noisy"), ("best level of the grid (oracle)", None)):
         cells = [np.mean([r[key] if key else max(r["psnr"]) for r in recs if r["set"] == s]) for s in noisy]
         print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in cells) + " |")
-    for g, k in rules:
-        cells = [np.mean([at(r, told(r, g, k), r["noisy"]) for r in recs if r["set"] == s]) for s in noisy]
-        print(f"| {g:g} / {k:g} | " + " | ".join(f"{v:.2f}" for v in cells) + " |")
+    for name, f in rules:
+        cells = [np.mean([at(r, f(r), r["noisy"]) for r in recs if r["set"] == s]) for s in noisy]
+        print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in cells) + " |")
     print()
-    head = "levels read (median / max), raised by 0.5+, under 40 dB"
-    print("| gain / luma cap | " + " | ".join(f"{s}: {head}" for s in clean) + " |")
+    head = "levels read (min / median / max), raised by 0.5+ from before, under 40 dB"
+    print(f"| {':'.join(RULE_KEYS)} | " + " | ".join(f"{s}: {head}" for s in clean) + " |")
     print("|---" * (len(clean) + 1) + "|")
-    for g, k in rules:
+    for name, f in rules:
         cells = []
         for s in clean:
             rs = [r for r in recs if r["set"] == s]
-            lv = np.array([told(r, g, k) for r in rs])
-            raised = sum(told(r, g, k) > r["level"] + 0.5 for r in rs)
-            under = sum(at(r, told(r, g, k), math.inf) < 40 for r in rs if "grid" in r)
+            lv = np.array([f(r) for r in rs])
+            raised = sum(f(r) > before(r) + 0.5 for r in rs)
+            under = sum(at(r, f(r), math.inf) < 40 for r in rs if "grid" in r)
             gridded = any("grid" in r for r in rs)
-            cells.append(f"{np.median(lv):.1f} / {lv.max():.1f}, {raised}, {under if gridded else '-'}")
-        print(f"| {g:g} / {k:g} | " + " | ".join(cells) + " |")
+            levels = f"{lv.min():.1f} / {np.median(lv):.1f} / {lv.max():.1f}"
+            cells.append(f"{levels}, {raised}, {under if gridded else '-'}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=("collect", "score"))
+    ap.add_argument("what", choices=("collect", "refresh", "score"))
     ap.add_argument("path", type=Path)
-    ap.add_argument("--sets", default=",".join(SETS))
-    ap.add_argument("--rules", default="0:inf,1.5:inf,2:inf,2.5:inf,2:1.5,2:2,2:2.5,2.5:1.5,2.5:2,3:1.5",
-                    help="gain:luma-cap pairs (inf: no cap)")
+    ap.add_argument("--sets", default=",".join(SETS + FILE_SETS), help="sets to collect (default: all)")
+    ap.add_argument("--rules", default=",:::1.05:1.3,:::1.3:2,:::1.5:2.5,::0,::0.8,::1.2,2::,3::",
+                    help="gain:cap:floor:lo:hi (luma cap, luma floor, luma ratio ramp; empty: shipped; inf: no cap)")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.what == "collect":
         collect(a.path, a.sets.split(","))
+    elif a.what == "refresh":
+        refresh(a.path)
     else:
-        score(a.path, [tuple(float(v) for v in r.split(":")) for r in a.rules.split(",")])
+        score(a.path, a.rules.split(","))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python benchmarks/real_noise.py [--out benchmarks/results/real_noise.md]
 
-Four measurements, each the library's default path (``restore.run(y, "denoise")``, no
+Five measurements, each the library's default path (``restore.run(y, "denoise")``, no
 sigma: what ``restore denoise photo.jpg`` does) beside what it is compared with:
 
 1. **PolyU100** (``../shared/data/real-noise/PolyU100``; 100 in-camera JPEG pairs, ISO 800-12800,
@@ -16,6 +16,9 @@ sigma: what ``restore denoise photo.jpg`` does) beside what it is compared with:
    means the photo was left alone).
 3. **White Gaussian noise**: CBSD68 1-8 at sigma 25, the level estimated vs given.
 4. **Synthetic camera** (``restore eval denoise --noise camera``): CBSD68 1-8.
+5. **White noise in a JPEG with subsampled chroma** (sigma 10 / 25 saved by Pillow at quality 90
+   as 4:2:0 and 4:2:2, and at 75 as 4:2:0): CBSD68 1-8, the level read through the file (its
+   half-size decode, as the command line reads it) and from the pixels alone (an API array).
 """
 
 from __future__ import annotations
@@ -141,12 +144,57 @@ def camera(prior, data) -> list[str]:
     return out
 
 
+def _saved(a: np.ndarray, quality: int, subsampling: int) -> tuple[np.ndarray, float | None]:
+    """``a`` saved as a JPEG by Pillow and read back as the command line reads it: the pixels and
+    the half-size reading (``jpeg_half``; None unless 4:2:0)."""
+    import tempfile
+
+    from PIL import Image
+
+    from restore.io import jpeg_half_size, read_image
+    from restore.noise import white_at_half
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "n.jpg"
+        Image.fromarray(a).save(path, quality=quality, subsampling=subsampling)
+        half = jpeg_half_size(path)
+        return read_image(path).array, None if half is None else white_at_half(to_tensor(half))
+
+
+JPEG_CASES = ((10, 90, 2), (25, 90, 2), (10, 90, 1), (25, 90, 1), (25, 75, 2))
+
+
+def jpeg(prior, data) -> list[str]:
+    """White noise saved as a JPEG with subsampled chroma: the level read through the file (as
+    ``restore denoise noisy.jpg`` reads it) and from its pixels alone (the API given an array)."""
+    out = ["### White noise saved as a JPEG with subsampled chroma (CBSD68 1-8, Pillow)", "",
+           "| sigma | quality | chroma | level read, file (min-max) | level read, pixels (min-max) | noisy (dB) | "
+           "restore, file (dB) | restore, sigma given (dB) |", "|---|---|---|---|---|---|---|---|"]
+    names = {2: "4:2:0", 1: "4:2:2"}
+    for sd, q, sub in JPEG_CASES:
+        rng = np.random.default_rng(sd)
+        lf, la, acc = [], [], []
+        for _, img in data:
+            x = to_tensor(img)
+            n8, half = _saved(np.clip(img + rng.normal(0, sd, img.shape), 0, 255).round().astype(np.uint8), q, sub)
+            y = to_tensor(n8)
+            rf = restore.run(y, "denoise", prior=prior, jpeg_half=half)
+            lf.append(rf.sigma_y * 255)
+            la.append(estimate_noise(y).level * 255)
+            given = restore.run(y, "denoise", prior=prior, sigma=sd / 255).image
+            acc.append((psnr(y, x), psnr(rf.image, x), psnr(given, x)))
+        m = np.mean(acc, axis=0)
+        out.append(f"| {sd} | {q} | {names[sub]} | {min(lf):.1f}-{max(lf):.1f} | {min(la):.1f}-{max(la):.1f} | "
+                   f"{m[0]:.2f} | {m[1]:.2f} | {m[2]:.2f} |")
+    return out + [""]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--weights", default=None)
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--parts", default="heldout,dev,clean,camera")
+    ap.add_argument("--parts", default="heldout,dev,clean,camera,jpeg")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -167,6 +215,8 @@ def main() -> None:
         lines += clean_and_awgn(prior, cb)
     if "camera" in parts:
         lines += camera(prior, cb)
+    if "jpeg" in parts:
+        lines += jpeg(prior, cb)
     lines.append(f"Total {time.time() - t0:.0f} s.")
     text = "\n".join(lines) + "\n"
     print(text)

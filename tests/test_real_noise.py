@@ -219,6 +219,58 @@ def test_white_noise_in_a_chroma_subsampled_jpeg_reads_from_its_half_size_decode
     assert r.exit_code == 0 and "far from the noise" not in r.output  # the warning reads the file as the estimate
 
 
+def _through_jpeg(a: np.ndarray, path, quality: int, subsampling: int):
+    """``a`` saved as a JPEG and read back as the command line reads it: the image and the half-size reading."""
+    from PIL import Image
+
+    from restore.io import jpeg_half_size, read_image, to_tensor
+    from restore.noise import white_at_half
+
+    Image.fromarray(a).save(path, quality=quality, subsampling=subsampling)
+    half = jpeg_half_size(path)
+    return to_tensor(read_image(path).array)[0], None if half is None else white_at_half(to_tensor(half))
+
+
+@pytest.mark.parametrize("sigma", [10.0, 25.0])
+@pytest.mark.parametrize("subsampling", [2, 1])
+def test_white_noise_in_subsampled_chroma_is_read_on_the_luma(tmp_path, sigma, subsampling, monkeypatch):
+    """White noise in a JPEG with subsampled chroma (4:2:0, 4:2:2), decoded to an array as the API
+    gets it (no half-size decode): the colour covariance collapses, and sigma 10 read 0.4 at 4:2:0
+    (sigma 25 was over-read by the pooled reading); the full-size luma holds the noise and is
+    read as white noise (LUMA_WHITE), the pooled reading kept off by the luma's whiteness."""
+    from restore import noise
+
+    clean = (_scene(128, 160)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    noisy = np.clip(clean + sigma * np.random.default_rng(0).standard_normal(clean.shape), 0, 255).round()
+    x, _ = _through_jpeg(noisy.astype(np.uint8), tmp_path / "n.jpg", 90, subsampling)
+    e = estimate_noise(x)
+    assert 0.8 * sigma < e.level * 255 < 1.25 * sigma, e
+    assert e.pooled_luma / e.luma < noise.PHOTO_POOLED["luma_ratio"][0] + 0.1  # white, as the luma tells
+    if subsampling == 2 and sigma == 10:
+        monkeypatch.setattr(noise, "LUMA_WHITE", 0.0)
+        assert estimate_noise(x).level * 255 < sigma / 3  # without the luma's reading: the collapse this mends
+
+
+def test_camera_noise_in_a_subsampled_jpeg_file_reads_as_in_its_png(tmp_path, tiny_prior_dir):
+    """Noise two pixels wide saved as a 4:2:0 JPEG: the half-size decode's colour reading is not
+    white noise (the luma says so) and is no longer taken as the white part, which had cut the
+    level to it (17.5 where the PNG reads 22.4); the pooled reading tells the level as for the PNG."""
+    import json
+
+    x = _textured()
+    a = ((x + _correlated(x.shape, 16 / 255)).clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    write_image(tmp_path / "n.png", a)
+    png = estimate_noise(torch.from_numpy(a).permute(2, 0, 1).float() / 255).level
+    y, half = _through_jpeg(a, tmp_path / "n.jpg", 95, 2)
+    e = estimate_noise(y, half)
+    assert half is not None and half > 8 * e.white and e.white < half  # the half-size reading, not taken as white
+    assert 0.9 * png < e.level < 1.1 * png, (e, png)
+    r = CliRunner().invoke(main, ["denoise", str(tmp_path / "n.jpg"), "-o", str(tmp_path / "o.png"),
+                                  "--weights", str(tiny_prior_dir), "-q", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout.splitlines()[-1])["sigma"] == pytest.approx(e.level * 255, abs=1e-3)
+
+
 def test_a_gray_photo_reads_its_noise_not_its_texture(shared_data):
     """One channel gives the patch covariance no colour to tell texture from noise: a clean
     gray photo read 6.8 (and was smoothed). The weakly textured patches' covariance reads it

@@ -119,7 +119,8 @@ _SIGMA = Param("sigma", float, None, "Noise level told to the prior, 0-255 units
                "on a clean photo).", range=(0, 255), unit=255.0)
 _HALF = Param("jpeg_half", float, None, "For a JPEG file with subsampled chroma: the white noise std read on the "
               "file decoded at half size (restore.noise.white_at_half), which the estimate takes where the "
-              "full-size reading collapsed; the command line reads it from the file.", unit=255.0, cli=False)
+              "full-size reading collapsed (as the white part where the luma says white, else as a pooled "
+              "reading); the command line reads it from the file.", unit=255.0, cli=False)
 _STRENGTH = Param("strength", float, 1.0, "Multiplies the noise level (estimated or --sigma): below 1 keeps more "
                   "grain and fine texture, above 1 smooths more.", range=(0, 10))
 
