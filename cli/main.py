@@ -17,7 +17,7 @@ import click
 
 from restore.errors import RestoreError
 from restore.paths import PREDICTIONS
-from restore.registry import MAX_SEED
+from restore.registry import MAX_SAMPLES, MAX_SEED
 from restore.samplers import SAMPLERS
 from restore.tasks import TASKS
 
@@ -114,7 +114,7 @@ def common_options(f):
                           "sampler, the sampler's own otherwise: see `restore list`). A low start refines "
                           "the operator's first estimate; the largest starts from pure noise."),
         click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Random seed."),
-        click.option("--samples", type=click.IntRange(1, 64), default=1, show_default=True,
+        click.option("--samples", type=click.IntRange(1, MAX_SAMPLES), default=1, show_default=True,
                      help="Posterior samples: writes their mean, and <out>.std.png (std x4)."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--weights", type=str, default=None,

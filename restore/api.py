@@ -22,7 +22,7 @@ import torch
 from .errors import InputError, RestoreError
 from .io import FLOAT_MAX, Image, check_float_scale, to_tensor
 from .prior import Prior, load_prior
-from .registry import MAX_SEED
+from .registry import MAX_SAMPLES, MAX_SEED
 from .samplers import check_compatible, check_samples
 from .tasks import get_task
 
@@ -215,8 +215,8 @@ def run(
     """
     t0 = time.perf_counter()
     tk = get_task(task)
-    if not _is_int(samples) or not 1 <= samples <= 256:
-        raise InputError(f"samples must be an integer between 1 and 256, got {samples!r}")
+    if not _is_int(samples) or not 1 <= samples <= MAX_SAMPLES:
+        raise InputError(f"samples must be an integer between 1 and {MAX_SAMPLES}, got {samples!r}")
     if steps is not None and (not _is_int(steps) or not 1 <= steps <= 1000):
         raise InputError(f"steps must be an integer between 1 and 1000, got {steps!r}")
     _check_levels(sigma_max, sigma_min, spacing)

@@ -57,6 +57,8 @@ class Registry(Generic[T]):
 #: the largest seed of a run's noise (a torch.Generator's seed is 64 bits); here, torch-free, for
 #: the command line's options and the API's check alike
 MAX_SEED = 2**64 - 1
+#: the most posterior samples one call draws (the API and the command line alike)
+MAX_SAMPLES = 256
 
 
 def parse_method(spec: str) -> tuple[str, dict]:

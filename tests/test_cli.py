@@ -341,6 +341,20 @@ def test_samples_with_a_deterministic_sampler_is_refused_before_any_work(run, im
     assert not (imgs / "s.png").exists()
 
 
+def test_samples_bound_is_the_apis(run, imgs):
+    """Regression: the command line refused --samples over 64 where the API takes up to 256."""
+    from restore.registry import MAX_SAMPLES
+
+    i0 = imgs / "in" / "im0.png"
+    r = run("inpaint", i0, imgs / "masks" / "im0.png", "--sampler", "ddnm", "--steps", "1", "--samples", "65",
+            "-o", imgs / "s65.png", "-q")
+    assert r.exit_code == 0, r.output
+    assert (imgs / "s65.png").exists() and (imgs / "s65.std.png").exists()
+    r = run("inpaint", i0, imgs / "masks" / "im0.png", "--sampler", "ddnm", "--samples", str(MAX_SAMPLES + 1),
+            "-o", imgs / "s257.png")
+    assert r.exit_code == 2 and f"1<=x<={MAX_SAMPLES}" in r.output and not (imgs / "s257.png").exists()
+
+
 def test_single_image_run_prints_its_result_line(run, imgs):
     """Regression: a single-image run printed nothing on stdout."""
     i0 = imgs / "in" / "im0.png"
