@@ -89,13 +89,12 @@ def _through_file(a: np.ndarray, quality: int) -> tuple[torch.Tensor, float | No
 
     from PIL import Image
 
-    from restore.io import jpeg_half_size, read_image
+    from restore.io import jpeg_half, read_image
 
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "x.jpg"
         Image.fromarray(a).save(path, "JPEG", quality=quality, subsampling=2)
-        half = jpeg_half_size(path)
-        return to_tensor(read_image(path).array), None if half is None else noise.white_at_half(to_tensor(half))
+        return to_tensor(read_image(path).array), jpeg_half(path)
 
 
 def file_images(which: str):
@@ -105,16 +104,15 @@ def file_images(which: str):
     again = which.endswith("_jj")
     base = which.removesuffix("_jj").removesuffix("_j")
     if base in ("polyu_dev", "polyuclean_dev"):  # in-camera 4:2:0 JPEGs already: read from their files
-        from restore.io import jpeg_half_size, read_image
+        from restore.io import jpeg_half, read_image
 
         root = SHARED / "real-noise" / "PolyU100"
         for i, f in enumerate(sorted((root / "noisy").iterdir())):
             if i % 4:
                 path = root / ("clean" if "clean" in base else "noisy") / f.name
-                half = jpeg_half_size(path)
                 y = to_tensor(read_image(path).array)
                 ref = None if "clean" in base else to_tensor(read_image(root / "clean" / f.name).array)
-                yield f.name, y, ref, None if half is None else noise.white_at_half(to_tensor(half))
+                yield f.name, y, ref, jpeg_half(path)
         return
     if base in ("camblur_val", "cam_val", "camblur_ho", "camblurclean_val", "camblurclean_ho"):
         photos, seed0 = (_photos("imagenet1k", 18, 48), 300) if base.endswith("_ho") else (_photos("bsds", 12, 32), 100)

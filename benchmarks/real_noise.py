@@ -151,14 +151,12 @@ def _saved(a: np.ndarray, quality: int, subsampling: int) -> tuple[np.ndarray, f
 
     from PIL import Image
 
-    from restore.io import jpeg_half_size, read_image
-    from restore.noise import white_at_half
+    from restore.io import jpeg_half, read_image
 
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "n.jpg"
         Image.fromarray(a).save(path, quality=quality, subsampling=subsampling)
-        half = jpeg_half_size(path)
-        return read_image(path).array, None if half is None else white_at_half(to_tensor(half))
+        return read_image(path).array, jpeg_half(path)
 
 
 JPEG_CASES = ((10, 90, 2), (25, 90, 2), (10, 90, 1), (25, 90, 1), (25, 75, 2))

@@ -33,6 +33,8 @@ __all__ = [
     "from_tensor",
     "hole_from_array",
     "incomplete",
+    "jpeg_half",
+    "jpeg_half_size",
     "read_image",
     "read_mask",
     "mask_of_image",
@@ -111,6 +113,16 @@ def jpeg_half_size(path: str | os.PathLike) -> np.ndarray | None:
             return np.asarray(im.convert("RGB"))
     except Exception:  # noqa: BLE001 - an extra reading: a file it cannot make is read without it
         return None
+
+
+def jpeg_half(path: str | os.PathLike) -> float | None:
+    """The white noise std read on :func:`jpeg_half_size`'s decode of a JPEG file with subsampled
+    chroma (:func:`restore.noise.white_at_half`): ``estimate_noise``'s ``half`` (the denoise
+    task's ``jpeg_half``) for the file, as the command line reads it; None for any other file."""
+    from .noise import white_at_half
+
+    half = jpeg_half_size(path)
+    return None if half is None else white_at_half(to_tensor(half))
 
 
 def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 __all__ = ["LUMA_WHITE", "NoiseEstimate", "PHOTO_NOISE", "PHOTO_POOLED", "estimate_noise", "estimate_sigma",
-           "flat_level", "photo_level"]
+           "flat_level", "photo_level", "white_at_half"]
 
 
 def estimate_sigma(image: torch.Tensor) -> float:

@@ -118,7 +118,7 @@ _SIGMA = Param("sigma", float, None, "Noise level told to the prior, 0-255 units
                "omitted: white Gaussian noise as its std, camera noise as the level that removes it, about 0 "
                "on a clean photo).", range=(0, 255), unit=255.0)
 _HALF = Param("jpeg_half", float, None, "For a JPEG file with subsampled chroma: the white noise std read on the "
-              "file decoded at half size (restore.noise.white_at_half), which the estimate takes where the "
+              "file decoded at half size (restore.io.jpeg_half(path)), which the estimate takes where the "
               "full-size reading collapsed (as the white part where the luma says white, else as a pooled "
               "reading); the command line reads it from the file.", unit=255.0, cli=False)
 _STRENGTH = Param("strength", float, 1.0, "Multiplies the noise level (estimated or --sigma): below 1 keeps more "
@@ -179,14 +179,13 @@ class DenoiseTask(Task):
 
     def load(self, image, files, p, max_pixels):
         """A JPEG file with subsampled chroma: its half-size reading (``jpeg_half``)."""
-        from ..io import jpeg_half_size
-        from ..noise import white_at_half
+        from ..io import jpeg_half
 
         p = dict(p)
         if image.path is not None and p.get("jpeg_half") is None:  # with --sigma too: its warning compares
-            half = jpeg_half_size(image.path)
+            half = jpeg_half(image.path)
             if half is not None:
-                p["jpeg_half"] = white_at_half(to_tensor(half))
+                p["jpeg_half"] = half
         return p, None
 
     def build(self, x, p):
