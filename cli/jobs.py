@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,11 @@ def _list_images(root: Path, recursive: bool, pattern: str | None) -> list[Path]
         files = [p for p in files
                  if any(fnmatch.fnmatchcase(n.lower(), pat) for n in (p.name, str(p.relative_to(root))))]
     else:
+        earlier = _earlier_outputs(files)
+        if earlier:  # a run on one file wrote <stem>.<task>.png beside it: not an input of the folder's run
+            click.echo(f"note: {root}: {len(earlier)} earlier output{'s' if len(earlier) > 1 else ''} of restore "
+                       "beside their inputs left out (<stem>.<task>.png); --glob takes them", err=True)
+            files = [p for p in files if p not in earlier]
         rest = [p for p in files if p.suffix.lower() not in READ_EXTS]
         if rest:  # said, not skipped in silence (a .gif given by name, or by --glob, is read)
             kinds = sorted({p.suffix.lower() or "(none)" for p in rest})
@@ -71,6 +77,17 @@ def _list_images(root: Path, recursive: bool, pattern: str | None) -> list[Path]
                        f"({', '.join(kinds)}); --glob takes them", err=True)
         files = [p for p in files if p.suffix.lower() in READ_EXTS]
     return sorted(files)
+
+
+def _earlier_outputs(files: list[Path]) -> set[Path]:
+    """The files that a run on one of ``files`` wrote beside it by default: ``<stem>.<task>.png``
+    and its companions (``.std.png``, ``.compare.png``), where an image ``<stem>.*`` is there too."""
+    from restore.tasks import TASKS
+
+    tasks = "|".join(re.escape(t) for t in TASKS.names())
+    named = re.compile(rf"(?P<stem>.+)\.(?:{tasks})(?:\.std|\.compare)?\.png")
+    stems = {(p.parent, p.stem) for p in files if p.suffix.lower() in READ_EXTS}
+    return {p for p in files if (m := named.fullmatch(p.name)) and (p.parent, m["stem"]) in stems}
 
 
 def _by_stem(folder: Path, rel: Path) -> Path | None:

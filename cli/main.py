@@ -142,7 +142,8 @@ def common_options(f):
         click.option("--threads", type=click.IntRange(1, 1024), default=None,
                      help="CPU threads for the network (default: torch's, one per core). On a machine "
                           "others share, 1 can be several times faster than all."),
-        click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="No progress bars or notes (such as the noise level estimated); warnings and errors stay."),
     ]
     for o in reversed(opts):
         f = o(f)

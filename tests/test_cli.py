@@ -355,6 +355,36 @@ def test_samples_bound_is_the_apis(run, imgs):
     assert r.exit_code == 2 and f"1<=x<={MAX_SAMPLES}" in r.output and not (imgs / "s257.png").exists()
 
 
+def test_folder_run_leaves_out_earlier_outputs_beside_their_inputs(run, imgs, tmp_path):
+    """Found by a new user's trial: `restore denoise photo.jpg` wrote photo.denoise.png beside it,
+    and a later run on the folder denoised that output again as an input."""
+    d = imgs / "in"
+    for name in ("im0.denoise.png", "im0.denoise.std.png", "im2.inpaint.compare.png", "solo.denoise.png"):
+        write_image(d / name, np.zeros((8, 8, 3), np.uint8))
+    r = run("denoise", d, "-o", tmp_path / "out", "--sigma", "10")
+    assert r.exit_code == 0, r.output
+    assert "3 earlier outputs of restore beside their inputs left out" in r.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["im0.png", "im1.png", "im2.png", "solo.denoise.png"]
+    r = run("denoise", d, "-o", tmp_path / "all", "--sigma", "10", "--glob", "*.png")  # asked for by name: taken
+    assert r.exit_code == 0 and len(list((tmp_path / "all").iterdir())) == 7
+
+
+def test_the_estimated_note_tells_the_estimate_and_the_level_with_strength(run, imgs, tiny_prior_dir):
+    """Found by a new user's trial: with --strength 0.5 the note called the halved level the
+    estimate; it tells both."""
+    i0 = imgs / "in" / "im0.png"
+    notes = {}
+    for s in ("1", "0.5"):
+        r = run("denoise", i0, "-o", imgs / f"s{s}.png", "--strength", s, "--weights", tiny_prior_dir, "--json",
+                weights=False)
+        assert r.exit_code == 0, r.output
+        notes[s] = json.loads(r.stdout.splitlines()[-1])["sigma"]
+        r = run("denoise", i0, "-o", imgs / f"n{s}.png", "--strength", s, "--weights", tiny_prior_dir, weights=False)
+        notes[s + "note"] = [ln for ln in r.output.splitlines() if "estimated noise sigma" in ln][0]
+    assert notes["1note"].endswith(f"estimated noise sigma = {notes['1']:.2f} (0-255 units)")
+    assert f"estimated noise sigma = {notes['1']:.2f}, told {notes['0.5']:.2f} with strength 0.5" in notes["0.5note"]
+
+
 def test_single_image_run_prints_its_result_line(run, imgs):
     """Regression: a single-image run printed nothing on stdout."""
     i0 = imgs / "in" / "im0.png"

@@ -192,6 +192,16 @@ class DenoiseTask(Task):
         sigma, estimated = self.noise_level(x, p)
         return Denoise(tuple(x.shape[1:]), sigma * p.get("strength", 1.0)), x, estimated
 
+    def estimated_note(self, params, sigma):
+        """With ``strength``, the estimate as read and the level told (a user sees both)."""
+        s = params.get("strength", 1.0)
+        if s == 1.0:
+            return super().estimated_note(params, sigma)
+        if s == 0:
+            return "strength 0: noise level 0, the image left as it is"
+        return (f"estimated noise sigma = {sigma / s * 255:.2f}, told {sigma * 255:.2f} with strength {s:g} "
+                "(0-255 units)")
+
     def warnings(self, x, p):
         if p.get("sigma") is None or min(x.shape[-2:]) < MIN_ESTIMATE_SIDE:  # too few pixels to read noise in
             return []
