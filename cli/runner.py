@@ -251,9 +251,11 @@ def run_job(job: Job) -> int:
     if bar is not None:
         bar.close()
     if folder:
-        why = "already written" if not busy else (
-            f"{counts['skipped'] - busy} already written, {busy} being written by another run: its .NAME.claim "
-            "file beside the output; delete those if no run is")
+        written = counts["skipped"] - busy  # kept as they are, whatever settings wrote them
+        redo = "--overwrite redoes them" if written else ""
+        why = (f"already written, kept as they are: {redo}" if written else "already written") if not busy else (
+            f"{written} already written, {busy} being written by another run: its .NAME.claim file beside "
+            "the output; delete those if no run is" + (f"; {redo}" if written else ""))
         summary = f"done {counts['done']}, skipped {counts['skipped']} ({why}), failed {counts['failed']}"
         mean = {k: round(sum(r[k] for r in scores) / len(scores), 4) for k in ("psnr", "ssim")
                 if scores and all(k in r for r in scores)}

@@ -151,7 +151,8 @@ def test_folder_mode_with_corrupt_file_and_resume(run, imgs):
     cut = (out / "im2.png").read_bytes()[:100]  # cut short outside restore: reported, not skipped or replaced
     (out / "im2.png").write_bytes(cut)
     r = run("inpaint", imgs / "in", imgs / "masks", "-o", out, "--steps", "2")
-    assert r.exit_code == 1 and "done 0, skipped 2 (already written), failed 1" in r.output
+    assert r.exit_code == 1 and "done 0, skipped 2 (already written, kept as they are: --overwrite redoes them), " \
+        "failed 1" in r.output
     assert "im2.png: exists but has no PNG end marker" in r.output and (out / "im2.png").read_bytes() == cut
     (out / "im2.png").unlink()
     r = run("inpaint", imgs / "in", imgs / "masks", "-o", out, "--steps", "2")
