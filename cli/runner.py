@@ -252,10 +252,10 @@ def run_job(job: Job) -> int:
         bar.close()
     if folder:
         written = counts["skipped"] - busy  # kept as they are, whatever settings wrote them
-        redo = "--overwrite redoes them" if written else ""
-        why = (f"already written, kept as they are: {redo}" if written else "already written") if not busy else (
-            f"{written} already written, {busy} being written by another run: its .NAME.claim file beside "
-            "the output; delete those if no run is" + (f"; {redo}" if written else ""))
+        why = "already written" + (", kept as they are: --overwrite redoes them" if written else "")
+        if busy:
+            why = (f"{written} already written, {busy} being written by another run: its .NAME.claim file beside "
+                   "the output; delete those if no run is" + ("; --overwrite redoes those written" if written else ""))
         summary = f"done {counts['done']}, skipped {counts['skipped']} ({why}), failed {counts['failed']}"
         mean = {k: round(sum(r[k] for r in scores) / len(scores), 4) for k in ("psnr", "ssim")
                 if scores and all(k in r for r in scores)}
