@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,10 +46,19 @@ def companions(opts: dict, out: Path) -> dict[str, Path]:
     a file the run reads."""
     c = {}
     if opts.get("samples", 1) > 1:
-        c["std"] = out.with_name(out.stem + ".std.png")
+        c["std"] = out.with_name(out.stem + COMPANION_SUFFIX["std"])
     if opts.get("compare"):
-        c["compare"] = out.with_name(out.stem + ".compare.png")
+        c["compare"] = out.with_name(out.stem + COMPANION_SUFFIX["compare"])
     return c
+
+
+#: the names of :func:`companions` beside ``<out stem>``
+COMPANION_SUFFIX = {"std": ".std.png", "compare": ".compare.png"}
+
+
+def beside(src: Path, task: str) -> Path:
+    """A run's default output for one image: ``<stem>.<task>.png`` beside it."""
+    return src.with_name(f"{src.stem}.{task}.png")
 
 
 def _err(msg: str) -> None:
@@ -80,14 +88,13 @@ def _list_images(root: Path, recursive: bool, pattern: str | None) -> list[Path]
 
 
 def _earlier_outputs(files: list[Path]) -> set[Path]:
-    """The files that a run on one of ``files`` wrote beside it by default: ``<stem>.<task>.png``
-    and its companions (``.std.png``, ``.compare.png``), where an image ``<stem>.*`` is there too."""
+    """The files that a run on one of ``files`` wrote beside it by default (:func:`beside`, and its
+    companions)."""
     from restore.tasks import TASKS
 
-    tasks = "|".join(re.escape(t) for t in TASKS.names())
-    named = re.compile(rf"(?P<stem>.+)\.(?:{tasks})(?:\.std|\.compare)?\.png")
-    stems = {(p.parent, p.stem) for p in files if p.suffix.lower() in READ_EXTS}
-    return {p for p in files if (m := named.fullmatch(p.name)) and (p.parent, m["stem"]) in stems}
+    outs = {beside(p, t) for p in files if p.suffix.lower() in READ_EXTS for t in TASKS.names()}
+    outs |= {o.with_name(o.stem + sfx) for o in outs for sfx in COMPANION_SUFFIX.values()}
+    return outs.intersection(files)
 
 
 def _by_stem(folder: Path, rel: Path) -> Path | None:
@@ -151,9 +158,9 @@ def plan(job: Job) -> tuple[list[Item], bool]:
                 raise InputError(f"{f}: no such file")
             if f is not None and f.is_dir():
                 raise UsageError(f"{f}: is a folder but the image is a single file")
-        out = o.get("output") or src.with_name(f"{src.stem}.{job.task}.png")
+        out = o.get("output") or beside(src, job.task)
         if out != STDIO and (out.is_dir() or o.get("_output_folder")):
-            out = out / f"{src.stem}.{job.task}.png"
+            out = out / beside(src, job.task).name
         if out != STDIO:
             try:
                 check_output_path(out)
@@ -245,7 +252,7 @@ def _plan_files(job: Job) -> list[Item]:
         files = {n: f if f is None or f.is_file() else (_by_stem(f, Path(p.name)) or f / p.name)
                  for n, f in job.files.items()}
         r = None if ref is None else (ref if ref.is_file() else _by_stem(ref, Path(p.name)))
-        out = (out_dir / f"{p.stem}.png") if out_dir is not None else p.with_name(f"{p.stem}.{job.task}.png")
+        out = (out_dir / f"{p.stem}.png") if out_dir is not None else beside(p, job.task)
         items.append(Item(p, files, out, r))
     _check_distinct_outputs(items)
     return items

@@ -388,10 +388,10 @@ def estimate_noise(image: torch.Tensor, half: float | None = None) -> NoiseEstim
     whiteness = corr / fine if fine > 0 else 1.0
     pooled, pooled_luma, luma = None, 0.0, 0.0
     if x.shape[0] == 3:  # the plain covariance is blind to texture only with colour (as for ``white``); RGB luma
-        p = torch.nn.functional.avg_pool2d(x[None], 2)[0]
-        pooled = 2 * _pca_white(p)
-        pooled_luma = 2 * _weak_texture_white(torch.tensordot(_LUMA.to(p), p, dims=1)[None])
-        luma = _weak_texture_white(torch.tensordot(_LUMA.to(x), x, dims=1)[None])
+        y = torch.tensordot(_LUMA.to(x), x, dims=1)[None]  # the luma, full size and (as pooling commutes) pooled
+        pooled = 2 * _pca_white(torch.nn.functional.avg_pool2d(x[None], 2)[0])
+        pooled_luma = 2 * _weak_texture_white(torch.nn.functional.avg_pool2d(y[None], 2)[0])
+        luma = _weak_texture_white(y)
     level, told_white = photo_level(flat_level(white, corr, whiteness, flat), white, half, pooled, pooled_luma, luma)
     return NoiseEstimate(float(level), float(told_white), float(corr), float(whiteness), float(flat),
                          float(half or 0.0), float(pooled or 0.0), float(pooled_luma), float(luma))
