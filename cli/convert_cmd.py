@@ -60,6 +60,12 @@ def convert(checkpoint, output, arch, preset, flags, dtype, overwrite):
     if preset is None and flags is None:
         raise click.UsageError(f"give --preset ({', '.join(ADM_PRESETS)}) or --flags JSON")
     parsed = _parse_flags(flags) if flags is not None else None
+    from restore.paths import CONFIG_FILE
+
+    if (output / CONFIG_FILE).exists() and not overwrite:  # as restore train says it
+        click.echo(f"error: {output}: holds a prior already (pass --overwrite to replace it, or use another -o)",
+                   err=True)
+        sys.exit(2)
     from restore.convert import convert_adm
     from restore.errors import RestoreError
 

@@ -29,6 +29,17 @@ def _fail(msg: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+DEFAULT_STEPS = 20000  # restore train's --steps for a new run
+
+
+def _planned_steps(output: Path) -> int | None:
+    """The steps a run's checkpoint planned (None: no readable checkpoint; train() says why)."""
+    try:
+        return int(json.loads((output / "checkpoint" / "state.json").read_text())["config"]["steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _resume_conflicts(output: Path, given: dict) -> None:
     """Refuse options given with --resume that differ from the checkpoint's recipe, which a
     resumed run keeps (all but --steps): they were silently ignored."""
@@ -270,7 +281,8 @@ def list_(as_json):
 @click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Prior directory to write (config.json, model.safetensors, log.jsonl, checkpoint/).")
-@click.option("--steps", type=click.IntRange(1), default=20000, show_default=True)
+@click.option("--steps", type=click.IntRange(1), default=None,
+              help="Training steps in all.  [default: 20000; with --resume, the steps the run planned]")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
 @click.option("--crop", type=click.IntRange(16), default=128, show_default=True, help="Training crop side.")
 @click.option("--lr", type=FiniteFloat(0, None, min_open=True), default=4e-4, show_default=True)
@@ -307,7 +319,8 @@ def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, 
     """Train a prior on the images in DATA_DIR (any sizes, gray or RGB).
 
     Ctrl-C (or SIGTERM, a STOP file in OUTPUT, --max-minutes) stops at the next step with a
-    checkpoint; --resume continues to --steps."""
+    checkpoint; --resume continues to the steps the run planned (or to --steps), with its
+    recipe and its --val-dir."""
     try:
         ch = tuple(int(v) for v in channels.split(","))
         bl = tuple(int(v) for v in blocks.split(","))
@@ -342,12 +355,14 @@ def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, 
     from restore.train import TrainConfig
     from restore.train import train as train_fn
 
+    planned = _planned_steps(output) if resume and steps is None else None
     try:
         dev = resolve_device(device)
-        cfg = TrainConfig(steps=steps, batch_size=batch_size, crop=crop, lr=lr, channels=ch, blocks=bl,
-                          prediction=prediction, mismatch=mismatch, checkpoint_every=checkpoint_every,
-                          eval_every=eval_every, seed=seed, compile=compile_,
-                          warmup=min(500, max(1, steps // 10)))
+        steps = steps or planned or DEFAULT_STEPS
+        cfg = None if planned else TrainConfig(  # resumed without --steps: the checkpoint's recipe as it is
+            steps=steps, batch_size=batch_size, crop=crop, lr=lr, channels=ch, blocks=bl, prediction=prediction,
+            mismatch=mismatch, checkpoint_every=checkpoint_every, eval_every=eval_every, seed=seed, compile=compile_,
+            warmup=min(500, max(1, steps // 10)))
         bar = tqdm(total=steps, disable=quiet, file=sys.stderr, unit="step", dynamic_ncols=True)
 
         def cb(rec):

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .errors import InputError, RestoreError
-from .io import FLOAT_MAX, Image, check_float_scale, to_tensor
+from .io import FLOAT_BRIGHT, Image, check_float_scale, to_tensor
 from .prior import Prior, load_prior
 from .registry import MAX_SAMPLES, MAX_SEED
 from .samplers import check_compatible, check_samples
@@ -112,11 +112,11 @@ def _to_batch(image: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any], 
         _check_size(image.shape[-2], image.shape[-1])
         if not torch.isfinite(image).all():
             raise InputError("image holds NaN or inf")
-        if float(image.max()) > FLOAT_MAX or bool((image < -0.25).any()):  # then the full check, image by image
+        if float(image.max()) > FLOAT_BRIGHT or bool((image < -0.25).any()):  # then the full check, image by image
             for b in range(image.shape[0]):
                 check_float_scale(image[b].float().permute(1, 2, 0).cpu().numpy(), "a torch image")
         dtype, dev = image.dtype, image.device
-        return image.float(), (lambda t, std=False: t.to(device=dev, dtype=dtype)), None
+        return image.float(), (lambda t, std=False: t.to(device=dev, dtype=dtype).contiguous()), None
     if isinstance(image, np.ma.MaskedArray):  # its mask would be dropped in silence
         raise InputError("image is a numpy masked array: pass its data (image.filled(...)), and, to inpaint the "
                          "masked pixels, mask=np.ma.getmaskarray(image)")
@@ -206,7 +206,8 @@ def run(
     whole image at once); pointwise ones let the prior tile its own calls.
 
     Each image of the batch draws its noise from its own generator (``seed``, or one seed
-    per image; or ``generator``, a sequence with one per image), and a parameter that is per
+    per image; or ``generator``, a sequence with one per image; neither: seed 0, so calls
+    without a seed give the same sample), and a parameter that is per
     image (inpainting's ``mask``) may be a list, so an image's result does not depend on its
     batch-mates. A measurement noise level estimated from the images (denoise without
     ``sigma``) is one per image: such a batch runs image by image and ``sigma_y`` is a list.
@@ -718,7 +719,8 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
 
 
 _PARAMS_DOC = """Other parameters (``**params``) are those of :func:`restore.restore`: ``sampler``
-    (see ``restore.SAMPLERS``), ``steps`` (network evaluations), ``seed`` or ``generator``,
+    (see ``restore.SAMPLERS``), ``steps`` (network evaluations), ``seed`` (default 0: the same
+    sample on every call) or ``generator``,
     ``device`` ("cpu", "cuda", "auto"), ``prior`` (a Prior, a shipped name or a
     directory), ``samples`` (> 1 with a sampler that samples: returns ``(mean, std)``),
     ``progress`` (called per step), ``sigma_max`` / ``sigma_min`` / ``spacing`` (the

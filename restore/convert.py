@@ -49,6 +49,10 @@ def _read_checkpoint(path: Path) -> dict:
 
     if not path.is_file():
         raise WeightsError(f"{path}: no such file")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):  # torch.save: a zip, or a pickle (protocol 2+)
+        raise WeightsError(f"{path}: not a PyTorch checkpoint (neither a torch.save zip nor a pickle)")
     try:
         with warnings.catch_warnings():  # torch's remark on plain (non-zip) pickles
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
@@ -124,7 +128,7 @@ def convert_adm(
         raise WeightsError(f"dtype must be one of {', '.join(WEIGHT_DTYPES)}, got {dtype!r}")
     out = Path(out_dir)
     if (out / CONFIG_FILE).exists() and not overwrite:
-        raise WeightsError(f"{out}: already holds a prior (overwrite to replace it)")
+        raise WeightsError(f"{out}: already holds a prior (overwrite=True replaces it)")
     all_flags = {**ADM_PRESETS.get(preset, {}), **(flags or {})}
     net_cfg, sched_cfg, prediction = adm_from_flags(all_flags)
     sd = _read_checkpoint(Path(ckpt_path))

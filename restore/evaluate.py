@@ -114,7 +114,7 @@ def evaluate(
                 t0 = time.perf_counter()
                 out = tk.baselines[meth](case)
                 secs, used = time.perf_counter() - t0, None
-                kind = "classical"
+                kind = "input" if meth == tk.given else "classical"
             else:
                 sampler, hyper = parse_method(meth)
                 sampler = None if sampler == DEFAULT_METHOD else sampler  # the task's own choice for the case
@@ -159,8 +159,9 @@ def markdown_table(summary: list[dict]) -> str:
     sep = "|---|---|---|---|---|" + "---|" * len(cols) + "---|"
     lines = [head, sep]
     for r in summary:
+        kind = "" if r["kind"] == "restore" else f" ({r['kind']})"  # classical, or the input as given
         lines.append(
-            f"| {r['method']}{'' if r['kind'] == 'restore' else ' (classical)'} | {r['steps'] or '-'} | {r['images']} | "
+            f"| {r['method']}{kind} | {r['steps'] or '-'} | {r['images']} | "
             f"{r['psnr']:.2f} | {r['ssim']:.4f} |" + "".join(f" {r.get(k, float('nan')):{f}} |" for k, _, f in cols)
             + f" {r['seconds']:.2f} |"
         )

@@ -402,9 +402,10 @@ def load_checkpoint(ckpt: Path, tr: Trainer) -> None:
         tr.gen.set_state(load_state_dict(ckpt / "rng.safetensors")["device"])
 
 
-def _stored_config(state: dict, steps: int) -> TrainConfig:
+def _stored_config(state: dict, steps: int | None) -> TrainConfig:
+    """The checkpoint's recipe, run to ``steps`` (None: the steps it planned)."""
     stored = dict(state["config"])
-    stored["steps"] = steps
+    stored["steps"] = int(stored["steps"]) if steps is None else steps
     stored.setdefault("prediction", "eps")  # checkpoints written before EDM existed
     for k in ("channels", "blocks"):
         stored[k] = tuple(stored[k])
@@ -571,7 +572,8 @@ def train(
         Receives ``config.json`` + ``model.safetensors`` (EMA weights), ``log.jsonl`` and
         ``checkpoint/`` (weights, EMA, optimizer and generator state, step) for ``resume``.
     cfg : TrainConfig, optional
-        The recipe; on ``resume`` the stored recipe is used, except ``steps``.
+        The recipe; on ``resume`` the stored recipe is used, except ``steps`` (``cfg=None``:
+        the steps the run planned).
     device : str
         ``"cpu"`` or ``"cuda"``.
     resume : bool
@@ -583,7 +585,8 @@ def train(
         ``info.cumulative``.
     val_dir : path, optional
         Images for the learning curve (PSNR at sigma=25); the first ``val_count`` are
-        centre-cropped to ``val_crop``.
+        centre-cropped to ``val_crop``. On ``resume`` without it, the run's own (with its
+        count and crop), as the checkpoint recorded it.
     max_minutes : float, optional
         Stop (with a checkpoint) after this much wall time. A ``STOP`` file in ``out_dir``,
         SIGTERM and SIGINT stop the same way.
@@ -602,10 +605,17 @@ def train(
     >>> cfg = TrainConfig(steps=2, batch_size=2, crop=32, channels=(8, 8), blocks=(1, 1))
     >>> train("imgs/", "my-prior/", cfg)  # doctest: +SKIP
     """
+    planned = cfg is None and resume  # resumed without a recipe: to the steps the run planned
     cfg = _checked(cfg, resume, init)
     out = Path(out_dir)
     dev = torch.device(device)
-    cfg, start = _starting_point(cfg, out / "checkpoint", resume, init)
+    cfg, start = _starting_point(cfg, out / "checkpoint", resume, init, None if planned else cfg.steps)
+    if resume and val_dir is None and start.state.get("val"):  # the run's own learning curve goes on
+        v = start.state["val"]
+        if not Path(v["dir"]).is_dir():
+            raise InputError(f"{v['dir']}: the run's validation folder is gone; give --val-dir (another folder) "
+                             "to resume")
+        val_dir, val_count, val_crop = v["dir"], int(v["count"]), int(v["crop"])
     with torch.device("meta"):  # the network's own rule, asked of one built without memory
         mult = _make_net(cfg).size_multiple
     if cfg.crop % mult:
@@ -631,7 +641,8 @@ def train(
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)  # here: a run refused or failed before it leaves no folder
     run = _Run(tr, schedule, out, start, val, callback,
-               {"data": str(data_dir), "images": len(bank), "skipped": len(skipped)})
+               {"data": str(data_dir), "images": len(bank), "skipped": len(skipped)},
+               {"dir": str(Path(val_dir).resolve()), "count": val_count, "crop": val_crop} if val else None)
     try:
         run.loop(max_minutes)
     except BaseException:
@@ -667,9 +678,11 @@ class _Start:
     weights: dict | None = None
 
 
-def _starting_point(cfg: TrainConfig, ckpt: Path, resume: bool, init) -> tuple[TrainConfig, _Start]:
-    """The recipe and start of a fresh run, a resumed one (the checkpoint's recipe, except
-    ``steps``) or a warm start from a prior (its architecture, schedule and weights)."""
+def _starting_point(cfg: TrainConfig, ckpt: Path, resume: bool, init,
+                    steps: int | None) -> tuple[TrainConfig, _Start]:
+    """The recipe and start of a fresh run, a resumed one (the checkpoint's recipe run to
+    ``steps``, None: the steps it planned) or a warm start from a prior (its architecture,
+    schedule and weights)."""
     if resume:
         if not (ckpt / "state.json").is_file():
             raise InputError(f"{ckpt}: no checkpoint to resume from")
@@ -679,7 +692,7 @@ def _starting_point(cfg: TrainConfig, ckpt: Path, resume: bool, init) -> tuple[T
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise InputError(f"{ckpt / 'state.json'}: not a readable checkpoint state ({type(e).__name__}); "
                              "train again without --resume, or into another folder") from None
-        return _stored_config(state, cfg.steps), _Start(int(state["step"]), state, state.get("before", _Start().before))
+        return _stored_config(state, steps), _Start(int(state["step"]), state, state.get("before", _Start().before))
     if init is None:
         return cfg, _Start()
     d = resolve_prior_dir(init)
@@ -709,7 +722,7 @@ class _Run:
     SIGTERM/SIGINT)."""
 
     def __init__(self, tr: Trainer, schedule: VPSchedule, out: Path, start: _Start, val_images: list, callback,
-                 data: dict) -> None:
+                 data: dict, val: dict | None = None) -> None:
         cfg, dev = tr.cfg, tr.device
         self.tr, self.cfg, self.out, self.start, self.val_images, self.callback = tr, cfg, out, start, val_images, callback
         self.ckpt, self.log_path = out / "checkpoint", out / "log.jsonl"
@@ -723,6 +736,7 @@ class _Run:
         self.info = {**data, "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
                      "batch_size": cfg.batch_size, "crop": cfg.crop, "train_flops_per_crop": self.flops_crop,
                      **({"mismatch": cfg.mismatch} if cfg.mismatch else {})}
+        self.val = val  # where the learning curve's images come from, for a resumed run
         self.t_start = time.time()
         self.stopped: str | None = None  # why the loop stopped before cfg.steps (None: it did not)
 
@@ -732,11 +746,13 @@ class _Run:
         if self.callback:
             self.callback(rec)
 
-    def save(self, step: int, val: float | None) -> None:
-        """A checkpoint (to resume) and the prior (EMA weights, config, info) at ``step``."""
+    def save(self, step: int, val: float | None, val_step: int | None = None) -> None:
+        """A checkpoint (to resume) and the prior (EMA weights, config, info) at ``step``;
+        ``val``: the last validation PSNR, measured at ``val_step``."""
         tr, cfg, before = self.tr, self.cfg, self.start.before
         secs = self.elapsed_before + time.time() - self.t_start
-        extra = {"train_seconds": secs, "last_val_psnr_sigma25": val, "before": before, "lr_scale": tr.lr_scale}
+        extra = {"train_seconds": secs, "last_val_psnr_sigma25": val, "last_val_step": val_step, "before": before,
+                 "lr_scale": tr.lr_scale, **({"val": self.val} if self.val else {})}
         save_checkpoint(self.ckpt, step, tr, extra)
         cumulative = {
             "steps": before["steps"] + step,
@@ -748,6 +764,7 @@ class _Run:
         info = {**self.info, "steps": step, "steps_planned": cfg.steps,
                 **({"stopped": self.stopped} if self.stopped else {}),
                 "train_seconds": round(secs, 1), "val_psnr_sigma25": val,
+                **({"val_step": val_step} if val is not None and val_step is not None else {}),
                 "cumulative": cumulative, "stability": stability_check(self.ema_prior, self.check_images)}
         save_prior(self.out, tr.ema, self.schedule, info, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
 
@@ -755,6 +772,7 @@ class _Run:
         tr, cfg = self.tr, self.cfg
         step = self.start.step
         last_val = self.start.state.get("last_val_psnr_sigma25")
+        last_val_step = self.start.state.get("last_val_step")
         t_last, step_last = time.time(), step
         if tr.device.type == "cuda":
             torch.cuda.synchronize(tr.device)
@@ -766,6 +784,7 @@ class _Run:
                 val = None
                 if self.val_images and (step % cfg.eval_every == 0 or step == cfg.steps):
                     val = last_val = validation_psnr(self.ema_prior, self.val_images)
+                    last_val_step = step
                 timeout = max_minutes is not None and (time.time() - self.t_start) > 60 * max_minutes
                 stop_file = step % cfg.log_every == 0 and (self.out / "STOP").exists()
                 halt = timeout or stop.set or stop_file
@@ -794,7 +813,7 @@ class _Run:
                     self.log(rec)
                     t_last, step_last = time.time(), step
                 if step % cfg.checkpoint_every == 0 or step == cfg.steps or halt:
-                    self.save(step, last_val)
+                    self.save(step, last_val, last_val_step)
                     t_last = time.time()  # the checkpoint's time is not training time
                 if halt:
                     if stop_file:  # honoured: a later --resume must not stop on it again

@@ -297,6 +297,26 @@ def test_a_bright_image_in_minus_one_to_one_is_refused_but_heavy_noise_is_taken(
     assert restore.denoise(noisy, sigma=0.3, prior=P).shape == noisy.shape
 
 
+def test_an_image_over_one_in_its_bright_regions_is_refused_but_noise_and_overshoot_are_taken(P):
+    """From a new user's trial: a [0, 1] photo times 1.5 (a third of it over 1) came out with a
+    third clipped to 1, with no word. Bright regions (5x5 median) over 1.25 are refused; white
+    with unclipped noise of std 0.15 and a sharpened edge's thin overshoot are not."""
+    yy, xx = np.mgrid[0:64, 0:64]
+    photo = np.stack([0.2 + 0.7 * xx / 63, 0.5 + 0.3 * np.sin(yy / 5), 0.1 + 0.8 * yy / 63], -1).astype(np.float32)
+    with pytest.raises(restore.InputError, match=r"regions above 1.25.*scale it into \[0, 1\]"):
+        restore.denoise(photo * 1.5, sigma=0.05, prior=P)
+    with pytest.raises(restore.InputError, match=r"regions above 1.25"):
+        restore.denoise(torch.from_numpy(photo * 1.5).permute(2, 0, 1)[None], sigma=0.05, prior=P)
+    rng = np.random.default_rng(0)
+    white = (np.ones((64, 64, 3)) + rng.normal(0, 0.15, (64, 64, 3))).astype(np.float32)
+    assert white.max() > 1.5  # single pixels that high, no region
+    assert restore.denoise(white, sigma=0.15, prior=P).shape == white.shape
+    edge = np.full((64, 64), 0.9, np.float32)
+    edge[:, 32:] = 0.1
+    edge[:, 30:32] = 1.4  # an unsharp mask's overshoot, two pixels wide
+    assert restore.denoise(edge, sigma=0.02, prior=P).shape == edge.shape
+
+
 def test_outputs_are_c_ordered_and_a_std_map_keeps_its_fractions(P):
     """Arrays came back as planar views (strides (W, 1, H W)): OpenCV could not draw on them.
     A std map of a uint8 image came back as uint8 levels (a std under half a level read 0)."""
@@ -316,6 +336,11 @@ def test_outputs_are_c_ordered_and_a_std_map_keeps_its_fractions(P):
     assert np.any((std > 0) & (std != np.round(std)))  # fractions of a level, in 0-255 units
     f_mean, f_std = restore.inpaint(img / 255.0, hole, prior=P, sampler="ddnm", steps=3, samples=3, fill="mean")
     np.testing.assert_allclose(f_std * 255, std, atol=1e-3)  # the same map in the float image's units
+    t = torch.from_numpy(img.transpose(2, 0, 1).astype(np.float32) / 255)[None].transpose(-1, -2)  # a strided view
+    assert restore.denoise(t, sigma=0.05, prior=P).is_contiguous()  # came back as strided as it went in
+    m = np.zeros((2, 1, 20, 24), np.float32)
+    with pytest.raises(restore.InputError, match=r"one mask per image of a batch: a list"):
+        restore.inpaint(torch.cat([t, t]), m, prior=P, steps=2)
 
 
 @pytest.mark.parametrize("kw, msg", [

@@ -272,6 +272,32 @@ def test_train_refuses_what_it_would_ignore_or_clobber(run, imgs, tmp_path):
     assert json.loads((p / "checkpoint" / "state.json").read_text())["step"] == 3
 
 
+def test_train_resume_goes_on_to_the_runs_own_steps_and_validation(run, imgs, tmp_path):
+    """From a new user's trial: `--resume` without `--steps` trained to the default 20000
+    whatever the run had planned, and dropped its --val-dir (the prior's config kept the old
+    validation score as if current). A run stopped early now goes on to its own steps with its
+    own validation; a finished one says to give --steps; a vanished validation folder is named."""
+    import shutil
+
+    val = tmp_path / "val"
+    shutil.copytree(imgs / "in", val)
+    p = tmp_path / "p"
+    base = ["--batch-size", "1", "--crop", "16", "--channels", "4,4", "--blocks", "1,1", "--eval-every", "2", "-q"]
+    r = run("train", imgs / "in", "-o", p, "--steps", "7", "--val-dir", val, "--max-minutes", "1e-9", *base)
+    info = json.loads((p / "config.json").read_text())["info"]
+    assert r.exit_code == 0 and info["stopped"] == "max-minutes" and info["steps"] == 1, r.output
+    r = run("train", imgs / "in", "-o", p, "--resume", "-q")
+    assert r.exit_code == 0, r.output
+    info = json.loads((p / "config.json").read_text())["info"]
+    assert info["steps"] == info["steps_planned"] == 7 and "stopped" not in info
+    assert info["val_step"] == 7 and info["val_psnr_sigma25"] is not None  # measured on after the resume
+    r = run("train", imgs / "in", "-o", p, "--resume", "-q")
+    assert r.exit_code == 1 and "at step 7 already" in r.output and "--steps" in r.output
+    shutil.rmtree(val)
+    r = run("train", imgs / "in", "-o", p, "--resume", "--steps", "8", "-q")
+    assert r.exit_code == 1 and "validation folder is gone" in r.output and str(val) in r.output
+
+
 def test_train_interrupted_says_so_and_exits_130(imgs, tmp_path, tiny_prior_dir):
     """Ctrl-C stops at the next step with a checkpoint, says where, and exits 130 (it printed
     "prior written" and exited 0, as a finished run)."""

@@ -171,7 +171,7 @@ def test_eval_end_to_end(tmp_path, tiny_prior_dir):
                                   "--json", str(tmp_path / "r.json")])
     assert r.exit_code == 0, r.output
     rows = json.loads((tmp_path / "r.json").read_text())["rows"]
-    assert {x["method"] for x in rows} == {"dpir", "skimage-wiener", "skimage-rl"}
+    assert {x["method"] for x in rows} == {"dpir", "blurred", "skimage-wiener", "skimage-rl"}
     assert all("psnr_border16" in x and "psnr_interior" in x for x in rows)
     # a kernel with a comma is one kernel (only options that take lists split on commas)
     for k in ("motion:7,30", "gaussian:1.6,9"):

@@ -248,7 +248,7 @@ def test_eval_qualities(tiny_prior_dir, tmp_path):
     r = CliRunner().invoke(main, ["eval", "dejpeg", str(d), "--quality", "10,40", "--steps", "2", "--baselines",
                                   "--weights", str(tiny_prior_dir), "-q"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    assert r.output.count("| decode (classical) |") == 2 and "quality 40" in r.output
+    assert r.output.count("| decode (input) |") == 2 and "quality 40" in r.output
 
 
 def test_sr_of_a_jpeg_counts_its_quantisation(tiny_prior_dir, tmp_path):

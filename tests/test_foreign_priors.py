@@ -343,6 +343,15 @@ def test_convert_command(adm_ckpt, tmp_path):
     assert r.exit_code == 2 and "--preset" in r.output
     r = runner.invoke(main, ["convert", str(ckpt), "-o", str(tmp_path / "q"), "--flags", "{not json"])
     assert r.exit_code == 2 and "JSON" in r.output
+    # from a new user's trial: the flag is named, as restore train names it (exit 2); an image is no checkpoint,
+    # not a checkpoint "holding more than tensors"
+    r = runner.invoke(main, ["convert", str(ckpt), "-o", str(tmp_path / "p"), "--flags", json.dumps(TINY_ADM)])
+    assert r.exit_code == 2 and "pass --overwrite" in r.output
+    from restore.io import write_image
+
+    write_image(tmp_path / "photo.png", np.zeros((8, 8, 3), np.uint8))
+    r = runner.invoke(main, ["convert", str(tmp_path / "photo.png"), "-o", str(tmp_path / "r"), "--preset", "ffhq256"])
+    assert r.exit_code == 1 and "not a PyTorch checkpoint" in r.output and "refused" not in r.output
 
 
 # -- fixed-size priors, description, CPU warning, autocast --------------------------------

@@ -171,6 +171,14 @@ def test_eval_pairs_and_camera_from_the_cli(pairs, tiny_prior_dir):
     assert r.exit_code == 0, r.output
     assert "real noisy/clean pairs" in r.output and "| mmse | 1 | 2 |" in r.output
     assert "opencv-nlm@h=5 (classical)" in r.output
+    # the input's own row (a trial's report showed baselines that change nothing as if they were methods)
+    from restore.io import read_image, to_tensor
+    from restore.metrics import psnr
+
+    row = next(line for line in r.output.splitlines() if line.startswith("| noisy (input) |"))
+    want = np.mean([psnr(to_tensor(read_image(pairs / "noisy" / f"p{i}.png").color),
+                         to_tensor(read_image(pairs / "clean" / f"p{i}.png").color)) for i in (0, 2)])
+    assert abs(float(row.split("|")[4]) - want) < 0.006, (row, want)
     r = CliRunner().invoke(main, ["eval", "denoise", str(pairs / "clean"), "--noise", "camera", "--limit", "1",
                                   "--weights", str(tiny_prior_dir), "-q"])
     assert r.exit_code == 0, r.output

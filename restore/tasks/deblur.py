@@ -445,7 +445,8 @@ class DeblurTask(Task):
     # chosen on validation crops of the training photos (benchmarks/results/deblur_defaults.md:
     # +1.3 dB over lam 0.23 with momentum; 20 steps no better than 8)
     sampler, steps, sigma_max, spacing, options = "dpir", 8, 49 / 255, "log", (("lam", 0.5),)
-    baselines = {"skimage-wiener": _wiener, "skimage-rl": _richardson_lucy}
+    baselines = {"blurred": lambda c: c.y.clone(), "skimage-wiener": _wiener, "skimage-rl": _richardson_lucy}
+    given = "blurred"
 
     def check(self, x, p):
         q = super().check(x, p)

@@ -485,6 +485,7 @@ class DejpegTask(Task):
         **{f"opencv-nlm@h={h}": (lambda c, h=h: _cv2_nlm(c, h)) for h in (3, 5, 8)},
         "blur+qcs": _pocs,
     }
+    given = "decode"
 
     def tables_for(self, x: torch.Tensor, p: dict) -> JpegTables:
         if p.get("tables") is not None:

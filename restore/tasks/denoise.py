@@ -144,6 +144,7 @@ class DenoiseTask(Task):
     # one evaluation at the noise level (the MMSE estimate): benchmarks/choose_defaults.py
     sampler, steps, sigma_max = "mmse", 1, 0.5
     baselines = {
+        "noisy": lambda c: c.y.clone(),
         **{f"opencv-nlm@h={h}": (lambda c, h=h: _cv2_nlm(c, h)) for h in NLM_H},
         "skimage-nlm": lambda c: _sk(c, "nlm"),
         "skimage-tv": lambda c: _sk(c, "tv"),
@@ -153,6 +154,7 @@ class DenoiseTask(Task):
         baselines["bm3d"] = _bm3d
         baselines["bm3d@rms"] = _bm3d_rms
     slow_baselines = frozenset({"bm3d", "bm3d@rms"})
+    given = "noisy"
     pairs = True  # restore eval denoise --pairs: real noisy/clean pairs
     helper_args = (("sigma", None),)
     helper_doc = """Remove noise: white Gaussian of std ``sigma`` ([0, 1] units), or, with ``sigma``

@@ -298,7 +298,8 @@ def _marked(mask, what: str) -> np.ndarray:
     if m.ndim == 3 and m.shape[2] not in (1, 2, 3, 4) and m.shape[0] in (1, 2, 3, 4):
         m = m.transpose(1, 2, 0)  # C x H x W (a tensor's layout)
     if m.ndim not in (2, 3) or (m.ndim == 3 and m.shape[2] not in (1, 2, 3, 4)):
-        raise InputError(f"{what} must be H x W (or H x W x C, C = 1-4), got shape {tuple(mask.shape)}")
+        per_image = " (one mask per image of a batch: a list of them, mask=[m1, m2, ...])" if m.ndim == 4 else ""
+        raise InputError(f"{what} must be H x W (or H x W x C, C = 1-4), got shape {tuple(mask.shape)}{per_image}")
     return marked_pixels(m)  # with alpha (H x W x 2 or 4), as a mask file's is read
 
 
