@@ -407,3 +407,47 @@ def test_serves_and_warns_on_other_hosts(tmp_path):
         p.terminate()
         _, err = p.communicate(timeout=30)
     assert "warning: binding 0.0.0.0" in err
+
+
+def test_a_job_nobody_asks_for_is_cancelled_and_the_server_logs_each_job(client, monkeypatch, capsys):
+    """From a new user's trial: a page reloaded mid-run left its job running where nobody could
+    see or cancel it, and the next page's job waited 109 s behind it; the server's log said
+    nothing of any job. A job not polled for ABANDONED seconds is cancelled at its next step
+    (and before it starts, if queued); each finished job is one line on stderr."""
+    import restore.cli.ui.server as server
+
+    ui = client.app.state.ui
+    img = upload(client, PHOTO.read_bytes()).json()["id"]
+    monkeypatch.setattr(server, "ABANDONED", 0.5)
+    long = {"image": img, "task": "inpaint", "steps": 1000, "sampler": "ddnm",
+            "mask": painted_mask(256, 256, (100, 140, 100, 140))}
+    a = client.post("/api/jobs", json=long).json()["id"]
+    b = client.post("/api/jobs", json=long).json()["id"]  # queued behind it, not polled either
+    t0 = time.time()
+    while any(ui.jobs[j].status in ("queued", "running") for j in (a, b)) and time.time() - t0 < 60:
+        time.sleep(0.05)
+    for j in (a, b):
+        assert ui.jobs[j].status == "cancelled" and "stopped asking" in ui.jobs[j].message, ui.jobs[j]
+    assert ui.jobs[a].i < 1000
+    monkeypatch.setattr(server, "ABANDONED", 150.0)
+    done = client.post("/api/jobs", json={"image": img, "task": "denoise", "params": {"sigma": 10}, "steps": 1})
+    assert wait(client, done.json()["id"])["status"] == "done"  # a polled job runs on
+    err = capsys.readouterr().err
+    assert f"restore ui: {a} inpaint photo.png: cancelled" in err and "stopped asking" in err
+    assert f"restore ui: {done.json()['id']} denoise photo.png: done in " in err
+
+
+def test_messages_in_the_pages_words(client):
+    """The page has fields, not options: "--kernel is required" read as a command line's; a
+    scene fill's card said "sampler=none, steps=0" beside a panel saying dpir, 20 steps."""
+    img = upload(client, PHOTO.read_bytes()).json()["id"]
+    r = client.post("/api/jobs", json={"image": img, "task": "deblur"})
+    assert r.status_code == 400 and "kernel" in r.json()["error"] and "--kernel" not in r.json()["error"]
+    r = client.post("/api/jobs", json={"image": img, "task": "inpaint"})
+    assert r.status_code == 400 and r.json()["error"] == "paint the mask first", r.text
+    tasks = {t["name"]: t for t in client.get("/api/tasks").json()["tasks"]}
+    assert "scene fill" in tasks["inpaint"]["default_note"] and tasks["denoise"]["default_note"] is None
+    j = client.post("/api/jobs", json={"image": img, "task": "inpaint",
+                                      "mask": painted_mask(256, 256, (60, 180, 60, 180))}).json()
+    st = wait(client, j["id"])
+    assert st["status"] == "done" and st["summary"]["fill"] == "scene" and "steps" not in st["summary"], st

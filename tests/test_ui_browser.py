@@ -152,6 +152,19 @@ def _open(page, server, path):
     page.wait_for_function("!document.getElementById('run').disabled")
 
 
+def _long_job(browser, server):
+    """A page running a 1000-step denoise (ddnm) of the example."""
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    _open(page, server, PHOTO)
+    page.select_option("#task", "denoise")
+    page.click("#panel details summary")
+    page.select_option("#sampler", "ddnm")
+    page.fill("#steps", "1000")
+    page.click("#run")
+    page.wait_for_function("window.restoreUI.state.active.size === 1")
+    return page
+
+
 def test_page_sends_what_the_command_line_would(server, browser, tmp_path):
     """An option without a default is left to the task (sr's kernel: box for a JPEG, as the
     command line), not the first choice; a number the browser cannot read is refused, not
@@ -199,14 +212,7 @@ def test_cancel_stops_the_running_job_and_the_queued_one(server, browser):
     """With one job running and one queued, Cancel stops both (it stopped the newest only,
     and the running job could then not be stopped from the page); a 1x1 image fits within
     the zoom range."""
-    page = browser.new_page(viewport={"width": 1200, "height": 800})
-    _open(page, server, PHOTO)
-    page.select_option("#task", "denoise")
-    page.click("#panel details summary")
-    page.select_option("#sampler", "ddnm")
-    page.fill("#steps", "1000")
-    page.click("#run")
-    page.wait_for_function("window.restoreUI.state.active.size === 1")
+    page = _long_job(browser, server)
     page.click("#run")
     page.wait_for_function("window.restoreUI.state.active.size === 2")
     ids = page.evaluate("() => [...window.restoreUI.state.active]")
@@ -273,4 +279,90 @@ def test_keep_out_layer_painted_apart_from_the_holes(server, browser):
 
     m, ex = marked(body["mask"]), marked(body["exclude"])
     assert m[60, 80] and not m[200, 185] and ex[200, 185] and not ex[60, 80]
+    page.close()
+
+
+def test_keyboard_opens_an_image_and_space_presses_a_button(server, browser):
+    """From a new user's trial: "Open image…" was a label round a hidden input, which Tab never
+    reached, and Space on a focused button was taken as the pan key (no job started)."""
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page.goto(server)
+    page.wait_for_function("document.querySelectorAll('#task option').length > 0")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "open"
+    with page.expect_file_chooser() as fc:
+        page.keyboard.press("Space")
+    fc.value.set_files(str(PHOTO))
+    page.wait_for_function("!document.getElementById('run').disabled")
+    page.select_option("#task", "denoise")
+    page.focus("#run")
+    page.keyboard.press("Space")
+    page.wait_for_function("document.querySelectorAll('.card').length === 1", timeout=120_000)
+    page.close()
+
+
+def test_run_guards_refusals_evictions_and_narrow_screens(server, browser):
+    """From the same trial: a double click queued two jobs; a refused run left "done in 6.0 s"
+    and a full bar above its message; a painted mask was lost when 8 later uploads (from any
+    page) had pushed the image out of the server (now the page sends the file again and keeps
+    the mask); at phone width the editor was squeezed to 60 px beside the panel."""
+    import urllib.request
+
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    _open(page, server, PHOTO)
+    page.select_option("#task", "denoise")
+    page.dblclick("#run")
+    page.wait_for_function("document.querySelectorAll('.card').length === 1", timeout=120_000)
+    page.wait_for_function("window.restoreUI.state.active.size === 0")
+    time.sleep(0.5)
+    assert page.locator(".card").count() == 1
+    assert page.locator("#status").text_content().startswith("done")
+    page.select_option("#task", "deblur")  # no kernel: refused
+    page.click("#run")
+    page.wait_for_function("document.getElementById('message').textContent.includes('kernel')")
+    assert page.locator("#status").text_content() == "" and page.evaluate("document.getElementById('progress').value") == 0
+    page.select_option("#task", "inpaint")
+    a = page.evaluate("() => window.restoreUI.toPage(100, 100)")
+    b = page.evaluate("() => window.restoreUI.toPage(140, 100)")
+    page.mouse.move(*a)
+    page.mouse.down()
+    page.mouse.move(*b, steps=5)
+    page.mouse.up()
+    first = page.evaluate("window.restoreUI.state.image.id")
+    for i in range(9):  # other uploads push this page's image out of the server's list
+        req = urllib.request.Request(f"{server}api/images", data=PHOTO.read_bytes(), method="POST",
+                                     headers={"X-Filename": f"other{i}.png"})
+        urllib.request.urlopen(req).read()
+    import urllib.error
+
+    with pytest.raises(urllib.error.HTTPError, match="404"):  # gone from the server
+        urllib.request.urlopen(f"{server}api/images/{first}/preview.png")
+    page.click("#run")
+    page.wait_for_function("document.querySelectorAll('.card').length === 2", timeout=120_000)
+    assert page.evaluate("window.restoreUI.state.image.id") != first
+    assert page.evaluate("window.restoreUI.state.ops.length") == 1  # the painted stroke kept
+    page.close()
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    _open(phone, server, PHOTO)
+    assert phone.evaluate("document.getElementById('stage').getBoundingClientRect().width") > 300
+    phone.close()
+
+
+def test_a_reloaded_page_cancels_its_job(server, browser):
+    """A reload mid-run left the job running where nobody could cancel it: the page cancels
+    its jobs as it goes (pagehide)."""
+    import json
+    import urllib.request
+
+    page = _long_job(browser, server)
+    job = page.evaluate("() => [...window.restoreUI.state.active][0]")
+    page.reload()
+    t0 = time.time()
+    while time.time() - t0 < 60:
+        with urllib.request.urlopen(f"{server}api/jobs/{job}") as r:
+            st = json.load(r)
+        if st["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    assert st["status"] == "cancelled", st
     page.close()

@@ -12,7 +12,9 @@ Routes (all JSON unless said):
 - ``GET /api/images/{id}/preview.png``: the image as displayed (8-bit PNG).
 - ``POST /api/jobs``: ``{"image", "task", "params" (command-line units), "steps", "seed",
   "sampler", "mask" (a PNG data URL: white = fill)}``; checked before it is queued.
-- ``GET /api/jobs/{id}``: its state and progress; ``POST /api/jobs/{id}/cancel``.
+- ``GET /api/jobs/{id}``: its state and progress; ``POST /api/jobs/{id}/cancel``. A job whose
+  state nobody has asked for in :data:`ABANDONED` seconds (its page closed or reloaded) is
+  cancelled at its next step, so it does not hold up the queue.
 - ``GET /api/jobs/{id}/preview.png``, ``GET /api/jobs/{id}/download``: the result shown, and
   as a PNG with the input's bit depth, alpha, EXIF and ICC profile (:func:`restore.io.encode_image`).
 """
@@ -58,6 +60,9 @@ HEADER_ROOM = 1 << 20
 KEEP_IMAGES = 8  # uploads kept (oldest dropped first)
 KEEP_JOBS = 12  # finished jobs kept with their results (a 12 MP 16-bit PNG is about 50 MB)
 CLOSE_WAIT = 10.0  # seconds a stopping server waits for the running job to reach its next step
+#: seconds without a poll after which a job counts as abandoned (a page polls 4 times a second; a hidden tab's
+#: timers may slow to once a minute, and a closing page cancels its jobs itself)
+ABANDONED = 150.0
 DIR_PREFIX, OWNER = "restore-ui-", "owner.pid"  # the uploads' folder in the temp dir, and its server's pid file
 
 
@@ -123,6 +128,10 @@ class JobState:
     size: tuple | None = None
     summary: dict = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
+    seen: float = field(default_factory=time.monotonic)  # when its state was last asked for
+
+    def abandoned(self) -> bool:
+        return time.monotonic() - self.seen > ABANDONED
 
     def public(self, position: int | None) -> dict:
         return {"id": self.id, "status": self.status, "i": self.i, "n": self.n, "message": self.message,
@@ -156,6 +165,23 @@ def _one_line(e: BaseException, *replace: tuple[str, str]) -> str:
     return msg
 
 
+def _page_words(msg: str, task: str) -> str:
+    """A message in the page's words: a command-line option (``--kernel``) as the field the
+    page labels with its name (``kernel``)."""
+    for q in get_task(task).params:
+        if q.cli and q.option:
+            msg = re.sub(re.escape(q.option) + r"(?![\w-])", q.option.lstrip("-"), msg)
+    return msg
+
+
+def _log(job: "JobState") -> None:
+    """One line per finished job on the server's stderr, for whoever runs it."""
+    how = f"{job.status} in {job.seconds:.1f} s" if job.seconds is not None else job.status
+    print(f"restore ui: {job.id} {job.task} {job.image.name}: {how}"
+          + (f": {job.message}" if job.status in ("error", "cancelled") and job.message else ""),
+          file=sys.stderr, flush=True)
+
+
 def describe_param(q) -> dict:
     """A task parameter as the page builds its control: what :func:`param_option` reads."""
     if q.switch:
@@ -176,7 +202,7 @@ def describe_param(q) -> dict:
 def param_from_page(q, value: Any) -> Any:
     """A page value (command-line units, as text, number or bool) -> the API's, checked as
     the command line's click types check it."""
-    label = q.option
+    label = q.option.lstrip("-")  # as the page labels the field
     if value is None or value == "":
         if q.required:
             raise PageError(f"{label} is required")
@@ -292,7 +318,7 @@ class App:
             out.append({"name": n, "summary": tk.summary, "params": [describe_param(q) for q in tk.params if q.cli],
                         "files": list(tk.files), "default_sampler": tk.sampler,
                         "samplers": compatible_samplers(tk.capabilities),
-                        "default_steps": tk.steps})
+                        "default_steps": tk.steps, "default_note": tk.default_note})
         return {"tasks": out, "max_pixels": self.max_pixels, "max_bytes": self.max_bytes,
                 "prior": self.weights or "restore-small", "prior_error": self.prior_error}
 
@@ -319,7 +345,7 @@ class App:
         try:
             tk.check_usage(params)
         except RestoreError as e:
-            raise PageError(_one_line(e)) from None
+            raise PageError(_page_words(_one_line(e), task)) from None
         wanted = tk.files[: tk.cli_files(params)]  # the painted layer is the task's MASK file
         if params.get("mask_source") == "alpha" and not up.has_alpha:
             raise PageError(f"{up.name} has no transparency for 'mask: alpha': paint the mask instead")
@@ -336,8 +362,10 @@ class App:
             try:
                 tk.cli_check(files, params)
             except RestoreError as e:
-                hint = "paint the mask first: " if "mask" in wanted and mask is None else ""
-                raise PageError(hint + _one_line(e)) from None
+                if "mask" in wanted and mask is None:  # the command line's "missing MASK (or --mask alpha ...)"
+                    raise PageError("paint the mask first" + (" (or 'Alpha → mask': its transparent pixels)"
+                                                              if up.has_alpha else "")) from None
+                raise PageError(_page_words(_one_line(e), task)) from None
         except PageError:
             for f in (mask, exclude):
                 if f is not None:
@@ -439,6 +467,7 @@ class App:
         if job.status == "queued":
             job.status, job.message = "cancelled", "cancelled before it started"
             self._finished(job)
+            _log(job)
 
     def _finished(self, job: JobState) -> None:
         """A job's files go when it ends: its mask, and its image if the page's list has
@@ -472,7 +501,10 @@ class App:
             job = self.queue.get()
             if job is None:
                 return
-            if job.cancel.is_set():
+            if job.cancel.is_set() or job.abandoned():
+                if job.status == "queued":
+                    job.status, job.message = "cancelled", "cancelled: its page stopped asking for it"
+                    _log(job)
                 self._finished(job)
                 continue
             job.status = "running"
@@ -482,9 +514,10 @@ class App:
                 job.seconds = round(time.perf_counter() - t0, 3)  # before the status: a poll may read them
                 job.status = "done"
             except Cancelled:
-                job.status, job.message = "cancelled", "cancelled"
+                job.status, job.message = "cancelled", ("cancelled" if job.cancel.is_set() else
+                                                        "cancelled: its page stopped asking for it")
             except RestoreError as e:
-                job.status, job.message = "error", _one_line(e, *self._names(job))
+                job.status, job.message = "error", _page_words(_one_line(e, *self._names(job)), job.task)
             except Exception as e:  # noqa: BLE001 - one line in the page, the traceback on the server's stderr
                 traceback.print_exc(file=sys.stderr)
                 job.status, job.message = "error", f"internal error ({type(e).__name__}: {_one_line(e)})"
@@ -492,6 +525,7 @@ class App:
                 if job.seconds is None:
                     job.seconds = round(time.perf_counter() - t0, 3)
                 self._finished(job)
+                _log(job)
 
     @staticmethod
     def _names(job: JobState) -> list[tuple[str, str]]:
@@ -513,7 +547,7 @@ class App:
         ld = engine.load(rjob, item, warn=lambda it, line: job.warnings.append(_one_line(line, *self._names(job))))
 
         def progress(info: dict) -> None:
-            if job.cancel.is_set():
+            if job.cancel.is_set() or job.abandoned():
                 raise Cancelled
             job.i, job.n = int(info["i"]) + 1, int(info["n"])  # where the run is, not a count of reports
 
@@ -528,7 +562,11 @@ class App:
         if res.sigma_estimated:
             sig = res.sigma_y[0] if isinstance(res.sigma_y, list) else res.sigma_y
             job.warnings.append(get_task(job.task).estimated_note(res.params, sig))
-        job.summary = {**job.summary, "sampler": res.sampler, "steps": res.steps}
+        if res.steps == 0 and res.params.get("fill"):  # a fill that ran alone (inpaint's scene fill): no sampler
+            job.summary = {**job.summary, "fill": res.params["fill"], "sampler": "none (the fill alone)"}
+            job.summary.pop("steps", None)
+        else:
+            job.summary = {**job.summary, "sampler": res.sampler, "steps": res.steps}
 
     def download_name(self, job: JobState) -> str:
         stem = job.image.name.rsplit(".", 1)[0] if "." in job.image.name else job.image.name
@@ -619,6 +657,7 @@ def create_app(*, weights: str | None = None, device: str = "auto", max_pixels: 
 
     async def job_state(request):
         job = ui.job(request.path_params["id"])
+        job.seen = time.monotonic()  # its page still asks: not abandoned
         return JSONResponse(job.public(ui.position(job)))
 
     async def cancel(request):

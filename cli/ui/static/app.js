@@ -16,6 +16,7 @@ const MIN_ZOOM = 0.01, MAX_ZOOM = 32;
 const S = {
   tasks: [], limits: {}, image: null, ops: [], tool: "brush", size: 40, layer: "mask",
   view: { s: 1, tx: 0, ty: 0 }, active: new Set(), latest: null, drawing: null, pan: null, space: false,
+  started: {}, submitting: false,
 };
 
 // -- messages ---------------------------------------------------------------------------
@@ -91,6 +92,7 @@ function buildParams() {
   sel.add(new Option(`default (${t.default_sampler})`, ""));
   for (const s of t.samplers) sel.add(new Option(s, s));
   $("steps").placeholder = `default (${t.default_steps})`;
+  $("samplernote").textContent = t.default_note ? `default: ${t.default_sampler}, ${t.default_note}` : "";
 }
 
 function numberOf(el, label) {
@@ -149,10 +151,13 @@ async function openFile(file) {
   }
   say("");
   $("imginfo").textContent = `reading ${file.name}…`;
-  let info;
+  let info, preview;
   try {
-    info = await api("/api/images", { method: "POST", body: file,
-      headers: { "X-Filename": encodeURIComponent(file.name), "Content-Type": "application/octet-stream" } });
+    info = await upload(file);
+    // the preview kept in the page: result cards compare against it after the server has dropped the upload
+    const r = await fetch(`/api/images/${info.id}/preview.png`);
+    if (!r.ok) throw new Error(`${file.name}: the preview did not load (HTTP ${r.status})`);
+    preview = URL.createObjectURL(await r.blob());
   } catch (e) {
     say(e.message);
     $("imginfo").textContent = S.image ? describeImage(S.image) : "no image";
@@ -160,7 +165,7 @@ async function openFile(file) {
   }
   const el = new Image();
   el.onload = () => {
-    S.image = { ...info, el, preview: el.src };
+    S.image = { ...info, el, preview, file };
     for (const c of [imgC, maskC, exclC]) { c.width = info.width; c.height = info.height; }
     imgX.clearRect(0, 0, info.width, info.height);
     imgX.drawImage(el, 0, 0);
@@ -173,7 +178,12 @@ async function openFile(file) {
     fit();
   };
   el.onerror = () => say(`${info.name}: the browser could not show its preview`);
-  el.src = `/api/images/${info.id}/preview.png`;
+  el.src = preview;
+}
+
+function upload(file) {
+  return api("/api/images", { method: "POST", body: file,
+    headers: { "X-Filename": encodeURIComponent(file.name), "Content-Type": "application/octet-stream" } });
 }
 
 function describeImage(im) {
@@ -334,6 +344,7 @@ stage.addEventListener("wheel", (e) => {
 
 // -- drop and open ---------------------------------------------------------------------------
 $("file").addEventListener("change", (e) => { openFile(e.target.files[0]); e.target.value = ""; });
+$("open").onclick = () => $("file").click();  // a button: reached with Tab, pressed with Enter or Space
 for (const ev of ["dragenter", "dragover"]) {
   document.addEventListener(ev, (e) => { e.preventDefault(); stage.classList.add("dragover"); });
 }
@@ -361,12 +372,15 @@ $("fit").onclick = fit;
 window.addEventListener("resize", fit);
 document.addEventListener("keydown", (e) => {
   if (["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName)) return;
+  // Space and Enter press a focused button (or open a summary); the shortcuts are for the canvas
+  if ((e.key === " " || e.key === "Enter") && ["BUTTON", "SUMMARY", "A"].includes(e.target.tagName)) return;
   if ((e.ctrlKey || e.metaKey) && e.key === "z") { e.preventDefault(); $("undo").click(); return; }
   const k = { b: "brush", e: "eraser", h: "hand" }[e.key];
   if (k) setTool(k);
   else if (e.key === "+" || e.key === "=") $("zoomin").click();
   else if (e.key === "-") $("zoomout").click();
   else if (e.key === "0") fit();
+  else if (e.key === "o" && !e.ctrlKey && !e.metaKey) $("file").click();
   else if (e.key === " ") { S.space = true; stage.style.cursor = "grab"; e.preventDefault(); }
 });
 document.addEventListener("keyup", (e) => { if (e.key === " ") { S.space = false; setTool(S.tool); } });
@@ -374,35 +388,61 @@ document.addEventListener("keyup", (e) => { if (e.key === " ") { S.space = false
 // -- jobs ----------------------------------------------------------------------------------------
 $("task").onchange = buildParams;
 
+function refused(text) {  // a run the server or the page refused: no stale "done" above the message
+  $("status").textContent = "";
+  $("progress").value = 0;
+  say(text);
+}
+
 $("run").onclick = async () => {
-  if (!S.image) return;
+  if (!S.image || S.submitting) return;  // a double click queues one job
+  S.submitting = true;
+  try { await submit(); } finally { S.submitting = false; }
+};
+
+async function submit() {
   const t = task();
   let body;
   try {
     const seed = numberOf($("seed"), "seed");
     body = { image: S.image.id, task: t.name, params: paramValues(), sampler: $("sampler").value || null,
              steps: numberOf($("steps"), "steps"), seed: seed === null ? 0 : seed };
-  } catch (e) { say(e.message); return; }
+  } catch (e) { refused(e.message); return; }
   if (t.files.includes("mask") && painted("mask")) body.mask = await maskDataURL(maskC);
   if (!$("layerpick").hidden && painted("excl")) body.exclude = await maskDataURL(exclC);
   say("");
+  const post = () => api("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json" },
+                                        body: JSON.stringify(body) });
   let job;
   try {
-    job = await api("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json" },
-                                   body: JSON.stringify(body) });
-  } catch (e) { say(e.message); return; }
+    job = await post();
+  } catch (e) {
+    if (!/no longer on the server/.test(e.message) || !S.image.file) { refused(e.message); return; }
+    try {  // the server keeps the last uploads only: send the file again, the painted mask stays as it is
+      S.image.id = (await upload(S.image.file)).id;
+      body.image = S.image.id;
+      job = await post();
+    } catch (e2) { refused(e2.message); return; }
+  }
   S.active.add(job.id);
   S.latest = job.id;
   $("cancel").disabled = false;
   poll(job.id, S.image);
-};
+}
 
 $("cancel").onclick = async () => {
-  // every job this page has queued or running, the running one included
+  // every job this page has queued or running, the running one included; the running one stops at its next
+  // step (a single long step, as a large photo's one-shot denoise, runs to its end)
+  $("cancel").disabled = true;
+  $("status").textContent = "cancelling… (the running step finishes first)";
   for (const id of [...S.active]) {
     try { await api(`/api/jobs/${id}/cancel`, { method: "POST" }); } catch (e) { say(e.message); }
   }
 };
+
+window.addEventListener("pagehide", () => {
+  for (const id of S.active) navigator.sendBeacon(`/api/jobs/${id}/cancel`);
+});
 
 async function poll(id, image) {
   let job;
@@ -411,12 +451,19 @@ async function poll(id, image) {
     const st = job.status;
     $("progress").max = job.n || 1;
     $("progress").value = st === "done" ? (job.n || 1) : job.i;
-    $("status").textContent = st === "queued" ? `queued (${job.position} ahead)`
-      : st === "running" ? (job.n ? `running: step ${job.i} of ${job.n}` : "running: preparing…")
-      : `${st}${job.seconds !== null ? ` in ${(job.seconds || 0).toFixed(1)} s` : ""}`;
+    if (st === "running" && !(id in S.started)) S.started[id] = performance.now();
+    // the elapsed time, also while a step-less part runs (reading, a large photo's one evaluation)
+    const secs = id in S.started ? ` · ${Math.round((performance.now() - S.started[id]) / 1000)} s` : "";
+    const busy = st === "queued" || st === "running";
+    if (!busy || !$("status").textContent.startsWith("cancelling")) {  // "cancelling…" stays until it ends
+      $("status").textContent = st === "queued" ? `queued (${job.position} ahead)`
+        : st === "running" ? (job.n ? `running: step ${job.i} of ${job.n}${secs}` : `running: preparing…${secs}`)
+        : `${st}${job.seconds !== null ? ` in ${(job.seconds || 0).toFixed(1)} s` : ""}`;
+    }
   }
   if (job.status === "queued" || job.status === "running") { setTimeout(() => poll(id, image), 250); return; }
   S.active.delete(id);
+  delete S.started[id];
   $("cancel").disabled = S.active.size === 0;
   if (job.status === "done") { addResult(job, image); say(job.warnings.join("\n"), true); }
   else if (job.status === "error") say(job.message);
@@ -461,9 +508,10 @@ function addResult(job, image) {
   };
   const rm = document.createElement("button");
   rm.textContent = "Remove"; rm.onclick = () => card.remove();
-  const lab = document.createElement("span");
-  lab.className = "muted"; lab.textContent = "before | after";
-  actions.append(dl, lab, rm);
+  const full = document.createElement("a");  // the result at its own size, in a tab of its own (zoom, pan)
+  full.href = `/api/jobs/${job.id}/preview.png`; full.target = "_blank"; full.rel = "noopener";
+  full.className = "full"; full.textContent = "full size";
+  actions.append(dl, full, rm);
   card.append(cmp, slider, meta, actions);
   $("results").prepend(card);
 }
