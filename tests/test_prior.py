@@ -38,6 +38,42 @@ def test_tiled_matches_untiled(tiny_prior):
     assert err.max() < 0.05 and err.mean() < 0.005
 
 
+def test_a_check_between_tiles_stops_a_tiled_call(tiny_prior):
+    """``between_tiles``: its check runs before each tile of this thread's tiled calls (the
+    browser app cancels a large photo's single step with it); what it raises stops the call;
+    outside the block, and for an untiled call, nothing is checked."""
+    import threading
+
+    from restore.prior.denoiser import Prior, between_tiles
+
+    tiled = Prior(tiny_prior.net, tiny_prior.schedule, tile=64, tile_overlap=32)
+    x = torch.rand(1, 3, 160, 160)
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def check():
+        seen.append(threading.get_ident())
+        if len(seen) == 3:
+            raise Stop
+
+    with between_tiles(check), pytest.raises(Stop):
+        tiled(x, 0.2)
+    assert len(seen) == 3  # stopped at the third tile
+    with between_tiles(lambda: seen.append(0)):
+        tiled(x, 0.2)
+        assert seen.count(0) == 16  # 4 x 4 tiles of 64 px over 160 px, each checked once
+        Prior(tiny_prior.net, tiny_prior.schedule, tile=None)(x, 0.2)
+        other = threading.Thread(target=lambda: tiled(x, 0.2))  # another thread's calls are its own
+        other.start()
+        other.join()
+    assert seen.count(0) == 16
+    n = len(seen)
+    tiled(x, 0.2)
+    assert len(seen) == n
+
+
 def test_tile_layout_covers_evenly_with_the_fewest_tiles():
     """Every pixel covered, neighbours overlap by at least ``overlap``, no tile over ``tile``,
     one size for all (a multiple of ``multiple`` where it fits), and no more tiles than the

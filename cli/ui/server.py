@@ -48,6 +48,7 @@ from starlette.staticfiles import StaticFiles
 
 from restore.errors import RestoreError
 from restore.io import DEFAULT_MAX_PIXELS, READ_EXTS
+from restore.prior.denoiser import between_tiles
 from restore.registry import MAX_SEED, parse_method
 from restore.samplers import SAMPLERS, compatible_samplers
 from restore.tasks import TASKS, get_task
@@ -546,13 +547,17 @@ class App:
                     STDIO, None)
         ld = engine.load(rjob, item, warn=lambda it, line: job.warnings.append(_one_line(line, *self._names(job))))
 
-        def progress(info: dict) -> None:
+        def stop_here() -> None:  # at each step, and between the network's tiles: a large photo's step is a minute
             if job.cancel.is_set() or job.abandoned():
                 raise Cancelled
+
+        def progress(info: dict) -> None:
+            stop_here()
             job.i, job.n = int(info["i"]) + 1, int(info["n"])  # where the run is, not a count of reports
 
         progress.close = lambda: None
-        res = engine.solve(rjob, [ld], progress)
+        with between_tiles(stop_here):
+            res = engine.solve(rjob, [ld], progress)
         if job.cancel.is_set():
             raise Cancelled
         out = _alpha_back(ld.alpha, ld.back(res.image[0:1]))

@@ -431,10 +431,9 @@ async function submit() {
 }
 
 $("cancel").onclick = async () => {
-  // every job this page has queued or running, the running one included; the running one stops at its next
-  // step (a single long step, as a large photo's one-shot denoise, runs to its end)
+  // every job this page has queued or running, the running one included (it stops at its next step or tile)
   $("cancel").disabled = true;
-  $("status").textContent = "cancelling… (the running step finishes first)";
+  $("status").textContent = "cancelling…";
   for (const id of [...S.active]) {
     try { await api(`/api/jobs/${id}/cancel`, { method: "POST" }); } catch (e) { say(e.message); }
   }
