@@ -43,8 +43,9 @@ def _common(f):
                      help="Comma- or '+'-separated samplers (default: the task's default); with options, "
                           "'+'-separated: 'dpir@sigma_max=0.3+ddnm@eta=0.5'."),
         click.option("--steps", default=None, help="Comma-separated step counts to compare (default: sampler's)."),
-        click.option("--baselines", is_flag=True, help="Add the classical tools, measured in the same run, and a row for the input as given "
-                     "(noisy, blurred, decode: where the methods start from)."),
+        click.option("--baselines", is_flag=True,
+                     help="Add the classical tools, measured in the same run, and a row for the input as given "
+                          "(noisy, blurred, decode: where the methods start from)."),
         click.option("--limit", type=click.IntRange(1), default=None, help="Use only the first N images."),
         click.option("--every", type=click.IntRange(1), default=1, show_default=True,
                      help="Use every K-th image (name order), before --limit."),

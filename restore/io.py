@@ -825,10 +825,6 @@ FLOAT_DARK_SHARE = 0.01
 FLOAT_BRIGHT = 1.25
 
 
-def _grey32(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray((a.mean(axis=2) if a.ndim == 3 else a), dtype=np.float32)
-
-
 def check_float_scale(a: np.ndarray, what: str = "a float image") -> None:
     """Refuse a float ``H x W [x C]`` array that is on another scale than [0, 1] (0-255,
     0-65535, [-1, 1]): taken as [0, 1] it would come out as its clipped [0, 1] part (a 0-255
@@ -841,17 +837,18 @@ def check_float_scale(a: np.ndarray, what: str = "a float image") -> None:
                          "or pass the uint8 array)")
     if top > FLOAT_BRIGHT:
         med = _quiet_cv2().medianBlur(np.ascontiguousarray(a, dtype=np.float32), 5) if min(a.shape[:2]) >= 5 else a
-        bright = float(np.mean((med.max(axis=2) if med.ndim == 3 else med) > FLOAT_BRIGHT))  # clipped channel by channel
+        bright = float(np.mean((med.max(axis=2) if med.ndim == 3 else med) > FLOAT_BRIGHT))  # clipped per channel
         if bright > FLOAT_DARK_SHARE:
-            raise InputError(f"{what} must be in [0, 1], {bright:.0%} of this one lies in regions above {FLOAT_BRIGHT:g} "
-                             f"(it reaches {top:.3g}; a linear or HDR image? scale it into [0, 1]: the output is clipped "
-                             "there)")
+            raise InputError(f"{what} must be in [0, 1], {bright:.0%} of this one lies in regions above "
+                             f"{FLOAT_BRIGHT:g} (it reaches {top:.3g}; a linear or HDR image? scale it into [0, 1]: "
+                             "the output is clipped there)")
     share = float(np.mean(a < -0.25))
     if share > FLOAT_NEGATIVE_SHARE:
         raise InputError(f"{what} must be in [0, 1], {share:.0%} of this one is below -0.25 (values in [-1, 1]? "
                          "pass (x + 1) / 2)")
     if share > 0:
-        dark = float(np.mean(_quiet_cv2().medianBlur(_grey32(a), 5) < -0.5)) if min(a.shape[:2]) >= 5 else 0.0
+        grey = np.ascontiguousarray((a.mean(axis=2) if a.ndim == 3 else a), dtype=np.float32)
+        dark = float(np.mean(_quiet_cv2().medianBlur(grey, 5) < -0.5)) if min(grey.shape) >= 5 else 0.0
         if dark > FLOAT_DARK_SHARE:
             raise InputError(f"{what} must be in [0, 1], {dark:.0%} of this one lies in regions below -0.5 "
                              "(values in [-1, 1]? pass (x + 1) / 2)")

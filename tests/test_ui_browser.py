@@ -320,7 +320,8 @@ def test_run_guards_refusals_evictions_and_narrow_screens(server, browser):
     page.select_option("#task", "deblur")  # no kernel: refused
     page.click("#run")
     page.wait_for_function("document.getElementById('message').textContent.includes('kernel')")
-    assert page.locator("#status").text_content() == "" and page.evaluate("document.getElementById('progress').value") == 0
+    assert page.locator("#status").text_content() == ""
+    assert page.evaluate("document.getElementById('progress').value") == 0
     page.select_option("#task", "inpaint")
     a = page.evaluate("() => window.restoreUI.toPage(100, 100)")
     b = page.evaluate("() => window.restoreUI.toPage(140, 100)")
