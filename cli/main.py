@@ -66,12 +66,30 @@ class TaskGroup(TaskCommands):
 
     def invoke(self, ctx):
         """Ctrl-C anywhere a command does not take it itself (loading, before the first step)
-        exits 130, as the README's exit codes say, not click's "Aborted!" with 1."""
+        exits 130, as the README's exit codes say, not click's "Aborted!" with 1. The library's
+        own warnings (``warnings.warn`` in restore, e.g. a big prior on the CPU) read as the
+        command line's: one ``warning: ...`` line, not a file path and a source line."""
+        import warnings
+
+        import restore
+
+        shown = warnings.showwarning
+        ours = (str(Path(restore.__file__).resolve().parent), str(Path(__file__).resolve().parent))
+
+        def one_line(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, UserWarning) and str(Path(filename).resolve()).startswith(ours):
+                click.echo(f"warning: {message}", err=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = one_line
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
             click.echo("\ninterrupted", err=True)
             sys.exit(130)
+        finally:
+            warnings.showwarning = shown
 
 
 @click.group(cls=TaskGroup, context_settings=CONTEXT)
@@ -278,7 +296,7 @@ def list_(as_json):
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))  # missing: exit 1, checked below
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Prior directory to write (config.json, model.safetensors, log.jsonl, checkpoint/).")
 @click.option("--steps", type=click.IntRange(1), default=None,
@@ -297,7 +315,7 @@ def list_(as_json):
                    "costs dpir's inpainting and SR (benchmarks/results/mismatch_cpu.md), so 0 is the default.")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=1000, show_default=True)
 @click.option("--eval-every", type=click.IntRange(1), default=500, show_default=True)
-@click.option("--val-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+@click.option("--val-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Images for the learning curve (PSNR at sigma=25 of the EMA denoiser).")
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT/checkpoint (weights, EMA, optimiser, step, RNG).")
 @click.option("--init", "init", default=None, metavar="PRIOR",
@@ -328,6 +346,9 @@ def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, 
         raise click.BadParameter("--channels/--blocks take comma-separated integers") from None
     if (len(ch) != len(bl) or not ch) and not resume and init is None:  # those take a stored architecture
         raise click.BadParameter("--channels and --blocks need the same number of levels")
+    for name, d in (("DATA_DIR", data_dir), ("--val-dir", val_dir)):  # a missing input is exit 1, as for the tasks
+        if d is not None and not d.is_dir():
+            _fail(f"{d}: no such folder ({name})")
     if output.exists() and not output.is_dir():
         _fail(f"{output}: exists and is not a folder")
     from restore.paths import CONFIG_FILE, WEIGHTS_FILE

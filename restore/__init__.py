@@ -85,10 +85,18 @@ def _helpers() -> dict:
     return {s.helper: s for s in (TASKS.get(n) for n in TASKS) if s.helper}
 
 
+#: the submodules ``restore.NAME`` reaches after a plain ``import restore`` (``restore.io.read_image``,
+#: ``help(restore.samplers.ddnm)``), imported on first use as the names above are
+SUBMODULES = ("api", "convert", "errors", "evaluate", "io", "metrics", "noise", "paths", "prior", "registry",
+              "report", "samplers", "tasks", "tiling", "train")
+
+
 def __getattr__(name: str):
     if name in _LAZY:
         mod, attr = _LAZY[name]
         value = getattr(importlib.import_module(f".{mod}", __name__), attr)
+    elif name in SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
     elif not name.startswith("_") and name in _helpers():
         value = importlib.import_module(".api", __name__).task_helper(_helpers()[name].name)
     else:

@@ -588,3 +588,30 @@ def test_sampler_options_on_the_command_line(run, imgs, tiny_prior_dir):
     assert r.exit_code == 0, r.output
     rec = json.loads(r.output.strip().splitlines()[-1])
     assert rec["clip"] is False and rec["momentum"] == 0
+
+
+def test_a_missing_input_of_train_or_convert_exits_1(run, imgs, tmp_path):
+    """README: a file the command names that is missing exits 1; train's DATA_DIR / --val-dir
+    and convert's CHECKPOINT exited 2 (click's usage error) where the tasks exit 1."""
+    r = run("train", tmp_path / "none", "-o", tmp_path / "p")
+    assert r.exit_code == 1 and "no such folder (DATA_DIR)" in r.output
+    r = run("train", imgs / "in", "-o", tmp_path / "p", "--val-dir", tmp_path / "none")
+    assert r.exit_code == 1 and "no such folder (--val-dir)" in r.output and not (tmp_path / "p").exists()
+    r = run("convert", tmp_path / "none.pt", "-o", tmp_path / "q", "--preset", "ffhq256")
+    assert r.exit_code == 1 and "no such file" in r.output
+
+
+def test_the_librarys_warnings_read_as_the_command_lines(run, imgs, monkeypatch):
+    """A big prior on the CPU was warned about as a raw Python warning (a file path, then the
+    source line of the call); it is one "warning: ..." line as every other."""
+    import restore.prior.denoiser as denoiser
+    from restore.api import _cached_prior
+
+    monkeypatch.setattr(denoiser, "BIG_PRIOR", 0)  # every prior is "big"
+    _cached_prior.cache_clear()  # a prior loaded afresh warns (once per prior)
+    r = run("denoise", imgs / "in" / "im0.png", "--sigma", "5", "-o", imgs / "warned.png")
+    _cached_prior.cache_clear()
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.output.splitlines() if "runs on the CPU" in ln]
+    assert len(lines) == 1 and lines[0].startswith("warning: prior") and "UserWarning" not in r.output
+    assert ".py:" not in r.output

@@ -293,3 +293,16 @@ def test_a_result_holding_nan_is_an_error_not_an_image(tiny_prior, monkeypatch):
     with pytest.raises(RestoreError, match="the result holds NaN"):
         run(torch.rand(1, 3, 32, 32), "deblur", kernel="gaussian:1.0", sigma=0.01, edges="periodic",
             prior=tiny_prior, steps=1)
+
+
+def test_the_floor_note_only_where_the_floor_was_taken():
+    """README: a blur with no noise is deblurred as if it held 0.5/255. With a model error (a
+    motion kernel's default) a level read under that is kept as read, yet the note said
+    "0.25 ... (the least deblurring assumes)"."""
+    from restore.tasks import get_task
+    from restore.tasks.deblur import NOISE_FLOOR
+
+    tk = get_task("deblur")
+    assert tk.estimated_note({}, NOISE_FLOOR).endswith("(the least deblurring assumes)")
+    assert "least" not in tk.estimated_note({}, 0.25 / 255) and "0.25" in tk.estimated_note({}, 0.25 / 255)
+    assert "least" not in tk.estimated_note({}, 3 / 255)

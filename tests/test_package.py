@@ -28,3 +28,20 @@ def test_wheel_installs_everything_under_restore(tmp_path):
         assert need in names, need
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "restore = restore.cli.main:main" in zipfile.ZipFile(whl).read(entry).decode()
+
+
+def test_submodules_reached_from_a_plain_import():
+    """The README's `help(restore.samplers.NAME)` and `restore.io.jpeg_half(path)` raised
+    AttributeError in a fresh session (the submodules came only after a function was touched):
+    every top-level module is reached after `import restore`, and the list names them all."""
+    from pathlib import Path
+
+    import restore
+
+    here = Path(restore.__file__).parent
+    found = {p.stem for p in here.glob("*.py") if not p.stem.startswith("_")}
+    found |= {p.parent.name for p in here.glob("*/__init__.py") if p.parent.name != "cli"}
+    assert set(restore.SUBMODULES) == found
+    code = "import restore; restore.io.jpeg_half; restore.samplers.ddnm; restore.noise.estimate_noise; print('ok')"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

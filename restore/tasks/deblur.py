@@ -477,7 +477,9 @@ class DeblurTask(Task):
 
     def estimated_note(self, params, sigma):
         note = super().estimated_note(params, sigma)
-        return note + " (the least deblurring assumes)" if sigma <= NOISE_FLOOR * (1 + 1e-6) else note
+        # the floor, where build() raised the level to it (a level read lower with a model error above it stays
+        # as read: the two together are over the floor)
+        return note + " (the least deblurring assumes)" if math.isclose(sigma, NOISE_FLOOR, rel_tol=1e-6) else note
 
     def build(self, x, p):
         k = p["kernel"]
