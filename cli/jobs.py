@@ -39,6 +39,10 @@ class Item:
     ref: Path | None
 
 
+#: the names of :func:`companions` beside ``<out stem>``
+COMPANION_SUFFIX = {"std": ".std.png", "compare": ".compare.png"}
+
+
 def companions(opts: dict, out: Path) -> dict[str, Path]:
     """The files a run writes beside the output ``out``, by what they hold: ``std``
     (``--samples`` > 1: the per-pixel spread) and ``compare`` (``--compare``). They follow the
@@ -50,10 +54,6 @@ def companions(opts: dict, out: Path) -> dict[str, Path]:
     if opts.get("compare"):
         c["compare"] = out.with_name(out.stem + COMPANION_SUFFIX["compare"])
     return c
-
-
-#: the names of :func:`companions` beside ``<out stem>``
-COMPANION_SUFFIX = {"std": ".std.png", "compare": ".compare.png"}
 
 
 def beside(src: Path, task: str) -> Path:

@@ -32,21 +32,19 @@ def _fail(msg: str, code: int = 1) -> None:
 DEFAULT_STEPS = 20000  # restore train's --steps for a new run
 
 
-def _planned_steps(output: Path) -> int | None:
-    """The steps a run's checkpoint planned (None: no readable checkpoint; train() says why)."""
+def _stored_recipe(output: Path) -> dict | None:
+    """The recipe a run's checkpoint holds (None: no readable checkpoint; train() says why)."""
     try:
-        return int(json.loads((output / "checkpoint" / "state.json").read_text())["config"]["steps"])
+        stored = json.loads((output / "checkpoint" / "state.json").read_text())["config"]
+        int(stored["steps"])
+        return stored
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _resume_conflicts(output: Path, given: dict) -> None:
-    """Refuse options given with --resume that differ from the checkpoint's recipe, which a
-    resumed run keeps (all but --steps): they were silently ignored."""
-    try:
-        stored = json.loads((output / "checkpoint" / "state.json").read_text())["config"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # train() says what is wrong with the checkpoint
+def _resume_conflicts(stored: dict, given: dict) -> None:
+    """Refuse options given with --resume that differ from the checkpoint's recipe ``stored``,
+    which a resumed run keeps (all but --steps): they were silently ignored."""
     differ = []
     for name, v in given.items():
         if name in ("channels", "blocks"):
@@ -368,15 +366,16 @@ def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, 
              if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
     if init is not None and {"channels", "blocks"} & set(given):
         _fail("--init takes the prior's architecture: --channels / --blocks do not apply", 2)
-    if resume and given:
-        _resume_conflicts(output, {n: ctx.params[n] for n in given})
+    stored = _stored_recipe(output) if resume else None
+    if stored is not None and given:
+        _resume_conflicts(stored, {n: ctx.params[n] for n in given})
     from tqdm import tqdm
 
     from restore.api import resolve_device
     from restore.train import TrainConfig
     from restore.train import train as train_fn
 
-    planned = _planned_steps(output) if resume and steps is None else None
+    planned = int(stored["steps"]) if stored is not None and steps is None else None
     try:
         dev = resolve_device(device)
         steps = steps or planned or DEFAULT_STEPS

@@ -72,8 +72,10 @@ def score(case: Case, out: torch.Tensor) -> dict:
 
 
 def baselines_for(task: str) -> list[str]:
-    """The classical tools ``restore eval --baselines`` runs for ``task``."""
-    return list(get_task(task).baselines)
+    """The rows ``restore eval --baselines`` adds for ``task``: the input as given
+    (``Task.given``), then the classical tools."""
+    tk = get_task(task)
+    return ([tk.given] if tk.given else []) + list(tk.baselines)
 
 
 def evaluate(
@@ -96,9 +98,9 @@ def evaluate(
     of ``(name, truth, measurement)`` triples (:func:`load_pairs`) is scored on its real
     measurements (tasks with ``pairs``)."""
     tk = get_task(task)
-    unknown = [b for b in baselines if b not in tk.baselines]
+    unknown = [b for b in baselines if b not in tk.baselines and b != tk.given]
     if unknown:
-        raise InputError(f"no classical tool {', '.join(unknown)} for {task} (has: {', '.join(tk.baselines)})")
+        raise InputError(f"no classical tool {', '.join(unknown)} for {task} (has: {', '.join(baselines_for(task))})")
     rows = []
     steps = steps or [None]
     if any(len(item) == 3 for item in dataset) and not tk.pairs:
@@ -112,7 +114,7 @@ def evaluate(
                 if meth in tk.slow_baselines and slow_limit is not None and i >= slow_limit:
                     continue
                 t0 = time.perf_counter()
-                out = tk.baselines[meth](case)
+                out = case.y.clone() if meth == tk.given else tk.baselines[meth](case)
                 secs, used = time.perf_counter() - t0, None
                 kind = "input" if meth == tk.given else "classical"
             else:

@@ -86,7 +86,8 @@ def _clear_stale_dirs() -> None:
 
 
 class Cancelled(Exception):
-    """Raised inside the sampler's step callback when the page cancels the job."""
+    """Raised inside the sampler's step callback (or between the network's tiles) when the
+    job is to stop; its message is :meth:`JobState.stop_reason`."""
 
 
 class PageError(Exception):
@@ -131,8 +132,13 @@ class JobState:
     cancel: threading.Event = field(default_factory=threading.Event)
     seen: float = field(default_factory=time.monotonic)  # when its state was last asked for
 
-    def abandoned(self) -> bool:
-        return time.monotonic() - self.seen > ABANDONED
+    def stop_reason(self) -> str | None:
+        """Why the job is to stop (its page cancelled it, or stopped asking for it), None to go on."""
+        if self.cancel.is_set():
+            return "cancelled"
+        if time.monotonic() - self.seen > ABANDONED:
+            return "cancelled: its page stopped asking for it"
+        return None
 
     def public(self, position: int | None) -> dict:
         return {"id": self.id, "status": self.status, "i": self.i, "n": self.n, "message": self.message,
@@ -502,9 +508,10 @@ class App:
             job = self.queue.get()
             if job is None:
                 return
-            if job.cancel.is_set() or job.abandoned():
-                if job.status == "queued":
-                    job.status, job.message = "cancelled", "cancelled: its page stopped asking for it"
+            why = job.stop_reason()
+            if why:
+                if job.status == "queued":  # (one the page cancelled is "cancelled" already)
+                    job.status, job.message = "cancelled", why
                     _log(job)
                 self._finished(job)
                 continue
@@ -514,9 +521,8 @@ class App:
                 self._run(job)
                 job.seconds = round(time.perf_counter() - t0, 3)  # before the status: a poll may read them
                 job.status = "done"
-            except Cancelled:
-                job.status, job.message = "cancelled", ("cancelled" if job.cancel.is_set() else
-                                                        "cancelled: its page stopped asking for it")
+            except Cancelled as e:
+                job.status, job.message = "cancelled", str(e)
             except RestoreError as e:
                 job.status, job.message = "error", _page_words(_one_line(e, *self._names(job)), job.task)
             except Exception as e:  # noqa: BLE001 - one line in the page, the traceback on the server's stderr
@@ -548,8 +554,9 @@ class App:
         ld = engine.load(rjob, item, warn=lambda it, line: job.warnings.append(_one_line(line, *self._names(job))))
 
         def stop_here() -> None:  # at each step, and between the network's tiles: a large photo's step is a minute
-            if job.cancel.is_set() or job.abandoned():
-                raise Cancelled
+            why = job.stop_reason()
+            if why:
+                raise Cancelled(why)
 
         def progress(info: dict) -> None:
             stop_here()
@@ -558,8 +565,8 @@ class App:
         progress.close = lambda: None
         with between_tiles(stop_here):
             res = engine.solve(rjob, [ld], progress)
-        if job.cancel.is_set():
-            raise Cancelled
+        if job.cancel.is_set():  # cancelled as the last step ended
+            raise Cancelled("cancelled")
         out = _alpha_back(ld.alpha, ld.back(res.image[0:1]))
         job.result = encode_image(out, ".png", meta=ld.meta)
         job.preview = encode_image(to_uint8(out), ".png")

@@ -243,7 +243,7 @@ class Task:
         another sampler runs with its own (see :class:`restore.registry.SamplerSpec`).
     baselines : dict
         Classical tools for ``restore eval --baselines``: name -> function(case) -> image;
-        ``given`` names the one that is the measurement itself (a row for the input).
+        ``given`` names the row of the measurement itself (the input), which comes with them.
     pairs : bool
         Whether ``restore eval --pairs`` can score real measured/clean pairs (``degrade``
         then takes the measurement as ``measured``).
@@ -263,8 +263,8 @@ class Task:
     options: tuple = ()
     baselines: dict[str, Callable[[Case], torch.Tensor]] = {}
     slow_baselines: frozenset = frozenset()  # run on the first --slow-limit images only
-    #: the baseline that is the measurement as given (the noisy input, the JPEG's decode), reported as the input
-    #: the methods start from, not as a tool
+    #: the name of ``restore eval --baselines``' row for the measurement as given (the noisy input, the JPEG's
+    #: decode): the input the methods start from, not a tool
     given: str | None = None
     # the public helper (restore.<TaskSpec.helper>), made by restore.api.task_helper: its
     # arguments after the image (a name, or (name, default)) and its docstring ({params}: the

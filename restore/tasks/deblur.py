@@ -446,7 +446,7 @@ class DeblurTask(Task):
     # lam 0.23 with momentum; 20 steps no better than 8); 6 iterations (DPIR: 8) scored +0.01 to
     # +0.25 dB over 8 on four validation settings, 25 % faster (benchmarks/results/deblur_steps.md)
     sampler, steps, sigma_max, spacing, options = "dpir", 6, 49 / 255, "log", (("lam", 0.5),)
-    baselines = {"blurred": lambda c: c.y.clone(), "skimage-wiener": _wiener, "skimage-rl": _richardson_lucy}
+    baselines = {"skimage-wiener": _wiener, "skimage-rl": _richardson_lucy}
     given = "blurred"
 
     def check(self, x, p):

@@ -481,7 +481,6 @@ class DejpegTask(Task):
     (24, 40, 3)
     """
     baselines = {
-        "decode": lambda c: c.y.clone(),
         **{f"opencv-nlm@h={h}": (lambda c, h=h: _cv2_nlm(c, h)) for h in (3, 5, 8)},
         "blur+qcs": _pocs,
     }

@@ -144,7 +144,6 @@ class DenoiseTask(Task):
     # one evaluation at the noise level (the MMSE estimate): benchmarks/choose_defaults.py
     sampler, steps, sigma_max = "mmse", 1, 0.5
     baselines = {
-        "noisy": lambda c: c.y.clone(),
         **{f"opencv-nlm@h={h}": (lambda c, h=h: _cv2_nlm(c, h)) for h in NLM_H},
         "skimage-nlm": lambda c: _sk(c, "nlm"),
         "skimage-tv": lambda c: _sk(c, "tv"),
