@@ -4,6 +4,7 @@ several files), checked before any work. No restoring here (:mod:`.local` does i
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -59,6 +60,71 @@ def companions(opts: dict, out: Path) -> dict[str, Path]:
 def beside(src: Path, task: str) -> Path:
     """A run's default output for one image: ``<stem>.<task>.png`` beside it."""
     return src.with_name(f"{src.stem}.{task}.png")
+
+
+def settings(job: Job) -> dict:
+    """What decides an output's pixels, as the command line gave it (None: the default): the
+    task, its options (noise levels in 0-255), the sampler and its options, steps, first noise
+    level, seed, samples and prior; not the input files, the engine or the threads. A batch's
+    outputs carry it (:func:`note`), so that a rerun into the folder can tell that they were
+    made otherwise (:func:`made_otherwise`)."""
+    o, tk = job.opts, get_task(job.task)
+
+    def plain(v, unit=1.0):
+        if isinstance(v, Path):
+            return str(v)
+        if unit != 1.0 and isinstance(v, (int, float)) and not isinstance(v, bool):
+            return round(v * unit, 4)
+        return v
+
+    s = {"task": job.task, **{q.name: plain(job.params.get(q.name), q.unit) for q in tk.params if q.cli}}
+    sm = o.get("sigma_max")
+    s.update(sampler=o.get("sampler"), sampler_options=o.get("sampler_options") or {}, steps=o.get("steps"),
+             sigma_max=None if sm is None else round(sm * 255, 4), seed=o.get("seed", 0),
+             samples=o.get("samples", 1), weights=plain(o.get("weights")))
+    return json.loads(json.dumps(s, default=str))  # as read back from a file (tuples as lists)
+
+
+def note(job: Job) -> str:
+    """The text an output carries (:func:`restore.io.read_note`): the version and :func:`settings`."""
+    from restore import __version__
+
+    return json.dumps({"restore": __version__, "settings": settings(job)}, sort_keys=True, ensure_ascii=True)
+
+
+def made_otherwise(job: Job, outputs: list[Path]) -> str | None:
+    """The error for existing ``outputs`` (a batch's, to be kept) that were made with other
+    settings than this run's, as their notes say; None when none was (a file without a note,
+    from another program or an older restore, is not judged)."""
+    from restore.io import read_note
+
+    now, clash, diff = settings(job), [], None
+    for out in outputs:
+        try:
+            then = json.loads(read_note(out) or "null")["settings"]
+        except (ValueError, TypeError, KeyError):
+            continue
+        d = [k for k in now if k in then and then[k] != now[k]]
+        if d:
+            clash.append(out)
+            diff = diff or [(k, then[k], now[k]) for k in d]
+    if not clash:
+        return None
+
+    def shown(k, v):
+        if k == "task":
+            return f"restore {v}"
+        if isinstance(v, float):
+            v = f"{v:g}"
+        v = "the default" if v is None else (",".join(f"{a}={b}" for a, b in v.items()) or "none"
+                                             if isinstance(v, dict) else v)
+        return f"--{k.replace('_', '-')} {v}"
+
+    what = "; ".join(f"{shown(k, a)} (this run: {shown(k, b)})" for k, a, b in diff[:3])
+    n = len(clash)
+    return (f"{clash[0]}{f' and {n - 1} other output' + ('s' if n > 2 else '') if n > 1 else ''} in the output "
+            f"folder {'were' if n > 1 else 'was'} made with other settings: {what}. Pass --overwrite to redo "
+            f"{'them' if n > 1 else 'it'}, or choose another -o")
 
 
 def _err(msg: str) -> None:

@@ -19,7 +19,7 @@ import click
 from restore.errors import InputError, RestoreError
 from restore.tasks import get_task
 
-from .jobs import STDIO, Item, Job, companions, shown
+from .jobs import STDIO, Item, Job, companions, note, shown
 
 if TYPE_CHECKING:  # torch and numpy load lazily: `restore --help` stays fast
     import numpy as np
@@ -406,10 +406,10 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
     if it.out == STDIO:
         from restore.io import encode_image
 
-        sys.stdout.buffer.write(encode_image(out_arr, ".png", meta=ld.meta))
+        sys.stdout.buffer.write(encode_image(out_arr, ".png", meta=ld.meta, note=note(job)))
         sys.stdout.buffer.flush()
     else:
-        write_image(it.out, out_arr, overwrite=o["overwrite"], quality=o.get("quality"), meta=ld.meta)
+        write_image(it.out, out_arr, overwrite=o["overwrite"], quality=o.get("quality"), meta=ld.meta, note=note(job))
     rec = {
         "input": str(it.src), "output": str(it.out), "task": job.task, "sampler": res.sampler,
         "steps": res.steps, "seed": o["seed"], "seconds": round(seconds, 3),

@@ -19,7 +19,7 @@ from restore.io import incomplete
 from restore.samplers import check_samples
 from restore.tasks import get_task
 
-from .jobs import STDIO, Item, Job, _err, companions, plan, shown
+from .jobs import STDIO, Item, Job, _err, companions, made_otherwise, plan, shown
 from .local import grown_note, result_line
 
 __all__ = ["ENGINES", "STDIO", "Item", "Job", "run_job"]
@@ -135,6 +135,11 @@ def run_job(job: Job) -> int:
             if tmps and not (claim.exists() and not _stale(claim)):
                 for t in tmps:
                     t.unlink(missing_ok=True)
+    if folder and not o["overwrite"]:  # outputs to be kept, made with other settings: refused before any work
+        other = made_otherwise(job, [it.out for it in items if it.out != STDIO and it.out.is_file()])
+        if other:
+            _err(shown(other, o))
+            return 2
     counts = {"done": 0, "skipped": 0, "failed": 0}
     busy = 0  # of the skipped: outputs another run (its claim) is writing
     failures: list[str] = []
@@ -251,7 +256,7 @@ def run_job(job: Job) -> int:
     if bar is not None:
         bar.close()
     if folder:
-        written = counts["skipped"] - busy  # kept as they are, whatever settings wrote them
+        written = counts["skipped"] - busy  # kept as they are: made with these settings (or not recorded)
         why = "already written" + (", kept as they are: --overwrite redoes them" if written else "")
         if busy:
             why = (f"{written} already written, {busy} being written by another run: its .NAME.claim file beside "

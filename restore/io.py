@@ -517,7 +517,8 @@ DEFAULT_QUALITY = 95
 FULL_CHROMA_QUALITY = 90
 
 
-def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = None, meta: Meta | None = None) -> bytes:
+def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = None, meta: Meta | None = None,
+                 note: str | None = None) -> bytes:
     """The bytes of ``array`` (``H x W [x C]``, RGB(A) order, uint8 / uint16, or float in
     [0, 1], which is written as 8 bits: convert it to uint16 first for 16) as an ``ext`` file.
 
@@ -526,7 +527,70 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     ``meta`` (EXIF, ICC profile) is written as far as the file holds it (:func:`written_meta`:
     not into BMP; no EXIF in a 16-bit colour TIFF; no profile of another colour space than
     the pixels'); a TIFF whose EXIF points to sub-IFDs, as a camera's does, is written
-    uncompressed, LZW's libtiff refusing them."""
+    uncompressed, LZW's libtiff refusing them.
+    ``note`` (ASCII text: the CLI's settings as JSON) goes into a PNG's ``tEXt`` chunk
+    (keyword :data:`NOTE_KEY`) or a JPEG's comment (``COM``), where :func:`read_note` finds it;
+    other types are written without it."""
+    data = _encode(array, ext, quality, meta)
+    if note is None:
+        return data
+    text = note.encode("ascii")  # JSON written with ensure_ascii
+    if ext.lower() == ".png":
+        end = 8 + 8 + int.from_bytes(data[8:12], "big") + 4  # after IHDR
+        return data[:end] + _png_chunk(b"tEXt", NOTE_KEY + b"\x00" + text) + data[end:]
+    if ext.lower() in (".jpg", ".jpeg") and len(text) + len(NOTE_KEY) + 3 <= 65535:
+        pos = 4 + int.from_bytes(data[4:6], "big") if data[2:4] == b"\xff\xe0" else 2  # after JFIF's APP0
+        com = b"\xff\xfe" + (len(text) + len(NOTE_KEY) + 3).to_bytes(2, "big") + NOTE_KEY + b" " + text
+        return data[:pos] + com + data[pos:]
+    return data
+
+
+#: the keyword of the note :func:`encode_image` writes (a PNG ``tEXt`` chunk; a JPEG comment starts with it)
+NOTE_KEY = b"restore"
+
+
+def read_note(path: str | os.PathLike) -> str | None:
+    """The note :func:`encode_image` wrote into the PNG or JPEG file ``path``, or None (another
+    type, no note, or a file that is not whole). Reads only the chunks / segments before the
+    pixels."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if head == b"\x89PNG\r\n\x1a\n":
+                while True:
+                    h = f.read(8)
+                    if len(h) < 8:
+                        return None
+                    n, kind = int.from_bytes(h[:4], "big"), h[4:]
+                    if kind in (b"IDAT", b"IEND"):
+                        return None
+                    if kind == b"tEXt" and n <= 1 << 20:
+                        key, _, text = f.read(n).partition(b"\x00")
+                        if key == NOTE_KEY:
+                            return text.decode("latin-1")
+                        f.seek(4, 1)
+                    else:
+                        f.seek(n + 4, 1)
+            if head[:2] == b"\xff\xd8":
+                f.seek(2)
+                while True:
+                    h = f.read(4)
+                    if len(h) < 4 or h[0] != 0xFF or h[1] in (0xDA, 0xD9):  # the scan, or no segment
+                        return None
+                    n = int.from_bytes(h[2:], "big") - 2
+                    if h[1] == 0xFE:
+                        text = f.read(n)
+                        if text.startswith(NOTE_KEY + b" "):
+                            return text[len(NOTE_KEY) + 1:].decode("latin-1")
+                    else:
+                        f.seek(n, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta | None) -> bytes:
+    """:func:`encode_image` without its note."""
     cv2 = _quiet_cv2()
 
     array = _encodable(array)
@@ -746,13 +810,13 @@ def _jpeg_with_meta(data: bytes, meta: Meta) -> bytes:
 
 
 def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool = False, quality: int | None = None,
-                meta: Meta | None = None) -> Path:
+                meta: Meta | None = None, note: str | None = None) -> Path:
     """Write ``array`` (``H x W [x C]``, RGB(A) order, uint8 / uint16, or float in [0, 1]
     as 8 bits; see :func:`encode_image`) atomically.
 
     The image goes to a temp file beside ``path`` and is renamed into place, so a crash
     never leaves a half-written output. An existing file is an error unless ``overwrite``.
-    ``quality`` and ``meta`` as in :func:`encode_image`.
+    ``quality``, ``meta`` and ``note`` as in :func:`encode_image`.
     """
     p = Path(path)
     ext = p.suffix.lower()
@@ -761,7 +825,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
     if p.exists() and not overwrite:
         raise InputError(f"{p}: exists (overwrite=True, or --overwrite, replaces it)")
     try:
-        data = encode_image(array, ext, quality=quality, meta=meta)
+        data = encode_image(array, ext, quality=quality, meta=meta, note=note)
     except InputError as e:
         raise InputError(f"{p}: {e}") from None
     try:

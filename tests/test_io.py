@@ -193,3 +193,26 @@ def test_a_tiff_is_turned_by_its_orientation_once(tmp_path, mode, compression):
         png, tif = read_image(tmp_path / f"o{o}.png"), read_image(tmp_path / f"o{o}.tif")
         assert tif.meta.orientation == o and tif.array.shape[:2] == ((7, 5) if o >= 5 else (5, 7))
         assert np.array_equal(tif.array, png.array), o
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg"])
+def test_note_is_carried_beside_the_metadata_and_leaves_the_pixels(tmp_path, ext):
+    """``note`` goes into a PNG tEXt chunk / a JPEG comment that other readers see too, beside
+    the EXIF, and the pixels are those written without it; other types carry none."""
+    from restore.io import Meta, read_note
+
+    a = (np.random.default_rng(1).random((12, 17, 3)) * 255).astype(np.uint8)
+    ex = PILImage.Exif()
+    ex[0x010F] = "Camera"
+    raw = ex.tobytes()
+    meta = Meta(exif=raw[6:] if raw.startswith(b"Exif") else raw)
+    text = '{"settings": {"sigma": 10}}'
+    p = write_image(tmp_path / f"n{ext}", a, note=text, meta=meta)
+    q = write_image(tmp_path / f"plain{ext}", a, meta=meta)
+    assert read_note(p) == text and read_note(q) is None
+    assert np.array_equal(read_image(p).array, read_image(q).array)
+    assert read_image(p).meta.exif is not None
+    im = PILImage.open(p)
+    assert (im.text["restore"] if ext == ".png" else im.info["comment"].decode()[len("restore "):]) == text
+    assert read_note(write_image(tmp_path / "n.webp", a, note=text)) is None
+    assert read_note(tmp_path / "missing.png") is None
