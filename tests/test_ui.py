@@ -438,11 +438,15 @@ def test_a_job_nobody_asks_for_is_cancelled_and_the_server_logs_each_job(client,
 
 
 def test_messages_in_the_pages_words(client):
-    """The page has fields, not options: "--kernel is required" read as a command line's; a
+    """The page has fields, not options: "--kernel is required" read as a command line's, an
+    unknown kernel was offered "or an image file", which the page does not take; a
     scene fill's card said "sampler=none, steps=0" beside a panel saying dpir, 20 steps."""
     img = upload(client, PHOTO.read_bytes()).json()["id"]
     r = client.post("/api/jobs", json={"image": img, "task": "deblur"})
     assert r.status_code == 400 and "kernel" in r.json()["error"] and "--kernel" not in r.json()["error"]
+    r = client.post("/api/jobs", json={"image": img, "task": "deblur", "params": {"kernel": "disk:3"}})
+    assert r.status_code == 400 and "levin:1..8" in r.json()["error"], r.text  # the page takes no file name
+    assert "file" not in r.json()["error"]
     r = client.post("/api/jobs", json={"image": img, "task": "inpaint"})
     assert r.status_code == 400 and r.json()["error"] == "paint the mask first", r.text
     tasks = {t["name"]: t for t in client.get("/api/tasks").json()["tasks"]}

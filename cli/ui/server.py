@@ -174,11 +174,12 @@ def _one_line(e: BaseException, *replace: tuple[str, str]) -> str:
 
 def _page_words(msg: str, task: str) -> str:
     """A message in the page's words: a command-line option (``--kernel``) as the field the
-    page labels with its name (``kernel``)."""
+    page labels with its name (``kernel``); no offer of a file name, which the page does not take
+    (deblur's kernel: "..., or an image file")."""
     for q in get_task(task).params:
         if q.cli and q.option:
             msg = re.sub(re.escape(q.option) + r"(?![\w-])", q.option.lstrip("-"), msg)
-    return msg
+    return re.sub(r",? or an image file\b", "", msg)
 
 
 def _log(job: "JobState") -> None:
