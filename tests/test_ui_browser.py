@@ -367,3 +367,51 @@ def test_a_reloaded_page_cancels_its_job(server, browser):
         time.sleep(0.1)
     assert st["status"] == "cancelled", st
     page.close()
+
+
+def test_a_result_viewed_over_the_image_in_the_editor(server, browser, tmp_path):
+    """The cards compare at 360 px only: View shows the result over the image in the editor, at
+    its zoom and pan, before left of the split and after right of it, the painted layers
+    hidden; a drag pans instead of painting; Esc (or a painting tool) goes back to editing; a
+    result of another image than the open one is not laid over it."""
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page.goto(server)
+    page.wait_for_function("document.querySelectorAll('#task option').length > 0")
+    page.set_input_files("#file", str(PHOTO))
+    page.wait_for_function("!document.getElementById('run').disabled")
+    page.select_option("#task", "sr")
+    page.click("#run")
+    page.wait_for_function("document.querySelectorAll('.card').length === 1", timeout=120_000)
+    page.click(".card button.view")
+    assert page.locator("#stage").bounding_box()["y"] > -1  # scrolled back to the editor
+    page.wait_for_function("document.getElementById('result').complete && document.getElementById('result').naturalWidth > 0")
+    st = page.evaluate("""() => { const r = document.getElementById('result');
+        return {w: r.style.width, nat: r.naturalWidth, clip: r.style.clipPath, hidden: r.hidden,
+                mask: document.getElementById('mask').style.visibility, bar: document.getElementById('viewbar').hidden}; }""")
+    assert st == {"w": "256px", "nat": 1024, "clip": "inset(0px 0px 0px 50%)", "hidden": False, "mask": "hidden",
+                  "bar": False}, st  # the x4 result over the 256 px image at its own resolution
+    page.locator("#split").evaluate("el => { el.value = 20; el.dispatchEvent(new Event('input')); }")
+    assert page.evaluate("document.getElementById('result').style.clipPath") == "inset(0px 0px 0px 20%)"
+    line = page.locator("#splitline").bounding_box()
+    img = page.locator("#result").bounding_box()
+    assert abs(line["x"] + 1 - (img["x"] + 0.2 * img["width"])) < 2  # the line at the split, on screen
+    box = page.locator("#stage").bounding_box()
+    x0 = page.locator("#result").bounding_box()["x"]
+    page.mouse.move(box["x"] + 300, box["y"] + 200)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 350, box["y"] + 200, steps=5)
+    page.mouse.up()
+    assert abs(page.locator("#result").bounding_box()["x"] - (x0 + 50)) < 2  # panned by the drag
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.getElementById('result').hidden && document.getElementById('viewbar').hidden")
+    assert page.evaluate("document.getElementById('mask').style.visibility") == ""
+    other = tmp_path / "other.png"
+    from restore.io import write_image
+
+    write_image(other, np.full((40, 50, 3), 128, np.uint8))
+    page.set_input_files("#file", str(other))
+    page.wait_for_function("document.getElementById('imginfo').textContent.startsWith('other.png')")
+    page.click(".card button.view")
+    assert page.evaluate("document.getElementById('result').hidden")
+    assert "open that image again" in page.locator("#message").text_content()
+    page.close()

@@ -16,8 +16,9 @@ const MIN_ZOOM = 0.01, MAX_ZOOM = 32;
 const S = {
   tasks: [], limits: {}, image: null, ops: [], tool: "brush", size: 40, layer: "mask",
   view: { s: 1, tx: 0, ty: 0 }, active: new Set(), latest: null, drawing: null, pan: null, space: false,
-  started: {}, submitting: false,
+  started: {}, submitting: false, viewing: null,
 };
+const resultEl = $("result"), splitLine = $("splitline");
 
 // -- messages ---------------------------------------------------------------------------
 function say(text, ok = false) {
@@ -121,6 +122,41 @@ function applyView() {
   const v = S.view;
   layers.style.transform = `translate(${v.tx}px, ${v.ty}px) scale(${v.s})`;
   $("zoomval").textContent = `${Math.round(v.s * 100)} %`;
+  if (S.viewing) splitLine.style.left = `${v.tx + ($("split").value / 100) * S.image.width * v.s - 1}px`;
+}
+
+// -- a result over the image, at the editor's zoom: before (left of the line) | after ----------------
+function viewResult(job, image) {
+  if (image !== S.image) {  // another image is open: its canvas is not this result's "before"
+    say(`this result is of ${job.summary.image}: open that image again to view it in the editor`);
+    return;
+  }
+  S.viewing = job.id;
+  resultEl.onerror = () => { if (S.viewing === job.id) { closeView(); say(`${job.summary.image}: the result is no longer on the server`); } };
+  resultEl.src = `/api/jobs/${job.id}/preview.png`;
+  // the image's own size: an sr result, larger, is shown over it at its full resolution when zoomed in
+  resultEl.style.width = `${S.image.width}px`; resultEl.style.height = `${S.image.height}px`;
+  resultEl.hidden = splitLine.hidden = $("viewbar").hidden = false;
+  maskC.style.visibility = exclC.style.visibility = "hidden";
+  $("viewname").textContent = `${job.task}: before | after`;
+  cursor.style.display = "none";
+  stage.style.cursor = "grab";
+  setSplit();
+  stage.scrollIntoView({ block: "nearest" });  // the card's button is below the editor
+}
+
+function closeView() {
+  if (!S.viewing) return;
+  S.viewing = null;
+  resultEl.hidden = splitLine.hidden = $("viewbar").hidden = true;
+  resultEl.removeAttribute("src");
+  maskC.style.visibility = exclC.style.visibility = "";
+  setTool(S.tool);
+}
+
+function setSplit() {
+  resultEl.style.clipPath = `inset(0 0 0 ${$("split").value}%)`;
+  applyView();
 }
 
 function fit() {
@@ -165,6 +201,7 @@ async function openFile(file) {
   }
   const el = new Image();
   el.onload = () => {
+    closeView();
     S.image = { ...info, el, preview, file };
     for (const c of [imgC, maskC, exclC]) { c.width = info.width; c.height = info.height; }
     imgX.clearRect(0, 0, info.width, info.height);
@@ -259,7 +296,7 @@ function setLayer(l) {
   $("layer-excl").classList.toggle("active", l === "excl");
 }
 
-function pushOp(op) { if (S.image) { S.ops.push(op); applyOp(op); } }
+function pushOp(op) { if (S.image) { closeView(); S.ops.push(op); applyOp(op); } }  // the mask shown as it changes
 
 function maskDataURL(layer = maskC) {
   // white = marked on black, as mask files are: the painted alpha (>= half: marked) in white
@@ -282,11 +319,11 @@ function maskDataURL(layer = maskC) {
 function setTool(t) {
   S.tool = t;
   for (const b of ["brush", "eraser", "hand"]) $(b).classList.toggle("active", b === t);
-  stage.style.cursor = t === "hand" ? "grab" : "none";
+  stage.style.cursor = t === "hand" || S.viewing ? "grab" : "none";
 }
 
 function showCursor(e) {
-  if (!S.image || S.tool === "hand" || S.space) { cursor.style.display = "none"; return; }
+  if (!S.image || S.tool === "hand" || S.space || S.viewing) { cursor.style.display = "none"; return; }
   const r = stage.getBoundingClientRect(), d = S.size * S.view.s;
   Object.assign(cursor.style, { display: "block", width: `${d}px`, height: `${d}px`,
     left: `${e.clientX - r.left - d / 2}px`, top: `${e.clientY - r.top - d / 2}px` });
@@ -295,7 +332,7 @@ function showCursor(e) {
 stage.addEventListener("pointerdown", (e) => {
   if (!S.image) return;
   stage.setPointerCapture(e.pointerId);
-  if (S.tool === "hand" || S.space || e.button === 1 || e.button === 2) {
+  if (S.tool === "hand" || S.space || S.viewing || e.button === 1 || e.button === 2) {  // viewing: a drag pans
     S.pan = { x: e.clientX, y: e.clientY, tx: S.view.tx, ty: S.view.ty };
     stage.style.cursor = "grabbing";
     return;
@@ -329,7 +366,7 @@ stage.addEventListener("pointermove", (e) => {
 
 function endPointer() {
   S.drawing = null;
-  if (S.pan) { S.pan = null; setTool(S.tool); }
+  if (S.pan) { S.pan = null; if (S.viewing) stage.style.cursor = "grab"; else setTool(S.tool); }
 }
 stage.addEventListener("pointerup", endPointer);
 stage.addEventListener("pointercancel", endPointer);
@@ -356,11 +393,11 @@ document.addEventListener("drop", (e) => {
 });
 
 // -- tools ---------------------------------------------------------------------------------------
-$("brush").onclick = () => setTool("brush");
-$("eraser").onclick = () => setTool("eraser");
+$("brush").onclick = () => { closeView(); setTool("brush"); };  // painting again: the result view ends
+$("eraser").onclick = () => { closeView(); setTool("eraser"); };
 $("hand").onclick = () => setTool("hand");
 $("size").oninput = (e) => { S.size = Number(e.target.value); $("sizeval").textContent = S.size; };
-$("undo").onclick = () => { S.ops.pop(); replay(); };
+$("undo").onclick = () => { closeView(); S.ops.pop(); replay(); };
 $("clear").onclick = () => pushOp({ type: "clear", layer: S.layer });
 $("invert").onclick = () => pushOp({ type: "invert", layer: S.layer });
 $("layer-mask").onclick = () => setLayer("mask");
@@ -369,6 +406,8 @@ $("alpha").onclick = () => pushOp({ type: "alpha" });
 $("zoomin").onclick = () => { const r = stage.getBoundingClientRect(); zoomAt(1.25, r.width / 2, r.height / 2); };
 $("zoomout").onclick = () => { const r = stage.getBoundingClientRect(); zoomAt(0.8, r.width / 2, r.height / 2); };
 $("fit").onclick = fit;
+$("split").oninput = setSplit;
+$("closeview").onclick = closeView;
 window.addEventListener("resize", fit);
 document.addEventListener("keydown", (e) => {
   if (["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName)) return;
@@ -376,7 +415,8 @@ document.addEventListener("keydown", (e) => {
   if ((e.key === " " || e.key === "Enter") && ["BUTTON", "SUMMARY", "A"].includes(e.target.tagName)) return;
   if ((e.ctrlKey || e.metaKey) && e.key === "z") { e.preventDefault(); $("undo").click(); return; }
   const k = { b: "brush", e: "eraser", h: "hand" }[e.key];
-  if (k) setTool(k);
+  if (e.key === "Escape") closeView();
+  else if (k) { if (k !== "hand") closeView(); setTool(k); }
   else if (e.key === "+" || e.key === "=") $("zoomin").click();
   else if (e.key === "-") $("zoomout").click();
   else if (e.key === "0") fit();
@@ -510,7 +550,10 @@ function addResult(job, image) {
   const full = document.createElement("a");  // the result at its own size, in a tab of its own (zoom, pan)
   full.href = `/api/jobs/${job.id}/preview.png`; full.target = "_blank"; full.rel = "noopener";
   full.className = "full"; full.textContent = "full size";
-  actions.append(dl, full, rm);
+  const view = document.createElement("button");  // over the image in the editor: zoom and pan, before | after
+  view.className = "view"; view.textContent = "View"; view.title = "Compare with the image in the editor, zoomed and panned";
+  view.onclick = () => viewResult(job, image);
+  actions.append(dl, full, view, rm);
   card.append(cmp, slider, meta, actions);
   $("results").prepend(card);
 }
