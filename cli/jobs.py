@@ -38,6 +38,7 @@ class Item:
     files: dict
     out: Path
     ref: Path | None
+    redo: bool = False  # an existing output made again (its companions missing): it may be replaced
 
 
 #: the names of :func:`companions` beside ``<out stem>``
@@ -92,10 +93,11 @@ def note(job: Job) -> str:
     return json.dumps({"restore": __version__, "settings": settings(job)}, sort_keys=True, ensure_ascii=True)
 
 
-def made_otherwise(job: Job, outputs: list[Path]) -> str | None:
+def made_otherwise(job: Job, outputs: list[Path], unknown: bool = False) -> str | None:
     """The error for existing ``outputs`` (a batch's, to be kept) that were made with other
     settings than this run's, as their notes say; None when none was (a file without a note,
-    from another program or an older restore, is not judged)."""
+    from another program or an older restore, is not judged; with ``unknown``, it counts as
+    made otherwise)."""
     from restore.io import read_note
 
     now, clash, diff = settings(job), [], None
@@ -103,6 +105,9 @@ def made_otherwise(job: Job, outputs: list[Path]) -> str | None:
         try:
             then = json.loads(read_note(out) or "null")["settings"]
         except (ValueError, TypeError, KeyError):
+            if unknown:
+                clash.append(out)
+                diff = diff or []
             continue
         d = [k for k in now if k in then and then[k] != now[k]]
         if d:
@@ -120,7 +125,7 @@ def made_otherwise(job: Job, outputs: list[Path]) -> str | None:
                                              if isinstance(v, dict) else v)
         return f"--{k.replace('_', '-')} {v}"
 
-    what = "; ".join(f"{shown(k, a)} (this run: {shown(k, b)})" for k, a, b in diff[:3])
+    what = "; ".join(f"{shown(k, a)} (this run: {shown(k, b)})" for k, a, b in diff[:3]) or "not recorded"
     n = len(clash)
     return (f"{clash[0]}{f' and {n - 1} other output' + ('s' if n > 2 else '') if n > 1 else ''} in the output "
             f"folder {'were' if n > 1 else 'was'} made with other settings: {what}. Pass --overwrite to redo "
@@ -131,35 +136,57 @@ def _err(msg: str) -> None:
     click.echo(f"error: {msg}", err=True)
 
 
-def _list_images(root: Path, recursive: bool, pattern: str | None) -> list[Path]:
+def _note(o: dict, msg: str) -> None:
+    """A note on stderr (what the run left out or chose), unless ``-q``."""
+    if not o.get("quiet"):
+        click.echo(f"note: {msg}", err=True)
+
+
+def _glob_match(rel: Path, pattern: str) -> bool:
+    """Whether ``rel`` (a path under the input folder) matches ``--glob``, case-blind, by its
+    name or its whole relative path; ``**/`` also matches no folder at all (``**/*.png`` takes
+    the top level's PNGs too, as a shell's globstar does)."""
+    pat = pattern.lower()
+    pats = [pat] + ([pat[3:]] if pat.startswith("**/") else [])
+    return any(fnmatch.fnmatchcase(n.lower(), q) for n in (rel.name, str(rel)) for q in pats)
+
+
+def _list_images(root: Path, recursive: bool, pattern: str | None, o: dict | None = None) -> list[Path]:
+    o = o or {}
     it = root.rglob("*") if recursive else root.glob("*")
-    files = [p for p in it if p.is_file() and not p.name.startswith(".")]
+    # hidden files and folders (.thumbs/, ._IMG.png, a run's .claim and .tmp files) are no inputs
+    files = [p for p in it if p.is_file() and not any(n.startswith(".") for n in p.relative_to(root).parts)]
     if pattern:  # case-blind, as the plain scan's extensions are ('*.jpg' takes UPPER.JPG)
-        pat = pattern.lower()
-        files = [p for p in files
-                 if any(fnmatch.fnmatchcase(n.lower(), pat) for n in (p.name, str(p.relative_to(root))))]
+        files = [p for p in files if _glob_match(p.relative_to(root), pattern)]
     else:
         earlier = _earlier_outputs(files)
         if earlier:  # a run on one file wrote <stem>.<task>.png beside it: not an input of the folder's run
-            click.echo(f"note: {root}: {len(earlier)} earlier output{'s' if len(earlier) > 1 else ''} of restore "
-                       "beside their inputs left out (<stem>.<task>.png); --glob takes them", err=True)
+            _note(o, f"{root}: {len(earlier)} earlier output{'s' if len(earlier) > 1 else ''} of restore left out "
+                     "(<stem>.<task>.png beside their inputs, <out>.compare.png and <out>.std.png beside their "
+                     "outputs); --glob takes them")
             files = [p for p in files if p not in earlier]
         rest = [p for p in files if p.suffix.lower() not in READ_EXTS]
         if rest:  # said, not skipped in silence (a .gif given by name, or by --glob, is read)
             kinds = sorted({p.suffix.lower() or "(none)" for p in rest})
-            click.echo(f"note: {root}: {len(rest)} file{'s' if len(rest) > 1 else ''} of other types left out "
-                       f"({', '.join(kinds)}); --glob takes them", err=True)
+            _note(o, f"{root}: {len(rest)} file{'s' if len(rest) > 1 else ''} of other types left out "
+                     f"({', '.join(kinds)}); --glob takes them")
         files = [p for p in files if p.suffix.lower() in READ_EXTS]
+    if not recursive and not o.get("quiet"):
+        subs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        if subs:  # said, as other files are: their images are restored with --recursive
+            _note(o, f"{root}: {len(subs)} sub-folder{'s' if len(subs) > 1 else ''} left out ({subs[0].name}"
+                     f"{', ...' if len(subs) > 1 else ''}); --recursive takes them")
     return sorted(files)
 
 
 def _earlier_outputs(files: list[Path]) -> set[Path]:
     """The files that a run on one of ``files`` wrote beside it by default (:func:`beside`, and its
-    companions)."""
+    companions), and the companions of any output among them (``<out>.compare.png`` and
+    ``<out>.std.png`` beside ``<out>.png``: a folder run's output folder given as the input)."""
     from restore.tasks import TASKS
 
     outs = {beside(p, t) for p in files if p.suffix.lower() in READ_EXTS for t in TASKS.names()}
-    outs |= {o.with_name(o.stem + sfx) for o in outs for sfx in COMPANION_SUFFIX.values()}
+    outs |= {o.with_name(o.stem + sfx) for o in outs | set(files) for sfx in COMPANION_SUFFIX.values()}
     return outs.intersection(files)
 
 
@@ -235,11 +262,13 @@ def plan(job: Job) -> tuple[list[Item], bool]:
         r = ref if ref is None or ref.is_file() else _by_stem(ref, Path(src.name))
         return _checked_before_work([Item(src, dict(job.files), out, r)], o), False
     if o.get("output") == STDIO:
-        raise InputError("-o - (stdout) takes one image, not a folder")
+        raise UsageError("-o - (stdout) takes one image, not a folder")
     named = src if src.name not in ("", ".", "..") else Path(os.path.abspath(src))  # "." and "..": the folder's name
     out_dir = o.get("output") or named.with_name(f"{named.name}.{job.task}")
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: exists and is not a folder (folder input needs an output folder)")
+    if not out_dir.exists() and out_dir.suffix.lower() in READ_EXTS:  # an image's name: not made a folder
+        raise UsageError(f"{out_dir}: a folder input needs an output folder, not a file")
     for f in job.files.values():
         if f is not None and not f.exists():
             raise InputError(f"{f}: no such file or directory")
@@ -251,7 +280,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     own = [f.resolve() for f in (*job.files.values(), ref, *get_task(job.task).option_files(job.params).values())
            if f is not None and f.exists() and f.resolve() != top]  # the input folder as the references: itself
     items = []
-    for p in _list_images(src, o.get("recursive", False), o.get("pattern")):
+    for p in _list_images(src, o.get("recursive", False), o.get("pattern"), o):
         rel = p.relative_to(src)
         rp = p.resolve()
         if outs in rp.parents:
@@ -290,6 +319,8 @@ def _check_distinct_outputs(items: list[Item]) -> None:
     seen: dict[Path, Path] = {}
     for it in items:
         if it.out in seen:
+            if os.path.abspath(seen[it.out]) == os.path.abspath(it.src):
+                raise UsageError(f"{it.src}: given twice")
             raise UsageError(f"{seen[it.out]} and {it.src} would both write {it.out} (same file stem): "
                              "rename one, or choose with --glob")
         seen[it.out] = it.src
@@ -301,7 +332,7 @@ def _plan_files(job: Job) -> list[Item]:
     o = job.opts
     out_dir, ref = o.get("output"), o.get("reference")
     if out_dir == STDIO or STDIO in job.inputs:
-        raise InputError("stdin / stdout (-) take one image, not several")
+        raise UsageError("stdin / stdout (-) take one image, not several")
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"{out_dir}: exists and is not a folder (several inputs need an output folder)")
     if out_dir is not None and out_dir.suffix.lower() in READ_EXTS:
@@ -311,10 +342,16 @@ def _plan_files(job: Job) -> list[Item]:
             raise InputError(f"{f}: no such file or directory")
     if not any(p.exists() for p in job.inputs):
         raise InputError(f"{job.inputs[0]}: no such file or directory" + (" (nor any other input)" if len(job.inputs) > 1 else ""))
+    dirs = [p for p in job.inputs if p.is_dir()]
+    if dirs and len(dirs) == len(job.inputs):
+        raise UsageError(f"{dirs[0]}: is a folder; give one folder, or several image files")
+    if dirs:  # a shell's photos/* that matched a sub-folder: left out, said, the files run
+        _note(o, f"{len(dirs)} folder{'s' if len(dirs) > 1 else ''} among the inputs left out ({dirs[0]}"
+                 f"{', ...' if len(dirs) > 1 else ''}); give a folder alone to restore its images")
     items = []  # a missing one among several fails alone (its read says so), the others run
     for p in job.inputs:
         if p.is_dir():
-            raise InputError(f"{p}: is a folder; give one folder, or several image files")
+            continue
         files = {n: f if f is None or f.is_file() else (_by_stem(f, Path(p.name)) or f / p.name)
                  for n, f in job.files.items()}
         r = None if ref is None else (ref if ref.is_file() else _by_stem(ref, Path(p.name)))

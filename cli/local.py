@@ -193,7 +193,7 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
                 if not _claim(it.out):
                     skip(it, "another run is writing it")
                     continue
-                if it.out.exists():  # written by another run meanwhile
+                if it.out.exists() and not it.redo:  # written by another run meanwhile
                     _release(it.out)
                     skip(it, "already written")
                     continue
@@ -283,6 +283,9 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     o, tk = job.opts, get_task(job.task)
     limit = o.get("max_pixels") or DEFAULT_MAX_PIXELS
     img = _read(it.src, o)
+    if img.frames > 1:  # said, not dropped in silence
+        warn(it, f"warning: {it.src}: {img.frames} frames or pages (an animation, a multi-page TIFF): only the "
+                 "first is restored")
     params, alpha_override = tk.load(img, it.files, dict(job.params), limit)
     H, W = img.array.shape[:2]
     oh, ow = tk.out_size(H, W, params)
@@ -409,7 +412,8 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
         sys.stdout.buffer.write(encode_image(out_arr, ".png", meta=ld.meta, note=note(job)))
         sys.stdout.buffer.flush()
     else:
-        write_image(it.out, out_arr, overwrite=o["overwrite"], quality=o.get("quality"), meta=ld.meta, note=note(job))
+        write_image(it.out, out_arr, overwrite=o["overwrite"] or it.redo, quality=o.get("quality"), meta=ld.meta,
+                    note=note(job))
     rec = {
         "input": str(it.src), "output": str(it.out), "task": job.task, "sampler": res.sampler,
         "steps": res.steps, "seed": o["seed"], "seconds": round(seconds, 3),
@@ -425,7 +429,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
     side = companions(o, it.out)  # checked before the work: absent, or --overwrite
     if std is not None:
         std_img = (std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()
-        write_image(side["std"], std_img, overwrite=o["overwrite"])
+        write_image(side["std"], std_img, overwrite=o["overwrite"] or it.redo)
         rec["std"] = str(side["std"])
         rec["mean_std"] = round(float(std.mean()) * 255, 3)
     if "compare" in side:
@@ -433,7 +437,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
 
         icc = getattr(ld.meta, "icc", None)  # the photo's colours; its EXIF describes one photo, not the pair
         write_image(side["compare"], _side_by_side(tk.shown(x, tk.check(x, ld.params)), image, std),
-                    overwrite=o["overwrite"], meta=Meta(icc=icc) if icc else None)
+                    overwrite=o["overwrite"] or it.redo, meta=Meta(icc=icc) if icc else None)
         rec["compare"] = str(side["compare"])
     if ld.ref is not None:
         scored = image

@@ -65,6 +65,47 @@ class Terminated(KeyboardInterrupt):
 
 
 
+def _sweep(items: list[Item]) -> None:
+    """What a killed run left beside the outputs: temp files of a write it did not finish, and
+    claims of outputs it had finished (a later run skips those and would leave the claim); not
+    what a live run holding the output has. One listing per output folder."""
+    from .local import _claim_path, _stale
+
+    by_dir: dict[Path, list[Item]] = {}
+    for it in items:
+        if it.out != STDIO:
+            by_dir.setdefault(it.out.parent, []).append(it)
+    for d, its in by_dir.items():
+        try:
+            hidden = [n for n in os.listdir(d) if n.startswith(".")]
+        except OSError:  # not made yet, or not readable: nothing left there
+            continue
+        claims = {n for n in hidden if n.endswith(".claim")}
+        tmps = [n for n in hidden if n.endswith(".tmp")]
+        for it in its:
+            claim = _claim_path(it.out)
+            mine = [n for n in tmps if n.startswith(f".{it.out.name}.")] if tmps else []
+            if not (mine or (claim.name in claims and it.out.exists())):
+                continue
+            if claim.name in claims and not _stale(claim):
+                continue  # a live run's
+            for n in mine:
+                (d / n).unlink(missing_ok=True)
+            if claim.name in claims and it.out.exists():
+                claim.unlink(missing_ok=True)
+
+
+def _means(scores: list[dict]) -> dict[str, dict]:
+    """Mean PSNR / SSIM of the records ``scores``, by the metric they were scored with (``PSNR``,
+    ``PSNR-Y`` for sr, ``PSNR-grey`` for a grey reference of a colour output): means of
+    different metrics are not one number."""
+    groups: dict[str, list[dict]] = {}
+    for r in scores:
+        groups.setdefault(r.get("metric", "PSNR"), []).append(r)
+    return {m: {"psnr": round(sum(r["psnr"] for r in g) / len(g), 4), "ssim": round(sum(r["ssim"] for r in g) / len(g), 4),
+                "images": len(g)} for m, g in groups.items()}
+
+
 def run_job(job: Job) -> int:
     o = job.opts
     tk = get_task(job.task)
@@ -99,6 +140,12 @@ def run_job(job: Job) -> int:
                                    "status": "failed", "error": shown(str(e), o)}))
         _err(shown(str(e), o))
         return 2 if isinstance(e, UsageError) else 1  # options that do not go together; else a missing file
+    ref = o.get("reference")
+    unscored = [it for it in items if it.ref is None] if ref is not None and ref.is_dir() else []
+    if unscored:  # a folder of references without one for some images: they are restored, not scored; said
+        click.echo(f"warning: {ref}: no reference for {len(unscored)} of {len(items)} images "
+                   f"({unscored[0].src.name}{', ...' if len(unscored) > 1 else ''}): restored without a score",
+                   err=True)
     clash = _output_is_an_input(job, items)
     if clash:  # --overwrite replaces an earlier output, never a file this run reads
         _err(clash)
@@ -126,15 +173,8 @@ def run_job(job: Job) -> int:
     if problem and sampler != "mmse":  # every sampler but the one-shot mmse feeds it clean inputs
         click.echo(f"warning: prior {prior.name} failed its stability check at training ({problem}): "
                    f"{job.task} with {sampler} may give garbage", err=True)
-    if folder:  # temp files of a run that was killed mid-write; not those of a live run holding the output
-        from .local import _claim_path, _stale
-
-        for it in items:
-            tmps = list(it.out.parent.glob(f".{it.out.name}.*.tmp"))
-            claim = _claim_path(it.out)
-            if tmps and not (claim.exists() and not _stale(claim)):
-                for t in tmps:
-                    t.unlink(missing_ok=True)
+    if folder:
+        _sweep(items)
     if folder and not o["overwrite"]:  # outputs to be kept, made with other settings: refused before any work
         other = made_otherwise(job, [it.out for it in items if it.out != STDIO and it.out.is_file()])
         if other:
@@ -155,8 +195,15 @@ def run_job(job: Job) -> int:
                 _err(msg)
                 return 1
             why = incomplete(it.out)
+            missing = [p for p in companions(o, it.out).values() if not p.exists()]
             if why:
                 broken.append((it, f"{it.out}: exists but {why}: delete it (or pass --overwrite) and rerun"))
+            elif missing and made_otherwise(job, [it.out], unknown=True) is None:
+                it.redo = True  # made by these settings, its --compare / std file not (a run killed between)
+                todo.append(it)
+            elif missing:
+                broken.append((it, f"{it.out}: exists without {missing[0].name} and was not made by this command "
+                                   "(its settings are not recorded): pass --overwrite to make both"))
             else:
                 counts["skipped"] += 1
                 if o["as_json"]:
@@ -243,7 +290,8 @@ def run_job(job: Job) -> int:
         if folder and o["as_json"]:  # the summary of what was done, as a finished run gives it
             click.echo(json.dumps({"summary": counts, **({"busy": busy} if busy else {}), "failed": failures,
                                    "stopped": how}))
-        _err(f"{how}; rerun the same command to resume" if folder else how)  # one image: nothing to resume
+        so_far = f" after done {counts['done']}, skipped {counts['skipped']}, failed {counts['failed']}"
+        _err(f"{how}{so_far}; rerun the same command to resume" if folder else how)  # one image: nothing to resume
         return 143 if isinstance(e, Terminated) else 130
     except RestoreError as e:  # refused before any image (e.g. the engine cannot start)
         if bar is not None:
@@ -262,14 +310,15 @@ def run_job(job: Job) -> int:
             why = (f"{written} already written, {busy} being written by another run: its .NAME.claim file beside "
                    "the output; delete those if no run is" + ("; --overwrite redoes those written" if written else ""))
         summary = f"done {counts['done']}, skipped {counts['skipped']} ({why}), failed {counts['failed']}"
-        mean = {k: round(sum(r[k] for r in scores) / len(scores), 4) for k in ("psnr", "ssim")
-                if scores and all(k in r for r in scores)}
+        means = _means(scores)
         if o["as_json"]:
+            one = {**next(iter(means.values())), "metric": next(iter(means))} if len(means) == 1 else None
             click.echo(json.dumps({"summary": counts, **({"busy": busy} if busy else {}), "failed": failures,
-                                   **({"mean": {**mean, "images": len(scores)}} if scores else {})}))
+                                   **({"mean": one} if one else {"means": means} if means else {})}))
         else:
-            if scores:
-                summary += (f"; mean over {len(scores)} with a reference: PSNR {mean['psnr']:.2f} dB"
-                            + (f", SSIM {mean['ssim']:.4f}" if "ssim" in mean else ""))
+            for m, g in means.items():
+                y = m[4:]
+                summary += (f"; mean over {g['images']} with a reference{'' if len(means) == 1 else f' ({m})'}: "
+                            f"PSNR{y} {g['psnr']:.2f} dB, SSIM{y} {g['ssim']:.4f}")
             click.echo(summary)  # each failure was printed once, as it happened
     return 1 if counts["failed"] else 0

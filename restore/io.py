@@ -69,11 +69,13 @@ class Meta:
 class Image:
     """A decoded image: ``array`` is ``H x W`` (gray) or ``H x W x C`` (gray + alpha, RGB,
     RGBA), in RGB channel order, uint8 or uint16, as displayed (EXIF orientation applied); ``meta`` its
-    EXIF and ICC profile."""
+    EXIF and ICC profile; ``frames`` the file's frames or pages (an animation, a multi-page TIFF), of
+    which ``array`` is the first."""
 
     array: np.ndarray
     path: Path | None = None
     meta: Meta = Meta()
+    frames: int = 1
 
     @property
     def has_alpha(self) -> bool:
@@ -158,7 +160,7 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         raise InputError(f"{p}: cannot read ({_first_line(e)})") from None
     if size == 0:
         raise InputError(f"{p}: empty file (0 bytes)")
-    heif = p.suffix.lower() in HEIF_EXTS
+    heif = p.suffix.lower() in HEIF_EXTS or _heif_content(p)  # by its name, or by its bytes (stdin, a wrong name)
     if heif:
         _register_heif(p)
     try:
@@ -179,6 +181,7 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
                             f"{_pixels(max_pixels)} (raise it with --max-pixels)"
                         )
                     meta = _meta(im)
+                    frames = int(getattr(im, "n_frames", 1) or 1)
                     unturned = _tiff_unturned(p) if im.format == "TIFF" else None
                     if unturned is not None:  # decoded as stored, then turned once by orient()
                         im = stack.enter_context(PILImage.open(io.BytesIO(unturned)))
@@ -203,7 +206,7 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
     except InputError:
         raise
     except UnidentifiedImageError:
-        raise InputError(f"{p}: not an image file (format not recognised)") from None
+        raise InputError(f"{p}: {_unread_kind(p)}") from None
     except PermissionError as e:
         raise InputError(f"{p}: cannot read ({e.strerror})") from None
     except (OSError, ValueError, SyntaxError, EOFError) as e:
@@ -212,7 +215,43 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         arr = _cv2_decode(p, unturned)
         if arr.ndim == 3 and arr.shape[2] == 4 and _png_gray_alpha(p):  # 16-bit gray + alpha: OpenCV gives RGBA
             arr = np.ascontiguousarray(arr[..., [0, 3]])
-    return Image(orient(_normalise(arr, p), meta.orientation), p, meta)
+    return Image(orient(_normalise(arr, p), meta.orientation), p, meta, frames)
+
+
+#: the ISO-BMFF brands of HEIF images (``ftyp`` box), as phones write them
+HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+
+
+def _heif_content(p: Path) -> bool:
+    """Whether the file ``p`` is a HEIF image by its first bytes (an ``ftyp`` box of a HEIF brand)."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
+
+
+def _unread_kind(p: Path) -> str:
+    """Why Pillow could not identify ``p``, said as a person can act on it: a TIFF of samples
+    that are not read (floating point: an HDR or a scientific image), else not an image."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        head = b""
+    if head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        kind = "a TIFF of a kind not read"
+        try:
+            import tifffile
+
+            with tifffile.TiffFile(p) as t:
+                page = t.pages[0]
+                kind = f"a TIFF of {page.dtype} samples ({page.samplesperpixel} per pixel)"
+        except Exception:  # noqa: BLE001 - the plain message stands
+            pass
+        return f"{kind}: restore reads 8- and 16-bit integer images (save it as 16-bit)"
+    return "not an image file (format not recognised)"
 
 
 def _png_gray_alpha(p: Path) -> bool:
@@ -689,7 +728,7 @@ def _keeps_gray_alpha(ext: str, dtype) -> bool:
 def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Meta | None, list[str]]:
     """What of ``meta`` an ``ext`` file of an image with ``channels`` channels (1 gray, 2 gray
     + alpha, 3 RGB, 4 RGBA) of ``dtype`` holds, and what it drops, as said to a person: BMP
-    holds neither EXIF nor ICC profile; a 16-bit colour TIFF no EXIF; a profile of another
+    holds neither EXIF nor ICC profile; a 16-bit colour TIFF no EXIF, a JPEG none over 64 KB; a profile of another
     colour space than the pixels' (a gray one on RGB pixels, a CMYK one) would make the file
     invalid."""
     if meta is None or not (meta.exif or meta.icc):
@@ -704,6 +743,10 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
         name = space.decode("latin-1").strip() or "unnamed"
         lost.append(f"its {name} ICC profile (it does not describe {'gray' if gray else 'RGB'} pixels)")
         icc = None
+    if exif and ext in (".jpg", ".jpeg") and len(exif) + 8 > 65535:  # one APP1 segment holds 64 KB
+        lost.append(f"its EXIF ({len(exif) // 1024} KB, over the 64 KB a JPEG's EXIF segment holds; PNG or "
+                    "TIFF keep it)")
+        exif = None
     if exif and ext in (".tif", ".tiff") and channels >= 2 and not gray and np.dtype(dtype) == np.uint16:
         if _exif_tells(exif):  # not only the file's own tags (a TIFF's Software line)
             lost.append("its EXIF (a 16-bit colour TIFF is written without)")
@@ -835,10 +878,13 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
         raise InputError(f"{p}: cannot write ({e.strerror or _first_line(e)})") from None
     try:
         os.chmod(tmp, file_mode())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:  # a full disk, a quota: the output's own error, not an internal one
+            raise InputError(f"{p}: cannot write ({e.strerror or _first_line(e)})") from None
         if not overwrite and p.exists():
             raise InputError(f"{p}: exists (overwrite=True, or --overwrite, replaces it)")
         os.replace(tmp, p)

@@ -15,10 +15,10 @@ from restore.io import read_image, write_image
 def run(tiny_prior_dir):
     runner = CliRunner()
 
-    def _run(*args, weights=True):
+    def _run(*args, weights=True, quiet=True):
         a = [str(x) for x in args]
         if weights and a and a[0] in TASKS:
-            a += ["--weights", str(tiny_prior_dir), "-q"]
+            a += ["--weights", str(tiny_prior_dir)] + (["-q"] if quiet else [])
         return runner.invoke(main, a, catch_exceptions=False)
 
     return _run
@@ -388,12 +388,20 @@ def test_folder_run_leaves_out_earlier_outputs_beside_their_inputs(run, imgs, tm
     d = imgs / "in"
     for name in ("im0.denoise.png", "im0.denoise.std.png", "im2.inpaint.compare.png", "solo.denoise.png"):
         write_image(d / name, np.zeros((8, 8, 3), np.uint8))
-    r = run("denoise", d, "-o", tmp_path / "out", "--sigma", "10")
+    r = run("denoise", d, "-o", tmp_path / "out", "--sigma", "10", quiet=False)
     assert r.exit_code == 0, r.output
-    assert "3 earlier outputs of restore beside their inputs left out" in r.output
+    assert "3 earlier outputs of restore left out (<stem>.<task>.png beside their inputs" in r.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["im0.png", "im1.png", "im2.png", "solo.denoise.png"]
     r = run("denoise", d, "-o", tmp_path / "all", "--sigma", "10", "--glob", "*.png")  # asked for by name: taken
     assert r.exit_code == 0 and len(list((tmp_path / "all").iterdir())) == 7
+    # a folder run's output folder given as the input: its --compare files are no photos (a trial's)
+    r = run("denoise", d, "-o", tmp_path / "cmp", "--sigma", "10", "--compare")
+    r = run("sr", tmp_path / "cmp", "-o", tmp_path / "cmp_sr", "--steps", "1", quiet=False)
+    assert r.exit_code == 0 and "4 earlier outputs of restore left out" in r.output
+    assert sorted(p.name for p in (tmp_path / "cmp_sr").iterdir()) == ["im0.png", "im1.png", "im2.png",
+                                                                      "solo.denoise.png"]
+    r = run("denoise", d, "-o", tmp_path / "q", "--sigma", "10")  # -q: no notes
+    assert r.exit_code == 0 and "note:" not in r.output
 
 
 def test_the_estimated_note_tells_the_estimate_and_the_level_with_strength(run, imgs, tiny_prior_dir):

@@ -18,8 +18,8 @@ from restore.io import write_image
 
 @pytest.fixture
 def run(tiny_prior_dir):
-    def _run(*args, input=None):
-        a = [str(x) for x in args] + ["--weights", str(tiny_prior_dir), "-q"]
+    def _run(*args, input=None, quiet=True):
+        a = [str(x) for x in args] + ["--weights", str(tiny_prior_dir)] + (["-q"] if quiet else [])
         return CliRunner().invoke(main, a, input=input, catch_exceptions=False)
 
     return _run
@@ -366,9 +366,63 @@ def test_json_records_and_left_out_files_are_said(tmp_path, folder, run):
     """--json: a done record says so, a single file's existing output is a failed record; a
     folder's files of other types are left out with a note, not in silence."""
     (folder / "notes.txt").write_text("not an image")
-    r = run("denoise", folder, "--sigma", "5", "-o", tmp_path / "o", "--json")
+    r = run("denoise", folder, "--sigma", "5", "-o", tmp_path / "o", "--json", quiet=False)
     assert r.exit_code == 0 and "2 files" not in r.stderr and "1 file of other types left out (.txt)" in r.stderr
     assert {json.loads(x).get("status") for x in r.stdout.splitlines()[:-1]} == {"done"}
     r = run("denoise", folder / "im0.png", "--sigma", "5", "-o", tmp_path / "o" / "im0.png", "--json")
     rec = json.loads(r.stdout.splitlines()[0])
     assert r.exit_code == 1 and rec["status"] == "failed" and "exists" in rec["error"]
+
+
+def test_folder_runs_from_a_batch_trial(tmp_path, folder, run):
+    """From a new user's trial of folders and batches: a run killed between an output and its
+    --compare file never made the compare file (the rerun skipped the output) and left its
+    claim; a folder of references lacking one image's scored the rest in silence; sr's summary
+    said PSNR for PSNR-Y; a shell's photos/* matching a sub-folder stopped the batch; --glob
+    '**/*.png' missed the top level; a hidden folder was searched; `-o -` on a folder exited 1;
+    a folder run's `-o out.png` made a folder of that name; a file given twice was told to
+    rename one."""
+    out = tmp_path / "out"
+    r = run("denoise", folder, "-o", out, "--sigma", "5", "--compare")
+    assert r.exit_code == 0 and len(list(out.glob("*.compare.png"))) == 4
+    kept = (out / "im0.png").stat().st_mtime_ns
+    (out / "im1.compare.png").unlink()
+    (out / ".im2.png.claim").write_text(f"{socket.gethostname()} 999999999")  # its run is gone
+    r = run("denoise", folder, "-o", out, "--sigma", "5", "--compare")
+    assert r.exit_code == 0 and "done 1, skipped 3" in r.output, r.output
+    assert (out / "im1.compare.png").exists() and (out / "im0.png").stat().st_mtime_ns == kept
+    assert not (out / ".im2.png.claim").exists()
+    write_image(out / "im3.png", np.zeros((20, 24, 3), np.uint8), overwrite=True)  # not made by restore
+    (out / "im3.compare.png").unlink()
+    r = run("denoise", folder, "-o", out, "--sigma", "5", "--compare")
+    assert r.exit_code == 1 and "im3.png: exists without im3.compare.png" in r.output
+
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for i in range(3):
+        write_image(refs / f"im{i}.png", np.full((40, 48, 3), 100, np.uint8))
+    r = run("sr", folder, "--scale", "2", "--steps", "1", "-o", tmp_path / "sr", "--reference", refs)
+    assert r.exit_code == 0 and "no reference for 1 of 4 images (im3.png): restored without a score" in r.output
+    assert "mean over 3 with a reference: PSNR-Y " in r.output and "SSIM-Y " in r.output
+    r = run("sr", folder, "--scale", "2", "--steps", "1", "-o", tmp_path / "srj", "--reference", refs, "--json")
+    assert json.loads(r.stdout.splitlines()[-1])["mean"]["metric"] == "PSNR-Y"
+
+    (folder / "sub").mkdir()
+    write_image(folder / "sub" / "deep.png", np.zeros((20, 24, 3), np.uint8))
+    (folder / ".thumbs").mkdir()
+    write_image(folder / ".thumbs" / "t.png", np.zeros((20, 24, 3), np.uint8))
+    r = run("denoise", folder / "im0.png", folder / "sub", "-o", tmp_path / "several", "--sigma", "5", quiet=False)
+    assert r.exit_code == 0 and "1 folder among the inputs left out" in r.output
+    assert [p.name for p in (tmp_path / "several").iterdir()] == ["im0.png"]
+    r = run("denoise", folder, "--recursive", "--glob", "**/*.png", "-o", tmp_path / "rec", "--sigma", "5")
+    assert r.exit_code == 0 and "done 5" in r.output
+    assert not (tmp_path / "rec" / ".thumbs").exists() and (tmp_path / "rec" / "sub" / "deep.png").exists()
+    r = run("denoise", folder, "-o", tmp_path / "plain", "--sigma", "5", quiet=False)
+    assert "1 sub-folder left out (sub); --recursive takes them" in r.output
+
+    r = run("denoise", folder, "-o", "-")
+    assert r.exit_code == 2 and "takes one image, not a folder" in r.output
+    r = run("denoise", folder, "-o", tmp_path / "x.png")
+    assert r.exit_code == 2 and "needs an output folder, not a file" in r.output and not (tmp_path / "x.png").exists()
+    r = run("denoise", folder / "im0.png", folder / "im0.png", "-o", tmp_path / "twice")
+    assert r.exit_code == 2 and "im0.png: given twice" in r.output

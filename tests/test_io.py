@@ -216,3 +216,40 @@ def test_note_is_carried_beside_the_metadata_and_leaves_the_pixels(tmp_path, ext
     assert (im.text["restore"] if ext == ".png" else im.info["comment"].decode()[len("restore "):]) == text
     assert read_note(write_image(tmp_path / "n.webp", a, note=text)) is None
     assert read_note(tmp_path / "missing.png") is None
+
+
+def test_what_a_file_holds_beyond_one_image_is_said(tmp_path):
+    """From a batch trial: a multi-page TIFF was cut to its first page in silence (now counted:
+    ``Image.frames``), a float TIFF was "not an image file", a HEIC given by stdin or under
+    another name was not recognised, and a JPEG output dropped a 70 KB EXIF in silence."""
+    from restore.io import Meta, written_meta
+
+    a = (np.random.default_rng(2).random((12, 16, 3)) * 255).astype(np.uint8)
+    ims = [PILImage.fromarray(a), PILImage.fromarray(255 - a)]
+    ims[0].save(tmp_path / "pages.tif", save_all=True, append_images=ims[1:])
+    im = read_image(tmp_path / "pages.tif")
+    assert im.frames == 2 and np.array_equal(im.array, a)
+    assert read_image(write_image(tmp_path / "one.png", a)).frames == 1
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "f.tif", a.astype(np.float32) / 255)
+    with pytest.raises(InputError, match="a TIFF of float32 samples .*8- and 16-bit integer"):
+        read_image(tmp_path / "f.tif")
+    ex = PILImage.Exif()
+    ex[0x010F] = "Cam"
+    ex[0x927C] = b"x" * 70000
+    raw = ex.tobytes()
+    meta = Meta(exif=raw[6:] if raw.startswith(b"Exif") else raw)
+    kept, lost = written_meta(meta, ".jpg", 3, np.uint8)
+    assert kept.exif is None and "over the 64 KB" in lost[0]
+    assert written_meta(meta, ".png", 3, np.uint8) == (meta, [])
+
+
+def test_heic_is_known_by_its_bytes(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    a = (np.random.default_rng(3).random((16, 20, 3)) * 255).astype(np.uint8)
+    PILImage.fromarray(a).save(tmp_path / "phone.heic")
+    (tmp_path / "phone.heic").rename(tmp_path / "renamed.jpg")
+    (tmp_path / "noname").write_bytes((tmp_path / "renamed.jpg").read_bytes())
+    for p in (tmp_path / "renamed.jpg", tmp_path / "noname"):
+        assert read_image(p).array.shape == (16, 20, 3)
