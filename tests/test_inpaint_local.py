@@ -262,6 +262,30 @@ def test_auto_fill_follows_the_hole_geometry():
     assert tk.fill_of({"known": torch.from_numpy(~scattered), "fill": "auto"}) == "mean"  # no whole patches
 
 
+def test_auto_fill_judges_a_grown_hole_as_drawn(tiny_prior):
+    """From a visual trial: thin text drawn on a photo, its mask the strokes, grew by its tight
+    edge (mask_dilate auto) past the scene fill's radius, and PatchMatch pasted a balloon's top
+    and a block of hair into the letters. The fill is chosen by the holes as drawn; the growth
+    stays (it takes in the text's edge). A bar drawn 20 px wide still gets the scene fill."""
+    pytest.importorskip("patchmatch")
+    from restore.tasks import get_task
+
+    tk = get_task("inpaint")
+    rng = np.random.default_rng(0)
+    for width, fill in ((12, "mean"), (20, "scene")):
+        img = (rng.random((96, 128, 3)) * 0.4 + 0.2).astype(np.float32)
+        img[40:40 + width, 20:110] = 0.95  # a bright bar on texture: its edge follows the mask
+        m = np.zeros((96, 128), bool)
+        m[39:41 + width, 19:111] = True
+        x = torch.from_numpy(img).permute(2, 0, 1)[None]
+        q = tk.check(x, {"mask": m})
+        assert q["holes_grown"] == 1 and "drawn" in q  # grown: radius 10 (12 px) / 14 (20 px)
+        assert tk.fill_of(q) == fill
+        assert tk.fill_of({k: v for k, v in q.items() if k != "drawn"}) == "scene"  # by the grown hole: scene
+        res = run(x, "inpaint", mask=m, prior=tiny_prior, steps=2)
+        assert res.params["fill"] == fill
+
+
 def test_has_sources():
     from restore.tasks.inpaint import has_sources
 

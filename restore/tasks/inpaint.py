@@ -1017,7 +1017,10 @@ class InpaintTask(Task):
         the largest inscribed disc's radius is over :data:`SCENE_RADIUS` (beyond what the
         mean continues), the known pixels hold whole patches to copy (:func:`has_sources`)
         and the pypatchmatch package is installed; ``mean`` otherwise (scratches, text,
-        scattered pixels)."""
+        scattered pixels). The radius is the holes' as drawn (``p["drawn"]``, the known pixels
+        before a tight hole grew): the growth takes in an object's edge, not more to invent
+        (bold text drawn on a photo, its mask grown, got the scene fill: a face's eye and lips
+        copied into its letters)."""
         f = p.get("fill") or "auto"
         if f == "scene" and not has_patchmatch():
             raise InputError("--fill scene needs the pypatchmatch package (pip install pypatchmatch; it has "
@@ -1028,8 +1031,13 @@ class InpaintTask(Task):
         if k is None or not has_patchmatch():
             return "mean"
         H, W = k.shape[-2:]
-        hole = (~torch.as_tensor(k).cpu().bool().reshape(-1, H, W).all(0)).numpy()
-        return "scene" if inscribed_radius(hole) > SCENE_RADIUS and has_sources(hole) else "mean"
+
+        def hole_of(m):
+            return (~torch.as_tensor(m).cpu().bool().reshape(-1, H, W).all(0)).numpy()
+
+        hole = hole_of(k)
+        drawn = hole if p.get("drawn") is None else hole_of(p["drawn"])
+        return "scene" if inscribed_radius(drawn) > SCENE_RADIUS and has_sources(hole) else "mean"
 
     def reported(self, p):
         return {**p, "fill": self.fill_of(p)}
@@ -1059,7 +1067,10 @@ class InpaintTask(Task):
                                                                                (H, W), q["mask_dilate"] or 0))
             if q["mask_dilate"] is None:  # auto: tight holes grow (the photo shows what the mask covers)
                 q["mask_dilate"] = "auto"
+                drawn = q["known"]
                 q["known"], q["holes_grown"] = _grow_tight(x, q["known"])
+                if q["known"] is not drawn:  # the fill is chosen by the holes as drawn (fill_of)
+                    q["drawn"] = drawn
         elif q["known"] is None:
             raise InputError("inpainting needs a mask (True / >= half range = pixels to fill)")
         else:
@@ -1111,13 +1122,16 @@ class InpaintTask(Task):
         if boxes is None:
             return None
         out = []
+        drawn = p.get("drawn")
         for y0, y1, x0, x1 in boxes:
             kc = known[..., y0:y1, x0:x1]
+            dc = None if drawn is None else drawn.to("cpu")[..., y0:y1, x0:x1]
             rows = list(range(x.shape[0]))
             if kc.ndim == 4:  # one mask per image: the images with a hole in this crop
                 rows = [i for i in rows if not bool(kc[i].all())]
                 kc = kc[rows]
-            fill = self.fill_of({"known": kc, "fill": p.get("fill", "auto")})  # auto: by this crop's holes
+                dc = None if dc is None else dc[rows] if dc.ndim == 4 else dc
+            fill = self.fill_of({"known": kc, "drawn": dc, "fill": p.get("fill", "auto")})  # auto: by this crop's holes
             params = {"known": kc, "sigma": 0.0, "fill": fill, "local": False}
             if fill == "scene":
                 params["start"] = _scene_start(x, known, rows, hole, (y0, y1, x0, x1), p.get("exclude"),
@@ -1138,8 +1152,12 @@ class InpaintTask(Task):
         n, lab = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
         if n <= 2:
             return None
+        drawn = hole
+        if p.get("drawn") is not None:  # each hole judged by its depth as drawn (fill_of)
+            H, W = hole.shape
+            drawn = hole & ~p["drawn"].to("cpu").reshape(-1, H, W).all(0).numpy()
         top = np.zeros(n, np.float32)
-        np.maximum.at(top, lab.ravel(), hole_depth(hole, outside_known=True).ravel())
+        np.maximum.at(top, lab.ravel(), hole_depth(drawn, outside_known=True).ravel())
         wide = (top > SCENE_RADIUS)[lab] & hole
         if not wide.any() or wide.sum() == hole.sum() or not has_sources(hole):
             return None
