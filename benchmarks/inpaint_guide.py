@@ -8,6 +8,9 @@ training photo and reports hole PSNR, SWD and gradient ratio (restore.metrics):
     R:RADIUS                           the CLI's default, --fill auto switching to scene above RADIUS px
     D:GAIN                             the CLI's default with the scene fill's detail matched at most GAIN
                                        times (exemplar_fill's detail_gain; 0: not matched)
+    K:LO:HI                            the CLI's default with the pull fading out where the copy's and the
+                                       target's low frequencies differ by LO to HI (0-255 units;
+                                       exemplar_fill's pull_keep)
     B:PX                               the CLI's default with the border band's patches from within PX
                                        pixels of the hole's box (exemplar_fill's band_context; 0: anywhere)
     scene[:SIGMA:N[:ETA]]              the CLI's default (restore.tasks.inpaint as shipped), optionally
@@ -103,6 +106,11 @@ for mk in masks:
                 o = run(c.y, "inpaint", prior=prior, known=c.known, **kw).image
             elif v.startswith("D:"):  # the CLI's default with exemplar_fill's detail matching at another gain
                 ip.exemplar_fill = functools.partial(orig_fill, detail_gain=float(v[2:]))
+                o = run(c.y, "inpaint", prior=prior, known=c.known).image
+                ip.exemplar_fill = orig_fill
+            elif v.startswith("K:"):  # the CLI's default with the pull kept off large disagreements
+                lo, hi = (float(a) / 255 for a in v[2:].split(":"))
+                ip.exemplar_fill = functools.partial(orig_fill, pull_keep=(lo, hi))
                 o = run(c.y, "inpaint", prior=prior, known=c.known).image
                 ip.exemplar_fill = orig_fill
             elif v.startswith("B:"):  # the CLI's default with the border band's sources from another reach

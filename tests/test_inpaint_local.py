@@ -492,6 +492,24 @@ def test_scene_fill_keeps_patchmatchs_colours_deep_in_a_large_hole():
     assert torch.equal(exemplar_fill(x, known, detail_gain=0), everywhere) and PULL_REACH >= 28  # as before
 
 
+def test_pull_keep_leaves_a_copy_the_target_disagrees_with_whole():
+    """``keep`` (lo, hi): the pull is whole where the copy's and the target's low frequencies
+    differ by less than lo, none where by more than hi (white sky copied where the target is the
+    border's grey average: no grey smudge), a part in between."""
+    from restore.tasks.inpaint import PULL_KEEP, pull_towards
+
+    H, W = 64, 96
+    f = np.full((H, W, 3), 0.5, np.float32)
+    f[:, 48:] = 0.98  # the copy: grey left, white right
+    target = np.full((H, W, 3), 0.45, np.float32)  # the smooth estimate: grey everywhere
+    hole = np.ones((H, W), bool)
+    plain = pull_towards(f, target, hole, 2 / 3, 2.0)
+    kept = pull_towards(f, target, hole, 2 / 3, 2.0, keep=(0.2, 0.35))
+    assert np.allclose(kept[:, :30], plain[:, :30])  # gap 0.05: pulled as before
+    assert np.allclose(kept[:, 70:], f[:, 70:]) and plain[:, 70:].max() < 0.65  # gap 0.53: kept white
+    assert PULL_KEEP is None or PULL_KEEP[0] < PULL_KEEP[1] <= 1
+
+
 def test_pull_reach_fades_the_pull_with_the_distance_into_the_hole():
     """With a finite reach the pull is the whole pull up to ``reach`` pixels from the nearest
     known pixel, none from twice that on, and in between a part of it."""

@@ -516,6 +516,10 @@ BAND_CONTEXT = 32
 #: +0.04 dB (box / thick) at SWD -7.2 / -0.5; on 48 held-out ImageNet photos +0.01 / +0.04 dB at
 #: SWD -4.7 / -3.9 (benchmarks/results/inpaint_holes.md, eighth round). 0: no matching
 DETAIL_BLUR, DETAIL_REACH, DETAIL_GAIN = 1.5, 16.0, 1.15
+#: the pull fades out where the copy's low frequencies and the target's differ by PULL_KEEP[0]
+#: to PULL_KEEP[1] (the largest channel's gap, [0, 1] units; :func:`pull_towards`'s ``keep``);
+#: None: the pull everywhere
+PULL_KEEP = None
 
 
 def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PATCH, seed: int = 0,
@@ -524,7 +528,8 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
                   push_pull: float = PUSH_PULL_SHARE, pull_reach: float = PULL_REACH,
                   exclude: np.ndarray | None = None, lines: bool = True,
                   band: float = BORDER_BAND, detail_gain: float = DETAIL_GAIN,
-                  band_context: int = BAND_CONTEXT) -> torch.Tensor | None:
+                  band_context: int = BAND_CONTEXT,
+                  pull_keep: tuple[float, float] | None = PULL_KEEP) -> torch.Tensor | None:
     """The holes of ``x`` (``(B, C, H, W)``) filled with patches of its own known part
     (PatchMatch nearest-neighbour fields, multiscale EM as in Wexler et al. 2007 and
     Content-Aware Fill; Barnes et al. 2009) by the optional ``pypatchmatch`` package
@@ -588,7 +593,7 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
             # one distance transform for the target's and the pull's reach (the hole's, when nothing is excluded)
             depth = d_hole if ex is None else hole_depth(avoid)
             f = pull_towards(f, _pull_target(img3, telea, avoid, telea_reach, push_pull, depth), avoid, pull,
-                             pull_blur, pull_reach, depth)
+                             pull_blur, pull_reach, depth, pull_keep)
             f = np.where(hole[..., None], np.clip(f, 0, 1), img3.astype(np.float32) / 255)
         if detail_gain > 0:
             f = match_detail(f, hole, avoid, detail_gain)
@@ -671,17 +676,27 @@ def _patchmatch_pass(pm, img: np.ndarray, hole: np.ndarray, off: np.ndarray | No
 
 
 def pull_towards(f: np.ndarray, target: np.ndarray, hole: np.ndarray, pull: float, blur: float,
-                 reach: float = math.inf, depth: np.ndarray | None = None) -> np.ndarray:
+                 reach: float = math.inf, depth: np.ndarray | None = None,
+                 keep: tuple[float, float] | None = None) -> np.ndarray:
     """``f`` (``H x W x C`` float) with its low frequencies (Gaussian ``blur`` px) moved the
     fraction ``pull`` of the way towards ``target``'s; with a finite ``reach`` the fraction
     holds up to ``reach`` pixels from the nearest known pixel (``hole`` False) and falls
-    linearly to 0 at twice that (``depth``: :func:`hole_depth` of ``hole``, if already made)."""
+    linearly to 0 at twice that (``depth``: :func:`hole_depth` of ``hole``, if already made).
+    ``keep`` ``(lo, hi)``: the fraction also falls linearly to 0 as the low frequencies' gap
+    (the largest channel's) goes from ``lo`` to ``hi``: where the copy and the smooth target
+    disagree that much (white sky copied where the target is the border's grey average), the
+    copy is kept whole, not pulled half way into a smudge."""
     import cv2
 
     w = np.float32(pull)
     if math.isfinite(reach):
         w = (pull * _fade(hole_depth(hole) if depth is None else depth, reach)).astype(np.float32)[..., None]
-    return f + w * cv2.GaussianBlur(target - f, (0, 0), blur)
+    gap = cv2.GaussianBlur(target - f, (0, 0), blur)
+    if keep is not None:
+        lo, hi = keep
+        far = np.abs(gap).max(-1, keepdims=True) if gap.ndim == 3 else np.abs(gap)
+        w = w * np.clip((hi - far) / (hi - lo), 0, 1).astype(np.float32)
+    return f + w * gap
 
 
 def _fade(depth: np.ndarray, reach: float) -> np.ndarray:
