@@ -66,23 +66,27 @@ def beside(src: Path, task: str) -> Path:
 def settings(job: Job) -> dict:
     """What decides an output's pixels, as the command line gave it (None: the default): the
     task, its options (noise levels in 0-255), the sampler and its options, steps, first noise
-    level, seed, samples and prior; not the input files, the engine or the threads. A batch's
-    outputs carry it (:func:`note`), so that a rerun into the folder can tell that they were
-    made otherwise (:func:`made_otherwise`)."""
+    level, seed, samples and prior; not the input files, the engine or the threads. A file an
+    option names (``--exclude``, a prior's folder) is there by its name alone: an output shared
+    does not tell the folders of the machine that made it. A batch's outputs carry it
+    (:func:`note`), so that a rerun into the folder can tell that they were made otherwise
+    (:func:`made_otherwise`)."""
     o, tk = job.opts, get_task(job.task)
+    files = set(tk.option_files(job.params))
 
-    def plain(v, unit=1.0):
-        if isinstance(v, Path):
-            return str(v)
+    def plain(v, unit=1.0, file=False):
+        if isinstance(v, Path) or (isinstance(v, str) and (file or "/" in v or "\\" in v)):  # deblur's kernel file too
+            return Path(v).name
         if unit != 1.0 and isinstance(v, (int, float)) and not isinstance(v, bool):
             return round(v * unit, 4)
         return v
 
-    s = {"task": job.task, **{q.name: plain(job.params.get(q.name), q.unit) for q in tk.params if q.cli}}
-    sm = o.get("sigma_max")
+    s = {"task": job.task, **{q.name: plain(job.params.get(q.name), q.unit, q.name in files)
+                              for q in tk.params if q.cli}}
+    sm, w = o.get("sigma_max"), o.get("weights")
     s.update(sampler=o.get("sampler"), sampler_options=o.get("sampler_options") or {}, steps=o.get("steps"),
              sigma_max=None if sm is None else round(sm * 255, 4), seed=o.get("seed", 0),
-             samples=o.get("samples", 1), weights=plain(o.get("weights")))
+             samples=o.get("samples", 1), weights=None if w is None else Path(str(w).rstrip("/\\")).name)
     return json.loads(json.dumps(s, default=str))  # as read back from a file (tuples as lists)
 
 
@@ -151,7 +155,8 @@ def _glob_match(rel: Path, pattern: str) -> bool:
     return any(fnmatch.fnmatchcase(n.lower(), q) for n in (rel.name, str(rel)) for q in pats)
 
 
-def _list_images(root: Path, recursive: bool, pattern: str | None, o: dict | None = None) -> list[Path]:
+def _list_images(root: Path, recursive: bool, pattern: str | None, o: dict | None = None,
+                 out_dir: Path | None = None) -> list[Path]:
     o = o or {}
     it = root.rglob("*") if recursive else root.glob("*")
     # hidden files and folders (.thumbs/, ._IMG.png, a run's .claim and .tmp files) are no inputs
@@ -172,7 +177,8 @@ def _list_images(root: Path, recursive: bool, pattern: str | None, o: dict | Non
                      f"({', '.join(kinds)}); --glob takes them")
         files = [p for p in files if p.suffix.lower() in READ_EXTS]
     if not recursive and not o.get("quiet"):
-        subs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        out = None if out_dir is None else out_dir.resolve()
+        subs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.resolve() != out]
         if subs:  # said, as other files are: their images are restored with --recursive
             _note(o, f"{root}: {len(subs)} sub-folder{'s' if len(subs) > 1 else ''} left out ({subs[0].name}"
                      f"{', ...' if len(subs) > 1 else ''}); --recursive takes them")
@@ -280,7 +286,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     own = [f.resolve() for f in (*job.files.values(), ref, *get_task(job.task).option_files(job.params).values())
            if f is not None and f.exists() and f.resolve() != top]  # the input folder as the references: itself
     items = []
-    for p in _list_images(src, o.get("recursive", False), o.get("pattern"), o):
+    for p in _list_images(src, o.get("recursive", False), o.get("pattern"), o, out_dir):
         rel = p.relative_to(src)
         rp = p.resolve()
         if outs in rp.parents:

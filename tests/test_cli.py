@@ -636,6 +636,7 @@ def test_folder_rerun_with_other_settings_is_refused(run, imgs):
     assert r.exit_code == 0 and "done 3" in r.output
     made = json.loads(read_note(out / "im0.png"))["settings"]
     assert made["task"] == "denoise" and made["sigma"] == 10 and made["steps"] is None
+    assert "/" not in made["weights"] and made["weights"]  # a folder by its name: a shared output tells no paths
     r = run("denoise", imgs / "in", "-o", out, "--sigma", "10")  # the same settings: a resume, all kept
     assert r.exit_code == 0 and "skipped 3" in r.output
     before = {p.name: p.read_bytes() for p in out.iterdir()}
