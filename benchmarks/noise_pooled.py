@@ -181,8 +181,10 @@ def parts(y: torch.Tensor, half: float | None = None) -> dict:
     x = y[0].float()
     white = noise._pca_white(x)
     base = noise.flat_level(white, e.correlated, e.whiteness, e.flat_structure)
-    return {k: v * 255 for k, v in (("level", e.level), ("base", base), ("white", white), ("half", half or 0.0),
-                                    ("pooled", e.pooled), ("luma", e.pooled_luma), ("luma_full", e.luma))}
+    return {**{k: v * 255 for k, v in (("level", e.level), ("base", base), ("white", white), ("half", half or 0.0),
+                                       ("pooled", e.pooled), ("luma", e.pooled_luma), ("luma_full", e.luma),
+                                       ("correlated", e.correlated), ("flat", e.flat_structure))},
+            "whiteness": e.whiteness}
 
 
 def refresh(path: Path) -> None:
@@ -227,7 +229,13 @@ def told(r: dict, rule: dict) -> float:
     """The level the estimator tells from a record's readings with ``rule``'s constants in place of the shipped
     ones (0-255 units throughout)."""
     u = 1 / 255
-    level, _ = noise.photo_level(r["base"] * u, r["white"] * u, r["half"] * u or None, r["pooled"] * u, r["luma"] * u,
+    rule = dict(rule)
+    ccap = rule.pop("ccap", None)
+    base = r["base"]
+    if ccap is not None and "correlated" in r and r["pooled"] > 0:  # the flattest blocks' reading capped
+        base = noise.flat_level(r["white"] * u, min(r["correlated"], ccap * r["pooled"]) * u, r["whiteness"],
+                                r["flat"] * u) * 255
+    level, _ = noise.photo_level(base * u, r["white"] * u, r["half"] * u or None, r["pooled"] * u, r["luma"] * u,
                                  r["luma_full"] * u, **rule)
     return level * 255
 
@@ -256,13 +264,15 @@ def at(r: dict, level: float, start: float) -> float:
     return p[0] + 20 * math.log10(g0 / level)  # a clean photo: its error in proportion to the level
 
 
-RULE_KEYS = ("gain", "cap", "floor", "lo", "hi")
+RULE_KEYS = ("gain", "cap", "floor", "lo", "hi", "ccap")
 
 
 def _rule(spec: str) -> dict:
-    """``gain:cap:floor:lo:hi`` (a field left empty: the shipped constant) -> :func:`told`'s rule."""
+    """``gain:cap:floor:lo:hi[:ccap]`` (a field left empty: the shipped constant) -> :func:`told`'s rule;
+    ``ccap``: the flattest blocks' correlated reading capped at that many times the pooled one (records with
+    the ``correlated`` reading only)."""
     v = dict(zip(RULE_KEYS, spec.split(":")))
-    r = {k: float(v[k]) for k in ("gain", "cap", "floor") if v.get(k)}
+    r = {k: float(v[k]) for k in ("gain", "cap", "floor", "ccap") if v.get(k)}
     if v.get("lo") or v.get("hi"):
         r["luma_ratio"] = (float(v["lo"]), float(v["hi"]))
     return r
