@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import io
 import subprocess
 import sys
@@ -188,6 +189,10 @@ def test_inpaint_job_matches_the_api_and_keeps_depth_and_metadata(client, tiny_p
     assert got.array.dtype == np.uint16 and got.array.shape == a.shape
     assert got.meta.icc == meta.icc
     assert Image.open(p).getexif().get(0x010F) == "TestCam"
+    from restore.io import read_note
+
+    made = json.loads(read_note(p))["settings"]  # the settings, as the command line's outputs carry them
+    assert made["task"] == "inpaint" and made["steps"] == 2 and made["seed"] == 3
     hole = np.zeros(a.shape[:2], bool)
     hole[box[0]:box[1], box[2]:box[3]] = True
     ref = restore.restore(a, "inpaint", mask=hole, steps=2, seed=3, prior=str(tiny_prior_dir), device="cpu")

@@ -569,7 +569,9 @@ class App:
         if job.cancel.is_set():  # cancelled as the last step ended
             raise Cancelled("cancelled")
         out = _alpha_back(ld.alpha, ld.back(res.image[0:1]))
-        job.result = encode_image(out, ".png", meta=ld.meta)
+        from ..jobs import note
+
+        job.result = encode_image(out, ".png", meta=ld.meta, note=note(rjob))  # the settings, as the CLI's outputs
         job.preview = encode_image(to_uint8(out), ".png")
         job.size = out.shape[:2]
         if res.sigma_estimated:
