@@ -58,9 +58,19 @@ def companions(opts: dict, out: Path) -> dict[str, Path]:
     return c
 
 
-def beside(src: Path, task: str) -> Path:
-    """A run's default output for one image: ``<stem>.<task>.png`` beside it."""
-    return src.with_name(f"{src.stem}.{task}.png")
+#: ``--format``: the output type of a folder's or a batch's images, and of a single image's without
+#: ``-o`` (the default, PNG, keeps every bit depth and alpha; JPEG and WebP are smaller)
+FORMATS = ("png", "jpg", "webp", "tif")
+
+
+def beside(src: Path, task: str, ext: str = "png") -> Path:
+    """A run's default output for one image: ``<stem>.<task>.<ext>`` beside it."""
+    return src.with_name(f"{src.stem}.{task}.{ext}")
+
+
+def _ext(o: dict) -> str:
+    """The output type ``--format`` asks for (png when not given)."""
+    return o.get("format") or "png"
 
 
 def settings(job: Job) -> dict:
@@ -191,7 +201,7 @@ def _earlier_outputs(files: list[Path]) -> set[Path]:
     ``<out>.std.png`` beside ``<out>.png``: a folder run's output folder given as the input)."""
     from restore.tasks import TASKS
 
-    outs = {beside(p, t) for p in files if p.suffix.lower() in READ_EXTS for t in TASKS.names()}
+    outs = {beside(p, t, e) for p in files if p.suffix.lower() in READ_EXTS for t in TASKS.names() for e in FORMATS}
     outs |= {o.with_name(o.stem + sfx) for o in outs | set(files) for sfx in COMPANION_SUFFIX.values()}
     return outs.intersection(files)
 
@@ -257,9 +267,16 @@ def plan(job: Job) -> tuple[list[Item], bool]:
                 raise InputError(f"{f}: no such file")
             if f is not None and f.is_dir():
                 raise UsageError(f"{f}: is a folder but the image is a single file")
-        out = o.get("output") or beside(src, job.task)
+        out = o.get("output") or beside(src, job.task, _ext(o))
         if out != STDIO and (out.is_dir() or o.get("_output_folder")):
-            out = out / beside(src, job.task).name
+            out = out / beside(src, job.task, _ext(o)).name
+        elif o.get("format") and o.get("output") is not None:  # -o names the type: --format must agree
+            want = {"jpg": (".jpg", ".jpeg"), "tif": (".tif", ".tiff")}.get(o["format"], ("." + o["format"],))
+            if out == STDIO and o["format"] != "png":
+                raise UsageError(f"--format {o['format']}: stdout (-o -) takes PNG")
+            if out != STDIO and out.suffix.lower() not in want:
+                raise UsageError(f"{out}: --format {o['format']} and -o {out.suffix or 'without a type'} disagree "
+                                 "(-o names a single image's type; --format is for folders, batches, or no -o)")
         if out != STDIO:
             try:
                 check_output_path(out)
@@ -297,7 +314,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
         r = None
         if ref is not None:
             r = ref if ref.is_file() else _by_stem(ref, rel)
-        items.append(Item(p, files, out_dir / rel.parent / f"{rel.stem}.png", r))
+        items.append(Item(p, files, out_dir / rel.parent / f"{rel.stem}.{_ext(o)}", r))
     if not items:
         raise InputError(f"{src}: no images found" + (" (try --recursive)" if not o.get("recursive") else ""))
     _check_distinct_outputs(items)
@@ -361,7 +378,7 @@ def _plan_files(job: Job) -> list[Item]:
         files = {n: f if f is None or f.is_file() else (_by_stem(f, Path(p.name)) or f / p.name)
                  for n, f in job.files.items()}
         r = None if ref is None else (ref if ref.is_file() else _by_stem(ref, Path(p.name)))
-        out = (out_dir / f"{p.stem}.png") if out_dir is not None else beside(p, job.task)
+        out = (out_dir / f"{p.stem}.{_ext(o)}") if out_dir is not None else beside(p, job.task, _ext(o))
         items.append(Item(p, files, out, r))
     _check_distinct_outputs(items)
     return items

@@ -164,6 +164,9 @@ def common_options(f):
         click.option("--workers", type=click.IntRange(1), default=None,
                      help="--engine ray: workers, each holding the prior once (default: one per GPU, or "
                           "the cluster's CPUs / 2)."),
+        click.option("--format", "format", type=click.Choice(["png", "jpg", "webp", "tif"]), default=None,
+                     help="Output type of a folder's or several files' images (default png, which keeps 16 bits "
+                          "and alpha; jpg and webp are smaller, with --quality), and of a single image's without -o."),
         click.option("--quality", type=click.IntRange(1, 100), default=None,
                      help="JPEG / WebP output quality, 1-100 (default: JPEG 95, WebP lossless)."),
         click.option("--threads", type=click.IntRange(1, 1024), default=None,

@@ -426,3 +426,25 @@ def test_folder_runs_from_a_batch_trial(tmp_path, folder, run):
     assert r.exit_code == 2 and "needs an output folder, not a file" in r.output and not (tmp_path / "x.png").exists()
     r = run("denoise", folder / "im0.png", folder / "im0.png", "-o", tmp_path / "twice")
     assert r.exit_code == 2 and "im0.png: given twice" in r.output
+
+
+def test_format_sets_a_folders_output_type(tmp_path, folder, run):
+    """From the batch trial: a folder of JPEG photos could only come out as PNG files (several
+    times larger); --format names the type of a folder's, a batch's or a lone image's outputs
+    without -o, and disagrees with an -o of another type as a usage error."""
+    from restore.io import read_image, read_note
+
+    out = tmp_path / "out"
+    r = run("denoise", folder, "-o", out, "--sigma", "5", "--format", "jpg", "--quality", "90")
+    assert r.exit_code == 0 and sorted(p.name for p in out.iterdir()) == [f"im{i}.jpg" for i in range(4)]
+    assert read_image(out / "im0.jpg").array.shape == (20, 24, 3) and json.loads(read_note(out / "im0.jpg"))
+    r = run("denoise", folder, "-o", out, "--sigma", "5", "--format", "jpg", "--quality", "90")
+    assert r.exit_code == 0 and "skipped 4" in r.output  # resumed: the JPEGs are the outputs
+    r = run("denoise", folder / "im0.png", "--sigma", "5", "--format", "webp")
+    assert r.exit_code == 0 and (folder / "im0.denoise.webp").exists()
+    r = run("denoise", folder, "-o", tmp_path / "again", "--sigma", "5", quiet=False)  # an earlier output beside
+    assert r.exit_code == 0 and "1 earlier output of restore left out" in r.output
+    r = run("denoise", folder / "im0.png", "-o", tmp_path / "x.png", "--format", "jpg")
+    assert r.exit_code == 2 and "--format jpg and -o .png disagree" in r.output
+    r = run("denoise", folder / "im1.png", "-o", "-", "--format", "tif")
+    assert r.exit_code == 2 and "stdout (-o -) takes PNG" in r.output
