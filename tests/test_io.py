@@ -231,7 +231,7 @@ def test_what_a_file_holds_beyond_one_image_is_said(tmp_path):
     assert im.frames == 2 and np.array_equal(im.array, a)
     assert read_image(write_image(tmp_path / "one.png", a)).frames == 1
     tifffile = pytest.importorskip("tifffile")
-    tifffile.imwrite(tmp_path / "f.tif", a.astype(np.float32) / 255)
+    tifffile.imwrite(tmp_path / "f.tif", a.astype(np.float32) / 255, photometric="rgb")
     with pytest.raises(InputError, match="a TIFF of float32 samples .*8- and 16-bit integer"):
         read_image(tmp_path / "f.tif")
     ex = PILImage.Exif()
