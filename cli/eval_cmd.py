@@ -62,6 +62,9 @@ def _common(f):
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--weights", default=None, help="Prior directory or shipped name."),
         click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True),
+        click.option("--threads", type=click.IntRange(1, 1024), default=None,
+                     help="CPU threads for the network (default: torch's, one per core); on a shared machine, "
+                          "the cores nobody else is using."),
         click.option("-q", "--quiet", is_flag=True),
     ]
     for o in reversed(opts):
@@ -99,8 +102,13 @@ def eval_command(task: str) -> click.Command:
 
 
 def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, pairs, slow_limit, csv_path, json_path,
-              report, device, weights, seed, quiet):
+              report, device, weights, seed, threads, quiet):
     from restore.api import get_prior, resolve_device
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     from restore.evaluate import baselines_for, evaluate, load_dataset, load_pairs, markdown_table, summarise
     from restore.tasks import get_task
 

@@ -94,10 +94,49 @@ def settings(job: Job) -> dict:
     s = {"task": job.task, **{q.name: plain(job.params.get(q.name), q.unit, q.name in files)
                               for q in tk.params if q.cli}}
     sm, w = o.get("sigma_max"), o.get("weights")
-    s.update(sampler=o.get("sampler"), sampler_options=o.get("sampler_options") or {}, steps=o.get("steps"),
+    sampler, options, steps = _as_default(job, o.get("sampler"), dict(o.get("sampler_options") or {}), o.get("steps"))
+    s.update(sampler=sampler, sampler_options=options, steps=steps,
              sigma_max=None if sm is None else round(sm * 255, 4), seed=o.get("seed", 0),
-             samples=o.get("samples", 1), weights=None if w is None else Path(str(w).rstrip("/\\")).name)
+             samples=o.get("samples", 1), quality=o.get("quality"), weights=_prior_named(w))
     return json.loads(json.dumps(s, default=str))  # as read back from a file (tuples as lists)
+
+
+def _prior_named(w) -> str | None:
+    """``--weights`` as :func:`settings` records it: None for the default prior however it is
+    named (``restore-small``, or the path of its folder), else the folder's name."""
+    if w is None:
+        return None
+    from restore.api import _prior_key
+
+    return None if _prior_key(str(w)) == _prior_key(None) else Path(str(w).rstrip("/\\")).name
+
+
+def _as_default(job: Job, sampler, options: dict, steps):
+    """``--sampler``, its options and ``--steps`` with what is the default said as the default
+    (None, no option): ``--sampler mmse`` for denoise, whose sampler it is, or ``--steps 8`` for
+    sr, make the same pixels as neither. Only for tasks that run one recipe for the whole image;
+    inpainting chooses one per hole (a named sampler or step count there changes the scene fill's
+    holes), so there they stay as given."""
+    from restore.tasks.base import Task
+
+    tk = get_task(job.task)
+    if type(tk).regions is not Task.regions:
+        return sampler, options, steps
+    try:
+        from restore.api import sampler_options
+        from restore.samplers import check_compatible
+
+        rc = tk.recipe(job.params)
+        name = sampler or rc.sampler
+        spec = check_compatible(name, tk)
+        own = name == rc.sampler
+        defaults = {**sampler_options(spec.load()), **(dict(rc.options) if own else {})}
+    except Exception:  # noqa: BLE001 - as given: a run that fails says why elsewhere
+        return sampler, options, steps
+    options = {k: v for k, v in options.items() if k not in defaults or defaults[k] != v}
+    if steps is not None and steps == (rc.steps if own and (rc.steps or sampler is None) else spec.default_steps):
+        steps = None
+    return (None if own else sampler), options, steps
 
 
 def note(job: Job) -> str:
@@ -131,13 +170,17 @@ def made_otherwise(job: Job, outputs: list[Path], unknown: bool = False) -> str 
         return None
 
     def shown(k, v):
+        opt = f"--{k.replace('_', '-')}"
         if k == "task":
             return f"restore {v}"
-        if isinstance(v, float):
-            v = f"{v:g}"
-        v = "the default" if v is None else (",".join(f"{a}={b}" for a, b in v.items()) or "none"
-                                             if isinstance(v, dict) else v)
-        return f"--{k.replace('_', '-')} {v}"
+        if k == "sampler_options":
+            return f"the sampler's options {','.join(f'{a}={b}' for a, b in v.items()) or '(none)'}"
+        if isinstance(v, bool):
+            return opt if v else f"no {opt}"
+        if v is None:
+            return f"{opt} the default" if k in ("sampler", "steps", "sigma_max", "weights", "quality", "sigma") \
+                else f"no {opt}"
+        return f"{opt} {f'{v:g}' if isinstance(v, float) else v}"
 
     what = "; ".join(f"{shown(k, a)} (this run: {shown(k, b)})" for k, a, b in diff[:3]) or "not recorded"
     n = len(clash)

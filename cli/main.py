@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -135,7 +136,8 @@ def common_options(f):
                      help="Reverse sampler (default per task, see `restore list`), optionally with its own "
                           "options, e.g. mmse@poses=8 (average of the 8 flips/rotations, 8 evaluations) or "
                           "ddnm@eta=0.5; `restore list` shows each sampler's options."),
-        click.option("--steps", type=click.IntRange(1, 1000), default=None, help="Network evaluations."),
+        click.option("--steps", type=click.IntRange(1, 1000), default=None,
+                     help="Network evaluations (default: the task's for its sampler, as `restore list` shows)."),
         click.option("--sigma-max", type=FiniteFloat(0, None, min_open=True), default=None,
                      help="First noise level of the sampler, 0-255 units (default: the task's for its default "
                           "sampler, the sampler's own otherwise: see `restore list`). A low start refines "
@@ -143,7 +145,8 @@ def common_options(f):
         click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Random seed."),
         click.option("--samples", type=click.IntRange(1, MAX_SAMPLES), default=1, show_default=True,
                      help="Posterior samples: writes their mean, and <out>.std.png (std x4)."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+                     help="Where the network runs: auto takes the GPU when there is one."),
         click.option("--weights", type=str, default=None,
                      help="Prior directory or shipped name (default: restore-small)."),
         click.option("--compare", is_flag=True, help="Also write <out>.compare.png: input | output [| std]."),
@@ -178,6 +181,11 @@ def common_options(f):
     for o in reversed(opts):
         f = o(f)
     return f
+
+
+def _plain(text: str) -> str:
+    """A docstring as a help text: Sphinx roles (``:func:`x` ``) as their names."""
+    return re.sub(r":(?:func|data|meth|class|mod):`~?([^`]+)`", r"\1", text).replace("``", "")
 
 
 def task_command(name: str) -> click.Command:
@@ -217,7 +225,7 @@ def task_command(name: str) -> click.Command:
         sys.exit(run_job(Job(name, [STDIO if str(p) == "-" else p for p in images], files, params, kw)))
 
     files_help = "".join(f" {f.upper()}" for f in tk.files)
-    doc = (f"{' '.join((tk.__doc__ or tk.summary).split())}\n\n"
+    doc = (f"{_plain(' '.join((tk.__doc__ or tk.summary).split()))}\n\n"
            "IMAGE is a file, several files (a batch: -o names a folder), a folder, or - (stdin; the result then "
            "goes to stdout as PNG, as with -o -)"
            + (f"; {files_help.strip()} a file or a folder (matched by file stem)" if tk.files else "")
@@ -330,16 +338,22 @@ def list_(as_json):
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Start over in an OUTPUT that holds a prior or a run: its checkpoint "
               "and log are removed, its weights and config replaced.")
-@click.option("-q", "--quiet", is_flag=True)
+@click.option("--threads", type=click.IntRange(1, 1024), default=None,
+              help="CPU threads (default: torch's, one per core); on a shared machine, the cores nobody else uses.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.pass_context
 def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, prediction, mismatch,
           checkpoint_every, eval_every, val_dir, resume, init, compile_, val_count, max_minutes, device, seed,
-          overwrite, quiet):
+          overwrite, threads, quiet):
     """Train a prior on the images in DATA_DIR (any sizes, gray or RGB).
 
     Ctrl-C (or SIGTERM, a STOP file in OUTPUT, --max-minutes) stops at the next step with a
     checkpoint; --resume continues to the steps the run planned (or to --steps), with its
     recipe and its --val-dir."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     try:
         ch = tuple(int(v) for v in channels.split(","))
         bl = tuple(int(v) for v in blocks.split(","))

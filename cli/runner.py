@@ -176,10 +176,21 @@ def run_job(job: Job) -> int:
     if folder:
         _sweep(items)
     if folder and not o["overwrite"]:  # outputs to be kept, made with other settings: refused before any work
-        other = made_otherwise(job, [it.out for it in items if it.out != STDIO and it.out.is_file()])
+        from restore.io import read_note
+
+        existing = [it.out for it in items if it.out != STDIO and it.out.is_file()]
+        other = made_otherwise(job, existing)
         if other:
             _err(shown(other, o))
             return 2
+        blind = [p for p in existing if read_note(p) is None]
+        if blind:  # kept, as always, but not in silence: whatever made them cannot be checked
+            n = len(blind)
+            them = "them" if n > 1 else "it"
+            click.echo(f"warning: {blind[0]}{f' and {n - 1} other output' + ('s' if n > 2 else '') if n > 1 else ''} "
+                       f"hold{'' if n > 1 else 's'} no record of the settings that made {them} (another program's, "
+                       f"an older restore's, or a WebP / TIFF output, which carries none): kept; --overwrite "
+                       f"redoes {them}", err=True)
     counts = {"done": 0, "skipped": 0, "failed": 0}
     busy = 0  # of the skipped: outputs another run (its claim) is writing
     failures: list[str] = []

@@ -448,3 +448,30 @@ def test_format_sets_a_folders_output_type(tmp_path, folder, run):
     assert r.exit_code == 2 and "--format jpg and -o .png disagree" in r.output
     r = run("denoise", folder / "im1.png", "-o", "-", "--format", "tif")
     assert r.exit_code == 2 and "stdout (-o -) takes PNG" in r.output
+
+
+def test_settings_take_a_default_given_by_its_value_and_warn_of_outputs_without_a_record(tmp_path, folder, run):
+    """From a trial of the settings record: `--sampler mmse` or `--steps 1` for denoise (its
+    default sampler and steps: the same pixels) was refused as other settings; outputs without a
+    record (re-saved by another program, a WebP) were kept in silence whatever the settings."""
+    from PIL import Image
+
+    out = tmp_path / "o"
+    assert run("denoise", folder, "-o", out).exit_code == 0
+    for same in (["--sampler", "mmse", "--steps", "1"], ["--sampler", "mmse@poses=1"]):
+        r = run("denoise", folder, "-o", out, *same)
+        assert r.exit_code == 0 and "skipped 4" in r.output, (same, r.output)
+    r = run("denoise", folder, "-o", out, "--steps", "2")
+    assert r.exit_code == 2 and "--steps the default (this run: --steps 2)" in r.output
+    m = tmp_path / "m.png"
+    write_image(m, np.pad(np.full((6, 6), 255, np.uint8), ((7, 7), (9, 9))))
+    assert run("inpaint", folder, m, "-o", tmp_path / "ip", "--steps", "2").exit_code == 0
+    r = run("inpaint", folder, m, "-o", tmp_path / "ip", "--steps", "2", "--invert-mask")
+    assert r.exit_code == 2 and "no --invert-mask (this run: --invert-mask)" in r.output
+    Image.open(out / "im0.png").save(out / "im0.png")  # another program's save: the record is gone
+    r = run("denoise", folder, "-o", out, "--sigma", "30")
+    assert r.exit_code == 2  # the other three still say what made them
+    for i in (1, 2, 3):
+        (out / f"im{i}.png").unlink()
+    r = run("denoise", folder, "-o", out, "--sigma", "30")
+    assert r.exit_code == 0 and "im0.png holds no record of the settings that made it" in r.output

@@ -390,6 +390,9 @@ def test_a_result_viewed_over_the_image_in_the_editor(server, browser, tmp_path)
                 mask: document.getElementById('mask').style.visibility, bar: document.getElementById('viewbar').hidden}; }""")
     assert st == {"w": "256px", "nat": 1024, "clip": "inset(0px 0px 0px 50%)", "hidden": False, "mask": "hidden",
                   "bar": False}, st  # the x4 result over the 256 px image at its own resolution
+    assert page.evaluate("document.activeElement.id") == "split"  # focused: the keyboard moves the split
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.getElementById('result').style.clipPath") == "inset(0px 0px 0px 51%)"
     page.locator("#split").evaluate("el => { el.value = 20; el.dispatchEvent(new Event('input')); }")
     assert page.evaluate("document.getElementById('result').style.clipPath") == "inset(0px 0px 0px 20%)"
     line = page.locator("#splitline").bounding_box()
@@ -402,9 +405,17 @@ def test_a_result_viewed_over_the_image_in_the_editor(server, browser, tmp_path)
     page.mouse.move(box["x"] + 350, box["y"] + 200, steps=5)
     page.mouse.up()
     assert abs(page.locator("#result").bounding_box()["x"] - (x0 + 50)) < 2  # panned by the drag
-    page.keyboard.press("Escape")
+    page.locator("#split").focus()
+    page.keyboard.press("Escape")  # from the slider too (a trial: Esc did nothing while it had focus)
     assert page.evaluate("document.getElementById('result').hidden && document.getElementById('viewbar').hidden")
     assert page.evaluate("document.getElementById('mask').style.visibility") == ""
+    stage_y = page.locator("#stage").bounding_box()["y"]
+    page.click(".card button.view")  # the bar lies over the stage: the canvas does not move
+    assert page.locator("#stage").bounding_box()["y"] == stage_y and page.locator("#closeview").is_visible()
+    page.click(".card button:has-text('Remove')")  # the card viewed removed: the view ends with it
+    assert page.evaluate("document.getElementById('result').hidden")
+    page.click("#run")
+    page.wait_for_function("document.querySelectorAll('.card').length === 1", timeout=120_000)
     other = tmp_path / "other.png"
     from restore.io import write_image
 
@@ -414,4 +425,8 @@ def test_a_result_viewed_over_the_image_in_the_editor(server, browser, tmp_path)
     page.click(".card button.view")
     assert page.evaluate("document.getElementById('result').hidden")
     assert "open that image again" in page.locator("#message").text_content()
+    page.set_input_files("#file", str(PHOTO))  # the same file opened again: its results are viewed over it
+    page.wait_for_function("document.getElementById('imginfo').textContent.startsWith('photo.png')")
+    page.click(".card button.view")
+    assert not page.evaluate("document.getElementById('result').hidden")
     page.close()

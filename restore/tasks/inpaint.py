@@ -956,7 +956,7 @@ class InpaintTask(Task):
                                        "in the hole (white = excluded; they are kept as they are).",
               metavar="FILE"),
         Param("lines", bool, True, "Continue straight edges (a table's edge, a horizon) that cross a big hole "
-                                   "before the scene fill, so it does not break them.",
+                                   "before the scene fill, so it does not break them (on by default).",
               switch=True),
         Param("mask_source", str, "file", "'alpha': fill the fully transparent pixels of an RGBA image "
                                           "(no MASK argument); the output is opaque.",

@@ -126,8 +126,13 @@ function applyView() {
 }
 
 // -- a result over the image, at the editor's zoom: before (left of the line) | after ----------------
+function sameFile(a, b) {  // the image a result was made of, open again (a new upload of the same file)
+  return a === b || (!!a && !!b && !!a.file && !!b.file && a.file.name === b.file.name && a.file.size === b.file.size
+    && a.file.lastModified === b.file.lastModified && a.width === b.width && a.height === b.height);
+}
+
 function viewResult(job, image) {
-  if (image !== S.image) {  // another image is open: its canvas is not this result's "before"
+  if (!sameFile(image, S.image)) {  // another image is open: its canvas is not this result's "before"
     say(`this result is of ${job.summary.image}: open that image again to view it in the editor`);
     return;
   }
@@ -142,11 +147,13 @@ function viewResult(job, image) {
   cursor.style.display = "none";
   stage.style.cursor = "grab";
   setSplit();
-  stage.scrollIntoView({ block: "nearest" });  // the card's button is below the editor
+  $("editor").scrollIntoView({ block: "nearest" });  // the card's button is below the editor: its tools in sight
+  $("split").focus({ preventScroll: true });  // the keyboard moves the split at once; Esc goes back
 }
 
 function closeView() {
   if (!S.viewing) return;
+  if (document.activeElement === $("split")) document.activeElement.blur();
   S.viewing = null;
   resultEl.hidden = splitLine.hidden = $("viewbar").hidden = true;
   resultEl.removeAttribute("src");
@@ -408,8 +415,11 @@ $("zoomout").onclick = () => { const r = stage.getBoundingClientRect(); zoomAt(0
 $("fit").onclick = fit;
 $("split").oninput = setSplit;
 $("closeview").onclick = closeView;
+// the view's bar lies over the stage: its slider and button are used, not panned or zoomed through
+for (const ev of ["pointerdown", "pointermove", "wheel"]) $("viewbar").addEventListener(ev, (e) => e.stopPropagation());
 window.addEventListener("resize", fit);
 document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && S.viewing) { closeView(); return; }  // from the split slider too
   if (["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName)) return;
   // Space and Enter press a focused button (or open a summary); the shortcuts are for the canvas
   if ((e.key === " " || e.key === "Enter") && ["BUTTON", "SUMMARY", "A"].includes(e.target.tagName)) return;
@@ -546,7 +556,7 @@ function addResult(job, image) {
     window.location.href = `/api/jobs/${job.id}/download`;
   };
   const rm = document.createElement("button");
-  rm.textContent = "Remove"; rm.onclick = () => card.remove();
+  rm.textContent = "Remove"; rm.onclick = () => { if (S.viewing === job.id) closeView(); card.remove(); };
   const full = document.createElement("a");  // the result at its own size, in a tab of its own (zoom, pan)
   full.href = `/api/jobs/${job.id}/preview.png`; full.target = "_blank"; full.rel = "noopener";
   full.className = "full"; full.textContent = "full size";
