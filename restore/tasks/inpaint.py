@@ -1034,8 +1034,8 @@ class InpaintTask(Task):
         and the pypatchmatch package is installed; ``mean`` otherwise (scratches, text,
         scattered pixels). The radius is the holes' as drawn (``p["drawn"]``, the known pixels
         before a tight hole grew): the growth takes in an object's edge, not more to invent
-        (bold text drawn on a photo, its mask grown, got the scene fill: a face's eye and lips
-        copied into its letters)."""
+        (thin text drawn on a photo, its mask grown past 16 px, got the scene fill: a balloon's
+        top pasted into the sky between its letters)."""
         f = p.get("fill") or "auto"
         if f == "scene" and not has_patchmatch():
             raise InputError("--fill scene needs the pypatchmatch package (pip install pypatchmatch; it has "

@@ -425,8 +425,7 @@ document.addEventListener("keydown", (e) => {
   if ((e.key === " " || e.key === "Enter") && ["BUTTON", "SUMMARY", "A"].includes(e.target.tagName)) return;
   if ((e.ctrlKey || e.metaKey) && e.key === "z") { e.preventDefault(); $("undo").click(); return; }
   const k = { b: "brush", e: "eraser", h: "hand" }[e.key];
-  if (e.key === "Escape") closeView();
-  else if (k) { if (k !== "hand") closeView(); setTool(k); }
+  if (k) { if (k !== "hand") closeView(); setTool(k); }
   else if (e.key === "+" || e.key === "=") $("zoomin").click();
   else if (e.key === "-") $("zoomout").click();
   else if (e.key === "0") fit();
