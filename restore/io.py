@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -58,11 +59,14 @@ class Meta:
 
     ``exif``: the EXIF block as TIFF bytes (camera, date, GPS...; orientation reset to 1,
     since the pixels are stored as displayed), or None; ``icc``: the ICC colour profile, or
-    None; ``orientation``: the EXIF orientation the file had (1-8), applied on reading."""
+    None; ``orientation``: the EXIF orientation the file had (1-8), applied on reading;
+    ``text``: its text, ``(keyword, value)`` pairs: a PNG's text chunks (Title, Author,
+    Copyright, an XMP packet...), a JPEG's comment as ``("Comment", ...)``."""
 
     exif: bytes | None = None
     icc: bytes | None = None
     orientation: int = 1
+    text: tuple = ()
 
 
 @dataclass
@@ -346,7 +350,24 @@ def _meta(im) -> Meta:
         exif, orientation = None, 1
     if exif is not None and exif.startswith(b"Exif\x00\x00"):
         exif = exif[6:]
-    return Meta(exif=exif, icc=icc, orientation=orientation)
+    return Meta(exif=exif, icc=icc, orientation=orientation, text=_text_of(im))
+
+
+def _text_of(im) -> tuple:
+    """A PNG's text chunks or a JPEG's comment, as :class:`Meta`'s ``text`` (restore's own note
+    left out: an output gets the note of the run that made it)."""
+    out = []
+    if im.format == "PNG":
+        for k, v in (getattr(im, "text", None) or {}).items():
+            if k != NOTE_KEY.decode() and isinstance(v, str):
+                if k == "XML:com.adobe.xmp":  # an XMP packet: its orientation as the EXIF's, reset (pixels as shown)
+                    v = re.sub(r'(tiff:Orientation(?:="|>)\s*)[2-8]', r"\g<1>1", v)
+                out.append((k, v))
+    elif im.format == "JPEG":
+        c = im.info.get("comment")
+        if isinstance(c, bytes) and c and not c.startswith(NOTE_KEY + b" "):
+            out.append(("Comment", c.decode("utf-8", "replace")))
+    return tuple(out)
 
 
 def orient(a: np.ndarray, orientation: int) -> np.ndarray:
@@ -571,6 +592,10 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     (keyword :data:`NOTE_KEY`) or a JPEG's comment (``COM``), where :func:`read_note` finds it;
     other types are written without it."""
     data = _encode(array, ext, quality, meta)
+    if meta is not None and meta.text:
+        a = _encodable(array)
+        kept = written_meta(meta, ext.lower(), a.shape[2] if a.ndim == 3 else 1, a.dtype)[0]
+        data = _with_text(data, ext.lower(), kept.text if kept is not None else ())
     if note is None:
         return data
     text = note.encode("ascii")  # JSON written with ensure_ascii
@@ -586,6 +611,29 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
 
 #: the keyword of the note :func:`encode_image` writes (a PNG ``tEXt`` chunk; a JPEG comment starts with it)
 NOTE_KEY = b"restore"
+
+
+def _with_text(data: bytes, ext: str, text: tuple) -> bytes:
+    """Encoded PNG or JPEG ``data`` with :class:`Meta`'s ``text``: PNG text chunks after IHDR
+    (``tEXt`` where Latin-1 holds it, ``iTXt`` in UTF-8 otherwise), a JPEG comment segment
+    after the JFIF header (the ``Comment`` pair, the only one :func:`written_meta` keeps there)."""
+    if not text:
+        return data
+    if ext == ".png":
+        end = 8 + 8 + int.from_bytes(data[8:12], "big") + 4
+        chunks = b""
+        for k, v in text:
+            key = k.encode("latin-1", "replace")[:79]
+            try:
+                chunks += _png_chunk(b"tEXt", key + b"\x00" + v.encode("latin-1"))
+            except UnicodeEncodeError:
+                chunks += _png_chunk(b"iTXt", key + b"\x00\x00\x00\x00\x00" + v.encode("utf-8"))
+        return data[:end] + chunks + data[end:]
+    if ext in (".jpg", ".jpeg"):
+        body = "\n".join(v for _, v in text).encode("utf-8")[:65000]
+        pos = 4 + int.from_bytes(data[4:6], "big") if data[2:4] == b"\xff\xe0" else 2
+        return data[:pos] + b"\xff\xfe" + (len(body) + 2).to_bytes(2, "big") + body + data[pos:]
+    return data
 
 
 def read_note(path: str | os.PathLike) -> str | None:
@@ -731,11 +779,22 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
     holds neither EXIF nor ICC profile; a 16-bit colour TIFF no EXIF, a JPEG none over 64 KB; a profile of another
     colour space than the pixels' (a gray one on RGB pixels, a CMYK one) would make the file
     invalid."""
-    if meta is None or not (meta.exif or meta.icc):
+    if meta is None or not (meta.exif or meta.icc or meta.text):
         return meta, []
     exif, icc, lost = meta.exif, meta.icc, []
+    text = meta.text
+    if ext not in (".png", ".jpg", ".jpeg"):  # only PNG and JPEG are given text here
+        gone = text
+    elif ext != ".png":  # a JPEG holds one comment
+        gone = tuple((k, v) for k, v in text if k != "Comment")
+    else:
+        gone = ()
+    if gone:
+        keys = ", ".join(dict.fromkeys(k for k, _ in gone))
+        lost.append(f"its text ({keys[:60]}{'...' if len(keys) > 60 else ''}; a PNG output keeps it)")
+        text = tuple(t for t in text if t not in gone)
     if ext == ".bmp":
-        lost = [w for w, v in (("its ICC profile", icc), ("its EXIF", exif)) if v]
+        lost = [w for w, v in (("its ICC profile", icc), ("its EXIF", exif)) if v] + lost
         return Meta(orientation=meta.orientation), lost
     gray = channels == 1 or (channels == 2 and (ext in (".jpg", ".jpeg") or _keeps_gray_alpha(ext, dtype)))
     space = _icc_space(icc)
@@ -751,7 +810,7 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
         if _exif_tells(exif):  # not only the file's own tags (a TIFF's Software line)
             lost.append("its EXIF (a 16-bit colour TIFF is written without)")
         exif = None
-    return Meta(exif=exif, icc=icc, orientation=meta.orientation), lost
+    return Meta(exif=exif, icc=icc, orientation=meta.orientation, text=text), lost
 
 
 def _exif_of(exif: bytes | None):

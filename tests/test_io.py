@@ -253,3 +253,34 @@ def test_heic_is_known_by_its_bytes(tmp_path):
     (tmp_path / "noname").write_bytes((tmp_path / "renamed.jpg").read_bytes())
     for p in (tmp_path / "renamed.jpg", tmp_path / "noname"):
         assert read_image(p).array.shape == (16, 20, 3)
+
+
+def test_text_metadata_is_carried_or_its_loss_said(tmp_path):
+    """From a trial: a PNG's text (Title, a UTF-8 Description, an XMP packet) and a JPEG's
+    comment were dropped in silence. They go into PNG outputs (and the comment into JPEG
+    outputs); elsewhere their loss is said; restore's own note is not carried over, and an XMP
+    orientation is reset as the EXIF's is (the pixels are stored as shown)."""
+    from PIL import PngImagePlugin
+
+    from restore.io import read_note, written_meta
+
+    a = (np.random.default_rng(4).random((10, 12, 3)) * 255).astype(np.uint8)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Title", "Lake")
+    info.add_itxt("Description", "湖の写真")
+    info.add_itxt("XML:com.adobe.xmp", '<x:xmpmeta><rdf:Description tiff:Orientation="6"/></x:xmpmeta>')
+    info.add_text("restore", '{"settings": {"sigma": 3}}')
+    PILImage.fromarray(a).save(tmp_path / "in.png", pnginfo=info)
+    im = read_image(tmp_path / "in.png")
+    assert [k for k, _ in im.meta.text] == ["Title", "Description", "XML:com.adobe.xmp"]
+    out = write_image(tmp_path / "out.png", im.array, meta=im.meta, note='{"settings": {}}')
+    t = PILImage.open(out).text
+    assert t["Title"] == "Lake" and t["Description"] == "湖の写真" and 'Orientation="1"' in t["XML:com.adobe.xmp"]
+    assert read_note(out) == '{"settings": {}}'
+    assert "its text (Title, Description" in written_meta(im.meta, ".jpg", 3, np.uint8)[1][0]
+    PILImage.fromarray(a).save(tmp_path / "c.jpg", comment=b"my caption")
+    c = read_image(tmp_path / "c.jpg")
+    assert c.meta.text == (("Comment", "my caption"),)
+    assert PILImage.open(write_image(tmp_path / "c2.jpg", c.array, meta=c.meta)).info["comment"] == b"my caption"
+    assert PILImage.open(write_image(tmp_path / "c2.png", c.array, meta=c.meta)).text == {"Comment": "my caption"}
+    assert "its text (Comment" in written_meta(c.meta, ".webp", 3, np.uint8)[1][0]
