@@ -189,7 +189,7 @@ def run_job(job: Job) -> int:
             them = "them" if n > 1 else "it"
             click.echo(f"warning: {blind[0]}{f' and {n - 1} other output' + ('s' if n > 2 else '') if n > 1 else ''} "
                        f"hold{'' if n > 1 else 's'} no record of the settings that made {them} (another program's, "
-                       f"an older restore's, or a WebP / TIFF output, which carries none): kept; --overwrite "
+                       f"an older restore's, or a TIFF or BMP output, which carries none): kept; --overwrite "
                        f"redoes {them}", err=True)
     counts = {"done": 0, "skipped": 0, "failed": 0}
     busy = 0  # of the skipped: outputs another run (its claim) is writing

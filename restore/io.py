@@ -589,8 +589,10 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     the pixels'); a TIFF whose EXIF points to sub-IFDs, as a camera's does, is written
     uncompressed, LZW's libtiff refusing them.
     ``note`` (ASCII text: the CLI's settings as JSON) goes into a PNG's ``tEXt`` chunk
-    (keyword :data:`NOTE_KEY`) or a JPEG's comment (``COM``), where :func:`read_note` finds it;
-    other types are written without it."""
+    (keyword :data:`NOTE_KEY`), a JPEG's comment (``COM``) or a WebP's XMP packet, where
+    :func:`read_note` finds it; TIFF and BMP are written without it."""
+    if note is not None and ext.lower() == ".webp":  # a WebP holds it in an XMP packet, written with the pixels
+        return _encode(array, ext, quality, meta, _note_xmp(note))
     data = _encode(array, ext, quality, meta)
     if meta is not None and meta.text:
         a = _encodable(array)
@@ -636,6 +638,34 @@ def _with_text(data: bytes, ext: str, text: tuple) -> bytes:
     return data
 
 
+#: the XMP namespace of the note in a WebP (:func:`_note_xmp`)
+NOTE_XMP_NS = "https://restore.invalid/ns/1.0/"
+
+
+def _note_xmp(note: str) -> bytes:
+    """An XMP packet holding ``note`` as the ``restore:settings`` attribute."""
+    from html import escape
+
+    return (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            f'<rdf:Description rdf:about="" xmlns:restore="{NOTE_XMP_NS}" restore:settings="{escape(note)}"/>'
+            f"</rdf:RDF></x:xmpmeta>").encode("utf-8")
+
+
+def _webp_note(f) -> str | None:
+    """The note in a WebP's XMP chunk (``f`` open after its 12-byte RIFF header), or None."""
+    from html import unescape
+
+    while True:
+        h = f.read(8)
+        if len(h) < 8:
+            return None
+        kind, n = h[:4], int.from_bytes(h[4:], "little")
+        if kind == b"XMP ":
+            m = re.search(rb'restore:settings="([^"]*)"', f.read(n))
+            return unescape(m.group(1).decode("utf-8")) if m else None
+        f.seek(n + (n & 1), 1)
+
+
 def read_note(path: str | os.PathLike) -> str | None:
     """The note :func:`encode_image` wrote into the PNG or JPEG file ``path``, or None (another
     type, no note, or a file that is not whole). Reads only the chunks / segments before the
@@ -643,6 +673,8 @@ def read_note(path: str | os.PathLike) -> str | None:
     try:
         with open(path, "rb") as f:
             head = f.read(8)
+            if head[:4] == b"RIFF" and f.read(4) == b"WEBP":
+                return _webp_note(f)
             if head == b"\x89PNG\r\n\x1a\n":
                 while True:
                     h = f.read(8)
@@ -676,8 +708,8 @@ def read_note(path: str | os.PathLike) -> str | None:
     return None
 
 
-def _encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta | None) -> bytes:
-    """:func:`encode_image` without its note."""
+def _encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta | None, xmp: bytes | None = None) -> bytes:
+    """:func:`encode_image` without its note (a WebP's ``xmp`` packet written with it)."""
     cv2 = _quiet_cv2()
 
     array = _encodable(array)
@@ -700,7 +732,9 @@ def _encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta | None)
         else:
             array = np.ascontiguousarray(np.concatenate([np.repeat(array[..., :1], 3, axis=2), array[..., 1:]], axis=2))
     carry = meta is not None and (meta.exif or meta.icc)
-    if carry and (ext == ".webp" or (ext in (".tif", ".tiff") and (array.dtype == np.uint8 or array.ndim == 2))):
+    if (carry or xmp) and ext == ".webp":
+        return _pil_encode(array, ext, quality, meta or Meta(), xmp)
+    if carry and ext in (".tif", ".tiff") and (array.dtype == np.uint8 or array.ndim == 2):
         return _pil_encode(array, ext, quality, meta)
     if ext in (".tif", ".tiff") and array.ndim == 3 and (array.shape[2] == 4 or (
             array.dtype == np.uint16 and meta is not None and meta.icc)):
@@ -850,13 +884,15 @@ def _exif_sized(exif: bytes, width: int, height: int) -> bytes:
     return out[6:] if out.startswith(b"Exif\x00\x00") else out
 
 
-def _pil_encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta) -> bytes:
+def _pil_encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta, xmp: bytes | None = None) -> bytes:
     from PIL import Image as PILImage
 
     im = PILImage.fromarray(array)
     kw = {"exif": b"Exif\x00\x00" + meta.exif} if meta.exif else {}
     if meta.icc:
         kw["icc_profile"] = meta.icc
+    if xmp and ext == ".webp":
+        kw["xmp"] = xmp
     buf = io.BytesIO()
     if ext == ".webp":
         im.save(buf, "WEBP", **({"quality": int(quality)} if quality is not None else {"lossless": True}), **kw)

@@ -197,8 +197,8 @@ def test_a_tiff_is_turned_by_its_orientation_once(tmp_path, mode, compression):
 
 @pytest.mark.parametrize("ext", [".png", ".jpg"])
 def test_note_is_carried_beside_the_metadata_and_leaves_the_pixels(tmp_path, ext):
-    """``note`` goes into a PNG tEXt chunk / a JPEG comment that other readers see too, beside
-    the EXIF, and the pixels are those written without it; other types carry none."""
+    """``note`` goes into a PNG tEXt chunk / a JPEG comment / a WebP's XMP that other readers see
+    too, beside the EXIF, and the pixels are those written without it; TIFF carries none."""
     from restore.io import Meta, read_note
 
     a = (np.random.default_rng(1).random((12, 17, 3)) * 255).astype(np.uint8)
@@ -214,7 +214,9 @@ def test_note_is_carried_beside_the_metadata_and_leaves_the_pixels(tmp_path, ext
     assert read_image(p).meta.exif is not None
     im = PILImage.open(p)
     assert (im.text["restore"] if ext == ".png" else im.info["comment"].decode()[len("restore "):]) == text
-    assert read_note(write_image(tmp_path / "n.webp", a, note=text)) is None
+    assert read_note(write_image(tmp_path / "n.webp", a, note=text)) == text  # in an XMP packet
+    assert np.array_equal(read_image(tmp_path / "n.webp").array, a)  # lossless, as without it
+    assert read_note(write_image(tmp_path / "n.tif", a, note=text)) is None
     assert read_note(tmp_path / "missing.png") is None
 
 
