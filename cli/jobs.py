@@ -97,7 +97,7 @@ def settings(job: Job) -> dict:
     sampler, options, steps = _as_default(job, o.get("sampler"), dict(o.get("sampler_options") or {}), o.get("steps"))
     s.update(sampler=sampler, sampler_options=options, steps=steps,
              sigma_max=None if sm is None else round(sm * 255, 4), seed=o.get("seed", 0),
-             samples=o.get("samples", 1), quality=o.get("quality"), weights=_prior_named(w))
+             samples=o.get("samples", 1), output_quality=o.get("out_quality"), weights=_prior_named(w))
     return json.loads(json.dumps(s, default=str))  # as read back from a file (tuples as lists)
 
 
@@ -169,8 +169,11 @@ def made_otherwise(job: Job, outputs: list[Path], unknown: bool = False) -> str 
     if not clash:
         return None
 
+    options = {q.name: q.option for q in get_task(job.task).params if q.cli and q.option}
+    options["output_quality"] = "--quality"
+
     def shown(k, v):
-        opt = f"--{k.replace('_', '-')}"
+        opt = options.get(k, f"--{k.replace('_', '-')}")
         if k == "task":
             return f"restore {v}"
         if k == "sampler_options":
@@ -178,8 +181,10 @@ def made_otherwise(job: Job, outputs: list[Path], unknown: bool = False) -> str 
         if isinstance(v, bool):
             return opt if v else f"no {opt}"
         if v is None:
-            return f"{opt} the default" if k in ("sampler", "steps", "sigma_max", "weights", "quality", "sigma") \
-                else f"no {opt}"
+            if k in ("sigma", "quality", "jpeg_quality") and job.task != "inpaint":  # read from the image or its file
+                return f"{opt} estimated"
+            return f"{opt} the default" if k in ("sampler", "steps", "sigma_max", "weights", "output_quality",
+                                                 "sigma") else f"no {opt}"
         return f"{opt} {f'{v:g}' if isinstance(v, float) else v}"
 
     what = "; ".join(f"{shown(k, a)} (this run: {shown(k, b)})" for k, a, b in diff[:3]) or "not recorded"

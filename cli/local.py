@@ -412,7 +412,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
         sys.stdout.buffer.write(encode_image(out_arr, ".png", meta=ld.meta, note=note(job)))
         sys.stdout.buffer.flush()
     else:
-        write_image(it.out, out_arr, overwrite=o["overwrite"] or it.redo, quality=o.get("quality"), meta=ld.meta,
+        write_image(it.out, out_arr, overwrite=o["overwrite"] or it.redo, quality=o.get("out_quality"), meta=ld.meta,
                     note=note(job))
     rec = {
         "input": str(it.src), "output": str(it.out), "task": job.task, "sampler": res.sampler,
@@ -446,7 +446,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
             from restore.io import read_image
 
             ext = it.out.suffix.lower()
-            lossy = ext in (".jpg", ".jpeg") or (ext == ".webp" and o.get("quality") is not None)
+            lossy = ext in (".jpg", ".jpeg") or (ext == ".webp" and o.get("out_quality") is not None)
             scored = _to_batch(read_image(it.out).array if lossy else out_arr)[0]  # alpha set aside
         rec.update(_score(it.ref, ld.ref, scored, tk, ld.params))
     return rec

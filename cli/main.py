@@ -170,7 +170,7 @@ def common_options(f):
         click.option("--format", "format", type=click.Choice(["png", "jpg", "webp", "tif"]), default=None,
                      help="Output type of a folder's or several files' images (default png, which keeps 16 bits "
                           "and alpha; jpg and webp are smaller, with --quality), and of a single image's without -o."),
-        click.option("--quality", type=click.IntRange(1, 100), default=None,
+        click.option("--quality", "out_quality", type=click.IntRange(1, 100), default=None,  # not a task's quality
                      help="JPEG / WebP output quality, 1-100 (default: JPEG 95, WebP lossless)."),
         click.option("--threads", type=click.IntRange(1, 1024), default=None,
                      help="CPU threads for the network (default: torch's, one per core). On a machine "

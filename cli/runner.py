@@ -152,7 +152,7 @@ def run_job(job: Job) -> int:
         return 2
     lossless = sorted({it.out.suffix.lower() or "PNG (stdout)" for it in items
                        if it.out == STDIO or it.out.suffix.lower() not in (".jpg", ".jpeg", ".webp")})
-    if o.get("quality") is not None and lossless:  # an option that cannot do what was asked says so
+    if o.get("out_quality") is not None and lossless:  # an option that cannot do what was asked says so
         click.echo(f"warning: --quality applies to JPEG and WebP outputs; {', '.join(lossless)} "
                    f"output{'s are' if folder else ' is'} written losslessly", err=True)
     if (o["compare"] or o["samples"] > 1) and any(it.out == STDIO for it in items):  # found out only after the work

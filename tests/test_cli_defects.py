@@ -475,3 +475,17 @@ def test_settings_take_a_default_given_by_its_value_and_warn_of_outputs_without_
         (out / f"im{i}.png").unlink()
     r = run("denoise", folder, "-o", out, "--sigma", "30")
     assert r.exit_code == 0 and "im0.png holds no record of the settings that made it" in r.output
+
+
+def test_dejpeg_output_quality_is_not_the_inputs_jpeg_quality(tmp_path, folder, run):
+    """Found while recording settings: dejpeg's --jpeg-quality (the input's JPEG quality) and the
+    common --quality (a JPEG output's) shared one name, so `restore dejpeg x.png -o y.jpg
+    --quality 50` took 50 as the input's quality (its tables, its levels) and wrote at 95."""
+    src = folder / "im0.png"
+    r = run("dejpeg", src, "-o", tmp_path / "q50.jpg", "--quality", "50", "--json")
+    rec = json.loads(r.stdout.splitlines()[-1])
+    assert r.exit_code == 0 and "quality" not in rec and rec["tables"].startswith("estimated")
+    r = run("dejpeg", src, "-o", tmp_path / "q95.jpg", "--json")
+    assert (tmp_path / "q50.jpg").stat().st_size < (tmp_path / "q95.jpg").stat().st_size
+    r = run("dejpeg", src, "-o", tmp_path / "t30.jpg", "--jpeg-quality", "30", "--json")
+    assert json.loads(r.stdout.splitlines()[-1])["tables"] == "quality 30"
