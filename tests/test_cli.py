@@ -654,3 +654,13 @@ def test_folder_rerun_with_other_settings_is_refused(run, imgs):
     assert r.exit_code == 2 and "im1.png in the output folder was made with" in r.output
     r = run("denoise", imgs / "in", "-o", out, "--sigma", "25")
     assert r.exit_code == 0 and "done 1, skipped 2" in r.output
+
+
+def test_no_task_option_shares_a_name_with_a_common_one():
+    """dejpeg's --jpeg-quality and the common --quality once wrote one keyword: one option
+    silently took the other's value. Every task's options and the common ones keep apart."""
+    from restore.cli.main import task_command
+
+    for name in TASKS.names():
+        dests = [p.name for p in task_command(name).params]
+        assert len(dests) == len(set(dests)), (name, sorted(d for d in dests if dests.count(d) > 1))
