@@ -60,8 +60,9 @@ def _claim(out: Path) -> bool:
 
 
 def _stale(c: Path) -> bool:
-    """Whether claim ``c`` was left by a run that is gone (a claim being written, or
-    unreadable, only once it is a minute old)."""
+    """Whether claim ``c`` was left by a run that is gone (an unreadable one only once it is a
+    minute old; one that says no host and pid at once: :func:`_claim` links a claim into place
+    whole, so an empty or garbled one is no run's, and it blocked its image for a minute)."""
     try:
         age = time.time() - c.stat().st_mtime
     except OSError:  # gone
@@ -70,10 +71,10 @@ def _stale(c: Path) -> bool:
         owner = c.read_text().split()
     except FileNotFoundError:
         return True
-    except OSError:  # unreadable: like one being written
-        owner = []
-    if len(owner) not in (2, 3) or not owner[1].isdigit():
+    except OSError:  # unreadable (its permissions): a minute, as a claim of unknown origin
         return age > 60
+    if len(owner) not in (2, 3) or not owner[1].isdigit():
+        return True
     if owner[0] != socket.gethostname():
         return age > 6 * 3600
     pid = int(owner[1])

@@ -392,6 +392,14 @@ def test_folder_runs_from_a_batch_trial(tmp_path, folder, run):
     assert r.exit_code == 0 and "done 1, skipped 3" in r.output, r.output
     assert (out / "im1.compare.png").exists() and (out / "im0.png").stat().st_mtime_ns == kept
     assert not (out / ".im2.png.claim").exists()
+    (out / ".im0.png.claim").write_text("")  # an empty claim (no run's: claims are linked in whole): swept
+    r = run("denoise", folder, "-o", out, "--sigma", "5", "--compare")
+    assert r.exit_code == 0 and not (out / ".im0.png.claim").exists()
+    (out / "im0.png").unlink()
+    (out / "im0.compare.png").unlink()
+    (out / ".im0.png.claim").write_text("garbage")  # and no block: the image is restored
+    r = run("denoise", folder, "-o", out, "--sigma", "5", "--compare")
+    assert r.exit_code == 0 and "done 1, skipped 3" in r.output and (out / "im0.png").exists()
     write_image(out / "im3.png", np.zeros((20, 24, 3), np.uint8), overwrite=True)  # not made by restore
     (out / "im3.compare.png").unlink()
     r = run("denoise", folder, "-o", out, "--sigma", "5", "--compare")
