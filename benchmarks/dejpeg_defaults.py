@@ -9,8 +9,7 @@ over the plain decode per setting and quality.
 
 The JPEG denoiser's bands (:class:`restore.tasks.dejpeg.BandDenoiser`): ``--bands`` takes
 ``LOW/HIGH/QUANTILE/CHROMA`` settings separated by commas (``1/1/0/1``: the prior alone at
-one level), e.g. ``--bands 1/1/0/1,1/1/0/3,0.7/1.5/0.3/3 --starts 0.25 --ends 0.05 --steps 3``; a fifth
-field runs the chroma's pass on the image halved, at CHROMA times it (``BandDenoiser.CHROMA_HALF``);
+one level), e.g. ``--bands 1/1/0/1,1/1/0/3,0.7/1.5/0.3/3 --starts 0.25 --ends 0.05 --steps 3``;
 ``--subsampling 0`` saves 4:4:4, ``--gray`` gray crops.
 """
 
@@ -88,7 +87,6 @@ def main() -> None:
                 else:
                     BandDenoiser.LOW, BandDenoiser.HIGH, BandDenoiser.QUANTILE = b[:3]
                     BandDenoiser.CHROMA, label = {True: b[3], False: b[3]}, "/".join(f"{v:g}" for v in b)
-                BandDenoiser.CHROMA_HALF = b[4] if b is not None and len(b) > 4 else None
                 out = run(case.y, "dejpeg", prior=prior, steps=n, sigma_max=st * lvl, sigma_min=en * lvl,
                           momentum=mom, **case.run).image
                 gains.setdefault((q, st, en, n, mom, label), []).append(psnr(out, case.gt) - base)

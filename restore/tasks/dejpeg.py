@@ -367,10 +367,6 @@ class BandDenoiser:
     poses_itself = True
     LOW, HIGH, QUANTILE = 0.7, 1.5, 0.3
     CHROMA = {True: 3.0, False: 2.0}  # by chroma subsampling
-    #: a file with subsampled chroma: the chroma's pass on the image halved (2x2 means), at the
-    #: chroma's level times this, its answer enlarged again (the file keeps chroma at half size);
-    #: None: on the whole image
-    CHROMA_HALF = None
 
     def __init__(self, prior, op: Dejpeg) -> None:
         self.prior, self.op = prior, op
@@ -380,16 +376,9 @@ class BandDenoiser:
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, pose: int = 0) -> torch.Tensor:
         H, W = x.shape[-2:]
-        half = self.CHROMA_HALF is not None and x.shape[1] == 3 and self.op.fy * self.op.fx > 1
-        levels = (self.LOW, self.HIGH) + ((self.chroma,) if x.shape[1] == 3 and not half else ())
+        levels = (self.LOW, self.HIGH) + ((self.chroma,) if x.shape[1] == 3 else ())
         xp = to_pose(x, pose)
         outs = [self.op.file_planes(from_pose(self.prior(xp, sigma * m), pose)) for m in levels]
-        if half:  # the chroma's pass at half size: a quarter of the network's work
-            h, w = xp.shape[-2:]
-            xe = torch.nn.functional.pad(xp, (0, w % 2, 0, h % 2), mode="replicate")
-            small = self.prior(torch.nn.functional.avg_pool2d(xe, 2), sigma * self.chroma * self.CHROMA_HALF)
-            big = torch.nn.functional.interpolate(small, scale_factor=2, mode="nearest")[..., :h, :w]
-            outs.append(self.op.file_planes(from_pose(big, pose)))
         fine, coarse = dct8(outs[0][:, 0]), dct8(outs[1][:, 0])
         luma = idct8(torch.where(self.coarse.to(fine.device), coarse, fine))[:, None]
         planes = torch.cat([luma, outs[2][:, 1:]], 1) if x.shape[1] == 3 else luma
