@@ -439,7 +439,19 @@ def check_sampler_options(name: str, options: dict, task: str) -> dict:
     switches as bools."""
     tk = get_task(task)
     fn = check_compatible(name, tk).load()
-    _check_options(name, fn, options, tk)
+    own = list(sampler_options(fn))
+    bad = [k for k in options if k not in own]
+    if bad:  # NAME@KEY=VALUE takes the sampler's own options only: say where the others go
+        k = bad[0]
+        where = {q.name: q.option for q in tk.params if q.cli and q.option}
+        import difflib
+
+        near = difflib.get_close_matches(k, own, n=1, cutoff=0.6)
+        hint = (f"; {k} is an option of its own, --{k.replace('_', '-')}"
+                if k in ("sigma_max", "sigma_min", "steps", "seed", "samples")
+                else f"; {k} is the task's option {where[k]}" if k in where
+                else f"; did you mean {near[0]!r}?" if near else "")
+        raise InputError(f"sampler '{name}' has no option {k!r} (its options: {', '.join(own) or 'none'}){hint}")
     defaults = sampler_options(fn)
     switches = {k: {"true": True, "false": False, 1: True, 0: False}.get(v.lower() if isinstance(v, str) else v, v)
                 for k, v in options.items() if isinstance(defaults[k], bool) and not isinstance(v, float)}
