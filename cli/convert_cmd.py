@@ -32,7 +32,7 @@ def _parse_flags(text: str) -> dict:
     return flags
 
 
-@click.command("convert", context_settings=CONTEXT)
+@click.command("convert", context_settings=CONTEXT, short_help="turn a PyTorch checkpoint into a prior folder")
 @click.argument("checkpoint", type=click.Path(dir_okay=False, path_type=Path))  # a missing file: exit 1, as elsewhere
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Prior directory to write (config.json + model.safetensors).")

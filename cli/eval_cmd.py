@@ -27,7 +27,7 @@ class EvalGroup(TaskCommands):
     section = "Tasks"
 
 
-@click.group("eval", cls=EvalGroup, context_settings=CONTEXT)
+@click.group("eval", cls=EvalGroup, context_settings=CONTEXT, short_help="score a task on a test set (PSNR/SSIM)")
 def eval_cmd():
     """Score TASK on the clean images in DATASET with the published conventions.
 

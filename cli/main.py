@@ -94,7 +94,7 @@ class TaskGroup(TaskCommands):
 @click.group(cls=TaskGroup, context_settings=CONTEXT)
 @click.version_option(package_name="restore", prog_name="restore")
 def main() -> None:
-    """Image restoration with a diffusion prior: denoise, inpaint, super-resolve, ...
+    """Image restoration with a diffusion prior: denoise, inpaint, super-resolve, deblur, dejpeg.
 
     \b
     restore inpaint photo.png mask.png -o out.png
@@ -240,7 +240,7 @@ def task_command(name: str) -> click.Command:
     return cmd
 
 
-@main.command("list", context_settings=CONTEXT)
+@main.command("list", context_settings=CONTEXT, short_help="tasks, samplers and priors, with their defaults")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(as_json):
     """Tasks, samplers (the tasks each serves, default steps, start) and the priors found."""
@@ -304,7 +304,7 @@ def list_(as_json):
         click.echo("  (none found)")
 
 
-@main.command(context_settings=CONTEXT)
+@main.command(context_settings=CONTEXT, short_help="train a prior on a folder of images")
 @click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))  # missing: exit 1, checked below
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Prior directory to write (config.json, model.safetensors, log.jsonl, checkpoint/).")

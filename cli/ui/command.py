@@ -13,7 +13,7 @@ UI_EXTRA = "ui"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-@click.command("ui", context_settings=CONTEXT)
+@click.command("ui", context_settings=CONTEXT, short_help="a local browser app: paint the mask, run any task")
 @click.option("--port", type=click.IntRange(0, 65535), default=7860, show_default=True,
               help="TCP port (0: any free one).")
 @click.option("--host", default="127.0.0.1", show_default=True,
