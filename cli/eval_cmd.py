@@ -94,7 +94,7 @@ def eval_command(task: str) -> click.Command:
             _evaluate(task, dataset, {**degrade, k: v.strip()}, **one)
 
     cmd = click.Command(task, callback=callback, context_settings=CONTEXT, short_help=tk.summary,
-                        help=f"Score {task} ({tk.summary}) on the clean images in DATASET.",
+                        help=f"Score {task} ({tk.summary.split(' (')[0]}) on the clean images in DATASET.",
                         params=[click.Argument(["dataset"], type=click.Path(path_type=Path)),
                                 *[param_option(q) for q in tk.eval_params]])
     cmd.params.extend(_common(lambda **kw: None).__click_params__[::-1])
