@@ -17,7 +17,7 @@ from restore.errors import RestoreError
 from restore.registry import DEFAULT_METHOD, MAX_SEED
 from restore.samplers import SAMPLERS
 
-from .groups import CONTEXT, TaskCommands, param_option
+from .groups import CONTEXT, THREADS, TaskCommands, param_option, use_threads
 
 
 class EvalGroup(TaskCommands):
@@ -62,9 +62,7 @@ def _common(f):
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--weights", default=None, help="Prior directory or shipped name."),
         click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True),
-        click.option("--threads", type=click.IntRange(1, 1024), default=None,
-                     help="CPU threads for the network (default: torch's, one per core); on a shared machine, "
-                          "the cores nobody else is using."),
+        THREADS,
         click.option("-q", "--quiet", is_flag=True),
     ]
     for o in reversed(opts):
@@ -105,10 +103,7 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
               report, device, weights, seed, threads, quiet):
     from restore.api import get_prior, resolve_device
 
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    use_threads(threads)
     from restore.evaluate import baselines_for, evaluate, load_dataset, load_pairs, markdown_table, summarise
     from restore.tasks import get_task
 

@@ -11,6 +11,19 @@ from restore.tasks import TASKS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+#: ``--threads``, as every command that runs the network takes it (:func:`use_threads`)
+THREADS = click.option("--threads", type=click.IntRange(1, 1024), default=None,
+                       help="CPU threads for the network (default: torch's, one per core). On a machine others "
+                            "share, 1 can be several times faster than all.")
+
+
+def use_threads(n: int | None) -> None:
+    """``--threads N``: torch's CPU threads (None: torch's default)."""
+    if n:
+        import torch
+
+        torch.set_num_threads(int(n))
+
 
 class TaskCommands(click.Group):
     """Sub-commands: one per registered task, made by ``make(name)`` when it is called (so

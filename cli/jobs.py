@@ -123,7 +123,7 @@ def _as_default(job: Job, sampler, options: dict, steps):
     if type(tk).regions is not Task.regions:
         return sampler, options, steps
     try:
-        from restore.api import sampler_options
+        from restore.api import default_steps, sampler_options
         from restore.samplers import check_compatible
 
         rc = tk.recipe(job.params)
@@ -134,7 +134,7 @@ def _as_default(job: Job, sampler, options: dict, steps):
     except Exception:  # noqa: BLE001 - as given: a run that fails says why elsewhere
         return sampler, options, steps
     options = {k: v for k, v in options.items() if k not in defaults or defaults[k] != v}
-    if steps is not None and steps == (rc.steps if own and (rc.steps or sampler is None) else spec.default_steps):
+    if steps is not None and steps == default_steps(rc, spec, sampler):
         steps = None
     return (None if own else sampler), options, steps
 
@@ -146,18 +146,34 @@ def note(job: Job) -> str:
     return json.dumps({"restore": __version__, "settings": settings(job)}, sort_keys=True, ensure_ascii=True)
 
 
-def made_otherwise(job: Job, outputs: list[Path], unknown: bool = False) -> str | None:
-    """The error for existing ``outputs`` (a batch's, to be kept) that were made with other
-    settings than this run's, as their notes say; None when none was (a file without a note,
-    from another program or an older restore, is not judged; with ``unknown``, it counts as
-    made otherwise)."""
+def recorded(outputs: list[Path]) -> dict[Path, dict | None]:
+    """Each existing output's recorded :func:`settings` (its note), None where it has none
+    (another program's file, an older restore's, a TIFF)."""
     from restore.io import read_note
 
-    now, clash, diff = settings(job), [], None
-    for out in outputs:
+    out = {}
+    for p in outputs:
         try:
-            then = json.loads(read_note(out) or "null")["settings"]
+            out[p] = json.loads(read_note(p) or "null")["settings"]
         except (ValueError, TypeError, KeyError):
+            out[p] = None
+    return out
+
+
+def some(paths: list[Path], noun: str = "output") -> str:
+    """``a.png``, or ``a.png and 2 other outputs``: a list of files said by its first."""
+    n = len(paths)
+    return f"{paths[0]}{f' and {n - 1} other {noun}' + ('s' if n > 2 else '') if n > 1 else ''}"
+
+
+def made_otherwise(job: Job, made: dict[Path, dict | None], unknown: bool = False) -> str | None:
+    """The error for existing outputs (a batch's, to be kept) that were made with other
+    settings than this run's, as their records (:func:`recorded`) ``made`` say; None when none
+    was (an output without a record is not judged; with ``unknown``, it counts as made
+    otherwise)."""
+    now, clash, diff = settings(job), [], None
+    for out, then in made.items():
+        if then is None:
             if unknown:
                 clash.append(out)
                 diff = diff or []
@@ -189,9 +205,8 @@ def made_otherwise(job: Job, outputs: list[Path], unknown: bool = False) -> str 
 
     what = "; ".join(f"{shown(k, a)} (this run: {shown(k, b)})" for k, a, b in diff[:3]) or "not recorded"
     n = len(clash)
-    return (f"{clash[0]}{f' and {n - 1} other output' + ('s' if n > 2 else '') if n > 1 else ''} in the output "
-            f"folder {'were' if n > 1 else 'was'} made with other settings: {what}. Pass --overwrite to redo "
-            f"{'them' if n > 1 else 'it'}, or choose another -o")
+    return (f"{some(clash)} in the output folder {'were' if n > 1 else 'was'} made with other settings: {what}. "
+            f"Pass --overwrite to redo {'them' if n > 1 else 'it'}, or choose another -o")
 
 
 def _err(msg: str) -> None:

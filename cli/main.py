@@ -22,7 +22,7 @@ from restore.registry import MAX_SAMPLES, MAX_SEED
 from restore.samplers import SAMPLERS
 from restore.tasks import TASKS
 
-from .groups import CONTEXT, FiniteFloat, TaskCommands, param_option
+from .groups import CONTEXT, THREADS, FiniteFloat, TaskCommands, param_option, use_threads
 
 
 def _fail(msg: str, code: int = 1) -> None:
@@ -172,9 +172,7 @@ def common_options(f):
                           "and alpha; jpg and webp are smaller, with --quality), and of a single image's without -o."),
         click.option("--quality", "out_quality", type=click.IntRange(1, 100), default=None,  # not a task's quality
                      help="JPEG / WebP output quality, 1-100 (default: JPEG 95, WebP lossless)."),
-        click.option("--threads", type=click.IntRange(1, 1024), default=None,
-                     help="CPU threads for the network (default: torch's, one per core). On a machine "
-                          "others share, 1 can be several times faster than all."),
+        THREADS,
         click.option("-q", "--quiet", is_flag=True,
                      help="No progress bars or notes (such as the noise level estimated); warnings and errors stay."),
     ]
@@ -338,8 +336,7 @@ def list_(as_json):
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Start over in an OUTPUT that holds a prior or a run: its checkpoint "
               "and log are removed, its weights and config replaced.")
-@click.option("--threads", type=click.IntRange(1, 1024), default=None,
-              help="CPU threads (default: torch's, one per core); on a shared machine, the cores nobody else uses.")
+@THREADS
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.pass_context
 def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, prediction, mismatch,
@@ -350,10 +347,7 @@ def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, 
     Ctrl-C (or SIGTERM, a STOP file in OUTPUT, --max-minutes) stops at the next step with a
     checkpoint; --resume continues to the steps the run planned (or to --steps), with its
     recipe and its --val-dir."""
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    use_threads(threads)
     try:
         ch = tuple(int(v) for v in channels.split(","))
         bl = tuple(int(v) for v in blocks.split(","))

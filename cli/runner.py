@@ -19,7 +19,8 @@ from restore.io import incomplete
 from restore.samplers import check_samples
 from restore.tasks import get_task
 
-from .jobs import STDIO, Item, Job, _err, companions, made_otherwise, plan, shown
+from .groups import use_threads
+from .jobs import STDIO, Item, Job, _err, companions, made_otherwise, plan, recorded, shown, some
 from .local import grown_note, result_line
 
 __all__ = ["ENGINES", "STDIO", "Item", "Job", "run_job"]
@@ -109,10 +110,7 @@ def _means(scores: list[dict]) -> dict[str, dict]:
 def run_job(job: Job) -> int:
     o = job.opts
     tk = get_task(job.task)
-    if o.get("threads"):
-        import torch
-
-        torch.set_num_threads(int(o["threads"]))
+    use_threads(o.get("threads"))
     try:  # usage errors, refused before any work
         from restore.api import check_stepless_samples
         from restore.samplers import check_compatible
@@ -175,22 +173,19 @@ def run_job(job: Job) -> int:
                    f"{job.task} with {sampler} may give garbage", err=True)
     if folder:
         _sweep(items)
+    made: dict = {}  # the existing outputs' recorded settings, each file's note read once
     if folder and not o["overwrite"]:  # outputs to be kept, made with other settings: refused before any work
-        from restore.io import read_note
-
-        existing = [it.out for it in items if it.out != STDIO and it.out.is_file()]
-        other = made_otherwise(job, existing)
+        made = recorded([it.out for it in items if it.out != STDIO and it.out.is_file()])
+        other = made_otherwise(job, made)
         if other:
             _err(shown(other, o))
             return 2
-        blind = [p for p in existing if read_note(p) is None]
+        blind = [p for p, s in made.items() if s is None]
         if blind:  # kept, as always, but not in silence: whatever made them cannot be checked
-            n = len(blind)
-            them = "them" if n > 1 else "it"
-            click.echo(f"warning: {blind[0]}{f' and {n - 1} other output' + ('s' if n > 2 else '') if n > 1 else ''} "
-                       f"hold{'' if n > 1 else 's'} no record of the settings that made {them} (another program's, "
-                       f"an older restore's, or a TIFF or BMP output, which carries none): kept; --overwrite "
-                       f"redoes {them}", err=True)
+            them = "them" if len(blind) > 1 else "it"
+            click.echo(f"warning: {some(blind)} hold{'' if len(blind) > 1 else 's'} no record of the settings that "
+                       f"made {them} (another program's, an older restore's, or a TIFF or BMP output, which carries "
+                       f"none): kept; --overwrite redoes {them}", err=True)
     counts = {"done": 0, "skipped": 0, "failed": 0}
     busy = 0  # of the skipped: outputs another run (its claim) is writing
     failures: list[str] = []
@@ -209,7 +204,7 @@ def run_job(job: Job) -> int:
             missing = [p for p in companions(o, it.out).values() if not p.exists()]
             if why:
                 broken.append((it, f"{it.out}: exists but {why}: delete it (or pass --overwrite) and rerun"))
-            elif missing and made_otherwise(job, [it.out], unknown=True) is None:
+            elif missing and made_otherwise(job, {it.out: made.get(it.out)}, unknown=True) is None:
                 it.redo = True  # made by these settings, its --compare / std file not (a run killed between)
                 todo.append(it)
             elif missing:

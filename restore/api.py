@@ -294,12 +294,7 @@ def run(
         res.seed, res.seconds = reported, time.perf_counter() - t0
         return res
     op, y, estimated = tk.build(x, p)
-    if steps:
-        n_steps = int(steps)
-    elif own and (rc.steps or sampler is None):  # a recipe of 0 steps runs no sampler...
-        n_steps = rc.steps
-    else:  # ...unless one is named: then that sampler's default steps
-        n_steps = sspec.default_steps
+    n_steps = int(steps) if steps else default_steps(rc, sspec, sampler)
     if samples > 1:
         y = y.repeat_interleave(samples, dim=0)
     if sigma_max is None:
@@ -338,6 +333,14 @@ def run(
         params=_shown(tk.reported(p)) | hyper,
         sigma_start=float(sigmas[0]) if sigmas is not None and sspec.scheduled else None,
     )
+
+
+def default_steps(rc, spec, sampler: str | None) -> int:
+    """The steps a run takes when none are given: the task's recipe ``rc``'s with its own
+    sampler (a recipe of 0 steps runs no sampler, unless one is named), else the sampler's
+    (``spec``) default; ``sampler``: the one named, or None."""
+    own = (sampler or rc.sampler) == rc.sampler
+    return rc.steps if own and (rc.steps or sampler is None) else spec.default_steps
 
 
 def _shown(p: dict) -> dict:

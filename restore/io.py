@@ -591,23 +591,23 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     ``note`` (ASCII text: the CLI's settings as JSON) goes into a PNG's ``tEXt`` chunk
     (keyword :data:`NOTE_KEY`), a JPEG's comment (``COM``) or a WebP's XMP packet, where
     :func:`read_note` finds it; TIFF and BMP are written without it."""
-    if note is not None and ext.lower() == ".webp":  # a WebP holds it in an XMP packet, written with the pixels
+    ext = ext.lower()
+    if note is not None and ext == ".webp":  # a WebP holds it in an XMP packet, written with the pixels
         return _encode(array, ext, quality, meta, _note_xmp(note))
+    array = _encodable(array)  # once: _encode takes it as it is
     data = _encode(array, ext, quality, meta)
+    text = ()
     if meta is not None and meta.text:
-        a = _encodable(array)
-        kept = written_meta(meta, ext.lower(), a.shape[2] if a.ndim == 3 else 1, a.dtype)[0]
-        data = _with_text(data, ext.lower(), kept.text if kept is not None else ())
-    if note is None:
-        return data
-    text = note.encode("ascii")  # JSON written with ensure_ascii
-    if ext.lower() == ".png":
-        end = 8 + 8 + int.from_bytes(data[8:12], "big") + 4  # after IHDR
-        return data[:end] + _png_chunk(b"tEXt", NOTE_KEY + b"\x00" + text) + data[end:]
-    if ext.lower() in (".jpg", ".jpeg") and len(text) + len(NOTE_KEY) + 3 <= 65535:
-        pos = 4 + int.from_bytes(data[4:6], "big") if data[2:4] == b"\xff\xe0" else 2  # after JFIF's APP0
-        com = b"\xff\xfe" + (len(text) + len(NOTE_KEY) + 3).to_bytes(2, "big") + NOTE_KEY + b" " + text
-        return data[:pos] + com + data[pos:]
+        kept = written_meta(meta, ext, array.shape[2] if array.ndim == 3 else 1, array.dtype)[0]
+        text = kept.text if kept is not None else ()
+    if ext == ".png":
+        pairs = text + (((NOTE_KEY.decode(), note),) if note is not None else ())
+        return _png_insert(data, b"".join(_png_text(k, v) for k, v in pairs)) if pairs else data
+    if ext in (".jpg", ".jpeg"):  # the carried comment (the only text written_meta keeps there), then the note
+        coms = ["\n".join(v for _, v in text).encode("utf-8")[:65000]] if text else []
+        if note is not None and len(note) + len(NOTE_KEY) + 3 <= 65535:
+            coms.append(NOTE_KEY + b" " + note.encode("ascii"))  # JSON written with ensure_ascii
+        return _jpeg_insert(data, b"".join(_jpeg_segment(b"\xff\xfe", c) for c in coms)) if coms else data
     return data
 
 
@@ -615,27 +615,29 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
 NOTE_KEY = b"restore"
 
 
-def _with_text(data: bytes, ext: str, text: tuple) -> bytes:
-    """Encoded PNG or JPEG ``data`` with :class:`Meta`'s ``text``: PNG text chunks after IHDR
-    (``tEXt`` where Latin-1 holds it, ``iTXt`` in UTF-8 otherwise), a JPEG comment segment
-    after the JFIF header (the ``Comment`` pair, the only one :func:`written_meta` keeps there)."""
-    if not text:
-        return data
-    if ext == ".png":
-        end = 8 + 8 + int.from_bytes(data[8:12], "big") + 4
-        chunks = b""
-        for k, v in text:
-            key = k.encode("latin-1", "replace")[:79]
-            try:
-                chunks += _png_chunk(b"tEXt", key + b"\x00" + v.encode("latin-1"))
-            except UnicodeEncodeError:
-                chunks += _png_chunk(b"iTXt", key + b"\x00\x00\x00\x00\x00" + v.encode("utf-8"))
-        return data[:end] + chunks + data[end:]
-    if ext in (".jpg", ".jpeg"):
-        body = "\n".join(v for _, v in text).encode("utf-8")[:65000]
-        pos = 4 + int.from_bytes(data[4:6], "big") if data[2:4] == b"\xff\xe0" else 2
-        return data[:pos] + b"\xff\xfe" + (len(body) + 2).to_bytes(2, "big") + body + data[pos:]
-    return data
+def _png_text(key: str, value: str) -> bytes:
+    """A PNG text chunk: ``tEXt`` where Latin-1 holds ``value``, ``iTXt`` in UTF-8 otherwise."""
+    k = key.encode("latin-1", "replace")[:79]
+    try:
+        return _png_chunk(b"tEXt", k + b"\x00" + value.encode("latin-1"))
+    except UnicodeEncodeError:
+        return _png_chunk(b"iTXt", k + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
+
+
+def _png_insert(data: bytes, chunks: bytes) -> bytes:
+    """PNG ``data`` with ``chunks`` right after its ``IHDR`` chunk."""
+    end = 8 + 8 + int.from_bytes(data[8:12], "big") + 4  # the signature, then IHDR
+    return data[:end] + chunks + data[end:]
+
+
+def _jpeg_segment(marker: bytes, payload: bytes) -> bytes:
+    return marker + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def _jpeg_insert(data: bytes, segments: bytes) -> bytes:
+    """JPEG ``data`` with ``segments`` after its JFIF header (APP0 must come first)."""
+    pos = 4 + int.from_bytes(data[4:6], "big") if data[2:4] == b"\xff\xe0" else 2
+    return data[:pos] + segments + data[pos:]
 
 
 #: the XMP namespace of the note in a WebP (:func:`_note_xmp`)
@@ -917,34 +919,27 @@ def _png_with_meta(data: bytes, meta: Meta) -> bytes:
     """PNG bytes with an ``iCCP`` and an ``eXIf`` chunk after ``IHDR`` (PNG 1.2 / 2017 ext.)."""
     import zlib
 
-    end = 8 + 8 + int.from_bytes(data[8:12], "big") + 4  # signature, then the IHDR chunk
     extra = b""
     if meta.icc:
         extra += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(meta.icc))
     if meta.exif:
         extra += _png_chunk(b"eXIf", meta.exif)
-    return data[:end] + extra + data[end:]
+    return _png_insert(data, extra)
 
 
 def _jpeg_with_meta(data: bytes, meta: Meta) -> bytes:
     """JPEG bytes with an APP1 ``Exif`` segment and APP2 ``ICC_PROFILE`` segments after the
     JFIF header (an EXIF block too large for one segment, e.g. with a big thumbnail, is left
     out)."""
-    pos = 2
-    if data[2:4] == b"\xff\xe0":  # JFIF APP0 first
-        pos = 4 + int.from_bytes(data[4:6], "big")
-    def segment(marker: bytes, payload: bytes) -> bytes:
-        return marker + (len(payload) + 2).to_bytes(2, "big") + payload
-
     segs = b""
     if meta.exif and len(meta.exif) + 8 <= 65535:
-        segs += segment(b"\xff\xe1", b"Exif\x00\x00" + meta.exif)
+        segs += _jpeg_segment(b"\xff\xe1", b"Exif\x00\x00" + meta.exif)
     if meta.icc:
         size = 65519
         parts = [meta.icc[i : i + size] for i in range(0, len(meta.icc), size)]
-        segs += b"".join(segment(b"\xff\xe2", b"ICC_PROFILE\x00" + bytes([k, len(parts)]) + part)
+        segs += b"".join(_jpeg_segment(b"\xff\xe2", b"ICC_PROFILE\x00" + bytes([k, len(parts)]) + part)
                          for k, part in enumerate(parts, 1))
-    return data[:pos] + segs + data[pos:]
+    return _jpeg_insert(data, segs)
 
 
 def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool = False, quality: int | None = None,

@@ -375,10 +375,7 @@ def test_a_result_viewed_over_the_image_in_the_editor(server, browser, tmp_path)
     hidden; a drag pans instead of painting; Esc (or a painting tool) goes back to editing; a
     result of another image than the open one is not laid over it."""
     page = browser.new_page(viewport={"width": 1200, "height": 800})
-    page.goto(server)
-    page.wait_for_function("document.querySelectorAll('#task option').length > 0")
-    page.set_input_files("#file", str(PHOTO))
-    page.wait_for_function("!document.getElementById('run').disabled")
+    _open(page, server, PHOTO)
     page.select_option("#task", "sr")
     page.click("#run")
     page.wait_for_function("document.querySelectorAll('.card').length === 1", timeout=120_000)
