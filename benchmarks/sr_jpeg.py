@@ -7,10 +7,13 @@ tables' quantisation RMS); PSNR-Y (scale pixels shaved). Chooses sr's defaults f
 (a photo of unknown origin: mean over both downscalings).
 
 ``--mode bar`` (Set5): area-downscaled x4, saved at quality 80, then ``restore sr small.jpg
---scale 4`` (the CLI with its defaults) against Pillow bicubic upscaling, PSNR-Y.
+--scale 4`` (the CLI with its defaults) against Pillow bicubic upscaling, PSNR-Y. ``--png K``:
+the JPEG's decoded pixels saved as PNG (its tables lost: sr reads them from the blocks), their
+first K rows and columns cut (the 8x8 grid moved; the truth cut to match).
 
     OMP_NUM_THREADS=2 python benchmarks/sr_jpeg.py --mode choose --images 4
     OMP_NUM_THREADS=2 python benchmarks/sr_jpeg.py --mode bar
+    OMP_NUM_THREADS=2 python benchmarks/sr_jpeg.py --mode bar --png 3
 """
 
 from __future__ import annotations
@@ -107,6 +110,12 @@ def bar(args) -> None:
             hr = np.ascontiguousarray(hr[: H - H % s, : W - W % s])
             small = Path(d) / f"{f.stem}.jpg"
             Image.fromarray(shrink(hr, s, "area")).save(small, "JPEG", quality=q)
+            if args.png is not None:  # the decoded pixels as a PNG: the file's tables are lost
+                k = args.png
+                dec = np.asarray(Image.open(small).convert("RGB"))[k:, k:]
+                hr = np.ascontiguousarray(hr[k * s:, k * s:])
+                small = small.with_suffix(".png")
+                Image.fromarray(dec).save(small)
             out = Path(d) / f"{f.stem}.sr.png"
             cmd = [str(ROOT / ".venv/bin/restore"), "sr", str(small), "--scale", "4", "-o", str(out), "-q",
                    "--threads", "2"]
@@ -118,8 +127,10 @@ def bar(args) -> None:
                 Path(args.keep).mkdir(parents=True, exist_ok=True)
                 Image.fromarray(to_uint8(read_image(out).color)).save(Path(args.keep) / f"{f.stem}.sr.png")
                 Image.fromarray(bic).save(Path(args.keep) / f"{f.stem}.bicubic.png")
-    print("Set5, area-downscaled x4 (Pillow BOX), saved at JPEG quality 80; `restore sr small.jpg --scale 4` "
-          "(defaults) vs Pillow bicubic; PSNR-Y dB, 4 pixels shaved\n")
+    how = ("" if args.png is None else f", decoded and saved as PNG (its first {args.png} rows and columns cut: "
+           "the 8x8 grid moved)" if args.png else ", decoded and saved as PNG")
+    print(f"Set5, area-downscaled x4 (Pillow BOX), saved at JPEG quality 80{how}; `restore sr small.{small.suffix[1:]} "
+          "--scale 4` (defaults) vs Pillow bicubic; PSNR-Y dB, 4 pixels shaved\n")
     print("| image | bicubic | restore sr | gain |")
     print("|---|---|---|---|")
     for n, b, r in rows:
@@ -136,6 +147,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256, help="choose: crop side")
     ap.add_argument("--quality", type=int, default=80)
     ap.add_argument("--noise", default="0,0.5,1")
+    ap.add_argument("--png", type=int, default=None, metavar="K",
+                    help="bar: give sr the JPEG's pixels as a PNG, its first K rows and columns cut (0: none)")
     ap.add_argument("--keep", default=None, help="bar: folder for the outputs (to look at)")
     args = ap.parse_args()
     choose(args) if args.mode == "choose" else bar(args)

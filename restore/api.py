@@ -257,11 +257,12 @@ def run(
     elif not isinstance(generator, torch.Generator) and len(generator) != B:
         raise InputError(f"{len(generator)} generators for a batch of {B} images")
     scale = tk.tile_scale(p)
-    if scale is not None and tiles and pri.tile is not None and max(oh, ow) > pri.tile >= 16 * scale:
+    if (scale is not None and tiles and pri.tile is not None and max(oh, ow) > pri.tile >= 16 * scale
+            and not (B > 1 and tk.estimates(p))):  # (such a batch is split first: each image settles its own)
         def solve(xt, cb):  # the first tile checks the sampler before any work
             return run(xt, task, sampler=sampler, steps=steps, generator=generator, device=dev,
                        prior=pri, samples=samples, sigma_max=sigma_max, sigma_min=sigma_min, spacing=spacing,
-                       progress=cb, tiles=False, **options)
+                       progress=cb, tiles=False, **{**options, **tk.settled(p)})
 
         res = _by_tiles(x, scale, pri.tile, pri.net.size_multiple, solve, progress)
         res.seed, res.seconds = reported, time.perf_counter() - t0

@@ -11,8 +11,8 @@ from PIL import Image
 
 from restore.cli.main import main
 from restore.io import read_image, to_tensor
-from restore.tasks.dejpeg import (Dejpeg, dct8, estimate_quality, jpeg_tables, read_tables,
-                                  standard_tables)
+from restore.tasks.dejpeg import (Dejpeg, dct8, estimate_jpeg, estimate_quality, jpeg_grid, jpeg_tables,
+                                  read_tables, standard_tables)
 
 
 def _photo(h, w, gray=False, seed=0):
@@ -196,6 +196,60 @@ def test_quality_estimated_from_the_pixels(q):
     assert np.array_equal(standard_tables(est)[0], standard_tables(q)[0]) or abs(est - q) <= 2
 
 
+def _decoded(a, q):
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "JPEG", quality=q)
+    buf.seek(0)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+@pytest.mark.parametrize("q", [10, 30, 75, 92])
+def test_a_jpeg_read_from_its_pixels_cropped_or_not(q):
+    """A decoded JPEG saved again (as PNG), its first rows and columns cut or not, gray or
+    colour: its quality and where its blocks start are read from the pixels alone."""
+    dec = _decoded(_photo(96, 112), q)
+    for dy, dx in ((0, 0), (3, 5), (7, 1)):
+        for img in (dec[dy:, dx:], np.asarray(Image.fromarray(dec[dy:, dx:]).convert("L"))):
+            est, off = estimate_jpeg(to_tensor(img))
+            assert off == ((8 - dy) % 8, (8 - dx) % 8) == jpeg_grid(to_tensor(img))
+            assert np.array_equal(standard_tables(est)[0], standard_tables(q)[0]) or abs(est - q) <= 2
+
+
+def test_no_jpeg_read_where_there_is_none():
+    """An image never saved as JPEG, one resized after its decode, noise, and one too small
+    to tell: no JPEG found."""
+    a = _photo(96, 112)
+    resized = np.asarray(Image.fromarray(_decoded(a, 20)).resize((56, 48), Image.BICUBIC))
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    for img in (a, resized, noise, _decoded(a, 20)[:15, :40]):
+        assert estimate_jpeg(to_tensor(img)) is None
+
+
+def test_sr_reads_a_jpeg_from_its_pixels_once(tiny_prior, monkeypatch):
+    """super-resolution of a decoded JPEG without its file: the tables estimated from the pixels
+    (the quantisation as measurement noise, the box kernel), once for the whole image even when
+    it is solved tile by tile; ``jpeg_quality=0`` and a PNG never saved as JPEG keep bicubic
+    without noise."""
+    import restore.tasks.dejpeg as dj
+    from restore.api import run
+    from restore.prior import Prior
+
+    calls = []
+    real = dj.estimate_jpeg
+    monkeypatch.setattr(dj, "estimate_jpeg", lambda x: calls.append(x.shape) or real(x))
+    y = to_tensor(_decoded((_photo(56, 64) * 0.8).astype(np.uint8), 30)[3:, 5:])
+    small = Prior(tiny_prior.net, tiny_prior.schedule, tile=64)
+    res = run(y, "sr", scale=2, steps=1, prior=small)
+    assert res.params["tiles"] > 1 and len(calls) == 1
+    assert res.params["tables"] == "estimated quality 30" and res.params["kernel"] == "box"
+    assert res.sigma_estimated and res.sigma_y == pytest.approx(jpeg_tables(30).level)
+    res = run(y, "sr", scale=2, steps=1, prior=small, jpeg_quality=0)
+    assert "tables" not in res.params and res.params["kernel"] == "bicubic" and res.sigma_y == 0
+    assert not res.sigma_estimated and len(calls) == 1
+    res = run(to_tensor(_photo(37, 45)), "sr", scale=2, steps=1, prior=tiny_prior)
+    assert "tables" not in res.params and res.params["kernel"] == "bicubic" and res.sigma_y == 0
+
+
 def test_standard_tables_errors():
     from restore.errors import InputError
 
@@ -305,5 +359,17 @@ def test_json_reports_the_tables_used(tiny_prior_dir, tmp_path):
     assert "estimated quality" in r.stderr and "no JPEG file" in r.stderr and "noise sigma" not in r.stderr
     rec, _ = run("sr", tmp_path / "h.jpg", "--scale", "2", "-o", tmp_path / "s.png")
     assert rec["kernel"] == "box" and rec["tables"] == "file"
+    # a PNG of a JPEG: its blocks are read (the note says so), --jpeg-quality 0 says it is not one
+    png = tmp_path / "s20.png"
+    Image.open(_jpeg((_photo(48, 56) * 0.8).astype(np.uint8), tmp_path, "s20.jpg", quality=20)).save(png)
+    r = CliRunner().invoke(main, ["sr", str(png), "--scale", "2", "--steps", "1", "--weights", str(tiny_prior_dir),
+                                  "-o", str(tmp_path / "s.png"), "--overwrite"])
+    assert r.exit_code == 0, r.output
+    assert "no JPEG file, but the image shows a JPEG's 8x8 blocks" in r.stderr and "--jpeg-quality 0" in r.stderr
     rec, _ = run("sr", png, "--scale", "2", "-o", tmp_path / "s.png")
-    assert rec["kernel"] == "bicubic" and "tables" not in rec
+    assert rec["kernel"] == "box" and rec["tables"] == "estimated quality 20" and rec["sigma_estimated"]
+    rec, _ = run("sr", png, "--scale", "2", "--jpeg-quality", "0", "-o", tmp_path / "s.png")
+    assert rec["kernel"] == "bicubic" and "tables" not in rec and rec["sigma"] == 0 and not rec["sigma_estimated"]
+    Image.fromarray(a).save(tmp_path / "never.png")  # never a JPEG: as before
+    rec, _ = run("sr", tmp_path / "never.png", "--scale", "2", "-o", tmp_path / "s.png")
+    assert rec["kernel"] == "bicubic" and "tables" not in rec and rec["sigma"] == 0

@@ -357,6 +357,12 @@ class Task:
         ``sigma`` parameter left out), so that a batch must be built image by image."""
         return any(q.name == "sigma" for q in self.params) and p.get("sigma") is None
 
+    def settled(self, p: dict) -> dict:
+        """What :meth:`check` settled from the image itself (super-resolution's JPEG tables
+        read from the pixels), given to each tile of a problem solved tile by tile, so that a
+        tile does not settle it again on its part alone."""
+        return {}
+
     def noise_level(self, x: torch.Tensor, p: dict) -> tuple[float, bool]:
         """``(sigma, estimated)``: the given measurement noise, or the one estimated in ``x``
         when :meth:`estimates`."""

@@ -41,8 +41,8 @@ from ..errors import InputError
 from ..samplers.common import from_pose, to_pose
 from .base import Case, Operator, Param, Recipe, Task, from_np
 
-__all__ = ["BandDenoiser", "Dejpeg", "DejpegTask", "JpegTables", "estimate_quality", "file_tables", "jpeg_tables",
-           "read_tables", "standard_tables"]
+__all__ = ["BandDenoiser", "Dejpeg", "DejpegTask", "JpegTables", "estimate_jpeg", "estimate_quality", "file_tables",
+           "jpeg_grid", "jpeg_tables", "read_tables", "standard_tables"]
 
 # Annex K tables of the JPEG standard (natural, row-major order), which libjpeg scales by quality.
 _LUMA = np.array([
@@ -386,19 +386,43 @@ class BandDenoiser:
 
 
 # -- quality estimation (an array without its file) ------------------------------------------
-def estimate_quality(x: torch.Tensor) -> int:
-    """The Pillow / libjpeg quality whose luma table best explains ``x``'s block DCT
-    coefficients (``(1, C, H, W)`` in [0, 1]): the lowest quality (coarsest table) under
-    which the coefficients still sit near multiples of the table's steps."""
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    """The first image's JPEG luma (``(1, H, W)``, 0-255 centred on 0) of ``(B, C, H, W)`` in [0, 1]."""
     p = x[:1].double()
-    p = (to_ycc(p)[:, 0] if p.shape[1] == 3 else p[:, 0] * 255.0 - 128.0)
-    H, W = p.shape[-2:]
-    p = p[:, : H - H % 8, : W - W % 8]
-    if p.shape[-1] < 8 or p.shape[-2] < 8:
+    return to_ycc(p)[:, 0] if p.shape[1] == 3 else p[:, 0] * 255.0 - 128.0
+
+
+def _windows(x: torch.Tensor, size: int, offset: tuple[int, int], n: int = 128) -> torch.Tensor:
+    """``size x size`` windows of the first image of ``x`` (``(B, C, H, W)``) at ``offset`` plus
+    multiples of 8, up to ``n`` rows and ``n`` columns of them evenly spread over the image,
+    side by side: ``(1, C, rows * size, cols * size)`` (empty for an image too small)."""
+    def starts(o: int, L: int) -> torch.Tensor:
+        k = (L - o - size) // 8 + 1  # windows that fit
+        if k <= 0:
+            return torch.zeros(0, dtype=torch.long)
+        return o + 8 * torch.linspace(0, k - 1, min(k, n)).round().long().unique()
+
+    ys, xs = starts(offset[0], x.shape[-2]), starts(offset[1], x.shape[-1])
+    d = torch.arange(size)
+    return x[:1][:, :, (ys[:, None] + d).reshape(-1)][..., (xs[:, None] + d).reshape(-1)]
+
+
+def estimate_quality(x: torch.Tensor, offset: tuple[int, int] = (0, 0)) -> int:
+    """The Pillow / libjpeg quality whose luma table best explains ``x``'s block DCT
+    coefficients (``(1, C, H, W)`` in [0, 1]; blocks from row ``offset[0]``, column
+    ``offset[1]``; 16,384 of them at most, evenly spread; blocks with a clipped pixel left out):
+    of the coarsest tables under which the coefficients sit near multiples of the steps, the
+    one they fit best; 100 when none does (not a JPEG's, or one saved at a quality too high to
+    tell)."""
+    H, W = x.shape[-2] - offset[0], x.shape[-1] - offset[1]
+    if W < 8 or H < 8:
         raise InputError(f"the image is {W}x{H}, under 8 px {'wide' if W < 8 else 'high'}: it holds no whole 8x8 "
                          "block to read the JPEG quality from; give it (--quality)")
-    c = dct8(p).reshape(-1, 64)
-    best = 100
+    w = _windows(x, 8, offset)
+    c = dct8(_luma(w)).reshape(-1, 64)
+    # a block with a clipped pixel (0 or 255) is off the quantisation's lattice: left out
+    c = c[~_blocks(((w <= 0) | (w >= 1)).any(1)).flatten(-2).any(-1).reshape(-1)]
+    run: dict[int, float] = {}  # the first qualities in a row under which the coefficients sit on the grid
     for qual in range(1, 101):
         q = torch.as_tensor(standard_tables(qual)[0].reshape(64))
         use = q >= 4  # steps well above the decoder's rounding noise
@@ -408,10 +432,52 @@ def estimate_quality(x: torch.Tensor) -> int:
         r = r[r.abs() >= 0.5]  # the coefficients this table keeps (a coarse table rounds the rest to 0)
         if r.numel() < 32:
             continue
-        if float(((r - r.round()) ** 2).mean()) < 0.02:  # 1/12 for values off the grid, near 0 on it
-            best = qual
+        off = float(((r - r.round()) ** 2).mean())  # 1/12 for values off the grid, near 0 on it
+        if off < 0.02:
+            run[qual] = off
+        elif run:
             break
-    return best
+    # neighbouring qualities' steps differ by a unit or two, so the few first multiples of the
+    # file's steps sit near theirs too: the one the coefficients fit best (a table of half the
+    # steps, which fits all of them, lies past the qualities that do not)
+    return min(run, key=run.__getitem__) if run else 100
+
+
+def jpeg_grid(x: torch.Tensor) -> tuple[int, int]:
+    """Where a decoded JPEG's 8x8 blocks start in ``x`` (``(1, C, H, W)`` in [0, 1]) when it was
+    cropped after decoding: the row and column offsets (0-7) under which most of the blocks'
+    high frequencies are zero, as quantisation leaves them (blocks across the file's grid hold
+    its edges instead). Read on 4,096 windows at most, evenly spread. Any image gets an
+    answer: :func:`estimate_quality` at that offset tells whether blocks are there."""
+    w = _windows(x, 16, (0, 0), 64)
+    if w.numel() == 0:
+        return 0, 0
+    w = _luma(w)[0].float().reshape(w.shape[-2] // 16, 16, w.shape[-1] // 16, 16)
+    u = torch.arange(8)
+    high = ((u[:, None] + u[None, :]) >= 6).reshape(64)
+    D = _D.float()
+
+    def zeros(oy: int, ox: int) -> float:
+        b = w[:, oy : oy + 8, :, ox : ox + 8].permute(0, 2, 1, 3)
+        c = (D @ b @ D.T).reshape(-1, 64)[:, high]
+        return float((c.abs() < 0.5).float().mean())
+
+    score = [zeros(oy, ox) for oy in range(8) for ox in range(8)]
+    best = max(range(64), key=score.__getitem__)
+    return best // 8, best % 8
+
+
+def estimate_jpeg(x: torch.Tensor) -> tuple[int, tuple[int, int]] | None:
+    """A decoded JPEG read from its pixels alone (the image saved again as PNG, cropped or
+    not): ``(quality, (row, column) offset of its blocks)``, or None when ``x`` (``(1, C, H,
+    W)`` in [0, 1]) shows no JPEG's blocks or is too small to tell (under 16 px a side)."""
+    if min(x.shape[-2:]) < 16:
+        return None
+    for off in dict.fromkeys([(0, 0), jpeg_grid(x)]):  # the file's own grid first: uncropped
+        q = estimate_quality(x, off)
+        if q < 100:
+            return q, off
+    return None
 
 
 # -- the task ----------------------------------------------------------------------------------

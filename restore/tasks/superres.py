@@ -24,7 +24,7 @@ SCALES = (2, 3, 4, 8)
 KERNELS = ("bicubic", "box")
 #: A JPEG input (a photo of unknown origin): the kernel assumed by default and the measurement
 #: noise, as a multiple of the tables' quantisation RMS, chosen on the validation split
-#: (benchmarks/sr_jpeg.py, benchmarks/results/sr_jpeg.md)
+#: (benchmarks/sr_jpeg.py, benchmarks/results/dejpeg.md)
 JPEG_KERNEL = "box"
 JPEG_NOISE = 1.0
 
@@ -190,12 +190,14 @@ class SuperResolveTask(Task):
         Param("scale", int, 4, "Upscaling factor.", choices=SCALES),
         Param("kernel", str, None, "Degradation the low-resolution image went through (default: bicubic, the "
                                    "benchmarks' convention; for a JPEG, a photo of unknown origin, "
-                                   f"{JPEG_KERNEL}, measured: benchmarks/results/sr_jpeg.md).", choices=KERNELS),
+                                   f"{JPEG_KERNEL}, measured: benchmarks/results/dejpeg.md).", choices=KERNELS),
         Param("sigma", float, 0.0, "Noise std of the low-resolution image, 0-255 units.", range=(0, 255), unit=255.0),
         Param("jpeg_quality", int, None, "The low-resolution image was saved as JPEG at this quality (Pillow / "
                                          "libjpeg tables): its quantisation error is taken as measurement noise. "
-                                         "Omitted, a JPEG input's own tables are read from the file; given, it "
-                                         "replaces them.", range=(1, 100)),
+                                         "Omitted, a JPEG input's own tables are read from the file, and another "
+                                         "image's are estimated from its 8x8 blocks where it shows them (a JPEG "
+                                         "saved again as PNG, cropped or not); given, it replaces them; 0: not a "
+                                         "JPEG.", range=(0, 100)),
         Param("tables", object, None, "JpegTables of a JPEG input (restore.tasks.dejpeg.read_tables); read from "
                                       "the file on the command line.", cli=False),
     )
@@ -234,9 +236,40 @@ class SuperResolveTask(Task):
         from .dejpeg import jpeg_tables
 
         t = p.get("tables")
-        if t is None and p.get("jpeg_quality") is not None:
+        if t is None and p.get("jpeg_quality"):
             t = jpeg_tables(p["jpeg_quality"], 1 if x.shape[1] == 1 else 3)
         return 0.0 if t is None else JPEG_NOISE * t.level
+
+    def estimates(self, p):
+        """Neither the tables nor ``jpeg_quality`` given: an image's are read from its pixels
+        (:meth:`check`), one image at a time."""
+        return p.get("tables") is None and p.get("jpeg_quality") is None
+
+    def check(self, x, p):
+        """Also settles whether a single image is a decoded JPEG (no tables nor
+        ``jpeg_quality`` given): its tables estimated from its 8x8 blocks
+        (:func:`restore.tasks.dejpeg.estimate_jpeg`), else ``jpeg_quality`` 0 (not a JPEG)."""
+        from .dejpeg import JpegTables, estimate_jpeg, jpeg_tables
+
+        out = super().check(x, p)
+        t = out.get("tables")
+        if t is not None and not isinstance(t, JpegTables):
+            raise InputError("tables must be restore.tasks.dejpeg.JpegTables (read_tables(path) or jpeg_tables(q))")
+        if self.estimates(out) and x.shape[0] == 1:
+            found = estimate_jpeg(x)
+            if found is None:
+                out["jpeg_quality"] = 0
+            else:
+                t = jpeg_tables(found[0], 1 if x.shape[1] == 1 else 3)
+                out["tables"] = JpegTables(t.tables, t.chroma, "estimated " + t.source)
+        return out
+
+    def settled(self, p):
+        return {k: p[k] for k in ("tables", "jpeg_quality") if p.get(k) is not None}
+
+    def estimated_note(self, params, sigma):
+        return (f"{params.get('tables', 'estimated quality')}: no JPEG file, but the image shows a JPEG's 8x8 blocks; "
+                f"their quantisation taken as noise sigma {sigma * 255:.2f} of 255 (--jpeg-quality 0: not a JPEG)")
 
     def reported(self, p):
         """The kernel as resolved (a JPEG's default differs) and a JPEG input's tables."""
@@ -246,7 +279,7 @@ class SuperResolveTask(Task):
     def kernel(self, p) -> str:
         if p.get("kernel") is not None:
             return p["kernel"]
-        return JPEG_KERNEL if (p.get("tables") is not None or p.get("jpeg_quality") is not None) else "bicubic"
+        return JPEG_KERNEL if (p.get("tables") is not None or p.get("jpeg_quality")) else "bicubic"
 
     def load(self, image, files, p, max_pixels):
         from .dejpeg import file_tables
@@ -270,7 +303,9 @@ class SuperResolveTask(Task):
         C, H, W = x.shape[1:]
         s = p["scale"]
         sigma = max(p.get("sigma") or 0.0, self.jpeg_level(x, p))
-        return SuperResolve((C, H * s, W * s), s, self.kernel(p), sigma), x, False
+        t = p.get("tables")
+        return SuperResolve((C, H * s, W * s), s, self.kernel(p), sigma), x, bool(
+            t is not None and t.source.startswith("estimated"))
 
     def view(self, a, b, p):
         """PSNR / SSIM on the Y channel (BT.601) with ``scale`` pixels cropped from each border."""
