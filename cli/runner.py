@@ -112,12 +112,12 @@ def run_job(job: Job) -> int:
     tk = get_task(job.task)
     use_threads(o.get("threads"))
     try:  # usage errors, refused before any work
-        from restore.api import check_stepless_samples
+        from restore.api import check_stepless_samples, check_unscheduled
         from restore.samplers import check_compatible
 
         recipe = tk.recipe(job.params)
         sampler = o["sampler"] or recipe.sampler
-        check_compatible(sampler, tk)
+        check_unscheduled(sampler, check_compatible(sampler, tk), o.get("steps"), o.get("sigma_max"))
         tk.check_usage(job.params)
         check_samples(sampler, o["samples"], tk)
         check_stepless_samples(None if o["sampler"] else recipe, o["samples"], o.get("steps"))

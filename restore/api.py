@@ -174,6 +174,8 @@ def _alpha_back(alpha: np.ndarray | None, out: Any) -> Any:
         import cv2
 
         alpha = cv2.resize(alpha, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_CUBIC)
+        if np.issubdtype(alpha.dtype, np.floating):  # cubic overshoots at edges (integers saturate)
+            alpha = np.clip(alpha, 0.0, 1.0)
     return np.concatenate([out if out.ndim == 3 else out[:, :, None], alpha[:, :, None].astype(out.dtype)], axis=2)
 
 
@@ -229,9 +231,7 @@ def run(
     name = sampler or rc.sampler
     sspec = check_compatible(name, tk)
     check_samples(name, samples, tk)
-    if not sspec.scheduled and (sigma_max is not None or sigma_min is not None or spacing is not None):
-        raise InputError(f"sampler '{name}' evaluates the prior once at the measurement's noise level: "
-                         "sigma_max / sigma_min / spacing do not apply")
+    check_unscheduled(name, sspec, steps, sigma_max, sigma_min, spacing)
     own = name == rc.sampler  # the task's measured defaults go with its default sampler
     check_stepless_samples(rc if own and sampler is None else None, samples, steps)
     fn = sspec.load()
@@ -312,6 +312,8 @@ def run(
                                               spacing=spacing or "karras")
         with torch.no_grad():
             out = fn(op.denoiser(pri), y, op, sigmas, generator=generator, callback=progress, **hyper)
+        if sspec.inexact:
+            _check_converged(name, op, y, out, n_steps)
     out = op.finish(out, y).float()
     if not bool(torch.isfinite(out).all()):  # never written out (as black) with exit 0
         raise RestoreError(f"{task}: the result holds NaN or inf (sampler {name}, {n_steps} steps, noise level "
@@ -334,6 +336,23 @@ def run(
         params=_shown(tk.reported(p)) | hyper,
         sigma_start=float(sigmas[0]) if sigmas is not None and sspec.scheduled else None,
     )
+
+
+#: a result of an inexact sampler (dps) further than this (RMS, [0, 1] units) beyond 1.5 times
+#: the noise from its measurement is refused: on 64x64 denoising and x2 crops, runs thrown off
+#: lay 24-94 / 255 from it, converged ones within the noise (at most 22 for noise 25)
+#: (benchmarks/results/dps_step.md)
+DIVERGED = 12 / 255
+
+
+def _check_converged(name: str, op, y: torch.Tensor, out: torch.Tensor, n_steps: int) -> None:
+    """Refuse a result that lies far from its measurement ``y`` (a sampler whose fixed-length
+    steps threw the state off): never handed back as a restoration."""
+    far = float(torch.sqrt(((y - op.A(out.clamp(0, 1))) ** 2).flatten(1).mean(1)).max())
+    if far > 1.5 * float(op.sigma_y) + DIVERGED:  # sigma_y: with a model error where the task adds one
+        raise RestoreError(f"{name} did not converge in {n_steps} steps: its result lies {far * 255:.0f}/255 (RMS) "
+                           f"from the measurement, whose noise is {float(op.noise) * 255:.3g}/255; give it more steps "
+                           "(50-100), or take a sampler with an exact data step (dpir, ddnm)")
 
 
 def default_steps(rc, spec, sampler: str | None) -> int:
@@ -376,6 +395,19 @@ def _check_levels(sigma_max, sigma_min, spacing) -> None:
         raise InputError(f"sigma_min ({sigma_min:g}) must not be above sigma_max ({sigma_max:g})")
     if spacing is not None and spacing not in SPACINGS:
         raise InputError(f"spacing must be one of {', '.join(SPACINGS)}, got {spacing!r}")
+
+
+def check_unscheduled(name: str, spec, steps=None, sigma_max=None, sigma_min=None, spacing=None) -> None:
+    """Refuse levels or steps for sampler ``name`` (``spec``) when it evaluates the prior once at
+    the measurement's own level (not scheduled: mmse), where they would be ignored."""
+    if spec.scheduled:
+        return
+    if sigma_max is not None or sigma_min is not None or spacing is not None:
+        raise InputError(f"sampler '{name}' evaluates the prior once at the measurement's noise level: "
+                         "sigma_max / sigma_min / spacing do not apply")
+    if steps not in (None, spec.default_steps):  # never run as asked and reported so
+        raise InputError(f"sampler '{name}' evaluates the prior once at the measurement's noise level: steps "
+                         f"{steps} do not apply" + (" (mmse@poses=N averages N evaluations)" if name == "mmse" else ""))
 
 
 def check_stepless_samples(recipe, samples: int, steps: int | None) -> None:

@@ -72,6 +72,8 @@ def parse_method(spec: str) -> tuple[str, dict]:
         k, _, v = kv.partition("=")
         if not k.strip() or not v.strip():
             raise InputError(f"'{spec}': options go as NAME@KEY=VALUE,... (e.g. mmse@poses=8)")
+        if k.strip() in hyper:
+            raise InputError(f"'{spec}': {k.strip()} given twice")
         try:
             hyper[k.strip()] = int(v) if v.strip().lstrip("-").isdigit() else float(v)
         except ValueError:
@@ -118,6 +120,9 @@ class SamplerSpec:
     #: False: one evaluation at the measurement's own noise level, no schedule (its start
     #: and ``--sigma-max`` do not apply)
     scheduled: bool = True
+    #: its data step is a fixed-length move, not an exact one (dps): in few evaluations it can
+    #: throw the state off, so a result far from the measurement is refused (restore.api.run)
+    inexact: bool = False
 
     def load(self) -> Callable:
         return _load_ref(self.ref)

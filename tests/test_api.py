@@ -195,7 +195,7 @@ def test_each_task_default_sampler_gets_its_measured_options(tiny_prior):
         plain = go(task, momentum=0.0)
         assert plain.params["momentum"] == 0.0 and not torch.allclose(plain.image, default.image)
         assert "momentum" not in go(task, sampler="ddrm").params
-    assert "momentum" not in go("denoise", sigma=0.1).params
+    assert "momentum" not in run(x, "denoise", sigma=0.1, prior=tiny_prior).params
 
 
 def test_samples_need_a_sampler_that_samples():

@@ -51,7 +51,7 @@ def test_generator_per_image_draws_what_each_image_draws_alone():
     ("denoise", {}),  # each image's own estimated sigma
     ("inpaint", {"sampler": "ddnm", "steps": 4}),
     ("inpaint", {"sampler": "repaint", "steps": 3}),
-    ("inpaint", {"sampler": "dps", "steps": 3}),
+    ("inpaint", {"sampler": "pigdm", "steps": 3}),  # the gradient-guided loop (dps refuses a run thrown off)
     ("sr", {"scale": 2, "sampler": "ddrm", "steps": 3}),
     ("deblur", {"kernel": "gaussian:1.2,7", "sigma": 2 / 255, "sampler": "diffpir", "steps": 3}),
 ])

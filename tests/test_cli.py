@@ -640,17 +640,17 @@ def test_folder_rerun_with_other_settings_is_refused(run, imgs):
     r = run("denoise", imgs / "in", "-o", out, "--sigma", "10")  # the same settings: a resume, all kept
     assert r.exit_code == 0 and "skipped 3" in r.output
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    r = run("denoise", imgs / "in", "-o", out, "--sigma", "25", "--steps", "2")
+    r = run("denoise", imgs / "in", "-o", out, "--sigma", "25", "--sampler", "mmse@poses=2")
     assert r.exit_code == 2
     assert "im0.png and 2 other outputs" in r.output and "--sigma 10 (this run: --sigma 25)" in r.output
-    assert "--steps the default (this run: --steps 2)" in r.output and "--overwrite" in r.output
+    assert "options (none) (this run: the sampler's options poses=2)" in r.output and "--overwrite" in r.output
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     r = run("denoise", imgs / "in", "-o", out, "--sigma", "25", "--overwrite")
     assert r.exit_code == 0 and "done 3" in r.output
     assert json.loads(read_note(out / "im1.png"))["settings"]["sigma"] == 25
     write_image(out / "im2.png", read_image(out / "im2.png").array, overwrite=True)  # no note: not judged
     (out / "im0.png").unlink()
-    r = run("denoise", imgs / "in", "-o", out, "--sigma", "25", "--steps", "3")
+    r = run("denoise", imgs / "in", "-o", out, "--sigma", "25", "--sampler", "mmse@poses=3")
     assert r.exit_code == 2 and "im1.png in the output folder was made with" in r.output
     r = run("denoise", imgs / "in", "-o", out, "--sigma", "25")
     assert r.exit_code == 0 and "done 1, skipped 2" in r.output

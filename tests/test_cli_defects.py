@@ -469,7 +469,7 @@ def test_settings_take_a_default_given_by_its_value_and_warn_of_outputs_without_
     for same in (["--sampler", "mmse", "--steps", "1"], ["--sampler", "mmse@poses=1"]):
         r = run("denoise", folder, "-o", out, *same)
         assert r.exit_code == 0 and "skipped 4" in r.output, (same, r.output)
-    r = run("denoise", folder, "-o", out, "--steps", "2")
+    r = run("denoise", folder, "-o", out, "--sampler", "dpir", "--steps", "2")
     assert r.exit_code == 2 and "--steps the default (this run: --steps 2)" in r.output
     m = tmp_path / "m.png"
     write_image(m, np.pad(np.full((6, 6), 255, np.uint8), ((7, 7), (9, 9))))
@@ -497,3 +497,73 @@ def test_dejpeg_output_quality_is_not_the_inputs_jpeg_quality(tmp_path, folder, 
     assert (tmp_path / "q50.jpg").stat().st_size < (tmp_path / "q95.jpg").stat().st_size
     r = run("dejpeg", src, "-o", tmp_path / "t30.jpg", "--jpeg-quality", "30", "--json")
     assert json.loads(r.stdout.splitlines()[-1])["tables"] == "quality 30"
+
+
+# -- an edge-value trial of every task (2026-12-06) -----------------------------------------------
+@pytest.mark.parametrize("args, needle", [
+    (["denoise", "{img}", "--sigma", "25", "--steps", "5"], "evaluates the prior once"),  # was ignored, reported as 5
+    (["denoise", "{img}", "--sigma", "25", "--sigma-max", "20"], "evaluates the prior once"),
+    (["denoise", "{img}", "--sampler", "mmse@poses=1,poses=8"], "poses given twice"),
+])
+def test_options_a_sampler_cannot_take_exit_2_before_any_work(folder, run, args, needle):
+    r = run(*[a.format(img=folder / "im0.png") for a in args])
+    assert r.exit_code == 2 and needle in r.output and "step" not in r.output.split(needle)[0]
+
+
+def test_api_refuses_fractional_integers_and_takes_none_as_the_default():
+    import restore
+    from restore.errors import InputError
+
+    x = np.full((16, 16, 3), 0.5, np.float32)
+    for kw in ({"task": "inpaint", "mask": np.zeros((16, 16), bool), "mask_dilate": 1.5},
+               {"task": "sr", "jpeg_quality": 50.5}, {"task": "dejpeg", "quality": 50.5}):
+        with pytest.raises(InputError, match="must be a whole number"):
+            restore.restore(x, **kw, steps=1)
+    assert restore.restore(x, "sr", scale=None, steps=1).shape == (64, 64, 3)  # None: the default (4)
+
+
+def test_float_alpha_stays_in_range_when_resized(tiny_prior):
+    import restore
+
+    a = np.full((12, 16, 4), 0.5, np.float32)
+    a[:, 8:, 3] = 1.0
+    a[:, :8, 3] = 0.0  # a hard edge: cubic resizing overshoots it
+    out = restore.super_resolve(a, scale=4, steps=1, prior=tiny_prior)
+    assert out.shape == (48, 64, 4) and out[..., 3].min() >= 0.0 and out[..., 3].max() <= 1.0
+
+
+def test_dejpeg_says_which_options_a_jpeg_file_makes_unused(tmp_path, run):
+    from PIL import Image
+
+    src = tmp_path / "q10.jpg"
+    Image.fromarray((np.random.default_rng(0).random((32, 40, 3)) * 255).astype(np.uint8)).save(src, quality=10)
+    r = run("dejpeg", src, "--jpeg-quality", "90", "--chroma", "4:4:4", "-o", tmp_path / "o.png", "--json",
+            "--steps", "1", quiet=False)
+    assert r.exit_code == 0, r.output
+    assert "--jpeg-quality 90 and --chroma 4:4:4 are not used" in r.stderr
+    rec = json.loads(r.stdout.splitlines()[0])
+    assert "quality" not in rec and rec["chroma"] == "4:2:0" and rec["tables"] == "file"
+    small = tmp_path / "small.png"
+    write_image(small, np.zeros((5, 7, 3), np.uint8))
+    r = run("dejpeg", small, "-o", tmp_path / "s.png")
+    assert r.exit_code == 1 and "--jpeg-quality" in r.output and "(--quality)" not in r.output
+
+
+def test_dps_result_thrown_off_its_measurement_is_refused(monkeypatch, tiny_prior):
+    """DPS's fixed-length steps can throw a short run off (the trial's flat bright crop: 10 dB
+    at 20 steps, exit 0): a result far from the measurement is an error, not an image; one
+    within its noise is kept."""
+    import torch
+
+    import restore.samplers.guided as guided
+    from restore.api import run as api_run
+    from restore.errors import RestoreError
+
+    x = torch.full((1, 3, 16, 16), 0.8)
+    monkeypatch.setattr(guided, "dps", lambda den, y, op, sigmas, **k: torch.zeros_like(y))  # thrown off to black
+    with pytest.raises(RestoreError, match="dps did not converge in 7 steps: its result lies 204/255"):
+        api_run(x, "denoise", sigma=0.0, sampler="dps", steps=7, prior=tiny_prior)
+    monkeypatch.setattr(guided, "dps", lambda den, y, op, sigmas, **k: y + 0.1)  # 25.5/255 off, noise 20/255
+    assert api_run(x, "denoise", sigma=20 / 255, sampler="dps", steps=7, prior=tiny_prior).image.shape == x.shape
+    with pytest.raises(RestoreError, match="lies 26/255"):
+        api_run(x, "denoise", sigma=5 / 255, sampler="dps", steps=7, prior=tiny_prior)

@@ -185,6 +185,8 @@ class Param:
             value = str(value)
         elif isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise InputError(f"{self.name} must be a number, got {value!r}")
+        elif self.type is int and not (math.isfinite(value) and float(value).is_integer()):
+            raise InputError(f"{self.name} must be a whole number, got {value!r}")  # never truncated in silence
         if self.choices and value not in self.choices:
             raise InputError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
         if self.range is not None and self.type is not str:
@@ -286,7 +288,8 @@ class Task:
         returns them with the defaults filled in."""
         out = {}
         for q in self.params:
-            v = p.get(q.name, q.default)
+            v = p.get(q.name)
+            v = q.default if v is None else v  # None given: the default, as when left out
             if v is None and q.required:
                 raise InputError(f"{self.name} needs {q.name}")
             out[q.name] = q.check(v)

@@ -417,7 +417,7 @@ def estimate_quality(x: torch.Tensor, offset: tuple[int, int] = (0, 0)) -> int:
     H, W = x.shape[-2] - offset[0], x.shape[-1] - offset[1]
     if W < 8 or H < 8:
         raise InputError(f"the image is {W}x{H}, under 8 px {'wide' if W < 8 else 'high'}: it holds no whole 8x8 "
-                         "block to read the JPEG quality from; give it (--quality)")
+                         "block to read the JPEG quality from; give it (--jpeg-quality; quality= in the API)")
     w = _windows(x, 8, offset)
     c = dct8(_luma(w)).reshape(-1, 64)
     # a block with a clipped pixel (0 or 255) is off the quantisation's lattice: left out
@@ -517,7 +517,8 @@ class DejpegTask(Task):
         Param("quality", int, None, "JPEG quality (Pillow / libjpeg standard tables) of an image given without "
                                     "its file (estimated from the image when omitted; ignored for a JPEG file, "
                                     "whose own tables are read).", range=(1, 100), flag="--jpeg-quality"),
-        Param("chroma", str, "4:2:0", "Chroma subsampling assumed without the file (a JPEG file's own is read).",
+        Param("chroma", str, None, "Chroma subsampling assumed without the file (default 4:2:0, Pillow's; a JPEG "
+                                   "file's own is read).",
               choices=("4:2:0", "4:2:2", "4:4:4")),
         Param("strength", float, 1.0, "Multiplies the sampler's levels: below 1 keeps more texture (and "
                                       "artefacts), above 1 smooths more.", range=(0.1, 10)),
@@ -584,6 +585,8 @@ class DejpegTask(Task):
         """With the tables settled, their source ("file", "quality N", "estimated quality N")
         and their chroma subsampling, not the option's default (a 4:4:4 file is 4:4:4)."""
         q = {**p, **_tables_reported(p.get("tables"))}
+        if isinstance(p.get("tables"), JpegTables) and p["tables"].source == "file":
+            q.pop("quality", None)  # not used: the file's own tables were (warned)
         if isinstance(p.get("tables"), JpegTables) and len(p["tables"].tables) == 1:
             q.pop("chroma", None)  # a gray JPEG has no chroma
         return q
@@ -610,10 +613,13 @@ class DejpegTask(Task):
 
     def warnings(self, x, p):
         t = p.get("tables")
-        if p.get("quality") is not None and isinstance(t, JpegTables) and t.source == "file":
-            return [f"--jpeg-quality {p['quality']} is not used: a JPEG file's own quantisation tables are read "
-                    "(the option is for images given without their file)"]
-        return []
+        if not (isinstance(t, JpegTables) and t.source == "file"):
+            return []
+        unused = [f"--jpeg-quality {p['quality']}"] if p.get("quality") is not None else []
+        unused += [f"--chroma {p['chroma']}"] if p.get("chroma") is not None else []
+        return [f"{' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used: a JPEG file's own "
+                "quantisation tables and chroma subsampling are read (the options are for images given without "
+                "their file)"] if unused else []
 
     # -- evaluation --------------------------------------------------------------------------
     def degrade(self, name, img, index, quality=10, subsampling=None, **_):
