@@ -225,6 +225,26 @@ def test_no_jpeg_read_where_there_is_none():
         assert estimate_jpeg(to_tensor(img)) is None
 
 
+@pytest.mark.parametrize("dy,dx", [(3, 5), (8, 8), (13, 0)])
+def test_a_decode_cropped_off_its_grid_is_read_on_the_files_grid(tmp_path, dy, dx):
+    """A JPEG decoded, then cropped (a screenshot's part): the blocks' and the 4:2:0 MCUs'
+    start is read from the pixels, and the coefficients read from the crop on that grid are
+    the file's own (all but the partial first row and column of blocks)."""
+    from restore.tasks.dejpeg import DejpegTask
+
+    path = _jpeg((_photo(80, 96) * 0.8).astype(np.uint8), tmp_path, quality=20)
+    full, x, _ = _op(path)
+    crop = x[..., dy:, dx:].float()
+    t = DejpegTask().tables_for(crop, {})
+    assert t.source == "estimated quality 20" and t.offset == ((16 - dy) % 16, (16 - dx) % 16)
+    op = Dejpeg(tuple(crop.shape[1:]), t, crop)
+    assert (op.top, op.left) == (dy, dx)  # the crop completed back onto the file's grid
+    for i, (kc, kf) in enumerate(zip(op.k, full.k)):
+        f = 8 * (2 if i else 1)  # chroma blocks cover 16 px
+        y0, x0 = -(-dy // f), -(-dx // f)  # the first whole blocks
+        assert kc.shape == kf.shape and float((kc[:, y0:, x0:] == kf[:, y0:, x0:]).double().mean()) > 0.99, i
+
+
 def test_sr_reads_a_jpeg_from_its_pixels_once(tiny_prior, monkeypatch):
     """super-resolution of a decoded JPEG without its file: the tables estimated from the pixels
     (the quantisation as measurement noise, the box kernel), once for the whole image even when

@@ -42,7 +42,7 @@ from ..samplers.common import from_pose, to_pose
 from .base import Case, Operator, Param, Recipe, Task, from_np
 
 __all__ = ["BandDenoiser", "Dejpeg", "DejpegTask", "JpegTables", "estimate_jpeg", "estimate_quality", "file_tables",
-           "jpeg_grid", "jpeg_tables", "read_tables", "standard_tables"]
+           "jpeg_grid", "jpeg_tables", "mcu_offset", "read_tables", "standard_tables"]
 
 # Annex K tables of the JPEG standard (natural, row-major order), which libjpeg scales by quality.
 _LUMA = np.array([
@@ -73,6 +73,9 @@ class JpegTables:
     chroma: tuple[int, int] = (2, 2)
     source: str = "file"  # "file", "quality N", "estimated quality N"
     orientation: int = 1  # the file's EXIF orientation: the image is restored as displayed, the grid is the file's
+    #: where the first whole block (MCU: 16 px with 4:2:0) starts, in the file's pixel order: (0, 0) for a
+    #: file, otherwise read from the pixels of a decoded JPEG cropped after its decode (:func:`estimate_jpeg`)
+    offset: tuple[int, int] = (0, 0)
 
     def __repr__(self) -> str:  # short: it appears in batch keys and reports
         return f"JpegTables({self.source}, chroma {self.chroma[1]}x{self.chroma[0]})"
@@ -263,21 +266,27 @@ class Dejpeg(Operator):
         if self.o in (5, 6, 7, 8):
             H, W = W, H
         self.fy, self.fx = tables.chroma if C == 3 else (1, 1)
-        self.Hp = -(-H // (8 * self.fy)) * 8 * self.fy
-        self.Wp = -(-W // (8 * self.fx)) * 8 * self.fx
+        # rows / columns before the first whole block: a cropped decode's partial blocks, completed
+        # by repeating its edge as the encoder repeats the far edges
+        self.top, self.left = (-tables.offset[0]) % (8 * self.fy), (-tables.offset[1]) % (8 * self.fx)
+        self.Hp = -(-(H + self.top) // (8 * self.fy)) * 8 * self.fy
+        self.Wp = -(-(W + self.left) // (8 * self.fx)) * 8 * self.fx
         self.k = self._coefficients(decoded.double())  # per component: (B, h, w, 8, 8) integers
 
     def file_planes(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` (display order) as the encoder's full-resolution components: the file's
         pixel order, padded to its block grid, JFIF YCbCr (or level-shifted gray), 0-255."""
-        x = _pad(to_file(x, self.o), self.Hp, self.Wp)
+        x = to_file(x, self.o)
+        if self.top or self.left:
+            x = F.pad(x, (self.left, 0, self.top, 0), mode="replicate")
+        x = _pad(x, self.Hp, self.Wp)
         return to_ycc(x) if x.shape[1] == 3 else x * 255.0 - 128.0
 
     def from_planes(self, p: torch.Tensor, H: int, W: int) -> torch.Tensor:
         """The inverse of :meth:`file_planes`, cropped to ``H x W`` as displayed."""
         x = from_ycc(p) if p.shape[1] == 3 else (p + 128.0) / 255.0
         hf, wf = (H, W) if self.o < 5 else (W, H)  # the file's own sides
-        return to_display(x[..., :hf, :wf], self.o)
+        return to_display(x[..., self.top : self.top + hf, self.left : self.left + wf], self.o)
 
     def _pooled(self, c: torch.Tensor) -> torch.Tensor:
         """A chroma plane ``(B, 1, H, W)`` as the encoder codes it: box-averaged over its subsampling."""
@@ -392,15 +401,15 @@ def _luma(x: torch.Tensor) -> torch.Tensor:
     return to_ycc(p)[:, 0] if p.shape[1] == 3 else p[:, 0] * 255.0 - 128.0
 
 
-def _windows(x: torch.Tensor, size: int, offset: tuple[int, int], n: int = 128) -> torch.Tensor:
+def _windows(x: torch.Tensor, size: int, offset: tuple[int, int], n: int = 128, step: int = 8) -> torch.Tensor:
     """``size x size`` windows of the first image of ``x`` (``(B, C, H, W)``) at ``offset`` plus
-    multiples of 8, up to ``n`` rows and ``n`` columns of them evenly spread over the image,
-    side by side: ``(1, C, rows * size, cols * size)`` (empty for an image too small)."""
+    multiples of ``step``, up to ``n`` rows and ``n`` columns of them evenly spread over the
+    image, side by side: ``(1, C, rows * size, cols * size)`` (empty for an image too small)."""
     def starts(o: int, L: int) -> torch.Tensor:
-        k = (L - o - size) // 8 + 1  # windows that fit
+        k = (L - o - size) // step + 1  # windows that fit
         if k <= 0:
             return torch.zeros(0, dtype=torch.long)
-        return o + 8 * torch.linspace(0, k - 1, min(k, n)).round().long().unique()
+        return o + step * torch.linspace(0, k - 1, min(k, n)).round().long().unique()
 
     ys, xs = starts(offset[0], x.shape[-2]), starts(offset[1], x.shape[-1])
     d = torch.arange(size)
@@ -465,6 +474,37 @@ def jpeg_grid(x: torch.Tensor) -> tuple[int, int]:
     score = [zeros(oy, ox) for oy in range(8) for ox in range(8)]
     best = max(range(64), key=score.__getitem__)
     return best // 8, best % 8
+
+
+def mcu_offset(x: torch.Tensor, offset: tuple[int, int], tables: JpegTables) -> tuple[int, int]:
+    """Where the MCUs (``8 fy x 8 fx`` px: 16 with 4:2:0) of a decoded colour JPEG start in ``x``
+    (``(1, 3, H, W)`` in [0, 1]), given where its 8x8 luma blocks do (:func:`jpeg_grid`) and its
+    ``tables``: of the luma-block offsets a multiple of 8 apart, the one under which the
+    subsampled chroma's coefficients (the decoder's upsampling undone, as
+    :class:`Dejpeg` reads them) sit nearest multiples of the chroma table's steps; read on
+    the top-left 512 x 512 at most. The luma blocks' own offset unless another fits better."""
+    fy, fx = tables.chroma
+    if x.shape[1] != 3 or (fy, fx) == (1, 1):
+        return offset
+    q = torch.as_tensor(tables.tables[1]).reshape(64)
+    use = q >= 4
+
+    def off_grid(oy: int, ox: int) -> float:
+        w = x[:1, :, oy : oy + 512, ox : ox + 512].double()
+        H, W = (w.shape[-2] // (8 * fy)) * 8 * fy, (w.shape[-1] // (8 * fx)) * 8 * fx
+        if H == 0 or W == 0 or not bool(use.any()):
+            return 1.0
+        c = F.avg_pool2d(to_ycc(w[..., :H, :W])[:, 1:], (fy, fx))
+        c = _smooth_inverse(c, -2) if fy > 1 else c
+        c = _smooth_inverse(c, -1) if fx > 1 else c
+        r = (dct8(c[0]).reshape(-1, 64) / q.to(c))[:, use]
+        r = r[r.abs() >= 0.5]
+        return float(((r - r.round()) ** 2).mean()) if r.numel() >= 32 else 1.0
+
+    cands = [(offset[0] + 8 * i, offset[1] + 8 * j) for i in range(fy) for j in range(fx)]
+    err = {o: off_grid(*o) for o in cands}
+    best = min(cands, key=err.__getitem__)
+    return best if err[best] < 0.8 * err[cands[0]] else cands[0]
 
 
 def estimate_jpeg(x: torch.Tensor) -> tuple[int, tuple[int, int]] | None:
@@ -557,11 +597,12 @@ class DejpegTask(Task):
         if p.get("tables") is not None:
             return p["tables"]
         chroma = {"4:2:0": (2, 2), "4:2:2": (1, 2), "4:4:4": (1, 1)}[p.get("chroma") or "4:2:0"]
+        # from the pixels: where the blocks start (a decode cropped later) and, unless given, the quality
+        found = estimate_jpeg(x) if min(x.shape[-2:]) >= 16 else (estimate_quality(x), (0, 0))
+        est, off = found if found is not None else (100, (0, 0))
         q = p.get("quality")
-        if q is None:
-            t = jpeg_tables(estimate_quality(x), x.shape[1], chroma)
-            return JpegTables(t.tables, t.chroma, "estimated " + t.source)
-        return jpeg_tables(q, x.shape[1], chroma)
+        t = jpeg_tables(est if q is None else q, x.shape[1], chroma)
+        return dataclasses.replace(t, source=("estimated " if q is None else "") + t.source, offset=mcu_offset(x, off, t))
 
     def check(self, x, p):
         """Also settles the tables (given, from ``quality``, or estimated from a single
