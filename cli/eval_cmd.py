@@ -41,7 +41,8 @@ def _common(f):
     opts = [
         click.option("--samplers", default=None,
                      help="Comma- or '+'-separated samplers (default: the task's default); with options, "
-                          "'+'-separated: 'dpir@sigma_max=0.3+ddnm@eta=0.5'."),
+                          "'+'-separated: 'dpir@sigma_max=0.3+ddnm@eta=0.5'. Options as the Python API takes "
+                          "them: levels in 0-1 units (sigma_max=0.3 is 76.5 of 255)."),
         click.option("--steps", default=None, help="Comma-separated step counts to compare (default: sampler's)."),
         click.option("--baselines", is_flag=True,
                      help="Add the classical tools, measured in the same run, and a row for the input as given "

@@ -567,3 +567,21 @@ def test_dps_result_thrown_off_its_measurement_is_refused(monkeypatch, tiny_prio
     assert api_run(x, "denoise", sigma=20 / 255, sampler="dps", steps=7, prior=tiny_prior).image.shape == x.shape
     with pytest.raises(RestoreError, match="lies 26/255"):
         api_run(x, "denoise", sigma=5 / 255, sampler="dps", steps=7, prior=tiny_prior)
+
+
+def test_warnings_name_what_was_given(tmp_path, run):
+    """A spike kernel in a large file is judged by its support, not the file's size; a mostly
+    transparent image under --mask alpha is told about its transparent pixels, not a mask's white."""
+    k = np.zeros((64, 64), np.uint8)
+    k[32, 32] = 255
+    write_image(tmp_path / "spike.png", k)
+    write_image(tmp_path / "r.png", (np.random.default_rng(0).random((100, 100, 3)) * 255).astype(np.uint8))
+    r = run("deblur", tmp_path / "r.png", "--kernel", tmp_path / "spike.png", "--sigma", "1", "--steps", "1",
+            "-o", tmp_path / "d.png", quiet=False)
+    assert r.exit_code == 0 and "spans more than" not in r.output
+    a = np.zeros((40, 48, 4), np.uint8)
+    a[..., :3], a[10:14, 10:14, 3] = 120, 255
+    write_image(tmp_path / "clear.png", a)
+    r = run("inpaint", tmp_path / "clear.png", "--mask", "alpha", "--steps", "1", "-o", tmp_path / "c.png",
+            quiet=False)
+    assert r.exit_code == 0 and "the transparent pixels mark 99 % of the image" in r.output and "white" not in r.output

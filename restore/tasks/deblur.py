@@ -469,9 +469,11 @@ class DeblurTask(Task):
     def warnings(self, x, p):
         if p.get("kernel") is None:
             return []
-        k, side = parse_kernel(p["kernel"]), min(x.shape[-2:])
-        if max(k.shape) > LARGE_KERNEL * side:
-            return [f"the kernel ({k.shape[1]}x{k.shape[0]}) spans more than {LARGE_KERNEL:.0%} of the image's "
+        k, side = np.asarray(parse_kernel(p["kernel"])), min(x.shape[-2:])
+        on = np.argwhere(np.abs(k) > 1e-3 * np.abs(k).max())  # its support, not its file's size
+        h, w = (on.max(0) - on.min(0) + 1) if len(on) else k.shape
+        if max(h, w) > LARGE_KERNEL * side:
+            return [f"the kernel ({w}x{h}) spans more than {LARGE_KERNEL:.0%} of the image's "
                     f"shorter side ({side} px): a blur this wide leaves little to recover, and the result may be "
                     "worse than the input"]
         return []

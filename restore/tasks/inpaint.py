@@ -999,7 +999,8 @@ class InpaintTask(Task):
     default_note = (f"for holes up to {2 * SCENE_RADIUS} px wide; wider ones get the scene fill: PatchMatch, "
                     "no evaluations, where pypatchmatch is installed")
     helper_args = (("mask", None),)  # or known=, or mask_source="alpha"
-    helper_doc = """Fill the pixels ``mask`` marks; known pixels are kept exactly.
+    helper_doc = """Fill the pixels ``mask`` marks; known pixels are kept exactly (a float64 image's to
+    float32's precision, about 1e-8: the work is done in float32).
 
     ``mask``: ``H x W``, True / 1 / values at half the range or more (128 of 255) = pixels to fill
     (or ``known=``, True = observed; or, for an RGBA image, ``mask_source="alpha"``: its
@@ -1290,7 +1291,12 @@ class InpaintTask(Task):
                 1 - torch.as_tensor(k).float().mean())
             if frac > MOSTLY_HOLE:
                 pct = f"{frac * 100:.0f}" if frac < 0.995 else f"{math.floor(frac * 1000) / 10:.1f}"  # never "100"
-                if p.get("invert_mask"):  # the mask was inverted as asked: the advice is the other way round
+                if p.get("mask_source") == "alpha":  # the holes are the transparent pixels, not a mask's white
+                    out.append(f"the opaque pixels (--invert-mask) mark {pct} % of the image to fill; drop "
+                               "--invert-mask to fill the transparent ones" if p.get("invert_mask") else
+                               f"the transparent pixels mark {pct} % of the image to fill; if they are the pixels "
+                               "to keep, pass --invert-mask (the opaque ones are filled)")
+                elif p.get("invert_mask"):  # the mask was inverted as asked: the advice is the other way round
                     out.append(f"the mask, inverted by --invert-mask, marks {pct} % of the image to fill; "
                                f"if its white already marks the holes, drop --invert-mask")
                 else:
