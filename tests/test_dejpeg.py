@@ -245,6 +245,20 @@ def test_a_decode_cropped_off_its_grid_is_read_on_the_files_grid(tmp_path, dy, d
         assert kc.shape == kf.shape and float((kc[:, y0:, x0:] == kf[:, y0:, x0:]).double().mean()) > 0.99, i
 
 
+def test_a_batch_of_crops_reads_each_ones_grid(tmp_path, tiny_prior):
+    """Two crops cut differently, given together with their quality: each is restored on its
+    own grid, as alone."""
+    from restore.api import run
+
+    path = _jpeg((_photo(80, 96) * 0.8).astype(np.uint8), tmp_path, quality=20)
+    x = to_tensor(read_image(path).color)
+    pair = torch.cat([x[..., 3:67, 5:85], x[..., 8:72, 0:80]])
+    both = run(pair, "dejpeg", quality=20, steps=1, prior=tiny_prior).image
+    for i in range(2):
+        alone = run(pair[i : i + 1], "dejpeg", quality=20, steps=1, prior=tiny_prior)
+        assert torch.equal(both[i : i + 1], alone.image) and alone.params["tables"] == "quality 20"
+
+
 def test_sr_reads_a_jpeg_from_its_pixels_once(tiny_prior, monkeypatch):
     """super-resolution of a decoded JPEG without its file: the tables estimated from the pixels
     (the quantisation as measurement noise, the box kernel), once for the whole image even when

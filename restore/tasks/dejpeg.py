@@ -605,8 +605,8 @@ class DejpegTask(Task):
         return dataclasses.replace(t, source=("estimated " if q is None else "") + t.source, offset=mcu_offset(x, off, t))
 
     def check(self, x, p):
-        """Also settles the tables (given, from ``quality``, or estimated from a single
-        image), so that the recipe's levels follow them."""
+        """Also settles a single image's tables (given, or from ``quality`` or estimated, on
+        the grid read from its pixels), so that the recipe's levels follow them."""
         out = super().check(x, p)
         t = out.get("tables")
         if t is not None and not isinstance(t, JpegTables):
@@ -615,12 +615,14 @@ class DejpegTask(Task):
             raise InputError(f"dejpeg takes gray or RGB images, got {x.shape[1]} channels")
         if t is not None and len(t.tables) != x.shape[1]:
             raise InputError(f"JPEG tables for {len(t.tables)} component(s) but the image has {x.shape[1]} channel(s)")
-        if t is None and (out.get("quality") is not None or x.shape[0] == 1):
+        if t is None and x.shape[0] == 1:
             out["tables"] = self.tables_for(x, out)
         return out
 
     def estimates(self, p):
-        return p.get("tables") is None and p.get("quality") is None
+        """Without a file's tables each image's grid (and quality, unless given) is read from
+        its own pixels: one image at a time."""
+        return p.get("tables") is None
 
     def reported(self, p):
         """With the tables settled, their source ("file", "quality N", "estimated quality N")
