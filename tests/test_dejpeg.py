@@ -210,9 +210,41 @@ def test_a_jpeg_read_from_its_pixels_cropped_or_not(q):
     dec = _decoded(_photo(96, 112), q)
     for dy, dx in ((0, 0), (3, 5), (7, 1)):
         for img in (dec[dy:, dx:], np.asarray(Image.fromarray(dec[dy:, dx:]).convert("L"))):
-            est, off = estimate_jpeg(to_tensor(img))
-            assert off == ((8 - dy) % 8, (8 - dx) % 8) == jpeg_grid(to_tensor(img))
+            est, off, turned = estimate_jpeg(to_tensor(img))
+            assert off == ((8 - dy) % 8, (8 - dx) % 8) == jpeg_grid(to_tensor(img)) and not turned
             assert np.array_equal(standard_tables(est)[0], standard_tables(q)[0]) or abs(est - q) <= 2
+        # turned by 90 degrees after the decode: the blocks' frequencies swap, the tables are read transposed
+        est, off, turned = estimate_jpeg(to_tensor(np.ascontiguousarray(np.rot90(dec[dy:, dx:]))))
+        assert turned and (np.array_equal(standard_tables(est)[0], standard_tables(q)[0]) or abs(est - q) <= 2)
+
+
+@pytest.mark.parametrize("sub,chroma", [(0, (1, 1)), (1, (1, 2)), (2, (2, 2))])
+def test_a_decodes_chroma_subsampling_is_read_from_its_pixels(sub, chroma):
+    """Without the file, 4:4:4, 4:2:2 and 4:2:0 are told apart by the chroma's fit to the
+    chroma table's lattice (and the MCUs' start with them); --chroma still sets it."""
+    from restore.tasks.dejpeg import DejpegTask
+
+    buf = io.BytesIO()
+    Image.fromarray((_photo(96, 112) * 0.8).astype(np.uint8)).save(buf, "JPEG", quality=25, subsampling=sub)
+    buf.seek(0)
+    x = to_tensor(np.asarray(Image.open(buf).convert("RGB"))[5:, 3:])
+    t = DejpegTask().tables_for(x, {})
+    assert t.chroma == chroma and t.offset == ((8 * chroma[0] - 5) % (8 * chroma[0]), (8 * chroma[1] - 3) % (8 * chroma[1]))
+    assert DejpegTask().tables_for(x, {"chroma": "4:2:0"}).chroma == (2, 2)
+
+
+def test_a_screenshot_is_not_read_as_a_coarse_jpeg():
+    """Flat fills and thin lines (a screenshot): its few unclipped blocks fitted coarse tables by
+    chance (quality 7-16 read for 40-80); now its true quality or none."""
+    a = np.full((180, 240, 3), (240, 240, 245), np.uint8)
+    a[:24] = (40, 90, 160)
+    for i in range(8):
+        a[34 + 16 * i : 36 + 16 * i, 10 : 10 + 17 * (i + 5)] = 20
+    a[100:170, 150:230] = (200, 60, 60)
+    a[110:150, 160:200] = 255
+    for q in (30, 40, 60, 80):
+        found = estimate_jpeg(to_tensor(_decoded(a, q)))
+        assert found is None or abs(found[0] - q) <= 2, (q, found)
 
 
 def test_no_jpeg_read_where_there_is_none():
@@ -221,7 +253,9 @@ def test_no_jpeg_read_where_there_is_none():
     a = _photo(96, 112)
     resized = np.asarray(Image.fromarray(_decoded(a, 20)).resize((56, 48), Image.BICUBIC))
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3)).astype(np.uint8)
-    for img in (a, resized, noise, _decoded(a, 20)[:15, :40]):
+    slide = np.zeros((64, 96, 3), np.uint8)  # flat fills never saved as JPEG (Set14's ppt3 read as quality 1)
+    slide[:, :40], slide[20:40, 50:90] = (250, 250, 250), (30, 60, 200)
+    for img in (a, resized, noise, _decoded(a, 20)[:15, :40], slide):
         assert estimate_jpeg(to_tensor(img)) is None
 
 
@@ -354,7 +388,9 @@ def test_sr_of_a_jpeg_counts_its_quantisation(tiny_prior_dir, tmp_path):
     assert op.kernel == JPEG_KERNEL and op.sigma_y == pytest.approx(JPEG_NOISE * t.level)
     op, _, _ = tk.build(x, tk.check(x, {"scale": 2, "jpeg_quality": 80}))
     assert op.sigma_y == pytest.approx(JPEG_NOISE * t.level)
-    op, _, _ = tk.build(x, tk.check(x, {"scale": 2}))
+    op, _, _ = tk.build(x, tk.check(x, {"scale": 2}))  # the decode alone: its blocks read
+    assert op.kernel == JPEG_KERNEL and op.sigma_y == pytest.approx(JPEG_NOISE * t.level, rel=0.05)
+    op, _, _ = tk.build(x, tk.check(x, {"scale": 2, "jpeg_quality": 0}))  # not a JPEG
     assert op.kernel == "bicubic" and op.sigma_y == 0
     op, _, _ = tk.build(x, tk.check(x, {"scale": 2, "tables": t, "kernel": "bicubic"}))
     assert op.kernel == "bicubic"
@@ -390,7 +426,7 @@ def test_json_reports_the_tables_used(tiny_prior_dir, tmp_path):
     r = CliRunner().invoke(main, ["dejpeg", str(png), "--steps", "1", "--weights", str(tiny_prior_dir),
                                   "-o", str(tmp_path / "e.png")])
     assert r.exit_code == 0, r.output
-    assert "estimated quality" in r.stderr and "no JPEG file" in r.stderr and "noise sigma" not in r.stderr
+    assert "no JPEG file" in r.stderr and "noise sigma" not in r.stderr
     rec, _ = run("sr", tmp_path / "h.jpg", "--scale", "2", "-o", tmp_path / "s.png")
     assert rec["kernel"] == "box" and rec["tables"] == "file"
     # a PNG of a JPEG: its blocks are read (the note says so), --jpeg-quality 0 says it is not one

@@ -42,7 +42,8 @@ from ..samplers.common import from_pose, to_pose
 from .base import Case, Operator, Param, Recipe, Task, from_np
 
 __all__ = ["BandDenoiser", "Dejpeg", "DejpegTask", "JpegTables", "estimate_jpeg", "estimate_quality", "file_tables",
-           "jpeg_grid", "jpeg_tables", "mcu_offset", "read_tables", "standard_tables"]
+           "jpeg_grid", "jpeg_tables", "mcu_offset", "read_subsampling", "read_tables",
+           "standard_tables"]
 
 # Annex K tables of the JPEG standard (natural, row-major order), which libjpeg scales by quality.
 _LUMA = np.array([
@@ -416,40 +417,77 @@ def _windows(x: torch.Tensor, size: int, offset: tuple[int, int], n: int = 128, 
     return x[:1][:, :, (ys[:, None] + d).reshape(-1)][..., (xs[:, None] + d).reshape(-1)]
 
 
-def estimate_quality(x: torch.Tensor, offset: tuple[int, int] = (0, 0)) -> int:
-    """The Pillow / libjpeg quality whose luma table best explains ``x``'s block DCT
-    coefficients (``(1, C, H, W)`` in [0, 1]; blocks from row ``offset[0]``, column
-    ``offset[1]``; 16,384 of them at most, evenly spread; blocks with a clipped pixel left out):
-    of the coarsest tables under which the coefficients sit near multiples of the steps, the
-    one they fit best; 100 when none does (not a JPEG's, or one saved at a quality too high to
-    tell)."""
+#: the fewest nonzero AC coefficients a quality is read from (the DC left out: a screenshot's
+#: flat fills, a DC each, fitted coarse tables by chance)
+MIN_COEFFICIENTS = 48
+
+
+def _quality_fit(x: torch.Tensor, offset: tuple[int, int]) -> tuple[float, int, bool]:
+    """``(distance, quality, transposed)``: :func:`estimate_quality`'s reading, with the luma
+    table also tried transposed (a decode turned by 90 degrees: its blocks' frequencies swap),
+    and how near the coefficients lie to its lattice (1 when no table fits)."""
     H, W = x.shape[-2] - offset[0], x.shape[-1] - offset[1]
     if W < 8 or H < 8:
         raise InputError(f"the image is {W}x{H}, under 8 px {'wide' if W < 8 else 'high'}: it holds no whole 8x8 "
                          "block to read the JPEG quality from; give it (--jpeg-quality; quality= in the API)")
     w = _windows(x, 8, offset)
-    c = dct8(_luma(w)).reshape(-1, 64)
-    # a block with a clipped pixel (0 or 255) is off the quantisation's lattice: left out
-    c = c[~_blocks(((w <= 0) | (w >= 1)).any(1)).flatten(-2).any(-1).reshape(-1)]
-    run: dict[int, float] = {}  # the first qualities in a row under which the coefficients sit on the grid
-    for qual in range(1, 101):
-        q = torch.as_tensor(standard_tables(qual)[0].reshape(64))
-        use = q >= 4  # steps well above the decoder's rounding noise
-        if not bool(use.any()):
-            break
-        r = c[:, use] / q[use]
-        r = r[r.abs() >= 0.5]  # the coefficients this table keeps (a coarse table rounds the rest to 0)
-        if r.numel() < 32:
-            continue
-        off = float(((r - r.round()) ** 2).mean())  # 1/12 for values off the grid, near 0 on it
-        if off < 0.02:
-            run[qual] = off
-        elif run:
-            break
-    # neighbouring qualities' steps differ by a unit or two, so the few first multiples of the
-    # file's steps sit near theirs too: the one the coefficients fit best (a table of half the
-    # steps, which fits all of them, lies past the qualities that do not)
-    return min(run, key=run.__getitem__) if run else 100
+    c = torch.round(dct8(_luma(w)).reshape(-1, 64) * 64) / 64
+    clipped = _blocks(((w <= 0) | (w >= 1)).any(1)).flatten(-2).any(-1).reshape(-1)  # off the lattice there
+    # each block once: a screenshot's flat fills and repeated glyphs would outvote the rest
+    c, clean = torch.unique(c, dim=0), torch.unique(c[~clipped], dim=0)
+
+    def strict(qv: torch.Tensor, use: torch.Tensor) -> float | None:
+        r = clean[:, use] / qv[use]
+        r = r[r.abs() >= 0.5]
+        return float(((r - r.round()) ** 2).mean()) if r.numel() >= MIN_COEFFICIENTS else None
+
+    found = []  # per orientation: (the first quality that fits, the best of those in a row, transposed)
+    for transposed in (False, True):
+        run: dict[int, float] = {}  # the first qualities in a row under which the coefficients sit on the grid
+        for qual in range(1, 101):
+            q = torch.as_tensor(standard_tables(qual)[0])
+            q = (q.T if transposed else q).reshape(64)
+            use = (q >= 4) & (torch.arange(64) > 0)  # AC steps well above the decoder's rounding noise
+            if not bool(use.any()):
+                break
+            r = c[:, use] / q[use]
+            r = r[r.abs() >= 0.5]  # the coefficients this table keeps (a coarse table rounds the rest to 0)
+            if r.numel() < MIN_COEFFICIENTS:
+                continue
+            # on the lattice or not: the mean squared distance to it (1/12 off it, near 0 on it) of the
+            # nearest 80 %, as a block with a clipped pixel (0 or 255: a white sky's edge) lies off it
+            d = (r - r.round()) ** 2
+            off = float(d.mean())
+            if 0.02 <= off < 0.016 + 0.05:  # else the nearest 80 % are surely (not) on it: no sort needed
+                d = d[:: max(1, d.numel() // 50000)].sort().values
+                off = float(d[: max(1, int(0.8 * d.numel()))].mean())
+            if off < 0.02:
+                # which of the run fits best: the unclipped blocks' full mean where they are enough (the
+                # few large multiples that tell neighbouring tables apart are what the 80 % leave out)
+                full = strict(q, use)
+                run[qual] = off if full is None else full
+            elif run:
+                break
+        # neighbouring qualities' steps differ by a unit or two, so the few first multiples of the
+        # file's steps sit near theirs too: the one the coefficients fit best (a table of half the
+        # steps, which fits all of them, lies past the qualities that do not)
+        if run:
+            best = min(run, key=run.__getitem__)
+            found.append((min(run), run[best], best, transposed))
+    # the turned tables' multiples sit on a much finer table's too (the other way round): the
+    # orientation whose table fits first, the coarser, is the file's; of two as coarse, the nearer
+    first = min(found)[0] if found else None
+    return min((f[1], f[2], f[3]) for f in found if f[0] == first) if found else (1.0, 100, False)
+
+
+def estimate_quality(x: torch.Tensor, offset: tuple[int, int] = (0, 0)) -> int:
+    """The Pillow / libjpeg quality whose luma table best explains ``x``'s block DCT
+    coefficients (``(1, C, H, W)`` in [0, 1]; blocks from row ``offset[0]``, column
+    ``offset[1]``; 16,384 of them at most, evenly spread, each block once): of the coarsest
+    tables under which the AC coefficients sit near multiples of the steps (the nearest 80 %:
+    clipping moves some off), the one they fit best; 100 when none does (not a JPEG's, one saved
+    at a quality too high to tell, or too few coefficients to tell)."""
+    return _quality_fit(x, offset)[1]
 
 
 def jpeg_grid(x: torch.Tensor) -> tuple[int, int]:
@@ -476,48 +514,69 @@ def jpeg_grid(x: torch.Tensor) -> tuple[int, int]:
     return best // 8, best % 8
 
 
+def _chroma_off_grid(x: torch.Tensor, oy: int, ox: int, tables: JpegTables) -> float:
+    """How far the chroma of ``x`` (``(1, 3, H, W)`` in [0, 1]), its MCUs taken to start at row
+    ``oy``, column ``ox`` and subsampled as ``tables`` say (the decoder's upsampling undone, as
+    :class:`Dejpeg` reads it), lies from the chroma table's lattice: the mean squared distance
+    of its coefficients to multiples of the steps (1/12 off the lattice); read on the first
+    512 x 512 at most; 1 with too few coefficients to tell."""
+    fy, fx = tables.chroma
+    q = torch.as_tensor(tables.tables[1]).reshape(64)
+    use = q >= 4  # the DC too: a grey scene's chroma has few AC coefficients left
+    w = x[:1, :, oy : oy + 512, ox : ox + 512].double()
+    H, W = (w.shape[-2] // (8 * fy)) * 8 * fy, (w.shape[-1] // (8 * fx)) * 8 * fx
+    if H == 0 or W == 0 or not bool(use.any()):
+        return 1.0
+    c = F.avg_pool2d(to_ycc(w[..., :H, :W])[:, 1:], (fy, fx))
+    c = _smooth_inverse(c, -2) if fy > 1 else c
+    c = _smooth_inverse(c, -1) if fx > 1 else c
+    r = (dct8(c[0]).reshape(-1, 64) / q.to(c))[:, use]
+    r = r[r.abs() >= 0.5]
+    return float(((r - r.round()) ** 2).mean()) if r.numel() >= 32 else 1.0
+
+
 def mcu_offset(x: torch.Tensor, offset: tuple[int, int], tables: JpegTables) -> tuple[int, int]:
     """Where the MCUs (``8 fy x 8 fx`` px: 16 with 4:2:0) of a decoded colour JPEG start in ``x``
     (``(1, 3, H, W)`` in [0, 1]), given where its 8x8 luma blocks do (:func:`jpeg_grid`) and its
     ``tables``: of the luma-block offsets a multiple of 8 apart, the one under which the
-    subsampled chroma's coefficients (the decoder's upsampling undone, as
-    :class:`Dejpeg` reads them) sit nearest multiples of the chroma table's steps; read on
-    the top-left 512 x 512 at most. The luma blocks' own offset unless another fits better."""
+    subsampled chroma sits nearest the chroma table's lattice (:func:`_chroma_off_grid`). The
+    luma blocks' own offset unless another fits better by a fifth."""
     fy, fx = tables.chroma
     if x.shape[1] != 3 or (fy, fx) == (1, 1):
         return offset
-    q = torch.as_tensor(tables.tables[1]).reshape(64)
-    use = q >= 4
-
-    def off_grid(oy: int, ox: int) -> float:
-        w = x[:1, :, oy : oy + 512, ox : ox + 512].double()
-        H, W = (w.shape[-2] // (8 * fy)) * 8 * fy, (w.shape[-1] // (8 * fx)) * 8 * fx
-        if H == 0 or W == 0 or not bool(use.any()):
-            return 1.0
-        c = F.avg_pool2d(to_ycc(w[..., :H, :W])[:, 1:], (fy, fx))
-        c = _smooth_inverse(c, -2) if fy > 1 else c
-        c = _smooth_inverse(c, -1) if fx > 1 else c
-        r = (dct8(c[0]).reshape(-1, 64) / q.to(c))[:, use]
-        r = r[r.abs() >= 0.5]
-        return float(((r - r.round()) ** 2).mean()) if r.numel() >= 32 else 1.0
-
     cands = [(offset[0] + 8 * i, offset[1] + 8 * j) for i in range(fy) for j in range(fx)]
-    err = {o: off_grid(*o) for o in cands}
+    err = {o: _chroma_off_grid(x, *o, tables) for o in cands}
     best = min(cands, key=err.__getitem__)
     return best if err[best] < 0.8 * err[cands[0]] else cands[0]
 
 
-def estimate_jpeg(x: torch.Tensor) -> tuple[int, tuple[int, int]] | None:
+def read_subsampling(x: torch.Tensor, offset: tuple[int, int], tables: JpegTables) -> JpegTables:
+    """``tables`` with the chroma subsampling (4:2:0, 4:2:2 or 4:4:4) and the MCUs' offset
+    that the chroma of the decoded colour JPEG ``x`` fits (:func:`_chroma_off_grid`): 4:2:0,
+    Pillow's default, unless another lies on its lattice (under 0.02) at under half 4:2:0's
+    distance (crops of Set14 photos at quality 20-85: the right one 0.0002-0.012, the wrong
+    ones 0.006-0.12, at least 7 times the right one's)."""
+    best = None
+    for chroma in ((2, 2), (1, 2), (1, 1)):
+        t = dataclasses.replace(tables, chroma=chroma)
+        off = mcu_offset(x, offset, t)
+        e = _chroma_off_grid(x, *off, t)
+        if best is None or (e < 0.02 and e < 0.5 * best[0]):
+            best = (e, dataclasses.replace(t, offset=off))
+    return best[1]
+
+
+def estimate_jpeg(x: torch.Tensor) -> tuple[int, tuple[int, int], bool] | None:
     """A decoded JPEG read from its pixels alone (the image saved again as PNG, cropped or
-    not): ``(quality, (row, column) offset of its blocks)``, or None when ``x`` (``(1, C, H,
-    W)`` in [0, 1]) shows no JPEG's blocks or is too small to tell (under 16 px a side)."""
+    turned or not): ``(quality, (row, column) offset of its blocks, transposed)``
+    (``transposed``: turned by 90 degrees, its tables transposed), or None when ``x`` (``(1, C,
+    H, W)`` in [0, 1]) shows no JPEG's blocks or is too small to tell (under 16 px a side)."""
     if min(x.shape[-2:]) < 16:
         return None
-    for off in dict.fromkeys([(0, 0), jpeg_grid(x)]):  # the file's own grid first: uncropped
-        q = estimate_quality(x, off)
-        if q < 100:
-            return q, off
-    return None
+    # at the image's corner (uncropped) and where the blocks' high frequencies say: the nearer fit
+    fits = [(*_quality_fit(x, off), off) for off in dict.fromkeys([(0, 0), jpeg_grid(x)])]
+    d, q, transposed, off = min(fits, key=lambda f: f[0])
+    return (q, off, transposed) if q < 100 else None
 
 
 # -- the task ----------------------------------------------------------------------------------
@@ -594,15 +653,22 @@ class DejpegTask(Task):
     given = "decode"
 
     def tables_for(self, x: torch.Tensor, p: dict) -> JpegTables:
+        """The tables given, or Pillow's at ``quality``, or estimated; without a file, where the
+        blocks start (a decode cropped later), whether they are turned, and, unless ``chroma``
+        is given, the chroma subsampling are read from the pixels."""
         if p.get("tables") is not None:
             return p["tables"]
-        chroma = {"4:2:0": (2, 2), "4:2:2": (1, 2), "4:4:4": (1, 1)}[p.get("chroma") or "4:2:0"]
-        # from the pixels: where the blocks start (a decode cropped later) and, unless given, the quality
-        found = estimate_jpeg(x) if min(x.shape[-2:]) >= 16 else (estimate_quality(x), (0, 0))
-        est, off = found if found is not None else (100, (0, 0))
-        q = p.get("quality")
+        found = estimate_jpeg(x) if min(x.shape[-2:]) >= 16 else (estimate_quality(x), (0, 0), False)
+        est, off, turned = found if found is not None else (100, (0, 0), False)
+        q, given = p.get("quality"), p.get("chroma")
+        chroma = {"4:2:0": (2, 2), "4:2:2": (1, 2), "4:4:4": (1, 1)}[given or "4:2:0"]
         t = jpeg_tables(est if q is None else q, x.shape[1], chroma)
-        return dataclasses.replace(t, source=("estimated " if q is None else "") + t.source, offset=mcu_offset(x, off, t))
+        t = dataclasses.replace(t, source=("estimated " if q is None else "") + t.source)
+        if turned:  # a decode turned by 90 degrees: its blocks' frequencies, and its subsampling, swap
+            t = dataclasses.replace(t, tables=tuple(a.T for a in t.tables), chroma=t.chroma[::-1])
+        if found is not None and x.shape[1] == 3 and given is None:
+            return read_subsampling(x, off, t)
+        return dataclasses.replace(t, offset=mcu_offset(x, off, t))
 
     def check(self, x, p):
         """Also settles a single image's tables (given, or from ``quality`` or estimated, on
@@ -635,8 +701,11 @@ class DejpegTask(Task):
         return q
 
     def estimated_note(self, params, sigma):
-        return (f"{params.get('tables', 'estimated quality')}: no JPEG file, its quality estimated from the blocks "
-                "(--jpeg-quality sets it)")
+        t = params.get("tables", "estimated quality")
+        if t == "estimated quality 100":
+            return ("no JPEG file, and no JPEG's 8x8 blocks found in the image: taken as quality 100, left nearly "
+                    "as it is (--jpeg-quality sets one)")
+        return f"{t}: no JPEG file, its quality estimated from the blocks (--jpeg-quality sets it)"
 
     def recipe(self, p):
         """DPIR's levels from ``START`` to ``END`` times the tables' quantisation RMS (times ``strength``)."""

@@ -256,7 +256,7 @@ class SuperResolveTask(Task):
         if t is not None and not isinstance(t, JpegTables):
             raise InputError("tables must be restore.tasks.dejpeg.JpegTables (read_tables(path) or jpeg_tables(q))")
         if self.estimates(out) and x.shape[0] == 1:
-            found = estimate_jpeg(x)
+            found = estimate_jpeg(x)  # (a turned decode's transposed tables have the same noise level)
             if found is None:
                 out["jpeg_quality"] = 0
             else:
