@@ -6,7 +6,7 @@ low-resolution image made by area (Pillow BOX) or by bicubic downscaling, saved 
 tables' quantisation RMS); PSNR-Y (scale pixels shaved). Chooses sr's defaults for a JPEG input
 (a photo of unknown origin: mean over both downscalings).
 
-``--mode bar`` (Set5): area-downscaled x4, saved at quality 80, then ``restore sr small.jpg
+``--mode bar`` (Set5): area-downscaled x4, saved at quality ``--quality`` (80), then ``restore sr small.jpg
 --scale 4`` (the CLI with its defaults) against Pillow bicubic upscaling, PSNR-Y. ``--png K``:
 the JPEG's decoded pixels saved as PNG (its tables lost: sr reads them from the blocks), their
 first K rows and columns cut (the 8x8 grid moved; the truth cut to match).
@@ -78,7 +78,8 @@ def choose(args) -> None:
             bic = np.asarray(Image.fromarray(lr).resize((lr.shape[1] * s, lr.shape[0] * s), Image.BICUBIC))
             res.setdefault((how, "pillow-bicubic", "-"), []).append(psnr_y(bic, hr, s))
             for kern, f in itertools.product(("box", "bicubic"), [float(v) for v in args.noise.split(",")]):
-                out = run(to_tensor(lr), "sr", scale=s, kernel=kern, sigma=f * t.level, prior=prior).image
+                out = run(to_tensor(lr), "sr", scale=s, kernel=kern, sigma=f * t.level, jpeg_quality=0,  # as given
+                          prior=prior).image
                 res.setdefault((how, kern, f), []).append(psnr_y(to_uint8(out[0].permute(1, 2, 0).numpy()), hr, s))
         print(f"{name} done", file=sys.stderr, flush=True)
     print(f"validation: {len(data)} centre crops {args.size}x{args.size} of ../shared/data/train; x{s}, JPEG quality {args.quality} "
@@ -100,7 +101,7 @@ def bar(args) -> None:
 
     from restore.io import read_image, to_uint8
 
-    s, q = 4, 80
+    s, q = 4, args.quality
     files = sorted((ROOT.parent / "shared/data/test/Set5").glob("*.png"))
     rows = []
     with tempfile.TemporaryDirectory() as d:
@@ -127,10 +128,11 @@ def bar(args) -> None:
                 Path(args.keep).mkdir(parents=True, exist_ok=True)
                 Image.fromarray(to_uint8(read_image(out).color)).save(Path(args.keep) / f"{f.stem}.sr.png")
                 Image.fromarray(bic).save(Path(args.keep) / f"{f.stem}.bicubic.png")
-    how = ("" if args.png is None else f", decoded and saved as PNG (its first {args.png} rows and columns cut: "
-           "the 8x8 grid moved)" if args.png else ", decoded and saved as PNG")
-    print(f"Set5, area-downscaled x4 (Pillow BOX), saved at JPEG quality 80{how}; `restore sr small.{small.suffix[1:]} "
-          "--scale 4` (defaults) vs Pillow bicubic; PSNR-Y dB, 4 pixels shaved\n")
+    how = ("" if args.png is None else
+           f", decoded and saved as PNG (its first {args.png} rows and columns cut: the 8x8 grid moved)" if args.png
+           else ", decoded and saved as PNG")
+    print(f"Set5, area-downscaled x4 (Pillow BOX), saved at JPEG quality {q}{how}; `restore sr "
+          f"small.{small.suffix[1:]} --scale 4` (defaults) vs Pillow bicubic; PSNR-Y dB, 4 pixels shaved\n")
     print("| image | bicubic | restore sr | gain |")
     print("|---|---|---|---|")
     for n, b, r in rows:

@@ -301,6 +301,7 @@ def test_sr_reads_a_jpeg_from_its_pixels_once(tiny_prior, monkeypatch):
     import restore.tasks.dejpeg as dj
     from restore.api import run
     from restore.prior import Prior
+    from restore.tasks.superres import JPEG_NOISE
 
     calls = []
     real = dj.estimate_jpeg
@@ -310,7 +311,7 @@ def test_sr_reads_a_jpeg_from_its_pixels_once(tiny_prior, monkeypatch):
     res = run(y, "sr", scale=2, steps=1, prior=small)
     assert res.params["tiles"] > 1 and len(calls) == 1
     assert res.params["tables"] == "estimated quality 30" and res.params["kernel"] == "box"
-    assert res.sigma_estimated and res.sigma_y == pytest.approx(jpeg_tables(30).level)
+    assert res.sigma_estimated and res.sigma_y == pytest.approx(JPEG_NOISE * jpeg_tables(30).level)
     res = run(y, "sr", scale=2, steps=1, prior=small, jpeg_quality=0)
     assert "tables" not in res.params and res.params["kernel"] == "bicubic" and res.sigma_y == 0
     assert not res.sigma_estimated and len(calls) == 1
