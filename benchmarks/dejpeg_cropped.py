@@ -43,7 +43,8 @@ def main() -> None:
             for off in ((0, 0), (3, 5), (8, 8)):
                 x, gt = (to_tensor(np.ascontiguousarray(a[off[0]:, off[1]:])) for a in (dec, truth))
                 corner = run(x, "dejpeg", quality=estimate_quality(x)).image
-                rows.append((q, off, float(psnr(x, gt)), float(psnr(corner, gt)), float(psnr(run(x, "dejpeg").image, gt))))
+                read = run(x, "dejpeg").image
+                rows.append((q, off, float(psnr(x, gt)), float(psnr(corner, gt)), float(psnr(read, gt))))
     print("| quality | cut (rows, columns) | decode | blocks at the corner | grid read |\n|---|---|---|---|---|")
     for q in (10, 30):
         for off in ((0, 0), (3, 5), (8, 8)):
@@ -62,7 +63,8 @@ def turned_and_subsampled() -> None:
     from restore.metrics import psnr
     from restore.tasks.dejpeg import DejpegTask
 
-    print("\n| photo | quality | saved | cut | read: tables, chroma (fy, fx), MCU start | gain dB |\n|---|---|---|---|---|---|")
+    print("\n| photo | quality | saved | cut | read: tables, chroma (fy, fx), MCU start | gain dB |\n"
+          "|---|---|---|---|---|---|")
     for name in ("lenna", "zebra", "monarch"):
         a = np.asarray(Image.open(ROOT.parent / f"shared/data/test/Set14/{name}.png").convert("RGB"))[:256, :256]
         for q, sub, cut, turn in ((30, 0, (5, 2), False), (20, 0, (0, 0), False), (30, 1, (3, 3), False),
@@ -77,7 +79,8 @@ def turned_and_subsampled() -> None:
             tb = DejpegTask().tables_for(x, {})
             gain = float(psnr(run(x, "dejpeg").image, gt) - psnr(x, gt))
             saved = ["4:4:4", "4:2:2", "4:2:0"][sub] + (", turned 90" if turn else "")
-            print(f"| {name} | {q} | {saved} | {cut[0]}, {cut[1]} | {tb.source}, {tb.chroma}, {tb.offset} | {gain:+.2f} |")
+            print(f"| {name} | {q} | {saved} | {cut[0]}, {cut[1]} | {tb.source}, {tb.chroma}, {tb.offset} | "
+                  f"{gain:+.2f} |")
 
 
 if __name__ == "__main__":

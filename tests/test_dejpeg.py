@@ -229,7 +229,8 @@ def test_a_decodes_chroma_subsampling_is_read_from_its_pixels(sub, chroma):
     buf.seek(0)
     x = to_tensor(np.asarray(Image.open(buf).convert("RGB"))[5:, 3:])
     t = DejpegTask().tables_for(x, {})
-    assert t.chroma == chroma and t.offset == ((8 * chroma[0] - 5) % (8 * chroma[0]), (8 * chroma[1] - 3) % (8 * chroma[1]))
+    fy, fx = chroma
+    assert t.chroma == chroma and t.offset == ((8 * fy - 5) % (8 * fy), (8 * fx - 3) % (8 * fx))
     assert DejpegTask().tables_for(x, {"chroma": "4:2:0"}).chroma == (2, 2)
 
 

@@ -41,8 +41,8 @@ from ..errors import InputError
 from ..samplers.common import from_pose, to_pose
 from .base import Case, Operator, Param, Recipe, Task, from_np
 
-__all__ = ["BandDenoiser", "Dejpeg", "DejpegTask", "JpegTables", "estimate_jpeg", "estimate_quality", "file_tables",
-           "jpeg_grid", "jpeg_tables", "mcu_offset", "read_subsampling", "read_tables",
+__all__ = ["BandDenoiser", "Dejpeg", "DejpegTask", "JpegTables", "check_tables", "estimate_jpeg", "estimate_quality",
+           "file_tables", "jpeg_grid", "jpeg_tables", "mcu_offset", "read_subsampling", "read_tables",
            "standard_tables"]
 
 # Annex K tables of the JPEG standard (natural, row-major order), which libjpeg scales by quality.
@@ -129,6 +129,13 @@ def read_tables(path: str | Path) -> JpegTables | None:
     if (h1, v1) != (h2, v2) or layers[0][1:3] != (hmax, vmax) or hmax % h1 or vmax % v1:
         raise InputError(f"{path}: unusual JPEG sampling factors {[lay[1:3] for lay in layers]}")
     return JpegTables(tuple(qt[lay[3]] for lay in layers), (vmax // v1, hmax // h1))
+
+
+def check_tables(t) -> JpegTables | None:
+    """The ``tables`` parameter of dejpeg and sr as given: JpegTables or None, else a clear error."""
+    if t is not None and not isinstance(t, JpegTables):
+        raise InputError("tables must be restore.tasks.dejpeg.JpegTables (read_tables(path) or jpeg_tables(q))")
+    return t
 
 
 def file_tables(image) -> JpegTables | None:
@@ -674,9 +681,7 @@ class DejpegTask(Task):
         """Also settles a single image's tables (given, or from ``quality`` or estimated, on
         the grid read from its pixels), so that the recipe's levels follow them."""
         out = super().check(x, p)
-        t = out.get("tables")
-        if t is not None and not isinstance(t, JpegTables):
-            raise InputError("tables must be restore.tasks.dejpeg.JpegTables (read_tables(path) or jpeg_tables(q))")
+        t = check_tables(out.get("tables"))
         if x.shape[1] not in (1, 3):
             raise InputError(f"dejpeg takes gray or RGB images, got {x.shape[1]} channels")
         if t is not None and len(t.tables) != x.shape[1]:

@@ -251,12 +251,10 @@ class SuperResolveTask(Task):
         """Also settles whether a single image is a decoded JPEG (no tables nor
         ``jpeg_quality`` given): its tables estimated from its 8x8 blocks
         (:func:`restore.tasks.dejpeg.estimate_jpeg`), else ``jpeg_quality`` 0 (not a JPEG)."""
-        from .dejpeg import JpegTables, estimate_jpeg, jpeg_tables
+        from .dejpeg import JpegTables, check_tables, estimate_jpeg, jpeg_tables
 
         out = super().check(x, p)
-        t = out.get("tables")
-        if t is not None and not isinstance(t, JpegTables):
-            raise InputError("tables must be restore.tasks.dejpeg.JpegTables (read_tables(path) or jpeg_tables(q))")
+        check_tables(out.get("tables"))
         if self.estimates(out) and x.shape[0] == 1:
             found = estimate_jpeg(x)  # (a turned decode's transposed tables have the same noise level)
             if found is None:
