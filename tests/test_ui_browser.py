@@ -290,8 +290,13 @@ def test_keyboard_opens_an_image_and_space_presses_a_button(server, browser):
     page.wait_for_function("document.querySelectorAll('#task option').length > 0")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "open"
-    with page.expect_file_chooser() as fc:
-        page.keyboard.press("Space")
+    for attempt in range(2):  # Chromium under Playwright now and then drops the first chooser event (1 run in ~10)
+        try:
+            with page.expect_file_chooser(timeout=10_000) as fc:
+                page.keyboard.press("Space")
+            break
+        except sync_api.TimeoutError:
+            assert attempt == 0 and page.evaluate("document.activeElement.id") == "open"
     fc.value.set_files(str(PHOTO))
     page.wait_for_function("!document.getElementById('run').disabled")
     page.select_option("#task", "denoise")
