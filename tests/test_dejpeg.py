@@ -248,6 +248,20 @@ def test_a_screenshot_is_not_read_as_a_coarse_jpeg():
         assert found is None or abs(found[0] - q) <= 2, (q, found)
 
 
+def test_dejpeg_leaves_an_image_without_blocks_as_it_is(tiny_prior):
+    """No file, no --jpeg-quality and no JPEG's blocks in the pixels (a decode resized after its
+    decode): the image comes back as it is (at quality 100 the prior only smoothed it), said so."""
+    from restore.api import run
+
+    resized = np.asarray(Image.fromarray(_decoded((_photo(96, 112) * 0.8).astype(np.uint8), 20)).resize((84, 72)))
+    res = run(to_tensor(resized), "dejpeg", prior=tiny_prior)
+    assert res.params["tables"] == "estimated quality 100" and res.steps == 0
+    assert torch.equal(res.image, to_tensor(resized))
+    from restore.tasks import get_task
+
+    assert "no JPEG's 8x8 blocks found" in get_task("dejpeg").estimated_note(res.params, 0.0)
+
+
 def test_no_jpeg_read_where_there_is_none():
     """An image never saved as JPEG, one resized after its decode, noise, and one too small
     to tell: no JPEG found."""

@@ -707,15 +707,22 @@ class DejpegTask(Task):
 
     def estimated_note(self, params, sigma):
         t = params.get("tables", "estimated quality")
-        if t == "estimated quality 100":
-            return ("no JPEG file, and no JPEG's 8x8 blocks found in the image: taken as quality 100, left nearly "
-                    "as it is (--jpeg-quality sets one)")
+        if t == self.NONE_FOUND:
+            return ("no JPEG file, and no JPEG's 8x8 blocks found in the image: left as it is (--jpeg-quality "
+                    "gives the quality it was saved at)")
         return f"{t}: no JPEG file, its quality estimated from the blocks (--jpeg-quality sets it)"
 
+    #: what the tables say when no JPEG's blocks were found in an image given without its file
+    NONE_FOUND = "estimated quality 100"
+
     def recipe(self, p):
-        """DPIR's levels from ``START`` to ``END`` times the tables' quantisation RMS (times ``strength``)."""
-        s = p["tables"].level * p.get("strength", 1.0) if p.get("tables") is not None else None
-        return Recipe(self.sampler, self.steps, None if s is None else self.START * s, self.spacing,
+        """DPIR's levels from ``START`` to ``END`` times the tables' quantisation RMS (times
+        ``strength``); no steps, the image as it is, where no JPEG's blocks were found (at quality
+        100 the prior only smoothed it: -0.1 dB on decodes resized after their decode)."""
+        t = p.get("tables")
+        s = t.level * p.get("strength", 1.0) if t is not None else None
+        steps = 0 if isinstance(t, JpegTables) and t.source == self.NONE_FOUND else self.steps
+        return Recipe(self.sampler, steps, None if s is None else self.START * s, self.spacing,
                       None if s is None else self.END * s, self.options)
 
     def build(self, x, p):
