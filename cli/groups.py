@@ -11,6 +11,10 @@ from restore.tasks import TASKS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+#: ``--format``: the output type of a folder's or a batch's images, and of a single image's without
+#: ``-o`` (the default, PNG, keeps every bit depth and alpha; JPEG and WebP are smaller)
+FORMATS = ("png", "jpg", "webp", "tif")
+
 #: ``--threads``, as every command that runs the network takes it (:func:`use_threads`)
 THREADS = click.option("--threads", type=click.IntRange(1, 1024), default=None,
                        help="CPU threads for the network (default: torch's, one per core). On a machine others "

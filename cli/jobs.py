@@ -17,6 +17,8 @@ from restore.errors import InputError, UsageError
 from restore.io import check_output_path, check_writable
 from restore.tasks import get_task
 
+from .groups import FORMATS
+
 READ_EXTS = tuple(sorted(io.READ_EXTS))
 
 #: ``-`` as an input reads the image from stdin; as the output, writes PNG to stdout
@@ -56,11 +58,6 @@ def companions(opts: dict, out: Path) -> dict[str, Path]:
     if opts.get("compare"):
         c["compare"] = out.with_name(out.stem + COMPANION_SUFFIX["compare"])
     return c
-
-
-#: ``--format``: the output type of a folder's or a batch's images, and of a single image's without
-#: ``-o`` (the default, PNG, keeps every bit depth and alpha; JPEG and WebP are smaller)
-FORMATS = ("png", "jpg", "webp", "tif")
 
 
 def beside(src: Path, task: str, ext: str = "png") -> Path:

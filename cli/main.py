@@ -22,7 +22,7 @@ from restore.registry import MAX_SAMPLES, MAX_SEED
 from restore.samplers import SAMPLERS
 from restore.tasks import TASKS
 
-from .groups import CONTEXT, THREADS, FiniteFloat, TaskCommands, param_option, use_threads
+from .groups import CONTEXT, FORMATS, THREADS, FiniteFloat, TaskCommands, param_option, use_threads
 
 
 def _fail(msg: str, code: int = 1) -> None:
@@ -167,7 +167,7 @@ def common_options(f):
         click.option("--workers", type=click.IntRange(1), default=None,
                      help="--engine ray: workers, each holding the prior once (default: one per GPU, or "
                           "the cluster's CPUs / 2)."),
-        click.option("--format", "format", type=click.Choice(["png", "jpg", "webp", "tif"]), default=None,
+        click.option("--format", "format", type=click.Choice(FORMATS), default=None,
                      help="Output type of a folder's or several files' images (default png, which keeps 16 bits "
                           "and alpha; jpg and webp are smaller, with --quality), and of a single image's without -o."),
         click.option("--quality", "out_quality", type=click.IntRange(1, 100), default=None,  # not a task's quality

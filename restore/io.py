@@ -592,14 +592,16 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     (keyword :data:`NOTE_KEY`), a JPEG's comment (``COM``) or a WebP's XMP packet, where
     :func:`read_note` finds it; TIFF and BMP are written without it."""
     ext = ext.lower()
+    if ext not in _WRITE_EXTS:
+        raise InputError(f"cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
+    if quality is not None and not (isinstance(quality, (int, np.integer)) and 1 <= quality <= 100):
+        raise InputError(f"quality must be an integer in 1-100, got {quality!r}")
+    array = _encodable(array)
+    meta = written_meta(meta, ext, array.shape[2] if array.ndim == 3 else 1, array.dtype)[0]
     if note is not None and ext == ".webp":  # a WebP holds it in an XMP packet, written with the pixels
         return _encode(array, ext, quality, meta, _note_xmp(note))
-    array = _encodable(array)  # once: _encode takes it as it is
     data = _encode(array, ext, quality, meta)
-    text = ()
-    if meta is not None and meta.text:
-        kept = written_meta(meta, ext, array.shape[2] if array.ndim == 3 else 1, array.dtype)[0]
-        text = kept.text if kept is not None else ()
+    text = meta.text if meta is not None else ()
     if ext == ".png":
         pairs = text + (((NOTE_KEY.decode(), note),) if note is not None else ())
         return _png_insert(data, b"".join(_png_text(k, v) for k, v in pairs)) if pairs else data
@@ -711,17 +713,12 @@ def read_note(path: str | os.PathLike) -> str | None:
 
 
 def _encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta | None, xmp: bytes | None = None) -> bytes:
-    """:func:`encode_image` without its note (a WebP's ``xmp`` packet written with it)."""
+    """:func:`encode_image` without its text and note (a WebP's ``xmp`` packet written with it):
+    ``array`` as :func:`_encodable` makes it, ``ext`` checked, ``meta`` as :func:`written_meta`
+    keeps it."""
     cv2 = _quiet_cv2()
 
-    array = _encodable(array)
-    ext = ext.lower()
-    if ext not in _WRITE_EXTS:
-        raise InputError(f"cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
-    if quality is not None and not (isinstance(quality, (int, np.integer)) and 1 <= quality <= 100):
-        raise InputError(f"quality must be an integer in 1-100, got {quality!r}")
     channels = array.shape[2] if array.ndim == 3 else 1
-    meta = written_meta(meta, ext, channels, array.dtype)[0]
     if meta is not None and meta.exif:
         meta = dataclasses.replace(meta, exif=_exif_sized(meta.exif, array.shape[1], array.shape[0]))
     if ext in (".jpg", ".jpeg", ".bmp", ".webp"):

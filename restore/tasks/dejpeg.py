@@ -548,13 +548,17 @@ def mcu_offset(x: torch.Tensor, offset: tuple[int, int], tables: JpegTables) -> 
     ``tables``: of the luma-block offsets a multiple of 8 apart, the one under which the
     subsampled chroma sits nearest the chroma table's lattice (:func:`_chroma_off_grid`). The
     luma blocks' own offset unless another fits better by a fifth."""
+    return offset if x.shape[1] != 3 or tables.chroma == (1, 1) else _mcu_fit(x, offset, tables)[0]
+
+
+def _mcu_fit(x: torch.Tensor, offset: tuple[int, int], tables: JpegTables) -> tuple[tuple[int, int], float]:
+    """:func:`mcu_offset`'s answer and its chroma's distance to the lattice (:func:`_chroma_off_grid`)."""
     fy, fx = tables.chroma
-    if x.shape[1] != 3 or (fy, fx) == (1, 1):
-        return offset
     cands = [(offset[0] + 8 * i, offset[1] + 8 * j) for i in range(fy) for j in range(fx)]
     err = {o: _chroma_off_grid(x, *o, tables) for o in cands}
     best = min(cands, key=err.__getitem__)
-    return best if err[best] < 0.8 * err[cands[0]] else cands[0]
+    best = best if err[best] < 0.8 * err[cands[0]] else cands[0]
+    return best, err[best]
 
 
 def read_subsampling(x: torch.Tensor, offset: tuple[int, int], tables: JpegTables) -> JpegTables:
@@ -566,8 +570,7 @@ def read_subsampling(x: torch.Tensor, offset: tuple[int, int], tables: JpegTable
     best = None
     for chroma in ((2, 2), (1, 2), (1, 1)):
         t = dataclasses.replace(tables, chroma=chroma)
-        off = mcu_offset(x, offset, t)
-        e = _chroma_off_grid(x, *off, t)
+        off, e = _mcu_fit(x, offset, t)
         if best is None or (e < 0.02 and e < 0.5 * best[0]):
             best = (e, dataclasses.replace(t, offset=off))
     return best[1]
@@ -671,6 +674,8 @@ class DejpegTask(Task):
         chroma = {"4:2:0": (2, 2), "4:2:2": (1, 2), "4:4:4": (1, 1)}[given or "4:2:0"]
         t = jpeg_tables(est if q is None else q, x.shape[1], chroma)
         t = dataclasses.replace(t, source=("estimated " if q is None else "") + t.source)
+        if found is None and q is None:  # no blocks: the image is left as it is (recipe), nothing to align
+            return t
         if turned:  # a decode turned by 90 degrees: its blocks' frequencies, and its subsampling, swap
             t = dataclasses.replace(t, tables=tuple(a.T for a in t.tables), chroma=t.chroma[::-1])
         if found is not None and x.shape[1] == 3 and given is None:
