@@ -145,7 +145,7 @@ def note(job: Job) -> str:
 
 def recorded(outputs: list[Path]) -> dict[Path, dict | None]:
     """Each existing output's recorded :func:`settings` (its note), None where it has none
-    (another program's file, an older restore's, a TIFF)."""
+    (another program's file, an older restore's, a BMP)."""
     from restore.io import read_note
 
     out = {}

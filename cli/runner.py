@@ -184,7 +184,7 @@ def run_job(job: Job) -> int:
         if blind:  # kept, as always, but not in silence: whatever made them cannot be checked
             them = "them" if len(blind) > 1 else "it"
             click.echo(f"warning: {some(blind)} hold{'' if len(blind) > 1 else 's'} no record of the settings that "
-                       f"made {them} (another program's, an older restore's, or a TIFF or BMP output, which carries "
+                       f"made {them} (another program's, an older restore's, or a BMP output, which carries "
                        f"none): kept; --overwrite redoes {them}", err=True)
     counts = {"done": 0, "skipped": 0, "failed": 0}
     busy = 0  # of the skipped: outputs another run (its claim) is writing

@@ -589,8 +589,8 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     the pixels'); a TIFF whose EXIF points to sub-IFDs, as a camera's does, is written
     uncompressed, LZW's libtiff refusing them.
     ``note`` (ASCII text: the CLI's settings as JSON) goes into a PNG's ``tEXt`` chunk
-    (keyword :data:`NOTE_KEY`), a JPEG's comment (``COM``) or a WebP's XMP packet, where
-    :func:`read_note` finds it; TIFF and BMP are written without it."""
+    (keyword :data:`NOTE_KEY`), a JPEG's comment (``COM``) or a WebP's or TIFF's XMP packet,
+    where :func:`read_note` finds it; BMP is written without it."""
     ext = ext.lower()
     if ext not in _WRITE_EXTS:
         raise InputError(f"cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
@@ -598,7 +598,7 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
         raise InputError(f"quality must be an integer in 1-100, got {quality!r}")
     array = _encodable(array)
     meta = written_meta(meta, ext, array.shape[2] if array.ndim == 3 else 1, array.dtype)[0]
-    if note is not None and ext == ".webp":  # a WebP holds it in an XMP packet, written with the pixels
+    if note is not None and ext in (".webp", ".tif", ".tiff"):  # in an XMP packet, written with the pixels
         return _encode(array, ext, quality, meta, _note_xmp(note))
     data = _encode(array, ext, quality, meta)
     text = meta.text if meta is not None else ()
@@ -642,7 +642,7 @@ def _jpeg_insert(data: bytes, segments: bytes) -> bytes:
     return data[:pos] + segments + data[pos:]
 
 
-#: the XMP namespace of the note in a WebP (:func:`_note_xmp`)
+#: the XMP namespace of the note in a WebP or a TIFF (:func:`_note_xmp`)
 NOTE_XMP_NS = "https://restore.invalid/ns/1.0/"
 
 
@@ -655,30 +655,50 @@ def _note_xmp(note: str) -> bytes:
             f"</rdf:RDF></x:xmpmeta>").encode("utf-8")
 
 
-def _webp_note(f) -> str | None:
-    """The note in a WebP's XMP chunk (``f`` open after its 12-byte RIFF header), or None."""
+def _xmp_note(packet) -> str | None:
+    """The note in an XMP ``packet`` (:func:`_note_xmp`), or None."""
     from html import unescape
 
+    m = re.search(rb'restore:settings="([^"]*)"', packet) if isinstance(packet, bytes) else None
+    return unescape(m.group(1).decode("utf-8", "replace")) if m else None
+
+
+def _webp_note(f) -> str | None:
+    """The note in a WebP's XMP chunk (``f`` open after its 12-byte RIFF header), or None."""
     while True:
         h = f.read(8)
         if len(h) < 8:
             return None
         kind, n = h[:4], int.from_bytes(h[4:], "little")
         if kind == b"XMP ":
-            m = re.search(rb'restore:settings="([^"]*)"', f.read(n))
-            return unescape(m.group(1).decode("utf-8")) if m else None
+            return _xmp_note(f.read(n))
         f.seek(n + (n & 1), 1)
 
 
+def _tiff_note(f) -> str | None:
+    """The note in the XMP packet (tag 700) of a TIFF's first image directory (``f`` open at
+    its start), or None; Pillow reads the directory, not the pixels."""
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(f) as im:
+            return _xmp_note(im.tag_v2.get(700))
+    except Exception:  # noqa: BLE001 - a directory Pillow cannot read holds no note we wrote
+        return None
+
+
 def read_note(path: str | os.PathLike) -> str | None:
-    """The note :func:`encode_image` wrote into the PNG or JPEG file ``path``, or None (another
-    type, no note, or a file that is not whole). Reads only the chunks / segments before the
-    pixels."""
+    """The note :func:`encode_image` wrote into the PNG, JPEG, WebP or TIFF file ``path``, or
+    None (another type, no note, or a file that is not whole). Reads only the chunks /
+    segments / directory before the pixels."""
     try:
         with open(path, "rb") as f:
             head = f.read(8)
             if head[:4] == b"RIFF" and f.read(4) == b"WEBP":
                 return _webp_note(f)
+            if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # TIFF, BigTIFF
+                f.seek(0)
+                return _tiff_note(f)
             if head == b"\x89PNG\r\n\x1a\n":
                 while True:
                     h = f.read(8)
@@ -713,9 +733,9 @@ def read_note(path: str | os.PathLike) -> str | None:
 
 
 def _encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta | None, xmp: bytes | None = None) -> bytes:
-    """:func:`encode_image` without its text and note (a WebP's ``xmp`` packet written with it):
-    ``array`` as :func:`_encodable` makes it, ``ext`` checked, ``meta`` as :func:`written_meta`
-    keeps it."""
+    """:func:`encode_image` without its text and note (a WebP's or a TIFF's ``xmp`` packet written
+    with it): ``array`` as :func:`_encodable` makes it, ``ext`` checked, ``meta`` as
+    :func:`written_meta` keeps it."""
     cv2 = _quiet_cv2()
 
     channels = array.shape[2] if array.ndim == 3 else 1
@@ -727,21 +747,14 @@ def _encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta | None,
         if ext in (".jpg", ".jpeg"):
             array = array[..., 0]
         elif _keeps_gray_alpha(ext, array.dtype):
-            return _pil_encode(array, ext, quality, meta or Meta())
+            return _pil_encode(array, ext, quality, meta or Meta(), xmp)
         else:
             array = np.ascontiguousarray(np.concatenate([np.repeat(array[..., :1], 3, axis=2), array[..., 1:]], axis=2))
     carry = meta is not None and (meta.exif or meta.icc)
     if (carry or xmp) and ext == ".webp":
         return _pil_encode(array, ext, quality, meta or Meta(), xmp)
-    if carry and ext in (".tif", ".tiff") and (array.dtype == np.uint8 or array.ndim == 2):
-        return _pil_encode(array, ext, quality, meta)
-    if ext in (".tif", ".tiff") and array.ndim == 3 and (array.shape[2] == 4 or (
-            array.dtype == np.uint16 and meta is not None and meta.icc)):
-        # RGBA: the 4th sample marked as alpha (ExtraSamples); OpenCV's TIFF has none, so other
-        # readers need not take it for alpha: Pillow's writer for 8 bits, tifffile's for 16
-        # (which also writes a 16-bit colour TIFF's ICC profile, where OpenCV writes none)
-        icc = meta.icc if meta is not None else None
-        data = _pil_encode(array, ext, quality, Meta()) if array.dtype == np.uint8 else _tifffile_rgb16(array, icc)
+    if ext in (".tif", ".tiff"):
+        data = _tiff_beyond_opencv(array, meta if carry else None, xmp)
         if data is not None:
             return data
     arr = array
@@ -787,15 +800,32 @@ def _encodable(array) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def _tifffile_rgb16(array: np.ndarray, icc: bytes | None = None) -> bytes | None:
-    """A 16-bit RGB(A) TIFF, its alpha marked (Pillow writes no 16-bit RGB(A)), with ``icc``;
-    None without tifffile (scikit-image's dependency): OpenCV's TIFF is written then."""
+def _tiff_beyond_opencv(array: np.ndarray, meta: Meta | None, xmp: bytes | None) -> bytes | None:
+    """A TIFF written by Pillow or tifffile where OpenCV's would lose something: ``meta``'s EXIF
+    or ICC profile (None: nothing to carry), the note's ``xmp`` packet, or the alpha's meaning
+    (OpenCV writes no ExtraSamples, so other readers need not take a 4th sample for alpha).
+    Pillow writes 8 bits and 16-bit gray; tifffile 16-bit RGB(A) (Pillow writes none), with the
+    ICC profile but no EXIF (:func:`written_meta` drops it). None where OpenCV's TIFF loses
+    nothing, or tifffile is missing (it then writes one without)."""
+    rgba = array.ndim == 3 and array.shape[2] == 4
+    if array.dtype == np.uint8 or array.ndim == 2:
+        return _pil_encode(array, ".tif", None, meta or Meta(), xmp) if meta or xmp or rgba else None
+    icc = meta.icc if meta is not None else None
+    return _tifffile_rgb16(array, icc, xmp) if icc or xmp or rgba else None
+
+
+def _tifffile_rgb16(array: np.ndarray, icc: bytes | None = None, xmp: bytes | None = None) -> bytes | None:
+    """A 16-bit RGB(A) TIFF, its alpha marked (Pillow writes no 16-bit RGB(A)), with ``icc`` and
+    an ``xmp`` packet (tag 700); None without tifffile (scikit-image's dependency): OpenCV's
+    TIFF is written then."""
     try:
         import tifffile
     except ImportError:
         return None
     buf = io.BytesIO()
-    tifffile.imwrite(buf, array, photometric="rgb", compression="zlib", iccprofile=icc,
+    # no Software line ("tifffile.py") nor JSON description: a reader would take them for the photo's
+    tifffile.imwrite(buf, array, photometric="rgb", compression="zlib", iccprofile=icc, software=False,
+                     metadata=None, extratags=[(700, 1, len(xmp), xmp, True)] if xmp else (),
                      **({"extrasamples": ["unassalpha"]} if array.shape[2] == 4 else {}))
     return buf.getvalue()
 
@@ -902,6 +932,9 @@ def _pil_encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta, xm
         # exposure, GPS): Pillow's own writer, uncompressed, keeps them
         ex = _exif_of(meta.exif)
         sub = any(tag in ex for tag in (0x8769, 0x8825, 0xA005))
+        if xmp:  # the XMP packet (tag 700, BYTE) beside the EXIF's tags in the image's directory
+            ex[700] = xmp
+            kw["exif"] = ex
         im.save(buf, "TIFF", **({} if sub else {"compression": "tiff_lzw"}), **kw)
     return buf.getvalue()
 

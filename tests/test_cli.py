@@ -656,6 +656,20 @@ def test_folder_rerun_with_other_settings_is_refused(run, imgs):
     assert r.exit_code == 0 and "done 1, skipped 2" in r.output
 
 
+def test_a_tiff_folder_rerun_with_other_settings_is_refused_too(run, imgs):
+    """TIFF outputs carried no record, so a rerun with other settings kept them in silence,
+    mixing two settings in one folder; their note is now in an XMP packet, read as a PNG's is."""
+    out = imgs / "tifs"
+    r = run("denoise", imgs / "in", "-o", out, "--sigma", "10", "--format", "tif")
+    assert r.exit_code == 0 and "done 3" in r.output and sorted(p.suffix for p in out.iterdir()) == [".tif"] * 3
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    r = run("denoise", imgs / "in", "-o", out, "--sigma", "10", "--format", "tif")
+    assert r.exit_code == 0 and "skipped 3" in r.output and "no record" not in r.output
+    r = run("denoise", imgs / "in", "-o", out, "--sigma", "25", "--format", "tif")
+    assert r.exit_code == 2 and "--sigma 10 (this run: --sigma 25)" in r.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_no_task_option_shares_a_name_with_a_common_one():
     """dejpeg's --jpeg-quality and the common --quality once wrote one keyword: one option
     silently took the other's value. Every task's options and the common ones keep apart."""

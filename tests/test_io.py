@@ -198,7 +198,7 @@ def test_a_tiff_is_turned_by_its_orientation_once(tmp_path, mode, compression):
 @pytest.mark.parametrize("ext", [".png", ".jpg"])
 def test_note_is_carried_beside_the_metadata_and_leaves_the_pixels(tmp_path, ext):
     """``note`` goes into a PNG tEXt chunk / a JPEG comment / a WebP's XMP that other readers see
-    too, beside the EXIF, and the pixels are those written without it; TIFF carries none."""
+    too, beside the EXIF, and the pixels are those written without it; BMP carries none."""
     from restore.io import Meta, read_note
 
     a = (np.random.default_rng(1).random((12, 17, 3)) * 255).astype(np.uint8)
@@ -216,8 +216,41 @@ def test_note_is_carried_beside_the_metadata_and_leaves_the_pixels(tmp_path, ext
     assert (im.text["restore"] if ext == ".png" else im.info["comment"].decode()[len("restore "):]) == text
     assert read_note(write_image(tmp_path / "n.webp", a, note=text)) == text  # in an XMP packet
     assert np.array_equal(read_image(tmp_path / "n.webp").array, a)  # lossless, as without it
-    assert read_note(write_image(tmp_path / "n.tif", a, note=text)) is None
+    assert read_note(write_image(tmp_path / "n.bmp", a, note=text)) is None
     assert read_note(tmp_path / "missing.png") is None
+
+
+@pytest.mark.parametrize("shape, dtype, carry", [
+    ((12, 17, 3), np.uint8, False), ((12, 17, 3), np.uint8, True), ((12, 17), np.uint8, False),
+    ((12, 17, 2), np.uint8, False), ((12, 17, 4), np.uint8, False), ((12, 17, 3), np.uint16, False),
+    ((12, 17, 3), np.uint16, True), ((12, 17, 4), np.uint16, False), ((12, 17), np.uint16, True)])
+def test_a_tiff_carries_the_note_in_xmp_by_each_of_its_writers(tmp_path, shape, dtype, carry):
+    """TIFF outputs carried no settings record, so a resumed TIFF batch could not tell outputs
+    made with other settings: the note now goes into the XMP packet (tag 700) whichever writer
+    makes the file (Pillow for 8 bits and 16-bit gray, tifffile for 16-bit RGB(A)), beside the
+    EXIF and the profile, and the pixels, mode and metadata are those written without it."""
+    from restore.io import Meta, read_note
+
+    hi = np.iinfo(dtype).max
+    a = (np.random.default_rng(2).random(shape) * hi).astype(dtype)
+    meta = None
+    if carry:
+        ex = PILImage.Exif()
+        ex[0x010F] = "Camera"
+        raw = ex.tobytes()
+        from PIL import ImageCms
+
+        icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes() if len(shape) == 3 else None
+        meta = Meta(exif=raw[6:] if raw.startswith(b"Exif") else raw, icc=icc)
+    text = '{"settings": {"sigma": 10, "name": "a \\"quoted\\" <b> & c"}}'
+    p = write_image(tmp_path / "n.tif", a, note=text, meta=meta)
+    q = write_image(tmp_path / "plain.tiff", a, meta=meta)
+    assert read_note(p) == text and read_note(q) is None
+    got, plain = read_image(p), read_image(q)
+    assert np.array_equal(got.array, plain.array) and got.array.dtype == plain.array.dtype
+    assert got.array.shape == plain.array.shape
+    assert (got.meta.icc, got.meta.exif is not None) == (plain.meta.icc, plain.meta.exif is not None)
+    assert read_note(write_image(tmp_path / "n.tiff", a, note=text)) == text
 
 
 def test_what_a_file_holds_beyond_one_image_is_said(tmp_path):

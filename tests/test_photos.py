@@ -1,6 +1,7 @@
 """Photos as people have them: EXIF orientation applied on reading, EXIF and ICC profile kept
 in the outputs, JPEG/WebP quality, HEIC through its plugin, --threads."""
 
+import functools
 import io
 import json
 
@@ -196,10 +197,17 @@ def test_an_output_format_that_drops_alpha_or_depth_says_so(tmp_path, run):
     assert r.exit_code == 0 and "drops" not in r.output
 
 
+@functools.lru_cache(maxsize=None)
+def _srgb() -> bytes:
+    """ImageCms's sRGB profile, made once: its header holds the time it was made, so two made a
+    second apart differ (a test comparing them failed about 1 run in 6)."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
 def _icc(space: bytes = b"RGB ") -> bytes:
     """An sRGB profile, its header's colour space set to ``space`` (a stand-in for a gray or CMYK
     profile: ImageCms makes no such profile)."""
-    b = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    b = bytearray(_srgb())
     b[16:20] = space
     return bytes(b)
 
