@@ -181,7 +181,7 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
                         raise InputError(f"{p}: image has no pixels ({w}x{h})")
                     if max_pixels is not None and w * h > max_pixels:
                         raise InputError(
-                            f"{p}: {w}x{h} = {_pixels(w * h)} exceeds the limit of "
+                            f"{p}: {w}x{h} = {_pixels(w * h, max_pixels)} exceeds the limit of "
                             f"{_pixels(max_pixels)} (raise it with --max-pixels)"
                         )
                     meta = _meta(im)
@@ -311,10 +311,13 @@ def _tiff_unturned(p: Path) -> bytes | None:
     return bytes(data)
 
 
-def _pixels(n: int) -> str:
-    """A pixel count as said to a person: ``12.0 MP``, or the count itself under 0.1 MP (where
-    '0.0 MP exceeds the limit of 0.0 MP' told nothing)."""
-    return f"{n / 1e6:.1f} MP" if n >= 100_000 else f"{n:,} pixels"
+def _pixels(n: int, like: int | None = None) -> str:
+    """A pixel count as said to a person: ``12.0 MP``, ``0.12 MP``, or the count itself under 0.1 MP (where
+    '0.0 MP exceeds the limit of 0.0 MP' told nothing); in the unit ``like`` is said in, when
+    given (a count set beside a limit: '0.1 MP exceeds the limit of 50,000 pixels' mixed them)."""
+    if (n if like is None else like) < 100_000:
+        return f"{n:,} pixels"
+    return f"{n / 1e6:.2f} MP" if n < 10_000_000 else f"{n / 1e6:.1f} MP"  # 0.12 MP was "0.1 MP"
 
 
 #: EXIF's 0th-IFD tags kept from a TIFF input (whose own tags describe its file structure)

@@ -319,3 +319,15 @@ def test_text_metadata_is_carried_or_its_loss_said(tmp_path):
     assert PILImage.open(write_image(tmp_path / "c2.jpg", c.array, meta=c.meta)).info["comment"] == b"my caption"
     assert PILImage.open(write_image(tmp_path / "c2.png", c.array, meta=c.meta)).text == {"Comment": "my caption"}
     assert "its text (Comment" in written_meta(c.meta, ".webp", 3, np.uint8)[1][0]
+
+
+def test_a_pixel_count_is_said_in_its_limits_unit(tmp_path):
+    """From a trial: '400x300 = 0.1 MP exceeds the limit of 50,000 pixels' mixed the units
+    (and rounded 0.12 MP down); a count set beside a limit is said in the limit's unit."""
+    from restore.errors import InputError
+
+    p = write_image(tmp_path / "a.png", np.zeros((300, 400), np.uint8))
+    with pytest.raises(InputError, match=r"400x300 = 120,000 pixels exceeds the limit of 50,000 pixels"):
+        read_image(p, max_pixels=50_000)
+    with pytest.raises(InputError, match=r"400x300 = 0.12 MP exceeds the limit of 0.10 MP"):
+        read_image(p, max_pixels=100_000)

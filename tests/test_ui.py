@@ -34,7 +34,7 @@ def client(tiny_prior_dir):
     from restore.cli.ui.server import create_app
 
     app = create_app(weights=str(tiny_prior_dir), device="cpu", max_pixels=300_000)
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -98,10 +98,73 @@ def test_bad_upload_is_one_line(client, data, name, expect):
     assert "restore-ui-" not in msg  # the server's own paths are not shown
 
 
+def test_a_kernel_value_never_reads_the_servers_folder(client, tmp_path, monkeypatch):
+    """From a trial: "k:1.png" (a ':' let it past the page's file-name check) was read as the
+    kernel from the server's folder, while "k:2.png" answered "not found". The page now takes
+    NAME:NUMBERS alone, which the task reads as a spec, never as a file; its answers are the same
+    whether or not such files exist; a typo gets the spec's grammar, not a talk of file names."""
+    img = upload(client, PHOTO.read_bytes()).json()["id"]
+
+    def answer(kernel):
+        r = client.post("/api/jobs", json={"image": img, "task": "deblur", "steps": 1, "params": {"kernel": kernel}})
+        if r.status_code == 202:
+            return "queued: " + wait(client, r.json()["id"])["status"]
+        return r.json()["error"]
+
+    names = ("k:1.png", "C:kernel.png", "foo:3", "gaussian:99", "box:0")
+    monkeypatch.chdir(tmp_path)
+    before = {n: answer(n) for n in names}
+    line = np.zeros((9, 9), np.uint8)
+    line[4] = 255
+    for n in names:
+        (tmp_path / n).write_bytes(png_bytes(line))  # a PNG, whatever the name says
+    assert {n: answer(n) for n in names} == before  # the files changed nothing
+    assert all(a.startswith("kernel") and "queued" not in a for a in before.values()), before
+    assert "takes no file names" in before["k:1.png"] and "takes no file names" in before["C:kernel.png"]
+    assert "bad numbers for gaussian" in before["gaussian:99"]
+    for typo in ("gaussian 1.6", "1.6", "motion 15 30"):
+        msg = answer(typo)
+        assert "is not understood: use gaussian:STD[,SIZE], motion:LENGTH,ANGLE, box:N, levin:1..8" in msg, msg
+        assert "file" not in msg
+    assert answer("Gaussian: 1.6") == "queued: done"
+    kernel = [p for t in client.get("/api/tasks").json()["tasks"] if t["name"] == "deblur" for p in t["params"]
+              if p["name"] == "kernel"][0]
+    assert "file" not in kernel["help"] and "levin:1..8" in kernel["help"]  # the page offers no file
+
+
+def test_other_sites_pages_and_other_host_names_are_refused(client):
+    """From a trial: a page of another site could post images and jobs to the app (a "simple"
+    request needs no permission) and a DNS name rebound to 127.0.0.1 reached it; a job's body
+    was read whatever its size. Requests naming another origin or host are refused before any
+    handler, the app's own page and local scripts are not."""
+    ok = client.get("/api/tasks")
+    assert ok.status_code == 200
+    r = client.get("/api/tasks", headers={"Host": "evil.example.com"})
+    assert r.status_code == 403 and "answers to 127.0.0.1, localhost, ::1 only" in r.json()["error"]
+    assert client.get("/", headers={"Host": "localhost:7860"}).status_code == 200
+    data = PHOTO.read_bytes()
+    for headers in ({"Origin": "http://127.0.0.2:8765"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}):
+        r = client.post("/api/images", content=data, headers={"X-Filename": "p.png", **headers})
+        assert r.status_code == 403 and "another site" in r.json()["error"], headers
+    r = client.post("/api/images", content=data, headers={"X-Filename": "p.png", "Origin": "http://127.0.0.1",
+                                                          "Sec-Fetch-Site": "same-origin"})
+    assert r.status_code == 200  # the app's own page
+    img = r.json()["id"]
+    job = {"image": img, "task": "denoise", "params": {"sigma": 10}, "steps": 1}
+    r = client.post("/api/jobs", content=json.dumps(job), headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415
+    limit = client.app.state.ui.max_job_bytes
+    r = client.post("/api/jobs", content=b"{" + b" " * limit + b"}", headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "over the limit" in r.json()["error"]
+    assert wait(client, client.post("/api/jobs", json=job).json()["id"])["status"] == "done"
+
+
 def test_pixel_and_byte_limits(client):
     big = np.zeros((600, 600), np.uint8)  # 360,000 pixels > 300,000
     r = upload(client, png_bytes(big), "big.png")
     assert r.status_code == 400 and "exceeds the limit" in r.json()["error"]
+    # the limit is the server's option, not the page's (a trial read "raise it with --max-pixels" in the page)
+    assert "start restore ui with a larger --max-pixels" in r.json()["error"]
     limit = client.get("/api/tasks").json()["max_bytes"]
     r = client.post("/api/images", content=b"\0" * (limit + 1), headers={"X-Filename": "huge.png"})
     assert r.status_code == 413 and "upload limit" in r.json()["error"]
@@ -116,7 +179,7 @@ def test_page_names_no_paths(client):
     assert r.status_code == 400 and "takes no file names" in r.json()["error"]
     # a bare name gets the same answer whether or not the server's folder holds it: no probing
     answers = set()
-    for name in ("README.md", "no-such-file.png", "pyproject.toml", "k"):
+    for name in ("README.md", "no-such-file.png", "pyproject.toml", "k.png"):
         for task, key in (("deblur", "kernel"), ("inpaint", "exclude")):
             r = client.post("/api/jobs", json={"image": img, "task": task, "params": {key: name},
                                                "mask": painted_mask(256, 256, (0, 5, 0, 5))})
@@ -252,6 +315,35 @@ def test_alpha_as_mask(client):
     assert wait(client, r.json()["id"])["status"] == "done"
 
 
+def test_alpha_mask_matches_the_command_line(client):
+    """From a trial: a 16-bit alpha of 1-128 (of 65535) was 0 in the 8-bit preview the page's
+    "Alpha → mask" reads, so the page filled pixels ``--mask alpha`` keeps; a painted mask with
+    'mask: alpha' was ignored in silence (the command line refuses both); the note that a hole
+    was grown along an object's outline was printed by the command line only."""
+    from PIL import Image as PILImage
+
+    a = np.full((32, 40, 4), 30000, np.uint16)
+    a[..., 3] = 65535
+    a[8:20, 10:30, 3] = 0
+    a[8:20, 30:34, 3] = 100  # nearly transparent: not a hole
+    info = upload(client, png_bytes(a), "deep.png").json()
+    prev = np.asarray(PILImage.open(io.BytesIO(client.get(f"/api/images/{info['id']}/preview.png").content)))
+    assert prev.dtype == np.uint8 and ((prev[..., 3] == 0) == (a[..., 3] == 0)).all()
+    body = {"image": info["id"], "task": "inpaint", "steps": 1, "seed": 7, "params": {"mask_source": "alpha"}}
+    r = client.post("/api/jobs", json={**body, "mask": painted_mask(32, 40, (0, 4, 0, 4))})
+    assert r.status_code == 400 and "a painted mask and 'mask: alpha' both mark the holes" in r.json()["error"]
+    img = np.full((48, 64, 3), 40, np.uint8)  # a bright object, its mask drawn along its outline: grown
+    img[10:30, 20:40] = (200 + np.random.default_rng(0).random((20, 20, 3)) * 40).astype(np.uint8)
+    hole = np.zeros((48, 64), np.uint8)
+    hole[10:30, 20:40] = 255
+    up = upload(client, png_bytes(img), "obj.png").json()["id"]
+    st = wait(client, client.post("/api/jobs", json={"image": up, "task": "inpaint", "steps": 1, "seed": 7, "mask":
+                                                     "data:image/png;base64," + base64.b64encode(png_bytes(hole))
+                                                     .decode()}).json()["id"])
+    assert st["status"] == "done" and st["summary"]["seed"] == 7
+    assert any(w.startswith("note: grew 1 hole by") and "mask-dilate" in w for w in st["warnings"]), st["warnings"]
+
+
 def test_queue_one_at_a_time_and_cancel(client):
     from restore.api import _cached_prior
 
@@ -345,7 +437,7 @@ def test_close_cancels_the_running_job(tiny_prior_dir):
 
     app = create_app(weights=str(tiny_prior_dir), device="cpu", max_pixels=300_000)
     ui = app.state.ui
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         img = upload(c, PHOTO.read_bytes()).json()["id"]
         j = c.post("/api/jobs", json={"image": img, "task": "inpaint", "steps": 1000,
                                       "mask": painted_mask(256, 256, (100, 140, 100, 140))}).json()
@@ -365,6 +457,8 @@ def test_mask_checked_before_the_queue(client):
     bad_png = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\nnot really").decode()
     for body, expect in [({"mask": painted_mask(10, 10, (0, 5, 0, 5))}, "the mask is 10x10 but the image is 256x256"),
                          ({"mask": bad_png}, "not a readable PNG"),
+                         ({"mask": "data:image/png;base64," + base64.b64encode(b"plain text").decode()},
+                          "not a readable PNG"),  # Pillow's message named the server's temp file
                          ({"params": {"mask_source": "alpha"}}, "has no transparency")]:
         r = client.post("/api/jobs", json={"image": img, "task": "inpaint", "steps": 1, **body})
         assert r.status_code == 400 and expect in r.json()["error"], r.text
@@ -403,11 +497,14 @@ def test_serves_and_warns_on_other_hosts(tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "restore", "ui", "--port", "0", "--host", "0.0.0.0"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ})
     try:
-        line = p.stdout.readline()
-        assert line.startswith("restore ui: http://0.0.0.0:"), line
+        line = p.stdout.readline()  # an address a browser opens (http://0.0.0.0:PORT/ was printed)
+        assert line.startswith("restore ui: http://127.0.0.1:") and "from other machines" in line, line
         port = int(line.split(":")[3].split("/")[0])
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as r:
             assert r.status == 200 and b"<canvas" in r.read()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/tasks", headers={"Host": f"myhost.lan:{port}"})
+        with urllib.request.urlopen(req, timeout=30) as r:  # on the network: any name this machine has
+            assert r.status == 200
     finally:
         p.terminate()
         _, err = p.communicate(timeout=30)

@@ -362,6 +362,7 @@ def test_a_reloaded_page_cancels_its_job(server, browser):
 
     page = _long_job(browser, server)
     job = page.evaluate("() => [...window.restoreUI.state.active][0]")
+    page.on("dialog", lambda d: d.accept())  # "leave the page?" (its job would be lost): yes
     page.reload()
     t0 = time.time()
     while time.time() - t0 < 60:
@@ -431,4 +432,30 @@ def test_a_result_viewed_over_the_image_in_the_editor(server, browser, tmp_path)
     page.wait_for_function("document.getElementById('imginfo').textContent.startsWith('photo.png')")
     page.click(".card button.view")
     assert not page.evaluate("document.getElementById('result').hidden")
+    page.close()
+
+
+def test_a_cleared_mask_is_no_mask_and_a_reload_asks_first(server, browser):
+    """From a trial: a mask painted, then cleared (or erased), was sent and failed on the server
+    with "mask has no hole (no pixel at half its range ...)"; the page now says "paint the mask
+    first", as with no stroke at all. A reload or a closed tab lost the painted mask and the
+    results without asking: the page asks first (beforeunload), and staying keeps them."""
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    _open(page, server, PHOTO)
+    page.select_option("#task", "inpaint")
+    xa, ya = page.evaluate("() => window.restoreUI.toPage(60, 128)")
+    page.mouse.move(xa, ya)
+    page.mouse.down()
+    page.mouse.move(xa + 60, ya, steps=6)
+    page.mouse.up()
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))  # "leave the page?": stay
+    page.evaluate("location.reload()")
+    page.wait_for_timeout(500)
+    assert dialogs == ["beforeunload"] and page.evaluate("window.restoreUI.state.ops.length") == 1
+    page.click("#clear")
+    page.click("#run")
+    page.wait_for_function("document.getElementById('message').textContent !== ''")
+    assert page.locator("#message").text_content().startswith("paint the mask first")
+    assert page.evaluate("window.restoreUI.state.active.size") == 0  # nothing was queued
     page.close()

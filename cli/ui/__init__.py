@@ -8,11 +8,19 @@ i.e. :func:`restore.api.run`), so a page run and ``restore TASK`` give the same 
 Why Starlette and a hand-written canvas rather than Gradio: ``benchmarks/results/ui_choice.md``
 (install size, start-up time, brush on a 12 MP photo).
 
-Safety: the server binds 127.0.0.1 unless told otherwise; it never takes a file-system
-path from the page (uploads are bytes, stored under names it chooses; a text parameter
-naming an existing file is refused); uploads obey the command line's pixel limit
-(``--max-pixels``, default :data:`restore.io.DEFAULT_MAX_PIXELS`) and a byte limit derived
-from it; every failure reaches the page as one line.
+Safety: the server binds 127.0.0.1 unless told otherwise, and then answers to the local
+machine's names alone (a page whose DNS name was rebound to 127.0.0.1 is refused); a request
+that changes anything from another site's page (a browser names it: ``Origin``,
+``Sec-Fetch-Site``) is refused (:func:`restore.cli.ui.server.refusal`); it never takes a
+file-system path from the page (uploads are bytes, stored under names it chooses; a text
+parameter that may name a file takes the NAME:NUMBERS form alone, never looked for on the
+disk); uploads and jobs obey the command line's pixel limit (``--max-pixels``, default
+:data:`restore.io.DEFAULT_MAX_PIXELS`) and byte limits derived from it; every failure reaches
+the page as one line.
 """
 
-# nothing imported here: ``restore --help`` loads the command (cli/ui/command.py), not the server
+# nothing else imported here: ``restore --help`` loads the command (cli/ui/command.py), not the server
+
+#: the local machine's names: binding one of them keeps others off, and the app then answers to these
+#: names alone (the Host header: a page of another site whose DNS name was rebound to 127.0.0.1 sends its own)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")

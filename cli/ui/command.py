@@ -7,10 +7,10 @@ import sys
 import click
 
 from ..groups import CONTEXT
+from . import LOCAL_HOSTS
 
 #: the optional extra that installs the server's libraries
 UI_EXTRA = "ui"
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @click.command("ui", context_settings=CONTEXT, short_help="a local browser app: paint the mask, run any task")
@@ -52,10 +52,14 @@ def ui(port, host, open_, weights, device, max_pixels, threads):
     if host not in LOCAL_HOSTS:  # the port bound (--port 0: the free one taken)
         click.echo(f"warning: binding {host}: anyone who can reach this machine on port {bound[1]} can use the app "
                    "(upload images, run jobs); there is no login", err=True)
-    shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+    anywhere = bound[0] in ("0.0.0.0", "::")  # every address: this machine's own is the one to open here
+    shown = "127.0.0.1" if anywhere else f"[{bound[0]}]" if ":" in bound[0] else bound[0]
     url = f"http://{shown}:{bound[1]}/"
-    app = create_app(weights=weights, device=device, max_pixels=max_pixels, threads=threads)
-    click.echo(f"restore ui: {url}  (Ctrl+C stops)")
+    # the Host names it answers to (a DNS name rebound to this machine is refused), any when it listens on the network
+    hosts = None if anywhere else LOCAL_HOSTS if host in LOCAL_HOSTS else (*LOCAL_HOSTS, host.lower(), bound[0].lower())
+    app = create_app(weights=weights, device=device, max_pixels=max_pixels, threads=threads, hosts=hosts)
+    click.echo(f"restore ui: {url}  (Ctrl+C stops)" + ("; from other machines: this machine's address, port "
+                                                       f"{bound[1]}" if anywhere else ""))
     sys.stdout.flush()
     if open_:
         import webbrowser

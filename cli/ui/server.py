@@ -1,6 +1,7 @@
 """The app of ``restore ui`` (Starlette): uploads, task declarations, a one-job-at-a-time queue.
 
-Routes (all JSON unless said):
+Routes (all JSON unless said), behind :class:`Guard` (:func:`refusal`: another host name, or a
+change posted by another site's page, is answered 403 before any route reads it):
 
 - ``GET /``: the page; ``GET /static/...``: its script and style.
 - ``GET /api/tasks``: every registered task with its command-line parameters (as
@@ -11,7 +12,8 @@ Routes (all JSON unless said):
   command line reads it; answers its id, size and whether it has alpha.
 - ``GET /api/images/{id}/preview.png``: the image as displayed (8-bit PNG).
 - ``POST /api/jobs``: ``{"image", "task", "params" (command-line units), "steps", "seed",
-  "sampler", "mask" (a PNG data URL: white = fill)}``; checked before it is queued.
+  "sampler", "mask" (a PNG data URL: white = fill)}`` (``application/json``, at most
+  ``max_job_bytes``); checked before it is queued.
 - ``GET /api/jobs/{id}``: its state and progress; ``POST /api/jobs/{id}/cancel``. A job whose
   state nobody has asked for in :data:`ABANDONED` seconds (its page closed or reloaded) is
   cancelled at its next step, so it does not hold up the queue.
@@ -25,6 +27,7 @@ import base64
 import binascii
 import contextlib
 import itertools
+import json
 import math
 import os
 import queue
@@ -41,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -52,6 +56,9 @@ from restore.prior.denoiser import between_tiles
 from restore.registry import MAX_SEED, parse_method
 from restore.samplers import SAMPLERS, compatible_samplers
 from restore.tasks import TASKS, get_task
+from restore.tasks.base import SPEC_FORM
+
+from . import LOCAL_HOSTS
 
 STATIC = Path(__file__).with_name("static")
 #: bytes per pixel allowed in an upload: an uncompressed 16-bit RGBA file at the pixel limit
@@ -65,6 +72,43 @@ CLOSE_WAIT = 10.0  # seconds a stopping server waits for the running job to reac
 #: timers may slow to once a minute, and a closing page cancels its jobs itself)
 ABANDONED = 150.0
 DIR_PREFIX, OWNER = "restore-ui-", "owner.pid"  # the uploads' folder in the temp dir, and its server's pid file
+
+
+def refusal(method: str, headers: dict, hosts: tuple[str, ...] | None) -> str | None:
+    """Why a request is refused before any handler sees it, or None. ``hosts``: the names the
+    app answers to (None: any, for a server listening on the network). A request that changes
+    anything (not GET / HEAD) must come from the app's own page: a page of another site can
+    post to 127.0.0.1 too (a "simple" request needs no permission), and browsers name the
+    page a request comes from (``Origin``, ``Sec-Fetch-Site``); a program that names none (a
+    script on this machine) is let through."""
+    host = headers.get("host", "")
+    name = (host[1:].split("]")[0] if host.startswith("[") else host.split(":")[0]).lower()
+    if hosts is not None and name not in hosts:
+        return (f"this app answers to {', '.join(hosts)} only, not {name or '(no host)'!r} (to reach it by another "
+                "name, start it with restore ui --host NAME)")
+    if method in ("GET", "HEAD"):
+        return None
+    site, origin = headers.get("sec-fetch-site"), headers.get("origin")
+    if site not in (None, "same-origin", "none") or (
+            origin is not None and origin.lower() not in (f"http://{host}".lower(), f"https://{host}".lower())):
+        return "refused: a request from another site's page (only the app's own page may use it)"
+    return None
+
+
+class Guard:
+    """ASGI middleware: :func:`refusal`'s requests answered 403, before any route reads them."""
+
+    def __init__(self, app, hosts: tuple[str, ...] | None = LOCAL_HOSTS) -> None:
+        self.app, self.hosts = app, hosts
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            why = refusal(scope["method"], headers, self.hosts)
+            if why:
+                await JSONResponse({"error": why}, status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _clear_stale_dirs() -> None:
@@ -172,14 +216,20 @@ def _one_line(e: BaseException, *replace: tuple[str, str]) -> str:
     return msg
 
 
+def _server_words(msg: str) -> str:
+    """A limit the page cannot change, named as the server's option: "raise it with
+    --max-pixels" is an option of ``restore ui``, not a field of the page."""
+    return msg.replace("raise it with --max-pixels", "start restore ui with a larger --max-pixels")
+
+
 def _page_words(msg: str, task: str) -> str:
     """A message in the page's words: a command-line option (``--kernel``) as the field the
     page labels with its name (``kernel``); no offer of a file name, which the page does not take
-    (deblur's kernel: "..., or an image file")."""
+    (deblur's kernel: "..., or an image file"); the server's own limits as its options."""
     for q in get_task(task).params:
         if q.cli and q.option:
             msg = re.sub(re.escape(q.option) + r"(?![\w-])", q.option.lstrip("-"), msg)
-    return re.sub(r",? or an image file\b", "", msg)
+    return _server_words(re.sub(r",? or an image file\b", "", msg))
 
 
 def _log(job: "JobState") -> None:
@@ -202,9 +252,16 @@ def describe_param(q) -> dict:
         kind = q.type.__name__
     else:
         kind = "text"
+    help_ = _no_files(q.help) if q.type is object else q.help  # the page takes files only as uploads
     return {"name": q.name, "option": q.option, "kind": kind, "default": q.cli_default,
             "choices": [str(c) for c in q.choices], "range": list(q.range) if q.range else None,
-            "help": q.help, "required": q.required}
+            "help": help_, "required": q.required}
+
+
+def _no_files(text: str) -> str:
+    """``text`` without its offer of a file ("..., or a kernel image file (normalised)")."""
+    return re.sub(r",? or an? (?:[\w-]+ )*file\b(?: \([^)]*\))?", "", text)
+
 
 
 def param_from_page(q, value: Any) -> Any:
@@ -237,10 +294,15 @@ def param_from_page(q, value: Any) -> Any:
         return q.from_cli(v)
     text = str(value).strip()
     # a value that may name a file (a FILE option; an object option such as deblur's --kernel,
-    # "gaussian:1.6" or kernel.png, unless it is a NAME:ARGS spec) is refused as it is, without
-    # looking on the server's disk: the answer must not tell which files exist there
-    if q.metavar == "FILE" or re.search(r"[\\/]", text) or (q.type is object and ":" not in text):
+    # "gaussian:1.6" or kernel.png, unless it is a NAME:NUMBERS spec) is refused as it is, without
+    # looking on the server's disk: the answer must not tell which files exist there ("k:1.png" in
+    # the server's folder was read as the kernel)
+    if q.metavar == "FILE":
         raise PageError(f"{label}: the page takes no file names (files come only as uploads), got {text!r}")
+    if q.type is object and not SPEC_FORM.fullmatch(text):
+        if re.search(r"[\\/]|\.[A-Za-z]", text):
+            raise PageError(f"{label}: the page takes no file names (files come only as uploads), got {text!r}")
+        raise PageError(f"{label} {text!r} is not understood: use {_no_files(q.help).rstrip('.')}")
     return q.from_cli(text)
 
 
@@ -252,6 +314,7 @@ class App:
         self.weights, self.device, self.threads = weights, device, threads
         self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
         self.max_bytes = self.max_pixels * BYTES_PER_PIXEL + HEADER_ROOM
+        self.max_job_bytes = 2 * (4 * (self.max_bytes // 3 + 1)) + HEADER_ROOM  # two masks as base64, and the rest
         _clear_stale_dirs()
         self.dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
         (self.dir / OWNER).write_text(str(os.getpid()))
@@ -292,7 +355,7 @@ class App:
             img = read_image(data_path, max_pixels=self.max_pixels)
         except RestoreError as e:
             data_path.unlink(missing_ok=True)
-            raise PageError(_one_line(e, (str(data_path), name))) from None
+            raise PageError(_server_words(_one_line(e, (str(data_path), name)))) from None
         a = img.array
         up = Upload(data_path.stem, name, data_path, int(a.shape[1]), int(a.shape[0]), img.has_alpha, str(a.dtype))
         with self.lock:
@@ -311,11 +374,17 @@ class App:
         return up
 
     def preview(self, up: Upload) -> bytes:
-        """The upload as displayed (EXIF orientation applied), 8 bits, PNG."""
+        """The upload as displayed (EXIF orientation applied), 8 bits, PNG. An alpha above 0 stays
+        above 0 (1 of 255): the page's "Alpha → mask" takes the transparent pixels (0) from it, as
+        ``--mask alpha`` takes them from the file, and 16-bit alphas 1-128 rounded to 0."""
         if up.preview is None:
             from restore.io import encode_image, read_image, to_uint8
 
-            up.preview = encode_image(to_uint8(read_image(up.path, max_pixels=self.max_pixels).array), ".png")
+            img = read_image(up.path, max_pixels=self.max_pixels)
+            a = to_uint8(img.array)
+            if img.has_alpha:
+                a[..., -1][(a[..., -1] == 0) & (img.array[..., -1] > 0)] = 1
+            up.preview = encode_image(a, ".png")
         return up.preview
 
     # -- jobs ------------------------------------------------------------------------------
@@ -357,6 +426,9 @@ class App:
         wanted = tk.files[: tk.cli_files(params)]  # the painted layer is the task's MASK file
         if params.get("mask_source") == "alpha" and not up.has_alpha:
             raise PageError(f"{up.name} has no transparency for 'mask: alpha': paint the mask instead")
+        if params.get("mask_source") == "alpha" and body.get("mask"):  # the command line refuses both too
+            raise PageError("a painted mask and 'mask: alpha' both mark the holes: clear the painting, or set "
+                            "mask back to file (the painting)")
         if body.get("exclude") and not any(q.name == "exclude" for q in tk.params):
             raise PageError(f"{task} takes no keep-out layer")
         mask = exclude = None
@@ -384,7 +456,8 @@ class App:
                        **{q.option.lstrip("-"): given[q.name] for q in cli_params if q.name in given
                           and given[q.name] not in (None, "", False)},
                        **({"exclude": "painted"} if exclude is not None else {}),
-                       **{k: v for k, v in (("sampler", opts["sampler"]), ("steps", opts["steps"])) if v}}
+                       **{k: v for k, v in (("sampler", opts["sampler"]), ("steps", opts["steps"]),
+                                            ("seed", opts["seed"])) if v}}
         with self.lock:
             self.jobs[job.id] = job
             done = [k for k, j in self.jobs.items() if j.status in ("done", "error", "cancelled")]
@@ -453,7 +526,7 @@ class App:
             raise
         except Exception as e:  # noqa: BLE001 - Pillow's many decode errors: one line
             p.unlink(missing_ok=True)
-            raise PageError(f"{what} is not a readable PNG ({_one_line(e)})") from None
+            raise PageError(f"{what} is not a readable PNG ({_one_line(e, (str(p), what))})") from None
         return p
 
     def job(self, id: str) -> JobState:
@@ -577,6 +650,12 @@ class App:
         if res.sigma_estimated:
             sig = res.sigma_y[0] if isinstance(res.sigma_y, list) else res.sigma_y
             job.warnings.append(get_task(job.task).estimated_note(res.params, sig))
+        from ..local import grown_note
+
+        n = res.params.get("holes_grown")
+        grown = grown_note({"holes_grown": n[0] if isinstance(n, (list, tuple)) else n})  # as the command line's
+        if grown:
+            job.warnings.append(f"note: {_page_words(grown, job.task)}")
         if res.steps == 0 and res.params.get("fill"):  # a fill that ran alone (inpaint's scene fill): no sampler
             job.summary = {**job.summary, "fill": res.params["fill"], "sampler": "none (the fill alone)"}
             job.summary.pop("steps", None)
@@ -602,8 +681,10 @@ def _error(e: PageError) -> JSONResponse:
 
 
 def create_app(*, weights: str | None = None, device: str = "auto", max_pixels: int | None = None,
-               threads: int | None = None, preload: bool = True) -> Starlette:
-    """The Starlette app (``app.state.ui`` holds the :class:`App`)."""
+               threads: int | None = None, preload: bool = True,
+               hosts: tuple[str, ...] | None = LOCAL_HOSTS) -> Starlette:
+    """The Starlette app (``app.state.ui`` holds the :class:`App`); ``hosts``: the names it
+    answers to (:func:`refusal`; None: any, for a server that listens on the network)."""
     ui = App(weights=weights, device=device, max_pixels=max_pixels, threads=threads, preload=preload)
 
     def handler(fn):
@@ -634,7 +715,7 @@ def create_app(*, weights: str | None = None, device: str = "auto", max_pixels: 
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > ui.max_bytes:
             raise PageError(f"{_safe_name(name)}: {int(length) / 1e6:.1f} MB is over the upload limit of "
-                            f"{ui.max_bytes / 1e6:.0f} MB", 413)
+                            f"{ui.max_bytes / 1e6:.1f} MB", 413)
         ext = Path(_safe_name(name)).suffix.lower()
         p = ui.dir / f"{ui._id('i')}{ext if ext in READ_EXTS else '.img'}"
         size = 0
@@ -644,7 +725,7 @@ def create_app(*, weights: str | None = None, device: str = "auto", max_pixels: 
                 if size > ui.max_bytes:
                     f.close()
                     p.unlink(missing_ok=True)
-                    raise PageError(f"{_safe_name(name)}: over the upload limit of {ui.max_bytes / 1e6:.0f} MB", 413)
+                    raise PageError(f"{_safe_name(name)}: over the upload limit of {ui.max_bytes / 1e6:.1f} MB", 413)
                 f.write(chunk)
         if size == 0:
             p.unlink(missing_ok=True)
@@ -663,8 +744,21 @@ def create_app(*, weights: str | None = None, device: str = "auto", max_pixels: 
         return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
     async def submit(request):
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            raise PageError("the job must be JSON (Content-Type: application/json)", 415)
+        too_big = PageError(f"the job is over the limit of {ui.max_job_bytes / 1e6:.1f} MB (its masks as "
+                            "base64)", 413)
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > ui.max_job_bytes:
+            raise too_big
+        data, size = [], 0
+        async for chunk in request.stream():  # read up to the limit, not whatever is sent
+            size += len(chunk)
+            if size > ui.max_job_bytes:
+                raise too_big
+            data.append(chunk)
         try:
-            body = await request.json()
+            body = json.loads(b"".join(data))
         except ValueError:
             raise PageError("the job must be JSON") from None
         job = ui.submit(body)
@@ -712,6 +806,6 @@ def create_app(*, weights: str | None = None, device: str = "auto", max_pixels: 
         yield
         ui.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Guard, hosts=hosts)])
     app.state.ui = ui
     return app

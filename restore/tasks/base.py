@@ -15,6 +15,7 @@ singular values (zero where nothing is measured) in ``singulars`` (broadcastable
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,12 @@ from ..metrics import psnr, ssim
 from ..noise import estimate_sigma
 from . import CAPABILITIES
 
-__all__ = ["CAPABILITIES", "Case", "Operator", "Param", "Recipe", "Task"]
+__all__ = ["CAPABILITIES", "SPEC_FORM", "Case", "Operator", "Param", "Recipe", "Task"]
+
+#: a value of the form NAME:NUMBERS ("gaussian:1.6,25"): a spec, never read as a file name (a task
+#: parameter that takes either, deblur's kernel, does not look on the disk for it; the browser app takes
+#: no other form for such a parameter, so that its answers tell nothing of the server's files)
+SPEC_FORM = re.compile(r"[A-Za-z]+\s*:\s*[-+0-9.,eE ]*")
 
 
 class Operator:

@@ -36,7 +36,7 @@ import torch
 from ..errors import InputError
 from ..io import read_image, to_tensor
 from ..metrics import psnr
-from .base import Case, Operator, Param, Task, from_np, np01, psnr_where
+from .base import SPEC_FORM, Case, Operator, Param, Task, from_np, np01, psnr_where
 
 __all__ = ["Blur", "DeblurTask", "parse_kernel"]
 
@@ -121,20 +121,20 @@ def parse_kernel(spec: Any) -> np.ndarray:
     named = _named_kernel(spec)
     if named is not None:
         return named.copy()
+    kind = spec.partition(":")[0]
+    if kind in KINDS:  # a spec with bad numbers, never a file: "gaussian:99" is not looked for on the disk
+        raise InputError(f"kernel '{spec}': bad numbers for {kind} (gaussian:STD[,SIZE] with STD 0.1-50, "
+                         f"motion:LENGTH,ANGLE with LENGTH 1-{MAX_KERNEL - 2}, box:N with N 1-{MAX_KERNEL}, "
+                         "levin:1..8; finite numbers)")
     path = Path(spec)
-    if path.is_file():
+    if not SPEC_FORM.fullmatch(spec) and path.is_file():  # NAME:NUMBERS is a spec (./NAME:1 names a file)
         img = read_image(path)
         a = img.color.astype(np.float64)
         a = a.mean(axis=2) if a.ndim == 3 else a
         if img.has_alpha and a.max() == a.min():  # drawn in the alpha channel alone (one colour, shaped by alpha)
             a = img.alpha.astype(np.float64)
         return _check_kernel(a, str(path))
-    kind = spec.partition(":")[0]
-    if kind in KINDS:
-        raise InputError(f"kernel '{spec}': bad numbers for {kind} (gaussian:STD[,SIZE] with STD 0.1-50, "
-                         f"motion:LENGTH,ANGLE with LENGTH 1-{MAX_KERNEL - 2}, box:N with N 1-{MAX_KERNEL}, "
-                         "levin:1..8; finite numbers)")
-    if path.suffix or "/" in spec or "\\" in spec:
+    if not SPEC_FORM.fullmatch(spec) and (path.suffix or "/" in spec or "\\" in spec):
         raise InputError(f"kernel file '{spec}' not found")
     raise InputError(f"kernel '{spec}' is not understood: use gaussian:STD[,SIZE], motion:LENGTH,ANGLE, box:N, "
                      "levin:1..8, or an image file")
@@ -183,7 +183,7 @@ def _kernel_file(spec: Any) -> Path | None:
     if not isinstance(spec, (str, os.PathLike)):
         return None
     text = str(spec).strip()
-    if text.partition(":")[0].strip().lower() in KINDS:
+    if text.partition(":")[0].strip().lower() in KINDS or SPEC_FORM.fullmatch(text):  # a spec, never a file
         return None
     path = Path(text)
     return path if path.is_file() or path.suffix or "/" in text or "\\" in text else None

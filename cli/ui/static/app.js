@@ -23,7 +23,8 @@ const resultEl = $("result"), splitLine = $("splitline");
 // -- messages ---------------------------------------------------------------------------
 function say(text, ok = false) {
   $("message").textContent = text || "";
-  $("message").className = ok ? "ok" : "";
+  // a done job's warnings and notes are not a success: shown as notes, not in the success colour
+  $("message").className = ok ? (/^(warning|note)\b/m.test(text || "") ? "note" : "ok") : "";
 }
 
 async function api(path, opts = {}) {
@@ -189,7 +190,7 @@ function toImage(e) {
 async function openFile(file) {
   if (!file) return;
   if (S.limits.max_bytes && file.size > S.limits.max_bytes) {
-    say(`${file.name}: ${(file.size / 1e6).toFixed(1)} MB is over the upload limit of ${(S.limits.max_bytes / 1e6).toFixed(0)} MB`);
+    say(`${file.name}: ${(file.size / 1e6).toFixed(1)} MB is over the upload limit of ${(S.limits.max_bytes / 1e6).toFixed(1)} MB`);
     return;
   }
   say("");
@@ -293,8 +294,13 @@ function replay() {
   for (const op of S.ops) applyOp(op);
 }
 
-function painted(layer) {  // whether the ops leave anything on a layer (an op on it at least)
-  return S.ops.some((op) => (op.layer || "mask") === layer);
+function painted(layer) {
+  // whether the layer marks any pixel as the mask file will (its alpha at half or more): painted,
+  // then cleared or erased, it marks none, and "paint the mask first" is the answer, not the server's
+  if (!S.ops.some((op) => (op.layer || "mask") === layer)) return false;
+  const L = LAYERS[layer], px = L.x.getImageData(0, 0, L.c.width, L.c.height).data;
+  for (let i = 3; i < px.length; i += 4) if (px[i] >= 128) return true;
+  return false;
 }
 
 function setLayer(l) {
@@ -454,6 +460,9 @@ async function submit() {
   let body;
   try {
     const seed = numberOf($("seed"), "seed");
+    if (seed !== null && !Number.isSafeInteger(seed)) {
+      throw new Error(`seed: a whole number up to ${Number.MAX_SAFE_INTEGER} in the page (the command line's --seed takes larger ones)`);
+    }
     body = { image: S.image.id, task: t.name, params: paramValues(), sampler: $("sampler").value || null,
              steps: numberOf($("steps"), "steps"), seed: seed === null ? 0 : seed };
   } catch (e) { refused(e.message); return; }
@@ -484,9 +493,21 @@ $("cancel").onclick = async () => {
   $("cancel").disabled = true;
   $("status").textContent = "cancelling…";
   for (const id of [...S.active]) {
-    try { await api(`/api/jobs/${id}/cancel`, { method: "POST" }); } catch (e) { say(e.message); }
+    try { await api(`/api/jobs/${id}/cancel`, { method: "POST" }); } catch (e) { say(e.message); serverGone(id); }
   }
 };
+
+function serverGone(id) {  // the job's state cannot be had (the server stopped, or dropped it): not shown as running
+  S.active.delete(id);
+  delete S.started[id];
+  $("cancel").disabled = S.active.size === 0;
+  if (id === S.latest) { $("status").textContent = "stopped (see below)"; $("progress").value = 0; }
+}
+
+// a reload or a closed tab loses the painted mask and the results (and cancels the running job): asked first
+window.addEventListener("beforeunload", (e) => {
+  if (S.ops.length || S.active.size || $("results").children.length) { e.preventDefault(); e.returnValue = ""; }
+});
 
 window.addEventListener("pagehide", () => {
   for (const id of S.active) navigator.sendBeacon(`/api/jobs/${id}/cancel`);
@@ -494,7 +515,7 @@ window.addEventListener("pagehide", () => {
 
 async function poll(id, image) {
   let job;
-  try { job = await api(`/api/jobs/${id}`); } catch (e) { say(e.message); S.active.delete(id); return; }
+  try { job = await api(`/api/jobs/${id}`); } catch (e) { say(e.message); serverGone(id); return; }
   if (id === S.latest) {
     const st = job.status;
     $("progress").max = job.n || 1;
