@@ -69,6 +69,10 @@ def test_page_and_tasks_from_the_registry(client):
     assert inpaint["files"] == ["mask"]
     sigma = next(p for p in inpaint["params"] if p["name"] == "sigma")
     assert sigma["kind"] == "float" and sigma["range"] == [0, 255]  # command-line units
+    helps = [p["help"] for t in info["tasks"] for p in t["params"] if p["kind"] != "file"]
+    # in the page's words: its fields' names, not the command line's options nor the repository's files
+    assert not [h for h in helps if "--" in h or "benchmarks/" in h]
+    assert any("estimated or sigma)" in h for h in helps)
 
 
 def test_upload_and_preview(client):

@@ -222,6 +222,13 @@ def _server_words(msg: str) -> str:
     return msg.replace("raise it with --max-pixels", "start restore ui with a larger --max-pixels")
 
 
+def _page_help(text: str, task: str) -> str:
+    """A parameter's help in the page's words (:func:`_page_words`; the steps field as the page
+    labels it), without the repository files it cites (a page user has no checkout)."""
+    text = re.sub(r"--steps\b", "steps", _page_words(text, task))
+    return re.sub(r"[,;]?\s*(?:measured:?\s*)?benchmarks/[\w/.-]*\w", "", text)
+
+
 def _page_words(msg: str, task: str) -> str:
     """A message in the page's words: a command-line option (``--kernel``) as the field the
     page labels with its name (``kernel``); no offer of a file name, which the page does not take
@@ -392,7 +399,8 @@ class App:
         out = []
         for n in TASKS.names():
             tk = get_task(n)
-            out.append({"name": n, "summary": tk.summary, "params": [describe_param(q) for q in tk.params if q.cli],
+            params = [{**d, "help": _page_help(d["help"], n)} for d in (describe_param(q) for q in tk.params if q.cli)]
+            out.append({"name": n, "summary": tk.summary, "params": params,
                         "files": list(tk.files), "default_sampler": tk.sampler,
                         "samplers": compatible_samplers(tk.capabilities),
                         "default_steps": tk.steps, "default_note": tk.default_note})
