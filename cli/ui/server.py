@@ -247,8 +247,10 @@ def _log(job: "JobState") -> None:
           file=sys.stderr, flush=True)
 
 
-def describe_param(q) -> dict:
-    """A task parameter as the page builds its control: what :func:`param_option` reads."""
+def describe_param(q, task: str) -> dict:
+    """A task parameter as the page builds its control: what :func:`param_option` reads, its
+    help in the page's words (:func:`_page_help`; no offer of a file, which the page takes only
+    as an upload)."""
     if q.switch:
         kind = "switch"
     elif q.metavar == "FILE":
@@ -259,7 +261,7 @@ def describe_param(q) -> dict:
         kind = q.type.__name__
     else:
         kind = "text"
-    help_ = _no_files(q.help) if q.type is object else q.help  # the page takes files only as uploads
+    help_ = _page_help(_no_files(q.help) if q.type is object else q.help, task)
     return {"name": q.name, "option": q.option, "kind": kind, "default": q.cli_default,
             "choices": [str(c) for c in q.choices], "range": list(q.range) if q.range else None,
             "help": help_, "required": q.required}
@@ -268,7 +270,6 @@ def describe_param(q) -> dict:
 def _no_files(text: str) -> str:
     """``text`` without its offer of a file ("..., or a kernel image file (normalised)")."""
     return re.sub(r",? or an? (?:[\w-]+ )*file\b(?: \([^)]*\))?", "", text)
-
 
 
 def param_from_page(q, value: Any) -> Any:
@@ -399,8 +400,7 @@ class App:
         out = []
         for n in TASKS.names():
             tk = get_task(n)
-            params = [{**d, "help": _page_help(d["help"], n)} for d in (describe_param(q) for q in tk.params if q.cli)]
-            out.append({"name": n, "summary": tk.summary, "params": params,
+            out.append({"name": n, "summary": tk.summary, "params": [describe_param(q, n) for q in tk.params if q.cli],
                         "files": list(tk.files), "default_sampler": tk.sampler,
                         "samplers": compatible_samplers(tk.capabilities),
                         "default_steps": tk.steps, "default_note": tk.default_note})

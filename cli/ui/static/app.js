@@ -461,7 +461,8 @@ async function submit() {
   try {
     const seed = numberOf($("seed"), "seed");
     if (seed !== null && !Number.isSafeInteger(seed)) {
-      throw new Error(`seed: a whole number up to ${Number.MAX_SAFE_INTEGER} in the page (the command line's --seed takes larger ones)`);
+      throw new Error(`seed: a whole number up to ${Number.MAX_SAFE_INTEGER} in the page `
+        + "(the command line's --seed takes larger ones)");
     }
     body = { image: S.image.id, task: t.name, params: paramValues(), sampler: $("sampler").value || null,
              steps: numberOf($("steps"), "steps"), seed: seed === null ? 0 : seed };
