@@ -30,6 +30,20 @@ def _claim_path(out: Path) -> Path:
     return out.with_name(f".{out.name}.claim")
 
 
+#: the run a Ray worker's claims belong to (``run=TOKEN`` after host, pid and start time): the driver
+#: removes those its interrupted workers left, on whichever node they ran (None in a local run)
+CLAIM_RUN: str | None = None
+
+
+def claim_run(c: Path) -> str | None:
+    """The run token of claim ``c`` (:data:`CLAIM_RUN` of the process that made it), or None."""
+    try:
+        fields = c.read_text().split()
+    except OSError:
+        return None
+    return next((f[4:] for f in fields if f.startswith("run=")), None)
+
+
 def _claim(out: Path) -> bool:
     """Claim ``out`` for this process before working on it: a ``.NAME.claim`` beside it
     (host, pid and the process's start time inside), created whole and atomically (hard link of
@@ -44,7 +58,8 @@ def _claim(out: Path) -> bool:
         return True
     for _ in range(3):
         try:
-            tmp.write_text(f"{socket.gethostname()} {os.getpid()} {_started(os.getpid()) or ''}".rstrip())
+            tmp.write_text(f"{socket.gethostname()} {os.getpid()} {_started(os.getpid()) or ''}".rstrip()
+                           + (f" run={CLAIM_RUN}" if CLAIM_RUN else ""))
             os.link(tmp, c)
             return True
         except FileExistsError:
@@ -68,7 +83,7 @@ def _stale(c: Path) -> bool:
     except OSError:  # gone
         return True
     try:
-        owner = c.read_text().split()
+        owner = [f for f in c.read_text().split() if not f.startswith("run=")]
     except FileNotFoundError:
         return True
     except OSError:  # unreadable (its permissions): a minute, as a claim of unknown origin
@@ -159,7 +174,7 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
         res = solve(job, group, progress)
         dt = (time.perf_counter() - t0) / len(group)
         for r, ld in enumerate(group):
-            _finish(job, ld, res, r, dt, done, batch=len(group))
+            _finish(job, ld, res, r, dt, done, batch=len(group), warn=warn)
         if release:
             _release_memory()
 
@@ -217,9 +232,10 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
             _release(out)
 
 
-def _finish(job: Job, ld: Loaded, res, r: int, seconds: float, report, batch: int = 1) -> None:
+def _finish(job: Job, ld: Loaded, res, r: int, seconds: float, report, batch: int = 1,
+            warn: Callable[[Item, str], None] = _print_warning) -> None:
     try:
-        rec = write_outputs(job, ld, res, r, seconds)
+        rec = write_outputs(job, ld, res, r, seconds, warn)
         if batch > 1:
             rec["batch"] = batch
     except Exception as e:  # noqa: BLE001
@@ -395,8 +411,10 @@ def _cli_units(tk, name: str, v):
     return round(v * unit, 4) if unit != 1.0 and isinstance(v, (int, float)) and not isinstance(v, bool) else v
 
 
-def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
-    """Write image ``r`` of the result ``res`` (and its std / compare files); its record."""
+def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
+                  warn: Callable[[Item, str], None] = _print_warning) -> dict:
+    """Write image ``r`` of the result ``res`` (and its std / compare files); its record. What
+    was estimated for it goes to ``warn`` (a Ray worker's stderr does not reach the driver)."""
     import torch
 
     from restore.api import _alpha_back
@@ -426,7 +444,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float) -> dict:
            if isinstance(v, list) and len(v) == res.image.shape[0]},
     }
     if res.sigma_estimated and not o["quiet"] and not o["as_json"]:
-        click.echo(shown(f"{it.src}: {tk.estimated_note(res.params, sigma_y)}", o), err=True)
+        warn(it, shown(f"{it.src}: {tk.estimated_note(res.params, sigma_y)}", o))
     side = companions(o, it.out)  # checked before the work: absent, or --overwrite
     if std is not None:
         std_img = (std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()

@@ -30,7 +30,10 @@ class Worker:
 
         import ray
 
-        torch.set_num_threads(threads)
+        from . import local
+
+        torch.set_num_threads(job.opts.get("threads") or threads)  # --threads, as the local engine takes it
+        local.CLAIM_RUN = job.opts.get("_run")  # this run's claims, removed by the driver if it is stopped
         self.job = job
         self.node = ray.get_runtime_context().get_node_id()[:12]
         get_prior(job.opts["weights"], resolve_device(job.opts["device"]))  # once per worker (cached)
@@ -54,15 +57,18 @@ class Worker:
 def _row(it) -> str:
     """An :class:`~jobs.Item` as a dataset value (JSON text: paths travel as strings)."""
     return json.dumps({"src": str(it.src), "out": str(it.out), "ref": None if it.ref is None else str(it.ref),
-                       "files": {k: None if v is None else str(v) for k, v in it.files.items()}})
+                       "files": {k: None if v is None else str(v) for k, v in it.files.items()},
+                       "redo": bool(it.redo)})  # an output whose --compare / .std file is missing: made again
 
 
 def _item(row: str):
     from .jobs import Item
 
     d = json.loads(str(row))
-    return Item(Path(d["src"]), {k: None if v is None else Path(v) for k, v in d["files"].items()},
-                Path(d["out"]), None if d["ref"] is None else Path(d["ref"]))
+    it = Item(Path(d["src"]), {k: None if v is None else Path(v) for k, v in d["files"].items()},
+              Path(d["out"]), None if d["ref"] is None else Path(d["ref"]))
+    it.redo = bool(d.get("redo"))
+    return it
 
 
 def _connect():
@@ -76,6 +82,9 @@ def _connect():
     if ray.is_initialized():
         return ray, False
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
+    # the driver's C++ log: its "Actor ... has constructor arguments in the object store and max_restarts > 0"
+    # line (Ray Data's actor pool, every run) went to stderr even with -q
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     address = os.environ.get("RAY_ADDRESS")
     if address and not _reachable(address):  # ray.init would retry for minutes
         raise InputError(f"--engine ray: nothing answers at RAY_ADDRESS={address} (unset it to start a local cluster)")
@@ -84,6 +93,9 @@ def _connect():
             ray.init(address=address, **quiet)
         else:
             ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
+    except KeyboardInterrupt:  # Ctrl-C while it starts: the processes it started so far go too
+        ray.shutdown()
+        raise
     except Exception as e:  # noqa: BLE001  (ConnectionError, RuntimeError, ...)
         where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray cluster"
         raise InputError(f"--engine ray: cannot start or reach {where} ({type(e).__name__}: "
@@ -121,12 +133,35 @@ def plan_workers(resources: dict, device: str, workers: int | None) -> tuple[int
     return n, max(1, cpus // n), 0.0
 
 
+def batch_rows(o: dict, gpus: float) -> int:
+    """Images handed to a worker at a time: ``--batch-size``, else one per call on CPU workers
+    and :data:`restore.api.MAX_BATCH` on GPU ones, which the worker's own engine groups into
+    sampler batches by size and free memory (:func:`restore.api.default_batch_size`), as the
+    local engine does (one image per call never batched anything)."""
+    from restore.api import MAX_BATCH
+
+    return o.get("batch_size") or (MAX_BATCH if gpus > 0 else 1)
+
+
 def run_on_ray(job, items: list, report, warn) -> None:
     """Restore ``items`` on Ray; ``report(item, record, message)`` per image, as they finish,
     after ``warn(line)`` for each of its input's warnings."""
-    o = job.opts
-    ray, started = _connect()
+    import signal
+    import threading
+    import uuid
+
+    from .local import _claim_path, claim_run
+
+    o = {**job.opts, "_run": uuid.uuid4().hex[:12]}  # the workers' claims carry it
+    job = dataclasses.replace(job, opts=o)
+    main = threading.current_thread() is threading.main_thread()
+    on_term = signal.getsignal(signal.SIGTERM) if main else None
+    left = set(range(len(items)))
+    started = False
     try:
+        ray, started = _connect()
+        if on_term is not None:  # ray.init put its own (exit 15, a C++ dump): SIGTERM stops the run as Ctrl-C
+            signal.signal(signal.SIGTERM, on_term)
         import ray.data
 
         ctx = ray.data.DataContext.get_current()
@@ -144,9 +179,8 @@ def run_on_ray(job, items: list, report, warn) -> None:
         rows = [{"k": k, "item": _row(it)} for k, it in enumerate(items)]
         ds = ray.data.from_items(rows, override_num_blocks=len(rows))
         ds = ds.map_batches(Worker, fn_constructor_kwargs={"job": job, "threads": cpus},
-                            batch_size=o.get("batch_size") or 1, compute=ray.data.ActorPoolStrategy(size=n),
+                            batch_size=batch_rows(o, gpus), compute=ray.data.ActorPoolStrategy(size=n),
                             num_cpus=cpus, num_gpus=gpus)
-        left = set(range(len(items)))
         try:
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 for k, rec, err, warns in zip(batch["k"], batch["record"], batch["error"], batch["warnings"]):
@@ -163,3 +197,7 @@ def run_on_ray(job, items: list, report, warn) -> None:
     finally:
         if started:
             ray.shutdown()
+        for k in left:  # stopped: the claims its workers held (a worker on another node left one for 6 hours)
+            c = _claim_path(items[k].out)
+            if claim_run(c) == o["_run"]:
+                c.unlink(missing_ok=True)

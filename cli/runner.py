@@ -156,6 +156,9 @@ def run_job(job: Job) -> int:
     if (o["compare"] or o["samples"] > 1) and any(it.out == STDIO for it in items):  # found out only after the work
         _err(f"{'--compare' if o['compare'] else '--samples'} writes files beside the output: give -o FILE, not stdout")
         return 2
+    if o.get("engine", "local") == "ray" and any(it.out == STDIO for it in items):  # the image went to a worker's log
+        _err("--engine ray writes the outputs in its workers: give -o FILE, not stdout")
+        return 2
     from tqdm import tqdm
 
     from restore.api import get_prior, resolve_device
@@ -288,7 +291,8 @@ def run_job(job: Job) -> int:
 
     old = signal.signal(signal.SIGTERM, terminated) if threading.current_thread() is threading.main_thread() else None
     try:
-        ENGINES[o.get("engine", "local")](job, todo, report, warn, folder)
+        if todo:  # nothing left to do starts no engine (Ray's start-up is seconds)
+            ENGINES[o.get("engine", "local")](job, todo, report, warn, folder)
     except KeyboardInterrupt as e:
         if bar is not None:
             bar.close()

@@ -3,8 +3,10 @@ one) writes what the local engine writes, and keeps its resume contract."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -98,3 +100,64 @@ def test_an_unreachable_cluster_is_a_one_line_error(folder, tiny_prior_dir):
                     prior=tiny_prior_dir, env={"RAY_ADDRESS": "127.0.0.1:1"})
     assert r.returncode == 1 and "nothing answers at RAY_ADDRESS=127.0.0.1:1" in r.stderr
     assert not (folder / "out").exists() or not any((folder / "out").iterdir())
+
+
+def test_ray_engine_defects_from_a_trial(folder, tiny_prior_dir):
+    """From a trial of --engine ray: stdout as the output lost the image into a worker's log
+    (exit 0); a rerun never remade a missing --compare file (the item's redo did not travel);
+    the estimated noise level printed in the workers never reached the user; SIGTERM exited 15
+    with Ray's C++ dump and left claims (ray.init replaced the handler); Ctrl-C left the
+    workers' claims too, which a worker on another node keeps for 6 hours."""
+    e = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    base = [sys.executable, "-m", "restore", "denoise", "--weights", str(tiny_prior_dir)]
+    one = folder / "in" / "im01.png"
+    r = subprocess.run([*base, "-", "--sigma", "15", "--engine", "ray"], input=one.read_bytes(), capture_output=True,
+                       env=e, timeout=300)
+    assert r.returncode == 2 and b"not stdout" in r.stderr and r.stdout == b""
+    r, _ = _restore("denoise", folder / "in", "--sigma", "15", "--compare", "-o", folder / "cmp", "--engine", "ray",
+                    prior=tiny_prior_dir)
+    assert r.returncode == 0, r.stderr
+    (folder / "cmp" / "im02.compare.png").unlink()
+    r, lines = _restore("denoise", folder / "in", "--sigma", "15", "--compare", "-o", folder / "cmp", "--engine", "ray",
+                        prior=tiny_prior_dir)
+    assert r.returncode == 0 and lines[-1]["summary"] == {"done": 1, "skipped": 11, "failed": 0}, r.stderr
+    assert (folder / "cmp" / "im02.compare.png").is_file()
+    r = subprocess.run([*base, folder / "in", "-o", folder / "est", "--engine", "ray"], capture_output=True, text=True,
+                       env=e, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert sum("estimated noise sigma" in ln for ln in r.stderr.splitlines()) == 12  # from the workers
+    assert "core_worker" not in r.stderr  # Ray's C++ log line of every run
+    p = subprocess.Popen([*base, folder / "in", "--sigma", "15", "-o", folder / "term", "--engine", "ray",
+                          "--sampler", "ddnm", "--steps", "400", "--json"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=e)
+    t0 = time.time()
+    while time.time() - t0 < 240 and not list((folder / "term").glob(".*.claim")):
+        time.sleep(0.2)
+    assert list((folder / "term").glob(".*.claim")), "no worker started"
+    p.terminate()
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 143 and "terminated after done" in err, err[-2000:]
+    assert json.loads(out.splitlines()[-1])["stopped"] == "terminated"
+    assert not list((folder / "term").glob(".*.claim")) and not list((folder / "term").glob(".*.tmp"))
+
+
+def test_ray_workers_batch_on_gpus_and_claims_carry_their_run(tmp_path, monkeypatch):
+    """One image per worker call never batched anything on a GPU; a worker's claim names its
+    run, which the driver removes when it stops, and is read as any other claim."""
+    from restore.api import MAX_BATCH
+    from restore.cli import local
+    from restore.cli.ray_engine import batch_rows
+
+    assert (batch_rows({}, 0.0), batch_rows({}, 1.0), batch_rows({"batch_size": 3}, 1.0)) == (1, MAX_BATCH, 3)
+    out = tmp_path / "a.png"
+    monkeypatch.setattr(local, "CLAIM_RUN", "abc123")
+    assert local._claim(out) and local.claim_run(local._claim_path(out)) == "abc123"
+    local._release(out)
+    c = local._claim_path(out)  # a live process's claim (this one's parent), its run field after the three
+    c.write_text(f"{socket.gethostname()} {os.getppid()} {local._started(os.getppid()) or ''} run=abc123")
+    assert not local._stale(c) and local.claim_run(c) == "abc123"
+    c.write_text(f"{socket.gethostname()} 999999999 run=abc123")  # a process that is gone
+    assert local._stale(c)
+    c.unlink()
+    monkeypatch.setattr(local, "CLAIM_RUN", None)
+    assert local._claim(out) and local.claim_run(local._claim_path(out)) is None
