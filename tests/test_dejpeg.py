@@ -459,3 +459,24 @@ def test_json_reports_the_tables_used(tiny_prior_dir, tmp_path):
     Image.fromarray(a).save(tmp_path / "never.png")  # never a JPEG: as before
     rec, _ = run("sr", tmp_path / "never.png", "--scale", "2", "-o", tmp_path / "s.png")
     assert rec["kernel"] == "bicubic" and "tables" not in rec and rec["sigma"] == 0
+
+
+def test_an_image_under_8_px_takes_the_quality_given(tiny_prior):
+    """From a trial: a 6x6 or 5x40 decode given its quality (--jpeg-quality 50) failed with
+    "under 8 px wide ... give it (--jpeg-quality ...)": the quality given was read again. Now
+    the blocks are taken from the corner, as an uncropped JPEG's are; without a quality such an
+    image is still refused, in one line."""
+    from restore.api import run
+    from restore.errors import InputError
+
+    rng = np.random.default_rng(3)
+    for h, w in ((6, 6), (40, 5), (12, 12)):
+        a = (rng.random((h, w, 3)) * 255).astype(np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, "JPEG", quality=50)
+        dec = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+        res = run(to_tensor(dec), "dejpeg", quality=50, steps=1, prior=tiny_prior)
+        assert res.image.shape[-2:] == (h, w) and res.params["tables"] == "quality 50"
+        if min(h, w) < 8:
+            with pytest.raises(InputError, match="under 8 px"):
+                run(to_tensor(dec), "dejpeg", steps=1, prior=tiny_prior)

@@ -112,8 +112,11 @@ def test_paint_run_inpaint_download(server, browser, tmp_path):
     page.click("#run")
     link = page.locator(".card a.download").first
     link.wait_for(timeout=120_000)
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))
     with page.expect_download() as dl:
         link.click()
+    assert dialogs == []  # a trial: each download asked "leave the page?" (a navigation), and "stay" lost it
     out = tmp_path / dl.value.suggested_filename
     dl.value.save_as(out)
     assert out.name == "photo.inpaint.png"
@@ -204,6 +207,19 @@ def test_page_sends_what_the_command_line_would(server, browser, tmp_path):
         return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 == 3));
     }""")).reshape(24, 32)
     assert (alpha > 127).sum() == 6 * 8 and (alpha[4:10, 4:12] > 127).all()
+    # run as it is, it is --mask alpha itself (a painted mask was grown along outlines: other pixels)
+    page.fill("#steps", "1")
+    page.click("#run")
+    page.wait_for_function("document.querySelectorAll('.card').length > 1", timeout=120_000)
+    sent = json.loads(bodies[-1])
+    assert sent["params"]["mask_source"] == "alpha" and "mask" not in sent
+    page.locator("#size").evaluate("el => { el.value = 2; el.dispatchEvent(new Event('input')); }")
+    xa, ya = page.evaluate("() => window.restoreUI.toPage(20, 6)")
+    page.mouse.click(xa, ya)  # edited: a painted mask
+    page.click("#run")
+    page.wait_for_function("document.querySelectorAll('.card').length > 2", timeout=120_000)
+    sent = json.loads(bodies[-1])
+    assert "mask_source" not in sent["params"] and sent["mask"].startswith("data:image/png")
     assert not errors, errors
     page.close()
 
@@ -306,7 +322,7 @@ def test_keyboard_opens_an_image_and_space_presses_a_button(server, browser):
     page.close()
 
 
-def test_run_guards_refusals_evictions_and_narrow_screens(server, browser):
+def test_run_guards_refusals_evictions_and_narrow_screens(server, browser, tmp_path):
     """From the same trial: a double click queued two jobs; a refused run left "done in 6.0 s"
     and a full bar above its message; a painted mask was lost when 8 later uploads (from any
     page) had pushed the image out of the server (now the page sends the file again and keeps
@@ -349,8 +365,12 @@ def test_run_guards_refusals_evictions_and_narrow_screens(server, browser):
     assert page.evaluate("window.restoreUI.state.ops.length") == 1  # the painted stroke kept
     page.close()
     phone = browser.new_page(viewport={"width": 390, "height": 844})
-    _open(phone, server, PHOTO)
+    long = tmp_path / ("a_very_long_file_name_of_a_holiday_photo_taken_on_the_beach_at_sunset_" * 2 + ".png")
+    long.write_bytes(PHOTO.read_bytes())
+    _open(phone, server, long)
     assert phone.evaluate("document.getElementById('stage').getBoundingClientRect().width") > 300
+    # nothing wider than the screen (a trial: the Task list's width, a long file name: the page scrolled sideways)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.close()
 
 
@@ -458,4 +478,35 @@ def test_a_cleared_mask_is_no_mask_and_a_reload_asks_first(server, browser):
     page.wait_for_function("document.getElementById('message').textContent !== ''")
     assert page.locator("#message").text_content().startswith("paint the mask first")
     assert page.evaluate("window.restoreUI.state.active.size") == 0  # nothing was queued
+    page.close()
+
+
+def test_opening_another_image_over_a_painted_mask_asks_first(server, browser, tmp_path):
+    """From a trial: opening (or dropping) another image threw the painted mask away without a
+    word. The page asks; "cancel" keeps the image and its mask, "OK" opens the other."""
+    other = tmp_path / "other.png"
+    other.write_bytes(PHOTO.read_bytes())
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    _open(page, server, PHOTO)
+    xa, ya = page.evaluate("() => window.restoreUI.toPage(60, 128)")
+    page.mouse.move(xa, ya)
+    page.mouse.down()
+    page.mouse.move(xa + 40, ya, steps=4)
+    page.mouse.up()
+    answers = ["dismiss", "accept"]
+    asked = []
+
+    def answer(d):
+        asked.append(d.message)
+        getattr(d, answers.pop(0))()
+
+    page.on("dialog", answer)
+    page.set_input_files("#file", str(other))
+    page.wait_for_timeout(300)
+    assert len(asked) == 1 and "other.png" in asked[0] and "cleared" in asked[0]
+    assert page.evaluate("window.restoreUI.state.ops.length") == 1
+    assert page.evaluate("window.restoreUI.state.image.name") == PHOTO.name
+    page.set_input_files("#file", str(other))
+    page.wait_for_function("window.restoreUI.state.image.name === 'other.png'")
+    assert len(asked) == 2 and page.evaluate("window.restoreUI.state.ops.length") == 0
     page.close()

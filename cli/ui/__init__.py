@@ -8,8 +8,8 @@ i.e. :func:`restore.api.run`), so a page run and ``restore TASK`` give the same 
 Why Starlette and a hand-written canvas rather than Gradio: ``benchmarks/results/ui_choice.md``
 (install size, start-up time, brush on a 12 MP photo).
 
-Safety: the server binds 127.0.0.1 unless told otherwise, and then answers to the local
-machine's names alone (a page whose DNS name was rebound to 127.0.0.1 is refused); a request
+Safety: the server binds 127.0.0.1 unless told otherwise, and answers to IP addresses and
+the machine's own names alone (a page whose DNS name was rebound to it is refused); a request
 that changes anything from another site's page (a browser names it: ``Origin``,
 ``Sec-Fetch-Site``) is refused (:func:`restore.cli.ui.server.refusal`); it never takes a
 file-system path from the page (uploads are bytes, stored under names it chooses; a text
@@ -22,5 +22,5 @@ the page as one line.
 # nothing else imported here: ``restore --help`` loads the command (cli/ui/command.py), not the server
 
 #: the local machine's names: binding one of them keeps others off, and the app then answers to these
-#: names alone (the Host header: a page of another site whose DNS name was rebound to 127.0.0.1 sends its own)
+#: names and IP addresses alone (the Host header: a site whose DNS name was rebound to 127.0.0.1 sends its own)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -32,7 +32,7 @@ def ui(port, host, open_, weights, device, max_pixels, threads):
     try:
         import uvicorn
 
-        from .server import create_app
+        from .server import create_app, network_names
     except ImportError as e:
         click.echo(f"error: restore ui needs the '{UI_EXTRA}' extra: pip install \"restore[{UI_EXTRA}]\" "
                    f"({e.name or e} is missing)", err=True)
@@ -55,8 +55,8 @@ def ui(port, host, open_, weights, device, max_pixels, threads):
     anywhere = bound[0] in ("0.0.0.0", "::")  # every address: this machine's own is the one to open here
     shown = "127.0.0.1" if anywhere else f"[{bound[0]}]" if ":" in bound[0] else bound[0]
     url = f"http://{shown}:{bound[1]}/"
-    # the Host names it answers to (a DNS name rebound to this machine is refused), any when it listens on the network
-    hosts = None if anywhere else LOCAL_HOSTS if host in LOCAL_HOSTS else (*LOCAL_HOSTS, host.lower(), bound[0].lower())
+    # the Host names it answers to besides IP addresses (a DNS name rebound to this machine is refused)
+    hosts = network_names() if anywhere else LOCAL_HOSTS if host in LOCAL_HOSTS else (*LOCAL_HOSTS, host.lower())
     app = create_app(weights=weights, device=device, max_pixels=max_pixels, threads=threads, hosts=hosts)
     click.echo(f"restore ui: {url}  (Ctrl+C stops)" + ("; from other machines: this machine's address, port "
                                                        f"{bound[1]}" if anywhere else ""))

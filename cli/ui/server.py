@@ -74,18 +74,39 @@ ABANDONED = 150.0
 DIR_PREFIX, OWNER = "restore-ui-", "owner.pid"  # the uploads' folder in the temp dir, and its server's pid file
 
 
-def refusal(method: str, headers: dict, hosts: tuple[str, ...] | None) -> str | None:
+def network_names() -> tuple[str, ...]:
+    """The names a server listening on every address answers to besides IP addresses: the
+    local ones and this machine's own (its host name, fully qualified, and as mDNS has it)."""
+    import socket
+
+    own = {socket.gethostname().lower(), socket.getfqdn().lower()}
+    return (*LOCAL_HOSTS, *sorted(own | {f"{n.split('.')[0]}.local" for n in own}))
+
+
+def _is_ip(name: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
+
+
+def refusal(method: str, headers: dict, hosts: tuple[str, ...]) -> str | None:
     """Why a request is refused before any handler sees it, or None. ``hosts``: the names the
-    app answers to (None: any, for a server listening on the network). A request that changes
-    anything (not GET / HEAD) must come from the app's own page: a page of another site can
-    post to 127.0.0.1 too (a "simple" request needs no permission), and browsers name the
-    page a request comes from (``Origin``, ``Sec-Fetch-Site``); a program that names none (a
-    script on this machine) is let through."""
+    app answers to besides an IP address, which it always answers to (no DNS name can be
+    rebound to it: a site whose name was rebound to this machine sends its own name, and its
+    page would count as the app's). A request that changes anything (not GET / HEAD) must
+    come from the app's own page: a page of another site can post to 127.0.0.1 too (a
+    "simple" request needs no permission), and browsers name the page a request comes from
+    (``Origin``, ``Sec-Fetch-Site``); a program that names none (a script on this machine) is
+    let through."""
     host = headers.get("host", "")
     name = (host[1:].split("]")[0] if host.startswith("[") else host.split(":")[0]).lower()
-    if hosts is not None and name not in hosts:
-        return (f"this app answers to {', '.join(hosts)} only, not {name or '(no host)'!r} (to reach it by another "
-                "name, start it with restore ui --host NAME)")
+    if name not in hosts and not _is_ip(name):
+        return (f"this app answers to {', '.join(hosts)} or an IP address only, not {name or '(no host)'!r} (reach "
+                "it by its address, or start it with restore ui --host NAME)")
     if method in ("GET", "HEAD"):
         return None
     site, origin = headers.get("sec-fetch-site"), headers.get("origin")
@@ -98,7 +119,7 @@ def refusal(method: str, headers: dict, hosts: tuple[str, ...] | None) -> str | 
 class Guard:
     """ASGI middleware: :func:`refusal`'s requests answered 403, before any route reads them."""
 
-    def __init__(self, app, hosts: tuple[str, ...] | None = LOCAL_HOSTS) -> None:
+    def __init__(self, app, hosts: tuple[str, ...] = LOCAL_HOSTS) -> None:
         self.app, self.hosts = app, hosts
 
     async def __call__(self, scope, receive, send) -> None:
@@ -236,6 +257,7 @@ def _page_words(msg: str, task: str) -> str:
     for q in get_task(task).params:
         if q.cli and q.option:
             msg = re.sub(re.escape(q.option) + r"(?![\w-])", q.option.lstrip("-"), msg)
+    msg = re.sub(r";? (?:in the API also an array|[\w_]+= in the API)", "", msg)  # asides for the API's users
     return _server_words(re.sub(r",? or an image file\b", "", msg))
 
 
@@ -390,7 +412,9 @@ class App:
 
             img = read_image(up.path, max_pixels=self.max_pixels)
             a = to_uint8(img.array)
-            if img.has_alpha:
+            low = img.has_alpha and bool(((a[..., -1] == 0) & (img.array[..., -1] > 0)).any())
+            if low:  # (a copy: an 8-bit image's array is the decoded one, read-only)
+                a = a.copy()
                 a[..., -1][(a[..., -1] == 0) & (img.array[..., -1] > 0)] = 1
             up.preview = encode_image(a, ".png")
         return up.preview
@@ -462,7 +486,7 @@ class App:
         job = JobState(self._id("j"), up, task, params, opts, mask, exclude)
         job.summary = {"task": task, "image": up.name,
                        **{q.option.lstrip("-"): given[q.name] for q in cli_params if q.name in given
-                          and given[q.name] not in (None, "", False)},
+                          and not (given[q.name] is None or given[q.name] is False or given[q.name] == "")},
                        **({"exclude": "painted"} if exclude is not None else {}),
                        **{k: v for k, v in (("sampler", opts["sampler"]), ("steps", opts["steps"]),
                                             ("seed", opts["seed"])) if v}}
@@ -633,7 +657,10 @@ class App:
         rjob = Job(job.task, [job.image.path], {"mask": job.mask}, dict(job.params), dict(job.opts))
         item = Item(job.image.path, {f: (job.mask if f == "mask" else None) for f in get_task(job.task).files},
                     STDIO, None)
-        ld = engine.load(rjob, item, warn=lambda it, line: job.warnings.append(_one_line(line, *self._names(job))))
+        def warn(it, line: str) -> None:  # in the page's words: its fields' names, not --options
+            job.warnings.append(_page_words(_one_line(line, *self._names(job)), job.task))
+
+        ld = engine.load(rjob, item, warn=warn)
 
         def stop_here() -> None:  # at each step, and between the network's tiles: a large photo's step is a minute
             why = job.stop_reason()
@@ -657,7 +684,7 @@ class App:
         job.size = out.shape[:2]
         if res.sigma_estimated:
             sig = res.sigma_y[0] if isinstance(res.sigma_y, list) else res.sigma_y
-            job.warnings.append(get_task(job.task).estimated_note(res.params, sig))
+            job.warnings.append(_page_words(get_task(job.task).estimated_note(res.params, sig), job.task))
         from ..local import grown_note
 
         n = res.params.get("holes_grown")
@@ -690,9 +717,10 @@ def _error(e: PageError) -> JSONResponse:
 
 def create_app(*, weights: str | None = None, device: str = "auto", max_pixels: int | None = None,
                threads: int | None = None, preload: bool = True,
-               hosts: tuple[str, ...] | None = LOCAL_HOSTS) -> Starlette:
+               hosts: tuple[str, ...] = LOCAL_HOSTS) -> Starlette:
     """The Starlette app (``app.state.ui`` holds the :class:`App`); ``hosts``: the names it
-    answers to (:func:`refusal`; None: any, for a server that listens on the network)."""
+    answers to besides IP addresses (:func:`refusal`; :func:`network_names` for a server that
+    listens on every address)."""
     ui = App(weights=weights, device=device, max_pixels=max_pixels, threads=threads, preload=preload)
 
     def handler(fn):

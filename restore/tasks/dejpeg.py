@@ -668,9 +668,12 @@ class DejpegTask(Task):
         is given, the chroma subsampling are read from the pixels."""
         if p.get("tables") is not None:
             return p["tables"]
-        found = estimate_jpeg(x) if min(x.shape[-2:]) >= 16 else (estimate_quality(x), (0, 0), False)
-        est, off, turned = found if found is not None else (100, (0, 0), False)
         q, given = p.get("quality"), p.get("chroma")
+        if min(x.shape[-2:]) >= 16:
+            found = estimate_jpeg(x)
+        else:  # too small to read where the blocks start: at the corner, as an uncropped JPEG's are
+            found = (estimate_quality(x) if q is None else q, (0, 0), False)  # (a quality given is not read)
+        est, off, turned = found if found is not None else (100, (0, 0), False)
         chroma = {"4:2:0": (2, 2), "4:2:2": (1, 2), "4:4:4": (1, 1)}[given or "4:2:0"]
         t = jpeg_tables(est if q is None else q, x.shape[1], chroma)
         t = dataclasses.replace(t, source=("estimated " if q is None else "") + t.source)

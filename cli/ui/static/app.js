@@ -23,8 +23,9 @@ const resultEl = $("result"), splitLine = $("splitline");
 // -- messages ---------------------------------------------------------------------------
 function say(text, ok = false) {
   $("message").textContent = text || "";
-  // a done job's warnings and notes are not a success: shown as notes, not in the success colour
-  $("message").className = ok ? (/^(warning|note)\b/m.test(text || "") ? "note" : "ok") : "";
+  // a done job's warnings and notes (its result card says it is done): not in an error's colour, nor a
+  // success's (a run that left the image as it is was said in green)
+  $("message").className = ok ? "note" : "";
 }
 
 async function api(path, opts = {}) {
@@ -189,6 +190,8 @@ function toImage(e) {
 
 async function openFile(file) {
   if (!file) return;
+  if (S.image && S.ops.length && !window.confirm(`Open ${file.name}? The painted mask and Keep out layer of `
+      + `${S.image.name} are cleared.`)) return;
   if (S.limits.max_bytes && file.size > S.limits.max_bytes) {
     say(`${file.name}: ${(file.size / 1e6).toFixed(1)} MB is over the upload limit of ${(S.limits.max_bytes / 1e6).toFixed(1)} MB`);
     return;
@@ -435,7 +438,7 @@ document.addEventListener("keydown", (e) => {
   else if (e.key === "+" || e.key === "=") $("zoomin").click();
   else if (e.key === "-") $("zoomout").click();
   else if (e.key === "0") fit();
-  else if (e.key === "o" && !e.ctrlKey && !e.metaKey) $("file").click();
+  else if (e.key.toLowerCase() === "o" && !e.ctrlKey && !e.metaKey && !e.altKey) $("file").click();
   else if (e.key === " ") { S.space = true; stage.style.cursor = "grab"; e.preventDefault(); }
 });
 document.addEventListener("keyup", (e) => { if (e.key === " ") { S.space = false; setTool(S.tool); } });
@@ -460,14 +463,18 @@ async function submit() {
   let body;
   try {
     const seed = numberOf($("seed"), "seed");
-    if (seed !== null && !Number.isSafeInteger(seed)) {
-      throw new Error(`seed: a whole number up to ${Number.MAX_SAFE_INTEGER} in the page `
+    if (seed !== null && !(Number.isSafeInteger(seed) && seed >= 0)) {
+      throw new Error(`seed: a whole number in 0-${Number.MAX_SAFE_INTEGER} in the page `
         + "(the command line's --seed takes larger ones)");
     }
     body = { image: S.image.id, task: t.name, params: paramValues(), sampler: $("sampler").value || null,
              steps: numberOf($("steps"), "steps"), seed: seed === null ? 0 : seed };
   } catch (e) { refused(e.message); return; }
-  if (t.files.includes("mask") && painted("mask")) body.mask = await maskDataURL(maskC);
+  const maskOps = S.ops.filter((op) => (op.layer || "mask") === "mask");
+  if (t.files.includes("mask") && maskOps.length === 1 && maskOps[0].type === "alpha"
+      && t.params.some((p) => p.name === "mask_source") && !body.params.mask_source) {
+    body.params.mask_source = "alpha";  // "Alpha → mask" untouched: the command line's --mask alpha, the same pixels
+  } else if (t.files.includes("mask") && painted("mask")) body.mask = await maskDataURL(maskC);
   if (!$("layerpick").hidden && painted("excl")) body.exclude = await maskDataURL(exclC);
   say("");
   const post = () => api("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json" },
@@ -554,6 +561,7 @@ function addResult(job, image) {
   const slider = document.createElement("input");
   slider.type = "range"; slider.min = 0; slider.max = 100; slider.value = 50;
   slider.title = "before | after";
+  slider.setAttribute("aria-label", `before | after: ${job.task} of ${job.summary.image}`);
   const set = () => { after.style.clipPath = `inset(0 0 0 ${slider.value}%)`; line.style.left = `${slider.value}%`; };
   slider.oninput = set; set();
   const meta = document.createElement("div");
@@ -574,7 +582,9 @@ function addResult(job, image) {
       dl.classList.add("gone"); dl.removeAttribute("href"); dl.textContent = "no longer on the server";
       return;
     }
-    window.location.href = `/api/jobs/${job.id}/download`;
+    const a = document.createElement("a");  // a download link clicked, not a navigation ("leave the page?")
+    a.href = `/api/jobs/${job.id}/download`; a.download = "";
+    document.body.append(a); a.click(); a.remove();
   };
   const rm = document.createElement("button");
   rm.textContent = "Remove"; rm.onclick = () => { if (S.viewing === job.id) closeView(); card.remove(); };
