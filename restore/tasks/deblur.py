@@ -126,15 +126,15 @@ def parse_kernel(spec: Any) -> np.ndarray:
         raise InputError(f"kernel '{spec}': bad numbers for {kind} (gaussian:STD[,SIZE] with STD 0.1-50, "
                          f"motion:LENGTH,ANGLE with LENGTH 1-{MAX_KERNEL - 2}, box:N with N 1-{MAX_KERNEL}, "
                          "levin:1..8; finite numbers)")
-    path = Path(spec)
-    if not SPEC_FORM.fullmatch(spec) and path.is_file():  # NAME:NUMBERS is a spec (./NAME:1 names a file)
+    path, spec_form = Path(spec), SPEC_FORM.fullmatch(spec) is not None
+    if not spec_form and path.is_file():  # NAME:NUMBERS is a spec (./NAME:1 names a file)
         img = read_image(path)
         a = img.color.astype(np.float64)
         a = a.mean(axis=2) if a.ndim == 3 else a
         if img.has_alpha and a.max() == a.min():  # drawn in the alpha channel alone (one colour, shaped by alpha)
             a = img.alpha.astype(np.float64)
         return _check_kernel(a, str(path))
-    if not SPEC_FORM.fullmatch(spec) and (path.suffix or "/" in spec or "\\" in spec):
+    if not spec_form and (path.suffix or "/" in spec or "\\" in spec):
         raise InputError(f"kernel file '{spec}' not found")
     raise InputError(f"kernel '{spec}' is not understood: use gaussian:STD[,SIZE], motion:LENGTH,ANGLE, box:N, "
                      "levin:1..8, or an image file")
