@@ -87,6 +87,11 @@ def test_upload_and_preview(client):
 
     im = Image.open(io.BytesIO(prev.content))
     assert im.size == (40, 30) and im.mode == "RGB"  # 8 bits for the browser
+    assert info["frames"] == 1
+    frames = [Image.fromarray(np.full((10, 12, 3), v, np.uint8)) for v in (30, 200)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    assert upload(client, buf.getvalue(), "anim.gif").json()["frames"] == 2  # said as it opens (a trial: after a run)
 
 
 @pytest.mark.parametrize("data,name,expect", [

@@ -173,6 +173,7 @@ class Upload:
     has_alpha: bool
     dtype: str
     preview: bytes | None = None
+    frames: int = 1  # an animation's or a multi-page TIFF's: only the first is restored (said when it opens)
 
 
 @dataclass
@@ -387,7 +388,8 @@ class App:
             data_path.unlink(missing_ok=True)
             raise PageError(_server_words(_one_line(e, (str(data_path), name)))) from None
         a = img.array
-        up = Upload(data_path.stem, name, data_path, int(a.shape[1]), int(a.shape[0]), img.has_alpha, str(a.dtype))
+        up = Upload(data_path.stem, name, data_path, int(a.shape[1]), int(a.shape[0]), img.has_alpha, str(a.dtype),
+                    frames=int(img.frames))
         with self.lock:
             self.images[up.id] = up
             while len(self.images) > KEEP_IMAGES:
@@ -770,7 +772,7 @@ def create_app(*, weights: str | None = None, device: str = "auto", max_pixels: 
 
         up = await anyio.to_thread.run_sync(ui.add_image, name, p)
         return JSONResponse({"id": up.id, "name": up.name, "width": up.width, "height": up.height,
-                             "has_alpha": up.has_alpha, "dtype": up.dtype})
+                             "has_alpha": up.has_alpha, "dtype": up.dtype, "frames": up.frames})
 
     async def image_preview(request):
         import anyio

@@ -223,6 +223,9 @@ async function openFile(file) {
     $("alpha").disabled = !info.has_alpha;
     $("run").disabled = false;
     $("imginfo").textContent = describeImage(S.image);
+    if (info.frames > 1) {  // said as it opens, not after a run
+      say(`${info.name}: ${info.frames} frames or pages (an animation, a multi-page TIFF): only the first is restored`, true);
+    }
     fit();
   };
   el.onerror = () => say(`${info.name}: the browser could not show its preview`);
