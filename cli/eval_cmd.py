@@ -62,7 +62,10 @@ def _common(f):
                      help="Folder for a Markdown report, a PSNR-vs-steps plot and example grids."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--weights", default=None, help="Prior directory or shipped name."),
-        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True),
+        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+                     help="The samplers' seed. Each image's degradation (noise, mask) is seeded by its place in "
+                          "DATASET, as the published tables' are, whatever --seed; --every keeps those places."),
+        click.option("--overwrite", is_flag=True, help="Replace existing --csv / --json / --report files."),
         THREADS,
         click.option("-q", "--quiet", is_flag=True),
     ]
@@ -83,14 +86,25 @@ def eval_command(task: str) -> click.Command:
         many = {q.name: degrade[q.name].split(",") for q in tk.eval_params
                 if q.many and isinstance(degrade[q.name], str) and "," in degrade[q.name]}
         if not many:
+            _check_outputs(kw)
             return _evaluate(task, dataset, degrade, **kw)
         (k, values), = list(many.items())[:1]
+        runs = []
         for v in values:
             one = dict(kw)
             for f in ("csv_path", "json_path", "report"):
                 if one.get(f) is not None:
-                    one[f] = one[f].with_name(f"{one[f].stem}-{k}{v}{one[f].suffix}")
-            _evaluate(task, dataset, {**degrade, k: v.strip()}, **one)
+                    one[f] = one[f].with_name(f"{one[f].stem}-{k}{v.strip()}{one[f].suffix}")
+            _check_outputs(one)  # every run's files, before the first runs
+            try:  # each value, before the first runs ("10,abc" ran quality 10 whole, then refused abc)
+                import numpy as np
+
+                tk.degrade("check", np.zeros((16, 16, 3), np.uint8), 0, **{**degrade, k: v.strip()})
+            except RestoreError as e:
+                raise click.UsageError(str(e)) from None
+            runs.append((v.strip(), one))
+        for v, one in runs:
+            _evaluate(task, dataset, {**degrade, k: v}, **one)
 
     cmd = click.Command(task, callback=callback, context_settings=CONTEXT, short_help=tk.summary,
                         help=f"Score {task} ({tk.summary.split(' (')[0]}) on the clean images in DATASET.",
@@ -100,8 +114,28 @@ def eval_command(task: str) -> click.Command:
     return cmd
 
 
+def _check_outputs(kw: dict) -> None:
+    """The files a run writes (--csv, --json, --report), checked before any work: an existing one
+    is replaced only with --overwrite (they were replaced in silence), a report is a folder,
+    and each one's folder exists (a missing one failed with a traceback after the work)."""
+    for f, what in (("csv_path", "--csv"), ("json_path", "--json"), ("report", "--report")):
+        path = kw.get(f)
+        if path is None:
+            continue
+        if f == "report" and path.exists() and not path.is_dir():
+            raise click.UsageError(f"{what} {path}: a file; the report is a folder")
+        if f != "report" and path.is_dir():
+            raise click.UsageError(f"{what} {path}: a folder; give a file name")
+        if f == "report" and (path / "README.md").exists() and not kw.get("overwrite"):
+            raise click.UsageError(f"{what} {path}: holds a report already; pass --overwrite to replace it")
+        if f != "report" and path.exists() and not kw.get("overwrite"):
+            raise click.UsageError(f"{what} {path}: exists; pass --overwrite to replace it")
+        if f != "report" and not path.resolve().parent.is_dir():
+            raise click.UsageError(f"{what} {path}: its folder {path.parent} does not exist")
+
+
 def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, pairs, slow_limit, csv_path, json_path,
-              report, device, weights, seed, threads, quiet):
+              report, device, weights, seed, threads, quiet, overwrite=False):
     from restore.api import get_prior, resolve_device
 
     use_threads(threads)
@@ -128,20 +162,29 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
         log = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
         rows = evaluate(task, data, methods=names, steps=step_list, baselines=bl, slow_limit=slow_limit,
                         prior=prior, device=str(dev), seed=seed, progress=log, keep_outputs=report is not None,
-                        **degrade)
+                        indices=[j * every for j in range(len(data))], **degrade)  # places in the whole DATASET
     except RestoreError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
     summary = summarise(rows)
     what = tk.describe({**degrade, "pairs": True} if pairs else degrade)
-    head = (f"restore eval {task} {dataset} ({what}); {len(data)} images; {platform.node()} "
-            f"{platform.processor() or platform.machine()}, device {dev}; {time.time() - t0:.0f} s")
+    from restore import __version__
+
+    subset = f" (every {every}{f', first {limit}' if limit else ''})" if every > 1 else (
+        f" (first {limit})" if limit else "")
+    # what made the numbers, in every output (a trial's 60-step prior and the shipped one looked alike)
+    prior_name = prior.name or str(weights or "restore-small")
+    run = {"restore": __version__, "prior": prior_name, "seed": seed, "limit": limit, "every": every,
+           "samplers": names, "steps": step_list, "device": str(dev)}
+    head = (f"restore eval {task} {dataset} ({what}); {len(data)} images{subset}; prior {prior_name}, seed {seed}; "
+            f"restore {__version__}; {platform.node()} {platform.processor() or platform.machine()}, device {dev}; "
+            f"{time.time() - t0:.0f} s")
     table = markdown_table(summary)
     click.echo(head)
     click.echo(table)
     if tk.published(degrade):
         click.echo(tk.published(degrade))
-    plain = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+    plain = [{**{k: v for k, v in r.items() if not k.startswith("_")}, "prior": prior_name, "seed": seed} for r in rows]
     if csv_path:
         with open(csv_path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=sorted({k for r in plain for k in r}))
@@ -149,7 +192,7 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
             w.writerows(plain)
     if json_path:
         setting = {k: v for k, v in degrade.items() if isinstance(v, (int, float, str, bool)) or v is None}
-        Path(json_path).write_text(json.dumps({"task": task, "dataset": str(dataset), "setting": setting,
+        Path(json_path).write_text(json.dumps({"task": task, "dataset": str(dataset), "setting": setting, "run": run,
                                                "summary": summary, "rows": plain}, indent=1))
     if report:
         from restore.report import example_grid, psnr_vs_steps_plot

@@ -91,12 +91,17 @@ def evaluate(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     keep_outputs: bool = False,
+    indices: list[int] | None = None,
     **degrade,
 ) -> list[dict]:
     """Score samplers (each at each step count) and baselines on a dataset; one row per
     (image, method). ``slow_limit`` caps the images the slow baselines (BM3D) see. A dataset
     of ``(name, truth, measurement)`` triples (:func:`load_pairs`) is scored on its real
-    measurements (tasks with ``pairs``)."""
+    measurements (tasks with ``pairs``). Each image's degradation is seeded by its place in
+    the whole dataset, ``indices`` (default: its place in ``dataset``): a subset (``--every``)
+    gets the noise and masks a full run gives those images. Every image is degraded before
+    any is restored (and again as it is: seeded, the same), so that a bad degradation setting or
+    a missing mask file is found before the work."""
     tk = get_task(task)
     unknown = [b for b in baselines if b not in tk.baselines and b != tk.given]
     if unknown:
@@ -106,8 +111,18 @@ def evaluate(
     if any(len(item) == 3 for item in dataset) and not tk.pairs:
         raise InputError(f"{task} is evaluated on clean images it degrades itself; real pairs are for "
                          f"{', '.join(t for t in TASKS.names() if get_task(t).pairs) or 'no task'}")
-    for i, (name, img, *measured) in enumerate(dataset):
-        case = tk.degrade(name, img, i, **({"measured": measured[0]} if measured else {}), **degrade)
+    if indices is not None and len(indices) != len(dataset):
+        raise InputError(f"{len(indices)} indices for {len(dataset)} images")
+
+    def case_of(i: int):
+        name, img, *measured = dataset[i]
+        return tk.degrade(name, img, i if indices is None else indices[i],
+                          **({"measured": measured[0]} if measured else {}), **degrade)
+
+    for i in range(len(dataset)):  # every degradation once first (cheap, seeded): its errors before any work
+        case_of(i)
+    for i in range(len(dataset)):
+        name, case = dataset[i][0], case_of(i)
         jobs = [(m, s) for m in methods for s in steps] + [(b, None) for b in baselines]
         for meth, st in jobs:
             if meth in baselines:

@@ -65,3 +65,41 @@ def test_eval_sampler_lists(folder, tiny_prior_dir, spec):
     assert r.exit_code == 0, r.output
     first = "dpir@sigma_max=0.3" if "@" in spec else "dpir"
     assert f"| {first} | 1 | 2 |" in r.output and "| ddrm | 1 | 2 |" in r.output
+
+
+def test_eval_outputs_are_kept_checked_first_and_say_what_made_them(tmp_path, tiny_prior_dir):
+    """From a researcher's trial: --csv / --json / --report were replaced in silence; a missing
+    folder, a bad second --quality value and a missing mask failed only after the work (some as
+    tracebacks); the outputs did not say which prior and seed made the numbers; --every drew
+    other noise for an image than a full run (seeded by its place in the list evaluated)."""
+    rng = np.random.default_rng(0)
+    d = tmp_path / "set"
+    d.mkdir()
+    for i in range(4):
+        write_image(d / f"img{i}.png", (rng.random((24, 28, 3)) * 255).astype(np.uint8))
+    base = ["eval", "denoise", str(d), "--weights", str(tiny_prior_dir), "-q"]
+    r = CliRunner().invoke(main, [*base, "--json", str(tmp_path / "all.json")])
+    assert r.exit_code == 0, r.output
+    full = json.loads((tmp_path / "all.json").read_text())
+    assert full["run"]["prior"] and full["run"]["seed"] == 0 and full["rows"][0]["prior"] == full["run"]["prior"]
+    assert f"prior {full['run']['prior']}, seed 0" in r.output
+    r = CliRunner().invoke(main, [*base, "--json", str(tmp_path / "all.json")])
+    assert r.exit_code == 2 and "exists; pass --overwrite" in r.output
+    assert json.loads((tmp_path / "all.json").read_text()) == full
+    r = CliRunner().invoke(main, [*base, "--json", str(tmp_path / "every.json"), "--every", "2"])
+    assert r.exit_code == 0, r.output
+    half = {row["image"]: row["psnr"] for row in json.loads((tmp_path / "every.json").read_text())["rows"]}
+    assert half == {row["image"]: row["psnr"] for row in full["rows"] if row["image"] in ("img0", "img2")}
+    r = CliRunner().invoke(main, [*base, "--csv", str(tmp_path / "no" / "such" / "r.csv")])
+    assert r.exit_code == 2 and "does not exist" in r.output
+    (tmp_path / "rep").write_text("a file")
+    r = CliRunner().invoke(main, [*base, "--report", str(tmp_path / "rep")])
+    assert r.exit_code == 2 and "the report is a folder" in r.output
+    r = CliRunner().invoke(main, ["eval", "dejpeg", str(d), "--quality", "10,abc", "--weights", str(tiny_prior_dir),
+                                  "--csv", str(tmp_path / "q.csv"), "-q"])
+    assert r.exit_code == 2 and "got 'abc'" in r.output and not list(tmp_path.glob("q-*.csv"))
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    write_image(masks / "img0.png", np.pad(np.full((8, 8), 255, np.uint8), ((8, 8), (10, 10))))
+    r = CliRunner().invoke(main, ["eval", "inpaint", str(d), "--masks", str(masks), "--weights", str(tiny_prior_dir)])
+    assert r.exit_code == 1 and "img1" in r.output and "| default" not in r.output and " dB" not in r.output
