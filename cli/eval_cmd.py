@@ -80,6 +80,8 @@ def eval_command(task: str) -> click.Command:
     tk = get_task(task)
 
     def callback(dataset, **kw):
+        kw.setdefault("pairs", False)  # options a task does not offer (see below)
+        kw.setdefault("slow_limit", 3)
         degrade = {q.name: q.from_cli(kw.pop(q.name)) for q in tk.eval_params}
         # a text option given as comma-separated values (dejpeg's --quality 10,20,30): one evaluation each,
         # its files (--csv/--json/--report) named with the value
@@ -110,7 +112,9 @@ def eval_command(task: str) -> click.Command:
                         help=f"Score {task} ({tk.summary.split(' (')[0]}) on the clean images in DATASET.",
                         params=[click.Argument(["dataset"], type=click.Path(path_type=Path)),
                                 *[param_option(q) for q in tk.eval_params]])
-    cmd.params.extend(_common(lambda **kw: None).__click_params__[::-1])
+    # --pairs for tasks that take real pairs, --slow-limit for those with a slow baseline (both were offered to all)
+    offered = {"pairs": bool(tk.pairs), "slow_limit": bool(tk.slow_baselines)}
+    cmd.params.extend(q for q in _common(lambda **kw: None).__click_params__[::-1] if offered.get(q.name, True))
     return cmd
 
 
@@ -148,6 +152,9 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
         names = samplers.split("+") if samplers and ("@" in samplers or "+" in samplers) else (
             samplers.split(",") if samplers else [tk.eval_method or tk.sampler])
         for n in names:
+            if "," in n.partition("@")[0]:  # "mmse,dpir@lam=0.3": ',' inside a sampler's options too
+                raise click.BadParameter(f"'{samplers}': with options, samplers are '+'-separated: "
+                                         f"'{samplers.replace(',', '+', n.partition('@')[0].count(','))}'")
             if n.partition("@")[0] not in SAMPLERS and n.partition("@")[0] != DEFAULT_METHOD:
                 raise click.BadParameter(f"unknown sampler '{n}' (choose from {', '.join(SAMPLERS.names())})")
         step_list = [int(s) for s in steps.split(",")] if steps else None

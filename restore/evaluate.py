@@ -78,6 +78,10 @@ def baselines_for(task: str) -> list[str]:
     return ([tk.given] if tk.given else []) + list(tk.baselines)
 
 
+#: the smallest side an image is scored at (SSIM's 11x11 Gaussian window, scikit-image's convention)
+MIN_SCORED = 11
+
+
 def evaluate(
     task: str,
     dataset: list[tuple[str, np.ndarray]],
@@ -120,7 +124,23 @@ def evaluate(
                           **({"measured": measured[0]} if measured else {}), **degrade)
 
     for i in range(len(dataset)):  # every degradation once first (cheap, seeded): its errors before any work
-        case_of(i)
+        name = dataset[i][0]
+        try:
+            case = case_of(i)
+        except InputError:
+            raise
+        except Exception as e:  # noqa: BLE001  (a 3x3 image at x4: torch's zero-size error)
+            raise InputError(f"{name}: cannot be degraded for {task} ({type(e).__name__}: {str(e).splitlines()[0]})")
+        h, w = case.gt.shape[-2:]
+        small = min(h, w, *case.y.shape[-2:]) < 1 or min(h, w) < MIN_SCORED
+        if not small:
+            try:  # the score's own crop (sr shaves its scale): its SSIM window must fit
+                tk.score(case, case.gt)
+            except ValueError:
+                small = True
+        if small:
+            raise InputError(f"{name}: {w}x{h} after the degradation's crop, too small to score (SSIM's "
+                             f"{MIN_SCORED} px window, after any border shave)")
     for i in range(len(dataset)):
         name, case = dataset[i][0], case_of(i)
         jobs = [(m, s) for m in methods for s in steps] + [(b, None) for b in baselines]

@@ -103,3 +103,32 @@ def test_eval_outputs_are_kept_checked_first_and_say_what_made_them(tmp_path, ti
     write_image(masks / "img0.png", np.pad(np.full((8, 8), 255, np.uint8), ((8, 8), (10, 10))))
     r = CliRunner().invoke(main, ["eval", "inpaint", str(d), "--masks", str(masks), "--weights", str(tiny_prior_dir)])
     assert r.exit_code == 1 and "img1" in r.output and "| default" not in r.output and " dB" not in r.output
+
+
+def test_eval_refuses_what_it_cannot_score_before_the_work(tmp_path, tiny_prior_dir):
+    """From a researcher's trial: an image too small for the SSIM window after sr's shave, a 3x3
+    one at x4 (torch's zero-size error), --sigma 0 (inf dB, and TV's weight divided by it) each
+    failed with a traceback, some after the other images' work; a mask folder holding 101085.json
+    beside 101085.png read the JSON; 'mmse,dpir@lam=0.3' was an unknown sampler."""
+    d = tmp_path / "set"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    write_image(d / "a.png", (rng.random((40, 40, 3)) * 255).astype(np.uint8))
+    write_image(d / "b.png", (rng.random((14, 14, 3)) * 255).astype(np.uint8))
+    base = ["--weights", str(tiny_prior_dir)]
+    r = CliRunner().invoke(main, ["eval", "sr", str(d), "--scale", "4", *base])
+    assert r.exit_code == 1 and "b: 12x12" in r.output and "too small to score" in r.output
+    assert "| dpir" not in r.output and "dB" not in r.output  # nothing ran
+    r = CliRunner().invoke(main, ["eval", "denoise", str(d), "--sigma", "0", "--baselines", *base])
+    assert r.exit_code == 1 and "no noise to remove" in r.output
+    (d / "b.png").unlink()
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    (masks / "a.json").write_text("{}")
+    write_image(masks / "a.png", np.pad(np.full((10, 10), 255, np.uint8), 15))
+    r = CliRunner().invoke(main, ["eval", "inpaint", str(d), "--masks", str(masks), "--steps", "1", *base, "-q"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["eval", "inpaint", str(d), "--masks", str(tmp_path / "nope"), *base])
+    assert r.exit_code == 1 and "not a folder" in r.output
+    r = CliRunner().invoke(main, ["eval", "denoise", str(d), "--samplers", "mmse,dpir@lam=0.3", *base])
+    assert r.exit_code == 2 and "'mmse+dpir@lam=0.3'" in r.output

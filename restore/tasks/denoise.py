@@ -227,6 +227,8 @@ class DenoiseTask(Task):
             n8, clean, info = camera_noise(img, index)
             return Case(name, to_tensor(clean), to_tensor(n8), self.name, {"noise": "camera", **info}, {},
                         y_uint8=n8)
+        if not sigma > 0:  # nothing to remove: every method scores inf dB (and TV's weight divides by it)
+            raise InputError(f"eval denoise --sigma {sigma:g}: no noise to remove; give a level above 0")
         gt = to_tensor(img)
         g = torch.Generator().manual_seed(index)
         y = gt + sigma / 255.0 * torch.randn(gt.shape, generator=g)

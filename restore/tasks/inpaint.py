@@ -1311,13 +1311,19 @@ class InpaintTask(Task):
     def degrade(self, name, img, index, mask="random80", masks=None, **_):
         """Holes of a standard kind (seeded by the image index), or the mask file of the
         same stem in the folder ``masks``; the measurement has its holes set to 0."""
-        from ..io import read_mask, to_tensor
+        from ..io import READ_EXTS, read_mask, to_tensor
 
         H, W = img.shape[:2]
         if masks is not None:
-            cands = [q for q in Path(masks).iterdir() if q.stem == name]
+            if not Path(masks).is_dir():
+                raise InputError(f"--masks {masks}: not a folder")
+            # image files of the stem only (a 101085.json beside 101085.png was taken, by directory order)
+            cands = sorted(q for q in Path(masks).iterdir() if q.stem == name and q.suffix.lower() in READ_EXTS)
             if not cands:
                 raise InputError(f"{masks}: no mask for {name}")
+            if len(cands) > 1:
+                raise InputError(f"{masks}: {len(cands)} masks for {name} ({', '.join(q.name for q in cands)}): "
+                                 "keep one")
             known = read_mask(cands[0], (H, W))
         else:
             known = ~make_mask(mask, H, W, index)
