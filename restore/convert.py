@@ -11,6 +11,7 @@ This module imports torch only when converting, so the command line stays fast.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from .errors import WeightsError
@@ -58,9 +59,12 @@ def _read_checkpoint(path: Path) -> dict:
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = next((ln.strip() for ln in str(e).splitlines() if "GLOBAL" in ln or "global" in ln), "")
-        raise WeightsError(f"{path}: refused: the checkpoint holds more than tensors and plain containers, "
-                           f"which is not loaded (weights_only){'; ' + first if first else ''}") from None
+        # the object's name only: torch's own advice (add_safe_globals) would undo the safety this load is for
+        name = re.search(r"GLOBAL ([\w.]+)|global ['`]?([\w.]+)", str(e))
+        what = f" ({name.group(1) or name.group(2)})" if name else ""
+        raise WeightsError(f"{path}: refused: the checkpoint holds Python objects beyond tensors and plain "
+                           f"containers{what}, which could run code when loaded; save its state dict alone "
+                           "(torch.save(model.state_dict(), PATH))") from None
     except (RuntimeError, OSError, EOFError, ValueError, KeyError, AttributeError, TypeError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         if isinstance(e, KeyError) or len(msg) < 8:  # pickle's bare opcode ("101"): the file is no pickle at all

@@ -627,6 +627,12 @@ def train(
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
     images, skipped = load_images(find_images(Path(data_dir)))
+    small = sum(min(a.shape[:2]) < cfg.crop for a in images)
+    if small:  # said, not padded in silence (config.json records the crop asked for)
+        import warnings
+
+        warnings.warn(f"{small} of {len(images)} training images are smaller than the {cfg.crop} px crop: their crops "
+                      "are edge-padded (lower --crop)", stacklevel=2)
     bank = CropBank(images, dev, cfg.crop)
     del images
     schedule = VPSchedule(**cfg.schedule)
@@ -638,6 +644,8 @@ def train(
         load_checkpoint(out / "checkpoint", tr)
         tr.lr_scale = float(start.state.get("lr_scale", 1.0))
     val = _val_images(val_dir, val_count, val_crop, dev)
+    if val_dir is not None and not val:  # an empty folder gave no validation at all, in silence
+        raise InputError(f"--val-dir {val_dir}: no readable images")
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)  # here: a run refused or failed before it leaves no folder
     run = _Run(tr, schedule, out, start, val, callback,

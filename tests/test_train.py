@@ -310,3 +310,22 @@ def test_a_diverging_run_rolls_back_at_half_the_learning_rate(tmp_path):
     assert g.check(50, 0.9) is None and g.check(100, 0.3) is None and g.check(150, 0.8) is None
     assert g.check(200, 1.0) == 150 and g.tr.lr_scale == 0.5  # 1.0 > 3 x 0.3: back to step 150
     assert g.check(250, math.nan) == 150
+
+
+def test_small_images_are_said_and_an_empty_validation_folder_refused(tmp_path):
+    """From a researcher's trial: images smaller than --crop were edge-padded in silence, and an
+    empty --val-dir trained with no validation at all, without a word."""
+    from restore.errors import InputError
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i, (h, w) in enumerate(((40, 40), (30, 50), (80, 90))):
+        write_image(data / f"im{i}.png", (np.random.default_rng(i).random((h, w, 3)) * 255).astype(np.uint8))
+    cfg = TrainConfig(steps=1, batch_size=2, crop=64, channels=(8, 16), blocks=(1, 1), emb_dim=16, warmup=1,
+                      checkpoint_every=1, eval_every=1)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no readable images"):
+        train(data, tmp_path / "p0", cfg, val_dir=tmp_path / "empty")
+    assert not (tmp_path / "p0").exists()
+    with pytest.warns(UserWarning, match="2 of 3 training images are smaller than the 64 px crop"):
+        train(data, tmp_path / "p1", cfg)
