@@ -46,7 +46,8 @@ def _common(f):
         click.option("--steps", default=None, help="Comma-separated step counts to compare (default: sampler's)."),
         click.option("--baselines", is_flag=True,
                      help="Add the classical tools, measured in the same run, and a row for the input as given "
-                          "(noisy, blurred, decode: where the methods start from)."),
+                          "(noisy, blurred, decode: where the methods start from; scored as an 8-bit file holds "
+                          "it, clipped to 0-255, while the methods get synthetic noise unclipped)."),
         click.option("--limit", type=click.IntRange(1), default=None, help="Use only the first N images."),
         click.option("--every", type=click.IntRange(1), default=1, show_default=True,
                      help="Use every K-th image (name order), before --limit."),
@@ -209,6 +210,7 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
         grid = example_grid(rows, report / "examples.png")
         md = [f"# {task} on {dataset}", "", head, "", table, "", f"![PSNR vs steps]({plot.name})", ""]
         if grid:
-            md += ["Worst and best images (clean | degraded | best classical | restore):", "", f"![examples]({grid.name})"]
+            panels = "clean | degraded | best classical | restore" if bl else "clean | degraded | restore"
+            md += [f"Worst and best images ({panels}):", "", f"![examples]({grid.name})"]
         (report / "README.md").write_text("\n".join(md) + "\n")
         click.echo(f"report: {report / 'README.md'}", err=True)

@@ -44,27 +44,37 @@ def psnr_vs_steps_plot(summary: list[dict], path: Path, title: str = "") -> Path
     cv2.putText(img, "network evaluations (log)", (L + 120, H - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
     cv2.putText(img, f"PSNR (dB) {title}", (L, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
     methods = list(dict.fromkeys(r["method"] for r in rs)) + [r["method"] for r in cl]
+    # past the colours, each round of them another dash (classical) or an open marker (restore): 17 series
+    # over 8 colours drew two methods alike; the legend shows each one's line
+    dashes = ((6, 6), (2, 4), (12, 4), (2, 10))
     for j, m in enumerate(methods):
-        c = COLORS[j % len(COLORS)][::-1]
+        c, turn = COLORS[j % len(COLORS)][::-1], j // len(COLORS)
+        on, off = dashes[turn % len(dashes)]
         pts = sorted((r["steps"], r["psnr"]) for r in rs if r["method"] == m)
+        ly = T + 16 * (j + 1)
         if pts:
             for (s0, p0), (s1, p1) in itertools.pairwise(pts):
                 cv2.line(img, px(s0, p0), px(s1, p1), c, 2)
             for s, p in pts:
-                cv2.circle(img, px(s, p), 3, c, -1)
+                cv2.circle(img, px(s, p), 3 + turn, c, -1 if turn == 0 else 1)
+            cv2.line(img, (W - R + 6, ly - 4), (W - R + 20, ly - 4), c, 2)
+            cv2.circle(img, (W - R + 13, ly - 4), 3 + turn, c, -1 if turn == 0 else 1)
         else:
             p = next(r["psnr"] for r in cl if r["method"] == m)
             y = px(smin, p)[1]
-            for x in range(L, W - R, 12):
-                cv2.line(img, (x, y), (min(x + 6, W - R), y), c, 1)
-        cv2.putText(img, m, (W - R + 10, T + 16 * (j + 1)), cv2.FONT_HERSHEY_SIMPLEX, 0.42, c, 1)
+            for x in range(L, W - R, on + off):
+                cv2.line(img, (x, y), (min(x + on, W - R), y), c, 1)
+            for x in range(W - R + 6, W - R + 20, on + off):
+                cv2.line(img, (x, ly - 4), (min(x + on, W - R + 20), ly - 4), c, 1)
+        cv2.putText(img, m, (W - R + 24, ly), cv2.FONT_HERSHEY_SIMPLEX, 0.42, c, 1)
     write_image(path, img[:, :, ::-1].copy(), overwrite=True)
     return path
 
 
 def example_grid(rows: list[dict], path: Path, k: int = 2) -> Path | None:
     """Rows of clean | degraded | best classical | restore, for the k worst and k best images
-    (by the first restore method's PSNR). Needs rows evaluated with ``keep_outputs``."""
+    (by the first restore method's PSNR); without classical rows, clean | degraded | restore
+    (a black panel stood for the missing one). Needs rows evaluated with ``keep_outputs``."""
     import torch.nn.functional as F
 
     rs = [r for r in rows if r["kind"] == "restore" and "_out" in r]
@@ -77,11 +87,11 @@ def example_grid(rows: list[dict], path: Path, k: int = 2) -> Path | None:
     for r in pick:
         case = r["_case"]
         cls = [c for c in rows if c["image"] == r["image"] and c["kind"] == "classical" and "_out" in c]
-        best = max(cls, key=lambda c: c["psnr"])["_out"] if cls else torch.zeros_like(r["_out"])
+        best = [max(cls, key=lambda c: c["psnr"])["_out"].cpu()] if cls else []
         deg = case.y.clamp(0, 1)
         if deg.shape[-2:] != case.gt.shape[-2:]:
             deg = F.interpolate(deg, size=case.gt.shape[-2:], mode="nearest")
-        panels = [case.gt, deg, best.cpu(), r["_out"].cpu()]
+        panels = [case.gt, deg, *best, r["_out"].cpu()]
         C = max(p.shape[1] for p in panels)
         panels = [p.expand(-1, C, -1, -1) for p in panels]
         h = 256

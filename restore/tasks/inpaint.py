@@ -1314,6 +1314,8 @@ class InpaintTask(Task):
         from ..io import READ_EXTS, read_mask, to_tensor
 
         H, W = img.shape[:2]
+        if masks is not None and mask != "random80":  # one of the two was ignored in silence
+            raise UsageError(f"--masks reads the holes from files: --mask {mask} does not apply (give one)")
         if masks is not None:
             if not Path(masks).is_dir():
                 raise InputError(f"--masks {masks}: not a folder")
