@@ -176,7 +176,8 @@ def test_eval_end_to_end(tmp_path, tiny_prior_dir):
     # a kernel with a comma is one kernel (only options that take lists split on commas)
     for k in ("motion:7,30", "gaussian:1.6,9"):
         r = CliRunner().invoke(main, ["eval", "deblur", str(tmp_path / "d"), "--kernel", k, "--steps", "1",
-                                      "--weights", str(tiny_prior_dir), "-q", "--json", str(tmp_path / "k.json")])
+                                      "--weights", str(tiny_prior_dir), "-q", "--json", str(tmp_path / "k.json"),
+                                      "--overwrite"])
         assert r.exit_code == 0, r.output
         assert json.loads((tmp_path / "k.json").read_text())["setting"]["kernel"] == k
 
