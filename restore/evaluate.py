@@ -70,9 +70,13 @@ def load_pairs(root: str | Path, limit: int | None = None, every: int = 1) -> li
     if not names:
         raise InputError(f"{root}: no image pairs")
     names = names[:limit] if limit else names
-    pairs = [(n, read_image(files["clean"][n]).color, read_image(files["noisy"][n]).color) for n in names]
-    _said_8_bit(sum(c.dtype != np.uint8 or y.dtype != np.uint8 for _, c, y in pairs), len(pairs), root)
-    return [(n, to_uint8(c), to_uint8(y)) for n, c, y in pairs]
+    out, deep = [], 0
+    for n in names:  # each pair at 8 bits as it is read (not every deep pair held at once)
+        c, y = read_image(files["clean"][n]).color, read_image(files["noisy"][n]).color
+        deep += c.dtype != np.uint8 or y.dtype != np.uint8
+        out.append((n, to_uint8(c), to_uint8(y)))
+    _said_8_bit(deep, len(out), root)
+    return out
 
 
 def make_case(task: str, name: str, img: np.ndarray, index: int, **degrade) -> Case:
