@@ -105,11 +105,16 @@ def test_inpaint_alpha_and_mask_edge_cases(run, tmp_path):
     drawn = np.zeros((16, 20, 4), np.uint8)  # black strokes on a transparent layer
     drawn[hole, 3] = 255
     write_image(tmp_path / "m_alpha.png", drawn)
-    for name, m in (("a", "m.png"), ("b", "m_alpha.png")):
+    red = np.zeros((16, 20, 4), np.uint8)  # red strokes, the transparent pixels red too (a trial: "not a mask")
+    red[..., 0] = 255
+    red[hole, 3] = 255
+    write_image(tmp_path / "m_red.png", red)
+    for name, m in (("a", "m.png"), ("b", "m_alpha.png"), ("c", "m_red.png")):
         r = run("inpaint", tmp_path / "p.png", tmp_path / m, "-o", tmp_path / f"{name}.png", "--steps", "2")
         assert r.exit_code == 0, r.output
     assert np.array_equal(read_image(tmp_path / "a.png").array, read_image(tmp_path / "b.png").array)
-    r = run("inpaint", tmp_path / "p.png", tmp_path / "m.png", "--mask", "alpha", "-o", tmp_path / "c.png")
+    assert np.array_equal(read_image(tmp_path / "a.png").array, read_image(tmp_path / "c.png").array)
+    r = run("inpaint", tmp_path / "p.png", tmp_path / "m.png", "--mask", "alpha", "-o", tmp_path / "c2.png")
     assert r.exit_code == 2 and "no MASK argument" in r.output
     write_image(tmp_path / "opaque.png", np.full((16, 20, 4), 255, np.uint8))
     r = run("inpaint", tmp_path / "opaque.png", "--mask", "alpha", "-o", tmp_path / "d.png")

@@ -1265,7 +1265,9 @@ class InpaintTask(Task):
         if path is None or not Path(path).exists():
             raise InputError(f"{where}: no mask found (expected a file with the same stem)")
         m = read_image(path, max_pixels=max_pixels)  # read once: checked, then the mask
-        why = photo_like(m.color)
+        c = m.color.reshape(-1, m.color.shape[-1]) if m.color.ndim == 3 else m.color.reshape(-1, 1)
+        drawn_in_alpha = m.has_alpha and bool((c == c[0]).all())  # one colour, the strokes in the alpha alone
+        why = None if drawn_in_alpha else photo_like(m.color)  # (its hidden colour refused it as a photo)
         if why is not None:
             raise InputError(f"{path}: does not look like a mask: {why}; the command is "
                              "'restore inpaint PHOTO MASK' (were the two swapped?)")
