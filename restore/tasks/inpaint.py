@@ -576,6 +576,11 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
         guide = guide_map(telea) if guide_weight > 0 else None
         d_hole = hole_depth(hole) if band > 0 or (pull > 0 and ex is None) else None
         inner = hole & (d_hole >= band) if band > 0 else np.zeros_like(hole)
+        if ex is not None and inner.any():
+            # the band beside excluded pixels goes with the rest: its patches, between the masked inner part
+            # and the excluded pixels, had almost nothing known to match, and came out as flat blocks
+            near = cv2.dilate(ex.astype(np.uint8), np.ones((2 * patch + 1,) * 2, np.uint8)) > 0
+            inner = inner | (hole & near)
         if inner.any() and (hole & ~inner).any():  # the border band first, then the rest
             box = None
             if band_context > 0:  # the band's sources: near the hole
