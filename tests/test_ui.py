@@ -368,6 +368,9 @@ def test_a_value_of_0_is_shown_and_warnings_use_the_pages_words(client):
                                                      "params": {"strength": 0, "sigma": 0}}).json()["id"])
     assert st["status"] == "done" and st["summary"]["strength"] == 0 and st["summary"]["sigma"] == 0
     assert st["warnings"] and not [w for w in st["warnings"] if "--" in w], st["warnings"]
+    r = client.post("/api/jobs", json={"image": img, "task": "denoise", "sampler": "mmse", "steps": 4})
+    msg = r.json()["error"] if r.status_code != 202 else wait(client, r.json()["id"])["message"]
+    assert "steps 4 do not apply" in msg and "@poses" not in msg  # a form the page's sampler list cannot give
 
 
 def test_queue_one_at_a_time_and_cancel(client):

@@ -259,6 +259,7 @@ def _page_words(msg: str, task: str) -> str:
         if q.cli and q.option:
             msg = re.sub(re.escape(q.option) + r"(?![\w-])", q.option.lstrip("-"), msg)
     msg = re.sub(r";? (?:in the API also an array|[\w_]+= in the API)", "", msg)  # asides for the API's users
+    msg = re.sub(r" \(\w+@\w+=N [^)]*\)", "", msg)  # a sampler option's form, which the page's list cannot give
     return _server_words(re.sub(r",? or an image file\b", "", msg))
 
 
