@@ -92,6 +92,8 @@ def eval_command(task: str) -> click.Command:
             _check_outputs(kw)
             return _evaluate(task, dataset, degrade, **kw)
         (k, values), = list(many.items())[:1]
+        import numpy as np
+
         runs = []
         for v in values:
             one = dict(kw)
@@ -100,8 +102,6 @@ def eval_command(task: str) -> click.Command:
                     one[f] = one[f].with_name(f"{one[f].stem}-{k}{v.strip()}{one[f].suffix}")
             _check_outputs(one)  # every run's files, before the first runs
             try:  # each value, before the first runs ("10,abc" ran quality 10 whole, then refused abc)
-                import numpy as np
-
                 tk.degrade("check", np.zeros((16, 16, 3), np.uint8), 0, **{**degrade, k: v.strip()})
             except RestoreError as e:
                 raise click.UsageError(str(e)) from None

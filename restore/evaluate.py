@@ -141,6 +141,12 @@ def evaluate(
         return tk.degrade(name, img, i if indices is None else indices[i],
                           **({"measured": measured[0]} if measured else {}), **degrade)
 
+    def too_small(name: str, case) -> InputError:
+        h, w = case.gt.shape[-2:]
+        return InputError(f"{name}: {w}x{h} after the degradation's crop, too small to score (SSIM's "
+                          f"{MIN_SCORED} px window, after any border shave)")
+
+    smallest = None  # (its shorter side, name, case): the one image whose score is tried
     for i in range(len(dataset)):  # every degradation once first (cheap, seeded): its errors before any work
         name = dataset[i][0]
         try:
@@ -149,16 +155,16 @@ def evaluate(
             raise
         except Exception as e:  # noqa: BLE001  (a 3x3 image at x4: torch's zero-size error)
             raise InputError(f"{name}: cannot be degraded for {task} ({type(e).__name__}: {str(e).splitlines()[0]})")
-        h, w = case.gt.shape[-2:]
-        small = min(h, w, *case.y.shape[-2:]) < 1 or min(h, w) < MIN_SCORED
-        if not small:
-            try:  # the score's own crop (sr shaves its scale): its SSIM window must fit
-                tk.score(case, case.gt)
-            except ValueError:
-                small = True
-        if small:
-            raise InputError(f"{name}: {w}x{h} after the degradation's crop, too small to score (SSIM's "
-                             f"{MIN_SCORED} px window, after any border shave)")
+        side = min(case.gt.shape[-2:])
+        if min(side, *case.y.shape[-2:]) < 1 or side < MIN_SCORED:
+            raise too_small(name, case)
+        if smallest is None or side < smallest[0]:
+            smallest = (side, name, case)
+    if smallest is not None:
+        try:  # the score's own crop (sr shaves its scale) must hold SSIM's window: if the smallest's does, all do
+            tk.score(smallest[2], smallest[2].gt)
+        except ValueError:
+            raise too_small(*smallest[1:]) from None
     for i in range(len(dataset)):
         name, case = dataset[i][0], case_of(i)
         jobs = [(m, s) for m in methods for s in steps] + [(b, None) for b in baselines]

@@ -47,6 +47,11 @@ def psnr_vs_steps_plot(summary: list[dict], path: Path, title: str = "") -> Path
     # past the colours, each round of them another dash (classical) or an open marker (restore): 17 series
     # over 8 colours drew two methods alike; the legend shows each one's line
     dashes = ((6, 6), (2, 4), (12, 4), (2, 10))
+
+    def dashed(y: int, x0: int, x1: int, c, on: int, off: int) -> None:
+        for x in range(x0, x1, on + off):
+            cv2.line(img, (x, y), (min(x + on, x1), y), c, 1)
+
     for j, m in enumerate(methods):
         c, turn = COLORS[j % len(COLORS)][::-1], j // len(COLORS)
         on, off = dashes[turn % len(dashes)]
@@ -62,10 +67,8 @@ def psnr_vs_steps_plot(summary: list[dict], path: Path, title: str = "") -> Path
         else:
             p = next(r["psnr"] for r in cl if r["method"] == m)
             y = px(smin, p)[1]
-            for x in range(L, W - R, on + off):
-                cv2.line(img, (x, y), (min(x + on, W - R), y), c, 1)
-            for x in range(W - R + 6, W - R + 20, on + off):
-                cv2.line(img, (x, ly - 4), (min(x + on, W - R + 20), ly - 4), c, 1)
+            dashed(y, L, W - R, c, on, off)
+            dashed(ly - 4, W - R + 6, W - R + 20, c, on, off)  # its legend's sample
         cv2.putText(img, m, (W - R + 24, ly), cv2.FONT_HERSHEY_SIMPLEX, 0.42, c, 1)
     write_image(path, img[:, :, ::-1].copy(), overwrite=True)
     return path

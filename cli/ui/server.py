@@ -260,7 +260,7 @@ def _page_words(msg: str, task: str) -> str:
             msg = re.sub(re.escape(q.option) + r"(?![\w-])", q.option.lstrip("-"), msg)
     msg = re.sub(r";? (?:in the API also an array|[\w_]+= in the API)", "", msg)  # asides for the API's users
     msg = re.sub(r" \(\w+@\w+=N [^)]*\)", "", msg)  # a sampler option's form, which the page's list cannot give
-    return _server_words(re.sub(r",? or an image file\b", "", msg))
+    return _server_words(_no_files(msg))
 
 
 def _log(job: "JobState") -> None:
@@ -285,7 +285,7 @@ def describe_param(q, task: str) -> dict:
         kind = q.type.__name__
     else:
         kind = "text"
-    help_ = _page_help(_no_files(q.help) if q.type is object else q.help, task)
+    help_ = _page_help(q.help, task)
     return {"name": q.name, "option": q.option, "kind": kind, "default": q.cli_default,
             "choices": [str(c) for c in q.choices], "range": list(q.range) if q.range else None,
             "help": help_, "required": q.required}
@@ -415,10 +415,10 @@ class App:
 
             img = read_image(up.path, max_pixels=self.max_pixels)
             a = to_uint8(img.array)
-            low = img.has_alpha and bool(((a[..., -1] == 0) & (img.array[..., -1] > 0)).any())
-            if low:  # (a copy: an 8-bit image's array is the decoded one, read-only)
+            low = (a[..., -1] == 0) & (img.array[..., -1] > 0) if img.has_alpha else None
+            if low is not None and low.any():  # (a copy: an 8-bit image's array is the decoded one, read-only)
                 a = a.copy()
-                a[..., -1][(a[..., -1] == 0) & (img.array[..., -1] > 0)] = 1
+                a[..., -1][low] = 1
             up.preview = encode_image(a, ".png")
         return up.preview
 
