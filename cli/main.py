@@ -142,7 +142,9 @@ def common_options(f):
                      help="First noise level of the sampler, 0-255 units (default: the task's for its default "
                           "sampler, the sampler's own otherwise: see `restore list`). A low start refines "
                           "the operator's first estimate; the largest starts from pure noise."),
-        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Random seed."),
+        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+                     help="Random seed: a sampler's noise, and inpainting's scene fill (another seed, another "
+                          "fill of a big hole)."),
         click.option("--samples", type=click.IntRange(1, MAX_SAMPLES), default=1, show_default=True,
                      help="Posterior samples: writes their mean, and <out>.std.png (std x4)."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,

@@ -256,6 +256,9 @@ def run(
         raise InputError(f"generator must be a torch.Generator (or a list of them, one per image), got {generator!r}")
     elif not isinstance(generator, torch.Generator) and len(generator) != B:
         raise InputError(f"{len(generator)} generators for a batch of {B} images")
+    # each image's seed, for a task's own randomness (inpainting's scene fill: its PatchMatch search)
+    p["seeds"] = tuple(g.initial_seed() for g in ([generator] * B if isinstance(generator, torch.Generator)
+                                                   else generator))
     scale = tk.tile_scale(p)
     if (scale is not None and tiles and pri.tile is not None and max(oh, ow) > pri.tile >= 16 * scale
             and not (B > 1 and tk.estimates(p))):  # (such a batch is split first: each image settles its own)

@@ -400,6 +400,33 @@ def test_scene_fill_is_the_exemplar_start_without_steps(tiny_prior):
     assert named.sampler == "ddnm" and named.steps > 0
 
 
+def test_the_seed_draws_another_scene_fill(tiny_prior):
+    """The seed (or the generator's) seeds PatchMatch's search: another seed, another fill of
+    the hole, the known pixels kept; the same seed, the same fill, alone or in a batch, on the
+    local crops and the whole image."""
+    pytest.importorskip("patchmatch")
+    from restore.tasks.inpaint import exemplar_fill
+
+    H, W = 64, 96
+    x = _photo(H, W, seed=2)
+    hole = np.zeros((H, W), bool)
+    hole[20:44, 30:60] = True
+    known = torch.from_numpy(~hole)
+    a = run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene").image
+    assert torch.equal(a, run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", seed=0).image)
+    b = run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", seed=1).image
+    assert torch.equal(b[..., known], x[..., known])
+    assert (b - a)[..., ~known].abs().amax() > 16 / 255  # another fill, not a pixel's rounding
+    torch.testing.assert_close(b[..., ~known], exemplar_fill(x, known, seed=1)[..., ~known], rtol=0, atol=1e-6)
+    g = torch.Generator().manual_seed(1)
+    assert torch.equal(b, run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", generator=g).image)
+    both = run(torch.cat([x, x]), "inpaint", mask=hole, prior=tiny_prior, fill="scene", seed=[0, 1]).image
+    assert torch.equal(both[:1], a) and torch.equal(both[1:], b)
+    whole = run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", seed=1, local=False).image
+    assert torch.equal(whole[..., known], x[..., known]) and not torch.equal(
+        whole, run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", local=False).image)
+
+
 def test_border_band_first_only_where_the_hole_is_deeper():
     """PatchMatch fills a hole's border band first, then the rest (BORDER_BAND): a hole no
     deeper than the band is one pass, as before; known pixels are kept either way."""

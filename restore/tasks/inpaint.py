@@ -6,6 +6,7 @@ import dataclasses
 import importlib.util
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -522,7 +523,7 @@ DETAIL_BLUR, DETAIL_REACH, DETAIL_GAIN = 1.5, 16.0, 1.15
 PULL_KEEP = None
 
 
-def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PATCH, seed: int = 0,
+def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PATCH, seed: int | Sequence[int] = 0,
                   guide_weight: float = GUIDE_WEIGHT, pull: float = TELEA_PULL,
                   pull_blur: float = PULL_BLUR, telea_reach: float = TELEA_REACH,
                   push_pull: float = PUSH_PULL_SHARE, pull_reach: float = PULL_REACH,
@@ -533,7 +534,8 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
     """The holes of ``x`` (``(B, C, H, W)``) filled with patches of its own known part
     (PatchMatch nearest-neighbour fields, multiscale EM as in Wexler et al. 2007 and
     Content-Aware Fill; Barnes et al. 2009) by the optional ``pypatchmatch`` package
-    (``patch`` is its patch radius); ``None`` when that package is not installed.
+    (``patch`` is its patch radius); ``None`` when that package is not installed. ``seed``
+    (one, or one per image) seeds PatchMatch's random search: another seed, another fill.
 
     Guided (``guide_weight`` > 0): each patch's distance adds how far its source's colour is
     from a smooth estimate of the target's (:func:`guide_map` of Telea's fill), so the copied texture follows the
@@ -569,7 +571,7 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
 
     from .edges import paint_edges, straight_edges
 
-    def one(img3: np.ndarray, hole: np.ndarray, ex: np.ndarray | None) -> np.ndarray:
+    def one(img3: np.ndarray, hole: np.ndarray, ex: np.ndarray | None, seed: int) -> np.ndarray:
         """PatchMatch's fill of ``hole`` in ``img3`` (uint8), pulled: ``H x W x 3`` float."""
         avoid = hole if ex is None else hole | ex  # the pixels the fill takes nothing from
         telea = _telea(img3, avoid.astype(np.uint8) * 255) if guide_weight > 0 or pull > 0 else None
@@ -615,6 +617,7 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
         ex = None if exclude is None else np.asarray(exclude, bool) & ~hole
         if ex is not None and not ex.any():
             ex = None
+        sd = seed if isinstance(seed, (int, np.integer)) else seed[b]
         pairs = straight_edges(img3, hole, ex) if lines else []
         if pairs:
             # the holes a straight edge crosses are filled with the edges' strips known; the
@@ -623,11 +626,11 @@ def exemplar_fill(x: torch.Tensor, known: torch.Tensor, patch: int = EXEMPLAR_PA
             img_l, strip = paint_edges(img3, hole, pairs, ex)
             _, lab = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
             crossed = np.isin(lab, np.unique(lab[strip]))
-            f = one(img_l, hole & ~strip, ex)
+            f = one(img_l, hole & ~strip, ex, sd)
             if (hole & ~crossed).any():
-                f = np.where(crossed[..., None], f, one(img3, hole, ex))
+                f = np.where(crossed[..., None], f, one(img3, hole, ex, sd))
         else:
-            f = one(img3, hole, ex)
+            f = one(img3, hole, ex, sd)
         f = torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)
         out.append(f[:1] if C == 1 else f)
     return torch.stack(out).to(x.device)
@@ -673,7 +676,7 @@ def _patchmatch_pass(pm, img: np.ndarray, hole: np.ndarray, off: np.ndarray | No
             seed, None if guide is None else np.ascontiguousarray(guide[y0:y1, x0:x1]), guide_weight)
         return out
     g = None if off is None else off.astype(np.uint8) * 255
-    pm.set_random_seed(seed)
+    pm.set_random_seed(int(seed) % 2**32)  # its native seed is 32 bits (ours up to 64)
     if guide_weight > 0:
         return pm.inpaint_regularity(img, hole.astype(np.uint8) * 255, guide, global_mask=g, patch_size=patch,
                                      guide_weight=guide_weight)
@@ -884,12 +887,13 @@ def _local_boxes(hole: np.ndarray, multiple: int) -> list[tuple[int, int, int, i
 
 def _scene_start(x: torch.Tensor, known: torch.Tensor, rows: list[int], hole: np.ndarray,
                  box: tuple[int, int, int, int], exclude: np.ndarray | None = None,
-                 lines: bool = True) -> torch.Tensor | None:
+                 lines: bool = True, seeds: Sequence[int] | None = None) -> torch.Tensor | None:
     """The exemplar start (:func:`exemplar_fill`) of images ``rows`` of ``x`` for the
     sampler's crop ``box``, its patches drawn from a wider crop: the holes' box in ``box``
     grown by :data:`SCENE_CONTEXT` times its larger side (at least :data:`LOCAL_MARGIN`).
     ``hole``: the image's holes (``H x W`` bool, in any image or channel); ``exclude``: the
-    image's pixels not to copy from; ``lines``: continue straight edges first."""
+    image's pixels not to copy from; ``lines``: continue straight edges first; ``seeds``: each
+    image's seed of PatchMatch's search (0 for all when None)."""
     y0, y1, x0, x1 = box
     H, W = hole.shape
     ys, xs = np.nonzero(hole[y0:y1, x0:x1])
@@ -900,6 +904,7 @@ def _scene_start(x: torch.Tensor, known: torch.Tensor, rows: list[int], hole: np
     cx0, cx1 = max(0, min(x0, x0 + xs.min() - m)), min(W, max(x1, x0 + xs.max() + 1 + m))
     kc = known[..., cy0:cy1, cx0:cx1]
     f = exemplar_fill(x[rows, :, cy0:cy1, cx0:cx1], kc[rows] if kc.ndim == 4 else kc,
+                      seed=0 if seeds is None else [seeds[i] for i in rows],
                       exclude=None if exclude is None else exclude[cy0:cy1, cx0:cx1], lines=lines)
     return None if f is None else f[..., y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
 
@@ -1156,7 +1161,7 @@ class InpaintTask(Task):
             params = {"known": kc, "sigma": 0.0, "fill": fill, "local": False}
             if fill == "scene":
                 params["start"] = _scene_start(x, known, rows, hole, (y0, y1, x0, x1), p.get("exclude"),
-                                               p.get("lines", True))
+                                               p.get("lines", True), p.get("seeds"))
             out.append(((y0, y1, x0, x1), params, ~kc, rows))  # ~kc: over the batch and channels
         return out
 
@@ -1207,7 +1212,7 @@ class InpaintTask(Task):
                 params = {"known": run_known, "sigma": 0.0, "fill": fill, "local": False}
                 if fill == "scene":
                     params["start"] = _scene_start(x, known, rows, hole, (y0, y1, x0, x1), p.get("exclude"),
-                                                   p.get("lines", True))
+                                                   p.get("lines", True), p.get("seeds"))
                 out.append(((y0, y1, x0, x1), params, take, rows))
         return out
 
@@ -1218,7 +1223,8 @@ class InpaintTask(Task):
             if start.shape[-2:] != x.shape[-2:]:
                 raise InputError(f"start is {tuple(start.shape[-2:])}, the image {tuple(x.shape[-2:])}")
         elif self.fill_of(p) == "scene":
-            start = exemplar_fill(x, p["known"], exclude=p.get("exclude"), lines=p.get("lines", True))
+            start = exemplar_fill(x, p["known"], seed=p.get("seeds") or 0, exclude=p.get("exclude"),
+                                  lines=p.get("lines", True))
         op = Inpaint(p["known"].to(x.device), tuple(x.shape[1:]), p.get("sigma") or 0.0, start=start)
         return op, op.A(x), False
 
