@@ -161,6 +161,8 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
         step_list = [int(s) for s in steps.split(",")] if steps else None
     except ValueError:
         raise click.BadParameter("--steps takes comma-separated integers") from None
+    if step_list and not all(1 <= s <= 1000 for s in step_list):  # what run() takes, said as the options are
+        raise click.BadParameter(f"--steps takes step counts in 1-1000, got {steps}")
     try:
         dev = resolve_device(device)
         prior = get_prior(weights, dev)

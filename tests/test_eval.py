@@ -132,6 +132,8 @@ def test_eval_refuses_what_it_cannot_score_before_the_work(tmp_path, tiny_prior_
     assert r.exit_code == 1 and "not a folder" in r.output
     r = CliRunner().invoke(main, ["eval", "denoise", str(d), "--samplers", "mmse,dpir@lam=0.3", *base])
     assert r.exit_code == 2 and "'mmse+dpir@lam=0.3'" in r.output
+    r = CliRunner().invoke(main, ["eval", "denoise", str(d), "--steps", "4,0", *base])  # a usage error, as on restore
+    assert r.exit_code == 2 and "1-1000" in r.output and "dB" not in r.output
 
 
 def test_eval_says_what_it_does_to_the_data(tmp_path, tiny_prior_dir):
