@@ -46,8 +46,9 @@ def _common(f):
         click.option("--steps", default=None, help="Comma-separated step counts to compare (default: sampler's)."),
         click.option("--baselines", is_flag=True,
                      help="Add the classical tools, measured in the same run, and a row for the input as given "
-                          "(noisy, blurred, decode: where the methods start from; scored as an 8-bit file holds "
-                          "it, clipped to 0-255, while the methods get synthetic noise unclipped)."),
+                          "(noisy, blurred, decode: where the methods start from; scored, as every output, as an "
+                          "8-bit file holds it, clipped to 0-255 and rounded, while the methods get synthetic "
+                          "noise unclipped)."),
         click.option("--limit", type=click.IntRange(1), default=None, help="Use only the first N images."),
         click.option("--every", type=click.IntRange(1), default=1, show_default=True,
                      help="Use every K-th image (name order), before --limit."),

@@ -57,6 +57,41 @@ def test_bicubic_reproduces_published_set5_x4(shared_data):
     assert abs(mean - 28.42) <= 0.02
 
 
+def test_outputs_are_scored_as_an_8_bit_file_holds_them(tiny_prior):
+    """A method's PSNR / SSIM are scikit-image's of its output written as uint8 and read back,
+    against the uint8 truth, as the published tables (and --reference) score."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    img = (np.random.default_rng(2).random((32, 40, 3)) * 255).astype(np.uint8)
+    (r,) = evaluate("denoise", [("x", img)], methods=["default"], prior=tiny_prior, keep_outputs=True, sigma=25)
+    out8 = (r["_out"][0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    assert r["psnr"] == pytest.approx(peak_signal_noise_ratio(img, out8), abs=1e-6)
+    ssim = structural_similarity(img, out8, channel_axis=2, gaussian_weights=True, sigma=1.5,
+                                 use_sample_covariance=False, data_range=255)
+    assert r["ssim"] == pytest.approx(ssim, abs=1e-5)
+    float_psnr = -10 * np.log10(float(((r["_out"].clamp(0, 1) - r["_case"].gt) ** 2).mean()))
+    assert r["psnr"] != pytest.approx(float_psnr, abs=1e-4)  # not the unrounded output's
+
+
+def test_an_inverted_mask_file_is_warned_about_once(tmp_path, tiny_prior_dir):
+    """A --masks file whose white marks most of the image (the pixels to keep, inverted) is
+    said, once, as restore inpaint says it; a mask marking a small hole is not."""
+    d, masks = tmp_path / "set", tmp_path / "masks"
+    d.mkdir()
+    masks.mkdir()
+    rng = np.random.default_rng(0)
+    for n in "ab":
+        write_image(d / f"{n}.png", (rng.random((32, 40, 3)) * 255).astype(np.uint8))
+    m = np.zeros((32, 40), np.uint8)
+    m[8:16, 8:20] = 255
+    write_image(masks / "a.png", m)
+    write_image(masks / "b.png", 255 - m)
+    r = CliRunner().invoke(main, ["eval", "inpaint", str(d), "--masks", str(masks), "--steps", "1",
+                                  "--weights", str(tiny_prior_dir), "-q"])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("b.png: the mask marks 92 % of b as holes") == 1 and "a.png" not in r.output
+
+
 @pytest.mark.parametrize("spec", ["dpir,ddrm", "dpir+ddrm", "dpir@sigma_max=0.3+ddrm"])
 def test_eval_sampler_lists(folder, tiny_prior_dir, spec):
     """Plain names separate with ',' or '+'; with options, '+' (the options use ',')."""
