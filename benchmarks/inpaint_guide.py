@@ -6,6 +6,10 @@ training photo and reports hole PSNR, SWD and gradient ratio (restore.metrics):
     telea / pm                         OpenCV Telea; PatchMatch (pypatchmatch, 7x7 patches)
     fill:NAME                          the CLI with --fill NAME (mean, scene, sample, ...)
     R:RADIUS                           the CLI's default, --fill auto switching to scene above RADIUS px
+    S:K[:SIGMA] / O:K / M:K            the CLI's default with seeds 0..K-1 (the scene fill's PatchMatch search):
+                                       the one the prior moves least over the hole (D(x + SIGMA n) - x, 0.1),
+                                       the one with the best hole PSNR (an oracle: any choice's headroom),
+                                       their mean
     D:GAIN                             the CLI's default with the scene fill's detail matched at most GAIN
                                        times (exemplar_fill's detail_gain; 0: not matched)
     K:LO:HI                            the CLI's default with the pull fading out where the copy's and the
@@ -84,6 +88,31 @@ def guided_fill_factory(kind, w, blur, patch=3, chans="yc"):
         return torch.stack(out)
     return f
 
+_seed_cache = {}
+
+
+def cached_seed(c, s_):
+    """The CLI's default on case ``c`` with seed ``s_`` (the scene fill's PatchMatch search), made once."""
+    key = (c.name, c.params.get("mask"), s_)
+    if key not in _seed_cache:
+        _seed_cache[key] = run(c.y, "inpaint", prior=prior, known=c.known, seed=s_).image
+    return _seed_cache[key]
+
+
+def prior_residual(o, hole, sig, margin=16):
+    """How far the prior moves a fill: the mean square of D(o + sig n, sig) - o over the hole (its box
+    grown by margin), the noise n the same for every candidate."""
+    ys, xs = np.nonzero(hole.numpy())
+    H, W = hole.shape
+    y0, y1 = max(0, ys.min() - margin), min(H, ys.max() + 1 + margin)
+    x0, x1 = max(0, xs.min() - margin), min(W, xs.max() + 1 + margin)
+    oc = o[..., y0:y1, x0:x1].clamp(0, 1)
+    n = torch.randn(oc.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        d = prior(oc + sig * n, sig) - oc
+    return float((d ** 2)[..., hole[y0:y1, x0:x1]].mean())
+
+
 rows = {}
 for mk in masks:
     cases = [make_case("inpaint", nm, img, i, mask=mk) for i, (nm, img) in enumerate(data)]
@@ -117,6 +146,16 @@ for mk in masks:
                 ip.exemplar_fill = functools.partial(orig_fill, band_context=int(v[2:]))
                 o = run(c.y, "inpaint", prior=prior, known=c.known).image
                 ip.exemplar_fill = orig_fill
+            elif v[:2] in ("S:", "O:", "M:"):  # K seeds of the CLI's default: chosen by the prior, by the truth, averaged
+                _, k, *sg = v.split(":")
+                outs = [cached_seed(c, int(s_)) for s_ in range(int(k))]
+                if v.startswith("M:"):
+                    o = torch.stack(outs).mean(0)
+                elif v.startswith("O:"):  # the oracle: the seed whose hole PSNR is best (the headroom of any choice)
+                    o = max(outs, key=lambda t: psnr_where(t.clamp(0, 1), c.gt, h))
+                else:
+                    sig = float(sg[0]) if sg else 0.1
+                    o = min(outs, key=lambda t: prior_residual(t, h, sig))
             elif v.startswith("fill:"):  # the CLI with --fill NAME
                 o = run(c.y, "inpaint", prior=prior, known=c.known, fill=v[5:]).image
             elif v.startswith("R:"):  # the CLI's default with --fill auto's switch at another radius
