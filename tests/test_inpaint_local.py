@@ -427,6 +427,29 @@ def test_the_seed_draws_another_scene_fill(tiny_prior):
         whole, run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", local=False).image)
 
 
+def test_a_batchs_images_are_filled_as_each_alone(tiny_prior):
+    """Each image of a batch with its own holes gets what a run on it alone gives, bit for bit:
+    its fill chosen by its own holes (a README trial: a batch of an image and its mirror, the
+    holes of both together made a stroke wide enough for the scene fill), its own seed, and an
+    image whose holes are restored at once (scattered pixels) beside ones restored in crops."""
+    pytest.importorskip("patchmatch")
+    H, W = 64, 96
+    xs = [_photo(H, W, seed=s) for s in (1, 2, 3)]
+    stroke = np.zeros((H, W), bool)
+    stroke[30:34, 4:92] = True  # thin: the mean, alone
+    box = np.zeros((H, W), bool)
+    box[14:46, 20:56] = True  # wide: the scene fill
+    cross = np.zeros((H, W), bool)
+    cross[4:60, 46:50] = True  # thin, but with the first image's stroke a wide crossing
+    scattered = np.random.default_rng(0).random((H, W)) < 0.5
+    masks = [stroke | box, cross, scattered]
+    alone = [run(x, "inpaint", mask=m, prior=tiny_prior, steps=2, seed=s).image
+             for s, (x, m) in enumerate(zip(xs, masks))]
+    both = run(torch.cat(xs), "inpaint", mask=masks, prior=tiny_prior, steps=2, seed=[0, 1, 2]).image
+    for b, a in zip(both, alone):
+        assert torch.equal(b[None], a)
+
+
 def test_border_band_first_only_where_the_hole_is_deeper():
     """PatchMatch fills a hole's border band first, then the rest (BORDER_BAND): a hole no
     deeper than the band is one pass, as before; known pixels are kept either way."""

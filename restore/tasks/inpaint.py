@@ -1140,6 +1140,8 @@ class InpaintTask(Task):
             return None
         known = p["known"].to("cpu")
         H, W = x.shape[-2:]
+        if known.ndim == 4 and known.shape[0] > 1 and not bool((known == known[:1]).all()):
+            return self._each_image(x, p, known, multiple)
         k = known.reshape(-1, H, W).all(0)  # known in every image and channel
         hole = (~k).numpy()
         parts = self._fill_parts(hole, p)
@@ -1164,6 +1166,33 @@ class InpaintTask(Task):
                 params["start"] = _scene_start(x, known, rows, hole, (y0, y1, x0, x1), p.get("exclude"),
                                                p.get("lines", True), p.get("seeds"))
             out.append(((y0, y1, x0, x1), params, ~kc, rows))  # ~kc: over the batch and channels
+        return out
+
+    def _each_image(self, x, p, known, multiple) -> list:
+        """Regions for a batch whose images have holes of their own: each image's as a run on
+        it alone would make them (its fill chosen by its own holes, its own seed), in turn, so
+        that its result does not depend on its batch-mates (the holes of all the images together
+        chose the fill: a stroke crossing another image's got the scene fill in a batch). An
+        image whose holes a run would restore at once is one region, the whole image."""
+        B, H, W = x.shape[0], *x.shape[-2:]
+        drawn, seeds = p.get("drawn"), p.get("seeds")
+        out = []
+        for i in range(B):
+            pi = {**p, "known": known[i : i + 1], "seeds": None if seeds is None else seeds[i : i + 1]}
+            if drawn is not None and drawn.ndim == 4 and drawn.shape[0] == B:
+                pi["drawn"] = drawn[i : i + 1]
+            if bool(pi["known"].all()):
+                continue  # no hole in this image
+            mine = self.regions(x[i : i + 1], pi, multiple)
+            if mine is None:  # this image's holes at once, as a run on it alone restores them
+                fill = self.fill_of(pi)
+                params = {"known": pi["known"], "sigma": 0.0, "fill": fill, "local": False}
+                if fill == "scene":
+                    hole = (~pi["known"].reshape(-1, H, W).all(0)).numpy()
+                    params["start"] = _scene_start(x[i : i + 1], pi["known"], [0], hole, (0, H, 0, W),
+                                                   p.get("exclude"), p.get("lines", True), pi["seeds"])
+                mine = [((0, H, 0, W), params, ~pi["known"], [0])]
+            out += [(box, params, take, [i]) for box, params, take, _ in mine]
         return out
 
     def _fill_parts(self, hole: np.ndarray, p: dict) -> list[tuple[str, np.ndarray]] | None:
