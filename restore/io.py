@@ -192,9 +192,11 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
                     if heif:  # OpenCV cannot decode it: Pillow (with the plugin) does
                         im.load()
                         arr = np.asarray(im.convert("RGBA" if "A" in mode else "RGB"))
+                    elif mode == "F":  # one float channel (a grey float TIFF): not scaled to 8 or 16 bits in silence
+                        raise InputError(f"{p}: {_unread_kind(p) if im.format == 'TIFF' else _FLOAT_SAMPLES}")
                     elif mode == "CMYK" and _icc_space(meta.icc) == b"CMYK":
                         arr, meta = _cmyk_to_srgb(im, meta)
-                    elif mode in ("P", "PA", "LA", "CMYK", "YCbCr", "LAB", "HSV", "1", "F") or (
+                    elif mode in ("P", "PA", "LA", "CMYK", "YCbCr", "LAB", "HSV", "1") or (
                         mode.startswith("I") and mode not in ("I;16", "I;16B", "I;16L", "I")
                     ):
                         arr = _pil_convert(im)
@@ -236,6 +238,9 @@ def _heif_content(p: Path) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
 
 
+_FLOAT_SAMPLES = "floating-point samples: restore reads 8- and 16-bit integer images (save it as 16-bit)"
+
+
 def _unread_kind(p: Path) -> str:
     """Why Pillow could not identify ``p``, said as a person can act on it: a TIFF of samples
     that are not read (floating point: an HDR or a scientific image), else not an image."""
@@ -254,7 +259,7 @@ def _unread_kind(p: Path) -> str:
                 kind = f"a TIFF of {page.dtype} samples ({page.samplesperpixel} per pixel)"
         except Exception:  # noqa: BLE001 - the plain message stands
             pass
-        return f"{kind}: restore reads 8- and 16-bit integer images (save it as 16-bit)"
+        return f"{kind}: {_FLOAT_SAMPLES.split(': ', 1)[1]}"
     return "not an image file (format not recognised)"
 
 
@@ -413,7 +418,7 @@ def _pil_convert(im) -> np.ndarray:
         im = im.convert("L")
     elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
         im = im.convert("RGB")
-    elif mode in ("F",) or mode.startswith("I"):
+    elif mode.startswith("I"):  # 32-bit integer samples (a float "F" image is refused before)
         a = np.asarray(im, dtype=np.float64)
         return np.clip(a, 0, 65535).round().astype(np.uint16)
     return np.asarray(im)

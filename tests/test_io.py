@@ -269,6 +269,9 @@ def test_what_a_file_holds_beyond_one_image_is_said(tmp_path):
     tifffile.imwrite(tmp_path / "f.tif", a.astype(np.float32) / 255, photometric="rgb")
     with pytest.raises(InputError, match="a TIFF of float32 samples .*8- and 16-bit integer"):
         read_image(tmp_path / "f.tif")
+    tifffile.imwrite(tmp_path / "g.tif", a[..., 0].astype(np.float32) / 255)  # grey: Pillow's mode F, read as
+    with pytest.raises(InputError, match=r"a TIFF of float32 samples \(1 per pixel\)"):  # uint16 in silence before
+        read_image(tmp_path / "g.tif")
     ex = PILImage.Exif()
     ex[0x010F] = "Cam"
     ex[0x927C] = b"x" * 70000
