@@ -255,10 +255,10 @@ def run_job(job: Job) -> int:
                 click.echo(result_line(rec), err=to_err)
             elif "psnr" in rec:  # a result: stdout, as a single image's (the bar is on stderr)
                 bar.write(result_line(rec), file=sys.stdout)
-            note = None if o["as_json"] else grown_note(rec)  # --json has it as holes_grown
+            note = None if o["as_json"] or o["quiet"] else grown_note(rec)  # --json has it as holes_grown
             if note and not folder:
                 click.echo(f"note: {note}", err=True)
-            elif note and not o["quiet"]:
+            elif note:
                 bar.write(f"note: {shown(str(it.src), o)}: {note}", file=sys.stderr)
         else:
             msg = shown(msg, o)

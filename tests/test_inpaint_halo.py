@@ -151,6 +151,10 @@ def test_cli_says_when_a_hole_grew_per_image(tmp_path, tiny_prior_dir):
     note = f"grew 1 hole by {TIGHT_GROW} px: its mask follows an object's outline"
     assert one.exit_code == 0 and note in one.stderr  # a note, not part of the result line scripts read
     assert one.stdout.split() == [str(tmp_path / "a.png"), one.stdout.split()[1], "s"]
+    quiet = CliRunner().invoke(main, ["inpaint", str(tmp_path / "in" / "a.png"), str(tmp_path / "masks" / "a.png"),
+                                      "-o", str(tmp_path / "q.png"), "--weights", str(tiny_prior_dir), "-q"],
+                               catch_exceptions=False)
+    assert quiet.exit_code == 0 and "grew" not in quiet.stderr  # -q drops notes (a README trial: this one stayed)
     folder = CliRunner().invoke(main, ["inpaint", str(tmp_path / "in"), str(tmp_path / "masks"), "-o",
                                        str(tmp_path / "out2"), "--weights", str(tiny_prior_dir)],
                                 catch_exceptions=False)
