@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import WeightsError
+from .errors import WeightsError, caught_warnings
 
 __all__ = ["ADM_PRESETS", "convert_adm"]
 
@@ -55,7 +55,7 @@ def _read_checkpoint(path: Path) -> dict:
     if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):  # torch.save: a zip, or a pickle (protocol 2+)
         raise WeightsError(f"{path}: not a PyTorch checkpoint (neither a torch.save zip nor a pickle)")
     try:
-        with warnings.catch_warnings():  # torch's remark on plain (non-zip) pickles
+        with caught_warnings():  # torch's remark on plain (non-zip) pickles
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:

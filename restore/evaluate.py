@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .api import run
-from .errors import InputError, RestoreError
+from .errors import InputError, RestoreError, caught_warnings
 from .io import READ_EXTS, read_image, to_uint8
 from .registry import DEFAULT_METHOD, parse_method
 from .tasks import TASKS, get_task
@@ -173,7 +173,7 @@ def evaluate(
         except ValueError:
             raise too_small(*smallest[1:]) from None
     for i in range(len(dataset)):
-        with warnings.catch_warnings():  # each degradation's warnings were given in the first pass
+        with caught_warnings():  # each degradation's warnings were given in the first pass
             warnings.simplefilter("ignore")
             name, case = dataset[i][0], case_of(i)
         jobs = [(m, s) for m in methods for s in steps] + [(b, None) for b in baselines]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, caught_warnings
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -168,7 +168,7 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
     if heif:
         _register_heif(p)
     try:
-        with warnings.catch_warnings():
+        with caught_warnings():  # and Pillow's limit changed, under the lock: put back whatever other threads do
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
             old = PILImage.MAX_IMAGE_PIXELS
             PILImage.MAX_IMAGE_PIXELS = None
@@ -993,6 +993,8 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
     ext = p.suffix.lower()
     if ext not in _WRITE_EXTS:
         raise InputError(f"{p}: cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, not an image file")
     if p.exists() and not overwrite:
         raise InputError(f"{p}: exists (overwrite=True, or --overwrite, replaces it)")
     try:
@@ -1013,13 +1015,36 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
                 os.fsync(f.fileno())
         except OSError as e:  # a full disk, a quota: the output's own error, not an internal one
             raise InputError(f"{p}: cannot write ({e.strerror or _first_line(e)})") from None
-        if not overwrite and p.exists():
-            raise InputError(f"{p}: exists (overwrite=True, or --overwrite, replaces it)")
-        os.replace(tmp, p)
+        _into_place(tmp, p, overwrite)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return p
+
+
+def _into_place(tmp: str, p: Path, overwrite: bool) -> None:
+    """The written temp file ``tmp`` renamed to ``p``. Without ``overwrite`` a hard link
+    makes it, which fails if ``p`` exists (a check, then a rename, let two writers both
+    succeed, the last one's file kept); where links are not made (some file systems) a check
+    just before the rename."""
+    exists = InputError(f"{p}: exists (overwrite=True, or --overwrite, replaces it)")
+    try:
+        if not overwrite:
+            try:
+                os.link(tmp, p)  # the caller removes tmp
+                return
+            except FileExistsError:
+                raise exists from None
+            except OSError:  # no hard links here
+                if p.exists():
+                    raise exists from None
+        os.replace(tmp, p)
+    except IsADirectoryError:
+        raise InputError(f"{p}: is a folder, not an image file") from None
+    except InputError:
+        raise
+    except OSError as e:
+        raise InputError(f"{p}: cannot write ({e.strerror or _first_line(e)})") from None
 
 
 def incomplete(path: str | os.PathLike) -> str | None:

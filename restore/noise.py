@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from .errors import caught_warnings
 
 __all__ = ["LUMA_WHITE", "NoiseEstimate", "PHOTO_NOISE", "PHOTO_POOLED", "estimate_noise", "estimate_sigma",
            "flat_level", "photo_level", "white_at_half"]
@@ -19,8 +22,6 @@ def estimate_sigma(image: torch.Tensor) -> float:
     Donoho & Johnstone's robust median estimator (``skimage.restoration.estimate_sigma``),
     averaged over channels.
     """
-    import warnings
-
     from skimage.restoration import estimate_sigma as sk_est
 
     a = image.detach().to("cpu", torch.float64)
@@ -29,7 +30,7 @@ def estimate_sigma(image: torch.Tensor) -> float:
     vals = []
     for b in range(a.shape[0]):
         arr = a[b].numpy().transpose(1, 2, 0)
-        with warnings.catch_warnings():  # a flat image has no detail coefficients: no noise
+        with caught_warnings():  # a flat image has no detail coefficients: no noise
             warnings.simplefilter("ignore", RuntimeWarning)
             # per channel, scikit-image takes an image 4 px wide or less for a colour one and warns
             warnings.filterwarnings("ignore", message=".*channel_axis is None", category=UserWarning)

@@ -446,3 +446,51 @@ def test_the_prior_is_loaded_once_per_prior_and_device(tiny_prior_dir, monkeypat
         assert len(loads) == 2 and loads[0][1] == "cpu"
     finally:
         api._cached_prior.cache_clear()
+
+
+def test_calls_from_threads_leave_the_process_settings_as_they_were(tmp_path):
+    """From an integrator's trial: read_image set Pillow's pixel limit and a warnings filter
+    for a moment and put them back, and the noise estimate a filter; from several threads at
+    once one thread's saved state overwrote another's, leaving the limit off (no protection
+    from decompression bombs for the rest of the process) or warnings ignored for good."""
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image as PILImage
+
+    path = restore.write_image(tmp_path / "a.png", np.zeros((32, 32, 3), np.uint8))
+    x = np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
+    restore.read_image(path), restore.denoise(x)  # imports done (some add filters of their own)
+    filters, limit = list(warnings.filters), PILImage.MAX_IMAGE_PIXELS
+    with ThreadPoolExecutor(4) as ex:
+        list(ex.map(lambda k: restore.read_image(path) if k % 2 else restore.denoise(x), range(600)))
+    assert PILImage.MAX_IMAGE_PIXELS == limit and warnings.filters == filters
+
+
+def test_writers_racing_for_one_path_leave_one_winner(tmp_path):
+    """Without overwrite, of several threads writing one path at once exactly one succeeds and
+    the others get 'exists' (a check then a rename let two or more succeed, the last one's file
+    kept); a folder in the way is said in one line, overwrite or not."""
+    import threading
+
+    for t in range(20):
+        path, won, barrier = tmp_path / f"x{t}.png", [], threading.Barrier(4)
+
+        def write(k):
+            barrier.wait()
+            try:
+                restore.write_image(path, np.full((16, 16), 60 * k, np.uint8))
+                won.append(k)
+            except InputError as e:
+                assert "exists" in str(e)
+
+        threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert len(won) == 1 and int(restore.read_image(path).array[0, 0]) == 60 * won[0]
+    assert not list(tmp_path.glob(".*.tmp"))
+    (tmp_path / "d.png").mkdir()
+    with pytest.raises(InputError, match="is a folder"):
+        restore.write_image(tmp_path / "d.png", np.zeros((4, 4), np.uint8), overwrite=True)
