@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 from .errors import InputError, RestoreError
-from .io import FLOAT_BRIGHT, Image, check_float_scale, to_tensor
+from .io import FLOAT_BRIGHT, Image, check_float_scale, native, to_tensor
 from .prior import Prior, load_prior
+from .prior.denoiser import resolve_device
 from .registry import MAX_SAMPLES, MAX_SEED
 from .samplers import check_compatible, check_samples
 from .tasks import get_task
@@ -47,23 +48,6 @@ class Result:
     seconds: float
     params: dict = field(default_factory=dict)
     sigma_start: float | None = None  # the sampler's first noise level ([0, 1] units)
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise InputError(f"unknown device {device!r} (use 'cpu', 'cuda', 'cuda:N' or 'auto')") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise InputError(f"device {device!r} is not supported (use 'cpu', 'cuda', 'cuda:N' or 'auto')")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {str(device)!r} requested but no CUDA GPU is available (run on the CPU: "
-                         "device='cpu', --device cpu)")
-    if dev.type == "cuda" and dev.index is None:  # one name per device ("cuda" and "cuda:0" share a cached prior)
-        dev = torch.device("cuda", torch.cuda.current_device())
-    return torch.device("cpu") if dev.type == "cpu" else dev
 
 
 @lru_cache(maxsize=4)
@@ -122,7 +106,7 @@ def _to_batch(image: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any], 
                          "masked pixels, mask=np.ma.getmaskarray(image)")
     if not isinstance(image, np.ndarray):
         raise InputError(f"image must be a numpy array or a torch tensor, got {type(image).__name__}")
-    a = image
+    a = native(image)  # a big-endian uint16 is uint16
     if a.dtype == np.bool_ or a.dtype.kind not in "uf" or a.dtype not in (
         np.uint8, np.uint16, np.float16, np.float32, np.float64
     ):
@@ -139,7 +123,7 @@ def _to_batch(image: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any], 
     alpha, color = img.alpha, img.color
     if a.dtype.kind == "f":
         check_float_scale(color)
-    dtype = image.dtype
+    dtype, given = a.dtype, image.dtype  # (given: in the caller's byte order)
     squeeze = image.ndim == 3 and image.shape[2] == 1
 
     def back(t: torch.Tensor, std: bool = False) -> np.ndarray:
@@ -154,7 +138,7 @@ def _to_batch(image: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any], 
             out = from_tensor(t, dtype)
         if squeeze:
             out = out[:, :, None]
-        return out
+        return out if std or given == dtype else out.astype(given)
 
     return to_tensor(color), back, alpha
 
@@ -223,6 +207,7 @@ def run(
     if steps is not None and (not _is_int(steps) or not 1 <= steps <= 1000):
         raise InputError(f"steps must be an integer between 1 and 1000, got {steps!r}")
     _check_levels(sigma_max, sigma_min, spacing)
+    _check_progress(progress)
     names = {q.name for q in tk.params}
     given = {k: v for k, v in options.items() if k in names}
     hyper = {k: v for k, v in options.items() if k not in names and v is not None}
@@ -439,6 +424,24 @@ def _seeds(seed: int | Sequence[int] | None, n: int) -> list[int]:
         if not 0 <= s <= MAX_SEED:
             raise InputError(f"seed must be an integer in 0-{MAX_SEED} (2**64 - 1), got {s}")
     return seeds
+
+
+def _check_progress(progress) -> None:
+    """``progress`` is None or a function taking one dict, refused before any work (it is
+    first called after the first step)."""
+    import inspect
+
+    if progress is None:
+        return
+    if not callable(progress):
+        raise InputError(f"progress must be a function taking one dict (or None), got {progress!r}")
+    try:
+        inspect.signature(progress).bind({})
+    except TypeError:
+        raise InputError(f"progress must take one argument (a dict of the step's state): {progress!r} does not "
+                         "take one") from None
+    except ValueError:  # no signature to read (some built-ins): taken as it is
+        pass
 
 
 def _item(options: dict, i: int, n: int) -> dict:

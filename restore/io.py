@@ -794,6 +794,7 @@ def _encodable(array) -> np.ndarray:
     uint8 or uint16 (float in [0, 1] rounded to uint8); anything else refused."""
     if not isinstance(array, np.ndarray):
         raise InputError(f"an image to write must be a numpy array, got {type(array).__name__}")
+    array = native(array)
     a = array[:, :, 0] if array.ndim == 3 and array.shape[2] == 1 else array
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (2, 3, 4)) or 0 in a.shape:
         raise InputError(f"an image to write must be H x W or H x W x C (C = 2 for gray + alpha, 3, 4), got shape "
@@ -1136,11 +1137,17 @@ def file_mode() -> int:
     return 0o666 & ~_umask()
 
 
+def native(a: np.ndarray) -> np.ndarray:
+    """``a`` in the machine's byte order (a big-endian ``>u2`` array, as FITS and some TIFF
+    readers give, as plain uint16), else ``a`` itself."""
+    return a if a.dtype.isnative else a.astype(a.dtype.newbyteorder("="))
+
+
 def to_tensor(array: np.ndarray):
     """``H x W [x C]`` uint8/uint16/float array -> ``(1, C, H, W)`` float32 tensor in [0, 1]."""
     import torch
 
-    a = np.asarray(array)
+    a = native(np.asarray(array))
     if a.dtype == np.uint8:
         f = a.astype(np.float32) / 255.0
     elif a.dtype == np.uint16:

@@ -494,3 +494,28 @@ def test_writers_racing_for_one_path_leave_one_winner(tmp_path):
     (tmp_path / "d.png").mkdir()
     with pytest.raises(InputError, match="is a folder"):
         restore.write_image(tmp_path / "d.png", np.zeros((4, 4), np.uint8), overwrite=True)
+
+
+def test_a_bad_progress_or_device_is_refused_first_and_loading_keeps_the_random_stream():
+    """From an integrator's trial: progress=5 (or a function of no argument) failed with a raw
+    TypeError after the first step; load_prior(device='gpu') with torch's long RuntimeError; and
+    load_prior drew the network's random start from the caller's global torch stream."""
+    x = np.full((16, 16, 3), 128, np.uint8)
+    for bad in (5, lambda: None, lambda a, b: None):
+        with pytest.raises(InputError, match="progress must"):
+            restore.denoise(x, sigma=0.05, progress=bad)
+    with pytest.raises(InputError, match="unknown device 'gpu'"):
+        restore.load_prior(device="gpu")
+    torch.manual_seed(0)
+    a = torch.rand(3)
+    torch.manual_seed(0)
+    restore.load_prior()
+    assert torch.equal(torch.rand(3), a)
+
+
+def test_a_big_endian_array_is_its_integer_type():
+    """A '>u2' array (FITS, some TIFF readers) was refused as an 'unsupported dtype >u2 (use
+    uint16)'; it is restored and written as the uint16 it is, and comes back in its byte order."""
+    a = (np.random.default_rng(0).random((16, 16, 3)) * 65535).astype(">u2")
+    out = restore.denoise(a, sigma=0.1)
+    assert out.dtype == a.dtype and np.array_equal(out, restore.denoise(a.astype(np.uint16), sigma=0.1))

@@ -15,6 +15,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
+from ..errors import InputError
 from ..paths import PREDICTIONS
 from ..tiling import tile_layout, tile_weights
 from .schedule import VPSchedule
@@ -49,6 +50,25 @@ ADM256_CPU_SECONDS = 10
 
 
 @functools.lru_cache(maxsize=1)
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``device`` as a ``torch.device`` ("auto" or None: the GPU when there is one), or an
+    :class:`~restore.errors.InputError` saying what to pass."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"unknown device {device!r} (use 'cpu', 'cuda', 'cuda:N' or 'auto')") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise InputError(f"device {device!r} is not supported (use 'cpu', 'cuda', 'cuda:N' or 'auto')")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {str(device)!r} requested but no CUDA GPU is available (run on the CPU: "
+                         "device='cpu', --device cpu)")
+    if dev.type == "cuda" and dev.index is None:  # one name per device ("cuda" and "cuda:0" share a cached prior)
+        dev = torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu") if dev.type == "cpu" else dev
+
+
 def _bf16_supported() -> bool:
     """Asked once, not on every network call."""
     return torch.cuda.is_bf16_supported()

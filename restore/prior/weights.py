@@ -25,7 +25,7 @@ from ..io import file_mode
 from ..paths import CONFIG_FILE, DEFAULT_PRIOR, PRETRAINED_DIR, WEIGHTS_FILE, description_from_config
 from ..tiling import tile_layout
 from .adm import ADMNet, adm_config
-from .denoiser import ALL_PREDICTIONS, Prior
+from .denoiser import ALL_PREDICTIONS, Prior, resolve_device
 from .files import FOREIGN_FORMATS, WEIGHT_DTYPES, check_state_dict, foreign_format, load_state_dict, read_json
 from .schedule import VPSchedule
 from .unet import UNet
@@ -162,7 +162,7 @@ def load_prior(
         A shipped prior's name or a directory holding ``config.json`` and
         ``model.safetensors``.
     device : str or torch.device
-        Where to put the network.
+        Where to put the network ("cpu", "cuda", "cuda:N", or "auto": the GPU when there is one).
     tile : int or None
         Tile side for large images (see :class:`~restore.prior.Prior`).
 
@@ -178,6 +178,7 @@ def load_prior(
     >>> prior.sigma_max > 1
     True
     """
+    device = resolve_device(device)  # a bad name in one line, before any file is read
     d = resolve_prior_dir(name_or_path)
     fmt = foreign_format(d)
     if fmt is not None:  # e.g. a diffusers folder: detected before reading our own config
@@ -192,8 +193,9 @@ def load_prior(
         if foreign:  # large: built without memory, the loaded tensors assigned (no second copy)
             with torch.device("meta"):
                 net = build_network(cfg["network"])
-        else:
-            net = build_network(cfg["network"])
+        else:  # its random start, soon replaced, drawn without moving the caller's global random stream
+            with torch.random.fork_rng(devices=[]):
+                net = build_network(cfg["network"])
     except WeightsError as e:  # which file, with what is wrong in it
         raise WeightsError(f"{d / CONFIG_FILE}: {e}") from None
     sd = load_state_dict(d / WEIGHTS_FILE)
