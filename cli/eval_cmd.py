@@ -169,6 +169,8 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
         prior = get_prior(weights, dev)
         data = load_pairs(dataset, limit, every) if pairs else load_dataset(dataset, limit, every)
         bl = baselines_for(task) if baselines else []
+        for name, how in (get_task(task).missing_baselines.items() if baselines and not quiet else ()):
+            click.echo(f"note: {name} left out of the baselines (not installed: {how})", err=True)
         t0 = time.time()
         log = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
         rows = evaluate(task, data, methods=names, steps=step_list, baselines=bl, slow_limit=slow_limit,

@@ -197,3 +197,13 @@ def test_eval_says_what_it_does_to_the_data(tmp_path, tiny_prior_dir):
     grid = read_image(tmp_path / "rep" / "examples.png").array
     assert grid.shape[1] == 3 * 256 + 2 * 4  # clean | degraded | restore, no empty classical panel
     assert "clean | degraded | restore" in (tmp_path / "rep" / "README.md").read_text()
+
+
+def test_a_classical_tool_not_installed_is_said(folder, tiny_prior_dir, monkeypatch):
+    """From a README trial: without the bench extra --baselines left BM3D's rows out in silence."""
+    from restore.tasks import get_task
+
+    monkeypatch.setattr(type(get_task("denoise")), "missing_baselines", {"bm3d": 'pip install "restore[bench]"'})
+    r = CliRunner().invoke(main, ["eval", "denoise", str(folder), "--baselines", "--steps", "1", "--limit", "1",
+                                  "--weights", str(tiny_prior_dir)])
+    assert r.exit_code == 0 and 'bm3d left out of the baselines (not installed: pip install "restore[bench]")' in r.output

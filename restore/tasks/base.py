@@ -271,6 +271,8 @@ class Task:
     options: tuple = ()
     baselines: dict[str, Callable[[Case], torch.Tensor]] = {}
     slow_baselines: frozenset = frozenset()  # run on the first --slow-limit images only
+    #: classical tools left out of ``baselines`` because their package is not installed: name -> how to get it
+    missing_baselines: dict[str, str] = {}
     #: the name of ``restore eval --baselines``' row for the measurement as given (the noisy input, the JPEG's
     #: decode): the input the methods start from, not a tool
     given: str | None = None

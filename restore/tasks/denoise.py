@@ -152,6 +152,7 @@ class DenoiseTask(Task):
     if _has_bm3d():
         baselines["bm3d"] = _bm3d
         baselines["bm3d@rms"] = _bm3d_rms
+    missing_baselines = {} if _has_bm3d() else {"bm3d": 'pip install "restore[bench]"'}
     slow_baselines = frozenset({"bm3d", "bm3d@rms"})
     given = "noisy"
     pairs = True  # restore eval denoise --pairs: real noisy/clean pairs

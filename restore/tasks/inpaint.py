@@ -1038,6 +1038,7 @@ class InpaintTask(Task):
         # the optional pypatchmatch package (pip install pypatchmatch): listed where installed
         **({"patchmatch": _patchmatch} if has_patchmatch() else {}),
     }
+    missing_baselines = {} if has_patchmatch() else {"patchmatch": 'pip install "restore[fill]"'}
 
     def fill_of(self, p) -> str:
         """The fill ``p`` asks for, ``auto`` resolved by the holes' geometry: ``scene`` where
