@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from restore.evaluate import evaluate, load_dataset
+from restore.evaluate import evaluate, load_dataset, load_pairs
 from restore.tasks import get_task
 
 DATA = "../shared/data/test"
+REAL = "../shared/data/real-noise"
 CASES = [("denoise", "CBSD68", 12, {"sigma": 15}), ("denoise", "CBSD68", 12, {"sigma": 50}),
          ("sr", "Set5", 5, {"scale": 2}), ("sr", "Set14", 14, {"scale": 4}),
          ("inpaint", "CBSD68", 8, {"mask": "random80"}), ("inpaint", "CBSD68", 8, {"mask": "box"}),
-         ("deblur", "CBSD68", 8, {})]
+         ("deblur", "CBSD68", 8, {}), ("denoise", "PolyU100", 25, {"pairs": True})]
 
 
 def main() -> None:
@@ -29,13 +30,17 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for task, ds, n, kw in CASES:
         tk = get_task(task)
-        rows = evaluate(task, load_dataset(f"{DATA}/{ds}", n), methods=["default"], keep_outputs=True, **kw)
+        if kw.pop("pairs", False):  # real noisy / clean pairs (the README's real-noise rows: every 4th)
+            data, ds_dir = load_pairs(f"{REAL}/{ds}", every=4), "real pairs, every 4th"
+        else:
+            data, ds_dir = load_dataset(f"{DATA}/{ds}", n), None
+        rows = evaluate(task, data, methods=["default"], keep_outputs=True, **kw)
         dp, ds_ = [], []
         for r in rows:
             raw = tk.score(r["_case"], r["_out"])  # the task's score of the float output
             dp.append(r["psnr"] - raw["psnr"])
             ds_.append(r["ssim"] - raw["ssim"])
-        setting = ", ".join(f"{k} {v}" for k, v in kw.items()) or "default kernel"
+        setting = ds_dir or ", ".join(f"{k} {v}" for k, v in kw.items()) or "default kernel"
         print(f"| {task} | {ds} ({n}) | {setting} | {np.mean(dp):+.4f} ({min(dp):+.4f}) | {np.mean(ds_):+.5f} |",
               flush=True)
 

@@ -92,7 +92,8 @@ def score(case: Case, out: torch.Tensor) -> dict:
 def as_written(out: torch.Tensor) -> torch.Tensor:
     """``out`` clipped to [0, 1] and rounded to the 256 levels of an 8-bit file: what a user's
     output holds, and what the published tables scored (their methods' uint8 outputs; the
-    data sets are 8-bit). Unrounded, a method scored 0.00-0.03 dB higher (benchmarks/results/eval_rounding.md)."""
+    data sets are 8-bit). Unrounded, a method scored up to 0.05 dB higher in the mean
+    (benchmarks/results/eval_rounding.md)."""
     return (out.detach().float().clamp(0, 1) * 255).round() / 255
 
 
