@@ -257,6 +257,13 @@ def test_kernel_specs_forgiven_and_refused(tmp_path, tiny_prior_dir, tiny_prior)
     r = CliRunner().invoke(main, ["deblur", str(tmp_path / "img.png"), "--kernel", "box:15", "--steps", "1",
                                   "--weights", str(tiny_prior_dir), "-q", "-o", str(tmp_path / "o.png")])
     assert r.exit_code == 0 and "spans more than 25% of the image's shorter side (40 px)" in r.output
+    # wider than the image: refused, from the API too (an integrator's trial: the contrast came out inverted)
+    with pytest.raises(InputError, match=r"the kernel \(15x15\) is wider than the image \(8x8\)"):
+        restore.deblur(np.full((8, 8, 3), 128, np.uint8), "box:15", prior=tiny_prior)
+    write_image(tmp_path / "img8.png", np.full((8, 12, 3), 128, np.uint8))
+    r = CliRunner().invoke(main, ["deblur", str(tmp_path / "img8.png"), "--kernel", "box:15",
+                                  "--weights", str(tiny_prior_dir), "-o", str(tmp_path / "o8.png")])
+    assert r.exit_code == 1 and "wider than the image" in r.output and "spans more" not in r.output
     # a flat image: the noise estimated is ~1e-34, 0 in float32; the prox gave 0/0 (all NaN)
     flat = np.full((40, 48, 3), 0.5, np.float32)
     for edges in ("taper", "periodic"):

@@ -142,6 +142,13 @@ def parse_kernel(spec: Any) -> np.ndarray:
 
 #: warn when the kernel's larger side exceeds this share of the image's shorter side
 LARGE_KERNEL = 0.25
+
+
+def _support(kernel) -> tuple[int, int]:
+    """``(h, w)`` of the kernel's support (its entries over 1e-3 of its peak), not its array's size."""
+    k = np.abs(np.asarray(kernel, dtype=np.float64))
+    on = np.argwhere(k > 1e-3 * k.max())
+    return tuple(int(v) for v in (on.max(0) - on.min(0) + 1)) if len(on) else k.shape
 #: the kernel specs' kinds (``kind:args``)
 KINDS = ("gaussian", "motion", "box", "levin")
 #: the smallest Gaussian std: narrower is the identity (1e-300 gave a kernel of NaNs)
@@ -454,6 +461,10 @@ class DeblurTask(Task):
         if q.get("model_error") is None:
             q["model_error"] = default_model_error(q["kernel"], q.get("edges", "taper"))
         q["kernel"] = parse_kernel(q["kernel"])
+        h, w = _support(q["kernel"])
+        if max(h, w) > min(x.shape[-2:]):  # what it would give is no deblurring (contrast came out inverted)
+            raise InputError(f"the kernel ({w}x{h}) is wider than the image ({x.shape[-1]}x{x.shape[-2]}): "
+                             "there is nothing to recover")
         return q
 
     def check_usage(self, p):
@@ -469,10 +480,9 @@ class DeblurTask(Task):
     def warnings(self, x, p):
         if p.get("kernel") is None:
             return []
-        k, side = np.asarray(parse_kernel(p["kernel"])), min(x.shape[-2:])
-        on = np.argwhere(np.abs(k) > 1e-3 * np.abs(k).max())  # its support, not its file's size
-        h, w = (on.max(0) - on.min(0) + 1) if len(on) else k.shape
-        if max(h, w) > LARGE_KERNEL * side:
+        side = min(x.shape[-2:])
+        h, w = _support(parse_kernel(p["kernel"]))
+        if LARGE_KERNEL * side < max(h, w) <= side:  # (wider than the image: refused by check)
             return [f"the kernel ({w}x{h}) spans more than {LARGE_KERNEL:.0%} of the image's "
                     f"shorter side ({side} px): a blur this wide leaves little to recover, and the result may be "
                     "worse than the input"]
