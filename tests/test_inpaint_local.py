@@ -442,12 +442,16 @@ def test_a_batchs_images_are_filled_as_each_alone(tiny_prior):
     cross = np.zeros((H, W), bool)
     cross[4:60, 46:50] = True  # thin, but with the first image's stroke a wide crossing
     scattered = np.random.default_rng(0).random((H, W)) < 0.5
-    masks = [stroke | box, cross, scattered]
-    alone = [run(x, "inpaint", mask=m, prior=tiny_prior, steps=2, seed=s).image
-             for s, (x, m) in enumerate(zip(xs, masks))]
-    both = run(torch.cat(xs), "inpaint", mask=masks, prior=tiny_prior, steps=2, seed=[0, 1, 2]).image
-    for b, a in zip(both, alone):
-        assert torch.equal(b[None], a)
+    big = np.zeros((H, W), bool)
+    big[8:56, 10:86] = True  # crops would cover most of the image: the whole image at once, the scene fill
+    masks = [stroke | box, cross, scattered, big]
+    xs.append(_photo(H, W, seed=4))
+    for opts in ({}, {"sigma": 0.02}, {"local": False}):  # crops; noisy known pixels; the whole image
+        alone = [run(x, "inpaint", mask=m, prior=tiny_prior, steps=2, seed=s, **opts).image
+                 for s, (x, m) in enumerate(zip(xs, masks))]
+        both = run(torch.cat(xs), "inpaint", mask=masks, prior=tiny_prior, steps=2, seed=[0, 1, 2, 3], **opts).image
+        for b, a in zip(both, alone):
+            assert torch.equal(b[None], a), opts
 
 
 def test_border_band_first_only_where_the_hole_is_deeper():

@@ -1137,12 +1137,12 @@ class InpaintTask(Task):
         restored on its own; only hole pixels are pasted back. ``None`` (the whole image at
         once) when the known pixels are noisy (``sigma`` > 0: they are restored too), or when
         the crops would cover most of the image or be too many (scattered holes)."""
-        if p.get("sigma") or p.get("local") is False:
-            return None
         known = p["known"].to("cpu")
         H, W = x.shape[-2:]
         if known.ndim == 4 and known.shape[0] > 1 and not bool((known == known[:1]).all()):
             return self._each_image(x, p, known, multiple)
+        if p.get("sigma") or p.get("local") is False:
+            return None
         k = known.reshape(-1, H, W).all(0)  # known in every image and channel
         hole = (~k).numpy()
         parts = self._fill_parts(hole, p)
@@ -1174,7 +1174,8 @@ class InpaintTask(Task):
         it alone would make them (its fill chosen by its own holes, its own seed), in turn, so
         that its result does not depend on its batch-mates (the holes of all the images together
         chose the fill: a stroke crossing another image's got the scene fill in a batch). An
-        image whose holes a run would restore at once is one region, the whole image."""
+        image that a run on it alone restores at once (scattered holes; noisy known pixels,
+        ``sigma`` > 0; ``local=False``) is one region, the whole image, all of it taken."""
         B, H, W = x.shape[0], *x.shape[-2:]
         drawn, seeds = p.get("drawn"), p.get("seeds")
         out = []
@@ -1182,17 +1183,15 @@ class InpaintTask(Task):
             pi = {**p, "known": known[i : i + 1], "seeds": None if seeds is None else seeds[i : i + 1]}
             if drawn is not None and drawn.ndim == 4 and drawn.shape[0] == B:
                 pi["drawn"] = drawn[i : i + 1]
-            if bool(pi["known"].all()):
-                continue  # no hole in this image
+            if bool(pi["known"].all()) and not p.get("sigma"):
+                continue  # no hole in this image, and its known pixels as they are
             mine = self.regions(x[i : i + 1], pi, multiple)
-            if mine is None:  # this image's holes at once, as a run on it alone restores them
-                fill = self.fill_of(pi)
-                params = {"known": pi["known"], "sigma": 0.0, "fill": fill, "local": False}
-                if fill == "scene":
-                    hole = (~pi["known"].reshape(-1, H, W).all(0)).numpy()
-                    params["start"] = _scene_start(x[i : i + 1], pi["known"], [0], hole, (0, H, 0, W),
-                                                   p.get("exclude"), p.get("lines", True), pi["seeds"])
-                mine = [((0, H, 0, W), params, ~pi["known"], [0])]
+            if mine is None:  # this image at once, as a run on it alone restores it (its build makes any scene fill)
+                params = {"known": pi["known"], "sigma": p.get("sigma") or 0.0, "fill": self.fill_of(pi),
+                          "local": False, "lines": p.get("lines", True)}
+                if p.get("exclude") is not None:
+                    params["exclude"] = p["exclude"]
+                mine = [((0, H, 0, W), params, torch.ones((1, 1, H, W), dtype=torch.bool), [0])]
             out += [(box, params, take, [i]) for box, params, take, _ in mine]
         return out
 
