@@ -510,3 +510,51 @@ def test_opening_another_image_over_a_painted_mask_asks_first(server, browser, t
     page.wait_for_function("window.restoreUI.state.image.name === 'other.png'")
     assert len(asked) == 2 and page.evaluate("window.restoreUI.state.ops.length") == 0
     page.close()
+
+
+def test_another_fill_reruns_with_the_next_seed(server, browser):
+    """An inpaint result whose big hole got the scene fill offers Another fill: the same image
+    and mask with the next seed (PatchMatch's search), a second card whose hole differs and
+    whose other pixels do not; over another image it says so instead of running."""
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server)
+    page.wait_for_function("document.querySelectorAll('#task option').length > 0")
+    page.set_input_files("#file", str(PHOTO))
+    page.wait_for_function("!document.getElementById('run').disabled")
+    page.select_option("#task", "inpaint")
+    page.locator("#size").evaluate("el => { el.value = 60; el.dispatchEvent(new Event('input')); }")
+    xa, ya = page.evaluate("() => window.restoreUI.toPage(90, 120)")
+    xb, yb = page.evaluate("() => window.restoreUI.toPage(150, 120)")
+    page.mouse.move(xa, ya)
+    page.mouse.down()
+    page.mouse.move(xb, yb, steps=20)
+    page.mouse.up()
+    page.click("#run")
+    again = page.locator(".card button.again")
+    again.first.wait_for(timeout=120_000)
+    assert "seed 1" in again.first.get_attribute("title")
+    again.first.click()
+    page.wait_for_function("document.querySelectorAll('.card').length === 2", timeout=120_000)
+    assert page.input_value("#seed") == "1"
+    assert "seed=1" in page.locator(".card .meta").first.text_content()
+    assert "seed 2" in page.locator(".card button.again").first.get_attribute("title")
+    pixels = page.evaluate("""async () => {
+        const ids = [...document.querySelectorAll('.card')].map(c => c.dataset.job);
+        const load = (u) => new Promise((ok) => { const im = new Image(); im.onload = () => ok(im); im.src = u; });
+        const out = [];
+        for (const id of ids) {
+            const im = await load(`/api/jobs/${id}/preview.png`);
+            const c = document.createElement('canvas'); c.width = im.width; c.height = im.height;
+            const g = c.getContext('2d'); g.drawImage(im, 0, 0);
+            out.push(Array.from(g.getImageData(0, 0, im.width, im.height).data));
+        }
+        return out;
+    }""")
+    a, b = (np.array(p, np.int16).reshape(256, 256, 4)[..., :3] for p in pixels)
+    diff = np.abs(a - b).max(axis=2)
+    assert diff[95:145, 80:160].max() > 0  # another fill in the hole
+    assert diff[:40].max() == 0 and diff[220:].max() == 0  # far from it, the photo as it was
+    assert not errors, errors
+    page.close()

@@ -699,6 +699,8 @@ class App:
             job.summary.pop("steps", None)
         else:
             job.summary = {**job.summary, "sampler": res.sampler, "steps": res.steps}
+            if "scene" in str(res.params.get("fill", "")):  # the page offers another fill (another seed)
+                job.summary["fill"] = res.params["fill"]
 
     def download_name(self, job: JobState) -> str:
         stem = job.image.name.rsplit(".", 1)[0] if "." in job.image.name else job.image.name

@@ -598,6 +598,19 @@ function addResult(job, image) {
   view.className = "view"; view.textContent = "View"; view.title = "Compare with the image in the editor, zoomed and panned";
   view.onclick = () => viewResult(job, image);
   actions.append(dl, full, view, rm);
+  if (String(job.summary.fill || "").includes("scene")) {
+    // PatchMatch's search is seeded: the next seed draws another fill of the big holes, the rest as it was
+    const again = document.createElement("button");
+    const next = Number(job.summary.seed || 0) + 1;
+    again.className = "again"; again.textContent = "Another fill";
+    again.title = `Run again with seed ${next}: another fill of the big holes to choose from`;
+    again.onclick = () => {
+      if (S.image !== image) { say(`open ${job.summary.image} again to draw another fill of it`); return; }
+      $("seed").value = String(next);
+      $("run").click();
+    };
+    actions.append(again);
+  }
   card.append(cmp, slider, meta, actions);
   $("results").prepend(card);
 }
