@@ -146,7 +146,7 @@ for mk in masks:
                 ip.exemplar_fill = functools.partial(orig_fill, band_context=int(v[2:]))
                 o = run(c.y, "inpaint", prior=prior, known=c.known).image
                 ip.exemplar_fill = orig_fill
-            elif v[:2] in ("S:", "O:", "M:"):  # K seeds of the CLI's default: chosen by the prior, by the truth, averaged
+            elif v[:2] in ("S:", "O:", "M:"):  # K seeds of the CLI's default: by the prior, by the truth, averaged
                 _, k, *sg = v.split(":")
                 outs = [cached_seed(c, int(s_)) for s_ in range(int(k))]
                 if v.startswith("M:"):

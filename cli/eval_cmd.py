@@ -65,8 +65,9 @@ def _common(f):
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--weights", default=None, help="Prior directory or shipped name."),
         click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
-                     help="The samplers' seed (and inpainting's scene fill's). Each image's degradation (noise, mask) is seeded by its place in "
-                          "DATASET, as the published tables' are, whatever --seed; --every keeps those places."),
+                     help="The samplers' seed (and inpainting's scene fill's). Each image's degradation "
+                          "(noise, mask) is seeded by its place in DATASET, as the published tables' are, "
+                          "whatever --seed; --every keeps those places."),
         click.option("--overwrite", is_flag=True, help="Replace existing --csv / --json / --report files."),
         THREADS,
         click.option("-q", "--quiet", is_flag=True),

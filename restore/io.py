@@ -238,7 +238,8 @@ def _heif_content(p: Path) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
 
 
-_FLOAT_SAMPLES = "floating-point samples: restore reads 8- and 16-bit integer images (save it as 16-bit)"
+_READS = "restore reads 8- and 16-bit integer images (save it as 16-bit)"
+_FLOAT_SAMPLES = f"floating-point samples: {_READS}"
 
 
 def _unread_kind(p: Path) -> str:
@@ -259,7 +260,7 @@ def _unread_kind(p: Path) -> str:
                 kind = f"a TIFF of {page.dtype} samples ({page.samplesperpixel} per pixel)"
         except Exception:  # noqa: BLE001 - the plain message stands
             pass
-        return f"{kind}: {_FLOAT_SAMPLES.split(': ', 1)[1]}"
+        return f"{kind}: {_READS}"
     return "not an image file (format not recognised)"
 
 

@@ -206,4 +206,5 @@ def test_a_classical_tool_not_installed_is_said(folder, tiny_prior_dir, monkeypa
     monkeypatch.setattr(type(get_task("denoise")), "missing_baselines", {"bm3d": 'pip install "restore[bench]"'})
     r = CliRunner().invoke(main, ["eval", "denoise", str(folder), "--baselines", "--steps", "1", "--limit", "1",
                                   "--weights", str(tiny_prior_dir)])
-    assert r.exit_code == 0 and 'bm3d left out of the baselines (not installed: pip install "restore[bench]")' in r.output
+    said = 'bm3d left out of the baselines (not installed: pip install "restore[bench]")'
+    assert r.exit_code == 0 and said in r.output
