@@ -519,10 +519,7 @@ def test_another_fill_reruns_with_the_next_seed(server, browser):
     page = browser.new_page(viewport={"width": 1200, "height": 800})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server)
-    page.wait_for_function("document.querySelectorAll('#task option').length > 0")
-    page.set_input_files("#file", str(PHOTO))
-    page.wait_for_function("!document.getElementById('run').disabled")
+    _open(page, server, PHOTO)
     page.select_option("#task", "inpaint")
     page.locator("#size").evaluate("el => { el.value = 60; el.dispatchEvent(new Event('input')); }")
     xa, ya = page.evaluate("() => window.restoreUI.toPage(90, 120)")
