@@ -513,9 +513,10 @@ def test_opening_another_image_over_a_painted_mask_asks_first(server, browser, t
 
 
 def test_another_fill_reruns_with_the_next_seed(server, browser):
-    """An inpaint result whose big hole got the scene fill offers Another fill: the same image
-    and mask with the next seed (PatchMatch's search), a second card whose hole differs and
-    whose other pixels do not; over another image it says so instead of running."""
+    """An inpaint result whose big hole got the scene fill offers Another fill: its own image,
+    mask and settings with a seed not yet tried from them (PatchMatch's search), a card whose
+    hole differs and whose other pixels do not; from an older card too (a trial: it repeated a
+    seed already drawn), and the editor's seed field left as it is."""
     page = browser.new_page(viewport={"width": 1200, "height": 800})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -531,12 +532,14 @@ def test_another_fill_reruns_with_the_next_seed(server, browser):
     page.click("#run")
     again = page.locator(".card button.again")
     again.first.wait_for(timeout=120_000)
-    assert "seed 1" in again.first.get_attribute("title")
     again.first.click()
     page.wait_for_function("document.querySelectorAll('.card').length === 2", timeout=120_000)
-    assert page.input_value("#seed") == "1"
     assert "seed=1" in page.locator(".card .meta").first.text_content()
-    assert "seed 2" in page.locator(".card button.again").first.get_attribute("title")
+    page.locator(".card button.again").last.click()  # the first card's again: not seed 1 a second time
+    page.wait_for_function("document.querySelectorAll('.card').length === 3", timeout=120_000)
+    assert "seed=2" in page.locator(".card .meta").first.text_content()
+    assert page.input_value("#seed") == "0"
+    page.locator(".card button:text('Remove')").first.click()  # back to the first two cards
     pixels = page.evaluate("""async () => {
         const ids = [...document.querySelectorAll('.card')].map(c => c.dataset.job);
         const load = (u) => new Promise((ok) => { const im = new Image(); im.onload = () => ok(im); im.src = u; });

@@ -1000,7 +1000,9 @@ class InpaintTask(Task):
     SAMPLE = Recipe("ddnm", 20, 0.5, sigma_min=0.005, options=(("eta", 0.5),))
     eval_params = (
         Param("mask", str, "random80", "Standard mask (seeded per image).", choices=MASKS),
-        Param("masks", str, None, "Folder of mask files matched by stem (white = missing)."),
+        Param("masks", str, None, "Folder of mask files matched by stem (white = missing). The hole's scores "
+              "compare the fill with the photo's own pixels under the mask: a mask over an object scores the "
+              "fill against the object it removes."),
     )
     # log-spaced levels (DPIR's own schedule) beat Karras by +0.14 dB on random 80 %
     # (benchmarks/results/dpir_schedule.md); dpir's extrapolation (momentum 0.5) with the last

@@ -17,6 +17,7 @@ const S = {
   tasks: [], limits: {}, image: null, ops: [], tool: "brush", size: 40, layer: "mask",
   view: { s: 1, tx: 0, ty: 0 }, active: new Set(), latest: null, drawing: null, pan: null, space: false,
   started: {}, submitting: false, viewing: null,
+  made: new Map(),  // job id -> { body, image, tried }: what made it (Another fill sends it again, seeds tried)
 };
 const resultEl = $("result"), splitLine = $("splitline");
 
@@ -479,6 +480,10 @@ async function submit() {
     body.params.mask_source = "alpha";  // "Alpha → mask" untouched: the command line's --mask alpha, the same pixels
   } else if (t.files.includes("mask") && painted("mask")) body.mask = await maskDataURL(maskC);
   if (!$("layerpick").hidden && painted("excl")) body.exclude = await maskDataURL(exclC);
+  await postJob(body, S.image, new Set([body.seed]));
+}
+
+async function postJob(body, image, tried) {  // a job queued: its request kept for Another fill
   say("");
   const post = () => api("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json" },
                                         body: JSON.stringify(body) });
@@ -486,17 +491,18 @@ async function submit() {
   try {
     job = await post();
   } catch (e) {
-    if (!/no longer on the server/.test(e.message) || !S.image.file) { refused(e.message); return; }
+    if (!/no longer on the server/.test(e.message) || !image.file) { refused(e.message); return; }
     try {  // the server keeps the last uploads only: send the file again, the painted mask stays as it is
-      S.image.id = (await upload(S.image.file)).id;
-      body.image = S.image.id;
+      image.id = (await upload(image.file)).id;
+      body.image = image.id;
       job = await post();
     } catch (e2) { refused(e2.message); return; }
   }
+  S.made.set(job.id, { body, image, tried });
   S.active.add(job.id);
   S.latest = job.id;
   $("cancel").disabled = false;
-  poll(job.id, S.image);
+  poll(job.id, image);
 }
 
 $("cancel").onclick = async () => {
@@ -545,6 +551,7 @@ async function poll(id, image) {
   S.active.delete(id);
   delete S.started[id];
   $("cancel").disabled = S.active.size === 0;
+  if (job.status !== "done") S.made.delete(id);  // no card to draw another fill from
   if (job.status === "done") { addResult(job, image); say(job.warnings.join("\n"), true); }
   else if (job.status === "error") say(job.message);
   else say(job.message || job.status);
@@ -590,7 +597,8 @@ function addResult(job, image) {
     document.body.append(a); a.click(); a.remove();
   };
   const rm = document.createElement("button");
-  rm.textContent = "Remove"; rm.onclick = () => { if (S.viewing === job.id) closeView(); card.remove(); };
+  rm.textContent = "Remove";
+  rm.onclick = () => { if (S.viewing === job.id) closeView(); card.remove(); S.made.delete(job.id); };
   const full = document.createElement("a");  // the result at its own size, in a tab of its own (zoom, pan)
   full.href = `/api/jobs/${job.id}/preview.png`; full.target = "_blank"; full.rel = "noopener";
   full.className = "full"; full.textContent = "full size";
@@ -598,16 +606,19 @@ function addResult(job, image) {
   view.className = "view"; view.textContent = "View"; view.title = "Compare with the image in the editor, zoomed and panned";
   view.onclick = () => viewResult(job, image);
   actions.append(dl, full, view, rm);
-  if (String(job.summary.fill || "").includes("scene")) {
-    // PatchMatch's search is seeded: the next seed draws another fill of the big holes, the rest as it was
+  const made = S.made.get(job.id);
+  if (made && String(job.summary.fill || "").includes("scene")) {
+    // PatchMatch's search is seeded: this card's image, mask and settings again with a seed not yet tried
+    // from them, another fill of the big holes to choose from (the editor and its seed field as they are)
     const again = document.createElement("button");
-    const next = Number(job.summary.seed || 0) + 1;
     again.className = "again"; again.textContent = "Another fill";
-    again.title = `Run again with seed ${next}: another fill of the big holes to choose from`;
-    again.onclick = () => {
-      if (S.image !== image) { say(`open ${job.summary.image} again to draw another fill of it`); return; }
-      $("seed").value = String(next);
-      $("run").click();
+    again.title = "Run this result's image, mask and settings again with another seed: another fill of the big holes";
+    again.onclick = async () => {
+      if (S.submitting) return;
+      const next = Math.max(...made.tried) + 1;
+      made.tried.add(next);
+      S.submitting = true;
+      try { await postJob({ ...made.body, seed: next }, made.image, made.tried); } finally { S.submitting = false; }
     };
     actions.append(again);
   }
