@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -426,6 +428,18 @@ def _seeds(seed: int | Sequence[int] | None, n: int) -> list[int]:
     return seeds
 
 
+def _warn_caller(message: str) -> None:
+    """A ``UserWarning`` pointing at the caller's line: the first frame outside this package
+    (``restore.inpaint`` and the other helpers call :func:`restore` in turn)."""
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    level, f = 2, sys._getframe(1)  # stacklevel 2: the frame that called this function
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(here + os.sep):
+        level, f = level + 1, f.f_back
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
 def _check_progress(progress) -> None:
     """``progress`` is None or a function taking one dict, refused before any work (it is
     first called after the first step)."""
@@ -679,7 +693,10 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
     if isinstance(image, (list, tuple)):
         return _restore_many(list(image), task, samples, batch_size, params)
     x, back, alpha = _to_batch(image)
-    params, alpha = get_task(task).with_alpha(alpha, params)
+    tk = get_task(task)
+    params, alpha = tk.with_alpha(alpha, params)
+    for w in tk.api_warnings(x, params):  # (the command line says its own)
+        _warn_caller(w)
     res = run(x, task, samples=samples, **params)
     out = _alpha_back(alpha, back(res.image))
     if samples > 1:
@@ -751,6 +768,8 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
             mine, alpha = tk.with_alpha(alpha, {**shared, **p})
         except InputError as e:
             raise InputError(f"image {i} of the list: {e}") from None
+        for w in tk.api_warnings(x, mine):
+            _warn_caller(f"image {i} of the list: {w}")
         p = {k: v for k, v in mine.items() if k in p or shared.get(k, _MISSING) is not v}  # its own, or changed
         conv.append((back, alpha))
         for r in range(len(x)):

@@ -97,6 +97,7 @@ def test_sigma_estimated_when_missing(P):
          "unknown option 'mask_dilation'.*did you mean 'mask_dilate'"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:.*of the image to fill:UserWarning")  # its masks are large on purpose
 def test_bad_input_is_a_clear_error(call, match, P):
     with pytest.raises(InputError, match=match):
         call(P)
@@ -377,6 +378,7 @@ def test_numpy_scalars_are_taken_as_options(P):
     assert np.array_equal(a, b)
 
 
+@pytest.mark.filterwarnings("ignore:.*of the image to fill:UserWarning")  # its masks are large on purpose
 def test_rgba_images_and_masks_in_the_api_as_on_the_command_line(P):
     """An RGBA (or gray + alpha) mask array is read as a mask file is (its alpha counted, it
     was refused as covering everything); the pixels an RGBA image's mask fills become opaque,
@@ -404,6 +406,7 @@ def test_rgba_images_and_masks_in_the_api_as_on_the_command_line(P):
         restore.restore(rgba, "inpaint", mask=hole, mask_source="alpha", prior=P)
 
 
+@pytest.mark.filterwarnings("ignore:.*of the image to fill:UserWarning")  # its masks are large on purpose
 def test_edge_cases_of_the_array_edge_are_one_line(P):
     """An empty torch batch and a masked array were a torch error / a silent drop of the mask;
     a tensor with requires_grad warned from inside; a bad image in a list says which."""
@@ -519,3 +522,25 @@ def test_a_big_endian_array_is_its_integer_type():
     a = (np.random.default_rng(0).random((16, 16, 3)) * 65535).astype(">u2")
     out = restore.denoise(a, sigma=0.1)
     assert out.dtype == a.dtype and np.array_equal(out, restore.denoise(a.astype(np.uint16), sigma=0.1))
+
+
+def test_the_api_warns_where_the_command_line_does_of_a_probable_mistake():
+    """From an integrator's trial: the command line warned of a mask marking most of the image
+    (inverted?) and of a kernel spanning much of it; the API said nothing. It now warns in its
+    own words, at the caller's line, through the helpers, restore() and a list call alike."""
+    img = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    keep = np.ones((32, 32), bool)
+    keep[:4, :4] = False  # the pixels to keep marked, not the holes
+    with pytest.warns(UserWarning, match=r"marks 98 % of the image to fill.*pass invert_mask=True") as got:
+        restore.inpaint(img, keep, fill="mean", steps=1)
+    assert got[0].filename == __file__
+    with pytest.warns(UserWarning, match=r"image 1 of the list: the mask marks 98 %"):
+        restore.restore([img, img], "inpaint", mask=[~keep, keep], fill="mean", steps=1)
+    with pytest.warns(UserWarning, match=r"the kernel \(15x15\) spans more than 25%"):
+        restore.deblur(img, "box:15", steps=1)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing said where nothing is wrong
+        restore.inpaint(img, ~keep, invert_mask=True, fill="mean", steps=1)
+        restore.inpaint(img, ~keep, fill="mean", steps=1)

@@ -55,6 +55,7 @@ def test_generator_per_image_draws_what_each_image_draws_alone():
     ("sr", {"scale": 2, "sampler": "ddrm", "steps": 3}),
     ("deblur", {"kernel": "gaussian:1.2,7", "sigma": 2 / 255, "sampler": "diffpir", "steps": 3}),
 ])
+@pytest.mark.filterwarnings("ignore:.*spans more than 25%:UserWarning")  # small images, their kernels wide
 def test_a_list_gives_each_image_what_it_gets_alone(task, kw, P):
     imgs = _images()
     kw = {**kw, "prior": P}
@@ -70,6 +71,7 @@ def test_a_list_gives_each_image_what_it_gets_alone(task, kw, P):
     assert _diff(mixed[0], together[0]) <= ONE_LEVEL
 
 
+@pytest.mark.filterwarnings("ignore:.*of the image to fill:UserWarning")  # its masks are large on purpose
 def test_a_list_of_mixed_sizes_types_and_seeds(P):
     imgs = _images(3) + _images(2, shape=(16, 16))
     outs = restore.restore(imgs, "inpaint", mask=_masks(imgs), sampler="ddnm", steps=3, seed=[0, 1, 2, 3, 4],

@@ -410,6 +410,13 @@ class Task:
         if missing:
             raise UsageError(f"missing {', '.join(missing)}")
 
+    def api_warnings(self, x: torch.Tensor, p: dict) -> list[str]:
+        """The warnings the Python API gives (``warnings.warn``, before the work): those of
+        :meth:`warnings` that cost nothing to find and say a result is probably not what was
+        meant, in the API's words (the command line prints :meth:`warnings` itself). ``p``:
+        the parameters as given. Default: none."""
+        return []
+
     def warnings(self, x: torch.Tensor, p: dict) -> list[str]:
         """Warnings about the parameters given for this input (shown before the work). ``p``:
         the parameters as given, with what :meth:`load` made of them over them (a mask file read

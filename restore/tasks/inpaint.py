@@ -1324,6 +1324,9 @@ class InpaintTask(Task):
         alpha[p["mask"]] = opaque
         return p, alpha
 
+    def api_warnings(self, x, p):
+        return [w.replace("--invert-mask", "invert_mask=True") for w in self.warnings(x, p)]
+
     def warnings(self, x, p):
         k = p.get("known")
         hole = p.get("mask")
