@@ -428,6 +428,15 @@ def _seeds(seed: int | Sequence[int] | None, n: int) -> list[int]:
     return seeds
 
 
+def _api_warnings(tk, x: torch.Tensor, params: dict) -> list[str]:
+    """``tk.api_warnings`` of the parameters as given, before :func:`run` checks them: where one
+    cannot be read (a mask of strings), none; :func:`run` then refuses it in its own words."""
+    try:
+        return tk.api_warnings(x, params)
+    except Exception:  # noqa: BLE001 - a bad parameter is run()'s to refuse, with its one-line message
+        return []
+
+
 def _warn_caller(message: str) -> None:
     """A ``UserWarning`` pointing at the caller's line: the first frame outside this package
     (``restore.inpaint`` and the other helpers call :func:`restore` in turn)."""
@@ -695,7 +704,7 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
     x, back, alpha = _to_batch(image)
     tk = get_task(task)
     params, alpha = tk.with_alpha(alpha, params)
-    for w in tk.api_warnings(x, params):  # (the command line says its own)
+    for w in _api_warnings(tk, x, params):  # (the command line says its own)
         _warn_caller(w)
     res = run(x, task, samples=samples, **params)
     out = _alpha_back(alpha, back(res.image))
@@ -768,7 +777,7 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
             mine, alpha = tk.with_alpha(alpha, {**shared, **p})
         except InputError as e:
             raise InputError(f"image {i} of the list: {e}") from None
-        for w in tk.api_warnings(x, mine):
+        for w in _api_warnings(tk, x, mine):
             _warn_caller(f"image {i} of the list: {w}")
         p = {k: v for k, v in mine.items() if k in p or shared.get(k, _MISSING) is not v}  # its own, or changed
         conv.append((back, alpha))

@@ -6,6 +6,7 @@ traceback), a non-zero exit on the CLI, and no output file left behind.
 
 
 import numpy as np
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -74,6 +75,7 @@ def _api_case(rng):
     return lambda P: restore.denoise(good, sigma=0.1, prior="/nonexistent/prior" if where == "missing" else __file__)
 
 
+@pytest.mark.filterwarnings("ignore:.*of the image to fill:UserWarning")  # all-hole masks on purpose
 def test_api_fuzz(tiny_prior_dir):
     rng = np.random.default_rng(12345)
     P = str(tiny_prior_dir)
