@@ -675,7 +675,8 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
         The task's parameters (``restore list``; e.g. ``sigma``, the noise std in [0, 1]
         units, ``mask`` for inpainting: ``H x W``, True / 1 / at least half the range =
         pixels to fill, ``scale`` for sr), ``sampler``, ``steps``, ``seed`` or
-        ``generator``, ``device`` ("cpu", "cuda", "auto"), ``prior`` (a
+        ``generator``, ``device`` ("cpu", the default, "cuda", or "auto": the GPU when there
+        is one), ``prior`` (a
         :class:`~restore.prior.Prior`, a shipped name or a directory), ``progress`` (called
         with a dict per step), ``sigma_max`` (starting noise level, [0, 1] units; default
         per task for its default sampler, per sampler otherwise), ``sigma_min`` (last
@@ -803,7 +804,8 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
 _PARAMS_DOC = """Other parameters (``**params``) are those of :func:`restore.restore`: ``sampler``
     (see ``restore.SAMPLERS``), ``steps`` (network evaluations), ``seed`` (default 0: the same
     sample on every call) or ``generator``,
-    ``device`` ("cpu", "cuda", "auto"), ``prior`` (a Prior, a shipped name or a
+    ``device`` ("cpu", the default, "cuda", or "auto": the GPU when there is one), ``prior``
+    (a Prior, a shipped name or a
     directory), ``samples`` (> 1 with a sampler that samples: returns ``(mean, std)``),
     ``progress`` (called per step), ``sigma_max`` / ``sigma_min`` / ``spacing`` (the
     noise levels) and the sampler's own options (e.g. ``eta``, dpir's ``momentum``)."""
