@@ -129,15 +129,16 @@ def _check_outputs(kw: dict) -> None:
         path = kw.get(f)
         if path is None:
             continue
-        if f == "report" and path.exists() and not path.is_dir():
-            raise click.UsageError(f"{what} {path}: a file; the report is a folder")
-        if f != "report" and path.is_dir():
+        if f == "report":  # a folder
+            if path.exists() and not path.is_dir():
+                raise click.UsageError(f"{what} {path}: a file; the report is a folder")
+            if (path / "README.md").exists() and not kw.get("overwrite"):
+                raise click.UsageError(f"{what} {path}: holds a report already; pass --overwrite to replace it")
+        elif path.is_dir():
             raise click.UsageError(f"{what} {path}: a folder; give a file name")
-        if f == "report" and (path / "README.md").exists() and not kw.get("overwrite"):
-            raise click.UsageError(f"{what} {path}: holds a report already; pass --overwrite to replace it")
-        if f != "report" and path.exists() and not kw.get("overwrite"):
+        elif path.exists() and not kw.get("overwrite"):
             raise click.UsageError(f"{what} {path}: exists; pass --overwrite to replace it")
-        if f != "report" and not path.resolve().parent.is_dir():
+        elif not path.resolve().parent.is_dir():
             raise click.UsageError(f"{what} {path}: its folder {path.parent} does not exist")
 
 

@@ -428,25 +428,23 @@ def _seeds(seed: int | Sequence[int] | None, n: int) -> list[int]:
     return seeds
 
 
-def _api_warnings(tk, x: torch.Tensor, params: dict) -> list[str]:
-    """``tk.api_warnings`` of the parameters as given, before :func:`run` checks them: where one
-    cannot be read (a mask of strings), none; :func:`run` then refuses it in its own words."""
-    try:
-        return tk.api_warnings(x, params)
-    except Exception:  # noqa: BLE001 - a bad parameter is run()'s to refuse, with its one-line message
-        return []
-
-
-def _warn_caller(message: str) -> None:
-    """A ``UserWarning`` pointing at the caller's line: the first frame outside this package
-    (``restore.inpaint`` and the other helpers call :func:`restore` in turn)."""
+def _warn_of(tk, x: torch.Tensor, params: dict, prefix: str = "") -> None:
+    """``tk.api_warnings`` of the parameters as given, each a ``UserWarning`` at the caller's
+    line (the first frame outside this package: ``restore.inpaint`` and the other helpers call
+    :func:`restore` in turn). Given before :func:`run` checks them: where one cannot be read (a
+    mask of strings) there are none, and :func:`run` refuses it in its own words."""
     import sys
 
+    try:
+        said = tk.api_warnings(x, params)
+    except Exception:  # noqa: BLE001 - a bad parameter is run()'s to refuse, with its one-line message
+        return
     here = os.path.dirname(os.path.abspath(__file__))
     level, f = 2, sys._getframe(1)  # stacklevel 2: the frame that called this function
     while f is not None and os.path.abspath(f.f_code.co_filename).startswith(here + os.sep):
         level, f = level + 1, f.f_back
-    warnings.warn(message, UserWarning, stacklevel=level)
+    for w in said:
+        warnings.warn(prefix + w, UserWarning, stacklevel=level)
 
 
 def _check_progress(progress) -> None:
@@ -705,8 +703,7 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
     x, back, alpha = _to_batch(image)
     tk = get_task(task)
     params, alpha = tk.with_alpha(alpha, params)
-    for w in _api_warnings(tk, x, params):  # (the command line says its own)
-        _warn_caller(w)
+    _warn_of(tk, x, params)  # (the command line says its own)
     res = run(x, task, samples=samples, **params)
     out = _alpha_back(alpha, back(res.image))
     if samples > 1:
@@ -778,8 +775,7 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
             mine, alpha = tk.with_alpha(alpha, {**shared, **p})
         except InputError as e:
             raise InputError(f"image {i} of the list: {e}") from None
-        for w in _api_warnings(tk, x, mine):
-            _warn_caller(f"image {i} of the list: {w}")
+        _warn_of(tk, x, mine, f"image {i} of the list: ")
         p = {k: v for k, v in mine.items() if k in p or shared.get(k, _MISSING) is not v}  # its own, or changed
         conv.append((back, alpha))
         for r in range(len(x)):

@@ -1043,9 +1043,7 @@ def _into_place(tmp: str, p: Path, overwrite: bool) -> None:
         os.replace(tmp, p)
     except IsADirectoryError:
         raise InputError(f"{p}: is a folder, not an image file") from None
-    except InputError:
-        raise
-    except OSError as e:
+    except OSError as e:  # (an InputError above is no OSError: it passes)
         raise InputError(f"{p}: cannot write ({e.strerror or _first_line(e)})") from None
 
 

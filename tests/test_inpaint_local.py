@@ -19,6 +19,13 @@ def _photo(H, W, seed=0):
     return (base + 0.05 * torch.rand(3, H, W, generator=g))[None].clamp(0, 1)
 
 
+def _boxed(H, W, seed, rows, cols):
+    """A photo-like image, a box hole over ``rows`` x ``cols`` (half-open ranges) and its known pixels."""
+    hole = np.zeros((H, W), bool)
+    hole[rows[0]:rows[1], cols[0]:cols[1]] = True
+    return _photo(H, W, seed=seed), hole, torch.from_numpy(~hole)
+
+
 def test_hole_boxes_cover_disjoint_and_snap():
     hole = np.zeros((300, 400), bool)
     hole[20:30, 30:50] = True  # near a corner: its crop is clipped to the image
@@ -322,10 +329,7 @@ def test_scene_fill_starts_from_the_photos_patches(tiny_prior, guide_weight, pul
     from restore.tasks.inpaint import exemplar_fill
 
     H, W = 64, 96
-    x = _photo(H, W)
-    hole = np.zeros((H, W), bool)
-    hole[20:44, 30:60] = True
-    known = torch.from_numpy(~hole)
+    x, hole, known = _boxed(H, W, 0, (20, 44), (30, 60))
     st = exemplar_fill(x, known, guide_weight=guide_weight, pull=pull)
     assert st.shape == x.shape and torch.equal(st[..., known], (x[..., known] * 255).round() / 255)
     assert torch.equal(st, exemplar_fill(x, known, guide_weight=guide_weight, pull=pull))  # seeded: the same twice
@@ -382,10 +386,7 @@ def test_scene_fill_is_the_exemplar_start_without_steps(tiny_prior):
     tk = get_task("inpaint")
     assert tk.SCENE.steps == 0 and tk.recipe({"fill": "scene", "sigma": 0.05}).steps > 0  # noisy: restored
     H, W = 64, 96
-    x = _photo(H, W, seed=2)
-    hole = np.zeros((H, W), bool)
-    hole[20:44, 30:60] = True
-    known = torch.from_numpy(~hole)
+    x, hole, known = _boxed(H, W, 2, (20, 44), (30, 60))
     r = run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene")
     assert r.sampler == "none" and r.steps == 0 and r.sigma_start is None
     assert torch.equal(r.image[..., known], x[..., known])
@@ -408,10 +409,7 @@ def test_the_seed_draws_another_scene_fill(tiny_prior):
     from restore.tasks.inpaint import exemplar_fill
 
     H, W = 64, 96
-    x = _photo(H, W, seed=2)
-    hole = np.zeros((H, W), bool)
-    hole[20:44, 30:60] = True
-    known = torch.from_numpy(~hole)
+    x, hole, known = _boxed(H, W, 2, (20, 44), (30, 60))
     a = run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene").image
     assert torch.equal(a, run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", seed=0).image)
     b = run(x, "inpaint", mask=hole, prior=tiny_prior, fill="scene", seed=1).image
@@ -511,10 +509,7 @@ def test_pull_moves_the_fill_towards_telea():
     from restore.tasks.inpaint import exemplar_fill
 
     H, W = 96, 128
-    x = _photo(H, W, seed=3)
-    hole = np.zeros((H, W), bool)
-    hole[24:72, 40:96] = True
-    known = torch.from_numpy(~hole)
+    x, hole, known = _boxed(H, W, 3, (24, 72), (40, 96))
     f0 = exemplar_fill(x, known, pull=0.0)[0][:, torch.from_numpy(hole)].mean(1)
     f1 = exemplar_fill(x, known, pull=0.5, push_pull=0.0)[0][:, torch.from_numpy(hole)].mean(1)
     img = (x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
@@ -531,10 +526,7 @@ def test_scene_fill_keeps_patchmatchs_colours_deep_in_a_large_hole():
     from restore.tasks.inpaint import PULL_REACH, exemplar_fill, hole_depth
 
     H, W = 96, 128
-    x = _photo(H, W, seed=3)
-    hole = np.zeros((H, W), bool)
-    hole[20:76, 30:98] = True  # 28 px deep
-    known = torch.from_numpy(~hole)
+    x, hole, known = _boxed(H, W, 3, (20, 76), (30, 98))  # 28 px deep
     depth = torch.from_numpy(hole_depth(hole))
     # the pull alone: the detail matching (its scale a local mean over the hole) would tie the parts
     own = exemplar_fill(x, known, pull=0.0, detail_gain=0)
@@ -625,10 +617,7 @@ def test_scene_start_depends_on_the_hole_not_the_crop():
     from restore.tasks.inpaint import _scene_start
 
     H, W = 256, 320
-    x = _photo(H, W, seed=5)
-    hole = np.zeros((H, W), bool)
-    hole[100:170, 120:200] = True  # 70 x 80: its context (80 px each side) holds both crops
-    known = torch.from_numpy(~hole)
+    x, hole, known = _boxed(H, W, 5, (100, 170), (120, 200))  # 70 x 80: its context (80 px each side) holds both crops
     small = (100 - LOCAL_MARGIN, 170 + LOCAL_MARGIN, 120 - LOCAL_MARGIN, 200 + LOCAL_MARGIN)
     big = (100 - 64, 170 + 64, 120 - 64, 200 + 64)
     a, b = _scene_start(x, known, [0], hole, small), _scene_start(x, known, [0], hole, big)

@@ -103,12 +103,7 @@ def test_paint_run_inpaint_download(server, browser, tmp_path):
     page.locator("#size").evaluate("el => { el.value = 12; el.dispatchEvent(new Event('input')); }")
     # a horizontal stroke across the middle, from image x 60 to 190 at y 128 (brush 12 px)
     y = 128
-    xa, ya = page.evaluate("() => window.restoreUI.toPage(60, 128)")
-    xb, yb = page.evaluate("() => window.restoreUI.toPage(190, 128)")
-    page.mouse.move(xa, ya)
-    page.mouse.down()
-    page.mouse.move(xb, yb, steps=25)
-    page.mouse.up()
+    _stroke(page, (60, y), (190, y), steps=25)
     page.click("#run")
     link = page.locator(".card a.download").first
     link.wait_for(timeout=120_000)
@@ -153,6 +148,16 @@ def _open(page, server, path):
     page.wait_for_function("document.querySelectorAll('#task option').length > 0")
     page.set_input_files("#file", str(path))
     page.wait_for_function("!document.getElementById('run').disabled")
+
+
+def _stroke(page, a, b, steps=10):
+    """A brush stroke dragged from image point ``a`` to ``b`` (``(x, y)``, image pixels)."""
+    pa = page.evaluate(f"() => window.restoreUI.toPage({a[0]}, {a[1]})")
+    pb = page.evaluate(f"() => window.restoreUI.toPage({b[0]}, {b[1]})")
+    page.mouse.move(*pa)
+    page.mouse.down()
+    page.mouse.move(*pb, steps=steps)
+    page.mouse.up()
 
 
 def _long_job(browser, server):
@@ -275,17 +280,9 @@ def test_keep_out_layer_painted_apart_from_the_holes(server, browser):
     page.click("#panel details summary")
     page.fill("#steps", "1")
 
-    def stroke(x0, x1, y):
-        a = page.evaluate(f"() => window.restoreUI.toPage({x0}, {y})")
-        b = page.evaluate(f"() => window.restoreUI.toPage({x1}, {y})")
-        page.mouse.move(*a)
-        page.mouse.down()
-        page.mouse.move(*b, steps=10)
-        page.mouse.up()
-
-    stroke(40, 120, 60)  # a hole
+    _stroke(page, (40, 60), (120, 60))  # a hole
     page.click("#layer-excl")
-    stroke(150, 220, 200)  # kept out
+    _stroke(page, (150, 200), (220, 200))  # kept out
     page.click("#run")
     page.wait_for_function("document.querySelectorAll('.card').length > 0", timeout=120_000)
     body = json.loads(bodies[-1])
@@ -344,12 +341,7 @@ def test_run_guards_refusals_evictions_and_narrow_screens(server, browser, tmp_p
     assert page.locator("#status").text_content() == ""
     assert page.evaluate("document.getElementById('progress').value") == 0
     page.select_option("#task", "inpaint")
-    a = page.evaluate("() => window.restoreUI.toPage(100, 100)")
-    b = page.evaluate("() => window.restoreUI.toPage(140, 100)")
-    page.mouse.move(*a)
-    page.mouse.down()
-    page.mouse.move(*b, steps=5)
-    page.mouse.up()
+    _stroke(page, (100, 100), (140, 100), steps=5)
     first = page.evaluate("window.restoreUI.state.image.id")
     for i in range(9):  # other uploads push this page's image out of the server's list
         req = urllib.request.Request(f"{server}api/images", data=PHOTO.read_bytes(), method="POST",
@@ -523,12 +515,7 @@ def test_another_fill_reruns_with_the_next_seed(server, browser):
     _open(page, server, PHOTO)
     page.select_option("#task", "inpaint")
     page.locator("#size").evaluate("el => { el.value = 60; el.dispatchEvent(new Event('input')); }")
-    xa, ya = page.evaluate("() => window.restoreUI.toPage(90, 120)")
-    xb, yb = page.evaluate("() => window.restoreUI.toPage(150, 120)")
-    page.mouse.move(xa, ya)
-    page.mouse.down()
-    page.mouse.move(xb, yb, steps=20)
-    page.mouse.up()
+    _stroke(page, (90, 120), (150, 120), steps=20)
     page.click("#run")
     again = page.locator(".card button.again")
     again.first.wait_for(timeout=120_000)

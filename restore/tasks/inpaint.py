@@ -1375,8 +1375,9 @@ class InpaintTask(Task):
                 raise InputError(f"{masks}: {len(cands)} masks for {name} ({', '.join(q.name for q in cands)}): "
                                  "keep one")
             known = read_mask(cands[0], (H, W))
-            if 1 - known.mean() > MOSTLY_HOLE:  # as restore inpaint warns: probably white = to keep
-                warnings.warn(f"{cands[0]}: the mask marks {(1 - known.mean()) * 100:.0f} % of {name} as holes; "
+            frac = 1 - known.mean()
+            if frac > MOSTLY_HOLE:  # as restore inpaint warns: probably white = to keep
+                warnings.warn(f"{cands[0]}: the mask marks {frac * 100:.0f} % of {name} as holes; "
                               "white marks the pixels to fill (an inverted mask?)")
         else:
             known = ~make_mask(mask, H, W, index)
