@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, caught_warnings
+from .errors import GLOBAL_STATE, InputError, caught_warnings
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -425,19 +425,33 @@ def _pil_convert(im) -> np.ndarray:
     return np.asarray(im)
 
 
-def _quiet_cv2():
-    """OpenCV, with its own logging off: our one-line errors already say what failed
-    (its ``imgcodecs`` warnings otherwise reach stderr through the progress bar)."""
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")  # read when cv2 is first imported
+def _cv2():
+    """OpenCV (imported on first use: ``import restore`` does not load it)."""
     import cv2
 
+    return cv2
+
+
+@contextlib.contextmanager
+def _cv2_quiet():
+    """OpenCV with its own logging off for the block, then as it was (under
+    :data:`restore.errors.GLOBAL_STATE`, so that threads do not leave it off): our one-line
+    errors already say what failed, and its ``imgcodecs`` warnings ("PNG input buffer is
+    incomplete") would otherwise reach stderr through the progress bar. A program that uses
+    OpenCV beside restore keeps its own log level."""
+    cv2 = _cv2()
     try:
         from cv2.utils import logging as cvlog
-
+    except ImportError:  # pragma: no cover - builds without the helper
+        yield cv2
+        return
+    with GLOBAL_STATE:
+        old = cvlog.getLogLevel()
         cvlog.setLogLevel(cvlog.LOG_LEVEL_SILENT)
-    except (ImportError, AttributeError):  # pragma: no cover - builds without the helper
-        pass
-    return cv2
+        try:
+            yield cv2
+        finally:
+            cvlog.setLogLevel(old)
 
 
 def check_output_path(path: str | os.PathLike) -> None:
@@ -469,13 +483,17 @@ def check_writable(folder: str | os.PathLike) -> None:
 
 def _cv2_decode(p: Path, data: bytes | None = None) -> np.ndarray:
     """The file ``p`` (or its bytes ``data``) decoded by OpenCV, in RGB(A) order."""
-    cv2 = _quiet_cv2()
+    cv2 = _cv2()
 
     try:
         buf = np.fromfile(str(p), dtype=np.uint8) if data is None else np.frombuffer(data, np.uint8)
     except OSError as e:
         raise InputError(f"{p}: cannot read ({_first_line(e)})") from None
-    arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    if buf[:8].tobytes() == b"\x89PNG\r\n\x1a\n" and buf.tobytes().rfind(b"IEND") < 0:
+        # libpng prints its own "PNG input buffer is incomplete" to stderr, past OpenCV's logging
+        raise InputError(f"{p}: unreadable or truncated image (the PNG has no end chunk)")
+    with _cv2_quiet():
+        arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise InputError(f"{p}: unreadable or truncated image")
     if arr.ndim == 3 and arr.shape[2] == 3:
@@ -745,7 +763,7 @@ def _encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta | None,
     """:func:`encode_image` without its text and note (a WebP's or a TIFF's ``xmp`` packet written
     with it): ``array`` as :func:`_encodable` makes it, ``ext`` checked, ``meta`` as
     :func:`written_meta` keeps it."""
-    cv2 = _quiet_cv2()
+    cv2 = _cv2()
 
     channels = array.shape[2] if array.ndim == 3 else 1
     if meta is not None and meta.exif:
@@ -779,7 +797,8 @@ def _encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta | None,
             params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
     elif ext == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, int(quality) if quality is not None else 101]  # > 100: lossless
-    ok, buf = cv2.imencode(ext, arr, params)
+    with _cv2_quiet():
+        ok, buf = cv2.imencode(ext, arr, params)
     if not ok:
         raise InputError(f"could not encode the image as {ext}")
     data = buf.tobytes()
@@ -1099,7 +1118,7 @@ def check_float_scale(a: np.ndarray, what: str = "a float image") -> None:
         raise InputError(f"{what} must be in [0, 1], this one reaches {top:g} (0-255 values? divide by 255, "
                          "or pass the uint8 array)")
     if top > FLOAT_BRIGHT:
-        med = _quiet_cv2().medianBlur(np.ascontiguousarray(a, dtype=np.float32), 5) if min(a.shape[:2]) >= 5 else a
+        med = _cv2().medianBlur(np.ascontiguousarray(a, dtype=np.float32), 5) if min(a.shape[:2]) >= 5 else a
         bright = float(np.mean((med.max(axis=2) if med.ndim == 3 else med) > FLOAT_BRIGHT))  # clipped per channel
         if bright > FLOAT_DARK_SHARE:
             raise InputError(f"{what} must be in [0, 1], {bright:.0%} of this one lies in regions above "
@@ -1111,7 +1130,7 @@ def check_float_scale(a: np.ndarray, what: str = "a float image") -> None:
                          "pass (x + 1) / 2)")
     if share > 0:
         grey = np.ascontiguousarray((a.mean(axis=2) if a.ndim == 3 else a), dtype=np.float32)
-        dark = float(np.mean(_quiet_cv2().medianBlur(grey, 5) < -0.5)) if min(grey.shape) >= 5 else 0.0
+        dark = float(np.mean(_cv2().medianBlur(grey, 5) < -0.5)) if min(grey.shape) >= 5 else 0.0
         if dark > FLOAT_DARK_SHARE:
             raise InputError(f"{what} must be in [0, 1], {dark:.0%} of this one lies in regions below -0.5 "
                              "(values in [-1, 1]? pass (x + 1) / 2)")
