@@ -925,17 +925,29 @@ def _exif_tells(exif: bytes) -> bool:
         return True
 
 
+#: IFD0 tags that say how a TIFF stores its own pixels (size, samples, strips and tiles, the
+#: thumbnail's place): a JPEG's EXIF may carry some (phones write ImageWidth and ImageLength, of the
+#: photo as stored), and in a TIFF written with that EXIF they would stand for the image's own,
+#: which then does not decode or comes out at the wrong size. They describe no photo, so no output keeps them.
+_EXIF_LAYOUT_TAGS = frozenset((0x100, 0x101, 0x102, 0x103, 0x106, 0x111, 0x115, 0x116, 0x117, 0x11C, 0x13D, 0x140,
+                               0x142, 0x143, 0x144, 0x145, 0x14A, 0x152, 0x153, 0x201, 0x202))
+
+
 def _exif_sized(exif: bytes, width: int, height: int) -> bytes:
     """``exif`` with its Exif IFD's pixel dimensions (PixelXDimension, PixelYDimension) set
-    to the image written, where it has them and they differ (a turned or enlarged photo)."""
+    to the image written, where it has them and they differ (a turned or enlarged photo), and
+    without the tags of :data:`_EXIF_LAYOUT_TAGS`."""
     try:
         ex = _exif_of(exif)
         sub = ex.get_ifd(0x8769)
-        if not any(k in sub and sub[k] != v for k, v in ((0xA002, width), (0xA003, height))):
+        layout = [k for k in ex if k in _EXIF_LAYOUT_TAGS]
+        if not layout and not any(k in sub and sub[k] != v for k, v in ((0xA002, width), (0xA003, height))):
             return exif
         for k, v in ((0xA002, width), (0xA003, height)):
             if k in sub:
                 sub[k] = v
+        for k in layout:
+            del ex[k]
         out = ex.tobytes()
     except Exception:  # an EXIF Pillow cannot rewrite: kept as it was  # noqa: BLE001
         return exif

@@ -280,6 +280,36 @@ def test_exif_pixel_dimensions_follow_the_output_and_jpeg_colour_is_full_resolut
     assert [layer[1:3] for layer in Image.open(tmp_path / "q80.jpg").layer][0] == (2, 2)  # 4:2:0 below 90
 
 
+def test_a_phones_exif_image_size_tags_do_not_break_a_tiff(tmp_path, run):
+    """Phones write ImageWidth / ImageLength (of the photo as stored) in a JPEG's EXIF: copied
+    into a TIFF output they stood for its own size, so a turned portrait did not decode (LZW
+    "not enough data") and an enlarged photo came out 150x200 and scrambled; with the Exif IFD's
+    pixel dimensions as well, writing failed. No output keeps them; the rest of the EXIF stays."""
+    stored = _pattern(32, 24)  # a portrait stored sideways, Orientation 6: displayed 32 wide, 24 high
+    ex = _exif(model="SM-G991B", orientation=6)
+    ex[0x100], ex[0x101] = 24, 32
+    Image.fromarray(stored).save(tmp_path / "p.jpg", exif=ex.tobytes(), quality=95)
+    ex = _exif(model="SM-G991B")
+    ex[0x100], ex[0x101] = 32, 24
+    ex[0x8769] = {0xA002: 32, 0xA003: 24}
+    Image.fromarray(_pattern(24, 32)).save(tmp_path / "s.jpg", exif=ex.tobytes(), quality=95)
+    for name, args, size in (("p", ("denoise", tmp_path / "p.jpg", "--sigma", "5"), (32, 24)),
+                             ("s", ("sr", tmp_path / "s.jpg", "--scale", "2", "--steps", "2"), (64, 48))):
+        for ext in (".tif", ".png", ".jpg"):
+            out = tmp_path / f"{name}.out{ext}"
+            r = run(*args, "-o", out)
+            assert r.exit_code == 0, r.output
+            im = Image.open(out)
+            im.load()  # decodes: the TIFF's own layout, not the EXIF's
+            got = im.getexif()
+            assert im.size == size and got[0x110] == "SM-G991B", (out, im.size)
+            assert ext == ".tif" or (0x100 not in got and 0x101 not in got)
+            if ext == ".tif":
+                assert (got[0x100], got[0x101]) == size  # the TIFF's own tags, written by its encoder
+    assert np.abs(np.asarray(Image.open(tmp_path / "p.out.tif"), float)
+                  - np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "p.jpg")), float)).mean() < 3
+
+
 def test_small_cli_defects_from_a_trial(tmp_path, run):
     """-o DIR/ for a single image made no folder ("cannot write 'no extension'"); a 3x7 image
     with --sigma warned that its estimated noise was 0.00; dejpeg on a 2000x4 image said it was
