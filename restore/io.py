@@ -200,6 +200,8 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
                         mode.startswith("I") and mode not in ("I;16", "I;16B", "I;16L", "I")
                     ):
                         arr = _pil_convert(im)
+                    elif im.format == "TIFF" and im.tag_v2.get(284) == 2 and max(im.tag_v2.get(258, (8,))) > 8:
+                        arr = _tiff_planar(p)  # 16 bits stored a plane per channel: OpenCV returns garbage
                     elif im.format == "TIFF" and mode in ("RGBA", "RGBa") and set(im.tag_v2.get(258, (8,))) == {8}:
                         # OpenCV's libtiff path premultiplies an 8-bit RGBA TIFF whose alpha is
                         # marked unassociated (Pillow's, an editor's): colours off by up to 249
@@ -291,6 +293,27 @@ def _cmyk_to_srgb(im, meta: Meta) -> tuple[np.ndarray, Meta]:
     except (ImageCms.PyCMSError, OSError, ValueError):
         rgb, icc = im.convert("RGB"), None
     return np.asarray(rgb), dataclasses.replace(meta, icc=icc)
+
+
+def _tiff_planar(p: Path) -> np.ndarray:
+    """A TIFF stored a plane per channel (PlanarConfiguration 2) of more than 8 bits, decoded
+    by tifffile as stored (``H x W x C``; :func:`orient` turns it): OpenCV decodes it as
+    garbage without a word, and Pillow reads no 16-bit colour."""
+    try:
+        import tifffile
+    except ImportError:  # scikit-image's dependency
+        raise InputError(f"{p}: a 16-bit TIFF stored a plane per channel needs the tifffile package") from None
+    try:
+        with tifffile.TiffFile(p) as tf:
+            page = tf.pages[0]
+            a = page.asarray()
+            if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and a.ndim == 3 and a.shape[0] == page.samplesperpixel:
+                a = np.moveaxis(a, 0, -1)
+    except Exception as e:  # noqa: BLE001 - a TIFF tifffile cannot decode
+        raise InputError(f"{p}: unreadable image ({_first_line(e)})") from None
+    if a.dtype.kind not in "ui" or a.itemsize > 2:
+        raise InputError(f"{p}: a TIFF of {a.dtype} samples: {_READS}")
+    return np.ascontiguousarray(a.astype(np.uint16) if a.dtype != np.uint8 else a)
 
 
 def _tiff_unturned(p: Path) -> bytes | None:

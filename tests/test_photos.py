@@ -325,6 +325,21 @@ def test_small_cli_defects_from_a_trial(tmp_path, run):
     assert r.exit_code == 1 and "is 40x4, under 8 px high" in r.output
 
 
+def test_a_16_bit_tiff_stored_a_plane_per_channel_is_read_as_it_is(tmp_path):
+    """OpenCV decoded a 16-bit RGB TIFF stored a plane per channel (PlanarConfiguration 2) as
+    three small grey copies over colour noise, without a word, and restore went on with it."""
+    tifffile = pytest.importorskip("tifffile")
+    a = _pattern(24, 32).astype(np.uint16) * 257 + 3
+    rgba = np.dstack([a, np.full(a.shape[:2], 40000, np.uint16)])
+    for name, arr, kw in (("rgb", a, {}), ("rgba", rgba, {"extrasamples": ["unassalpha"]}),
+                          ("turned", a, {"extratags": [(274, "H", 1, 6, True)]})):
+        tifffile.imwrite(tmp_path / f"{name}.tif", np.moveaxis(arr, -1, 0), photometric="rgb",
+                         planarconfig="separate", **kw)
+        got = read_image(tmp_path / f"{name}.tif").array
+        want = np.rot90(arr, -1) if name == "turned" else arr  # Orientation 6: turned clockwise to show
+        assert got.dtype == np.uint16 and np.array_equal(got, want), name
+
+
 def test_a_16_bit_gray_alpha_png_is_read_as_gray_alpha(tmp_path, run):
     """OpenCV decodes a 16-bit gray + alpha PNG (which Pillow would cut to 8 bits) as RGBA: it
     was restored as colour. It is read as H x W x 2, 16 bits kept, and written as RGBA with
