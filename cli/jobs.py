@@ -136,25 +136,69 @@ def _as_default(job: Job, sampler, options: dict, steps):
     return (None if own else sampler), options, steps
 
 
-def note(job: Job) -> str:
-    """The text an output carries (:func:`restore.io.read_note`): the version and :func:`settings`."""
+def digests(it: Item) -> dict | None:
+    """What an output was made from, by content: the first 16 hex digits of the SHA-256 of its
+    input file and of each file of the task's (a mask), by name; None for stdin. Recorded in the
+    output's note, so that a rerun into the folder can tell an input changed since (an edited
+    photo, another mask) from one that did not, where names and settings are the same."""
+    import hashlib
+
+    if it.src == STDIO:
+        return None
+    out = {}
+    for name, f in (("image", it.src), *sorted(it.files.items())):
+        if f is None or f == STDIO:
+            continue
+        h = hashlib.sha256()
+        try:
+            with open(f, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        except OSError:  # unreadable now: the run says so where it reads it
+            return None
+        out[name] = h.hexdigest()[:16]
+    return out
+
+
+def note(job: Job, it: Item | None = None) -> str:
+    """The text an output carries (:func:`restore.io.read_note`): the version, :func:`settings`
+    and, for an item, its inputs' :func:`digests`."""
     from restore import __version__
 
-    return json.dumps({"restore": __version__, "settings": settings(job)}, sort_keys=True, ensure_ascii=True)
+    made = {"restore": __version__, "settings": settings(job)}
+    if it is not None:
+        made["inputs"] = digests(it)
+    return json.dumps(made, sort_keys=True, ensure_ascii=True)
 
 
-def recorded(outputs: list[Path]) -> dict[Path, dict | None]:
-    """Each existing output's recorded :func:`settings` (its note), None where it has none
-    (another program's file, an older restore's, a BMP)."""
+def _notes(outputs: list[Path]) -> dict[Path, dict | None]:
+    """Each output's :func:`note`, read back (None where it has none: another program's file,
+    an older restore's, a BMP)."""
     from restore.io import read_note
 
     out = {}
     for p in outputs:
         try:
-            out[p] = json.loads(read_note(p) or "null")["settings"]
-        except (ValueError, TypeError, KeyError):
+            n = json.loads(read_note(p) or "null")
+            out[p] = n if isinstance(n, dict) and isinstance(n.get("settings"), dict) else None
+        except ValueError:
             out[p] = None
     return out
+
+
+def recorded(outputs: list[Path]) -> dict[Path, dict | None]:
+    """Each existing output's recorded :func:`settings` (its note), None where it has none
+    (another program's file, an older restore's, a BMP)."""
+    return {p: None if n is None else n["settings"] for p, n in _notes(outputs).items()}
+
+
+def inputs_changed(items: list[Item]) -> list[Item]:
+    """The items whose existing output records :func:`digests` of its inputs that differ from
+    theirs now (the photo or its mask changed since it was made); an output that records none
+    (an older restore's) is not judged."""
+    notes = _notes([it.out for it in items])
+    return [it for it in items if isinstance((notes.get(it.out) or {}).get("inputs"), dict)
+            and notes[it.out]["inputs"] != digests(it)]
 
 
 def some(paths: list[Path], noun: str = "output") -> str:

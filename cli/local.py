@@ -428,11 +428,11 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
     if it.out == STDIO:
         from restore.io import encode_image
 
-        sys.stdout.buffer.write(encode_image(out_arr, ".png", meta=ld.meta, note=note(job)))
+        sys.stdout.buffer.write(encode_image(out_arr, ".png", meta=ld.meta, note=note(job, it)))
         sys.stdout.buffer.flush()
     else:
         write_image(it.out, out_arr, overwrite=o["overwrite"] or it.redo, quality=o.get("out_quality"), meta=ld.meta,
-                    note=note(job))
+                    note=note(job, it))
     rec = {
         "input": str(it.src), "output": str(it.out), "task": job.task, "sampler": res.sampler,
         "steps": res.steps, "seed": o["seed"], "seconds": round(seconds, 3),

@@ -20,7 +20,7 @@ from restore.samplers import check_samples
 from restore.tasks import get_task
 
 from .groups import use_threads
-from .jobs import STDIO, Item, Job, _err, companions, made_otherwise, plan, recorded, shown, some
+from .jobs import STDIO, Item, Job, _err, companions, inputs_changed, made_otherwise, plan, recorded, shown, some
 from .local import grown_note, result_line
 
 __all__ = ["ENGINES", "STDIO", "Item", "Job", "run_job"]
@@ -189,6 +189,14 @@ def run_job(job: Job) -> int:
             click.echo(f"warning: {some(blind)} hold{'' if len(blind) > 1 else 's'} no record of the settings that "
                        f"made {them} (another program's, an older restore's, or a BMP output, which carries "
                        f"none): kept; --overwrite redoes {them}", err=True)
+    changed: set = set()  # existing outputs made from another version of their inputs: made again
+    if folder and not o["overwrite"]:
+        changed = {it.out for it in inputs_changed([it for it in items if it.out != STDIO and it.out.is_file()])}
+        if changed:
+            n = len(changed)
+            click.echo(f"warning: {some(sorted(changed))} {'were' if n > 1 else 'was'} made from another version of "
+                       f"{'their inputs' if n > 1 else 'its input'} (the photo or its mask changed since): made again",
+                       err=True)
     counts = {"done": 0, "skipped": 0, "failed": 0}
     busy = 0  # of the skipped: outputs another run (its claim) is writing
     failures: list[str] = []
@@ -207,6 +215,9 @@ def run_job(job: Job) -> int:
             missing = [p for p in companions(o, it.out).values() if not p.exists()]
             if why:
                 broken.append((it, f"{it.out}: exists but {why}: delete it (or pass --overwrite) and rerun"))
+            elif it.out in changed:
+                it.redo = True
+                todo.append(it)
             elif missing and made_otherwise(job, {it.out: made.get(it.out)}, unknown=True) is None:
                 it.redo = True  # made by these settings, its --compare / std file not (a run killed between)
                 todo.append(it)

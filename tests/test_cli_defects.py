@@ -485,6 +485,34 @@ def test_settings_take_a_default_given_by_its_value_and_warn_of_outputs_without_
     assert r.exit_code == 0 and "im0.png holds no record of the settings that made it" in r.output
 
 
+def test_a_folder_rerun_makes_again_the_outputs_whose_photo_or_mask_changed(tmp_path, folder, run):
+    """From a trial: a rerun into a folder kept an output made from an older version of its
+    photo, or with an older mask, since names and settings were the same ("done 0, skipped 1").
+    Outputs record their inputs' fingerprints; those whose inputs changed are made again, with a
+    warning naming them, and the others are kept."""
+    from restore.io import read_image
+
+    m = tmp_path / "m.png"
+    write_image(m, np.pad(np.full((6, 6), 255, np.uint8), ((7, 7), (9, 9))))
+    out = tmp_path / "o"
+    assert run("inpaint", folder, m, "-o", out, "--steps", "2").exit_code == 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    photo = read_image(folder / "im1.png").array.copy()
+    photo[:8] = 255 - photo[:8]
+    write_image(folder / "im1.png", photo, overwrite=True)  # an edited photo
+    r = run("inpaint", folder, m, "-o", out, "--steps", "2")
+    assert r.exit_code == 0 and "im1.png was made from another version of its input" in r.output, r.output
+    assert "done 1" in r.output and "skipped 3" in r.output
+    after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert [n for n in sorted(before) if after[n] != before[n]] == ["im1.png"]
+    assert np.array_equal(read_image(out / "im1.png").array[:3], photo[:3])  # from the edited photo
+    write_image(m, np.pad(np.full((6, 6), 255, np.uint8), ((4, 10), (9, 9))), overwrite=True)  # another mask
+    r = run("inpaint", folder, m, "-o", out, "--steps", "2")
+    assert r.exit_code == 0 and "and 3 other outputs were made from another version" in r.output and "done 4" in r.output
+    r = run("inpaint", folder, m, "-o", out, "--steps", "2")
+    assert r.exit_code == 0 and "skipped 4" in r.output and "another version" not in r.output
+
+
 def test_dejpeg_output_quality_is_not_the_inputs_jpeg_quality(tmp_path, folder, run):
     """Found while recording settings: dejpeg's --jpeg-quality (the input's JPEG quality) and the
     common --quality (a JPEG output's) shared one name, so `restore dejpeg x.png -o y.jpg
