@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import math
 import os
 import re
 import tempfile
@@ -61,12 +62,17 @@ class Meta:
     since the pixels are stored as displayed), or None; ``icc``: the ICC colour profile, or
     None; ``orientation``: the EXIF orientation the file had (1-8), applied on reading;
     ``text``: its text, ``(keyword, value)`` pairs: a PNG's text chunks (Title, Author,
-    Copyright, an XMP packet...), a JPEG's comment as ``("Comment", ...)``."""
+    Copyright...), a JPEG's comment as ``("Comment", ...)``, and the XMP packet of any format
+    as ``("XML:com.adobe.xmp", ...)`` (:data:`XMP_KEY`); ``dpi``: its resolution, pixels per
+    inch ``(x, y)`` as displayed, or None; ``size``: ``(width, height)`` as displayed, so that an
+    output of another size (super-resolved) keeps the print size (``dpi`` times the scale)."""
 
     exif: bytes | None = None
     icc: bytes | None = None
     orientation: int = 1
     text: tuple = ()
+    dpi: tuple | None = None
+    size: tuple | None = None
 
 
 @dataclass
@@ -223,7 +229,9 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         arr = _cv2_decode(p, unturned)
         if arr.ndim == 3 and arr.shape[2] == 4 and _png_gray_alpha(p):  # 16-bit gray + alpha: OpenCV gives RGBA
             arr = np.ascontiguousarray(arr[..., [0, 3]])
-    return Image(orient(_normalise(arr, p), meta.orientation), p, meta, frames)
+    arr = orient(_normalise(arr, p), meta.orientation)
+    dpi = meta.dpi[::-1] if meta.dpi and meta.orientation >= 5 else meta.dpi  # turned a quarter: x and y swap
+    return Image(arr, p, dataclasses.replace(meta, dpi=dpi, size=(arr.shape[1], arr.shape[0])), frames)
 
 
 #: the ISO-BMFF brands of HEIF images (``ftyp`` box), as phones write them
@@ -382,7 +390,18 @@ def _meta(im) -> Meta:
         exif, orientation = None, 1
     if exif is not None and exif.startswith(b"Exif\x00\x00"):
         exif = exif[6:]
-    return Meta(exif=exif, icc=icc, orientation=orientation, text=_text_of(im))
+    return Meta(exif=exif, icc=icc, orientation=orientation, text=_text_of(im), dpi=_dpi_of(im))
+
+
+def _dpi_of(im) -> tuple | None:
+    """The resolution an open Pillow image states (JFIF or EXIF, pHYs, TIFF tags) in pixels per
+    inch ``(x, y)`` as stored, or None (none stated, or only an aspect ratio)."""
+    d = im.info.get("dpi")
+    try:
+        x, y = (float(v) for v in d)
+    except (TypeError, ValueError):
+        return None
+    return (x, y) if all(math.isfinite(v) and 1 <= v <= 1e6 for v in (x, y)) else None
 
 
 def _text_of(im) -> tuple:
@@ -392,14 +411,31 @@ def _text_of(im) -> tuple:
     if im.format == "PNG":
         for k, v in (getattr(im, "text", None) or {}).items():
             if k != NOTE_KEY.decode() and isinstance(v, str):
-                if k == "XML:com.adobe.xmp":  # an XMP packet: its orientation as the EXIF's, reset (pixels as shown)
+                if k == XMP_KEY:  # an XMP packet: its orientation as the EXIF's, reset (pixels as shown)
                     v = re.sub(r'(tiff:Orientation(?:="|>)\s*)[2-8]', r"\g<1>1", v)
                 out.append((k, v))
-    elif im.format == "JPEG":
-        c = im.info.get("comment")
+    else:
+        c = im.info.get("comment") if im.format == "JPEG" else None
         if isinstance(c, bytes) and c and not c.startswith(NOTE_KEY + b" "):
             out.append(("Comment", c.decode("utf-8", "replace")))
+        x = im.info.get("xmp")  # a JPEG's APP1, a TIFF's tag 700, a WebP's XMP chunk, a HEIC's
+        x = _theirs(x.decode("utf-8", "replace") if isinstance(x, bytes) else x)
+        if x:
+            out.append((XMP_KEY, re.sub(r'(tiff:Orientation(?:="|>)\s*)[2-8]', r"\g<1>1", x)))
     return tuple(out)
+
+
+#: the keyword of an XMP packet among :class:`Meta`'s text (a PNG's ``iTXt`` chunk keyword)
+XMP_KEY = "XML:com.adobe.xmp"
+
+
+def _theirs(packet: str | None) -> str | None:
+    """An XMP packet without restore's own note (:func:`_note_xmp`, in a TIFF or WebP restore
+    wrote); None where nothing else is in it."""
+    if not isinstance(packet, str) or not packet.strip():
+        return None
+    rest = re.sub(r'<rdf:Description rdf:about="" xmlns:restore="[^"]*" restore:settings="[^"]*"/>', "", packet)
+    return None if rest != packet and "<rdf:Description" not in rest else rest
 
 
 def orient(a: np.ndarray, orientation: int) -> np.ndarray:
@@ -648,18 +684,24 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
         raise InputError(f"quality must be an integer in 1-100, got {quality!r}")
     array = _encodable(array)
     meta = written_meta(meta, ext, array.shape[2] if array.ndim == 3 else 1, array.dtype)[0]
-    if note is not None and ext in (".webp", ".tif", ".tiff"):  # in an XMP packet, written with the pixels
-        return _encode(array, ext, quality, meta, _note_xmp(note))
-    data = _encode(array, ext, quality, meta)
+    if meta is not None and meta.dpi:  # the output's own: scaled as its size is (super-resolution)
+        size = (array.shape[1], array.shape[0])
+        meta = dataclasses.replace(meta, dpi=_dpi_for(meta, *size), size=size)
     text = meta.text if meta is not None else ()
+    theirs = next((v for k, v in text if k == XMP_KEY), None)
+    if ext in (".webp", ".tif", ".tiff"):  # the XMP packet (and the note in it), written with the pixels
+        return _encode(array, ext, quality, meta, _note_xmp(note, theirs) if note is not None else
+                       (theirs.encode("utf-8") if theirs else None))
+    data = _encode(array, ext, quality, meta)
     if ext == ".png":
         pairs = text + (((NOTE_KEY.decode(), note),) if note is not None else ())
         return _png_insert(data, b"".join(_png_text(k, v) for k, v in pairs)) if pairs else data
-    if ext in (".jpg", ".jpeg"):  # the carried comment (the only text written_meta keeps there), then the note
-        coms = ["\n".join(v for _, v in text).encode("utf-8")[:65000]] if text else []
+    if ext in (".jpg", ".jpeg"):  # the carried comment, then the note (the XMP packet is an APP1 segment)
+        said = [v for k, v in text if k != XMP_KEY]
+        coms = ["\n".join(said).encode("utf-8")[:65000]] if said else []
         if note is not None and len(note) + len(NOTE_KEY) + 3 <= 65535:
             coms.append(NOTE_KEY + b" " + note.encode("ascii"))  # JSON written with ensure_ascii
-        return _jpeg_insert(data, b"".join(_jpeg_segment(b"\xff\xfe", c) for c in coms)) if coms else data
+        return _jpeg_insert(data, b"".join(_jpeg_segment(b"\xff\xfe", c) for c in coms), after_app=True) if coms else data
     return data
 
 
@@ -668,9 +710,12 @@ NOTE_KEY = b"restore"
 
 
 def _png_text(key: str, value: str) -> bytes:
-    """A PNG text chunk: ``tEXt`` where Latin-1 holds ``value``, ``iTXt`` in UTF-8 otherwise."""
+    """A PNG text chunk: ``tEXt`` where Latin-1 holds ``value``, ``iTXt`` in UTF-8 otherwise
+    (and for an XMP packet, which the standard puts in ``iTXt``)."""
     k = key.encode("latin-1", "replace")[:79]
     try:
+        if key == XMP_KEY:
+            raise UnicodeEncodeError("latin-1", "", 0, 1, "XMP goes into iTXt")
         return _png_chunk(b"tEXt", k + b"\x00" + value.encode("latin-1"))
     except UnicodeEncodeError:
         return _png_chunk(b"iTXt", k + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
@@ -686,9 +731,12 @@ def _jpeg_segment(marker: bytes, payload: bytes) -> bytes:
     return marker + (len(payload) + 2).to_bytes(2, "big") + payload
 
 
-def _jpeg_insert(data: bytes, segments: bytes) -> bytes:
-    """JPEG ``data`` with ``segments`` after its JFIF header (APP0 must come first)."""
+def _jpeg_insert(data: bytes, segments: bytes, after_app: bool = False) -> bytes:
+    """JPEG ``data`` with ``segments`` after its JFIF header (APP0 must come first), or with
+    ``after_app`` after all its APPn segments (a comment: EXIF readers look for APP1 at the top)."""
     pos = 4 + int.from_bytes(data[4:6], "big") if data[2:4] == b"\xff\xe0" else 2
+    while after_app and data[pos] == 0xFF and 0xE0 <= data[pos + 1] <= 0xEF:
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
     return data[:pos] + segments + data[pos:]
 
 
@@ -696,13 +744,18 @@ def _jpeg_insert(data: bytes, segments: bytes) -> bytes:
 NOTE_XMP_NS = "https://restore.invalid/ns/1.0/"
 
 
-def _note_xmp(note: str) -> bytes:
-    """An XMP packet holding ``note`` as the ``restore:settings`` attribute."""
+def _note_xmp(note: str, theirs: str | None = None) -> bytes:
+    """An XMP packet holding ``note`` as the ``restore:settings`` attribute: a packet of its own,
+    or the photo's packet ``theirs`` with it as one more ``rdf:Description`` (:func:`written_meta`
+    keeps only packets with an ``rdf:RDF`` element for this)."""
     from html import escape
 
+    mine = f'<rdf:Description rdf:about="" xmlns:restore="{NOTE_XMP_NS}" restore:settings="{escape(note)}"/>'
+    if theirs and "</rdf:RDF>" in theirs:
+        at = theirs.rindex("</rdf:RDF>")
+        return (theirs[:at] + mine + theirs[at:]).encode("utf-8")
     return (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-            f'<rdf:Description rdf:about="" xmlns:restore="{NOTE_XMP_NS}" restore:settings="{escape(note)}"/>'
-            f"</rdf:RDF></x:xmpmeta>").encode("utf-8")
+            f"{mine}</rdf:RDF></x:xmpmeta>").encode("utf-8")
 
 
 def _xmp_note(packet) -> str | None:
@@ -790,7 +843,7 @@ def _encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta | None,
 
     channels = array.shape[2] if array.ndim == 3 else 1
     if meta is not None and meta.exif:
-        meta = dataclasses.replace(meta, exif=_exif_sized(meta.exif, array.shape[1], array.shape[0]))
+        meta = dataclasses.replace(meta, exif=_exif_sized(meta.exif, array.shape[1], array.shape[0], meta.dpi))
     if ext in (".jpg", ".jpeg", ".bmp", ".webp"):
         array = to_uint8(array)
     if channels == 2:  # gray + alpha: kept as such in 8-bit PNG / TIFF, gray in JPEG, else RGBA
@@ -800,7 +853,8 @@ def _encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta | None,
             return _pil_encode(array, ext, quality, meta or Meta(), xmp)
         else:
             array = np.ascontiguousarray(np.concatenate([np.repeat(array[..., :1], 3, axis=2), array[..., 1:]], axis=2))
-    carry = meta is not None and (meta.exif or meta.icc)
+    carry = meta is not None and bool(meta.exif or meta.icc or meta.dpi or (
+        ext in (".jpg", ".jpeg") and any(k == XMP_KEY for k, _ in meta.text)))
     if (carry or xmp) and ext == ".webp":
         return _pil_encode(array, ext, quality, meta or Meta(), xmp)
     if ext in (".tif", ".tiff"):
@@ -862,14 +916,15 @@ def _tiff_beyond_opencv(array: np.ndarray, meta: Meta | None, xmp: bytes | None)
     rgba = array.ndim == 3 and array.shape[2] == 4
     if array.dtype == np.uint8 or array.ndim == 2:
         return _pil_encode(array, ".tif", None, meta or Meta(), xmp) if meta or xmp or rgba else None
-    icc = meta.icc if meta is not None else None
-    return _tifffile_rgb16(array, icc, xmp) if icc or xmp or rgba else None
+    icc, dpi = (meta.icc, meta.dpi) if meta is not None else (None, None)
+    return _tifffile_rgb16(array, icc, xmp, dpi) if icc or xmp or rgba or dpi else None
 
 
-def _tifffile_rgb16(array: np.ndarray, icc: bytes | None = None, xmp: bytes | None = None) -> bytes | None:
-    """A 16-bit RGB(A) TIFF, its alpha marked (Pillow writes no 16-bit RGB(A)), with ``icc`` and
-    an ``xmp`` packet (tag 700); None without tifffile (scikit-image's dependency): OpenCV's
-    TIFF is written then."""
+def _tifffile_rgb16(array: np.ndarray, icc: bytes | None = None, xmp: bytes | None = None,
+                    dpi: tuple | None = None) -> bytes | None:
+    """A 16-bit RGB(A) TIFF, its alpha marked (Pillow writes no 16-bit RGB(A)), with ``icc``, an
+    ``xmp`` packet (tag 700) and the resolution ``dpi``; None without tifffile (scikit-image's
+    dependency): OpenCV's TIFF is written then."""
     try:
         import tifffile
     except ImportError:
@@ -878,6 +933,7 @@ def _tifffile_rgb16(array: np.ndarray, icc: bytes | None = None, xmp: bytes | No
     # no Software line ("tifffile.py") nor JSON description: a reader would take them for the photo's
     tifffile.imwrite(buf, array, photometric="rgb", compression="zlib", iccprofile=icc, software=False,
                      metadata=None, extratags=[(700, 1, len(xmp), xmp, True)] if xmp else (),
+                     **({"resolution": tuple(dpi), "resolutionunit": "INCH"} if dpi else {}),
                      **({"extrasamples": ["unassalpha"]} if array.shape[2] == 4 else {}))
     return buf.getvalue()
 
@@ -894,20 +950,34 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
     holds neither EXIF nor ICC profile; a 16-bit colour TIFF no EXIF, a JPEG none over 64 KB; a profile of another
     colour space than the pixels' (a gray one on RGB pixels, a CMYK one) would make the file
     invalid."""
-    if meta is None or not (meta.exif or meta.icc or meta.text):
+    if meta is None or not (meta.exif or meta.icc or meta.text or meta.dpi):
         return meta, []
-    exif, icc, lost = meta.exif, meta.icc, []
+    exif, icc, lost, dpi = meta.exif, meta.icc, [], meta.dpi
     text = meta.text
-    if ext not in (".png", ".jpg", ".jpeg"):  # only PNG and JPEG are given text here
-        gone = text
-    elif ext != ".png":  # a JPEG holds one comment
-        gone = tuple((k, v) for k, v in text if k != "Comment")
-    else:
+    xmp = [(k, v) for k, v in text if k == XMP_KEY]
+    if xmp and ext in (".jpg", ".jpeg") and len(_XMP_APP1) + len(xmp[0][1].encode("utf-8")) + 2 > 65535:
+        lost.append(f"its XMP ({len(xmp[0][1].encode('utf-8')) // 1024} KB, over the 64 KB a JPEG's XMP segment "
+                    "holds; PNG, TIFF or WebP keep it)")
+        text, xmp = tuple(t for t in text if t[0] != XMP_KEY), []
+    if xmp and ext in (".webp", ".tif", ".tiff") and "</rdf:RDF>" not in xmp[0][1]:  # restore's note goes inside
+        lost.append("its XMP (a packet without an rdf:RDF element, which restore's record of the settings joins; "
+                    "a PNG or JPEG output keeps it)")
+        text, xmp = tuple(t for t in text if t[0] != XMP_KEY), []
+    if ext == ".png":  # PNG holds every text, BMP none
         gone = ()
+    elif ext == ".bmp":
+        gone = text
+    elif ext in (".jpg", ".jpeg"):  # a JPEG holds one comment and an XMP packet
+        gone = tuple((k, v) for k, v in text if k not in ("Comment", XMP_KEY))
+    else:  # a TIFF or WebP, an XMP packet
+        gone = tuple((k, v) for k, v in text if k != XMP_KEY)
     if gone:
         keys = ", ".join(dict.fromkeys(k for k, _ in gone))
         lost.append(f"its text ({keys[:60]}{'...' if len(keys) > 60 else ''}; a PNG output keeps it)")
         text = tuple(t for t in text if t not in gone)
+    if dpi and ext in (".webp", ".bmp"):
+        lost.append(f"its resolution ({_dpi_said(dpi)}; PNG, JPEG and TIFF keep it)")
+        dpi = None
     if ext == ".bmp":
         lost = [w for w, v in (("its ICC profile", icc), ("its EXIF", exif)) if v] + lost
         return Meta(orientation=meta.orientation), lost
@@ -925,7 +995,24 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
         if _exif_tells(exif):  # not only the file's own tags (a TIFF's Software line)
             lost.append("its EXIF (a 16-bit colour TIFF is written without)")
         exif = None
-    return Meta(exif=exif, icc=icc, orientation=meta.orientation, text=text), lost
+    return Meta(exif=exif, icc=icc, orientation=meta.orientation, text=text, dpi=dpi, size=meta.size), lost
+
+
+def _dpi_said(dpi: tuple) -> str:
+    return f"{dpi[0]:.0f} dpi" if round(dpi[0]) == round(dpi[1]) else f"{dpi[0]:.0f} x {dpi[1]:.0f} dpi"
+
+
+def _dpi_for(meta: Meta | None, width: int, height: int) -> tuple | None:
+    """The resolution an output ``width`` x ``height`` states: ``meta``'s, times the scale from
+    the image it was read with (a super-resolved photo keeps its print size); None without one."""
+    if meta is None or not meta.dpi:
+        return None
+    sx, sy = (width / meta.size[0], height / meta.size[1]) if meta.size else (1.0, 1.0)
+    return (meta.dpi[0] * sx, meta.dpi[1] * sy)
+
+
+#: the header of a JPEG's APP1 XMP segment
+_XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
 
 
 def _exif_of(exif: bytes | None):
@@ -956,19 +1043,26 @@ _EXIF_LAYOUT_TAGS = frozenset((0x100, 0x101, 0x102, 0x103, 0x106, 0x111, 0x115, 
                                0x142, 0x143, 0x144, 0x145, 0x14A, 0x152, 0x153, 0x201, 0x202))
 
 
-def _exif_sized(exif: bytes, width: int, height: int) -> bytes:
+def _exif_sized(exif: bytes, width: int, height: int, dpi: tuple | None = None) -> bytes:
     """``exif`` with its Exif IFD's pixel dimensions (PixelXDimension, PixelYDimension) set
-    to the image written, where it has them and they differ (a turned or enlarged photo), and
+    to the image written, where it has them and they differ (a turned or enlarged photo), its
+    resolution (XResolution, YResolution, where it states them in inches) set to ``dpi``, and
     without the tags of :data:`_EXIF_LAYOUT_TAGS`."""
+    from PIL.TiffImagePlugin import IFDRational
+
     try:
         ex = _exif_of(exif)
         sub = ex.get_ifd(0x8769)
         layout = [k for k in ex if k in _EXIF_LAYOUT_TAGS]
-        if not layout and not any(k in sub and sub[k] != v for k, v in ((0xA002, width), (0xA003, height))):
+        res = [] if not dpi or ex.get(0x128, 2) != 2 else [
+            (k, v) for k, v in ((0x11A, dpi[0]), (0x11B, dpi[1])) if k in ex and abs(float(ex[k]) - v) > 0.01]
+        if not layout and not res and not any(k in sub and sub[k] != v for k, v in ((0xA002, width), (0xA003, height))):
             return exif
         for k, v in ((0xA002, width), (0xA003, height)):
             if k in sub:
                 sub[k] = v
+        for k, v in res:
+            ex[k] = IFDRational(round(v * 100), 100)
         for k in layout:
             del ex[k]
         out = ex.tobytes()
@@ -984,6 +1078,8 @@ def _pil_encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta, xm
     kw = {"exif": b"Exif\x00\x00" + meta.exif} if meta.exif else {}
     if meta.icc:
         kw["icc_profile"] = meta.icc
+    if meta.dpi and ext != ".webp":
+        kw["dpi"] = tuple(meta.dpi)
     if xmp and ext == ".webp":
         kw["xmp"] = xmp
     buf = io.BytesIO()
@@ -1018,6 +1114,9 @@ def _png_with_meta(data: bytes, meta: Meta) -> bytes:
         extra += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(meta.icc))
     if meta.exif:
         extra += _png_chunk(b"eXIf", meta.exif)
+    if meta.dpi:  # pixels per metre, the unit PNG has
+        ppm = [max(1, round(v / 0.0254)) for v in meta.dpi]
+        extra += _png_chunk(b"pHYs", ppm[0].to_bytes(4, "big") + ppm[1].to_bytes(4, "big") + b"\x01")
     return _png_insert(data, extra)
 
 
@@ -1026,8 +1125,14 @@ def _jpeg_with_meta(data: bytes, meta: Meta) -> bytes:
     JFIF header (an EXIF block too large for one segment, e.g. with a big thumbnail, is left
     out)."""
     segs = b""
+    if meta.dpi and data[2:4] == b"\xff\xe0" and data[6:11] == b"JFIF\x00":  # the header's density, in dpi
+        x, y = (min(65535, max(1, round(v))) for v in meta.dpi)
+        data = data[:13] + b"\x01" + x.to_bytes(2, "big") + y.to_bytes(2, "big") + data[18:]
     if meta.exif and len(meta.exif) + 8 <= 65535:
         segs += _jpeg_segment(b"\xff\xe1", b"Exif\x00\x00" + meta.exif)
+    xmp = next((v for k, v in meta.text if k == XMP_KEY), None)
+    if xmp:  # written_meta kept it only where one segment holds it
+        segs += _jpeg_segment(b"\xff\xe1", _XMP_APP1 + xmp.encode("utf-8"))
     if meta.icc:
         size = 65519
         parts = [meta.icc[i : i + size] for i in range(0, len(meta.icc), size)]

@@ -310,6 +310,64 @@ def test_a_phones_exif_image_size_tags_do_not_break_a_tiff(tmp_path, run):
                   - np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "p.jpg")), float)).mean() < 3
 
 
+_XMP = ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/"><dc:title>Harbour at '
+        'dusk</dc:title><xmp:Rating>5</xmp:Rating></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+
+
+def _xmp_in(path) -> str:
+    im = Image.open(path)
+    x = im.info.get("xmp") or (getattr(im, "text", None) or {}).get("XML:com.adobe.xmp") or b""
+    return x.decode("utf-8") if isinstance(x, bytes) else x
+
+
+def test_xmp_and_resolution_are_kept_and_the_exif_comes_first(tmp_path, run):
+    """From a trial: a photo's XMP (title, rating, an editor's settings) was dropped from JPEG,
+    TIFF and WebP inputs without a word, and its resolution (300 dpi) from every output; a JPEG
+    output put restore's comment before the EXIF segment, where strict readers look first."""
+    from restore.io import read_note
+
+    photo = Image.fromarray(_pattern(24, 32))
+    srcs = {".jpg": dict(quality=95, dpi=(300, 300), exif=_exif(model="Cam").tobytes()),
+            ".tif": dict(dpi=(300, 300), tiffinfo={700: _XMP.encode("utf-8")}), ".webp": dict(lossless=True),
+            ".png": dict(dpi=(300, 300))}
+    for ext, kw in srcs.items():
+        if ext != ".tif":
+            kw = {**kw, **({"xmp": _XMP.encode("utf-8")} if ext != ".png" else {})}
+        photo.save(tmp_path / f"in{ext}", **kw)
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", _XMP)
+    photo.save(tmp_path / "in.png", dpi=(300, 300), pnginfo=info)
+    for src in srcs:
+        for ext in (".jpg", ".png", ".tif", ".webp"):
+            out = tmp_path / f"out{src[1:]}{ext}"
+            r = run("denoise", tmp_path / f"in{src}", "--sigma", "5", "-o", out)
+            assert r.exit_code == 0, r.output
+            assert "Harbour at dusk" in _xmp_in(out) and "<xmp:Rating>5" in _xmp_in(out), (src, ext)
+            assert read_note(out) is not None  # restore's record, beside theirs in a TIFF's or WebP's packet
+            dpi = Image.open(out).info.get("dpi")
+            if src == ".webp":
+                assert not dpi or ext != ".jpg"
+            elif ext == ".webp":
+                assert "drops its resolution (300 dpi" in r.output
+            else:
+                assert dpi and abs(dpi[0] - 300) < 0.5 and abs(dpi[1] - 300) < 0.5, (src, ext, dpi)
+    back = read_image(tmp_path / "outjpg.tif").meta  # read again: their packet, without restore's record
+    assert [k for k, _ in back.text] == ["XML:com.adobe.xmp"] and "restore:settings" not in back.text[0][1]
+    data = (tmp_path / "outjpg.jpg").read_bytes()
+    markers, i = [], 2
+    while data[i + 1] != 0xDA:
+        markers.append((data[i + 1], data[i + 4 : i + 8]))
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    assert [m for m, _ in markers[:4]] == [0xE0, 0xE1, 0xE1, 0xFE] and markers[1][1] == b"Exif"
+    r = run("sr", tmp_path / "in.jpg", "--scale", "2", "--steps", "2", "-o", tmp_path / "big.jpg")
+    assert r.exit_code == 0 and Image.open(tmp_path / "big.jpg").info["dpi"] == (600, 600)  # the same print size
+    assert "Harbour at dusk" in _xmp_in(tmp_path / "big.jpg")
+
+
 def test_small_cli_defects_from_a_trial(tmp_path, run):
     """-o DIR/ for a single image made no folder ("cannot write 'no extension'"); a 3x7 image
     with --sigma warned that its estimated noise was 0.00; dejpeg on a 2000x4 image said it was
