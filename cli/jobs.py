@@ -93,7 +93,7 @@ def settings(job: Job) -> dict:
     sm, w = o.get("sigma_max"), o.get("weights")
     sampler, options, steps = _as_default(job, o.get("sampler"), dict(o.get("sampler_options") or {}), o.get("steps"))
     s.update(sampler=sampler, sampler_options=options, steps=steps,
-             sigma_max=None if sm is None else round(sm * 255, 4), seed=o.get("seed", 0),
+             sigma_max=None if sm is None else round(sm * 255, 4), seed=o.get("seed", 0) if _seeded(job) else None,
              samples=o.get("samples", 1), output_quality=o.get("out_quality"), weights=_prior_named(w))
     return json.loads(json.dumps(s, default=str))  # as read back from a file (tuples as lists)
 
@@ -106,6 +106,22 @@ def _prior_named(w) -> str | None:
     from restore.api import _prior_key
 
     return None if _prior_key(str(w)) == _prior_key(None) else Path(str(w).rstrip("/\\")).name
+
+
+def _seeded(job: Job) -> bool:
+    """Whether the seed can change this job's pixels: a sampler that draws noise, or a task that
+    draws with it itself (inpainting's scene fill). With a deterministic one (denoise's mmse, dpir)
+    any seed gives the same outputs, and the record says none (a rerun with another is not refused)."""
+    from restore.samplers import SAMPLERS
+
+    tk = get_task(job.task)
+    if tk.seeded:
+        return True
+    try:
+        spec = SAMPLERS.get(job.opts.get("sampler") or tk.recipe(job.params).sampler)
+    except Exception:  # noqa: BLE001 - as given: a run that fails says why elsewhere
+        return True
+    return bool(getattr(spec, "stochastic", True))
 
 
 def _as_default(job: Job, sampler, options: dict, steps):
@@ -219,7 +235,8 @@ def made_otherwise(job: Job, made: dict[Path, dict | None], unknown: bool = Fals
                 clash.append(out)
                 diff = diff or []
             continue
-        d = [k for k in now if k in then and then[k] != now[k]]
+        # a seed recorded by a run it could not change (None; before, a number) is no difference
+        d = [k for k in now if k in then and then[k] != now[k] and not (k == "seed" and None in (then[k], now[k]))]
         if d:
             clash.append(out)
             diff = diff or [(k, then[k], now[k]) for k in d]

@@ -513,6 +513,25 @@ def test_a_folder_rerun_makes_again_the_outputs_whose_photo_or_mask_changed(tmp_
     assert r.exit_code == 0 and "skipped 4" in r.output and "another version" not in r.output
 
 
+def test_a_folder_rerun_with_another_seed_is_refused_only_where_the_seed_changes_pixels(tmp_path, folder, run):
+    """From a trial: `restore denoise DIR -o OUT` then the same with `--seed 5` was refused as
+    made with other settings, though denoise's default sampler draws no noise (the same pixels
+    whatever the seed). Inpainting (its scene fill draws with the seed) and a sampler that
+    draws noise are still refused."""
+    out = tmp_path / "o"
+    assert run("denoise", folder, "-o", out, "--sigma", "10").exit_code == 0
+    r = run("denoise", folder, "-o", out, "--sigma", "10", "--seed", "5")
+    assert r.exit_code == 0 and "skipped 4" in r.output, r.output
+    assert run("denoise", folder, "-o", tmp_path / "d", "--sigma", "10", "--sampler", "ddnm", "--steps", "2").exit_code == 0
+    r = run("denoise", folder, "-o", tmp_path / "d", "--sigma", "10", "--sampler", "ddnm", "--steps", "2", "--seed", "5")
+    assert r.exit_code == 2 and "--seed 0 (this run: --seed 5)" in r.output
+    m = tmp_path / "m.png"
+    write_image(m, np.pad(np.full((6, 6), 255, np.uint8), ((7, 7), (9, 9))))
+    assert run("inpaint", folder, m, "-o", tmp_path / "ip", "--steps", "2").exit_code == 0
+    r = run("inpaint", folder, m, "-o", tmp_path / "ip", "--steps", "2", "--seed", "5")
+    assert r.exit_code == 2 and "--seed 0 (this run: --seed 5)" in r.output
+
+
 def test_dejpeg_output_quality_is_not_the_inputs_jpeg_quality(tmp_path, folder, run):
     """Found while recording settings: dejpeg's --jpeg-quality (the input's JPEG quality) and the
     common --quality (a JPEG output's) shared one name, so `restore dejpeg x.png -o y.jpg

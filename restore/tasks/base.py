@@ -273,6 +273,8 @@ class Task:
     slow_baselines: frozenset = frozenset()  # run on the first --slow-limit images only
     #: classical tools left out of ``baselines`` because their package is not installed: name -> how to get it
     missing_baselines: dict[str, str] = {}
+    #: the task draws with the run's seed itself, whatever the sampler (inpainting's scene fill)
+    seeded = False
     #: the name of ``restore eval --baselines``' row for the measurement as given (the noisy input, the JPEG's
     #: decode): the input the methods start from, not a tool
     given: str | None = None

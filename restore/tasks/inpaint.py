@@ -951,6 +951,7 @@ class InpaintTask(Task):
     summary = "fill masked pixels"
     operator = Inpaint
     files = ("mask",)
+    seeded = True  # the scene fill's PatchMatch search
     params = (
         Param("mask", object, None, "H x W hole mask (True / 1 / >= half range = fill); "
                                     "a list: one per image of a batch.", cli=False),
