@@ -65,7 +65,9 @@ class Meta:
     Copyright...), a JPEG's comment as ``("Comment", ...)``, and the XMP packet of any format
     as ``("XML:com.adobe.xmp", ...)`` (:data:`XMP_KEY`); ``dpi``: its resolution, pixels per
     inch ``(x, y)`` as displayed, or None; ``size``: ``(width, height)`` as displayed, so that an
-    output of another size (super-resolved) keeps the print size (``dpi`` times the scale)."""
+    output of another size (super-resolved) keeps the print size (``dpi`` times the scale);
+    ``png_colour``: a PNG's ``gAMA``, ``cHRM`` and ``sRGB`` chunks, ``(type, data)`` pairs, for PNG
+    outputs (how a viewer shows its colours where it has no ICC profile)."""
 
     exif: bytes | None = None
     icc: bytes | None = None
@@ -73,6 +75,7 @@ class Meta:
     text: tuple = ()
     dpi: tuple | None = None
     size: tuple | None = None
+    png_colour: tuple = ()
 
 
 @dataclass
@@ -197,7 +200,12 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
                         im = stack.enter_context(PILImage.open(io.BytesIO(unturned)))
                     if heif:  # OpenCV cannot decode it: Pillow (with the plugin) does
                         im.load()
-                        arr = np.asarray(im.convert("RGBA" if "A" in mode else "RGB"))
+                        arr = _heif_deep(p, im)
+                        if arr is None:
+                            arr = np.asarray(im.convert("RGBA" if "A" in mode else "RGB"))
+                    elif mode == "L" and "transparency" in im.info:  # a gray PNG's colour key: OpenCV drops it
+                        im.load()
+                        arr = np.asarray(im.convert("LA"))
                     elif mode == "F":  # one float channel (a grey float TIFF): not scaled to 8 or 16 bits in silence
                         raise InputError(f"{p}: {_unread_kind(p) if im.format == 'TIFF' else _FLOAT_SAMPLES}")
                     elif mode == "CMYK" and _icc_space(meta.icc) == b"CMYK":
@@ -390,7 +398,26 @@ def _meta(im) -> Meta:
         exif, orientation = None, 1
     if exif is not None and exif.startswith(b"Exif\x00\x00"):
         exif = exif[6:]
-    return Meta(exif=exif, icc=icc, orientation=orientation, text=_text_of(im), dpi=_dpi_of(im))
+    return Meta(exif=exif, icc=icc, orientation=orientation, text=_text_of(im), dpi=_dpi_of(im),
+                png_colour=_png_colour_of(im))
+
+
+def _png_colour_of(im) -> tuple:
+    """A PNG's ``gAMA``, ``cHRM`` and ``sRGB`` chunks (as Pillow read them: its ``info``), as
+    :class:`Meta`'s ``png_colour``."""
+    if im.format != "PNG":
+        return ()
+    out, i = [], im.info
+    try:
+        if "srgb" in i:
+            out.append((b"sRGB", bytes([int(i["srgb"])])))
+        if "gamma" in i:
+            out.append((b"gAMA", round(float(i["gamma"]) * 100000).to_bytes(4, "big")))
+        if "chromaticity" in i and len(i["chromaticity"]) == 8:
+            out.append((b"cHRM", b"".join(round(float(v) * 100000).to_bytes(4, "big") for v in i["chromaticity"])))
+    except (TypeError, ValueError, OverflowError):  # a chunk Pillow read oddly: not carried
+        return ()
+    return tuple(out)
 
 
 def _dpi_of(im) -> tuple | None:
@@ -466,6 +493,17 @@ def _register_heif(p: Path) -> None:
     except ImportError:
         raise InputError(f"{p}: reading HEIC/HEIF needs the heic extra: pip install \"restore[heic]\"") from None
     pillow_heif.register_heif_opener()
+
+
+def _heif_deep(p: Path, im) -> np.ndarray | None:
+    """A HEIC / HEIF of more than 8 bits (10-bit, as phones write) decoded to 16 (pillow-heif
+    scales it to the full range), where Pillow's plugin gives 8; None for an 8-bit one."""
+    if int(im.info.get("bit_depth") or 8) <= 8:
+        return None
+    import pillow_heif
+
+    a = np.asarray(pillow_heif.open_heif(p, convert_hdr_to_8bit=False))
+    return a if a.dtype == np.uint16 and a.shape[:2] == (im.height, im.width) else None
 
 
 def _pil_convert(im) -> np.ndarray:
@@ -695,7 +733,9 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     data = _encode(array, ext, quality, meta)
     if ext == ".png":
         pairs = text + (((NOTE_KEY.decode(), note),) if note is not None else ())
-        return _png_insert(data, b"".join(_png_text(k, v) for k, v in pairs)) if pairs else data
+        chunks = b"".join(_png_chunk(k, v) for k, v in (meta.png_colour if meta is not None else ()))
+        chunks += b"".join(_png_text(k, v) for k, v in pairs)
+        return _png_insert(data, chunks) if chunks else data
     if ext in (".jpg", ".jpeg"):  # the carried comment, then the note (the XMP packet is an APP1 segment)
         said = [v for k, v in text if k != XMP_KEY]
         coms = ["\n".join(said).encode("utf-8")[:65000]] if said else []
@@ -950,7 +990,7 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
     holds neither EXIF nor ICC profile; a 16-bit colour TIFF no EXIF, a JPEG none over 64 KB; a profile of another
     colour space than the pixels' (a gray one on RGB pixels, a CMYK one) would make the file
     invalid."""
-    if meta is None or not (meta.exif or meta.icc or meta.text or meta.dpi):
+    if meta is None or not (meta.exif or meta.icc or meta.text or meta.dpi or meta.png_colour):
         return meta, []
     exif, icc, lost, dpi = meta.exif, meta.icc, [], meta.dpi
     text = meta.text
@@ -975,6 +1015,12 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
         keys = ", ".join(dict.fromkeys(k for k, _ in gone))
         lost.append(f"its text ({keys[:60]}{'...' if len(keys) > 60 else ''}; a PNG output keeps it)")
         text = tuple(t for t in text if t not in gone)
+    colour = meta.png_colour if ext == ".png" else ()
+    kinds = {k for k, _ in meta.png_colour}
+    if ext != ".png" and kinds & {b"gAMA", b"cHRM"} and b"sRGB" not in kinds and not icc:  # not sRGB, no profile
+        n = len(meta.png_colour)
+        lost.append(f"its {' and '.join(k.decode() for k, _ in meta.png_colour)} chunk{'s' if n > 1 else ''} (how a "
+                    f"viewer without an ICC profile shows its colours; a PNG output keeps {'them' if n > 1 else 'it'})")
     if dpi and ext in (".webp", ".bmp"):
         lost.append(f"its resolution ({_dpi_said(dpi)}; PNG, JPEG and TIFF keep it)")
         dpi = None
@@ -995,7 +1041,10 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
         if _exif_tells(exif):  # not only the file's own tags (a TIFF's Software line)
             lost.append("its EXIF (a 16-bit colour TIFF is written without)")
         exif = None
-    return Meta(exif=exif, icc=icc, orientation=meta.orientation, text=text, dpi=dpi, size=meta.size), lost
+    if icc and ext == ".png":  # an iCCP chunk is written: a PNG with it holds no sRGB chunk
+        colour = tuple(c for c in colour if c[0] != b"sRGB")
+    return Meta(exif=exif, icc=icc, orientation=meta.orientation, text=text, dpi=dpi, size=meta.size,
+                png_colour=colour), lost
 
 
 def _dpi_said(dpi: tuple) -> str:

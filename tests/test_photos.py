@@ -368,6 +368,37 @@ def test_xmp_and_resolution_are_kept_and_the_exif_comes_first(tmp_path, run):
     assert "Harbour at dusk" in _xmp_in(tmp_path / "big.jpg")
 
 
+def test_png_colour_chunks_a_gray_colour_key_and_a_10_bit_heic_are_kept(tmp_path, run):
+    """From a trial: a PNG's gAMA chunk (gamma 1/1.8, no profile) was dropped, so browsers showed
+    the output brighter than the input; a gray PNG's colour-key transparency (tRNS) was lost (an
+    RGB one's became alpha); a 10-bit HEIC was read as 8 bits."""
+    import struct
+    import zlib
+
+    a = _pattern(24, 32)
+    Image.fromarray(a).save(tmp_path / "plain.png")
+    d = (tmp_path / "plain.png").read_bytes()
+    g = struct.pack(">I", 55556)
+    chunk = struct.pack(">I", 4) + b"gAMA" + g + struct.pack(">I", zlib.crc32(b"gAMA" + g))
+    (tmp_path / "g.png").write_bytes(d[:33] + chunk + d[33:])
+    r = run("denoise", tmp_path / "g.png", "--sigma", "5", "-o", tmp_path / "g2.png")
+    assert r.exit_code == 0 and Image.open(tmp_path / "g2.png").info.get("gamma") == 0.55556
+    r = run("denoise", tmp_path / "g.png", "--sigma", "5", "-o", tmp_path / "g2.jpg")
+    assert r.exit_code == 0 and "drops its gAMA chunk (how a viewer without an ICC profile" in r.output
+    gray = a[..., 1].copy()
+    gray[:4, :4] = 0
+    Image.fromarray(gray).save(tmp_path / "key.png", transparency=0)
+    img = read_image(tmp_path / "key.png")
+    assert img.array.shape == (24, 32, 2) and (img.array[..., 1] == np.where(gray == 0, 0, 255)).all()
+    pillow_heif = pytest.importorskip("pillow_heif")
+    ramp = np.linspace(20000, 24000, 64)[None, :, None] * np.ones((48, 1, 3))  # 4000 of 65535: 16 8-bit levels
+    deep = ramp.round().astype(np.uint16)
+    pillow_heif.from_bytes(mode="RGB;16", size=(64, 48), data=deep.tobytes()).save(tmp_path / "ten.heic", quality=-1)
+    got = read_image(tmp_path / "ten.heic").array
+    assert got.dtype == np.uint16 and np.abs(got.astype(float) - deep).mean() < 257
+    assert len(np.unique(got[..., 1])) > 40  # 10-bit steps, where 8 bits give at most 17
+
+
 def test_small_cli_defects_from_a_trial(tmp_path, run):
     """-o DIR/ for a single image made no folder ("cannot write 'no extension'"); a 3x7 image
     with --sigma warned that its estimated noise was 0.00; dejpeg on a 2000x4 image said it was
