@@ -291,7 +291,12 @@ def _list_images(root: Path, recursive: bool, pattern: str | None, o: dict | Non
     o = o or {}
     it = root.rglob("*") if recursive else root.glob("*")
     # hidden files and folders (.thumbs/, ._IMG.png, a run's .claim and .tmp files) are no inputs
-    files = [p for p in it if p.is_file() and not any(n.startswith(".") for n in p.relative_to(root).parts)]
+    entries = [p for p in it if not any(n.startswith(".") for n in p.relative_to(root).parts)]
+    files = [p for p in entries if p.is_file()]
+    dangling = [p for p in entries if p.is_symlink() and not p.exists()]
+    if dangling:  # not in silence: a photo the user meant may be behind it
+        they = "they point" if len(dangling) > 1 else "it points"
+        _note(o, f"{root}: {some(dangling, 'broken link')} left out (what {they} to is missing)")
     if pattern:  # case-blind, as the plain scan's extensions are ('*.jpg' takes UPPER.JPG)
         files = [p for p in files if _glob_match(p.relative_to(root), pattern)]
     else:

@@ -151,7 +151,8 @@ def common_options(f):
                      help="Where the network runs: auto takes the GPU when there is one."),
         click.option("--weights", type=str, default=None,
                      help="Prior directory or shipped name (default: restore-small)."),
-        click.option("--compare", is_flag=True, help="Also write <out>.compare.png: input | output [| std]."),
+        click.option("--compare", is_flag=True, help="Also write <output stem>.compare.png beside the output "
+                                                     "(out.jpg: out.compare.png): input | output [| std]."),
         click.option("--json", "as_json", is_flag=True, help="One JSON line per image on stdout."),
         click.option("--reference", type=click.Path(path_type=Path, readable=False), default=None,
                      help="Ground truth (file, or folder matched by stem): adds PSNR/SSIM."),

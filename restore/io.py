@@ -323,7 +323,8 @@ def _tiff_planar(p: Path) -> np.ndarray:
         with tifffile.TiffFile(p) as tf:
             page = tf.pages[0]
             a = page.asarray()
-            if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE and a.ndim == 3 and a.shape[0] == page.samplesperpixel:
+            separate = page.planarconfig == tifffile.PLANARCONFIG.SEPARATE
+            if separate and a.ndim == 3 and a.shape[0] == page.samplesperpixel:
                 a = np.moveaxis(a, 0, -1)
     except Exception as e:  # noqa: BLE001 - a TIFF tifffile cannot decode
         raise InputError(f"{p}: unreadable image ({_first_line(e)})") from None
@@ -592,12 +593,27 @@ def _cv2_decode(p: Path, data: bytes | None = None) -> np.ndarray:
     with _cv2_quiet():
         arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     if arr is None:
-        raise InputError(f"{p}: unreadable or truncated image")
+        raise InputError(f"{p}: unreadable or truncated image{_why_not(buf)}")
     if arr.ndim == 3 and arr.shape[2] == 3:
         arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
     elif arr.ndim == 3 and arr.shape[2] == 4:
         arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
     return arr
+
+
+def _why_not(buf: np.ndarray) -> str:
+    """Why Pillow cannot decode the bytes OpenCV could not (" (image file is truncated (3 bytes
+    not processed))"), or nothing: OpenCV gives no reason."""
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(io.BytesIO(buf.tobytes())) as im:
+            im.load()
+    except (PILImage.DecompressionBombError, MemoryError):  # its size, not its damage (checked before)
+        return ""
+    except Exception as e:  # noqa: BLE001 - its words, whatever it raised
+        return f" ({_first_line(e)})"
+    return ""
 
 
 def _normalise(arr: np.ndarray, p: Path | None) -> np.ndarray:
@@ -741,7 +757,8 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
         coms = ["\n".join(said).encode("utf-8")[:65000]] if said else []
         if note is not None and len(note) + len(NOTE_KEY) + 3 <= 65535:
             coms.append(NOTE_KEY + b" " + note.encode("ascii"))  # JSON written with ensure_ascii
-        return _jpeg_insert(data, b"".join(_jpeg_segment(b"\xff\xfe", c) for c in coms), after_app=True) if coms else data
+        coms = b"".join(_jpeg_segment(b"\xff\xfe", c) for c in coms)
+        return _jpeg_insert(data, coms, after_app=True) if coms else data
     return data
 
 

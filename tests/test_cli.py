@@ -497,6 +497,15 @@ def test_opencv_warnings_stay_out_of_stderr(tmp_path):
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert bad.name in r.stdout and "truncated" in r.stdout and r.stderr.strip() == "", (n, r.stderr)
         assert r.stdout.splitlines()[-1] == "True None", r.stdout
+    from PIL import Image
+
+    from restore.errors import InputError
+
+    j = tmp_path / "a.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(j, quality=90)
+    (tmp_path / "cut.jpg").write_bytes(j.read_bytes()[:-200])  # the reason, as for a PNG (it said none)
+    with pytest.raises(InputError, match=r"cut.jpg: unreadable or truncated image \(image file is truncated"):
+        read_image(tmp_path / "cut.jpg")
 
 
 def test_readme_quickstart_outputs_are_ignored_by_git():

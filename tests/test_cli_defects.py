@@ -532,6 +532,13 @@ def test_a_folder_rerun_with_another_seed_is_refused_only_where_the_seed_changes
     assert r.exit_code == 2 and "--seed 0 (this run: --seed 5)" in r.output
 
 
+def test_a_broken_link_in_a_folder_is_named(tmp_path, folder, run):
+    """From a trial: a link whose target is gone was left out of a folder run without a word."""
+    (folder / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    r = run("denoise", folder, "-o", tmp_path / "o", "--sigma", "5", quiet=False)
+    assert r.exit_code == 0 and "gone.png left out (what it points to is missing)" in r.output
+
+
 def test_dejpeg_output_quality_is_not_the_inputs_jpeg_quality(tmp_path, folder, run):
     """Found while recording settings: dejpeg's --jpeg-quality (the input's JPEG quality) and the
     common --quality (a JPEG output's) shared one name, so `restore dejpeg x.png -o y.jpg
