@@ -94,7 +94,8 @@ def settings(job: Job) -> dict:
     sampler, options, steps = _as_default(job, o.get("sampler"), dict(o.get("sampler_options") or {}), o.get("steps"))
     s.update(sampler=sampler, sampler_options=options, steps=steps,
              sigma_max=None if sm is None else round(sm * 255, 4), seed=o.get("seed", 0) if _seeded(job) else None,
-             samples=o.get("samples", 1), output_quality=o.get("out_quality"), weights=_prior_named(w))
+             samples=o.get("samples", 1), output_quality=o.get("out_quality"), weights=_prior_named(w),
+             no_location=bool(o.get("no_location")))
     return json.loads(json.dumps(s, default=str))  # as read back from a file (tuples as lists)
 
 

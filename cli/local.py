@@ -294,8 +294,10 @@ def _read(path: Path, o: dict):
 def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning) -> Loaded:
     """Read and check one image and its files (mask, ...); its warnings go to ``warn``
     (stderr by default)."""
+    import dataclasses
+
     from restore.api import _to_batch
-    from restore.io import DEFAULT_MAX_PIXELS, written_meta
+    from restore.io import DEFAULT_MAX_PIXELS, without_location, written_meta
 
     o, tk = job.opts, get_task(job.task)
     limit = o.get("max_pixels") or DEFAULT_MAX_PIXELS
@@ -324,6 +326,8 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     if lost:  # an output format that cannot hold what the input has says so
         warn(it, f"warning: {it.src}: a {ext[1:].upper()} output drops {' and '.join(lost)} (PNG or TIFF keep "
                  f"{'them' if len(lost) > 1 else 'it'})")
+    if job.opts.get("no_location"):
+        img = dataclasses.replace(img, meta=without_location(img.meta))
     shape = img.array.shape
     dropped = written_meta(img.meta, ext, shape[2] if len(shape) == 3 else 1, img.array.dtype)[1] if ext else []
     if dropped:

@@ -175,6 +175,9 @@ def common_options(f):
                           "and alpha; jpg and webp are smaller, with --quality), and of a single image's without -o."),
         click.option("--quality", "out_quality", type=click.IntRange(1, 100), default=None,  # not a task's quality
                      help="JPEG / WebP output quality, 1-100 (default: JPEG 95, WebP lossless)."),
+        click.option("--no-location", is_flag=True,
+                     help="Leave where the photo was taken out of the outputs (the EXIF's GPS block, the XMP's GPS "
+                          "properties); the rest of its metadata is kept, as always."),
         THREADS,
         click.option("-q", "--quiet", is_flag=True,
                      help="No progress bars or notes (such as the noise level estimated); warnings and errors stay."),

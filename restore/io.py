@@ -45,6 +45,7 @@ __all__ = [
     "to_tensor",
     "to_uint8",
     "write_image",
+    "without_location",
 ]
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP; raise with --max-pixels
@@ -1062,6 +1063,31 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
         colour = tuple(c for c in colour if c[0] != b"sRGB")
     return Meta(exif=exif, icc=icc, orientation=meta.orientation, text=text, dpi=dpi, size=meta.size,
                 png_colour=colour), lost
+
+
+def without_location(meta: Meta | None) -> Meta | None:
+    """``meta`` without where the photo was taken: the EXIF's GPS block and the XMP packet's
+    ``exif:GPS...`` properties (the command line's ``--no-location``); the rest is kept."""
+    if meta is None:
+        return None
+    exif = meta.exif
+    if exif:
+        try:
+            ex = _exif_of(exif)
+            if 0x8825 in ex:
+                ex.get_ifd(0x8769)  # loaded, so that it is written back
+                del ex[0x8825]
+                out = ex.tobytes()
+                exif = out[6:] if out.startswith(b"Exif\x00\x00") else out
+        except Exception:  # noqa: BLE001 - an EXIF Pillow cannot rewrite: none rather than one with the place
+            exif = None
+
+    def plain(v: str) -> str:
+        v = re.sub(r"<exif:(GPS\w*)\b[^>]*?(?:/>|>.*?</exif:\1>)", "", v, flags=re.S)
+        return re.sub(r'\s+exif:GPS\w*="[^"]*"', "", v)
+
+    text = tuple((k, plain(v) if k == XMP_KEY else v) for k, v in meta.text)
+    return dataclasses.replace(meta, exif=exif, text=text)
 
 
 def _dpi_said(dpi: tuple) -> str:

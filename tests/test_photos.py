@@ -399,6 +399,28 @@ def test_png_colour_chunks_a_gray_colour_key_and_a_10_bit_heic_are_kept(tmp_path
     assert len(np.unique(got[..., 1])) > 40  # 10-bit steps, where 8 bits give at most 17
 
 
+def test_no_location_leaves_the_gps_out_and_keeps_the_rest(tmp_path, run):
+    """From a trial: the GPS position went into every output, with no way to leave it out."""
+    ex = _exif(model="Cam")
+    ex[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0), 3: "W", 4: (0.0, 7.0, 0.0)}
+    ex[0x8769] = {0x8827: 800}
+    xmp = _XMP.replace("xmlns:dc=", 'xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLongitude="0,7.0W" xmlns:dc=')
+    xmp = xmp.replace("<dc:title>", "<exif:GPSLatitude>51,30.0N</exif:GPSLatitude><dc:title>")
+    Image.fromarray(_pattern(24, 32)).save(tmp_path / "in.jpg", quality=95, exif=ex.tobytes(), xmp=xmp.encode())
+    for flag, ext in (([], ".jpg"), (["--no-location"], ".jpg"), (["--no-location"], ".tif")):
+        out = tmp_path / f"o{len(flag)}{ext}"
+        assert run("denoise", tmp_path / "in.jpg", "--sigma", "5", "-o", out, *flag).exit_code == 0
+        got, x = Image.open(out).getexif(), _xmp_in(out)
+        assert got[0x110] == "Cam" and got.get_ifd(0x8769)[0x8827] == 800 and "Harbour at dusk" in x
+        assert bool(got.get_ifd(0x8825)) == (not flag) and ("GPS" in x) == (not flag), (flag, ext)
+    out = tmp_path / "d"
+    (tmp_path / "f").mkdir()
+    Image.open(tmp_path / "in.jpg").save(tmp_path / "f" / "a.jpg", exif=ex.tobytes())
+    assert run("denoise", tmp_path / "f", "-o", out, "--sigma", "5").exit_code == 0
+    r = run("denoise", tmp_path / "f", "-o", out, "--sigma", "5", "--no-location")  # not kept with the place in silence
+    assert r.exit_code == 2 and "no --no-location (this run: --no-location)" in r.output
+
+
 def test_small_cli_defects_from_a_trial(tmp_path, run):
     """-o DIR/ for a single image made no folder ("cannot write 'no extension'"); a 3x7 image
     with --sigma warned that its estimated noise was 0.00; dejpeg on a 2000x4 image said it was
