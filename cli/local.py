@@ -448,7 +448,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
            if isinstance(v, list) and len(v) == res.image.shape[0]},
     }
     if res.sigma_estimated and not o["quiet"] and not o["as_json"]:
-        warn(it, shown(f"{it.src}: {tk.estimated_note(res.params, sigma_y)}", o))
+        warn(it, shown(f"{it.src}: {tk.estimated_note(res.params, sigma_y, x)}", o))
     side = companions(o, it.out)  # checked before the work: absent, or --overwrite
     if std is not None:
         std_img = (std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()

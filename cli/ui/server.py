@@ -687,7 +687,7 @@ class App:
         job.size = out.shape[:2]
         if res.sigma_estimated:
             sig = res.sigma_y[0] if isinstance(res.sigma_y, list) else res.sigma_y
-            job.warnings.append(_page_words(get_task(job.task).estimated_note(res.params, sig), job.task))
+            job.warnings.append(_page_words(get_task(job.task).estimated_note(res.params, sig, ld.x), job.task))
         from ..local import grown_note
 
         n = res.params.get("holes_grown")

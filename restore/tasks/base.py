@@ -327,9 +327,10 @@ class Task:
     #: what ``restore list`` adds to the default recipe where it is not the one for every input
     default_note: str | None = None
 
-    def estimated_note(self, params: dict, sigma: float) -> str:
+    def estimated_note(self, params: dict, sigma: float, x: torch.Tensor | None = None) -> str:
         """The line telling what was estimated for an image (``params``: the result's reported
-        parameters; ``sigma``: the noise level in [0, 1] units)."""
+        parameters; ``sigma``: the noise level in [0, 1] units; ``x``: the image, for a task
+        whose note reads more in it)."""
         return f"estimated noise sigma = {sigma * 255:.2f} (0-255 units)"
 
     def recipe(self, p: dict) -> Recipe:

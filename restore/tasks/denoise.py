@@ -7,7 +7,7 @@ import torch
 
 from ..errors import InputError
 from ..io import to_tensor
-from ..noise import camera_noise, estimate_noise, estimate_sigma
+from ..noise import HIDDEN_GRAIN, camera_noise, estimate_noise, estimate_sigma, hidden_grain
 from .base import Case, Operator, Param, Task, from_np, np01
 
 __all__ = ["Denoise", "DenoiseTask", "bm3d_denoise", "estimate_noise", "estimate_sigma"]
@@ -116,7 +116,8 @@ def _has_bm3d() -> bool:
 
 _SIGMA = Param("sigma", float, None, "Noise level told to the prior, 0-255 units (estimated and printed when "
                "omitted: white Gaussian noise as its std, camera noise as the level that removes it, low "
-               "on a clean photo: 0.4-4.1 on CBSD68 1-8, a JPEG's artefacts reading as mild noise).",
+               "on most clean photos, a JPEG's artefacts reading as mild noise; a fine regular texture "
+               "with no flat region around it, such as woven cloth, can read 20-50: give a low level there).",
                range=(0, 255), unit=255.0)
 _HALF = Param("jpeg_half", float, None, "For a JPEG file with subsampled chroma: the white noise std read on the "
               "file decoded at half size (restore.io.jpeg_half(path)), which the estimate takes where the "
@@ -195,11 +196,19 @@ class DenoiseTask(Task):
         sigma, estimated = self.noise_level(x, p)
         return Denoise(tuple(x.shape[1:]), sigma * p.get("strength", 1.0)), x, estimated
 
-    def estimated_note(self, params, sigma):
-        """With ``strength``, the estimate as read and the level told (a user sees both)."""
+    def estimated_note(self, params, sigma, x=None):
+        """With ``strength``, the estimate as read and the level told (a user sees both); for a
+        photo read as clean whose flattest parts hold detail (``x`` read again), that camera grain
+        wider than a pixel could not be told from it, and the level to try (:func:`hidden_grain`)."""
         s = params.get("strength", 1.0)
         if s == 1.0:
-            return super().estimated_note(params, sigma)
+            note = super().estimated_note(params, sigma)
+            low = x is not None and sigma < HIDDEN_GRAIN["below"]  # read again only where it was read clean
+            try_ = hidden_grain(estimate_noise(x[0] if x.ndim == 4 else x)) if low else None
+            if try_ is not None:
+                note += (f"; its flattest parts hold detail, where camera grain reads like texture: if the output "
+                         f"still looks grainy, try --sigma {try_ * 255:.0f}")
+            return note
         if s == 0:
             return "strength 0: noise level 0, the image left as it is"
         return (f"estimated noise sigma = {sigma / s * 255:.2f}, told {sigma * 255:.2f} with strength {s:g} "
