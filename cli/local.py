@@ -415,6 +415,15 @@ def _cli_units(tk, name: str, v):
     return round(v * unit, 4) if unit != 1.0 and isinstance(v, (int, float)) and not isinstance(v, bool) else v
 
 
+def out_meta(ld: Loaded, out_arr) -> object:
+    """The input's metadata for its output ``out_arr``: its resolution scaled where the output's
+    size is another (super-resolution keeps the print size)."""
+    from restore.io import resized
+
+    H, W = ld.x.shape[-2:]
+    return resized(ld.meta, out_arr.shape[1] / W, out_arr.shape[0] / H) if out_arr.shape[:2] != (H, W) else ld.meta
+
+
 def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
                   warn: Callable[[Item, str], None] = _print_warning) -> dict:
     """Write image ``r`` of the result ``res`` (and its std / compare files); its record. What
@@ -432,10 +441,11 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
     if it.out == STDIO:
         from restore.io import encode_image
 
-        sys.stdout.buffer.write(encode_image(out_arr, ".png", meta=ld.meta, note=note(job, it)))
+        sys.stdout.buffer.write(encode_image(out_arr, ".png", meta=out_meta(ld, out_arr), note=note(job, it)))
         sys.stdout.buffer.flush()
     else:
-        write_image(it.out, out_arr, overwrite=o["overwrite"] or it.redo, quality=o.get("out_quality"), meta=ld.meta,
+        write_image(it.out, out_arr, overwrite=o["overwrite"] or it.redo, quality=o.get("out_quality"),
+                    meta=out_meta(ld, out_arr),
                     note=note(job, it))
     rec = {
         "input": str(it.src), "output": str(it.out), "task": job.task, "sampler": res.sampler,

@@ -46,6 +46,7 @@ __all__ = [
     "to_uint8",
     "write_image",
     "without_location",
+    "resized",
 ]
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP; raise with --max-pixels
@@ -65,9 +66,8 @@ class Meta:
     ``text``: its text, ``(keyword, value)`` pairs: a PNG's text chunks (Title, Author,
     Copyright...), a JPEG's comment as ``("Comment", ...)``, and the XMP packet of any format
     as ``("XML:com.adobe.xmp", ...)`` (:data:`XMP_KEY`); ``dpi``: its resolution, pixels per
-    inch ``(x, y)`` as displayed, or None; ``size``: ``(width, height)`` as displayed, so that an
-    output of another size (super-resolved) keeps the print size (``dpi`` times the scale);
-    ``png_colour``: a PNG's ``gAMA``, ``cHRM`` and ``sRGB`` chunks, ``(type, data)`` pairs, for PNG
+    inch ``(x, y)`` as displayed, or None (:func:`resized` scales it for an output of another
+    size: a super-resolved photo keeps its print size); ``png_colour``: a PNG's ``gAMA``, ``cHRM`` and ``sRGB`` chunks, ``(type, data)`` pairs, for PNG
     outputs (how a viewer shows its colours where it has no ICC profile)."""
 
     exif: bytes | None = None
@@ -75,7 +75,6 @@ class Meta:
     orientation: int = 1
     text: tuple = ()
     dpi: tuple | None = None
-    size: tuple | None = None
     png_colour: tuple = ()
 
 
@@ -240,7 +239,7 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
             arr = np.ascontiguousarray(arr[..., [0, 3]])
     arr = orient(_normalise(arr, p), meta.orientation)
     dpi = meta.dpi[::-1] if meta.dpi and meta.orientation >= 5 else meta.dpi  # turned a quarter: x and y swap
-    return Image(arr, p, dataclasses.replace(meta, dpi=dpi, size=(arr.shape[1], arr.shape[0])), frames)
+    return Image(arr, p, dataclasses.replace(meta, dpi=dpi), frames)
 
 
 #: the ISO-BMFF brands of HEIF images (``ftyp`` box), as phones write them
@@ -739,9 +738,6 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
         raise InputError(f"quality must be an integer in 1-100, got {quality!r}")
     array = _encodable(array)
     meta = written_meta(meta, ext, array.shape[2] if array.ndim == 3 else 1, array.dtype)[0]
-    if meta is not None and meta.dpi:  # the output's own: scaled as its size is (super-resolution)
-        size = (array.shape[1], array.shape[0])
-        meta = dataclasses.replace(meta, dpi=_dpi_for(meta, *size), size=size)
     text = meta.text if meta is not None else ()
     theirs = next((v for k, v in text if k == XMP_KEY), None)
     if ext in (".webp", ".tif", ".tiff"):  # the XMP packet (and the note in it), written with the pixels
@@ -1061,7 +1057,7 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
         exif = None
     if icc and ext == ".png":  # an iCCP chunk is written: a PNG with it holds no sRGB chunk
         colour = tuple(c for c in colour if c[0] != b"sRGB")
-    return Meta(exif=exif, icc=icc, orientation=meta.orientation, text=text, dpi=dpi, size=meta.size,
+    return Meta(exif=exif, icc=icc, orientation=meta.orientation, text=text, dpi=dpi,
                 png_colour=colour), lost
 
 
@@ -1094,13 +1090,13 @@ def _dpi_said(dpi: tuple) -> str:
     return f"{dpi[0]:.0f} dpi" if round(dpi[0]) == round(dpi[1]) else f"{dpi[0]:.0f} x {dpi[1]:.0f} dpi"
 
 
-def _dpi_for(meta: Meta | None, width: int, height: int) -> tuple | None:
-    """The resolution an output ``width`` x ``height`` states: ``meta``'s, times the scale from
-    the image it was read with (a super-resolved photo keeps its print size); None without one."""
+def resized(meta: Meta | None, scale_x: float, scale_y: float) -> Meta | None:
+    """``meta`` for the image resized by ``scale_x`` x ``scale_y`` (super-resolved): its
+    resolution times the scale, so that it prints at the same size; the rest as it is. (A crop
+    keeps its resolution: give its ``meta`` as it is.)"""
     if meta is None or not meta.dpi:
-        return None
-    sx, sy = (width / meta.size[0], height / meta.size[1]) if meta.size else (1.0, 1.0)
-    return (meta.dpi[0] * sx, meta.dpi[1] * sy)
+        return meta
+    return dataclasses.replace(meta, dpi=(meta.dpi[0] * scale_x, meta.dpi[1] * scale_y))
 
 
 #: the header of a JPEG's APP1 XMP segment

@@ -366,6 +366,12 @@ def test_xmp_and_resolution_are_kept_and_the_exif_comes_first(tmp_path, run):
     r = run("sr", tmp_path / "in.jpg", "--scale", "2", "--steps", "2", "-o", tmp_path / "big.jpg")
     assert r.exit_code == 0 and Image.open(tmp_path / "big.jpg").info["dpi"] == (600, 600)  # the same print size
     assert "Harbour at dusk" in _xmp_in(tmp_path / "big.jpg")
+    from restore.io import resized
+
+    img = read_image(tmp_path / "in.jpg")  # the API: a crop keeps the resolution, resized() scales it
+    write_image(tmp_path / "crop.png", img.array[:12], meta=img.meta)
+    write_image(tmp_path / "x3.png", np.repeat(np.repeat(img.array, 3, 0), 3, 1), meta=resized(img.meta, 3, 3))
+    assert [round(Image.open(tmp_path / f).info["dpi"][0]) for f in ("crop.png", "x3.png")] == [300, 900]
 
 
 def test_png_colour_chunks_a_gray_colour_key_and_a_10_bit_heic_are_kept(tmp_path, run):

@@ -682,7 +682,9 @@ class App:
         out = _alpha_back(ld.alpha, ld.back(res.image[0:1]))
         from ..jobs import note
 
-        job.result = encode_image(out, ".png", meta=ld.meta, note=note(rjob))  # the settings, as the CLI's outputs
+        from ..local import out_meta
+
+        job.result = encode_image(out, ".png", meta=out_meta(ld, out), note=note(rjob))  # the settings, as the CLI's
         job.preview = encode_image(to_uint8(out), ".png")
         job.size = out.shape[:2]
         if res.sigma_estimated:
