@@ -415,7 +415,7 @@ def _cli_units(tk, name: str, v):
     return round(v * unit, 4) if unit != 1.0 and isinstance(v, (int, float)) and not isinstance(v, bool) else v
 
 
-def out_meta(ld: Loaded, out_arr) -> object:
+def out_meta(ld: Loaded, out_arr):
     """The input's metadata for its output ``out_arr``: its resolution scaled where the output's
     size is another (super-resolution keeps the print size)."""
     from restore.io import resized
@@ -445,8 +445,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         sys.stdout.buffer.flush()
     else:
         write_image(it.out, out_arr, overwrite=o["overwrite"] or it.redo, quality=o.get("out_quality"),
-                    meta=out_meta(ld, out_arr),
-                    note=note(job, it))
+                    meta=out_meta(ld, out_arr), note=note(job, it))
     rec = {
         "input": str(it.src), "output": str(it.out), "task": job.task, "sampler": res.sampler,
         "steps": res.steps, "seed": o["seed"], "seconds": round(seconds, 3),

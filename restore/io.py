@@ -67,8 +67,9 @@ class Meta:
     Copyright...), a JPEG's comment as ``("Comment", ...)``, and the XMP packet of any format
     as ``("XML:com.adobe.xmp", ...)`` (:data:`XMP_KEY`); ``dpi``: its resolution, pixels per
     inch ``(x, y)`` as displayed, or None (:func:`resized` scales it for an output of another
-    size: a super-resolved photo keeps its print size); ``png_colour``: a PNG's ``gAMA``, ``cHRM`` and ``sRGB`` chunks, ``(type, data)`` pairs, for PNG
-    outputs (how a viewer shows its colours where it has no ICC profile)."""
+    size: a super-resolved photo keeps its print size); ``png_colour``: a PNG's ``gAMA``,
+    ``cHRM`` and ``sRGB`` chunks, ``(type, data)`` pairs, for PNG outputs (how a viewer shows
+    its colours where it has no ICC profile)."""
 
     exif: bytes | None = None
     icc: bytes | None = None
@@ -767,12 +768,12 @@ def _png_text(key: str, value: str) -> bytes:
     """A PNG text chunk: ``tEXt`` where Latin-1 holds ``value``, ``iTXt`` in UTF-8 otherwise
     (and for an XMP packet, which the standard puts in ``iTXt``)."""
     k = key.encode("latin-1", "replace")[:79]
-    try:
-        if key == XMP_KEY:
-            raise UnicodeEncodeError("latin-1", "", 0, 1, "XMP goes into iTXt")
-        return _png_chunk(b"tEXt", k + b"\x00" + value.encode("latin-1"))
-    except UnicodeEncodeError:
-        return _png_chunk(b"iTXt", k + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
+    if key != XMP_KEY:
+        try:
+            return _png_chunk(b"tEXt", k + b"\x00" + value.encode("latin-1"))
+        except UnicodeEncodeError:
+            pass
+    return _png_chunk(b"iTXt", k + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
 
 
 def _png_insert(data: bytes, chunks: bytes) -> bytes:
@@ -1003,7 +1004,9 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
     + alpha, 3 RGB, 4 RGBA) of ``dtype`` holds, and what it drops, as said to a person: BMP
     holds neither EXIF nor ICC profile; a 16-bit colour TIFF no EXIF, a JPEG none over 64 KB; a profile of another
     colour space than the pixels' (a gray one on RGB pixels, a CMYK one) would make the file
-    invalid."""
+    invalid. Text: PNG holds all, JPEG a comment and an XMP packet (up to 64 KB), TIFF and WebP
+    an XMP packet (one restore's note can join); the resolution: PNG, JPEG and TIFF; a PNG's
+    colour chunks: PNG (others say they drop them where they are not sRGB's)."""
     if meta is None or not (meta.exif or meta.icc or meta.text or meta.dpi or meta.png_colour):
         return meta, []
     exif, icc, lost, dpi = meta.exif, meta.icc, [], meta.dpi
@@ -1209,9 +1212,9 @@ def _png_with_meta(data: bytes, meta: Meta) -> bytes:
 
 
 def _jpeg_with_meta(data: bytes, meta: Meta) -> bytes:
-    """JPEG bytes with an APP1 ``Exif`` segment and APP2 ``ICC_PROFILE`` segments after the
-    JFIF header (an EXIF block too large for one segment, e.g. with a big thumbnail, is left
-    out)."""
+    """JPEG bytes with an APP1 ``Exif`` segment, an APP1 XMP segment and APP2 ``ICC_PROFILE``
+    segments after the JFIF header, whose density states the resolution (an EXIF block too
+    large for one segment, e.g. with a big thumbnail, is left out)."""
     segs = b""
     if meta.dpi and data[2:4] == b"\xff\xe0" and data[6:11] == b"JFIF\x00":  # the header's density, in dpi
         x, y = (min(65535, max(1, round(v))) for v in meta.dpi)

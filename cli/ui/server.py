@@ -681,8 +681,7 @@ class App:
             raise Cancelled("cancelled")
         out = _alpha_back(ld.alpha, ld.back(res.image[0:1]))
         from ..jobs import note
-
-        from ..local import out_meta
+        from ..local import grown_note, out_meta
 
         job.result = encode_image(out, ".png", meta=out_meta(ld, out), note=note(rjob))  # the settings, as the CLI's
         job.preview = encode_image(to_uint8(out), ".png")
@@ -690,8 +689,6 @@ class App:
         if res.sigma_estimated:
             sig = res.sigma_y[0] if isinstance(res.sigma_y, list) else res.sigma_y
             job.warnings.append(_page_words(get_task(job.task).estimated_note(res.params, sig, ld.x), job.task))
-        from ..local import grown_note
-
         n = res.params.get("holes_grown")
         grown = grown_note({"holes_grown": n[0] if isinstance(n, (list, tuple)) else n})  # as the command line's
         if grown:
