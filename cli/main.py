@@ -177,7 +177,7 @@ def common_options(f):
                      help="JPEG / WebP output quality, 1-100 (default: JPEG 95, WebP lossless)."),
         click.option("--no-location", is_flag=True,
                      help="Leave where the photo was taken out of the outputs (the EXIF's GPS block, the XMP's GPS "
-                          "properties); the rest of its metadata is kept, as always."),
+                          "properties and place names); the rest of its metadata is kept, as always."),
         THREADS,
         click.option("-q", "--quiet", is_flag=True,
                      help="No progress bars or notes (such as the noise level estimated); warnings and errors stay."),

@@ -423,14 +423,26 @@ def _png_colour_of(im) -> tuple:
 
 
 def _dpi_of(im) -> tuple | None:
-    """The resolution an open Pillow image states (JFIF or EXIF, pHYs, TIFF tags) in pixels per
-    inch ``(x, y)`` as stored, or None (none stated, or only an aspect ratio)."""
-    d = im.info.get("dpi")
+    """The resolution an open Pillow image's file states, in pixels per inch ``(x, y)`` as
+    stored: a JPEG's JFIF density (in inches or cm), a PNG's pHYs (per metre), a TIFF's
+    XResolution / YResolution, else an EXIF's (unit inch or cm); None where none is stated
+    (Pillow's stand-ins, 1 for a TIFF without the tags, 72 for a JPEG with an EXIF without them,
+    are not) or only an aspect ratio is."""
+    info = im.info
     try:
-        x, y = (float(v) for v in d)
-    except (TypeError, ValueError):
+        if im.format == "JPEG" and info.get("jfif_unit") in (1, 2):
+            (x, y), unit = info["jfif_density"], (2 if info["jfif_unit"] == 1 else 3)
+        elif im.format == "PNG":
+            (x, y), unit = info["dpi"] if "dpi" in info else (None, None), 2
+        else:
+            tags = im.tag_v2 if im.format == "TIFF" else im.getexif()
+            x, y, unit = tags.get(0x11A), tags.get(0x11B, tags.get(0x11A)), tags.get(0x128, 2)
+        x, y = float(x) * (2.54 if unit == 3 else 1), float(y) * (2.54 if unit == 3 else 1)
+    except (TypeError, ValueError, KeyError, ZeroDivisionError):
         return None
-    return (x, y) if all(math.isfinite(v) and 1 <= v <= 1e6 for v in (x, y)) else None
+    if unit not in (2, 3) or not all(math.isfinite(v) and 1 <= v <= 1e6 for v in (x, y)):
+        return None
+    return (round(x, 2), round(y, 2))
 
 
 def _text_of(im) -> tuple:
@@ -1065,8 +1077,9 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
 
 
 def without_location(meta: Meta | None) -> Meta | None:
-    """``meta`` without where the photo was taken: the EXIF's GPS block and the XMP packet's
-    ``exif:GPS...`` properties (the command line's ``--no-location``); the rest is kept."""
+    """``meta`` without where the photo was taken: the EXIF's GPS block, the XMP packet's GPS
+    properties and place names (:data:`_PLACE`) and a PNG's raw profiles (the command line's
+    ``--no-location``); the rest is kept."""
     if meta is None:
         return None
     exif = meta.exif
@@ -1082,11 +1095,17 @@ def without_location(meta: Meta | None) -> Meta | None:
             exif = None
 
     def plain(v: str) -> str:
-        v = re.sub(r"<exif:(GPS\w*)\b[^>]*?(?:/>|>.*?</exif:\1>)", "", v, flags=re.S)
-        return re.sub(r'\s+exif:GPS\w*="[^"]*"', "", v)
+        v = re.sub(rf"<([\w.-]+):({_PLACE})\b[^>]*?(?:/>|>.*?</\1:\2\s*>)", "", v, flags=re.S)
+        return re.sub(rf"""\s+[\w.-]+:(?:{_PLACE})\s*=\s*(?:"[^"]*"|'[^']*')""", "", v)
 
-    text = tuple((k, plain(v) if k == XMP_KEY else v) for k, v in meta.text)
+    # a PNG's raw profiles (ImageMagick's "Raw profile type exif / xmp / iptc") hold the same, hex-coded
+    text = tuple((k, plain(v) if k == XMP_KEY else v) for k, v in meta.text if not k.startswith("Raw profile type"))
     return dataclasses.replace(meta, exif=exif, text=text)
+
+
+#: XMP properties that say where a photo was taken, by local name under any prefix: the EXIF
+#: schema's GPS ones (a drone's GpsLatitude too) and the IPTC / Photoshop place names
+_PLACE = (r"(?i:gps)\w*|City|State|Country\w*|ProvinceState|Sublocation|Location\w*|WorldRegion")
 
 
 def _dpi_said(dpi: tuple) -> str:
@@ -1137,7 +1156,7 @@ _EXIF_LAYOUT_TAGS = frozenset((0x100, 0x101, 0x102, 0x103, 0x106, 0x111, 0x115, 
 def _exif_sized(exif: bytes, width: int, height: int, dpi: tuple | None = None) -> bytes:
     """``exif`` with its Exif IFD's pixel dimensions (PixelXDimension, PixelYDimension) set
     to the image written, where it has them and they differ (a turned or enlarged photo), its
-    resolution (XResolution, YResolution, where it states them in inches) set to ``dpi``, and
+    resolution (XResolution, YResolution, where it states it, in its unit) set to ``dpi``, and
     without the tags of :data:`_EXIF_LAYOUT_TAGS`."""
     from PIL.TiffImagePlugin import IFDRational
 
@@ -1145,8 +1164,9 @@ def _exif_sized(exif: bytes, width: int, height: int, dpi: tuple | None = None) 
         ex = _exif_of(exif)
         sub = ex.get_ifd(0x8769)
         layout = [k for k in ex if k in _EXIF_LAYOUT_TAGS]
-        res = [] if not dpi or ex.get(0x128, 2) != 2 else [
-            (k, v) for k, v in ((0x11A, dpi[0]), (0x11B, dpi[1])) if k in ex and abs(float(ex[k]) - v) > 0.01]
+        per = {2: 1.0, 3: 1 / 2.54}.get(ex.get(0x128, 2))  # the EXIF's unit: inch or cm
+        res = [] if not dpi or per is None or 0x11A not in ex else [
+            (k, v * per) for k, v in ((0x11A, dpi[0]), (0x11B, dpi[1])) if abs(float(ex.get(k, 0)) - v * per) > 0.01]
         if not layout and not res and not any(k in sub and sub[k] != v for k, v in ((0xA002, width), (0xA003, height))):
             return exif
         for k, v in ((0xA002, width), (0xA003, height)):
