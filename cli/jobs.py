@@ -153,17 +153,19 @@ def _as_default(job: Job, sampler, options: dict, steps):
     return (None if own else sampler), options, steps
 
 
-def digests(it: Item) -> dict | None:
+def digests(job: Job, it: Item) -> dict | None:
     """What an output was made from, by content: the first 16 hex digits of the SHA-256 of its
-    input file and of each file of the task's (a mask), by name; None for stdin. Recorded in the
-    output's note, so that a rerun into the folder can tell an input changed since (an edited
-    photo, another mask) from one that did not, where names and settings are the same."""
+    input file, of each file of the task's (a mask) and of each file an option names (an
+    ``--exclude`` mask, a kernel image), by name; None for stdin. Recorded in the output's note,
+    so that a rerun into the folder can tell an input changed since (an edited photo, another
+    mask) from one that did not, where names and settings are the same."""
     import hashlib
 
     if it.src == STDIO:
         return None
+    named = [(k, v) for k, v in sorted(job.params.items()) if isinstance(v, (str, os.PathLike)) and Path(v).is_file()]
     out = {}
-    for name, f in (("image", it.src), *sorted(it.files.items())):
+    for name, f in (("image", it.src), *sorted(it.files.items()), *named):
         if f is None or f == STDIO:
             continue
         h = hashlib.sha256()
@@ -184,7 +186,7 @@ def note(job: Job, it: Item | None = None) -> str:
 
     made = {"restore": __version__, "settings": settings(job)}
     if it is not None:
-        made["inputs"] = digests(it)
+        made["inputs"] = digests(job, it)
     return json.dumps(made, sort_keys=True, ensure_ascii=True)
 
 
@@ -209,13 +211,15 @@ def recorded(outputs: list[Path]) -> dict[Path, dict | None]:
     return {p: None if n is None else n["settings"] for p, n in _notes(outputs).items()}
 
 
-def inputs_changed(items: list[Item]) -> list[Item]:
+def inputs_changed(job: Job, items: list[Item]) -> list[Item]:
     """The items whose existing output records :func:`digests` of its inputs that differ from
     theirs now (the photo or its mask changed since it was made); an output that records none
-    (an older restore's) is not judged."""
+    (an older restore's) is not judged, nor an item missing a file (a mask deleted since: the run
+    fails it in its own words)."""
     notes = _notes([it.out for it in items])
     return [it for it in items if isinstance((notes.get(it.out) or {}).get("inputs"), dict)
-            and notes[it.out]["inputs"] != digests(it)]
+            and all(f is not None and Path(f).exists() for f in it.files.values())
+            and notes[it.out]["inputs"] != digests(job, it)]
 
 
 def some(paths: list[Path], noun: str = "output") -> str:

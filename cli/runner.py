@@ -191,7 +191,7 @@ def run_job(job: Job) -> int:
                        f"none): kept; --overwrite redoes {them}", err=True)
     changed: set = set()  # existing outputs made from another version of their inputs: made again
     if folder and not o["overwrite"]:
-        changed = {it.out for it in inputs_changed([it for it in items if it.out != STDIO and it.out.is_file()])}
+        changed = {it.out for it in inputs_changed(job, [it for it in items if it.out != STDIO and it.out.is_file()])}
         if changed:
             n = len(changed)
             click.echo(f"warning: {some(sorted(changed))} {'were' if n > 1 else 'was'} made from another version of "

@@ -511,6 +511,22 @@ def test_a_folder_rerun_makes_again_the_outputs_whose_photo_or_mask_changed(tmp_
     assert r.exit_code == 0 and "and 3 other outputs were made from another version" in r.output and "done 4" in r.output
     r = run("inpaint", folder, m, "-o", out, "--steps", "2")
     assert r.exit_code == 0 and "skipped 4" in r.output and "another version" not in r.output
+    # a second trial: an --exclude file changed since was not seen; a per-image mask deleted since was
+    # "made again" and then failed ("no mask found"): its output is kept, as before fingerprints
+    ex = tmp_path / "ex.png"
+    write_image(ex, np.pad(np.full((20, 4), 255, np.uint8), ((0, 0), (0, 20))))
+    assert run("inpaint", folder, m, "-o", tmp_path / "x", "--steps", "2", "--exclude", ex).exit_code == 0
+    write_image(ex, np.pad(np.full((20, 4), 255, np.uint8), ((0, 0), (20, 0))), overwrite=True)
+    r = run("inpaint", folder, m, "-o", tmp_path / "x", "--steps", "2", "--exclude", ex)
+    assert r.exit_code == 0 and "done 4" in r.output and "made from another version" in r.output
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for i in range(4):
+        write_image(masks / f"im{i}.png", np.pad(np.full((6, 6), 255, np.uint8), ((7, 7), (9, 9))))
+    assert run("inpaint", folder, masks, "-o", tmp_path / "pm", "--steps", "2").exit_code == 0
+    (masks / "im2.png").unlink()
+    r = run("inpaint", folder, masks, "-o", tmp_path / "pm", "--steps", "2")
+    assert r.exit_code == 0 and "skipped 4" in r.output and "another version" not in r.output, r.output
 
 
 def test_a_folder_rerun_with_another_seed_is_refused_only_where_the_seed_changes_pixels(tmp_path, folder, run):
