@@ -456,8 +456,11 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         **{k: _cli_units(tk, k, v[r]) for k, v in res.params.items()  # per image of the batch
            if isinstance(v, list) and len(v) == res.image.shape[0]},
     }
+    to_try = tk.sigma_to_try(res.params, sigma_y, x) if res.sigma_estimated else None
+    if to_try is not None:
+        rec["sigma_to_try"] = round(to_try * 255, 1)
     if res.sigma_estimated and not o["quiet"] and not o["as_json"]:
-        warn(it, shown(f"{it.src}: {tk.estimated_note(res.params, sigma_y, x)}", o))
+        warn(it, shown(f"{it.src}: {tk.estimated_note(res.params, sigma_y, to_try)}", o))
     side = companions(o, it.out)  # checked before the work: absent, or --overwrite
     if std is not None:
         std_img = (std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()

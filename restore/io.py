@@ -456,9 +456,13 @@ def _text_of(im) -> tuple:
                     v = re.sub(r'(tiff:Orientation(?:="|>)\s*)[2-8]', r"\g<1>1", v)
                 out.append((k, v))
     else:
-        c = im.info.get("comment") if im.format == "JPEG" else None
-        if isinstance(c, bytes) and c and not c.startswith(NOTE_KEY + b" "):
-            out.append(("Comment", c.decode("utf-8", "replace")))
+        # every COM segment but restore's note (Pillow's info keeps the last only, which is the note's
+        # in a JPEG restore wrote)
+        coms = [v for k, v in getattr(im, "applist", ()) if k == "COM"] if im.format == "JPEG" else []
+        said = [c.decode("utf-8", "replace") for c in coms
+                if isinstance(c, bytes) and c and not c.startswith(NOTE_KEY + b" ")]
+        if said:
+            out.append(("Comment", "\n".join(said)))
         x = im.info.get("xmp")  # a JPEG's APP1, a TIFF's tag 700, a WebP's XMP chunk, a HEIC's
         x = _theirs(x.decode("utf-8", "replace") if isinstance(x, bytes) else x)
         if x:

@@ -1,6 +1,7 @@
 """The photo noise model (restore.noise.estimate_noise), the strength knob, the synthetic
 camera and real pairs through restore eval."""
 
+import json
 import math
 
 import numpy as np
@@ -314,3 +315,10 @@ def test_a_photo_read_clean_whose_flat_parts_hold_detail_says_grain_may_hide_the
                                   "--weights", str(tiny_prior_dir)])
     want = f"still looks grainy, try --sigma {hidden_grain(e) * 255:.0f}"
     assert r.exit_code == 0 and "its flattest parts hold detail" in r.output and want[:40] in r.output, r.output
+    r = CliRunner().invoke(main, ["denoise", str(tmp_path / "tiles.png"), "-o", str(tmp_path / "o2.png"), "--json",
+                                  "--weights", str(tiny_prior_dir)])
+    rec = json.loads(r.stdout.splitlines()[-1])
+    assert r.exit_code == 0 and abs(rec["sigma_to_try"] - hidden_grain(e) * 255) < 1.5, rec  # --json says it too
+    r = CliRunner().invoke(main, ["denoise", str(tmp_path / "tiles.png"), "-o", str(tmp_path / "o3.png"), "--sigma",
+                                  f"{rec['sigma_to_try']:.0f}", "--weights", str(tiny_prior_dir)])
+    assert r.exit_code == 0 and "far from the noise" not in r.output  # following the note is not warned against

@@ -327,11 +327,16 @@ class Task:
     #: what ``restore list`` adds to the default recipe where it is not the one for every input
     default_note: str | None = None
 
-    def estimated_note(self, params: dict, sigma: float, x: torch.Tensor | None = None) -> str:
+    def estimated_note(self, params: dict, sigma: float, to_try: float | None = None) -> str:
         """The line telling what was estimated for an image (``params``: the result's reported
-        parameters; ``sigma``: the noise level in [0, 1] units; ``x``: the image, for a task
-        whose note reads more in it)."""
+        parameters; ``sigma``: the noise level in [0, 1] units; ``to_try``: what
+        :meth:`sigma_to_try` offers)."""
         return f"estimated noise sigma = {sigma * 255:.2f} (0-255 units)"
+
+    def sigma_to_try(self, params: dict, sigma: float, x: torch.Tensor) -> float | None:
+        """A noise level worth trying ([0, 1] units) where the one estimated for the image ``x``
+        may have missed noise, or None (the default: none)."""
+        return None
 
     def recipe(self, p: dict) -> Recipe:
         """The default sampler and its settings for these parameters (the class attributes;

@@ -491,7 +491,7 @@ class DeblurTask(Task):
                     "worse than the input"]
         return []
 
-    def estimated_note(self, params, sigma, x=None):
+    def estimated_note(self, params, sigma, to_try=None):
         note = super().estimated_note(params, sigma)
         # the floor, where build() raised the level to it (a level read lower with a model error above it stays
         # as read: the two together are over the floor)

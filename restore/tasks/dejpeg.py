@@ -713,7 +713,7 @@ class DejpegTask(Task):
             q.pop("chroma", None)  # a gray JPEG has no chroma
         return q
 
-    def estimated_note(self, params, sigma, x=None):
+    def estimated_note(self, params, sigma, to_try=None):
         t = params.get("tables", "estimated quality")
         if t == self.NONE_FOUND:
             return ("no JPEG file, and no JPEG's 8x8 blocks found in the image: left as it is (--jpeg-quality "

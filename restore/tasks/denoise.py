@@ -196,18 +196,22 @@ class DenoiseTask(Task):
         sigma, estimated = self.noise_level(x, p)
         return Denoise(tuple(x.shape[1:]), sigma * p.get("strength", 1.0)), x, estimated
 
-    def estimated_note(self, params, sigma, x=None):
-        """With ``strength``, the estimate as read and the level told (a user sees both); for a
-        photo read as clean whose flattest parts hold detail (``x`` read again), that camera grain
-        wider than a pixel could not be told from it, and the level to try (:func:`hidden_grain`)."""
+    def sigma_to_try(self, params, sigma, x):
+        """For a photo read as clean (at strength 1) whose flattest parts hold detail, where camera
+        grain wider than a pixel reads like texture: the level :func:`hidden_grain` offers."""
+        if params.get("strength", 1.0) != 1.0 or sigma >= HIDDEN_GRAIN["below"]:  # read again only where clean
+            return None
+        return hidden_grain(estimate_noise(x[0] if x.ndim == 4 else x))
+
+    def estimated_note(self, params, sigma, to_try=None):
+        """With ``strength``, the estimate as read and the level told (a user sees both); with
+        ``to_try`` (:meth:`sigma_to_try`), that grain could hide in the photo's detail, and the level."""
         s = params.get("strength", 1.0)
         if s == 1.0:
             note = super().estimated_note(params, sigma)
-            low = x is not None and sigma < HIDDEN_GRAIN["below"]  # read again only where it was read clean
-            try_ = hidden_grain(estimate_noise(x[0] if x.ndim == 4 else x)) if low else None
-            if try_ is not None:
+            if to_try is not None:
                 note += (f"; its flattest parts hold detail, where camera grain reads like texture: if the output "
-                         f"still looks grainy, try --sigma {try_ * 255:.0f}")
+                         f"still looks grainy, try --sigma {to_try * 255:.0f}")
             return note
         if s == 0:
             return "strength 0: noise level 0, the image left as it is"
@@ -217,7 +221,10 @@ class DenoiseTask(Task):
     def warnings(self, x, p):
         if p.get("sigma") is None or min(x.shape[-2:]) < MIN_ESTIMATE_SIDE:  # too few pixels to read noise in
             return []
-        warn = sigma_mismatch(p["sigma"] * 255, self.estimate(x, p) * 255)
+        e = estimate_noise(x, p.get("jpeg_half"))
+        if hidden_grain(e) is not None and p["sigma"] <= e.unread:  # grain its detail could hide: what the note offers
+            return []
+        warn = sigma_mismatch(p["sigma"] * 255, e.level * 255)
         return [warn] if warn else []
 
     def degrade(self, name, img, index, sigma=25.0, noise="gaussian", measured=None, **_):

@@ -267,7 +267,7 @@ class SuperResolveTask(Task):
     def settled(self, p):
         return {k: p[k] for k in ("tables", "jpeg_quality") if p.get(k) is not None}
 
-    def estimated_note(self, params, sigma, x=None):
+    def estimated_note(self, params, sigma, to_try=None):
         return (f"{params.get('tables', 'estimated quality')}: no JPEG file, but the image shows a JPEG's 8x8 blocks; "
                 f"their quantisation taken as noise sigma {sigma * 255:.2f} of 255 (--jpeg-quality 0: not a JPEG)")
 
