@@ -377,10 +377,14 @@ def _step_bar(ld: Loaded):
 
     def progress(info):
         nonlocal bar
-        if bar is None:
+        if bar is None:  # drawn at the first step, with it done and its time counted (the rate, the time left)
             quiet()
             bar = tqdm(total=info["n"], file=sys.stderr, unit="step", dynamic_ncols=True, leave=False,
-                       desc=ld.it.src.name)
+                       desc=ld.it.src.name, initial=info["i"] + 1)
+            bar.start_t -= time.perf_counter() - t0
+            bar.last_print_t = bar.start_t  # the rate from the run's start, not from the bar's
+            bar.refresh()
+            return
         bar.update(info["i"] + 1 - bar.n)  # where the run is (regions without steps are skipped over)
 
     def close() -> None:
