@@ -297,7 +297,7 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     import dataclasses
 
     from restore.api import _to_batch
-    from restore.io import DEFAULT_MAX_PIXELS, without_location, written_meta
+    from restore.io import DEFAULT_MAX_PIXELS, _pixels, without_location, written_meta
 
     o, tk = job.opts, get_task(job.task)
     limit = o.get("max_pixels") or DEFAULT_MAX_PIXELS
@@ -309,8 +309,8 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     H, W = img.array.shape[:2]
     oh, ow = tk.out_size(H, W, params)
     if oh * ow > limit:
-        raise InputError(f"{it.src}: the output would be {ow}x{oh} = {oh * ow:,} pixels, "
-                         f"over the limit of {limit:,} (raise it with --max-pixels)")
+        raise InputError(f"{it.src}: the output would be {ow}x{oh} = {_pixels(oh * ow, limit)}, which exceeds the "
+                         f"limit of {_pixels(limit)} (raise it with --max-pixels)")  # the words of the input's check
     ref = None
     if it.ref is not None:  # a reference of the wrong size is found now, not after the work
         ref = _read(it.ref, o).color
