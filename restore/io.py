@@ -464,7 +464,9 @@ def _text_of(im) -> tuple:
         if said:
             out.append(("Comment", "\n".join(said)))
         x = im.info.get("xmp")  # a JPEG's APP1, a TIFF's tag 700, a WebP's XMP chunk, a HEIC's
-        x = _theirs(x.decode("utf-8", "replace") if isinstance(x, bytes) else x)
+        if isinstance(x, bytes):  # UTF-8, or UTF-16 by its byte-order mark (outputs write UTF-8)
+            x = x.decode("utf-16" if x[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8", "replace")
+        x = _theirs(x)
         if x:
             out.append((XMP_KEY, re.sub(r'(tiff:Orientation(?:="|>)\s*)[2-8]', r"\g<1>1", x)))
     return tuple(out)
@@ -1029,8 +1031,8 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
     text = meta.text
     xmp = [(k, v) for k, v in text if k == XMP_KEY]
     if xmp and ext in (".jpg", ".jpeg") and len(_XMP_APP1) + len(xmp[0][1].encode("utf-8")) + 2 > 65535:
-        lost.append(f"its XMP ({len(xmp[0][1].encode('utf-8')) // 1024} KB, over the 64 KB a JPEG's XMP segment "
-                    "holds; PNG, TIFF or WebP keep it)")
+        lost.append(f"its XMP ({len(xmp[0][1].encode('utf-8')):,} bytes, over the {65533 - len(_XMP_APP1):,} a JPEG's "
+                    "XMP segment holds; PNG, TIFF or WebP keep it)")
         text, xmp = tuple(t for t in text if t[0] != XMP_KEY), []
     if xmp and ext in (".webp", ".tif", ".tiff") and "</rdf:RDF>" not in xmp[0][1]:  # restore's note goes inside
         lost.append("its XMP (a packet without an rdf:RDF element, which restore's record of the settings joins; "
@@ -1044,10 +1046,14 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
         gone = tuple((k, v) for k, v in text if k not in ("Comment", XMP_KEY))
     else:  # a TIFF or WebP, an XMP packet
         gone = tuple((k, v) for k, v in text if k != XMP_KEY)
-    if gone:
-        keys = ", ".join(dict.fromkeys(k for k, _ in gone))
+    if any(k == XMP_KEY for k, _ in gone):  # a BMP's: said apart from the rest of the text
+        lost.append("its XMP (PNG, JPEG, TIFF and WebP keep it)")
+    if any(k != XMP_KEY for k, _ in gone):
+        keys = ", ".join(dict.fromkeys(k for k, _ in gone if k != XMP_KEY))
         lost.append(f"its text ({keys[:60]}{'...' if len(keys) > 60 else ''}; a PNG output keeps it)")
-        text = tuple(t for t in text if t not in gone)
+    if xmp and "HasExtendedXMP" in xmp[0][1]:  # the rest of a large packet, in further APP1 segments: not read
+        lost.append("its extended XMP (the part of a large packet a JPEG keeps in further segments)")
+    text = tuple(t for t in text if t not in gone)
     colour = meta.png_colour if ext == ".png" else ()
     kinds = {k for k, _ in meta.png_colour}
     if ext != ".png" and kinds & {b"gAMA", b"cHRM"} and b"sRGB" not in kinds and not icc:  # not sRGB, no profile
@@ -1226,7 +1232,10 @@ def _png_with_meta(data: bytes, meta: Meta) -> bytes:
 
     extra = b""
     if meta.icc:
-        extra += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(meta.icc))
+        icc = meta.icc
+        if len(icc) >= 68 and int.from_bytes(icc[64:68], "big") > 3:  # an invalid rendering intent: libpng warns
+            icc = icc[:64] + bytes(4) + icc[68:]  # on every read of the output ("iCCP: ... invalid rendering intent")
+        extra += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc))
     if meta.exif:
         extra += _png_chunk(b"eXIf", meta.exif)
     if meta.dpi:  # pixels per metre, the unit PNG has

@@ -386,7 +386,8 @@ def test_xmp_and_resolution_are_kept_and_the_exif_comes_first(tmp_path, run):
         None, None, (150.0, 300.0), (254.0, 127.0)]  # o6 turned a quarter: x and y swap
     r = run("denoise", tmp_path / "o6.jpg", "--sigma", "5", "-o", tmp_path / "o6.out.jpg")
     got = Image.open(tmp_path / "o6.out.jpg")
-    assert r.exit_code == 0 and got.info["dpi"] == (150, 300) and (got.getexif()[0x11A], got.getexif()[0x11B]) == (150, 300)
+    assert r.exit_code == 0 and got.info["dpi"] == (150, 300)
+    assert (got.getexif()[0x11A], got.getexif()[0x11B]) == (150, 300)
 
 
 def test_png_colour_chunks_a_gray_colour_key_and_a_10_bit_heic_are_kept(tmp_path, run):
@@ -443,6 +444,27 @@ def test_no_location_leaves_the_gps_out_and_keeps_the_rest(tmp_path, run):
     assert run("denoise", tmp_path / "f", "-o", out, "--sigma", "5").exit_code == 0
     r = run("denoise", tmp_path / "f", "-o", out, "--sigma", "5", "--no-location")  # not kept with the place in silence
     assert r.exit_code == 2 and "no --no-location (this run: --no-location)" in r.output
+
+
+def test_metadata_details_from_a_second_trial(tmp_path, run):
+    """A JPEG's caption was lost on a second pass (Pillow keeps the last comment, restore's
+    note); a UTF-16 XMP packet went into a PNG's iTXt (UTF-8 only) as it was; a BMP output's
+    warning named the XMP "its text (XML:com.adobe.xmp; a PNG output keeps it)"; an ICC profile
+    with an invalid rendering intent, copied into a PNG, made libpng warn on every read."""
+    Image.fromarray(_pattern(24, 32)).save(tmp_path / "c0.jpg", quality=95, comment="My caption")
+    assert run("denoise", tmp_path / "c0.jpg", "--sigma", "5", "-o", tmp_path / "c1.jpg").exit_code == 0
+    assert run("denoise", tmp_path / "c1.jpg", "--sigma", "5", "-o", tmp_path / "c2.png").exit_code == 0
+    assert Image.open(tmp_path / "c2.png").text.get("Comment") == "My caption"
+    Image.fromarray(_pattern(24, 32)).save(tmp_path / "u16.jpg", xmp=_XMP.encode("utf-16"))
+    r = run("denoise", tmp_path / "u16.jpg", "--sigma", "5", "-o", tmp_path / "u16.png")
+    assert r.exit_code == 0 and "Harbour at dusk" in _xmp_in(tmp_path / "u16.png")
+    r = run("denoise", tmp_path / "u16.jpg", "--sigma", "5", "-o", tmp_path / "u16.bmp")
+    assert r.exit_code == 0 and "drops its XMP (PNG, JPEG, TIFF and WebP keep it)" in r.output
+    srgb = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    srgb[64:68] = (0x1000000).to_bytes(4, "big")
+    Image.fromarray(_pattern(24, 32)).save(tmp_path / "bad.jpg", icc_profile=bytes(srgb))
+    assert run("denoise", tmp_path / "bad.jpg", "--sigma", "5", "-o", tmp_path / "bad.png").exit_code == 0
+    assert int.from_bytes(Image.open(tmp_path / "bad.png").info["icc_profile"][64:68], "big") == 0
 
 
 def test_small_cli_defects_from_a_trial(tmp_path, run):
