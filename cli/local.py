@@ -464,7 +464,13 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
     if to_try is not None:
         rec["sigma_to_try"] = round(to_try * 255, 1)
     if res.sigma_estimated and not o["quiet"] and not o["as_json"]:
-        warn(it, shown(f"{it.src}: {tk.estimated_note(res.params, sigma_y, to_try)}", o))
+        said = tk.estimated_note(res.params, sigma_y, to_try)
+        many = len(job.inputs) > 1 or (job.inputs and job.inputs[0] != STDIO and Path(job.inputs[0]).is_dir())
+        if to_try is not None and many and it.out != STDIO:  # a rerun of the folder with it would be refused
+            n = f"{to_try * 255:.0f}"  # and an output beside this one, so that the folder's stay as made
+            beside = it.out.with_name(f"{it.out.stem}.sigma{n}{it.out.suffix}")
+            said += f" on this image alone (restore {job.task} {it.src} -o {beside} --sigma {n})"
+        warn(it, shown(f"{it.src}: {said}", o))
     side = companions(o, it.out)  # checked before the work: absent, or --overwrite
     if std is not None:
         std_img = (std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()

@@ -322,3 +322,10 @@ def test_a_photo_read_clean_whose_flat_parts_hold_detail_says_grain_may_hide_the
     r = CliRunner().invoke(main, ["denoise", str(tmp_path / "tiles.png"), "-o", str(tmp_path / "o3.png"), "--sigma",
                                   f"{rec['sigma_to_try']:.0f}", "--weights", str(tiny_prior_dir)])
     assert r.exit_code == 0 and "far from the noise" not in r.output  # following the note is not warned against
+    folder = tmp_path / "in"  # a folder run: the note points to a run on that image alone, beside its output
+    folder.mkdir()
+    (folder / "tiles.png").write_bytes((tmp_path / "tiles.png").read_bytes())
+    r = CliRunner().invoke(main, ["denoise", str(folder), "-o", str(tmp_path / "out"), "--weights", str(tiny_prior_dir)])
+    n = f"{rec['sigma_to_try']:.0f}"
+    assert r.exit_code == 0 and f"try --sigma {n} on this image alone (restore denoise" in r.output, r.output
+    assert f"tiles.sigma{n}.png --sigma {n})" in r.output
