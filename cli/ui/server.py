@@ -689,8 +689,8 @@ class App:
         if res.sigma_estimated:
             sig = res.sigma_y[0] if isinstance(res.sigma_y, list) else res.sigma_y
             tk = get_task(job.task)
-            note = tk.estimated_note(res.params, sig, tk.sigma_to_try(res.params, sig, ld.x))
-            job.warnings.append(_page_words(note, job.task))
+            said = tk.estimated_note(res.params, sig, tk.sigma_to_try(res.params, sig, ld.x))
+            job.warnings.append(_page_words(said, job.task))
         n = res.params.get("holes_grown")
         grown = grown_note({"holes_grown": n[0] if isinstance(n, (list, tuple)) else n})  # as the command line's
         if grown:

@@ -49,7 +49,6 @@ BIG_PRIOR = 50_000_000
 ADM256_CPU_SECONDS = 10
 
 
-@functools.lru_cache(maxsize=1)
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``device`` as a ``torch.device`` ("auto" or None: the GPU when there is one), or an
     :class:`~restore.errors.InputError` saying what to pass."""
@@ -69,6 +68,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return torch.device("cpu") if dev.type == "cpu" else dev
 
 
+@functools.lru_cache(maxsize=1)
 def _bf16_supported() -> bool:
     """Asked once, not on every network call."""
     return torch.cuda.is_bf16_supported()

@@ -149,6 +149,8 @@ def _support(kernel) -> tuple[int, int]:
     k = np.abs(np.asarray(kernel, dtype=np.float64))
     on = np.argwhere(k > 1e-3 * k.max())
     return tuple(int(v) for v in (on.max(0) - on.min(0) + 1)) if len(on) else k.shape
+
+
 #: the kernel specs' kinds (``kind:args``)
 KINDS = ("gaussian", "motion", "box", "levin")
 #: the smallest Gaussian std: narrower is the identity (1e-300 gave a kernel of NaNs)
