@@ -80,8 +80,8 @@ def test_kernel_file_is_normalised(tmp_path):
     k = np.zeros((9, 9), np.uint8)
     k[4, 2:7] = 200
     write_image(tmp_path / "k.png", k)
-    got = parse_kernel(str(tmp_path / "k.png"))
-    assert abs(got.sum() - 1) < 1e-12 and np.allclose(got[4, 2:7], 0.2)
+    got = parse_kernel(str(tmp_path / "k.png"))  # (the zero rows and columns around it cut off)
+    assert abs(got.sum() - 1) < 1e-12 and np.allclose(got, 0.2) and got.shape == (1, 5)
 
 
 def test_taper_removes_wrap_around_ringing():
@@ -252,7 +252,7 @@ def test_kernel_specs_forgiven_and_refused(tmp_path, tiny_prior_dir, tiny_prior)
     rgba = np.zeros((9, 9, 4), np.uint8)
     rgba[..., 3] = (k * 255).astype(np.uint8)
     write_image(tmp_path / "ka.png", rgba)
-    assert np.allclose(parse_kernel(tmp_path / "ka.png"), k / k.sum())
+    assert np.allclose(parse_kernel(tmp_path / "ka.png"), np.full((5, 1), 0.2))  # (its zero margins cut off)
     write_image(tmp_path / "img.png", np.full((40, 48, 3), 128, np.uint8))
     r = CliRunner().invoke(main, ["deblur", str(tmp_path / "img.png"), "--kernel", "box:15", "--steps", "1",
                                   "--weights", str(tiny_prior_dir), "-q", "-o", str(tmp_path / "o.png")])
@@ -314,3 +314,96 @@ def test_the_floor_note_only_where_the_floor_was_taken():
     assert tk.estimated_note({}, NOISE_FLOOR).endswith("(the least deblurring assumes)")
     assert "least" not in tk.estimated_note({}, 0.25 / 255) and "0.25" in tk.estimated_note({}, 0.25 / 255)
     assert "least" not in tk.estimated_note({}, 3 / 255)
+
+
+def test_kernel_images_are_made_into_the_kernels_they_stand_for(tmp_path, tiny_prior_dir):
+    """From a photographer's trial: a kernel image dark on white was used as it was (11.9 dB from
+    a 23.5 dB input); one drawn off the middle of its canvas shifted the result by as much; a
+    faint floor over a 101x101 canvas outweighed the kernel (the contrast came out inverted).
+    Each is now made into its kernel, and said; kernels that are kernels already are kept."""
+    from restore.tasks.deblur import clean_kernel, read_kernel
+
+    k = parse_kernel("levin:3")
+    want = read_kernel(k)[0]  # Levin's, less its zero margins, its origin kept
+    assert read_kernel(k)[1] == [] and want[want.shape[0] // 2, want.shape[1] // 2] == k[7, 7]
+    inverted, notes = clean_kernel(1 - k / k.max())
+    assert np.allclose(inverted, want) and "dark on a light background: inverted" in notes[0]
+    canvas = np.zeros((64, 64))
+    canvas[5 : 5 + k.shape[0], 30 : 30 + k.shape[1]] = k
+    moved, notes = clean_kernel(canvas / canvas.sum())
+    yy, xx = np.indices(moved.shape)
+    assert [round(float((moved * v).sum())) for v in (yy, xx)] == [moved.shape[0] // 2, moved.shape[1] // 2]
+    assert np.allclose(np.sort(moved[moved > 0]), np.sort(want[want > 0]))  # the same kernel, centred on its mass
+    assert "off the middle of its image (6 px right, 19 px up)" in notes[0]
+    floor = np.round(np.pad(k / k.max() * 255, 43) + np.random.default_rng(0).integers(0, 5, (101, 101)))
+    cleaned, notes = clean_kernel(floor / floor.sum())
+    assert "background (up to 1.6% of its peak along its border, 86% of its sum over the canvas) taken as black" \
+        in notes[0] and max(cleaned.shape) <= 15
+    # kernels already: Levin's eight, a box, Gaussians cut short or not, a row, a 3x3
+    for kk in [parse_kernel(f"levin:{i}") for i in range(1, 9)] + [
+            parse_kernel("box:4"), parse_kernel("gaussian:1.6,9"), parse_kernel("gaussian:3,9"),
+            parse_kernel("gaussian:1.6,25"), np.ones((1, 9)) / 9, parse_kernel("box:3")]:
+        out, notes = clean_kernel(kk)
+        h, w = kk.shape
+        my, mx = (h - out.shape[0]) // 2, (w - out.shape[1]) // 2
+        assert notes == [] and np.allclose(out, kk[my : h - my, mx : w - mx] / kk.sum())
+    # on the command line: the same result as the kernel itself, and the note
+    rng = np.random.default_rng(1)
+    write_image(tmp_path / "a.png", (rng.random((40, 44, 3)) * 255).astype(np.uint8))
+    g = parse_kernel("gaussian:1.0,7")
+    write_image(tmp_path / "k.png", (g / g.max() * 255).round().astype(np.uint8))
+    off = np.zeros((48, 48), np.uint8)
+    off[2:9, 30:37] = (g / g.max() * 255).round()
+    write_image(tmp_path / "off.png", off)
+    outs = {}
+    for name in ("k", "off"):
+        r = CliRunner().invoke(main, ["deblur", str(tmp_path / "a.png"), "--kernel", str(tmp_path / f"{name}.png"),
+                                      "--sigma", "2", "--steps", "1", "--weights", str(tiny_prior_dir),
+                                      "-o", str(tmp_path / f"o_{name}.png")])
+        assert r.exit_code == 0, r.output
+        outs[name] = read_image(tmp_path / f"o_{name}.png").array
+    assert "lies off the middle of its image" in r.output and np.array_equal(outs["k"], outs["off"])
+    assert np.array_equal(clean_kernel(np.array([[1.0, 1, 1], [1, 0, 1], [1, 1, 1]]) / 8)[0], [[1.0]])  # a dot
+
+
+def test_a_jpeg_is_deblurred_at_its_quantisations_level(tmp_path, tiny_prior_dir, tiny_prior):
+    """From a photographer's trial: a blurred JPEG read as clean (0.50: its flat parts hold no
+    grain), and deblurring sharpened its blocks into ripples all over (19.8 dB from a 30.1 dB
+    input). A JPEG file's tables, or a decode's read from its blocks, set the least level."""
+    from PIL import Image
+
+    from restore.api import run
+    from restore.tasks.deblur import JPEG_FLOOR, JPEG_NOISE
+    from restore.tasks.dejpeg import jpeg_tables
+
+    yy, xx = np.mgrid[0:48, 0:56]  # smooth: its noise reads under the JPEG's level
+    img = np.stack([128 + 60 * np.sin(xx / 2.3 + c) * np.cos(yy / 3.1 - c) for c in range(3)], -1).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "b.jpg", quality=50)
+    dec = np.asarray(Image.open(tmp_path / "b.jpg"))
+    write_image(tmp_path / "dec.png", dec)
+    least = max(JPEG_FLOOR, JPEG_NOISE * jpeg_tables(50).level)
+    recs = {}
+    for name, extra in (("b.jpg", []), ("dec.png", []), ("dec.png", ["--jpeg-quality", "0"]),
+                        ("b.jpg", ["--sigma", "1"])):
+        r = CliRunner().invoke(main, ["deblur", str(tmp_path / name), "--kernel", "gaussian:1.0", "--steps", "1",
+                                      "--weights", str(tiny_prior_dir), "--json", "--overwrite",
+                                      "-o", str(tmp_path / "o.png"), *extra])
+        assert r.exit_code == 0, r.output
+        recs[(name, *extra)] = json.loads(r.output.strip().splitlines()[-1])
+    assert recs[("b.jpg",)]["tables"] == "file" and recs[("b.jpg",)]["sigma"] == pytest.approx(least * 255, abs=1e-3)
+    assert recs[("dec.png",)]["tables"].startswith("estimated quality")
+    assert recs[("dec.png",)]["sigma"] >= JPEG_FLOOR * 255 - 1e-3
+    assert "tables" not in recs[("dec.png", "--jpeg-quality", "0")]
+    assert recs[("dec.png", "--jpeg-quality", "0")]["sigma"] < JPEG_FLOOR * 255
+    assert recs[("b.jpg", "--sigma", "1")]["sigma"] == pytest.approx(least * 255, abs=1e-3)
+    r = CliRunner().invoke(main, ["deblur", str(tmp_path / "b.jpg"), "--kernel", "gaussian:1.0", "--steps", "1",
+                                  "--weights", str(tiny_prior_dir), "--sigma", "1", "--overwrite",
+                                  "-o", str(tmp_path / "o.png")])
+    assert "--sigma 1 is below the least noise a JPEG input is deblurred at" in r.output
+    # the API: a decoded JPEG's blocks are read from its pixels; a photo without them is as before
+    res = run(torch.from_numpy(dec.copy()).permute(2, 0, 1)[None].float() / 255, "deblur", kernel="gaussian:1.0",
+              prior=tiny_prior, steps=1)
+    assert res.sigma_y >= JPEG_FLOOR - 1e-9 and res.params["tables"].startswith("estimated quality")
+    res = run(torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(0)), "deblur", kernel="gaussian:1.0",
+              prior=tiny_prior, steps=1, sigma=0.5 / 255)
+    assert res.sigma_y == pytest.approx(0.5 / 255) and "tables" not in res.params

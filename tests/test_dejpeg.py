@@ -2,6 +2,7 @@
 the tables read from files, and the task end to end with the tiny prior."""
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -444,7 +445,11 @@ def test_json_reports_the_tables_used(tiny_prior_dir, tmp_path):
     assert r.exit_code == 0, r.output
     assert "no JPEG file" in r.stderr and "noise sigma" not in r.stderr
     rec, _ = run("sr", tmp_path / "h.jpg", "--scale", "2", "-o", tmp_path / "s.png")
-    assert rec["kernel"] == "box" and rec["tables"] == "file"
+    assert rec["kernel"] == "box" and rec["tables"] == "file" and rec["sigma_estimated"]
+    # a JPEG file's line says what its file made of the run (a trial: the kernel box was in --json alone)
+    r = CliRunner().invoke(main, ["sr", str(tmp_path / "h.jpg"), "--scale", "2", "--steps", "1", "--weights",
+                                  str(tiny_prior_dir), "-o", str(tmp_path / "s.png"), "--overwrite"])
+    assert "a JPEG file: its own tables' quantisation taken as noise sigma" in r.stderr and "kernel box" in r.stderr
     # a PNG of a JPEG: its blocks are read (the note says so), --jpeg-quality 0 says it is not one
     png = tmp_path / "s20.png"
     Image.open(_jpeg((_photo(48, 56) * 0.8).astype(np.uint8), tmp_path, "s20.jpg", quality=20)).save(png)
@@ -480,3 +485,33 @@ def test_an_image_under_8_px_takes_the_quality_given(tiny_prior):
         if min(h, w) < 8:
             with pytest.raises(InputError, match="under 8 px"):
                 run(to_tensor(dec), "dejpeg", steps=1, prior=tiny_prior)
+
+
+def test_a_photo_saved_again_at_a_higher_quality_loses_the_first_saves_blocks(tmp_path, tiny_prior_dir):
+    """From a trial: a photo saved at quality 30, then again at 90, was de-blocked with the
+    file's quality-90 tables (+0.11 dB, its blocks kept). Where the pixels show an earlier save's
+    blocks over RESAVED times as coarse, those are read (as for the same pixels without the
+    file), and the note says so; a JPEG saved once keeps its own tables."""
+    from PIL import Image
+
+    from restore.tasks.dejpeg import RESAVED, nearest_quality
+
+    yy, xx = np.mgrid[0:64, 0:80]
+    img = np.stack([128 + 70 * np.sin(xx / (2.1 + c) + yy / 5.3) for c in range(3)], -1).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "q30.jpg", quality=30)
+    Image.open(tmp_path / "q30.jpg").save(tmp_path / "again.jpg", quality=90)
+    assert nearest_quality(read_tables(tmp_path / "again.jpg")) == 90 and RESAVED > 1
+    recs, out = {}, {}
+    for name in ("q30.jpg", "again.jpg"):
+        r = CliRunner().invoke(main, ["dejpeg", str(tmp_path / name), "--steps", "1", "--weights", str(tiny_prior_dir),
+                                      "--json", "-o", str(tmp_path / f"{name}.png")])
+        assert r.exit_code == 0, r.output
+        recs[name] = json.loads(r.stdout.strip().splitlines()[-1])
+        r = CliRunner().invoke(main, ["dejpeg", str(tmp_path / name), "--steps", "1", "--weights", str(tiny_prior_dir),
+                                      "--overwrite", "-o", str(tmp_path / f"{name}.png")])
+        out[name] = r.output  # (--json leaves the notes out)
+    assert recs["q30.jpg"]["tables"] == "file"
+    assert recs["again.jpg"]["tables"] == ("estimated quality 30 (an earlier save's, under the file's own tables "
+                                           "of quality 90)")
+    assert "its pixels show the blocks of an earlier save at quality 30" in out["again.jpg"]
+    assert recs["again.jpg"]["sigma_max"] == pytest.approx(recs["q30.jpg"]["sigma_max"])

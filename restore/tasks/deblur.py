@@ -37,6 +37,7 @@ from ..errors import InputError
 from ..io import read_image, to_tensor
 from ..metrics import psnr
 from .base import SPEC_FORM, Case, Operator, Param, Task, from_np, np01, psnr_where
+from .dejpeg import JpegTables, check_tables, input_tables, jpeg_params, jpeg_tables, pixel_tables
 
 __all__ = ["Blur", "DeblurTask", "parse_kernel"]
 
@@ -56,6 +57,14 @@ MODEL_ERROR = 5 / 255
 #: and rounded to 8 bits (a scratch run, not kept), mean PSNR by the level assumed: 0: 13.30,
 #: 0.29 (8-bit rounding's std): 28.90, 0.5: 29.24, 1: 29.16, 2: 28.69 (blurred: 25.83)
 NOISE_FLOOR = 0.5 / 255
+
+
+#: A JPEG input (its file's tables, or a decode's read from its blocks): the least noise level it
+#: is deblurred at, ``max(JPEG_FLOOR, JPEG_NOISE x`` the tables' quantisation RMS ``)``, in [0,
+#: 1] units (the noise it shows reads low: its flat parts hold no grain). On validation crops
+#: (a scratch run) its blocks, deblurred at the 0.5 read, came out as ripples: 21-24 dB from a
+#: 31 dB input; see benchmarks/results/deblur_jpeg.md
+JPEG_FLOOR, JPEG_NOISE = 2 / 255, 0.25
 
 
 def default_model_error(kernel: Any, edges: str) -> float:
@@ -110,17 +119,24 @@ def motion_kernel(length: float, angle: float) -> np.ndarray:
 
 
 def parse_kernel(spec: Any) -> np.ndarray:
-    """A normalised 2-D kernel (float64, sum 1) from a spec string, a file or an array."""
+    """A normalised 2-D kernel (float64, sum 1) from a spec string, a file or an array (a file's
+    or an array's cleaned as :func:`clean_kernel` says)."""
+    return read_kernel(spec)[0]
+
+
+def read_kernel(spec: Any) -> tuple[np.ndarray, list[str]]:
+    """:func:`parse_kernel`'s kernel and what was done to a file's or an array's to make it one
+    (:func:`clean_kernel`), in words; a spec's is as its kind makes it."""
     if isinstance(spec, (np.ndarray, torch.Tensor)):
         k = np.asarray(spec.detach().cpu() if isinstance(spec, torch.Tensor) else spec, dtype=np.float64)
-        return _check_kernel(k, "kernel array")
+        return clean_kernel(_check_kernel(k, "kernel array"))
     spec = str(spec).strip()
     kind, colon, args = spec.partition(":")
     if colon and kind.strip().lower() in KINDS:  # "Gaussian: 1.6" is gaussian:1.6
         spec = f"{kind.strip().lower()}:{args.replace(' ', '')}"
     named = _named_kernel(spec)
     if named is not None:
-        return named.copy()
+        return named.copy(), []
     kind = spec.partition(":")[0]
     if kind in KINDS:  # a spec with bad numbers, never a file: "gaussian:99" is not looked for on the disk
         raise InputError(f"kernel '{spec}': bad numbers for {kind} (gaussian:STD[,SIZE] with STD 0.1-50, "
@@ -133,11 +149,80 @@ def parse_kernel(spec: Any) -> np.ndarray:
         a = a.mean(axis=2) if a.ndim == 3 else a
         if img.has_alpha and a.max() == a.min():  # drawn in the alpha channel alone (one colour, shaped by alpha)
             a = img.alpha.astype(np.float64)
-        return _check_kernel(a, str(path))
+        return clean_kernel(_check_kernel(a, str(path)))
     if not spec_form and (path.suffix or "/" in spec or "\\" in spec):
         raise InputError(f"kernel file '{spec}' not found")
     raise InputError(f"kernel '{spec}' is not understood: use gaussian:STD[,SIZE], motion:LENGTH,ANGLE, box:N, "
                      "levin:1..8, or an image file")
+
+
+#: a kernel image whose border pixels' median is over this share of its peak is dark on light (inverted)
+INVERTED_BORDER = 0.5
+#: a background along a kernel image's border, at most this share of its peak and making up over
+#: ``FLOOR_SHARE`` of its sum over the canvas, is a floor (noise, a grey level): taken as black
+FLOOR_PEAK, FLOOR_SHARE = 0.03, 0.1
+
+
+def clean_kernel(k: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """A kernel image or array (non-negative, sum 1) made into the kernel it stands for, and
+    what was done, in words (nothing for one that is one already):
+
+    - dark on a light background (its border's median over ``INVERTED_BORDER`` of its peak):
+      inverted;
+    - a floor over its canvas (the border's largest value at most ``FLOOR_PEAK`` of the peak,
+      the floor over the canvas over ``FLOOR_SHARE`` of the sum): that value taken as black;
+      a faint floor over a large canvas outweighed the kernel (101x101 at 2/255 on average:
+      the contrast came out inverted);
+    - a grey level all along its border (its least value at least half its largest, under half
+      the peak: a photographed point of light's black level): taken as black too;
+    - drawn off the middle of its image (the middle of its support and its centre of mass both
+      over a pixel from the image's centre pixel ``(h // 2, w // 2)``, the origin: centred
+      neither way kernels are, to a pixel, as Levin et al.'s): its origin moved to its centre of
+      mass. Drawn in a 64 x 64 image 18 px from its middle, a kernel shifted the result by as
+      much;
+    - zero rows and columns around it: cut off (its origin kept).
+
+    A kernel too small to have a border (under 3 px a side) is only centred and cut."""
+    notes = []
+    h, w = k.shape
+    if min(h, w) >= 3:
+        ring = np.concatenate([k[0], k[-1], k[1:-1, 0], k[1:-1, -1]])
+        bg = float(np.median(ring))
+        if bg > INVERTED_BORDER * k.max() and k.min() < 0.5 * bg:  # (a box fills its canvas: one colour)
+            k = k.max() - k  # (not all zero: its least value is under half its border's)
+            notes.append("the kernel image is dark on a light background: inverted (a kernel is light on black)")
+            ring = np.concatenate([k[0], k[-1], k[1:-1, 0], k[1:-1, -1]])
+        floor, peak = float(ring.max()), float(k.max())
+        share = float(np.minimum(k, floor).sum() / k.sum())
+        flat = 0 < floor < 0.5 * peak and ring.min() >= 0.5 * floor  # a grey level all round (a photographed PSF)
+        if (share > FLOOR_SHARE and floor <= FLOOR_PEAK * peak) or flat:
+            k = np.clip(k - floor, 0, None)
+            if share >= 0.01:
+                notes.append(f"the kernel image's background (up to {floor / peak:.1%} of its peak along its border, "
+                             f"{share:.0%} of its sum over the canvas) taken as black")
+    k = k / k.sum()
+    on = np.argwhere(k > 0)
+    (top, left), (bottom, right) = on.min(0), on.max(0)
+    yy, xx = np.indices(k.shape)
+    mass = tuple(int(math.floor(float((k * v).sum()) + 0.5)) for v in (yy, xx))  # the centre of mass, to a pixel
+    # the middle of its support, to a pixel, and how far its middle and its mass lie from the canvas's
+    cy, cx = (int(math.floor((a + b) / 2 + 0.5)) for a, b in ((top, bottom), (left, right)))
+    near = max(abs(cy - h // 2), abs(cx - w // 2)) <= 1 or max(abs(mass[0] - h // 2), abs(mass[1] - w // 2)) <= 1
+    if near:  # centred by its support or by its mass to a pixel (Levin et al.'s are off by one): kept,
+        my, mx = min(top, h - 1 - bottom), min(left, w - 1 - right)  # less the zero margins around it
+        return np.ascontiguousarray(k[my : h - my, mx : w - mx]), notes
+    # drawn elsewhere in its image: its centre of mass is its origin (the middle of its support moves
+    # with faint ends that 8 bits round away)
+    cy, cx = mass
+    ry, rx = max(cy - top, bottom - cy), max(cx - left, right - cx)
+    out = np.zeros((2 * ry + 1, 2 * rx + 1))
+    out[ry - (cy - top) : ry + (bottom - cy) + 1, rx - (cx - left) : rx + (right - cx) + 1] = \
+        k[top : bottom + 1, left : right + 1]
+    dy, dx = cy - h // 2, cx - w // 2
+    off = ", ".join(f"{abs(d)} px {word[d > 0]}" for d, word in ((dx, ("left", "right")), (dy, ("up", "down"))) if d)
+    notes.append(f"the kernel lies off the middle of its image ({off}): centred on it, so that the result is not "
+                 "shifted")
+    return out, notes
 
 
 #: warn when the kernel's larger side exceeds this share of the image's shorter side
@@ -428,7 +513,11 @@ class DeblurTask(Task):
     operator = Blur
     params = (
         Param("kernel", object, None, "gaussian:STD[,SIZE], motion:LENGTH,ANGLE, box:N, levin:1..8, or a kernel "
-                                      "image file (normalised).", required=True),
+                                      "image file (light on black: normalised, a dark-on-light one inverted, a "
+                                      "grey background taken as black, one drawn off its middle centred, each "
+                                      "said). The image is convolved with it (as scipy.ndimage.convolve; OpenCV's "
+                                      "filter2D correlates: turn such a kernel by 180 degrees); its origin is its "
+                                      "middle pixel, row and column size // 2 for an even size.", required=True),
         Param("sigma", float, None, "Noise std, 0-255 units (estimated and printed when omitted; at least 0.5: "
                                     "an 8-bit image holds its rounding's noise even when the blur added none).",
               range=(0, 255), unit=255.0),
@@ -441,6 +530,7 @@ class DeblurTask(Task):
                                           f"less. Default {MODEL_ERROR * 255:g} for a motion kernel with --edges "
                                           "taper (a path's length is rarely exact), 0 otherwise.",
               range=(0, 255), unit=255.0),
+        *jpeg_params("The blurred image"),
     )
     eval_params = (
         Param("kernel", str, "gaussian:1.6,25", "Blur kernel (as for `restore deblur`)."),
@@ -458,8 +548,43 @@ class DeblurTask(Task):
     baselines = {"skimage-wiener": _wiener, "skimage-rl": _richardson_lucy}
     given = "blurred"
 
+    def jpeg_level(self, x, p) -> float:
+        """The least noise level a JPEG input is deblurred at (0 when not a JPEG): ``JPEG_NOISE``
+        times its tables' quantisation RMS (:attr:`JpegTables.level`), at least ``JPEG_FLOOR``."""
+        t = p.get("tables")
+        if t is None and p.get("jpeg_quality"):
+            t = jpeg_tables(p["jpeg_quality"], 1 if x.shape[1] == 1 else 3)
+        return 0.0 if t is None else max(JPEG_FLOOR, JPEG_NOISE * t.level)
+
+    def estimates(self, p):
+        """The noise level left out, or whether the image is a decoded JPEG (neither tables nor
+        ``jpeg_quality`` given: read from its pixels by :meth:`check`): one image at a time."""
+        return super().estimates(p) or (p.get("tables") is None and p.get("jpeg_quality") is None)
+
+    def noise_level(self, x, p):
+        if p.get("sigma") is not None:  # given (a batch built at once only for the tables' sake: none read)
+            return p["sigma"], False
+        return super().noise_level(x, p)
+
+    def settled(self, p):
+        return {k: p[k] for k in ("tables", "jpeg_quality") if p.get(k) is not None}
+
+    def load(self, image, files, p, max_pixels):
+        p = dict(p)
+        if p.get("tables") is None and p.get("jpeg_quality") is None:
+            p["tables"] = input_tables(image)  # (CMYK: as an image without its file)
+        return p, None
+
+    def reported(self, p):
+        t = p.get("tables")
+        return {**p, **({"tables": t.source} if isinstance(t, JpegTables) else {})}
+
     def check(self, x, p):
         q = super().check(x, p)
+        check_tables(q.get("tables"))
+        if q.get("tables") is None and q.get("jpeg_quality") is None and x.shape[0] == 1:
+            t = pixel_tables(x)  # a decoded JPEG saved again as PNG: its blocks show
+            q.update({"jpeg_quality": 0} if t is None else {"tables": t})
         if q.get("model_error") is None:
             q["model_error"] = default_model_error(q["kernel"], q.get("edges", "taper"))
         q["kernel"] = parse_kernel(q["kernel"])
@@ -483,17 +608,26 @@ class DeblurTask(Task):
         return self.warnings(x, p)  # a kernel this wide: said in the same words
 
     def warnings(self, x, p):
+        sigma, level = p.get("sigma"), self.jpeg_level(x, p)
+        low = [f"--sigma {sigma * 255:.3g} is below the least noise a JPEG input is deblurred at ({level * 255:.3g}, "
+               "its quantisation): that is used instead"] if sigma is not None and sigma < level else []
         if p.get("kernel") is None:
-            return []
+            return low
         side = min(x.shape[-2:])
-        h, w = _support(parse_kernel(p["kernel"]))
+        k, notes = read_kernel(p["kernel"])  # what a file or an array needed to be a kernel
+        h, w = _support(k)
         if LARGE_KERNEL * side < max(h, w) <= side:  # (wider than the image: refused by check)
-            return [f"the kernel ({w}x{h}) spans more than {LARGE_KERNEL:.0%} of the image's "
-                    f"shorter side ({side} px): a blur this wide leaves little to recover, and the result may be "
-                    "worse than the input"]
-        return []
+            notes.append(f"the kernel ({w}x{h}) spans more than {LARGE_KERNEL:.0%} of the image's "
+                         f"shorter side ({side} px): a blur this wide leaves little to recover, and the result may "
+                         "be worse than the input")
+        return low + notes
 
     def estimated_note(self, params, sigma, to_try=None):
+        t = params.get("tables")
+        if t is not None:  # a JPEG: the least level its quantisation stands for, where the noise read is under it
+            src = "its file's tables" if t == "file" else t
+            return (f"noise sigma = {sigma * 255:.2f} (0-255 units): a JPEG ({src}), whose grain reads low and whose "
+                    "blocks the deblurring would sharpen into ripples under this level (--jpeg-quality 0: not a JPEG)")
         note = super().estimated_note(params, sigma)
         # the floor, where build() raised the level to it (a level read lower with a model error above it stays
         # as read: the two together are over the floor)
@@ -504,8 +638,10 @@ class DeblurTask(Task):
         sigma, estimated = self.noise_level(x, p)
         C, H, W = x.shape[1:]
         err = p.get("model_error") or 0.0  # check() fills in the default
-        if math.hypot(sigma, err) < NOISE_FLOOR:  # 0 inverts the kernel outright: ripples, NaN at its zeros
-            sigma = NOISE_FLOOR
+        # 0 inverts the kernel outright: ripples, NaN at its zeros; a JPEG's blocks, read as clean, rippled
+        least = max(NOISE_FLOOR, self.jpeg_level(x, p))
+        if math.hypot(sigma, err) < least:
+            sigma = math.sqrt(least**2 - err**2)
         if p.get("edges", "taper") == "periodic":
             return Blur(k, (C, H, W), sigma, model_error=err), x, estimated
         op = _Extended(k, (C, H, W), max(k.shape), sigma, model_error=err)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,6 +132,17 @@ def read_tables(path: str | Path) -> JpegTables | None:
     return JpegTables(tuple(qt[lay[3]] for lay in layers), (vmax // v1, hmax // h1))
 
 
+#: a JPEG file whose pixels show blocks over this many times as coarse (by the level) as its own
+#: tables': saved before at a lower quality (single saves read as their own, 1.0: 106 ImageNet photos)
+RESAVED = 1.5
+
+
+def nearest_quality(t: JpegTables) -> int:
+    """The Pillow / libjpeg quality whose luma table is nearest ``t``'s (in log steps)."""
+    lum = np.log(np.maximum(t.tables[0], 1))
+    return min(range(1, 101), key=lambda q: float(np.abs(np.log(standard_tables(q)[0]) - lum).mean()))
+
+
 def check_tables(t) -> JpegTables | None:
     """The ``tables`` parameter of dejpeg and sr as given: JpegTables or None, else a clear error."""
     if t is not None and not isinstance(t, JpegTables):
@@ -145,6 +157,40 @@ def file_tables(image) -> JpegTables | None:
         return None
     t = read_tables(image.path)
     return None if t is None else dataclasses.replace(t, orientation=image.meta.orientation)
+
+
+def input_tables(image) -> JpegTables | None:
+    """:func:`file_tables` for a task that takes a JPEG's quantisation as measurement noise (sr,
+    deblur): a JPEG layout it does not model (CMYK) is taken as an image without its file."""
+    try:
+        return file_tables(image)
+    except InputError:
+        return None
+
+
+def pixel_tables(x: torch.Tensor) -> JpegTables | None:
+    """The standard tables a decoded JPEG's pixels show (``x``: one image, ``(1, C, H, W)``;
+    :func:`estimate_jpeg`), source "estimated quality N"; None where no JPEG's blocks show (a
+    turned decode's transposed tables have the same level)."""
+    found = estimate_jpeg(x)
+    if found is None:
+        return None
+    t = jpeg_tables(found[0], 1 if x.shape[1] == 1 else 3)
+    return JpegTables(t.tables, t.chroma, "estimated " + t.source)
+
+
+def jpeg_params(what: str) -> tuple[Param, Param]:
+    """The ``jpeg_quality`` and ``tables`` parameters of a task whose input, ``what``, may be a
+    decoded JPEG whose quantisation counts as measurement noise."""
+    return (
+        Param("jpeg_quality", int, None, f"{what} was saved as JPEG at this quality (Pillow / libjpeg tables): its "
+                                         "quantisation error is taken as measurement noise. Omitted, a JPEG input's "
+                                         "own tables are read from the file, and another image's are estimated from "
+                                         "its 8x8 blocks where it shows them (a JPEG saved again as PNG, cropped or "
+                                         "not); given, it replaces them; 0: not a JPEG.", range=(0, 100)),
+        Param("tables", object, None, "JpegTables of a JPEG input (restore.tasks.dejpeg.read_tables); read from "
+                                      "the file on the command line.", cli=False),
+    )
 
 
 # -- the transforms -------------------------------------------------------------------------------
@@ -623,9 +669,11 @@ class DejpegTask(Task):
     params = (
         Param("tables", object, None, "JpegTables of the file (restore.tasks.dejpeg.read_tables); from the "
                                       "file on the command line.", cli=False),
-        Param("quality", int, None, "JPEG quality (Pillow / libjpeg standard tables) of an image given without "
-                                    "its file (estimated from the image when omitted; ignored for a JPEG file, "
-                                    "whose own tables are read).", range=(1, 100), flag="--jpeg-quality"),
+        Param("quality", int, None, "JPEG quality (Pillow / libjpeg standard tables) the image was saved at "
+                                    "(omitted: a JPEG file's own tables are read, or the blocks of an earlier, "
+                                    "coarser save they show; another image's quality is estimated from its "
+                                    "blocks); given, it replaces a file's tables.", range=(1, 100),
+              flag="--jpeg-quality"),
         Param("chroma", str, None, "Chroma subsampling assumed without the file (default 4:2:0, Pillow's; a JPEG "
                                    "file's own is read).",
               choices=("4:2:0", "4:2:2", "4:4:4")),
@@ -696,7 +744,22 @@ class DejpegTask(Task):
             raise InputError(f"JPEG tables for {len(t.tables)} component(s) but the image has {x.shape[1]} channel(s)")
         if t is None and x.shape[0] == 1:
             out["tables"] = self.tables_for(x, out)
+        elif t is not None and t.source == "file" and x.shape[0] == 1:
+            out["tables"] = self.earlier_save(x, out, t)
         return out
+
+    def earlier_save(self, x: torch.Tensor, p: dict, t: JpegTables) -> JpegTables:
+        """A JPEG file's tables ``t``, or, where its pixels show the blocks of an earlier save
+        over ``RESAVED`` times as coarse (a photo saved again at a higher quality: its tables are
+        the finer save's, and its blocks were left as they were, +0.1 dB), the tables read from
+        them, their source saying so (+0.4-0.6 dB on validation crops saved at 20-60, then at
+        75-95; benchmarks/results/dejpeg.md)."""
+        found = estimate_jpeg(x)
+        if found is None or jpeg_tables(found[0]).level <= RESAVED * t.level:
+            return t
+        e = self.tables_for(x, {**p, "tables": None, "quality": None})
+        return dataclasses.replace(e, source=f"{e.source} (an earlier save's, under the file's own tables of "
+                                             f"quality {nearest_quality(t)})")
 
     def estimates(self, p):
         """Without a file's tables each image's grid (and quality, unless given) is read from
@@ -715,6 +778,11 @@ class DejpegTask(Task):
 
     def estimated_note(self, params, sigma, to_try=None):
         t = params.get("tables", "estimated quality")
+        m = re.fullmatch(r"estimated quality (\d+) \(an earlier save's, under the file's own tables of quality (\d+)\)",
+                         t)
+        if m:
+            return (f"the file's own tables are quality {m[2]}'s, but its pixels show the blocks of an earlier save at "
+                    f"quality {m[1]}: those are removed (--jpeg-quality sets the quality)")
         if t == self.NONE_FOUND:
             return ("no JPEG file, and no JPEG's 8x8 blocks found in the image: left as it is (--jpeg-quality "
                     "gives the quality it was saved at)")
@@ -739,19 +807,16 @@ class DejpegTask(Task):
 
     def load(self, image, files, p, max_pixels):
         p = dict(p)
-        if p.get("tables") is None:
+        if p.get("tables") is None and p.get("quality") is None:  # (a quality given replaces a file's tables)
             p["tables"] = file_tables(image)
         return p, None
 
     def warnings(self, x, p):
         t = p.get("tables")
-        if not (isinstance(t, JpegTables) and t.source == "file"):
+        if not (isinstance(t, JpegTables) and t.source == "file") or p.get("chroma") is None:
             return []
-        unused = [f"--jpeg-quality {p['quality']}"] if p.get("quality") is not None else []
-        unused += [f"--chroma {p['chroma']}"] if p.get("chroma") is not None else []
-        return [f"{' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used: a JPEG file's own "
-                "quantisation tables and chroma subsampling are read (the options are for images given without "
-                "their file)"] if unused else []
+        return [f"--chroma {p['chroma']} is not used: a JPEG file's own chroma subsampling is read (--jpeg-quality "
+                "sets aside the file's tables, --chroma with it)"]
 
     # -- evaluation --------------------------------------------------------------------------
     def degrade(self, name, img, index, quality=10, subsampling=None, **_):

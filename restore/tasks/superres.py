@@ -17,6 +17,7 @@ import torch
 
 from ..errors import InputError
 from .base import Case, Operator, Param, Task, from_np
+from .dejpeg import check_tables, input_tables, jpeg_params, jpeg_tables, pixel_tables
 
 __all__ = ["KERNELS", "SCALES", "SuperResolve", "SuperResolveTask", "resize_matrix"]
 
@@ -194,14 +195,7 @@ class SuperResolveTask(Task):
                                    "benchmarks' convention; for a JPEG, a photo of unknown origin, "
                                    f"{JPEG_KERNEL}, measured: benchmarks/results/dejpeg.md).", choices=KERNELS),
         Param("sigma", float, 0.0, "Noise std of the low-resolution image, 0-255 units.", range=(0, 255), unit=255.0),
-        Param("jpeg_quality", int, None, "The low-resolution image was saved as JPEG at this quality (Pillow / "
-                                         "libjpeg tables): its quantisation error is taken as measurement noise. "
-                                         "Omitted, a JPEG input's own tables are read from the file, and another "
-                                         "image's are estimated from its 8x8 blocks where it shows them (a JPEG "
-                                         "saved again as PNG, cropped or not); given, it replaces them; 0: not a "
-                                         "JPEG.", range=(0, 100)),
-        Param("tables", object, None, "JpegTables of a JPEG input (restore.tasks.dejpeg.read_tables); read from "
-                                      "the file on the command line.", cli=False),
+        *jpeg_params("The low-resolution image"),
     )
     eval_params = (Param("scale", int, 4, "Upscaling factor.", choices=SCALES),)
     # dpir's extrapolation (momentum 0.5) adds +0.04-0.05 dB PSNR-Y on x4
@@ -235,8 +229,6 @@ class SuperResolveTask(Task):
     def jpeg_level(self, x, p) -> float:
         """The measurement noise a JPEG input's quantisation stands for (0 when not a JPEG):
         ``JPEG_NOISE`` times the tables' quantisation RMS (:attr:`JpegTables.level`)."""
-        from .dejpeg import jpeg_tables
-
         t = p.get("tables")
         if t is None and p.get("jpeg_quality"):
             t = jpeg_tables(p["jpeg_quality"], 1 if x.shape[1] == 1 else 3)
@@ -251,23 +243,22 @@ class SuperResolveTask(Task):
         """Also settles whether a single image is a decoded JPEG (no tables nor
         ``jpeg_quality`` given): its tables estimated from its 8x8 blocks
         (:func:`restore.tasks.dejpeg.estimate_jpeg`), else ``jpeg_quality`` 0 (not a JPEG)."""
-        from .dejpeg import JpegTables, check_tables, estimate_jpeg, jpeg_tables
-
         out = super().check(x, p)
         check_tables(out.get("tables"))
         if self.estimates(out) and x.shape[0] == 1:
-            found = estimate_jpeg(x)  # (a turned decode's transposed tables have the same noise level)
-            if found is None:
-                out["jpeg_quality"] = 0
-            else:
-                t = jpeg_tables(found[0], 1 if x.shape[1] == 1 else 3)
-                out["tables"] = JpegTables(t.tables, t.chroma, "estimated " + t.source)
+            t = pixel_tables(x)
+            out.update({"jpeg_quality": 0} if t is None else {"tables": t})
         return out
 
     def settled(self, p):
         return {k: p[k] for k in ("tables", "jpeg_quality") if p.get(k) is not None}
 
     def estimated_note(self, params, sigma, to_try=None):
+        if params.get("tables") == "file":  # (not estimated, but not given either: said, as the kernel it chose)
+            return (f"a JPEG file: its own tables' quantisation taken as noise sigma {sigma * 255:.2f} of 255, and the "
+                    f"kernel {params.get('kernel', JPEG_KERNEL)}" + (" (a photo of unknown origin; --kernel bicubic "
+                    "for a benchmark's)" if params.get("kernel", JPEG_KERNEL) == JPEG_KERNEL else "")
+                    + "; --jpeg-quality 0: not a JPEG")
         return (f"{params.get('tables', 'estimated quality')}: no JPEG file, but the image shows a JPEG's 8x8 blocks; "
                 f"their quantisation taken as noise sigma {sigma * 255:.2f} of 255 (--jpeg-quality 0: not a JPEG)")
 
@@ -282,14 +273,11 @@ class SuperResolveTask(Task):
         return JPEG_KERNEL if (p.get("tables") is not None or p.get("jpeg_quality")) else "bicubic"
 
     def load(self, image, files, p, max_pixels):
-        from .dejpeg import file_tables
-
         p = dict(p)
         if p.get("tables") is None and p.get("jpeg_quality") is None:
-            try:
-                p["tables"] = file_tables(image)
-            except InputError:  # a JPEG layout the quantisation model does not know (CMYK): as a PNG,
-                p["tables"] = None  # bicubic and no quantisation noise (--jpeg-quality tells one)
+            # (a JPEG layout the quantisation model does not know, CMYK: as a PNG, bicubic and no quantisation
+            # noise; --jpeg-quality tells one)
+            p["tables"] = input_tables(image)
         return p, None
 
     def warnings(self, x, p):
@@ -304,8 +292,8 @@ class SuperResolveTask(Task):
         s = p["scale"]
         sigma = max(p.get("sigma") or 0.0, self.jpeg_level(x, p))
         t = p.get("tables")
-        return SuperResolve((C, H * s, W * s), s, self.kernel(p), sigma), x, bool(
-            t is not None and t.source.startswith("estimated"))
+        return SuperResolve((C, H * s, W * s), s, self.kernel(p), sigma), x, bool(  # a file's: not given either
+            t is not None and (t.source.startswith("estimated") or t.source == "file"))
 
     def view(self, a, b, p):
         """PSNR / SSIM on the Y channel (BT.601) with ``scale`` pixels cropped from each border."""

@@ -1,0 +1,69 @@
+"""dejpeg on photos saved twice (at Q1, then again at a higher Q2): the file's own tables
+(the second save's) against the tables read from the pixels (the first save's blocks), on
+centre crops (256 x 256) of BSDS training photos (every STEP-th from the 8th); single saves
+(Q2 none) as the control. PSNR of the decode, of ``restore.dejpeg(tables=file's)`` and of
+``restore.dejpeg`` on the pixels alone, and the ratio of the pixels' tables' level to the file's.
+
+    python benchmarks/dejpeg_resaved.py --step 23 --images 6
+
+Results: benchmarks/results/dejpeg.md (photos saved twice).
+"""
+
+import argparse
+import glob
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+import restore
+from restore.metrics import psnr
+from restore.tasks.dejpeg import estimate_jpeg, jpeg_tables, read_tables
+
+PAIRS = ((30, 90), (50, 95), (20, 75), (60, 90), (30, None), (90, None))
+
+
+def as_t(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float() / 255
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="../shared/data/train/bsds")
+    ap.add_argument("--step", type=int, default=23)
+    ap.add_argument("--images", type=int, default=6)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    res: dict = {}
+    for f in sorted(glob.glob(f"{a.data}/*"))[7 :: a.step][: a.images]:
+        img = np.asarray(Image.open(f).convert("RGB"))
+        H, W = img.shape[:2]
+        img = img[(H - 256) // 2 : (H - 256) // 2 + 256, (W - 256) // 2 : (W - 256) // 2 + 256]
+        for q1, q2 in PAIRS:
+            buf = io.BytesIO()
+            Image.fromarray(img).save(buf, "JPEG", quality=q1)
+            buf.seek(0)
+            dec = np.asarray(Image.open(buf).convert("RGB"))
+            if q2:
+                buf = io.BytesIO()
+                Image.fromarray(dec).save(buf, "JPEG", quality=q2)
+                buf.seek(0)
+                dec = np.asarray(Image.open(buf).convert("RGB"))
+            buf.seek(0)
+            tf = read_tables(buf)
+            e = estimate_jpeg(as_t(dec))
+            ratio = jpeg_tables(e[0]).level / tf.level if e else 0.0
+            r = [psnr(as_t(o), as_t(img)) for o in (dec, restore.dejpeg(dec, tables=tf), restore.dejpeg(dec))]
+            res.setdefault((q1, q2), []).append(r)
+            print(f.split("/")[-1], q1, q2, "read", e and e[0], f"ratio {ratio:.2f}", " ".join(f"{v:.2f}" for v in r),
+                  flush=True)
+    print("\n| saved at | then at | decode | file's tables | read from the pixels |\n|---|---|---|---|---|")
+    for (q1, q2), v in res.items():
+        m = np.mean(v, 0)
+        print(f"| {q1} | {q2 or '-'} | {m[0]:.2f} | {m[1]:.2f} | {m[2]:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
