@@ -272,14 +272,20 @@ def made_otherwise(job: Job, made: dict[Path, dict | None], unknown: bool = Fals
             f"Pass --overwrite to redo {'them' if n > 1 else 'it'}, or choose another -o")
 
 
+def one_line(msg: str) -> str:
+    """A message for the terminal on one line: a file name's line breaks written as ``\\n``
+    (a name holding one split its failure over two lines)."""
+    return msg.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _err(msg: str) -> None:
-    click.echo(f"error: {msg}", err=True)
+    click.echo(f"error: {one_line(msg)}", err=True)
 
 
 def _note(o: dict, msg: str) -> None:
     """A note on stderr (what the run left out or chose), unless ``-q``."""
     if not o.get("quiet"):
-        click.echo(f"note: {msg}", err=True)
+        click.echo(f"note: {one_line(msg)}", err=True)
 
 
 def _glob_match(rel: Path, pattern: str) -> bool:
@@ -302,6 +308,10 @@ def _list_images(root: Path, recursive: bool, pattern: str | None, o: dict | Non
     if dangling:  # not in silence: a photo the user meant may be behind it
         they = "they point" if len(dangling) > 1 else "it points"
         _note(o, f"{root}: {some(dangling, 'broken link')} left out (what {they} to is missing)")
+    special = [p for p in entries if p.exists() and not p.is_file() and not p.is_dir()
+               and (not pattern or _glob_match(p.relative_to(root), pattern))]
+    if special:  # not in silence either
+        _note(o, f"{root}: {some(special, 'special file')} left out (a pipe, a socket or a device: no image file)")
     if pattern:  # case-blind, as the plain scan's extensions are ('*.jpg' takes UPPER.JPG)
         files = [p for p in files if _glob_match(p.relative_to(root), pattern)]
     else:
@@ -392,6 +402,8 @@ def plan(job: Job) -> tuple[list[Item], bool]:
             o["output"] = STDIO
     if not src.exists():
         raise InputError(f"{src}: no such file or directory")
+    if not src.is_file() and not src.is_dir():  # it went on as a folder: a traceback ("Not a directory")
+        raise InputError(f"{src}: not an image file nor a folder (a pipe, a socket or a device)")
     if src.is_file():
         for name, f in job.files.items():
             if f is not None and not f.exists():
@@ -399,7 +411,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
             if f is not None and f.is_dir():
                 raise UsageError(f"{f}: is a folder but the image is a single file")
         out = o.get("output") or beside(src, job.task, _ext(o))
-        if out != STDIO and (out.is_dir() or o.get("_output_folder")):
+        if out != STDIO and (_is_dir(out) or o.get("_output_folder")):
             out = out / beside(src, job.task, _ext(o)).name
         elif o.get("format") and o.get("output") is not None:  # -o names the type: --format must agree
             want = {"jpg": (".jpg", ".jpeg"), "tif": (".tif", ".tiff")}.get(o["format"], ("." + o["format"],))
@@ -450,6 +462,14 @@ def plan(job: Job) -> tuple[list[Item], bool]:
         raise InputError(f"{src}: no images found" + (" (try --recursive)" if not o.get("recursive") else ""))
     _check_distinct_outputs(items)
     return _checked_before_work(items, o), True
+
+
+def _is_dir(p: Path) -> bool:
+    """``p.is_dir()``, False for a name the file system refuses (too long: check_output_path says so)."""
+    try:
+        return p.is_dir()
+    except OSError:
+        return False
 
 
 def _checked_before_work(items: list[Item], o: dict) -> list[Item]:

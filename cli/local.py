@@ -27,7 +27,9 @@ if TYPE_CHECKING:  # torch and numpy load lazily: `restore --help` stays fast
 
 
 def _claim_path(out: Path) -> Path:
-    return out.with_name(f".{out.name}.claim")
+    from restore.io import hidden_name
+
+    return out.with_name(hidden_name(out.name, ".claim", room=16))  # (room for its temp file's ".PID.tmp")
 
 
 #: the run a Ray worker's claims belong to (``run=TOKEN`` after host, pid and start time): the driver
@@ -49,13 +51,15 @@ def _claim(out: Path) -> bool:
     (host, pid and the process's start time inside), created whole and atomically (hard link of
     a written temp file). False when another live run holds it; a claim left by a process that
     is gone (same host: pid dead, or this process's own pid, or the pid now another process's;
-    another host's after 6 h) is taken over."""
+    another host's after 6 h) is taken over. Raises the OSError where the folder takes no
+    file at all (full, out of inodes: it was counted as another run's, and the run exited 0)."""
     c = _claim_path(out)
     tmp = c.with_name(f"{c.name}.{os.getpid()}.tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError:  # the write will say why
         return True
+    err = None
     for _ in range(3):
         try:
             tmp.write_text(f"{socket.gethostname()} {os.getpid()} {_started(os.getpid()) or ''}".rstrip()
@@ -66,11 +70,15 @@ def _claim(out: Path) -> bool:
             if not _stale(c):
                 return False
             c.unlink(missing_ok=True)
-        except OSError:  # a folder we cannot write to (the write will say so), a temp swept away: again
+            err = None
+        except OSError as e:  # a folder we cannot write to (the write will say so), a temp swept away: again
             if not out.parent.exists() or not os.access(out.parent, os.W_OK):
                 return True
+            err = e
         finally:
             tmp.unlink(missing_ok=True)
+    if err is not None:  # no claim could be written at all: said as the image's failure
+        raise err
     return False
 
 
@@ -206,7 +214,12 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
     try:
         for it in items:
             if claims:
-                if not _claim(it.out):
+                try:
+                    claimed = _claim(it.out)
+                except OSError as e:  # the output's folder takes no file (full): this image fails, said why
+                    report(it, None, f"{it.src}: {it.out}: cannot write ({e.strerror or e})")
+                    continue
+                if not claimed:
                     skip(it, "another run is writing it")
                     continue
                 if it.out.exists() and not it.redo:  # written by another run meanwhile

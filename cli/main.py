@@ -207,6 +207,8 @@ def task_command(name: str) -> click.Command:
 
         params = {q.name: q.from_cli(kw.pop(q.name)) for q in cli_params}
         raw = kw.get("output")  # "out/" names a folder, made if missing (Path() drops the slash)
+        if raw is not None and not raw.strip():  # Path("") is ".": the outputs went into the working folder
+            raise click.UsageError("-o is empty: give an output file or folder, or leave -o out")
         kw["output"] = None if raw is None else Path(raw)
         kw["_output_folder"] = raw is not None and raw != "-" and raw.endswith(("/", os.sep))
         if kw.get("sigma_max") is not None:

@@ -20,7 +20,8 @@ from restore.samplers import check_samples
 from restore.tasks import get_task
 
 from .groups import use_threads
-from .jobs import STDIO, Item, Job, _err, companions, inputs_changed, made_otherwise, plan, recorded, shown, some
+from .jobs import (STDIO, Item, Job, _err, companions, inputs_changed, made_otherwise, one_line, plan, recorded,
+                   shown, some)
 from .local import grown_note, result_line
 
 __all__ = ["ENGINES", "STDIO", "Item", "Job", "run_job"]
@@ -203,7 +204,8 @@ def run_job(job: Job) -> int:
     todo = []
     broken = []  # existing outputs that are not whole images (cut short outside restore): reported, kept
     for it in items:
-        if it.out != STDIO and it.out.exists() and not o["overwrite"]:
+        # (a link to nothing, or a loop, as -o is there too: the write refused it after the work)
+        if it.out != STDIO and (it.out.exists() or (not folder and it.out.is_symlink())) and not o["overwrite"]:
             if not folder:
                 msg = f"{it.out}: exists (pass --overwrite to replace it)"
                 if o["as_json"]:  # a record for this failure too, as for every other
@@ -270,7 +272,7 @@ def run_job(job: Job) -> int:
             if note and not folder:
                 click.echo(f"note: {note}", err=True)
             elif note:
-                bar.write(f"note: {shown(str(it.src), o)}: {note}", file=sys.stderr)
+                bar.write(one_line(f"note: {shown(str(it.src), o)}: {note}"), file=sys.stderr)
         else:
             msg = shown(msg, o)
             counts["failed"] += 1
@@ -279,14 +281,14 @@ def run_job(job: Job) -> int:
                 click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), "status": "failed",
                                        "error": msg}), err=to_err)
             if folder:
-                bar.write(f"failed: {msg}", file=sys.stderr)
+                bar.write(one_line(f"failed: {msg}"), file=sys.stderr)
             elif not o["as_json"]:
                 _err(msg)
         if bar is not None:
             bar.update(1)
 
     def warn(line: str) -> None:  # above the progress bar
-        line = shown(line, o)
+        line = one_line(shown(line, o))
         if bar is not None:
             bar.write(line, file=sys.stderr)
         else:

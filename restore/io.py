@@ -571,13 +571,37 @@ def _cv2_quiet():
             cvlog.setLogLevel(old)
 
 
+#: the longest file name (bytes) the file systems restore writes to take (Linux's NAME_MAX; NTFS, APFS alike)
+NAME_MAX = 255
+
+
+def hidden_name(name: str, tail: str, room: int = 0) -> str:
+    """``.NAME`` + ``tail``, the name of a hidden file kept beside ``name`` (a temp file, a
+    claim), shortened where it and ``room`` more bytes would not fit in :data:`NAME_MAX`: the
+    name cut and ``~`` and 8 hex digits of its SHA-1 put in, so that two long names keep apart
+    (a 240-byte photo's claim temp file was too long, and the folder run crashed)."""
+    full = f".{name}{tail}"
+    if len(full.encode()) + room <= NAME_MAX:
+        return full
+    import hashlib
+
+    mark = "~" + hashlib.sha1(name.encode()).hexdigest()[:8]
+    keep = NAME_MAX - room - len(f".{mark}{tail}".encode())
+    cut = name.encode()[: max(keep, 0)].decode("utf-8", "ignore")  # (not inside a character)
+    return f".{cut}{mark}{tail}"
+
+
 def check_output_path(path: str | os.PathLike) -> None:
-    """Raise :class:`InputError` now if ``path`` has an extension that cannot be written
-    (checked before any work, not after it)."""
+    """Raise :class:`InputError` now if ``path`` has an extension that cannot be written or a
+    name longer than the file system takes (checked before any work, not after it)."""
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in _WRITE_EXTS:
         raise InputError(f"{p}: cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
+    n = len(p.name.encode())
+    if n > NAME_MAX:
+        raise InputError(f"{p.name[:24]}...{p.suffix}: a file name of {n} bytes, over the {NAME_MAX} a file system "
+                         "takes (-o names the output)")
 
 
 def check_writable(folder: str | os.PathLike) -> None:
@@ -1288,7 +1312,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
         raise InputError(f"{p}: {e}") from None
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix="." + p.name + ".", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=hidden_name(p.name, ".", room=12), suffix=".tmp")
     except OSError as e:  # a read-only or full folder: the output's own error, not an internal one
         raise InputError(f"{p}: cannot write ({e.strerror or _first_line(e)})") from None
     try:

@@ -663,3 +663,62 @@ def test_warnings_name_what_was_given(tmp_path, run):
     r = run("inpaint", tmp_path / "clear.png", "--mask", "alpha", "--steps", "1", "-o", tmp_path / "c.png",
             quiet=False)
     assert r.exit_code == 0 and "the transparent pixels mark 99 % of the image" in r.output and "white" not in r.output
+
+
+def test_file_system_edges_from_a_trial(tmp_path, folder, run, monkeypatch):
+    """A trial of the file system's edges: a 240-byte photo name crashed its folder run (the
+    claim's temp file name was too long) and a longer one's default output a single run; a full
+    disk was counted as another run's claims (exit 0, nothing written); a FIFO or /dev/null was
+    taken for a folder (a traceback); a link to nothing as -o was refused after the work; -o ""
+    wrote into the working folder; a name with a line break split its failure over two lines."""
+    import errno
+
+    from restore.io import NAME_MAX, hidden_name
+
+    a = (np.random.default_rng(0).random((20, 24, 3)) * 255).astype(np.uint8)
+    # long names: hidden temp and claim names fit, and keep apart
+    for name in ("a.png", "L" * 236 + ".png", "é" * 120 + ".png"):
+        for tail, room in ((".claim", 16), (".", 12)):
+            h = hidden_name(name, tail, room)
+            assert len(h.encode()) + room <= NAME_MAX and h.startswith(".") and h.endswith(tail)
+            assert (h == f".{name}{tail}") == (len(name.encode()) + len(tail) + 1 + room <= NAME_MAX)
+    assert hidden_name("L" * 240 + "1.png", ".claim", 16) != hidden_name("L" * 240 + "2.png", ".claim", 16)
+    d = tmp_path / "long"
+    d.mkdir()
+    for n in ("ok.png", "L" * 236 + ".png"):
+        write_image(d / n, a)
+    r = run("denoise", d, "-o", tmp_path / "long_out", "--sigma", "5", "--steps", "1")
+    assert r.exit_code == 0 and sorted(p.name for p in (tmp_path / "long_out").iterdir()) == sorted(
+        p.name for p in d.iterdir())
+    write_image(tmp_path / ("M" * 247 + ".png"), a)
+    r = run("denoise", tmp_path / ("M" * 247 + ".png"), "--sigma", "5", "--steps", "1")
+    assert r.exit_code == 2 and "a file name of 259 bytes, over the 255" in r.output
+    # a folder that takes no file: each image fails, said why, and the run says so by its exit
+    import cli.local as local
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(local.os, "link", full)
+    r = run("denoise", folder, "-o", tmp_path / "full", "--sigma", "5", "--steps", "1")
+    assert r.exit_code == 1 and "cannot write (No space left on device)" in r.output and "another run" not in r.output
+    monkeypatch.undo()
+    # not a file nor a folder
+    fifo = tmp_path / "ff.png"
+    os.mkfifo(fifo)
+    r = run("denoise", fifo, "--sigma", "5")
+    assert r.exit_code == 1 and "not an image file nor a folder" in r.output
+    (folder / "pipe.png").symlink_to(fifo)
+    r = run("denoise", folder, "-o", tmp_path / "o2", "--sigma", "5", "--steps", "1", quiet=False)
+    assert r.exit_code == 0 and "pipe.png left out (a pipe, a socket or a device" in r.output
+    (folder / "pipe.png").unlink()
+    # -o a link to nothing: refused before the work, as an existing output is
+    (tmp_path / "dang.png").symlink_to(tmp_path / "nowhere" / "x.png")
+    r = run("denoise", folder / "im0.png", "-o", tmp_path / "dang.png", "--sigma", "5")
+    assert r.exit_code == 1 and "dang.png: exists (pass --overwrite to replace it)" in r.output
+    r = run("denoise", folder / "im0.png", "-o", "", "--sigma", "5")
+    assert r.exit_code == 2 and "-o is empty" in r.output
+    # a line break in a name: one line
+    (folder / "bad\nname.png").write_text("hi")
+    r = run("denoise", folder, "-o", tmp_path / "o3", "--sigma", "5", "--steps", "1", quiet=False)
+    assert r.exit_code == 1 and "failed: " + str(folder) + "/bad\\nname.png: not an image file" in r.output
