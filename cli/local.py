@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from restore.errors import InputError, RestoreError
+from restore.paths import DEFAULT_PRIOR
 from restore.tasks import get_task
 
 from .jobs import STDIO, Item, Job, companions, note, shown
@@ -464,7 +465,8 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         write_image(it.out, out_arr, overwrite=o["overwrite"] or it.redo, quality=o.get("out_quality"),
                     meta=out_meta(ld, out_arr), note=note(job, it))
     rec = {
-        "input": str(it.src), "output": str(it.out), "task": job.task, "sampler": res.sampler,
+        "input": str(it.src), "output": str(it.out), "task": job.task, "prior": str(o.get("weights") or DEFAULT_PRIOR),
+        "sampler": res.sampler,
         "steps": res.steps, "seed": o["seed"], "seconds": round(seconds, 3),
         "sigma": round(sigma_y * 255, 3), "sigma_estimated": res.sigma_estimated,
         "sigma_max": None if res.sigma_start is None else round(res.sigma_start * 255, 3),

@@ -233,6 +233,10 @@ def run(
     if max(oh, ow) > MAX_SIDE:
         raise InputError(f"the output would be {ow}x{oh}; sides over {MAX_SIDE} pixels are not supported")
     pri = get_prior(prior, dev)
+    cin = getattr(pri.net, "in_channels", C)
+    if C != cin and not (C == 1 and cin == 3):  # (a grey image runs through a colour prior as grey RGB)
+        raise InputError(f"the prior takes {'grey (1-channel)' if cin == 1 else f'{cin}-channel'} images, and the "
+                         f"image has {C} channels" + (": make it grey first" if cin == 1 else ""))
     if generator is not None and seed is not None:  # which one draws the noise would be a silent choice
         raise InputError("give seed or generator, not both")
     reported = seed if seed is not None else (0 if generator is None else None)  # the result's seed (default 0)

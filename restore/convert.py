@@ -51,9 +51,19 @@ def _read_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise WeightsError(f"{path}: no such file")
     with open(path, "rb") as f:
-        head = f.read(4)
+        head = f.read(9)
+    # safetensors: an 8-byte little-endian header length, then the JSON header (read as such, whatever
+    # its first byte: one whose length began with 0x80 passed for a pickle, the others were refused)
+    if len(head) == 9 and head[8:9] == b"{" and 2 <= int.from_bytes(head[:8], "little") <= path.stat().st_size:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return _nested(load_file(str(path)), path)
+        except (SafetensorError, OSError, ValueError) as e:
+            raise WeightsError(f"{path}: not a readable safetensors file ({_first(e)})") from None
     if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):  # torch.save: a zip, or a pickle (protocol 2+)
-        raise WeightsError(f"{path}: not a PyTorch checkpoint (neither a torch.save zip nor a pickle)")
+        raise WeightsError(f"{path}: not a PyTorch checkpoint (neither a torch.save zip nor a pickle, nor safetensors)")
     try:
         with caught_warnings():  # torch's remark on plain (non-zip) pickles
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
@@ -70,12 +80,36 @@ def _read_checkpoint(path: Path) -> dict:
         if isinstance(e, KeyError) or len(msg) < 8:  # pickle's bare opcode ("101"): the file is no pickle at all
             msg = "neither a torch.save zip nor a pickle"
         raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({msg})") from None
-    for key in ("state_dict", "model", "ema"):  # training checkpoints that nest the weights
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict) and not isinstance(obj.get(key), torch.Tensor):
-            obj = obj[key]
-            break
+    return _nested(obj, path)
+
+
+def _first(e: BaseException) -> str:
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+#: the entries training checkpoints nest their weights under, the one sampled with first (a
+#: checkpoint with a model and its EMA was converted from the model, in silence)
+NESTED = ("ema", "state_dict", "model")
+
+
+def _nested(obj, path: Path) -> dict:
+    """The state dict in a checkpoint's object: itself, or the first of :data:`NESTED` it holds
+    (said where it holds another); a DataParallel's ``module.`` prefix taken off every name."""
+    import warnings
+
+    import torch
+
+    if isinstance(obj, dict):
+        held = [k for k in NESTED if isinstance(obj.get(k), dict)]
+        if held:
+            if len(held) > 1:
+                warnings.warn(f"{path}: the weights are its '{held[0]}' entry (it also holds "
+                              f"{', '.join(repr(k) for k in held[1:])})", UserWarning, stacklevel=3)
+            obj = obj[held[0]]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise WeightsError(f"{path}: expected a state dict (names -> tensors), got {type(obj).__name__}")
+    if all(k.startswith("module.") for k in obj):  # saved from torch.nn.DataParallel
+        obj = {k[len("module."):]: v for k, v in obj.items()}
     return obj
 
 
@@ -142,7 +176,13 @@ def convert_adm(
     if bad:
         raise WeightsError(f"{ckpt_path}: tensor {bad[0]} is {sd[bad[0]].dtype}, expected floating point")
     sd = {k: v.float() for k, v in sd.items()}
-    check_state_dict(net, sd, str(ckpt_path), against=f"preset {preset}" if preset and not flags else "the flags")
+    try:
+        check_state_dict(net, sd, str(ckpt_path), against=f"preset {preset}" if preset and not flags else "the flags")
+    except WeightsError as e:
+        if any(k.startswith(("conv_in.", "down_blocks.", "time_embedding.")) for k in sd):  # diffusers' names
+            raise WeightsError(f"{e}; these are a diffusers UNet2DModel's weights: save it with save_pretrained() "
+                               "and give that folder as the prior (--weights), no conversion needed") from None
+        raise
     net.load_state_dict(sd, assign=True)
     info = {"source": Path(ckpt_path).name, "converted_from": "guided-diffusion", "flags": all_flags}
     if preset:

@@ -467,3 +467,50 @@ def test_train_init_refuses_a_foreign_prior(adm_ckpt, tmp_path):
     with pytest.raises(InputError, match="arch 'adm'"):
         train(tmp_path / "data", tmp_path / "t", init=out)
     assert not (tmp_path / "t").exists()
+
+
+def test_checkpoints_as_researchers_bring_them(adm_ckpt, tmp_path, tiny_prior_dir):
+    """A researcher's trial: a .safetensors checkpoint converted or was refused by its first byte
+    (one whose header length began 0x80 passed for a pickle); a checkpoint with a model and its
+    EMA was converted from the model, in silence; a DataParallel's 'module.' names did not match;
+    a diffusers state dict got no hint; a checkpoint given as --weights was "no prior"; a grey
+    prior given a colour image failed inside the run with "takes 1 or 1 channels"."""
+    from safetensors.torch import save_file
+
+    import restore
+    from restore.errors import InputError
+
+    ckpt, net = adm_ckpt
+    sd = net.state_dict()
+    want = {k: v.float() for k, v in sd.items()}
+    for i, meta in enumerate((None, {"note": "x" * 20}, {"note": "y" * 300})):
+        p = tmp_path / f"w{i}.safetensors"
+        save_file({k: v.contiguous() for k, v in sd.items()}, str(p), metadata=meta)
+        out = convert_adm(p, tmp_path / f"s{i}", flags=TINY_ADM)
+        got = load_prior(out).net.state_dict()
+        assert all(torch.equal(got[k].float(), want[k]) for k in want)
+    other = {k: v + 1 for k, v in sd.items()}
+    torch.save({"model": other, "ema": sd, "step": 5}, tmp_path / "both.pt")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        out = convert_adm(tmp_path / "both.pt", tmp_path / "both", flags=TINY_ADM)
+    assert any("the weights are its 'ema' entry (it also holds 'model')" in str(x.message) for x in w)
+    got = load_prior(out).net.state_dict()
+    assert all(torch.equal(got[k].float(), want[k]) for k in want)
+    torch.save({f"module.{k}": v for k, v in sd.items()}, tmp_path / "dp.pt")
+    got = load_prior(convert_adm(tmp_path / "dp.pt", tmp_path / "dp", flags=TINY_ADM)).net.state_dict()
+    assert all(torch.equal(got[k].float(), want[k]) for k in want)
+    torch.save({"conv_in.weight": torch.zeros(8, 3, 3, 3), "down_blocks.0.x": torch.zeros(2)}, tmp_path / "df.pt")
+    with pytest.raises(WeightsError, match="a diffusers UNet2DModel's weights: save it with save_pretrained"):
+        convert_adm(tmp_path / "df.pt", tmp_path / "df", flags=TINY_ADM)
+    with pytest.raises(WeightsError, match="is a file, not a prior folder: .*restore convert"):
+        load_prior(str(ckpt))
+    grey = load_prior(str(tiny_prior_dir))
+    grey.net.in_channels = 1  # as a 1-channel model's
+    with pytest.raises(InputError, match=r"the prior takes grey \(1-channel\) images, and the image has 3 channels"):
+        restore.denoise(np.zeros((16, 16, 3), np.float32), sigma=0.1, prior=grey, steps=1)
+    # the record names the prior a run used (it named none)
+    write_image(tmp_path / "g.png", np.zeros((16, 16, 3), np.uint8))
+    r = CliRunner().invoke(main, ["denoise", str(tmp_path / "g.png"), "--sigma", "5", "--steps", "1", "--json", "-q",
+                                  "--weights", str(tiny_prior_dir), "-o", str(tmp_path / "g2.png")])
+    assert r.exit_code == 0 and json.loads(r.stdout.splitlines()[-1])["prior"] == str(tiny_prior_dir)

@@ -250,7 +250,7 @@ class Prior:
         if C == 1 and cin == 3:
             return self(x.expand(B, 3, H, W), s).mean(dim=1, keepdim=True)
         if C != cin:
-            raise ValueError(f"the prior takes 1 or {cin} channels, got {C}")
+            raise ValueError(f"the prior takes {'1 or 3' if cin == 3 else cin} channels, got {C}")
         t = self.schedule.t_from_sigma(s.double()).float()
         sn = (2.0 * s.double())[:, None, None, None]  # sigma in the network's [-1, 1] units
         u = (2.0 * x - 1.0).mul_(vp_scale(sn).float())

@@ -103,6 +103,10 @@ def resolve_prior_dir(name_or_path: str | os.PathLike | None) -> Path:
     if shipped.is_dir():
         return shipped
     avail = ", ".join(sorted(d.name for d in PRETRAINED_DIR.glob("*") if (d / CONFIG_FILE).is_file()))
+    if p.is_file():  # a checkpoint file, most likely: what makes a prior of it
+        raise WeightsError(f"'{name_or_path}' is a file, not a prior folder: a guided-diffusion checkpoint becomes one "
+                           "with `restore convert CHECKPOINT -o FOLDER`, a diffusers model with save_pretrained(); "
+                           f"a prior folder holds {CONFIG_FILE} and {WEIGHTS_FILE}")
     raise WeightsError(
         f"no prior at '{name_or_path}': give a directory with {CONFIG_FILE} and "
         f"{WEIGHTS_FILE} (or a diffusers folder), or a shipped name ({avail or 'none installed'})"
