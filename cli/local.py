@@ -20,7 +20,7 @@ from restore.errors import InputError, RestoreError
 from restore.paths import DEFAULT_PRIOR
 from restore.tasks import get_task
 
-from .jobs import STDIO, Item, Job, companions, note, shown
+from .jobs import STDIO, Item, Job, companions, note, one_line, shown
 
 if TYPE_CHECKING:  # torch and numpy load lazily: `restore --help` stays fast
     import numpy as np
@@ -377,7 +377,7 @@ def _step_bar(ld: Loaded):
             return
         line = tqdm(total=None, file=sys.stderr, bar_format="{desc}", leave=False)
         while True:
-            line.set_description_str(f"{ld.it.src.name}: working, {time.perf_counter() - t0:.0f} s")
+            line.set_description_str(f"{one_line(ld.it.src.name)}: working, {time.perf_counter() - t0:.0f} s")
             if stop.wait(1.0):
                 break
         line.close()
@@ -394,7 +394,7 @@ def _step_bar(ld: Loaded):
         if bar is None:  # drawn at the first step, with it done and its time counted (the rate, the time left)
             quiet()
             bar = tqdm(total=info["n"], file=sys.stderr, unit="step", dynamic_ncols=True, leave=False,
-                       desc=ld.it.src.name, initial=info["i"] + 1)
+                       desc=one_line(ld.it.src.name), initial=info["i"] + 1)
             bar.start_t -= time.perf_counter() - t0
             bar.last_print_t = bar.start_t  # the rate from the run's start, not from the bar's
             bar.refresh()
@@ -455,6 +455,13 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
     image = res.image[r : r + 1]
     std = None if res.std is None else res.std[r : r + 1]
     sigma_y = res.sigma_y[r] if isinstance(res.sigma_y, list) else res.sigma_y
+    n = res.image.shape[0]
+
+    def mine(v):  # this image's value of one that is a list, one per image, where a batch's differ
+        return v[r] if isinstance(v, list) and len(v) == n else v
+
+    estimated, start = mine(res.sigma_estimated), mine(res.sigma_start)
+    params = {k: mine(v) for k, v in res.params.items()}
     out_arr = _alpha_back(ld.alpha, ld.back(image))
     if it.out == STDIO:
         from restore.io import encode_image
@@ -468,18 +475,16 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         "input": str(it.src), "output": str(it.out), "task": job.task, "prior": str(o.get("weights") or DEFAULT_PRIOR),
         "sampler": res.sampler,
         "steps": res.steps, "seed": o["seed"], "seconds": round(seconds, 3),
-        "sigma": round(sigma_y * 255, 3), "sigma_estimated": res.sigma_estimated,
-        "sigma_max": None if res.sigma_start is None else round(res.sigma_start * 255, 3),
+        "sigma": round(sigma_y * 255, 3), "sigma_estimated": estimated,
+        "sigma_max": None if start is None else round(start * 255, 3),
         "width": int(out_arr.shape[1]), "height": int(out_arr.shape[0]),
-        **{k: _cli_units(tk, k, v) for k, v in res.params.items() if isinstance(v, (int, float, str))},
-        **{k: _cli_units(tk, k, v[r]) for k, v in res.params.items()  # per image of the batch
-           if isinstance(v, list) and len(v) == res.image.shape[0]},
+        **{k: _cli_units(tk, k, v) for k, v in params.items() if isinstance(v, (int, float, str))},
     }
-    to_try = tk.sigma_to_try(res.params, sigma_y, x) if res.sigma_estimated else None
+    to_try = tk.sigma_to_try(params, sigma_y, x) if estimated else None
     if to_try is not None:
         rec["sigma_to_try"] = round(to_try * 255, 1)
-    if res.sigma_estimated and not o["quiet"] and not o["as_json"]:
-        said = tk.estimated_note(res.params, sigma_y, to_try)
+    if estimated and not o["quiet"] and not o["as_json"]:
+        said = tk.estimated_note(params, sigma_y, to_try)
         many = len(job.inputs) > 1 or (job.inputs and job.inputs[0] != STDIO and Path(job.inputs[0]).is_dir())
         if to_try is not None and many and it.out != STDIO:  # a rerun of the folder with it would be refused
             n = f"{to_try * 255:.0f}"  # and an output beside this one, so that the folder's stay as made

@@ -7,6 +7,7 @@ dtype; torch in (``B x C x H x W`` float in [0, 1]) gives torch out on the same 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import os
@@ -46,10 +47,10 @@ class Result:
     steps: int  # network evaluations (with regions: the most any region made)
     seed: int | None
     sigma_y: float | list[float]  # a list when each image's level was estimated on its own
-    sigma_estimated: bool
+    sigma_estimated: bool | list[bool]  # (a list, as sigma_y, where the images of a batch differ)
     seconds: float
-    params: dict = field(default_factory=dict)
-    sigma_start: float | None = None  # the sampler's first noise level ([0, 1] units)
+    params: dict = field(default_factory=dict)  # a value is a list, one per image, where the images differ
+    sigma_start: float | list | None = None  # the sampler's first noise level ([0, 1] units; per image, as params)
 
 
 @lru_cache(maxsize=4)
@@ -286,6 +287,10 @@ def run(
         res.image = torch.cat([r.image for r in parts])
         res.std = None if res.std is None else torch.cat([r.std for r in parts])
         res.sigma_y = [r.sigma_y for r in parts]
+        # what each image settled on its own (a JPEG's tables, a level read): its own, not the first's
+        res.sigma_estimated = _one_or_each([r.sigma_estimated for r in parts])
+        res.sigma_start = _one_or_each([r.sigma_start for r in parts])
+        res.params = {k: _one_or_each([r.params.get(k) for r in parts]) for k in parts[0].params}
         res.seed, res.seconds = reported, time.perf_counter() - t0
         return res
     op, y, estimated = tk.build(x, p)
@@ -735,12 +740,34 @@ def default_batch_size(device: str | torch.device | None, pixels: int) -> int:
     return int(max(1, min(MAX_BATCH, n)))
 
 
+def _one_or_each(values: list):
+    """The value all of ``values`` share, else the list of them (one per image)."""
+    first = _key_of(values[0])
+    return values[0] if all(_key_of(v) == first for v in values[1:]) else list(values)
+
+
 def batch_key(x: torch.Tensor, params: dict) -> tuple:
     """Images with equal keys can share a sampler batch: same shape, and the same value for
-    every parameter that is not a per-image array (masks are stacked instead)."""
-    fixed = tuple(sorted((k, repr(v)) for k, v in params.items()
+    every parameter that is not a per-image array (masks are stacked instead); a dataclass
+    parameter by all its fields (a JPEG's tables: their short repr named only their source, so
+    two files' tables batched as one, the first's for all)."""
+    fixed = tuple(sorted((k, _key_of(v)) for k, v in params.items()
                          if not isinstance(v, (np.ndarray, torch.Tensor, list, tuple))))
     return (tuple(x.shape[1:]), fixed)
+
+
+def _key_of(v) -> str:
+    """``repr(v)``, or for a dataclass instance a digest of its fields (arrays by their bytes)."""
+    if not dataclasses.is_dataclass(v) or isinstance(v, type):
+        return repr(v)
+    import hashlib
+
+    h = hashlib.sha1(type(v).__name__.encode())
+    for f in dataclasses.fields(v):
+        vals = getattr(v, f.name)
+        for a in (vals if isinstance(vals, tuple) else (vals,)):
+            h.update(np.ascontiguousarray(a).tobytes() if isinstance(a, np.ndarray) else repr(a).encode())
+    return f"{v!r}#{h.hexdigest()[:16]}"
 
 
 def stack_params(group: list[dict]) -> dict:

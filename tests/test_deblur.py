@@ -342,8 +342,10 @@ def test_kernel_images_are_made_into_the_kernels_they_stand_for(tmp_path, tiny_p
     # kernels already: Levin's eight, a box, Gaussians cut short or not, a row, a 3x3
     for kk in [parse_kernel(f"levin:{i}") for i in range(1, 9)] + [
             parse_kernel("box:4"), parse_kernel("gaussian:1.6,9"), parse_kernel("gaussian:3,9"),
-            parse_kernel("gaussian:1.6,25"), np.ones((1, 9)) / 9, parse_kernel("box:3")]:
-        out, notes = clean_kernel(kk)
+            parse_kernel("gaussian:1.6,25"), np.ones((1, 9)) / 9, parse_kernel("box:3"),
+            ((np.indices((5, 5)) - 2) ** 2).sum(0) <= 2.5**2]:  # a disc filling its canvas (was "inverted")
+        kk = kk.astype(np.float64)
+        out, notes = clean_kernel(kk / kk.sum())
         h, w = kk.shape
         my, mx = (h - out.shape[0]) // 2, (w - out.shape[1]) // 2
         assert notes == [] and np.allclose(out, kk[my : h - my, mx : w - mx] / kk.sum())

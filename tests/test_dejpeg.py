@@ -3,6 +3,7 @@ the tables read from files, and the task end to end with the tiny prior."""
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -515,3 +516,34 @@ def test_a_photo_saved_again_at_a_higher_quality_loses_the_first_saves_blocks(tm
                                            "of quality 90)")
     assert "its pixels show the blocks of an earlier save at quality 30" in out["again.jpg"]
     assert recs["again.jpg"]["sigma_max"] == pytest.approx(recs["q30.jpg"]["sigma_max"])
+
+
+def test_jpeg_files_in_one_batch_keep_their_own_tables(tmp_path, tiny_prior_dir):
+    """A trial: with --batch-size, JPEG files of one size shared the first one's tables (their
+    short repr was the batch key: "JpegTables(file, chroma 2x2)"), in dejpeg and in deblur, and a
+    re-saved file's earlier save went unread. Each keeps its own, as run alone."""
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:48, 0:64]
+    img = np.stack([128 + 70 * np.sin(xx / (2.1 + c) + yy / 5.3) for c in range(3)], -1).astype(np.uint8)
+    d = tmp_path / "in"
+    d.mkdir()
+    Image.fromarray(img).save(d / "a30.jpg", quality=30)
+    Image.fromarray(img).save(d / "b90.jpg", quality=90)
+    Image.open(d / "a30.jpg").save(d / "c_again.jpg", quality=90)
+    for task, extra in (("dejpeg", []), ("deblur", ["--kernel", "gaussian:1.0"])):
+        recs = {}
+        for bs in ("1", "3"):
+            r = CliRunner().invoke(main, [task, str(d), "-o", str(tmp_path / f"{task}{bs}"), "--batch-size", bs, "--json",
+                                          "--steps", "1", "--weights", str(tiny_prior_dir), "-q", *extra])
+            assert r.exit_code == 0, r.output
+            recs[bs] = {Path(x["input"]).name: x for x in map(json.loads, r.stdout.strip().splitlines()) if "input" in x}
+        for name in ("a30.jpg", "b90.jpg", "c_again.jpg"):
+            one, three = recs["1"][name], recs["3"][name]
+            assert (one["sigma"], one.get("sigma_max"), one.get("tables")) == (
+                three["sigma"], three.get("sigma_max"), three.get("tables")), (task, name)
+        assert recs["1"]["a30.jpg"]["sigma_max"] != recs["1"]["b90.jpg"]["sigma_max"] or task == "deblur"
+        if task == "dejpeg":
+            assert "an earlier save" in recs["3"]["c_again.jpg"]["tables"]
+        else:
+            assert recs["3"]["a30.jpg"]["sigma"] > recs["3"]["b90.jpg"]["sigma"]

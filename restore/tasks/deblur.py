@@ -170,8 +170,9 @@ def clean_kernel(k: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """A kernel image or array (non-negative, sum 1) made into the kernel it stands for, and
     what was done, in words (nothing for one that is one already):
 
-    - dark on a light background (its border's median over ``INVERTED_BORDER`` of its peak):
-      inverted;
+    - dark on a light background (nine tenths of its border over ``INVERTED_BORDER`` of its
+      peak, and darker inside): inverted (a disc filling its canvas, dark only in its corners,
+      is not);
     - a floor over its canvas (the border's largest value at most ``FLOOR_PEAK`` of the peak,
       the floor over the canvas over ``FLOOR_SHARE`` of the sum): that value taken as black;
       a faint floor over a large canvas outweighed the kernel (101x101 at 2/255 on average:
@@ -191,7 +192,8 @@ def clean_kernel(k: np.ndarray) -> tuple[np.ndarray, list[str]]:
     if min(h, w) >= 3:
         ring = np.concatenate([k[0], k[-1], k[1:-1, 0], k[1:-1, -1]])
         bg = float(np.median(ring))
-        if bg > INVERTED_BORDER * k.max() and k.min() < 0.5 * bg:  # (a box fills its canvas: one colour)
+        # light all round its border (a disc filling its canvas is dark in its corners) and dark inside
+        if (ring > INVERTED_BORDER * k.max()).mean() >= 0.9 and bg > INVERTED_BORDER * k.max() and k.min() < 0.5 * bg:
             k = k.max() - k  # (not all zero: its least value is under half its border's)
             notes.append("the kernel image is dark on a light background: inverted (a kernel is light on black)")
             ring = np.concatenate([k[0], k[-1], k[1:-1, 0], k[1:-1, -1]])

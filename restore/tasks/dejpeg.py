@@ -763,8 +763,10 @@ class DejpegTask(Task):
 
     def estimates(self, p):
         """Without a file's tables each image's grid (and quality, unless given) is read from
-        its own pixels: one image at a time."""
-        return p.get("tables") is None
+        its own pixels, and with them whether its pixels show an earlier save's
+        (:meth:`earlier_save`): one image at a time."""
+        t = p.get("tables")
+        return t is None or (isinstance(t, JpegTables) and t.source == "file")
 
     def reported(self, p):
         """With the tables settled, their source ("file", "quality N", "estimated quality N")
