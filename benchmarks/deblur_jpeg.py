@@ -27,6 +27,7 @@ from PIL import Image
 from scipy import ndimage
 
 import restore
+from restore.io import to_tensor
 from restore.metrics import psnr
 from restore.tasks.deblur import parse_kernel
 from restore.tasks.dejpeg import read_tables
@@ -44,10 +45,6 @@ def level(setting: str, tables_level: float) -> float | None:
         return float(rest) * tables_level
     floor, share = rest.split("/")
     return max(float(floor) / 255, float(share) * tables_level)
-
-
-def as_t(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float() / 255
 
 
 def main() -> None:
@@ -81,10 +78,11 @@ def main() -> None:
                 t = read_tables(buf)
                 buf.seek(0)
                 y = np.asarray(Image.open(buf).convert("RGB"))
-                res.setdefault((kn, q, "input"), []).append(psnr(as_t(y), as_t(img)))
+                res.setdefault((kn, q, "input"), []).append(psnr(to_tensor(y), to_tensor(img)))
                 for s in settings:
-                    out = restore.deblur(y, kn, sigma=level(s, t.level))
-                    res.setdefault((kn, q, s), []).append(psnr(as_t(out), as_t(img)))
+                    # jpeg_quality=0: the level as told (or read), without the task's own JPEG floor
+                    out = restore.deblur(y, kn, sigma=level(s, t.level), jpeg_quality=0)
+                    res.setdefault((kn, q, s), []).append(psnr(to_tensor(out), to_tensor(img)))
                 print(fi, kn, q, f"level {t.level * 255:.2f}", " ".join(f"{s}:{res[(kn, q, s)][-1]:.2f}" for s in settings),
                       f"in {res[(kn, q, 'input')][-1]:.2f}", flush=True)
     print(f"\n| kernel | quality | input | {' | '.join(settings)} |")

@@ -21,16 +21,13 @@ from PIL import Image
 from scipy import ndimage
 
 import restore
+from restore.io import to_tensor
 from restore.metrics import psnr
 from restore.noise import estimate_sigma
 from restore.tasks.deblur import parse_kernel
 from restore.tasks.dejpeg import read_tables
 
 KERNELS = ["gaussian:1.6,25", "box:5", "motion:15,30", "levin:3"]
-
-
-def as_t(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float() / 255
 
 
 def main() -> None:
@@ -60,12 +57,12 @@ def main() -> None:
                     tb = read_tables(buf)
                     buf.seek(0)
                     y = np.asarray(Image.open(buf).convert("RGB"))
-                    est = max(estimate_sigma(as_t(y)), 0.5 / 255)
+                    est = max(estimate_sigma(to_tensor(y)), 0.5 / 255)
                     floor = max(a.floor / 255, 0.25 * tb.level)
                     told = {"est": est, "max": max(est, floor), "quad": float(np.hypot(est, floor)), "a3": 3 / 255}
                     for k, s in told.items():  # jpeg_quality=0: the level as told, no floor of the task's own
                         out = restore.deblur(y, kn, sigma=s, jpeg_quality=0)
-                        res.setdefault((noise, kn, q, k), []).append(psnr(as_t(out), as_t(img)))
+                        res.setdefault((noise, kn, q, k), []).append(psnr(to_tensor(out), to_tensor(img)))
                     print(noise, fi, kn, q, f"est {est * 255:.2f}",
                           " ".join(f"{k}:{res[(noise, kn, q, k)][-1]:.2f}" for k in told), flush=True)
     print("\n| noise | kernel | quality | est | max | quad | a3 |\n|---|---|---|---|---|---|---|")

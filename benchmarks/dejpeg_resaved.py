@@ -10,6 +10,7 @@ Results: benchmarks/results/dejpeg.md (photos saved twice).
 """
 
 import argparse
+import dataclasses
 import glob
 import io
 
@@ -18,14 +19,11 @@ import torch
 from PIL import Image
 
 import restore
+from restore.io import to_tensor
 from restore.metrics import psnr
 from restore.tasks.dejpeg import estimate_jpeg, jpeg_tables, read_tables
 
 PAIRS = ((30, 90), (50, 95), (20, 75), (60, 90), (30, None), (90, None))
-
-
-def as_t(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float() / 255
 
 
 def main() -> None:
@@ -53,9 +51,11 @@ def main() -> None:
                 dec = np.asarray(Image.open(buf).convert("RGB"))
             buf.seek(0)
             tf = read_tables(buf)
-            e = estimate_jpeg(as_t(dec))
+            e = estimate_jpeg(to_tensor(dec))
             ratio = jpeg_tables(e[0]).level / tf.level if e else 0.0
-            r = [psnr(as_t(o), as_t(img)) for o in (dec, restore.dejpeg(dec, tables=tf), restore.dejpeg(dec))]
+            # the file's tables as they are (a source other than "file": no look for an earlier save's blocks)
+            as_is = restore.dejpeg(dec, tables=dataclasses.replace(tf, source="the file's, as they are"))
+            r = [psnr(to_tensor(o), to_tensor(img)) for o in (dec, as_is, restore.dejpeg(dec))]
             res.setdefault((q1, q2), []).append(r)
             print(f.split("/")[-1], q1, q2, "read", e and e[0], f"ratio {ratio:.2f}", " ".join(f"{v:.2f}" for v in r),
                   flush=True)

@@ -41,8 +41,9 @@ ADM_PRESETS: dict[str, dict] = {
 
 
 def _read_checkpoint(path: Path) -> dict:
-    """The tensors of a ``.pt`` file, unpickled with ``weights_only=True`` (nothing in the
-    file runs; anything but tensors and plain containers is refused)."""
+    """The tensors of a checkpoint: a ``torch.save`` file unpickled with ``weights_only=True``
+    (nothing in the file runs; anything but tensors and plain containers is refused), or a
+    ``.safetensors`` file (told by its header, not its name); see :func:`_nested`."""
     import pickle
     import warnings
 

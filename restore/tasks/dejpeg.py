@@ -752,7 +752,7 @@ class DejpegTask(Task):
         """A JPEG file's tables ``t``, or, where its pixels show the blocks of an earlier save
         over ``RESAVED`` times as coarse (a photo saved again at a higher quality: its tables are
         the finer save's, and its blocks were left as they were, +0.1 dB), the tables read from
-        them, their source saying so (+0.4-0.6 dB on validation crops saved at 20-60, then at
+        them, their source saying so (+0.4-0.8 dB on validation crops saved at 20-60, then at
         75-95; benchmarks/results/dejpeg.md)."""
         found = estimate_jpeg(x)
         if found is None or jpeg_tables(found[0]).level <= RESAVED * t.level:
