@@ -517,6 +517,22 @@ def test_a_photo_saved_again_at_a_higher_quality_loses_the_first_saves_blocks(tm
     assert "its pixels show the blocks of an earlier save at quality 30" in out["again.jpg"]
     assert recs["again.jpg"]["sigma_max"] == pytest.approx(recs["q30.jpg"]["sigma_max"])
 
+    # sr and deblur, which take a JPEG's quantisation as noise, read the earlier save's too
+    from restore.tasks.deblur import JPEG_FLOOR, JPEG_NOISE as DEBLUR_NOISE
+    from restore.tasks.superres import JPEG_NOISE
+
+    earlier = "estimated quality 30 (an earlier save's, under the file's own tables of quality 90)"
+    for task, extra, level in (("sr", ["--scale", "2"], JPEG_NOISE * jpeg_tables(30).level),
+                               ("deblur", ["--kernel", "gaussian:1.0"],
+                                max(JPEG_FLOOR, DEBLUR_NOISE * jpeg_tables(30).level))):
+        args = [task, str(tmp_path / "again.jpg"), *extra, "--steps", "1", "--weights", str(tiny_prior_dir),
+                "--overwrite", "-o", str(tmp_path / f"{task}.png")]
+        r = CliRunner().invoke(main, [*args, "--json"])
+        assert r.exit_code == 0, r.output
+        rec = json.loads(r.stdout.strip().splitlines()[-1])
+        assert rec["tables"] == earlier and rec["sigma"] == pytest.approx(level * 255, abs=2e-3), task
+        r = CliRunner().invoke(main, args)
+        assert "earlier save" in r.stderr and "quality 30" in r.stderr, r.output
 
 def test_jpeg_files_in_one_batch_keep_their_own_tables(tmp_path, tiny_prior_dir):
     """A trial: with --batch-size, JPEG files of one size shared the first one's tables (their

@@ -37,7 +37,8 @@ from ..errors import InputError
 from ..io import read_image, to_tensor
 from ..metrics import psnr
 from .base import SPEC_FORM, Case, Operator, Param, Task, from_np, np01, psnr_where
-from .dejpeg import JpegTables, check_tables, input_tables, jpeg_params, jpeg_tables, pixel_tables
+from .dejpeg import (JpegTables, check_tables, input_tables, jpeg_params, jpeg_tables, pixel_tables,
+                     settle_file_tables)
 
 __all__ = ["Blur", "DeblurTask", "parse_kernel"]
 
@@ -564,7 +565,9 @@ class DeblurTask(Task):
     def estimates(self, p):
         """The noise level left out, or whether the image is a decoded JPEG (neither tables nor
         ``jpeg_quality`` given: read from its pixels by :meth:`check`): one image at a time."""
-        return super().estimates(p) or (p.get("tables") is None and p.get("jpeg_quality") is None)
+        t = p.get("tables")
+        return (super().estimates(p) or (t is None and p.get("jpeg_quality") is None)
+                or getattr(t, "source", None) == "file")  # (a file's: an earlier save's blocks under them?)
 
     def noise_level(self, x, p):
         if p.get("sigma") is not None:  # given (a batch built at once only for the tables' sake: none read)
@@ -587,7 +590,10 @@ class DeblurTask(Task):
     def check(self, x, p):
         q = super().check(x, p)
         check_tables(q.get("tables"))
-        if q.get("tables") is None and q.get("jpeg_quality") is None and x.shape[0] == 1:
+        t = q.get("tables")
+        if t is not None and t.source == "file" and x.shape[0] == 1:  # saved before at a lower quality?
+            q["tables"] = settle_file_tables(x, t)
+        elif t is None and q.get("jpeg_quality") is None and x.shape[0] == 1:
             t = pixel_tables(x)  # a decoded JPEG saved again as PNG: its blocks show
             q.update({"jpeg_quality": 0} if t is None else {"tables": t})
         if q.get("model_error") is None:
@@ -630,7 +636,7 @@ class DeblurTask(Task):
     def estimated_note(self, params, sigma, to_try=None):
         t = params.get("tables")
         if t is not None:  # a JPEG: the least level its quantisation stands for, where the noise read is under it
-            src = "its file's tables" if t == "file" else t
+            src = "its file's tables" if t == "file" else t.replace("estimated quality", "the blocks of quality", 1)
             return (f"noise sigma = {sigma * 255:.2f} (0-255 units): a JPEG ({src}), whose grain reads low and whose "
                     "blocks the deblurring would sharpen into ripples under this level (--jpeg-quality 0: not a JPEG)")
         note = super().estimated_note(params, sigma)

@@ -17,7 +17,8 @@ import torch
 
 from ..errors import InputError
 from .base import Case, Operator, Param, Task, from_np
-from .dejpeg import check_tables, input_tables, jpeg_params, jpeg_tables, pixel_tables
+from .dejpeg import (RESAVED_SOURCE, check_tables, input_tables, jpeg_params, jpeg_tables, pixel_tables,
+                     settle_file_tables)
 
 __all__ = ["KERNELS", "SCALES", "SuperResolve", "SuperResolveTask", "resize_matrix"]
 
@@ -235,9 +236,10 @@ class SuperResolveTask(Task):
         return 0.0 if t is None else JPEG_NOISE * t.level
 
     def estimates(self, p):
-        """Neither the tables nor ``jpeg_quality`` given: an image's are read from its pixels
-        (:meth:`check`), one image at a time."""
-        return p.get("tables") is None and p.get("jpeg_quality") is None
+        """Neither the tables nor ``jpeg_quality`` given, or a file's tables: an image's are read
+        from its pixels (:meth:`check`: an earlier save's, for a file), one image at a time."""
+        t = p.get("tables")
+        return (t is None and p.get("jpeg_quality") is None) or getattr(t, "source", None) == "file"
 
     def check(self, x, p):
         """Also settles whether a single image is a decoded JPEG (no tables nor
@@ -245,7 +247,10 @@ class SuperResolveTask(Task):
         (:func:`restore.tasks.dejpeg.estimate_jpeg`), else ``jpeg_quality`` 0 (not a JPEG)."""
         out = super().check(x, p)
         check_tables(out.get("tables"))
-        if self.estimates(out) and x.shape[0] == 1:
+        t = out.get("tables")
+        if t is not None and t.source == "file" and x.shape[0] == 1:  # an earlier save's blocks under them?
+            out["tables"] = settle_file_tables(x, t)
+        elif self.estimates(out) and x.shape[0] == 1:
             t = pixel_tables(x)
             out.update({"jpeg_quality": 0} if t is None else {"tables": t})
         return out
@@ -254,6 +259,11 @@ class SuperResolveTask(Task):
         return {k: p[k] for k in ("tables", "jpeg_quality") if p.get(k) is not None}
 
     def estimated_note(self, params, sigma, to_try=None):
+        m = RESAVED_SOURCE.fullmatch(str(params.get("tables")))
+        if m:
+            return (f"a JPEG file whose own tables are quality {m[2]}'s, but whose pixels show the blocks of an "
+                    f"earlier save at quality {m[1]}: their quantisation taken as noise sigma {sigma * 255:.2f} of "
+                    f"255, and the kernel {params.get('kernel', JPEG_KERNEL)} (--jpeg-quality sets the quality)")
         if params.get("tables") == "file":  # (not estimated, but not given either: said, as the kernel it chose)
             return (f"a JPEG file: its own tables' quantisation taken as noise sigma {sigma * 255:.2f} of 255, and the "
                     f"kernel {params.get('kernel', JPEG_KERNEL)}" + (" (a photo of unknown origin; --kernel bicubic "
