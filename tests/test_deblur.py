@@ -366,6 +366,21 @@ def test_kernel_images_are_made_into_the_kernels_they_stand_for(tmp_path, tiny_p
         outs[name] = read_image(tmp_path / f"o_{name}.png").array
     assert "lies off the middle of its image" in r.output and np.array_equal(outs["k"], outs["off"])
     assert np.array_equal(clean_kernel(np.array([[1.0, 1, 1], [1, 0, 1], [1, 1, 1]]) / 8)[0], [[1.0]])  # a dot
+    # a speck apart from the kernel (a dust dot in a corner) is dropped; a double exposure's two dots are kept
+    speck = np.zeros((25, 25))
+    speck[5:20, 5:20] = k / k.max()
+    speck[0, 24] = 0.8
+    cleaned, notes = clean_kernel(speck / speck.sum())
+    assert np.allclose(cleaned, want) and notes == ["1 speck apart from the kernel (5.5% of its sum) taken as noise "
+                                                    "and dropped"]
+    two = np.zeros((9, 9))
+    two[2, 2] = two[6, 6] = 0.5
+    assert clean_kernel(two)[1] == [] and clean_kernel(two)[0].sum() == pytest.approx(1) and clean_kernel(two)[0][0, 0]
+    # the record names the kernel as given (a spec or a file; it named none)
+    r = CliRunner().invoke(main, ["deblur", str(tmp_path / "a.png"), "--kernel", str(tmp_path / "off.png"), "--json",
+                                  "--sigma", "2", "--steps", "1", "--weights", str(tiny_prior_dir), "-q",
+                                  "-o", str(tmp_path / "o_rec.png")])
+    assert json.loads(r.stdout.strip().splitlines()[-1])["kernel"] == str(tmp_path / "off.png")
 
 
 def test_a_jpeg_is_deblurred_at_its_quantisations_level(tmp_path, tiny_prior_dir, tiny_prior):
