@@ -46,7 +46,8 @@ def _parse_flags(text: str) -> dict:
               show_default=True, help="Storage precision of the weights (computed in float32).")
 @click.option("--overwrite", is_flag=True, help="Replace a prior already in OUTPUT.")
 def convert(checkpoint, output, arch, preset, flags, dtype, overwrite):
-    """Convert CHECKPOINT (a PyTorch .pt state dict) into a prior directory for --weights.
+    """Convert CHECKPOINT (a PyTorch .pt state dict or a .safetensors file; a training checkpoint's
+    'ema', else 'state_dict', else 'model' entry) into a prior directory for --weights.
 
     The file is unpickled with torch.load(weights_only=True): one that holds anything but
     tensors is refused, and nothing in it runs. The prior keeps the model's native size

@@ -290,7 +290,8 @@ def run(
         # what each image settled on its own (a JPEG's tables, a level read): its own, not the first's
         res.sigma_estimated = _one_or_each([r.sigma_estimated for r in parts])
         res.sigma_start = _one_or_each([r.sigma_start for r in parts])
-        res.params = {k: _one_or_each([r.params.get(k) for r in parts]) for k in parts[0].params}
+        keys = dict.fromkeys(k for r in parts for k in r.params)  # all the images' (one may settle a key alone)
+        res.params = {k: _one_or_each([r.params.get(k) for r in parts]) for k in keys}
         res.seed, res.seconds = reported, time.perf_counter() - t0
         return res
     op, y, estimated = tk.build(x, p)

@@ -100,15 +100,21 @@ def _nested(obj, path: Path) -> dict:
 
     import torch
 
-    if isinstance(obj, dict):
-        held = [k for k in NESTED if isinstance(obj.get(k), dict)]
+    def weights(v) -> bool:  # a state dict: names -> tensors, not empty (an EMA's own settings are not one)
+        return isinstance(v, dict) and bool(v) and all(isinstance(t, torch.Tensor) for t in v.values())
+
+    if isinstance(obj, dict) and not weights(obj):
+        held = [k for k in NESTED if weights(obj.get(k))]
         if held:
             if len(held) > 1:
                 warnings.warn(f"{path}: the weights are its '{held[0]}' entry (it also holds "
                               f"{', '.join(repr(k) for k in held[1:])})", UserWarning, stacklevel=3)
             obj = obj[held[0]]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise WeightsError(f"{path}: expected a state dict (names -> tensors), got {type(obj).__name__}")
+        what = (f"a dict of {', '.join(repr(k) for k in list(obj)[:4])}{', ...' if len(obj) > 4 else ''}"
+                if isinstance(obj, dict) and obj else type(obj).__name__ if obj else "nothing")
+        raise WeightsError(f"{path}: expected a state dict (names -> tensors, or one under "
+                           f"{' / '.join(repr(k) for k in NESTED)}), got {what}")
     if all(k.startswith("module.") for k in obj):  # saved from torch.nn.DataParallel
         obj = {k[len("module."):]: v for k, v in obj.items()}
     return obj

@@ -561,5 +561,16 @@ def test_jpeg_files_in_one_batch_keep_their_own_tables(tmp_path, tiny_prior_dir)
         assert recs["1"]["a30.jpg"]["sigma_max"] != recs["1"]["b90.jpg"]["sigma_max"] or task == "deblur"
         if task == "dejpeg":
             assert "an earlier save" in recs["3"]["c_again.jpg"]["tables"]
+    # the API: a batch split image by image keeps each image's own parameters, whatever the first holds
+    from restore.api import run
+
+    plain = to_tensor(np.asarray(Image.fromarray(img).resize((32, 24), Image.BOX)).copy())
+    dec = to_tensor(np.asarray(Image.open(d / "a30.jpg")).copy())[..., :24, :32]
+    for pair in ((plain, dec), (dec, plain)):
+        res = run(torch.cat(pair), "sr", scale=2, steps=1, prior=str(tiny_prior_dir))
+        alone = [run(x, "sr", scale=2, steps=1, prior=str(tiny_prior_dir)).params for x in pair]
+        for i in range(2):
+            mine = {k: (v[i] if isinstance(v, list) else v) for k, v in res.params.items()}
+            assert {k: v for k, v in mine.items() if v is not None} == alone[i]
         else:
             assert recs["3"]["a30.jpg"]["sigma"] > recs["3"]["b90.jpg"]["sigma"]

@@ -497,6 +497,14 @@ def test_checkpoints_as_researchers_bring_them(adm_ckpt, tmp_path, tiny_prior_di
     assert any("the weights are its 'ema' entry (it also holds 'model')" in str(x.message) for x in w)
     got = load_prior(out).net.state_dict()
     assert all(torch.equal(got[k].float(), want[k]) for k in want)
+    for bad_ema in ({}, {"decay": 0.999}):  # an EMA's settings, or an empty one, are no weights: the model's
+        torch.save({"model": sd, "ema": bad_ema}, tmp_path / "ema_cfg.pt")
+        got = load_prior(convert_adm(tmp_path / "ema_cfg.pt", tmp_path / "ema_cfg", flags=TINY_ADM,
+                                     overwrite=True)).net.state_dict()
+        assert all(torch.equal(got[k].float(), want[k]) for k in want)
+    torch.save({"step": 5, "opt": {"lr": 1e-3}}, tmp_path / "none.pt")
+    with pytest.raises(WeightsError, match="got a dict of 'step', 'opt'"):
+        convert_adm(tmp_path / "none.pt", tmp_path / "none", flags=TINY_ADM)
     torch.save({f"module.{k}": v for k, v in sd.items()}, tmp_path / "dp.pt")
     got = load_prior(convert_adm(tmp_path / "dp.pt", tmp_path / "dp", flags=TINY_ADM)).net.state_dict()
     assert all(torch.equal(got[k].float(), want[k]) for k in want)
