@@ -263,7 +263,8 @@ class SuperResolveTask(Task):
         if m:
             return (f"a JPEG file whose own tables are quality {m[2]}'s, but whose pixels show the blocks of an "
                     f"earlier save at quality {m[1]}: their quantisation taken as noise sigma {sigma * 255:.2f} of "
-                    f"255, and the kernel {params.get('kernel', JPEG_KERNEL)} (--jpeg-quality sets the quality)")
+                    f"255, and the kernel {params.get('kernel', JPEG_KERNEL)} (--jpeg-quality sets the quality; 0: "
+                    "not a JPEG)")
         if params.get("tables") == "file":  # (not estimated, but not given either: said, as the kernel it chose)
             return (f"a JPEG file: its own tables' quantisation taken as noise sigma {sigma * 255:.2f} of 255, and the "
                     f"kernel {params.get('kernel', JPEG_KERNEL)}" + (" (a photo of unknown origin; --kernel bicubic "
