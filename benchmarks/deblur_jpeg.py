@@ -35,6 +35,23 @@ from restore.tasks.dejpeg import read_tables
 KERNELS = ["gaussian:1.6,25", "box:5", "motion:15,30", "levin:3"]
 
 
+def centre_crop(path: str, side: int = 256) -> np.ndarray:
+    """The middle ``side`` x ``side`` of an RGB photo."""
+    img = np.asarray(Image.open(path).convert("RGB"))
+    H, W = img.shape[:2]
+    return img[(H - side) // 2 : (H - side) // 2 + side, (W - side) // 2 : (W - side) // 2 + side]
+
+
+def saved_as_jpeg(a: np.ndarray, quality: int):
+    """``a`` (uint8 RGB) saved by Pillow at ``quality``: its decode and the file's tables."""
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "JPEG", quality=quality)
+    buf.seek(0)
+    tables = read_tables(buf)
+    buf.seek(0)
+    return np.asarray(Image.open(buf).convert("RGB")), tables
+
+
 def level(setting: str, tables_level: float) -> float | None:
     if setting == "est":
         return None
@@ -63,21 +80,14 @@ def main() -> None:
     settings = a.settings.split(";")
     res: dict = {}
     for fi, f in enumerate(files):
-        img = np.asarray(Image.open(f).convert("RGB"))
-        H, W = img.shape[:2]
-        img = img[(H - 256) // 2 : (H - 256) // 2 + 256, (W - 256) // 2 : (W - 256) // 2 + 256]
+        img = centre_crop(f)
         gt = img.astype(np.float64) / 255
         for kn in KERNELS:
             b = ndimage.convolve(gt, parse_kernel(kn)[:, :, None], mode="reflect")
             b = b + np.random.default_rng(fi).normal(0, a.noise / 255, b.shape)
             b8 = (b.clip(0, 1) * 255).round().astype(np.uint8)
             for q in quals:
-                buf = io.BytesIO()
-                Image.fromarray(b8).save(buf, "JPEG", quality=q)
-                buf.seek(0)
-                t = read_tables(buf)
-                buf.seek(0)
-                y = np.asarray(Image.open(buf).convert("RGB"))
+                y, t = saved_as_jpeg(b8, q)
                 res.setdefault((kn, q, "input"), []).append(psnr(to_tensor(y), to_tensor(img)))
                 for s in settings:
                     # jpeg_quality=0: the level as told (or read), without the task's own JPEG floor

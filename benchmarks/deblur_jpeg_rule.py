@@ -13,21 +13,17 @@ Results: benchmarks/results/deblur_jpeg.md.
 
 import argparse
 import glob
-import io
 
 import numpy as np
 import torch
-from PIL import Image
 from scipy import ndimage
 
 import restore
+from deblur_jpeg import KERNELS, centre_crop, saved_as_jpeg  # (beside this script)
 from restore.io import to_tensor
 from restore.metrics import psnr
 from restore.noise import estimate_sigma
 from restore.tasks.deblur import parse_kernel
-from restore.tasks.dejpeg import read_tables
-
-KERNELS = ["gaussian:1.6,25", "box:5", "motion:15,30", "levin:3"]
 
 
 def main() -> None:
@@ -43,20 +39,13 @@ def main() -> None:
     res: dict = {}
     for noise in [float(v) for v in a.noise.split(",")]:
         for fi, f in enumerate(files):
-            img = np.asarray(Image.open(f).convert("RGB"))
-            H, W = img.shape[:2]
-            img = img[(H - 256) // 2 : (H - 256) // 2 + 256, (W - 256) // 2 : (W - 256) // 2 + 256]
+            img = centre_crop(f)
             for kn in KERNELS:
                 b = ndimage.convolve(img.astype(np.float64) / 255, parse_kernel(kn)[:, :, None], mode="reflect")
                 b = b + np.random.default_rng(fi).normal(0, noise / 255, b.shape)
                 b8 = (b.clip(0, 1) * 255).round().astype(np.uint8)
                 for q in (75, 90, 95):
-                    buf = io.BytesIO()
-                    Image.fromarray(b8).save(buf, "JPEG", quality=q)
-                    buf.seek(0)
-                    tb = read_tables(buf)
-                    buf.seek(0)
-                    y = np.asarray(Image.open(buf).convert("RGB"))
+                    y, tb = saved_as_jpeg(b8, q)
                     est = max(estimate_sigma(to_tensor(y)), 0.5 / 255)
                     floor = max(a.floor / 255, 0.25 * tb.level)
                     told = {"est": est, "max": max(est, floor), "quad": float(np.hypot(est, floor)), "a3": 3 / 255}

@@ -758,17 +758,21 @@ def batch_key(x: torch.Tensor, params: dict) -> tuple:
 
 
 def _key_of(v) -> str:
-    """``repr(v)``, or for a dataclass instance a digest of its fields (arrays by their bytes)."""
-    if not dataclasses.is_dataclass(v) or isinstance(v, type):
+    """``repr(v)``, or a digest for what a repr abbreviates: an array (by its bytes; its repr
+    elides the middle) and a dataclass instance (by its fields, arrays by their bytes)."""
+    if isinstance(v, torch.Tensor):
+        v = v.detach().cpu().numpy()
+    if not isinstance(v, np.ndarray) and (not dataclasses.is_dataclass(v) or isinstance(v, type)):
         return repr(v)
     import hashlib
 
     h = hashlib.sha1(type(v).__name__.encode())
-    for f in dataclasses.fields(v):
-        vals = getattr(v, f.name)
+    parts = [v] if isinstance(v, np.ndarray) else [getattr(v, f.name) for f in dataclasses.fields(v)]
+    for vals in parts:
         for a in (vals if isinstance(vals, tuple) else (vals,)):
-            h.update(np.ascontiguousarray(a).tobytes() if isinstance(a, np.ndarray) else repr(a).encode())
-    return f"{v!r}#{h.hexdigest()[:16]}"
+            h.update(repr((a.dtype, a.shape)).encode() + np.ascontiguousarray(a).tobytes() if isinstance(a, np.ndarray)
+                     else repr(a).encode())
+    return f"{type(v).__name__ if isinstance(v, np.ndarray) else repr(v)}#{h.hexdigest()[:16]}"
 
 
 def stack_params(group: list[dict]) -> dict:

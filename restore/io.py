@@ -452,9 +452,7 @@ def _text_of(im) -> tuple:
     if im.format == "PNG":
         for k, v in (getattr(im, "text", None) or {}).items():
             if k != NOTE_KEY.decode() and isinstance(v, str):
-                if k == XMP_KEY:  # an XMP packet: its orientation as the EXIF's, reset (pixels as shown)
-                    v = re.sub(r'(tiff:Orientation(?:="|>)\s*)[2-8]', r"\g<1>1", v)
-                out.append((k, v))
+                out.append((k, _upright(v) if k == XMP_KEY else v))
     else:
         # every COM segment but restore's note (Pillow's info keeps the last only, which is the note's
         # in a JPEG restore wrote)
@@ -468,12 +466,22 @@ def _text_of(im) -> tuple:
             x = x.decode("utf-16" if x[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8", "replace")
         x = _theirs(x)
         if x:
-            out.append((XMP_KEY, re.sub(r'(tiff:Orientation(?:="|>)\s*)[2-8]', r"\g<1>1", x)))
+            out.append((XMP_KEY, _upright(x)))
     return tuple(out)
 
 
 #: the keyword of an XMP packet among :class:`Meta`'s text (a PNG's ``iTXt`` chunk keyword)
 XMP_KEY = "XML:com.adobe.xmp"
+
+
+def _upright(packet: str) -> str:
+    """An XMP packet with its orientation (as the EXIF's) reset to 1: the pixels are stored as shown."""
+    return re.sub(r'(tiff:Orientation(?:="|>)\s*)[2-8]', r"\g<1>1", packet)
+
+
+def _xmp_in(text: tuple) -> str | None:
+    """The XMP packet among :class:`Meta`'s ``text``, or None."""
+    return next((v for k, v in text if k == XMP_KEY), None)
 
 
 def _theirs(packet: str | None) -> str | None:
@@ -782,7 +790,7 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     array = _encodable(array)
     meta = written_meta(meta, ext, array.shape[2] if array.ndim == 3 else 1, array.dtype)[0]
     text = meta.text if meta is not None else ()
-    theirs = next((v for k, v in text if k == XMP_KEY), None)
+    theirs = _xmp_in(text)
     if ext in (".webp", ".tif", ".tiff"):  # the XMP packet (and the note in it), written with the pixels
         return _encode(array, ext, quality, meta, _note_xmp(note, theirs) if note is not None else
                        (theirs.encode("utf-8") if theirs else None))
@@ -951,7 +959,7 @@ def _encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta | None,
         else:
             array = np.ascontiguousarray(np.concatenate([np.repeat(array[..., :1], 3, axis=2), array[..., 1:]], axis=2))
     carry = meta is not None and bool(meta.exif or meta.icc or meta.dpi or (
-        ext in (".jpg", ".jpeg") and any(k == XMP_KEY for k, _ in meta.text)))
+        ext in (".jpg", ".jpeg") and _xmp_in(meta.text) is not None))
     if (carry or xmp) and ext == ".webp":
         return _pil_encode(array, ext, quality, meta or Meta(), xmp)
     if ext in (".tif", ".tiff"):
@@ -1053,15 +1061,17 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
         return meta, []
     exif, icc, lost, dpi = meta.exif, meta.icc, [], meta.dpi
     text = meta.text
-    xmp = [(k, v) for k, v in text if k == XMP_KEY]
-    if xmp and ext in (".jpg", ".jpeg") and len(_XMP_APP1) + len(xmp[0][1].encode("utf-8")) + 2 > 65535:
-        lost.append(f"its XMP ({len(xmp[0][1].encode('utf-8')):,} bytes, over the {65533 - len(_XMP_APP1):,} a JPEG's "
-                    "XMP segment holds; PNG, TIFF or WebP keep it)")
-        text, xmp = tuple(t for t in text if t[0] != XMP_KEY), []
-    if xmp and ext in (".webp", ".tif", ".tiff") and "</rdf:RDF>" not in xmp[0][1]:  # restore's note goes inside
-        lost.append("its XMP (a packet without an rdf:RDF element, which restore's record of the settings joins; "
-                    "a PNG or JPEG output keeps it)")
-        text, xmp = tuple(t for t in text if t[0] != XMP_KEY), []
+    xmp = _xmp_in(text)
+    dropped = None  # why a format that holds an XMP packet cannot hold this one
+    if xmp and ext in (".jpg", ".jpeg") and len(_XMP_APP1) + len(xmp.encode("utf-8")) + 2 > 65535:
+        dropped = (f"its XMP ({len(xmp.encode('utf-8')):,} bytes, over the {65533 - len(_XMP_APP1):,} a JPEG's "
+                   "XMP segment holds; PNG, TIFF or WebP keep it)")
+    elif xmp and ext in (".webp", ".tif", ".tiff") and "</rdf:RDF>" not in xmp:  # restore's note goes inside
+        dropped = ("its XMP (a packet without an rdf:RDF element, which restore's record of the settings joins; "
+                   "a PNG or JPEG output keeps it)")
+    if dropped:
+        lost.append(dropped)
+        text, xmp = tuple(t for t in text if t[0] != XMP_KEY), None
     if ext == ".png":  # PNG holds every text, BMP none
         gone = ()
     elif ext == ".bmp":
@@ -1075,7 +1085,7 @@ def written_meta(meta: Meta | None, ext: str, channels: int, dtype) -> tuple[Met
     if any(k != XMP_KEY for k, _ in gone):
         keys = ", ".join(dict.fromkeys(k for k, _ in gone if k != XMP_KEY))
         lost.append(f"its text ({keys[:60]}{'...' if len(keys) > 60 else ''}; a PNG output keeps it)")
-    if xmp and "HasExtendedXMP" in xmp[0][1]:  # the rest of a large packet, in further APP1 segments: not read
+    if xmp and "HasExtendedXMP" in xmp:  # the rest of a large packet, in further APP1 segments: not read
         lost.append("its extended XMP (the part of a large packet a JPEG keeps in further segments)")
     text = tuple(t for t in text if t not in gone)
     colour = meta.png_colour if ext == ".png" else ()
@@ -1278,7 +1288,7 @@ def _jpeg_with_meta(data: bytes, meta: Meta) -> bytes:
         data = data[:13] + b"\x01" + x.to_bytes(2, "big") + y.to_bytes(2, "big") + data[18:]
     if meta.exif and len(meta.exif) + 8 <= 65535:
         segs += _jpeg_segment(b"\xff\xe1", b"Exif\x00\x00" + meta.exif)
-    xmp = next((v for k, v in meta.text if k == XMP_KEY), None)
+    xmp = _xmp_in(meta.text)
     if xmp:  # written_meta kept it only where one segment holds it
         segs += _jpeg_segment(b"\xff\xe1", _XMP_APP1 + xmp.encode("utf-8"))
     if meta.icc:

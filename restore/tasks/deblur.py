@@ -37,8 +37,7 @@ from ..errors import InputError
 from ..io import read_image, to_tensor
 from ..metrics import psnr
 from .base import SPEC_FORM, Case, Operator, Param, Task, from_np, np01, psnr_where
-from .dejpeg import (JpegTables, check_tables, input_tables, jpeg_params, jpeg_tables, pixel_tables,
-                     settle_file_tables)
+from .dejpeg import JpegInput, JpegTables, jpeg_params
 
 __all__ = ["Blur", "DeblurTask", "parse_kernel"]
 
@@ -513,7 +512,7 @@ PUBLISHED = {
 }
 
 
-class DeblurTask(Task):
+class DeblurTask(JpegInput, Task):
     """Remove a known blur (a kernel: Gaussian, motion, box, Levin et al.'s camera shake, or a
     file); the measurement noise is estimated when not given."""
 
@@ -577,31 +576,18 @@ class DeblurTask(Task):
     def jpeg_level(self, x, p) -> float:
         """The least noise level a JPEG input is deblurred at (0 when not a JPEG): ``JPEG_NOISE``
         times its tables' quantisation RMS (:attr:`JpegTables.level`), at least ``JPEG_FLOOR``."""
-        t = p.get("tables")
-        if t is None and p.get("jpeg_quality"):
-            t = jpeg_tables(p["jpeg_quality"], 1 if x.shape[1] == 1 else 3)
+        t = self.input_jpeg(x, p)
         return 0.0 if t is None else max(JPEG_FLOOR, JPEG_NOISE * t.level)
 
     def estimates(self, p):
-        """The noise level left out, or whether the image is a decoded JPEG (neither tables nor
-        ``jpeg_quality`` given: read from its pixels by :meth:`check`): one image at a time."""
-        t = p.get("tables")
-        return (super().estimates(p) or (t is None and p.get("jpeg_quality") is None)
-                or getattr(t, "source", None) == "file")  # (a file's: an earlier save's blocks under them?)
+        """The noise level left out, or the image's tables read from its pixels
+        (:meth:`JpegInput.settle_jpeg`): one image at a time."""
+        return super().estimates(p) or self.jpeg_unsettled(p)
 
     def noise_level(self, x, p):
         if p.get("sigma") is not None:  # given (a batch built at once only for the tables' sake: none read)
             return p["sigma"], False
         return super().noise_level(x, p)
-
-    def settled(self, p):
-        return {k: p[k] for k in ("tables", "jpeg_quality") if p.get(k) is not None}
-
-    def load(self, image, files, p, max_pixels):
-        p = dict(p)
-        if p.get("tables") is None and p.get("jpeg_quality") is None:
-            p["tables"] = input_tables(image)  # (CMYK: as an image without its file)
-        return p, None
 
     def reported(self, p):
         """With the kernel as given (a spec or a file's name: an array is not said), and a JPEG's
@@ -613,13 +599,7 @@ class DeblurTask(Task):
 
     def check(self, x, p):
         q = super().check(x, p)
-        check_tables(q.get("tables"))
-        t = q.get("tables")
-        if t is not None and t.source == "file" and x.shape[0] == 1:  # saved before at a lower quality?
-            q["tables"] = settle_file_tables(x, t)
-        elif t is None and q.get("jpeg_quality") is None and x.shape[0] == 1:
-            t = pixel_tables(x)  # a decoded JPEG saved again as PNG: its blocks show
-            q.update({"jpeg_quality": 0} if t is None else {"tables": t})
+        self.settle_jpeg(x, q)
         if q.get("model_error") is None:
             q["model_error"] = default_model_error(q["kernel"], q.get("edges", "taper"))
         if isinstance(q["kernel"], (str, os.PathLike)):  # said in the record (the array is not)

@@ -209,6 +209,53 @@ def pixel_tables(x: torch.Tensor) -> JpegTables | None:
     return JpegTables(t.tables, t.chroma, "estimated " + t.source)
 
 
+class JpegInput:
+    """For a task whose input may be a decoded JPEG whose quantisation counts as measurement noise
+    (sr, deblur; a base class beside :class:`Task`, whose ``load`` and ``settled`` it gives): the
+    parameters of :func:`jpeg_params`, settled for each image from its file or its pixels."""
+
+    def load(self, image, files, p, max_pixels):
+        """A JPEG file's own tables, unless tables or ``jpeg_quality`` are given (a JPEG layout the
+        quantisation model does not know, CMYK: as an image without its file)."""
+        p = dict(p)
+        if p.get("tables") is None and p.get("jpeg_quality") is None:
+            p["tables"] = input_tables(image)
+        return p, None
+
+    def settled(self, p):
+        return {k: p[k] for k in ("tables", "jpeg_quality") if p.get(k) is not None}
+
+    @staticmethod
+    def jpeg_unsettled(p: dict) -> bool:
+        """Whether :meth:`settle_jpeg` reads the image's pixels (neither tables nor ``jpeg_quality``
+        given, or a file's tables: an earlier save's blocks under them?): one image at a time."""
+        t = p.get("tables")
+        return (t is None and p.get("jpeg_quality") is None) or getattr(t, "source", None) == "file"
+
+    @staticmethod
+    def settle_jpeg(x: torch.Tensor, p: dict) -> None:
+        """``p``'s tables checked and, for one image, settled in place: a file's, or an earlier,
+        coarser save's its pixels show (:func:`settle_file_tables`); else, with no quality given,
+        a decode's read from its blocks (:func:`pixel_tables`), or ``jpeg_quality`` 0 (none)."""
+        t = check_tables(p.get("tables"))
+        if x.shape[0] != 1:
+            return
+        if t is not None and t.source == "file":
+            p["tables"] = settle_file_tables(x, t)
+        elif t is None and p.get("jpeg_quality") is None:
+            t = pixel_tables(x)
+            p.update({"jpeg_quality": 0} if t is None else {"tables": t})
+
+    @staticmethod
+    def input_jpeg(x: torch.Tensor, p: dict) -> JpegTables | None:
+        """The tables the input was saved with (settled, or Pillow's at ``jpeg_quality``), None
+        where it is no JPEG."""
+        t = p.get("tables")
+        if t is None and p.get("jpeg_quality"):
+            t = jpeg_tables(p["jpeg_quality"], 1 if x.shape[1] == 1 else 3)
+        return t
+
+
 def jpeg_params(what: str) -> tuple[Param, Param]:
     """The ``jpeg_quality`` and ``tables`` parameters of a task whose input, ``what``, may be a
     decoded JPEG whose quantisation counts as measurement noise."""

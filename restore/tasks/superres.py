@@ -17,8 +17,7 @@ import torch
 
 from ..errors import InputError
 from .base import Case, Operator, Param, Task, from_np
-from .dejpeg import (RESAVED_SOURCE, check_tables, input_tables, jpeg_params, jpeg_tables, pixel_tables,
-                     settle_file_tables)
+from .dejpeg import RESAVED_SOURCE, JpegInput, jpeg_params
 
 __all__ = ["KERNELS", "SCALES", "SuperResolve", "SuperResolveTask", "resize_matrix"]
 
@@ -184,7 +183,7 @@ def _pil_up(case: Case, method: str) -> torch.Tensor:
     return from_np(np.asarray(Image.fromarray(lr).resize((lr.shape[1] * s, lr.shape[0] * s), getattr(Image, method))))
 
 
-class SuperResolveTask(Task):
+class SuperResolveTask(JpegInput, Task):
     """Upscale a low-resolution image by an integer factor (known degradation)."""
 
     name = "sr"
@@ -230,33 +229,20 @@ class SuperResolveTask(Task):
     def jpeg_level(self, x, p) -> float:
         """The measurement noise a JPEG input's quantisation stands for (0 when not a JPEG):
         ``JPEG_NOISE`` times the tables' quantisation RMS (:attr:`JpegTables.level`)."""
-        t = p.get("tables")
-        if t is None and p.get("jpeg_quality"):
-            t = jpeg_tables(p["jpeg_quality"], 1 if x.shape[1] == 1 else 3)
+        t = self.input_jpeg(x, p)
         return 0.0 if t is None else JPEG_NOISE * t.level
 
     def estimates(self, p):
-        """Neither the tables nor ``jpeg_quality`` given, or a file's tables: an image's are read
-        from its pixels (:meth:`check`: an earlier save's, for a file), one image at a time."""
-        t = p.get("tables")
-        return (t is None and p.get("jpeg_quality") is None) or getattr(t, "source", None) == "file"
+        """An image's tables read from its pixels (:meth:`JpegInput.settle_jpeg`): one image at a time."""
+        return self.jpeg_unsettled(p)
 
     def check(self, x, p):
         """Also settles whether a single image is a decoded JPEG (no tables nor
         ``jpeg_quality`` given): its tables estimated from its 8x8 blocks
         (:func:`restore.tasks.dejpeg.estimate_jpeg`), else ``jpeg_quality`` 0 (not a JPEG)."""
         out = super().check(x, p)
-        check_tables(out.get("tables"))
-        t = out.get("tables")
-        if t is not None and t.source == "file" and x.shape[0] == 1:  # an earlier save's blocks under them?
-            out["tables"] = settle_file_tables(x, t)
-        elif self.estimates(out) and x.shape[0] == 1:
-            t = pixel_tables(x)
-            out.update({"jpeg_quality": 0} if t is None else {"tables": t})
+        self.settle_jpeg(x, out)
         return out
-
-    def settled(self, p):
-        return {k: p[k] for k in ("tables", "jpeg_quality") if p.get(k) is not None}
 
     def estimated_note(self, params, sigma, to_try=None):
         m = RESAVED_SOURCE.fullmatch(str(params.get("tables")))
@@ -282,14 +268,6 @@ class SuperResolveTask(Task):
         if p.get("kernel") is not None:
             return p["kernel"]
         return JPEG_KERNEL if (p.get("tables") is not None or p.get("jpeg_quality")) else "bicubic"
-
-    def load(self, image, files, p, max_pixels):
-        p = dict(p)
-        if p.get("tables") is None and p.get("jpeg_quality") is None:
-            # (a JPEG layout the quantisation model does not know, CMYK: as a PNG, bicubic and no quantisation
-            # noise; --jpeg-quality tells one)
-            p["tables"] = input_tables(image)
-        return p, None
 
     def warnings(self, x, p):
         sigma, level = p.get("sigma") or 0.0, self.jpeg_level(x, p)
