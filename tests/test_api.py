@@ -6,6 +6,7 @@ import torch
 
 import restore
 from restore.errors import IncompatibleError, InputError
+from restore.io import to_tensor
 
 
 @pytest.fixture
@@ -522,6 +523,30 @@ def test_a_big_endian_array_is_its_integer_type():
     a = (np.random.default_rng(0).random((16, 16, 3)) * 65535).astype(">u2")
     out = restore.denoise(a, sigma=0.1)
     assert out.dtype == a.dtype and np.array_equal(out, restore.denoise(a.astype(np.uint16), sigma=0.1))
+
+
+def test_the_api_warns_of_a_noise_level_far_from_the_images():
+    """The command line warned of --sigma far from the noise read in the image; the API, whose
+    sigma is in [0, 1], said nothing, where 1 given for a sigma-25 photo (taken for 0-255 and
+    cut down) is the likely slip: it warns in the API's units, per image of a batch or a list."""
+    rng = np.random.default_rng(0)
+    flat = np.full((48, 48, 3), 128.0)
+    noisy = np.clip(flat + rng.normal(0, 25, flat.shape), 0, 255).astype(np.uint8)
+    clean = flat.astype(np.uint8)
+    with pytest.warns(UserWarning, match=r"sigma=1 \(255 in 0-255 units\) is far from .*the API's sigma is in \[0, 1\]"):
+        restore.denoise(noisy, sigma=1.0)
+    with pytest.warns(UserWarning, match=r"^image 1 of the batch: sigma=0.09804 \(25 in 0-255"):
+        restore.restore(torch.cat([to_tensor(noisy), to_tensor(clean)]), "denoise", sigma=25 / 255)
+    with pytest.warns(UserWarning, match=r"^image 1 of the list: sigma=0.09804"):
+        restore.restore([noisy, clean], "denoise", sigma=25 / 255)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the right level, an estimated one, or one refused in run()'s words
+        restore.denoise(noisy, sigma=25 / 255)
+        restore.denoise(noisy)
+        with pytest.raises(InputError, match="sigma must be in"):
+            restore.denoise(noisy, sigma=25)
 
 
 def test_the_api_warns_where_the_command_line_does_of_a_probable_mistake():
