@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from restore.convert import ADM_PRESETS
+from restore.convert import ADM_PRESETS, training_checkpoint
 
 from .groups import CONTEXT
 
@@ -58,6 +58,10 @@ def convert(checkpoint, output, arch, preset, flags, dtype, overwrite):
     restore convert ffhq_10m.pt -o ffhq256 --preset ffhq256 --dtype float16
     restore inpaint photo.png mask.png --weights imagenet256 --device cuda
     """
+    ours = training_checkpoint(checkpoint)
+    if ours:
+        click.echo(f"error: {ours}", err=True)
+        sys.exit(1)
     if preset is None and flags is None:
         raise click.UsageError(f"give --preset ({', '.join(ADM_PRESETS)}) or --flags JSON")
     parsed = _parse_flags(flags) if flags is not None else None

@@ -140,6 +140,13 @@ def _check_outputs(kw: dict) -> None:
             raise click.UsageError(f"{what} {path}: exists; pass --overwrite to replace it")
         elif not path.resolve().parent.is_dir():
             raise click.UsageError(f"{what} {path}: its folder {path.parent} does not exist")
+        from restore.io import check_writable
+
+        try:  # a folder that cannot be written (read-only, full): its traceback came after the whole evaluation
+            check_writable(path if f == "report" else path.resolve().parent)
+        except RestoreError as e:
+            click.echo(f"error: {what} {e}", err=True)
+            sys.exit(1)
 
 
 def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, pairs, slow_limit, csv_path, json_path,

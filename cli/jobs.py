@@ -95,8 +95,22 @@ def settings(job: Job) -> dict:
     s.update(sampler=sampler, sampler_options=options, steps=steps,
              sigma_max=None if sm is None else round(sm * 255, 4), seed=o.get("seed", 0) if _seeded(job) else None,
              samples=o.get("samples", 1), output_quality=o.get("out_quality"), weights=_prior_named(w),
-             no_location=bool(o.get("no_location")))
+             prior_weights=_prior_weights(w), no_location=bool(o.get("no_location")))
     return json.loads(json.dumps(s, default=str))  # as read back from a file (tuples as lists)
+
+
+def _prior_weights(w) -> str | None:
+    """The prior's :func:`~restore.prior.weights.prior_digest`: a prior trained again in its
+    folder keeps its name, and a rerun into a folder of its outputs kept those of the old
+    weights beside the new ones' in silence. None where the prior cannot be read (the run
+    says why)."""
+    from restore.errors import RestoreError
+    from restore.prior.weights import prior_digest, resolve_prior_dir
+
+    try:
+        return prior_digest(resolve_prior_dir(w))
+    except (RestoreError, OSError):
+        return None
 
 
 def _prior_named(w) -> str | None:
@@ -106,7 +120,10 @@ def _prior_named(w) -> str | None:
         return None
     from restore.api import _prior_key
 
-    return None if _prior_key(str(w)) == _prior_key(None) else Path(str(w).rstrip("/\\")).name
+    if _prior_key(str(w)) == _prior_key(None):
+        return None
+    name = Path(str(w).rstrip("/\\")).name
+    return name if name not in ("", ".", "..") else Path(str(w)).resolve().name  # --weights . : the folder's name
 
 
 def _seeded(job: Job) -> bool:
@@ -241,7 +258,9 @@ def made_otherwise(job: Job, made: dict[Path, dict | None], unknown: bool = Fals
                 diff = diff or []
             continue
         # a seed recorded by a run it could not change (None; before, a number) is no difference
-        d = [k for k in now if k in then and then[k] != now[k] and not (k == "seed" and None in (then[k], now[k]))]
+        same_weights = now.get("prior_weights") is not None and then.get("prior_weights") == now["prior_weights"]
+        d = [k for k in now if k in then and then[k] != now[k] and not (k == "seed" and None in (then[k], now[k]))
+             and not (k == "weights" and same_weights)]  # the same weights under another folder's name
         if d:
             clash.append(out)
             diff = diff or [(k, then[k], now[k]) for k in d]
@@ -255,6 +274,8 @@ def made_otherwise(job: Job, made: dict[Path, dict | None], unknown: bool = Fals
         opt = options.get(k, f"--{k.replace('_', '-')}")
         if k == "task":
             return f"restore {v}"
+        if k == "prior_weights":
+            return f"the prior's weights {v or '(unknown)'}"
         if k == "sampler_options":
             return f"the sampler's options {','.join(f'{a}={b}' for a, b in v.items()) or '(none)'}"
         if isinstance(v, bool):

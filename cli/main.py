@@ -58,6 +58,21 @@ def _resume_conflicts(stored: dict, given: dict) -> None:
               "options out, or train into another folder", 2)
 
 
+def _init_prediction(init: str, prediction: str) -> None:
+    """Refuse ``--prediction`` other than the ``--init`` prior's own, which a warm start keeps
+    (it was ignored in silence)."""
+    from restore.errors import RestoreError
+    from restore.prior.weights import read_config, resolve_prior_dir
+
+    try:
+        own = read_config(resolve_prior_dir(init)).get("prediction", "eps")
+    except RestoreError:
+        return  # not a prior: train() says why
+    if own != prediction:
+        _fail(f"--init takes the prior's architecture and target (--prediction {own}): --prediction {prediction} "
+              "does not apply", 2)
+
+
 class TaskGroup(TaskCommands):
     """The top command: the task commands, then list, train, eval, convert."""
 
@@ -248,8 +263,12 @@ def task_command(name: str) -> click.Command:
 
 @main.command("list", context_settings=CONTEXT, short_help="tasks, samplers and priors, with their defaults")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def list_(as_json):
-    """Tasks, samplers (the tasks each serves, default steps, start) and the priors found."""
+@click.option("--weights", "weights", multiple=True, metavar="PRIOR",
+              help="Also describe this prior (a folder `restore train` or `restore convert` wrote, a diffusers "
+                   "folder); repeatable.")
+def list_(as_json, weights):
+    """Tasks, samplers (the tasks each serves, default steps, start), the shipped priors and
+    those --weights names."""
     from restore.api import sampler_options
     from restore.paths import find_priors
     from restore.tasks import get_task
@@ -279,6 +298,18 @@ def list_(as_json):
             from restore.prior.weights import describe_prior
 
             p.update(describe_prior(p["path"]))  # configs only, no weights
+    for w in weights:  # a user's: described from its config (no weights read)
+        from restore.prior.files import foreign_format
+        from restore.prior.weights import describe_prior as describe, read_config, resolve_prior_dir
+
+        try:
+            d = resolve_prior_dir(w)
+            desc = describe(d)
+            info = read_config(d).get("info", {}) if foreign_format(d) is None else {}
+        except RestoreError as e:
+            _fail(str(e))
+        priors.append({**desc, "path": str(d.resolve()), "default": False,
+                       "info": info if isinstance(info, dict) else {}})
     if as_json:
         click.echo(json.dumps({"tasks": tasks, "samplers": samplers, "priors": priors}))
         return
@@ -306,6 +337,12 @@ def list_(as_json):
     for p in priors:
         click.echo(f"  {p['name']:<14} {p['arch']:<9} {p['parameters'] / 1e6:6.1f} M  {p['gflops_256']:7.1f} GFLOPs/256²  "
                    f"native {p['native_size'] or 'any'}  {p['path']}")
+        info = p.get("info") or {}
+        if p in priors[len(priors) - len(weights):] and isinstance(info.get("steps"), int):  # a user's: how far trained
+            val = info.get("val_psnr_sigma25")
+            click.echo(f"  {'':<14} trained {info['steps']} steps" + (f" of {info['steps_planned']}" if
+                       info.get("steps_planned", info["steps"]) != info["steps"] else "")
+                       + (f", PSNR {val:.2f} dB at sigma 25 on its validation images" if isinstance(val, float) else ""))
     if not priors:
         click.echo("  (none found)")
 
@@ -369,57 +406,87 @@ def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, 
     if output.exists() and not output.is_dir():
         _fail(f"{output}: exists and is not a folder")
     from restore.paths import CONFIG_FILE, WEIGHTS_FILE
+    from restore.train import recover_checkpoint
 
+    if resume and overwrite:
+        _fail("--resume and --overwrite exclude each other (--overwrite starts the run over)", 2)
     ckpt = output / "checkpoint"
+    if output.is_dir():
+        recover_checkpoint(ckpt)  # a save cut off between its renames: the whole one back in place
     if output.exists() and not resume and not overwrite and ckpt.exists():
         _fail(f"{output}: holds a checkpoint already (use --resume to go on, --overwrite to start over, or "
               "another -o)", 2)
     if not resume and any((output / f).exists() for f in (CONFIG_FILE, WEIGHTS_FILE)) and not overwrite:
         _fail(f"{output}: holds a prior already (pass --overwrite to replace it, or use another -o)", 2)
-    if not resume and overwrite:  # asked: the old run's checkpoint and log go, its prior is replaced when written
-        import shutil
-
-        shutil.rmtree(ckpt, ignore_errors=True)
-        (output / "log.jsonl").unlink(missing_ok=True)
     given = [n for n in ("batch_size", "crop", "lr", "channels", "blocks", "prediction", "mismatch", "seed")
              if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
     if init is not None and {"channels", "blocks"} & set(given):
         _fail("--init takes the prior's architecture: --channels / --blocks do not apply", 2)
+    if init is not None and "prediction" in given:
+        _init_prediction(init, prediction)
     stored = _stored_recipe(output) if resume else None
     if stored is not None and given:
         _resume_conflicts(stored, {n: ctx.params[n] for n in given})
+    typed = {n for n in ("checkpoint_every", "eval_every", "val_count")
+             if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE}
     from tqdm import tqdm
 
     from restore.api import resolve_device
     from restore.train import TrainConfig
     from restore.train import train as train_fn
 
+    term = []
+
+    def on_term(signum, frame):  # before the loop (reading the images), SIGTERM stops as Ctrl-C: said (it was not)
+        term.append(signum)
+        raise KeyboardInterrupt
+
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_term)
     planned = int(stored["steps"]) if stored is not None and steps is None else None
+    if stored is not None:  # when to checkpoint and validate: the run's own unless given (they change no weights)
+        checkpoint_every = checkpoint_every if "checkpoint_every" in typed else stored.get("checkpoint_every",
+                                                                                            checkpoint_every)
+        eval_every = eval_every if "eval_every" in typed else stored.get("eval_every", eval_every)
+        planned = None if typed & {"checkpoint_every", "eval_every"} else planned
     try:
         dev = resolve_device(device)
-        steps = steps or planned or DEFAULT_STEPS
-        cfg = None if planned else TrainConfig(  # resumed without --steps: the checkpoint's recipe as it is
+        steps = steps or planned or (int(stored["steps"]) if stored is not None else DEFAULT_STEPS)
+        cfg = None if planned else TrainConfig(  # resumed as it was: the checkpoint's recipe as it is
             steps=steps, batch_size=batch_size, crop=crop, lr=lr, channels=ch, blocks=bl, prediction=prediction,
             mismatch=mismatch, checkpoint_every=checkpoint_every, eval_every=eval_every, seed=seed, compile=compile_,
             warmup=min(500, max(1, steps // 10)))
-        bar = tqdm(total=steps, disable=quiet, file=sys.stderr, unit="step", dynamic_ncols=True)
+        bar = None
+
+        def progress():  # made at the first step: a run refused before it prints no empty bar
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=steps, disable=quiet, file=sys.stderr, unit="step", dynamic_ncols=True)
+            return bar
 
         def cb(rec):
-            bar.n = rec["step"]
+            b = progress()
+            b.n = rec["step"]
             post = {"loss": f"{rec['loss']:.4f}" if rec.get("loss") is not None else "-"}
             if rec.get("val_psnr_sigma25") is not None:
                 post["psnr25"] = f"{rec['val_psnr_sigma25']:.2f}"
-            bar.set_postfix(post, refresh=True)
+            b.set_postfix(post, refresh=True)
 
-        out = train_fn(data_dir, output, cfg, device=str(dev), resume=resume, init=init, val_dir=val_dir, val_count=val_count,
-                       max_minutes=max_minutes, callback=cb)
-        bar.close()
+        out = train_fn(data_dir, output, cfg, device=str(dev), resume=resume, init=init, val_dir=val_dir,
+                       val_count=val_count if "val_count" in typed or not resume else None,
+                       max_minutes=max_minutes, callback=cb, overwrite=overwrite)
+        if bar is not None:
+            bar.close()
     except RestoreError as e:
         _fail(str(e))
     except KeyboardInterrupt:  # before the training loop, which takes Ctrl-C as a stop with a checkpoint
+        code = 143 if term else 130
         if (output / "checkpoint" / "state.json").exists():
-            _fail("interrupted (resume with --resume)", 130)
-        _fail("interrupted before the first step: nothing to resume (run the command again)", 130)
+            _fail("interrupted (resume with --resume)", code)
+        _fail("interrupted before the first step: nothing to resume (run the command again)", code)
     except (RuntimeError, MemoryError) as e:  # torch's OutOfMemoryError (CUDA), a CPU allocation's RuntimeError
         if not isinstance(e, MemoryError) and not any(t in str(e) for t in ("out of memory", "allocate memory")):
             raise
@@ -429,8 +496,11 @@ def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, 
 
     info = read_config(out).get("info", {})
     if info.get("stopped"):
+        import shlex
+
+        again = f"restore train {shlex.quote(str(data_dir))} -o {shlex.quote(str(out))} --resume"
         click.echo(f"stopped at step {info['steps']} of {info.get('steps_planned', steps)} ({info['stopped']}); "
-                   f"prior and checkpoint written to {out}: the same command with --resume goes on", err=True)
+                   f"prior and checkpoint written to {out}: `{again}` goes on (with the run's recipe)", err=True)
         if info["stopped"] in ("SIGINT", "SIGTERM"):
             sys.exit(130 if info["stopped"] == "SIGINT" else 143)
     else:

@@ -120,6 +120,16 @@ def _nested(obj, path: Path) -> dict:
     return obj
 
 
+def training_checkpoint(path: str | os.PathLike) -> str | None:
+    """What to say of a file of a ``restore train`` checkpoint given to convert (it asked for
+    a guided-diffusion preset), else None."""
+    p = Path(path)
+    if p.parent.name == "checkpoint" and (p.parent / "state.json").is_file():
+        return (f"{p}: a `restore train` checkpoint (to --resume), not a guided-diffusion model; its prior is the "
+                f"folder above, {p.parent.parent}, ready to use")
+    return None
+
+
 def convert_adm(
     ckpt_path: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -165,6 +175,9 @@ def convert_adm(
     from .prior.schedule import VPSchedule
     from .prior.weights import WEIGHT_DTYPES, check_state_dict, save_prior
 
+    ours = training_checkpoint(ckpt_path)
+    if ours:
+        raise WeightsError(ours)
     if preset is None and not flags:
         raise WeightsError(f"give a preset ({', '.join(ADM_PRESETS)}) or the model's flags")
     if preset is not None and preset not in ADM_PRESETS:

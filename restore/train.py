@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InputError, RestoreError
-from .io import file_mode, read_image, to_uint8
+from .io import check_writable, file_mode, read_image, to_uint8
 from .prior.denoiser import PREDICTIONS, Prior, preconditioning, vp_scale
 from .prior.schedule import VPSchedule, sigma_from_t_table, t_from_sigma_table
 from .prior.unet import UNet
@@ -94,10 +94,14 @@ class TrainConfig:
 
 
 def find_images(root: Path) -> list[Path]:
+    """The image files under ``root`` and its subfolders, by extension; hidden files and folders
+    (a name starting with a dot: macOS's ``._photo.jpg`` copies, ``.thumbnails``) left out, as
+    the folder runs leave them."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: not a directory")
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
 def _load_rgb_uint8(path: Path) -> np.ndarray | None:
@@ -105,6 +109,8 @@ def _load_rgb_uint8(path: Path) -> np.ndarray | None:
         img = to_uint8(read_image(path).array)
     except RestoreError:
         return None
+    if img.ndim == 3 and img.shape[2] <= 2:  # gray + alpha: the gray (the crops are RGB)
+        img = img[:, :, 0]
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], 3, axis=2)
     return np.ascontiguousarray(img[:, :, :3])
@@ -370,26 +376,58 @@ def _jsonable(d: dict) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
+def _beside(ckpt: Path, what: str) -> Path:
+    """The hidden folder beside ``ckpt`` a checkpoint is written into (``new``) or the last one
+    moved to while the new one takes its place (``old``)."""
+    return ckpt.with_name(f".{ckpt.name}.{what}")
+
+
+def recover_checkpoint(ckpt: Path) -> None:
+    """Put back a whole checkpoint where a save was cut off between its two renames
+    (:func:`save_checkpoint`): the new one where it is whole (its ``state.json`` is written
+    last), else the last one; what a cut-off save left half-written beside it is removed."""
+    import shutil
+
+    new, old = _beside(ckpt, "new"), _beside(ckpt, "old")
+    if not ckpt.exists():
+        for d in (new, old):
+            if (d / "state.json").is_file():
+                os.replace(d, ckpt)
+                break
+    if ckpt.exists():
+        for d in (new, old):
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def save_checkpoint(ckpt: Path, step: int, tr: Trainer, extra: dict) -> None:
-    """Weights, EMA, optimiser and generator state (safetensors) + ``state.json``, each
-    written atomically; ``state.json`` last, so a checkpoint is whole once it names ``step``."""
+    """Weights, EMA, optimiser and generator state (safetensors) + ``state.json``, written
+    into a folder beside ``ckpt`` that then takes its place: the checkpoint is whole, the
+    last one or this one, wherever a save stops (a kill, a full disk; its files were replaced
+    one by one, and a save that failed half way left this step's weights under the last
+    step's state, resumed from in silence)."""
+    import shutil
+
     from safetensors.torch import save_file
 
-    ckpt.mkdir(parents=True, exist_ok=True)
+    recover_checkpoint(ckpt)
+    new, old = _beside(ckpt, "new"), _beside(ckpt, "old")
+    shutil.rmtree(new, ignore_errors=True)
+    new.mkdir(parents=True)
     for name, sd in (
         ("net", tr.net.state_dict()),
         ("ema", tr.ema.state_dict()),
         ("optim", _optim_state_tensors(tr.opt)),
         ("rng", {"device": tr.gen.get_state()}),
     ):
-        tmp = ckpt / f".{name}.safetensors.tmp"
-        save_file({k: v.detach().cpu().contiguous() for k, v in sd.items()}, str(tmp))
-        os.chmod(tmp, file_mode())  # safetensors writes 0600
-        os.replace(tmp, ckpt / f"{name}.safetensors")
+        f = new / f"{name}.safetensors"
+        save_file({k: v.detach().cpu().contiguous() for k, v in sd.items()}, str(f))
+        os.chmod(f, file_mode())  # safetensors writes 0600
     state = {"step": step, "config": _jsonable(asdict(tr.cfg)), **extra}
-    tmp = ckpt / ".state.json.tmp"
-    tmp.write_text(json.dumps(state, indent=2))
-    os.replace(tmp, ckpt / "state.json")
+    (new / "state.json").write_text(json.dumps(state, indent=2))
+    if ckpt.exists():
+        os.replace(ckpt, old)
+    os.replace(new, ckpt)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def load_checkpoint(ckpt: Path, tr: Trainer) -> None:
@@ -557,10 +595,11 @@ def train(
     resume: bool = False,
     init: str | os.PathLike | None = None,
     val_dir: str | os.PathLike | None = None,
-    val_count: int = 4,
+    val_count: int | None = None,
     val_crop: int = 256,
     max_minutes: float | None = None,
     callback: Callable[[dict], None] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Train a prior and write a ready-to-use prior directory into ``out_dir``.
 
@@ -572,8 +611,9 @@ def train(
         Receives ``config.json`` + ``model.safetensors`` (EMA weights), ``log.jsonl`` and
         ``checkpoint/`` (weights, EMA, optimizer and generator state, step) for ``resume``.
     cfg : TrainConfig, optional
-        The recipe; on ``resume`` the stored recipe is used, except ``steps`` (``cfg=None``:
-        the steps the run planned).
+        The recipe; on ``resume`` the stored recipe is used, except ``steps``,
+        ``checkpoint_every`` and ``eval_every``, which are ``cfg``'s (``cfg=None``: the
+        run's own, to the steps it planned).
     device : str
         ``"cpu"`` or ``"cuda"``.
     resume : bool
@@ -584,15 +624,20 @@ def train(
         and its recorded steps and device minutes are carried into the new prior's
         ``info.cumulative``.
     val_dir : path, optional
-        Images for the learning curve (PSNR at sigma=25); the first ``val_count`` are
-        centre-cropped to ``val_crop``. On ``resume`` without it, the run's own (with its
-        count and crop), as the checkpoint recorded it.
+        Images for the learning curve (PSNR at sigma=25); the first ``val_count`` (default
+        4) are centre-cropped to ``val_crop``. On ``resume``, the run's own (with its count
+        and crop), as the checkpoint recorded it: another folder or count is refused (the
+        curve would change mid-log) unless the run's folder is gone.
     max_minutes : float, optional
         Stop (with a checkpoint) after this much wall time. A ``STOP`` file in ``out_dir``,
         SIGTERM and SIGINT stop the same way.
     callback : callable, optional
         Called with each log record (step, loss, lr, steps_per_s, crops_per_s, tflops, and
         val_psnr_sigma25 when measured).
+    overwrite : bool
+        Start over in an ``out_dir`` that holds a run: its checkpoint and log are removed once
+        this run is checked and its images read (a run refused leaves them), its prior replaced
+        at the first checkpoint.
 
     Returns
     -------
@@ -607,15 +652,30 @@ def train(
     """
     planned = cfg is None and resume  # resumed without a recipe: to the steps the run planned
     cfg = _checked(cfg, resume, init)
+    if resume and overwrite:
+        raise InputError("resume and overwrite exclude each other (overwrite starts the run over)")
     out = Path(out_dir)
     dev = torch.device(device)
+    if resume:
+        recover_checkpoint(out / "checkpoint")
+    given = cfg
     cfg, start = _starting_point(cfg, out / "checkpoint", resume, init, None if planned else cfg.steps)
-    if resume and val_dir is None and start.state.get("val"):  # the run's own learning curve goes on
+    if resume and not planned:  # when to checkpoint and validate: the caller's (they change no weights)
+        cfg.checkpoint_every, cfg.eval_every = given.checkpoint_every, given.eval_every
+    if resume and start.state.get("val"):  # the run's own learning curve goes on
         v = start.state["val"]
-        if not Path(v["dir"]).is_dir():
+        if Path(v["dir"]).is_dir():
+            if val_dir is not None and Path(val_dir).resolve() != Path(v["dir"]):
+                raise InputError(f"the run's learning curve is on {v['dir']}: another --val-dir would change it "
+                                 "mid-log (leave it out to go on, or train into another folder)")
+            if val_count is not None and val_count != int(v["count"]):
+                raise InputError(f"the run's learning curve is on the first {v['count']} images of {v['dir']} "
+                                 "(--val-count): another count would change it mid-log (leave it out to go on)")
+            val_dir, val_count, val_crop = v["dir"], int(v["count"]), int(v["crop"])
+        elif val_dir is None:
             raise InputError(f"{v['dir']}: the run's validation folder is gone; give --val-dir (another folder) "
                              "to resume")
-        val_dir, val_count, val_crop = v["dir"], int(v["count"]), int(v["crop"])
+    val_count = 4 if val_count is None else val_count
     with torch.device("meta"):  # the network's own rule, asked of one built without memory
         mult = _make_net(cfg).size_multiple
     if cfg.crop % mult:
@@ -626,13 +686,26 @@ def train(
                          "train on")
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
-    images, skipped = load_images(find_images(Path(data_dir)))
+    check_writable(out)  # before the images are read and the steps run (a log it could not write: a traceback)
+    import warnings
+
+    data = _data_record(data_dir, start.state if resume else None)
+    paths = find_images(Path(data_dir))
+    images, skipped = load_images(paths)
+    if not images:
+        raise InputError(f"{data_dir}: no readable training images ("
+                         + (f"{len(paths)} image files, none readable: {_some(skipped)}" if paths else
+                            f"no {', '.join(sorted(IMAGE_EXTS))} files in it or its subfolders") + ")")
+    if skipped:  # said, not only counted in config.json
+        warnings.warn(f"{len(skipped)} of {len(paths)} image files could not be read and are left out: "
+                      f"{_some(skipped)}", stacklevel=2)
     small = sum(min(a.shape[:2]) < cfg.crop for a in images)
     if small:  # said, not padded in silence (config.json records the crop asked for)
-        import warnings
-
         warnings.warn(f"{small} of {len(images)} training images are smaller than the {cfg.crop} px crop: their crops "
                       "are edge-padded (lower --crop)", stacklevel=2)
+    if resume and start.state.get("data") not in (None, data["data"]):
+        warnings.warn(f"resuming on {data_dir}, where the run trained on {start.state['data']} before (both are "
+                      "recorded: data, data_before)", stacklevel=2)
     bank = CropBank(images, dev, cfg.crop)
     del images
     schedule = VPSchedule(**cfg.schedule)
@@ -648,8 +721,16 @@ def train(
         raise InputError(f"--val-dir {val_dir}: no readable images")
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)  # here: a run refused or failed before it leaves no folder
+    if overwrite and not resume:  # asked, and checked: the old run's checkpoint and log go
+        import shutil
+
+        for d in (out / "checkpoint", _beside(out / "checkpoint", "new"), _beside(out / "checkpoint", "old")):
+            shutil.rmtree(d, ignore_errors=True)
+        (out / "log.jsonl").unlink(missing_ok=True)
+    if resume:
+        _log_back_to(out / "log.jsonl", start.step)
     run = _Run(tr, schedule, out, start, val, callback,
-               {"data": str(data_dir), "images": len(bank), "skipped": len(skipped)},
+               {**data, "images": len(bank), "skipped": len(skipped)},
                {"dir": str(Path(val_dir).resolve()), "count": val_count, "crop": val_crop} if val else None)
     try:
         run.loop(max_minutes)
@@ -658,6 +739,42 @@ def train(
             out.rmdir()
         raise
     return out
+
+
+def _some(paths: list[str], n: int = 3) -> str:
+    """The first ``n`` of ``paths``, and how many more."""
+    return ", ".join(paths[:n]) + (f" and {len(paths) - n} more" if len(paths) > n else "")
+
+
+def _data_record(data_dir, state: dict | None) -> dict:
+    """``{"data": folder}``, and ``"data_before"``: the folders a resumed run trained on before
+    this one, where it was resumed on another (their record was replaced in silence)."""
+    now, before = str(data_dir), []
+    if state and isinstance(state.get("data"), str):
+        before = [d for d in state.get("data_before", []) if isinstance(d, str)]
+        if state["data"] != now:
+            before.append(state["data"])
+    return {"data": now, **({"data_before": before} if before else {})}
+
+
+def _log_back_to(log: Path, step: int) -> None:
+    """Cut ``log`` back to the records up to ``step`` (a checkpoint's): a run killed after it
+    logged steps it did not checkpoint logs them again when resumed (they were there twice)."""
+    if not log.is_file():
+        return
+    lines = log.read_text().splitlines()
+    keep = []
+    for ln in lines:
+        try:
+            if int(json.loads(ln)["step"]) > step:
+                continue
+        except (ValueError, KeyError, TypeError):
+            pass  # not ours: kept as it is
+        keep.append(ln)
+    if len(keep) < len(lines):
+        tmp = log.with_name(f".{log.name}.tmp")
+        tmp.write_text("".join(ln + "\n" for ln in keep))
+        os.replace(tmp, log)
 
 
 def _checked(cfg: TrainConfig | None, resume: bool, init) -> TrainConfig:
@@ -749,8 +866,11 @@ class _Run:
         self.stopped: str | None = None  # why the loop stopped before cfg.steps (None: it did not)
 
     def log(self, rec: dict) -> None:
-        with open(self.log_path, "a") as f:
-            f.write(json.dumps(rec) + "\n")
+        try:
+            with open(self.log_path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+        except OSError as e:
+            raise InputError(f"{self.log_path}: cannot write the log ({e.strerror or type(e).__name__})") from None
         if self.callback:
             self.callback(rec)
 
@@ -760,8 +880,14 @@ class _Run:
         tr, cfg, before = self.tr, self.cfg, self.start.before
         secs = self.elapsed_before + time.time() - self.t_start
         extra = {"train_seconds": secs, "last_val_psnr_sigma25": val, "last_val_step": val_step, "before": before,
+                 **{k: self.info[k] for k in ("data", "data_before") if k in self.info},
                  "lr_scale": tr.lr_scale, **({"val": self.val} if self.val else {})}
-        save_checkpoint(self.ckpt, step, tr, extra)
+        try:
+            save_checkpoint(self.ckpt, step, tr, extra)
+        except OSError as e:  # a full disk, a folder made read-only: the last whole checkpoint stays
+            raise InputError(f"{self.ckpt}: cannot write the checkpoint of step {step} "
+                             f"({e.strerror or type(e).__name__}); the last one is kept (--resume goes on from it)"
+                             ) from None
         cumulative = {
             "steps": before["steps"] + step,
             "device_minutes": round(before["device_minutes"] + secs / 60, 2),
@@ -774,7 +900,11 @@ class _Run:
                 "train_seconds": round(secs, 1), "val_psnr_sigma25": val,
                 **({"val_step": val_step} if val is not None and val_step is not None else {}),
                 "cumulative": cumulative, "stability": stability_check(self.ema_prior, self.check_images)}
-        save_prior(self.out, tr.ema, self.schedule, info, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
+        try:
+            save_prior(self.out, tr.ema, self.schedule, info, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
+        except OSError as e:
+            raise InputError(f"{self.out}: cannot write the prior of step {step} ({e.strerror or type(e).__name__}); "
+                             "the checkpoint is written (--resume goes on from it)") from None
 
     def loop(self, max_minutes: float | None) -> None:
         tr, cfg = self.tr, self.cfg

@@ -90,16 +90,36 @@ def _check_section(cfg: object, keys: dict, where: str) -> None:
             raise WeightsError(f"config {where}.{k} must be {typ.__name__}, got {v!r}")
 
 
+#: shipped names warned of as shadowed by a folder here (:func:`resolve_prior_dir`)
+_CLASHES: set[str] = set()
+
+
 def resolve_prior_dir(name_or_path: str | os.PathLike | None) -> Path:
-    """A prior directory from a shipped name (``restore-small``) or a path."""
+    """A prior directory from a shipped name (``restore-small``) or a path. A shipped name is
+    the shipped prior, also where the working folder holds a folder of that name (a prior
+    trained with ``-o restore-small`` had taken its place in silence, default runs included):
+    that one is ``./restore-small``, and the clash is warned of."""
+    named = name_or_path is not None
     if name_or_path is None:
         name_or_path = DEFAULT_PRIOR
     p = Path(name_or_path)
+    shipped = PRETRAINED_DIR / str(name_or_path)
+    bare = isinstance(name_or_path, str) and name_or_path == p.name and name_or_path not in (".", "..")
+    if bare and (shipped / CONFIG_FILE).is_file():
+        if named and p.is_dir() and p.resolve() != shipped.resolve() and name_or_path not in _CLASHES:
+            import warnings
+
+            _CLASHES.add(name_or_path)  # once a process: a run resolves its prior in several places
+            warnings.warn(f"'{name_or_path}' is the shipped prior; for the folder of that name here, give "
+                          f"./{name_or_path}", stacklevel=2)
+        return shipped
     if p.is_file() and p.name in (WEIGHTS_FILE, CONFIG_FILE):
         p = p.parent
     if p.is_dir():
+        if p.name == "checkpoint" and (p / "state.json").is_file() and not (p / CONFIG_FILE).is_file():
+            raise WeightsError(f"{p}: a training run's checkpoint (to --resume); its prior is the folder above, "
+                               f"{p.parent}")
         return p
-    shipped = PRETRAINED_DIR / str(name_or_path)
     if shipped.is_dir():
         return shipped
     avail = ", ".join(sorted(d.name for d in PRETRAINED_DIR.glob("*") if (d / CONFIG_FILE).is_file()))
@@ -111,6 +131,51 @@ def resolve_prior_dir(name_or_path: str | os.PathLike | None) -> Path:
         f"no prior at '{name_or_path}': give a directory with {CONFIG_FILE} and "
         f"{WEIGHTS_FILE} (or a diffusers folder), or a shipped name ({avail or 'none installed'})"
     )
+
+
+#: a prior's weight files where it has no WEIGHTS_FILE (a diffusers folder)
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+
+
+def prior_digest(prior_dir: str | os.PathLike) -> str:
+    """What tells two priors' weights apart, whatever their folders' names: a SHA-256 (16 hex
+    digits) of the weights file and of ``config.json`` less its ``info`` (the training record);
+    for a folder without ``model.safetensors`` (a diffusers one), of its weight and config
+    files. Read once per file state (path, size, time)."""
+    d = Path(prior_dir)
+    if (d / WEIGHTS_FILE).is_file():
+        files = [d / WEIGHTS_FILE] + ([d / CONFIG_FILE] if (d / CONFIG_FILE).is_file() else [])
+    else:
+        files = sorted(f for f in d.rglob("*") if f.is_file() and f.suffix in (*_WEIGHT_SUFFIXES, ".json")
+                       and not any(q.startswith(".") or q == "checkpoint" for q in f.relative_to(d).parts))
+    return _digest(tuple((str(f), *_stamp(f)) for f in files))
+
+
+def _stamp(f: Path) -> tuple[int, int]:
+    st = f.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=32)
+def _digest(files: tuple) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, *_ in files:
+        f = Path(name)
+        h.update(f.name.encode() + b"\0")
+        if f.name == CONFIG_FILE:
+            try:
+                cfg = json.loads(f.read_text())
+            except (OSError, ValueError):
+                cfg = None
+            if isinstance(cfg, dict):  # the training record changes no pixel
+                h.update(json.dumps({k: v for k, v in cfg.items() if k != "info"}, sort_keys=True).encode())
+                continue
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()[:16]
 
 
 def read_config(prior_dir: Path) -> dict:
