@@ -142,7 +142,6 @@ def test_an_output_that_cannot_be_written_is_one_line_before_the_work(photos, tm
     def refuse(folder):
         raise InputError(f"{folder}: cannot write there (Read-only file system)")
 
-    import cli.eval_cmd  # noqa: F401 - the names patched below are looked up at call time
     import restore.io
     import restore.train
 
