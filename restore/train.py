@@ -741,6 +741,11 @@ def train(
     return out
 
 
+def _int(v) -> int:
+    """``v`` where it is a count, else 0 (a config's record read as it is)."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
+
+
 def _some(paths: list[str], n: int = 3) -> str:
     """The first ``n`` of ``paths``, and how many more."""
     return ", ".join(paths[:n]) + (f" and {len(paths) - n} more" if len(paths) > n else "")
@@ -835,7 +840,9 @@ def _starting_point(cfg: TrainConfig, ckpt: Path, resume: bool, init,
     before = {
         "steps": int(cum.get("steps", src.info.get("steps", 0))),
         "device_minutes": float(cum.get("device_minutes", src.info.get("train_seconds", 0) / 60)),
-        "crops": int(cum.get("crops", 0)),
+        # a prior without the cumulative record (the shipped one): its own steps' crops (counted as 0, the
+        # new run's crops were set beside all of its steps)
+        "crops": int(cum.get("crops", _int(src.info.get("steps")) * _int(src.info.get("batch_size")))),
         "from": str(d),
     }
     return cfg, _Start(before=before, weights=src.net.state_dict())
