@@ -595,3 +595,71 @@ def test_messages_in_the_pages_words(client):
                                       "mask": painted_mask(256, 256, (60, 180, 60, 180))}).json()
     st = wait(client, j["id"])
     assert st["status"] == "done" and st["summary"]["fill"] == "scene" and "steps" not in st["summary"], st
+
+
+def test_a_kernel_image_is_uploaded_beside_its_field_and_the_download_notes_as_the_command_line(client, tmp_path,
+                                                                                               tiny_prior_dir):
+    """From trial K: a measured kernel could not be used in the page (it takes no file names, and
+    offered no upload), the download's note lacked the inputs' digests the command line's carry
+    and named the server's file for the keep-out layer, and steps mmse cannot take were queued
+    and failed. A kernel image now comes as an upload (the same pixels as `restore deblur
+    --kernel k.png`), the note is the command line's, and those steps are refused at Run."""
+    from click.testing import CliRunner
+
+    from restore.cli.main import main
+    from restore.io import read_image, read_note
+
+    a = (np.random.default_rng(3).random((40, 48, 3)) * 255).astype(np.uint8)
+    (tmp_path / "b.png").write_bytes(png_bytes(a))
+    k = np.zeros((9, 9), np.uint8)
+    k[4, 1:8] = 255  # a horizontal line
+    (tmp_path / "line.png").write_bytes(png_bytes(k))
+    img = upload(client, (tmp_path / "b.png").read_bytes(), "b.png").json()["id"]
+    kernel = [p for t in client.get("/api/tasks").json()["tasks"] if t["name"] == "deblur" for p in t["params"]
+              if p["name"] == "kernel"][0]
+    assert kernel["upload"] is True
+    data = "data:image/png;base64," + base64.b64encode(png_bytes(k)).decode()
+    body = {"image": img, "task": "deblur", "steps": 2, "params": {"sigma": 2},
+            "param_files": {"kernel": {"name": "line.png", "data": data}}}
+    r = client.post("/api/jobs", json=body)
+    assert r.status_code == 202, r.text
+    st = wait(client, r.json()["id"])
+    assert st["status"] == "done" and st["summary"]["kernel"] == "line.png (uploaded)", st
+    (tmp_path / "page.png").write_bytes(client.get(f"/api/jobs/{st['id']}/download").content)
+    r = CliRunner().invoke(main, ["deblur", str(tmp_path / "b.png"), "--kernel", str(tmp_path / "line.png"), "--sigma",
+                                  "2", "--steps", "2", "--weights", str(tiny_prior_dir), "-o",
+                                  str(tmp_path / "cli.png"), "-q", "--threads", "1"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    np.testing.assert_array_equal(read_image(tmp_path / "page.png").array, read_image(tmp_path / "cli.png").array)
+    page, cli = (json.loads(read_note(tmp_path / f)) for f in ("page.png", "cli.png"))
+    assert page["settings"] == cli["settings"] and page["settings"]["kernel"] == "line.png"
+    assert page["inputs"]["image"] == cli["inputs"]["image"] and page["inputs"]["kernel"] == cli["inputs"]["kernel"]
+    assert not list(client.app.state.ui.dir.glob("f*.png"))  # the upload went with the job
+    r = client.post("/api/jobs", json={**body, "params": {"kernel": "gaussian:1.6"}})
+    assert r.status_code == 400 and "both a value and an uploaded file" in r.json()["error"]
+    r = client.post("/api/jobs", json={**body, "task": "denoise", "params": {}})
+    assert r.status_code == 400 and "denoise takes no file for kernel" in r.json()["error"]
+    r = client.post("/api/jobs", json={"image": img, "task": "denoise", "steps": 5, "params": {"sigma": 25}})
+    assert r.status_code == 400 and "steps 5 do not apply" in r.json()["error"]
+    assert not list(client.app.state.ui.dir.glob("f*.png"))  # nor are refused uploads left
+
+
+def test_a_downloads_note_names_the_painted_keep_out_layer(client):
+    """The note named the server's own file for the keep-out layer (m32-bfe0e532.png)."""
+    from restore.io import read_note
+
+    a = (np.random.default_rng(1).random((32, 40, 3)) * 255).astype(np.uint8)
+    info = upload(client, png_bytes(a), "scene.png").json()
+    body = {"image": info["id"], "task": "inpaint", "params": {"fill": "scene"},
+            "mask": painted_mask(32, 40, (8, 16, 8, 16)), "exclude": painted_mask(32, 40, (0, 32, 30, 40))}
+    r = client.post("/api/jobs", json=body)
+    assert r.status_code == 202, r.text
+    st = wait(client, r.json()["id"])
+    assert st["status"] == "done", st
+    got = client.get(f"/api/jobs/{st['id']}/download").content
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "x.png").write_bytes(got)
+        made = json.loads(read_note(Path(d) / "x.png"))
+    assert made["settings"]["exclude"] == "painted" and set(made["inputs"]) == {"image", "mask", "exclude"}

@@ -545,3 +545,49 @@ def test_another_fill_reruns_with_the_next_seed(server, browser):
     assert diff[:40].max() == 0 and diff[220:].max() == 0  # far from it, the photo as it was
     assert not errors, errors
     page.close()
+
+
+def test_a_kernel_image_uploaded_beside_the_kernel_field(server, browser, tmp_path):
+    """From trial K: the page took no kernel image (no file names, and no upload offered). The
+    kernel field has an upload beside it now: chosen, the field steps aside and the job is the
+    command line's `--kernel line.png`; the × drops it; a painted mask a task does not take is
+    said, not dropped in silence."""
+    import json
+
+    from PIL import Image
+
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    errors, bodies = [], []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: bodies.append(r.post_data) if r.url.endswith("/api/jobs") else None)
+    k = np.zeros((9, 9), np.uint8)
+    k[4, 1:8] = 255
+    Image.fromarray(k).save(tmp_path / "line.png")
+    _open(page, server, PHOTO)
+    page.select_option("#task", "deblur")
+    pick = page.locator("#params .paramfile input[type=file]")
+    assert pick.count() == 1
+    pick.set_input_files(str(tmp_path / "line.png"))
+    page.wait_for_function("document.querySelector('#params input[name=kernel]').disabled")
+    assert "line.png" in page.locator("#params input[name=kernel]").get_attribute("placeholder")
+    page.click("#panel details summary")
+    page.fill("#steps", "1")
+    page.click("#run")
+    page.wait_for_function("document.querySelectorAll('.card').length > 0", timeout=120_000)
+    sent = json.loads(bodies[-1])
+    assert sent["param_files"]["kernel"]["name"] == "line.png" and "kernel" not in sent["params"]
+    assert "line.png (uploaded)" in page.locator(".card").first.inner_text()
+    page.click("#params .paramfile button")  # ×: the field back, nothing uploaded
+    assert not page.locator("#params input[name=kernel]").is_disabled()
+    page.fill("#params input[name=kernel]", "gaussian:1")
+    page.click("#run")
+    page.wait_for_function("document.querySelectorAll('.card').length > 1", timeout=120_000)
+    sent = json.loads(bodies[-1])
+    assert "param_files" not in sent and sent["params"]["kernel"] == "gaussian:1"
+    page.select_option("#task", "inpaint")
+    _stroke(page, (40, 40), (80, 60))
+    page.select_option("#task", "denoise")
+    page.click("#run")
+    page.wait_for_function("document.getElementById('message').textContent.includes('takes no mask')")
+    assert not errors, errors
+    page.close()

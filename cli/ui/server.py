@@ -185,6 +185,7 @@ class JobState:
     opts: dict
     mask: Path | None
     exclude: Path | None = None  # the painted keep-out layer (inpaint's --exclude), stored as a mask file
+    files: dict = field(default_factory=dict)  # a parameter's uploaded file (deblur's kernel): its path and name
     status: str = "queued"  # queued, running, done, error, cancelled
     i: int = 0
     n: int = 0
@@ -288,7 +289,17 @@ def describe_param(q, task: str) -> dict:
     help_ = _page_help(q.help, task)
     return {"name": q.name, "option": q.option, "kind": kind, "default": q.cli_default,
             "choices": [str(c) for c in q.choices], "range": list(q.range) if q.range else None,
-            "help": help_, "required": q.required}
+            "help": help_, "required": q.required, "upload": _takes_upload(q)}
+
+
+def _takes_upload(q) -> bool:
+    """Whether a text parameter also takes an image file (deblur's kernel), which the page
+    sends as an upload beside the field (``param_files``), never as a name."""
+    return q.type is object and _no_files(q.help) != q.help
+
+
+#: what an uploaded parameter file may be named as (its type, by the name it came with)
+UPLOAD_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
 
 def _no_files(text: str) -> str:
@@ -449,25 +460,35 @@ class App:
         unknown = sorted(set(given) - {q.name for q in cli_params})
         if unknown:
             raise PageError(f"{task} has no parameter {', '.join(unknown)}")
-        params = {q.name: param_from_page(q, given.get(q.name, q.default if q.switch else None)) for q in cli_params}
+        sent = body.get("param_files") if isinstance(body.get("param_files"), dict) else {}
+        params = {q.name: None if q.name in sent and given.get(q.name) in (None, "") else  # its file: an upload
+                  param_from_page(q, given.get(q.name, q.default if q.switch else None)) for q in cli_params}
         for q in cli_params:  # an omitted value takes the declaration's default, as click does
             if q.name not in given and q.default is not None and not q.switch:
                 params[q.name] = q.default
         opts = self._opts(body, tk)
-        try:
-            tk.check_usage(params)
-        except RestoreError as e:
-            raise PageError(_page_words(_one_line(e), task)) from None
-        wanted = tk.files[: tk.cli_files(params)]  # the painted layer is the task's MASK file
-        if params.get("mask_source") == "alpha" and not up.has_alpha:
-            raise PageError(f"{up.name} has no transparency for 'mask: alpha': paint the mask instead")
-        if params.get("mask_source") == "alpha" and body.get("mask"):  # the command line refuses both too
-            raise PageError("a painted mask and 'mask: alpha' both mark the holes: clear the painting, or set "
-                            "mask back to file (the painting)")
-        if body.get("exclude") and not any(q.name == "exclude" for q in tk.params):
-            raise PageError(f"{task} takes no keep-out layer")
+        uploaded = self._param_files(body.get("param_files"), tk, params)  # deblur's kernel image
         mask = exclude = None
         try:
+            for name, (path, _) in uploaded.items():
+                params[name] = str(path)
+            try:
+                tk.check_usage(params)
+                from restore.api import check_unscheduled
+                from restore.samplers import check_compatible
+
+                sampler = opts["sampler"] or tk.recipe(params).sampler  # steps mmse cannot take: refused here,
+                check_unscheduled(sampler, check_compatible(sampler, tk), opts["steps"])  # as the command line
+            except RestoreError as e:
+                raise PageError(_page_words(_one_line(e), task)) from None
+            wanted = tk.files[: tk.cli_files(params)]  # the painted layer is the task's MASK file
+            if params.get("mask_source") == "alpha" and not up.has_alpha:
+                raise PageError(f"{up.name} has no transparency for 'mask: alpha': paint the mask instead")
+            if params.get("mask_source") == "alpha" and body.get("mask"):  # the command line refuses both too
+                raise PageError("a painted mask and 'mask: alpha' both mark the holes: clear the painting, or set "
+                                "mask back to file (the painting)")
+            if body.get("exclude") and not any(q.name == "exclude" for q in tk.params):
+                raise PageError(f"{task} takes no keep-out layer")
             if body.get("mask") and "mask" in wanted:
                 mask = self._save_mask(body["mask"], up)
             if body.get("exclude"):  # stored as a file, as the command line's --exclude takes it
@@ -482,15 +503,16 @@ class App:
                                                               if up.has_alpha else "")) from None
                 raise PageError(_page_words(_one_line(e), task)) from None
         except PageError:
-            for f in (mask, exclude):
+            for f in (mask, exclude, *(path for path, _ in uploaded.values())):
                 if f is not None:
                     f.unlink(missing_ok=True)
             raise
-        job = JobState(self._id("j"), up, task, params, opts, mask, exclude)
+        job = JobState(self._id("j"), up, task, params, opts, mask, exclude, uploaded)
         job.summary = {"task": task, "image": up.name,
                        **{q.option.lstrip("-"): given[q.name] for q in cli_params if q.name in given
                           and not (given[q.name] is None or given[q.name] is False or given[q.name] == "")},
                        **({"exclude": "painted"} if exclude is not None else {}),
+                       **{name: f"{shown} (uploaded)" for name, (_, shown) in uploaded.items()},
                        **{k: v for k, v in (("sampler", opts["sampler"]), ("steps", opts["steps"]),
                                             ("seed", opts["seed"])) if v}}
         with self.lock:
@@ -534,6 +556,45 @@ class App:
         return {"sampler": sampler, "sampler_options": options, "steps": steps, "seed": seed, "device": self.device,
                 "weights": self.weights, "samples": 1, "sigma_max": None, "max_pixels": self.max_pixels,
                 "quiet": True, "as_json": False, "compare": False, "overwrite": True}
+
+    def _param_files(self, given: Any, tk, params: dict) -> dict[str, tuple[Path, str]]:
+        """``param_files`` (``{name: {"name": file name, "data": data URL}}``) stored as files:
+        ``{parameter: (path, name)}``, for the parameters that take an image file (deblur's
+        kernel), refused with a value typed beside it."""
+        if not given:
+            return {}
+        ok = {q.name: q for q in tk.params if q.cli and _takes_upload(q)}
+        if not isinstance(given, dict) or not all(isinstance(v, dict) for v in given.values()):
+            raise PageError("param_files must map a parameter to {name, data}")
+        unknown = sorted(set(given) - set(ok))
+        if unknown:
+            raise PageError(f"{tk.name} takes no file for {', '.join(unknown)}")
+        out: dict[str, tuple[Path, str]] = {}
+        try:
+            for name, item in given.items():
+                label = ok[name].option.lstrip("-")
+                if params.get(name) not in (None, ok[name].default):
+                    raise PageError(f"{label}: both a value and an uploaded file; clear one of them")
+                shown = os.path.basename(str(item.get("name") or f"{label}.png"))[:120]
+                data_url = item.get("data")
+                if not isinstance(data_url, str) or not data_url.startswith("data:") or ";base64," not in data_url:
+                    raise PageError(f"{label}: the file must come as a data URL")
+                b64 = data_url.split(",", 1)[1]
+                if len(b64) * 3 // 4 > self.max_bytes:
+                    raise PageError(f"{label}: {shown} is larger than the upload limit")
+                try:
+                    data = base64.b64decode(b64, validate=True)
+                except (binascii.Error, ValueError):
+                    raise PageError(f"{label}: {shown} is not valid base64") from None
+                suffix = Path(shown).suffix.lower()
+                p = self.dir / f"{self._id('f')}{suffix if suffix in UPLOAD_SUFFIXES else '.png'}"
+                p.write_bytes(data)
+                out[name] = (p, shown)
+        except PageError:
+            for p, _ in out.values():
+                p.unlink(missing_ok=True)
+            raise
+        return out
 
     def _save_mask(self, data_url: Any, up: Upload, what: str = "the mask") -> Path:
         if not isinstance(data_url, str) or not data_url.startswith("data:image/png;base64,"):
@@ -588,7 +649,7 @@ class App:
     def _finished(self, job: JobState) -> None:
         """A job's files go when it ends: its mask, and its image if the page's list has
         dropped it meanwhile and no other queued or running job reads it."""
-        for f in (job.mask, job.exclude):
+        for f in (job.mask, job.exclude, *(path for path, _ in job.files.values())):
             if f is not None:
                 f.unlink(missing_ok=True)
         with self.lock:
@@ -647,7 +708,9 @@ class App:
     def _names(job: JobState) -> list[tuple[str, str]]:
         """The server's own file paths of a job, as the page names them (in its messages)."""
         return [(str(f), name) for f, name in ((job.image.path, job.image.name), (job.mask, "the painted mask"),
-                                               (job.exclude, "the painted keep-out layer")) if f is not None]
+                                               (job.exclude, "the painted keep-out layer"),
+                                               *((path, f"the uploaded {shown}") for path, shown in job.files.values()))
+                if f is not None]
 
     def _run(self, job: JobState) -> None:
         """The command line's path for one image: its engine's ``load`` (read, the task's file
@@ -683,7 +746,12 @@ class App:
         from ..jobs import note
         from ..local import grown_note, out_meta
 
-        job.result = encode_image(out, ".png", meta=out_meta(ld, out), note=note(rjob))  # the settings, as the CLI's
+        made = json.loads(note(rjob, item))  # the settings and the inputs' digests, as the command line's
+        if job.exclude is not None:  # not the server's name for the painted layer
+            made["settings"]["exclude"] = "painted"
+        for name, (_, shown) in job.files.items():  # nor for an uploaded file: the name it came with
+            made["settings"][name] = shown
+        job.result = encode_image(out, ".png", meta=out_meta(ld, out), note=json.dumps(made, sort_keys=True, ensure_ascii=True))
         job.preview = encode_image(to_uint8(out), ".png")
         job.size = out.shape[:2]
         if res.sigma_estimated:

@@ -17,6 +17,7 @@ const S = {
   tasks: [], limits: {}, image: null, ops: [], tool: "brush", size: 40, layer: "mask",
   view: { s: 1, tx: 0, ty: 0 }, active: new Set(), latest: null, drawing: null, pan: null, space: false,
   started: {}, submitting: false, viewing: null,
+  paramFiles: {},  // parameter -> { name, data }: an image file a text field also takes (deblur's kernel)
   made: new Map(),  // job id -> { body, image, tried }: what made it (Another fill sends it again, seeds tried)
 };
 const resultEl = $("result"), splitLine = $("splitline");
@@ -45,9 +46,57 @@ async function api(path, opts = {}) {
 // -- tasks and their parameters ------------------------------------------------------------
 function task() { return S.tasks.find((t) => t.name === $("task").value); }
 
+function fileDataURL(file) {
+  return new Promise((resolve, reject) => {
+    const fr = new FileReader();
+    fr.onload = () => resolve(fr.result);
+    fr.onerror = () => reject(new Error(`${file.name}: could not be read`));
+    fr.readAsDataURL(file);
+  });
+}
+
+function uploadBeside(p, input) {  // "or an image file": deblur's kernel as the command line takes kernel.png
+  const box = document.createElement("div");
+  box.className = "paramfile";
+  const pick = document.createElement("input");
+  pick.type = "file";
+  pick.accept = "image/*";
+  pick.title = `or an image of the ${p.name} (light on black)`;
+  const clear = document.createElement("button");
+  clear.type = "button";
+  clear.textContent = "×";
+  clear.title = `drop the uploaded ${p.name}`;
+  clear.hidden = true;
+  const hint = input.placeholder;
+  const reset = () => {
+    delete S.paramFiles[p.name];
+    pick.value = "";
+    input.disabled = false;
+    input.placeholder = hint;
+    clear.hidden = true;
+  };
+  pick.addEventListener("change", async (e) => {
+    const f = e.target.files[0];
+    if (!f) { reset(); return; }
+    try {
+      S.paramFiles[p.name] = { name: f.name, data: await fileDataURL(f) };
+    } catch (err) { reset(); say(err.message); return; }
+    input.value = "";
+    input.disabled = true;
+    input.placeholder = `uploaded: ${f.name}`;
+    clear.hidden = false;
+  });
+  clear.onclick = reset;
+  const what = document.createElement("span");
+  what.textContent = "or an image file:";
+  box.append(what, pick, clear);
+  return box;
+}
+
 function buildParams() {
   const t = task(), form = $("params");
   form.textContent = "";
+  S.paramFiles = {};
   $("tasksummary").textContent = t.summary + (t.files.includes("mask") ? " — paint the pixels to fill" : "");
   for (const p of t.params) {
     if (p.kind === "file") continue;  // files come only as uploads: the command line's option
@@ -85,7 +134,9 @@ function buildParams() {
     help.className = "help";
     help.textContent = p.help;
     const wrap = document.createElement("div");
-    wrap.append(label, help);
+    wrap.append(label);
+    if (p.upload) wrap.append(uploadBeside(p, input));
+    wrap.append(help);
     form.append(wrap);
   }
   const excl = t.params.some((p) => p.kind === "file" && p.name === "exclude");
@@ -480,7 +531,13 @@ async function submit() {
     body.params.mask_source = "alpha";  // "Alpha → mask" untouched: the command line's --mask alpha, the same pixels
   } else if (t.files.includes("mask") && painted("mask")) body.mask = await maskDataURL(maskC);
   if (!$("layerpick").hidden && painted("excl")) body.exclude = await maskDataURL(exclC);
+  const files = Object.keys(S.paramFiles).filter((n) => t.params.some((p) => p.name === n && p.upload));
+  if (files.length) body.param_files = Object.fromEntries(files.map((n) => [n, S.paramFiles[n]]));
   await postJob(body, S.image, new Set([body.seed]));
+  if (!t.files.includes("mask") && painted("mask")) {  // said, not dropped in silence
+    const m = $("message");
+    if (!m.textContent) say(`note: ${t.name} takes no mask: the painted one is not used`, true);
+  }
 }
 
 async function postJob(body, image, tried) {  // a job queued: its request kept for Another fill
