@@ -221,3 +221,24 @@ def test_list_describes_a_users_prior_and_a_checkpoint_folder_points_to_it(photo
     assert r.exit_code == 1 and "its prior is the folder above" in r.output
     r = _run("convert", p / "checkpoint" / "ema.safetensors", "-o", tmp_path / "c")
     assert r.exit_code == 1 and "a `restore train` checkpoint" in r.output and not (tmp_path / "c").exists()
+
+
+def test_a_large_foreign_priors_digest_reads_samples_of_it(tmp_path, monkeypatch):
+    """A prior's digest is read once per run: a weights file of gigabytes (a diffusers UNet) is
+    digested from spread samples and its size, not read whole; a change to its weights shows."""
+    import restore.prior.weights as W
+
+    monkeypatch.setattr(W, "WHOLE_DIGEST", 1 << 16)
+    d = tmp_path / "foreign"
+    (d / "unet").mkdir(parents=True)
+    f = d / "unet" / "diffusion_pytorch_model.safetensors"
+    rng = np.random.default_rng(0)
+    f.write_bytes(rng.bytes(W.DIGEST_SAMPLES * (1 << 16) * 2))
+    (d / "unet" / "config.json").write_text('{"sample_size": 64}')
+    a = W.prior_digest(d)
+    data = bytearray(f.read_bytes())
+    data[:: 1 << 12] = bytes(len(data[:: 1 << 12]))  # trained again: changed all through
+    f.write_bytes(bytes(data))
+    assert W.prior_digest(d) != a
+    (d / "unet" / "config.json").write_text('{"sample_size": 32}')
+    assert len({a, W.prior_digest(d)}) == 2

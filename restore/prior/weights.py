@@ -173,9 +173,21 @@ def _digest(files: tuple) -> str:
                 h.update(json.dumps({k: v for k, v in cfg.items() if k != "info"}, sort_keys=True).encode())
                 continue
         with open(f, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
+            size = os.fstat(fh.fileno()).st_size
+            if size <= WHOLE_DIGEST:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+                continue
+            h.update(str(size).encode())  # a large foreign prior (GBs): spread samples, read in a moment;
+            for i in range(DIGEST_SAMPLES):  # weights trained again differ in every one of them
+                fh.seek(i * (size - (1 << 16)) // (DIGEST_SAMPLES - 1))
+                h.update(fh.read(1 << 16))
     return h.hexdigest()[:16]
+
+
+#: weight files up to this size are digested whole; larger ones by DIGEST_SAMPLES 64 KB samples
+WHOLE_DIGEST = 256 << 20
+DIGEST_SAMPLES = 256
 
 
 def read_config(prior_dir: Path) -> dict:
