@@ -121,6 +121,35 @@ def eval_command(task: str) -> click.Command:
     return cmd
 
 
+def _machine(dev) -> str:
+    """The machine the seconds were measured on: its CPU (or GPU) model and cores, not its host
+    name alone."""
+    import os
+
+    if getattr(dev, "type", str(dev)) == "cuda":
+        import torch
+
+        return f"{torch.cuda.get_device_name(dev)}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def _command() -> str | None:
+    """The command line that made a run, as typed (for its report and records); None where
+    this process is not the command line (click's test runner, a script calling main())."""
+    import shlex
+
+    a0 = Path(sys.argv[0])
+    if not (a0.name == "restore" or (a0.name == "__main__.py" and a0.parent.name == "restore")):
+        return None
+    return "restore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
 def _check_outputs(kw: dict) -> None:
     """The files a run writes (--csv, --json, --report), checked before any work: an existing one
     is replaced only with --overwrite (they were replaced in silence), a report is a folder,
@@ -168,9 +197,14 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
                                          f"'{samplers.replace(',', '+', n.partition('@')[0].count(','))}'")
             if n.partition("@")[0] not in SAMPLERS and n.partition("@")[0] != DEFAULT_METHOD:
                 raise click.BadParameter(f"unknown sampler '{n}' (choose from {', '.join(SAMPLERS.names())})")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # one row of twice the images
+            raise click.BadParameter(f"{', '.join(twice)} given twice in --samplers")
         step_list = [int(s) for s in steps.split(",")] if steps else None
     except ValueError:
         raise click.BadParameter("--steps takes comma-separated integers") from None
+    if step_list and len(set(step_list)) < len(step_list):
+        raise click.BadParameter(f"a step count given twice in --steps {steps}")
     if step_list and not all(1 <= s <= 1000 for s in step_list):  # what run() takes, said as the options are
         raise click.BadParameter(f"--steps takes step counts in 1-1000, got {steps}")
     try:
@@ -194,26 +228,45 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
 
     subset = f" (every {every}{f', first {limit}' if limit else ''})" if every > 1 else (
         f" (first {limit})" if limit else "")
-    # what made the numbers, in every output (a trial's 60-step prior and the shipped one looked alike)
+    # what made the numbers, in every output (a trial's 60-step prior and the shipped one looked alike; two
+    # priors in folders of one name did too: their weights' digest tells them apart)
+    import torch
+
+    from restore.prior.weights import prior_digest, resolve_prior_dir
+
     prior_name = prior.name or str(weights or "restore-small")
-    run = {"restore": __version__, "prior": prior_name, "seed": seed, "limit": limit, "every": every,
-           "samplers": names, "steps": step_list, "device": str(dev)}
-    head = (f"restore eval {task} {dataset} ({what}); {len(data)} images{subset}; prior {prior_name}, seed {seed}; "
-            f"restore {__version__}; {platform.node()} {platform.processor() or platform.machine()}, device {dev}; "
-            f"{time.time() - t0:.0f} s")
+    try:
+        prior_dir = resolve_prior_dir(weights)
+        prior_id = {"prior_path": str(prior_dir.resolve()), "prior_weights": prior_digest(prior_dir)}
+    except (RestoreError, OSError):
+        prior_id = {}
+    machine = _machine(dev)
+    setting = {k: v for k, v in degrade.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    if setting.get("masks"):  # inpaint's mask files: its generated family's default made none of them
+        setting.pop("mask", None)
+    run = {"restore": __version__, "prior": prior_name, **prior_id, "seed": seed, "limit": limit, "every": every,
+           "samplers": names, "steps": step_list, "device": str(dev), "machine": machine,
+           "torch": torch.__version__, "threads": torch.get_num_threads(), "command": _command()}
+    head = (f"restore eval {task} {dataset} ({what}); {len(data)} images{subset}; prior {prior_name}"
+            + (f" ({prior_id['prior_weights']})" if prior_id else "") + f", seed {seed}; "
+            f"restore {__version__}, torch {torch.__version__}; {machine}, device {dev}, "
+            f"{torch.get_num_threads()} threads; {time.time() - t0:.0f} s")
     table = markdown_table(summary)
     click.echo(head)
     click.echo(table)
-    if tk.published(degrade):
-        click.echo(tk.published(degrade))
-    plain = [{**{k: v for k, v in r.items() if not k.startswith("_")}, "prior": prior_name, "seed": seed} for r in rows]
+    published = tk.published(degrade, str(dataset))
+    if published:
+        click.echo(published)
+    # each row with what made it (CSVs of several settings were told apart by their file names alone)
+    plain = [{**{k: v for k, v in r.items() if not k.startswith("_")}, "dataset": str(dataset), **setting,
+              "restore": __version__, "seed": seed,
+              **({"prior": prior_name, **prior_id} if r["kind"] == "restore" else {"prior": ""})} for r in rows]
     if csv_path:
         with open(csv_path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=sorted({k for r in plain for k in r}))
             w.writeheader()
             w.writerows(plain)
     if json_path:
-        setting = {k: v for k, v in degrade.items() if isinstance(v, (int, float, str, bool)) or v is None}
         Path(json_path).write_text(json.dumps({"task": task, "dataset": str(dataset), "setting": setting, "run": run,
                                                "summary": summary, "rows": plain}, indent=1))
     if report:
@@ -222,7 +275,8 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
         report.mkdir(parents=True, exist_ok=True)
         plot = psnr_vs_steps_plot(summary, report / "psnr_vs_steps.png", title=f"{task} {what}")
         grid = example_grid(rows, report / "examples.png")
-        md = [f"# {task} on {dataset}", "", head, "", table, "", f"![PSNR vs steps]({plot.name})", ""]
+        md = [f"# {task} on {dataset}", "", head, "", *([f"`{_command()}`", ""] if _command() else []), table, "",
+              f"![PSNR vs steps]({plot.name})", ""]
         if grid:
             panels = "clean | degraded | best classical | restore" if bl else "clean | degraded | restore"
             md += [f"Worst and best images ({panels}):", "", f"![examples]({grid.name})"]

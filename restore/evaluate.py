@@ -32,17 +32,35 @@ def load_dataset(root: str | Path, limit: int | None = None, every: int = 1) -> 
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: not a directory")
-    files = sorted(p for p in root.iterdir() if p.suffix.lower() in READ_EXTS)[::every]
+    files = sorted(p for p in root.iterdir() if p.suffix.lower() in READ_EXTS)
+    _one_per_stem(files, root)
+    files = files[::every]
     if not files:
         raise InputError(f"{root}: no images")
     files = files[:limit] if limit else files
-    out, deep = [], 0
+    out, deep, alpha = [], 0, 0
     for p in files:
-        img = read_image(p).color
+        im = read_image(p)
+        img = im.color
         deep += img.dtype != np.uint8
+        alpha += im.array.ndim == 3 and im.array.shape[2] in (2, 4)
         out.append((p.stem, to_uint8(img)))
     _said_8_bit(deep, len(files), root)
+    if alpha:  # said, not dropped in silence
+        warnings.warn(f"{root}: {alpha} of {len(files)} images have transparency: scored on their colour, the alpha "
+                      "left out", stacklevel=2)
     return out
+
+
+def _one_per_stem(files: list[Path], root: Path) -> None:
+    """Refuse two images of one stem (``a.png``, ``a.jpg``): rows, ``--masks`` and real pairs
+    are matched by stem, and two rows named alike could not be told apart."""
+    seen: dict[str, Path] = {}
+    for p in files:
+        if p.stem in seen:
+            raise InputError(f"{root}: {seen[p.stem].name} and {p.name} share the name {p.stem} (rows and masks are "
+                             "matched by name): keep one")
+        seen[p.stem] = p
 
 
 def _said_8_bit(deep: int, n: int, root: Path) -> None:
@@ -61,7 +79,10 @@ def load_pairs(root: str | Path, limit: int | None = None, every: int = 1) -> li
     for d, p in dirs.items():
         if not p.is_dir():
             raise InputError(f"{root}: no {d}/ folder (--pairs reads {root}/noisy/ and {root}/clean/, matched by name)")
-    files = {d: {f.stem: f for f in p.iterdir() if f.suffix.lower() in READ_EXTS} for d, p in dirs.items()}
+    found = {d: sorted(f for f in p.iterdir() if f.suffix.lower() in READ_EXTS) for d, p in dirs.items()}
+    for d, fs in found.items():
+        _one_per_stem(fs, dirs[d])
+    files = {d: {f.stem: f for f in fs} for d, fs in found.items()}
     alone = sorted(set(files["noisy"]) ^ set(files["clean"]))
     if alone:
         raise InputError(f"{root}: {len(alone)} image(s) without a pair, e.g. {alone[0]}")
@@ -192,7 +213,11 @@ def evaluate(
                 res = run(case.y, task, sampler=sampler, steps=st, seed=seed, device=device, prior=prior,
                           **case.run, **hyper)
                 out, secs, used, kind = res.image, res.seconds, res.steps, "restore"
-            r = {"image": name, "method": meth, "kind": kind, "steps": used, "seconds": secs, **score(case, out)}
+            r = {"image": name, "method": meth, "kind": kind, "steps": used, "seconds": secs, **score(case, out),
+                 "_asked": st}
+            if kind == "restore":  # what ran on this image (the default's choice: a scene fill, or dpir)
+                fill = res.params.get("fill")
+                r["ran"] = f"{fill} fill" if res.steps == 0 and res.sampler == "none" and fill else res.sampler
             if keep_outputs:
                 r["_out"], r["_case"] = out, case
             rows.append(r)
@@ -202,19 +227,31 @@ def evaluate(
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    """Mean per (method, steps): PSNR, SSIM, hole PSNR, seconds per image, image count."""
+    """Mean per (method, steps asked): PSNR, SSIM, hole PSNR, seconds per image, image count.
+    Where the method's steps differ by image (the default's choice per image: inpainting's scene
+    fill, no steps, or dpir) the row covers them all, ``steps`` None and ``steps_each`` the
+    counts (they were split into rows of a few images each, both named "default")."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["method"], r["steps"], r["kind"]), []).append(r)
+        asked = r["_asked"] if "_asked" in r else r["steps"]
+        groups.setdefault((r["method"], asked, r["kind"]), []).append(r)
     out = []
-    for (m, s, k), rs in groups.items():
-        row = {"method": m, "steps": s, "kind": k, "images": len(rs),
+    for (m, _, k), rs in groups.items():
+        each = sorted({r["steps"] for r in rs if r["steps"] is not None})
+        s = each[0] if len(each) == 1 else None
+        row = {"method": m, "steps": s, **({"steps_each": each} if len(each) > 1 else {}), "kind": k,
+               "images": len(rs),
                "psnr": float(np.mean([r["psnr"] for r in rs])), "ssim": float(np.mean([r["ssim"] for r in rs])),
                "seconds": float(np.mean([r["seconds"] for r in rs]))}
         for key, _, _ in HOLE_COLUMNS:
             vals = [r[key] for r in rs if key in r and np.isfinite(r[key])]
             if vals:
                 row[key] = float(np.mean(vals))
+                if len(vals) < len(rs):  # a mean over fewer images than the row's (said in the table)
+                    row[f"{key}_images"] = len(vals)
+        ran = sorted({r["ran"] for r in rs if r.get("ran")})
+        if len(ran) > 1:
+            row["ran"] = {x: sum(r.get("ran") == x for r in rs) for x in ran}
         out.append(row)
     return out
 
@@ -229,11 +266,18 @@ def markdown_table(summary: list[dict]) -> str:
     head = "| method | steps | images | PSNR | SSIM |" + "".join(f" {c[1]} |" for c in cols) + " s/image |"
     sep = "|---|---|---|---|---|" + "---|" * len(cols) + "---|"
     lines = [head, sep]
+
+    def cell(r, k, f):
+        few = f" ({r[k + '_images']} images)" if f"{k}_images" in r else ""
+        return f" {r.get(k, float('nan')):{f}}{few} |"
+
     for r in summary:
         kind = "" if r["kind"] == "restore" else f" ({r['kind']})"  # classical, or the input as given
+        ran = "".join(f", {n} on {c}" for n, c in r.get("ran", {}).items())  # the default's choices, by image
+        steps = "/".join(map(str, r["steps_each"])) if r.get("steps_each") else (r["steps"] or "-")
         lines.append(
-            f"| {r['method']}{kind} | {r['steps'] or '-'} | {r['images']} | "
-            f"{r['psnr']:.2f} | {r['ssim']:.4f} |" + "".join(f" {r.get(k, float('nan')):{f}} |" for k, _, f in cols)
+            f"| {r['method']}{kind}{ran} | {steps} | {r['images']} | "
+            f"{r['psnr']:.2f} | {r['ssim']:.4f} |" + "".join(cell(r, k, f) for k, _, f in cols)
             + f" {r['seconds']:.2f} |"
         )
     return "\n".join(lines)

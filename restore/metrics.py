@@ -111,11 +111,14 @@ def _gauss_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
 SSIM_STRIP_VALUES = 1 << 20
 
 
-def ssim(x, y, *, data_range: float | None = None, win_size: int = 11, sigma: float = 1.5) -> float:
+def ssim(x, y, *, data_range: float | None = None, win_size: int = 11, sigma: float = 1.5, where=None) -> float:
     """Structural similarity (Wang et al. 2004), mean over channels and batch.
 
     Matches ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
     sigma=1.5, use_sample_covariance=False, data_range=data_range, channel_axis=-1)``.
+    ``where`` (an ``(H, W)`` bool mask): the mean of that SSIM map over the pixels it marks
+    (those whose window lies inside the image, as scikit-image's mean takes them), e.g. a
+    hole's SSIM; NaN where none does.
 
     Examples
     --------
@@ -139,6 +142,14 @@ def ssim(x, y, *, data_range: float | None = None, win_size: int = 11, sigma: fl
     rows = H - win_size + 1  # the valid rows, as scikit-image crops them
     step = max(1, SSIM_STRIP_VALUES // max(1, a.shape[0] * C * W))
     total = torch.zeros(a.shape[0], C, dtype=torch.float64)
+    half = win_size // 2
+    if where is not None:  # the map's weights: 1 where its window's centre is marked
+        m = torch.as_tensor(np.asarray(where) if not isinstance(where, torch.Tensor) else where).bool().cpu()
+        if m.shape != (H, W):
+            raise ValueError(f"where is {tuple(m.shape)}, the images {H}x{W}")
+        m = m[half : half + rows, half : W - half].double()
+        if not m.any():
+            return float("nan")
     for r0 in range(0, rows, step):
         r1 = min(rows, r0 + step)
         sa, sb = a[:, :, r0 : r1 + win_size - 1].double(), b[:, :, r0 : r1 + win_size - 1].double()
@@ -149,8 +160,9 @@ def ssim(x, y, *, data_range: float | None = None, win_size: int = 11, sigma: fl
         vb = bb - mu_b**2
         cov = ab - mu_a * mu_b
         s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (va + vb + c2))
-        total += s.sum(dim=(2, 3))
-    return float((total / (rows * (W - win_size + 1))).mean())
+        total += (s if where is None else s * m[r0:r1]).sum(dim=(2, 3))
+    count = rows * (W - win_size + 1) if where is None else float(m.sum())
+    return float((total / count).mean())
 
 
 def rgb_to_y(x):

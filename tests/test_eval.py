@@ -117,7 +117,7 @@ def test_eval_outputs_are_kept_checked_first_and_say_what_made_them(tmp_path, ti
     assert r.exit_code == 0, r.output
     full = json.loads((tmp_path / "all.json").read_text())
     assert full["run"]["prior"] and full["run"]["seed"] == 0 and full["rows"][0]["prior"] == full["run"]["prior"]
-    assert f"prior {full['run']['prior']}, seed 0" in r.output
+    assert f"prior {full['run']['prior']} ({full['run']['prior_weights']}), seed 0" in r.output
     r = CliRunner().invoke(main, [*base, "--json", str(tmp_path / "all.json")])
     assert r.exit_code == 2 and "exists; pass --overwrite" in r.output
     assert json.loads((tmp_path / "all.json").read_text()) == full
@@ -208,3 +208,55 @@ def test_a_classical_tool_not_installed_is_said(folder, tiny_prior_dir, monkeypa
                                   "--weights", str(tiny_prior_dir)])
     said = 'bm3d left out of the baselines (not installed: pip install "restore[bench]")'
     assert r.exit_code == 0 and said in r.output
+
+
+def test_eval_rows_say_what_ran_and_what_made_them(tmp_path, tiny_prior_dir):
+    """From a researcher's trial: with --masks the default was split into two rows named
+    "default" of a few images each (the scene fill's and dpir's); a sampler listed twice made one
+    row of twice the images; two images of one name made rows that could not be told apart;
+    rows and the head named the prior by its folder's name alone (two priors in folders of one
+    name looked alike), and the CSV did not say the setting, the data or the version."""
+    import csv
+
+    rng = np.random.default_rng(0)
+    d, m = tmp_path / "set", tmp_path / "masks"
+    d.mkdir()
+    m.mkdir()
+    for i in range(3):
+        write_image(d / f"img{i}.png", (rng.random((40, 48, 3)) * 255).astype(np.uint8))
+    box = np.zeros((40, 48), np.uint8)
+    box[8:36, 8:40] = 255  # big: the scene fill
+    line = np.zeros((40, 48), np.uint8)
+    line[20:22] = 255  # thin: dpir
+    for i, mk in enumerate((box, line, line)):
+        write_image(m / f"img{i}.png", mk)
+    r = CliRunner().invoke(main, ["eval", "inpaint", str(d), "--masks", str(m), "--weights", str(tiny_prior_dir),
+                                  "-q", "--csv", str(tmp_path / "r.csv"), "--json", str(tmp_path / "r.json")])
+    assert r.exit_code == 0, r.output
+    rows = [ln for ln in r.output.splitlines() if ln.startswith("| default")]
+    assert len(rows) == 1 and "scene fill on 1" in rows[0] and "dpir on 2" in rows[0] and "| 0/20 | 3 |" in rows[0]
+    got = json.loads((tmp_path / "r.json").read_text())
+    assert got["run"]["prior_path"] == str(tiny_prior_dir.resolve()) and len(got["run"]["prior_weights"]) == 16
+    assert got["run"]["command"] is None and got["run"]["threads"] >= 1  # (a test runner's process: no command)
+    with open(tmp_path / "r.csv") as f:
+        table = list(csv.DictReader(f))
+    assert {t["ran"] for t in table} == {"scene fill", "dpir"} and {t["masks"] for t in table} == {str(m)}
+    assert all(t["dataset"] == str(d) and t["restore"] and t["prior_weights"] for t in table)
+    assert "mask" not in table[0]  # the generated family's default made none of them
+    r = CliRunner().invoke(main, ["eval", "denoise", str(d), "--samplers", "mmse,mmse", "-q"])
+    assert r.exit_code == 2 and "mmse given twice" in r.output
+    r = CliRunner().invoke(main, ["eval", "denoise", str(d), "--steps", "2,2", "--samplers", "dpir", "-q"])
+    assert r.exit_code == 2 and "given twice" in r.output
+    write_image(d / "img0.jpg", (rng.random((40, 48, 3)) * 255).astype(np.uint8))
+    r = CliRunner().invoke(main, ["eval", "denoise", str(d), "--weights", str(tiny_prior_dir), "-q"])
+    assert r.exit_code == 1 and "img0.jpg and img0.png share the name img0" in r.output
+
+
+def test_published_figures_are_shown_for_their_own_data_set_only():
+    """The deblurring figures (CBSD68's) were printed under a run on any folder."""
+    from restore.tasks import get_task
+
+    p = {"kernel": "gaussian:1.6,25", "sigma": 2.55, "blur": "wrap"}
+    tk = get_task("deblur")
+    assert "CBSD68" in tk.published(p, "/data/test/CBSD68") and "DPIR 28.86" in tk.published(p)
+    assert tk.published(p, "/tmp/my_crops") == ""

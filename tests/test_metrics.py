@@ -133,3 +133,22 @@ def test_floats_on_another_scale_are_refused_as_in_scikit_image():
     assert psnr(a, b, data_range=255) == pytest.approx(peak_signal_noise_ratio(a, b, data_range=255))
     noisy = a / 255 + np.random.default_rng(1).normal(0, 0.2, a.shape)  # unclipped noise is still scored
     assert np.isfinite(psnr(a / 255, noisy))
+
+
+def test_ssim_over_a_region_is_scikit_images_map_averaged_there():
+    """A hole's SSIM: scikit-image's SSIM map (full=True) averaged over the hole's pixels whose
+    window lies inside the image (its mean takes those); it was the SSIM of the hole's bounding
+    box, the whole image for scattered holes (equal to the image's SSIM to every digit)."""
+    rng = np.random.default_rng(0)
+    a = rng.random((40, 52, 3))
+    b = np.clip(a + rng.normal(0, 0.1, a.shape), 0, 1)
+    where = rng.random((40, 52)) < 0.3
+    _, full = sk_ssim(a, b, channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                      data_range=1.0, full=True)
+    inner = where[5:-5, 5:-5]
+    ref = full.mean(axis=2)[5:-5, 5:-5][inner].mean()
+    assert ssim(a, b, data_range=1.0, where=where) == pytest.approx(ref, abs=1e-6)  # (read as float32)
+    assert ssim(a, b, data_range=1.0, where=np.ones((40, 52), bool)) == pytest.approx(ssim(a, b, data_range=1.0))
+    edge = np.zeros((40, 52), bool)
+    edge[:3] = True  # no window centred there lies inside the image
+    assert np.isnan(ssim(a, b, data_range=1.0, where=edge))

@@ -454,8 +454,9 @@ class Task:
         """A few words on an evaluation's setting (report headers)."""
         return ", ".join(f"{k}={v}" for k, v in p.items() if v is not None)
 
-    def published(self, p: dict) -> str:
-        """Published figures for this evaluation setting, with their source ("" if none)."""
+    def published(self, p: dict, dataset: str | None = None) -> str:
+        """Published figures for this evaluation setting on ``dataset`` (a folder; None: any),
+        with their source ("" if none)."""
         return ""
 
 

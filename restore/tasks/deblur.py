@@ -703,6 +703,8 @@ class DeblurTask(JpegInput, Task):
     def describe(self, p):
         return f"kernel {p['kernel']}, sigma={p['sigma']:g}, {p['blur']} blur"
 
-    def published(self, p):
+    def published(self, p, dataset=None):
         text = PUBLISHED.get((p["kernel"], p["sigma"]))
+        if dataset is not None and Path(dataset).name.lower() != "cbsd68":  # the figures are CBSD68's
+            return ""
         return f"published: {text}" if text and p["blur"] == "wrap" else ""

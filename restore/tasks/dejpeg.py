@@ -924,8 +924,8 @@ class DejpegTask(Task):
     def describe(self, p):
         return f"Pillow JPEG quality {p['quality']} (4:2:0 for colour)"
 
-    def published(self, p):
-        return PUBLISHED_NOTE
+    def published(self, p, dataset=None):
+        return PUBLISHED_NOTE  # (on another set, said in it)
 
 
 #: Networks trained for JPEG, on another set (gray LIVE1, MATLAB JPEG encoding): gains over the

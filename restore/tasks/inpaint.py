@@ -1387,19 +1387,19 @@ class InpaintTask(Task):
                     {"known": kt}, known=kt)
 
     def score(self, case, out):
-        """PSNR / SSIM, and in the hole: PSNR, SSIM (over the hole's bounding box), the
-        sliced Wasserstein distance of its Laplacian patches, its gradient ratio and the
-        seam along its border (:mod:`restore.metrics`; the last three do not reward blur)."""
+        """PSNR / SSIM, and in the hole: PSNR, SSIM (scikit-image's SSIM map, averaged over the
+        hole's pixels; it was the SSIM of the hole's bounding box, the whole image for scattered
+        holes), the sliced Wasserstein distance of its Laplacian patches, its gradient ratio and
+        the seam along its border (:mod:`restore.metrics`; the last three do not reward blur)."""
         from ..metrics import gradient_ratio, seam, ssim, swd
 
         r = super().score(case, out)
         o = out.detach().float().cpu().clamp(0, 1)
         hole = ~case.known[0]
         r["psnr_hole"] = psnr_where(o, case.gt, hole)
-        ys, xs = torch.nonzero(hole, as_tuple=True)
-        y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
-        if min(y1 - y0, x1 - x0) >= 11:
-            r["ssim_hole"] = ssim(o[..., y0:y1, x0:x1], case.gt[..., y0:y1, x0:x1])
+        s = ssim(o, case.gt, where=hole)
+        if math.isfinite(s):  # (a hole only along the image's border has no whole window)
+            r["ssim_hole"] = s
         r["swd_hole"] = swd(o, case.gt, hole)
         r["grad_ratio"] = gradient_ratio(o, case.gt, hole)
         r["seam"] = seam(o, case.gt, hole)
