@@ -196,14 +196,17 @@ def digests(job: Job, it: Item) -> dict | None:
     return out
 
 
-def note(job: Job, it: Item | None = None) -> str:
+def note(job: Job, it: Item | None = None, resolved: dict | None = None) -> str:
     """The text an output carries (:func:`restore.io.read_note`): the version, :func:`settings`
-    and, for an item, its inputs' :func:`digests`."""
+    and, for an item, its inputs' :func:`digests`; ``resolved``: what the options left to the
+    task (None in the settings) came to for this image (sr's kernel)."""
     from restore import __version__
 
     made = {"restore": __version__, "settings": settings(job)}
     if it is not None:
         made["inputs"] = digests(job, it)
+    if resolved:
+        made["resolved"] = resolved
     return json.dumps(made, sort_keys=True, ensure_ascii=True)
 
 
@@ -225,7 +228,16 @@ def _notes(outputs: list[Path]) -> dict[Path, dict | None]:
 def recorded(outputs: list[Path]) -> dict[Path, dict | None]:
     """Each existing output's recorded :func:`settings` (its note), None where it has none
     (another program's file, an older restore's, a BMP)."""
-    return {p: None if n is None else n["settings"] for p, n in _notes(outputs).items()}
+    return {p: None if n is None else {**n["settings"], **({"_resolved": n["resolved"]} if isinstance(
+        n.get("resolved"), dict) else {})} for p, n in _notes(outputs).items()}
+
+
+def changed_inputs(job: Job, it: Item) -> list[str]:
+    """The names of the inputs (``image``, ``mask``, ``kernel``, ...) of ``it`` whose digests
+    differ from those its output recorded."""
+    then = (_notes([it.out]).get(it.out) or {}).get("inputs") or {}
+    now = digests(job, it) or {}
+    return sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))
 
 
 def inputs_changed(job: Job, items: list[Item]) -> list[Item]:
@@ -245,6 +257,10 @@ def some(paths: list[Path], noun: str = "output") -> str:
     return f"{paths[0]}{f' and {n - 1} other {noun}' + ('s' if n > 2 else '') if n > 1 else ''}"
 
 
+class _Chosen(str):
+    """A value an option left to the task came to for an output (:func:`note`'s ``resolved``)."""
+
+
 def made_otherwise(job: Job, made: dict[Path, dict | None], unknown: bool = False) -> str | None:
     """The error for existing outputs (a batch's, to be kept) that were made with other
     settings than this run's, as their records (:func:`recorded`) ``made`` say; None when none
@@ -259,11 +275,13 @@ def made_otherwise(job: Job, made: dict[Path, dict | None], unknown: bool = Fals
             continue
         # a seed recorded by a run it could not change (None; before, a number) is no difference
         same_weights = now.get("prior_weights") is not None and then.get("prior_weights") == now["prior_weights"]
+        came_to = then.get("_resolved") or {}  # what a choice left to the task came to for that output
         d = [k for k in now if k in then and then[k] != now[k] and not (k == "seed" and None in (then[k], now[k]))
-             and not (k == "weights" and same_weights)]  # the same weights under another folder's name
+             and not (k == "weights" and same_weights)  # the same weights under another folder's name
+             and not (then[k] is None and k in came_to and came_to[k] == now[k])]  # the default, named
         if d:
             clash.append(out)
-            diff = diff or [(k, then[k], now[k]) for k in d]
+            diff = diff or [(k, _Chosen(came_to[k]) if then[k] is None and k in came_to else then[k], now[k]) for k in d]
     if not clash:
         return None
 
@@ -280,6 +298,8 @@ def made_otherwise(job: Job, made: dict[Path, dict | None], unknown: bool = Fals
             return f"the sampler's options {','.join(f'{a}={b}' for a, b in v.items()) or '(none)'}"
         if isinstance(v, bool):
             return opt if v else f"no {opt}"
+        if isinstance(v, _Chosen):
+            return f"{opt} {v} (the default for its input)"
         if v is None:
             if k in ("sigma", "quality", "jpeg_quality") and job.task != "inpaint":  # read from the image or its file
                 return f"{opt} estimated"
@@ -480,7 +500,8 @@ def plan(job: Job) -> tuple[list[Item], bool]:
             r = ref if ref.is_file() else _by_stem(ref, rel)
         items.append(Item(p, files, out_dir / rel.parent / f"{rel.stem}.{_ext(o)}", r))
     if not items:
-        raise InputError(f"{src}: no images found" + (" (try --recursive)" if not o.get("recursive") else ""))
+        deeper = not o.get("recursive") and any(d.is_dir() and not d.name.startswith(".") for d in src.iterdir())
+        raise InputError(f"{src}: no images found" + (" (try --recursive: it has subfolders)" if deeper else ""))
     _check_distinct_outputs(items)
     return _checked_before_work(items, o), True
 

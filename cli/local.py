@@ -462,15 +462,19 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
 
     estimated, start = mine(res.sigma_estimated), mine(res.sigma_start)
     params = {k: mine(v) for k, v in res.params.items()}
+    # what a choice left to the task came to for this image (sr's kernel: bicubic, or box for a JPEG): a rerun
+    # naming it is the same run (it was refused as made with other settings)
+    resolved = {q.name: params[q.name] for q in tk.params if q.cli and q.choices and job.params.get(q.name) is None
+                and isinstance(params.get(q.name), str)}
     out_arr = _alpha_back(ld.alpha, ld.back(image))
     if it.out == STDIO:
         from restore.io import encode_image
 
-        sys.stdout.buffer.write(encode_image(out_arr, ".png", meta=out_meta(ld, out_arr), note=note(job, it)))
+        sys.stdout.buffer.write(encode_image(out_arr, ".png", meta=out_meta(ld, out_arr), note=note(job, it, resolved)))
         sys.stdout.buffer.flush()
     else:
         write_image(it.out, out_arr, overwrite=o["overwrite"] or it.redo, quality=o.get("out_quality"),
-                    meta=out_meta(ld, out_arr), note=note(job, it))
+                    meta=out_meta(ld, out_arr), note=note(job, it, resolved))
     rec = {
         "input": str(it.src), "output": str(it.out), "task": job.task, "prior": str(o.get("weights") or DEFAULT_PRIOR),
         "sampler": res.sampler,

@@ -9,6 +9,7 @@ what comes back. ``RAY_ADDRESS`` set: join that cluster; otherwise start a local
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -35,7 +36,10 @@ class Worker:
         torch.set_num_threads(job.opts.get("threads") or threads)  # --threads, as the local engine takes it
         local.CLAIM_RUN = job.opts.get("_run")  # this run's claims, removed by the driver if it is stopped
         self.job = job
-        self.node = ray.get_runtime_context().get_node_id()[:12]
+        import socket
+
+        # the host, then Ray's node (a local cluster's node id alone is new each run; nodes may share a host)
+        self.node = f"{socket.gethostname()}:{ray.get_runtime_context().get_node_id()[:8]}"
         get_prior(job.opts["weights"], resolve_device(job.opts["device"]))  # once per worker (cached)
 
     def __call__(self, batch: dict) -> dict:
@@ -89,10 +93,12 @@ def _connect():
     if address and not _reachable(address):  # ray.init would retry for minutes
         raise InputError(f"--engine ray: nothing answers at RAY_ADDRESS={address} (unset it to start a local cluster)")
     try:
-        if address:
-            ray.init(address=address, **quiet)
-        else:
-            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
+        with _quiet_stderr():  # its C++ core's "Set ray log level from environment variable ..." line, every run
+            if address:
+                ray.init(address=address, **quiet)
+            else:  # "local": a cluster of its own, also where a `ray start` one (or what a dead one left in
+                # /tmp/ray/ray_current_cluster) would be joined, which refused num_cpus
+                ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
     except KeyboardInterrupt:  # Ctrl-C while it starts: the processes it started so far go too
         ray.shutdown()
         raise
@@ -101,6 +107,28 @@ def _connect():
         raise InputError(f"--engine ray: cannot start or reach {where} ({type(e).__name__}: "
                          f"{str(e).splitlines()[0] if str(e) else ''})") from None
     return ray, True
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """File descriptor 2 to /dev/null for the block (C++ writes past Python's sys.stderr); what
+    fails is raised as an exception, said in one line by the caller."""
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real descriptor 2 (a test runner's capture): as it is
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def _reachable(address: str, timeout: float = 5.0) -> bool:
@@ -152,13 +180,19 @@ def run_on_ray(job, items: list, report, warn) -> None:
 
     from .local import _claim_path, claim_run
 
+    import time
+
     o = {**job.opts, "_run": uuid.uuid4().hex[:12]}  # the workers' claims carry it
     job = dataclasses.replace(job, opts=o)
     main = threading.current_thread() is threading.main_thread()
     on_term = signal.getsignal(signal.SIGTERM) if main else None
     left = set(range(len(items)))
+    said: set[int] = set()  # reported failed (a worker died)
     started = False
+    t_start = time.time()
     try:
+        if items and not o.get("quiet") and not os.environ.get("RAY_ADDRESS"):
+            warn("note: starting a local Ray cluster (some seconds; the first image's time includes them)")
         ray, started = _connect()
         if on_term is not None:  # ray.init put its own (exit 15, a C++ dump): SIGTERM stops the run as Ctrl-C
             signal.signal(signal.SIGTERM, on_term)
@@ -194,10 +228,28 @@ def run_on_ray(job, items: list, report, warn) -> None:
             why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             for k in sorted(left):
                 report(items[k], None, f"{items[k].src}: not restored, a Ray worker failed ({why})")
+                said.add(k)
     finally:
-        if started:
-            ray.shutdown()
-        for k in left:  # stopped: the claims its workers held (a worker on another node left one for 6 hours)
-            c = _claim_path(items[k].out)
-            if claim_run(c) == o["_run"]:
-                c.unlink(missing_ok=True)
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None  # a second Ctrl-C: cleaned up still
+        try:
+            if started:
+                ray.shutdown()
+            for k in sorted(left):  # stopped: the claims its workers held (a worker on another node left one for 6
+                c = _claim_path(items[k].out)  # hours), and the outputs written whose record did not come back
+                if claim_run(c) == o["_run"]:
+                    c.unlink(missing_ok=True)
+                elif k not in said and _written_since(items[k].out, t_start):
+                    report(items[k], {"input": str(items[k].src), "output": str(items[k].out), "task": job.task,
+                                      "note": "written as the run stopped (its record did not come back)"}, None)
+        finally:
+            if old_int is not None:
+                signal.signal(signal.SIGINT, old_int)
+
+
+def _written_since(out: Path, t: float) -> bool:
+    """Whether ``out`` is a file written at or after ``t`` (an output its worker finished while
+    the run was being stopped: outputs are renamed into place whole)."""
+    try:
+        return out.is_file() and out.stat().st_mtime >= t - 1
+    except OSError:
+        return False

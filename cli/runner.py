@@ -20,8 +20,8 @@ from restore.samplers import check_samples
 from restore.tasks import get_task
 
 from .groups import use_threads
-from .jobs import (STDIO, Item, Job, _err, companions, inputs_changed, made_otherwise, one_line, plan, recorded,
-                   shown, some)
+from .jobs import (STDIO, Item, Job, _err, changed_inputs, companions, inputs_changed, made_otherwise, one_line, plan,
+                   recorded, shown, some)
 from .local import grown_note, result_line
 
 __all__ = ["ENGINES", "STDIO", "Item", "Job", "run_job"]
@@ -184,7 +184,7 @@ def run_job(job: Job) -> int:
         if other:
             _err(shown(other, o))
             return 2
-        blind = [p for p, s in made.items() if s is None]
+        blind = [p for p, s in made.items() if s is None and not incomplete(p)]  # (an empty one: said below)
         if blind:  # kept, as always, but not in silence: whatever made them cannot be checked
             them = "them" if len(blind) > 1 else "it"
             click.echo(f"warning: {some(blind)} hold{'' if len(blind) > 1 else 's'} no record of the settings that "
@@ -192,12 +192,15 @@ def run_job(job: Job) -> int:
                        f"none): kept; --overwrite redoes {them}", err=True)
     changed: set = set()  # existing outputs made from another version of their inputs: made again
     if folder and not o["overwrite"]:
-        changed = {it.out for it in inputs_changed(job, [it for it in items if it.out != STDIO and it.out.is_file()])}
+        moved = inputs_changed(job, [it for it in items if it.out != STDIO and it.out.is_file()])
+        changed = {it.out for it in moved}
         if changed:
             n = len(changed)
+            which = sorted({k for it in moved for k in changed_inputs(job, it)})
+            names = {"image": "the photo"}  # the others by their option's name: the mask, the kernel, ...
+            said = ", ".join(names.get(k, f"the {k}") for k in which) or "an input"
             click.echo(f"warning: {some(sorted(changed))} {'were' if n > 1 else 'was'} made from another version of "
-                       f"{'their inputs' if n > 1 else 'its input'} (the photo or its mask changed since): made again",
-                       err=True)
+                       f"{'their inputs' if n > 1 else 'its input'} ({said} changed since): made again", err=True)
     counts = {"done": 0, "skipped": 0, "failed": 0}
     busy = 0  # of the skipped: outputs another run (its claim) is writing
     failures: list[str] = []

@@ -161,3 +161,48 @@ def test_ray_workers_batch_on_gpus_and_claims_carry_their_run(tmp_path, monkeypa
     c.unlink()
     monkeypatch.setattr(local, "CLAIM_RUN", None)
     assert local._claim(out) and local.claim_run(local._claim_path(out)) is None
+
+
+def test_a_dead_clusters_address_file_and_an_interrupted_runs_count(folder, tiny_prior_dir):
+    """From a trial of --engine ray: the address file a `ray start` cluster leaves when it dies
+    (ray_current_cluster) made every run fail ("num_cpus and num_gpus must not be provided": it
+    was joined); Ctrl-C left outputs its workers had written out of the count and the records;
+    a second Ctrl-C left claims; Ray's "Set ray log level" line was printed on every run."""
+    import re
+    import shutil
+    import signal
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths must stay short
+    try:
+        os.makedirs(os.path.join(tmp, "ray"))
+        with open(os.path.join(tmp, "ray", "ray_current_cluster"), "w") as f:
+            f.write("192.0.2.2:6391\n")
+        env = {"RAY_TMPDIR": tmp}
+        r, lines = _restore("denoise", folder / "in", "--sigma", "15", "-o", folder / "a", "--engine", "ray",
+                            prior=tiny_prior_dir, env=env)
+        assert r.returncode == 0 and lines[-1]["summary"]["done"] == 12, r.stderr
+        assert "Set ray log level" not in r.stderr
+        e = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | env
+        p = subprocess.Popen([sys.executable, "-m", "restore", "denoise", str(folder / "in"), "--sigma", "15", "-o",
+                              str(folder / "b"), "--engine", "ray", "--workers", "2", "--weights",
+                              str(tiny_prior_dir), "--sampler", "ddnm", "--steps", "300", "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+        t0 = time.time()
+        while time.time() - t0 < 240 and not list((folder / "b").glob("*.png")):
+            time.sleep(0.05)
+        assert list((folder / "b").glob("*.png")), "no output written"
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        p.send_signal(signal.SIGINT)  # a second Ctrl-C during the clean-up
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 130, err[-2000:]
+        done = int(re.search(r"interrupted after done (\d+)", err).group(1))
+        written = sorted(q.name for q in (folder / "b").glob("*.png"))
+        assert done == len(written) >= 1
+        said = sorted(os.path.basename(json.loads(x)["output"]) for x in out.splitlines()
+                      if x.startswith("{") and json.loads(x).get("status") == "done")
+        assert said == written
+        assert not list((folder / "b").glob(".*.claim"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
