@@ -186,7 +186,7 @@ def test_a_dead_clusters_address_file_and_an_interrupted_runs_count(folder, tiny
         e = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | env
         p = subprocess.Popen([sys.executable, "-m", "restore", "denoise", str(folder / "in"), "--sigma", "15", "-o",
                               str(folder / "b"), "--engine", "ray", "--workers", "2", "--weights",
-                              str(tiny_prior_dir), "--sampler", "ddnm", "--steps", "300", "--json"],
+                              str(tiny_prior_dir), "--sampler", "ddnm", "--steps", "1000", "--json"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
         t0 = time.time()
         while time.time() - t0 < 240 and not list((folder / "b").glob("*.png")):
