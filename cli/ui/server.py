@@ -576,16 +576,7 @@ class App:
                 if params.get(name) not in (None, ok[name].default):
                     raise PageError(f"{label}: both a value and an uploaded file; clear one of them")
                 shown = os.path.basename(str(item.get("name") or f"{label}.png"))[:120]
-                data_url = item.get("data")
-                if not isinstance(data_url, str) or not data_url.startswith("data:") or ";base64," not in data_url:
-                    raise PageError(f"{label}: the file must come as a data URL")
-                b64 = data_url.split(",", 1)[1]
-                if len(b64) * 3 // 4 > self.max_bytes:
-                    raise PageError(f"{label}: {shown} is larger than the upload limit")
-                try:
-                    data = base64.b64decode(b64, validate=True)
-                except (binascii.Error, ValueError):
-                    raise PageError(f"{label}: {shown} is not valid base64") from None
+                data = self._data_url_bytes(item.get("data"), f"{label}: {shown}")
                 suffix = Path(shown).suffix.lower()
                 p = self.dir / f"{self._id('f')}{suffix if suffix in UPLOAD_SUFFIXES else '.png'}"
                 p.write_bytes(data)
@@ -596,16 +587,21 @@ class App:
             raise
         return out
 
-    def _save_mask(self, data_url: Any, up: Upload, what: str = "the mask") -> Path:
-        if not isinstance(data_url, str) or not data_url.startswith("data:image/png;base64,"):
-            raise PageError(f"{what} must come as a PNG data URL")
+    def _data_url_bytes(self, data_url: Any, what: str, png: bool = False) -> bytes:
+        """The bytes a page sent as a base64 data URL (a PNG's, with ``png``), within the upload limit."""
+        if not isinstance(data_url, str) or not data_url.startswith("data:image/png;base64," if png else "data:") \
+                or ";base64," not in data_url:
+            raise PageError(f"{what} must come as a {'PNG ' if png else ''}data URL")
         b64 = data_url.split(",", 1)[1]
         if len(b64) * 3 // 4 > self.max_bytes:
             raise PageError(f"{what} is larger than the upload limit")
         try:
-            data = base64.b64decode(b64, validate=True)
+            return base64.b64decode(b64, validate=True)
         except (binascii.Error, ValueError):
             raise PageError(f"{what} is not valid base64") from None
+
+    def _save_mask(self, data_url: Any, up: Upload, what: str = "the mask") -> Path:
+        data = self._data_url_bytes(data_url, what, png=True)
         p = self.dir / f"{self._id('m')}.png"
         p.write_bytes(data)
         try:  # checked here, not after the queue: a PNG of the image's size
