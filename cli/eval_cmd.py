@@ -154,6 +154,12 @@ def _check_outputs(kw: dict) -> None:
     """The files a run writes (--csv, --json, --report), checked before any work: an existing one
     is replaced only with --overwrite (they were replaced in silence), a report is a folder,
     and each one's folder exists (a missing one failed with a traceback after the work)."""
+    named = [(what, kw[f]) for f, what in (("csv_path", "--csv"), ("json_path", "--json"), ("report", "--report"))
+             if kw.get(f) is not None]
+    for i, (what, path) in enumerate(named):  # one file for two outputs: the second replaced the first
+        for other, q in named[:i]:
+            if path.resolve() == q.resolve():
+                raise click.UsageError(f"{other} and {what} name one file, {path}")
     for f, what in (("csv_path", "--csv"), ("json_path", "--json"), ("report", "--report")):
         path = kw.get(f)
         if path is None:
@@ -259,7 +265,8 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
         click.echo(published)
     # each row with what made it (CSVs of several settings were told apart by their file names alone)
     plain = [{**{k: v for k, v in r.items() if not k.startswith("_")}, "dataset": str(dataset), **setting,
-              "restore": __version__, "seed": seed,
+              "restore": __version__, "seed": seed, "torch": torch.__version__, "machine": machine, "device": str(dev),
+              "threads": torch.get_num_threads(), "limit": limit, "every": every, "command": _command(),
               **({"prior": prior_name, **prior_id} if r["kind"] == "restore" else {"prior": ""})} for r in rows]
     if csv_path:
         with open(csv_path, "w", newline="") as f:

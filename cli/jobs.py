@@ -303,7 +303,9 @@ def made_otherwise(job: Job, made: dict[Path, dict | None], unknown: bool = Fals
         if v is None:
             if k in ("sigma", "quality", "jpeg_quality") and job.task != "inpaint":  # read from the image or its file
                 return f"{opt} estimated"
-            return f"{opt} the default" if k in ("sampler", "steps", "sigma_max", "weights", "output_quality",
+            if k == "weights":
+                return "the shipped prior"
+            return f"{opt} the default" if k in ("sampler", "steps", "sigma_max", "output_quality",
                                                  "sigma") else f"no {opt}"
         return f"{opt} {f'{v:g}' if isinstance(v, float) else v}"
 

@@ -298,7 +298,7 @@ def list_(as_json, weights):
             from restore.prior.weights import describe_prior
 
             p.update(describe_prior(p["path"]))  # configs only, no weights
-    for w in weights:  # a user's: described from its config (no weights read)
+    for w in dict.fromkeys(weights):  # a user's: described from its config (no weights read)
         from restore.prior.files import foreign_format
         from restore.prior.weights import describe_prior as describe, read_config, resolve_prior_dir
 
@@ -308,7 +308,9 @@ def list_(as_json, weights):
             info = read_config(d).get("info", {}) if foreign_format(d) is None else {}
         except RestoreError as e:
             _fail(str(e))
-        priors.append({**desc, "path": str(d.resolve()), "default": False,
+        if any(Path(p["path"]).resolve() == d.resolve() for p in priors):  # listed already (a shipped one)
+            continue
+        priors.append({**desc, "path": str(d.resolve()), "default": False, "user": True,
                        "info": info if isinstance(info, dict) else {}})
     if as_json:
         click.echo(json.dumps({"tasks": tasks, "samplers": samplers, "priors": priors}))
@@ -338,7 +340,7 @@ def list_(as_json, weights):
         click.echo(f"  {p['name']:<14} {p['arch']:<9} {p['parameters'] / 1e6:6.1f} M  {p['gflops_256']:7.1f} GFLOPs/256²  "
                    f"native {p['native_size'] or 'any'}  {p['path']}")
         info = p.get("info") or {}
-        if p in priors[len(priors) - len(weights):] and isinstance(info.get("steps"), int):  # a user's: how far trained
+        if p.get("user") and isinstance(info.get("steps"), int):  # a user's: how far trained
             val = info.get("val_psnr_sigma25")
             click.echo(f"  {'':<14} trained {info['steps']} steps" + (f" of {info['steps_planned']}" if
                        info.get("steps_planned", info["steps"]) != info["steps"] else "")

@@ -50,6 +50,7 @@ from .io import check_writable, file_mode, read_image, to_uint8
 from .prior.denoiser import PREDICTIONS, Prior, preconditioning, vp_scale
 from .prior.schedule import VPSchedule, sigma_from_t_table, t_from_sigma_table
 from .prior.unet import UNet
+from .paths import CONFIG_FILE, WEIGHTS_FILE
 from .prior.weights import load_prior, load_state_dict, resolve_prior_dir, save_prior
 
 __all__ = ["CropBank", "DivergenceGuard", "NoiseLevels", "TrainConfig", "Trainer", "TrainingDiverged", "find_images",
@@ -430,6 +431,18 @@ def save_checkpoint(ckpt: Path, step: int, tr: Trainer, extra: dict) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _save_failed(e: BaseException) -> bool:
+    """Whether ``e`` is a file's write failing (a full disk, a folder made read-only): an OSError,
+    or safetensors' own error for one (its Rust writer's "No space left on device")."""
+    if isinstance(e, OSError):
+        return True
+    try:
+        from safetensors import SafetensorError
+    except ImportError:  # pragma: no cover - older safetensors
+        return False
+    return isinstance(e, SafetensorError)
+
+
 def load_checkpoint(ckpt: Path, tr: Trainer) -> None:
     """Restore what :func:`save_checkpoint` wrote into ``tr`` (a checkpoint written before
     generator states were stored reseeds the generator from the step)."""
@@ -703,7 +716,8 @@ def train(
     if small:  # said, not padded in silence (config.json records the crop asked for)
         warnings.warn(f"{small} of {len(images)} training images are smaller than the {cfg.crop} px crop: their crops "
                       "are edge-padded (lower --crop)", stacklevel=2)
-    if resume and start.state.get("data") not in (None, data["data"]):
+    if resume and isinstance(start.state.get("data"), str) and not _same_folder(
+            start.state["data"], data["data"], start.state.get("data_resolved")):
         warnings.warn(f"resuming on {data_dir}, where the run trained on {start.state['data']} before (both are "
                       "recorded: data, data_before)", stacklevel=2)
     bank = CropBank(images, dev, cfg.crop)
@@ -721,24 +735,82 @@ def train(
         raise InputError(f"--val-dir {val_dir}: no readable images")
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)  # here: a run refused or failed before it leaves no folder
-    if overwrite and not resume:  # asked, and checked: the old run's checkpoint and log go
-        import shutil
-
-        for d in (out / "checkpoint", _beside(out / "checkpoint", "new"), _beside(out / "checkpoint", "old")):
-            shutil.rmtree(d, ignore_errors=True)
-        (out / "log.jsonl").unlink(missing_ok=True)
-    if resume:
-        _log_back_to(out / "log.jsonl", start.step)
-    run = _Run(tr, schedule, out, start, val, callback,
-               {**data, "images": len(bank), "skipped": len(skipped)},
-               {"dir": str(Path(val_dir).resolve()), "count": val_count, "crop": val_crop} if val else None)
     try:
-        run.loop(max_minutes)
+        with _TrainLock(out):  # one run at a time in a folder (two wrote one log and checkpoint, one crashed)
+            if overwrite and not resume:  # asked, and checked: the old run goes, its prior too (a run killed
+                import shutil  # before its first checkpoint had left the old prior beside the new run's log)
+
+                for d in (out / "checkpoint", _beside(out / "checkpoint", "new"), _beside(out / "checkpoint", "old")):
+                    shutil.rmtree(d, ignore_errors=True)
+                for f in ("log.jsonl", CONFIG_FILE, WEIGHTS_FILE):
+                    (out / f).unlink(missing_ok=True)
+            for f in out.glob(".model.*.tmp"):  # what a killed save of the prior left (save_prior's temporary)
+                f.unlink(missing_ok=True)
+            if resume:
+                _log_back_to(out / "log.jsonl", start.step)
+            run = _Run(tr, schedule, out, start, val, callback,
+                       {**data, "images": len(bank), "skipped": len(skipped)},
+                       {"dir": str(Path(val_dir).resolve()), "count": val_count, "crop": val_crop} if val else None)
+            run.loop(max_minutes)
     except BaseException:
-        if created and not any(out.iterdir()):  # failed before writing anything (out of memory at the first step)
-            out.rmdir()
+        if created and out.is_dir() and not any(out.iterdir()):  # failed before writing anything (out of memory
+            out.rmdir()  # at the first step, another run training into it)
         raise
     return out
+
+
+class _TrainLock:
+    """``OUTPUT/.train.lock`` while a run trains into OUTPUT: its host, pid and start. A second
+    run into the folder is refused while that process lives; one whose process is gone (a kill)
+    is taken over."""
+
+    NAME = ".train.lock"
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / self.NAME
+
+    def __enter__(self):
+        import socket
+
+        me = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                held = self._held()
+                if held:
+                    raise InputError(f"{self.path.parent}: another run is training into it (pid {held['pid']} on "
+                                     f"{held['host']}, since {held.get('started', '?')}); wait for it, stop it, or "
+                                     "use another -o") from None
+                self.path.unlink(missing_ok=True)  # its process is gone: taken over
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            return self
+        raise InputError(f"{self.path}: cannot take the folder's lock")
+
+    def _held(self) -> dict | None:
+        """The lock's holder where it still runs (on this host, or on another, which cannot be
+        asked: taken as running), else None."""
+        import socket
+
+        try:
+            held = json.loads(self.path.read_text())
+            pid, host = int(held["pid"]), str(held["host"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # cut short or garbage: no holder
+        if host != socket.gethostname():
+            return held
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:  # another user's live process
+            return held
+        return held if pid != os.getpid() else None
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def _int(v) -> int:
@@ -757,9 +829,16 @@ def _data_record(data_dir, state: dict | None) -> dict:
     now, before = str(data_dir), []
     if state and isinstance(state.get("data"), str):
         before = [d for d in state.get("data_before", []) if isinstance(d, str)]
-        if state["data"] != now:
+        if not _same_folder(state["data"], now, state.get("data_resolved")):
             before.append(state["data"])
-    return {"data": now, **({"data_before": before} if before else {})}
+    return {"data": now, "data_resolved": str(Path(now).resolve()), **({"data_before": before} if before else {})}
+
+
+def _same_folder(was: str, now: str, was_resolved: str | None) -> bool:
+    """Whether the folder a run trained on (``was``, as given; ``was_resolved``, where recorded)
+    is ``now`` however spelt (``data``, ``/tmp/x/data``, ``./data/``)."""
+    here = Path(now).resolve()
+    return here == Path(was_resolved or was).resolve() or (was_resolved is None and was == now)
 
 
 def _log_back_to(log: Path, step: int) -> None:
@@ -887,14 +966,19 @@ class _Run:
         tr, cfg, before = self.tr, self.cfg, self.start.before
         secs = self.elapsed_before + time.time() - self.t_start
         extra = {"train_seconds": secs, "last_val_psnr_sigma25": val, "last_val_step": val_step, "before": before,
-                 **{k: self.info[k] for k in ("data", "data_before") if k in self.info},
+                 **{k: self.info[k] for k in ("data", "data_resolved", "data_before") if k in self.info},
                  "lr_scale": tr.lr_scale, **({"val": self.val} if self.val else {})}
         try:
             save_checkpoint(self.ckpt, step, tr, extra)
-        except OSError as e:  # a full disk, a folder made read-only: the last whole checkpoint stays
-            raise InputError(f"{self.ckpt}: cannot write the checkpoint of step {step} "
-                             f"({e.strerror or type(e).__name__}); the last one is kept (--resume goes on from it)"
-                             ) from None
+        except Exception as e:  # a full disk, a folder made read-only: the last whole checkpoint stays
+            if not _save_failed(e):
+                raise
+            import shutil
+
+            shutil.rmtree(_beside(self.ckpt, "new"), ignore_errors=True)  # what it wrote of this one
+            why = getattr(e, "strerror", None) or str(e).split(":")[-1].strip() or type(e).__name__
+            raise InputError(f"{self.ckpt}: cannot write the checkpoint of step {step} ({why}); the last one is kept "
+                             "(--resume goes on from it)") from None
         cumulative = {
             "steps": before["steps"] + step,
             "device_minutes": round(before["device_minutes"] + secs / 60, 2),
@@ -909,9 +993,12 @@ class _Run:
                 "cumulative": cumulative, "stability": stability_check(self.ema_prior, self.check_images)}
         try:
             save_prior(self.out, tr.ema, self.schedule, info, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
-        except OSError as e:
-            raise InputError(f"{self.out}: cannot write the prior of step {step} ({e.strerror or type(e).__name__}); "
-                             "the checkpoint is written (--resume goes on from it)") from None
+        except Exception as e:
+            if not _save_failed(e):
+                raise
+            why = getattr(e, "strerror", None) or str(e).split(":")[-1].strip() or type(e).__name__
+            raise InputError(f"{self.out}: cannot write the prior of step {step} ({why}); the checkpoint is written "
+                             "(--resume goes on from it)") from None
 
     def loop(self, max_minutes: float | None) -> None:
         tr, cfg = self.tr, self.cfg

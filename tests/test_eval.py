@@ -243,6 +243,10 @@ def test_eval_rows_say_what_ran_and_what_made_them(tmp_path, tiny_prior_dir):
     assert {t["ran"] for t in table} == {"scene fill", "dpir"} and {t["masks"] for t in table} == {str(m)}
     assert all(t["dataset"] == str(d) and t["restore"] and t["prior_weights"] for t in table)
     assert "mask" not in table[0]  # the generated family's default made none of them
+    assert all(t["torch"] and t["machine"] and t["threads"] and t["device"] == "cpu" for t in table)
+    r = CliRunner().invoke(main, ["eval", "denoise", str(d), "-q", "--csv", str(tmp_path / "same"), "--json",
+                                  str(tmp_path / "same")])
+    assert r.exit_code == 2 and "--csv and --json name one file" in r.output
     r = CliRunner().invoke(main, ["eval", "denoise", str(d), "--samplers", "mmse,mmse", "-q"])
     assert r.exit_code == 2 and "mmse given twice" in r.output
     r = CliRunner().invoke(main, ["eval", "denoise", str(d), "--steps", "2,2", "--samplers", "dpir", "-q"])

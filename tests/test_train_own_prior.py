@@ -215,6 +215,10 @@ def test_list_describes_a_users_prior_and_a_checkpoint_folder_points_to_it(photo
     assert r.exit_code == 0 and "mine" in r.output and "trained 2 steps" in r.output
     listed = json.loads(_run("list", "--json", "--weights", p).output)["priors"]
     assert [q["name"] for q in listed][-1] == "mine" and listed[-1]["info"]["steps"] == 2
+    from restore.paths import DEFAULT_PRIOR
+
+    shipped = json.loads(_run("list", "--json", "--weights", DEFAULT_PRIOR).output)["priors"]
+    assert [q["name"] for q in shipped].count(DEFAULT_PRIOR) == 1  # listed once
     r = _run("list", "--weights", p / "checkpoint")
     assert r.exit_code == 1 and "a training run's checkpoint" in r.output and "the folder above" in r.output
     r = _run("denoise", photos / "im0.png", "--weights", p / "checkpoint", "--sigma", "5", "-q")
@@ -243,3 +247,50 @@ def test_a_large_foreign_priors_digest_reads_samples_of_it(tmp_path, monkeypatch
     assert b != a
     (d / "unet" / "config.json").write_text('{"sample_size": 32}')  # another network's config
     assert W.prior_digest(d) not in (a, b)
+
+
+def test_one_run_at_a_time_and_a_full_disk_is_one_line(photos, tmp_path, monkeypatch):
+    """From a trial of these changes: two runs into one folder wrote one log and checkpoint and
+    one crashed; a full disk during a checkpoint was safetensors' own error, a traceback, and
+    left the half-written checkpoint; a data folder spelt another way on --resume was recorded
+    as another; a run --overwrite started, killed before its first checkpoint, left the old
+    prior beside its own log; a killed save left its temporary file for good."""
+    import socket
+    import subprocess
+    import sys
+
+    import restore.train as T
+    from safetensors import SafetensorError
+
+    p = tmp_path / "p"
+    assert _run("train", photos, "-o", p, "--steps", "2", *TINY).exit_code == 0
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (p / ".train.lock").write_text(json.dumps({"host": socket.gethostname(), "pid": sleeper.pid,
+                                                   "started": "then"}))
+        r = _run("train", photos, "-o", p, "--resume", "--steps", "4", "-q")
+        assert r.exit_code == 1 and f"another run is training into it (pid {sleeper.pid}" in r.output
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    (p / ".model.abc.tmp").write_bytes(b"")  # a killed save's
+    assert _run("train", photos, "-o", p, "--resume", "--steps", "4", "-q").exit_code == 0  # its holder is gone
+    assert not (p / ".train.lock").exists() and not (p / ".model.abc.tmp").exists()
+
+    def full(*a, **k):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr("safetensors.torch.save_file", full)
+    r = _run("train", photos, "-o", p, "--resume", "--steps", "6", "-q")
+    assert r.exit_code == 1 and "cannot write the checkpoint of step 6" in r.output and "os error 28" in r.output
+    assert "Traceback" not in r.output and not (p / ".checkpoint.new").exists()
+    assert json.loads((p / "checkpoint" / "state.json").read_text())["step"] == 4
+    monkeypatch.undo()
+    r = _run("train", str(photos) + "/", "-o", p, "--resume", "--steps", "6", "-q")  # the same folder, spelt so
+    assert r.exit_code == 0 and "resuming on" not in r.output
+    assert "data_before" not in json.loads((p / "config.json").read_text())["info"]
+    monkeypatch.setattr(T._Run, "loop", lambda self, m: (_ for _ in ()).throw(KeyboardInterrupt))  # killed early
+    r = _run("train", photos, "-o", p, "--overwrite", "--steps", "9", *TINY)
+    assert r.exit_code == 130
+    assert not (p / "config.json").exists() and not (p / "model.safetensors").exists()
+    assert not (p / "checkpoint").exists() and not (p / ".train.lock").exists()

@@ -639,6 +639,9 @@ def test_a_kernel_image_is_uploaded_beside_its_field_and_the_download_notes_as_t
     assert r.status_code == 400 and "both a value and an uploaded file" in r.json()["error"]
     r = client.post("/api/jobs", json={**body, "task": "denoise", "params": {}})
     assert r.status_code == 400 and "denoise takes no file for kernel" in r.json()["error"]
+    bad = {"kernel": {"name": "k.png", "data": "data:image/png;base64," + base64.b64encode(b"not a png").decode()}}
+    r = client.post("/api/jobs", json={**body, "param_files": bad})  # refused at Run, not after the queue
+    assert r.status_code == 400 and "kernel: k.png is not a readable image" in r.json()["error"], r.text
     r = client.post("/api/jobs", json={"image": img, "task": "denoise", "steps": 5, "params": {"sigma": 25}})
     assert r.status_code == 400 and "steps 5 do not apply" in r.json()["error"]
     assert not list(client.app.state.ui.dir.glob("f*.png"))  # nor are refused uploads left

@@ -581,6 +581,13 @@ class App:
                 p = self.dir / f"{self._id('f')}{suffix if suffix in UPLOAD_SUFFIXES else '.png'}"
                 p.write_bytes(data)
                 out[name] = (p, shown)
+                try:  # read here, as a painted mask is: not queued to fail after the queue
+                    from restore.io import read_image
+
+                    read_image(p)
+                except RestoreError as e:
+                    raise PageError(f"{label}: {shown} is not a readable image "
+                                    f"({_one_line(e, (str(p), shown)).split(': ', 1)[-1]})") from None
         except PageError:
             for p, _ in out.values():
                 p.unlink(missing_ok=True)

@@ -227,7 +227,7 @@ class DenoiseTask(Task):
         """A ``sigma`` far from the noise read (the command line's warning, in the API's units),
         for each image of a batch (the reading: about 4 s at 12 MP on 2 cores)."""
         s = p.get("sigma")
-        if s is None or isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 < s <= 1:
+        if s is None or isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s <= 1:
             return []  # (out of range: refused by run(), in its own words)
         said = [(i, self._mismatch(x[i : i + 1] if x.ndim == 4 else x, p, api=True))
                 for i in range(x.shape[0] if x.ndim == 4 else 1)]
