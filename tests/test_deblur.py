@@ -425,6 +425,14 @@ def test_a_jpeg_is_deblurred_at_its_quantisations_level(tmp_path, tiny_prior_dir
                                   "--weights", str(tiny_prior_dir), "--sigma", "1", "--overwrite",
                                   "-o", str(tmp_path / "o.png")])
     assert "--sigma 1 is below the least noise a JPEG input is deblurred at" in r.output
+    # the floor is on sqrt(sigma^2 + model error^2): a model error over it leaves --sigma as given, unwarned (a
+    # trial's motion kernel, model error 5 by default, was told its --sigma 2 was raised to 3: it was not)
+    for err, warned in (("40", False), ("1", True)):
+        r = CliRunner().invoke(main, ["deblur", str(tmp_path / "b.jpg"), "--kernel", "gaussian:1.0", "--steps", "1",
+                                      "--weights", str(tiny_prior_dir), "--sigma", "1", "--overwrite",
+                                      "--model-error", err, "-o", str(tmp_path / "o.png")])
+        assert r.exit_code == 0 and ("below the least noise" in r.output) == warned, r.output
+        assert not warned or f"(with the model error {err})" in r.output
     # the API: a decoded JPEG's blocks are read from its pixels; a photo without them is as before
     res = run(torch.from_numpy(dec.copy()).permute(2, 0, 1)[None].float() / 255, "deblur", kernel="gaussian:1.0",
               prior=tiny_prior, steps=1)

@@ -626,8 +626,16 @@ class DeblurTask(JpegInput, Task):
 
     def warnings(self, x, p):
         sigma, level = p.get("sigma"), self.jpeg_level(x, p)
+        err = p.get("model_error")
+        if err is None and p.get("kernel") is not None:  # check() fills in the default: the same here
+            err = default_model_error(p["kernel"], p.get("edges", "taper"))
+        err = err or 0.0
+        # the floor is on the level the data term is told, sqrt(sigma^2 + model error^2) (build): a model error
+        # over it leaves --sigma as given (the warning said it was raised where it was not)
         low = [f"--sigma {sigma * 255:.3g} is below the least noise a JPEG input is deblurred at ({level * 255:.3g}, "
-               "its quantisation): that is used instead"] if sigma is not None and sigma < level else []
+               f"its quantisation): {math.sqrt(level**2 - err**2) * 255:.3g} is used instead"
+               + (f" (with the model error {err * 255:.3g})" if err else "")
+               ] if sigma is not None and math.hypot(sigma, err) < level else []
         if p.get("kernel") is None:
             return low
         side = min(x.shape[-2:])
