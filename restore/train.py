@@ -424,7 +424,8 @@ def save_checkpoint(ckpt: Path, step: int, tr: Trainer, extra: dict) -> None:
         save_file({k: v.detach().cpu().contiguous() for k, v in sd.items()}, str(f))
         os.chmod(f, file_mode())  # safetensors writes 0600
     state = {"step": step, "config": _jsonable(asdict(tr.cfg)), **extra}
-    (new / "state.json").write_text(json.dumps(state, indent=2))
+    (new / ".state.json.tmp").write_text(json.dumps(state, indent=2))  # whole once named: a recovery trusts it
+    os.replace(new / ".state.json.tmp", new / "state.json")
     if ckpt.exists():
         os.replace(ckpt, old)
     os.replace(new, ckpt)
@@ -735,15 +736,12 @@ def train(
         raise InputError(f"--val-dir {val_dir}: no readable images")
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)  # here: a run refused or failed before it leaves no folder
+    run = None
     try:
         with _TrainLock(out):  # one run at a time in a folder (two wrote one log and checkpoint, one crashed)
-            if overwrite and not resume:  # asked, and checked: the old run goes, its prior too (a run killed
-                import shutil  # before its first checkpoint had left the old prior beside the new run's log)
-
-                for d in (out / "checkpoint", _beside(out / "checkpoint", "new"), _beside(out / "checkpoint", "old")):
-                    shutil.rmtree(d, ignore_errors=True)
-                for f in ("log.jsonl", CONFIG_FILE, WEIGHTS_FILE):
-                    (out / f).unlink(missing_ok=True)
+            _put_back(out)  # an old run set aside by an --overwrite killed before its first checkpoint
+            if overwrite and not resume:  # asked, and checked: the old run and its prior are set aside, and go at
+                _set_aside(out)  # the first checkpoint (a first step out of memory had lost them)
             for f in out.glob(".model.*.tmp"):  # what a killed save of the prior left (save_prior's temporary)
                 f.unlink(missing_ok=True)
             if resume:
@@ -751,7 +749,12 @@ def train(
             run = _Run(tr, schedule, out, start, val, callback,
                        {**data, "images": len(bank), "skipped": len(skipped)},
                        {"dir": str(Path(val_dir).resolve()), "count": val_count, "crop": val_crop} if val else None)
-            run.loop(max_minutes)
+            try:
+                run.loop(max_minutes)
+            except BaseException:
+                if not run.saved:  # failed before its first checkpoint: the old run back as it was
+                    _put_back(out, failed=True)
+                raise
     except BaseException:
         if created and out.is_dir() and not any(out.iterdir()):  # failed before writing anything (out of memory
             out.rmdir()  # at the first step, another run training into it)
@@ -759,58 +762,97 @@ def train(
     return out
 
 
+#: the old run an --overwrite sets aside until the new one's first checkpoint, and what it holds
+ASIDE, ASIDE_NAMES = ".replaced", ("checkpoint", ".checkpoint.new", ".checkpoint.old", "log.jsonl", CONFIG_FILE,
+                                   WEIGHTS_FILE)
+
+
+def _set_aside(out: Path) -> None:
+    import shutil
+
+    aside = out / ASIDE
+    shutil.rmtree(aside, ignore_errors=True)
+    aside.mkdir()
+    for name in ASIDE_NAMES:
+        if (out / name).exists():
+            os.replace(out / name, aside / name)
+
+
+def _put_back(out: Path, failed: bool = False) -> None:
+    """The old run :func:`_set_aside` moved: back in place where the new one wrote no checkpoint
+    (``failed``: it stopped before its first; else a kill left it so), its log dropped; gone where
+    the new one has a checkpoint."""
+    import shutil
+
+    aside = out / ASIDE
+    if not aside.is_dir():
+        return
+    if (out / "checkpoint").exists() and not failed:
+        shutil.rmtree(aside, ignore_errors=True)
+        return
+    for name in ASIDE_NAMES:
+        if (aside / name).exists():
+            if (out / name).is_dir():
+                shutil.rmtree(out / name)
+            elif (out / name).exists():
+                (out / name).unlink()
+            os.replace(aside / name, out / name)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 class _TrainLock:
-    """``OUTPUT/.train.lock`` while a run trains into OUTPUT: its host, pid and start. A second
-    run into the folder is refused while that process lives; one whose process is gone (a kill)
-    is taken over."""
+    """``OUTPUT/.train.lock`` while a run trains into OUTPUT, held with ``flock`` (released by
+    the system when its process ends, however it ends) and naming its host, pid and start. A
+    second run into the folder is refused while it is held, from another process or another
+    call in this one (two wrote one log and checkpoint)."""
 
     NAME = ".train.lock"
 
     def __init__(self, out: Path) -> None:
-        self.path = out / self.NAME
+        self.path, self.fd = out / self.NAME, None
 
     def __enter__(self):
         import socket
 
-        me = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                held = self._held()
-                if held:
-                    raise InputError(f"{self.path.parent}: another run is training into it (pid {held['pid']} on "
-                                     f"{held['host']}, since {held.get('started', '?')}); wait for it, stop it, or "
-                                     "use another -o") from None
-                self.path.unlink(missing_ok=True)  # its process is gone: taken over
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no lock (said nowhere else to take)
             return self
-        raise InputError(f"{self.path}: cannot take the folder's lock")
-
-    def _held(self) -> dict | None:
-        """The lock's holder where it still runs (on this host, or on another, which cannot be
-        asked: taken as running), else None."""
-        import socket
-
-        try:
-            held = json.loads(self.path.read_text())
-            pid, host = int(held["pid"]), str(held["host"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # cut short or garbage: no holder
-        if host != socket.gethostname():
-            return held
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:  # another user's live process
-            return held
-        return held if pid != os.getpid() else None
+        me = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        while True:
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+            except OSError as e:  # a folder in its place, a read-only folder
+                raise InputError(f"{self.path}: cannot take the folder's lock ({e.strerror or type(e).__name__})"
+                                 ) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # held
+                try:
+                    held = json.loads(os.read(fd, 4096) or b"{}")
+                except ValueError:
+                    held = {}
+                os.close(fd)
+                who = f" (pid {held.get('pid', '?')} on {held.get('host', '?')}, since {held.get('started', '?')})"
+                raise InputError(f"{self.path.parent}: another run is training into it{who if held else ''}; wait "
+                                 "for it or stop it (its lock goes when it ends), or use another -o") from None
+            try:  # the file locked is still the lock's (not one a run ending meanwhile removed)
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(me).encode())
+        self.fd = fd
+        return self
 
     def __exit__(self, *exc) -> None:
-        self.path.unlink(missing_ok=True)
+        if self.fd is not None:
+            self.path.unlink(missing_ok=True)  # before the lock goes: a run that opens it then sees another file
+            os.close(self.fd)
+            self.fd = None
 
 
 def _int(v) -> int:
@@ -870,6 +912,8 @@ def _checked(cfg: TrainConfig | None, resume: bool, init) -> TrainConfig:
         raise InputError(f"mismatch must be in [0, 1], got {cfg.mismatch}")
     if resume and init is not None:
         raise InputError("resume and init exclude each other (resume continues this run's own checkpoint)")
+    if resume:  # the checkpoint's architecture is used (one given that differs is refused by the caller)
+        return cfg
     if not cfg.channels or len(cfg.channels) != len(cfg.blocks) or min(cfg.channels) < 1 or min(cfg.blocks) < 1:
         raise InputError(f"channels and blocks need one positive value per level each, got "
                          f"{tuple(cfg.channels)} and {tuple(cfg.blocks)}")
@@ -900,7 +944,7 @@ def _starting_point(cfg: TrainConfig, ckpt: Path, resume: bool, init,
             int(state["step"]), dict(state["config"])
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise InputError(f"{ckpt / 'state.json'}: not a readable checkpoint state ({type(e).__name__}); "
-                             "train again without --resume, or into another folder") from None
+                             "start over with --overwrite (without --resume), or train into another folder") from None
         return _stored_config(state, steps), _Start(int(state["step"]), state, state.get("before", _Start().before))
     if init is None:
         return cfg, _Start()
@@ -950,6 +994,7 @@ class _Run:
         self.val = val  # where the learning curve's images come from, for a resumed run
         self.t_start = time.time()
         self.stopped: str | None = None  # why the loop stopped before cfg.steps (None: it did not)
+        self.saved = False  # a checkpoint and prior written (an old run set aside by --overwrite goes then)
 
     def log(self, rec: dict) -> None:
         try:
@@ -993,6 +1038,11 @@ class _Run:
                 "cumulative": cumulative, "stability": stability_check(self.ema_prior, self.check_images)}
         try:
             save_prior(self.out, tr.ema, self.schedule, info, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
+            if not self.saved:
+                import shutil
+
+                self.saved = True
+                shutil.rmtree(self.out / ASIDE, ignore_errors=True)
         except Exception as e:
             if not _save_failed(e):
                 raise
@@ -1006,6 +1056,7 @@ class _Run:
         last_val = self.start.state.get("last_val_psnr_sigma25")
         last_val_step = self.start.state.get("last_val_step")
         t_last, step_last = time.time(), step
+        paused = 0.0  # seconds of checkpoints since the last log record (not training time)
         if tr.device.type == "cuda":
             torch.cuda.synchronize(tr.device)
         guard = DivergenceGuard(tr, step)
@@ -1027,10 +1078,10 @@ class _Run:
                     back = guard.check(step, loss)
                     if back is not None:  # diverged: back to the last good interval, half the rate
                         self.log({"step": step, "loss": loss, "rollback_to": back, "lr_scale": tr.lr_scale})
-                        step, t_last, step_last = back, time.time(), back
+                        step, t_last, step_last, paused = back, time.time(), back, 0.0
                         continue
                     now = time.time()
-                    rate = (step - step_last) / max(1e-9, now - t_last)
+                    rate = (step - step_last) / max(1e-9, now - t_last - paused)
                     rec = {
                         "step": step,
                         "loss": loss,
@@ -1043,10 +1094,12 @@ class _Run:
                     if val is not None:
                         rec["val_psnr_sigma25"] = round(val, 3)
                     self.log(rec)
-                    t_last, step_last = time.time(), step
+                    t_last, step_last, paused = time.time(), step, 0.0
                 if step % cfg.checkpoint_every == 0 or step == cfg.steps or halt:
+                    t0 = time.time()
                     self.save(step, last_val, last_val_step)
-                    t_last = time.time()  # the checkpoint's time is not training time
+                    paused += time.time() - t0  # the checkpoint's time is not training time (t_last was reset here,
+                    # while the steps counted from the last record: a rate 100x too high at --checkpoint-every 1)
                 if halt:
                     if stop_file:  # honoured: a later --resume must not stop on it again
                         (self.out / "STOP").unlink(missing_ok=True)

@@ -264,15 +264,25 @@ def test_one_run_at_a_time_and_a_full_disk_is_one_line(photos, tmp_path, monkeyp
 
     p = tmp_path / "p"
     assert _run("train", photos, "-o", p, "--steps", "2", *TINY).exit_code == 0
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, json, os, sys, time\n"
+        f"fd = os.open({str(p / '.train.lock')!r}, os.O_CREAT | os.O_RDWR)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        f"os.write(fd, json.dumps({{'host': {socket.gethostname()!r}, 'pid': os.getpid(), 'started': 'then'}}).encode())\n"
+        "print('held', flush=True)\n"
+        "time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
     try:
-        (p / ".train.lock").write_text(json.dumps({"host": socket.gethostname(), "pid": sleeper.pid,
-                                                   "started": "then"}))
+        assert holder.stdout.readline().strip() == "held"
         r = _run("train", photos, "-o", p, "--resume", "--steps", "4", "-q")
-        assert r.exit_code == 1 and f"another run is training into it (pid {sleeper.pid}" in r.output
+        assert r.exit_code == 1 and f"another run is training into it (pid {holder.pid}" in r.output
     finally:
-        sleeper.kill()
-        sleeper.wait()
+        holder.kill()
+        holder.wait()
+    with T._TrainLock(p):  # another call in this process (the API from two threads) is refused too
+        with pytest.raises(T.InputError, match="another run is training into it"):
+            with T._TrainLock(p):
+                pass
+    (p / ".train.lock").write_text('{"host": "otherbox", "pid": 1}')  # a lock no process holds: taken
     (p / ".model.abc.tmp").write_bytes(b"")  # a killed save's
     assert _run("train", photos, "-o", p, "--resume", "--steps", "4", "-q").exit_code == 0  # its holder is gone
     assert not (p / ".train.lock").exists() and not (p / ".model.abc.tmp").exists()
@@ -289,8 +299,29 @@ def test_one_run_at_a_time_and_a_full_disk_is_one_line(photos, tmp_path, monkeyp
     r = _run("train", str(photos) + "/", "-o", p, "--resume", "--steps", "6", "-q")  # the same folder, spelt so
     assert r.exit_code == 0 and "resuming on" not in r.output
     assert "data_before" not in json.loads((p / "config.json").read_text())["info"]
-    monkeypatch.setattr(T._Run, "loop", lambda self, m: (_ for _ in ()).throw(KeyboardInterrupt))  # killed early
-    r = _run("train", photos, "-o", p, "--overwrite", "--steps", "9", *TINY)
-    assert r.exit_code == 130
-    assert not (p / "config.json").exists() and not (p / "model.safetensors").exists()
-    assert not (p / "checkpoint").exists() and not (p / ".train.lock").exists()
+    before = (p / "model.safetensors").read_bytes()
+    monkeypatch.setattr(T._Run, "loop", lambda self, m: (_ for _ in ()).throw(MemoryError))  # its first step
+    with pytest.raises(MemoryError):
+        T.train(photos, p, T.TrainConfig(steps=9, batch_size=2, crop=16, channels=(4, 4), blocks=(1, 1)),
+                overwrite=True)
+    assert (p / "model.safetensors").read_bytes() == before  # the old run back as it was
+    assert (p / "checkpoint" / "state.json").is_file() and not (p / ".replaced").exists()
+    monkeypatch.undo()
+    assert _run("train", photos, "-o", p, "--overwrite", "--steps", "3", *TINY).exit_code == 0
+    assert (p / "model.safetensors").read_bytes() != before and not (p / ".replaced").exists()
+    assert not (p / ".train.lock").exists()
+
+
+def test_the_logged_rate_leaves_out_checkpoints_and_resume_takes_the_runs_own_channels(photos, tmp_path):
+    """From trial Q: with a checkpoint each step the logged steps/s was up to 100x too high (the
+    timer restarted at each checkpoint, the steps counted from the last record); --resume with
+    the run's own --channels failed on the default --blocks beside it."""
+    p = tmp_path / "p"
+    r = _run("train", photos, "-o", p, "--steps", "60", "--checkpoint-every", "1", *TINY)
+    assert r.exit_code == 0, r.output
+    recs = [json.loads(x) for x in (p / "log.jsonl").read_text().splitlines()]
+    last = [q for q in recs if "steps_per_s" in q][-1]
+    # the rate of training time alone (checkpoints left out) is above the wall-clock one, not 100x above it
+    assert last["steps_per_s"] <= 20 * last["step"] / last["seconds"]
+    r = _run("train", photos, "-o", p, "--resume", "--steps", "62", "--channels", "4,4", "-q", "--threads", "1")
+    assert r.exit_code == 0, r.output
