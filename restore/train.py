@@ -695,7 +695,9 @@ def train(
     if cfg.crop % mult:
         raise InputError(f"crop must be a multiple of {mult} (the network halves it {len(cfg.channels) - 1} times "
                          f"after a {cfg.unshuffle}x pixel unshuffle), got {cfg.crop}")
-    if resume and start.step >= cfg.steps:
+    # at its last step with its prior behind (its write failed): the prior is written from the checkpoint
+    finish = resume and start.step == cfg.steps and _prior_step(out) != start.step
+    if resume and start.step >= cfg.steps and not finish:
         raise InputError(f"{out}: the run is at step {start.step} already; give --steps above {start.step} to "
                          "train on")
     if out.exists() and not out.is_dir():
@@ -750,7 +752,10 @@ def train(
                        {**data, "images": len(bank), "skipped": len(skipped)},
                        {"dir": str(Path(val_dir).resolve()), "count": val_count, "crop": val_crop} if val else None)
             try:
-                run.loop(max_minutes)
+                if finish:
+                    run.save(start.step, start.state.get("last_val_psnr_sigma25"), start.state.get("last_val_step"))
+                else:
+                    run.loop(max_minutes)
             except BaseException:
                 if not run.saved:  # failed before its first checkpoint: the old run back as it was
                     _put_back(out, failed=True)
@@ -853,6 +858,16 @@ class _TrainLock:
             self.path.unlink(missing_ok=True)  # before the lock goes: a run that opens it then sees another file
             os.close(self.fd)
             self.fd = None
+
+
+def _prior_step(out: Path) -> int | None:
+    """The step the prior in ``out`` was written at (its config's ``info.steps``), None where
+    there is none to read."""
+    try:
+        info = json.loads((out / CONFIG_FILE).read_text()).get("info", {})
+        return int(info["steps"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _int(v) -> int:

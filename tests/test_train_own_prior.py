@@ -325,3 +325,28 @@ def test_the_logged_rate_leaves_out_checkpoints_and_resume_takes_the_runs_own_ch
     assert last["steps_per_s"] <= 20 * last["step"] / last["seconds"]
     r = _run("train", photos, "-o", p, "--resume", "--steps", "62", "--channels", "4,4", "-q", "--threads", "1")
     assert r.exit_code == 0, r.output
+
+
+def test_resume_writes_a_prior_whose_write_failed_at_the_last_step(photos, tmp_path, monkeypatch):
+    """From trial Q: the prior's write failed at the run's last step ("the checkpoint is written:
+    --resume goes on from it"), and --resume then said the run was done: the last weights could
+    not be had without training on. It now writes the prior from the checkpoint."""
+    import restore.train as T
+
+    p = tmp_path / "p"
+    assert _run("train", photos, "-o", p, "--steps", "2", *TINY).exit_code == 0
+    real = T.save_prior
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(T, "save_prior", full)
+    r = _run("train", photos, "-o", p, "--resume", "--steps", "4", "-q")
+    assert r.exit_code == 1 and "cannot write the prior of step 4" in r.output
+    monkeypatch.setattr(T, "save_prior", real)
+    assert json.loads((p / "config.json").read_text())["info"]["steps"] == 2
+    r = _run("train", photos, "-o", p, "--resume", "-q")
+    assert r.exit_code == 0, r.output
+    assert json.loads((p / "config.json").read_text())["info"]["steps"] == 4
+    r = _run("train", photos, "-o", p, "--resume", "-q")
+    assert r.exit_code == 1 and "at step 4 already" in r.output
