@@ -311,6 +311,9 @@ def test_keep_out_layer_is_the_command_lines_exclude(client, tiny_prior_dir, tmp
     assert r.status_code == 400 and "takes no keep-out layer" in r.json()["error"]
     r = client.post("/api/jobs", json={**body, "exclude": painted_mask(10, 10, (0, 5, 0, 5))})
     assert r.status_code == 400 and "the keep-out layer is 10x10" in r.json()["error"]
+    r = client.post("/api/jobs", json={**body, "params": {"fill": "mean"}})  # at Run, not after the queue
+    assert r.status_code == 400 and "exclude applies to the scene fill, not to fill mean" in r.json()["error"], r.text
+    assert not list(client.app.state.ui.dir.glob("m*.png"))
 
 
 def test_alpha_as_mask(client):

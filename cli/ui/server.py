@@ -494,6 +494,11 @@ class App:
             if body.get("exclude"):  # stored as a file, as the command line's --exclude takes it
                 exclude = self._save_mask(body["exclude"], up, "the keep-out layer")
                 params["exclude"] = str(exclude)
+                try:  # with a fill it does not apply to: said at Run (it failed after the queue)
+                    tk.check_usage(params)
+                except RestoreError as e:
+                    raise PageError(_page_words(_one_line(e, (str(exclude), "the painted keep-out layer")), task)
+                                    ) from None
             files = {f: (mask if f == "mask" else None) for f in tk.files}
             try:
                 tk.cli_check(files, params)
