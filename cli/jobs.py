@@ -196,13 +196,15 @@ def digests(job: Job, it: Item) -> dict | None:
     return out
 
 
-def note(job: Job, it: Item | None = None, resolved: dict | None = None) -> str:
+def note(job: Job, it: Item | None = None, resolved: dict | None = None, named: dict | None = None) -> str:
     """The text an output carries (:func:`restore.io.read_note`): the version, :func:`settings`
     and, for an item, its inputs' :func:`digests`; ``resolved``: what the options left to the
-    task (None in the settings) came to for this image (sr's kernel)."""
+    task (None in the settings) came to for this image (sr's kernel); ``named``: the names the
+    settings give files an option names, where not their own (the browser app's painted layer
+    and uploads, stored under the server's names)."""
     from restore import __version__
 
-    made = {"restore": __version__, "settings": settings(job)}
+    made = {"restore": __version__, "settings": {**settings(job), **(named or {})}}
     if it is not None:
         made["inputs"] = digests(job, it)
     if resolved:
@@ -232,23 +234,23 @@ def recorded(outputs: list[Path]) -> dict[Path, dict | None]:
         n.get("resolved"), dict) else {})} for p, n in _notes(outputs).items()}
 
 
-def changed_inputs(job: Job, it: Item) -> list[str]:
-    """The names of the inputs (``image``, ``mask``, ``kernel``, ...) of ``it`` whose digests
-    differ from those its output recorded."""
-    then = (_notes([it.out]).get(it.out) or {}).get("inputs") or {}
-    now = digests(job, it) or {}
-    return sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))
-
-
-def inputs_changed(job: Job, items: list[Item]) -> list[Item]:
+def inputs_changed(job: Job, items: list[Item]) -> list[tuple[Item, list[str]]]:
     """The items whose existing output records :func:`digests` of its inputs that differ from
-    theirs now (the photo or its mask changed since it was made); an output that records none
-    (an older restore's) is not judged, nor an item missing a file (a mask deleted since: the run
-    fails it in its own words)."""
+    theirs now (the photo, its mask or a file an option names changed since it was made), each
+    with the names of those inputs (``image``, ``mask``, ``kernel``, ...); an output that records
+    none (an older restore's) is not judged, nor an item missing a file (a mask deleted since: the
+    run fails it in its own words)."""
     notes = _notes([it.out for it in items])
-    return [it for it in items if isinstance((notes.get(it.out) or {}).get("inputs"), dict)
-            and all(f is not None and Path(f).exists() for f in it.files.values())
-            and notes[it.out]["inputs"] != digests(job, it)]
+    out = []
+    for it in items:
+        then = (notes.get(it.out) or {}).get("inputs")
+        if not isinstance(then, dict) or not all(f is not None and Path(f).exists() for f in it.files.values()):
+            continue
+        now = digests(job, it)
+        if then != now:
+            now = now or {}
+            out.append((it, sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))))
+    return out
 
 
 def some(paths: list[Path], noun: str = "output") -> str:
@@ -281,7 +283,8 @@ def made_otherwise(job: Job, made: dict[Path, dict | None], unknown: bool = Fals
              and not (then[k] is None and k in came_to and came_to[k] == now[k])]  # the default, named
         if d:
             clash.append(out)
-            diff = diff or [(k, _Chosen(came_to[k]) if then[k] is None and k in came_to else then[k], now[k]) for k in d]
+            diff = diff or [(k, _Chosen(came_to[k]) if then[k] is None and k in came_to else then[k], now[k])
+                            for k in d]
     if not clash:
         return None
 

@@ -20,7 +20,7 @@ from restore.samplers import check_samples
 from restore.tasks import get_task
 
 from .groups import use_threads
-from .jobs import (STDIO, Item, Job, _err, changed_inputs, companions, inputs_changed, made_otherwise, one_line, plan,
+from .jobs import (STDIO, Item, Job, _err, companions, inputs_changed, made_otherwise, one_line, plan,
                    recorded, shown, some)
 from .local import grown_note, result_line
 
@@ -193,10 +193,10 @@ def run_job(job: Job) -> int:
     changed: set = set()  # existing outputs made from another version of their inputs: made again
     if folder and not o["overwrite"]:
         moved = inputs_changed(job, [it for it in items if it.out != STDIO and it.out.is_file()])
-        changed = {it.out for it in moved}
+        changed = {it.out for it, _ in moved}
         if changed:
             n = len(changed)
-            which = sorted({k for it in moved for k in changed_inputs(job, it)})
+            which = sorted({k for _, keys in moved for k in keys})
             names = {"image": "the photo"}  # the others by their option's name: the mask, the kernel, ...
             said = ", ".join(names.get(k, f"the {k}") for k in which) or "an input"
             click.echo(f"warning: {some(sorted(changed))} {'were' if n > 1 else 'was'} made from another version of "

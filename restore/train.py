@@ -35,6 +35,7 @@ import copy
 import json
 import math
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -49,8 +50,8 @@ from .errors import InputError, RestoreError
 from .io import check_writable, file_mode, read_image, to_uint8
 from .prior.denoiser import PREDICTIONS, Prior, preconditioning, vp_scale
 from .prior.schedule import VPSchedule, sigma_from_t_table, t_from_sigma_table
-from .prior.unet import UNet
 from .paths import CONFIG_FILE, WEIGHTS_FILE
+from .prior.unet import UNet
 from .prior.weights import load_prior, load_state_dict, resolve_prior_dir, save_prior
 
 __all__ = ["CropBank", "DivergenceGuard", "NoiseLevels", "TrainConfig", "Trainer", "TrainingDiverged", "find_images",
@@ -387,8 +388,6 @@ def recover_checkpoint(ckpt: Path) -> None:
     """Put back a whole checkpoint where a save was cut off between its two renames
     (:func:`save_checkpoint`): the new one where it is whole (its ``state.json`` is written
     last), else the last one; what a cut-off save left half-written beside it is removed."""
-    import shutil
-
     new, old = _beside(ckpt, "new"), _beside(ckpt, "old")
     if not ckpt.exists():
         for d in (new, old):
@@ -406,8 +405,6 @@ def save_checkpoint(ckpt: Path, step: int, tr: Trainer, extra: dict) -> None:
     last one or this one, wherever a save stops (a kill, a full disk; its files were replaced
     one by one, and a save that failed half way left this step's weights under the last
     step's state, resumed from in silence)."""
-    import shutil
-
     from safetensors.torch import save_file
 
     recover_checkpoint(ckpt)
@@ -432,16 +429,15 @@ def save_checkpoint(ckpt: Path, step: int, tr: Trainer, extra: dict) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _save_failed(e: BaseException) -> bool:
-    """Whether ``e`` is a file's write failing (a full disk, a folder made read-only): an OSError,
-    or safetensors' own error for one (its Rust writer's "No space left on device")."""
-    if isinstance(e, OSError):
-        return True
-    try:
-        from safetensors import SafetensorError
-    except ImportError:  # pragma: no cover - older safetensors
-        return False
-    return isinstance(e, SafetensorError)
+def _write_failure(e: BaseException) -> str | None:
+    """Why a file's write failed (a full disk, a folder made read-only), where ``e`` is one: an
+    OSError, or safetensors' own error for one (its Rust writer's "No space left on device");
+    None for any other error."""
+    from safetensors import SafetensorError
+
+    if not isinstance(e, (OSError, SafetensorError)):
+        return None
+    return getattr(e, "strerror", None) or str(e).split(":")[-1].strip() or type(e).__name__
 
 
 def load_checkpoint(ckpt: Path, tr: Trainer) -> None:
@@ -649,9 +645,9 @@ def train(
         Called with each log record (step, loss, lr, steps_per_s, crops_per_s, tflops, and
         val_psnr_sigma25 when measured).
     overwrite : bool
-        Start over in an ``out_dir`` that holds a run: its checkpoint and log are removed once
-        this run is checked and its images read (a run refused leaves them), its prior replaced
-        at the first checkpoint.
+        Start over in an ``out_dir`` that holds a run: once this run is checked and its images
+        read (a run refused leaves them), its checkpoint, log and prior are set aside, removed at
+        this run's first checkpoint and put back if it fails before.
 
     Returns
     -------
@@ -738,7 +734,6 @@ def train(
         raise InputError(f"--val-dir {val_dir}: no readable images")
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)  # here: a run refused or failed before it leaves no folder
-    run = None
     try:
         with _TrainLock(out):  # one run at a time in a folder (two wrote one log and checkpoint, one crashed)
             _put_back(out)  # an old run set aside by an --overwrite killed before its first checkpoint
@@ -773,8 +768,6 @@ ASIDE, ASIDE_NAMES = ".replaced", ("checkpoint", ".checkpoint.new", ".checkpoint
 
 
 def _set_aside(out: Path) -> None:
-    import shutil
-
     aside = out / ASIDE
     shutil.rmtree(aside, ignore_errors=True)
     aside.mkdir()
@@ -787,8 +780,6 @@ def _put_back(out: Path, failed: bool = False) -> None:
     """The old run :func:`_set_aside` moved: back in place where the new one wrote no checkpoint
     (``failed``: it stopped before its first; else a kill left it so), its log dropped; gone where
     the new one has a checkpoint."""
-    import shutil
-
     aside = out / ASIDE
     if not aside.is_dir():
         return
@@ -1016,7 +1007,7 @@ class _Run:
             with open(self.log_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
         except OSError as e:
-            raise InputError(f"{self.log_path}: cannot write the log ({e.strerror or type(e).__name__})") from None
+            raise InputError(f"{self.log_path}: cannot write the log ({_write_failure(e)})") from None
         if self.callback:
             self.callback(rec)
 
@@ -1031,12 +1022,10 @@ class _Run:
         try:
             save_checkpoint(self.ckpt, step, tr, extra)
         except Exception as e:  # a full disk, a folder made read-only: the last whole checkpoint stays
-            if not _save_failed(e):
+            why = _write_failure(e)
+            if why is None:
                 raise
-            import shutil
-
             shutil.rmtree(_beside(self.ckpt, "new"), ignore_errors=True)  # what it wrote of this one
-            why = getattr(e, "strerror", None) or str(e).split(":")[-1].strip() or type(e).__name__
             raise InputError(f"{self.ckpt}: cannot write the checkpoint of step {step} ({why}); the last one is kept "
                              "(--resume goes on from it)") from None
         cumulative = {
@@ -1054,14 +1043,12 @@ class _Run:
         try:
             save_prior(self.out, tr.ema, self.schedule, info, prediction=cfg.prediction, sigma_data=cfg.sigma_data)
             if not self.saved:
-                import shutil
-
                 self.saved = True
                 shutil.rmtree(self.out / ASIDE, ignore_errors=True)
         except Exception as e:
-            if not _save_failed(e):
+            why = _write_failure(e)
+            if why is None:
                 raise
-            why = getattr(e, "strerror", None) or str(e).split(":")[-1].strip() or type(e).__name__
             raise InputError(f"{self.out}: cannot write the prior of step {step} ({why}); the checkpoint is written "
                              "(--resume goes on from it)") from None
 

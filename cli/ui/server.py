@@ -472,6 +472,8 @@ class App:
         try:
             for name, (path, _) in uploaded.items():
                 params[name] = str(path)
+            if body.get("exclude") and any(q.name == "exclude" for q in tk.params):
+                params["exclude"] = "painted"  # for the usage check (a fill it does not apply to); its file below
             try:
                 tk.check_usage(params)
                 from restore.api import check_unscheduled
@@ -494,11 +496,6 @@ class App:
             if body.get("exclude"):  # stored as a file, as the command line's --exclude takes it
                 exclude = self._save_mask(body["exclude"], up, "the keep-out layer")
                 params["exclude"] = str(exclude)
-                try:  # with a fill it does not apply to: said at Run (it failed after the queue)
-                    tk.check_usage(params)
-                except RestoreError as e:
-                    raise PageError(_page_words(_one_line(e, (str(exclude), "the painted keep-out layer")), task)
-                                    ) from None
             files = {f: (mask if f == "mask" else None) for f in tk.files}
             try:
                 tk.cli_check(files, params)
@@ -754,12 +751,11 @@ class App:
         from ..jobs import note
         from ..local import grown_note, out_meta
 
-        made = json.loads(note(rjob, item))  # the settings and the inputs' digests, as the command line's
-        if job.exclude is not None:  # not the server's name for the painted layer
-            made["settings"]["exclude"] = "painted"
-        for name, (_, shown) in job.files.items():  # nor for an uploaded file: the name it came with
-            made["settings"][name] = shown
-        job.result = encode_image(out, ".png", meta=out_meta(ld, out), note=json.dumps(made, sort_keys=True, ensure_ascii=True))
+        # the settings and the inputs' digests, as the command line's; the painted layer and an upload by the
+        # names the page gives them, not the server's
+        named = {**({"exclude": "painted"} if job.exclude is not None else {}),
+                 **{name: shown for name, (_, shown) in job.files.items()}}
+        job.result = encode_image(out, ".png", meta=out_meta(ld, out), note=note(rjob, item, named=named))
         job.preview = encode_image(to_uint8(out), ".png")
         job.size = out.shape[:2]
         if res.sigma_estimated:
