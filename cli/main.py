@@ -156,7 +156,8 @@ def common_options(f):
         click.option("--sigma-max", type=FiniteFloat(0, None, min_open=True), default=None,
                      help="First noise level of the sampler, 0-255 units (default: the task's for its default "
                           "sampler, the sampler's own otherwise: see `restore list`). A low start refines "
-                          "the operator's first estimate; the largest starts from pure noise."),
+                          "the operator's first estimate; the largest starts from pure noise (a level above the "
+                          "prior's top starts at its top)."),
         click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
                      help="Random seed: a sampler's noise, and inpainting's scene fill (another seed, another "
                           "fill of a big hole)."),

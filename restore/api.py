@@ -234,6 +234,7 @@ def run(
     if max(oh, ow) > MAX_SIDE:
         raise InputError(f"the output would be {ow}x{oh}; sides over {MAX_SIDE} pixels are not supported")
     pri = get_prior(prior, dev)
+    _check_prior_levels(pri.schedule, sigma_max, sigma_min)
     cin = getattr(pri.net, "in_channels", C)
     if C != cin and not (C == 1 and cin == 3):  # (a grey image runs through a colour prior as grey RGB)
         raise InputError(f"the prior takes {'grey (1-channel)' if cin == 1 else f'{cin}-channel'} images, and the "
@@ -312,8 +313,8 @@ def run(
                                               spacing=spacing or "karras")
         with torch.no_grad():
             out = fn(op.denoiser(pri), y, op, sigmas, generator=generator, callback=progress, **hyper)
-        if sspec.inexact:
-            _check_converged(name, op, y, out, n_steps)
+        if sspec.inexact or sspec.stochastic:
+            _check_converged(name, op, y, out, n_steps, sspec)
     out = op.finish(out, y).float()
     if not bool(torch.isfinite(out).all()):  # never written out (as black) with exit 0
         raise RestoreError(f"{task}: the result holds NaN or inf (sampler {name}, {n_steps} steps, noise level "
@@ -338,21 +339,27 @@ def run(
     )
 
 
-#: a result of an inexact sampler (dps) further than this (RMS, [0, 1] units) beyond 1.5 times
-#: the noise from its measurement is refused: on 64x64 denoising and x2 crops, runs thrown off
-#: lay 24-94 / 255 from it, converged ones within the noise (at most 22 for noise 25)
-#: (benchmarks/results/dps_step.md)
+#: a result of a sampler from pure noise further than this (RMS, [0, 1] units) beyond 1.5 times
+#: the noise from its measurement is refused: on 64x64 denoising and x2 crops, dps runs thrown
+#: off lay 24-94 / 255 from it, converged ones within the noise (at most 22 for noise 25)
+#: (benchmarks/results/dps_step.md); ddnm, ddrm and pigdm given 1-2 steps (a 96x128 crop, noise
+#: 25) handed back the prior's guess from pure noise, 1.3-3 times this bound away, and from 4-8
+#: steps on lay within half of it
 DIVERGED = 12 / 255
 
 
-def _check_converged(name: str, op, y: torch.Tensor, out: torch.Tensor, n_steps: int) -> None:
+def _check_converged(name: str, op, y: torch.Tensor, out: torch.Tensor, n_steps: int, spec) -> None:
     """Refuse a result that lies far from its measurement ``y`` (a sampler whose fixed-length
-    steps threw the state off): never handed back as a restoration."""
+    steps threw the state off, or too few steps from pure noise): never handed back as a
+    restoration (``spec``: the sampler's)."""
     far = float(torch.sqrt(((y - op.A(out.clamp(0, 1))) ** 2).flatten(1).mean(1)).max())
     if far > 1.5 * float(op.sigma_y) + DIVERGED:  # sigma_y: with a model error where the task adds one
-        raise RestoreError(f"{name} did not converge in {n_steps} steps: its result lies {far * 255:.0f}/255 (RMS) "
-                           f"from the measurement, whose noise is {float(op.noise) * 255:.3g}/255; give it more steps "
-                           "(50-100), or take a sampler with an exact data step (dpir, ddnm)")
+        advice = ("give it more steps (50-100), or take a sampler with an exact data step (dpir, ddnm)" if spec.inexact
+                  else f"give it more steps (its default is {spec.default_steps})" if n_steps < spec.default_steps
+                  else "the prior may not suit this image (with its default steps or more)")
+        raise RestoreError(f"{name} did not converge in {n_steps} step{'s' if n_steps != 1 else ''}: its result lies "
+                           f"{far * 255:.0f}/255 (RMS) from the measurement, whose noise is "
+                           f"{float(op.noise) * 255:.3g}/255; {advice}")
 
 
 def default_steps(rc, spec, sampler: str | None) -> int:
@@ -395,6 +402,17 @@ def _check_levels(sigma_max, sigma_min, spacing) -> None:
         raise InputError(f"sigma_min ({sigma_min:g}) must not be above sigma_max ({sigma_max:g})")
     if spacing is not None and spacing not in SPACINGS:
         raise InputError(f"spacing must be one of {', '.join(SPACINGS)}, got {spacing!r}")
+
+
+def _check_prior_levels(schedule, sigma_max, sigma_min) -> None:
+    """A level asked for below the prior's lowest is refused (it ran at the lowest in
+    silence: ``sigma_max=1e-9`` started at 1.3 of 255); above its top it starts at the top
+    (from pure noise), as documented."""
+    lo = float(schedule.sigma_min)
+    for k, v in (("sigma_max", sigma_max), ("sigma_min", sigma_min)):
+        if v is not None and v < lo * (1 - 1e-9):
+            raise InputError(f"{k} {v:.3g} ({v * 255:.3g} of 255) is below the prior's lowest noise level, {lo:.3g} "
+                             f"({lo * 255:.3g} of 255)")
 
 
 def check_unscheduled(name: str, spec, steps=None, sigma_max=None, sigma_min=None, spacing=None) -> None:
@@ -537,6 +555,7 @@ def _typed_options(name: str, fn: Callable, options: dict) -> dict:
     scalars taken as Python's) and within the range the sampler declares
     (:func:`~restore.samplers.common.option_ranges`)."""
     defaults, ranges = sampler_options(fn), getattr(fn, "option_ranges", {})
+    positive = getattr(fn, "option_positive", frozenset())
     out = {}
     for k, v in options.items():
         d = defaults[k]
@@ -553,8 +572,11 @@ def _typed_options(name: str, fn: Callable, options: dict) -> dict:
                              f"{type(d).__name__} (default {d!r}), got {v!r}")
         v = type(d)(v) if isinstance(d, (bool, int, float)) else v
         lo, hi = ranges.get(k, (None, None))
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            span = f"{lo}-{hi}" if lo is not None and hi is not None else f">= {lo}" if lo is not None else f"<= {hi}"
+        above = k in positive  # lo itself excluded
+        if (lo is not None and (v <= lo if above else v < lo)) or (hi is not None and v > hi):
+            span = (f"{lo}-{hi}" if lo is not None and hi is not None and not above
+                    else f"{'>' if above else '>='} {lo}{f' and <= {hi}' if hi is not None else ''}" if lo is not None
+                    else f"<= {hi}")
             raise InputError(f"sampler '{name}': option {k} must be {'in ' if '-' in span else ''}{span}, got {v}")
         out[k] = v
     return out
@@ -682,7 +704,8 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
     **params
         The task's parameters (``restore list``; e.g. ``sigma``, the noise std in [0, 1]
         units, ``mask`` for inpainting: ``H x W``, True / 1 / at least half the range =
-        pixels to fill, ``scale`` for sr), ``sampler``, ``steps``, ``seed`` or
+        pixels to fill; for a batch ``N x C x H x W`` one mask shared by all or ``N x H x W``
+        one per image, ``scale`` for sr), ``sampler``, ``steps``, ``seed`` or
         ``generator``, ``device`` ("cpu", the default, "cuda", or "auto": the GPU when there
         is one), ``prior`` (a
         :class:`~restore.prior.Prior`, a shipped name or a directory), ``progress`` (called

@@ -545,8 +545,7 @@ def _pil_convert(im) -> np.ndarray:
     elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
         im = im.convert("RGB")
     elif mode.startswith("I"):  # 32-bit integer samples (a float "F" image is refused before)
-        a = np.asarray(im, dtype=np.float64)
-        return np.clip(a, 0, 65535).round().astype(np.uint16)
+        return _as_16_bits(np.asarray(im), f"{im.filename}: " if getattr(im, "filename", None) else "")
     return np.asarray(im)
 
 
@@ -667,6 +666,15 @@ def _why_not(buf: np.ndarray) -> str:
     return ""
 
 
+def _as_16_bits(a: np.ndarray, where: str) -> np.ndarray:
+    """Signed or 32-bit integer samples as 16-bit ones where they fit 0-65535; refused where
+    they do not (they were clipped in silence: an image of values up to 200000 came out white)."""
+    lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+    if lo < 0 or hi > 65535:
+        raise InputError(f"{where}{a.dtype} samples from {lo} to {hi}, outside 0-65535: {_READS}")
+    return a.astype(np.uint16)
+
+
 def _normalise(arr: np.ndarray, p: Path | None) -> np.ndarray:
     where = f"{p}: " if p is not None else ""
     if arr.ndim == 3 and arr.shape[2] == 1:
@@ -680,7 +688,7 @@ def _normalise(arr: np.ndarray, p: Path | None) -> np.ndarray:
             raise InputError(f"{where}image holds NaN or inf")
         return (np.clip(arr, 0, 1) * 65535).round().astype(np.uint16)
     if arr.dtype == np.int16 or arr.dtype == np.int32:
-        return np.clip(arr, 0, 65535).astype(np.uint16)
+        return _as_16_bits(arr, where)
     raise InputError(f"{where}unsupported pixel type {arr.dtype}")
 
 

@@ -627,6 +627,7 @@ def test_dejpeg_says_which_options_a_jpeg_file_makes_unused(tmp_path, run):
     assert r.exit_code == 1 and "--jpeg-quality" in r.output and "(--quality)" not in r.output
 
 
+@pytest.mark.converges
 def test_dps_result_thrown_off_its_measurement_is_refused(monkeypatch, tiny_prior):
     """DPS's fixed-length steps can throw a short run off (the trial's flat bright crop: 10 dB
     at 20 steps, exit 0): a result far from the measurement is an error, not an image; one

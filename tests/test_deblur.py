@@ -258,12 +258,17 @@ def test_kernel_specs_forgiven_and_refused(tmp_path, tiny_prior_dir, tiny_prior)
                                   "--weights", str(tiny_prior_dir), "-q", "-o", str(tmp_path / "o.png")])
     assert r.exit_code == 0 and "spans more than 25% of the image's shorter side (40 px)" in r.output
     # wider than the image: refused, from the API too (an integrator's trial: the contrast came out inverted)
-    with pytest.raises(InputError, match=r"the kernel \(15x15\) is wider than the image \(8x8\)"):
+    with pytest.raises(InputError, match=r"the kernel \(15x15\) is longer than the image's shorter side \(the "
+                                         r"image is 8x8, width x height\)"):
         restore.deblur(np.full((8, 8, 3), 128, np.uint8), "box:15", prior=tiny_prior)
     write_image(tmp_path / "img8.png", np.full((8, 12, 3), 128, np.uint8))
     r = CliRunner().invoke(main, ["deblur", str(tmp_path / "img8.png"), "--kernel", "box:15",
                                   "--weights", str(tiny_prior_dir), "-o", str(tmp_path / "o8.png")])
-    assert r.exit_code == 1 and "wider than the image" in r.output and "spans more" not in r.output
+    assert r.exit_code == 1 and "longer than the image's shorter side" in r.output and "spans more" not in r.output
+    # taller than the image, as wide as it: the message said "wider" (a trial)
+    with pytest.raises(InputError, match=r"the kernel \(11x11\) is longer than the image's shorter side \(the "
+                                         r"image is 11x7"):
+        restore.deblur(np.full((7, 11, 3), 128, np.uint8), "gaussian:1.6", prior=tiny_prior)
     # a flat image: the noise estimated is ~1e-34, 0 in float32; the prox gave 0/0 (all NaN)
     flat = np.full((40, 48, 3), 0.5, np.float32)
     for edges in ("taper", "periodic"):

@@ -24,11 +24,13 @@ Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
-def option_ranges(**ranges: tuple[float | None, float | None]):
+def option_ranges(positive: tuple[str, ...] = (), **ranges: tuple[float | None, float | None]):
     """Declare the closed range ``(lo, hi)`` (None: open on that side) of a sampler's own
-    options; the API checks them, with the options' types, before any work."""
+    options, and those of them that must be above their ``lo`` (``positive``: dps's guidance
+    at 0 is no guidance); the API checks them, with the options' types, before any work."""
     def mark(fn):
         fn.option_ranges = ranges
+        fn.option_positive = frozenset(positive)
         return fn
 
     return mark

@@ -28,7 +28,7 @@ def _guided(denoiser, y, op, sigmas, generator, callback, eta, direction, clip):
     return x.detach()
 
 
-@option_ranges(zeta=(0, None), eta=(0, 1))
+@option_ranges(zeta=(0, None), eta=(0, 1), positive=("zeta",))
 def dps(denoiser, y, op, sigmas, *, generator=None, callback=None,
         zeta: float = 10.0, eta: float = 1.0, clip: bool = True) -> torch.Tensor:
     """DPS: Chung et al., "Diffusion Posterior Sampling for General Noisy Inverse

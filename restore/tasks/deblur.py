@@ -607,8 +607,8 @@ class DeblurTask(JpegInput, Task):
         q["kernel"] = parse_kernel(q["kernel"])
         h, w = _support(q["kernel"])
         if max(h, w) > min(x.shape[-2:]):  # what it would give is no deblurring (contrast came out inverted)
-            raise InputError(f"the kernel ({w}x{h}) is wider than the image ({x.shape[-1]}x{x.shape[-2]}): "
-                             "there is nothing to recover")
+            raise InputError(f"the kernel ({w}x{h}) is longer than the image's shorter side (the image is "
+                             f"{x.shape[-1]}x{x.shape[-2]}, width x height): there is nothing to recover")
         return q
 
     def check_usage(self, p):

@@ -300,7 +300,8 @@ def _marked(mask, what: str) -> np.ndarray:
     if m.ndim == 3 and m.shape[2] not in (1, 2, 3, 4) and m.shape[0] in (1, 2, 3, 4):
         m = m.transpose(1, 2, 0)  # C x H x W (a tensor's layout)
     if m.ndim not in (2, 3) or (m.ndim == 3 and m.shape[2] not in (1, 2, 3, 4)):
-        per_image = " (one mask per image of a batch: a list of them, mask=[m1, m2, ...])" if m.ndim == 4 else ""
+        per_image = (" (one mask per image of a batch: a list of them, mask=[m1, m2, ...], or a B x H x W array)"
+                     if m.ndim == 4 else "")
         raise InputError(f"{what} must be H x W (or H x W x C, C = 1-4), got shape {tuple(mask.shape)}{per_image}")
     return marked_pixels(m)  # with alpha (H x W x 2 or 4), as a mask file's is read
 
@@ -363,9 +364,13 @@ def _grow_tight(x: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, int
     return torch.from_numpy(~np.stack(holes))[:, None], count
 
 
-def _per_image(m, batch: int, one) -> torch.Tensor:
+def _per_image(m, batch: int, one, shape: tuple[int, int]) -> torch.Tensor:
     """``one(m)`` for a single mask (shared by the batch), or, for a list / tuple with one
-    mask per image, the ``(B, 1 or C, H, W)`` stack of ``one`` of each."""
+    mask per image, or a batch's array ``(B, H, W)`` / ``(B, C, H, W)`` (``shape``: the
+    images' ``(H, W)``), the ``(B, 1 or C, H, W)`` stack of ``one`` of each."""
+    if (batch > 1 and isinstance(m, (np.ndarray, torch.Tensor)) and m.shape[0] == batch
+            and (m.ndim == 4 or (m.ndim == 3 and tuple(m.shape[1:]) == tuple(shape)))):
+        m = list(m)  # one mask per image (it was read as one mask of B channels: their intersection)
     if not isinstance(m, (list, tuple)):
         return one(m)
     if len(m) != batch:
@@ -1095,7 +1100,7 @@ class InpaintTask(Task):
             raise InputError(scene_only)
         if q["mask"] is not None:
             q["known"] = _per_image(q.pop("mask"), B, lambda m: known_from_mask(~_marked(m, "mask") if inv else m,
-                                                                               (H, W), q["mask_dilate"] or 0))
+                                                                               (H, W), q["mask_dilate"] or 0), (H, W))
             if q["mask_dilate"] is None:  # auto: tight holes grow (the photo shows what the mask covers)
                 q["mask_dilate"] = "auto"
                 drawn = q["known"]
@@ -1112,7 +1117,7 @@ class InpaintTask(Task):
                     known = torch.from_numpy(~dilate_hole(hole, q["mask_dilate"]))
                 return known
 
-            q["known"] = _per_image(q["known"], B, known_of)
+            q["known"] = _per_image(q["known"], B, known_of, (H, W))
             q["mask_dilate"] = q["mask_dilate"] or 0  # known pixels are observed exactly: as given
         for k in ("mask", "mask_source", "invert_mask"):  # consumed (by load() on the command line)
             q.pop(k, None)

@@ -1,0 +1,119 @@
+"""Defects a trial of every sampler x task x odd input found: a batch's masks read as one mask
+of many channels, 32-bit TIFF samples clipped to 16 bits, samplers from pure noise handing
+back their first guess after 1-2 steps, DDNM+ deblurring noise into a blur's weakest
+frequencies, dps with no guidance, levels under the prior's lowest taken in silence."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import restore
+from restore.api import run as api_run
+from restore.errors import InputError, RestoreError
+from restore.io import read_image
+
+PHOTO = Path(__file__).resolve().parents[1] / "examples" / "photo.png"
+
+
+def _boxes():
+    a = np.zeros((20, 24), bool)
+    a[4:10, 4:10] = True
+    b = np.zeros((20, 24), bool)
+    b[8:16, 10:20] = True
+    return a, b
+
+
+def test_a_batch_takes_one_mask_per_image_as_an_array(tiny_prior):
+    """A ``(B, H, W)`` mask for a batch of B was read as one mask of B channels: every image
+    got the masks' intersection (25 of 100 and 150 pixels), and disjoint masks "no hole".
+    ``(B, H, W)``, ``(B, 1, H, W)`` and ``known`` of ``(B, H, W)`` are one mask per image,
+    as a list of them is."""
+    g = torch.Generator().manual_seed(0)
+    t = torch.rand(1, 3, 20, 24, generator=g)
+    x = torch.cat([t, t])
+    a, b = _boxes()
+    kw = dict(prior=tiny_prior, mask_dilate=0, fill="mean", steps=2)
+    want = restore.inpaint(x, [a, b], **kw)
+    assert [int((want[i] != t[0]).any(0).sum()) for i in range(2)] == [a.sum(), b.sum()]
+    for m in (np.stack([a, b]), torch.from_numpy(np.stack([a, b]))[:, None]):
+        assert torch.equal(restore.inpaint(x, m, **kw), want)
+    assert torch.equal(restore.inpaint(x, known=torch.from_numpy(~np.stack([a, b])), **kw), want)
+    c = np.zeros((20, 24), bool)
+    c[0:3, 0:3] = True  # disjoint from a: their intersection has no hole
+    out = restore.inpaint(x, np.stack([a, c]), **kw)
+    assert int((out[1] != t[0]).any(0).sum()) == c.sum()
+
+
+@pytest.mark.parametrize("scale, ok", [(1000, False), (1, True)])
+def test_32_bit_integer_tiff(tmp_path, scale, ok):
+    """An int32 TIFF of values up to 203000 was clipped to 65535 in silence (most of it came out
+    white): refused, saying its range; one whose values fit 16 bits is read as 16-bit."""
+    from PIL import Image
+
+    a = (np.arange(40 * 48).reshape(40, 48) % 166 + 38).astype(np.int32) * scale
+    Image.fromarray(a).save(tmp_path / "i.tif")
+    if ok:
+        img = read_image(tmp_path / "i.tif")
+        assert img.array.dtype == np.uint16 and np.array_equal(img.array, a)
+    else:
+        with pytest.raises(InputError, match=r"int32 samples from 38000 to 203000, outside 0-65535"):
+            read_image(tmp_path / "i.tif")
+
+
+@pytest.fixture(scope="module")
+def crop():
+    img = read_image(PHOTO).array
+    c = torch.from_numpy(img[40:72, 60:92].astype(np.float32) / 255).permute(2, 0, 1)[None]
+    noisy = (c + 25 / 255 * torch.randn(c.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    return c, noisy
+
+
+@pytest.mark.parametrize("sampler", ["ddnm", "ddrm", "pigdm"])
+def test_one_step_from_pure_noise_is_refused(crop, sampler):
+    """``--steps 1`` with a sampler from pure noise handed back the prior's guess of pure
+    noise (69-100 % of the pixels at 0 or 255, exit 0): a result far from its measurement is
+    refused for every sampler that starts from noise, as for dps; with its default steps the
+    same image is restored."""
+    _, noisy = crop
+    with pytest.raises(RestoreError, match=rf"{sampler} did not converge in 1 step: .*give it more steps "
+                                           r"\(its default is 20\)"):
+        api_run(noisy, "denoise", sigma=25 / 255, sampler=sampler, steps=1)
+    r = api_run(noisy, "denoise", sigma=25 / 255, sampler=sampler, seed=0)
+    assert float(((r.image - noisy) ** 2).mean().sqrt()) < 30 / 255
+
+
+def test_ddnm_deblurs_with_noise(crop):
+    """DDNM+ put its one lam's measurement noise, sigma_y / s_i, into a blur's weakest
+    frequencies: 6 dB where ddrm gave 34 (a 96x128 crop). Each singular value has its own lam
+    now; on this crop ddnm is within a few dB of ddrm."""
+    from restore.evaluate import make_case, score
+
+    c, _ = crop
+    img = np.ascontiguousarray((c[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+    case = make_case("deblur", "c", img, 0, kernel="gaussian:1.6", sigma=2, blur="reflect")
+    got = {s: score(case, api_run(case.y, "deblur", sampler=s, seed=0, kernel="gaussian:1.6", sigma=2 / 255).image)
+           ["psnr"] for s in ("ddnm", "ddrm")}
+    assert got["ddnm"] > got["ddrm"] - 3 and got["ddnm"] > score(case, case.y)["psnr"], got
+
+
+def test_dps_without_guidance_is_refused(crop):
+    """``dps@zeta=0`` is no guidance (an unconditional sample): it ran and then was told to
+    take more steps; zeta must be above 0."""
+    _, noisy = crop
+    with pytest.raises(InputError, match=r"option zeta must be > 0, got 0.0"):
+        api_run(noisy, "denoise", sigma=25 / 255, sampler="dps", zeta=0.0, steps=2)
+
+
+def test_levels_below_the_prior_are_refused(crop):
+    """``sigma_max=1e-9`` ran from the prior's lowest level (1.3 of 255) in silence: refused,
+    in both units; above the prior's top a run starts at its top (documented)."""
+    _, noisy = crop
+    with pytest.raises(InputError, match=r"sigma_max 1e-09 \(2.55e-07 of 255\) is below the prior's lowest noise "
+                                         r"level, 0.005 \(1.28 of 255\)"):
+        api_run(noisy, "denoise", sigma=25 / 255, sampler="ddnm", steps=2, sigma_max=1e-9)
+    with pytest.raises(InputError, match=r"sigma_min 1e-06 .* is below the prior's lowest"):
+        api_run(noisy, "denoise", sigma=25 / 255, sampler="ddnm", steps=2, sigma_min=1e-6)
+    r = api_run(noisy, "denoise", sigma=25 / 255, sampler="ddnm", sigma_max=1e9, seed=0)
+    assert r.sigma_start == pytest.approx(restore.api.get_prior(None, "cpu").schedule.sigma_max)
