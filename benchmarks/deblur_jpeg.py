@@ -20,6 +20,7 @@ Results: benchmarks/results/deblur_jpeg.md.
 import argparse
 import glob
 import io
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -66,7 +67,8 @@ def level(setting: str, tables_level: float) -> float | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="../shared/data/train/bsds")
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/train/bsds"),
+                    help="training photos (default: ../shared/data/train/bsds beside the repository)")
     ap.add_argument("--step", type=int, default=23)
     ap.add_argument("--images", type=int, default=4)
     ap.add_argument("--qualities", default="75,90,95")

@@ -13,6 +13,7 @@ Results: benchmarks/results/deblur_jpeg.md.
 
 import argparse
 import glob
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,7 +29,8 @@ from restore.tasks.deblur import parse_kernel
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="../shared/data/train/bsds")
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/train/bsds"),
+                    help="training photos (default: ../shared/data/train/bsds beside the repository)")
     ap.add_argument("--images", type=int, default=3)
     ap.add_argument("--noise", default="1,3")
     ap.add_argument("--floor", type=float, default=2.0)

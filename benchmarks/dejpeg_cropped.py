@@ -23,6 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
+    from _usage import usage
+
+    usage(__doc__)
     from PIL import Image
 
     from restore.api import run

@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import glob
 import io
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,7 +34,8 @@ PAIRS = ((30, 90), (50, 95), (20, 75), (60, 90), (30, None), (90, None))
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="../shared/data/train/bsds")
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/train/bsds"),
+                    help="training photos (default: ../shared/data/train/bsds beside the repository)")
     ap.add_argument("--step", type=int, default=23)
     ap.add_argument("--images", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)

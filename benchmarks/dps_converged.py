@@ -23,6 +23,9 @@ CROPS = (("Set14/foreman.png", 208, 16), ("Set5/baby.png", 200, 200), ("Set14/ze
 
 
 def main() -> None:
+    from _usage import usage
+
+    usage(__doc__)
     import restore.api as api
     from restore.io import read_image, to_tensor
     from restore.metrics import psnr

@@ -9,13 +9,16 @@ in the README measured before that change scored unrounded outputs.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from restore.evaluate import evaluate, load_dataset, load_pairs
 from restore.tasks import get_task
 
-DATA = "../shared/data/test"
-REAL = "../shared/data/real-noise"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data beside the repository
+DATA = str(SHARED / "test")
+REAL = str(SHARED / "real-noise")
 CASES = [("denoise", "CBSD68", 12, {"sigma": 15}), ("denoise", "CBSD68", 12, {"sigma": 50}),
          ("sr", "Set5", 5, {"scale": 2}), ("sr", "Set14", 14, {"scale": 4}),
          ("inpaint", "CBSD68", 8, {"mask": "random80"}), ("inpaint", "CBSD68", 8, {"mask": "box"}),
@@ -23,6 +26,9 @@ CASES = [("denoise", "CBSD68", 12, {"sigma": 15}), ("denoise", "CBSD68", 12, {"s
 
 
 def main() -> None:
+    from _usage import usage
+
+    usage(__doc__)
     print("# Scores of the rounded outputs against the unrounded ones\n")
     print("`OMP_NUM_THREADS=2 python benchmarks/eval_rounding.py`: each task's default method, the shipped prior, "
           "the first N images of each set; the change in the mean over the images (and the largest drop).\n")

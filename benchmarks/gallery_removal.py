@@ -98,7 +98,15 @@ def main() -> None:
             write_image(path, small, overwrite=True)
         print(f"{name}: {src}, hole {hole.mean() * 100:.1f} %, restore {secs:.1f} s "
               f"(fill {res.params.get('fill')}, regions {res.params.get('regions', '-')}), "
-              f"{path.stat().st_size // 1024} KB at {scale:.2f}x -> {path.relative_to(ROOT)}", flush=True)
+              f"{path.stat().st_size // 1024} KB at {scale:.2f}x -> {_shown(path)}", flush=True)
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the repository where it lies in it (``--out`` may be anywhere)."""
+    try:
+        return path.resolve().relative_to(ROOT)
+    except ValueError:
+        return path
 
 
 if __name__ == "__main__":

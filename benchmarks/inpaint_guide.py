@@ -50,6 +50,8 @@ import restore.tasks.inpaint as ip
 from restore.metrics import swd, gradient_ratio
 from restore.tasks.base import psnr_where
 from patchmatch import patch_match as pm
+from _usage import usage
+usage(__doc__, 5)
 torch.set_num_threads(2)
 tk = get_task("inpaint")
 prior = get_prior(None, torch.device("cpu"))

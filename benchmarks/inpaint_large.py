@@ -54,16 +54,20 @@ def blob_mask(H: int, W: int, fraction: float, seed: int, blobs: int = 3) -> np.
     return m.astype(bool)
 
 
-def val_photos(limit: int) -> list[tuple[str, np.ndarray]]:
-    """Full-size validation photos (BSDS part of the scene split)."""
+def val_photos(limit: int, pack_dir: Path) -> list[tuple[str, np.ndarray]]:
+    """Full-size validation photos (BSDS part of the scene split of the training pack in
+    ``pack_dir``)."""
     import json
 
     from restore.io import read_image
 
-    pack = json.loads((ROOT / ".data/pack/pack.json").read_text())
+    if not (pack_dir / "pack.json").is_file():
+        sys.exit(f"error: no training pack at {pack_dir} (its scene split names the validation photos): build it "
+                 "with `python benchmarks/make_training_pack.py ../shared/data/train -o .data/pack`, or pass --pack")
+    pack = json.loads((pack_dir / "pack.json").read_text())
     names = [n for n in pack["split"]["val"] if n.startswith("bsds/")] if "split" in pack else []
     if not names:  # the pack lists its validation crops by file name
-        names = [f"bsds/{p.stem[5:]}.jpg" for p in sorted((ROOT / ".data/pack/val").glob("bsds_*.png"))]
+        names = [f"bsds/{p.stem[5:]}.jpg" for p in sorted((pack_dir / "val").glob("bsds_*.png"))]
     out = []
     for n in names[:limit]:
         out.append((n, read_image(ROOT.parent / "shared/data/train" / n).array))
@@ -74,7 +78,7 @@ def margin_study(a) -> None:
     import restore.tasks.inpaint as ip
 
     prior = get_prior(None, torch.device("cpu"))
-    photos = val_photos(a.limit)
+    photos = val_photos(a.limit, Path(a.pack))
     print(f"blob holes (~{a.fraction * 100:.1f} %), {len(photos)} validation photos; hole RMS difference "
           "(0-255) local vs whole image, hole PSNR (dB) of each\n")
     print("| margin | hole RMS diff | hole PSNR local | hole PSNR whole | s local | s whole |\n|---|---|---|---|---|---|")
@@ -147,6 +151,9 @@ def main() -> None:
     m.add_argument("margins", nargs="+", type=int)
     m.add_argument("--limit", type=int, default=4)
     m.add_argument("--fraction", type=float, default=0.01)
+    m.add_argument("--pack", default=str(ROOT / ".data/pack"),
+                   help="the training pack whose validation split is used (default: .data/pack, as "
+                        "make_training_pack.py builds it)")
     g = sub.add_parser("large")
     g.add_argument("--photo", default="polyu40/Canon5D2_bag_mean.JPG")
     g.add_argument("--fraction", type=float, default=0.02)

@@ -39,6 +39,9 @@ def strokes(H: int, W: int, width: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def main() -> None:
+    from _usage import usage
+
+    usage(__doc__, 4)
     from patchmatch import patch_match as pm
 
     torch.set_num_threads(2)

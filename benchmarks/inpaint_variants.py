@@ -31,6 +31,9 @@ from restore.prior import karras_sigmas
 from restore.samplers.common import denoise, randn_like
 from restore.tasks.inpaint import Inpaint
 
+from _usage import usage  # noqa: E402
+
+usage(__doc__)
 torch.set_num_threads(2)
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 which = sys.argv[2].split(",") if len(sys.argv) > 2 else None

@@ -4,7 +4,7 @@ with the published anchors (../shared/BENCHMARKS.md) beside them.
     python benchmarks/quality.py --limit 12 --slow-limit 2 > benchmarks/results/quality.md
 
 Denoise: CBSD68 / BSD68 / Set12 at sigma 15/25/50 (full sets unless --denoise-limit);
-SR: Set5 / Set14 x2 / x4 (PSNR-Y); inpaint: CBSD68 random 80 % and centred box (first
+SR: Set5 / Set14 x2 / x4 (PSNR-Y; full sets unless --sr-limit); inpaint: CBSD68 random 80 % and centred box (first
 --limit images). Prints the machine, date and command.
 """
 
@@ -44,6 +44,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=12, help="images for inpainting (slow baselines too)")
     ap.add_argument("--denoise-limit", type=int, default=None)
+    ap.add_argument("--sr-limit", type=int, default=None, help="images per set for sr (default: the full sets)")
     ap.add_argument("--slow-limit", type=int, default=2, help="images per setting for BM3D")
     ap.add_argument("--only", default=None, help="denoise, sr or inpaint")
     a = ap.parse_args()
@@ -80,7 +81,7 @@ def main() -> None:
         cols = [("Set5", 2), ("Set14", 2), ("Set5", 4), ("Set14", 4)]
         res, secs = {}, {}
         for ds_name, scale in cols:
-            ds = load_dataset(DATA / ds_name)
+            ds = load_dataset(DATA / ds_name, a.sr_limit)
             rows = evaluate("sr", ds, methods=["dpir"], baselines=["bicubic", "lanczos"], prior=prior, scale=scale)
             for s in summarise(rows):
                 name = f"restore ({s['method']}, {s['steps']} NFE)" if s["kind"] == "restore" else s["method"]

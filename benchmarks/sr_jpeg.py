@@ -68,7 +68,7 @@ def choose(args) -> None:
     prior = get_prior(None, "cpu")
     s = args.scale
     res: dict = {}
-    data = validation(args.images, args.size)
+    data = validation(args.images or 4, args.size)
     for i, (name, hr) in enumerate(data):
         for how in ("area", "bicubic"):
             data_, lr = jpeg(shrink(hr, s, how), args.quality)
@@ -102,7 +102,7 @@ def bar(args) -> None:
     from restore.io import read_image, to_uint8
 
     s, q = 4, args.quality
-    files = sorted((ROOT.parent / "shared/data/test/Set5").glob("*.png"))
+    files = sorted((ROOT.parent / "shared/data/test/Set5").glob("*.png"))[: args.images]
     rows = []
     with tempfile.TemporaryDirectory() as d:
         for f in files:
@@ -144,7 +144,8 @@ def bar(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=("choose", "bar"), default="bar")
-    ap.add_argument("--images", type=int, default=4)
+    ap.add_argument("--images", type=int, default=None,
+                    help="choose: validation images (default 4); bar: the first N of Set5 (default all 5)")
     ap.add_argument("--scale", type=int, default=4)
     ap.add_argument("--size", type=int, default=256, help="choose: crop side")
     ap.add_argument("--quality", type=int, default=80)

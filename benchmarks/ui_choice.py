@@ -50,7 +50,9 @@ uvicorn.run(Starlette(routes=[Route("/", index)]), host="127.0.0.1", port=int(sy
 
 
 def site_size(venv: Path) -> int:
-    sp = next(venv.glob("lib/python*/site-packages"))
+    sp = next(venv.glob("lib/python*/site-packages"), None)
+    if sp is None:
+        sys.exit(f"error: {venv}: not a virtual environment (no lib/python*/site-packages); see the docstring")
     return sum(f.stat().st_size for f in sp.rglob("*") if f.is_file() and not f.is_symlink())
 
 
