@@ -260,6 +260,10 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
     table = markdown_table(summary)
     click.echo(head)
     click.echo(table)
+    for r in summary:  # why a method's images were refused (the first one's words; every one's in --csv / --json)
+        if r.get("failed"):
+            why = next(x["failed"] for x in rows if x["method"] == r["method"] and "failed" in x)
+            click.echo(f"{r['method']}: {r['failed']} of {r['failed'] + r['images']} images failed: {why}", err=True)
     published = tk.published(degrade, str(dataset))
     if published:
         click.echo(published)

@@ -210,8 +210,20 @@ def evaluate(
             else:
                 sampler, hyper = parse_method(meth)
                 sampler = None if sampler == DEFAULT_METHOD else sampler  # the task's own choice for the case
-                res = run(case.y, task, sampler=sampler, steps=st, seed=seed, device=device, prior=prior,
-                          **case.run, **hyper)
+                t0 = time.perf_counter()
+                try:
+                    res = run(case.y, task, sampler=sampler, steps=st, seed=seed, device=device, prior=prior,
+                              **case.run, **hyper)
+                except RestoreError as e:
+                    if type(e) is not RestoreError:  # bad input, options or weights: the whole run's error
+                        raise
+                    # a result refused (a sampler that did not converge on this image): a row that says so,
+                    # not the end of the evaluation (one dps image stopped a run of six samplers)
+                    rows.append({"image": name, "method": meth, "kind": "restore", "steps": st,
+                                 "seconds": time.perf_counter() - t0, "failed": str(e), "_asked": st})
+                    if progress:
+                        progress(f"{name} {meth}: failed ({e})")
+                    continue
                 out, secs, used, kind = res.image, res.seconds, res.steps, "restore"
             r = {"image": name, "method": meth, "kind": kind, "steps": used, "seconds": secs, **score(case, out),
                  "_asked": st}
@@ -230,19 +242,26 @@ def summarise(rows: list[dict]) -> list[dict]:
     """Mean per (method, steps asked): PSNR, SSIM, hole PSNR, seconds per image, image count.
     Where the method's steps differ by image (the default's choice per image: inpainting's scene
     fill, no steps, or dpir) the row covers them all, ``steps`` None and ``steps_each`` the
-    counts (they were split into rows of a few images each, both named "default")."""
+    counts (they were split into rows of a few images each, both named "default"). Images whose
+    result was refused (a sampler that did not converge: ``failed``) are counted apart, the
+    means taken over the others."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         asked = r["_asked"] if "_asked" in r else r["steps"]
         groups.setdefault((r["method"], asked, r["kind"]), []).append(r)
     out = []
-    for (m, _, k), rs in groups.items():
+    for (m, asked, k), every in groups.items():
+        rs = [r for r in every if "failed" not in r]  # the images it restored (the others: "failed")
+        failed = len(every) - len(rs)
         each = sorted({r["steps"] for r in rs if r["steps"] is not None})
-        s = each[0] if len(each) == 1 else None
+        s = each[0] if len(each) == 1 else asked if not rs else None
+
+        def mean(key):
+            return float(np.mean([r[key] for r in rs])) if rs else float("nan")
+
         row = {"method": m, "steps": s, **({"steps_each": each} if len(each) > 1 else {}), "kind": k,
-               "images": len(rs),
-               "psnr": float(np.mean([r["psnr"] for r in rs])), "ssim": float(np.mean([r["ssim"] for r in rs])),
-               "seconds": float(np.mean([r["seconds"] for r in rs]))}
+               "images": len(rs), **({"failed": failed} if failed else {}),
+               "psnr": mean("psnr"), "ssim": mean("ssim"), "seconds": float(np.mean([r["seconds"] for r in every]))}
         for key, _, _ in HOLE_COLUMNS:
             vals = [r[key] for r in rs if key in r and np.isfinite(r[key])]
             if vals:
@@ -274,6 +293,7 @@ def markdown_table(summary: list[dict]) -> str:
     for r in summary:
         kind = "" if r["kind"] == "restore" else f" ({r['kind']})"  # classical, or the input as given
         ran = "".join(f", {n} on {c}" for n, c in r.get("ran", {}).items())  # the default's choices, by image
+        ran += f", failed on {r['failed']}" if r.get("failed") else ""  # images whose result was refused
         steps = "/".join(map(str, r["steps_each"])) if r.get("steps_each") else (r["steps"] or "-")
         lines.append(
             f"| {r['method']}{kind}{ran} | {steps} | {r['images']} | "

@@ -264,3 +264,38 @@ def test_published_figures_are_shown_for_their_own_data_set_only():
     tk = get_task("deblur")
     assert "CBSD68" in tk.published(p, "/data/test/CBSD68") and "DPIR 28.86" in tk.published(p)
     assert tk.published(p, "/tmp/my_crops") == ""
+
+
+def test_a_result_refused_on_one_image_is_a_failed_row_not_the_end(folder, tmp_path, tiny_prior_dir, monkeypatch):
+    """A sampler whose result is refused on an image (dps that did not converge on a sr crop)
+    stopped the whole evaluation of six samplers with that one error: the image is counted as
+    failed in its method's row (the means over the others), the reason said and kept per row;
+    bad input or options still end the run."""
+    import restore.evaluate as ev
+    from restore.errors import RestoreError
+
+    real = ev.run
+
+    def refusing(y, task, sampler=None, **kw):
+        if sampler == "ddrm" and float(y.mean()) > float(refusing.first):  # one of the two images
+            raise RestoreError("ddrm did not converge in 2 steps: its result lies 99/255 (RMS) from the measurement")
+        return real(y, task, sampler=sampler, **kw)
+
+    cases = [make_case("denoise", n, img, i, sigma=25) for i, (n, img) in enumerate(load_dataset(folder))]
+    refusing.first = min(float(c.y.mean()) for c in cases) + 1e-6
+    monkeypatch.setattr(ev, "run", refusing)
+    r = CliRunner().invoke(main, ["eval", "denoise", str(folder), "--sigma", "25", "--samplers", "ddrm,ddnm",
+                                  "--steps", "2", "--weights", str(tiny_prior_dir), "--json", str(tmp_path / "r.json"),
+                                  "-q"])
+    assert r.exit_code == 0, r.output
+    assert "| ddrm, failed on 1 | 2 | 1 |" in r.output and "| ddnm | 2 | 2 |" in r.output
+    assert "ddrm: 1 of 2 images failed: ddrm did not converge in 2 steps" in r.output
+    data = json.loads((tmp_path / "r.json").read_text())
+    failed = [row for row in data["rows"] if "failed" in row]
+    assert len(failed) == 1 and failed[0]["method"] == "ddrm" and "psnr" not in failed[0]
+    ddrm = next(s for s in data["summary"] if s["method"] == "ddrm")
+    ok = next(row for row in data["rows"] if row["method"] == "ddrm" and "failed" not in row)
+    assert ddrm["failed"] == 1 and ddrm["images"] == 1 and ddrm["psnr"] == pytest.approx(ok["psnr"])
+    r = CliRunner().invoke(main, ["eval", "denoise", str(folder), "--sigma", "25", "--samplers", "ddrm@eta=5",
+                                  "--weights", str(tiny_prior_dir), "-q"])
+    assert r.exit_code != 0 and "eta" in r.output  # an option out of range: the run's error, as before
