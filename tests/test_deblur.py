@@ -229,7 +229,9 @@ def test_model_error_is_told_to_the_data_term_not_reported_as_noise(tiny_prior_d
 
 def test_cli_records_the_model_error_in_its_own_units(tmp_path, tiny_prior_dir):
     write_image(tmp_path / "a.png", (np.random.default_rng(0).random((30, 34, 3)) * 255).astype(np.uint8))
-    for extra, want in (([], 5.0), (["--model-error", "2"], 2.0), (["--edges", "periodic"], 0.0)):
+    from restore.tasks.deblur import MODEL_ERROR
+
+    for extra, want in (([], MODEL_ERROR * 255), (["--model-error", "2"], 2.0), (["--edges", "periodic"], 0.0)):
         r = CliRunner().invoke(main, ["deblur", str(tmp_path / "a.png"), "--kernel", "motion:5,30", "--sigma", "2",
                                       "--steps", "1", "--json", "-q", "--overwrite", "-o", str(tmp_path / "b.png"),
                                       "--weights", str(tiny_prior_dir), *extra])
@@ -431,7 +433,7 @@ def test_a_jpeg_is_deblurred_at_its_quantisations_level(tmp_path, tiny_prior_dir
                                   "-o", str(tmp_path / "o.png")])
     assert "--sigma 1 is below the least noise a JPEG input is deblurred at" in r.output
     # the floor is on sqrt(sigma^2 + model error^2): a model error over it leaves --sigma as given, unwarned (a
-    # trial's motion kernel, model error 5 by default, was told its --sigma 2 was raised to 3: it was not)
+    # trial's motion kernel, model error 5 by default then, was told its --sigma 2 was raised to 3: it was not)
     for err, warned in (("40", False), ("1", True)):
         r = CliRunner().invoke(main, ["deblur", str(tmp_path / "b.jpg"), "--kernel", "gaussian:1.0", "--steps", "1",
                                       "--weights", str(tiny_prior_dir), "--sigma", "1", "--overwrite",
