@@ -262,8 +262,10 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
     click.echo(table)
     for r in summary:  # why a method's images were refused (the first one's words; every one's in --csv / --json)
         if r.get("failed"):
-            why = next(x["failed"] for x in rows if x["method"] == r["method"] and "failed" in x)
-            click.echo(f"{r['method']}: {r['failed']} of {r['failed'] + r['images']} images failed: {why}", err=True)
+            why = next(x["failed"] for x in rows if x["method"] == r["method"] and "failed" in x
+                       and x["_asked"] == r["_asked"])
+            at = f" at {r['_asked']} steps" if len(step_list or []) > 1 else ""
+            click.echo(f"{r['method']}{at}: {r['failed']} of {r['failed'] + r['images']} images failed: {why}", err=True)
     published = tk.published(degrade, str(dataset))
     if published:
         click.echo(published)
@@ -278,8 +280,14 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
             w.writeheader()
             w.writerows(plain)
     if json_path:
-        Path(json_path).write_text(json.dumps({"task": task, "dataset": str(dataset), "setting": setting, "run": run,
-                                               "summary": summary, "rows": plain}, indent=1))
+        def finite(v):  # NaN (a method that failed on every image) as null: strict JSON has no NaN
+            return {k: finite(x) for k, x in v.items()} if isinstance(v, dict) else (
+                [finite(x) for x in v] if isinstance(v, list) else None if isinstance(v, float) and v != v else v)
+
+        shown = [{k: v for k, v in r.items() if not k.startswith("_")} for r in summary]
+        Path(json_path).write_text(json.dumps(finite({"task": task, "dataset": str(dataset), "setting": setting,
+                                                      "run": run, "summary": shown, "rows": plain}), indent=1,
+                                              allow_nan=False))
     if report:
         from restore.report import example_grid, psnr_vs_steps_plot
 

@@ -259,7 +259,7 @@ def summarise(rows: list[dict]) -> list[dict]:
         def mean(key):
             return float(np.mean([r[key] for r in rs])) if rs else float("nan")
 
-        row = {"method": m, "steps": s, **({"steps_each": each} if len(each) > 1 else {}), "kind": k,
+        row = {"method": m, "steps": s, "_asked": asked, **({"steps_each": each} if len(each) > 1 else {}), "kind": k,
                "images": len(rs), **({"failed": failed} if failed else {}),
                "psnr": mean("psnr"), "ssim": mean("ssim"), "seconds": float(np.mean([r["seconds"] for r in every]))}
         for key, _, _ in HOLE_COLUMNS:

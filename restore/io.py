@@ -687,7 +687,7 @@ def _normalise(arr: np.ndarray, p: Path | None) -> np.ndarray:
         if not np.isfinite(arr).all():
             raise InputError(f"{where}image holds NaN or inf")
         return (np.clip(arr, 0, 1) * 65535).round().astype(np.uint16)
-    if arr.dtype == np.int16 or arr.dtype == np.int32:
+    if arr.dtype.kind in "ui":  # int8/16/32/64, uint32/64: as 16-bit where they fit
         return _as_16_bits(arr, where)
     raise InputError(f"{where}unsupported pixel type {arr.dtype}")
 

@@ -22,6 +22,7 @@ def psnr_vs_steps_plot(summary: list[dict], path: Path, title: str = "") -> Path
 
     W, H, L, R, T, B = 720, 440, 70, 190, 40, 50
     img = np.full((H, W, 3), 255, np.uint8)
+    summary = [r for r in summary if np.isfinite(r["psnr"])]  # a method that failed on every image: no point
     rs = [r for r in summary if r["kind"] == "restore" and r["steps"]]
     cl = [r for r in summary if r not in rs]
     allp = [r["psnr"] for r in summary] or [0.0]

@@ -299,3 +299,30 @@ def test_a_result_refused_on_one_image_is_a_failed_row_not_the_end(folder, tmp_p
     r = CliRunner().invoke(main, ["eval", "denoise", str(folder), "--sigma", "25", "--samplers", "ddrm@eta=5",
                                   "--weights", str(tiny_prior_dir), "-q"])
     assert r.exit_code != 0 and "eta" in r.output  # an option out of range: the run's error, as before
+
+
+def test_a_method_that_failed_on_every_image_still_gives_a_report_and_strict_json(folder, tmp_path,
+                                                                                   tiny_prior_dir, monkeypatch):
+    """A trial's `--report` crashed on the all-failed row's NaN (the plot), and `--json` wrote
+    NaN, which strict JSON parsers refuse; with several step counts each row names its own."""
+    import restore.evaluate as ev
+    from restore.errors import RestoreError
+
+    real = ev.run
+
+    def refusing(y, task, sampler=None, steps=None, **kw):
+        if sampler == "ddrm":
+            raise RestoreError(f"ddrm did not converge in {steps} steps: its result lies 99/255 (RMS) away")
+        return real(y, task, sampler=sampler, steps=steps, **kw)
+
+    monkeypatch.setattr(ev, "run", refusing)
+    r = CliRunner().invoke(main, ["eval", "denoise", str(folder), "--sigma", "25", "--samplers", "ddrm,ddnm",
+                                  "--steps", "1,2", "--weights", str(tiny_prior_dir), "--json", str(tmp_path / "r.json"),
+                                  "--report", str(tmp_path / "rep"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "rep" / "README.md").exists() and (tmp_path / "rep" / "psnr_vs_steps.png").exists()
+    data = json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    ddrm = [s for s in data["summary"] if s["method"] == "ddrm"]
+    assert [s["psnr"] for s in ddrm] == [None, None] and all("_asked" not in s for s in data["summary"])
+    assert "ddrm at 1 steps: 2 of 2 images failed: ddrm did not converge in 1 steps" in r.output
+    assert "ddrm at 2 steps: 2 of 2 images failed: ddrm did not converge in 2 steps" in r.output

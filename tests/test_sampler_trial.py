@@ -117,3 +117,36 @@ def test_levels_below_the_prior_are_refused(crop):
         api_run(noisy, "denoise", sigma=25 / 255, sampler="ddnm", steps=2, sigma_min=1e-6)
     r = api_run(noisy, "denoise", sigma=25 / 255, sampler="ddnm", sigma_max=1e9, seed=0)
     assert r.sigma_start == pytest.approx(restore.api.get_prior(None, "cpu").schedule.sigma_max)
+
+
+def test_a_batch_mask_of_another_count_and_per_channel_known_are_refused(tiny_prior):
+    """A second trial: a (2, H, W) mask for 3 images was read as one gray + alpha mask (every
+    image got the first hole only), a (4, H, W) one as RGBA; a per-channel ``known`` ended in
+    a torch RuntimeError."""
+    x = torch.rand(3, 3, 20, 24, generator=torch.Generator().manual_seed(0))
+    a, b = _boxes()
+    for n in (2, 4):
+        m = np.stack([a, b, a, b][:n])
+        with pytest.raises(InputError, match=rf"a mask of shape \({n}, 20, 24\) for a batch of 3 images: give one "
+                                             r"H x W mask for all, or 3 x H x W"):
+            restore.inpaint(x, m, prior=tiny_prior, steps=1)
+    for known in (np.ones((1, 3, 20, 24), bool), np.ones((3, 3, 20, 24), bool)):
+        known[..., 4:8, 4:8] = False
+        with pytest.raises(InputError, match=r"known must be H x W, one value per pixel"):
+            restore.inpaint(x[: known.shape[0]], known=known, prior=tiny_prior, steps=1)
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.int8])
+def test_other_integer_tiffs_read_as_16_bit_where_they_fit(tmp_path, dtype):
+    """uint32 and int8 TIFFs were refused as an "unsupported pixel type" where int32 ones were
+    read: every integer type is read as 16-bit where its values fit, refused where not."""
+    import tifffile
+
+    a = (np.arange(40 * 48).reshape(40, 48) % 100 + 3).astype(dtype)
+    tifffile.imwrite(tmp_path / "i.tif", a)
+    img = read_image(tmp_path / "i.tif")
+    assert img.array.dtype == np.uint16 and np.array_equal(img.array, a)
+    if dtype == np.int8:
+        tifffile.imwrite(tmp_path / "n.tif", -a)
+        with pytest.raises(InputError, match=r"int8 samples from -102 to -3, outside 0-65535"):
+            read_image(tmp_path / "n.tif")

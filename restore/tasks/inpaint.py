@@ -368,8 +368,11 @@ def _per_image(m, batch: int, one, shape: tuple[int, int]) -> torch.Tensor:
     """``one(m)`` for a single mask (shared by the batch), or, for a list / tuple with one
     mask per image, or a batch's array ``(B, H, W)`` / ``(B, C, H, W)`` (``shape``: the
     images' ``(H, W)``), the ``(B, 1 or C, H, W)`` stack of ``one`` of each."""
-    if (batch > 1 and isinstance(m, (np.ndarray, torch.Tensor)) and m.shape[0] == batch
-            and (m.ndim == 4 or (m.ndim == 3 and tuple(m.shape[1:]) == tuple(shape)))):
+    if batch > 1 and isinstance(m, (np.ndarray, torch.Tensor)) and (
+            m.ndim == 4 or (m.ndim == 3 and tuple(m.shape[1:]) == tuple(shape))):
+        if m.shape[0] != batch:  # (it was read as one mask of that many channels: gray + alpha, RGB...)
+            raise InputError(f"a mask of shape {tuple(m.shape)} for a batch of {batch} images: give one H x W mask "
+                             f"for all, or {batch} x H x W (one per image)")
         m = list(m)  # one mask per image (it was read as one mask of B channels: their intersection)
     if not isinstance(m, (list, tuple)):
         return one(m)
@@ -1112,6 +1115,9 @@ class InpaintTask(Task):
         else:
             def known_of(k):
                 known = torch.as_tensor(k).bool()
+                if known.ndim >= 3 and known.reshape(-1, H, W).shape[0] > 1:  # a torch traceback further on
+                    raise InputError(f"known must be H x W, one value per pixel (per-channel known pixels are not "
+                                     f"supported), got shape {tuple(known.shape)}")
                 if q["mask_dilate"]:
                     hole = ~known.cpu().numpy().reshape(-1, H, W).all(0)
                     known = torch.from_numpy(~dilate_hole(hole, q["mask_dilate"]))
