@@ -31,7 +31,8 @@ def main() -> None:
     ap.add_argument("--sigmas", default="15,25,50")
     a = ap.parse_args()
     t0 = time.time()
-    lines = ["# OpenCV NLM: h per set", "", f"`python {' '.join(['benchmarks/nlm_h.py', *sys.argv[1:]])}`; PSNR dB / SSIM of "
+    command = " ".join(["python benchmarks/nlm_h.py", *sys.argv[1:]])
+    lines = ["# OpenCV NLM: h per set", "", f"`{command}`; PSNR dB / SSIM of "
              "`cv2.fastNlMeansDenoising[Colored](y8, h, hColor=h, 7, 21)` on the uint8-quantised noisy image.", ""]
     hs = [int(v) for v in a.h.split(",")]
     sigmas = [int(v) for v in a.sigmas.split(",")]

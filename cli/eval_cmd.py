@@ -265,7 +265,8 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
             why = next(x["failed"] for x in rows if x["method"] == r["method"] and "failed" in x
                        and x["_asked"] == r["_asked"])
             at = f" at {r['_asked']} steps" if len(step_list or []) > 1 else ""
-            click.echo(f"{r['method']}{at}: {r['failed']} of {r['failed'] + r['images']} images failed: {why}", err=True)
+            n = r["failed"] + r["images"]
+            click.echo(f"{r['method']}{at}: {r['failed']} of {n} images failed: {why}", err=True)
     published = tk.published(degrade, str(dataset))
     if published:
         click.echo(published)

@@ -254,7 +254,8 @@ def summarise(rows: list[dict]) -> list[dict]:
         rs = [r for r in every if "failed" not in r]  # the images it restored (the others: "failed")
         failed = len(every) - len(rs)
         each = sorted({r["steps"] for r in rs if r["steps"] is not None})
-        s = each[0] if len(each) == 1 else asked if not rs else None
+        # one step count; none for a default whose count differs by image; the count asked where all failed
+        s = each[0] if len(each) == 1 else (asked if not rs else None)
 
         def mean(key):
             return float(np.mean([r[key] for r in rs])) if rs else float("nan")

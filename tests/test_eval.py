@@ -317,8 +317,8 @@ def test_a_method_that_failed_on_every_image_still_gives_a_report_and_strict_jso
 
     monkeypatch.setattr(ev, "run", refusing)
     r = CliRunner().invoke(main, ["eval", "denoise", str(folder), "--sigma", "25", "--samplers", "ddrm,ddnm",
-                                  "--steps", "1,2", "--weights", str(tiny_prior_dir), "--json", str(tmp_path / "r.json"),
-                                  "--report", str(tmp_path / "rep"), "-q"])
+                                  "--steps", "1,2", "--weights", str(tiny_prior_dir),
+                                  "--json", str(tmp_path / "r.json"), "--report", str(tmp_path / "rep"), "-q"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "rep" / "README.md").exists() and (tmp_path / "rep" / "psnr_vs_steps.png").exists()
     data = json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))

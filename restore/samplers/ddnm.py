@@ -16,9 +16,9 @@ def ddnm(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool =
 
     Each step: ``x0 = D(x, sigma)``; range-null correction
     ``x0 <- x0 - lam * A_dagger(A x0 - y)`` (eq. 13; with measurement noise
-    ``lam = min(1, sigma_next / sigma_y)``, eq. 19, per singular value where they differ); then the DDIM move to ``sigma_next``
-    whose range-space noise is shrunk so that injected measurement noise plus fresh noise
-    has std ``sigma_next`` (DDNM+'s ``Phi_t``).
+    ``lam = min(1, sigma_next / sigma_y)``, eq. 19, per singular value where they differ);
+    then the DDIM move to ``sigma_next`` whose range-space noise is shrunk so that injected
+    measurement noise plus fresh noise has std ``sigma_next`` (DDNM+'s ``Phi_t``).
 
     Parameters
     ----------
