@@ -130,6 +130,8 @@ def test_a_batch_mask_of_another_count_and_per_channel_known_are_refused(tiny_pr
         with pytest.raises(InputError, match=rf"a mask of shape \({n}, 20, 24\) for a batch of 3 images: give one "
                                              r"H x W mask for all, or 3 x H x W"):
             restore.inpaint(x, m, prior=tiny_prior, steps=1)
+    one = restore.inpaint(x, a[None], prior=tiny_prior, steps=1, mask_dilate=0)  # a leading 1: one mask for all
+    assert torch.equal(one, restore.inpaint(x, a, prior=tiny_prior, steps=1, mask_dilate=0))
     for known in (np.ones((1, 3, 20, 24), bool), np.ones((3, 3, 20, 24), bool)):
         known[..., 4:8, 4:8] = False
         with pytest.raises(InputError, match=r"known must be H x W, one value per pixel"):

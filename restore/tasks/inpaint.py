@@ -368,8 +368,8 @@ def _per_image(m, batch: int, one, shape: tuple[int, int]) -> torch.Tensor:
     """``one(m)`` for a single mask (shared by the batch), or, for a list / tuple with one
     mask per image, or a batch's array ``(B, H, W)`` / ``(B, C, H, W)`` (``shape``: the
     images' ``(H, W)``), the ``(B, 1 or C, H, W)`` stack of ``one`` of each."""
-    if batch > 1 and isinstance(m, (np.ndarray, torch.Tensor)) and (
-            m.ndim == 4 or (m.ndim == 3 and tuple(m.shape[1:]) == tuple(shape))):
+    if batch > 1 and isinstance(m, (np.ndarray, torch.Tensor)) and m.shape[0] != 1 and (
+            m.ndim == 4 or (m.ndim == 3 and tuple(m.shape[1:]) == tuple(shape))):  # (1, ...): one for all
         if m.shape[0] != batch:  # (it was read as one mask of that many channels: gray + alpha, RGB...)
             raise InputError(f"a mask of shape {tuple(m.shape)} for a batch of {batch} images: give one H x W mask "
                              f"for all, or {batch} x H x W (one per image)")
