@@ -229,13 +229,26 @@ def evaluate(
                  "_asked": st}
             if kind == "restore":  # what ran on this image (the default's choice: a scene fill, or dpir)
                 fill = res.params.get("fill")
-                r["ran"] = f"{fill} fill" if res.steps == 0 and res.sampler == "none" and fill else res.sampler
+                r["ran"] = _ran(res)
             if keep_outputs:
                 r["_out"], r["_case"] = out, case
             rows.append(r)
             if progress:
                 progress(f"{name} {meth}{'' if used is None else f'@{used}'}: {r['psnr']:.2f} dB")
     return rows
+
+
+def _ran(res) -> str:
+    """What ran on an image, for its row: the sampler, ``scene fill`` for a fill that runs none,
+    and ``scene fill+dpir`` where its holes took both (the regions' sampler names read
+    ``none+dpir``)."""
+    fill = res.params.get("fill")
+    if res.steps == 0 and res.sampler == "none" and fill:
+        return f"{fill} fill"
+    parts = res.sampler.split("+")
+    if len(parts) > 1 and "scene" in str(fill).split("+"):  # a region that ran no sampler: the scene fill
+        parts = ["scene fill" if x == "none" else x for x in parts]
+    return "+".join(parts)
 
 
 def summarise(rows: list[dict]) -> list[dict]:

@@ -235,6 +235,19 @@ def test_eval_rows_say_what_ran_and_what_made_them(tmp_path, tiny_prior_dir):
     assert r.exit_code == 0, r.output
     rows = [ln for ln in r.output.splitlines() if ln.startswith("| default")]
     assert len(rows) == 1 and "scene fill on 1" in rows[0] and "dpir on 2" in rows[0] and "| 0/20 | 3 |" in rows[0]
+    # an image whose holes took both fills: it read "none+dpir" (the scene fill runs no sampler)
+    big = np.zeros((96, 96), np.uint8)
+    big[8:48, 8:48] = 255
+    big[80:82, 10:90] = 255
+    d2, m2 = tmp_path / "set2", tmp_path / "masks2"
+    d2.mkdir()
+    m2.mkdir()
+    for name, mk in (("both", big), ("box", np.where(np.arange(96)[:, None] < 80, big, 0).astype(np.uint8))):
+        write_image(d2 / f"{name}.png", (rng.random((96, 96, 3)) * 255).astype(np.uint8))
+        write_image(m2 / f"{name}.png", mk)
+    r2 = CliRunner().invoke(main, ["eval", "inpaint", str(d2), "--masks", str(m2), "--weights", str(tiny_prior_dir),
+                                   "-q"])
+    assert r2.exit_code == 0 and "| default, scene fill on 1, scene fill+dpir on 1 |" in r2.output, r2.output
     got = json.loads((tmp_path / "r.json").read_text())
     assert got["run"]["prior_path"] == str(tiny_prior_dir.resolve()) and len(got["run"]["prior_weights"]) == 16
     assert got["run"]["command"] is None and got["run"]["threads"] >= 1  # (a test runner's process: no command)
