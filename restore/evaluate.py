@@ -228,7 +228,6 @@ def evaluate(
             r = {"image": name, "method": meth, "kind": kind, "steps": used, "seconds": secs, **score(case, out),
                  "_asked": st}
             if kind == "restore":  # what ran on this image (the default's choice: a scene fill, or dpir)
-                fill = res.params.get("fill")
                 r["ran"] = _ran(res)
             if keep_outputs:
                 r["_out"], r["_case"] = out, case
