@@ -409,19 +409,16 @@ def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, 
     if output.exists() and not output.is_dir():
         _fail(f"{output}: exists and is not a folder")
     from restore.paths import CONFIG_FILE, WEIGHTS_FILE
-    from restore.train import ASIDE, _put_back, _TrainLock, recover_checkpoint
+    from restore.train import recover_run
 
     if resume and overwrite:
         _fail("--resume and --overwrite exclude each other (--overwrite starts the run over)", 2)
     ckpt = output / "checkpoint"
     if output.is_dir():
-        recover_checkpoint(ckpt)  # a save cut off between its renames: the whole one back in place
-        if (output / ASIDE).is_dir():  # an --overwrite killed before its first checkpoint: the old run back first
-            try:
-                with _TrainLock(output):
-                    _put_back(output)
-            except RestoreError as e:
-                _fail(str(e))
+        try:  # a save cut off, an --overwrite killed before its first checkpoint: put right before the checks
+            recover_run(output)
+        except RestoreError as e:
+            _fail(str(e))
     if output.exists() and not resume and not overwrite and ckpt.exists():
         _fail(f"{output}: holds a checkpoint already (use --resume to go on, --overwrite to start over, or "
               "another -o)", 2)

@@ -572,11 +572,14 @@ def _typed_options(name: str, fn: Callable, options: dict) -> dict:
                              f"{type(d).__name__} (default {d!r}), got {v!r}")
         v = type(d)(v) if isinstance(d, (bool, int, float)) else v
         lo, hi = ranges.get(k, (None, None))
-        above = k in positive  # lo itself excluded
+        above = k in positive and lo is not None  # lo itself excluded
         if (lo is not None and (v <= lo if above else v < lo)) or (hi is not None and v > hi):
-            span = (f"{lo}-{hi}" if lo is not None and hi is not None and not above
-                    else f"{'>' if above else '>='} {lo}{f' and <= {hi}' if hi is not None else ''}" if lo is not None
-                    else f"<= {hi}")
+            if above:
+                span = f"> {lo}" + (f" and <= {hi}" if hi is not None else "")
+            elif lo is not None and hi is not None:
+                span = f"{lo}-{hi}"
+            else:
+                span = f">= {lo}" if lo is not None else f"<= {hi}"
             raise InputError(f"sampler '{name}': option {k} must be {'in ' if '-' in span else ''}{span}, got {v}")
         out[k] = v
     return out

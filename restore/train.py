@@ -666,8 +666,8 @@ def train(
         raise InputError("resume and overwrite exclude each other (overwrite starts the run over)")
     out = Path(out_dir)
     dev = torch.device(device)
-    if resume:
-        recover_checkpoint(out / "checkpoint")
+    if out.is_dir():
+        recover_run(out)
     given = cfg
     cfg, start = _starting_point(cfg, out / "checkpoint", resume, init, None if planned else cfg.steps)
     if resume and not planned:  # when to checkpoint and validate: the caller's (they change no weights)
@@ -736,7 +736,6 @@ def train(
     out.mkdir(parents=True, exist_ok=True)  # here: a run refused or failed before it leaves no folder
     try:
         with _TrainLock(out):  # one run at a time in a folder (two wrote one log and checkpoint, one crashed)
-            _put_back(out)  # an old run set aside by an --overwrite killed before its first checkpoint
             if overwrite and not resume:  # asked, and checked: the old run and its prior are set aside, and go at
                 _set_aside(out)  # the first checkpoint (a first step out of memory had lost them)
             for f in out.glob(".model.*.tmp"):  # what a killed save of the prior left (save_prior's temporary)
@@ -765,6 +764,16 @@ def train(
 #: the old run an --overwrite sets aside until the new one's first checkpoint, and what it holds
 ASIDE, ASIDE_NAMES = ".replaced", ("checkpoint", ".checkpoint.new", ".checkpoint.old", "log.jsonl", CONFIG_FILE,
                                    WEIGHTS_FILE)
+
+
+def recover_run(out: Path) -> None:
+    """What a killed run left in ``out``, put right before anything reads it: a checkpoint save
+    cut off between its renames (:func:`recover_checkpoint`), and an old run set aside by an
+    ``--overwrite`` killed before its first checkpoint (put back, under the folder's lock)."""
+    recover_checkpoint(out / "checkpoint")
+    if (out / ASIDE).is_dir():
+        with _TrainLock(out):
+            _put_back(out)
 
 
 def _set_aside(out: Path) -> None:
