@@ -302,3 +302,9 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
             md += [f"Worst and best images ({panels}):", "", f"![examples]({grid.name})"]
         (report / "README.md").write_text("\n".join(md) + "\n")
         click.echo(f"report: {report / 'README.md'}", err=True)
+    empty = [r for r in summary if not r["images"]]  # no image gave this row a result: no number for it
+    if empty:  # the table, --csv, --json and --report are written, but the evaluation asked for was not done
+        rows_said = ", ".join(r["method"] + (f" at {r['_asked']} steps" if len(step_list or []) > 1 else "")
+                              for r in empty)
+        click.echo(f"error: no result from {rows_said}: failed on every image (reasons above)", err=True)
+        sys.exit(1)

@@ -317,7 +317,8 @@ def test_a_result_refused_on_one_image_is_a_failed_row_not_the_end(folder, tmp_p
 def test_a_method_that_failed_on_every_image_still_gives_a_report_and_strict_json(folder, tmp_path,
                                                                                    tiny_prior_dir, monkeypatch):
     """A trial's `--report` crashed on the all-failed row's NaN (the plot), and `--json` wrote
-    NaN, which strict JSON parsers refuse; with several step counts each row names its own."""
+    NaN, which strict JSON parsers refuse; with several step counts each row names its own. Such a
+    run exits 1 after writing them (it exited 0, the failure only in the table)."""
     import restore.evaluate as ev
     from restore.errors import RestoreError
 
@@ -332,7 +333,9 @@ def test_a_method_that_failed_on_every_image_still_gives_a_report_and_strict_jso
     r = CliRunner().invoke(main, ["eval", "denoise", str(folder), "--sigma", "25", "--samplers", "ddrm,ddnm",
                                   "--steps", "1,2", "--weights", str(tiny_prior_dir),
                                   "--json", str(tmp_path / "r.json"), "--report", str(tmp_path / "rep"), "-q"])
-    assert r.exit_code == 0, r.output
+    # everything written, but the run did not give what was asked for: non-zero, as a folder run with a failure
+    assert r.exit_code == 1, r.output
+    assert "error: no result from ddrm at 1 steps, ddrm at 2 steps: failed on every image" in r.output
     assert (tmp_path / "rep" / "README.md").exists() and (tmp_path / "rep" / "psnr_vs_steps.png").exists()
     data = json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
     ddrm = [s for s in data["summary"] if s["method"] == "ddrm"]
