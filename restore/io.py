@@ -667,12 +667,16 @@ def _why_not(buf: np.ndarray) -> str:
 
 
 def _as_16_bits(a: np.ndarray, where: str) -> np.ndarray:
-    """Signed or 32-bit integer samples as 16-bit ones where they fit 0-65535; refused where
-    they do not (they were clipped in silence: an image of values up to 200000 came out white)."""
+    """Signed or 32/64-bit integer samples as 8- or 16-bit ones, refused outside 0-65535 (they
+    were clipped in silence: an image of values up to 200000 came out white). int8 is 8-bit and
+    int16 16-bit, as their width says; a wider type says nothing of the scale, so samples that
+    all lie in 0-255 are 8-bit (a numpy array of 0-255 saved as int64 came out 257 times too
+    dark) and others 16-bit."""
     lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
     if lo < 0 or hi > 65535:
         raise InputError(f"{where}{a.dtype} samples from {lo} to {hi}, outside 0-65535: {_READS}")
-    return a.astype(np.uint16)
+    eight = a.dtype.itemsize == 1 or (a.dtype.itemsize > 2 and hi <= 255)
+    return a.astype(np.uint8 if eight else np.uint16)
 
 
 def _normalise(arr: np.ndarray, p: Path | None) -> np.ndarray:
@@ -687,7 +691,7 @@ def _normalise(arr: np.ndarray, p: Path | None) -> np.ndarray:
         if not np.isfinite(arr).all():
             raise InputError(f"{where}image holds NaN or inf")
         return (np.clip(arr, 0, 1) * 65535).round().astype(np.uint16)
-    if arr.dtype.kind in "ui":  # int8/16/32/64, uint32/64: as 16-bit where they fit
+    if arr.dtype.kind in "ui":  # int8/16/32/64, uint32/64: as 8- or 16-bit where they fit
         return _as_16_bits(arr, where)
     raise InputError(f"{where}unsupported pixel type {arr.dtype}")
 

@@ -46,17 +46,18 @@ def test_a_batch_takes_one_mask_per_image_as_an_array(tiny_prior):
     assert int((out[1] != t[0]).any(0).sum()) == c.sum()
 
 
-@pytest.mark.parametrize("scale, ok", [(1000, False), (1, True)])
+@pytest.mark.parametrize("scale, ok", [(1000, False), (10, True), (1, True)])
 def test_32_bit_integer_tiff(tmp_path, scale, ok):
     """An int32 TIFF of values up to 203000 was clipped to 65535 in silence (most of it came out
-    white): refused, saying its range; one whose values fit 16 bits is read as 16-bit."""
+    white): refused, saying its range; one whose values fit 16 bits is read as 16-bit, and one
+    whose values all fit 0-255 as 8-bit (it was read as 16-bit: 257 times too dark)."""
     from PIL import Image
 
     a = (np.arange(40 * 48).reshape(40, 48) % 166 + 38).astype(np.int32) * scale
     Image.fromarray(a).save(tmp_path / "i.tif")
     if ok:
         img = read_image(tmp_path / "i.tif")
-        assert img.array.dtype == np.uint16 and np.array_equal(img.array, a)
+        assert img.array.dtype == (np.uint8 if scale == 1 else np.uint16) and np.array_equal(img.array, a)
     else:
         with pytest.raises(InputError, match=r"int32 samples from 38000 to 203000, outside 0-65535"):
             read_image(tmp_path / "i.tif")
@@ -138,17 +139,22 @@ def test_a_batch_mask_of_another_count_and_per_channel_known_are_refused(tiny_pr
             restore.inpaint(x[: known.shape[0]], known=known, prior=tiny_prior, steps=1)
 
 
-@pytest.mark.parametrize("dtype", [np.uint32, np.int8])
-def test_other_integer_tiffs_read_as_16_bit_where_they_fit(tmp_path, dtype):
+@pytest.mark.parametrize("dtype, top, bits", [(np.uint32, 103, 8), (np.uint32, 1003, 16), (np.int32, 255, 8),
+                                              (np.int32, 256, 16), (np.int8, 103, 8), (np.int16, 103, 16)])
+def test_other_integer_tiffs_read_as_8_or_16_bit_where_they_fit(tmp_path, dtype, top, bits):
     """uint32 and int8 TIFFs were refused as an "unsupported pixel type" where int32 ones were
-    read: every integer type is read as 16-bit where its values fit, refused where not."""
+    read: every integer type is read where its values fit, refused where not; int8 as 8-bit and
+    int16 as 16-bit (their width), a wider type as 8-bit where its samples all lie in 0-255 (a
+    numpy array of 0-255 saved as int32 came out nearly black). (An int64 TIFF is refused in
+    one line: Pillow reads none.)"""
     import tifffile
 
-    a = (np.arange(40 * 48).reshape(40, 48) % 100 + 3).astype(dtype)
+    a = (np.arange(40 * 48).reshape(40, 48) % (top - 2) + 3).astype(dtype)
+    assert int(a.max()) == top
     tifffile.imwrite(tmp_path / "i.tif", a)
     img = read_image(tmp_path / "i.tif")
-    assert img.array.dtype == np.uint16 and np.array_equal(img.array, a)
+    assert img.array.dtype == (np.uint8 if bits == 8 else np.uint16) and np.array_equal(img.array, a)
     if dtype == np.int8:
         tifffile.imwrite(tmp_path / "n.tif", -a)
-        with pytest.raises(InputError, match=r"int8 samples from -102 to -3, outside 0-65535"):
+        with pytest.raises(InputError, match=rf"int8 samples from -{top} to -3, outside 0-65535"):
             read_image(tmp_path / "n.tif")
