@@ -8,10 +8,11 @@
   each border: :func:`rgb_to_y`, :func:`shave`.
 
 Inputs are ``(B, C, H, W)`` tensors or ``H x W [x C]`` numpy arrays; results are floats
-(the batch mean for tensors). ``data_range`` follows scikit-image when omitted: the span of
-an integer dtype (uint8: 255, uint16: 65535), 1 for floats (images in [0, 1]; values
+(the batch mean for tensors). ``data_range`` follows scikit-image when omitted: the maximum of
+an unsigned integer dtype (uint8: 255, uint16: 65535), 1 for floats (images in [0, 1]; values
 outside [-1, 2], such as 0-255 floats, are refused, as scikit-image refuses them); two
-inputs of different dtypes are refused unless ``data_range`` is given.
+inputs of different dtypes are refused unless ``data_range`` is given, as are integers wider
+than 16 bits (their dtype says nothing of their range) and NaN or inf.
 """
 
 from __future__ import annotations
@@ -52,9 +53,17 @@ def _is_float(dt) -> bool:
 FLOAT_SPAN = (-1.0, 2.0)
 
 
-def _data_range(x, y, data_range: float | None) -> float:
+def _data_range(x, y, data_range: float | None, *, for_psnr: bool = False) -> float:
     """``data_range`` as given, else inferred from the dtype as scikit-image does (floats of
-    any precision: 1; an integer dtype: its span, uint8 255)."""
+    any precision: 1; an unsigned integer dtype: its maximum, uint8 255). A signed integer
+    dtype: its span, except for PSNR of a reference ``x`` with no negative value, its maximum
+    (scikit-image's two functions differ there: int16 PSNR 32767, SSIM 65535). Integers wider
+    than 16 bits say nothing of the range (numpy makes int64 of 0-255 values): refused, as is
+    NaN or inf."""
+    for a in (x, y):
+        if _is_float(_dtype_of(a)) and not bool(
+                torch.isfinite(a).all() if isinstance(a, torch.Tensor) else np.isfinite(a).all()):
+            raise ValueError("an image holds NaN or inf: no PSNR or SSIM for it")
     if data_range is not None:
         return float(data_range)
     dx, dy = _dtype_of(x), _dtype_of(y)
@@ -72,6 +81,11 @@ def _data_range(x, y, data_range: float | None) -> float:
     if dx in (torch.bool, np.bool_):
         return 1.0
     info = torch.iinfo(dx) if isinstance(dx, torch.dtype) else np.iinfo(dx)
+    if info.bits > 16:  # scikit-image takes int64's span: 0-255 values scored 371 dB
+        raise ValueError(f"{str(dx).replace('torch.', '')} images: their dtype says nothing of their range, "
+                         "pass data_range (e.g. 255 for 0-255 values)")
+    if info.min < 0 and for_psnr and float(x.min()) >= 0:  # scikit-image's PSNR: the reference's sign decides
+        return float(info.max)
     return float(info.max) - float(info.min) if info.min < 0 else float(info.max)
 
 
@@ -82,7 +96,8 @@ def _check(x: torch.Tensor, y: torch.Tensor) -> None:
 
 def psnr(x, y, *, data_range: float | None = None) -> float:
     """Peak signal-to-noise ratio in dB (mean over a batch); ``data_range`` defaults to the
-    dtype's (uint8: 255, floats: 1), as in scikit-image.
+    dtype's (uint8: 255, floats: 1), as in scikit-image, whose first argument is the reference
+    (``x`` here; it decides a signed integer dtype's range).
 
     Examples
     --------
@@ -90,7 +105,7 @@ def psnr(x, y, *, data_range: float | None = None) -> float:
     >>> round(psnr(np.zeros((4, 4)), np.full((4, 4), 0.1)), 2)
     20.0
     """
-    data_range = _data_range(x, y, data_range)
+    data_range = _data_range(x, y, data_range, for_psnr=True)
     a, b = _as_batch(x, float64=False), _as_batch(y, float64=False)
     _check(a, b)
     B, C, H, W = a.shape

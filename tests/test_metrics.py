@@ -77,6 +77,40 @@ def test_uint8_arrays_get_the_dtype_range_as_in_scikit_image():
     assert abs(restore.psnr(a / 255.0, b / 255.0) - restore.psnr(a, b)) < 1e-9
 
 
+@pytest.mark.parametrize("shift", [0, -100])
+def test_signed_integers_get_scikit_images_range_and_wide_integers_are_refused(shift):
+    """A trial: int16 PSNR used the dtype's span where scikit-image's PSNR takes its maximum for
+    a reference with no negative value (6.02 dB apart); its SSIM takes the span. int64 arrays
+    of 0-255 (what ``np.array`` of Python ints gives) scored 371 dB: a wider integer's range is
+    asked for. NaN gave a NaN PSNR."""
+    import warnings
+
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    import restore
+
+    rng = np.random.default_rng(0)
+    a = (rng.integers(0, 256, (32, 32, 3)) + shift).astype(np.int16)
+    b = np.clip(a + rng.integers(-6, 7, a.shape), shift, 255 + shift).astype(np.int16)
+    assert restore.psnr(a, b) == pytest.approx(peak_signal_noise_ratio(a, b), abs=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-image asks for data_range on an integer SSIM
+        sk = structural_similarity(a, b, channel_axis=-1, gaussian_weights=True, sigma=1.5,
+                                   use_sample_covariance=False)
+    assert restore.ssim(a, b) == pytest.approx(sk, abs=1e-6)
+    assert restore.psnr(torch.from_numpy(a), torch.from_numpy(b)) == pytest.approx(restore.psnr(a, b))
+    wide = np.array(a.tolist()), np.array(b.tolist())
+    assert wide[0].dtype == np.int64
+    for f in (restore.psnr, restore.ssim):
+        with pytest.raises(ValueError, match="int64 images: .* pass data_range"):
+            f(*wide)
+    assert restore.psnr(*wide, data_range=255) == pytest.approx(restore.psnr(a.astype(float) / 255, b / 255.0))
+    for bad in (np.nan, np.inf):
+        for f in (restore.psnr, restore.ssim):
+            with pytest.raises(ValueError, match="NaN or inf"):
+                f(np.full((16, 16), bad), np.zeros((16, 16)))
+
+
 def test_mixed_dtypes_are_refused_unless_data_range_is_given():
     import restore
 
