@@ -311,7 +311,7 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     import dataclasses
 
     from restore.api import _to_batch
-    from restore.io import DEFAULT_MAX_PIXELS, _pixels, without_location, written_meta
+    from restore.io import DEFAULT_MAX_PIXELS, _pixels, format_drops, without_location, written_meta
 
     o, tk = job.opts, get_task(job.task)
     limit = o.get("max_pixels") or DEFAULT_MAX_PIXELS
@@ -334,9 +334,7 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     if alpha_override is not None:
         alpha = alpha_override
     ext = "" if it.out == STDIO else it.out.suffix.lower()
-    lost = [what for what, gone in (("the transparency", alpha is not None and ext in (".jpg", ".jpeg")),
-                                    ("the 16-bit depth", img.array.dtype.itemsize == 2
-                                     and ext in (".jpg", ".jpeg", ".bmp", ".webp"))) if gone]
+    lost = format_drops(ext, alpha=alpha is not None, sixteen=img.array.dtype.itemsize == 2)
     if lost:  # an output format that cannot hold what the input has says so
         warn(it, f"warning: {it.src}: a {ext[1:].upper()} output drops {' and '.join(lost)} (PNG or TIFF keep "
                  f"{'them' if len(lost) > 1 else 'it'})")
@@ -474,7 +472,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         sys.stdout.buffer.flush()
     else:
         write_image(it.out, out_arr, overwrite=o["overwrite"] or it.redo, quality=o.get("out_quality"),
-                    meta=out_meta(ld, out_arr), note=note(job, it, resolved))
+                    meta=out_meta(ld, out_arr), note=note(job, it, resolved), warn=False)  # said before the work
     rec = {
         "input": str(it.src), "output": str(it.out), "task": job.task, "prior": str(o.get("weights") or DEFAULT_PRIOR),
         "sampler": res.sampler,
@@ -498,7 +496,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
     side = companions(o, it.out)  # checked before the work: absent, or --overwrite
     if std is not None:
         std_img = (std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()
-        write_image(side["std"], std_img, overwrite=o["overwrite"] or it.redo)
+        write_image(side["std"], std_img, overwrite=o["overwrite"] or it.redo, warn=False)
         rec["std"] = str(side["std"])
         rec["mean_std"] = round(float(std.mean()) * 255, 3)
     if "compare" in side:
@@ -506,7 +504,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
 
         icc = getattr(ld.meta, "icc", None)  # the photo's colours; its EXIF describes one photo, not the pair
         write_image(side["compare"], _side_by_side(tk.shown(x, tk.check(x, ld.params)), image, std),
-                    overwrite=o["overwrite"] or it.redo, meta=Meta(icc=icc) if icc else None)
+                    overwrite=o["overwrite"] or it.redo, meta=Meta(icc=icc) if icc else None, warn=False)
         rec["compare"] = str(side["compare"])
     if ld.ref is not None:
         scored = image

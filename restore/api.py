@@ -88,20 +88,7 @@ def _to_batch(image: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any], 
     caller's type/dtype, and the alpha channel (numpy RGBA) kept aside."""
     if isinstance(image, torch.Tensor):
         image = image.detach()  # the result is made without gradients (the sampler's steps are not differentiable)
-        if image.ndim != 4:
-            raise InputError(f"a torch image must be (B, C, H, W), got shape {tuple(image.shape)}")
-        if not image.is_floating_point():
-            raise InputError(f"a torch image must be float in [0, 1], got {image.dtype}")
-        if image.shape[1] not in (1, 3):
-            raise InputError(f"a torch image must have 1 or 3 channels, got {image.shape[1]}")
-        if image.shape[0] == 0:
-            raise InputError(f"a torch batch of no images (shape {tuple(image.shape)})")
-        _check_size(image.shape[-2], image.shape[-1])
-        if not torch.isfinite(image).all():
-            raise InputError("image holds NaN or inf")
-        if float(image.max()) > FLOAT_BRIGHT or bool((image < -0.25).any()):  # then the full check, image by image
-            for b in range(image.shape[0]):
-                check_float_scale(image[b].float().permute(1, 2, 0).cpu().numpy(), "a torch image")
+        _check_tensor(image)
         dtype, dev = image.dtype, image.device
         return image.float(), (lambda t, std=False: t.to(device=dev, dtype=dtype).contiguous()), None
     if isinstance(image, np.ma.MaskedArray):  # its mask would be dropped in silence
@@ -139,11 +126,33 @@ def _to_batch(image: Any) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any], 
             out = from_tensor(t, np.float32) * np.float32(unit)
         else:
             out = from_tensor(t, dtype)
-        if squeeze:
+        if squeeze and out.ndim == 2:  # H x W x 1 back as given (a task that makes colour of it: H x W x 3)
             out = out[:, :, None]
         return out if std or given == dtype else out.astype(given)
 
     return to_tensor(color), back, alpha
+
+
+def _check_tensor(image: Any) -> None:
+    """Refuse what is not a ``(B, C, H, W)`` float tensor of 1 or 3 channels in [0, 1], finite
+    (:func:`run` takes no other; :func:`restore` converts numpy to it)."""
+    if not isinstance(image, torch.Tensor):
+        raise InputError(f"a (B, C, H, W) float tensor in [0, 1] is taken here, got {type(image).__name__} "
+                         "(restore.restore takes numpy arrays too)")
+    if image.ndim != 4:
+        raise InputError(f"a torch image must be (B, C, H, W), got shape {tuple(image.shape)}")
+    if not image.is_floating_point():
+        raise InputError(f"a torch image must be float in [0, 1], got {image.dtype}")
+    if image.shape[1] not in (1, 3):
+        raise InputError(f"a torch image must have 1 or 3 channels, got {image.shape[1]}")
+    if image.shape[0] == 0:
+        raise InputError(f"a torch batch of no images (shape {tuple(image.shape)})")
+    _check_size(image.shape[-2], image.shape[-1])
+    if not torch.isfinite(image).all():
+        raise InputError("image holds NaN or inf")
+    if float(image.max()) > FLOAT_BRIGHT or bool((image < -0.25).any()):  # then the full check, image by image
+        for b in range(image.shape[0]):
+            check_float_scale(image[b].detach().float().permute(1, 2, 0).cpu().numpy(), "a torch image")
 
 
 def _check_size(h: int, w: int) -> None:
@@ -160,6 +169,8 @@ def _alpha_back(alpha: np.ndarray | None, out: Any) -> Any:
     if alpha.shape[:2] != out.shape[:2]:
         import cv2
 
+        if alpha.dtype == np.float16:  # OpenCV resizes no float16 (cast back below)
+            alpha = alpha.astype(np.float32)
         alpha = cv2.resize(alpha, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_CUBIC)
         if np.issubdtype(alpha.dtype, np.floating):  # cubic overshoots at edges (integers saturate)
             alpha = np.clip(alpha, 0.0, 1.0)
@@ -205,6 +216,7 @@ def run(
     """
     t0 = time.perf_counter()
     tk = get_task(task)
+    _check_tensor(x)  # a public entry: a uint8 or 0-255 tensor came back white, numpy as an AttributeError
     if not _is_int(samples) or not 1 <= samples <= MAX_SAMPLES:
         raise InputError(f"samples must be an integer between 1 and {MAX_SAMPLES}, got {samples!r}")
     if steps is not None and (not _is_int(steps) or not 1 <= steps <= 1000):

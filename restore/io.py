@@ -972,7 +972,8 @@ def _encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta | None,
             array = np.ascontiguousarray(np.concatenate([np.repeat(array[..., :1], 3, axis=2), array[..., 1:]], axis=2))
     carry = meta is not None and bool(meta.exif or meta.icc or meta.dpi or (
         ext in (".jpg", ".jpeg") and _xmp_in(meta.text) is not None))
-    if (carry or xmp) and ext == ".webp":
+    if ext == ".webp" and (carry or xmp or (quality is None and array.ndim == 3 and array.shape[2] == 4)):
+        # (OpenCV's lossless WebP changes the colours under fully transparent pixels; Pillow's exact keeps them)
         return _pil_encode(array, ext, quality, meta or Meta(), xmp)
     if ext in (".tif", ".tiff"):
         data = _tiff_beyond_opencv(array, meta if carry else None, xmp)
@@ -1251,7 +1252,8 @@ def _pil_encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta, xm
         kw["xmp"] = xmp
     buf = io.BytesIO()
     if ext == ".webp":
-        im.save(buf, "WEBP", **({"quality": int(quality)} if quality is not None else {"lossless": True}), **kw)
+        im.save(buf, "WEBP", **({"quality": int(quality)} if quality is not None else {"lossless": True, "exact": True}),
+                **kw)
     elif ext == ".png":
         im.save(buf, "PNG", **kw)
     else:
@@ -1311,14 +1313,26 @@ def _jpeg_with_meta(data: bytes, meta: Meta) -> bytes:
     return _jpeg_insert(data, segs)
 
 
+def format_drops(ext: str, *, alpha: bool, sixteen: bool) -> list[str]:
+    """What an ``ext`` file cannot hold of an image with an ``alpha`` channel or ``sixteen``
+    bits a sample, as said to a person: a JPEG holds no transparency, JPEG, BMP and WebP no 16
+    bits (the command line warns of it before the work, :func:`write_image` as it writes)."""
+    return [what for what, gone in (("the transparency", alpha and ext in (".jpg", ".jpeg")),
+                                    ("the 16-bit depth", sixteen and ext in (".jpg", ".jpeg", ".bmp", ".webp")))
+            if gone]
+
+
 def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool = False, quality: int | None = None,
-                meta: Meta | None = None, note: str | None = None) -> Path:
+                meta: Meta | None = None, note: str | None = None, warn: bool = True) -> Path:
     """Write ``array`` (``H x W [x C]``, RGB(A) order, uint8 / uint16, or float in [0, 1]
     as 8 bits; see :func:`encode_image`) atomically.
 
     The image goes to a temp file beside ``path`` and is renamed into place, so a crash
     never leaves a half-written output. An existing file is an error unless ``overwrite``.
-    ``quality``, ``meta`` and ``note`` as in :func:`encode_image`.
+    ``quality``, ``meta`` and ``note`` as in :func:`encode_image`. What the format cannot hold
+    (an alpha channel in a JPEG, 16 bits in a JPEG, BMP or WebP, ``meta``'s EXIF in a BMP...)
+    is said in a ``UserWarning`` each, unless ``warn`` is False (the command line says it
+    before the work).
     """
     p = Path(path)
     ext = p.suffix.lower()
@@ -1332,6 +1346,13 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
         data = encode_image(array, ext, quality=quality, meta=meta, note=note)
     except InputError as e:
         raise InputError(f"{p}: {e}") from None
+    if warn:
+        a = np.asarray(array)
+        channels = a.shape[2] if a.ndim == 3 else 1
+        lost = format_drops(ext, alpha=channels in (2, 4), sixteen=a.dtype.itemsize == 2 and a.dtype.kind == "u")
+        lost += written_meta(meta, ext, channels, a.dtype)[1]
+        for what in lost:
+            warnings.warn(f"{p}: a {ext[1:].upper()} output drops {what}", UserWarning, stacklevel=2)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=hidden_name(p.name, ".", room=12), suffix=".tmp")

@@ -132,9 +132,18 @@ def parse_kernel(spec: Any) -> np.ndarray:
 def read_kernel(spec: Any) -> tuple[np.ndarray, list[str]]:
     """:func:`parse_kernel`'s kernel and what was done to a file's or an array's to make it one
     (:func:`clean_kernel`), in words; a spec's is as its kind makes it."""
+    if isinstance(spec, (list, tuple)):  # rows of numbers, as an array (it was taken for a file name)
+        try:
+            spec = np.asarray(spec, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError("a kernel is a spec (gaussian:1.6, motion:15,30...), an image file, or a 2-D array "
+                             "of numbers; got a list that is not rows of numbers") from None
     if isinstance(spec, (np.ndarray, torch.Tensor)):
         k = np.asarray(spec.detach().cpu() if isinstance(spec, torch.Tensor) else spec, dtype=np.float64)
         return clean_kernel(_check_kernel(k, "kernel array"))
+    if not isinstance(spec, (str, os.PathLike)):
+        raise InputError(f"a kernel is a spec (gaussian:1.6, motion:15,30...), an image file, or a 2-D array; "
+                         f"got {type(spec).__name__}")
     spec = str(spec).strip()
     kind, colon, args = spec.partition(":")
     if colon and kind.strip().lower() in KINDS:  # "Gaussian: 1.6" is gaussian:1.6
@@ -148,7 +157,11 @@ def read_kernel(spec: Any) -> tuple[np.ndarray, list[str]]:
                          f"motion:LENGTH,ANGLE with LENGTH 1-{MAX_KERNEL - 2}, box:N with N 1-{MAX_KERNEL}, "
                          "levin:1..8; finite numbers)")
     path, spec_form = Path(spec), SPEC_FORM.fullmatch(spec) is not None
-    if not spec_form and path.is_file():  # NAME:NUMBERS is a spec (./NAME:1 names a file)
+    try:
+        is_file = path.is_file()
+    except OSError:  # a name too long for the file system: not a file
+        is_file = False
+    if not spec_form and is_file:  # NAME:NUMBERS is a spec (./NAME:1 names a file)
         img = read_image(path)
         a = img.color.astype(np.float64)
         a = a.mean(axis=2) if a.ndim == 3 else a
@@ -307,7 +320,11 @@ def _kernel_file(spec: Any) -> Path | None:
     if text.partition(":")[0].strip().lower() in KINDS or SPEC_FORM.fullmatch(text):  # a spec, never a file
         return None
     path = Path(text)
-    return path if path.is_file() or path.suffix or "/" in text or "\\" in text else None
+    try:
+        is_file = path.is_file()
+    except OSError:  # a name too long for the file system
+        is_file = False
+    return path if is_file or path.suffix or "/" in text or "\\" in text else None
 
 
 def _check_kernel(k: np.ndarray, where: str) -> np.ndarray:

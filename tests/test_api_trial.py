@@ -1,0 +1,89 @@
+"""Defects a trial of the Python API inside an imaging pipeline found (trial V), and one a
+contributor's new task found (trial U), each as it was reported."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import restore
+from restore.errors import InputError
+
+
+def test_float16_alpha_is_resized_with_the_image(tiny_prior):
+    """A float16 RGBA (or gray + alpha) image crashed super-resolution after the work, in
+    OpenCV's resize of the alpha, which takes no float16."""
+    rgba = (np.random.default_rng(0).integers(0, 256, (16, 16, 4)) / 255).astype(np.float16)
+    for img in (rgba, rgba[..., [0, 3]]):
+        out = restore.super_resolve(img, 2, steps=2, prior=tiny_prior)
+        assert out.shape == (32, 32, img.shape[2]) and out.dtype == np.float16
+        assert 0 <= float(out[..., -1].min()) and float(out[..., -1].max()) <= 1
+
+
+def test_a_kernel_given_as_rows_of_numbers_is_an_array(tiny_prior):
+    """A kernel as nested lists was taken for a file name: "File name too long" (an OSError),
+    or "not understood"; other types said nothing of what a kernel may be."""
+    img = np.full((32, 32, 3), 100, np.uint8)
+    k = [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = restore.deblur(img, k, sigma=0.01, steps=2, prior=tiny_prior)
+        b = restore.deblur(img, np.array(k), sigma=0.01, steps=2, prior=tiny_prior)
+        assert np.array_equal(a, b)
+        long_list = (np.ones((15, 15)) / 225).tolist()  # its str() is longer than a file name may be
+        assert restore.deblur(img, long_list, sigma=0.01, steps=2, prior=tiny_prior).shape == img.shape
+    for bad, said in (([[1, "a"], [2, 3]], "a list that is not rows of numbers"), ([[1, 2], [3]], "not rows"),
+                      (3.5, "got float"), ("x" * 5000, "not understood")):
+        with pytest.raises(InputError, match=said):
+            restore.deblur(img, bad, sigma=0.01, prior=tiny_prior)
+
+
+def test_write_image_says_what_the_format_drops(tmp_path):
+    """The command line warned that a JPEG output drops the transparency (and JPEG, BMP, WebP
+    the 16 bits); restore.write_image dropped them without a word."""
+    cases = [("a.jpg", np.zeros((8, 8, 4), np.uint8), ["transparency"]),
+             ("b.webp", np.zeros((8, 8, 3), np.uint16), ["16-bit depth"]),
+             ("c.jpg", np.zeros((8, 8, 2), np.uint16), ["transparency", "16-bit depth"]),
+             ("d.png", np.zeros((8, 8, 4), np.uint16), []), ("e.bmp", np.zeros((8, 8, 3), np.uint8), [])]
+    for name, a, lost in cases:
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            restore.write_image(tmp_path / name, a)
+            restore.write_image(tmp_path / name, a, overwrite=True, warn=False)
+        said = [str(x.message) for x in w]
+        assert len(said) == len(lost) and all(f"drops the {what}" in m for what, m in zip(lost, said)), said
+        assert all(x.filename == __file__ for x in w)  # pointing at the caller's line
+
+
+def test_lossless_webp_keeps_the_colour_under_transparent_pixels(tmp_path):
+    """OpenCV's lossless WebP changed the RGB under fully transparent pixels (382 values, by up
+    to 112 levels); the format's "exact" mode keeps them."""
+    a = np.random.default_rng(0).integers(0, 256, (32, 32, 4)).astype(np.uint8)
+    a[..., 3] = 255
+    a[:, :4, 3] = 0
+    restore.write_image(tmp_path / "w.webp", a)
+    assert np.array_equal(restore.read_image(tmp_path / "w.webp").array, a)
+
+
+def test_run_checks_its_tensor(tiny_prior):
+    """restore.run, a public entry, took a uint8 or a 0-255 tensor and gave back white; numpy
+    failed with an AttributeError, a CHW tensor with an unpacking error, NaN deep in the work."""
+    x = torch.full((1, 3, 16, 16), 128, dtype=torch.uint8)
+    for bad, said in ((x, "float in \\[0, 1\\], got torch.uint8"), (x.float(), "reaches 128"),
+                      (np.zeros((16, 16, 3)), "got ndarray"), (x[0].float() / 255, "must be \\(B, C, H, W\\)"),
+                      (torch.full((1, 3, 16, 16), float("nan")), "NaN")):
+        with pytest.raises(InputError, match=said):
+            restore.run(bad, "denoise", sigma=0.05, prior=tiny_prior)
+    assert restore.run(x.float() / 255, "denoise", sigma=0.05, prior=tiny_prior).image.shape == (1, 3, 16, 16)
+
+
+def test_an_h_w_1_array_keeps_its_layout_only_where_the_result_is_gray():
+    """An H x W x 1 image came back with a trailing axis whatever the result's channels: a task
+    that makes colour of a gray image (a contributor's colorize) returned H x W x 1 x 3."""
+    from restore.api import _to_batch
+
+    g = np.full((8, 10, 1), 100, np.uint8)
+    _, back, _ = _to_batch(g)
+    assert back(torch.full((1, 1, 8, 10), 0.5)).shape == (8, 10, 1)
+    assert back(torch.full((1, 3, 8, 10), 0.5)).shape == (8, 10, 3)
