@@ -289,6 +289,7 @@ def made_otherwise(job: Job, made: dict[Path, dict | None], unknown: bool = Fals
         return None
 
     options = {q.name: q.option for q in get_task(job.task).params if q.cli and q.option}
+    read = {q.name for q in get_task(job.task).params if q.default is None}  # left out: read from the image
     options["output_quality"] = "--quality"
 
     def shown(k, v):
@@ -304,7 +305,7 @@ def made_otherwise(job: Job, made: dict[Path, dict | None], unknown: bool = Fals
         if isinstance(v, _Chosen):
             return f"{opt} {v} (the default for its input)"
         if v is None:
-            if k in ("sigma", "quality", "jpeg_quality") and job.task != "inpaint":  # read from the image or its file
+            if k in ("sigma", "quality", "jpeg_quality") and k in read:  # read from the image or its file
                 return f"{opt} estimated"
             if k == "weights":
                 return "the shipped prior"

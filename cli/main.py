@@ -109,7 +109,7 @@ class TaskGroup(TaskCommands):
 @click.group(cls=TaskGroup, context_settings=CONTEXT)
 @click.version_option(package_name="restore", prog_name="restore")
 def main() -> None:
-    """Image restoration with a diffusion prior: denoise, inpaint, super-resolve, deblur, dejpeg.
+    """Image restoration with a diffusion prior: the tasks are the commands below.
 
     \b
     restore inpaint photo.png mask.png -o out.png
@@ -159,8 +159,7 @@ def common_options(f):
                           "the operator's first estimate; the largest starts from pure noise (a level above the "
                           "prior's top starts at its top)."),
         click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
-                     help="Random seed: a sampler's noise, and inpainting's scene fill (another seed, another "
-                          "fill of a big hole)."),
+                     help="Random seed: a sampler's noise (and a task's own draws, as its help says)."),
         click.option("--samples", type=click.IntRange(1, MAX_SAMPLES), default=1, show_default=True,
                      help="Posterior samples: writes their mean, and <out>.std.png (std x4)."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
@@ -259,6 +258,8 @@ def task_command(name: str) -> click.Command:
                                                metavar="IMAGE..." + files_help),
                                 *[param_option(q) for q in cli_params]])
     cmd.params.extend(common_options(lambda **kw: None).__click_params__[::-1])
+    seed = next(p for p in cmd.params if p.name == "seed")
+    seed.help = "Random seed: a sampler's noise" + (f", and {tk.seed_help}" if tk.seeded and tk.seed_help else "") + "."
     return cmd
 
 

@@ -203,6 +203,10 @@ def evaluate(
             if meth in baselines:
                 if meth in tk.slow_baselines and slow_limit is not None and i >= slow_limit:
                     continue
+                if meth == tk.given and case.y.shape != case.gt.shape:  # a traceback in the metric, before
+                    raise RestoreError(f"{task}: Task.given names the measurement as a row, but its "
+                                       f"{tuple(case.y.shape)} is not the truth's {tuple(case.gt.shape)}: leave "
+                                       "given None (a baseline can make an image of the truth's shape)")
                 t0 = time.perf_counter()
                 out = case.y.clone() if meth == tk.given else tk.baselines[meth](case)
                 secs, used = time.perf_counter() - t0, None

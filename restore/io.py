@@ -1252,8 +1252,8 @@ def _pil_encode(array: np.ndarray, ext: str, quality: int | None, meta: Meta, xm
         kw["xmp"] = xmp
     buf = io.BytesIO()
     if ext == ".webp":
-        im.save(buf, "WEBP", **({"quality": int(quality)} if quality is not None else {"lossless": True, "exact": True}),
-                **kw)
+        how = {"quality": int(quality)} if quality is not None else {"lossless": True, "exact": True}
+        im.save(buf, "WEBP", **how, **kw)
     elif ext == ".png":
         im.save(buf, "PNG", **kw)
     else:

@@ -137,7 +137,8 @@ class TaskSpec:
     lives (``"module:Class"``, imported on first use), a one-line summary (so that the
     command line lists the tasks without importing torch) and the name of its API helper,
     ``restore.<helper>`` (made by :func:`restore.api.task_helper` from the task's
-    declaration)."""
+    declaration; without it the task has none: a task's helper exists only where named here).
+    The summary is the task class's ``summary`` too (a test holds them equal)."""
 
     name: str
     ref: str

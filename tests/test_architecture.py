@@ -113,3 +113,39 @@ def test_no_import_circles():
         if v not in index:
             visit(v)
     assert circles == []
+
+
+def test_code_above_the_tasks_names_no_task():
+    """"The API, the CLI commands, restore eval and restore list are generated from [a task's
+    module] and name no task": a contributor's trial found the command line's rerun message
+    deciding by ``job.task != "inpaint"``. No string in the code of the layers above the tasks
+    (docstrings and ``__all__`` aside) is a registered task's name."""
+    from restore.tasks import TASKS
+
+    names = set(TASKS.names())
+    found = []
+    for m, p in _modules().items():
+        if (_layer(m) or 0) <= LAYERS.index(["restore.tasks"]) or m == "restore":
+            continue
+        tree = ast.parse(p.read_text())
+        skip = set()
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(
+                    body[0].value, ast.Constant):
+                skip.add(id(body[0].value))  # a docstring
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
+                skip.update(id(n) for n in ast.walk(node.value))
+        found += [f"{p.relative_to(ROOT)}:{n.lineno} {n.value!r}" for n in ast.walk(tree)
+                  if isinstance(n, ast.Constant) and n.value in names and id(n) not in skip]
+    assert not found, found
+
+
+def test_a_tasks_summary_is_one_text():
+    """A task's summary is written twice, in its registration (read by ``restore --help`` and
+    ``restore list`` without importing the task) and on its class (the browser app's): a
+    contributor's trial found nothing held them equal."""
+    from restore.tasks import TASKS, get_task
+
+    for n in TASKS.names():
+        assert TASKS.get(n).summary == get_task(n).summary, n

@@ -342,3 +342,16 @@ def test_a_method_that_failed_on_every_image_still_gives_a_report_and_strict_jso
     assert [s["psnr"] for s in ddrm] == [None, None] and all("_asked" not in s for s in data["summary"])
     assert "ddrm at 1 steps: 2 of 2 images failed: ddrm did not converge in 1 steps" in r.output
     assert "ddrm at 2 steps: 2 of 2 images failed: ddrm did not converge in 2 steps" in r.output
+
+
+def test_a_given_row_of_another_shape_is_one_line(folder, tiny_prior_dir, monkeypatch):
+    """A contributor's task whose measurement is not the truth's shape (a gray input of a colour
+    truth) declared ``given``: --baselines ended in a metric's traceback. Now one line, exit 1."""
+    from restore.tasks import get_task
+
+    monkeypatch.setattr(type(get_task("sr")), "given", "input")
+    r = CliRunner().invoke(main, ["eval", "sr", str(folder), "--scale", "2", "--baselines", "--limit", "1",
+                                  "--weights", str(tiny_prior_dir), "--steps", "1", "-q"])
+    assert r.exit_code == 1, r.output
+    assert "error: sr: Task.given names the measurement as a row, but its (1, 3, 13, 15) is not the truth's " \
+           "(1, 3, 26, 30)" in r.output and "Traceback" not in r.output

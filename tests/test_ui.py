@@ -75,6 +75,22 @@ def test_page_and_tasks_from_the_registry(client):
     assert any("estimated or sigma)" in h for h in helps)
 
 
+def test_a_task_taking_another_file_is_left_to_the_command_line(client, monkeypatch):
+    """A contributor's task with a file input not named MASK (a second image) was listed, and
+    every job of it failed with "missing GUIDE": the page gives only the image and the layer
+    painted as its mask. It is left out of the list, and a job of it refused in one line."""
+    from restore.tasks import get_task
+
+    monkeypatch.setattr(type(get_task("denoise")), "files", ("guide",))
+    names = [t["name"] for t in client.get("/api/tasks").json()["tasks"]]
+    assert "denoise" not in names and "inpaint" in names
+    img = upload(client, PHOTO.read_bytes()).json()["id"]
+    r = client.post("/api/jobs", json={"image": img, "task": "denoise", "params": {}})
+    assert r.status_code == 400
+    assert r.json()["error"] == ("denoise: it takes a GUIDE file, which the page has no control for: "
+                                 "use the command line")
+
+
 def test_upload_and_preview(client):
     a = (np.arange(40 * 30 * 3) % 65536).astype(np.uint16).reshape(30, 40, 3)
     r = upload(client, png_bytes(a), "deep.png")

@@ -302,6 +302,17 @@ def _takes_upload(q) -> bool:
 UPLOAD_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
 
+def _page_cannot(tk) -> str | None:
+    """Why the page cannot run task ``tk``, or None: the page gives a task the image and, as its
+    ``mask`` file, the layer painted on it; another file input (a second image) it has no
+    control for, so such a task is the command line's alone."""
+    other = [f for f in tk.files if f != "mask"]
+    if other:
+        return (f"it takes a {' and a '.join(f.upper() for f in other)} file, which the page has no control for: "
+                "use the command line")
+    return None
+
+
 def _no_files(text: str) -> str:
     """``text`` without its offer of a file ("..., or a kernel image file (normalised)")."""
     return re.sub(r",? or an? (?:[\w-]+ )*file\b(?: \([^)]*\))?", "", text)
@@ -435,9 +446,12 @@ class App:
 
     # -- jobs ------------------------------------------------------------------------------
     def tasks(self) -> dict:
+        """The registered tasks the page can run (not :func:`_page_cannot`), each with its controls."""
         out = []
         for n in TASKS.names():
             tk = get_task(n)
+            if _page_cannot(tk):
+                continue
             out.append({"name": n, "summary": tk.summary, "params": [describe_param(q, n) for q in tk.params if q.cli],
                         "files": list(tk.files), "default_sampler": tk.sampler,
                         "samplers": compatible_samplers(tk.capabilities),
@@ -452,6 +466,8 @@ class App:
         if task not in TASKS:
             raise PageError(f"unknown task {task!r} (choose from: {', '.join(TASKS.names())})")
         tk = get_task(task)
+        if _page_cannot(tk):
+            raise PageError(f"{task}: {_page_cannot(tk)}")
         up = self.image(str(body.get("image", "")))
         given = body.get("params") or {}
         if not isinstance(given, dict):

@@ -275,8 +275,11 @@ class Task:
     missing_baselines: dict[str, str] = {}
     #: the task draws with the run's seed itself, whatever the sampler (inpainting's scene fill)
     seeded = False
+    #: what the seed draws besides a sampler's noise, for ``--seed``'s help (a ``seeded`` task's)
+    seed_help = ""
     #: the name of ``restore eval --baselines``' row for the measurement as given (the noisy input, the JPEG's
-    #: decode): the input the methods start from, not a tool
+    #: decode): the input the methods start from, not a tool; only where the measurement has the truth's shape
+    #: (super-resolution's has not: its rows are tools that make one)
     given: str | None = None
     # the public helper (restore.<TaskSpec.helper>), made by restore.api.task_helper: its
     # arguments after the image (a name, or (name, default)) and its docstring ({params}: the

@@ -960,6 +960,7 @@ class InpaintTask(Task):
     operator = Inpaint
     files = ("mask",)
     seeded = True  # the scene fill's PatchMatch search
+    seed_help = "the scene fill (another seed, another fill of a big hole)"
     params = (
         Param("mask", object, None, "H x W hole mask (True / 1 / >= half range = fill); "
                                     "a list: one per image of a batch.", cli=False),
