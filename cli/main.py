@@ -195,7 +195,8 @@ def common_options(f):
                           "properties and place names); the rest of its metadata is kept, as always."),
         THREADS,
         click.option("-q", "--quiet", is_flag=True,
-                     help="No progress bars or notes (such as the noise level estimated); warnings and errors stay."),
+                     help="No progress bars or notes (such as the noise level estimated); each output's line "
+                          "(its path and seconds), warnings and errors stay."),
     ]
     for o in reversed(opts):
         f = o(f)
