@@ -37,13 +37,16 @@ def tiny_prior_dir(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def _random_prior_converges(request, monkeypatch):
     """The tiny prior is random: a sampler's result with it is no restoration, and would be
-    refused as far from its measurement (``restore.api._check_converged``). Tests that take it
+    refused as far from its measurement, or as holes unlike their surroundings
+    (``restore.api._check_converged``). Tests that take it
     for the plumbing run without that check; ``@pytest.mark.converges`` keeps it."""
     if {"tiny_prior", "tiny_prior_dir"} & set(request.fixturenames) and not request.node.get_closest_marker(
             "converges"):
         import restore.api
 
         monkeypatch.setattr(restore.api, "DIVERGED", float("inf"))
+        monkeypatch.setattr(restore.api, "HOLE_SATURATED", float("inf"))  # and holes unlike their surroundings
+        monkeypatch.setattr(restore.api, "HOLE_BUSY", float("inf"))
 
 
 @pytest.fixture(scope="session")

@@ -158,3 +158,44 @@ def test_other_integer_tiffs_read_as_8_or_16_bit_where_they_fit(tmp_path, dtype,
         tifffile.imwrite(tmp_path / "n.tif", -a)
         with pytest.raises(InputError, match=rf"int8 samples from -{top} to -3, outside 0-65535"):
             read_image(tmp_path / "n.tif")
+
+
+@pytest.mark.parametrize("sampler, steps", [("ddnm", 1), ("repaint", 1), ("pigdm", 2)])
+def test_a_hole_filled_from_pure_noise_is_refused(sampler, steps):
+    """Inpainting copies the known pixels, so a result always lay on its measurement: at 1-2
+    steps ddnm, ddrm, repaint, diffpir and pigdm filled a hole with the prior's guess from pure
+    noise (mostly at 0 or 255), exit 0. Such a fill is refused; at the default steps the same
+    hole is filled."""
+    import restore
+
+    img = read_image(PHOTO).array[20:84, 40:104]
+    hole = np.zeros(img.shape[:2], bool)
+    hole[20:44, 20:44] = True
+    with pytest.raises(RestoreError, match=rf"{sampler} did not converge in {steps} steps?: \d+% of its holes' "
+                                           r"fill lies at black or white \(0% of the pixels around them\); give it "
+                                           r"more steps \(its default is 20\)"):
+        restore.inpaint(img, hole, sampler=sampler, steps=steps, fill="mean")
+    out = restore.inpaint(img, hole, sampler=sampler, fill="mean")
+    assert np.array_equal(out[~hole], img[~hole])
+
+
+def test_a_hole_unlike_its_surroundings():
+    """The check's two readings on made-up results: a hole of noise that stays clear of 0 and 1
+    is refused as busier than its band; a smooth fill passes, and so does a white fill in a white
+    band (a hole in a blown-out sky)."""
+    from restore.api import _hole_unlike
+    from restore.tasks.inpaint import Inpaint
+
+    known = torch.ones(1, 48, 48, dtype=torch.bool)
+    known[:, 16:32, 16:32] = False
+    op = Inpaint(known, (3, 48, 48))
+    smooth = torch.linspace(0.3, 0.6, 48).repeat(1, 3, 48, 1)
+    noisy = smooth.clone()
+    noisy[..., 16:32, 16:32] = 0.2 + 0.6 * torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert "changes" in _hole_unlike(op, noisy) and _hole_unlike(op, smooth) is None
+    white = torch.ones(1, 3, 48, 48)
+    assert _hole_unlike(op, white) is None
+    grey = torch.full((2, 3, 48, 48), 0.5)  # a batch sharing one mask: each image judged
+    grey[1, :, 16:32, 16:32] = 0
+    assert _hole_unlike(op, grey) == "100% of its holes' fill lies at black or white (0% of the pixels around them)"
+    assert _hole_unlike(op, grey[:1]) is None
