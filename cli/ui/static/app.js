@@ -507,8 +507,10 @@ function refused(text) {  // a run the server or the page refused: no stale "don
   say(text);
 }
 
-$("run").onclick = async () => {
-  if (!S.image || S.submitting) return;  // a double click queues one job
+$("run").onclick = async (ev) => {
+  // a double click queues one job: its second click (detail 2) is ignored, as is any click while the
+  // first is being sent (under load the first request could come back before the second click did)
+  if (!S.image || S.submitting || (ev && ev.detail > 1)) return;
   S.submitting = true;
   try { await submit(); } finally { S.submitting = false; }
 };
