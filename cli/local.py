@@ -427,7 +427,7 @@ def solve(job: Job, group: list[Loaded], progress):
 
 def _cli_units(tk, name: str, v):
     """A run parameter as the command line gives it (noise levels in 0-255, not [0, 1])."""
-    unit = next((q.unit for q in tk.params if q.name == name), 1.0)
+    unit = next((q.unit for q in tk.params if q.name == name), tk.reported_units.get(name, 1.0))
     return round(v * unit, 4) if unit != 1.0 and isinstance(v, (int, float)) and not isinstance(v, bool) else v
 
 

@@ -308,6 +308,10 @@ def run(
         res.seed, res.seconds = reported, time.perf_counter() - t0
         return res
     op, y, estimated = tk.build(x, p)
+    if estimated:  # a level read from the image, checked with the prior (a photo's texture taken for noise)
+        with torch.no_grad():
+            op, said = tk.settle_level(op, y, p, op.denoiser(pri))
+        p = {**p, **said}
     n_steps = int(steps) if steps else default_steps(rc, sspec, sampler)
     if samples > 1:
         y = y.repeat_interleave(samples, dim=0)

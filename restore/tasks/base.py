@@ -277,6 +277,8 @@ class Task:
     seeded = False
     #: what the seed draws besides a sampler's noise, for ``--seed``'s help (a ``seeded`` task's)
     seed_help = ""
+    #: the command line's units of a reported value that is no parameter (denoise's ``level_read``: 255)
+    reported_units: dict[str, float] = {}
     #: the name of ``restore eval --baselines``' row for the measurement as given (the noisy input, the JPEG's
     #: decode): the input the methods start from, not a tool; only where the measurement has the truth's shape
     #: (super-resolution's has not: its rows are tools that make one)
@@ -335,6 +337,12 @@ class Task:
         parameters; ``sigma``: the noise level in [0, 1] units; ``to_try``: what
         :meth:`sigma_to_try` offers)."""
         return f"estimated noise sigma = {sigma * 255:.2f} (0-255 units)"
+
+    def settle_level(self, op, y: torch.Tensor, p: dict, denoiser) -> tuple[Any, dict]:
+        """A measurement noise level estimated from the image (:meth:`estimates`), checked with
+        the prior's ``denoiser`` before the sampler runs: the operator (``op``, or one told
+        another level) and what to report of it. The default: as it is."""
+        return op, {}
 
     def sigma_to_try(self, params: dict, sigma: float, x: torch.Tensor) -> float | None:
         """A noise level worth trying ([0, 1] units) where the one estimated for the image ``x``

@@ -39,6 +39,91 @@ SIGMA_MISMATCH = 4.0
 MIN_ESTIMATE_SIDE = 16
 
 
+#: A level read from a photo is lowered, by LOWER_STEP at a time down to LOWER_FLOOR, while what
+#: the prior takes away at it follows the photo's own texture and follows it less at the lower
+#: level: the rank correlation, over 8x8 blocks, of the residual's energy (its brightness trend
+#: taken out: shot noise follows brightness) with the denoised image's fine detail is over
+#: TEXTURE_TAKEN and falls (by TEXTURE_FALL). Noise is taken evenly, texture where the texture is: clean, sharp web
+#: photos read 3-18/255 (a pumpkin's skin, an LED grid: detail two pixels wide read as camera
+#: grain) and came out smeared. A reading that does not fall as the level does is the noise's
+#: own (some of PolyU100's in-camera JPEGs read 0.3-0.5 at every level: in-camera noise
+#: reduction leaves the noise where the texture is), and leaves the level as read. Chosen on
+#: validation photos (benchmarks/noise_guard.py, benchmarks/results/noise_guard.md).
+TEXTURE_TAKEN, LOWER_STEP, LOWER_FLOOR = 0.3, 0.7, 2 / 255
+#: how much the reading must fall one step lower for the level to be lowered
+TEXTURE_FALL = 0.05
+#: the side of the crops the check reads in a large image (four, one in each quarter)
+GUARD_CROP = 256
+
+
+def _blocks(a: np.ndarray, b: int = 8) -> np.ndarray:
+    h, w = a.shape[0] // b * b, a.shape[1] // b * b
+    return a[:h, :w].reshape(h // b, b, w // b, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
+
+
+def _ranks(v: np.ndarray) -> np.ndarray:
+    r = np.empty(len(v))
+    r[np.argsort(v, kind="stable")] = np.arange(len(v))
+    return r
+
+
+def texture_taken(y: torch.Tensor, xh: torch.Tensor) -> float:
+    """How much what a denoiser took from ``y`` (its result ``xh``; ``(B, C, H, W)``, crops of
+    one image) follows ``xh``'s own fine detail: the Spearman correlation over 8x8 blocks of
+    the residual's log-variance (luma, less a quadratic in the block's brightness) with the
+    variance of ``xh``'s luma less its 4-neighbour mean. About 0 where noise was taken."""
+    def luma(t):
+        t = t.double().cpu().numpy()
+        return t[:, 0] if t.shape[1] == 1 else 0.299 * t[:, 0] + 0.587 * t[:, 1] + 0.114 * t[:, 2]
+
+    ly, lx = luma(y), luma(xh)
+    e, d, m = [], [], []
+    for a, b in zip(ly, lx):
+        p = np.pad(b, 1, mode="edge")
+        hp = b - (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) / 4
+        e.append(_blocks(a - b).var(1))
+        d.append(_blocks(hp).var(1))
+        m.append(_blocks(b).mean(1))
+    e, d, m = np.concatenate(e), np.concatenate(d), np.concatenate(m)
+    if len(e) < 16:
+        return 0.0
+    le = np.log(e + 1e-12)
+    basis = np.stack([np.ones_like(m), m, m * m], 1)
+    left = le - basis @ np.linalg.lstsq(basis, le, rcond=None)[0]
+    ra, rb = _ranks(left), _ranks(d)
+    sa, sb = ra.std(), rb.std()
+    return 0.0 if sa == 0 or sb == 0 else float(((ra - ra.mean()) * (rb - rb.mean())).mean() / (sa * sb))
+
+
+def _guard_crops(x: torch.Tensor) -> torch.Tensor:
+    """What the check reads: the image, or four crops of :data:`GUARD_CROP` (one per quarter) of
+    a larger one."""
+    H, W = x.shape[-2:]
+    c = GUARD_CROP
+    if H * W <= 4 * c * c or min(H, W) < 2 * c:
+        return x
+    tops = [max(0, min(H - c, H * f // 4 - c // 2)) for f in (1, 3)]
+    lefts = [max(0, min(W - c, W * f // 4 - c // 2)) for f in (1, 3)]
+    return torch.cat([x[..., t : t + c, s : s + c] for t in tops for s in lefts])
+
+
+def lowered_level(y: torch.Tensor, denoiser, level: float) -> float:
+    """``level`` ([0, 1] units) lowered while what ``denoiser`` takes from ``y`` (one image) at
+    it follows the image's texture (:func:`texture_taken` over :data:`TEXTURE_TAKEN`) and
+    follows it less one step lower (by :data:`TEXTURE_FALL`); ``level`` itself where it does not (a reading that does not
+    fall with the level is the noise's own)."""
+    if level * LOWER_STEP < LOWER_FLOOR:  # nothing lower to go to
+        return level
+    crops = _guard_crops(y)
+    s, t = level, texture_taken(crops, denoiser(crops, level))
+    while t > TEXTURE_TAKEN and s * LOWER_STEP >= LOWER_FLOOR:
+        t2 = texture_taken(crops, denoiser(crops, s * LOWER_STEP))
+        if t2 > t - TEXTURE_FALL:
+            break
+        s, t = s * LOWER_STEP, t2
+    return s
+
+
 def sigma_mismatch(given: float, estimated: float, api: bool = False) -> str | None:
     """A warning when ``--sigma`` (0-255) is far from the image's estimated noise (e.g. 0.1
     given for a sigma-25 image, taken for 0-1 units), else None. ``api``: in the Python API's
@@ -162,6 +247,7 @@ class DenoiseTask(Task):
     slow_baselines = frozenset({"bm3d", "bm3d@rms"})
     given = "noisy"
     pairs = True  # restore eval denoise --pairs: real noisy/clean pairs
+    reported_units = {"level_read": 255.0}  # the level read before settle_level lowered it
     helper_args = (("sigma", None),)
     helper_doc = """Remove noise: white Gaussian of std ``sigma`` ([0, 1] units), or, with ``sigma``
     None, the level a photo's noise needs, estimated (:func:`restore.noise.estimate_noise`);
@@ -201,17 +287,30 @@ class DenoiseTask(Task):
         sigma, estimated = self.noise_level(x, p)
         return Denoise(tuple(x.shape[1:]), sigma * p.get("strength", 1.0)), x, estimated
 
+    def settle_level(self, op, y, p, denoiser):
+        """The level read (at strength 1) lowered while the prior, told it, takes the photo's
+        own texture away (:func:`lowered_level`); ``level_read`` reports the reading then."""
+        if p.get("strength", 1.0) != 1.0:
+            return op, {}
+        s = lowered_level(y[:1], denoiser, float(op.sigma_y))  # (y: the image, repeated for samples)
+        if s >= float(op.sigma_y):
+            return op, {}
+        return Denoise(op.x_shape, s), {"level_read": float(op.sigma_y)}
+
     def sigma_to_try(self, params, sigma, x):
         """For a photo read as clean (at strength 1) whose flattest parts hold detail, where camera
         grain wider than a pixel reads like texture: the level :func:`hidden_grain` offers."""
-        if params.get("strength", 1.0) != 1.0 or sigma >= HIDDEN_GRAIN["below"]:  # read again only where clean
-            return None
+        if params.get("strength", 1.0) != 1.0 or sigma >= HIDDEN_GRAIN["below"] or "level_read" in params:
+            return None  # read again only where clean (not where a higher reading took its texture)
         return hidden_grain(estimate_noise(x[0] if x.ndim == 4 else x))
 
     def estimated_note(self, params, sigma, to_try=None):
         """With ``strength``, the estimate as read and the level told (a user sees both); with
         ``to_try`` (:meth:`sigma_to_try`), that grain could hide in the photo's detail, and the level."""
         s = params.get("strength", 1.0)
+        if s == 1.0 and "level_read" in params:
+            return (f"estimated noise sigma = {sigma * 255:.2f} (0-255 units; read {params['level_read'] * 255:.2f}, "
+                    "lowered: at that level the prior took the photo's own texture away; give --sigma to choose)")
         if s == 1.0:
             note = super().estimated_note(params, sigma)
             if to_try is not None:
