@@ -4,7 +4,8 @@ own texture, and follows it less at the lower level. Per set, the mean PSNR of t
 and at the level the check leaves, against the reference (noisy sets) or against the input
 (clean sets: how much a clean photo is changed), and how many levels were lowered.
 
-    OMP_NUM_THREADS=1 python benchmarks/noise_guard.py runs/ng/a.jsonl SET[:N][,SET[:N]...] [--tau T] [--fall F]
+    OMP_NUM_THREADS=1 python benchmarks/noise_guard.py runs/ng/a.jsonl SET[:N][,SET[:N]...] [--tau T]
+        [--fall F]
     python benchmarks/noise_guard.py --summary runs/ng/a.jsonl [--tau T] [--fall F]
 
 SETs are ``benchmarks/noise_pooled.py``'s (validation: BSDS training photos; held out: ImageNet

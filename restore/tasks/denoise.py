@@ -43,12 +43,12 @@ MIN_ESTIMATE_SIDE = 16
 #: the prior takes away at it follows the photo's own texture and follows it less at the lower
 #: level: the rank correlation, over 8x8 blocks, of the residual's energy (its brightness trend
 #: taken out: shot noise follows brightness) with the denoised image's fine detail is over
-#: TEXTURE_TAKEN and falls (by TEXTURE_FALL). Noise is taken evenly, texture where the texture is: clean, sharp web
-#: photos read 3-18/255 (a pumpkin's skin, an LED grid: detail two pixels wide read as camera
-#: grain) and came out smeared. A reading that does not fall as the level does is the noise's
-#: own (some of PolyU100's in-camera JPEGs read 0.3-0.5 at every level: in-camera noise
-#: reduction leaves the noise where the texture is), and leaves the level as read. Chosen on
-#: validation photos (benchmarks/noise_guard.py, benchmarks/results/noise_guard.md).
+#: TEXTURE_TAKEN and falls (by TEXTURE_FALL). Noise is taken evenly, texture where the texture
+#: is: clean, sharp web photos read 5-18/255 (a pumpkin's skin, an LED grid: detail two pixels
+#: wide read as camera grain) and came out smeared. A reading that does not fall as the level
+#: does is the noise's own (some of PolyU100's in-camera JPEGs read 0.3-0.5 at every level:
+#: in-camera noise reduction leaves the noise where the texture is), and leaves the level as
+#: read. Chosen on validation photos (benchmarks/noise_guard.py, benchmarks/results/noise_guard.md).
 TEXTURE_TAKEN, LOWER_STEP, LOWER_FLOOR = 0.3, 0.7, 2 / 255
 #: how much the reading must fall one step lower for the level to be lowered
 TEXTURE_FALL = 0.05
@@ -110,8 +110,8 @@ def _guard_crops(x: torch.Tensor) -> torch.Tensor:
 def lowered_level(y: torch.Tensor, denoiser, level: float) -> float:
     """``level`` ([0, 1] units) lowered while what ``denoiser`` takes from ``y`` (one image) at
     it follows the image's texture (:func:`texture_taken` over :data:`TEXTURE_TAKEN`) and
-    follows it less one step lower (by :data:`TEXTURE_FALL`); ``level`` itself where it does not (a reading that does not
-    fall with the level is the noise's own)."""
+    follows it less one step lower (by :data:`TEXTURE_FALL`); ``level`` itself where it does
+    not (a reading that does not fall with the level is the noise's own)."""
     if level * LOWER_STEP < LOWER_FLOOR:  # nothing lower to go to
         return level
     crops = _guard_crops(y)
