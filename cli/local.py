@@ -311,7 +311,7 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     import dataclasses
 
     from restore.api import _to_batch
-    from restore.io import DEFAULT_MAX_PIXELS, _pixels, format_drops, without_location, written_meta
+    from restore.io import DEFAULT_MAX_PIXELS, _pixels, format_drops, opaque, without_location, written_meta
 
     o, tk = job.opts, get_task(job.task)
     limit = o.get("max_pixels") or DEFAULT_MAX_PIXELS
@@ -334,7 +334,7 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     if alpha_override is not None:
         alpha = alpha_override
     ext = "" if it.out == STDIO else it.out.suffix.lower()
-    lost = format_drops(ext, alpha=alpha is not None, sixteen=img.array.dtype.itemsize == 2)
+    lost = format_drops(ext, alpha=alpha is not None and not opaque(alpha), sixteen=img.array.dtype.itemsize == 2)
     if lost:  # an output format that cannot hold what the input has says so
         warn(it, f"warning: {it.src}: a {ext[1:].upper()} output drops {' and '.join(lost)} (PNG or TIFF keep "
                  f"{'them' if len(lost) > 1 else 'it'})")

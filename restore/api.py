@@ -429,7 +429,8 @@ def _check_converged(name: str, op, y: torch.Tensor, out: torch.Tensor, n_steps:
     sampler's)."""
     advice = ("give it more steps (50-100), or take a sampler with an exact data step (dpir, ddnm)" if spec.inexact
               else f"give it more steps (its default is {spec.default_steps})" if n_steps < spec.default_steps
-              else "the prior may not suit this image (with its default steps or more)")
+              else "this sampler may not suit this image (with its default steps or more): try another, such "
+                   "as the task's default")
     took = f"{name} did not converge in {n_steps} step{'s' if n_steps != 1 else ''}"
     far = float(torch.sqrt(((y - op.A(out.clamp(0, 1))) ** 2).flatten(1).mean(1)).max())
     if far > 1.5 * float(op.sigma_y) + DIVERGED:  # sigma_y: with a model error where the task adds one

@@ -1313,6 +1313,15 @@ def _jpeg_with_meta(data: bytes, meta: Meta) -> bytes:
     return _jpeg_insert(data, segs)
 
 
+def opaque(alpha: np.ndarray) -> bool:
+    """Whether an alpha channel is fully opaque (its dtype's maximum, or 1 for floats): dropping
+    it loses nothing."""
+    a = np.asarray(alpha)
+    if a.dtype == np.bool_:
+        return bool(a.all())
+    return bool((a >= (1.0 if a.dtype.kind == "f" else np.iinfo(a.dtype).max)).all())
+
+
 def format_drops(ext: str, *, alpha: bool, sixteen: bool) -> list[str]:
     """What an ``ext`` file cannot hold of an image with an ``alpha`` channel or ``sixteen``
     bits a sample, as said to a person: a JPEG holds no transparency, JPEG, BMP and WebP no 16
@@ -1349,7 +1358,8 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
     if warn:
         a = np.asarray(array)
         channels = a.shape[2] if a.ndim == 3 else 1
-        lost = format_drops(ext, alpha=channels in (2, 4), sixteen=a.dtype.itemsize == 2 and a.dtype.kind == "u")
+        lost = format_drops(ext, alpha=channels in (2, 4) and not opaque(a[..., -1]),
+                            sixteen=a.dtype.itemsize == 2 and a.dtype.kind == "u")
         lost += written_meta(meta, ext, channels, a.dtype)[1]
         for what in lost:
             warnings.warn(f"{p}: a {ext[1:].upper()} output drops {what}", UserWarning, stacklevel=2)

@@ -45,7 +45,8 @@ def test_write_image_says_what_the_format_drops(tmp_path):
     cases = [("a.jpg", np.zeros((8, 8, 4), np.uint8), ["transparency"]),
              ("b.webp", np.zeros((8, 8, 3), np.uint16), ["16-bit depth"]),
              ("c.jpg", np.zeros((8, 8, 2), np.uint16), ["transparency", "16-bit depth"]),
-             ("d.png", np.zeros((8, 8, 4), np.uint16), []), ("e.bmp", np.zeros((8, 8, 3), np.uint8), [])]
+             ("d.png", np.zeros((8, 8, 4), np.uint16), []), ("e.bmp", np.zeros((8, 8, 3), np.uint8), []),
+             ("f.jpg", np.full((8, 8, 4), 255, np.uint8), [])]  # a fully opaque alpha loses nothing (trial Y)
     for name, a, lost in cases:
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")

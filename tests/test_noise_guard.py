@@ -92,10 +92,26 @@ def test_white_noise_keeps_its_level():
     assert r.sigma_y * 255 == pytest.approx(25, rel=0.1)
 
 
-def test_strength_and_a_given_sigma_are_not_checked():
-    """The check is of a level read: a given sigma, or a strength (the user's own scaling), is told as it is."""
+def test_a_given_sigma_is_not_checked():
+    """The check is of a level read: a given sigma is told as it is, and strength 0 is no level."""
     y = _textured(h=96, w=96).float()
     assert restore.run(y, "denoise", sigma=20 / 255).sigma_y == pytest.approx(20 / 255)
-    r = restore.run(y, "denoise", strength=0.5)
-    assert "level_read" not in r.params
-    assert np.isfinite(r.sigma_y)
+    r = restore.run(y, "denoise", strength=0.0)
+    assert "level_read" not in r.params and r.sigma_y == 0
+
+
+def test_the_strength_scales_the_lowered_level(shared_data):
+    """A trial: the check ran at strength 1 only, so 0.99 told the unlowered reading (7.38
+    where 1.0 told 5.22): smoother below 1, against the help. The level is lowered first, then
+    scaled; the note with a strength says the reading too."""
+    from restore.io import jpeg_half
+    from restore.tasks import get_task
+
+    p = shared_data / "train" / "imagenet1k" / "n03590841_jack-o'-lantern.JPEG"
+    y = _photo(shared_data, "train", "imagenet1k", p.name)
+    told = {s: restore.run(y, "denoise", jpeg_half=jpeg_half(p), strength=s) for s in (0.9, 0.99, 1.0, 1.01)}
+    levels = [told[s].sigma_y for s in (0.9, 0.99, 1.0, 1.01)]
+    assert levels == sorted(levels) and all("level_read" in r.params for r in told.values())
+    assert told[0.99].sigma_y == pytest.approx(0.99 * told[1.0].sigma_y, rel=1e-6)
+    note = get_task("denoise").estimated_note(told[0.9].params, told[0.9].sigma_y)
+    assert note.startswith(f"estimated noise sigma = {told[1.0].sigma_y * 255:.2f}, told ") and "read 4.98, lowered" in note

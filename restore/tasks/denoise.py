@@ -288,14 +288,17 @@ class DenoiseTask(Task):
         return Denoise(tuple(x.shape[1:]), sigma * p.get("strength", 1.0)), x, estimated
 
     def settle_level(self, op, y, p, denoiser):
-        """The level read (at strength 1) lowered while the prior, told it, takes the photo's
-        own texture away (:func:`lowered_level`); ``level_read`` reports the reading then."""
-        if p.get("strength", 1.0) != 1.0:
+        """The level read lowered while the prior, told it, takes the photo's own texture away
+        (:func:`lowered_level`), then scaled by ``strength`` (lowered first: the level told
+        rises with the strength); ``level_read`` reports the reading then."""
+        strength = p.get("strength", 1.0)
+        if strength <= 0:
             return op, {}
-        s = lowered_level(y[:1], denoiser, float(op.sigma_y))  # (y: the image, repeated for samples)
-        if s >= float(op.sigma_y):
+        read = float(op.sigma_y) / strength
+        s = lowered_level(y[:1], denoiser, read)  # (y: the image, repeated for samples)
+        if s >= read:
             return op, {}
-        return Denoise(op.x_shape, s), {"level_read": float(op.sigma_y)}
+        return Denoise(op.x_shape, s * strength), {"level_read": read}
 
     def sigma_to_try(self, params, sigma, x):
         """For a photo read as clean (at strength 1) whose flattest parts hold detail, where camera
@@ -308,9 +311,10 @@ class DenoiseTask(Task):
         """With ``strength``, the estimate as read and the level told (a user sees both); with
         ``to_try`` (:meth:`sigma_to_try`), that grain could hide in the photo's detail, and the level."""
         s = params.get("strength", 1.0)
-        if s == 1.0 and "level_read" in params:
-            return (f"estimated noise sigma = {sigma * 255:.2f} (0-255 units; read {params['level_read'] * 255:.2f}, "
-                    "lowered: at that level the prior took the photo's own texture away; give --sigma to choose)")
+        low = (f"; read {params['level_read'] * 255:.2f}, lowered: at that level the prior took the photo's own "
+               "texture away" if "level_read" in params else "")
+        if s == 1.0 and low:
+            return f"estimated noise sigma = {sigma * 255:.2f} (0-255 units{low}; give --sigma to choose)"
         if s == 1.0:
             note = super().estimated_note(params, sigma)
             if to_try is not None:
@@ -320,7 +324,7 @@ class DenoiseTask(Task):
         if s == 0:
             return "strength 0: noise level 0, the image left as it is"
         return (f"estimated noise sigma = {sigma / s * 255:.2f}, told {sigma * 255:.2f} with strength {s:g} "
-                "(0-255 units)")
+                f"(0-255 units{low})")
 
     def api_warnings(self, x, p):
         """A ``sigma`` far from the noise read (the command line's warning, in the API's units),
