@@ -2,7 +2,6 @@
 a trial found clean, sharp web photos (a pumpkin's skin, a scoreboard's LED grid) read as
 noisy at 6-7/255 and smeared by the default denoise."""
 
-import numpy as np
 import pytest
 import torch
 
