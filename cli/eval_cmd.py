@@ -260,13 +260,15 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
     table = markdown_table(summary)
     click.echo(head)
     click.echo(table)
+
+    def named(r):  # a row's method, and its step count where several were asked for
+        return r["method"] + (f" at {r['_asked']} steps" if len(step_list or []) > 1 else "")
+
     for r in summary:  # why a method's images were refused (the first one's words; every one's in --csv / --json)
         if r.get("failed"):
             why = next(x["failed"] for x in rows if x["method"] == r["method"] and "failed" in x
                        and x["_asked"] == r["_asked"])
-            at = f" at {r['_asked']} steps" if len(step_list or []) > 1 else ""
-            n = r["failed"] + r["images"]
-            click.echo(f"{r['method']}{at}: {r['failed']} of {n} images failed: {why}", err=True)
+            click.echo(f"{named(r)}: {r['failed']} of {r['failed'] + r['images']} images failed: {why}", err=True)
     published = tk.published(degrade, str(dataset))
     if published:
         click.echo(published)
@@ -304,7 +306,6 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
         click.echo(f"report: {report / 'README.md'}", err=True)
     empty = [r for r in summary if not r["images"]]  # no image gave this row a result: no number for it
     if empty:  # the table, --csv, --json and --report are written, but the evaluation asked for was not done
-        rows_said = ", ".join(r["method"] + (f" at {r['_asked']} steps" if len(step_list or []) > 1 else "")
-                              for r in empty)
-        click.echo(f"error: no result from {rows_said}: failed on every image (reasons above)", err=True)
+        click.echo(f"error: no result from {', '.join(map(named, empty))}: failed on every image (reasons above)",
+                   err=True)
         sys.exit(1)

@@ -260,7 +260,7 @@ def task_command(name: str) -> click.Command:
                                 *[param_option(q) for q in cli_params]])
     cmd.params.extend(common_options(lambda **kw: None).__click_params__[::-1])
     seed = next(p for p in cmd.params if p.name == "seed")
-    seed.help = "Random seed: a sampler's noise" + (f", and {tk.seed_help}" if tk.seeded and tk.seed_help else "") + "."
+    seed.help = "Random seed: a sampler's noise" + (f", and {tk.seed_help}" if tk.seed_help else "") + "."
     return cmd
 
 

@@ -310,7 +310,7 @@ def run(
     op, y, estimated = tk.build(x, p)
     if estimated:  # a level read from the image, checked with the prior (a photo's texture taken for noise)
         with torch.no_grad():
-            op, said = tk.settle_level(op, y, p, op.denoiser(pri))
+            op, said = tk.settle_level(op, y, p, pri)
         p = {**p, **said}
     n_steps = int(steps) if steps else default_steps(rc, sspec, sampler)
     if samples > 1:

@@ -545,7 +545,7 @@ def _pil_convert(im) -> np.ndarray:
     elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
         im = im.convert("RGB")
     elif mode.startswith("I"):  # 32-bit integer samples (a float "F" image is refused before)
-        return _as_16_bits(np.asarray(im), f"{im.filename}: " if getattr(im, "filename", None) else "")
+        return _as_8_or_16_bits(np.asarray(im), f"{im.filename}: " if getattr(im, "filename", None) else "")
     return np.asarray(im)
 
 
@@ -666,7 +666,7 @@ def _why_not(buf: np.ndarray) -> str:
     return ""
 
 
-def _as_16_bits(a: np.ndarray, where: str) -> np.ndarray:
+def _as_8_or_16_bits(a: np.ndarray, where: str) -> np.ndarray:
     """Signed or 32/64-bit integer samples as 8- or 16-bit ones, refused outside 0-65535 (they
     were clipped in silence: an image of values up to 200000 came out white). int8 is 8-bit and
     int16 16-bit, as their width says; a wider type says nothing of the scale, so samples that
@@ -692,7 +692,7 @@ def _normalise(arr: np.ndarray, p: Path | None) -> np.ndarray:
             raise InputError(f"{where}image holds NaN or inf")
         return (np.clip(arr, 0, 1) * 65535).round().astype(np.uint16)
     if arr.dtype.kind in "ui":  # int8/16/32/64, uint32/64: as 8- or 16-bit where they fit
-        return _as_16_bits(arr, where)
+        return _as_8_or_16_bits(arr, where)
     raise InputError(f"{where}unsupported pixel type {arr.dtype}")
 
 
@@ -1313,13 +1313,16 @@ def _jpeg_with_meta(data: bytes, meta: Meta) -> bytes:
     return _jpeg_insert(data, segs)
 
 
+def opaque_value(dtype) -> int:
+    """Alpha's opaque value for an image of ``dtype`` (its integer top; 1 for floats)."""
+    return int(np.iinfo(dtype).max) if np.dtype(dtype).kind == "u" else 1
+
+
 def opaque(alpha: np.ndarray) -> bool:
-    """Whether an alpha channel is fully opaque (its dtype's maximum, or 1 for floats): dropping
-    it loses nothing."""
+    """Whether an alpha channel is fully opaque (:func:`opaque_value` everywhere): dropping it
+    loses nothing."""
     a = np.asarray(alpha)
-    if a.dtype == np.bool_:
-        return bool(a.all())
-    return bool((a >= (1.0 if a.dtype.kind == "f" else np.iinfo(a.dtype).max)).all())
+    return bool((a >= opaque_value(a.dtype)).all())
 
 
 def format_drops(ext: str, *, alpha: bool, sixteen: bool) -> list[str]:

@@ -338,10 +338,10 @@ class Task:
         :meth:`sigma_to_try` offers)."""
         return f"estimated noise sigma = {sigma * 255:.2f} (0-255 units)"
 
-    def settle_level(self, op, y: torch.Tensor, p: dict, denoiser) -> tuple[Any, dict]:
+    def settle_level(self, op, y: torch.Tensor, p: dict, prior) -> tuple[Any, dict]:
         """A measurement noise level estimated from the image (:meth:`estimates`), checked with
-        the prior's ``denoiser`` before the sampler runs: the operator (``op``, or one told
-        another level) and what to report of it. The default: as it is."""
+        the ``prior`` (as ``op.denoiser(prior)``) before the sampler runs: the operator (``op``,
+        or one told another level) and what to report of it. The default: as it is."""
         return op, {}
 
     def sigma_to_try(self, params: dict, sigma: float, x: torch.Tensor) -> float | None:

@@ -7,7 +7,7 @@ import torch
 
 from ..errors import InputError
 from ..io import to_tensor
-from ..noise import HIDDEN_GRAIN, camera_noise, estimate_noise, estimate_sigma, hidden_grain
+from ..noise import _LUMA, HIDDEN_GRAIN, _blocks, camera_noise, estimate_noise, estimate_sigma, hidden_grain
 from .base import Case, Operator, Param, Task, from_np, np01
 
 __all__ = ["Denoise", "DenoiseTask", "bm3d_denoise", "estimate_noise", "estimate_sigma"]
@@ -57,11 +57,6 @@ TEXTURE_FALL = 0.1
 GUARD_CROP = 256
 
 
-def _blocks(a: np.ndarray, b: int = 8) -> np.ndarray:
-    h, w = a.shape[0] // b * b, a.shape[1] // b * b
-    return a[:h, :w].reshape(h // b, b, w // b, b).transpose(0, 2, 1, 3).reshape(-1, b * b)
-
-
 def _ranks(v: np.ndarray) -> np.ndarray:
     r = np.empty(len(v))
     r[np.argsort(v, kind="stable")] = np.arange(len(v))
@@ -73,19 +68,20 @@ def texture_taken(y: torch.Tensor, xh: torch.Tensor) -> float:
     one image) follows ``xh``'s own fine detail: the Spearman correlation over 8x8 blocks of
     the residual's log-variance (luma, less a quadratic in the block's brightness) with the
     variance of ``xh``'s luma less its 4-neighbour mean. About 0 where noise was taken."""
-    def luma(t):
-        t = t.double().cpu().numpy()
-        return t[:, 0] if t.shape[1] == 1 else 0.299 * t[:, 0] + 0.587 * t[:, 1] + 0.114 * t[:, 2]
+    def luma(t):  # (B, H, W), float64
+        t = t.detach().double().cpu()
+        return t[:, 0] if t.shape[1] == 1 else torch.tensordot(_LUMA.double(), t, dims=([0], [1]))
 
     ly, lx = luma(y), luma(xh)
-    e, d, m = [], [], []
-    for a, b in zip(ly, lx):
-        p = np.pad(b, 1, mode="edge")
-        hp = b - (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]) / 4
-        e.append(_blocks(a - b).var(1))
-        d.append(_blocks(hp).var(1))
-        m.append(_blocks(b).mean(1))
-    e, d, m = np.concatenate(e), np.concatenate(d), np.concatenate(m)
+    p = torch.nn.functional.pad(lx[:, None], (1, 1, 1, 1), mode="replicate")[:, 0]
+    hp = lx - (p[:, :-2, 1:-1] + p[:, 2:, 1:-1] + p[:, 1:-1, :-2] + p[:, 1:-1, 2:]) / 4
+
+    def per_block(t, f):  # one value per whole 8x8 block of every crop
+        return f(_blocks(t, 8).flatten(2)).flatten().numpy()
+
+    e = per_block(ly - lx, lambda v: v.var(-1, correction=0))
+    d = per_block(hp, lambda v: v.var(-1, correction=0))
+    m = per_block(lx, lambda v: v.mean(-1))
     if len(e) < 16:
         return 0.0
     le = np.log(e + 1e-12)
@@ -288,7 +284,7 @@ class DenoiseTask(Task):
         sigma, estimated = self.noise_level(x, p)
         return Denoise(tuple(x.shape[1:]), sigma * p.get("strength", 1.0)), x, estimated
 
-    def settle_level(self, op, y, p, denoiser):
+    def settle_level(self, op, y, p, prior):
         """The level read lowered while the prior, told it, takes the photo's own texture away
         (:func:`lowered_level`), then scaled by ``strength`` (lowered first: the level told
         rises with the strength); ``level_read`` reports the reading then."""
@@ -296,7 +292,7 @@ class DenoiseTask(Task):
         if strength <= 0:
             return op, {}
         read = float(op.sigma_y) / strength
-        s = lowered_level(y[:1], denoiser, read)  # (y: the image, repeated for samples)
+        s = lowered_level(y[:1], op.denoiser(prior), read)  # (y: the image, repeated for samples)
         if s >= read:
             return op, {}
         return Denoise(op.x_shape, s * strength), {"level_read": read}

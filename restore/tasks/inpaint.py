@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError, UsageError
-from ..io import hole_from_array, marked_pixels
+from ..io import hole_from_array, marked_pixels, opaque_value
 from ..registry import DEFAULT_METHOD
 from .base import Case, Operator, Param, Recipe, Task, from_np, np01, psnr_where
 
@@ -862,11 +862,6 @@ def hole_boxes(hole: np.ndarray, margin: int, multiple: int = 1) -> list[tuple[i
     return sorted(boxes)
 
 
-def _opaque(dtype) -> int:
-    """Alpha's opaque value for an image of ``dtype`` (its integer top; 1 for floats)."""
-    return int(np.iinfo(dtype).max) if np.dtype(dtype).kind == "u" else 1
-
-
 def _transparent_holes(alpha: np.ndarray, invert: bool, p: dict, how: str, invert_name: str) -> dict:
     """``p`` with the fully transparent pixels of ``alpha`` as its mask (the opaque ones with
     ``invert``), held as drawn unless a dilation is asked for (the colours under transparent
@@ -1293,7 +1288,7 @@ class InpaintTask(Task):
                 raise InputError("give mask (or known) or mask_source='alpha', not both")
             p = _transparent_holes(alpha, invert, {**p, "mask_source": "file", "invert_mask": False},
                                    "mask_source='alpha'", "invert_mask")
-            return p, np.full_like(alpha, _opaque(alpha.dtype))
+            return p, np.full_like(alpha, opaque_value(alpha.dtype))
         m, k = p.get("mask"), p.get("known")
         if alpha is None or isinstance(m, (list, tuple)) or isinstance(k, (list, tuple)) or (m is None and k is None):
             return p, alpha  # the errors (a list for one image, no mask) are check()'s to give
@@ -1301,7 +1296,7 @@ class InpaintTask(Task):
         if hole.shape != alpha.shape:
             return p, alpha  # check() says the sizes differ
         alpha = alpha.copy()  # the filled pixels become opaque: a hole left transparent hides its fill
-        alpha[hole] = _opaque(alpha.dtype)
+        alpha[hole] = opaque_value(alpha.dtype)
         return p, alpha
 
     def load(self, image, files, p, max_pixels):
@@ -1311,7 +1306,7 @@ class InpaintTask(Task):
         src, invert = p.pop("mask_source", "file"), p.pop("invert_mask", False)
         H, W = image.array.shape[:2]
         where = image.path or "image"
-        opaque = _opaque(image.array.dtype)
+        opaque = opaque_value(image.array.dtype)
         if src == "alpha":
             if not image.has_alpha:
                 raise InputError(f"{where}: --mask alpha needs an RGBA image with transparent pixels")
