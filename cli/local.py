@@ -311,7 +311,9 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     import dataclasses
 
     from restore.api import _to_batch
-    from restore.io import DEFAULT_MAX_PIXELS, _pixels, format_drops, opaque, without_location, written_meta
+    from restore.io import (
+        DEFAULT_MAX_PIXELS, _pixels, data_bits, format_drops, opaque, without_location, written_meta,
+    )
 
     o, tk = job.opts, get_task(job.task)
     limit = o.get("max_pixels") or DEFAULT_MAX_PIXELS
@@ -344,6 +346,12 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     dropped = written_meta(img.meta, ext, shape[2] if len(shape) == 3 else 1, img.array.dtype)[1] if ext else []
     if dropped:
         warn(it, f"warning: {it.src}: a {ext[1:].upper()} output drops {' and '.join(dropped)}")
+    bits = data_bits(img.array)
+    if bits is not None:  # a 12-bit camera's data in a 16-bit file: restored on their own range
+        params["bits"] = bits
+        if not o["quiet"] and not o.get("as_json"):
+            warn(it, f"{it.src}: its 16-bit samples all lie under {2**bits}: restored on that range, as {bits}-bit "
+                     "data")
     for w in tk.warnings(x, {**job.params, **params}):  # shown with -q too: it is no progress
         warn(it, f"warning: {it.src}: {w}")
     return Loaded(it, x, back, alpha, params, img.meta, ref)
@@ -447,7 +455,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
     import torch
 
     from restore.api import _alpha_back
-    from restore.io import write_image
+    from restore.io import bits_peak, write_image
 
     o, tk, it, x = job.opts, get_task(job.task), ld.it, ld.x
     image = res.image[r : r + 1]
@@ -482,7 +490,9 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         "width": int(out_arr.shape[1]), "height": int(out_arr.shape[0]),
         **{k: _cli_units(tk, k, v) for k, v in params.items() if isinstance(v, (int, float, str))},
     }
-    to_try = tk.sigma_to_try(params, sigma_y, x) if estimated else None
+    peak = bits_peak(params.get("bits")) or 1.0  # 16-bit data read on their own range, as the run read them
+    to_try = tk.sigma_to_try(params, sigma_y / peak, x / peak) if estimated else None
+    to_try = None if to_try is None else to_try * peak
     if to_try is not None:
         rec["sigma_to_try"] = round(to_try * 255, 1)
     if estimated and not o["quiet"] and not o["as_json"]:

@@ -194,6 +194,7 @@ def run(
     spacing: str | None = None,
     progress: Callable[[dict], None] | None = None,
     tiles: bool = True,
+    bits: int | None = None,
     **options: Any,
 ) -> Result:
     """Restore a ``(B, C, H, W)`` measurement tensor in [0, 1] (the chain, no conversion).
@@ -213,10 +214,19 @@ def run(
     ``sigma``) is one per image: such a batch runs image by image and ``sigma_y`` is a list.
     One ``torch.Generator`` for the whole batch is also accepted (the draws then follow the
     batch).
+
+    ``bits`` (8-15): the data lie under ``2**bits`` of a 16-bit range (a 12-bit camera's in a
+    16-bit file: ``x <= 4095 / 65535``); they are restored on that range, parameters and the
+    result in ``x``'s units as ever (:func:`restore` sets it for a uint16 array, the command line
+    for a 16-bit file: :func:`restore.io.data_bits`). None (or 16): ``x``'s own range.
     """
     t0 = time.perf_counter()
     tk = get_task(task)
     _check_tensor(x)  # a public entry: a uint8 or 0-255 tensor came back white, numpy as an AttributeError
+    if bits is not None and bits != 16:
+        return _on_own_range(tk, task, x, bits, options, sampler=sampler, steps=steps, seed=seed, generator=generator,
+                             device=device, prior=prior, samples=samples, sigma_max=sigma_max, sigma_min=sigma_min,
+                             spacing=spacing, progress=progress, tiles=tiles)
     if not _is_int(samples) or not 1 <= samples <= MAX_SAMPLES:
         raise InputError(f"samples must be an integer between 1 and {MAX_SAMPLES}, got {samples!r}")
     if steps is not None and (not _is_int(steps) or not 1 <= steps <= 1000):
@@ -353,6 +363,51 @@ def run(
         params=_shown(tk.reported(p)) | hyper,
         sigma_start=float(sigmas[0]) if sigmas is not None and sspec.scheduled else None,
     )
+
+
+def _times(v, f: float):
+    """A value in the image's units (a number, a list or tuple of them, an array) times ``f``."""
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return type(v)(_times(e, f) for e in v)
+    return v * f
+
+
+def _on_own_range(tk, task: str, x: torch.Tensor, bits, options: dict, **kw) -> Result:
+    """:func:`run` on 16-bit data that lie under ``2**bits`` (its ``bits``): the image, the
+    parameters in its units (:attr:`Param.intensity`) and the levels given over ``peak`` (the
+    data's white), the result's back under it; ``bits`` reported."""
+    from .io import LEAST_BITS, bits_peak
+
+    if not _is_int(bits) or not LEAST_BITS <= bits <= 16:
+        raise InputError(f"bits must be a whole number from {LEAST_BITS} to 16, got {bits!r}")
+    peak = bits_peak(int(bits))
+    if float(x.max()) > peak * (1 + 1e-6):
+        raise InputError(f"bits={bits}: the image holds values over {2**bits - 1} of 65535 ({float(x.max()):.6g} "
+                         f"in [0, 1] units; peak {peak:.6g})")
+    own = {q.name: q for q in tk.params if q.intensity}
+    for k, v in options.items():  # checked in the caller's units (their range, and the data's)
+        q = own.get(k)
+        if q is None or v is None or isinstance(v, (torch.Tensor, np.ndarray)):
+            continue
+        for e in (v if isinstance(v, (list, tuple)) else [v]):
+            e = q.check(e)
+            if q.range is not None and e is not None and e / peak > q.range[1] / q.unit:
+                raise InputError(f"{q.name} {e * q.unit:g} ({q.unit:g} = the 16-bit range) is over the range of "
+                                 f"{bits}-bit data (values up to {2**bits - 1}): at most "
+                                 f"{q.range[1] / q.unit * peak * q.unit:.4g}")
+    options = {k: _times(v, 1 / peak) if k in own else v for k, v in options.items()}
+    for k in ("sigma_max", "sigma_min"):
+        kw[k] = _times(kw[k], 1 / peak)
+    res = run((x / peak).clamp(0, 1), task, **kw, **options)
+    res.image = res.image * peak
+    res.std = _times(res.std, peak)
+    res.sigma_y, res.sigma_start = _times(res.sigma_y, peak), _times(res.sigma_start, peak)
+    res.params = {k: _times(v, peak) if k in own or tk.reported_units.get(k) == 255.0 else v
+                  for k, v in res.params.items()}
+    res.params["bits"] = int(bits)
+    return res
 
 
 #: a result of a sampler from pure noise further than this (RMS, [0, 1] units) beyond 1.5 times
@@ -535,6 +590,10 @@ def _seeds(seed: int | Sequence[int] | None, n: int) -> list[int]:
     return seeds
 
 
+#: a float image with more of its samples than this outside [0, 1] is warned of (its result is clipped)
+OUTSIDE_SHARE = 0.01
+
+
 def _warn_of(tk, x: torch.Tensor, params: dict, prefix: str = "") -> None:
     """``tk.api_warnings`` of the parameters as given, each a ``UserWarning`` at the caller's
     line (the first frame outside this package: ``restore.inpaint`` and the other helpers call
@@ -545,7 +604,12 @@ def _warn_of(tk, x: torch.Tensor, params: dict, prefix: str = "") -> None:
     try:
         said = tk.api_warnings(x, params)
     except Exception:  # noqa: BLE001 - a bad parameter is run()'s to refuse, with its one-line message
-        return
+        said = []
+    outside = float(((x < 0) | (x > 1)).float().mean()) if x.is_floating_point() else 0.0
+    if outside > OUTSIDE_SHARE:  # calibrated data (a background subtracted) lost their negative part in silence
+        said.insert(0, f"{outside:.1%} of the image's samples lie outside [0, 1] (from {float(x.min()):.3g} to "
+                       f"{float(x.max()):.3g}): the result is clipped to [0, 1]; to keep them, scale the image into "
+                       "[0, 1] first and back after")
     here = os.path.dirname(os.path.abspath(__file__))
     level, f = 2, sys._getframe(1)  # stacklevel 2: the frame that called this function
     while f is not None and os.path.abspath(f.f_code.co_filename).startswith(here + os.sep):
@@ -761,6 +825,17 @@ def _by_regions(x: torch.Tensor, regions: list, solve: Callable, progress: Calla
     return res
 
 
+def _with_bits(image: Any, params: dict, given: dict | None = None) -> dict:
+    """``params`` with ``bits`` (:func:`restore.io.data_bits`) for a uint16 array whose samples lie
+    under 2**15, where neither ``params`` nor ``given`` names it (``bits=16``: the full range)."""
+    from .io import data_bits
+
+    if "bits" in params or "bits" in (given or {}) or not isinstance(image, np.ndarray):
+        return params
+    b = data_bits(native(image))
+    return params if b is None else {**params, "bits": b}
+
+
 def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None = None, **params: Any) -> Any:
     """Restore an image (or a list of images) with the diffusion prior.
 
@@ -770,7 +845,9 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
         ``H x W [x C]`` array (uint8, uint16, or float in [0, 1]; an RGBA or gray + alpha
         (``H x W x 2``) image keeps its alpha, but pixels that inpainting fills become
         opaque) or a ``(B, C, H, W)`` float tensor in [0, 1] (the result carries no
-        gradient). For ``sr`` this is the low-resolution image. A list gives a list: images
+        gradient). For ``sr`` this is the low-resolution image. A uint16 array whose samples
+        all lie under ``2**b`` (b < 16: a 12-bit camera's) is restored on that range
+        (:func:`run`'s ``bits``; ``bits=16``: its full range), ``sigma`` still of 65535. A list gives a list: images
         of the same size (and type) run through the sampler together, ``batch_size`` at a
         time.
     task : str
@@ -817,6 +894,7 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
         return _restore_many(list(image), task, samples, batch_size, params)
     x, back, alpha = _to_batch(image)
     tk = get_task(task)
+    params = _with_bits(image, params)
     params, alpha = tk.with_alpha(alpha, params)
     _warn_of(tk, x, params)  # (the command line says its own)
     res = run(x, task, samples=samples, **params)
@@ -912,7 +990,7 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
     for i, im in enumerate(images):
         try:
             x, back, alpha = _to_batch(im)
-            p = {k: v[i] for k, v in per.items()}
+            p = _with_bits(im, {k: v[i] for k, v in per.items()}, given=shared)
             mine, alpha = tk.with_alpha(alpha, {**shared, **p})
         except InputError as e:
             raise InputError(f"image {i} of the list: {e}") from None

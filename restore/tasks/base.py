@@ -161,6 +161,13 @@ class Param:
     flag: str | None = None  # the CLI option when not --<name>
     metavar: str | None = None  # the CLI help's name for the value (click's default: its type)
     many: bool = False  # ``restore eval``: comma-separated values, one evaluation each (dejpeg's --quality)
+    scaled: bool | None = None  # in the image's own units (scaled with it); None: a noise level (unit 255) is
+
+    @property
+    def intensity(self) -> bool:
+        """Whether the value is in the image's units (a noise level, a first guess), scaled with it
+        where 16-bit data run on their own range (``restore.api.run``'s ``bits``)."""
+        return self.unit == 255.0 if self.scaled is None else self.scaled
 
     @property
     def option(self) -> str:

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..io import read_image, to_tensor
+from ..io import bits_peak, read_image, to_tensor
 from ..metrics import psnr
 from .base import SPEC_FORM, Case, Operator, Param, Task, from_np, np01, psnr_where
 from .dejpeg import JpegInput, JpegTables, jpeg_params
@@ -563,7 +563,8 @@ class DeblurTask(JpegInput, Task):
                                       "filter2D correlates: turn such a kernel by 180 degrees); its origin is its "
                                       "middle pixel, row and column size // 2 for an even size.", required=True),
         Param("sigma", float, None, "Noise std, 0-255 units (estimated and printed when omitted; at least 0.5: "
-                                    "an 8-bit image holds its rounding's noise even when the blur added none).",
+                                    "an 8-bit image holds its rounding's noise even when the blur added none; a lower one given is raised, "
+                                    "with a warning; of a 16-bit file's own range where restored on it).",
               range=(0, 255), unit=255.0),
         Param("edges", str, "taper", "'taper': the image is a photo (extended by a kernel size, mirrored and "
                                      "tapered: no wrap-around ringing); 'periodic': it was blurred circularly.",
@@ -644,15 +645,19 @@ class DeblurTask(JpegInput, Task):
         return self.warnings(x, p)  # a kernel this wide: said in the same words
 
     def warnings(self, x, p):
-        sigma, level = p.get("sigma"), self.jpeg_level(x, p)
+        sigma, jpeg = p.get("sigma"), self.jpeg_level(x, p)
+        floor = NOISE_FLOOR * (bits_peak(p.get("bits")) or 1.0)  # (16-bit data on their own range: of that range)
+        level = max(jpeg, floor)
         err = p.get("model_error")
         if err is None and p.get("kernel") is not None:  # check() fills in the default: the same here
             err = default_model_error(p["kernel"], p.get("edges", "taper"))
         err = err or 0.0
         # the floor is on the level the data term is told, sqrt(sigma^2 + model error^2) (build): a model error
         # over it leaves --sigma as given (the warning said it was raised where it was not)
-        low = [f"--sigma {sigma * 255:.3g} is below the least noise a JPEG input is deblurred at ({level * 255:.3g}, "
-               f"its quantisation): {math.sqrt(level**2 - err**2) * 255:.3g} is used instead"
+        why = ("a JPEG input is deblurred at", "its quantisation") if jpeg > floor else (
+            "deblurring assumes", "a blur told no noise is inverted outright: ripples")
+        low = [f"--sigma {sigma * 255:.3g} is below the least noise {why[0]} ({level * 255:.3g}, {why[1]}): "
+               f"{math.sqrt(level**2 - err**2) * 255:.3g} is used instead"
                + (f" (with the model error {err * 255:.3g})" if err else "")
                ] if sigma is not None and math.hypot(sigma, err) < level else []
         if p.get("kernel") is None:

@@ -935,7 +935,7 @@ def _patchmatch(case: Case) -> torch.Tensor:
     out = exemplar_fill(case.y, case.known, patch=3, guide_weight=0.0, pull=0.0, band=0.0, lines=False,
                         detail_gain=0.0)
     if out is None:
-        raise InputError("the patchmatch baseline needs the pypatchmatch package (pip install pypatchmatch)")
+        raise InputError("the patchmatch baseline needs the pypatchmatch package (pip install \"restore[fill]\")")
     return out
 
 
@@ -980,7 +980,7 @@ class InpaintTask(Task):
         Param("sigma", float, 0.0, "Noise std of the known pixels, 0-255 units.", range=(0, 255), unit=255.0),
         Param("local", bool, True, "Restore crops around the holes only (False: the whole image).", cli=False),
         Param("start", object, None, "(B, C, H, W) first guess for the holes (default: the scene fill's "
-                                     "exemplar start for fill 'scene', else the task's own).", cli=False),
+                                     "exemplar start for fill 'scene', else the task's own).", cli=False, scaled=True),
         Param("fill", str, "auto", "'auto': 'scene' for holes over 16 px wide (objects), 'mean' for narrower ones "
                                    "(scratches, text) and scattered pixels; "
                                    "'mean': the posterior mean (best PSNR for scratches and text; large holes come "
@@ -1058,7 +1058,7 @@ class InpaintTask(Task):
         top pasted into the sky between its letters)."""
         f = p.get("fill") or "auto"
         if f == "scene" and not has_patchmatch():
-            raise InputError("--fill scene needs the pypatchmatch package (pip install pypatchmatch; it has "
+            raise InputError("--fill scene needs the pypatchmatch package (pip install \"restore[fill]\"; it has "
                              "wheels for Linux x86_64, macOS arm64 and Windows x86_64)")
         if f != "auto":
             return f
@@ -1358,6 +1358,10 @@ class InpaintTask(Task):
                 else:
                     out.append(f"the mask marks {pct} % of the image to fill; if its white marks the "
                                f"pixels to keep, pass --invert-mask")
+            wide = h is not None and (p.get("fill") or "auto") == "auto" and not has_patchmatch()
+            if wide and inscribed_radius(hole_from_array(np.asarray(h))) > SCENE_RADIUS:
+                out.append("holes over 16 px wide get the posterior mean, a smooth fill: the scene fill (object "
+                           "removal) needs the pypatchmatch package (pip install \"restore[fill]\")")
         return out
 
     def shown(self, x, p):
