@@ -7,6 +7,7 @@ cluster, :mod:`.ray_engine`) restores them, and this module draws progress and r
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -128,6 +129,8 @@ def run_job(job: Job) -> int:
             o["sampler_options"] = check_sampler_options(sampler, o["sampler_options"], job.task)
         if o.get("workers") and o.get("engine", "local") != "ray":
             raise InputError("--workers is for --engine ray (the local engine runs one process)")
+        if o.get("engine") == "ray" and importlib.util.find_spec("ray") is None:  # before any image is read
+            raise InputError("--engine ray needs Ray: pip install 'restore[ray]'")
     except RestoreError as e:
         _err(str(e))
         return 2

@@ -36,6 +36,7 @@ def _source_cli() -> None:
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
+    globals()["cli"] = mod  # ``restore.cli`` as an attribute too, as an imported submodule is
 
 
 _source_cli()
