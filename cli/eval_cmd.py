@@ -70,7 +70,9 @@ def _common(f):
                           "whatever --seed; --every keeps those places."),
         click.option("--overwrite", is_flag=True, help="Replace existing --csv / --json / --report files."),
         THREADS,
-        click.option("-q", "--quiet", is_flag=True),
+        click.option("-q", "--quiet", is_flag=True, help="No progress lines nor notes on stderr; the table (and the "
+                                                         "published figures it is read beside), errors and warnings "
+                                                         "stay."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -86,6 +88,14 @@ def eval_command(task: str) -> click.Command:
         kw.setdefault("pairs", False)  # options a task does not offer (see below)
         kw.setdefault("slow_limit", 3)
         degrade = {q.name: q.from_cli(kw.pop(q.name)) for q in tk.eval_params}
+        ctx = click.get_current_context()
+        given = [q for q in tk.eval_params if ctx.get_parameter_source(q.name) == click.core.ParameterSource.COMMANDLINE]
+        unused = set(tk.eval_unused(degrade))
+        for q in given:  # an option of the synthetic degradation that would be ignored in silence
+            if kw["pairs"]:
+                raise click.UsageError(f"{q.option} does not apply to --pairs: the pairs' own degradation is scored")
+            if q.name in unused:
+                raise click.UsageError(f"{q.option} does not apply to {tk.describe({**degrade, 'pairs': False})}")
         # a text option given as comma-separated values (dejpeg's --quality 10,20,30): one evaluation each,
         # its files (--csv/--json/--report) named with the value
         many = {q.name: degrade[q.name].split(",") for q in tk.eval_params
@@ -94,6 +104,8 @@ def eval_command(task: str) -> click.Command:
             _check_outputs(kw)
             return _evaluate(task, dataset, degrade, **kw)
         (k, values), = list(many.items())[:1]
+        if len({v.strip() for v in values}) < len(values):  # one run twice, its files written over by the second
+            raise click.UsageError(f"a value given twice in --{k.replace('_', '-')} {degrade[k]}")
         import numpy as np
 
         runs = []

@@ -91,10 +91,14 @@ def settings(job: Job) -> dict:
     s = {"task": job.task, **{q.name: plain(job.params.get(q.name), q.unit, q.name in files)
                               for q in tk.params if q.cli}}
     sm, w = o.get("sigma_max"), o.get("weights")
-    sampler, options, steps = _as_default(job, o.get("sampler"), dict(o.get("sampler_options") or {}), o.get("steps"))
+    sampler, options, steps, sm = _as_default(job, o.get("sampler"), dict(o.get("sampler_options") or {}),
+                                              o.get("steps"), sm)
+    oq = o.get("out_quality")
+    if _ext(o) not in ("jpg", "jpeg", "webp") or (_ext(o) in ("jpg", "jpeg") and oq == io.DEFAULT_QUALITY):
+        oq = None  # a lossless output takes none (it is said so), a JPEG's default named
     s.update(sampler=sampler, sampler_options=options, steps=steps,
              sigma_max=None if sm is None else round(sm * 255, 4), seed=o.get("seed", 0) if _seeded(job) else None,
-             samples=o.get("samples", 1), output_quality=o.get("out_quality"), weights=_prior_named(w),
+             samples=o.get("samples", 1), output_quality=oq, weights=_prior_named(w),
              prior_weights=_prior_weights(w), no_location=bool(o.get("no_location")))
     return json.loads(json.dumps(s, default=str))  # as read back from a file (tuples as lists)
 
@@ -142,17 +146,45 @@ def _seeded(job: Job) -> bool:
     return bool(getattr(spec, "stochastic", True))
 
 
-def _as_default(job: Job, sampler, options: dict, steps):
-    """``--sampler``, its options and ``--steps`` with what is the default said as the default
-    (None, no option): ``--sampler mmse`` for denoise, whose sampler it is, or ``--steps 8`` for
-    sr, make the same pixels as neither. Only for tasks that run one recipe for the whole image;
-    inpainting chooses one per hole (a named sampler or step count there changes the scene fill's
-    holes), so there they stay as given."""
+def _default_level(job: Job) -> float | None:
+    """The first noise level (0-255) run() takes for this job's sampler when ``--sigma-max`` is
+    left out, for a task that runs one recipe for the whole image; else None."""
+    from restore.samplers import check_compatible
     from restore.tasks.base import Task
 
     tk = get_task(job.task)
     if type(tk).regions is not Task.regions:
-        return sampler, options, steps
+        return None
+    try:
+        rc = tk.recipe(job.params)
+        name = job.opts.get("sampler") or rc.sampler
+        level = rc.sigma_max if name == rc.sampler else check_compatible(name, tk).sigma_max
+    except Exception:  # noqa: BLE001 - as given: a run that fails says why elsewhere
+        return None
+    return None if level is None else round(level * 255, 4)
+
+
+def _defaults_named(job: Job) -> dict:
+    """What :func:`settings` records as None (the default) where it was given by value, as a
+    record made before it did so holds it: the default sampler's ``--sigma-max``, a JPEG
+    output's ``--quality``."""
+    out = {"sigma_max": _default_level(job)}
+    if _ext(job.opts) in ("jpg", "jpeg"):
+        out["output_quality"] = io.DEFAULT_QUALITY
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _as_default(job: Job, sampler, options: dict, steps, sigma_max=None):
+    """``--sampler``, its options, ``--steps`` and ``--sigma-max`` with what is the default said
+    as the default (None, no option): ``--sampler mmse`` for denoise, whose sampler it is, or
+    ``--steps 8`` (``--sigma-max 51``) for sr, make the same pixels as neither. Only for tasks
+    that run one recipe for the whole image; inpainting chooses one per hole (a named sampler or
+    step count there changes the scene fill's holes), so there they stay as given."""
+    from restore.tasks.base import Task
+
+    tk = get_task(job.task)
+    if type(tk).regions is not Task.regions:
+        return sampler, options, steps, sigma_max
     try:
         from restore.api import default_steps, sampler_options
         from restore.samplers import check_compatible
@@ -163,11 +195,13 @@ def _as_default(job: Job, sampler, options: dict, steps):
         own = name == rc.sampler
         defaults = {**sampler_options(spec.load()), **(dict(rc.options) if own else {})}
     except Exception:  # noqa: BLE001 - as given: a run that fails says why elsewhere
-        return sampler, options, steps
+        return sampler, options, steps, sigma_max
     options = {k: v for k, v in options.items() if k not in defaults or defaults[k] != v}
     if steps is not None and steps == default_steps(rc, spec, sampler):
         steps = None
-    return (None if own else sampler), options, steps
+    if sigma_max is not None and round(sigma_max * 255, 4) == _default_level(job):
+        sigma_max = None
+    return (None if own else sampler), options, steps, sigma_max
 
 
 def digests(job: Job, it: Item) -> dict | None:
@@ -269,6 +303,7 @@ def made_otherwise(job: Job, made: dict[Path, dict | None], unknown: bool = Fals
     was (an output without a record is not judged; with ``unknown``, it counts as made
     otherwise)."""
     now, clash, diff = settings(job), [], None
+    named = _defaults_named(job)
     for out, then in made.items():
         if then is None:
             if unknown:
@@ -280,7 +315,8 @@ def made_otherwise(job: Job, made: dict[Path, dict | None], unknown: bool = Fals
         came_to = then.get("_resolved") or {}  # what a choice left to the task came to for that output
         d = [k for k in now if k in then and then[k] != now[k] and not (k == "seed" and None in (then[k], now[k]))
              and not (k == "weights" and same_weights)  # the same weights under another folder's name
-             and not (then[k] is None and k in came_to and came_to[k] == now[k])]  # the default, named
+             and not (then[k] is None and k in came_to and came_to[k] == now[k])  # the default, named
+             and not (now[k] is None and k in named and then[k] == named[k])]  # the default, named by an older run
         if d:
             clash.append(out)
             diff = diff or [(k, _Chosen(came_to[k]) if then[k] is None and k in came_to else then[k], now[k])

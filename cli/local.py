@@ -470,8 +470,9 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
     params = {k: mine(v) for k, v in res.params.items()}
     # what a choice left to the task came to for this image (sr's kernel: bicubic, or box for a JPEG): a rerun
     # naming it is the same run (it was refused as made with other settings)
-    resolved = {q.name: params[q.name] for q in tk.params if q.cli and q.choices and job.params.get(q.name) is None
-                and isinstance(params.get(q.name), str)}
+    resolved = {q.name: params[q.name] for q in tk.params if q.cli and job.params.get(q.name) is None and (
+        (q.choices and isinstance(params.get(q.name), str))  # and a number read from the input (a JPEG's quality)
+        or (q.type is int and q.default is None and type(params.get(q.name)) is int))}
     out_arr = _alpha_back(ld.alpha, ld.back(image))
     if it.out == STDIO:
         from restore.io import encode_image

@@ -168,7 +168,8 @@ def common_options(f):
                      help="Prior directory or shipped name (default: restore-small)."),
         click.option("--compare", is_flag=True, help="Also write <output stem>.compare.png beside the output "
                                                      "(out.jpg: out.compare.png): input | output [| std]."),
-        click.option("--json", "as_json", is_flag=True, help="One JSON line per image on stdout."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="One JSON line per image on stdout (on stderr with -o -, where stdout carries the image)."),
         click.option("--reference", type=click.Path(path_type=Path, readable=False), default=None,
                      help="Ground truth (file, or folder matched by stem): adds PSNR/SSIM."),
         click.option("--overwrite", is_flag=True, help="Replace existing outputs."),
@@ -359,7 +360,9 @@ def list_(as_json, weights):
 @click.option("--steps", type=click.IntRange(1), default=None,
               help="Training steps in all.  [default: 20000; with --resume, the steps the run planned]")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
-@click.option("--crop", type=click.IntRange(16), default=128, show_default=True, help="Training crop side.")
+@click.option("--crop", type=click.IntRange(16), default=128, show_default=True,
+              help="Training crop side: a multiple of the network's size step (4 with the default --channels; "
+                   "2 x 2^(levels - 1) in general).")
 @click.option("--lr", type=FiniteFloat(0, None, min_open=True), default=4e-4, show_default=True)
 @click.option("--channels", default="64,128,160,160", show_default=True, help="Width per U-Net level.")
 @click.option("--blocks", default="1,2,2,2", show_default=True, help="Residual blocks per level.")

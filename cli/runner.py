@@ -142,6 +142,11 @@ def run_job(job: Job) -> int:
                                    "status": "failed", "error": shown(str(e), o)}))
         _err(shown(str(e), o))
         return 2 if isinstance(e, UsageError) else 1  # options that do not go together; else a missing file
+    idle = [f for f, on in (("--recursive", o.get("recursive")), ("--glob", o.get("pattern") is not None),
+                            ("--batch-size", o.get("batch_size") is not None)) if on]
+    if idle and not folder:  # an option that cannot do what was asked says so
+        click.echo(f"warning: {', '.join(idle)} appl{'y' if len(idle) > 1 else 'ies'} to folders and several files "
+                   "(folder mode): one image is restored as it is", err=True)
     ref = o.get("reference")
     unscored = [it for it in items if it.ref is None] if ref is not None and ref.is_dir() else []
     if unscored:  # a folder of references without one for some images: they are restored, not scored; said

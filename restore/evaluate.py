@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .api import run
+from .api import check_sampler_options, run, sampler_options
 from .errors import InputError, RestoreError, caught_warnings
 from .io import READ_EXTS, read_image, to_uint8
 from .registry import DEFAULT_METHOD, parse_method
+from .samplers import check_compatible
 from .tasks import TASKS, get_task
 from .tasks.base import Case
 
@@ -214,6 +215,10 @@ def evaluate(
             else:
                 sampler, hyper = parse_method(meth)
                 sampler = None if sampler == DEFAULT_METHOD else sampler  # the task's own choice for the case
+                if sampler is not None and hyper:  # the sampler's own as the task commands take them: clip=false
+                    own = sampler_options(check_compatible(sampler, tk).load())  # (run()'s own, sigma_max, as given)
+                    hyper = {**hyper, **check_sampler_options(sampler, {k: v for k, v in hyper.items() if k in own},
+                                                              task)}
                 t0 = time.perf_counter()
                 try:
                     res = run(case.y, task, sampler=sampler, steps=st, seed=seed, device=device, prior=prior,

@@ -458,6 +458,11 @@ class Task:
         """The seeded degradation (``index``) of a clean uint8 image for ``restore eval``."""
         raise NotImplementedError
 
+    def eval_unused(self, e: dict) -> list[str]:
+        """The names of :attr:`eval_params` that the degradation ``e`` does not use (``restore
+        eval`` refuses them given: they were ignored in silence). Default: none."""
+        return []
+
     def view(self, a: torch.Tensor, b: torch.Tensor, p: dict) -> tuple[torch.Tensor, torch.Tensor, str]:
         """What is scored of output ``a`` and truth ``b`` and its label suffix (e.g. the Y
         channel for super-resolution: ``"-Y"``)."""

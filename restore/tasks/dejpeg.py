@@ -758,7 +758,8 @@ class DejpegTask(Task):
                                       "artefacts), above 1 smooths more.", range=(0.1, 10)),
     )
     eval_params = (Param("quality", str, "10", "Pillow JPEG quality of the degraded images, 1-100; comma-separated "
-                                               "(10,20,30,40): one evaluation each.", many=True),)
+                                               "(10,20,30,40): one evaluation each, its --csv / --json / --report "
+                                               "named NAME-qualityQ.", many=True),)
     # DPIR (alternate D and the projection), Karras levels from 0.25 to 0.05 times the tables'
     # quantisation RMS, 3 steps: the best of START 0.1-0.8 x END 0.02-0.15 x 3-12 steps on the validation
     # split (more steps or momentum smooth more and score less; benchmarks/dejpeg_defaults.py,

@@ -371,6 +371,10 @@ class DenoiseTask(Task):
         n8 = (y.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8).squeeze()
         return Case(name, gt, y, self.name, {"sigma": sigma}, {"sigma": sigma / 255.0}, y_uint8=n8)
 
+    def eval_unused(self, e):
+        """Camera noise has its own levels (drawn per image): ``sigma`` is white noise's."""
+        return ["sigma"] if e.get("noise") == "camera" else []
+
     def describe(self, p):
         if p.get("pairs"):
             return "real noisy/clean pairs, noise estimated"
