@@ -89,7 +89,8 @@ def eval_command(task: str) -> click.Command:
         kw.setdefault("slow_limit", 3)
         degrade = {q.name: q.from_cli(kw.pop(q.name)) for q in tk.eval_params}
         ctx = click.get_current_context()
-        given = [q for q in tk.eval_params if ctx.get_parameter_source(q.name) == click.core.ParameterSource.COMMANDLINE]
+        typed = click.core.ParameterSource.COMMANDLINE
+        given = [q for q in tk.eval_params if ctx.get_parameter_source(q.name) == typed]
         unused = set(tk.eval_unused(degrade))
         for q in given:  # an option of the synthetic degradation that would be ignored in silence
             if kw["pairs"]:

@@ -394,9 +394,8 @@ def _on_own_range(tk, task: str, x: torch.Tensor, bits, options: dict, **kw) -> 
         for e in (v if isinstance(v, (list, tuple)) else [v]):
             e = q.check(e)
             if q.range is not None and e is not None and e / peak > q.range[1] / q.unit:
-                raise InputError(f"{q.name} {e * q.unit:g} ({q.unit:g} = the 16-bit range) is over the range of "
-                                 f"{bits}-bit data (values up to {2**bits - 1}): at most "
-                                 f"{q.range[1] / q.unit * peak * q.unit:.4g}")
+                raise InputError(f"{q.name} {e * q.unit:g} (of {q.unit:g} for the 16-bit range) is over the range "
+                                 f"of {bits}-bit data (values up to {2**bits - 1}): at most {q.range[1] * peak:.4g}")
     options = {k: _times(v, 1 / peak) if k in own else v for k, v in options.items()}
     for k in ("sigma_max", "sigma_min"):
         kw[k] = _times(kw[k], 1 / peak)

@@ -428,10 +428,11 @@ def estimate_noise(image: torch.Tensor, half: float | None = None) -> NoiseEstim
 #: of its samples is under ``below``, its readings are taken on the image over that quantile ``k``
 #: (at least ``floor``) and said times ``k``. The readings' thresholds (what structure in the
 #: flattest blocks rules the correlated part out) are in absolute units, so a dim photo's texture
-#: read as camera noise: 11 clean validation photos at 0.3 of their brightness read 4-17 and came
-#: out smeared (45.7 dB from themselves, 59.8 read so). Under ``below`` only: every photo read so
-#: (``below`` 1) lost 0.08 dB on PolyU100's development pairs, where two dim NikonD800 stair photos
-#: (their quantile 0.55) were read clean and left noisy (-2.9 dB each; ``benchmarks/results/dim_photos.md``).
+#: read as camera noise: 11 clean validation photos at 0.3 of their brightness read up to 14.3 (6 over
+#: 4) and came out smeared (45.7 dB from themselves, 59.8 read so). Under ``below`` only: every photo
+#: read so (``below`` 1) lost 0.08 dB on PolyU100's development pairs, where two dim NikonD800 stair
+#: photos (their quantile 0.55-0.56) were read clean and left noisy (-2.9 dB each;
+#: ``benchmarks/results/dim_photos.md``).
 EXPOSURE = {"quantile": 0.999, "below": 0.5, "floor": 1 / 32}
 
 

@@ -563,8 +563,9 @@ class DeblurTask(JpegInput, Task):
                                       "filter2D correlates: turn such a kernel by 180 degrees); its origin is its "
                                       "middle pixel, row and column size // 2 for an even size.", required=True),
         Param("sigma", float, None, "Noise std, 0-255 units (estimated and printed when omitted; at least 0.5: "
-                                    "an 8-bit image holds its rounding's noise even when the blur added none; a lower one given is raised, "
-                                    "with a warning; of a 16-bit file's own range where restored on it).",
+                                    "an 8-bit image holds its rounding's noise even when the blur added none; a "
+                                    "lower one given is raised, with a warning; of a 16-bit file's own range where "
+                                    "restored on it).",
               range=(0, 255), unit=255.0),
         Param("edges", str, "taper", "'taper': the image is a photo (extended by a kernel size, mirrored and "
                                      "tapered: no wrap-around ringing); 'periodic': it was blurred circularly.",

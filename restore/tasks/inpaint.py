@@ -948,7 +948,7 @@ def _biharmonic(case: Case) -> torch.Tensor:
 
 
 class InpaintTask(Task):
-    """Fill the pixels a mask marks; known pixels are kept exactly (denoised too, with --sigma above 0)."""
+    """Fill the pixels a mask marks; known pixels are kept exactly (denoised with --sigma above 0)."""
 
     name = "inpaint"
     summary = "fill masked pixels"
