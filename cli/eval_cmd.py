@@ -105,7 +105,8 @@ def eval_command(task: str) -> click.Command:
             _check_outputs(kw)
             return _evaluate(task, dataset, degrade, **kw)
         (k, values), = list(many.items())[:1]
-        if len({v.strip() for v in values}) < len(values):  # one run twice, its files written over by the second
+        if len({int(v) if v.strip().isdigit() else v.strip() for v in values}) < len(values):  # one run twice, its
+            # files written over by the second (10 and 010 the same quality)
             raise click.UsageError(f"a value given twice in --{k.replace('_', '-')} {degrade[k]}")
         import numpy as np
 

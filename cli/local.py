@@ -456,6 +456,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
 
     from restore.api import _alpha_back
     from restore.io import bits_peak, write_image
+    from restore.tasks.base import level_text
 
     o, tk, it, x = job.opts, get_task(job.task), ld.it, ld.x
     image = res.image[r : r + 1]
@@ -495,18 +496,21 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
     to_try = tk.sigma_to_try(params, sigma_y / peak, x / peak) if estimated else None
     to_try = None if to_try is None else to_try * peak
     if to_try is not None:
-        rec["sigma_to_try"] = round(to_try * 255, 1)
+        rec["sigma_to_try"] = float(level_text(to_try * 255))
     if estimated and not o["quiet"] and not o["as_json"]:
         said = tk.estimated_note(params, sigma_y, to_try)
+        if params.get("bits"):  # its levels of the 16-bit range are small: on its own range too
+            said += f"; on its {params['bits']}-bit range {sigma_y / peak * 255:.2f}"
         many = len(job.inputs) > 1 or (job.inputs and job.inputs[0] != STDIO and Path(job.inputs[0]).is_dir())
         if to_try is not None and many and it.out != STDIO:  # a rerun of the folder with it would be refused
-            n = f"{to_try * 255:.0f}"  # and an output beside this one, so that the folder's stay as made
+            n = level_text(to_try * 255)  # and an output beside this one, so that the folder's stay as made
             beside = it.out.with_name(f"{it.out.stem}.sigma{n}{it.out.suffix}")
             said += f" on this image alone (restore {job.task} {it.src} -o {beside} --sigma {n})"
         warn(it, shown(f"{it.src}: {said}", o))
     side = companions(o, it.out)  # checked before the work: absent, or --overwrite
-    if std is not None:
-        std_img = (std[0].clamp(0, 0.25) * 4 * 255).round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()
+    if std is not None:  # drawn on the data's own range (16-bit data of fewer bits: it was black)
+        std_img = (std[0] / peak).clamp(0, 0.25) * 4 * 255
+        std_img = std_img.round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()
         write_image(side["std"], std_img, overwrite=o["overwrite"] or it.redo, warn=False)
         rec["std"] = str(side["std"])
         rec["mean_std"] = round(float(std.mean()) * 255, 3)
@@ -514,7 +518,9 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         from restore.io import Meta
 
         icc = getattr(ld.meta, "icc", None)  # the photo's colours; its EXIF describes one photo, not the pair
-        write_image(side["compare"], _side_by_side(tk.shown(x, tk.check(x, ld.params)), image, std),
+        shown_x = tk.shown(x, tk.check(x, ld.params)) / peak  # the panels on the data's own range, as the std
+        write_image(side["compare"], _side_by_side(shown_x.clamp(0, 1), image / peak,
+                                                   None if std is None else std / peak),
                     overwrite=o["overwrite"] or it.redo, meta=Meta(icc=icc) if icc else None, warn=False)
         rec["compare"] = str(side["compare"])
     if ld.ref is not None:

@@ -216,9 +216,11 @@ def run(
     batch).
 
     ``bits`` (8-15): the data lie under ``2**bits`` of a 16-bit range (a 12-bit camera's in a
-    16-bit file: ``x <= 4095 / 65535``); they are restored on that range, parameters and the
-    result in ``x``'s units as ever (:func:`restore` sets it for a uint16 array, the command line
-    for a 16-bit file: :func:`restore.io.data_bits`). None (or 16): ``x``'s own range.
+    16-bit file: ``x <= 4095 / 65535``); they are restored on that range, the noise levels given
+    and the result in ``x``'s units as ever; the sampler's levels (``sigma_max``, ``sigma_min``,
+    ``sigma_start``) are the prior's, on the data's range, as for any image (:func:`restore` sets
+    ``bits`` for a uint16 array, the command line for a 16-bit file: :func:`restore.io.data_bits`).
+    None (or 16): ``x``'s own range.
     """
     t0 = time.perf_counter()
     tk = get_task(task)
@@ -375,9 +377,9 @@ def _times(v, f: float):
 
 
 def _on_own_range(tk, task: str, x: torch.Tensor, bits, options: dict, **kw) -> Result:
-    """:func:`run` on 16-bit data that lie under ``2**bits`` (its ``bits``): the image, the
-    parameters in its units (:attr:`Param.intensity`) and the levels given over ``peak`` (the
-    data's white), the result's back under it; ``bits`` reported."""
+    """:func:`run` on 16-bit data that lie under ``2**bits`` (its ``bits``): the image and the
+    parameters in its units (:attr:`Param.intensity`) over ``peak`` (the data's white), the
+    result's back under it; ``bits`` reported."""
     from .io import LEAST_BITS, bits_peak
 
     if not _is_int(bits) or not LEAST_BITS <= bits <= 16:
@@ -397,12 +399,10 @@ def _on_own_range(tk, task: str, x: torch.Tensor, bits, options: dict, **kw) -> 
                 raise InputError(f"{q.name} {e * q.unit:g} (of {q.unit:g} for the 16-bit range) is over the range "
                                  f"of {bits}-bit data (values up to {2**bits - 1}): at most {q.range[1] * peak:.4g}")
     options = {k: _times(v, 1 / peak) if k in own else v for k, v in options.items()}
-    for k in ("sigma_max", "sigma_min"):
-        kw[k] = _times(kw[k], 1 / peak)
-    res = run((x / peak).clamp(0, 1), task, **kw, **options)
+    res = run((x / peak).clamp(0, 1), task, **kw, **options)  # (the sampler's levels are the prior's: as given)
     res.image = res.image * peak
     res.std = _times(res.std, peak)
-    res.sigma_y, res.sigma_start = _times(res.sigma_y, peak), _times(res.sigma_start, peak)
+    res.sigma_y = _times(res.sigma_y, peak)
     res.params = {k: _times(v, peak) if k in own or tk.reported_units.get(k) == 255.0 else v
                   for k, v in res.params.items()}
     res.params["bits"] = int(bits)
@@ -589,8 +589,9 @@ def _seeds(seed: int | Sequence[int] | None, n: int) -> list[int]:
     return seeds
 
 
-#: a float image with more of its samples than this outside [0, 1] is warned of (its result is clipped)
-OUTSIDE_SHARE = 0.01
+#: a float image with more of its samples than this outside [0, 1] by over ``OUTSIDE_BY`` (a float's
+#: rounding, 1.0000001, is no such sample: a tenth of an 8-bit level is) is warned of (its result is clipped)
+OUTSIDE_SHARE, OUTSIDE_BY = 0.01, 1e-4
 
 
 def _warn_of(tk, x: torch.Tensor, params: dict, prefix: str = "") -> None:
@@ -604,10 +605,10 @@ def _warn_of(tk, x: torch.Tensor, params: dict, prefix: str = "") -> None:
         said = tk.api_warnings(x, params)
     except Exception:  # noqa: BLE001 - a bad parameter is run()'s to refuse, with its one-line message
         said = []
-    outside = float(((x < 0) | (x > 1)).float().mean()) if x.is_floating_point() else 0.0
+    outside = float(((x < -OUTSIDE_BY) | (x > 1 + OUTSIDE_BY)).float().mean()) if x.is_floating_point() else 0.0
     if outside > OUTSIDE_SHARE:  # calibrated data (a background subtracted) lost their negative part in silence
-        said.insert(0, f"{outside:.1%} of the image's samples lie outside [0, 1] (from {float(x.min()):.3g} to "
-                       f"{float(x.max()):.3g}): the result is clipped to [0, 1]; to keep them, scale the image into "
+        said.insert(0, f"{outside:.1%} of the image's samples lie outside [0, 1] (from {float(x.min()):.4g} to "
+                       f"{float(x.max()):.4g}): the result is clipped to [0, 1]; to keep them, scale the image into "
                        "[0, 1] first and back after")
     here = os.path.dirname(os.path.abspath(__file__))
     level, f = 2, sys._getframe(1)  # stacklevel 2: the frame that called this function
@@ -829,6 +830,10 @@ def _with_bits(image: Any, params: dict, given: dict | None = None) -> dict:
     under 2**15, where neither ``params`` nor ``given`` names it (``bits=16``: the full range)."""
     from .io import data_bits
 
+    b = params.get("bits", (given or {}).get("bits"))
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and b not in (None, 16):
+        raise InputError(f"bits={b!r} is for 16-bit data (a uint16 array, or floats made of one); this image is "
+                         "uint8: 8-bit data on its own range already")
     if "bits" in params or "bits" in (given or {}) or not isinstance(image, np.ndarray):
         return params
     b = data_bits(native(image))

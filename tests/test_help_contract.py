@@ -86,6 +86,8 @@ def test_eval_refuses_a_quality_given_twice(run, folder, tmp_path):
     r = run("eval", "dejpeg", folder, "--quality", "10,10", "--json", tmp_path / "d.json")
     assert r.exit_code == 2 and "a value given twice in --quality 10,10" in r.output
     assert not list(tmp_path.glob("d*.json"))
+    r = run("eval", "dejpeg", folder, "--quality", "10,010")  # the same quality written otherwise (trial AC)
+    assert r.exit_code == 2 and "a value given twice in --quality 10,010" in r.output
 
 
 def test_folder_mode_options_for_one_image_are_said_to_do_nothing(run, folder, tmp_path):

@@ -131,3 +131,47 @@ def test_a_tiff_of_other_channel_counts_is_refused_for_them(tmp_path):
         tifffile.imwrite(p, np.zeros((8, 8, n), np.uint16), photometric="minisblack", planarconfig="contig")
         with pytest.raises(InputError, match=rf"\({n} per pixel\): restore reads grey, RGB and RGBA TIFFs"):
             restore.read_image(p)
+
+
+def test_the_samplers_levels_are_the_priors_on_the_datas_range(tiny_prior):
+    """`--sigma-max 51` was scaled with the data (816 on 12-bit data), where the default start is the
+    prior's 51 on their range: a folder rerun took it for the default and made other pixels (trial AC)."""
+    a = _twelve_bits((32, 32))
+    told = restore.super_resolve(a, 2, steps=2, sigma_max=51 / 255, prior=tiny_prior)
+    assert np.array_equal(told, restore.super_resolve(a, 2, steps=2, prior=tiny_prior))
+    res = run(to_tensor(a), "sr", scale=2, steps=2, bits=12, prior=tiny_prior)
+    assert res.sigma_start == pytest.approx(run(to_tensor(a) / bits_peak(12), "sr", scale=2, steps=2,
+                                               prior=tiny_prior).sigma_start)
+
+
+def test_small_levels_are_told_with_their_digits():
+    """8-bit data in a 16-bit file: "estimated noise sigma = 0.00 ... try --sigma 0" (trial AC)."""
+    from restore.tasks.base import level_text
+
+    assert level_text(0.0023) == "0.0023" and level_text(0.5) == "0.5" and level_text(6.9) == "7"
+    assert level_text(23.4) == "23"
+
+
+def test_bits_for_a_uint8_array_is_refused_for_what_it_is(tiny_prior):
+    with pytest.raises(InputError, match="bits=12 is for 16-bit data .* this image is uint8"):
+        restore.denoise(np.full((16, 16), 100, np.uint8), sigma=0.01, bits=12, prior=tiny_prior)
+
+
+def test_a_floats_rounding_past_1_is_not_warned_of(tiny_prior):
+    ramp = np.tile(np.linspace(0, 1, 24, dtype=np.float32), (24, 1))
+    ramp[:, -3:] = np.float32(1.0000001)  # an eighth of the samples: a float's rounding, nothing to clip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        restore.denoise(ramp, sigma=2 / 255, prior=tiny_prior)
+
+
+def test_the_compare_and_std_files_are_drawn_on_the_datas_range(tmp_path, tiny_prior_dir):
+    """12-bit data's --compare panels reached 16 of 255 (black) (trial AC)."""
+    from restore.cli.main import main as cli
+
+    Image.fromarray(_twelve_bits((32, 32))).save(tmp_path / "cells.png")
+    r = CliRunner().invoke(cli, ["denoise", str(tmp_path / "cells.png"), "-o", str(tmp_path / "out.png"), "--sigma",
+                                 "0.05", "--compare", "--weights", str(tiny_prior_dir), "--threads", "1", "-q"])
+    assert r.exit_code == 0, r.output
+    panel = np.array(Image.open(tmp_path / "out.compare.png"))
+    assert panel.dtype == np.uint8 and int(panel[:, :32].max()) > 200  # the input's panel, 4000 of 4095

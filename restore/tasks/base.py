@@ -210,6 +210,13 @@ class Param:
         return self.type(value)
 
 
+def level_text(v: float) -> str:
+    """A noise level in 0-255 units as a note gives it to type: whole from 1 up, else two
+    significant digits (8- or 10-bit data in a 16-bit file read levels under 1: "--sigma 0" was
+    told)."""
+    return f"{v:.0f}" if v >= 1 else f"{v:.2g}"
+
+
 @dataclass
 class Case:
     """One degraded test image of ``restore eval``: measurement, ground truth, how to run

@@ -681,7 +681,8 @@ class DeblurTask(JpegInput, Task):
         note = super().estimated_note(params, sigma)
         # the floor, where build() raised the level to it (a level read lower with a model error above it stays
         # as read: the two together are over the floor)
-        return note + " (the least deblurring assumes)" if math.isclose(sigma, NOISE_FLOOR, rel_tol=1e-6) else note
+        floor = NOISE_FLOOR * (bits_peak(params.get("bits")) or 1.0)  # (of a 16-bit file's own range)
+        return note + " (the least deblurring assumes)" if math.isclose(sigma, floor, rel_tol=1e-6) else note
 
     def build(self, x, p):
         k = p["kernel"]

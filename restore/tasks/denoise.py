@@ -8,7 +8,7 @@ import torch
 from ..errors import InputError
 from ..io import to_tensor
 from ..noise import _LUMA, HIDDEN_GRAIN, _blocks, camera_noise, estimate_noise, estimate_sigma, hidden_grain
-from .base import Case, Operator, Param, Task, from_np, np01
+from .base import Case, Operator, Param, Task, from_np, level_text, np01
 
 __all__ = ["Denoise", "DenoiseTask", "bm3d_denoise", "estimate_noise", "estimate_sigma"]
 
@@ -316,7 +316,7 @@ class DenoiseTask(Task):
             note = super().estimated_note(params, sigma)
             if to_try is not None:
                 note += (f"; its flattest parts hold detail, where camera grain reads like texture: if the output "
-                         f"still looks grainy, try --sigma {to_try * 255:.0f}")
+                         f"still looks grainy, try --sigma {level_text(to_try * 255)}")
             return note
         if s == 0:
             return "strength 0: noise level 0, the image left as it is"
