@@ -1,6 +1,6 @@
 """The noise level read on dim photos (``restore.noise.EXPOSURE``): the default denoise
 (``restore.run(y, "denoise")``, no sigma) with dim photos read as they are (``below`` 0, as
-before), as shipped (``below`` 0.5: a photo whose 99.9th percentile is under half of white is read
+before), as shipped (``below`` 0.5: a photo whose 99th percentile is under half of white is read
 as if that were white) and with every photo read so (``below`` 1.01).
 
     OMP_NUM_THREADS=2 python benchmarks/dim_photos.py runs/dim/a.jsonl [--sets dim,polyu_dev,clean_val,imagenet_ho]
