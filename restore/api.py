@@ -589,8 +589,8 @@ def _seeds(seed: int | Sequence[int] | None, n: int) -> list[int]:
     return seeds
 
 
-#: a float image with more of its samples than this outside [0, 1] by over ``OUTSIDE_BY`` (a float's
-#: rounding, 1.0000001, is no such sample: a tenth of an 8-bit level is) is warned of (its result is clipped)
+#: a float image with more of its samples than this outside [0, 1] by over ``OUTSIDE_BY`` is warned of
+#: (its result is clipped; a float's rounding, 1.0000001, is no such sample; 1e-4 is a 40th of an 8-bit level)
 OUTSIDE_SHARE, OUTSIDE_BY = 0.01, 1e-4
 
 
