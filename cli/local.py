@@ -493,7 +493,11 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         **{k: _cli_units(tk, k, v) for k, v in params.items() if isinstance(v, (int, float, str))},
     }
     peak = bits_peak(params.get("bits")) or 1.0  # 16-bit data read on their own range, as the run read them
-    to_try = tk.sigma_to_try(params, sigma_y / peak, x / peak) if estimated else None
+
+    def own(t):  # on the data's own range (a copy of the image only where that is not its full range)
+        return t if peak == 1.0 else t / peak
+
+    to_try = tk.sigma_to_try(params, sigma_y / peak, own(x)) if estimated else None
     to_try = None if to_try is None else to_try * peak
     if to_try is not None:
         rec["sigma_to_try"] = float(level_text(to_try * 255))
@@ -509,7 +513,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         warn(it, shown(f"{it.src}: {said}", o))
     side = companions(o, it.out)  # checked before the work: absent, or --overwrite
     if std is not None:  # drawn on the data's own range (16-bit data of fewer bits: it was black)
-        std_img = (std[0] / peak).clamp(0, 0.25) * 4 * 255
+        std_img = own(std[0]).clamp(0, 0.25) * 4 * 255
         std_img = std_img.round().to(torch.uint8).permute(1, 2, 0).squeeze(-1).numpy()
         write_image(side["std"], std_img, overwrite=o["overwrite"] or it.redo, warn=False)
         rec["std"] = str(side["std"])
@@ -518,9 +522,8 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         from restore.io import Meta
 
         icc = getattr(ld.meta, "icc", None)  # the photo's colours; its EXIF describes one photo, not the pair
-        shown_x = tk.shown(x, tk.check(x, ld.params)) / peak  # the panels on the data's own range, as the std
-        write_image(side["compare"], _side_by_side(shown_x.clamp(0, 1), image / peak,
-                                                   None if std is None else std / peak),
+        shown_x = own(tk.shown(x, tk.check(x, ld.params)))  # the panels on the data's own range, as the std
+        write_image(side["compare"], _side_by_side(shown_x.clamp(0, 1), own(image), None if std is None else own(std)),
                     overwrite=o["overwrite"] or it.redo, meta=Meta(icc=icc) if icc else None, warn=False)
         rec["compare"] = str(side["compare"])
     if ld.ref is not None:

@@ -830,11 +830,13 @@ def _with_bits(image: Any, params: dict, given: dict | None = None) -> dict:
     under 2**15, where neither ``params`` nor ``given`` names it (``bits=16``: the full range)."""
     from .io import data_bits
 
-    b = params.get("bits", (given or {}).get("bits"))
-    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and b not in (None, 16):
-        raise InputError(f"bits={b!r} is for 16-bit data (a uint16 array, or floats made of one); this image is "
-                         "uint8: 8-bit data on its own range already")
-    if "bits" in params or "bits" in (given or {}) or not isinstance(image, np.ndarray):
+    named = {**(given or {}), **params}
+    if "bits" in named:  # given: as given, but never for 8-bit data
+        if isinstance(image, np.ndarray) and image.dtype == np.uint8 and named["bits"] not in (None, 16):
+            raise InputError(f"bits={named['bits']!r} is for 16-bit data (a uint16 array, or floats made of one); "
+                             "this image is uint8: 8-bit data on its own range already")
+        return params
+    if not isinstance(image, np.ndarray):
         return params
     b = data_bits(native(image))
     return params if b is None else {**params, "bits": b}

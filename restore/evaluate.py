@@ -176,6 +176,14 @@ def evaluate(
         return InputError(f"{name}: {w}x{h} after the degradation's crop, too small to score (SSIM's "
                           f"{MIN_SCORED} px window, after any border shave)")
 
+    parsed = {}  # each method's sampler and options, read once, before any work
+    for meth in methods:
+        sampler, hyper = parse_method(meth)
+        sampler = None if sampler == DEFAULT_METHOD else sampler  # the task's own choice for each case
+        if sampler is not None and hyper:  # the sampler's own as the task commands take them: clip=false
+            own = sampler_options(check_compatible(sampler, tk).load())  # (run()'s own, sigma_max, as given)
+            hyper = {**hyper, **check_sampler_options(sampler, {k: v for k, v in hyper.items() if k in own}, task)}
+        parsed[meth] = sampler, hyper
     smallest = None  # (its shorter side, name, case): the one image whose score is tried
     for i in range(len(dataset)):  # every degradation once first (cheap, seeded): its errors before any work
         name = dataset[i][0]
@@ -213,12 +221,7 @@ def evaluate(
                 secs, used = time.perf_counter() - t0, None
                 kind = "input" if meth == tk.given else "classical"
             else:
-                sampler, hyper = parse_method(meth)
-                sampler = None if sampler == DEFAULT_METHOD else sampler  # the task's own choice for the case
-                if sampler is not None and hyper:  # the sampler's own as the task commands take them: clip=false
-                    own = sampler_options(check_compatible(sampler, tk).load())  # (run()'s own, sigma_max, as given)
-                    hyper = {**hyper, **check_sampler_options(sampler, {k: v for k, v in hyper.items() if k in own},
-                                                              task)}
+                sampler, hyper = parsed[meth]
                 t0 = time.perf_counter()
                 try:
                     res = run(case.y, task, sampler=sampler, steps=st, seed=seed, device=device, prior=prior,

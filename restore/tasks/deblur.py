@@ -61,6 +61,12 @@ MODEL_ERROR = 2.55 / 255
 NOISE_FLOOR = 0.5 / 255
 
 
+def _floor_of(p: dict) -> float:
+    """:data:`NOISE_FLOOR` in the units of the image given with parameters ``p``: of a 16-bit file's
+    own range where its data are restored on it (``bits``; ``build`` applies the floor there)."""
+    return NOISE_FLOOR * (bits_peak(p.get("bits")) or 1.0)
+
+
 #: A JPEG input (its file's tables, or a decode's read from its blocks): the least noise level it
 #: is deblurred at, ``max(JPEG_FLOOR, JPEG_NOISE x`` the tables' quantisation RMS ``)``, in [0,
 #: 1] units. Its noise reads low (the quantisation rounds the fine coefficients that show it to
@@ -647,7 +653,7 @@ class DeblurTask(JpegInput, Task):
 
     def warnings(self, x, p):
         sigma, jpeg = p.get("sigma"), self.jpeg_level(x, p)
-        floor = NOISE_FLOOR * (bits_peak(p.get("bits")) or 1.0)  # (16-bit data on their own range: of that range)
+        floor = _floor_of(p)
         level = max(jpeg, floor)
         err = p.get("model_error")
         if err is None and p.get("kernel") is not None:  # check() fills in the default: the same here
@@ -681,7 +687,7 @@ class DeblurTask(JpegInput, Task):
         note = super().estimated_note(params, sigma)
         # the floor, where build() raised the level to it (a level read lower with a model error above it stays
         # as read: the two together are over the floor)
-        floor = NOISE_FLOOR * (bits_peak(params.get("bits")) or 1.0)  # (of a 16-bit file's own range)
+        floor = _floor_of(params)
         return note + " (the least deblurring assumes)" if math.isclose(sigma, floor, rel_tol=1e-6) else note
 
     def build(self, x, p):
