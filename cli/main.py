@@ -82,8 +82,12 @@ class TaskGroup(TaskCommands):
         """Ctrl-C anywhere a command does not take it itself (loading, before the first step)
         exits 130, as the README's exit codes say, not click's "Aborted!" with 1. The library's
         own warnings (``warnings.warn`` in restore, e.g. a big prior on the CPU) read as the
-        command line's: one ``warning: ...`` line, not a file path and a source line."""
+        command line's: one ``warning: ...`` line, not a file path and a source line. Pillow's
+        decompression-bomb limit is lifted for the command (``--max-pixels``, checked before any
+        decode, is its limit; the library leaves Pillow's to the program that calls it)."""
         import warnings
+
+        from PIL import Image as PILImage
 
         import restore
 
@@ -97,6 +101,7 @@ class TaskGroup(TaskCommands):
                 shown(message, category, filename, lineno, file, line)
 
         warnings.showwarning = one_line
+        pil_limit, PILImage.MAX_IMAGE_PIXELS = PILImage.MAX_IMAGE_PIXELS, None
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
@@ -104,6 +109,7 @@ class TaskGroup(TaskCommands):
             sys.exit(130)
         finally:
             warnings.showwarning = shown
+            PILImage.MAX_IMAGE_PIXELS = pil_limit
 
 
 @click.group(cls=TaskGroup, context_settings=CONTEXT)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import GLOBAL_STATE, InputError, caught_warnings
+from .errors import GLOBAL_STATE, InputError
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -141,6 +141,28 @@ def jpeg_half(path: str | os.PathLike) -> float | None:
     return None if half is None else white_at_half(to_tensor(half))
 
 
+def _pil_open(src, stack: contextlib.ExitStack):
+    """``PIL.Image.open(src)`` entered on ``stack``, under Pillow's decompression-bomb limit as
+    the process has it (restore does not change it: it had lifted it for every read, and a
+    program's other threads decoding uploads lost their protection meanwhile). An image over
+    twice that limit, which Pillow refuses, is opened again with the limit lifted for that one
+    open, under :data:`restore.errors.GLOBAL_STATE`: ``max_pixels``, checked next, is the limit
+    asked for."""
+    from PIL import Image as PILImage
+
+    try:
+        return stack.enter_context(PILImage.open(src))
+    except PILImage.DecompressionBombError:
+        if isinstance(src, io.BytesIO):
+            src.seek(0)
+        with GLOBAL_STATE:
+            old, PILImage.MAX_IMAGE_PIXELS = PILImage.MAX_IMAGE_PIXELS, None
+            try:
+                return stack.enter_context(PILImage.open(src))
+            finally:
+                PILImage.MAX_IMAGE_PIXELS = old
+
+
 def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:
     """Read an image file (PNG, JPEG, TIFF, BMP, WebP; 8 or 16 bit).
 
@@ -149,7 +171,11 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
     path : path
         The file.
     max_pixels : int or None
-        Refuse images with more pixels than this before decoding them.
+        Refuse images with more pixels than this before decoding them. Pillow's own
+        decompression-bomb warning (over ``PIL.Image.MAX_IMAGE_PIXELS``, 89 MP by default) is
+        left to the program: restore does not change that process-wide setting, except for the
+        one open of an image over twice it (Pillow refuses those; this limit is then the one).
+        The command line lifts Pillow's limit for its own process: ``--max-pixels`` is its one.
 
     Returns
     -------
@@ -160,7 +186,6 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
     InputError
         Missing, unreadable, truncated or non-image file, or too many pixels.
     """
-    from PIL import Image as PILImage
     from PIL import UnidentifiedImageError
 
     p = Path(path)
@@ -178,54 +203,47 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
     if heif:
         _register_heif(p)
     try:
-        with caught_warnings():  # and Pillow's limit changed, under the lock: put back whatever other threads do
-            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
-            old = PILImage.MAX_IMAGE_PIXELS
-            PILImage.MAX_IMAGE_PIXELS = None
-            try:
-                with contextlib.ExitStack() as stack:
-                    im = stack.enter_context(PILImage.open(p))
-                    w, h = im.size
-                    mode = im.mode
-                    if w <= 0 or h <= 0:
-                        raise InputError(f"{p}: image has no pixels ({w}x{h})")
-                    if max_pixels is not None and w * h > max_pixels:
-                        raise InputError(
-                            f"{p}: {w}x{h} = {_pixels(w * h, max_pixels)} exceeds the limit of "
-                            f"{_pixels(max_pixels)} (raise it with --max-pixels)"
-                        )
-                    meta = _meta(im)
-                    frames = int(getattr(im, "n_frames", 1) or 1)
-                    unturned = _tiff_unturned(p) if im.format == "TIFF" else None
-                    if unturned is not None:  # decoded as stored, then turned once by orient()
-                        im = stack.enter_context(PILImage.open(io.BytesIO(unturned)))
-                    if heif:  # OpenCV cannot decode it: Pillow (with the plugin) does
-                        im.load()
-                        arr = _heif_deep(p, im)
-                        if arr is None:
-                            arr = np.asarray(im.convert("RGBA" if "A" in mode else "RGB"))
-                    elif mode == "L" and "transparency" in im.info:  # a gray PNG's colour key: OpenCV drops it
-                        im.load()
-                        arr = np.asarray(im.convert("LA"))
-                    elif mode == "F":  # one float channel (a grey float TIFF): not scaled to 8 or 16 bits in silence
-                        raise InputError(f"{p}: {_unread_kind(p) if im.format == 'TIFF' else _FLOAT_SAMPLES}")
-                    elif mode == "CMYK" and _icc_space(meta.icc) == b"CMYK":
-                        arr, meta = _cmyk_to_srgb(im, meta)
-                    elif mode in ("P", "PA", "LA", "CMYK", "YCbCr", "LAB", "HSV", "1") or (
-                        mode.startswith("I") and mode not in ("I;16", "I;16B", "I;16L", "I")
-                    ):
-                        arr = _pil_convert(im)
-                    elif im.format == "TIFF" and im.tag_v2.get(284) == 2 and max(im.tag_v2.get(258, (8,))) > 8:
-                        arr = _tiff_planar(p)  # 16 bits stored a plane per channel: OpenCV returns garbage
-                    elif im.format == "TIFF" and mode in ("RGBA", "RGBa") and set(im.tag_v2.get(258, (8,))) == {8}:
-                        # OpenCV's libtiff path premultiplies an 8-bit RGBA TIFF whose alpha is
-                        # marked unassociated (Pillow's, an editor's): colours off by up to 249
-                        im.load()
-                        arr = np.asarray(im.convert("RGBA"))
-                    else:
-                        arr = None
-            finally:
-                PILImage.MAX_IMAGE_PIXELS = old
+        with contextlib.ExitStack() as stack:
+            im = _pil_open(p, stack)
+            w, h = im.size
+            mode = im.mode
+            if w <= 0 or h <= 0:
+                raise InputError(f"{p}: image has no pixels ({w}x{h})")
+            if max_pixels is not None and w * h > max_pixels:
+                raise InputError(
+                    f"{p}: {w}x{h} = {_pixels(w * h, max_pixels)} exceeds the limit of "
+                    f"{_pixels(max_pixels)} (raise it with --max-pixels)"
+                )
+            meta = _meta(im)
+            frames = int(getattr(im, "n_frames", 1) or 1)
+            unturned = _tiff_unturned(p) if im.format == "TIFF" else None
+            if unturned is not None:  # decoded as stored, then turned once by orient()
+                im = _pil_open(io.BytesIO(unturned), stack)
+            if heif:  # OpenCV cannot decode it: Pillow (with the plugin) does
+                im.load()
+                arr = _heif_deep(p, im)
+                if arr is None:
+                    arr = np.asarray(im.convert("RGBA" if "A" in mode else "RGB"))
+            elif mode == "L" and "transparency" in im.info:  # a gray PNG's colour key: OpenCV drops it
+                im.load()
+                arr = np.asarray(im.convert("LA"))
+            elif mode == "F":  # one float channel (a grey float TIFF): not scaled to 8 or 16 bits in silence
+                raise InputError(f"{p}: {_unread_kind(p) if im.format == 'TIFF' else _FLOAT_SAMPLES}")
+            elif mode == "CMYK" and _icc_space(meta.icc) == b"CMYK":
+                arr, meta = _cmyk_to_srgb(im, meta)
+            elif mode in ("P", "PA", "LA", "CMYK", "YCbCr", "LAB", "HSV", "1") or (
+                mode.startswith("I") and mode not in ("I;16", "I;16B", "I;16L", "I")
+            ):
+                arr = _pil_convert(im)
+            elif im.format == "TIFF" and im.tag_v2.get(284) == 2 and max(im.tag_v2.get(258, (8,))) > 8:
+                arr = _tiff_planar(p)  # 16 bits stored a plane per channel: OpenCV returns garbage
+            elif im.format == "TIFF" and mode in ("RGBA", "RGBa") and set(im.tag_v2.get(258, (8,))) == {8}:
+                # OpenCV's libtiff path premultiplies an 8-bit RGBA TIFF whose alpha is
+                # marked unassociated (Pillow's, an editor's): colours off by up to 249
+                im.load()
+                arr = np.asarray(im.convert("RGBA"))
+            else:
+                arr = None
     except InputError:
         raise
     except UnidentifiedImageError:
@@ -730,6 +748,8 @@ def hole_from_array(m: np.ndarray) -> np.ndarray:
     m = np.asarray(m)
     if m.dtype == np.bool_:
         return m
+    if m.dtype.kind not in "uif":  # strings, objects, dates, complex: no value marks a hole
+        raise InputError(f"a mask must be bool, integer or float, got {m.dtype}")
     if m.dtype.kind == "f" and not np.isfinite(m).all():
         raise InputError("mask holds NaN or inf")
     if m.size and m.max() <= 1 and m.min() >= 0 and (m.dtype.kind in "ui" or np.isin(m, (0, 1)).all()):

@@ -12,7 +12,8 @@ Inputs are ``(B, C, H, W)`` tensors or ``H x W [x C]`` numpy arrays; results are
 an unsigned integer dtype (uint8: 255, uint16: 65535), 1 for floats (images in [0, 1]; values
 outside [-1, 2], such as 0-255 floats, are refused, as scikit-image refuses them); two
 inputs of different dtypes are refused unless ``data_range`` is given, as are integers wider
-than 16 bits (their dtype says nothing of their range) and NaN or inf.
+than 16 bits (their dtype says nothing of their range) and NaN or inf. A refusal is an
+:class:`restore.errors.InputError` (a ``ValueError``), as the rest of the API's are.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .errors import InputError
 
 __all__ = ["gradient_magnitude", "gradient_ratio", "psnr", "rgb_to_y", "seam", "shave", "ssim", "swd"]
 
@@ -63,7 +66,7 @@ def _data_range(x, y, data_range: float | None, *, for_psnr: bool = False) -> fl
     for a in (x, y):
         if _is_float(_dtype_of(a)) and not bool(
                 torch.isfinite(a).all() if isinstance(a, torch.Tensor) else np.isfinite(a).all()):
-            raise ValueError("an image holds NaN or inf: no PSNR or SSIM for it")
+            raise InputError("an image holds NaN or inf: no PSNR or SSIM for it")
     if data_range is not None:
         return float(data_range)
     dx, dy = _dtype_of(x), _dtype_of(y)
@@ -72,17 +75,17 @@ def _data_range(x, y, data_range: float | None, *, for_psnr: bool = False) -> fl
             lo, hi = (float(a.min()), float(a.max())) if isinstance(a, torch.Tensor) else (
                 float(np.min(a)), float(np.max(a)))
             if hi > FLOAT_SPAN[1] or lo < FLOAT_SPAN[0]:
-                raise ValueError(f"a float image holds values in [{lo:g}, {hi:g}], outside what an image in [0, 1] "
+                raise InputError(f"a float image holds values in [{lo:g}, {hi:g}], outside what an image in [0, 1] "
                                  "holds: pass data_range (e.g. 255 for 0-255 values)")
         return 1.0
     if dx != dy:
-        raise ValueError(f"images have different dtypes ({dx} vs {dy}): convert one to the other's "
+        raise InputError(f"images have different dtypes ({dx} vs {dy}): convert one to the other's "
                          "range, or pass data_range")
     if dx in (torch.bool, np.bool_):
         return 1.0
     info = torch.iinfo(dx) if isinstance(dx, torch.dtype) else np.iinfo(dx)
     if info.bits > 16:  # scikit-image takes int64's span: 0-255 values scored 371 dB
-        raise ValueError(f"{str(dx).replace('torch.', '')} images: their dtype says nothing of their range, "
+        raise InputError(f"{str(dx).replace('torch.', '')} images: their dtype says nothing of their range, "
                          "pass data_range (e.g. 255 for 0-255 values)")
     if info.min < 0 and for_psnr and float(x.min()) >= 0:  # scikit-image's PSNR: the reference's sign decides
         return float(info.max)
@@ -91,7 +94,7 @@ def _data_range(x, y, data_range: float | None, *, for_psnr: bool = False) -> fl
 
 def _check(x: torch.Tensor, y: torch.Tensor) -> None:
     if x.shape != y.shape:
-        raise ValueError(f"images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
+        raise InputError(f"images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
 
 
 def psnr(x, y, *, data_range: float | None = None) -> float:
@@ -146,7 +149,7 @@ def ssim(x, y, *, data_range: float | None = None, win_size: int = 11, sigma: fl
     _check(a, b)
     _, C, H, W = a.shape
     if min(H, W) < win_size:
-        raise ValueError(f"images of {W}x{H} are smaller than the SSIM window ({win_size})")
+        raise InputError(f"images of {W}x{H} are smaller than the SSIM window ({win_size})")
     g = _gauss_window(win_size, sigma)
     # the 2-D Gaussian is separable: two 1-D passes over the five moments at once (float64),
     # in strips of output rows (each with its window's halo): a photo's five moments in float64
@@ -161,7 +164,7 @@ def ssim(x, y, *, data_range: float | None = None, win_size: int = 11, sigma: fl
     if where is not None:  # the map's weights: 1 where its window's centre is marked
         m = torch.as_tensor(np.asarray(where) if not isinstance(where, torch.Tensor) else where).bool().cpu()
         if m.shape != (H, W):
-            raise ValueError(f"where is {tuple(m.shape)}, the images {H}x{W}")
+            raise InputError(f"where is {tuple(m.shape)}, the images {H}x{W}")
         m = m[half : half + rows, half : W - half].double()
         if not m.any():
             return float("nan")
@@ -211,7 +214,7 @@ def _hole_of(x: torch.Tensor, hole) -> torch.Tensor:
     while h.ndim > 2:
         h = h.any(0)
     if h.shape != x.shape[-2:]:
-        raise ValueError(f"hole is {tuple(h.shape)} but the image is {tuple(x.shape[-2:])}")
+        raise InputError(f"hole is {tuple(h.shape)} but the image is {tuple(x.shape[-2:])}")
     return h
 
 
@@ -312,7 +315,7 @@ def swd(x, ref, hole, *, levels: int = 4, patch: int = 7, max_patches: int = 409
     a, b = _as_batch(x).float(), _as_batch(ref).float()
     _check(a, b)
     if a.shape[0] != 1:
-        raise ValueError("swd takes one image")
+        raise InputError("swd takes one image")
     h = _hole_of(a, hole)
     g = torch.Generator().manual_seed(seed)
     pa, pb = laplacian_pyramid(a, levels), laplacian_pyramid(b, levels)

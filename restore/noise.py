@@ -5,13 +5,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .errors import caught_warnings
 
 __all__ = ["LUMA_WHITE", "NoiseEstimate", "PHOTO_NOISE", "PHOTO_POOLED", "estimate_noise", "estimate_sigma",
            "flat_level", "photo_level", "white_at_half"]
@@ -20,24 +18,31 @@ __all__ = ["LUMA_WHITE", "NoiseEstimate", "PHOTO_NOISE", "PHOTO_POOLED", "estima
 def estimate_sigma(image: torch.Tensor) -> float:
     """Noise std of an image in [0, 1] units, from its finest wavelet coefficients.
 
-    Donoho & Johnstone's robust median estimator (``skimage.restoration.estimate_sigma``),
-    averaged over channels.
+    Donoho & Johnstone's robust median estimator, as ``skimage.restoration.estimate_sigma``
+    computes it (db2 wavelet, the nonzero diagonal detail coefficients' median absolute value
+    over the normal's 75th percentile), averaged over channels. Written out with PyWavelets so
+    that no warnings filter is set: scikit-image warns for a flat channel (no nonzero
+    coefficient: no noise) and for a side of 4 px, and the filters that hid those were the whole
+    process's, lost for a moment by a program's other threads.
     """
-    from skimage.restoration import estimate_sigma as sk_est
+    import pywt
 
     a = image.detach().to("cpu", torch.float64)
-    if min(a.shape[-2:]) < 4:  # no wavelet detail to read (scikit-image warns): no noise measured
+    if min(a.shape[-2:]) < 4:  # no wavelet detail to read: no noise measured
         return 0.0
     vals = []
     for b in range(a.shape[0]):
-        arr = a[b].numpy().transpose(1, 2, 0)
-        with caught_warnings():  # a flat image has no detail coefficients: no noise
-            warnings.simplefilter("ignore", RuntimeWarning)
-            # per channel, scikit-image takes an image 4 px wide or less for a colour one and warns
-            warnings.filterwarnings("ignore", message=".*channel_axis is None", category=UserWarning)
-            est = np.nan_to_num(np.asarray(sk_est(arr, channel_axis=-1, average_sigmas=False), float))
+        est = []
+        for ch in a[b].numpy():
+            d = pywt.dwtn(ch, wavelet="db2")["dd"]
+            d = np.abs(d[d != 0])
+            est.append(float(np.median(d)) / _NORMAL_Q3 if d.size else 0.0)
         vals.append(float(np.mean(est)))
     return float(np.mean(vals))
+
+
+#: the standard normal's 75th percentile (scipy.stats.norm.ppf(0.75)): a median absolute value over it is the std
+_NORMAL_Q3 = 0.6744897501960817
 
 
 # -- photos: the level a Gaussian denoiser must be told ------------------------------------------

@@ -426,6 +426,10 @@ def test_edge_cases_of_the_array_edge_are_one_line(P):
         restore.denoise([img, img.astype(np.int64)], sigma=0.1, prior=P)
     with pytest.raises(restore.InputError, match="a list of 2 masks for a batch of 1 image "):
         restore.inpaint(img, [img[..., 0] > 0] * 2, prior=P)
+    # a mask of strings, objects or dates (an integrator's trial: numpy's own TypeError, deep inside)
+    for kind in (str, object, "datetime64[s]", complex):
+        with pytest.raises(restore.InputError, match="a mask must be bool, integer or float, got "):
+            restore.inpaint(img, (img[..., 0] > 0).astype(np.int64).astype(kind), prior=P)
 
 
 def test_the_prior_is_loaded_once_per_prior_and_device(tiny_prior_dir, monkeypatch):
@@ -571,3 +575,59 @@ def test_the_api_warns_where_the_command_line_does_of_a_probable_mistake():
         warnings.simplefilter("error")  # nothing said where nothing is wrong
         restore.inpaint(img, ~keep, invert_mask=True, fill="mean", steps=1)
         restore.inpaint(img, ~keep, fill="mean", steps=1)
+
+
+def test_read_image_leaves_pillows_limit_to_the_program(tmp_path, monkeypatch):
+    """From a service integrator's trial: read_image lifted Pillow's decompression-bomb limit for
+    every read (under restore's own lock, which the program's other threads do not take), so a
+    thread decoding uploads beside it lost that protection about a third of the time. The limit
+    is left as the program has it; an image over twice it (Pillow refuses those) is still read
+    where ``max_pixels`` allows, the limit lifted for that one open and put back."""
+    import threading
+
+    from PIL import Image as PILImage
+
+    path = restore.write_image(tmp_path / "a.png", np.zeros((64, 48, 3), np.uint8))
+    limit, seen, stop = PILImage.MAX_IMAGE_PIXELS, set(), threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            seen.add(PILImage.MAX_IMAGE_PIXELS)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        for _ in range(200):
+            restore.read_image(path)
+    finally:
+        stop.set()
+        t.join()
+    assert seen == {limit}
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)  # 3072 pixels: over twice it
+    assert restore.read_image(path).array.shape == (64, 48, 3)
+    assert PILImage.MAX_IMAGE_PIXELS == 1000
+    with pytest.raises(InputError, match="exceeds the limit"):
+        restore.read_image(path, max_pixels=2000)
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 2000)  # between once and twice: Pillow's warning, as Pillow's
+    with pytest.warns(PILImage.DecompressionBombWarning):
+        restore.read_image(path)
+
+
+def test_a_float64_default_dtype_does_not_break_the_prior(tiny_prior_dir):
+    """From the same trial: a program that had set ``torch.set_default_dtype(torch.float64)``
+    before restore's first call got a prior built with float64 weights (cached), and every task
+    then failed with torch's dtype error, also after the default was put back."""
+    from restore import api
+
+    x = np.random.default_rng(1).random((24, 24, 3)).astype(np.float32)
+    api._cached_prior.cache_clear()
+    torch.set_default_dtype(torch.float64)
+    try:
+        prior = restore.load_prior(str(tiny_prior_dir))
+        assert {p.dtype for p in prior.net.parameters()} == {torch.float32}
+        out = restore.denoise(x, sigma=0.05, prior=str(tiny_prior_dir))
+    finally:
+        torch.set_default_dtype(torch.float32)
+        api._cached_prior.cache_clear()
+    assert out.dtype == np.float32
+    assert np.array_equal(out, restore.denoise(x, sigma=0.05, prior=str(tiny_prior_dir)))

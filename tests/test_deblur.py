@@ -432,6 +432,16 @@ def test_a_jpeg_is_deblurred_at_its_quantisations_level(tmp_path, tiny_prior_dir
                                   "--weights", str(tiny_prior_dir), "--sigma", "1", "--overwrite",
                                   "-o", str(tmp_path / "o.png")])
     assert "--sigma 1 is below the least noise a JPEG input is deblurred at" in r.output
+    # a decode saved as PNG: its tables read from its blocks before the warning (it named the floor, 0.5, where
+    # the level used was the JPEG's; an integrator's trial)
+    r = CliRunner().invoke(main, ["deblur", str(tmp_path / "dec.png"), "--kernel", "gaussian:1.0", "--steps", "1",
+                                  "--weights", str(tiny_prior_dir), "--sigma", "1", "--overwrite", "--json",
+                                  "-o", str(tmp_path / "o.png")])
+    used = json.loads(r.output.strip().splitlines()[-1])["sigma"]
+    assert f"--sigma 1 is below the least noise a JPEG input is deblurred at ({used:.3g}, " in r.output
+    with pytest.warns(UserWarning, match=rf"sigma=0.003922 = 1/255 is below the least noise a JPEG input is "
+                                         rf"deblurred at \({used / 255:.4g} = {used:.3g}/255, "):
+        restore.deblur(dec, "gaussian:1.0", sigma=1 / 255, steps=1, prior=tiny_prior)
     # the floor is on sqrt(sigma^2 + model error^2): a model error over it leaves --sigma as given, unwarned (a
     # trial's motion kernel, model error 5 by default then, was told its --sigma 2 was raised to 3: it was not)
     for err, warned in (("40", False), ("1", True)):

@@ -100,6 +100,30 @@ def test_estimate_sigma():
     assert abs(estimate_sigma(x) - 0.1) < 0.01
 
 
+def test_estimate_sigma_is_scikit_images_without_its_warnings():
+    """The same numbers as ``skimage.restoration.estimate_sigma`` (per channel, averaged), with
+    no warnings filter set: it had been set around scikit-image's call (a flat channel warns), and
+    the filters were the whole process's (a program's other threads lost theirs for a moment)."""
+    import warnings
+
+    from skimage.restoration import estimate_sigma as reference
+
+    from restore.noise import estimate_sigma
+
+    g = torch.Generator().manual_seed(1)
+    for shape in [(1, 3, 64, 48), (1, 1, 37, 53), (1, 3, 5, 200), (2, 3, 16, 16)]:
+        x = (0.3 * torch.rand(*shape, generator=g)).double()
+        ref = np.mean([np.mean(reference(b.numpy().transpose(1, 2, 0), channel_axis=-1, average_sigmas=False))
+                       for b in x])
+        assert estimate_sigma(x) == pytest.approx(ref, rel=1e-12)
+    ramp = torch.linspace(0, 1, 32).expand(1, 3, 32, 32)  # no nonzero diagonal detail: no noise, no warning
+    filters = list(warnings.filters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert estimate_sigma(torch.full((1, 3, 40, 40), 0.5)) < 1e-12 and estimate_sigma(ramp) < 1e-12
+    assert warnings.filters == filters
+
+
 def test_sr_start_is_consistent_and_does_not_ring_at_the_edges():
     """The bicubic pseudo-inverse (the minimum-norm start) rang at the image's edges, a first
     column 62 levels dark, which few sampler steps left as a frame; the start is now bicubic

@@ -104,7 +104,8 @@ def test_the_command_line_says_it_and_reports_the_bits(tmp_path, tiny_prior_dir)
 def test_deblur_says_when_a_given_sigma_is_raised_to_its_floor(tiny_prior):
     """An explicit sigma under the least deblurring assumes was raised without a word."""
     img = np.full((32, 32), 100, np.uint8)
-    with pytest.warns(UserWarning, match=r"below the least noise deblurring assumes \(0.5, .*0.5 is used instead"):
+    with pytest.warns(UserWarning, match=r"sigma=0.0003922 = 0.1/255 is below the least noise deblurring assumes "
+                      r"\(0.001961 = 0.5/255, .*0.001961 = 0.5/255 is used instead"):
         restore.deblur(img, "gaussian:1.0", sigma=0.1 / 255, steps=2, prior=tiny_prior)
     with warnings.catch_warnings():  # 12-bit data: the floor is of their own range, under the sigma given
         warnings.simplefilter("error")

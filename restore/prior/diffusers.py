@@ -244,6 +244,7 @@ def load_diffusers_prior(d: str | os.PathLike, *, device: str | torch.device = "
     stored = dtypes.pop() if len(dtypes) == 1 and dtypes <= set(WEIGHT_DTYPES.values()) else None
     check_state_dict(net.unet, sd, str(wfile), dtype=stored)
     net.unet.load_state_dict({k: v.float() for k, v in sd.items()}, assign=True)
+    net.float()  # buffers computed under a caller's float64 default: float32, as the weights
     left = [n for n, b in net.named_buffers() if b.is_meta]
     if left:
         raise WeightsError(f"{wfile}: buffer {left[0]} is neither stored nor computable")

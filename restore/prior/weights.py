@@ -283,6 +283,7 @@ def load_prior(
     check_state_dict(net, sd, str(d / WEIGHTS_FILE), dtype=_weights_dtype(cfg, d))
     # stored half precision: computed in fp32
     net.load_state_dict({k: v.float() for k, v in sd.items()}, assign=foreign)
+    net.float()  # built under a caller's float64 default its tensors were float64, and stayed so: every call failed
     prior = Prior(net, schedule, tile=tile, name=d.name, info=cfg.get("info", {}),
                   prediction=cfg.get("prediction", "eps"), sigma_data=cfg.get("sigma_data", 0.5),
                   native=cfg.get("native_size"), autocast_dtype=torch.bfloat16 if foreign else None)

@@ -649,9 +649,17 @@ class DeblurTask(JpegInput, Task):
         return {} if f is None else {"kernel": f}
 
     def api_warnings(self, x, p):
-        return self.warnings(x, p)  # a kernel this wide: said in the same words
+        """The command line's warnings (a kernel this wide: in the same words), a ``sigma`` under
+        the least level in the API's units, for each image of a batch."""
+        if p.get("sigma") is None or x.shape[0] == 1:
+            return self.warnings(x, p, api=True)
+        return [f"image {i} of the batch: {w}" for i in range(x.shape[0])
+                for w in self.warnings(x[i : i + 1], p, api=True)]
 
-    def warnings(self, x, p):
+    def warnings(self, x, p, api: bool = False):
+        if p.get("sigma") is not None and x.shape[0] == 1 and self.jpeg_unsettled(p):
+            p = dict(p)  # the tables build() will take (an earlier save's, or a decode's read from its
+            self.settle_jpeg(x, p)  # blocks): a PNG of a JPEG was said to be raised to 0.5, and was to 3
         sigma, jpeg = p.get("sigma"), self.jpeg_level(x, p)
         floor = _floor_of(p)
         level = max(jpeg, floor)
@@ -663,9 +671,12 @@ class DeblurTask(JpegInput, Task):
         # over it leaves --sigma as given (the warning said it was raised where it was not)
         why = ("a JPEG input is deblurred at", "its quantisation") if jpeg > floor else (
             "deblurring assumes", "a blur told no noise is inverted outright: ripples")
-        low = [f"--sigma {sigma * 255:.3g} is below the least noise {why[0]} ({level * 255:.3g}, {why[1]}): "
-               f"{math.sqrt(level**2 - err**2) * 255:.3g} is used instead"
-               + (f" (with the model error {err * 255:.3g})" if err else "")
+        def v(s):  # a level in the caller's units: the API's [0, 1] (and 0-255), the command line's 0-255
+            return f"{s:.4g} = {s * 255:.3g}/255" if api else f"{s * 255:.3g}"
+
+        low = [f"{'sigma=' if api else '--sigma '}{v(sigma)} is below the least noise {why[0]} ({v(level)}, {why[1]}): "
+               f"{v(math.sqrt(level**2 - err**2))} is used instead"
+               + (f" (with the model error {v(err)})" if err else "")
                ] if sigma is not None and math.hypot(sigma, err) < level else []
         if p.get("kernel") is None:
             return low
