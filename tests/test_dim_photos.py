@@ -21,6 +21,10 @@ def test_exposure_is_the_bright_quantile_within_its_floor():
     assert exposure(torch.ones(3, 8, 8)) == 1.0
     assert exposure(torch.rand(3, 64, 64, generator=g) * 0.7) == 1.0  # not dim: read as it is
     assert exposure(torch.zeros(1, 8, 8)) == EXPOSURE["floor"]
+    for n in (1, 2, 3, 101, 40_000):  # its selection is torch.quantile's (which sorts)
+        v = torch.rand(n, generator=g) ** 3
+        for q in (0.0, 0.5, 0.99, 1.0):
+            assert noise._quantile(v, q) == pytest.approx(float(torch.quantile(v, q)), abs=1e-6)
 
 
 def test_the_readings_of_a_scaled_image_are_said_of_the_image():
