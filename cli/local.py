@@ -310,7 +310,7 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     (stderr by default)."""
     import dataclasses
 
-    from restore.api import _to_batch
+    from restore.api import _to_batch, check_own_range
     from restore.io import (
         DEFAULT_MAX_PIXELS, _pixels, data_bits, format_drops, opaque, without_location, written_meta,
     )
@@ -349,6 +349,7 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     bits = data_bits(img.array)
     if bits is not None:  # a 12-bit camera's data in a 16-bit file: restored on their own range
         params["bits"] = bits
+        check_own_range(tk, bits, {**job.params, **params})  # its options over that range: refused before warnings
         if not o["quiet"] and not o.get("as_json"):
             warn(it, f"{it.src}: its 16-bit samples all lie under {2**bits}: restored on that range, as {bits}-bit "
                      "data")

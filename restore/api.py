@@ -376,18 +376,17 @@ def _times(v, f: float):
     return v * f
 
 
-def _on_own_range(tk, task: str, x: torch.Tensor, bits, options: dict, **kw) -> Result:
-    """:func:`run` on 16-bit data that lie under ``2**bits`` (its ``bits``): the image and the
-    parameters in its units (:attr:`Param.intensity`) over ``peak`` (the data's white), the
-    result's back under it; ``bits`` reported."""
+def check_own_range(tk, bits, options: dict) -> float:
+    """The white (``peak``, [0, 1] units) of 16-bit data that lie under ``2**bits``, with the
+    parameters ``options`` of task ``tk`` in the data's units (:attr:`Param.intensity`) checked
+    against that range: refused (:class:`InputError`) where they are over it. The command line
+    checks them so before its warnings (a "far from the noise" warning came just before the
+    refusal)."""
     from .io import LEAST_BITS, bits_peak
 
     if not _is_int(bits) or not LEAST_BITS <= bits <= 16:
         raise InputError(f"bits must be a whole number from {LEAST_BITS} to 16, got {bits!r}")
     peak = bits_peak(int(bits))
-    if float(x.max()) > peak * (1 + 1e-6):
-        raise InputError(f"bits={bits}: the image holds values over {2**bits - 1} of 65535 ({float(x.max()):.6g} "
-                         f"in [0, 1] units; peak {peak:.6g})")
     own = {q.name: q for q in tk.params if q.intensity}
     for k, v in options.items():  # checked in the caller's units (their range, and the data's)
         q = own.get(k)
@@ -398,6 +397,18 @@ def _on_own_range(tk, task: str, x: torch.Tensor, bits, options: dict, **kw) -> 
             if q.range is not None and e is not None and e / peak > q.range[1] / q.unit:
                 raise InputError(f"{q.name} {e * q.unit:g} (of {q.unit:g} for the 16-bit range) is over the range "
                                  f"of {bits}-bit data (values up to {2**bits - 1}): at most {q.range[1] * peak:.4g}")
+    return peak
+
+
+def _on_own_range(tk, task: str, x: torch.Tensor, bits, options: dict, **kw) -> Result:
+    """:func:`run` on 16-bit data that lie under ``2**bits`` (its ``bits``): the image and the
+    parameters in its units (:attr:`Param.intensity`) over ``peak`` (the data's white), the
+    result's back under it; ``bits`` reported."""
+    peak = check_own_range(tk, bits, options)
+    if float(x.max()) > peak * (1 + 1e-6):
+        raise InputError(f"bits={bits}: the image holds values over {2**bits - 1} of 65535 ({float(x.max()):.6g} "
+                         f"in [0, 1] units; peak {peak:.6g})")
+    own = {q.name for q in tk.params if q.intensity}
     options = {k: _times(v, 1 / peak) if k in own else v for k, v in options.items()}
     res = run((x / peak).clamp(0, 1), task, **kw, **options)  # (the sampler's levels are the prior's: as given)
     res.image = res.image * peak

@@ -99,6 +99,10 @@ def test_the_command_line_says_it_and_reports_the_bits(tmp_path, tiny_prior_dir)
     assert r.exit_code == 0, r.output
     rec = json.loads(r.output.strip().splitlines()[-1])
     assert rec["bits"] == 12 and "restored on that range" not in r.output
+    # a --sigma over the data's range is refused before any warning (a "far from the noise" warning came first)
+    r = CliRunner().invoke(cli, ["denoise", str(tmp_path / "cells.png"), "-o", str(tmp_path / "out3.png"),
+                                 "--weights", str(tiny_prior_dir), "--threads", "1", "--sigma", "100"])
+    assert r.exit_code == 1 and "over the range of 12-bit data" in r.output and "warning" not in r.output, r.output
 
 
 def test_deblur_says_when_a_given_sigma_is_raised_to_its_floor(tiny_prior):
