@@ -7,7 +7,9 @@ import torch
 
 from ..errors import InputError
 from ..io import to_tensor
-from ..noise import _LUMA, HIDDEN_GRAIN, _blocks, camera_noise, estimate_noise, estimate_sigma, hidden_grain
+from ..noise import (
+    _LUMA, HIDDEN_GRAIN, NOT_NOISE_WORDS, _blocks, camera_noise, estimate_noise, estimate_sigma, hidden_grain, not_noise,
+)
 from .base import Case, Operator, Param, Task, from_np, level_text, np01
 
 __all__ = ["Denoise", "DenoiseTask", "bm3d_denoise", "estimate_noise", "estimate_sigma"]
@@ -244,7 +246,7 @@ class DenoiseTask(Task):
     slow_baselines = frozenset({"bm3d", "bm3d@rms"})
     given = "noisy"
     pairs = True  # restore eval denoise --pairs: real noisy/clean pairs
-    reported_units = {"level_read": 255.0}  # the level read before settle_level lowered it
+    reported_units = {"level_read": 255.0, "read_as_noise": 255.0}  # the level read before settle_level
     helper_args = (("sigma", None),)
     helper_doc = """Remove noise: white Gaussian of std ``sigma`` ([0, 1] units), or, with ``sigma``
     None, the level a photo's noise needs, estimated (:func:`restore.noise.estimate_noise`);
@@ -292,6 +294,9 @@ class DenoiseTask(Task):
         if strength <= 0:
             return op, {}
         read = float(op.sigma_y) / strength
+        kind = not_noise(y[:1], read)
+        if kind is not None:  # a halftone, a 1-bit image: its detail read as noise, and smeared (NOT_NOISE)
+            return Denoise(op.x_shape, 0.0), {"not_noise": kind, "read_as_noise": read}
         s = lowered_level(y[:1], op.denoiser(prior), read)  # (y: the image, repeated for samples)
         if s >= read:
             return op, {}
@@ -300,14 +305,22 @@ class DenoiseTask(Task):
     def sigma_to_try(self, params, sigma, x):
         """For a photo read as clean (at strength 1) whose flattest parts hold detail, where camera
         grain wider than a pixel reads like texture: the level :func:`hidden_grain` offers."""
-        if params.get("strength", 1.0) != 1.0 or sigma >= HIDDEN_GRAIN["below"] or "level_read" in params:
+        if (params.get("strength", 1.0) != 1.0 or sigma >= HIDDEN_GRAIN["below"] or "level_read" in params
+                or "not_noise" in params):
             return None  # read again only where clean (not where a higher reading took its texture)
-        return hidden_grain(estimate_noise(x[0] if x.ndim == 4 else x))
+        x = x[0] if x.ndim == 4 else x
+        to_try = hidden_grain(estimate_noise(x))
+        # a clean halftone's raster reads as hidden grain too (a trial was told "try --sigma 96"): not offered there
+        return None if to_try is None or not_noise(x, to_try) is not None else to_try
 
     def estimated_note(self, params, sigma, to_try=None):
         """With ``strength``, the estimate as read and the level told (a user sees both); with
         ``to_try`` (:meth:`sigma_to_try`), that grain could hide in the photo's detail, and the level."""
         s = params.get("strength", 1.0)
+        if "not_noise" in params:
+            return (f"estimated noise sigma = 0 (0-255 units): the image is {NOT_NOISE_WORDS[params['not_noise']]}; "
+                    f"read as noise it was {params['read_as_noise'] * 255:.2f}: left as it is (give --sigma to smooth "
+                    "it anyway)")
         low = (f"; read {params['level_read'] * 255:.2f}, lowered: at that level the prior took the photo's own "
                "texture away" if "level_read" in params else "")
         if s == 1.0 and low:
@@ -343,6 +356,8 @@ class DenoiseTask(Task):
             return None
         e = estimate_noise(x, p.get("jpeg_half"))
         if hidden_grain(e) is not None and p["sigma"] <= e.unread:  # grain its detail could hide: what the note offers
+            return None
+        if not_noise(x, e.level) is not None:  # a halftone, a 1-bit image: no noise reading to compare with
             return None
         return sigma_mismatch(p["sigma"] * 255, e.level * 255, api)
 
