@@ -439,10 +439,10 @@ def estimate_noise(image: torch.Tensor, half: float | None = None) -> NoiseEstim
 #: frequencies, where noise spreads over all; and a two-level image (1-bit line art, text or a
 #: dither: over 99 % of its samples at two values). Two halftones read 146 and 274 (over the range
 #: ``--sigma`` takes) and came out 7.6 and 11.4 dB from themselves; a 1-bit dither read 25, 18.4 dB.
-#: Their shares were 0.68-0.95; the strongest-0.2 % share of 32 clean validation photos was at most
-#: 0.21, of 40 held-out ImageNet photos 0.43, of 16 of them with white noise of 5 at most 0.14; 34
-#: of PolyU100's noisy photos (every 3rd) reached 0.85 (printers, stairs), all read under 17:
-#: hence both conditions (``runs/s28/peaks.py``, ``runs/s28/floor.py``).
+#: Their shares were 0.68-0.99; of 32 clean validation photos at most 0.21, of 40 held-out ImageNet
+#: photos 0.44, of CBSD68 and Set12 with white noise of 30-75 at most 0.16; PolyU100's 100 noisy
+#: photos reached 0.83 (printers, stairs), all read under 17: hence both conditions
+#: (``benchmarks/not_noise.py``, ``benchmarks/results/not_noise.md``).
 NOT_NOISE = {"share": 0.6, "least": 30 / 255, "side": 512, "top": 0.002, "shortest": 12, "two_level": 0.99}
 
 
