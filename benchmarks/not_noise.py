@@ -106,6 +106,33 @@ def main() -> None:
          (_screen(g, per, blur) for g in greys for per, blur in ((4, 0.5), (5, 0.6), (6, 0.8))))
     _row("hatching", (_hatch(g) for g in greys))
     _row("1-bit dithers", (_dither(g) for g in greys))
+    _row("stripes under white noise of 30-60 (blinds, sines, a checkerboard, photos under 8-10 px stripes)",
+         _noisy_stripes(greys))
+    _row("1-bit text with 2-20 % salt-and-pepper speckle", _speckled_text())
+
+
+def _noisy_stripes(greys):
+    """Regular patterns under strong white noise (a trial of the rule: left noisy before the floor)."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:256, 0:256]
+    clean = [np.where(yy % 10 < 6, 200, 60) / 255, 0.5 + 0.3 * np.sin(2 * np.pi * xx / 6),
+             np.where((xx // 8 + yy // 8) % 2, 0.8, 0.2)]
+    clean += [g[:256, :256] * (0.45 + 0.55 * (xx % p < p // 2)) for g in greys for p in (8, 10)]
+    for c in clean:
+        for sigma in (30, 40, 50, 60):
+            yield np.clip(c + rng.normal(0, sigma / 255, c.shape), 0, 1)
+
+
+def _speckled_text():
+    """Black text on a white page, 1-bit, with salt-and-pepper speckle (a scan's or a fax's)."""
+    rng = np.random.default_rng(1)
+    page = np.full((256, 256), 255, np.uint8)
+    for i in range(10):
+        cv2.putText(page, "restore the page %d" % i, (4, 22 + 24 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 0, 1)
+    page = np.where(page > 127, 1.0, 0.0)
+    for p in (0.02, 0.05, 0.2):
+        u = rng.random(page.shape)
+        yield np.where(u < p / 2, 0.0, np.where(u < p, 1.0, page))
 
 
 if __name__ == "__main__":

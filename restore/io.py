@@ -187,6 +187,7 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         Missing, unreadable, truncated or non-image file, or too many pixels.
     """
     from PIL import UnidentifiedImageError
+    from PIL.Image import DecompressionBombWarning
 
     p = Path(path)
     if not p.exists():
@@ -248,6 +249,9 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         raise
     except UnidentifiedImageError:
         raise InputError(f"{p}: {_unread_kind(p)}") from None
+    except DecompressionBombWarning as e:  # Pillow's warning, which the program's warnings filter made an error
+        raise InputError(f"{p}: {_first_line(e)} (Pillow's limit, PIL.Image.MAX_IMAGE_PIXELS; this program's "
+                         "warnings filter makes it an error)") from None
     except PermissionError as e:
         raise InputError(f"{p}: cannot read ({e.strerror})") from None
     except (OSError, ValueError, SyntaxError, EOFError) as e:

@@ -584,6 +584,7 @@ def test_read_image_leaves_pillows_limit_to_the_program(tmp_path, monkeypatch):
     is left as the program has it; an image over twice it (Pillow refuses those) is still read
     where ``max_pixels`` allows, the limit lifted for that one open and put back."""
     import threading
+    import warnings
 
     from PIL import Image as PILImage
 
@@ -611,6 +612,10 @@ def test_read_image_leaves_pillows_limit_to_the_program(tmp_path, monkeypatch):
     monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 2000)  # between once and twice: Pillow's warning, as Pillow's
     with pytest.warns(PILImage.DecompressionBombWarning):
         restore.read_image(path)
+    with warnings.catch_warnings():  # made an error by the program: refused in one line (it came out raw)
+        warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+        with pytest.raises(InputError, match="could be decompression bomb.*this program's warnings filter"):
+            restore.read_image(path)
 
 
 def test_a_float64_default_dtype_does_not_break_the_prior(tiny_prior_dir):

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import restore
 from restore.io import to_tensor, write_image
-from restore.noise import NOT_NOISE, estimate_noise, hidden_grain, not_noise, pattern_share, two_level
+from restore.noise import NOT_NOISE, estimate_noise, hidden_grain, noise_floor, not_noise, pattern_share, two_level
 
 
 def _screen(n=240, per=5, blur=0.6):
@@ -65,6 +65,26 @@ def test_noise_is_not_taken_for_a_pattern():
     x = torch.rand(3, 64, 64, generator=g)
     assert not two_level(x) and not_noise(x, 0.5) is None
     assert not_noise(x, 0.0) is None  # read clean: nothing to say
+    assert not two_level(torch.full((3, 24, 24), 0.5))  # one value is no two-level image (a flat image's warnings)
+
+
+def test_stripes_under_strong_noise_are_denoised(tiny_prior):
+    """A trial of the rule: blinds (10-px stripes) under noise of 50 hold over 60 % of their fine
+    detail in a few frequencies and read over 30, so they were left noisy (15.1 dB, 27.1 before the
+    rule). Noise sets the median power of the finest frequencies (noise_floor about its std); a
+    clean halftone's is a tenth of what the estimate reads in it."""
+    g = torch.Generator().manual_seed(2)
+    yy = torch.arange(256)[:, None].expand(256, 256)
+    blinds = torch.where(yy % 10 < 6, 200 / 255, 60 / 255)[None]
+    for sigma in (50, 60):
+        x = (blinds + sigma / 255 * torch.randn(1, 256, 256, generator=g)).clamp(0, 1)
+        level = estimate_noise(x).level
+        assert level > NOT_NOISE["least"] and pattern_share(x) >= NOT_NOISE["share"]  # what the rule alone took
+        assert noise_floor(x) == pytest.approx(sigma / 255, rel=0.15) and not_noise(x, level) is None
+        res = restore.api.run(x[None], "denoise", prior=tiny_prior)
+        assert "not_noise" not in res.params and res.sigma_y > 0
+    h = to_tensor(_screen())[0]
+    assert noise_floor(h) < 0.1 * estimate_noise(h).level
 
 
 def test_a_clean_halftone_is_not_offered_a_level_to_try(tmp_path, tiny_prior_dir):

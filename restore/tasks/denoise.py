@@ -8,7 +8,8 @@ import torch
 from ..errors import InputError
 from ..io import to_tensor
 from ..noise import (
-    _LUMA, HIDDEN_GRAIN, NOT_NOISE_WORDS, _blocks, camera_noise, estimate_noise, estimate_sigma, hidden_grain, not_noise,
+    _LUMA, HIDDEN_GRAIN, NOT_NOISE_WORDS, _blocks, camera_noise, estimate_noise, estimate_sigma, hidden_grain,
+    not_noise,
 )
 from .base import Case, Operator, Param, Task, from_np, level_text, np01
 
