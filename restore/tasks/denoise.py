@@ -319,9 +319,8 @@ class DenoiseTask(Task):
         ``to_try`` (:meth:`sigma_to_try`), that grain could hide in the photo's detail, and the level."""
         s = params.get("strength", 1.0)
         if "not_noise" in params:
-            return (f"estimated noise sigma = 0 (0-255 units): the image is {NOT_NOISE_WORDS[params['not_noise']]}; "
-                    f"read as noise it was {params['read_as_noise'] * 255:.2f}: left as it is (give --sigma to smooth "
-                    "it anyway)")
+            return (f"left as it is (noise level 0): the image is {NOT_NOISE_WORDS[params['not_noise']]}; read as "
+                    f"noise it was {params['read_as_noise'] * 255:.2f} (0-255 units; give --sigma to smooth it anyway)")
         low = (f"; read {params['level_read'] * 255:.2f}, lowered: at that level the prior took the photo's own "
                "texture away" if "level_read" in params else "")
         if s == 1.0 and low:
