@@ -496,11 +496,21 @@ def test_opening_another_image_over_a_painted_mask_asks_first(server, browser, t
     page.set_input_files("#file", str(other))
     page.wait_for_timeout(300)
     assert len(asked) == 1 and "other.png" in asked[0] and "cleared" in asked[0]
+    assert "the painted mask of" in asked[0] and "Keep out" not in asked[0]  # only what is painted is named
     assert page.evaluate("window.restoreUI.state.ops.length") == 1
     assert page.evaluate("window.restoreUI.state.image.name") == PHOTO.name
     page.set_input_files("#file", str(other))
     page.wait_for_function("window.restoreUI.state.image.name === 'other.png'")
     assert len(asked) == 2 and page.evaluate("window.restoreUI.state.ops.length") == 0
+    # painted, then cleared: nothing is lost, nothing asked (a trial was asked after clearing it)
+    page.mouse.move(xa, ya)
+    page.mouse.down()
+    page.mouse.move(xa + 40, ya, steps=4)
+    page.mouse.up()
+    page.click("#clear")
+    page.set_input_files("#file", str(PHOTO))
+    page.wait_for_function(f"window.restoreUI.state.image.name === '{PHOTO.name}'")
+    assert len(asked) == 2
     page.close()
 
 
@@ -589,5 +599,10 @@ def test_a_kernel_image_uploaded_beside_the_kernel_field(server, browser, tmp_pa
     page.select_option("#task", "denoise")
     page.click("#run")
     page.wait_for_function("document.getElementById('message').textContent.includes('takes no mask')")
+    # and still when the job is done, with its own notes (a trial saw the job's note replace it)
+    page.wait_for_function("document.querySelectorAll('.card').length > 2", timeout=120_000)
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('done')")
+    message = page.locator("#message").inner_text()
+    assert "takes no mask" in message, message
     assert not errors, errors
     page.close()

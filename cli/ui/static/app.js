@@ -242,8 +242,11 @@ function toImage(e) {
 
 async function openFile(file) {
   if (!file) return;
-  if (S.image && S.ops.length && !window.confirm(`Open ${file.name}? The painted mask and Keep out layer of `
-      + `${S.image.name} are cleared.`)) return;
+  // asked only where something is painted (a trial was asked after it had cleared the mask), naming what is
+  const lost = S.image ? [["mask", "the painted mask"], ["excl", "the Keep out layer"]]
+    .filter(([layer]) => painted(layer)).map(([, words]) => words) : [];
+  if (lost.length && !window.confirm(`Open ${file.name}? ${lost.join(" and ")} of ${S.image.name} `
+      + `${lost.length > 1 ? "are" : "is"} cleared.`)) return;
   if (S.limits.max_bytes && file.size > S.limits.max_bytes) {
     say(`${file.name}: ${(file.size / 1e6).toFixed(1)} MB is over the upload limit of ${(S.limits.max_bytes / 1e6).toFixed(1)} MB`);
     return;
@@ -275,6 +278,7 @@ async function openFile(file) {
     $("alpha").disabled = !info.has_alpha;
     $("run").disabled = false;
     $("imginfo").textContent = describeImage(S.image);
+    if (!S.active.size) { $("status").textContent = ""; $("progress").value = 0; }  // the last image's "done in N s"
     if (info.frames > 1) {  // said as it opens, not after a run
       say(`${info.name}: ${info.frames} frames or pages (an animation, a multi-page TIFF): only the first is restored`, true);
     }
@@ -537,8 +541,10 @@ async function submit() {
   if (files.length) body.param_files = Object.fromEntries(files.map((n) => [n, S.paramFiles[n]]));
   await postJob(body, S.image, new Set([body.seed]));
   if (!t.files.includes("mask") && painted("mask")) {  // said, not dropped in silence
-    const m = $("message");
-    if (!m.textContent) say(`note: ${t.name} takes no mask: the painted one is not used`, true);
+    const m = $("message"), note = `note: ${t.name} takes no mask: the painted one is not used`;
+    const made = S.made.get(S.latest);
+    if (made && made.body === body) made.note = note;  // said again with the job's own notes when it is done
+    if (!m.textContent) say(note, true);
   }
 }
 
@@ -611,7 +617,10 @@ async function poll(id, image) {
   delete S.started[id];
   $("cancel").disabled = S.active.size === 0;
   if (job.status !== "done") S.made.delete(id);  // no card to draw another fill from
-  if (job.status === "done") { addResult(job, image); say(job.warnings.join("\n"), true); }
+  if (job.status === "done") {
+    addResult(job, image);
+    say([(S.made.get(id) || {}).note, ...job.warnings].filter(Boolean).join("\n"), true);
+  }
   else if (job.status === "error") say(job.message);
   else say(job.message || job.status);
 }
