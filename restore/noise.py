@@ -476,7 +476,19 @@ def pattern_share(x: torch.Tensor) -> float:
     strongest frequencies (:data:`NOT_NOISE`): about 0.03 for white noise, 0.05-0.4 for photos,
     0.6-0.99 for a halftone screen or hatching (and for stripes under strong noise: see
     :func:`noise_floor`)."""
-    s = _spectrum(x)
+    return _share(_spectrum(x))
+
+
+def noise_floor(x: torch.Tensor) -> float:
+    """The white noise std ([0, 1] units, of a channel) that the median power of an image's finest
+    frequencies (over a quarter cycle per pixel) stands for: white noise reads as its std, a
+    pattern's strongest frequencies are left out, so a clean halftone reads a tenth or less of the
+    level the estimate reads in it and stripes under noise about that level."""
+    return _floor(_spectrum(x))
+
+
+def _share(s) -> float:
+    """:func:`pattern_share` of a :func:`_spectrum`."""
     if s is None:
         return 0.0
     fine = s[0][s[1] > 1 / NOT_NOISE["shortest"]]
@@ -486,15 +498,9 @@ def pattern_share(x: torch.Tensor) -> float:
     return float(fine.topk(max(1, int(NOT_NOISE["top"] * fine.numel()))).values.sum()) / total
 
 
-def noise_floor(x: torch.Tensor) -> float:
-    """The white noise std ([0, 1] units, of a channel) that the median power of an image's finest
-    frequencies (over a quarter cycle per pixel) stands for: white noise reads as its std, a
-    pattern's strongest frequencies are left out, so a clean halftone reads a tenth or less of the
-    level the estimate reads in it and stripes under noise about that level."""
-    s = _spectrum(x)
-    if s is None:
-        return 0.0
-    return math.sqrt(float(s[0][s[1] > 0.25].median()) / (math.log(2) * s[2]))
+def _floor(s) -> float:
+    """:func:`noise_floor` of a :func:`_spectrum`."""
+    return 0.0 if s is None else math.sqrt(float(s[0][s[1] > 0.25].median()) / (math.log(2) * s[2]))
 
 
 def two_level(x: torch.Tensor) -> bool:
@@ -531,8 +537,10 @@ def not_noise(x: torch.Tensor, level: float) -> str | None:
     if two_level(x):
         return "two-level"
     c = NOT_NOISE
-    if level > c["least"] and pattern_share(x) >= c["share"] and noise_floor(x) < c["floor"] * level:
-        return "pattern"
+    if level > c["least"]:
+        s = _spectrum(x)  # once, for both readings
+        if _share(s) >= c["share"] and _floor(s) < c["floor"] * level:
+            return "pattern"
     return None
 
 

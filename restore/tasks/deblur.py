@@ -671,6 +671,7 @@ class DeblurTask(JpegInput, Task):
         # over it leaves --sigma as given (the warning said it was raised where it was not)
         why = ("a JPEG input is deblurred at", "its quantisation") if jpeg > floor else (
             "deblurring assumes", "a blur told no noise is inverted outright: ripples")
+
         def v(s):  # a level in the caller's units: the API's [0, 1] (and 0-255), the command line's 0-255
             return f"{s:.4g} = {s * 255:.3g}/255" if api else f"{s * 255:.3g}"
 
