@@ -73,6 +73,11 @@ def test_page_and_tasks_from_the_registry(client):
     # in the page's words: its fields' names, not the command line's options nor the repository's files
     assert not [h for h in helps if "--" in h or "benchmarks/" in h]
     assert any("estimated or sigma)" in h for h in helps)
+    # the page's mask is painted: no MASK argument, no mask file (a trial read both in inpaint's help)
+    assert not [h for h in helps if "MASK" in h or "(a file" in h]
+    helps = {p["name"]: p["help"] for p in inpaint["params"]}
+    assert helps["invert_mask"].startswith("The painted mask marks known pixels")
+    assert "(nothing painted)" in helps["mask_source"]
 
 
 def test_a_task_taking_another_file_is_left_to_the_command_line(client, monkeypatch):

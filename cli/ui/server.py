@@ -261,6 +261,8 @@ def _page_words(msg: str, task: str) -> str:
             msg = re.sub(re.escape(q.option) + r"(?![\w-])", q.option.lstrip("-"), msg)
     msg = re.sub(r";? (?:in the API also an array|[\w_]+= in the API)", "", msg)  # asides for the API's users
     msg = re.sub(r" \(\w+@\w+=N [^)]*\)", "", msg)  # a sampler option's form, which the page's list cannot give
+    # the page's mask is painted: no MASK argument nor mask file (inpaint's invert_mask and mask_source)
+    msg = msg.replace("no MASK argument", "nothing painted").replace("The mask (a file) marks", "The painted mask marks")
     return _server_words(_no_files(msg))
 
 
