@@ -1,15 +1,21 @@
 """Strong camera noise read on the 2x2-pooled image (``restore.noise.PHOTO_POOLED``), the luma
-readings (``LUMA_WHITE``) and JPEG files with subsampled chroma (``HALF_JPEG``).
+readings (``LUMA_WHITE``), JPEG files with subsampled chroma (``HALF_JPEG``) and noise a JPEG's
+quantisation thinned (``JPEG_LUMA``).
 
     python benchmarks/noise_pooled.py collect runs/np/data.jsonl [--sets camblur_val,cam_val_j,...]
     python benchmarks/noise_pooled.py refresh runs/np/data.jsonl
-    python benchmarks/noise_pooled.py score runs/np/data.jsonl [--rules ",2::,:::1.3:2,::0.8"]
+    python benchmarks/noise_pooled.py score runs/np/data.jsonl [--rules ",2::,:::1.3:2,::0.8,::::::1.0"]
+    python benchmarks/noise_pooled.py pipeline runs/np/pipe.jsonl --sets jw5_val --jpeg 0,0.8 [--every 2]
 
 ``collect`` writes one line per image (appending; a set already there is skipped): the
 estimator's readings (:func:`parts`) and, for a noisy image, the PSNR of the prior told each level
 of a grid (the default denoise is that one evaluation); for a clean photo, the output's PSNR
 against its input at 3, 6 and 10. ``refresh`` reads every record's image again and replaces its
 readings (the grid does not depend on them): records of an earlier estimator, scored by today's.
+``pipeline`` runs the default denoise itself (the level lowered where the prior takes texture,
+``restore.tasks.denoise.lowered_level``, which the grid leaves out) with each ``JPEG_LUMA`` given, the
+output rounded to 8 bits; a value whose level read equals the first's gives the same output and is
+not run again. It prints the mean PSNR per set, and over the images whose level changed.
 ``score`` gives, for the rule before the luma readings and for each ``gain:cap:floor:lo:hi``
 (``restore.noise.photo_level``'s constants; empty: the shipped one), the mean PSNR at the level
 the rule tells (interpolated on the grid, linear in log level), beside the noisy input and the
@@ -35,6 +41,11 @@ through the same file), read as ``restore denoise photo.jpg`` reads it, half-siz
 included; ``awgn10_val_j`` / ``awgn25_val_j``: white noise of std 10 / 25; ``polyu_dev_j``:
 PolyU100's own in-camera 4:2:0 files. ``_jj``: the camera's own JPEG (quality 90-97) saved
 again (a photo edited or shared).
+
+Truth sets (``jw``, :data:`TRUTH_SETS`; ``_val``: the 32 validation photos, ``_ho``: 24 ImageNet
+photos, every 36th, held out): white noise of std 0, 5 or 10 (``jwdim``: the photo dimmed to 0.3,
+std 4) saved as 4:2:0 files at qualities 75, 85, 90 and 95 in turn, scored against the photo
+before the noise and the file: the compression's error is there to be taken too.
 """
 
 from __future__ import annotations
@@ -69,6 +80,12 @@ FILE_SETS = ("camblur_val_j", "camblurclean_val_j", "cam_val_j", "clean_val_j", 
              "polyu_dev_j", "polyuclean_dev_j", "camblur_ho_j", "camblurclean_ho_j", "imagenet_j",
              "camblur_val_jj", "camblurclean_val_jj", "camblur_ho_jj", "camblurclean_ho_jj")
 QUALITIES = (85, 88, 90, 92, 95, 97)
+#: white noise of std 0, 5 or 10 (``dim``: the photo at 0.3 of its brightness, std 4) saved as a 4:2:0 JPEG at
+#: qualities 75-95 in turn (a web or phone file), scored against the photo before the noise and the file: the
+#: compression's error is the denoiser's to take too (``restore.noise.JPEG_LUMA``)
+TRUTH_SETS = ("jw0_val", "jw5_val", "jw10_val", "jwdim_val", "jw0_ho", "jw5_ho", "jw10_ho", "jwdim_ho")
+TRUTH_QUALITIES = (75, 85, 90, 95)
+TRUTH_GRID = (1.5, 2.5, 4, 6, 9, 13)
 
 
 def _blurred(img: np.ndarray) -> np.ndarray:
@@ -135,9 +152,25 @@ def file_images(which: str):
         yield n, y, None, half
 
 
+def truth_images(which: str):
+    """``(name, measured, truth, half)`` of a :data:`TRUTH_SETS` set."""
+    photos = _photos("imagenet1k", 36, 24) if which.endswith("_ho") else _photos("bsds", 12, 32)
+    kind = which.split("_")[0].removeprefix("jw")
+    bright, sd = (0.3, 4) if kind == "dim" else (1.0, int(kind))
+    rng = np.random.default_rng(7)
+    for i, (n, img) in enumerate(photos):
+        c = (img * bright).round()
+        a = (c + rng.normal(0, sd, img.shape)).round().clip(0, 255).astype(np.uint8)
+        y, half = _through_file(a, TRUTH_QUALITIES[i % len(TRUTH_QUALITIES)])
+        yield n, y, to_tensor(c.astype(np.uint8)), half
+
+
 def images(which: str):
     """``(name, measured, clean or None, half)`` of a set, float tensors in [0, 1]; ``half``: the
     half-size reading of a file set, else None."""
+    if which in TRUTH_SETS:
+        yield from truth_images(which)
+        return
     if which in FILE_SETS:
         yield from file_images(which)
         return
@@ -176,15 +209,20 @@ def parts(y: torch.Tensor, half: float | None = None) -> dict:
     """The estimator's readings (0-255) from which :func:`restore.noise.photo_level` tells the level: ``base``
     (the white part and the flattest blocks' correlated part), the full-size colour ``white``, the ``half``-size
     reading of a file (0: none), the 2x2-pooled colour and luma readings (``pooled``, ``luma``) and the full-size
-    luma's (``luma_full``); ``level``: the level told by the code that collected them."""
+    luma's (``luma_full``); ``level``: the level told by the code that collected them. A dim photo's readings
+    are those of the photo brightened by ``1 / k`` (``restore.noise.exposure``), as the estimator reads it: the
+    level told is ``k`` times what they tell."""
     e = noise.estimate_noise(y[0], half)
     x = y[0].float()
+    k = min(noise.exposure(x), 1.0)
+    x, half_k = x / k, None if half is None else half / k
+    r = noise._estimate_noise(x, half_k) if k < 1 else e
     white = noise._pca_white(x)
-    base = noise.flat_level(white, e.correlated, e.whiteness, e.flat_structure)
-    return {**{k: v * 255 for k, v in (("level", e.level), ("base", base), ("white", white), ("half", half or 0.0),
-                                       ("pooled", e.pooled), ("luma", e.pooled_luma), ("luma_full", e.luma),
-                                       ("correlated", e.correlated), ("flat", e.flat_structure))},
-            "whiteness": e.whiteness}
+    base = noise.flat_level(white, r.correlated, r.whiteness, r.flat_structure)
+    return {**{k: v * 255 for k, v in (("level", e.level), ("base", base), ("white", white), ("half", half_k or 0.0),
+                                       ("pooled", r.pooled), ("luma", r.pooled_luma), ("luma_full", r.luma),
+                                       ("correlated", r.correlated), ("flat", r.flat_structure))},
+            "whiteness": r.whiteness, "jpeg": half is not None, "k": k}
 
 
 def refresh(path: Path) -> None:
@@ -217,7 +255,8 @@ def collect(out: Path, sets: list[str]) -> None:
                 rec = {"set": s, "name": name, **parts(y, half)}
                 if x is not None:  # noisy: PSNR against the reference over the grid
                     rec["noisy"] = psnr(y.clamp(0, 1), x)
-                    rec["grid"], rec["psnr"] = GRID, [psnr(prior(y, v / 255).clamp(0, 1), x) for v in GRID]
+                    grid = TRUTH_GRID if s in TRUTH_SETS else GRID
+                    rec["grid"], rec["psnr"] = grid, [psnr(prior(y, v / 255).clamp(0, 1), x) for v in grid]
                 elif not s.startswith("awgn"):  # clean: the output against its input
                     rec["grid"], rec["psnr"] = CLEAN_GRID, [psnr(prior(y, v / 255).clamp(0, 1), y) for v in CLEAN_GRID]
                 f.write(json.dumps(rec) + "\n")
@@ -235,9 +274,15 @@ def told(r: dict, rule: dict) -> float:
     if ccap is not None and "correlated" in r and r["pooled"] > 0:  # the flattest blocks' reading capped
         base = noise.flat_level(r["white"] * u, min(r["correlated"], ccap * r["pooled"]) * u, r["whiteness"],
                                 r["flat"] * u) * 255
-    level, _ = noise.photo_level(base * u, r["white"] * u, r["half"] * u or None, r["pooled"] * u, r["luma"] * u,
-                                 r["luma_full"] * u, **rule)
-    return level * 255
+    half = r["half"] * u if r.get("jpeg", r["half"] > 0) else None
+    jpeg = {k: rule.pop(k) for k in ("jpeg", "jlo", "jhi") if k in rule}
+    if jpeg:
+        ramp = noise.JPEG_LUMA["whiteness"]
+        rule["jpeg"] = {"gain": jpeg.get("jpeg", noise.JPEG_LUMA["gain"]),
+                        "whiteness": (jpeg.get("jlo", ramp[0]), jpeg.get("jhi", ramp[1]))}
+    level, _ = noise.photo_level(base * u, r["white"] * u, half, r["pooled"] * u, r["luma"] * u, r["luma_full"] * u,
+                                 whiteness=r["whiteness"], **rule)
+    return min(level * r.get("k", 1.0), 1.0) * 255
 
 
 def before(r: dict) -> float:
@@ -264,15 +309,15 @@ def at(r: dict, level: float, start: float) -> float:
     return p[0] + 20 * math.log10(g0 / level)  # a clean photo: its error in proportion to the level
 
 
-RULE_KEYS = ("gain", "cap", "floor", "lo", "hi", "ccap")
+RULE_KEYS = ("gain", "cap", "floor", "lo", "hi", "ccap", "jpeg", "jlo", "jhi")
 
 
 def _rule(spec: str) -> dict:
-    """``gain:cap:floor:lo:hi[:ccap]`` (a field left empty: the shipped constant) -> :func:`told`'s rule;
-    ``ccap``: the flattest blocks' correlated reading capped at that many times the pooled one (records with
-    the ``correlated`` reading only)."""
+    """``gain:cap:floor:lo:hi[:ccap[:jpeg:jlo:jhi]]`` (a field left empty: the shipped constant) -> :func:`told`'s
+    rule; ``ccap``: the flattest blocks' correlated reading capped at that many times the pooled one (records with
+    the ``correlated`` reading only); ``jpeg``, ``jlo``, ``jhi``: ``JPEG_LUMA``'s gain and whiteness ramp."""
     v = dict(zip(RULE_KEYS, spec.split(":")))
-    r = {k: float(v[k]) for k in ("gain", "cap", "floor", "ccap") if v.get(k)}
+    r = {k: float(v[k]) for k in ("gain", "cap", "floor", "ccap", "jpeg", "jlo", "jhi") if v.get(k)}
     if v.get("lo") or v.get("hi"):
         r["luma_ratio"] = (float(v["lo"]), float(v["hi"]))
     return r
@@ -281,7 +326,7 @@ def _rule(spec: str) -> dict:
 def score(path: Path, specs: list[str]) -> None:
     """A row for the rule before the luma readings, then one per ``gain:cap:floor:lo:hi`` spec."""
     recs = [json.loads(line) for line in path.open()]
-    sets = [s for s in SETS + FILE_SETS if any(r["set"] == s for r in recs)]
+    sets = [s for s in SETS + FILE_SETS + TRUTH_SETS if any(r["set"] == s for r in recs)]
     noisy = [s for s in sets if any(r["set"] == s and "noisy" in r for r in recs)]
     clean = [s for s in sets if s not in noisy]
     rules = [("before", before)] + [(spec, functools.partial(told, rule=_rule(spec))) for spec in specs]
@@ -310,13 +355,59 @@ def score(path: Path, specs: list[str]) -> None:
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
+def pipeline(out: Path, sets: list[str], values: list[float], every: int) -> None:
+    """The default denoise on each set's images with ``JPEG_LUMA``'s gain set to each of ``values``
+    in turn, run on the images whose level read differs between the values (the others give the
+    same output whatever the value)."""
+    import warnings
+
+    from restore.api import run
+
+    warnings.simplefilter("ignore")  # the same notes for every image
+    shipped = noise.JPEG_LUMA
+    with out.open("a") as f:
+        for s in sets:
+            rows, n = [], 0
+            for i, (name, y, x, half) in enumerate(images(s)):
+                if i % every:
+                    continue
+                n += 1
+                levels = []
+                for v in values:
+                    noise.JPEG_LUMA = {**shipped, "gain": v}
+                    levels.append(noise.estimate_noise(y[0], half).level)
+                if max(levels) - min(levels) < 1e-9:
+                    continue
+                ref, rec = (y if x is None else x), {"set": s, "name": name, "noisy": psnr(y, y if x is None else x)}
+                for v, level in zip(values, levels):
+                    noise.JPEG_LUMA = {**shipped, "gain": v}
+                    res = run(y, "denoise", jpeg_half=half)
+                    told = res.sigma_y[0] if isinstance(res.sigma_y, list) else res.sigma_y
+                    rec[str(v)] = (psnr((res.image * 255).round() / 255, ref), level * 255, float(told) * 255)
+                noise.JPEG_LUMA = shipped
+                f.write(json.dumps(rec) + "\n")
+                f.flush()
+                rows.append([rec[str(v)][0] for v in values])
+            a = np.array(rows, float).reshape(-1, len(values))
+            gain = (a[:, 1:] - a[:, :1]) if len(a) else np.zeros((0, len(values) - 1))
+            print(f"{s} ({'against its input' if x is None else 'against the truth'}): level changed on {len(a)} of {n}"
+                  + ("" if not len(a) else ": " + ", ".join(f"{v:g}: {m:.2f}" for v, m in zip(values, a.mean(0)))
+                     + "; change " + ", ".join(f"{v:g}: mean {g.mean():+.2f}, worst {g.min():+.2f}, best {g.max():+.2f}"
+                                                f", over the {n} {g.sum() / n:+.3f}"
+                                                for v, g in zip(values[1:], gain.T))), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=("collect", "refresh", "score"))
+    ap.add_argument("what", choices=("collect", "refresh", "score", "pipeline"))
     ap.add_argument("path", type=Path)
-    ap.add_argument("--sets", default=",".join(SETS + FILE_SETS), help="sets to collect (default: all)")
+    ap.add_argument("--sets", default=",".join(SETS + FILE_SETS + TRUTH_SETS), help="sets to collect (default: all)")
     ap.add_argument("--rules", default=",:::1.05:1.3,:::1.3:2,:::1.5:2.5,::0,::0.8,::1.2,2::,3::",
-                    help="gain:cap:floor:lo:hi (luma cap, luma floor, luma ratio ramp; empty: shipped; inf: no cap)")
+                    help="gain:cap:floor:lo:hi:ccap:jpeg:jlo:jhi (luma cap, luma floor, luma ratio ramp, the flattest "
+                         "blocks' cap, JPEG_LUMA's gain and whiteness ramp; empty: shipped; inf: no cap)")
+    ap.add_argument("--jpeg", default="0,0.8", help="pipeline: JPEG_LUMA gains (its whiteness ramp as shipped), the "
+                                                    "first the reference")
+    ap.add_argument("--every", type=int, default=1, help="pipeline: every Nth image of each set")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -324,6 +415,8 @@ def main() -> None:
         collect(a.path, a.sets.split(","))
     elif a.what == "refresh":
         refresh(a.path)
+    elif a.what == "pipeline":
+        pipeline(a.path, a.sets.split(","), [float(v) for v in a.jpeg.split(",")], a.every)
     else:
         score(a.path, a.rules.split(","))
 

@@ -258,6 +258,33 @@ def test_white_noise_in_subsampled_chroma_is_read_on_the_luma(tmp_path, sigma, s
         assert estimate_noise(x).level * 255 < sigma / 3  # without the luma's reading: the collapse this mends
 
 
+@pytest.mark.parametrize("name", ["161062", "28083"])
+def test_white_noise_a_jpeg_file_thinned_is_read_on_the_pooled_luma(shared_data, tmp_path, monkeypatch, name):
+    """White noise of std 10 in a validation photo saved at quality 85: the quantisation zeroed the
+    noise's finest frequencies where the colour and full-size luma readings look, and it read 0.5-0.8
+    (left in the photo); the 2x2-pooled luma keeps its coarser part, and the flattest blocks say the
+    noise is white (JPEG_LUMA). The same pixels as a PNG read as before (the floor is a JPEG file's),
+    so does an array (no half-size reading), and the clean photo saved so reads as it did."""
+    from PIL import Image
+
+    from restore import noise
+
+    img = np.asarray(Image.open(shared_data / "train" / "bsds" / f"{name}.jpg").convert("RGB")).astype(np.float64)
+    a = (img + np.random.default_rng(0).normal(0, 10, img.shape)).round().clip(0, 255).astype(np.uint8)
+    as_png = estimate_noise(torch.from_numpy(a).permute(2, 0, 1).float() / 255)
+    assert 9 < as_png.level * 255 < 11
+    x, half = _through_jpeg(a, tmp_path / "n.jpg", 85, 2)
+    clean, clean_half = _through_jpeg(img.astype(np.uint8), tmp_path / "c.jpg", 85, 2)
+    e, e_clean = estimate_noise(x, half), estimate_noise(clean, clean_half)
+    assert 5.5 < e.level * 255 < 11 and e.whiteness < noise.JPEG_LUMA["whiteness"][0], e
+    assert e.level == pytest.approx(noise.JPEG_LUMA["gain"] * e.pooled_luma / noise._LUMA_GAIN)
+    assert estimate_noise(x).level * 255 < 3  # decoded to an array, no file: as before
+    monkeypatch.setattr(noise, "JPEG_LUMA", {**noise.JPEG_LUMA, "gain": 0.0})
+    assert estimate_noise(x, half).level * 255 < 1  # without it: the collapse this mends
+    assert estimate_noise(clean, clean_half).level == e_clean.level  # a clean file: its blocks are not white
+    assert estimate_noise(torch.from_numpy(a).permute(2, 0, 1).float() / 255).level == as_png.level
+
+
 def test_camera_noise_in_a_subsampled_jpeg_file_reads_as_in_its_png(tmp_path, tiny_prior_dir):
     """Noise two pixels wide saved as a 4:2:0 JPEG: the half-size decode's colour reading is not
     white noise (the luma says so) and is no longer taken as the white part, which had cut the
