@@ -13,9 +13,10 @@ of a grid (the default denoise is that one evaluation); for a clean photo, the o
 against its input at 3, 6 and 10. ``refresh`` reads every record's image again and replaces its
 readings (the grid does not depend on them): records of an earlier estimator, scored by today's.
 ``pipeline`` runs the default denoise itself (the level lowered where the prior takes texture,
-``restore.tasks.denoise.lowered_level``, which the grid leaves out) with each ``JPEG_LUMA`` given, the
-output rounded to 8 bits; a value whose level read equals the first's gives the same output and is
-not run again. It prints the mean PSNR per set, and over the images whose level changed.
+``restore.tasks.denoise.lowered_level``, which the grid leaves out) with each ``JPEG_LUMA`` gain given,
+the output rounded to 8 bits, on the images whose level read differs between the gains (the others
+give the same output whatever the gain). It prints, per set, the mean PSNR over those images and
+the change against the first gain, over them and over the whole set.
 ``score`` gives, for the rule before the luma readings and for each ``gain:cap:floor:lo:hi``
 (``restore.noise.photo_level``'s constants; empty: the shipped one), the mean PSNR at the level
 the rule tells (interpolated on the grid, linear in log level), beside the noisy input and the
@@ -216,7 +217,7 @@ def parts(y: torch.Tensor, half: float | None = None) -> dict:
     x = y[0].float()
     k = min(noise.exposure(x), 1.0)
     x, half_k = x / k, None if half is None else half / k
-    r = noise._estimate_noise(x, half_k) if k < 1 else e
+    r = e.scaled(1 / k)  # the readings of the brightened photo, which the estimator took and scaled by k
     white = noise._pca_white(x)
     base = noise.flat_level(white, r.correlated, r.whiteness, r.flat_structure)
     return {**{k: v * 255 for k, v in (("level", e.level), ("base", base), ("white", white), ("half", half_k or 0.0),
@@ -382,8 +383,8 @@ def pipeline(out: Path, sets: list[str], values: list[float], every: int) -> Non
                 for v, level in zip(values, levels):
                     noise.JPEG_LUMA = {**shipped, "gain": v}
                     res = run(y, "denoise", jpeg_half=half)
-                    told = res.sigma_y[0] if isinstance(res.sigma_y, list) else res.sigma_y
-                    rec[str(v)] = (psnr((res.image * 255).round() / 255, ref), level * 255, float(told) * 255)
+                    used = res.sigma_y[0] if isinstance(res.sigma_y, list) else res.sigma_y
+                    rec[str(v)] = (psnr((res.image * 255).round() / 255, ref), level * 255, float(used) * 255)
                 noise.JPEG_LUMA = shipped
                 f.write(json.dumps(rec) + "\n")
                 f.flush()

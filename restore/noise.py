@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["LUMA_WHITE", "NOT_NOISE", "NOT_NOISE_WORDS", "NoiseEstimate", "PHOTO_NOISE", "PHOTO_POOLED",
+__all__ = ["JPEG_LUMA", "LUMA_WHITE", "NOT_NOISE", "NOT_NOISE_WORDS", "NoiseEstimate", "PHOTO_NOISE", "PHOTO_POOLED",
            "estimate_noise", "estimate_sigma", "flat_level", "noise_floor", "not_noise", "pattern_share", "photo_level",
            "two_level", "white_at_half"]
 
