@@ -356,16 +356,19 @@ def score(path: Path, specs: list[str]) -> None:
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
-def pipeline(out: Path, sets: list[str], values: list[float], every: int) -> None:
+def pipeline(out: Path, sets: list[str], values: list[float], every: int,
+             whiteness: tuple[float, float] | None = None) -> None:
     """The default denoise on each set's images with ``JPEG_LUMA``'s gain set to each of ``values``
-    in turn, run on the images whose level read differs between the values (the others give the
-    same output whatever the value)."""
+    in turn (its whiteness ramp ``whiteness`` where given, else as shipped), run on the images whose
+    level read differs between the values (the others give the same output whatever the value)."""
     import warnings
 
     from restore.api import run
 
     warnings.simplefilter("ignore")  # the same notes for every image
     shipped = noise.JPEG_LUMA
+    if whiteness is not None:
+        shipped = {**shipped, "whiteness": whiteness}
     with out.open("a") as f:
         for s in sets:
             rows, n = [], 0
@@ -408,6 +411,7 @@ def main() -> None:
                          "blocks' cap, JPEG_LUMA's gain and whiteness ramp; empty: shipped; inf: no cap)")
     ap.add_argument("--jpeg", default="0,0.8", help="pipeline: JPEG_LUMA gains (its whiteness ramp as shipped), the "
                                                     "first the reference")
+    ap.add_argument("--whiteness", default="", help="pipeline: JPEG_LUMA's whiteness ramp, lo,hi (default: shipped)")
     ap.add_argument("--every", type=int, default=1, help="pipeline: every Nth image of each set")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
@@ -417,7 +421,10 @@ def main() -> None:
     elif a.what == "refresh":
         refresh(a.path)
     elif a.what == "pipeline":
-        pipeline(a.path, a.sets.split(","), [float(v) for v in a.jpeg.split(",")], a.every)
+        ramp = tuple(float(v) for v in a.whiteness.split(",")) if a.whiteness else None
+        if ramp is not None and len(ramp) != 2:
+            ap.error("--whiteness takes two numbers, lo,hi")
+        pipeline(a.path, a.sets.split(","), [float(v) for v in a.jpeg.split(",")], a.every, ramp)
     else:
         score(a.path, a.rules.split(","))
 
