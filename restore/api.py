@@ -43,7 +43,7 @@ class Result:
     image: torch.Tensor  # (B, C, H, W) in [0, 1], clipped
     std: torch.Tensor | None  # per-pixel posterior std when samples > 1
     task: str
-    sampler: str  # "none": no sampler ran (a recipe of 0 steps); "a+b": regions that ran different ones
+    sampler: str  # "none": no sampler ran (a recipe of 0 steps, no noise to remove); "a+b": regions that ran different ones
     steps: int  # network evaluations (with regions: the most any region made)
     seed: int | None
     sigma_y: float | list[float]  # a list when each image's level was estimated on its own
@@ -325,6 +325,9 @@ def run(
             op, said = tk.settle_level(op, y, p, pri)
         p = {**p, **said}
     n_steps = int(steps) if steps else default_steps(rc, sspec, sampler)
+    if n_steps and "identity" in op.capabilities and not bool(torch.as_tensor(op.sigma_y).gt(0).any()):
+        n_steps = 0  # y = x with no noise (an image left as it is, strength 0, sigma 0): y is the answer, no
+        # sampler's steps move it (a named dpir ran its 8 steps for 12 s to hand back its input)
     if samples > 1:
         y = y.repeat_interleave(samples, dim=0)
     if sigma_max is None:

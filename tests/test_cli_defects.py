@@ -641,7 +641,7 @@ def test_dps_result_thrown_off_its_measurement_is_refused(monkeypatch, tiny_prio
     x = torch.full((1, 3, 16, 16), 0.8)
     monkeypatch.setattr(guided, "dps", lambda den, y, op, sigmas, **k: torch.zeros_like(y))  # thrown off to black
     with pytest.raises(RestoreError, match="dps did not converge in 7 steps: its result lies 204/255"):
-        api_run(x, "denoise", sigma=0.0, sampler="dps", steps=7, prior=tiny_prior)
+        api_run(x, "denoise", sigma=1 / 255, sampler="dps", steps=7, prior=tiny_prior)
     monkeypatch.setattr(guided, "dps", lambda den, y, op, sigmas, **k: y + 0.1)  # 25.5/255 off, noise 20/255
     assert api_run(x, "denoise", sigma=20 / 255, sampler="dps", steps=7, prior=tiny_prior).image.shape == x.shape
     with pytest.raises(RestoreError, match="lies 26/255"):

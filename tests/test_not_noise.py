@@ -105,3 +105,26 @@ def test_a_clean_halftone_is_not_offered_a_level_to_try(tmp_path, tiny_prior_dir
                                   "--weights", str(tiny_prior_dir), "--threads", "1", "--json"])
     rec = json.loads(r.output.strip().splitlines()[-1])
     assert rec["sigma"] == 0 and rec["not_noise"] == "pattern" and rec["read_as_noise"] <= 255
+
+
+@pytest.mark.parametrize("how", [{}, {"strength": 0.0}, {"sigma": 0.0}])
+@pytest.mark.parametrize("sampler", ["dpir", "dps"])
+def test_nothing_to_remove_runs_no_sampler(tiny_prior, how, sampler):
+    """A named multi-step sampler at noise level 0 (an image left as it is, strength 0, sigma 0)
+    ran its steps to hand back its input (a trial: dpir 12 s for an identical output): y = x with
+    no noise is the answer, bit for bit, and the prior is not evaluated."""
+    rng = np.random.default_rng(2)
+    img = (np.where(rng.random((48, 64)) < _photo(64)[:48], 255, 0).astype(np.uint8) if not how
+           else (_photo(64)[:48] * 255).round().astype(np.uint8))  # (given no level: a two-level image)
+    calls = []
+    hook = tiny_prior.net.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        res = restore.api.run(to_tensor(img), "denoise", prior=tiny_prior, sampler=sampler,
+                              samples=2 if sampler == "dps" else 1, **how)  # (dpir is deterministic)
+    finally:
+        hook.remove()
+    assert calls == [] and (res.sampler, res.steps) == ("none", 0)
+    assert res.std is None if sampler == "dpir" else float(res.std.abs().max()) == 0
+    assert torch.equal((res.image * 255).round().to(torch.uint8)[0, 0], torch.from_numpy(img))
+    with_noise = restore.api.run(to_tensor(img), "denoise", prior=tiny_prior, sampler=sampler, sigma=0.05, steps=3)
+    assert (with_noise.sampler, with_noise.steps) == (sampler, 3)  # a level: the sampler runs
