@@ -325,9 +325,8 @@ def run(
             op, said = tk.settle_level(op, y, p, pri)
         p = {**p, **said}
     n_steps = int(steps) if steps else default_steps(rc, sspec, sampler)
-    if n_steps and "identity" in op.capabilities and not bool(torch.as_tensor(op.sigma_y).gt(0).any()):
-        n_steps = 0  # y = x with no noise (an image left as it is, strength 0, sigma 0): y is the answer, no
-        # sampler's steps move it (a named dpir ran its 8 steps for 12 s to hand back its input)
+    if n_steps and tk.left_as_is(op):  # (denoising at level 0: a named dpir ran 8 steps, 12 s, to hand back y)
+        n_steps = 0
     if samples > 1:
         y = y.repeat_interleave(samples, dim=0)
     if sigma_max is None:

@@ -40,7 +40,10 @@ def _as_batch(a, float64: bool = True) -> torch.Tensor:
     arr = np.asarray(a, dtype=np.float64) if float64 else np.asarray(a)
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
+    arr = np.ascontiguousarray(arr.transpose(2, 0, 1))
+    if not arr.flags.writeable:  # a read-only view (np.asarray of a PIL image): torch warns of such a tensor
+        arr = arr.copy()
+    return torch.from_numpy(arr)[None]
 
 
 def _dtype_of(a):

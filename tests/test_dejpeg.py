@@ -432,7 +432,7 @@ def test_json_reports_the_tables_used(tiny_prior_dir, tmp_path):
 
     a = _photo(32, 40)
     rec, _ = run("dejpeg", _jpeg(a, tmp_path, "f.jpg", quality=30, subsampling=0), "-o", tmp_path / "o.png")
-    assert rec["tables"] == "file" and rec["chroma"] == "4:4:4"
+    assert rec["tables"] == "file" and rec["chroma"] == "4:4:4" and rec["file_quality"] == 30  # (a trial: what quality?)
     rec, _ = run("dejpeg", _jpeg(a, tmp_path, "h.jpg", quality=30), "-o", tmp_path / "o.png")
     assert rec["tables"] == "file" and rec["chroma"] == "4:2:0"
     rec, _ = run("dejpeg", _jpeg(_photo(32, 40, gray=True), tmp_path, "g.jpg", quality=30), "-o", tmp_path / "o.png")
@@ -457,7 +457,8 @@ def test_json_reports_the_tables_used(tiny_prior_dir, tmp_path):
     r = CliRunner().invoke(main, ["sr", str(png), "--scale", "2", "--steps", "1", "--weights", str(tiny_prior_dir),
                                   "-o", str(tmp_path / "s.png"), "--overwrite"])
     assert r.exit_code == 0, r.output
-    assert "no JPEG file, but the image shows a JPEG's 8x8 blocks" in r.stderr and "--jpeg-quality 0" in r.stderr
+    assert "no JPEG file's tables to read (not a JPEG, or a CMYK one), but the image shows a JPEG's 8x8 blocks" in \
+        r.stderr and "--jpeg-quality 0" in r.stderr
     rec, _ = run("sr", png, "--scale", "2", "-o", tmp_path / "s.png")
     assert rec["kernel"] == "box" and rec["tables"] == "estimated quality 20" and rec["sigma_estimated"]
     rec, _ = run("sr", png, "--scale", "2", "--jpeg-quality", "0", "-o", tmp_path / "s.png")
@@ -465,6 +466,38 @@ def test_json_reports_the_tables_used(tiny_prior_dir, tmp_path):
     Image.fromarray(a).save(tmp_path / "never.png")  # never a JPEG: as before
     rec, _ = run("sr", tmp_path / "never.png", "--scale", "2", "-o", tmp_path / "s.png")
     assert rec["kernel"] == "bicubic" and "tables" not in rec and rec["sigma"] == 0
+
+
+def test_a_cmyk_jpeg_is_read_by_its_pixels(tiny_prior_dir, tmp_path):
+    """A trial: dejpeg refused a CMYK JPEG ("only gray and YCbCr JPEGs can be de-blocked"), which sr
+    took as an image without its file, and sr's note called it "no JPEG file". dejpeg takes it so
+    too now: its quality read from its blocks (a CMYK photo at quality 30 read 30: 29.54 -> 30.32
+    dB), or, where none show (CMY planes quantised one by one leave no YCbCr lattice on this
+    drawing), left as it is, the note saying why and that --jpeg-quality gives the quality; --steps
+    then runs none either (the image was smoothed where the note said left as it is)."""
+    import json
+
+    from restore.errors import InputError
+
+    a = _photo(64, 64)
+    path = tmp_path / "cmyk.jpg"
+    Image.fromarray(a).convert("CMYK").save(path, quality=30)
+    with pytest.raises(InputError, match="CMYK JPEG"):
+        read_tables(path)  # (the API's reader of a file's tables still says what it cannot read)
+
+    def run(*args):
+        r = CliRunner().invoke(main, ["dejpeg", str(path), *args, "--weights", str(tiny_prior_dir),
+                                      "-o", str(tmp_path / "o.png"), "--overwrite"])
+        assert r.exit_code == 0, r.output
+        return r
+
+    for steps in ([], ["--steps", "2"]):  # (steps given ran, 41 dB from a never-compressed photo: 'left as it is')
+        r = run(*steps)
+        assert "no JPEG file's tables to read (not a JPEG, or a CMYK one), and no JPEG's 8x8 blocks found" in r.stderr
+        assert "--jpeg-quality gives the quality" in r.stderr
+        assert np.array_equal(read_image(tmp_path / "o.png").array, read_image(path).array)
+    rec = json.loads(run("--jpeg-quality", "30", "--steps", "1", "--json").stdout.splitlines()[-1])
+    assert rec["tables"] == "quality 30" and rec["steps"] == 1
 
 
 def test_an_image_under_8_px_takes_the_quality_given(tiny_prior):

@@ -187,3 +187,18 @@ def test_ssim_over_a_region_is_scikit_images_map_averaged_there():
     edge = np.zeros((40, 52), bool)
     edge[:3] = True  # no window centred there lies inside the image
     assert np.isnan(ssim(a, b, data_range=1.0, where=edge))
+
+
+def test_read_only_arrays_are_scored_without_a_warning():
+    """A trial: np.asarray of a gray PIL image (read-only) gave torch's 'The given NumPy array is not
+    writable' warning from restore.ssim (colour ones were copied by the transpose)."""
+    import warnings
+
+    rng = np.random.default_rng(3)
+    a, b = (rng.integers(0, 256, (40, 48), dtype=np.uint8) for _ in range(2))
+    ra, rb = a.copy(), b.copy()
+    ra.flags.writeable = rb.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert abs(ssim(ra, rb) - _sk_ssim(a / 255, b / 255)) < 1e-4
+        assert psnr(ra, rb) == pytest.approx(sk_psnr(a, b, data_range=255))

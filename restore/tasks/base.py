@@ -363,6 +363,12 @@ class Task:
         may have missed noise, or None (the default: none)."""
         return None
 
+    def left_as_is(self, op: Operator) -> bool:
+        """Whether the measurement is the answer, so that no sampler runs whatever its steps (the
+        default: an identity operator with no noise, denoising at level 0, where every sampler's
+        steps hand back the input)."""
+        return "identity" in op.capabilities and not bool(torch.as_tensor(op.sigma_y).gt(0).any())
+
     def recipe(self, p: dict) -> Recipe:
         """The default sampler and its settings for these parameters (the class attributes;
         a task may choose by parameter, e.g. inpainting's ``fill``)."""

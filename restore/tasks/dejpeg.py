@@ -189,9 +189,13 @@ def file_tables(image) -> JpegTables | None:
     return None if t is None else dataclasses.replace(t, orientation=image.meta.orientation)
 
 
+#: what the notes say of an image whose quality is read from its pixels
+NO_FILE_TABLES = "no JPEG file's tables to read (not a JPEG, or a CMYK one)"
+
+
 def input_tables(image) -> JpegTables | None:
-    """:func:`file_tables` for a task that takes a JPEG's quantisation as measurement noise (sr,
-    deblur): a JPEG layout it does not model (CMYK) is taken as an image without its file."""
+    """:func:`file_tables`, a JPEG layout the quantisation model does not know (CMYK, odd sampling
+    factors) taken as an image without its file (its quality then read from its blocks)."""
     try:
         return file_tables(image)
     except InputError:
@@ -846,10 +850,13 @@ class DejpegTask(Task):
 
     def reported(self, p):
         """With the tables settled, their source ("file", "quality N", "estimated quality N")
-        and their chroma subsampling, not the option's default (a 4:4:4 file is 4:4:4)."""
+        and their chroma subsampling, not the option's default (a 4:4:4 file is 4:4:4); a file's
+        own tables' nearest standard quality (``file_quality``)."""
         q = {**p, **_tables_reported(p.get("tables"))}
         if isinstance(p.get("tables"), JpegTables) and p["tables"].source == "file":
             q.pop("quality", None)  # not used: the file's own tables were (warned)
+            q["file_quality"] = nearest_quality(p["tables"])  # what quality the file was saved at (a camera's
+            # own tables: the nearest standard quality)
         if isinstance(p.get("tables"), JpegTables) and len(p["tables"].tables) == 1:
             q.pop("chroma", None)  # a gray JPEG has no chroma
         return q
@@ -861,12 +868,17 @@ class DejpegTask(Task):
             return (f"the file's own tables are quality {m[2]}'s, but its pixels show the blocks of an earlier save at "
                     f"quality {m[1]}: those are removed (--jpeg-quality sets the quality)")
         if t == self.NONE_FOUND:
-            return ("no JPEG file, and no JPEG's 8x8 blocks found in the image: left as it is (--jpeg-quality "
+            return (f"{NO_FILE_TABLES}, and no JPEG's 8x8 blocks found in the image: left as it is (--jpeg-quality "
                     "gives the quality it was saved at)")
-        return f"{t}: no JPEG file, its quality estimated from the blocks (--jpeg-quality sets it)"
+        return f"{t}: {NO_FILE_TABLES}, its quality estimated from the blocks (--jpeg-quality sets it)"
 
     #: what the tables say when no JPEG's blocks were found in an image given without its file
     NONE_FOUND = "estimated quality 100"
+
+    def left_as_is(self, op):
+        """No JPEG's blocks found (the recipe's 0 steps): steps given do not run either (the note
+        says the image is left as it is; --steps 3 smoothed a never-compressed photo to 41 dB)."""
+        return op.tables.source == self.NONE_FOUND
 
     def recipe(self, p):
         """DPIR's levels from ``START`` to ``END`` times the tables' quantisation RMS (times
@@ -885,7 +897,7 @@ class DejpegTask(Task):
     def load(self, image, files, p, max_pixels):
         p = dict(p)
         if p.get("tables") is None and p.get("quality") is None:  # (a quality given replaces a file's tables)
-            p["tables"] = file_tables(image)
+            p["tables"] = input_tables(image)  # a CMYK JPEG: its quality read from the blocks, as a PNG's
         return p, None
 
     def warnings(self, x, p):
