@@ -6,9 +6,17 @@ per square block (against the truth; a hard switch, seams not counted).
 
     OMP_NUM_THREADS=1 python benchmarks/noise_regions.py collect OUT_DIR SET [EVERY]
     python benchmarks/noise_regions.py score OUT_DIR SET [BLOCK]
+    python benchmarks/noise_regions.py chroma OUT_DIR SET
+
+``chroma``: the same outputs split into luma and chroma (``Y`` and ``RGB - Y``), each taken from
+another factor: is camera noise's chroma, wider than a pixel after demosaicking, better told a
+higher level than its luma? Per set, the mean PSNR with the luma at 1 x and the chroma at each
+factor, the best pair per image (an oracle), and the chroma at 1.41 x where the noise reads as a
+camera's (``whiteness`` 1.4-1.6, a ramp, and a level of 1 or more; read on the stored float16 input).
 
 SETs are ``benchmarks/noise_pooled.py``'s noisy ones with a truth (``camblur_val``: the
-synthetic camera on 32 validation photos; ``polyu_dev``: PolyU100's 75 development pairs);
+synthetic camera on 32 validation photos; ``polyu_dev``: PolyU100's 75 development pairs), and
+``white15_val`` / ``clean_val`` (:func:`images`);
 ``EVERY``: every Nth image; ``BLOCK``: the block side in px (32). ``collect`` keeps each image's
 outputs (float16, ``OUT_DIR/SET_NAME.npz``) and skips those already there.
 """
@@ -28,14 +36,28 @@ from _usage import usage  # noqa: E402
 FACTORS = (0.5, 0.71, 1.0, 1.41, 2.0)
 
 
-def collect(out: Path, which: str, every: int) -> None:
+def images(which: str):
+    """``(name, noisy, truth, half)``: ``noise_pooled``'s sets, and ``white15_val`` (white Gaussian
+    noise of std 15 on its validation photos, arrays) and ``clean_val`` (those photos, their own
+    truth: what a clean photo loses)."""
     import noise_pooled as npl
 
+    if which in ("white15_val", "clean_val"):
+        g = torch.Generator().manual_seed(15)
+        for n, img in npl._photos("bsds", 12, 32):
+            x = npl.to_tensor(img)
+            y = x if which == "clean_val" else x + 15 / 255 * torch.randn(x.shape, generator=g)
+            yield n, y, x, None
+        return
+    yield from npl.images(which)
+
+
+def collect(out: Path, which: str, every: int) -> None:
     from restore.api import run
 
     warnings.simplefilter("ignore")  # the same notes for every image
     out.mkdir(parents=True, exist_ok=True)
-    for i, (name, y, x, half) in enumerate(npl.images(which)):
+    for i, (name, y, x, half) in enumerate(images(which)):
         f = out / f"{which}_{name}.npz"
         if i % every or f.exists():
             continue
@@ -72,6 +94,34 @@ def score(out: Path, which: str, block: int) -> None:
         print(f"  {h:<26} {v:.2f}")
 
 
+def chroma(out: Path, which: str) -> None:
+    from restore.noise import estimate_noise
+
+    w = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64)[:, None, None]
+    rows = []
+    for f in sorted(out.glob(f"{which}_*.npz")):
+        z = np.load(f)
+        x = torch.from_numpy(z["x"].astype(np.float64))
+        outs = torch.from_numpy(z["outs"].astype(np.float64))
+        luma = (outs * w).sum(1, keepdim=True)
+        mse = torch.stack([torch.stack([((outs[b] + luma[a] - luma[b]).clamp(0, 1) - x).pow(2).mean()
+                                        for b in range(len(FACTORS))]) for a in range(len(FACTORS))])
+        e = estimate_noise(torch.from_numpy(z["y"].astype(np.float32)))
+        on = min(max((e.whiteness - 1.4) / 0.2, 0.0), 1.0) * (float(z["level"]) * 255 >= 1)
+        k = FACTORS.index(1.0)
+        rule = (1 - on) * mse[k, k] + on * mse[k, k + 1]  # (the chroma's factor in between: the errors' mix)
+        rows.append([*(10 * torch.log10(1 / mse[k])).tolist(), float(10 * torch.log10(1 / mse.min())),
+                     float(10 * torch.log10(1 / mse[k - 1, k + 1])), float(10 * torch.log10(1 / rule)), on > 0])
+    a = np.array(rows, dtype=float)
+    print(f"{which}: {len(a)} images, mean PSNR (dB); luma at 1 x the level, chroma at:")
+    for i, k in enumerate(FACTORS):
+        print(f"  {f'chroma {k:g} x':<30} {a[:, i].mean():.2f}")
+    n = len(FACTORS)
+    print(f"  best pair per image (oracle)   {a[:, n].mean():.2f}")
+    print(f"  luma 0.71 x, chroma 1.41 x     {a[:, n + 1].mean():.2f}")
+    print(f"  chroma 1.41 x where a camera's {a[:, n + 2].mean():.2f} ({int(a[:, n + 3].sum())} images)")
+
+
 def main() -> None:
     usage(__doc__, 3)
     what, out, which = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
@@ -81,8 +131,10 @@ def main() -> None:
         collect(out, which, extra or 1)
     elif what == "score":
         score(out, which, extra or 32)
+    elif what == "chroma":
+        chroma(out, which)
     else:
-        sys.exit(f"error: unknown command {what!r} (collect or score)")
+        sys.exit(f"error: unknown command {what!r} (collect, score or chroma)")
 
 
 if __name__ == "__main__":
