@@ -320,7 +320,7 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     img = _read(it.src, o)
     if img.frames > 1:  # said, not dropped in silence
         warn(it, f"warning: {it.src}: {img.frames} frames or pages (an animation, a multi-page TIFF): only the "
-                 "first is restored")
+                 "first is restored (to restore each, save them as images and give their folder)")
     params, alpha_override = tk.load(img, it.files, dict(job.params), limit)
     H, W = img.array.shape[:2]
     oh, ow = tk.out_size(H, W, params)

@@ -184,3 +184,61 @@ def test_a_folder_with_two_inputs_of_one_stem_is_refused_before_any_work(tmp_pat
     r = _cli("denoise", d, "-o", tmp_path / "out", "--sigma", "10", prior=P)
     assert r.exit_code == 2 and "would both write" in r.output and "a.jpg" in r.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_of_one_size_says_the_spread_of_its_levels(tmp_path, tiny_prior_dir):
+    """A trial on a video's frames: each frame's level is read on its own (one camera-like noise read
+    9.09-11.40 over 24 frames), with nothing to say so. A folder of three or more images of one size
+    whose levels spread ends with their range and median, which --sigma tells all; photos of other
+    sizes, levels given, other tasks and -q say nothing."""
+    from restore.cli.runner import levels_note
+
+    rng = np.random.default_rng(4)
+    src = tmp_path / "frames"
+    src.mkdir()
+    base = (np.clip(0.5 + 0.2 * np.sin(np.arange(48)[:, None] / 7 + np.arange(64) / 9), 0, 1) * 255)[..., None]
+    for i, s in enumerate((6, 10, 14)):
+        a = np.clip(np.repeat(base, 3, 2) + rng.normal(0, s, (48, 64, 3)), 0, 255).round().astype(np.uint8)
+        write_image(src / f"f{i}.png", a)
+
+    def run(*args):
+        r = CliRunner().invoke(main, ["denoise", str(src), "--weights", str(tiny_prior_dir), *map(str, args)])
+        assert r.exit_code == 0, r.output
+        return r
+
+    r = run("-o", tmp_path / "out", "--json")
+    read = sorted(json.loads(line)["sigma"] for line in r.stdout.splitlines() if '"sigma"' in line)
+    assert len(read) == 3 and read[-1] > 1.1 * read[0]
+    said = f"note: noise levels read {read[0]:.2f}-{read[-1]:.2f} (median {read[1]:.2f}) over 3 images of one size"
+    assert "note: noise levels read" not in r.stderr  # (--json: each record has its level)
+    r = run("-o", tmp_path / "out2")
+    assert said in r.stderr and f"--sigma {read[1]:.2f} into another folder" in r.stderr
+    assert "note: noise levels read" not in run("-o", tmp_path / "out3", "-q").stderr
+    assert "note: noise levels read" not in run("-o", tmp_path / "out4", "--sigma", "10").stderr
+    assert levels_note([(5.0, 64, 48), (9.0, 64, 48), (7.0, 60, 48)], "denoise") is None  # sizes differ
+    assert levels_note([(5.0, 64, 48), (5.2, 64, 48), (5.4, 64, 48)], "denoise") is None  # within 1.1 times
+    assert levels_note([(5.0, 64, 48), (9.0, 64, 48), (7.0, 64, 48)], "sr") is None
+    assert "median 6.50" in levels_note([(5.0, 64, 48), (9.0, 64, 48), (7.0, 64, 48), (6.0, 64, 48)], "denoise")
+
+
+def test_a_rerun_in_another_format_says_it_writes_beside_the_outputs(tmp_path, tiny_prior_dir):
+    """A trial: --format jpg into a folder of a finished PNG run wrote a second output for every image
+    ('done 24', no word); it is said before the work."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, a in enumerate(_images(2, (20, 28, 3))):
+        write_image(src / f"i{i}.png", a)
+
+    def run(*args):
+        r = CliRunner().invoke(main, ["denoise", str(src), "-o", str(tmp_path / "out"), "--sigma", "10",
+                                      "--weights", str(tiny_prior_dir), *args])
+        assert r.exit_code == 0, r.output
+        return r.stderr
+
+    assert "in another format" not in run()
+    said = run("--format", "jpg")
+    assert "i0.png and 1 other file of the same names in another format are there already" in said
+    assert "writes its .jpg outputs beside them" in said
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == [
+        "i0.jpg", "i0.png", "i1.jpg", "i1.png"]
+    assert "in another format" not in run("--format", "jpg")  # (all written: nothing to write beside)
