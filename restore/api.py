@@ -43,7 +43,7 @@ class Result:
     image: torch.Tensor  # (B, C, H, W) in [0, 1], clipped
     std: torch.Tensor | None  # per-pixel posterior std when samples > 1
     task: str
-    sampler: str  # "none": no sampler ran (a recipe of 0 steps, no noise to remove); "a+b": regions that ran different ones
+    sampler: str  # "none": no sampler ran (0 steps, or nothing to do); "a+b": regions that ran different ones
     steps: int  # network evaluations (with regions: the most any region made)
     seed: int | None
     sigma_y: float | list[float]  # a list when each image's level was estimated on its own

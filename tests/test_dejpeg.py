@@ -432,7 +432,7 @@ def test_json_reports_the_tables_used(tiny_prior_dir, tmp_path):
 
     a = _photo(32, 40)
     rec, _ = run("dejpeg", _jpeg(a, tmp_path, "f.jpg", quality=30, subsampling=0), "-o", tmp_path / "o.png")
-    assert rec["tables"] == "file" and rec["chroma"] == "4:4:4" and rec["file_quality"] == 30  # (a trial: what quality?)
+    assert rec["tables"] == "file" and rec["chroma"] == "4:4:4" and rec["file_quality"] == 30  # (a trial: which?)
     rec, _ = run("dejpeg", _jpeg(a, tmp_path, "h.jpg", quality=30), "-o", tmp_path / "o.png")
     assert rec["tables"] == "file" and rec["chroma"] == "4:2:0"
     rec, _ = run("dejpeg", _jpeg(_photo(32, 40, gray=True), tmp_path, "g.jpg", quality=30), "-o", tmp_path / "o.png")

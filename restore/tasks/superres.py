@@ -257,7 +257,8 @@ class SuperResolveTask(JpegInput, Task):
                     "for a benchmark's)" if params.get("kernel", JPEG_KERNEL) == JPEG_KERNEL else "")
                     + "; --jpeg-quality 0: not a JPEG")
         return (f"{params.get('tables', 'estimated quality')}: {NO_FILE_TABLES}, but the image shows a JPEG's "
-                f"8x8 blocks; their quantisation taken as noise sigma {sigma * 255:.2f} of 255 (--jpeg-quality 0: not a JPEG)")
+                f"8x8 blocks; their quantisation taken as noise sigma {sigma * 255:.2f} of 255 (--jpeg-quality 0: "
+                "not a JPEG)")
 
     def reported(self, p):
         """The kernel as resolved (a JPEG's default differs) and a JPEG input's tables."""
