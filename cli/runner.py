@@ -114,7 +114,7 @@ OUTPUT_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 
 #: a folder's noise levels read (denoise) that spread over this ratio, on images of one size, are
 #: said at its end with their median (a video's frames: a trial's 24 frames of one camera-like
-#: noise read 9.09-11.40, the frame read highest 0.77 dB under the median told to all)
+#: noise read 9.09-11.40, the frame read highest 0.77 dB under the mean level told to all)
 LEVELS_SPREAD = 1.1
 
 
