@@ -486,8 +486,8 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
                     meta=out_meta(ld, out_arr), note=note(job, it, resolved), warn=False)  # said before the work
     rec = {
         "input": str(it.src), "output": str(it.out), "task": job.task, "prior": str(o.get("weights") or DEFAULT_PRIOR),
-        "sampler": res.sampler,
-        "steps": res.steps, "seed": o["seed"], "seconds": round(seconds, 3),
+        "sampler": mine(res.sampler),
+        "steps": mine(res.steps), "seed": o["seed"], "seconds": round(seconds, 3),
         "sigma": round(sigma_y * 255, 3), "sigma_estimated": estimated,
         "sigma_max": None if start is None else round(start * 255, 3),
         "width": int(out_arr.shape[1]), "height": int(out_arr.shape[0]),

@@ -11,6 +11,8 @@ import importlib.util
 import json
 import os
 import sys
+from collections import Counter
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import click
@@ -118,19 +120,26 @@ OUTPUT_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 LEVELS_SPREAD = 1.1
 
 
-def levels_note(levels: list[tuple[float, int, int]], task: str) -> str | None:
-    """For a folder denoised with its levels read: ``levels`` are the records' ``(sigma, width,
-    height)``. Where three or more images of one size (a video's frames, a burst) read levels
-    spread over :data:`LEVELS_SPREAD` times, the range and median, and how to tell every image
-    the median (a rerun with --sigma into the same folder is refused: its settings differ)."""
-    read = sorted(v for v, _, _ in levels if v > 0)
-    sizes = {(w, h) for _, w, h in levels}
-    if task != "denoise" or len(read) < 3 or len(sizes) != 1 or read[-1] <= LEVELS_SPREAD * read[0]:
+def levels_note(levels: list[tuple[float, int, int]], tk) -> str | None:
+    """For a folder whose levels were read by a task with ``one_level_hint`` (denoise):
+    ``levels`` are the records' ``(sigma, width, height)``. Where three or more images of the
+    size most of them share (a video's frames, a burst) read levels spread over
+    :data:`LEVELS_SPREAD` times, their range and median, and how to tell every image the median
+    (a rerun with --sigma into the same folder is refused: its settings differ)."""
+    if not tk.one_level_hint:
         return None
-    mid = read[len(read) // 2] if len(read) % 2 else (read[len(read) // 2 - 1] + read[len(read) // 2]) / 2
-    return (f"note: noise levels read {read[0]:.2f}-{read[-1]:.2f} (median {mid:.2f}) over {len(read)} images of one "
-            f"size; if they are one camera's frames (a video, a burst), --sigma {mid:.2f} into another folder "
-            "tells each the same level")
+    sizes = Counter((w, h) for _, w, h in levels)
+    size = sizes.most_common(1)[0][0] if sizes else None
+    # (the records' levels are rounded to 3 places: 10.905 half up, as the image's own note gave 10.9051)
+    read = sorted(float(Decimal(str(v)).quantize(Decimal("0.01"), ROUND_HALF_UP))
+                  for v, w, h in levels if (w, h) == size and v > 0)
+    if len(read) < 3 or read[-1] <= LEVELS_SPREAD * read[0]:
+        return None
+    n = len(read)
+    mid = read[n // 2] if n % 2 else (read[n // 2 - 1] + read[n // 2]) / 2
+    return (f"note: noise levels read {read[0]:.2f}-{read[-1]:.2f} (median {mid:.2f}) over {n} images of "
+            f"{size[0]}x{size[1]}; if they are one camera's frames (a video, a burst), --sigma {mid:.2f} into "
+            "another folder tells each the same level")
 
 
 def run_job(job: Job) -> int:
@@ -389,7 +398,7 @@ def run_job(job: Job) -> int:
                 summary += (f"; mean over {g['images']} with a reference{'' if len(means) == 1 else f' ({m})'}: "
                             f"PSNR{y} {g['psnr']:.2f} dB, SSIM{y} {g['ssim']:.4f}")
             click.echo(summary)  # each failure was printed once, as it happened
-            note = None if o["quiet"] else levels_note(levels, job.task)
+            note = None if o["quiet"] else levels_note(levels, tk)
             if note:
                 click.echo(note, err=True)
     return 1 if counts["failed"] else 0

@@ -43,8 +43,9 @@ class Result:
     image: torch.Tensor  # (B, C, H, W) in [0, 1], clipped
     std: torch.Tensor | None  # per-pixel posterior std when samples > 1
     task: str
-    sampler: str  # "none": no sampler ran (0 steps, or nothing to do); "a+b": regions that ran different ones
-    steps: int  # network evaluations (with regions: the most any region made)
+    sampler: str | list[str]  # "none": no sampler ran (0 steps, or nothing to do); "a+b": regions that ran
+    # different ones; a list where a batch's images, each with its own level read, ran different ones
+    steps: int | list[int]  # network evaluations (with regions: the most any region made; a list as sampler)
     seed: int | None
     sigma_y: float | list[float]  # a list when each image's level was estimated on its own
     sigma_estimated: bool | list[bool]  # (a list, as sigma_y, where the images of a batch differ)
@@ -312,7 +313,10 @@ def run(
         res.image = torch.cat([r.image for r in parts])
         res.std = None if res.std is None else torch.cat([r.std for r in parts])
         res.sigma_y = [r.sigma_y for r in parts]
-        # what each image settled on its own (a JPEG's tables, a level read): its own, not the first's
+        # what each image settled on its own (a JPEG's tables, a level read): its own, not the first's; and
+        # what ran on it (an image left as it is runs no sampler: a trial's batch was all 'none' or all 'dpir')
+        res.sampler = _one_or_each([r.sampler for r in parts])
+        res.steps = _one_or_each([r.steps for r in parts])
         res.sigma_estimated = _one_or_each([r.sigma_estimated for r in parts])
         res.sigma_start = _one_or_each([r.sigma_start for r in parts])
         keys = dict.fromkeys(k for r in parts for k in r.params)  # all the images' (one may settle a key alone)

@@ -165,7 +165,8 @@ def ssim(x, y, *, data_range: float | None = None, win_size: int = 11, sigma: fl
     total = torch.zeros(a.shape[0], C, dtype=torch.float64)
     half = win_size // 2
     if where is not None:  # the map's weights: 1 where its window's centre is marked
-        m = torch.as_tensor(np.asarray(where) if not isinstance(where, torch.Tensor) else where).bool().cpu()
+        # (np.array: a copy, where np.asarray of a read-only mask gave torch's 'not writable' warning)
+        m = torch.as_tensor(np.array(where) if not isinstance(where, torch.Tensor) else where).bool().cpu()
         if m.shape != (H, W):
             raise InputError(f"where is {tuple(m.shape)}, the images {H}x{W}")
         m = m[half : half + rows, half : W - half].double()

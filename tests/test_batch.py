@@ -209,16 +209,23 @@ def test_a_folder_of_one_size_says_the_spread_of_its_levels(tmp_path, tiny_prior
     r = run("-o", tmp_path / "out", "--json")
     read = sorted(json.loads(line)["sigma"] for line in r.stdout.splitlines() if '"sigma"' in line)
     assert len(read) == 3 and read[-1] > 1.1 * read[0]
-    said = f"note: noise levels read {read[0]:.2f}-{read[-1]:.2f} (median {read[1]:.2f}) over 3 images of one size"
+    said = f"note: noise levels read {read[0]:.2f}-{read[-1]:.2f} (median {read[1]:.2f}) over 3 images of 64x48"
     assert "note: noise levels read" not in r.stderr  # (--json: each record has its level)
     r = run("-o", tmp_path / "out2")
     assert said in r.stderr and f"--sigma {read[1]:.2f} into another folder" in r.stderr
     assert "note: noise levels read" not in run("-o", tmp_path / "out3", "-q").stderr
     assert "note: noise levels read" not in run("-o", tmp_path / "out4", "--sigma", "10").stderr
-    assert levels_note([(5.0, 64, 48), (9.0, 64, 48), (7.0, 60, 48)], "denoise") is None  # sizes differ
-    assert levels_note([(5.0, 64, 48), (5.2, 64, 48), (5.4, 64, 48)], "denoise") is None  # within 1.1 times
-    assert levels_note([(5.0, 64, 48), (9.0, 64, 48), (7.0, 64, 48)], "sr") is None
-    assert "median 6.50" in levels_note([(5.0, 64, 48), (9.0, 64, 48), (7.0, 64, 48), (6.0, 64, 48)], "denoise")
+    from restore.tasks import get_task
+
+    dn = get_task("denoise")
+    assert levels_note([(5.0, 64, 48), (9.0, 64, 48), (7.0, 60, 48)], dn) is None  # two of one size
+    # (a trial: one image of another size beside the frames left the note out)
+    assert "read 5.00-9.00 (median 7.00) over 3 images of 64x48" in levels_note(
+        [(5.0, 64, 48), (9.0, 64, 48), (7.0, 64, 48), (20.0, 60, 48)], dn)
+    assert levels_note([(5.0, 64, 48), (5.2, 64, 48), (5.4, 64, 48)], dn) is None  # within 1.1 times
+    assert levels_note([(5.0, 64, 48), (9.0, 64, 48), (7.0, 64, 48)], get_task("sr")) is None
+    assert "median 6.50" in levels_note([(5.0, 64, 48), (9.0, 64, 48), (7.0, 64, 48), (6.0, 64, 48)], dn)
+    assert "read 5.00-10.91" in levels_note([(5.0, 64, 48), (10.905, 64, 48), (7.0, 64, 48)], dn)  # as its line
 
 
 def test_a_rerun_in_another_format_says_it_writes_beside_the_outputs(tmp_path, tiny_prior_dir):

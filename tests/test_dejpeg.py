@@ -468,36 +468,52 @@ def test_json_reports_the_tables_used(tiny_prior_dir, tmp_path):
     assert rec["kernel"] == "bicubic" and "tables" not in rec and rec["sigma"] == 0
 
 
-def test_a_cmyk_jpeg_is_read_by_its_pixels(tiny_prior_dir, tmp_path):
-    """A trial: dejpeg refused a CMYK JPEG ("only gray and YCbCr JPEGs can be de-blocked"), which sr
-    took as an image without its file, and sr's note called it "no JPEG file". dejpeg takes it so
-    too now: its quality read from its blocks (a CMYK photo at quality 30 read 30: 29.54 -> 30.32
-    dB), or, where none show (CMY planes quantised one by one leave no YCbCr lattice on this
-    drawing), left as it is, the note saying why and that --jpeg-quality gives the quality; --steps
-    then runs none either (the image was smoothed where the note said left as it is)."""
+def test_a_cmyk_jpeg_is_refused_by_dejpeg_naming_its_quality_option(tiny_prior_dir, tmp_path):
+    """A CMYK JPEG's planes are quantised one by one, as C, M, Y and K: dejpeg's model (YCbCr planes,
+    a file's chroma subsampling) does not describe it. Taken for a PNG of a JPEG (its quality read
+    from its blocks, chroma 4:2:0) it lost 4.6-6.7 dB at quality 95 (a trial), so it is refused in
+    one line that says what --jpeg-quality does instead (it ran then); sr, which takes a JPEG's
+    quantisation as noise only, reads it without its tables and its note says so (it said "no JPEG
+    file" of a .jpg)."""
     import json
 
     from restore.errors import InputError
 
-    a = _photo(64, 64)
     path = tmp_path / "cmyk.jpg"
-    Image.fromarray(a).convert("CMYK").save(path, quality=30)
-    with pytest.raises(InputError, match="CMYK JPEG"):
-        read_tables(path)  # (the API's reader of a file's tables still says what it cannot read)
+    Image.fromarray(_photo(64, 64)).convert("CMYK").save(path, quality=30)
+    with pytest.raises(InputError, match="CMYK JPEG: dejpeg models gray and YCbCr JPEGs only"):
+        read_tables(path)
 
-    def run(*args):
-        r = CliRunner().invoke(main, ["dejpeg", str(path), *args, "--weights", str(tiny_prior_dir),
+    def run(task, *args):
+        return CliRunner().invoke(main, [task, str(path), *args, "--steps", "1", "--weights", str(tiny_prior_dir),
+                                         "-o", str(tmp_path / f"{task}.png"), "--overwrite"])
+
+    r = run("dejpeg")
+    assert r.exit_code == 1 and "--jpeg-quality N takes it for a YCbCr one of quality N" in r.stderr
+    r = run("dejpeg", "--jpeg-quality", "30", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout.splitlines()[-1])["tables"] == "quality 30"
+    r = run("sr", "--scale", "2", "--jpeg-quality", "30")
+    assert r.exit_code == 0, r.output
+    Image.open(_jpeg(_photo(64, 64), tmp_path, "b.jpg", quality=20)).convert("CMYK").save(path, quality=95)
+    r = run("sr", "--scale", "2")  # (a quality-20 JPEG saved again as CMYK: its blocks show)
+    assert r.exit_code == 0, r.output
+    assert "no JPEG file's tables to read (not a JPEG, or a CMYK one), but the image shows a JPEG's 8x8 blocks" in \
+        r.stderr
+
+
+def test_an_image_without_a_jpegs_blocks_is_left_as_it_is_with_steps_too(tiny_prior_dir, tmp_path):
+    """dejpeg leaves an image in which no JPEG's blocks show as it is (its recipe runs no steps, and
+    the note says so), and with --steps too: --steps 3 smoothed a never-compressed photo to 41 dB
+    from itself under the note 'left as it is'."""
+    path = tmp_path / "drawn.png"
+    Image.fromarray(_photo(64, 64)).save(path)
+    for steps in ([], ["--steps", "2"]):
+        r = CliRunner().invoke(main, ["dejpeg", str(path), *steps, "--weights", str(tiny_prior_dir),
                                       "-o", str(tmp_path / "o.png"), "--overwrite"])
         assert r.exit_code == 0, r.output
-        return r
-
-    for steps in ([], ["--steps", "2"]):  # (steps given ran, 41 dB from a never-compressed photo: 'left as it is')
-        r = run(*steps)
         assert "no JPEG file's tables to read (not a JPEG, or a CMYK one), and no JPEG's 8x8 blocks found" in r.stderr
-        assert "--jpeg-quality gives the quality" in r.stderr
         assert np.array_equal(read_image(tmp_path / "o.png").array, read_image(path).array)
-    rec = json.loads(run("--jpeg-quality", "30", "--steps", "1", "--json").stdout.splitlines()[-1])
-    assert rec["tables"] == "quality 30" and rec["steps"] == 1
 
 
 def test_an_image_under_8_px_takes_the_quality_given(tiny_prior):
@@ -544,9 +560,10 @@ def test_a_photo_saved_again_at_a_higher_quality_loses_the_first_saves_blocks(tm
         r = CliRunner().invoke(main, ["dejpeg", str(tmp_path / name), "--steps", "1", "--weights", str(tiny_prior_dir),
                                       "--overwrite", "-o", str(tmp_path / f"{name}.png")])
         out[name] = r.output  # (--json leaves the notes out)
-    assert recs["q30.jpg"]["tables"] == "file"
+    assert recs["q30.jpg"]["tables"] == "file" and recs["q30.jpg"]["file_quality"] == 30
     assert recs["again.jpg"]["tables"] == ("estimated quality 30 (an earlier save's, under the file's own tables "
                                            "of quality 90)")
+    assert recs["again.jpg"]["file_quality"] == 90  # (a trial: it was left out where an earlier save was read)
     assert "its pixels show the blocks of an earlier save at quality 30" in out["again.jpg"]
     assert recs["again.jpg"]["sigma_max"] == pytest.approx(recs["q30.jpg"]["sigma_max"])
 

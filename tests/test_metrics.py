@@ -201,4 +201,7 @@ def test_read_only_arrays_are_scored_without_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert abs(ssim(ra, rb) - _sk_ssim(a / 255, b / 255)) < 1e-4
+        where = np.ones(a.shape, bool)
+        where.flags.writeable = False
+        assert ssim(ra, rb, where=where) == pytest.approx(ssim(a, b))  # (a read-only mask too)
         assert psnr(ra, rb) == pytest.approx(sk_psnr(a, b, data_range=255))

@@ -3,6 +3,7 @@ screen read as noise of 146-274 and a 1-bit dither read as 25 were smeared (7.6-
 themselves); a clean halftone was offered "try --sigma 96"."""
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -128,3 +129,30 @@ def test_nothing_to_remove_runs_no_sampler(tiny_prior, how, sampler):
     assert torch.equal((res.image * 255).round().to(torch.uint8)[0, 0], torch.from_numpy(img))
     with_noise = restore.api.run(to_tensor(img), "denoise", prior=tiny_prior, sampler=sampler, sigma=0.05, steps=3)
     assert (with_noise.sampler, with_noise.steps) == (sampler, 3)  # a level: the sampler runs
+
+
+def test_a_batch_reports_what_ran_on_each_image(tiny_prior, tiny_prior_dir, tmp_path):
+    """A trial: in a batch of a two-level image and a noisy one (levels read per image), the result
+    and every --json record named the first image's sampler and steps ('none', 0 for the noisy one
+    that dpir denoised, or 'dpir' for the image left as it is)."""
+    rng = np.random.default_rng(5)
+    dither = np.where(rng.random((48, 64)) < _photo(64)[:48], 1.0, 0.0)
+    noisy = np.clip(_photo(64)[:48] + rng.normal(0, 0.08, (48, 64)), 0, 1)
+    x = torch.from_numpy(np.stack([dither, noisy])[:, None].repeat(3, 1)).float()
+    res = restore.api.run(x, "denoise", prior=tiny_prior, sampler="dpir", steps=3)
+    assert (res.sampler, res.steps) == (["none", "dpir"], [0, 3])
+    assert torch.equal(res.image[0], x[0]) and not torch.equal(res.image[1], x[1])
+    assert res.params["not_noise"] == ["two-level", None]
+    same = restore.api.run(x[[1, 1]], "denoise", prior=tiny_prior, sampler="dpir", steps=3)
+    assert (same.sampler, same.steps) == ("dpir", 3)  # one value where the images agree
+    for i, a in enumerate((dither, noisy)):
+        write_image(tmp_path / f"{i}.png", (np.repeat(a[..., None], 3, 2) * 255).round().astype(np.uint8))
+    from restore.cli.main import main
+
+    r = CliRunner().invoke(main, [
+        "denoise", str(tmp_path / "0.png"), str(tmp_path / "1.png"), "-o", str(tmp_path / "out"), "--sampler",
+        "dpir", "--steps", "3", "--batch-size", "2", "--json", "--weights", str(tiny_prior_dir)])
+    assert r.exit_code == 0, r.output
+    recs = {Path(rec["input"]).name: rec for rec in map(json.loads, r.stdout.splitlines()) if "input" in rec}
+    assert [(recs[n]["sampler"], recs[n]["steps"], recs[n]["batch"]) for n in ("0.png", "1.png")] == [
+        ("none", 0, 2), ("dpir", 3, 2)]

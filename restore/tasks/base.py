@@ -303,6 +303,9 @@ class Task:
     helper_args: tuple = ()
     helper_doc: str = ""
     pairs = False  # restore eval --pairs: degrade() takes a real measurement (``measured``)
+    #: a folder whose images of one size read spread noise levels ends with their median, to give as
+    #: ``--sigma`` to all (a video's frames: denoise); a level read by another task is no such option
+    one_level_hint = False
     #: restore eval's method without --samplers: the default sampler (None), or
     #: restore.registry.DEFAULT_METHOD (the command line's recipe per case)
     eval_method: str | None = None

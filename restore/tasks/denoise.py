@@ -247,6 +247,7 @@ class DenoiseTask(Task):
     slow_baselines = frozenset({"bm3d", "bm3d@rms"})
     given = "noisy"
     pairs = True  # restore eval denoise --pairs: real noisy/clean pairs
+    one_level_hint = True  # a video's frames read levels of their own: --sigma tells them one
     reported_units = {"level_read": 255.0, "read_as_noise": 255.0}  # the level read before settle_level
     helper_args = (("sigma", None),)
     helper_doc = """Remove noise: white Gaussian of std ``sigma`` ([0, 1] units), or, with ``sigma``
