@@ -512,7 +512,7 @@ def test_an_image_without_a_jpegs_blocks_is_left_as_it_is_with_steps_too(tiny_pr
         r = CliRunner().invoke(main, ["dejpeg", str(path), *steps, "--weights", str(tiny_prior_dir),
                                       "-o", str(tmp_path / "o.png"), "--overwrite"])
         assert r.exit_code == 0, r.output
-        assert "no JPEG file's tables to read (not a JPEG, or a CMYK one), and no JPEG's 8x8 blocks found" in r.stderr
+        assert "no JPEG file's tables to read, and no JPEG's 8x8 blocks found" in r.stderr
         assert np.array_equal(read_image(tmp_path / "o.png").array, read_image(path).array)
 
 

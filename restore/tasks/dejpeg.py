@@ -191,8 +191,9 @@ def file_tables(image) -> JpegTables | None:
     return None if t is None else dataclasses.replace(t, orientation=image.meta.orientation)
 
 
-#: what the notes say of an image whose quality is read from its pixels
-NO_FILE_TABLES = "no JPEG file's tables to read (not a JPEG, or a CMYK one)"
+#: what the notes say of an image whose quality is read from its pixels (sr and deblur: a CMYK
+#: JPEG's too, which dejpeg refuses)
+NO_FILE_TABLES = "no JPEG file's tables to read"
 
 
 def input_tables(image) -> JpegTables | None:

@@ -256,9 +256,9 @@ class SuperResolveTask(JpegInput, Task):
                     f"kernel {params.get('kernel', JPEG_KERNEL)}" + (" (a photo of unknown origin; --kernel bicubic "
                     "for a benchmark's)" if params.get("kernel", JPEG_KERNEL) == JPEG_KERNEL else "")
                     + "; --jpeg-quality 0: not a JPEG")
-        return (f"{params.get('tables', 'estimated quality')}: {NO_FILE_TABLES}, but the image shows a JPEG's "
-                f"8x8 blocks; their quantisation taken as noise sigma {sigma * 255:.2f} of 255 (--jpeg-quality 0: "
-                "not a JPEG)")
+        return (f"{params.get('tables', 'estimated quality')}: {NO_FILE_TABLES} (not a JPEG, or a CMYK one), but "
+                f"the image shows a JPEG's 8x8 blocks; their quantisation taken as noise sigma {sigma * 255:.2f} of "
+                "255 (--jpeg-quality 0: not a JPEG)")
 
     def reported(self, p):
         """The kernel as resolved (a JPEG's default differs) and a JPEG input's tables."""
