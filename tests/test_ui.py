@@ -690,3 +690,25 @@ def test_a_downloads_note_names_the_painted_keep_out_layer(client):
         (Path(d) / "x.png").write_bytes(got)
         made = json.loads(read_note(Path(d) / "x.png"))
     assert made["settings"]["exclude"] == "painted" and set(made["inputs"]) == {"image", "mask", "exclude"}
+
+
+def test_each_sampler_says_its_own_default_steps(client, tiny_prior):
+    """A trial: with ddrm chosen for denoise the steps field still read 'default (1)' (mmse's) and
+    20 ran. The tasks' list gives each sampler's steps as a run without --steps takes them."""
+    import torch
+
+    from restore.api import run
+    from restore.samplers import SAMPLERS
+    from restore.tasks import get_task
+
+    tasks = client.get("/api/tasks").json()["tasks"]
+    for t in tasks:
+        tk = get_task(t["name"])
+        assert set(t["sampler_steps"]) == set(t["samplers"])
+        for s, n in t["sampler_steps"].items():
+            assert n == (tk.steps if s == tk.sampler and tk.steps else SAMPLERS.get(s).default_steps), (t["name"], s)
+    denoise = next(t for t in tasks if t["name"] == "denoise")
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    for s in ("mmse", "ddrm", "dpir"):  # what runs
+        assert run(x, "denoise", sigma=0.1, sampler=s, prior=tiny_prior).steps == denoise["sampler_steps"][s]
+    assert denoise["sampler_steps"]["mmse"] == 1 and denoise["sampler_steps"]["ddrm"] == 20

@@ -84,6 +84,13 @@ def test_page_lists_tasks_and_has_a_canvas(server, browser):
     assert page.locator("canvas#mask").count() == 1
     page.select_option("#task", "sr")  # the controls follow the declaration
     assert page.locator("#params select[name=scale] option").count() == 4
+    page.select_option("#task", "denoise")  # a sampler chosen: its own default steps (it kept mmse's 1 for ddrm)
+    assert page.locator("#steps").get_attribute("placeholder") == "default (1)"
+    page.locator("details", has=page.locator("#sampler")).locator("summary").click()
+    page.select_option("#sampler", "ddrm")
+    assert page.locator("#steps").get_attribute("placeholder") == "default (20)"
+    page.select_option("#sampler", "")
+    assert page.locator("#steps").get_attribute("placeholder") == "default (1)"
     page.close()
 
 

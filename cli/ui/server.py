@@ -454,10 +454,13 @@ class App:
             tk = get_task(n)
             if _page_cannot(tk):
                 continue
+            names = compatible_samplers(tk.capabilities)
+            # the steps each sampler takes when none are given (the page's placeholder: a trial saw "default (1)",
+            # mmse's, beside ddrm chosen, which ran 20), as restore.api.default_steps gives them
+            steps = {s: tk.steps if s == tk.sampler and tk.steps else SAMPLERS.get(s).default_steps for s in names}
             out.append({"name": n, "summary": tk.summary, "params": [describe_param(q, n) for q in tk.params if q.cli],
-                        "files": list(tk.files), "default_sampler": tk.sampler,
-                        "samplers": compatible_samplers(tk.capabilities),
-                        "default_steps": tk.steps, "default_note": tk.default_note})
+                        "files": list(tk.files), "default_sampler": tk.sampler, "samplers": names,
+                        "sampler_steps": steps, "default_steps": tk.steps, "default_note": tk.default_note})
         return {"tasks": out, "max_pixels": self.max_pixels, "max_bytes": self.max_bytes,
                 "prior": self.weights or "restore-small", "prior_error": self.prior_error}
 

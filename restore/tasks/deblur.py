@@ -695,7 +695,8 @@ class DeblurTask(JpegInput, Task):
         if t is not None:  # a JPEG: the least level its quantisation stands for, where the noise read is under it
             src = "its file's tables" if t == "file" else t.replace("estimated quality", "the blocks of quality", 1)
             return (f"noise sigma = {sigma * 255:.2f} (0-255 units): a JPEG ({src}), whose grain reads low and whose "
-                    "blocks the deblurring would sharpen into ripples under this level (--jpeg-quality 0: not a JPEG)")
+                    "blocks the deblurring would sharpen into ripples under this level (--jpeg-quality 0 if it is not "
+                    "a JPEG)")
         note = super().estimated_note(params, sigma)
         # the floor, where build() raised the level to it (a level read lower with a model error above it stays
         # as read: the two together are over the floor)

@@ -249,16 +249,16 @@ class SuperResolveTask(JpegInput, Task):
         if m:
             return (f"a JPEG file whose own tables are quality {m[2]}'s, but whose pixels show the blocks of an "
                     f"earlier save at quality {m[1]}: their quantisation taken as noise sigma {sigma * 255:.2f} of "
-                    f"255, and the kernel {params.get('kernel', JPEG_KERNEL)} (--jpeg-quality sets the quality; 0: "
-                    "not a JPEG)")
+                    f"255, and the kernel {params.get('kernel', JPEG_KERNEL)} (--jpeg-quality sets the quality; 0 if "
+                    "it is not a JPEG)")
         if params.get("tables") == "file":  # (not estimated, but not given either: said, as the kernel it chose)
             return (f"a JPEG file: its own tables' quantisation taken as noise sigma {sigma * 255:.2f} of 255, and the "
                     f"kernel {params.get('kernel', JPEG_KERNEL)}" + (" (a photo of unknown origin; --kernel bicubic "
                     "for a benchmark's)" if params.get("kernel", JPEG_KERNEL) == JPEG_KERNEL else "")
-                    + "; --jpeg-quality 0: not a JPEG")
+                    + "; --jpeg-quality 0 if it is not a JPEG")
         return (f"{params.get('tables', 'estimated quality')}: {NO_FILE_TABLES} (not a JPEG, or a CMYK one), but "
                 f"the image shows a JPEG's 8x8 blocks; their quantisation taken as noise sigma {sigma * 255:.2f} of "
-                "255 (--jpeg-quality 0: not a JPEG)")
+                "255 (--jpeg-quality 0 if it is not a JPEG)")
 
     def reported(self, p):
         """The kernel as resolved (a JPEG's default differs) and a JPEG input's tables."""

@@ -147,6 +147,10 @@ function buildParams() {
   sel.add(new Option(`default (${t.default_sampler})`, ""));
   for (const s of t.samplers) sel.add(new Option(s, s));
   $("steps").placeholder = `default (${t.default_steps})`;
+  // a sampler chosen: its own default steps (the placeholder kept the task's sampler's, 1 beside ddrm's 20)
+  sel.onchange = () => {
+    $("steps").placeholder = `default (${sel.value ? t.sampler_steps[sel.value] : t.default_steps})`;
+  };
   $("samplernote").textContent = t.default_note ? `default: ${t.default_sampler}, ${t.default_note}` : "";
 }
 
