@@ -132,11 +132,12 @@ def sigma_mismatch(given: float, estimated: float, api: bool = False) -> str | N
     lo, hi = sorted((max(given, 2.0), max(estimated, 2.0)))  # both under 2 (invisible): they agree
     if hi / lo <= SIGMA_MISMATCH:
         return None
+    zero = "; at 0 the image is left as it is" if given == 0 else ""  # (a trial: nothing said so)
     if api:
         return (f"sigma={given / 255:.4g} ({given:.3g} in 0-255 units) is far from the noise estimated in the image "
-                f"({estimated / 255:.4f}, {estimated:.2f} in 0-255 units); the API's sigma is in [0, 1] units")
+                f"({estimated / 255:.4f}, {estimated:.2f} in 0-255 units); the API's sigma is in [0, 1] units" + zero)
     return (f"--sigma {given:g} is far from the noise estimated in the image ({estimated:.2f}); "
-            "--sigma is in 0-255 units")
+            "--sigma is in 0-255 units" + zero)
 
 
 # -- classical tools (restore eval --baselines) ------------------------------------------------
