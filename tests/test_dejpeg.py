@@ -624,3 +624,15 @@ def test_jpeg_files_in_one_batch_keep_their_own_tables(tmp_path, tiny_prior_dir)
             assert {k: v for k, v in mine.items() if v is not None} == alone[i]
         else:
             assert recs["3"]["a30.jpg"]["sigma"] > recs["3"]["b90.jpg"]["sigma"]
+
+
+def test_a_jpeg_files_quality_is_said(tiny_prior_dir, tmp_path):
+    """A browser-app trial: dejpeg said nothing of the quality it read from a file's own tables (sr
+    says what a file made of its run); the line says it, and --json has it as file_quality."""
+    for name, kw, said in (("a.jpg", {"quality": 30, "subsampling": 0}, "quality 30 (its own tables, 4:4:4;"),
+                           ("g.jpg", {"quality": 55}, "quality 55 (its own tables;")):
+        a = _photo(32, 40, gray=name == "g.jpg")
+        r = CliRunner().invoke(main, ["dejpeg", str(_jpeg(a, tmp_path, name, **kw)), "--steps", "1", "--weights",
+                                      str(tiny_prior_dir), "-o", str(tmp_path / f"{name}.png")])
+        assert r.exit_code == 0, r.output
+        assert f"{name}: a JPEG file of {said} --jpeg-quality sets another)" in r.stderr

@@ -870,6 +870,10 @@ class DejpegTask(Task):
 
     def estimated_note(self, params, sigma, to_try=None):
         t = params.get("tables", "estimated quality")
+        if t == "file":
+            chroma = f", {params['chroma']}" if params.get("chroma") else ""
+            return (f"a JPEG file of quality {params.get('file_quality', '?')} (its own tables{chroma}; --jpeg-quality "
+                    "sets another)")
         m = RESAVED_SOURCE.fullmatch(t)
         if m:
             return (f"the file's own tables are quality {m[2]}'s, but its pixels show the blocks of an earlier save at "
@@ -898,8 +902,9 @@ class DejpegTask(Task):
                       None if s is None else self.END * s, self.options)
 
     def build(self, x, p):
-        t = self.tables_for(x, p)
-        return Dejpeg(tuple(x.shape[1:]), t, x), x, t.source.startswith("estimated")
+        t = self.tables_for(x, p)  # (a file's tables: not given either, said as sr says them; a trial found no
+        # word of the quality a file was read at)
+        return Dejpeg(tuple(x.shape[1:]), t, x), x, t.source.startswith("estimated") or t.source == "file"
 
     def load(self, image, files, p, max_pixels):
         p = dict(p)
