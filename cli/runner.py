@@ -7,6 +7,7 @@ cluster, :mod:`.ray_engine`) restores them, and this module draws progress and r
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -243,8 +244,16 @@ def run_job(job: Job) -> int:
             click.echo(f"warning: {some(sorted(changed))} {'were' if n > 1 else 'was'} made from another version of "
                        f"{'their inputs' if n > 1 else 'its input'} ({said} changed since): made again", err=True)
     if folder and not o["quiet"]:  # a rerun in another --format beside a finished one: two outputs an image
-        twice = [q for it in items if it.out != STDIO and not it.out.exists()
-                 for q in [it.out.with_suffix(e) for e in OUTPUT_EXTS if e != it.out.suffix.lower()] if q.is_file()]
+        there: dict[Path, set[str]] = {}  # each output folder's names, listed once (not 6 stats an image)
+        for d in {it.out.parent for it in items if it.out != STDIO}:
+            with contextlib.suppress(OSError):  # (a folder not made yet holds nothing)
+                there[d] = {e.name for e in os.scandir(d) if e.is_file()}
+        twice = []
+        for it in items:
+            names = there.get(it.out.parent, set()) if it.out != STDIO else set()
+            if names and it.out.name not in names:  # to be written, beside one of its name in another type
+                twice += [q for q in (it.out.with_suffix(e) for e in OUTPUT_EXTS if e != it.out.suffix.lower())
+                          if q.name in names]
         if twice:
             click.echo(f"note: {some(twice, 'file')} of the same name{'s' if len(twice) > 1 else ''} in another "
                        f"format {'are' if len(twice) > 1 else 'is'} there already: this run writes its "

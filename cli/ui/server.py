@@ -449,15 +449,18 @@ class App:
     # -- jobs ------------------------------------------------------------------------------
     def tasks(self) -> dict:
         """The registered tasks the page can run (not :func:`_page_cannot`), each with its controls."""
+        from restore.api import default_steps
+
         out = []
         for n in TASKS.names():
             tk = get_task(n)
             if _page_cannot(tk):
                 continue
             names = compatible_samplers(tk.capabilities)
-            # the steps each sampler takes when none are given (the page's placeholder: a trial saw "default (1)",
-            # mmse's, beside ddrm chosen, which ran 20), as restore.api.default_steps gives them
-            steps = {s: tk.steps if s == tk.sampler and tk.steps else SAMPLERS.get(s).default_steps for s in names}
+            # the steps each sampler takes when none are given, with the task's defaults (the page's placeholder: a
+            # trial saw "default (1)", mmse's, beside ddrm chosen, which ran 20)
+            rc = tk.recipe({q.name: q.default for q in tk.params})
+            steps = {s: default_steps(rc, SAMPLERS.get(s), s) for s in names}
             out.append({"name": n, "summary": tk.summary, "params": [describe_param(q, n) for q in tk.params if q.cli],
                         "files": list(tk.files), "default_sampler": tk.sampler, "samplers": names,
                         "sampler_steps": steps, "default_steps": tk.steps, "default_note": tk.default_note})

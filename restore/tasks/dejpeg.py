@@ -856,15 +856,17 @@ class DejpegTask(Task):
         and their chroma subsampling, not the option's default (a 4:4:4 file is 4:4:4); a file's
         own tables' nearest standard quality (``file_quality``), also where an earlier save's were
         read."""
-        q = {**p, **_tables_reported(p.get("tables"))}
         t = p.get("tables")
-        if isinstance(t, JpegTables) and t.source == "file":
+        q = {**p, **_tables_reported(t)}
+        if not isinstance(t, JpegTables):
+            return q
+        if t.source == "file":
             q.pop("quality", None)  # not used: the file's own tables were (warned)
             q["file_quality"] = nearest_quality(t)  # what quality the file was saved at (a camera's own
             # tables: the nearest standard quality)
-        elif isinstance(t, JpegTables) and RESAVED_SOURCE.fullmatch(t.source):  # an earlier save's, under them
-            q["file_quality"] = int(RESAVED_SOURCE.fullmatch(t.source)[2])
-        if isinstance(p.get("tables"), JpegTables) and len(p["tables"].tables) == 1:
+        elif m := RESAVED_SOURCE.fullmatch(t.source):  # an earlier save's, under the file's own
+            q["file_quality"] = int(m[2])
+        if len(t.tables) == 1:
             q.pop("chroma", None)  # a gray JPEG has no chroma
         return q
 
