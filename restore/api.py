@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .errors import InputError, RestoreError
-from .io import FLOAT_BRIGHT, Image, check_float_scale, native, to_tensor
+from .io import FLOAT_BRIGHT, OUTSIDE_BY, OUTSIDE_SHARE, Image, check_float_scale, native, to_tensor
 from .prior import Prior, load_prior
 from .prior.denoiser import resolve_device
 from .registry import MAX_SAMPLES, MAX_SEED
@@ -606,11 +606,6 @@ def _seeds(seed: int | Sequence[int] | None, n: int) -> list[int]:
     return seeds
 
 
-#: a float image with more of its samples than this outside [0, 1] by over ``OUTSIDE_BY`` is warned of
-#: (its result is clipped; a float's rounding, 1.0000001, is no such sample; 1e-4 is a 40th of an 8-bit level)
-OUTSIDE_SHARE, OUTSIDE_BY = 0.01, 1e-4
-
-
 def _warn_of(tk, x: torch.Tensor, params: dict, prefix: str = "") -> None:
     """``tk.api_warnings`` of the parameters as given, each a ``UserWarning`` at the caller's
     line (the first frame outside this package: ``restore.inpaint`` and the other helpers call
@@ -1041,7 +1036,9 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
 
 _PARAMS_DOC = """Other parameters (``**params``) are those of :func:`restore.restore`: ``sampler``
     (see ``restore.SAMPLERS``), ``steps`` (network evaluations), ``seed`` (default 0: the same
-    sample on every call) or ``generator``,
+    sample on every call; a sampler that draws no noise, dpir or mmse, the tasks' defaults,
+    gives the same result for every seed, save inpainting's scene fill, whose search it seeds)
+    or ``generator``,
     ``device`` ("cpu", the default, "cuda", or "auto": the GPU when there is one), ``prior``
     (a Prior, a shipped name or a
     directory), ``samples`` (> 1 with a sampler that samples: returns ``(mean, std)``),

@@ -261,6 +261,8 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         if arr.ndim == 3 and arr.shape[2] == 4 and _png_gray_alpha(p):  # 16-bit gray + alpha: OpenCV gives RGBA
             arr = np.ascontiguousarray(arr[..., [0, 3]])
     arr = orient(_normalise(arr, p), meta.orientation)
+    if not arr.flags.writeable:  # Pillow's buffer (a palette or 1-bit file): a pipeline's in-place edit raised
+        arr = arr.copy()
     dpi = meta.dpi[::-1] if meta.dpi and meta.orientation >= 5 else meta.dpi  # turned a quarter: x and y swap
     return Image(arr, p, dataclasses.replace(meta, dpi=dpi), frames)
 
@@ -1394,8 +1396,8 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
     never leaves a half-written output. An existing file is an error unless ``overwrite``.
     ``quality``, ``meta`` and ``note`` as in :func:`encode_image`. What the format cannot hold
     (an alpha channel in a JPEG, 16 bits in a JPEG, BMP or WebP, ``meta``'s EXIF in a BMP...)
-    is said in a ``UserWarning`` each, unless ``warn`` is False (the command line says it
-    before the work).
+    is said in a ``UserWarning`` each, as is a float image with over 1 % of its samples outside
+    [0, 1] (written clipped), unless ``warn`` is False (the command line says it before the work).
     """
     p = Path(path)
     ext = p.suffix.lower()
@@ -1417,6 +1419,10 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
         lost += written_meta(meta, ext, channels, a.dtype)[1]
         for what in lost:
             warnings.warn(f"{p}: a {ext[1:].upper()} output drops {what}", UserWarning, stacklevel=2)
+        outside = float(np.mean((a < -OUTSIDE_BY) | (a > 1 + OUTSIDE_BY))) if a.dtype.kind == "f" else 0.0
+        if outside > OUTSIDE_SHARE:  # written as their clipped [0, 1] part, as the restore calls warn of it
+            warnings.warn(f"{p}: {outside:.1%} of the image's samples lie outside [0, 1] (from {float(a.min()):.4g} "
+                          f"to {float(a.max()):.4g}): written clipped to [0, 1]", UserWarning, stacklevel=2)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=hidden_name(p.name, ".", room=12), suffix=".tmp")
@@ -1500,6 +1506,11 @@ FLOAT_DARK_SHARE = 0.01
 #: ... and, as for the dark side, more than that share in regions whose 5x5 median (of any channel)
 #: is over this: a linear or HDR image (or one scaled up), whose bright part would come out clipped
 FLOAT_BRIGHT = 1.25
+
+
+#: a float image with more of its samples than this outside [0, 1] by over ``OUTSIDE_BY`` is warned of
+#: (its result is clipped; a float's rounding, 1.0000001, is no such sample; 1e-4 is a 40th of an 8-bit level)
+OUTSIDE_SHARE, OUTSIDE_BY = 0.01, 1e-4
 
 
 def check_float_scale(a: np.ndarray, what: str = "a float image") -> None:

@@ -10,7 +10,9 @@
 Inputs are ``(B, C, H, W)`` tensors or ``H x W [x C]`` numpy arrays; results are floats
 (the batch mean for tensors). ``data_range`` follows scikit-image when omitted: the maximum of
 an unsigned integer dtype (uint8: 255, uint16: 65535), 1 for floats (images in [0, 1]; values
-outside [-1, 2], such as 0-255 floats, are refused, as scikit-image refuses them); two
+outside [-1, 2], such as 0-255 floats, are refused, as scikit-image refuses them, and so is a
+float reference with negative values, a [-1, 1] image, whose range scikit-image's PSNR takes
+for 2 and its SSIM asks for: pass ``data_range``); two
 inputs of different dtypes are refused unless ``data_range`` is given, as are integers wider
 than 16 bits (their dtype says nothing of their range) and NaN or inf. A refusal is an
 :class:`restore.errors.InputError` (a ``ValueError``), as the rest of the API's are.
@@ -74,12 +76,16 @@ def _data_range(x, y, data_range: float | None, *, for_psnr: bool = False) -> fl
         return float(data_range)
     dx, dy = _dtype_of(x), _dtype_of(y)
     if _is_float(dx) and _is_float(dy):
-        for a in (x, y):  # 0-255 values scored with a range of 1 would be a silent nonsense
+        for i, a in enumerate((x, y)):  # 0-255 values scored with a range of 1 would be a silent nonsense
             lo, hi = (float(a.min()), float(a.max())) if isinstance(a, torch.Tensor) else (
                 float(np.min(a)), float(np.max(a)))
             if hi > FLOAT_SPAN[1] or lo < FLOAT_SPAN[0]:
                 raise InputError(f"a float image holds values in [{lo:g}, {hi:g}], outside what an image in [0, 1] "
                                  "holds: pass data_range (e.g. 255 for 0-255 values)")
+            if i == 0 and lo < 0:  # scikit-image's PSNR takes 2 there (a [-1, 1] image), its SSIM asks for it
+                raise InputError(f"the reference (the first image) holds negative values (down to {lo:.3g}): a "
+                                 "[-1, 1] image's range is 2, a [0, 1] one's 1; pass data_range (scikit-image's "
+                                 "PSNR takes 2 for it)")
         return 1.0
     if dx != dy:
         raise InputError(f"images have different dtypes ({dx} vs {dy}): convert one to the other's "
@@ -123,9 +129,11 @@ def psnr(x, y, *, data_range: float | None = None) -> float:
 
 
 def _gauss_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    from kornia.filters import get_gaussian_kernel1d
-
-    return get_gaussian_kernel1d(size, sigma).to(torch.float64).reshape(-1)
+    """The normalised 1-D Gaussian, built in float64 as scikit-image's ``gaussian_filter`` is
+    (kornia's float32 kernel cast up sums to 1 +- 3e-8: SSIM 2e-5 away from scikit-image's)."""
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    w = torch.exp(-(x**2) / (2 * sigma**2))
+    return w / w.sum()
 
 
 #: values (batch x channels x width x rows) of one SSIM strip: its float64 moments stay ~100 MB

@@ -574,8 +574,12 @@ def test_the_api_warns_where_the_command_line_does_of_a_probable_mistake():
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing said where nothing is wrong
-        restore.inpaint(img, ~keep, invert_mask=True, fill="mean", steps=1)
+        restore.inpaint(img, keep, invert_mask=True, fill="mean", steps=1)  # the pixels to keep, inverted
         restore.inpaint(img, ~keep, fill="mean", steps=1)
+    # an API trial: the mask was judged before its inversion, so the right call above was warned and this not
+    with pytest.warns(UserWarning, match=r"inverted by invert_mask=True, marks 98 %.*drop invert_mask=True"):
+        out = restore.inpaint(img, ~keep, invert_mask=True, fill="mean", steps=1)
+    assert (out != img).any(-1).mean() > 0.9  # it did fill 98 %, as said
 
 
 def test_read_image_leaves_pillows_limit_to_the_program(tmp_path, monkeypatch):

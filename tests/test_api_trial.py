@@ -88,3 +88,53 @@ def test_an_h_w_1_array_keeps_its_layout_only_where_the_result_is_gray():
     _, back, _ = _to_batch(g)
     assert back(torch.full((1, 1, 8, 10), 0.5)).shape == (8, 10, 1)
     assert back(torch.full((1, 3, 8, 10), 0.5)).shape == (8, 10, 3)
+
+
+def test_write_image_warns_of_a_float_image_it_clips(tmp_path):
+    """An API trial: a float image half below 0 (a mean taken off) was written as its clipped
+    part without a word, where the restore calls warn of the same array."""
+    rng = np.random.default_rng(0)
+    img = rng.random((16, 16, 3))
+    low = img * 0.6 - 0.2  # a third of it in [-0.2, 0)
+    with pytest.warns(UserWarning, match=r"a\.png: 3\d\.\d% of the image's samples lie outside \[0, 1\].*clipped") as w:
+        restore.write_image(tmp_path / "a.png", low)
+    assert w[0].filename == __file__
+    assert (restore.read_image(tmp_path / "a.png").array == np.round(np.clip(low, 0, 1) * 255)).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a float's rounding, or a few overshooting samples, are not warned of
+        restore.write_image(tmp_path / "b.png", np.clip(img, 0, 1) + 1e-7)
+        few = img.copy()
+        few[0, :2] = 1.05  # 6 of 768 samples
+        restore.write_image(tmp_path / "c.png", few)
+        restore.write_image(tmp_path / "d.png", low, warn=False)
+
+
+def test_a_zero_dim_tensor_is_a_number(tiny_prior):
+    """An API trial: sigma=torch.tensor(0.06) (a reduction's result) was refused as not a number,
+    where np.float32 was taken; a 0-d tensor or array is its number, anything else still refused."""
+    img = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
+    want = restore.denoise(img, sigma=0.06, prior=tiny_prior)
+    for s in (torch.tensor(0.06), torch.tensor(0.06, dtype=torch.float64), np.array(0.06)):
+        assert (restore.denoise(img, sigma=s, prior=tiny_prior) == want).all()
+    for bad in (torch.tensor([0.06]), torch.tensor(True), np.array([0.1, 0.2])):
+        with pytest.raises(InputError, match="sigma must be a number"):
+            restore.denoise(img, sigma=bad, prior=tiny_prior)
+
+
+def test_read_image_gives_a_writable_array_for_every_kind(tmp_path):
+    """A training trial: a palette PNG raised torch's "not writable" warning; read_image handed
+    Pillow's read-only buffer back for palette and 1-bit files, so an in-place edit in a pipeline
+    (``img[mask] = 0``) raised where an RGB PNG's did not."""
+    from PIL import Image as PILImage
+
+    a = (np.random.default_rng(0).random((24, 20, 3)) * 255).astype(np.uint8)
+    PILImage.fromarray(a).convert("P").save(tmp_path / "p.png")
+    PILImage.fromarray(a).convert("P").save(tmp_path / "p.gif")
+    PILImage.fromarray(a[..., 0]).convert("1").save(tmp_path / "one.png")
+    PILImage.fromarray(a).save(tmp_path / "rgb.png")
+    for name in ("p.png", "p.gif", "one.png", "rgb.png"):
+        img = restore.read_image(tmp_path / name).array
+        assert img.flags.writeable, name
+        img[:2] = 0  # no "assignment destination is read-only"
+    want = np.asarray(PILImage.open(tmp_path / "p.png").convert("RGB"))
+    assert (restore.read_image(tmp_path / "p.png").array == want).all()

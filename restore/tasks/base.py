@@ -194,6 +194,8 @@ class Param:
         """The API value, validated (a clear :class:`InputError` otherwise)."""
         if value is None or self.type not in (int, float, str):
             return value
+        if self.type is not str and _scalar(value):  # a 0-d tensor or array (torch.tensor(0.06)): its number
+            value = value.item()
         if self.type is str:
             value = str(value)
         elif isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -208,6 +210,13 @@ class Param:
                 unit = "" if self.unit == 1 else f" in API units ({self.range[0]:g}-{self.range[1]:g} on the CLI)"
                 raise InputError(f"{self.name} must be in [{lo:g}, {hi:g}]{unit}, got {value}")
         return self.type(value)
+
+
+def _scalar(value: Any) -> bool:
+    """A 0-d torch tensor or numpy array of numbers (not bool)."""
+    if isinstance(value, torch.Tensor):
+        return value.ndim == 0 and value.dtype != torch.bool and not value.is_complex()
+    return isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
 
 
 def level_text(v: float) -> str:

@@ -1333,6 +1333,9 @@ class InpaintTask(Task):
         return p, alpha
 
     def api_warnings(self, x, p):
+        m = p.get("mask")
+        if p.get("invert_mask") and m is not None:  # judged as filled: the command line inverts a file as it reads it
+            p = {**p, "mask": [~_marked(h, "mask") for h in m] if isinstance(m, (list, tuple)) else ~_marked(m, "mask")}
         return [w.replace("--invert-mask", "invert_mask=True") for w in self.warnings(x, p)]
 
     def warnings(self, x, p):
