@@ -22,11 +22,14 @@ THREADS = click.option("--threads", type=click.IntRange(1, 1024), default=None,
 
 
 def use_threads(n: int | None) -> None:
-    """``--threads N``: torch's CPU threads (None: torch's default)."""
+    """``--threads N``: torch's CPU threads, and OpenCV's (its fills, filters and the baselines it
+    runs; None: their defaults)."""
     if n:
+        import cv2
         import torch
 
         torch.set_num_threads(int(n))
+        cv2.setNumThreads(int(n))
 
 
 class TaskCommands(click.Group):

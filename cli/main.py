@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from restore.errors import RestoreError
+from restore.errors import RestoreError, UsageError
 from restore.paths import PREDICTIONS
 from restore.registry import MAX_SAMPLES, MAX_SEED
 from restore.samplers import SAMPLERS
@@ -480,15 +480,17 @@ def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, 
             warmup=min(500, max(1, steps // 10)))
         bar = None
 
-        def progress():  # made at the first step: a run refused before it prints no empty bar
-            nonlocal bar
-            if bar is None:
-                bar = tqdm(total=steps, disable=quiet, file=sys.stderr, unit="step", dynamic_ncols=True)
-            return bar
-
         def cb(rec):
-            b = progress()
-            b.n = rec["step"]
+            nonlocal bar
+            if rec.get("started"):  # made as the steps start (a run refused before prints no empty bar), at the
+                bar = tqdm(total=steps, initial=rec["step"], disable=quiet, file=sys.stderr, unit="step",
+                           dynamic_ncols=True)  # step it resumes at: the rate counts this run's steps, as they go
+                return
+            b = bar
+            if rec["step"] >= b.n:
+                b.update(rec["step"] - b.n)
+            else:  # rolled back (a diverged interval)
+                b.n = rec["step"]
             post = {"loss": f"{rec['loss']:.4f}" if rec.get("loss") is not None else "-"}
             if rec.get("val_psnr_sigma25") is not None:
                 post["psnr25"] = f"{rec['val_psnr_sigma25']:.2f}"
@@ -499,8 +501,8 @@ def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, 
                        max_minutes=max_minutes, callback=cb, overwrite=overwrite)
         if bar is not None:
             bar.close()
-    except RestoreError as e:
-        _fail(str(e))
+    except RestoreError as e:  # options that do not go together (another --val-dir on --resume) exit 2, as click's
+        _fail(str(e), 2 if isinstance(e, UsageError) else 1)
     except KeyboardInterrupt:  # before the training loop, which takes Ctrl-C as a stop with a checkpoint
         code = 143 if term else 130
         if (output / "checkpoint" / "state.json").exists():

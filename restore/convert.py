@@ -111,8 +111,14 @@ def _nested(obj, path: Path) -> dict:
                               f"{', '.join(repr(k) for k in held[1:])})", UserWarning, stacklevel=3)
             obj = obj[held[0]]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        what = (f"a dict of {', '.join(repr(k) for k in list(obj)[:4])}{', ...' if len(obj) > 4 else ''}"
-                if isinstance(obj, dict) and obj else type(obj).__name__ if obj else "nothing")
+        if isinstance(obj, dict) and obj:
+            what = f"a dict of {', '.join(repr(k) for k in list(obj)[:4])}{', ...' if len(obj) > 4 else ''}"
+        elif isinstance(obj, torch.Tensor):  # (its truth value is no test: ambiguous, or its one number)
+            what = f"one tensor of shape {tuple(obj.shape)}"
+        elif obj is None or (isinstance(obj, (dict, list, tuple, str, bytes)) and not obj):
+            what = "nothing" if obj is None else f"an empty {type(obj).__name__}"
+        else:
+            what = type(obj).__name__
         raise WeightsError(f"{path}: expected a state dict (names -> tensors, or one under "
                            f"{' / '.join(repr(k) for k in NESTED)}), got {what}")
     if all(k.startswith("module.") for k in obj):  # saved from torch.nn.DataParallel

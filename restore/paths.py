@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["CONFIG_FILE", "DEFAULT_PRIOR", "PREDICTIONS", "PRETRAINED_DIR", "WEIGHTS_FILE",
+__all__ = ["CONFIG_FILE", "DEFAULT_PRIOR", "PREDICTIONS", "PRETRAINED_DIR", "REPLACED_DIR", "WEIGHTS_FILE",
            "description_from_config", "find_priors"]
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+#: where ``restore train --overwrite`` sets the folder's old run aside until its first checkpoint
+REPLACED_DIR = ".replaced"
 DEFAULT_PRIOR = "restore-small"
 #: what a prior's network may predict (config.json "prediction"); see restore.prior.denoiser
 PREDICTIONS = ("eps", "edm")

@@ -46,11 +46,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import InputError, RestoreError
+from .errors import InputError, RestoreError, UsageError
 from .io import check_writable, file_mode, read_image, to_uint8
 from .prior.denoiser import PREDICTIONS, Prior, preconditioning, vp_scale
 from .prior.schedule import VPSchedule, sigma_from_t_table, t_from_sigma_table
-from .paths import CONFIG_FILE, WEIGHTS_FILE
+from .paths import CONFIG_FILE, REPLACED_DIR, WEIGHTS_FILE
 from .prior.unet import UNet
 from .prior.weights import load_prior, load_state_dict, resolve_prior_dir, save_prior
 
@@ -642,8 +642,11 @@ def train(
         Stop (with a checkpoint) after this much wall time. A ``STOP`` file in ``out_dir``,
         SIGTERM and SIGINT stop the same way.
     callback : callable, optional
-        Called with each log record (step, loss, lr, steps_per_s, crops_per_s, tflops, and
-        val_psnr_sigma25 when measured).
+        Called with ``{"step": s, "started": True}`` as the steps start (``s``: 0, or the step a
+        run resumes at; not logged), then with each log record (step, loss, lr, steps_per_s,
+        crops_per_s, tflops, seconds, and val_psnr_sigma25 when measured). ``steps_per_s`` is
+        the rate since the last record, checkpoints left out; ``seconds`` the run's wall time,
+        reading the images, validation and checkpoints included (and a resumed run's before).
     overwrite : bool
         Start over in an ``out_dir`` that holds a run: once this run is checked and its images
         read (a run refused leaves them), its checkpoint, log and prior are set aside, removed at
@@ -676,10 +679,10 @@ def train(
         v = start.state["val"]
         if Path(v["dir"]).is_dir():
             if val_dir is not None and Path(val_dir).resolve() != Path(v["dir"]):
-                raise InputError(f"the run's learning curve is on {v['dir']}: another --val-dir would change it "
+                raise UsageError(f"the run's learning curve is on {v['dir']}: another --val-dir would change it "
                                  "mid-log (leave it out to go on, or train into another folder)")
             if val_count is not None and val_count != int(v["count"]):
-                raise InputError(f"the run's learning curve is on the first {v['count']} images of {v['dir']} "
+                raise UsageError(f"the run's learning curve is on the first {v['count']} images of {v['dir']} "
                                  "(--val-count): another count would change it mid-log (leave it out to go on)")
             val_dir, val_count, val_crop = v["dir"], int(v["count"]), int(v["crop"])
         elif val_dir is None:
@@ -762,7 +765,7 @@ def train(
 
 
 #: the old run an --overwrite sets aside until the new one's first checkpoint, and what it holds
-ASIDE, ASIDE_NAMES = ".replaced", ("checkpoint", ".checkpoint.new", ".checkpoint.old", "log.jsonl", CONFIG_FILE,
+ASIDE, ASIDE_NAMES = REPLACED_DIR, ("checkpoint", ".checkpoint.new", ".checkpoint.old", "log.jsonl", CONFIG_FILE,
                                    WEIGHTS_FILE)
 
 
@@ -1071,6 +1074,8 @@ class _Run:
         if tr.device.type == "cuda":
             torch.cuda.synchronize(tr.device)
         guard = DivergenceGuard(tr, step)
+        if self.callback:  # where the steps start (a resumed run's step): a progress bar's rate counts from here
+            self.callback({"step": step, "started": True})
         with _StopFlag() as stop:
             while step < cfg.steps:
                 tr.step(step)
@@ -1080,7 +1085,8 @@ class _Run:
                     val = last_val = validation_psnr(self.ema_prior, self.val_images)
                     last_val_step = step
                 timeout = max_minutes is not None and (time.time() - self.t_start) > 60 * max_minutes
-                stop_file = step % cfg.log_every == 0 and (self.out / "STOP").exists()
+                # (and at the last step: a run shorter than an interval left it there, to stop the next --resume)
+                stop_file = (step % cfg.log_every == 0 or step == cfg.steps) and (self.out / "STOP").exists()
                 halt = timeout or stop.set or stop_file
                 if halt and step < cfg.steps:  # why, for the prior's info and the caller (--resume goes on)
                     self.stopped = stop.signal or ("max-minutes" if timeout else "STOP file")

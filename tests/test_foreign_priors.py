@@ -291,6 +291,9 @@ def test_adm_convert_refuses_mismatched_flags_and_class_cond(adm_ckpt, tmp_path)
         convert_adm(ckpt, tmp_path / "c", flags={**TINY_ADM, "num_chanels": 64})
     with pytest.raises(WeightsError, match="preset"):
         convert_adm(ckpt, tmp_path / "d", preset="imagenet512")
+    for bad in ("big", 0, True, 64.0):  # a trial: "big" was told "no default channel_mult for image_size big"
+        with pytest.raises(WeightsError, match="ADM image_size must be a positive whole number"):
+            convert_adm(ckpt, tmp_path / "c", flags={**TINY_ADM, "image_size": bad})
     assert not any((tmp_path / n).exists() for n in "abcd")
     (tmp_path / "text.pt").write_text("hello")  # not a checkpoint at all: said so, not pickle's opcode
     with pytest.raises(WeightsError, match="neither a torch.save zip nor a pickle"):
@@ -505,6 +508,14 @@ def test_checkpoints_as_researchers_bring_them(adm_ckpt, tmp_path, tiny_prior_di
     torch.save({"step": 5, "opt": {"lr": 1e-3}}, tmp_path / "none.pt")
     with pytest.raises(WeightsError, match="got a dict of 'step', 'opt'"):
         convert_adm(tmp_path / "none.pt", tmp_path / "none", flags=TINY_ADM)
+    # a trial: one tensor crashed with torch's "Boolean value of Tensor ... is ambiguous" (a traceback), and a
+    # one-element tensor was called "nothing"
+    for name, obj, said in (("t3", torch.zeros(3), r"one tensor of shape \(3,\)"),
+                            ("t1", torch.zeros(1), r"shape \(1,\)"), ("t0", torch.zeros(()), r"shape \(\)"),
+                            ("e", [], "an empty list"), ("n", None, "nothing")):
+        torch.save(obj, tmp_path / f"{name}.pt")
+        with pytest.raises(WeightsError, match=f"expected a state dict .*got .*{said}"):
+            convert_adm(tmp_path / f"{name}.pt", tmp_path / name, flags=TINY_ADM)
     torch.save({f"module.{k}": v for k, v in sd.items()}, tmp_path / "dp.pt")
     got = load_prior(convert_adm(tmp_path / "dp.pt", tmp_path / "dp", flags=TINY_ADM)).net.state_dict()
     assert all(torch.equal(got[k].float(), want[k]) for k in want)

@@ -33,8 +33,12 @@ def test_train_tiny_prior_and_resume(tmp_path, prediction):
     assert any("val_psnr_sigma25" in r for r in logs)
     state = json.loads((out / "checkpoint" / "state.json").read_text())
     assert state["step"] == 4
+    assert logs[0] == {"step": 0, "started": True}  # where the steps start: a progress bar's rate counts from it
+    assert not any(r.get("started") for r in map(json.loads, (out / "log.jsonl").read_text().splitlines()))
     cfg.steps = 6
-    train(data, out, cfg, resume=True)
+    logs = []
+    train(data, out, cfg, resume=True, callback=logs.append)
+    assert logs[0] == {"step": 4, "started": True} and logs[-1]["step"] == 6  # (a trial: the bar showed 563750 step/s)
     p = load_prior(out)
     assert p.info["steps"] == 6 and p.prediction == prediction
     lines = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
@@ -329,3 +333,37 @@ def test_small_images_are_said_and_an_empty_validation_folder_refused(tmp_path):
     assert not (tmp_path / "p0").exists()
     with pytest.warns(UserWarning, match="2 of 3 training images are smaller than the 64 px crop"):
         train(data, tmp_path / "p1", cfg)
+
+
+def test_a_prior_set_aside_by_a_killed_overwrite_is_said_where_it_is(tiny_prior_dir, tmp_path):
+    """A training trial: an --overwrite killed before its first checkpoint leaves the folder's old
+    prior in .replaced/ (the next train puts it back); loading the folder meanwhile said only
+    "config.json: missing"."""
+    import shutil
+
+    from restore import train as T
+    from restore.errors import WeightsError
+
+    p = tmp_path / "p"
+    shutil.copytree(tiny_prior_dir, p)
+    T._set_aside(p)  # as --overwrite does, then a kill -9
+    with pytest.raises(WeightsError, match=r"stopped before its first checkpoint, and the prior it replaces is in "
+                                           r".*\.replaced; the next 'restore train' into the folder puts it back"):
+        load_prior(p)
+    T.recover_run(p)
+    assert load_prior(p).net is not None and not (p / ".replaced").exists()
+
+
+def test_a_stop_file_is_taken_at_the_last_step_too(tmp_path):
+    """A training trial: a run shorter than a logging interval never looked at the STOP file in
+    its folder and left it there, to stop the next --resume at once; it is taken (and removed)
+    at the last step too."""
+    data = _images(tmp_path / "data")
+    out = tmp_path / "prior"
+    out.mkdir()
+    (out / "STOP").write_text("")
+    cfg = TrainConfig(steps=3, batch_size=2, crop=32, channels=(8, 16), blocks=(1, 1), emb_dim=16, warmup=1)
+    assert cfg.steps < cfg.log_every
+    train(data, out, cfg)
+    p = load_prior(out)
+    assert not (out / "STOP").exists() and p.info["steps"] == 3 and "stopped" not in p.info

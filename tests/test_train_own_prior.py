@@ -79,9 +79,9 @@ def test_resume_honours_when_to_checkpoint_and_refuses_another_learning_curve(ph
     cfg = json.loads((p / "checkpoint" / "state.json").read_text())["config"]
     assert (cfg["checkpoint_every"], cfg["eval_every"]) == (2, 3)
     r = _run("train", photos, "-o", p, "--resume", "--steps", "8", "--val-dir", photos, "-q")
-    assert r.exit_code == 1 and "another --val-dir would change it mid-log" in r.output
+    assert r.exit_code == 2 and "another --val-dir would change it mid-log" in r.output
     r = _run("train", photos, "-o", p, "--resume", "--steps", "8", "--val-count", "2", "-q")
-    assert r.exit_code == 1 and "another count would change it mid-log" in r.output
+    assert r.exit_code == 2 and "another count would change it mid-log" in r.output
     other = tmp_path / "other"
     other.mkdir()
     write_image(other / "o.png", np.full((24, 24, 3), 50, np.uint8))

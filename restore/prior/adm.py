@@ -91,6 +91,10 @@ def adm_from_flags(flags: dict) -> tuple[dict, dict, str]:
     if f["class_cond"]:
         raise WeightsError("class-conditional ADM models (class_cond) are not supported: use an unconditional one")
     size = f["image_size"]
+    if isinstance(size, str) and size.strip().isdigit():  # as guided-diffusion's argparse flags give it
+        size = int(size)
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:  # (it was "no default channel_mult")
+        raise WeightsError(f"ADM image_size must be a positive whole number, got {size!r}")
     if f["channel_mult"] in ("", None):
         if size not in _DEFAULT_MULT:
             raise WeightsError(f"no default channel_mult for image_size {size}: give channel_mult")

@@ -22,7 +22,7 @@ import torch
 
 from ..errors import WeightsError
 from ..io import file_mode
-from ..paths import CONFIG_FILE, DEFAULT_PRIOR, PRETRAINED_DIR, WEIGHTS_FILE, description_from_config
+from ..paths import CONFIG_FILE, DEFAULT_PRIOR, PRETRAINED_DIR, REPLACED_DIR, WEIGHTS_FILE, description_from_config
 from ..tiling import tile_layout
 from .adm import ADMNet, adm_config
 from .denoiser import ALL_PREDICTIONS, Prior, resolve_device
@@ -192,6 +192,10 @@ DIGEST_SAMPLES = 256
 
 def read_config(prior_dir: Path) -> dict:
     path = prior_dir / CONFIG_FILE
+    if not path.exists() and (prior_dir / REPLACED_DIR / CONFIG_FILE).is_file():  # a trial: "missing", no more
+        raise WeightsError(f"{path}: missing: a 'restore train --overwrite' into {prior_dir} was stopped before its "
+                           f"first checkpoint, and the prior it replaces is in {prior_dir / REPLACED_DIR}; the next "
+                           "'restore train' into the folder puts it back (or move its files up)")
     cfg = read_json(path, f"missing (a prior directory needs {CONFIG_FILE})")
     if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
         raise WeightsError(f"{path}: not a restore prior config (format must be '{FORMAT}')")
