@@ -262,6 +262,8 @@ def _evaluate(task, dataset, degrade, samplers, steps, baselines, limit, every, 
         prior_id = {}
     machine = _machine(dev)
     setting = {k: v for k, v in degrade.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    if pairs:  # the pairs' own degradation was scored: the synthetic one's defaults (sigma 25, gaussian) made none
+        setting = {"pairs": True}  # (a trial: every row said sigma 25; the levels read are each row's sigma_read)
     if setting.get("masks"):  # inpaint's mask files: its generated family's default made none of them
         setting.pop("mask", None)
     run = {"restore": __version__, "prior": prior_name, **prior_id, "seed": seed, "limit": limit, "every": every,

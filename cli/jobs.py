@@ -507,7 +507,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
             try:
                 check_output_path(out)
             except InputError as e:  # an output type that cannot be written: the command as given
-                raise UsageError(str(e)) from None
+                raise UsageError(f"{e}; -o DIR/ writes into a folder" if not out.suffix else str(e)) from None
         r = ref if ref is None or ref.is_file() else _by_stem(ref, Path(src.name))
         return _checked_before_work([Item(src, dict(job.files), out, r)], o), False
     if o.get("output") == STDIO:

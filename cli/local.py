@@ -352,7 +352,7 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
         check_own_range(tk, bits, {**job.params, **params})  # its options over that range: refused before warnings
         if not o["quiet"] and not o.get("as_json"):
             warn(it, f"{it.src}: its 16-bit samples all lie under {2**bits}: restored on that range, as {bits}-bit "
-                     "data")
+                     "data (a camera's of that depth, or a dark photo; the file stays 16-bit)")
     for w in tk.warnings(x, {**job.params, **params}):  # shown with -q too: it is no progress
         warn(it, f"warning: {it.src}: {w}")
     return Loaded(it, x, back, alpha, params, img.meta, ref)
@@ -488,7 +488,9 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         "input": str(it.src), "output": str(it.out), "task": job.task, "prior": str(o.get("weights") or DEFAULT_PRIOR),
         "sampler": mine(res.sampler),
         "steps": mine(res.steps), "seed": o["seed"], "seconds": round(seconds, 3),
-        "sigma": round(sigma_y * 255, 3), "sigma_estimated": estimated,
+        # (a task that takes no noise level, dejpeg, has none to record: "sigma": 0.0 beside its file_quality read)
+        **({"sigma": round(sigma_y * 255, 3), "sigma_estimated": estimated} if any(q.name == "sigma" for q in tk.params)
+           else {}),
         "sigma_max": None if start is None else round(start * 255, 3),
         "width": int(out_arr.shape[1]), "height": int(out_arr.shape[0]),
         **{k: _cli_units(tk, k, v) for k, v in params.items() if isinstance(v, (int, float, str))},

@@ -241,6 +241,8 @@ def evaluate(
                  "_asked": st}
             if kind == "restore":  # what ran on this image (the default's choice: a scene fill, or dpir)
                 r["ran"] = _ran(res)
+                if res.sigma_estimated is True and isinstance(res.sigma_y, (int, float)):  # real pairs: the level
+                    r["sigma_read"] = round(float(res.sigma_y) * 255, 3)  # read, 0-255, as the commands' records
             if keep_outputs:
                 r["_out"], r["_case"] = out, case
             rows.append(r)

@@ -626,13 +626,20 @@ def hidden_name(name: str, tail: str, room: int = 0) -> str:
     return f".{cut}{mark}{tail}"
 
 
+def _unwritable(ext: str) -> str:
+    """Why a file of extension ``ext`` ('' for none) is not written, and what is."""
+    kinds = ", ".join(sorted(_WRITE_EXTS))
+    return (f"cannot write '{ext}' (use {kinds})" if ext else
+            f"no extension to tell the format (name the file with one of {kinds})")
+
+
 def check_output_path(path: str | os.PathLike) -> None:
     """Raise :class:`InputError` now if ``path`` has an extension that cannot be written or a
     name longer than the file system takes (checked before any work, not after it)."""
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in _WRITE_EXTS:
-        raise InputError(f"{p}: cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
+        raise InputError(f"{p}: {_unwritable(ext)}")
     n = len(p.name.encode())
     if n > NAME_MAX:
         raise InputError(f"{p.name[:24]}...{p.suffix}: a file name of {n} bytes, over the {NAME_MAX} a file system "
@@ -849,7 +856,7 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     where :func:`read_note` finds it; BMP is written without it."""
     ext = ext.lower()
     if ext not in _WRITE_EXTS:
-        raise InputError(f"cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
+        raise InputError(_unwritable(ext))
     if quality is not None and not (isinstance(quality, (int, np.integer)) and 1 <= quality <= 100):
         raise InputError(f"quality must be an integer in 1-100, got {quality!r}")
     array = _encodable(array)
@@ -1402,7 +1409,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in _WRITE_EXTS:
-        raise InputError(f"{p}: cannot write '{ext or 'no extension'}' (use {', '.join(sorted(_WRITE_EXTS))})")
+        raise InputError(f"{p}: {_unwritable(ext)}")
     if p.is_dir():
         raise InputError(f"{p}: is a folder, not an image file")
     if p.exists() and not overwrite:

@@ -451,6 +451,8 @@ def test_unsupported_output_extension_fails_before_any_work(run, imgs, monkeypat
     monkeypatch.setattr(restore.api, "run", boom)
     r = run("denoise", imgs / "in" / "im0.png", "-o", imgs / "out.xyz")
     assert r.exit_code == 2 and "cannot write '.xyz'" in r.output
+    r = run("denoise", imgs / "in" / "im0.png", "-o", imgs / "out")  # a trial: "cannot write 'no extension'"
+    assert r.exit_code == 2 and "no extension to tell the format" in r.output and "-o DIR/ writes into a folder" in r.output
 
 
 def test_sigma_far_from_the_estimate_warns_with_both(run, imgs):

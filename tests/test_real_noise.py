@@ -173,6 +173,7 @@ def test_eval_pairs_and_camera_from_the_cli(pairs, tiny_prior_dir):
     assert "real noisy/clean pairs" in r.output and "| mmse | 1 | 2 |" in r.output
     assert "opencv-nlm@h=5 (classical)" in r.output
     # the input's own row (a trial's report showed baselines that change nothing as if they were methods)
+    from restore.api import run
     from restore.io import read_image, to_tensor
     from restore.metrics import psnr
 
@@ -180,6 +181,18 @@ def test_eval_pairs_and_camera_from_the_cli(pairs, tiny_prior_dir):
     want = np.mean([psnr(to_tensor(read_image(pairs / "noisy" / f"p{i}.png").color),
                          to_tensor(read_image(pairs / "clean" / f"p{i}.png").color)) for i in (0, 2)])
     assert abs(float(row.split("|")[4]) - want) < 0.006, (row, want)
+    # a trial: every --csv / --json row said "sigma 25, gaussian" (--sigma's default, unused); each restore row now
+    # says the level read, as the command's record does, and the setting is the pairs
+    r = CliRunner().invoke(main, ["eval", "denoise", "--pairs", str(pairs), "--limit", "2", "--baselines", "--weights",
+                                  str(tiny_prior_dir), "-q", "--json", str(pairs / "e.json")])
+    assert r.exit_code == 0, r.output
+    rec = json.loads((pairs / "e.json").read_text())
+    assert rec["setting"] == {"pairs": True}
+    assert not any("sigma" in row or "noise" in row for row in rec["rows"])
+    for row in (x for x in rec["rows"] if x["kind"] == "restore"):
+        got = run(to_tensor(read_image(pairs / "noisy" / f"{row['image']}.png").color), "denoise",
+                  prior=str(tiny_prior_dir))
+        assert got.sigma_estimated is True and row["sigma_read"] == pytest.approx(got.sigma_y * 255, abs=1e-3)
     r = CliRunner().invoke(main, ["eval", "denoise", str(pairs / "clean"), "--noise", "camera", "--limit", "1",
                                   "--weights", str(tiny_prior_dir), "-q"])
     assert r.exit_code == 0, r.output
