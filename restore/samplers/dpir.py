@@ -25,6 +25,9 @@ def dpir(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool =
     assumes a prior whose image distribution is flip/rotation invariant, which ``restore
     train`` makes so by its augmentations.
 
+    Denoising (an identity ``A`` with noise): the levels run geometrically from the first to
+    ``sigma_y`` in as many steps, and the answer is the last denoiser output, as in DPIR (its
+    levels end at the noise's; below it the data step keeps most of the noise).
     ``momentum`` (``beta``) denoises the extrapolated ``z_k + beta (z_k - z_{k-1})`` instead
     of ``z_k`` (a fixed FISTA-style step; 0 is plain HQS), which brings the loop nearer its
     fixed point in the same number of iterations (20 iterations with 0.5 score what 50
@@ -33,6 +36,11 @@ def dpir(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool =
     never moves them.
     """
     sig = [float(s) for s in sigmas if float(s) > 0]
+    noise = float(op.sigma_y) if "identity" in op.capabilities else 0.0
+    if noise > 0 and sig:  # denoising: DPIR's levels go from the first to the noise's (geometric, as its
+        # get_rho_sigma), and its answer is the denoiser's there; down to the prior's last level, the data step
+        # kept most of the noise (CBSD-like crops at 25: 27.28 dB, 31.60 so, mmse 32.46)
+        sig = [sig[0] * (noise / sig[0]) ** (i / (len(sig) - 1)) for i in range(len(sig))] if len(sig) > 1 else [noise]
     z = op.init(y)
     n = len(sig)
     cycle = max(1, int(poses))
@@ -41,4 +49,4 @@ def dpir(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool =
         x0 = denoise(denoiser, z + momentum * (z - prev) if momentum else z, s, clip, pose=i % cycle)
         prev, z = z, op.prox(x0, y, lam * op.sigma_y**2 / s**2)
         emit(callback, i, n, s, z, x0)
-    return z
+    return x0 if noise > 0 else z
