@@ -153,7 +153,8 @@ def run_job(job: Job) -> int:
 
         recipe = tk.recipe(job.params)
         sampler = o["sampler"] or recipe.sampler
-        check_unscheduled(sampler, check_compatible(sampler, tk), o.get("steps"), o.get("sigma_max"))
+        spec = check_compatible(sampler, tk)
+        check_unscheduled(sampler, spec, o.get("steps"), o.get("sigma_max"))
         tk.check_usage(job.params)
         check_samples(sampler, o["samples"], tk)
         check_stepless_samples(None if o["sampler"] else recipe, o["samples"], o.get("steps"))
@@ -214,7 +215,7 @@ def run_job(job: Job) -> int:
     from restore.train import stability_problem
 
     problem = stability_problem(prior.info)
-    if problem and sampler != "mmse":  # every sampler but the one-shot mmse feeds it clean inputs
+    if problem and spec.scheduled:  # every sampler but a one-shot one (mmse) feeds it clean inputs
         click.echo(f"warning: prior {prior.name} failed its stability check at training ({problem}): "
                    f"{job.task} with {sampler} may give garbage", err=True)
     if folder:

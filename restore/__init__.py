@@ -1,4 +1,4 @@
-"""restore: image restoration with a diffusion prior (denoise, inpaint, sr, deblur, dejpeg: ``restore.TASKS``).
+"""restore: image restoration with a diffusion prior (its tasks: ``restore.TASKS``).
 
 Imports are lazy so that ``import restore`` (and the CLI's ``--help``) stay fast; torch is
 loaded on first use.

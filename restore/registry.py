@@ -15,7 +15,7 @@ from .errors import InputError
 
 T = TypeVar("T")
 
-__all__ = ["DEFAULT_METHOD", "Registry", "SamplerSpec", "TaskSpec", "parse_method", "with_implied"]
+__all__ = ["CAPABILITIES", "DEFAULT_METHOD", "Registry", "SamplerSpec", "TaskSpec", "parse_method", "with_implied"]
 
 
 class Registry(Generic[T]):
@@ -86,6 +86,19 @@ def parse_method(spec: str) -> tuple[str, dict]:
 #: chosen by the hole)
 DEFAULT_METHOD = "default"
 
+#: What an operator can offer a sampler (torch-free, for ``restore list``; re-exported as
+#: ``restore.tasks.CAPABILITIES``): a sampler's ``needs`` and an operator's ``capabilities``
+#: name these.
+CAPABILITIES = {
+    "pinv": "pseudo-inverse A_dagger",
+    "svd": "cheap singular value decomposition (spectral updates, exact prox)",
+    "grad": "differentiable A (for guidance gradients)",
+    "mask": "a pixel mask of known values (inpainting)",
+    "identity": "A is the identity (pure denoising)",
+    "prox": "an exact proximal step of the data term (a projection onto a convex set of consistent images); "
+            "implied by svd",
+}
+
 #: Capabilities an operator offering the key offers too (an SVD gives the exact prox).
 IMPLIED = {"svd": frozenset({"prox"})}
 
@@ -100,14 +113,17 @@ def _load_ref(ref: str):
     import importlib
 
     mod, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(mod), attr)
+    try:
+        return getattr(importlib.import_module(mod), attr)
+    except AttributeError:  # a misspelt registration: importlib's bare "has no attribute" named no registration
+        raise ImportError(f"registered as '{ref}', but module {mod} has no {attr}") from None
 
 
 @dataclass(frozen=True)
 class SamplerSpec:
     """A registered sampler: where its function lives (``"module:function"``, imported on
     first use so that listing the registry needs no torch), what it needs from an operator
-    (see :data:`restore.tasks.CAPABILITIES`; it serves every task whose operator offers
+    (see :data:`CAPABILITIES`; it serves every task whose operator offers
     that) and where it starts when it is not a task's default sampler."""
 
     ref: str
@@ -123,6 +139,12 @@ class SamplerSpec:
     #: its data step is a fixed-length move, not an exact one (dps): in few evaluations it can
     #: throw the state off, so a result far from the measurement is refused (restore.api.run)
     inexact: bool = False
+
+    def __post_init__(self):  # a misspelt need ("pinvv") made a sampler that serves no task, said at its first use
+        unknown = sorted(set(self.needs) - set(CAPABILITIES))
+        if unknown:
+            raise ValueError(f"sampler {self.ref}: unknown capabilit{'ies' if len(unknown) > 1 else 'y'} "
+                             f"{', '.join(unknown)} in needs (known: {', '.join(CAPABILITIES)})")
 
     def load(self) -> Callable:
         return _load_ref(self.ref)

@@ -355,3 +355,16 @@ def test_a_given_row_of_another_shape_is_one_line(folder, tiny_prior_dir, monkey
     assert r.exit_code == 1, r.output
     assert "error: sr: Task.given names the measurement as a row, but its (1, 3, 13, 15) is not the truth's " \
            "(1, 3, 26, 30)" in r.output and "Traceback" not in r.output
+
+
+def test_a_sampler_that_cannot_serve_the_task_is_refused_before_any_work(folder, tiny_prior_dir, monkeypatch):
+    """An extension trial: eval sr --samplers dpir,repaint ran dpir on the images, then refused repaint."""
+    import restore.evaluate as E
+
+    def never(*a, **k):
+        raise AssertionError("restored before the samplers were checked")
+
+    monkeypatch.setattr(E, "run", never)
+    r = CliRunner().invoke(main, ["eval", "sr", str(folder), "--samplers", "dpir,repaint", "--weights",
+                                  str(tiny_prior_dir)])
+    assert r.exit_code != 0 and "sampler 'repaint' cannot serve task 'sr'" in r.output and "dB" not in r.output

@@ -1,6 +1,6 @@
 """Samplers: plain functions ``f(denoiser, y, op, sigmas, *, generator, callback, **hyper)``.
 
-Each declares what it needs from an operator (see :data:`restore.tasks.CAPABILITIES`);
+Each declares what it needs from an operator (see :data:`restore.registry.CAPABILITIES`);
 adding one is one module and one ``SAMPLERS.register`` line here. Functions are imported
 on first use (``SAMPLERS.get(name).load()``), so listing the registry needs no torch.
 """

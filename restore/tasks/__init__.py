@@ -11,20 +11,9 @@ from __future__ import annotations
 
 import importlib
 
-from ..registry import Registry, TaskSpec
+from ..registry import CAPABILITIES, Registry, TaskSpec
 
 __all__ = ["CAPABILITIES", "TASKS", "TaskSpec", "get_task"]
-
-#: What an operator can offer a sampler (kept here, torch-free, for ``restore list``).
-CAPABILITIES = {
-    "pinv": "pseudo-inverse A_dagger",
-    "svd": "cheap singular value decomposition (spectral updates, exact prox)",
-    "grad": "differentiable A (for guidance gradients)",
-    "mask": "a pixel mask of known values (inpainting)",
-    "identity": "A is the identity (pure denoising)",
-    "prox": "an exact proximal step of the data term (a projection onto a convex set of consistent images); "
-            "implied by svd",
-}
 
 TASKS: Registry[TaskSpec] = Registry("task")
 _R = TASKS.register
