@@ -17,6 +17,7 @@ import io
 import math
 import os
 import re
+import struct
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -256,6 +257,9 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         raise InputError(f"{p}: cannot read ({e.strerror})") from None
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise InputError(f"{p}: unreadable image ({_first_line(e)})") from None
+    except (TypeError, IndexError, KeyError, ZeroDivisionError, struct.error) as e:  # Pillow on a corrupt file
+        # (a fuzzed TIFF: TypeError "Missing dimensions" from its n_frames, an internal error and a 500 in the app)
+        raise InputError(f"{p}: unreadable image ({type(e).__name__}: {_first_line(e)})") from None
     if arr is None:
         arr = _cv2_decode(p, unturned)
         if arr.ndim == 3 and arr.shape[2] == 4 and _png_gray_alpha(p):  # 16-bit gray + alpha: OpenCV gives RGBA

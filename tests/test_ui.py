@@ -712,3 +712,41 @@ def test_each_sampler_says_its_own_default_steps(client, tiny_prior):
     for s in ("mmse", "ddrm", "dpir"):  # what runs
         assert run(x, "denoise", sigma=0.1, sampler=s, prior=tiny_prior).steps == denoise["sampler_steps"][s]
     assert denoise["sampler_steps"]["mmse"] == 1 and denoise["sampler_steps"]["ddrm"] == 20
+
+
+def test_what_an_http_trial_found_is_answered_in_one_line_and_leaves_no_file(client, tmp_path, monkeypatch):
+    """An HTTP trial: a corrupt TIFF (Pillow's TypeError) gave a 500 and left its upload on disk until
+    the server stopped; a task given as a list gave a 500 (unhashable), deeply nested JSON a 500
+    (RecursionError); an uploaded kernel was read past the server's pixel limit; a name's bidi
+    control showed "\\u202egnp.exe" reversed."""
+    import restore.io as rio
+
+    ui = client.app.state.ui
+    before = set(ui.dir.iterdir())
+
+    def corrupt(*a, **k):  # what Pillow raised on the trial's fuzzed TIFF, from its n_frames
+        raise TypeError("Missing dimensions")
+
+    with monkeypatch.context() as m:
+        m.setattr(rio, "_pil_open", corrupt)
+        r = upload(client, png_bytes(np.zeros((8, 8, 3), np.uint8)), "c.tif")
+        assert r.status_code == 400 and "unreadable image (TypeError: Missing dimensions)" in r.json()["error"], r.text
+        m.setattr(rio, "_pil_open", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
+        r = upload(client, png_bytes(np.zeros((8, 8, 3), np.uint8)), "d.png")
+        assert r.status_code == 500 and "RuntimeError" in r.json()["error"]  # a bug stays one, said
+    assert set(ui.dir.iterdir()) == before  # neither upload kept until the server stops
+    img = upload(client, png_bytes(np.zeros((16, 16, 3), np.uint8)), "a.png").json()["id"]
+    for body in ({"image": img, "task": ["denoise"]}, {"image": img, "task": {"a": 1}}):
+        r = client.post("/api/jobs", json=body)
+        assert r.status_code == 400 and "unknown task" in r.json()["error"], r.text
+    r = client.post("/api/jobs", json={"image": [img], "task": "denoise"})
+    assert r.status_code == 400 and "image must be the id an upload was given" in r.json()["error"]
+    r = client.post("/api/jobs", content=b"[" * 100000, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"] == "the job must be JSON"
+    big = np.zeros((600, 600), np.uint8)  # 0.36 MP, over this server's 0.3 MP
+    data = "data:image/png;base64," + base64.b64encode(png_bytes(big)).decode()
+    r = client.post("/api/jobs", json={"image": img, "task": "deblur", "params": {"sigma": 2},
+                                       "param_files": {"kernel": {"name": "k\u202egnp.png", "data": data}}})
+    assert r.status_code == 400 and "exceeds the limit" in r.json()["error"], r.text
+    assert "\u202e" not in r.json()["error"] and "kgnp.png" in r.json()["error"]
+    assert set(ui.dir.iterdir()) - before == {ui.images[img].path}
