@@ -750,3 +750,23 @@ def test_what_an_http_trial_found_is_answered_in_one_line_and_leaves_no_file(cli
     assert r.status_code == 400 and "exceeds the limit" in r.json()["error"], r.text
     assert "\u202e" not in r.json()["error"] and "kgnp.png" in r.json()["error"]
     assert set(ui.dir.iterdir()) - before == {ui.images[img].path}
+
+
+def test_finished_results_beyond_keep_jobs_go_as_jobs_end(client, monkeypatch):
+    """An HTTP trial: twenty jobs queued at once kept all twenty results (KEEP_JOBS 12) until the
+    next submit; the oldest finished go as each ends, the newest stay to download."""
+    import restore.cli.ui.server as srv
+
+    monkeypatch.setattr(srv, "KEEP_JOBS", 2)
+    ui = client.app.state.ui
+    img = upload(client, png_bytes((np.random.default_rng(5).random((16, 16, 3)) * 255).astype(np.uint8)),
+                 "k.png").json()["id"]
+    ids = [client.post("/api/jobs", json={"image": img, "task": "denoise", "params": {"sigma": 10}}).json()["id"]
+           for _ in range(5)]
+    t0 = time.time()
+    while any(ui.jobs.get(i) is not None and ui.jobs[i].status in ("queued", "running") for i in ids):
+        assert time.time() - t0 < 120
+        time.sleep(0.05)
+    finished = [k for k, j in ui.jobs.items() if j.status in ("done", "error", "cancelled")]
+    assert len(finished) == 2 and finished == ids[-2:]
+    assert client.get(f"/api/jobs/{ids[-1]}/download").status_code == 200

@@ -698,6 +698,9 @@ class App:
             listed = self.images.get(job.image.id) is job.image
             used = any(j is not job and j.image is job.image and j.status in ("queued", "running")
                        for j in self.jobs.values())
+            done = [k for k, j in self.jobs.items() if j.status in ("done", "error", "cancelled")]
+            for k in done[: max(0, len(done) - KEEP_JOBS)]:  # the oldest results beyond KEEP_JOBS: twenty jobs
+                del self.jobs[k]  # queued at once kept all twenty results until the next submit
         if not listed and not used:
             job.image.path.unlink(missing_ok=True)
 
