@@ -470,6 +470,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     for name, f in get_task(job.task).option_files(job.params).items():  # e.g. --exclude FILE
         if not f.is_file():
             raise InputError(f"{f}: no such file (--{name.replace('_', '-')})")
+    get_task(job.task).check_option_files(job.params)  # read once (a bad --kernel file failed every image)
     ref = o.get("reference")
     if ref is not None and not ref.exists():
         raise InputError(f"{ref}: no such file or directory (--reference)")

@@ -160,6 +160,15 @@ def test_cli_end_to_end(tmp_path, tiny_prior_dir):
     assert not (tmp_path / "b.png").exists()
     r = CliRunner().invoke(main, ["deblur", str(tmp_path / "a.png"), "-q"])
     assert r.exit_code == 2 and "--kernel" in r.output
+    # a kernel file that cannot serve: said once, before the work (a trial: each image of a folder failed on it)
+    write_image(tmp_path / "wide.png", np.ones((9, 300), np.uint8))
+    (tmp_path / "in").mkdir()
+    for i in range(3):
+        write_image(tmp_path / "in" / f"{i}.png", (rng.random((20, 20, 3)) * 255).astype(np.uint8))
+    r = CliRunner().invoke(main, ["deblur", str(tmp_path / "in"), "--kernel", str(tmp_path / "wide.png"), "-o",
+                                  str(tmp_path / "out"), "--weights", str(tiny_prior_dir), "-q"])
+    assert r.exit_code == 1 and r.output.count("a kernel must be 2-D and at most 255x255") == 1, r.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_eval_end_to_end(tmp_path, tiny_prior_dir):

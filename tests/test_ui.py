@@ -666,6 +666,10 @@ def test_a_kernel_image_is_uploaded_beside_its_field_and_the_download_notes_as_t
     bad = {"kernel": {"name": "k.png", "data": "data:image/png;base64," + base64.b64encode(b"not a png").decode()}}
     r = client.post("/api/jobs", json={**body, "param_files": bad})  # refused at Run, not after the queue
     assert r.status_code == 400 and "kernel: k.png is not a readable image" in r.json()["error"], r.text
+    wide = "data:image/png;base64," + base64.b64encode(png_bytes(np.ones((9, 300), np.uint8))).decode()
+    r = client.post("/api/jobs", json={**body, "param_files": {"kernel": {"name": "wide.png", "data": wide}}})
+    said = r.json()["error"]
+    assert r.status_code == 400 and "the uploaded wide.png: a kernel must be 2-D and at most 255x255" in said, said
     r = client.post("/api/jobs", json={"image": img, "task": "denoise", "steps": 5, "params": {"sigma": 25}})
     assert r.status_code == 400 and "steps 5 do not apply" in r.json()["error"]
     assert not list(client.app.state.ui.dir.glob("f*.png"))  # nor are refused uploads left

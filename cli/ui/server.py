@@ -513,13 +513,15 @@ class App:
                 params["exclude"] = "painted"  # for the usage check (a fill it does not apply to); its file below
             try:
                 tk.check_usage(params)
+                tk.check_option_files(params)  # an uploaded kernel over 255x255: refused here, not after the queue
                 from restore.api import check_unscheduled
                 from restore.samplers import check_compatible
 
                 sampler = opts["sampler"] or tk.recipe(params).sampler  # steps mmse cannot take: refused here,
                 check_unscheduled(sampler, check_compatible(sampler, tk), opts["steps"])  # as the command line
-            except RestoreError as e:
-                raise PageError(_page_words(_one_line(e), task)) from None
+            except RestoreError as e:  # (an uploaded file said by its own name, not the server's)
+                said = _one_line(e, *((str(path), f"the uploaded {shown}") for path, shown in uploaded.values()))
+                raise PageError(_page_words(said, task)) from None
             wanted = tk.files[: tk.cli_files(params)]  # the painted layer is the task's MASK file
             if params.get("mask_source") == "alpha" and not up.has_alpha:
                 raise PageError(f"{up.name} has no transparency for 'mask: alpha': paint the mask instead")

@@ -347,6 +347,12 @@ class Task:
         failed input, exit 1), and never writes an output over one."""
         return {}
 
+    def check_option_files(self, p: dict) -> None:
+        """Read the files the parameters name that serve every image alike (deblur's kernel) and
+        refuse one that cannot (an :class:`InputError`: the command line exits 1 before any work,
+        the browser app answers the job's submit; a folder failed image by image). The default:
+        none to read."""
+
     def reported(self, p: dict) -> dict:
         """The parameters as this task ran with them, for the result's ``params`` (an option
         left to the task, such as inpainting's ``fill="auto"``, as it was resolved)."""

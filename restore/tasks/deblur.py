@@ -648,6 +648,12 @@ class DeblurTask(JpegInput, Task):
         f = _kernel_file(p.get("kernel"))
         return {} if f is None else {"kernel": f}
 
+    def check_option_files(self, p):
+        """A kernel file read once, before the work: one of 300x300 failed each image of a folder."""
+        f = _kernel_file(p.get("kernel"))
+        if f is not None and f.is_file():
+            read_kernel(f)
+
     def api_warnings(self, x, p):
         """The command line's warnings (a kernel this wide: in the same words), a ``sigma`` under
         the least level in the API's units, for each image of a batch."""
