@@ -121,6 +121,13 @@ OUTPUT_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 LEVELS_SPREAD = 1.1
 
 
+def _made_by(job: Job) -> dict:
+    """What a failed image's ``--json`` record names, as a done one's does: the task and the prior."""
+    from restore.paths import DEFAULT_PRIOR
+
+    return {"task": job.task, "prior": str(job.opts.get("weights") or DEFAULT_PRIOR)}
+
+
 def levels_note(levels: list[tuple[float, int, int]], tk) -> str | None:
     """For a folder whose levels were read by a task with ``one_level_hint`` (denoise):
     ``levels`` are the records' ``(sigma, width, height)``. Where three or more images of the
@@ -174,7 +181,7 @@ def run_job(job: Job) -> int:
     except RestoreError as e:
         if o["as_json"]:  # a record for this failure too
             click.echo(json.dumps({"input": [str(p) for p in job.inputs] if len(job.inputs) > 1 else str(job.inputs[0]),
-                                   "status": "failed", "error": shown(str(e), o)}))
+                                   **_made_by(job), "status": "failed", "error": shown(str(e), o)}))
         _err(shown(str(e), o))
         return 2 if isinstance(e, UsageError) else 1  # options that do not go together; else a missing file
     idle = [f for f, on in (("--recursive", o.get("recursive")), ("--glob", o.get("pattern") is not None),
@@ -270,8 +277,8 @@ def run_job(job: Job) -> int:
             if not folder:
                 msg = f"{it.out}: exists (pass --overwrite to replace it)"
                 if o["as_json"]:  # a record for this failure too, as for every other
-                    click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), "status": "failed",
-                                           "error": msg}))
+                    click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), **_made_by(job),
+                                           "status": "failed", "error": msg}))
                 _err(msg)
                 return 1
             why = incomplete(it.out)
@@ -342,8 +349,8 @@ def run_job(job: Job) -> int:
             counts["failed"] += 1
             failures.append(msg)
             if o["as_json"]:
-                click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), "status": "failed",
-                                       "error": msg}), err=to_err)
+                click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), **_made_by(job),
+                                       "status": "failed", "error": msg}), err=to_err)
             if folder:
                 bar.write(one_line(f"failed: {msg}"), file=sys.stderr)
             elif not o["as_json"]:

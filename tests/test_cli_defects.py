@@ -44,6 +44,8 @@ def test_json_records_every_failure_missing_inputs_included(tmp_path, folder, ru
     recs = [json.loads(line) for line in r.stdout.splitlines()]
     assert r.exit_code == 1 and (tmp_path / "out" / "im0.png").exists()  # the others still run
     assert [x.get("status") for x in recs[:2]] == ["done", "failed"] and recs[-1]["summary"]["failed"] == 1
+    # a README trial: "--json records name the prior", but a failed image's did not
+    assert recs[1]["prior"] == recs[0]["prior"] and recs[1]["task"] == "denoise" == rec["task"] and "prior" in rec
 
 
 @pytest.mark.parametrize("args, needle", [
