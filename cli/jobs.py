@@ -15,6 +15,7 @@ import click
 from restore import io
 from restore.errors import InputError, UsageError
 from restore.io import check_output_path, check_writable
+from restore.paths import DEFAULT_PRIOR
 from restore.tasks import get_task
 
 from .groups import FORMATS
@@ -285,6 +286,11 @@ def inputs_changed(job: Job, items: list[Item]) -> list[tuple[Item, list[str]]]:
             now = now or {}
             out.append((it, sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))))
     return out
+
+
+def made_by(job: Job) -> dict:
+    """What every ``--json`` record of a job names, done or failed: its task and prior."""
+    return {"task": job.task, "prior": str(job.opts.get("weights") or DEFAULT_PRIOR)}
 
 
 def some(paths: list[Path], noun: str = "output") -> str:

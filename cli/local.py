@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING
 import click
 
 from restore.errors import InputError, RestoreError
-from restore.paths import DEFAULT_PRIOR
 from restore.tasks import get_task
 
-from .jobs import STDIO, Item, Job, companions, note, one_line, shown
+from .jobs import STDIO, Item, Job, companions, made_by, note, one_line, shown
 
 if TYPE_CHECKING:  # torch and numpy load lazily: `restore --help` stays fast
     import numpy as np
@@ -485,12 +484,11 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         write_image(it.out, out_arr, overwrite=o["overwrite"] or it.redo, quality=o.get("out_quality"),
                     meta=out_meta(ld, out_arr), note=note(job, it, resolved), warn=False)  # said before the work
     rec = {
-        "input": str(it.src), "output": str(it.out), "task": job.task, "prior": str(o.get("weights") or DEFAULT_PRIOR),
+        "input": str(it.src), "output": str(it.out), **made_by(job),
         "sampler": mine(res.sampler),
         "steps": mine(res.steps), "seed": o["seed"], "seconds": round(seconds, 3),
         # (a task that takes no noise level, dejpeg, has none to record: "sigma": 0.0 beside its file_quality read)
-        **({"sigma": round(sigma_y * 255, 3), "sigma_estimated": estimated} if any(q.name == "sigma" for q in tk.params)
-           else {}),
+        **({"sigma": round(sigma_y * 255, 3), "sigma_estimated": estimated} if tk.takes("sigma") else {}),
         "sigma_max": None if start is None else round(start * 255, 3),
         "width": int(out_arr.shape[1]), "height": int(out_arr.shape[0]),
         **{k: _cli_units(tk, k, v) for k, v in params.items() if isinstance(v, (int, float, str))},

@@ -11,6 +11,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import statistics
 import sys
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,12 +20,12 @@ from pathlib import Path
 import click
 
 from restore.errors import InputError, RestoreError, UsageError
-from restore.io import incomplete
+from restore.io import WRITE_EXTS, incomplete
 from restore.samplers import check_samples
 from restore.tasks import get_task
 
 from .groups import use_threads
-from .jobs import (STDIO, Item, Job, _err, companions, inputs_changed, made_otherwise, one_line, plan,
+from .jobs import (STDIO, Item, Job, _err, companions, inputs_changed, made_by, made_otherwise, one_line, plan,
                    recorded, shown, some)
 from .local import grown_note, result_line
 
@@ -112,20 +113,10 @@ def _means(scores: list[dict]) -> dict[str, dict]:
                 "images": len(g)} for m, g in groups.items()}
 
 
-#: the outputs' types (--format), for a rerun in another one beside a folder's finished outputs
-OUTPUT_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
-
 #: a folder's noise levels read (denoise) that spread over this ratio, on images of one size, are
 #: said at its end with their median (a video's frames: a trial's 24 frames of one camera-like
 #: noise read 9.09-11.40, the frame read highest 0.77 dB under the mean level told to all)
 LEVELS_SPREAD = 1.1
-
-
-def _made_by(job: Job) -> dict:
-    """What a failed image's ``--json`` record names, as a done one's does: the task and the prior."""
-    from restore.paths import DEFAULT_PRIOR
-
-    return {"task": job.task, "prior": str(job.opts.get("weights") or DEFAULT_PRIOR)}
 
 
 def levels_note(levels: list[tuple[float, int, int]], tk) -> str | None:
@@ -143,9 +134,8 @@ def levels_note(levels: list[tuple[float, int, int]], tk) -> str | None:
                   for v, w, h in levels if (w, h) == size and v > 0)
     if len(read) < 3 or read[-1] <= LEVELS_SPREAD * read[0]:
         return None
-    n = len(read)
-    mid = read[n // 2] if n % 2 else (read[n // 2 - 1] + read[n // 2]) / 2
-    return (f"note: noise levels read {read[0]:.2f}-{read[-1]:.2f} (median {mid:.2f}) over {n} images of "
+    mid = statistics.median(read)
+    return (f"note: noise levels read {read[0]:.2f}-{read[-1]:.2f} (median {mid:.2f}) over {len(read)} images of "
             f"{size[0]}x{size[1]}; if they are one camera's frames (a video, a burst), --sigma {mid:.2f} into "
             "another folder tells each the same level")
 
@@ -181,7 +171,7 @@ def run_job(job: Job) -> int:
     except RestoreError as e:
         if o["as_json"]:  # a record for this failure too
             click.echo(json.dumps({"input": [str(p) for p in job.inputs] if len(job.inputs) > 1 else str(job.inputs[0]),
-                                   **_made_by(job), "status": "failed", "error": shown(str(e), o)}))
+                                   **made_by(job), "status": "failed", "error": shown(str(e), o)}))
         _err(shown(str(e), o))
         return 2 if isinstance(e, UsageError) else 1  # options that do not go together; else a missing file
     idle = [f for f, on in (("--recursive", o.get("recursive")), ("--glob", o.get("pattern") is not None),
@@ -260,7 +250,7 @@ def run_job(job: Job) -> int:
         for it in items:
             names = there.get(it.out.parent, set()) if it.out != STDIO else set()
             if names and it.out.name not in names:  # to be written, beside one of its name in another type
-                twice += [q for q in (it.out.with_suffix(e) for e in OUTPUT_EXTS if e != it.out.suffix.lower())
+                twice += [q for q in (it.out.with_suffix(e) for e in sorted(WRITE_EXTS) if e != it.out.suffix.lower())
                           if q.name in names]
         if twice:
             click.echo(f"note: {some(twice, 'file')} of the same name{'s' if len(twice) > 1 else ''} in another "
@@ -277,7 +267,7 @@ def run_job(job: Job) -> int:
             if not folder:
                 msg = f"{it.out}: exists (pass --overwrite to replace it)"
                 if o["as_json"]:  # a record for this failure too, as for every other
-                    click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), **_made_by(job),
+                    click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), **made_by(job),
                                            "status": "failed", "error": msg}))
                 _err(msg)
                 return 1
@@ -349,7 +339,7 @@ def run_job(job: Job) -> int:
             counts["failed"] += 1
             failures.append(msg)
             if o["as_json"]:
-                click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), **_made_by(job),
+                click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), **made_by(job),
                                        "status": "failed", "error": msg}), err=to_err)
             if folder:
                 bar.write(one_line(f"failed: {msg}"), file=sys.stderr)

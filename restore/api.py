@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .errors import InputError, RestoreError
-from .io import FLOAT_BRIGHT, OUTSIDE_BY, OUTSIDE_SHARE, Image, check_float_scale, native, to_tensor
+from .io import FLOAT_BRIGHT, OUTSIDE_SHARE, Image, check_float_scale, native, outside_share, to_tensor
 from .prior import Prior, load_prior
 from .prior.denoiser import resolve_device
 from .registry import MAX_SAMPLES, MAX_SEED
@@ -617,7 +617,7 @@ def _warn_of(tk, x: torch.Tensor, params: dict, prefix: str = "") -> None:
         said = tk.api_warnings(x, params)
     except Exception:  # noqa: BLE001 - a bad parameter is run()'s to refuse, with its one-line message
         said = []
-    outside = float(((x < -OUTSIDE_BY) | (x > 1 + OUTSIDE_BY)).float().mean()) if x.is_floating_point() else 0.0
+    outside = outside_share(x) if x.is_floating_point() else 0.0
     if outside > OUTSIDE_SHARE:  # calibrated data (a background subtracted) lost their negative part in silence
         said.insert(0, f"{outside:.1%} of the image's samples lie outside [0, 1] (from {float(x.min()):.4g} to "
                        f"{float(x.max()):.4g}): the result is clipped to [0, 1]; to keep them, scale the image into "

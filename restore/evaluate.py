@@ -180,10 +180,10 @@ def evaluate(
     for meth in methods:
         sampler, hyper = parse_method(meth)
         sampler = None if sampler == DEFAULT_METHOD else sampler  # the task's own choice for each case
-        if sampler is not None:  # one that cannot serve the task: refused before any work (a trial: after the
-            check_compatible(sampler, tk)  # samplers named before it had run)
-        if sampler is not None and hyper:  # the sampler's own as the task commands take them: clip=false
-            own = sampler_options(check_compatible(sampler, tk).load())  # (run()'s own, sigma_max, as given)
+        # one that cannot serve the task: refused before any work (a trial: after the samplers named before it ran)
+        spec = None if sampler is None else check_compatible(sampler, tk)
+        if spec is not None and hyper:  # the sampler's own as the task commands take them: clip=false
+            own = sampler_options(spec.load())  # (run()'s own, sigma_max, as given)
             hyper = {**hyper, **check_sampler_options(sampler, {k: v for k, v in hyper.items() if k in own}, task)}
         parsed[meth] = sampler, hyper
     smallest = None  # (its shorter side, name, case): the one image whose score is tried

@@ -30,6 +30,7 @@ from .errors import GLOBAL_STATE, InputError
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "READ_EXTS",
+    "WRITE_EXTS",
     "Image",
     "Meta",
     "encode_image",
@@ -54,7 +55,7 @@ DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP; raise with --max-pixels
 #: HEIC / HEIF (what phones write): read through the optional pillow-heif plugin (the heic extra)
 HEIF_EXTS = {".heic", ".heif"}
 READ_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", *HEIF_EXTS}
-_WRITE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+WRITE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 
 
 @dataclass(frozen=True)
@@ -632,7 +633,7 @@ def hidden_name(name: str, tail: str, room: int = 0) -> str:
 
 def _unwritable(ext: str) -> str:
     """Why a file of extension ``ext`` ('' for none) is not written, and what is."""
-    kinds = ", ".join(sorted(_WRITE_EXTS))
+    kinds = ", ".join(sorted(WRITE_EXTS))
     return (f"cannot write '{ext}' (use {kinds})" if ext else
             f"no extension to tell the format (name the file with one of {kinds})")
 
@@ -642,7 +643,7 @@ def check_output_path(path: str | os.PathLike) -> None:
     name longer than the file system takes (checked before any work, not after it)."""
     p = Path(path)
     ext = p.suffix.lower()
-    if ext not in _WRITE_EXTS:
+    if ext not in WRITE_EXTS:
         raise InputError(f"{p}: {_unwritable(ext)}")
     n = len(p.name.encode())
     if n > NAME_MAX:
@@ -859,7 +860,7 @@ def encode_image(array: np.ndarray, ext: str = ".png", *, quality: int | None = 
     (keyword :data:`NOTE_KEY`), a JPEG's comment (``COM``) or a WebP's or TIFF's XMP packet,
     where :func:`read_note` finds it; BMP is written without it."""
     ext = ext.lower()
-    if ext not in _WRITE_EXTS:
+    if ext not in WRITE_EXTS:
         raise InputError(_unwritable(ext))
     if quality is not None and not (isinstance(quality, (int, np.integer)) and 1 <= quality <= 100):
         raise InputError(f"quality must be an integer in 1-100, got {quality!r}")
@@ -1412,7 +1413,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
     """
     p = Path(path)
     ext = p.suffix.lower()
-    if ext not in _WRITE_EXTS:
+    if ext not in WRITE_EXTS:
         raise InputError(f"{p}: {_unwritable(ext)}")
     if p.is_dir():
         raise InputError(f"{p}: is a folder, not an image file")
@@ -1430,7 +1431,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
         lost += written_meta(meta, ext, channels, a.dtype)[1]
         for what in lost:
             warnings.warn(f"{p}: a {ext[1:].upper()} output drops {what}", UserWarning, stacklevel=2)
-        outside = float(np.mean((a < -OUTSIDE_BY) | (a > 1 + OUTSIDE_BY))) if a.dtype.kind == "f" else 0.0
+        outside = outside_share(a) if a.dtype.kind == "f" else 0.0
         if outside > OUTSIDE_SHARE:  # written as their clipped [0, 1] part, as the restore calls warn of it
             warnings.warn(f"{p}: {outside:.1%} of the image's samples lie outside [0, 1] (from {float(a.min()):.4g} "
                           f"to {float(a.max()):.4g}): written clipped to [0, 1]", UserWarning, stacklevel=2)
@@ -1522,6 +1523,13 @@ FLOAT_BRIGHT = 1.25
 #: a float image with more of its samples than this outside [0, 1] by over ``OUTSIDE_BY`` is warned of
 #: (its result is clipped; a float's rounding, 1.0000001, is no such sample; 1e-4 is a 40th of an 8-bit level)
 OUTSIDE_SHARE, OUTSIDE_BY = 0.01, 1e-4
+
+
+def outside_share(a) -> float:
+    """The share of a float array's or tensor's samples outside [0, 1] by over ``OUTSIDE_BY``."""
+    out = (a < -OUTSIDE_BY) | (a > 1 + OUTSIDE_BY)
+    n = out.numel() if callable(getattr(out, "numel", None)) else out.size
+    return float(out.sum()) / max(1, n)
 
 
 def check_float_scale(a: np.ndarray, what: str = "a float image") -> None:

@@ -509,7 +509,7 @@ class App:
         try:
             for name, (path, _) in uploaded.items():
                 params[name] = str(path)
-            if body.get("exclude") and any(q.name == "exclude" for q in tk.params):
+            if body.get("exclude") and tk.takes("exclude"):
                 params["exclude"] = "painted"  # for the usage check (a fill it does not apply to); its file below
             try:
                 tk.check_usage(params)
@@ -528,7 +528,7 @@ class App:
             if params.get("mask_source") == "alpha" and body.get("mask"):  # the command line refuses both too
                 raise PageError("a painted mask and 'mask: alpha' both mark the holes: clear the painting, or set "
                                 "mask back to file (the painting)")
-            if body.get("exclude") and not any(q.name == "exclude" for q in tk.params):
+            if body.get("exclude") and not tk.takes("exclude"):
                 raise PageError(f"{task} takes no keep-out layer")
             if body.get("mask") and "mask" in wanted:
                 mask = self._save_mask(body["mask"], up)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-__all__ = ["KINDS", "VPSchedule", "karras_sigmas"]
+__all__ = ["KINDS", "VPSchedule", "karras_sigmas", "log_sigmas"]
 
 #: beta schedules a :class:`VPSchedule` can be
 KINDS = ("linear", "cosine", "scaled_linear")
@@ -151,10 +151,15 @@ class VPSchedule:
         elif spacing == "karras":
             s = karras_sigmas(steps, lo, top)
         elif spacing == "log":
-            s = torch.exp(torch.linspace(math.log(top), math.log(lo), steps, dtype=torch.float64))
+            s = log_sigmas(steps, lo, top)
         else:
             raise ValueError(f"spacing must be 'uniform', 'karras' or 'log', got {spacing!r}")
         return torch.cat([s, s.new_zeros(1)])
+
+
+def log_sigmas(n: int, sigma_min: float, sigma_max: float) -> torch.Tensor:
+    """``n`` geometric (log-uniform) levels from sigma_max down to sigma_min, DPIR's own."""
+    return torch.exp(torch.linspace(math.log(sigma_max), math.log(sigma_min), n, dtype=torch.float64))
 
 
 def karras_sigmas(n: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> torch.Tensor:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from ..prior.schedule import log_sigmas
 from .common import denoise, emit, option_ranges
 
 
@@ -40,7 +41,7 @@ def dpir(denoiser, y, op, sigmas, *, generator=None, callback=None, clip: bool =
     if noise > 0 and sig:  # denoising: DPIR's levels go from the first to the noise's (geometric, as its
         # get_rho_sigma), and its answer is the denoiser's there; down to the prior's last level, the data step
         # kept most of the noise (six validation crops at 25: 27.28 dB, 31.60 so, mmse 32.46)
-        sig = [sig[0] * (noise / sig[0]) ** (i / (len(sig) - 1)) for i in range(len(sig))] if len(sig) > 1 else [noise]
+        sig = log_sigmas(len(sig), noise, sig[0]).tolist() if len(sig) > 1 else [noise]
     z = op.init(y)
     n = len(sig)
     cycle = max(1, int(poses))

@@ -420,10 +420,14 @@ class Task:
         was estimated (``x`` is the user's input)."""
         raise NotImplementedError
 
+    def takes(self, name: str) -> bool:
+        """Whether the task declares a parameter ``name`` (deblur's ``kernel``; dejpeg takes no ``sigma``)."""
+        return any(q.name == name for q in self.params)
+
     def estimates(self, p: dict) -> bool:
         """Whether :meth:`build` will estimate the measurement noise from the image (a
         ``sigma`` parameter left out), so that a batch must be built image by image."""
-        return any(q.name == "sigma" for q in self.params) and p.get("sigma") is None
+        return self.takes("sigma") and p.get("sigma") is None
 
     def settled(self, p: dict) -> dict:
         """What :meth:`check` settled from the image itself (super-resolution's JPEG tables
