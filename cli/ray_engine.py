@@ -149,7 +149,8 @@ def _reachable(address: str, timeout: float = 5.0) -> bool:
 
 def plan_workers(resources: dict, device: str, workers: int | None) -> tuple[int, int, float]:
     """``(workers, CPUs per worker, GPUs per worker)`` from the cluster's resources: one
-    worker per GPU when the job runs on GPUs, else one per two CPUs (torch uses both)."""
+    worker per GPU when the job runs on GPUs, else one per two CPUs (torch uses both). CPU
+    workers are at most the cluster's CPUs (each takes one at least): see :func:`workers_note`."""
     gpus = int(resources.get("GPU", 0))
     cpus = max(1, int(resources.get("CPU", 1)))
     use_gpu = gpus > 0 and device != "cpu"
@@ -158,7 +159,18 @@ def plan_workers(resources: dict, device: str, workers: int | None) -> tuple[int
     n = workers or (gpus if use_gpu else max(1, cpus // 2))
     if use_gpu:
         return n, max(1, cpus // n), 1.0 if n <= gpus else gpus / n
+    n = min(n, cpus)
     return n, max(1, cpus // n), 0.0
+
+
+def workers_note(asked: int | None, n: int, resources: dict) -> str | None:
+    """The note for ``--workers`` cut to the CPU workers the cluster can hold (Ray would hold
+    the rest back without a word), else None."""
+    if not asked or n >= asked:
+        return None
+    cpus = max(1, int(resources.get("CPU", 1)))
+    return (f"note: --workers {asked}: the Ray cluster has {cpus} CPU{'s' * (cpus != 1)} and no GPU for this run, "
+            f"so {n} worker{'s' * (n != 1)} run (one CPU each at least)")
 
 
 def batch_rows(o: dict, gpus: float) -> int:
@@ -205,7 +217,10 @@ def run_on_ray(job, items: list, report, warn) -> None:
         logging.getLogger("ray.data").setLevel(logging.ERROR)
         if not items:
             return
-        n, cpus, gpus = plan_workers(ray.cluster_resources(), o["device"], o.get("workers"))
+        resources = ray.cluster_resources()
+        n, cpus, gpus = plan_workers(resources, o["device"], o.get("workers"))
+        if (note := workers_note(o.get("workers"), n, resources)) and not o.get("quiet"):
+            warn(note)
         n = min(n, len(items))
         if gpus == 0 and o["device"] == "auto":  # the workers have no GPU to find
             o = {**o, "device": "cpu"}

@@ -69,7 +69,7 @@ def test_a_clean_web_photo_read_as_noisy_is_lowered_and_said(shared_data):
 
     y = _photo(shared_data, *GOLDFINCH)
     r = restore.run(y, "denoise", jpeg_half=jpeg_half(shared_data.joinpath(*GOLDFINCH)))  # as the command line
-    assert r.params["level_read"] * 255 == pytest.approx(5.05, abs=0.05)
+    assert r.params["level_read"] * 255 == pytest.approx(5.05, abs=0.05) and "lowered_to" in r.params
     assert 2 < r.sigma_y * 255 < 4
     note = get_task("denoise").estimated_note(r.params, r.sigma_y)
     assert "read 5.05, lowered: at that level the prior took the photo's own texture away" in note
@@ -92,6 +92,21 @@ def test_white_noise_keeps_its_level():
     assert r.sigma_y * 255 == pytest.approx(25, rel=0.1)
 
 
+def test_a_strength_reports_the_level_read_beside_the_level_told():
+    """A trial: with --strength the --json record had the level told, not the one read (the
+    note had both). Not lowered, the reading is level_read, and the note says no lowering."""
+    from restore.tasks import get_task
+
+    x = _textured(h=160, w=160).float()
+    y = x + 25 / 255 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))
+    full, soft = restore.run(y, "denoise"), restore.run(y, "denoise", strength=0.7)
+    assert "level_read" not in full.params and "lowered_to" not in soft.params
+    assert soft.params["level_read"] == pytest.approx(full.sigma_y, rel=1e-6)
+    assert soft.sigma_y == pytest.approx(0.7 * full.sigma_y, rel=1e-6)
+    note = get_task("denoise").estimated_note(soft.params, soft.sigma_y)
+    assert note.startswith(f"estimated noise sigma = {full.sigma_y * 255:.2f}, told") and "lowered" not in note
+
+
 def test_a_given_sigma_is_not_checked():
     """The check is of a level read: a given sigma is told as it is, and strength 0 is no level."""
     y = _textured(h=96, w=96).float()
@@ -111,7 +126,7 @@ def test_the_strength_scales_the_lowered_level(shared_data):
     half = jpeg_half(shared_data.joinpath(*GOLDFINCH))
     told = {s: restore.run(y, "denoise", jpeg_half=half, strength=s) for s in (0.9, 0.99, 1.0, 1.01)}
     levels = [told[s].sigma_y for s in (0.9, 0.99, 1.0, 1.01)]
-    assert levels == sorted(levels) and all("level_read" in r.params for r in told.values())
+    assert levels == sorted(levels) and all("lowered_to" in r.params for r in told.values())
     assert told[0.99].sigma_y == pytest.approx(0.99 * told[1.0].sigma_y, rel=1e-6)
     note = get_task("denoise").estimated_note(told[0.9].params, told[0.9].sigma_y)
     assert note.startswith(f"estimated noise sigma = {told[1.0].sigma_y * 255:.2f}, told ")

@@ -163,6 +163,22 @@ def test_ray_workers_batch_on_gpus_and_claims_carry_their_run(tmp_path, monkeypa
     assert local._claim(out) and local.claim_run(local._claim_path(out)) is None
 
 
+def test_more_cpu_workers_than_the_clusters_cpus_are_cut_with_a_note():
+    """From a Ray trial: --workers 5 on a 2-CPU cluster ran 2 workers without a word (Ray held
+    the other actors back); the plan is cut to the CPUs and a note says so. GPU workers share."""
+    from restore.cli.ray_engine import plan_workers, workers_note
+
+    two = {"CPU": 2.0}
+    assert plan_workers(two, "auto", 5) == (2, 1, 0.0)
+    note = workers_note(5, 2, two)
+    assert "--workers 5" in note and "2 CPUs" in note and "2 workers run" in note
+    assert plan_workers(two, "auto", 2) == (2, 1, 0.0) and workers_note(2, 2, two) is None
+    assert plan_workers(two, "auto", None) == (1, 2, 0.0) and workers_note(None, 1, two) is None
+    gpu = {"CPU": 4.0, "GPU": 1.0}
+    assert plan_workers(gpu, "auto", 5) == (5, 1, 0.2) and workers_note(5, 5, gpu) is None
+    assert plan_workers(gpu, "cpu", 5) == (4, 1, 0.0) and "4 CPUs" in workers_note(5, 4, gpu)
+
+
 def test_a_dead_clusters_address_file_and_an_interrupted_runs_count(folder, tiny_prior_dir):
     """From a trial of --engine ray: the address file a `ray start` cluster leaves when it dies
     (ray_current_cluster) made every run fail ("num_cpus and num_gpus must not be provided": it

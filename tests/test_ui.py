@@ -774,3 +774,31 @@ def test_finished_results_beyond_keep_jobs_go_as_jobs_end(client, monkeypatch):
     finished = [k for k, j in ui.jobs.items() if j.status in ("done", "error", "cancelled")]
     assert len(finished) == 2 and finished == ids[-2:]
     assert client.get(f"/api/jobs/{ids[-1]}/download").status_code == 200
+
+
+def test_a_job_beyond_max_waiting_is_refused_until_one_ends(client, monkeypatch):
+    """An HTTP trial: the job queue had no length limit (each waiting job holds its masks and
+    files). With MAX_WAITING queued or running, one more is a 429 with a line for the page,
+    refused before its body is decoded; when one ends, the next is taken."""
+    import types
+
+    import restore.cli.ui.server as srv
+
+    monkeypatch.setattr(srv, "MAX_WAITING", 2)
+    ui = client.app.state.ui
+    img = upload(client, png_bytes(np.zeros((16, 16, 3), np.uint8)), "w.png").json()["id"]
+    held = {f"held{k}": types.SimpleNamespace(status="queued", image=None) for k in range(2)}
+    with ui.lock:
+        ui.jobs.update(held)
+    try:
+        r = client.post("/api/jobs", json={"image": img, "task": "denoise", "params": {"sigma": 10}})
+        assert r.status_code == 429 and "2 jobs are waiting already" in r.json()["error"], r.text
+        r = client.post("/api/jobs", content=b"not json", headers={"Content-Type": "application/json"})
+        assert r.status_code == 429  # before the body is read
+        held["held0"].status = "done"
+        r = client.post("/api/jobs", json={"image": img, "task": "denoise", "params": {"sigma": 10}})
+        assert r.status_code == 202, r.text
+    finally:
+        with ui.lock:
+            for k in held:
+                ui.jobs.pop(k, None)

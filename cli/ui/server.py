@@ -67,6 +67,7 @@ BYTES_PER_PIXEL = 8
 HEADER_ROOM = 1 << 20
 KEEP_IMAGES = 8  # uploads kept (oldest dropped first)
 KEEP_JOBS = 12  # finished jobs kept with their results (a 12 MP 16-bit PNG is about 50 MB)
+MAX_WAITING = 16  # jobs queued or running at once; one more is refused (429) until one ends or is cancelled
 CLOSE_WAIT = 10.0  # seconds a stopping server waits for the running job to reach its next step
 #: seconds without a poll after which a job counts as abandoned (a page polls 4 times a second; a hidden tab's
 #: timers may slow to once a minute, and a closing page cancels its jobs itself)
@@ -478,9 +479,21 @@ class App:
         with self.decoding:
             return fn(*args)
 
+    def busy(self) -> PageError | None:
+        """The refusal of one more job where :data:`MAX_WAITING` wait already (a trial queued
+        jobs without end, each holding its masks and files until it ran), else None."""
+        with self.lock:
+            n = sum(j.status in ("queued", "running") for j in self.jobs.values())
+        if n < MAX_WAITING:
+            return None
+        return PageError(f"{n} jobs are waiting already: run this one when one of them has finished, "
+                         "or cancel one", 429)
+
     def submit(self, body: dict) -> JobState:
         if not isinstance(body, dict):
             raise PageError("a job is a JSON object")
+        if (full := self.busy()) is not None:
+            raise full
         task = body.get("task")
         if not isinstance(task, str) or task not in TASKS:  # (a list was an unhashable TypeError: a 500)
             raise PageError(f"unknown task {task!r} (choose from: {', '.join(TASKS.names())})")
@@ -906,6 +919,8 @@ def create_app(*, weights: str | None = None, device: str = "auto", max_pixels: 
     async def submit(request):
         if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             raise PageError("the job must be JSON (Content-Type: application/json)", 415)
+        if (full := ui.busy()) is not None:  # before its body is read
+            raise full
         too_big = PageError(f"the job is over the limit of {ui.max_job_bytes / 1e6:.1f} MB (its masks as "
                             "base64)", 413)
         length = request.headers.get("content-length")

@@ -249,7 +249,8 @@ class DenoiseTask(Task):
     given = "noisy"
     pairs = True  # restore eval denoise --pairs: real noisy/clean pairs
     one_level_hint = True  # a video's frames read levels of their own: --sigma tells them one
-    reported_units = {"level_read": 255.0, "read_as_noise": 255.0}  # the level read before settle_level
+    # the level read before settle_level, and what it was lowered to
+    reported_units = {"level_read": 255.0, "lowered_to": 255.0, "read_as_noise": 255.0}
     helper_args = (("sigma", None),)
     helper_doc = """Remove noise: white Gaussian of std ``sigma`` ([0, 1] units), or, with ``sigma``
     None, the level a photo's noise needs, estimated (:func:`restore.noise.estimate_noise`);
@@ -292,7 +293,8 @@ class DenoiseTask(Task):
     def settle_level(self, op, y, p, prior):
         """The level read lowered while the prior, told it, takes the photo's own texture away
         (:func:`lowered_level`), then scaled by ``strength`` (lowered first: the level told
-        rises with the strength); ``level_read`` reports the reading then."""
+        rises with the strength); ``level_read`` reports the reading where it was lowered
+        (``lowered_to``, before the strength) or a strength scales it (the level told is not the one read)."""
         strength = p.get("strength", 1.0)
         if strength <= 0:
             return op, {}
@@ -301,14 +303,14 @@ class DenoiseTask(Task):
         if kind is not None:  # a halftone, a 1-bit image: its detail read as noise, and smeared (NOT_NOISE)
             return Denoise(op.x_shape, 0.0), {"not_noise": kind, "read_as_noise": read}
         s = lowered_level(y[:1], op.denoiser(prior), read)  # (y: the image, repeated for samples)
-        if s >= read:
-            return op, {}
-        return Denoise(op.x_shape, s * strength), {"level_read": read}
+        if s >= read:  # (a --json record with --strength had only the level told: a trial)
+            return op, ({} if strength == 1.0 else {"level_read": read})
+        return Denoise(op.x_shape, s * strength), {"level_read": read, "lowered_to": s}
 
     def sigma_to_try(self, params, sigma, x):
         """For a photo read as clean (at strength 1) whose flattest parts hold detail, where camera
         grain wider than a pixel reads like texture: the level :func:`hidden_grain` offers."""
-        if (params.get("strength", 1.0) != 1.0 or sigma >= HIDDEN_GRAIN["below"] or "level_read" in params
+        if (params.get("strength", 1.0) != 1.0 or sigma >= HIDDEN_GRAIN["below"] or "lowered_to" in params
                 or "not_noise" in params):
             return None  # read again only where clean (not where a higher reading took its texture)
         x = x[0] if x.ndim == 4 else x
@@ -324,7 +326,7 @@ class DenoiseTask(Task):
             return (f"left as it is (noise level 0): the image is {NOT_NOISE_WORDS[params['not_noise']]}; read as "
                     f"noise it was {params['read_as_noise'] * 255:.2f} (0-255 units; give --sigma to smooth it anyway)")
         low = (f"; read {params['level_read'] * 255:.2f}, lowered: at that level the prior took the photo's own "
-               "texture away" if "level_read" in params else "")
+               "texture away" if "lowered_to" in params else "")
         if s == 1.0 and low:
             return f"estimated noise sigma = {sigma * 255:.2f} (0-255 units{low}; give --sigma to choose)"
         if s == 1.0:
