@@ -352,6 +352,11 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
         if not o["quiet"] and not o.get("as_json"):
             warn(it, f"{it.src}: its 16-bit samples all lie under {2**bits}: restored on that range, as {bits}-bit "
                      "data (a camera's of that depth, or a dark photo; the file stays 16-bit)")
+    if img.stored and not o["quiet"] and not o.get("as_json"):  # (a trial: a 1-bit PNG came out 8-bit unsaid)
+        pal = img.stored == "palette"
+        wide = "8-bit RGB" + ("A" if alpha is not None else "") if pal else "8-bit grey"
+        warn(it, f"{it.src}: a {'palette' if pal else '1-bit'} image: restored and written as {wide} (a restored "
+                 f"pixel need not be {'one of its colours' if pal else 'black or white'})")
     for w in tk.warnings(x, {**job.params, **params}):  # shown with -q too: it is no progress
         warn(it, f"warning: {it.src}: {w}")
     return Loaded(it, x, back, alpha, params, img.meta, ref)

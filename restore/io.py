@@ -86,12 +86,14 @@ class Image:
     """A decoded image: ``array`` is ``H x W`` (gray) or ``H x W x C`` (gray + alpha, RGB,
     RGBA), in RGB channel order, uint8 or uint16, as displayed (EXIF orientation applied); ``meta`` its
     EXIF and ICC profile; ``frames`` the file's frames or pages (an animation, a multi-page TIFF), of
-    which ``array`` is the first."""
+    which ``array`` is the first; ``stored`` how the file held samples that ``array`` widens (``"1-bit"``
+    to 8-bit grey, ``"palette"`` to RGB(A)), else empty."""
 
     array: np.ndarray
     path: Path | None = None
     meta: Meta = Meta()
     frames: int = 1
+    stored: str = ""
 
     @property
     def has_alpha(self) -> bool:
@@ -269,7 +271,8 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
     if not arr.flags.writeable:  # Pillow's buffer (a palette or 1-bit file): a pipeline's in-place edit raised
         arr = arr.copy()
     dpi = meta.dpi[::-1] if meta.dpi and meta.orientation >= 5 else meta.dpi  # turned a quarter: x and y swap
-    return Image(arr, p, dataclasses.replace(meta, dpi=dpi), frames)
+    stored = {"1": "1-bit", "P": "palette", "PA": "palette"}.get(mode, "")
+    return Image(arr, p, dataclasses.replace(meta, dpi=dpi), frames, stored)
 
 
 #: the ISO-BMFF brands of HEIF images (``ftyp`` box), as phones write them

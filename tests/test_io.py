@@ -334,3 +334,28 @@ def test_a_pixel_count_is_said_in_its_limits_unit(tmp_path):
         read_image(p, max_pixels=50_000)
     with pytest.raises(InputError, match=r"400x300 = 0.12 MP exceeds the limit of 0.10 MP"):
         read_image(p, max_pixels=100_000)
+
+
+def test_a_palette_or_1_bit_file_is_widened_and_the_command_line_says_so(tmp_path, tiny_prior_dir):
+    """A trial: a 1-bit PNG came out as an 8-bit grey one and a palette PNG as RGB, unsaid. The
+    read says how the file held it (``Image.stored``); the command line says what it writes."""
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    rng = np.random.default_rng(4)
+    PILImage.fromarray(rng.random((24, 32)) > 0.5).save(tmp_path / "b.png")
+    PILImage.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).convert("P").save(tmp_path / "p.png")
+    write_image(tmp_path / "g.png", (rng.random((24, 32)) * 255).astype(np.uint8))
+    assert [read_image(tmp_path / f"{n}.png").stored for n in "bpg"] == ["1-bit", "palette", ""]
+    said = {}
+    for n in "bpg":
+        r = CliRunner().invoke(main, ["denoise", str(tmp_path / f"{n}.png"), "-o", str(tmp_path / f"{n}.out.png"),
+                                      "--weights", str(tiny_prior_dir), "--threads", "1"], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        said[n] = r.output
+    assert "a 1-bit image: restored and written as 8-bit grey" in said["b"]
+    assert "a palette image: restored and written as 8-bit RGB (" in said["p"]
+    assert "restored and written as" not in said["g"]
+    out = read_image(tmp_path / "p.out.png")
+    assert out.array.dtype == np.uint8 and out.array.shape == (24, 32, 3) and out.stored == ""
