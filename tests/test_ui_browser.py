@@ -613,3 +613,78 @@ def test_a_kernel_image_uploaded_beside_the_kernel_field(server, browser, tmp_pa
     assert "takes no mask" in message, message
     assert not errors, errors
     page.close()
+
+
+def _mask_pixels(page) -> int:
+    return page.evaluate("""() => { const c = document.getElementById('mask');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] >= 128; return n; }""")
+
+
+def test_a_phone_pinch_zooms_and_the_keyboard_paints(server, browser):
+    """From a trial on a phone and with the keyboard alone: a two-finger pinch painted two strokes
+    (now it zooms about the fingers and paints nothing); a mask could not be made without a
+    pointer (the focused editor's arrows move the brush, Enter paints a dot, Shift + arrow a
+    line); the tools' state and the editor had no name for a screen reader; Cancel, disabled
+    while focused, dropped the focus to the page."""
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True,
+                              has_touch=True)
+    page = ctx.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _open(page, server, PHOTO)
+    page.select_option("#task", "inpaint")
+    page.locator("#stage").scroll_into_view_if_needed()
+    box = page.locator("#stage").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    s0 = page.evaluate("window.restoreUI.state.view.s")
+    cdp = ctx.new_cdp_session(page)
+
+    def touch(kind, pts):
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [
+            {"x": x, "y": y, "id": i + 1} for i, (x, y) in enumerate(pts)]})
+
+    touch("touchStart", [(cx - 30, cy)])  # one finger first (a stroke begins), then a second one
+    touch("touchStart", [(cx - 30, cy), (cx + 30, cy)])
+    for k in range(1, 11):
+        touch("touchMove", [(cx - 30 - 8 * k, cy), (cx + 30 + 8 * k, cy)])
+    touch("touchEnd", [])
+    s1 = page.evaluate("window.restoreUI.state.view.s")
+    assert s1 == pytest.approx(s0 * 220 / 60, rel=0.05), (s0, s1)
+    assert _mask_pixels(page) == 0 and page.evaluate("window.restoreUI.state.ops.length") == 0
+    page.tap("#hand")
+    assert page.get_attribute("#hand", "aria-pressed") == "true"
+    assert page.get_attribute("#brush", "aria-pressed") == "false"
+    page.tap("#brush")
+    ctx.close()
+
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _open(page, server, PHOTO)
+    page.select_option("#task", "inpaint")
+    assert "photo.png" in page.get_attribute("#stage", "aria-label")
+    assert "nothing painted" in page.get_attribute("#stage", "aria-label")
+    page.locator("#size").evaluate("el => { el.value = 10; el.dispatchEvent(new Event('input')); }")
+    page.focus("#stage")
+    kc = page.evaluate("window.restoreUI.state.kc")
+    page.keyboard.press("Enter")
+    dot = _mask_pixels(page)
+    assert 50 < dot < 120, dot  # a 10 px dot: about 78 pixels
+    for _ in range(4):
+        page.keyboard.press("Shift+ArrowRight")  # 4 steps of half the brush: a line 20 px long
+    assert page.evaluate("window.restoreUI.state.kc") == [kc[0] + 20, kc[1]]
+    line = _mask_pixels(page)
+    assert line > dot + 150, (dot, line)
+    page.keyboard.press("ArrowDown")  # moves the brush only
+    assert _mask_pixels(page) == line
+    assert "5 edits" in page.get_attribute("#stage", "aria-label")
+    assert page.get_attribute("#status", "aria-live") == "polite"
+    page.close()
+
+    page = _long_job(browser, server)
+    page.focus("#cancel")
+    page.keyboard.press("Enter")
+    page.wait_for_function("window.restoreUI.state.active.size === 0", timeout=60_000)
+    assert page.evaluate("document.activeElement.id") == "run"
+    page.close()
+    assert not errors, errors

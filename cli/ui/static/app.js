@@ -16,7 +16,8 @@ const MIN_ZOOM = 0.01, MAX_ZOOM = 32;
 const S = {
   tasks: [], limits: {}, image: null, ops: [], tool: "brush", size: 40, layer: "mask",
   view: { s: 1, tx: 0, ty: 0 }, active: new Set(), latest: null, drawing: null, pan: null, space: false,
-  started: {}, submitting: false, viewing: null,
+  started: {}, submitting: false, viewing: null, pinch: null,
+  kc: [0, 0],  // the keyboard's brush position, in image pixels
   paramFiles: {},  // parameter -> { name, data }: an image file a text field also takes (deblur's kernel)
   made: new Map(),  // job id -> { body, image, tried }: what made it (Another fill sends it again, seeds tried)
 };
@@ -133,6 +134,8 @@ function buildParams() {
     const help = document.createElement("span");
     help.className = "help";
     help.textContent = p.help;
+    help.id = `help-${p.name}`;
+    input.setAttribute("aria-describedby", help.id);  // read with the field, not as a text node apart
     const wrap = document.createElement("div");
     wrap.append(label);
     if (p.upload) wrap.append(uploadBeside(p, input));
@@ -282,6 +285,8 @@ async function openFile(file) {
     $("alpha").disabled = !info.has_alpha;
     $("run").disabled = false;
     $("imginfo").textContent = describeImage(S.image);
+    S.kc = [info.width / 2, info.height / 2];
+    stageLabel();
     if (!S.active.size) { $("status").textContent = ""; $("progress").value = 0; }  // the last image's "done in N s"
     if (info.frames > 1) {  // said as it opens, not after a run
       say(`${info.name}: ${info.frames} frames or pages (an animation, a multi-page TIFF): only the first is restored`, true);
@@ -369,13 +374,25 @@ function painted(layer) {
   return false;
 }
 
-function setLayer(l) {
-  S.layer = l;
-  $("layer-mask").classList.toggle("active", l === "mask");
-  $("layer-excl").classList.toggle("active", l === "excl");
+function press(el, on) {  // a tool's state, seen (its class) and told (a screen reader, forced colours)
+  el.classList.toggle("active", on);
+  el.setAttribute("aria-pressed", on ? "true" : "false");
 }
 
-function pushOp(op) { if (S.image) { closeView(); S.ops.push(op); applyOp(op); } }  // the mask shown as it changes
+function setLayer(l) {
+  S.layer = l;
+  press($("layer-mask"), l === "mask");
+  press($("layer-excl"), l === "excl");
+}
+
+function stageLabel() {  // what a screen reader says of the editor (a trial: the canvases had no name)
+  if (!S.image) { stage.setAttribute("aria-label", "no image open"); return; }
+  const n = S.ops.length;
+  stage.setAttribute("aria-label", `${describeImage(S.image)}; ${n ? `${n} edit${n > 1 ? "s" : ""} to the painted `
+    + "layers" : "nothing painted"}; brush at ${Math.round(S.kc[0])}, ${Math.round(S.kc[1])}`);
+}
+
+function pushOp(op) { if (S.image) { closeView(); S.ops.push(op); applyOp(op); stageLabel(); } }  // shown as it changes
 
 function maskDataURL(layer = maskC) {
   // white = marked on black, as mask files are: the painted alpha (>= half: marked) in white
@@ -397,7 +414,7 @@ function maskDataURL(layer = maskC) {
 // -- pointer: paint, erase, pan ------------------------------------------------------------------
 function setTool(t) {
   S.tool = t;
-  for (const b of ["brush", "eraser", "hand"]) $(b).classList.toggle("active", b === t);
+  for (const b of ["brush", "eraser", "hand"]) press($(b), b === t);
   stage.style.cursor = t === "hand" || S.viewing ? "grab" : "none";
 }
 
@@ -408,9 +425,28 @@ function showCursor(e) {
     left: `${e.clientX - r.left - d / 2}px`, top: `${e.clientY - r.top - d / 2}px` });
 }
 
+// two fingers on a touch screen zoom and pan (a trial: a pinch painted two strokes); a stroke the first
+// finger began is taken back, and painting waits until every finger is lifted
+const touches = new Map();  // pointerId -> [clientX, clientY]
+
+function pinchState() {
+  const [a, b] = [...touches.values()], r = stage.getBoundingClientRect();
+  return { d: Math.hypot(a[0] - b[0], a[1] - b[1]) || 1, mx: (a[0] + b[0]) / 2 - r.left, my: (a[1] + b[1]) / 2 - r.top };
+}
+
 stage.addEventListener("pointerdown", (e) => {
   if (!S.image) return;
   stage.setPointerCapture(e.pointerId);
+  if (e.pointerType === "touch") {
+    touches.set(e.pointerId, [e.clientX, e.clientY]);
+    if (touches.size >= 2) {
+      if (S.drawing) { S.ops.splice(S.ops.indexOf(S.drawing), 1); S.drawing = null; replay(); stageLabel(); }
+      S.pan = null;
+      S.pinch = { ...pinchState(), view: { ...S.view } };
+      return;
+    }
+    if (S.pinch) return;  // a finger put down again before all were lifted: no stroke
+  }
   if (S.tool === "hand" || S.space || S.viewing || e.button === 1 || e.button === 2) {  // viewing: a drag pans
     S.pan = { x: e.clientX, y: e.clientY, tx: S.view.tx, ty: S.view.ty };
     stage.style.cursor = "grabbing";
@@ -426,6 +462,16 @@ stage.addEventListener("pointerdown", (e) => {
 });
 
 stage.addEventListener("pointermove", (e) => {
+  if (e.pointerType === "touch" && touches.has(e.pointerId)) touches.set(e.pointerId, [e.clientX, e.clientY]);
+  if (S.pinch) {
+    if (touches.size < 2) return;
+    const p = S.pinch, now = pinchState(), v0 = p.view;
+    const s = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, v0.s * now.d / p.d));
+    const ix = (p.mx - v0.tx) / v0.s, iy = (p.my - v0.ty) / v0.s;  // the image point under the fingers stays there
+    S.view = { s, tx: now.mx - ix * s, ty: now.my - iy * s };
+    applyView();
+    return;
+  }
   showCursor(e);
   if (S.pan) {
     S.view.tx = S.pan.tx + e.clientX - S.pan.x;
@@ -443,7 +489,12 @@ stage.addEventListener("pointermove", (e) => {
   layerOf(S.drawing).x.globalCompositeOperation = "source-over";
 });
 
-function endPointer() {
+function endPointer(e) {
+  if (e && e.pointerType === "touch") {
+    touches.delete(e.pointerId);
+    if (S.pinch) { if (!touches.size) S.pinch = null; return; }
+  }
+  if (S.drawing) stageLabel();
   S.drawing = null;
   if (S.pan) { S.pan = null; if (S.viewing) stage.style.cursor = "grab"; else setTool(S.tool); }
 }
@@ -457,6 +508,37 @@ stage.addEventListener("wheel", (e) => {
   zoomAt(Math.exp(-e.deltaY * 0.0015), e.clientX - r.left, e.clientY - r.top);
   showCursor(e);
 }, { passive: false });
+
+// the keyboard on the focused editor (a trial: a mask could not be made without a pointer): the arrows move
+// the brush, Enter paints a dot, Shift + arrow a line to where it goes (erases with the Eraser)
+function showKeyCursor() {
+  if (!S.image || S.viewing) { cursor.style.display = "none"; return; }
+  const v = S.view, d = S.size * v.s;
+  Object.assign(cursor.style, { display: "block", width: `${d}px`, height: `${d}px`,
+    left: `${v.tx + S.kc[0] * v.s - d / 2}px`, top: `${v.ty + S.kc[1] * v.s - d / 2}px` });
+}
+
+stage.addEventListener("focus", () => { if (S.image && !S.viewing) { showKeyCursor(); stageLabel(); } });
+stage.addEventListener("blur", () => { cursor.style.display = "none"; });
+stage.addEventListener("keydown", (e) => {
+  if (!S.image || S.viewing || e.target !== stage) return;
+  const dirs = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+  const paint = S.tool === "hand" ? null : { type: "stroke", mode: S.tool === "eraser" ? "erase" : "paint",
+                                            size: S.size, layer: S.layer };
+  if (e.key in dirs) {
+    e.preventDefault();
+    const step = e.altKey ? 1 : Math.max(1, S.size / 2), [dx, dy] = dirs[e.key], from = [...S.kc];
+    S.kc = [Math.min(S.image.width - 1, Math.max(0, from[0] + dx * step)),
+            Math.min(S.image.height - 1, Math.max(0, from[1] + dy * step))];
+    if (e.shiftKey && paint) pushOp({ ...paint, pts: [from, [...S.kc]] });
+    else stageLabel();
+    showKeyCursor();
+  } else if (e.key === "Enter" && paint) {
+    e.preventDefault();
+    pushOp({ ...paint, pts: [[...S.kc]] });
+    showKeyCursor();
+  }
+});
 
 // -- drop and open ---------------------------------------------------------------------------
 $("file").addEventListener("change", (e) => { openFile(e.target.files[0]); e.target.value = ""; });
@@ -476,7 +558,7 @@ $("brush").onclick = () => { closeView(); setTool("brush"); };  // painting agai
 $("eraser").onclick = () => { closeView(); setTool("eraser"); };
 $("hand").onclick = () => setTool("hand");
 $("size").oninput = (e) => { S.size = Number(e.target.value); $("sizeval").textContent = S.size; };
-$("undo").onclick = () => { closeView(); S.ops.pop(); replay(); };
+$("undo").onclick = () => { closeView(); S.ops.pop(); replay(); stageLabel(); };
 $("clear").onclick = () => pushOp({ type: "clear", layer: S.layer });
 $("invert").onclick = () => pushOp({ type: "invert", layer: S.layer });
 $("layer-mask").onclick = () => setLayer("mask");
@@ -570,13 +652,20 @@ async function postJob(body, image, tried) {  // a job queued: its request kept 
   S.made.set(job.id, { body, image, tried });
   S.active.add(job.id);
   S.latest = job.id;
-  $("cancel").disabled = false;
+  cancelable(true);
   poll(job.id, image);
+}
+
+function cancelable(on) {
+  // Cancel disabled while it has the focus dropped it to the page (a trial: the next Tab began at the top): Run has it
+  const c = $("cancel");
+  if (!on && document.activeElement === c) $("run").focus();
+  c.disabled = !on;
 }
 
 $("cancel").onclick = async () => {
   // every job this page has queued or running, the running one included (it stops at its next step or tile)
-  $("cancel").disabled = true;
+  cancelable(false);
   $("status").textContent = "cancelling…";
   for (const id of [...S.active]) {
     try { await api(`/api/jobs/${id}/cancel`, { method: "POST" }); } catch (e) { say(e.message); serverGone(id); }
@@ -586,7 +675,7 @@ $("cancel").onclick = async () => {
 function serverGone(id) {  // the job's state cannot be had (the server stopped, or dropped it): not shown as running
   S.active.delete(id);
   delete S.started[id];
-  $("cancel").disabled = S.active.size === 0;
+  cancelable(S.active.size > 0);
   if (id === S.latest) { $("status").textContent = "stopped (see below)"; $("progress").value = 0; }
 }
 
@@ -606,6 +695,7 @@ async function poll(id, image) {
     const st = job.status;
     $("progress").max = job.n || 1;
     $("progress").value = st === "done" ? (job.n || 1) : job.i;
+    $("progress").setAttribute("aria-valuetext", job.n ? `step ${$("progress").value} of ${job.n}` : st);
     if (st === "running" && !(id in S.started)) S.started[id] = performance.now();
     // the elapsed time, also while a step-less part runs (reading, a large photo's one evaluation)
     const secs = id in S.started ? ` · ${Math.round((performance.now() - S.started[id]) / 1000)} s` : "";
@@ -619,7 +709,7 @@ async function poll(id, image) {
   if (job.status === "queued" || job.status === "running") { setTimeout(() => poll(id, image), 250); return; }
   S.active.delete(id);
   delete S.started[id];
-  $("cancel").disabled = S.active.size === 0;
+  cancelable(S.active.size > 0);
   if (job.status !== "done") S.made.delete(id);  // no card to draw another fill from
   if (job.status === "done") {
     addResult(job, image);
@@ -639,13 +729,28 @@ function addResult(job, image) {
   before.src = image.preview; before.className = "before"; before.alt = "before";
   after.src = `/api/jobs/${job.id}/preview.png`; after.className = "after"; after.alt = "after";
   line.className = "line";
-  cmp.append(before, after, line);
+  const tagB = document.createElement("span"), tagA = document.createElement("span");
+  tagB.className = "tag before"; tagB.textContent = "before"; tagA.className = "tag after"; tagA.textContent = "after";
+  tagB.setAttribute("aria-hidden", "true"); tagA.setAttribute("aria-hidden", "true");
+  cmp.append(before, after, line, tagB, tagA);
   const slider = document.createElement("input");
   slider.type = "range"; slider.min = 0; slider.max = 100; slider.value = 50;
   slider.title = "before | after";
   slider.setAttribute("aria-label", `before | after: ${job.task} of ${job.summary.image}`);
-  const set = () => { after.style.clipPath = `inset(0 0 0 ${slider.value}%)`; line.style.left = `${slider.value}%`; };
+  const set = () => {
+    after.style.clipPath = `inset(0 0 0 ${slider.value}%)`; line.style.left = `${slider.value}%`;
+    slider.setAttribute("aria-valuetext", `${slider.value} % before, ${100 - slider.value} % after`);
+  };
   slider.oninput = set; set();
+  // a drag across the picture moves the split (a trial: on a phone only the thin slider under it did)
+  const drag = (e) => {
+    const r = cmp.getBoundingClientRect();
+    slider.value = Math.round(Math.min(100, Math.max(0, (e.clientX - r.left) / r.width * 100)));
+    set();
+  };
+  cmp.addEventListener("pointerdown", (e) => { cmp.setPointerCapture(e.pointerId); cmp.dataset.drag = "1"; drag(e); });
+  cmp.addEventListener("pointermove", (e) => { if (cmp.dataset.drag) drag(e); });
+  for (const ev of ["pointerup", "pointercancel"]) cmp.addEventListener(ev, () => { delete cmp.dataset.drag; });
   const meta = document.createElement("div");
   meta.className = "meta";
   const extras = Object.entries(job.summary).filter(([k]) => !["task", "image"].includes(k))
@@ -657,6 +762,8 @@ function addResult(job, image) {
   const dl = document.createElement("a");
   dl.href = `/api/jobs/${job.id}/download`; dl.textContent = "Download PNG"; dl.className = "button download";
   dl.setAttribute("download", "");
+  dl.setAttribute("role", "button");  // pressed with Space too, as the buttons beside it are (a link takes Enter)
+  dl.addEventListener("keydown", (e) => { if (e.key === " ") { e.preventDefault(); dl.click(); } });
   dl.onclick = async (e) => {
     e.preventDefault();
     try { await api(`/api/jobs/${job.id}`); } catch (err) {
