@@ -491,6 +491,8 @@ def plan(job: Job) -> tuple[list[Item], bool]:
         if o.get("output") is None:
             o["output"] = STDIO
     if not src.exists():
+        if src.is_symlink():  # (a loop of links was "no such file or directory": a trial)
+            raise InputError(f"{src}: a link to nothing (what it points to is missing, or the links make a loop)")
         raise InputError(f"{src}: no such file or directory")
     if not src.is_file() and not src.is_dir():  # it went on as a folder: a traceback ("Not a directory")
         raise InputError(f"{src}: not an image file nor a folder (a pipe, a socket or a device)")

@@ -4,6 +4,7 @@ engine runs this same code in its workers."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -211,33 +212,56 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
     def skip(it: Item, reason: str) -> None:
         report(it, {"input": str(it.src), "output": str(it.out), "status": "skipped", "reason": reason}, None)
 
+    later: list[Item] = []  # claimed by another live run when reached: looked at again at the end
+
+    def claimed(it: Item, last: bool) -> bool:
+        """Whether this run restores ``it``, its output claimed; else its skip or failure is
+        reported, or, not ``last``, it waits in ``later`` where another live run holds it (a
+        trial: that run killed, the survivor exited 0 with the image missing)."""
+        from .jobs import made_otherwise, recorded
+
+        try:
+            ok = _claim(it.out)
+        except OSError as e:  # the output's folder takes no file (full): this image fails, said why
+            report(it, None, f"{it.src}: {it.out}: cannot write ({e.strerror or e})")
+            return False
+        if not ok:
+            if last:
+                skip(it, "another run is writing it")
+            else:
+                later.append(it)
+            return False
+        if it.out.exists() and not it.redo:  # written by another run meanwhile: with this run's settings?
+            _release(it.out)  # (a trial: two runs at --sigma 15 and 40 into one folder both exited 0, mixed)
+            other = made_otherwise(job, recorded([it.out]))
+            if other is None:
+                skip(it, "already written")
+            else:
+                report(it, None, f"{it.src}: another run wrote its output during this one: {other}")
+            return False
+        mine.add(it.out)
+        return True
+
+    def take(it: Item) -> None:
+        try:
+            ld = load(job, it, warn)
+        except Exception as e:  # noqa: BLE001
+            done(it, None, _failure(it, e))
+            return
+        key = batch_key(ld.x, ld.params)
+        held.setdefault(key, []).append(ld)
+        if len(held[key]) >= batch_size(key, ld):
+            flush(key)
+        elif sum(map(len, held.values())) >= 2 * max(sizes.values()):
+            flush(max(held, key=lambda k: len(held[k])))
+
     try:
         for it in items:
-            if claims:
-                try:
-                    claimed = _claim(it.out)
-                except OSError as e:  # the output's folder takes no file (full): this image fails, said why
-                    report(it, None, f"{it.src}: {it.out}: cannot write ({e.strerror or e})")
-                    continue
-                if not claimed:
-                    skip(it, "another run is writing it")
-                    continue
-                if it.out.exists() and not it.redo:  # written by another run meanwhile
-                    _release(it.out)
-                    skip(it, "already written")
-                    continue
-                mine.add(it.out)
-            try:
-                ld = load(job, it, warn)
-            except Exception as e:  # noqa: BLE001
-                done(it, None, _failure(it, e))
-                continue
-            key = batch_key(ld.x, ld.params)
-            held.setdefault(key, []).append(ld)
-            if len(held[key]) >= batch_size(key, ld):
-                flush(key)
-            elif sum(map(len, held.values())) >= 2 * max(sizes.values()):
-                flush(max(held, key=lambda k: len(held[k])))
+            if not claims or claimed(it, last=False):
+                take(it)
+        for it in later:  # the other run finished them (checked as above), or is gone (its claims taken over)
+            if claimed(it, last=True):
+                take(it)
         for key in list(held):
             flush(key)
     finally:  # interrupted (Ctrl-C, a crash): the claims this run holds go with it
@@ -282,7 +306,7 @@ def result_line(rec: dict) -> str:
     if "psnr" in rec:
         y = rec.get("metric", "PSNR")[4:]
         line += f"  PSNR{y} {rec['psnr']:.2f} dB  SSIM{y} {rec['ssim']:.4f}"
-    return line
+    return one_line(line)  # (a name holding a line break printed two lines: a trial)
 
 
 def grown_note(rec: dict) -> str | None:
@@ -453,6 +477,29 @@ def out_meta(ld: Loaded, out_arr):
     return resized(ld.meta, out_arr.shape[1] / W, out_arr.shape[0] / H) if out_arr.shape[:2] != (H, W) else ld.meta
 
 
+def _to_stdout(data: bytes) -> None:
+    """``data`` (an image) whole to stdout, else a :class:`RestoreError` saying how much went (a
+    trial: a reader that stopped, `| head -c 100`, took 65536 of 481656 bytes and the run exited 0:
+    Python's buffered write returns the part the pipe took)."""
+    out, n = sys.stdout.buffer, 0
+    view = memoryview(data)
+    try:
+        while n < len(data):
+            k = out.write(view[n:])
+            if not k:
+                break
+            n += k
+        out.flush()
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+    else:
+        why = None if n == len(data) else "its reader stopped"
+    if why is not None:
+        with contextlib.suppress(OSError, ValueError):  # no second error as Python flushes it at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise RestoreError(f"stdout: the image was cut off after {n} of {len(data)} bytes ({why})")
+
+
 def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
                   warn: Callable[[Item, str], None] = _print_warning) -> dict:
     """Write image ``r`` of the result ``res`` (and its std / compare files); its record. What
@@ -483,8 +530,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
     if it.out == STDIO:
         from restore.io import encode_image
 
-        sys.stdout.buffer.write(encode_image(out_arr, ".png", meta=out_meta(ld, out_arr), note=note(job, it, resolved)))
-        sys.stdout.buffer.flush()
+        _to_stdout(encode_image(out_arr, ".png", meta=out_meta(ld, out_arr), note=note(job, it, resolved)))
     else:
         write_image(it.out, out_arr, overwrite=o["overwrite"] or it.redo, quality=o.get("out_quality"),
                     meta=out_meta(ld, out_arr), note=note(job, it, resolved), warn=False)  # said before the work

@@ -50,6 +50,59 @@ def _output_is_an_input(job: Job, items: list[Item]) -> str | None:
     return None
 
 
+def _a_terminal(f) -> bool:
+    try:
+        return f.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class _Stdout:
+    """stdout for the records and result lines: where it fails (its reader gone, a full disk) that
+    is said once on stderr, the run goes on with its files, and it exits 1 (a trial: two chained
+    tracebacks to /dev/full; piped to `head -1`, a folder run stopped after 2 images, unsaid)."""
+
+    def __init__(self) -> None:
+        self.failed: str | None = None
+
+    def echo(self, line: str, err: bool = False, bar=None) -> None:
+        if err:
+            click.echo(line, err=True)
+            return
+        if self.failed:
+            return
+        try:
+            if bar is not None:  # above the progress bar (on stderr)
+                bar.write(line, file=sys.stdout)
+                sys.stdout.flush()
+            else:
+                click.echo(line)
+        except OSError as e:
+            self.failed = e.strerror or type(e).__name__
+            with contextlib.suppress(OSError, ValueError):  # no second error as Python flushes it at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            _err(f"stdout: cannot write ({self.failed}): what this run prints there from now on is lost; it goes on")
+
+
+def _names_too_long(o: dict, items: list[Item]) -> list[tuple[Item, str]]:
+    """The items whose output, or a file written beside it (``--compare``, ``--samples``' std),
+    would have a name over :data:`restore.io.NAME_MAX` bytes, each with its error."""
+    from restore.io import NAME_MAX
+
+    out = []
+    for it in items:
+        if it.out == STDIO:
+            continue
+        for p in [it.out, *companions(o, it.out).values()]:
+            n = len(p.name.encode())
+            if n > NAME_MAX:
+                out.append((it, f"{it.src}: {p.name[:24]}...{p.name[-16:]}, a file this run would write, has a name "
+                                f"of {n} bytes, over the {NAME_MAX} a file system takes: give the input a shorter "
+                                "name" + ("" if p == it.out else " (or -o a shorter one)" if len(items) == 1 else "")))
+                break
+    return out
+
+
 def _local(job: Job, items: list[Item], report, warn, folder: bool) -> None:
     from .local import run_items
 
@@ -142,6 +195,7 @@ def levels_note(levels: list[tuple[float, int, int]], tk) -> str | None:
 
 def run_job(job: Job) -> int:
     o = job.opts
+    stdout = _Stdout()
     tk = get_task(job.task)
     use_threads(o.get("threads"))
     try:  # usage errors, refused before any work
@@ -170,10 +224,15 @@ def run_job(job: Job) -> int:
         items, folder = plan(job)
     except RestoreError as e:
         if o["as_json"]:  # a record for this failure too
-            click.echo(json.dumps({"input": [str(p) for p in job.inputs] if len(job.inputs) > 1 else str(job.inputs[0]),
-                                   **made_by(job), "status": "failed", "error": shown(str(e), o)}))
+            given = [str(p) for p in job.inputs] if len(job.inputs) > 1 else str(job.inputs[0])
+            stdout.echo(json.dumps({"input": given, **made_by(job), "status": "failed", "error": shown(str(e), o)}))
         _err(shown(str(e), o))
         return 2 if isinstance(e, UsageError) else 1  # options that do not go together; else a missing file
+    long_named = _names_too_long(o, items)  # (a trial: a 251-byte name with --compare, an internal error
+    if long_named and not folder:  # after the work, then a traceback on every rerun)
+        _err(long_named[0][1])
+        return 2
+    items = [it for it in items if all(it is not jt for jt, _ in long_named)]
     idle = [f for f, on in (("--recursive", o.get("recursive")), ("--glob", o.get("pattern") is not None),
                             ("--batch-size", o.get("batch_size") is not None)) if on]
     if idle and not folder:  # an option that cannot do what was asked says so
@@ -194,6 +253,9 @@ def run_job(job: Job) -> int:
     if o.get("out_quality") is not None and lossless:  # an option that cannot do what was asked says so
         click.echo(f"warning: --quality applies to JPEG and WebP outputs; {', '.join(lossless)} "
                    f"output{'s are' if folder else ' is'} written losslessly", err=True)
+    if any(it.out == STDIO for it in items) and _a_terminal(sys.stdout):  # (a trial: a PNG's bytes in the terminal)
+        _err("stdout is a terminal: redirect it (> out.png, | another program) or give -o FILE")
+        return 2
     if (o["compare"] or o["samples"] > 1) and any(it.out == STDIO for it in items):  # found out only after the work
         _err(f"{'--compare' if o['compare'] else '--samples'} writes files beside the output: give -o FILE, not stdout")
         return 2
@@ -260,19 +322,25 @@ def run_job(job: Job) -> int:
     busy = 0  # of the skipped: outputs another run (its claim) is writing
     failures: list[str] = []
     todo = []
-    broken = []  # existing outputs that are not whole images (cut short outside restore): reported, kept
+    broken = list(long_named)  # outputs whose names no file system takes, and existing outputs that are not
+    # whole images (cut short outside restore): reported, kept
     for it in items:
         # (a link to nothing, or a loop, as -o is there too: the write refused it after the work)
         if it.out != STDIO and (it.out.exists() or (not folder and it.out.is_symlink())) and not o["overwrite"]:
+            missing = [p for p in companions(o, it.out).values() if not p.exists()]
+            if not folder and missing and not incomplete(it.out) and made_otherwise(
+                    job, recorded([it.out]), unknown=True) is None:  # made by this command, its --compare file not
+                it.redo = True  # (a trial: a full disk refused the .compare.png; the rerun said "exists")
+                todo.append(it)
+                continue
             if not folder:
                 msg = f"{it.out}: exists (pass --overwrite to replace it)"
                 if o["as_json"]:  # a record for this failure too, as for every other
-                    click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), **made_by(job),
+                    stdout.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), **made_by(job),
                                            "status": "failed", "error": msg}))
                 _err(msg)
                 return 1
             why = incomplete(it.out)
-            missing = [p for p in companions(o, it.out).values() if not p.exists()]
             if why:
                 broken.append((it, f"{it.out}: exists but {why}: delete it (or pass --overwrite) and rerun"))
             elif it.out in changed:
@@ -287,7 +355,7 @@ def run_job(job: Job) -> int:
             else:
                 counts["skipped"] += 1
                 if o["as_json"]:
-                    click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), "status": "skipped",
+                    stdout.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), "status": "skipped",
                                            "reason": "already written"}))
             continue
         side = [] if o["overwrite"] or it.out == STDIO else [p for p in companions(o, it.out).values() if p.exists()]
@@ -313,7 +381,7 @@ def run_job(job: Job) -> int:
             counts["skipped"] += 1
             busy += rec.get("reason") == "another run is writing it"
             if o["as_json"]:
-                click.echo(json.dumps(rec))
+                stdout.echo(json.dumps(rec))
         elif msg is None:
             counts["done"] += 1
             if o.get("_stdin_spool") is not None and rec.get("input") == str(o["_stdin_spool"]):
@@ -324,11 +392,11 @@ def run_job(job: Job) -> int:
             if rec.get("sigma_estimated") is True and isinstance(rec.get("sigma"), (int, float)):
                 levels.append((rec["sigma"], rec.get("width"), rec.get("height")))
             if o["as_json"]:
-                click.echo(json.dumps(rec), err=to_err)
+                stdout.echo(json.dumps(rec), err=to_err)
             elif not folder:
-                click.echo(result_line(rec), err=to_err)
+                stdout.echo(result_line(rec), err=to_err)
             elif "psnr" in rec:  # a result: stdout, as a single image's (the bar is on stderr)
-                bar.write(result_line(rec), file=sys.stdout)
+                stdout.echo(result_line(rec), bar=bar)
             note = None if o["as_json"] or o["quiet"] else grown_note(rec)  # --json has it as holes_grown
             if note and not folder:
                 click.echo(f"note: {note}", err=True)
@@ -339,7 +407,7 @@ def run_job(job: Job) -> int:
             counts["failed"] += 1
             failures.append(msg)
             if o["as_json"]:
-                click.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), **made_by(job),
+                stdout.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), **made_by(job),
                                        "status": "failed", "error": msg}), err=to_err)
             if folder:
                 bar.write(one_line(f"failed: {msg}"), file=sys.stderr)
@@ -372,7 +440,7 @@ def run_job(job: Job) -> int:
             bar.close()
         how = "terminated" if isinstance(e, Terminated) else "interrupted"
         if folder and o["as_json"]:  # the summary of what was done, as a finished run gives it
-            click.echo(json.dumps({"summary": counts, **({"busy": busy} if busy else {}), "failed": failures,
+            stdout.echo(json.dumps({"summary": counts, **({"busy": busy} if busy else {}), "failed": failures,
                                    "stopped": how}))
         so_far = f" after done {counts['done']}, skipped {counts['skipped']}, failed {counts['failed']}"
         _err(f"{how}{so_far}; rerun the same command to resume" if folder else how)  # one image: nothing to resume
@@ -397,15 +465,15 @@ def run_job(job: Job) -> int:
         means = _means(scores)
         if o["as_json"]:
             one = {**next(iter(means.values())), "metric": next(iter(means))} if len(means) == 1 else None
-            click.echo(json.dumps({"summary": counts, **({"busy": busy} if busy else {}), "failed": failures,
+            stdout.echo(json.dumps({"summary": counts, **({"busy": busy} if busy else {}), "failed": failures,
                                    **({"mean": one} if one else {"means": means} if means else {})}))
         else:
             for m, g in means.items():
                 y = m[4:]
                 summary += (f"; mean over {g['images']} with a reference{'' if len(means) == 1 else f' ({m})'}: "
                             f"PSNR{y} {g['psnr']:.2f} dB, SSIM{y} {g['ssim']:.4f}")
-            click.echo(summary)  # each failure was printed once, as it happened
+            stdout.echo(summary)  # each failure was printed once, as it happened
             note = None if o["quiet"] else levels_note(levels, tk)
             if note:
                 click.echo(note, err=True)
-    return 1 if counts["failed"] else 0
+    return 1 if counts["failed"] or stdout.failed else 0

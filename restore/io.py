@@ -651,7 +651,7 @@ def check_output_path(path: str | os.PathLike) -> None:
     n = len(p.name.encode())
     if n > NAME_MAX:
         raise InputError(f"{p.name[:24]}...{p.suffix}: a file name of {n} bytes, over the {NAME_MAX} a file system "
-                         "takes (-o names the output)")
+                         "takes (-o FILE gives the output another name)")
 
 
 def check_writable(folder: str | os.PathLike) -> None:

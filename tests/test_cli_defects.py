@@ -725,3 +725,123 @@ def test_file_system_edges_from_a_trial(tmp_path, folder, run, monkeypatch):
     (folder / "bad\nname.png").write_text("hi")
     r = run("denoise", folder, "-o", tmp_path / "o3", "--sigma", "5", "--steps", "1", quiet=False)
     assert r.exit_code == 1 and "failed: " + str(folder) + "/bad\\nname.png: not an image file" in r.output
+
+
+def test_two_runs_into_one_folder_another_runs_outputs_are_checked_and_a_dead_ones_claims_taken(
+        tmp_path, folder, run, monkeypatch):
+    """A trial ran two folder runs into one output folder at once: with --sigma 15 and 40 both
+    exited 0, the folder mixed (an output the other run wrote meanwhile was "already written"
+    whatever its settings); with one of two killed, the survivor exited 0 with the image the dead
+    one had claimed missing. Now an output written meanwhile with other settings fails (exit 1),
+    and claims held when reached are looked at again at the end: a gone process's are taken over."""
+    import shutil
+
+    from restore.cli import local
+
+    other_made = tmp_path / "other"
+    assert run("denoise", folder / "im2.png", "--sigma", "40", "-o", other_made / "im2.png").exit_code == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])  # another run, alive
+    held = f"{socket.gethostname()} {other.pid} {local._started(other.pid) or ''}".rstrip()
+    (out / ".im1.png.claim").write_text(held)
+    real_load = local.load
+
+    def load(job, it, warn=local._print_warning):  # what the other run does while this one works
+        if it.src.name == "im0.png":
+            shutil.copy(other_made / "im2.png", out / "im2.png")  # written by the --sigma 40 run meanwhile
+        if it.src.name == "im3.png":
+            other.kill()  # killed holding im1's claim
+            other.wait()
+        return real_load(job, it, warn)
+
+    monkeypatch.setattr(local, "load", load)
+    try:
+        r = run("denoise", folder, "--sigma", "15", "-o", out, quiet=False)
+    finally:
+        other.kill()
+    assert r.exit_code == 1, r.output
+    assert "im2.png: another run wrote its output during this one:" in r.output
+    assert "--sigma 40 (this run: --sigma 15)" in r.output
+    assert "done 3, skipped 0" in r.output and "failed 1" in r.output
+    assert (out / "im1.png").exists() and not (out / ".im1.png.claim").exists()
+
+
+def test_a_file_written_beside_the_output_with_too_long_a_name_fails_before_the_work(tmp_path, folder, run):
+    """A trial: a 251-byte input name with --compare made its output, then failed "internal
+    error (File name too long)" for the .compare.png, and every rerun was a traceback. It is
+    that image's one-line failure before any work (the batch goes on); one image is refused."""
+    long = folder / ("b" * 251 + ".png")
+    (folder / "im0.png").rename(long)
+    out = tmp_path / "out"
+    for _ in range(2):
+        r = run("denoise", folder, "--sigma", "5", "-o", out, "--compare")
+        assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+        assert "a file this run would write, has a name of 263 bytes, over the 255" in r.output
+    assert not (out / long.name).exists() and (out / "im1.png").exists() and (out / "im1.compare.png").exists()
+    r = run("denoise", long, "--sigma", "5", "-o", tmp_path / "one.png", "--compare")
+    assert r.exit_code == 0, r.output
+    r = run("denoise", long, "--sigma", "5", "-o", f"{tmp_path}/dir/", "--compare")
+    assert r.exit_code == 2 and "-o FILE gives the output another name" in r.output, r.output
+
+
+def test_one_image_whose_compare_file_was_not_written_is_completed_by_the_rerun(tmp_path, folder, run):
+    """A trial: a full disk refused one image's .compare.png after its output was written; the
+    same command then said "exists" (a folder run completes it). Made by these settings, it is
+    made again with its file; with other settings it is still refused."""
+    out = tmp_path / "o.png"
+    assert run("denoise", folder / "im0.png", "--sigma", "5", "-o", out, "--compare").exit_code == 0
+    side = tmp_path / "o.compare.png"
+    side.unlink()
+    r = run("denoise", folder / "im0.png", "--sigma", "5", "-o", out, "--compare")
+    assert r.exit_code == 0 and side.is_file(), r.output
+    side.unlink()
+    r = run("denoise", folder / "im0.png", "--sigma", "9", "-o", out, "--compare")
+    assert r.exit_code == 1 and "exists (pass --overwrite to replace it)" in r.output and not side.exists()
+
+
+RESTORE = [sys.executable, "-m", "restore"]
+
+
+def test_stdout_that_fails_is_said_and_the_exit_is_not_0(tmp_path, folder, tiny_prior_dir):
+    """A trial: an image to a pipe whose reader stopped (`| head -c 100`) was cut off at 65536
+    bytes and the run exited 0 (its --json record "done"); a --json folder run to /dev/full gave
+    two chained tracebacks and stopped after one image, and piped to `head -1` stopped after two,
+    unsaid. The image's failure is said; a folder run goes on with its files, says it once, exits 1."""
+    big = tmp_path / "big.png"
+    write_image(big, (np.random.default_rng(1).random((300, 300, 3)) * 255).astype(np.uint8))
+    common = ["--weights", str(tiny_prior_dir), "-q", "--threads", "1", "--sigma", "5"]
+    p = subprocess.Popen([*RESTORE, "denoise", str(big), "-o", "-", *common], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.read(100)
+    p.stdout.close()  # the reader stops
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 1, err
+    assert "stdout: the image was cut off after" in err and "Traceback" not in err, err
+    out = tmp_path / "out"
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([*RESTORE, "denoise", str(folder), "-o", str(out), "--json", *common], stdout=full,
+                           stderr=subprocess.PIPE, text=True, timeout=300)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.count("stdout: cannot write (No space left on device)") == 1, r.stderr
+    assert sorted(f.name for f in out.iterdir()) == [f"im{i}.png" for i in range(4)]
+
+
+def test_an_image_to_a_terminal_a_name_with_a_line_break_and_a_loop_of_links(tmp_path, folder, run, monkeypatch):
+    """From the same trial: a PNG's bytes went to the terminal; a name holding a line break
+    printed the result as two lines; a loop of links was "no such file or directory"."""
+
+    from restore.cli import runner
+
+    monkeypatch.setattr(runner, "_a_terminal", lambda f: True)
+    r = run("denoise", folder / "im0.png", "--sigma", "5", "-o", "-")
+    assert r.exit_code == 2 and "stdout is a terminal: redirect it" in r.output
+    monkeypatch.undo()
+    odd = tmp_path / "new\nline.png"
+    odd.write_bytes((folder / "im0.png").read_bytes())
+    r = run("denoise", odd, "--sigma", "5")
+    assert r.exit_code == 0 and f"{tmp_path}/new\\nline.denoise.png  " in r.output.splitlines()[-1], r.output
+    (tmp_path / "l1.png").symlink_to(tmp_path / "l2.png")
+    (tmp_path / "l2.png").symlink_to(tmp_path / "l1.png")
+    r = run("denoise", tmp_path / "l1.png", "--sigma", "5")
+    assert r.exit_code == 1 and "a link to nothing (what it points to is missing, or the links make a loop)" in r.output
