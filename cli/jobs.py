@@ -524,7 +524,8 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     named = src if src.name not in ("", ".", "..") else Path(os.path.abspath(src))  # "." and "..": the folder's name
     out_dir = o.get("output") or named.with_name(f"{named.name}.{job.task}")
     if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir}: exists and is not a folder (folder input needs an output folder)")
+        raise UsageError(f"{out_dir}: exists and is not a folder (folder input needs an output folder)")  # (exit 2,
+        # as several files given one file: a trial)
     if not out_dir.exists() and out_dir.suffix.lower() in READ_EXTS:  # an image's name: not made a folder
         raise UsageError(f"{out_dir}: a folder input needs an output folder, not a file")
     for f in job.files.values():

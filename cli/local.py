@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from restore.errors import InputError, RestoreError
+from restore.errors import DiskFullError, InputError, RestoreError
 from restore.tasks import get_task
 
 from .jobs import STDIO, Item, Job, companions, made_by, note, one_line, shown
@@ -172,6 +172,7 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
     o = job.opts
     held: dict[tuple, list[Loaded]] = {}
     sizes: dict[tuple, int] = {}
+    full: list[str] = []  # the first output not written for want of space: the images after it are not worked on
 
     def batch_size(key: tuple, ld: Loaded) -> int:  # --batch-size, or by device and image size
         if key not in sizes:
@@ -183,7 +184,9 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
         res = solve(job, group, progress)
         dt = (time.perf_counter() - t0) / len(group)
         for r, ld in enumerate(group):
-            _finish(job, ld, res, r, dt, done, batch=len(group), warn=warn)
+            e = _finish(job, ld, res, r, dt, done, batch=len(group), warn=warn)
+            if isinstance(e, DiskFullError) and not full:
+                full.append(str(e))
         if release:
             _release_memory()
 
@@ -243,6 +246,10 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
         return True
 
     def take(it: Item) -> None:
+        if full:  # (a trial: 16 KB left, each of 19 images was restored, then failed to be written)
+            done(it, None, f"{it.src}: not restored: an output before it found no space ({full[0]}); free some "
+                           "and rerun to go on")
+            return
         try:
             ld = load(job, it, warn)
         except Exception as e:  # noqa: BLE001
@@ -270,15 +277,17 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
 
 
 def _finish(job: Job, ld: Loaded, res, r: int, seconds: float, report, batch: int = 1,
-            warn: Callable[[Item, str], None] = _print_warning) -> None:
+            warn: Callable[[Item, str], None] = _print_warning) -> Exception | None:
+    """Write one image's outputs and report it; the exception that failed it, else None."""
     try:
         rec = write_outputs(job, ld, res, r, seconds, warn)
         if batch > 1:
             rec["batch"] = batch
     except Exception as e:  # noqa: BLE001
         report(ld.it, None, _failure(ld.it, e))
-        return
+        return e
     report(ld.it, rec, None)
+    return None
 
 
 def _release_memory() -> None:

@@ -16,6 +16,11 @@ class InputError(RestoreError, ValueError):
     """An image, mask or array that cannot be used (unreadable, wrong size, wrong dtype)."""
 
 
+class DiskFullError(InputError):
+    """An output not written for want of space (a full disk, a quota): the images after it
+    would fail alike, so a folder run stops working on them."""
+
+
 class WeightsError(RestoreError):
     """A prior directory whose config or tensors are missing, corrupt or inconsistent."""
 

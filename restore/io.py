@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import GLOBAL_STATE, InputError
+from .errors import GLOBAL_STATE, DiskFullError, InputError
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -1442,7 +1442,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=hidden_name(p.name, ".", room=12), suffix=".tmp")
     except OSError as e:  # a read-only or full folder: the output's own error, not an internal one
-        raise InputError(f"{p}: cannot write ({e.strerror or _first_line(e)})") from None
+        raise _unwritten(p, e) from None
     try:
         os.chmod(tmp, file_mode())
         try:
@@ -1451,7 +1451,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as e:  # a full disk, a quota: the output's own error, not an internal one
-            raise InputError(f"{p}: cannot write ({e.strerror or _first_line(e)})") from None
+            raise _unwritten(p, e) from None
         _into_place(tmp, p, overwrite)
     finally:
         if os.path.exists(tmp):
@@ -1479,7 +1479,16 @@ def _into_place(tmp: str, p: Path, overwrite: bool) -> None:
     except IsADirectoryError:
         raise InputError(f"{p}: is a folder, not an image file") from None
     except OSError as e:  # (an InputError above is no OSError: it passes)
-        raise InputError(f"{p}: cannot write ({e.strerror or _first_line(e)})") from None
+        raise _unwritten(p, e) from None
+
+
+def _unwritten(p: Path, e: OSError) -> InputError:
+    """The error for output ``p`` that ``e`` kept from being written: a :class:`DiskFullError`
+    for want of space (a full disk, a quota)."""
+    import errno
+
+    kind = DiskFullError if e.errno in (errno.ENOSPC, errno.EDQUOT) else InputError
+    return kind(f"{p}: cannot write ({e.strerror or _first_line(e)})")
 
 
 def incomplete(path: str | os.PathLike) -> str | None:

@@ -845,3 +845,43 @@ def test_an_image_to_a_terminal_a_name_with_a_line_break_and_a_loop_of_links(tmp
     (tmp_path / "l2.png").symlink_to(tmp_path / "l1.png")
     r = run("denoise", tmp_path / "l1.png", "--sigma", "5")
     assert r.exit_code == 1 and "a link to nothing (what it points to is missing, or the links make a loop)" in r.output
+
+
+def test_after_an_output_finds_no_space_the_folder_run_works_on_no_more_images(tmp_path, folder, run, monkeypatch):
+    """A trial: with 16 KB left on the output's disk each of 19 images was restored, then failed
+    to be written (25 s). A full disk is a DiskFullError (restore.io); after one, the images left
+    fail at once, said why, and a rerun goes on."""
+    import errno
+
+    from restore.cli import local
+    from restore.errors import DiskFullError
+    from restore.io import write_image as write
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr("restore.io.os.fsync", no_space)
+        with pytest.raises(DiskFullError, match="cannot write \\(No space left on device\\)"):
+            write(tmp_path / "x.png", np.zeros((4, 4), np.uint8))
+    assert not list(tmp_path.glob(".*tmp"))
+    solved, real_solve, real_write = [], local.solve, local.write_outputs
+
+    def solve(job, group, progress):
+        solved.append(len(group))
+        return real_solve(job, group, progress)
+
+    def write_outputs(job, ld, *a, **k):
+        raise DiskFullError(f"{ld.it.out}: cannot write (No space left on device)")
+
+    monkeypatch.setattr(local, "solve", solve)
+    monkeypatch.setattr(local, "write_outputs", write_outputs)
+    out = tmp_path / "out"
+    r = run("denoise", folder, "--sigma", "5", "-o", out, quiet=False)
+    assert r.exit_code == 1 and solved == [1], (solved, r.output)
+    assert r.output.count("not restored: an output before it found no space") == 3 and "failed 4" in r.output
+    monkeypatch.setattr(local, "write_outputs", real_write)
+    r = run("denoise", folder, "--sigma", "5", "-o", out)
+    assert r.exit_code == 0 and len(list(out.glob("im*.png"))) == 4, r.output
+    r = run("denoise", folder, "--sigma", "5", "-o", out / "im0.png")  # a file as a folder's output: exit 2 (was 1)
+    assert r.exit_code == 2 and "exists and is not a folder" in r.output, r.output
