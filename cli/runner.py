@@ -328,7 +328,7 @@ def run_job(job: Job) -> int:
         # (a link to nothing, or a loop, as -o is there too: the write refused it after the work)
         if it.out != STDIO and (it.out.exists() or (not folder and it.out.is_symlink())) and not o["overwrite"]:
             missing = [p for p in companions(o, it.out).values() if not p.exists()]
-            if not folder and missing and not incomplete(it.out) and made_otherwise(
+            if not folder and missing and it.out.exists() and not incomplete(it.out) and made_otherwise(
                     job, recorded([it.out]), unknown=True) is None:  # made by this command, its --compare file not
                 it.redo = True  # (a trial: a full disk refused the .compare.png; the rerun said "exists")
                 todo.append(it)
@@ -337,7 +337,7 @@ def run_job(job: Job) -> int:
                 msg = f"{it.out}: exists (pass --overwrite to replace it)"
                 if o["as_json"]:  # a record for this failure too, as for every other
                     stdout.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), **made_by(job),
-                                           "status": "failed", "error": msg}))
+                                            "status": "failed", "error": msg}))
                 _err(msg)
                 return 1
             why = incomplete(it.out)
@@ -356,7 +356,7 @@ def run_job(job: Job) -> int:
                 counts["skipped"] += 1
                 if o["as_json"]:
                     stdout.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), "status": "skipped",
-                                           "reason": "already written"}))
+                                            "reason": "already written"}))
             continue
         side = [] if o["overwrite"] or it.out == STDIO else [p for p in companions(o, it.out).values() if p.exists()]
         if side:  # a file the run would write beside the output is there already (and the output is not)
@@ -408,7 +408,7 @@ def run_job(job: Job) -> int:
             failures.append(msg)
             if o["as_json"]:
                 stdout.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), **made_by(job),
-                                       "status": "failed", "error": msg}), err=to_err)
+                                        "status": "failed", "error": msg}), err=to_err)
             if folder:
                 bar.write(one_line(f"failed: {msg}"), file=sys.stderr)
             elif not o["as_json"]:
@@ -441,7 +441,7 @@ def run_job(job: Job) -> int:
         how = "terminated" if isinstance(e, Terminated) else "interrupted"
         if folder and o["as_json"]:  # the summary of what was done, as a finished run gives it
             stdout.echo(json.dumps({"summary": counts, **({"busy": busy} if busy else {}), "failed": failures,
-                                   "stopped": how}))
+                                    "stopped": how}))
         so_far = f" after done {counts['done']}, skipped {counts['skipped']}, failed {counts['failed']}"
         _err(f"{how}{so_far}; rerun the same command to resume" if folder else how)  # one image: nothing to resume
         return 143 if isinstance(e, Terminated) else 130
@@ -466,7 +466,7 @@ def run_job(job: Job) -> int:
         if o["as_json"]:
             one = {**next(iter(means.values())), "metric": next(iter(means))} if len(means) == 1 else None
             stdout.echo(json.dumps({"summary": counts, **({"busy": busy} if busy else {}), "failed": failures,
-                                   **({"mean": one} if one else {"means": means} if means else {})}))
+                                    **({"mean": one} if one else {"means": means} if means else {})}))
         else:
             for m, g in means.items():
                 y = m[4:]
