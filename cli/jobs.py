@@ -231,12 +231,14 @@ def digests(job: Job, it: Item) -> dict | None:
     return out
 
 
-def note(job: Job, it: Item | None = None, resolved: dict | None = None, named: dict | None = None) -> str:
+def note(job: Job, it: Item | None = None, resolved: dict | None = None, named: dict | None = None,
+         level: float | None = None) -> str:
     """The text an output carries (:func:`restore.io.read_note`): the version, :func:`settings`
     and, for an item, its inputs' :func:`digests`; ``resolved``: what the options left to the
     task (None in the settings) came to for this image (sr's kernel); ``named``: the names the
     settings give files an option names, where not their own (the browser app's painted layer
-    and uploads, stored under the server's names)."""
+    and uploads, stored under the server's names); ``level``: the noise level told where it was read
+    from the image (0-255, as the record's ``sigma``), which a resumed folder run's levels note counts."""
     from restore import __version__
 
     made = {"restore": __version__, "settings": {**settings(job), **(named or {})}}
@@ -244,6 +246,8 @@ def note(job: Job, it: Item | None = None, resolved: dict | None = None, named: 
         made["inputs"] = digests(job, it)
     if resolved:
         made["resolved"] = resolved
+    if level is not None:
+        made["level"] = level
     return json.dumps(made, sort_keys=True, ensure_ascii=True)
 
 
@@ -265,8 +269,17 @@ def _notes(outputs: list[Path]) -> dict[Path, dict | None]:
 def recorded(outputs: list[Path]) -> dict[Path, dict | None]:
     """Each existing output's recorded :func:`settings` (its note), None where it has none
     (another program's file, an older restore's, a BMP)."""
-    return {p: None if n is None else {**n["settings"], **({"_resolved": n["resolved"]} if isinstance(
-        n.get("resolved"), dict) else {})} for p, n in _notes(outputs).items()}
+    out: dict[Path, dict | None] = {}
+    for p, n in _notes(outputs).items():
+        if n is None:
+            out[p] = None
+            continue
+        out[p] = dict(n["settings"])
+        if isinstance(n.get("resolved"), dict):
+            out[p]["_resolved"] = n["resolved"]
+        if isinstance(n.get("level"), (int, float)) and not isinstance(n["level"], bool):
+            out[p]["_level"] = n["level"]  # (not a setting: made_otherwise compares this run's keys only)
+    return out
 
 
 def inputs_changed(job: Job, items: list[Item]) -> list[tuple[Item, list[str]]]:

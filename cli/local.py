@@ -536,13 +536,14 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         (q.choices and isinstance(params.get(q.name), str))  # and a number read from the input (a JPEG's quality)
         or (q.type is int and q.default is None and type(params.get(q.name)) is int))}
     out_arr = _alpha_back(ld.alpha, ld.back(image))
+    told = round(sigma_y * 255, 3) if estimated is True and tk.takes("sigma") else None  # (its note keeps it)
     if it.out == STDIO:
         from restore.io import encode_image
 
-        _to_stdout(encode_image(out_arr, ".png", meta=out_meta(ld, out_arr), note=note(job, it, resolved)))
+        _to_stdout(encode_image(out_arr, ".png", meta=out_meta(ld, out_arr), note=note(job, it, resolved, level=told)))
     else:
         write_image(it.out, out_arr, overwrite=o["overwrite"] or it.redo, quality=o.get("out_quality"),
-                    meta=out_meta(ld, out_arr), note=note(job, it, resolved), warn=False)  # said before the work
+                    meta=out_meta(ld, out_arr), note=note(job, it, resolved, level=told), warn=False)  # said before the work
     rec = {
         "input": str(it.src), "output": str(it.out), **made_by(job),
         "sampler": mine(res.sampler),

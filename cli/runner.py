@@ -50,6 +50,17 @@ def _output_is_an_input(job: Job, items: list[Item]) -> str | None:
     return None
 
 
+def _image_size(p: Path) -> tuple[int, int] | None:
+    """``(width, height)`` of image file ``p`` from its header, None where it cannot be read."""
+    try:
+        from PIL import Image
+
+        with Image.open(p) as im:
+            return im.size
+    except Exception:  # noqa: BLE001  (any reader's error: the note leaves the image out)
+        return None
+
+
 def _a_terminal(f) -> bool:
     try:
         return f.isatty()
@@ -322,6 +333,7 @@ def run_job(job: Job) -> int:
     busy = 0  # of the skipped: outputs another run (its claim) is writing
     failures: list[str] = []
     todo = []
+    levels: list[tuple[float, int, int]] = []  # (sigma, width, height) of each image whose level was read
     broken = list(long_named)  # outputs whose names no file system takes, and existing outputs that are not
     # whole images (cut short outside restore): reported, kept
     for it in items:
@@ -354,6 +366,9 @@ def run_job(job: Job) -> int:
                                    "(its settings are not recorded): pass --overwrite to make both"))
             else:
                 counts["skipped"] += 1
+                level = (made.get(it.out) or {}).get("_level")
+                if level is not None and (size := _image_size(it.out)) is not None:  # the levels note counts it
+                    levels.append((level, *size))  # (a resumed folder's note counted only the images it restored)
                 if o["as_json"]:
                     stdout.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), "status": "skipped",
                                             "reason": "already written"}))
@@ -372,7 +387,6 @@ def run_job(job: Job) -> int:
                    dynamic_ncols=True)
 
     scores: list[dict] = []
-    levels: list[tuple[float, int, int]] = []  # (sigma, width, height) of each image whose level was read
 
     def report(it: Item, rec: dict | None, msg: str | None) -> None:
         nonlocal busy

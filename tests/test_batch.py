@@ -213,6 +213,9 @@ def test_a_folder_of_one_size_says_the_spread_of_its_levels(tmp_path, tiny_prior
     assert "note: noise levels read" not in r.stderr  # (--json: each record has its level)
     r = run("-o", tmp_path / "out2")
     assert said in r.stderr and f"--sigma {read[1]:.2f} into another folder" in r.stderr
+    (tmp_path / "out2" / "f1.png").unlink()  # a resumed run: the note counts the images already written
+    r = run("-o", tmp_path / "out2")  # (it counted only those it restored: a trial)
+    assert said in r.stderr and "done 1, skipped 2" in r.stdout, r.output
     assert "note: noise levels read" not in run("-o", tmp_path / "out3", "-q").stderr
     assert "note: noise levels read" not in run("-o", tmp_path / "out4", "--sigma", "10").stderr
     from restore.tasks import get_task
