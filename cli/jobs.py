@@ -282,16 +282,19 @@ def recorded(outputs: list[Path]) -> dict[Path, dict | None]:
     return out
 
 
-def inputs_changed(job: Job, items: list[Item]) -> list[tuple[Item, list[str]]]:
+def inputs_changed(job: Job, items: list[Item], unknown: bool = False) -> list[tuple[Item, list[str]]]:
     """The items whose existing output records :func:`digests` of its inputs that differ from
     theirs now (the photo, its mask or a file an option names changed since it was made), each
     with the names of those inputs (``image``, ``mask``, ``kernel``, ...); an output that records
-    none (an older restore's) is not judged, nor an item missing a file (a mask deleted since: the
-    run fails it in its own words)."""
+    none (an older restore's) is not judged (with ``unknown``, it counts as changed: ``["inputs"]``),
+    nor an item missing a file (a mask deleted since: the run fails it in its own words)."""
     notes = _notes([it.out for it in items])
     out = []
     for it in items:
         then = (notes.get(it.out) or {}).get("inputs")
+        if not isinstance(then, dict) and unknown:
+            out.append((it, ["inputs"]))
+            continue
         if not isinstance(then, dict) or not all(f is not None and Path(f).exists() for f in it.files.values()):
             continue
         now = digests(job, it)

@@ -386,8 +386,9 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
             warn(it, f"{it.src}: its 16-bit samples all lie under {2**bits}: restored on that range, as {bits}-bit "
                      "data (a camera's of that depth, or a dark photo; the file stays 16-bit)")
     if img.stored and not o["quiet"] and not o.get("as_json"):  # (a trial: a 1-bit PNG came out 8-bit unsaid)
-        pal = img.stored == "palette"
-        wide = "8-bit RGB" + ("A" if alpha is not None else "") if pal else "8-bit grey"
+        pal = img.stored == "palette"  # (RGBA where the output keeps the transparency: a JPEG's drops it)
+        keeps = alpha is not None and not format_drops(ext, alpha=True, sixteen=False)
+        wide = "8-bit RGB" + ("A" if keeps else "") if pal else "8-bit grey"
         warn(it, f"{it.src}: a {'palette' if pal else '1-bit'} image: restored and written as {wide} (a restored "
                  f"pixel need not be {'one of its colours' if pal else 'black or white'})")
     for w in tk.warnings(x, {**job.params, **params}):  # shown with -q too: it is no progress
@@ -543,7 +544,8 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         _to_stdout(encode_image(out_arr, ".png", meta=out_meta(ld, out_arr), note=note(job, it, resolved, level=told)))
     else:
         write_image(it.out, out_arr, overwrite=o["overwrite"] or it.redo, quality=o.get("out_quality"),
-                    meta=out_meta(ld, out_arr), note=note(job, it, resolved, level=told), warn=False)  # said before the work
+                    meta=out_meta(ld, out_arr), note=note(job, it, resolved, level=told),
+                    warn=False)  # said before the work
     rec = {
         "input": str(it.src), "output": str(it.out), **made_by(job),
         "sampler": mine(res.sampler),

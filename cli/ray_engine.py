@@ -168,9 +168,9 @@ def workers_note(asked: int | None, n: int, resources: dict) -> str | None:
     the rest back without a word), else None."""
     if not asked or n >= asked:
         return None
-    cpus = max(1, int(resources.get("CPU", 1)))
-    return (f"note: --workers {asked}: the Ray cluster has {cpus} CPU{'s' * (cpus != 1)} and no GPU for this run, "
-            f"so {n} worker{'s' * (n != 1)} run (one CPU each at least)")
+    cpus = float(resources.get("CPU", 1))
+    return (f"note: --workers {asked}: the Ray cluster has {cpus:g} CPU{'s' * (cpus != 1)} and no GPU for this run, "
+            f"so {n} worker{'s run' if n != 1 else ' runs'} (one CPU each at least)")
 
 
 def batch_rows(o: dict, gpus: float) -> int:
@@ -219,9 +219,10 @@ def run_on_ray(job, items: list, report, warn) -> None:
             return
         resources = ray.cluster_resources()
         n, cpus, gpus = plan_workers(resources, o["device"], o.get("workers"))
-        if (note := workers_note(o.get("workers"), n, resources)) and not o.get("quiet"):
-            warn(note)
+        cut = n  # (the note before the cut to the images: one image ran 1 worker, said 2)
         n = min(n, len(items))
+        if (note := workers_note(o.get("workers"), cut, resources)) and not o.get("quiet") and n == cut:
+            warn(note)
         if gpus == 0 and o["device"] == "auto":  # the workers have no GPU to find
             o = {**o, "device": "cpu"}
         job = dataclasses.replace(job, opts=o)

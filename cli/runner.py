@@ -75,6 +75,7 @@ class _Stdout:
 
     def __init__(self) -> None:
         self.failed: str | None = None
+        self.bar = None  # a folder run's progress bar: the failure is said above it
 
     def echo(self, line: str, err: bool = False, bar=None) -> None:
         if err:
@@ -92,7 +93,12 @@ class _Stdout:
             self.failed = e.strerror or type(e).__name__
             with contextlib.suppress(OSError, ValueError):  # no second error as Python flushes it at exit
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            _err(f"stdout: cannot write ({self.failed}): what this run prints there from now on is lost; it goes on")
+            said = (f"error: stdout: cannot write ({self.failed}): what this run prints there from now on is lost; "
+                    "it goes on")
+            if self.bar is not None:
+                self.bar.write(said, file=sys.stderr)
+            else:
+                click.echo(said, err=True)
 
 
 def _names_too_long(o: dict, items: list[Item]) -> list[tuple[Item, str]]:
@@ -107,9 +113,10 @@ def _names_too_long(o: dict, items: list[Item]) -> list[tuple[Item, str]]:
         for p in [it.out, *companions(o, it.out).values()]:
             n = len(p.name.encode())
             if n > NAME_MAX:
+                fix = ("give -o a shorter name" if o.get("output") is not None and len(items) == 1
+                       else "give the input a shorter name")  # (the input's name made it, or -o's)
                 out.append((it, f"{it.src}: {p.name[:24]}...{p.name[-16:]}, a file this run would write, has a name "
-                                f"of {n} bytes, over the {NAME_MAX} a file system takes: give the input a shorter "
-                                "name" + ("" if p == it.out else " (or -o a shorter one)" if len(items) == 1 else "")))
+                                f"of {n} bytes, over the {NAME_MAX} a file system takes: {fix}"))
                 break
     return out
 
@@ -240,9 +247,13 @@ def run_job(job: Job) -> int:
         _err(shown(str(e), o))
         return 2 if isinstance(e, UsageError) else 1  # options that do not go together; else a missing file
     long_named = _names_too_long(o, items)  # (a trial: a 251-byte name with --compare, an internal error
-    if long_named and not folder:  # after the work, then a traceback on every rerun)
-        _err(long_named[0][1])
-        return 2
+    if long_named and not folder:  # after the work, then a traceback on every rerun): the image fails, exit 1
+        it, msg = long_named[0]
+        if o["as_json"]:
+            stdout.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), **made_by(job),
+                                    "status": "failed", "error": msg}))
+        _err(msg)
+        return 1
     items = [it for it in items if all(it is not jt for jt, _ in long_named)]
     idle = [f for f, on in (("--recursive", o.get("recursive")), ("--glob", o.get("pattern") is not None),
                             ("--batch-size", o.get("batch_size") is not None)) if on]
@@ -341,7 +352,9 @@ def run_job(job: Job) -> int:
         if it.out != STDIO and (it.out.exists() or (not folder and it.out.is_symlink())) and not o["overwrite"]:
             missing = [p for p in companions(o, it.out).values() if not p.exists()]
             if not folder and missing and it.out.exists() and not incomplete(it.out) and made_otherwise(
-                    job, recorded([it.out]), unknown=True) is None:  # made by this command, its --compare file not
+                    job, recorded([it.out]), unknown=True) is None and not inputs_changed(job, [it], unknown=True):
+                # made by this command, of this input (its note's digests: a trial's other photo's output was
+                # replaced), its --compare file not
                 it.redo = True  # (a trial: a full disk refused the .compare.png; the rerun said "exists")
                 todo.append(it)
                 continue
@@ -385,6 +398,7 @@ def run_job(job: Job) -> int:
     if folder:
         bar = tqdm(total=len(items), initial=counts["skipped"], disable=o["quiet"], file=sys.stderr, unit="img",
                    dynamic_ncols=True)
+        stdout.bar = bar
 
     scores: list[dict] = []
 

@@ -195,6 +195,8 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
 
     p = Path(path)
     if not p.exists():
+        if p.is_symlink():  # (a loop of links was "no such file": a trial)
+            raise InputError(f"{p}: a link to nothing (what it points to is missing, or the links make a loop)")
         raise InputError(f"{p}: no such file")
     if p.is_dir():
         raise InputError(f"{p}: is a directory, not an image")

@@ -783,6 +783,9 @@ def test_a_file_written_beside_the_output_with_too_long_a_name_fails_before_the_
     assert r.exit_code == 0, r.output
     r = run("denoise", long, "--sigma", "5", "-o", f"{tmp_path}/dir/", "--compare")
     assert r.exit_code == 2 and "-o FILE gives the output another name" in r.output, r.output
+    r = run("denoise", folder / "im1.png", "--sigma", "5", "-o", tmp_path / ("o" * 246 + ".png"), "--compare", "--json")
+    assert r.exit_code == 1 and "over the 255 a file system takes: give -o a shorter name" in r.output, r.output
+    assert json.loads(r.output.splitlines()[0])["status"] == "failed"  # (a trial: no record, exit 2)
 
 
 def test_one_image_whose_compare_file_was_not_written_is_completed_by_the_rerun(tmp_path, folder, run):
@@ -798,6 +801,9 @@ def test_one_image_whose_compare_file_was_not_written_is_completed_by_the_rerun(
     side.unlink()
     r = run("denoise", folder / "im0.png", "--sigma", "9", "-o", out, "--compare")
     assert r.exit_code == 1 and "exists (pass --overwrite to replace it)" in r.output and not side.exists()
+    before = out.read_bytes()  # the same settings, another photo: not this command's output (a trial: replaced)
+    r = run("denoise", folder / "im1.png", "--sigma", "5", "-o", out, "--compare")
+    assert r.exit_code == 1 and "exists (pass --overwrite" in r.output and out.read_bytes() == before
 
 
 RESTORE = [sys.executable, "-m", "restore"]
@@ -845,6 +851,8 @@ def test_an_image_to_a_terminal_a_name_with_a_line_break_and_a_loop_of_links(tmp
     (tmp_path / "l2.png").symlink_to(tmp_path / "l1.png")
     r = run("denoise", tmp_path / "l1.png", "--sigma", "5")
     assert r.exit_code == 1 and "a link to nothing (what it points to is missing, or the links make a loop)" in r.output
+    r = run("denoise", folder / "im0.png", tmp_path / "l1.png", "--sigma", "5", "-o", tmp_path / "both")
+    assert r.exit_code == 1 and "l1.png: a link to nothing" in r.output, r.output  # among several too
 
 
 def test_after_an_output_finds_no_space_the_folder_run_works_on_no_more_images(tmp_path, folder, run, monkeypatch):
@@ -885,3 +893,4 @@ def test_after_an_output_finds_no_space_the_folder_run_works_on_no_more_images(t
     assert r.exit_code == 0 and len(list(out.glob("im*.png"))) == 4, r.output
     r = run("denoise", folder, "--sigma", "5", "-o", out / "im0.png")  # a file as a folder's output: exit 2 (was 1)
     assert r.exit_code == 2 and "exists and is not a folder" in r.output, r.output
+

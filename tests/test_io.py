@@ -357,5 +357,11 @@ def test_a_palette_or_1_bit_file_is_widened_and_the_command_line_says_so(tmp_pat
     assert "a 1-bit image: restored and written as 8-bit grey" in said["b"]
     assert "a palette image: restored and written as 8-bit RGB (" in said["p"]
     assert "restored and written as" not in said["g"]
+    clear = PILImage.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).convert("P")
+    clear.info["transparency"] = 0
+    clear.save(tmp_path / "t.png", transparency=0)
+    r = CliRunner().invoke(main, ["denoise", str(tmp_path / "t.png"), "-o", str(tmp_path / "t.jpg"), "--weights",
+                                  str(tiny_prior_dir), "--threads", "1"], catch_exceptions=False)
+    assert "written as 8-bit RGB (" in r.output  # (it said RGBA: a JPEG drops the transparency)
     out = read_image(tmp_path / "p.out.png")
     assert out.array.dtype == np.uint8 and out.array.shape == (24, 32, 3) and out.stored == ""

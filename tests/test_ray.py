@@ -177,6 +177,8 @@ def test_more_cpu_workers_than_the_clusters_cpus_are_cut_with_a_note():
     gpu = {"CPU": 4.0, "GPU": 1.0}
     assert plan_workers(gpu, "auto", 5) == (5, 1, 0.2) and workers_note(5, 5, gpu) is None
     assert plan_workers(gpu, "cpu", 5) == (4, 1, 0.0) and "4 CPUs" in workers_note(5, 4, gpu)
+    assert "has 1 CPU and no GPU for this run, so 1 worker runs" in workers_note(5, 1, {"CPU": 1.0})
+    assert "has 0.5 CPU" in workers_note(5, 1, {"CPU": 0.5})
 
 
 def test_a_dead_clusters_address_file_and_an_interrupted_runs_count(folder, tiny_prior_dir):

@@ -792,12 +792,40 @@ def test_a_job_beyond_max_waiting_is_refused_until_one_ends(client, monkeypatch)
         ui.jobs.update(held)
     try:
         r = client.post("/api/jobs", json={"image": img, "task": "denoise", "params": {"sigma": 10}})
-        assert r.status_code == 429 and "2 jobs are waiting already" in r.json()["error"], r.text
+        assert r.status_code == 429 and "2 jobs are queued or running already" in r.json()["error"], r.text
         r = client.post("/api/jobs", content=b"not json", headers={"Content-Type": "application/json"})
         assert r.status_code == 429  # before the body is read
         held["held0"].status = "done"
         r = client.post("/api/jobs", json={"image": img, "task": "denoise", "params": {"sigma": 10}})
         assert r.status_code == 202, r.text
+    finally:
+        with ui.lock:
+            for k in held:
+                ui.jobs.pop(k, None)
+
+
+def test_finished_results_are_kept_while_many_jobs_wait(client, monkeypatch):
+    """An adversarial trial: with 13 jobs waiting (under MAX_WAITING, over KEEP_JOBS) a submit
+    dropped every finished result: the prune counted the waiting jobs too."""
+    import types
+
+    import restore.cli.ui.server as srv
+
+    monkeypatch.setattr(srv, "KEEP_JOBS", 2)
+    ui = client.app.state.ui
+    img = upload(client, png_bytes(np.zeros((16, 16, 3), np.uint8)), "keep.png").json()["id"]
+    first = client.post("/api/jobs", json={"image": img, "task": "denoise", "params": {"sigma": 10}}).json()["id"]
+    t0 = time.time()
+    while ui.jobs[first].status in ("queued", "running"):
+        assert time.time() - t0 < 60
+        time.sleep(0.05)
+    held = {f"wait{k}": types.SimpleNamespace(status="queued", image=None) for k in range(5)}
+    with ui.lock:
+        ui.jobs.update(held)
+    try:
+        r = client.post("/api/jobs", json={"image": img, "task": "denoise", "params": {"sigma": 10}})
+        assert r.status_code == 202, r.text
+        assert client.get(f"/api/jobs/{first}").status_code == 200
     finally:
         with ui.lock:
             for k in held:

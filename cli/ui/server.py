@@ -486,7 +486,7 @@ class App:
             n = sum(j.status in ("queued", "running") for j in self.jobs.values())
         if n < MAX_WAITING:
             return None
-        return PageError(f"{n} jobs are waiting already: run this one when one of them has finished, "
+        return PageError(f"{n} jobs are queued or running already: run this one when one of them has finished, "
                          "or cancel one", 429)
 
     def submit(self, body: dict) -> JobState:
@@ -572,8 +572,8 @@ class App:
         with self.lock:
             self.jobs[job.id] = job
             done = [k for k, j in self.jobs.items() if j.status in ("done", "error", "cancelled")]
-            for k in done[: max(0, len(self.jobs) - KEEP_JOBS)]:
-                del self.jobs[k]
+            for k in done[: max(0, len(done) - KEEP_JOBS)]:  # (counting the waiting too, 13 of them took the
+                del self.jobs[k]  # last finished result: a trial)
         self.queue.put(job)
         return job
 

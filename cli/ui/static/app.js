@@ -530,10 +530,11 @@ stage.addEventListener("keydown", (e) => {
     const step = e.altKey ? 1 : Math.max(1, S.size / 2), [dx, dy] = dirs[e.key], from = [...S.kc];
     S.kc = [Math.min(S.image.width - 1, Math.max(0, from[0] + dx * step)),
             Math.min(S.image.height - 1, Math.max(0, from[1] + dy * step))];
-    if (e.shiftKey && paint) pushOp({ ...paint, pts: [from, [...S.kc]] });
+    const moved = S.kc[0] !== from[0] || S.kc[1] !== from[1];  // (at the edge: no stroke of no length, a trial)
+    if (e.shiftKey && paint && moved) pushOp({ ...paint, pts: [from, [...S.kc]] });
     else stageLabel();
     showKeyCursor();
-  } else if (e.key === "Enter" && paint) {
+  } else if (e.key === "Enter" && paint && !S.space) {  // (Space held pans: Enter painted beneath it)
     e.preventDefault();
     pushOp({ ...paint, pts: [[...S.kc]] });
     showKeyCursor();
