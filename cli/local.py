@@ -575,6 +575,9 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
             beside = it.out.with_name(f"{it.out.stem}.sigma{n}{it.out.suffix}")
             said += f" on this image alone (restore {job.task} {it.src} -o {beside} --sigma {n})"
         warn(it, shown(f"{it.src}: {said}", o))
+    settled = tk.settled_note(params)
+    if settled and not o["quiet"] and not o["as_json"]:  # (--json: in the record's fields)
+        warn(it, shown(f"{it.src}: {settled}", o))
     side = companions(o, it.out)  # checked before the work: absent, or --overwrite
     if std is not None:  # drawn on the data's own range (16-bit data of fewer bits: it was black)
         std_img = own(std[0]).clamp(0, 0.25) * 4 * 255

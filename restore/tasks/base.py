@@ -364,6 +364,12 @@ class Task:
     #: what ``restore list`` adds to the default recipe where it is not the one for every input
     default_note: str | None = None
 
+    def settled_note(self, params: dict) -> str | None:
+        """The line telling what else the task settled from an image (a result's reported
+        ``params``), said beside the noise level's note: super-resolution's kernel for a drawn
+        image. The default: None, nothing."""
+        return None
+
     def estimated_note(self, params: dict, sigma: float, to_try: float | None = None) -> str:
         """The line telling what was estimated for an image (``params``: the result's reported
         parameters; ``sigma``: the noise level in [0, 1] units; ``to_try``: what

@@ -32,6 +32,40 @@ JPEG_KERNEL = "box"
 JPEG_NOISE = 0.5
 
 
+#: A drawn image (text, line art, a chart, a slide: rendered at its own resolution, each pixel the
+#: area of the shapes it covers) takes the box kernel by default, where bicubic drew ringing halos
+#: beside its strokes: one whose DRAWN_COLOURS most frequent colours (DRAWN_GREYS grey levels for a
+#: grey image: a dark grey photo's 8 most frequent levels covered 87 %) cover DRAWN_SHARE of its
+#: pixels or more (benchmarks/sr_drawn.py: photos, as they are or shrunk, and drawings)
+DRAWN_COLOURS = 8
+DRAWN_GREYS = 3
+DRAWN_SHARE = 0.8
+
+
+def drawn_share(a) -> float:
+    """The share of an image's pixels that its :data:`DRAWN_COLOURS` most frequent colours
+    (:data:`DRAWN_GREYS` levels of a grey one, RGB with equal channels too) cover, at 8 bits (``a``: ``H x W (x C)`` uint8, or
+    a ``(1, C, H, W)`` / ``(C, H, W)`` tensor in [0, 1]); at most about a million pixels are
+    counted (an even grid of them)."""
+    if isinstance(a, torch.Tensor):
+        t = a[0] if a.ndim == 4 else a
+        a = (t.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    a = np.asarray(a)
+    if a.dtype != np.uint8:
+        a = (a.astype(np.float64) / 257).round().astype(np.uint8) if a.dtype == np.uint16 else a.astype(np.uint8)
+    step = max(1, int(np.sqrt(a.shape[0] * a.shape[1] / 1e6)))
+    a = a[::step, ::step]
+    flat = a.reshape(a.shape[0] * a.shape[1], -1).astype(np.int64)
+    if flat.shape[1] > 1 and bool((flat == flat[:, :1]).all()):  # grey stored as RGB: a grey image
+        flat = flat[:, :1]
+    key = np.zeros(len(flat), np.int64)
+    for c in range(flat.shape[1]):
+        key = key * 256 + flat[:, c]
+    counts = np.unique(key, return_counts=True)[1]
+    k = DRAWN_COLOURS if flat.shape[1] > 1 else DRAWN_GREYS
+    return float(np.sort(counts)[-k:].sum() / len(key)) if len(key) else 0.0
+
+
 def _cubic(x: float, a: float = -0.5) -> float:
     x = abs(x)
     if x < 1:
@@ -233,16 +267,34 @@ class SuperResolveTask(JpegInput, Task):
         return 0.0 if t is None else JPEG_NOISE * t.level
 
     def estimates(self, p):
-        """An image's tables read from its pixels (:meth:`JpegInput.settle_jpeg`): one image at a time."""
-        return self.jpeg_unsettled(p)
+        """An image's tables read from its pixels (:meth:`JpegInput.settle_jpeg`), or its kernel
+        left to it (a drawn image's is box): one image at a time."""
+        return self.jpeg_unsettled(p) or p.get("kernel") is None
 
     def check(self, x, p):
         """Also settles whether a single image is a decoded JPEG (no tables nor
         ``jpeg_quality`` given): its tables estimated from its 8x8 blocks
-        (:func:`restore.tasks.dejpeg.estimate_jpeg`), else ``jpeg_quality`` 0 (not a JPEG)."""
+        (:func:`restore.tasks.dejpeg.estimate_jpeg`), else ``jpeg_quality`` 0 (not a JPEG); and,
+        with no kernel given, whether one that is no JPEG is drawn (:func:`drawn_share`): its
+        kernel box, ``drawn`` the share."""
         out = super().check(x, p)
         self.settle_jpeg(x, out)
+        if x.shape[0] == 1 and out.get("kernel") is None and self.input_jpeg(x, out) is None:
+            share = drawn_share(x)
+            if share >= DRAWN_SHARE:
+                out.update(kernel="box", drawn=round(share, 3))
         return out
+
+    def settled(self, p):
+        """The tables, and a drawn image's kernel (each tile takes the image's)."""
+        return {**super().settled(p), **({"kernel": p["kernel"]} if p.get("drawn") else {})}
+
+    def settled_note(self, params):
+        if not params.get("drawn"):
+            return None
+        return (f"drawn (text, line art, a chart: its {DRAWN_COLOURS} most frequent colours cover "
+                f"{params['drawn']:.0%} of it): the kernel box, which draws no halos beside its strokes "
+                "(--kernel bicubic for a photo's)")
 
     def estimated_note(self, params, sigma, to_try=None):
         m = RESAVED_SOURCE.fullmatch(str(params.get("tables")))
@@ -302,7 +354,8 @@ class SuperResolveTask(JpegInput, Task):
         H, W = H - H % scale, W - W % scale
         hr = np.ascontiguousarray(img[:H, :W])
         lr = np.asarray(Image.fromarray(hr).resize((W // scale, H // scale), Image.BICUBIC))
-        return Case(name, to_tensor(hr), to_tensor(lr), self.name, {"scale": scale}, {"scale": scale}, y_uint8=lr)
+        return Case(name, to_tensor(hr), to_tensor(lr), self.name, {"scale": scale},  # (its kernel: this one,
+                    {"scale": scale, "kernel": "bicubic"}, y_uint8=lr)  # whatever the image: ppt3 is a slide)
 
     def describe(self, p):
         return f"x{p['scale']}, PSNR-Y/SSIM-Y"
