@@ -44,9 +44,9 @@ DRAWN_SHARE = 0.8
 
 def drawn_share(a) -> float:
     """The share of an image's pixels that its :data:`DRAWN_COLOURS` most frequent colours
-    (:data:`DRAWN_GREYS` levels of a grey one, RGB with equal channels too) cover, at 8 bits (``a``: ``H x W (x C)`` uint8, or
-    a ``(1, C, H, W)`` / ``(C, H, W)`` tensor in [0, 1]); at most about a million pixels are
-    counted (an even grid of them)."""
+    (:data:`DRAWN_GREYS` levels of a grey one, RGB with equal channels too) cover, at 8 bits
+    (``a``: ``H x W (x C)`` uint8, or a ``(1, C, H, W)`` / ``(C, H, W)`` tensor in [0, 1]); at
+    most about a million pixels are counted (an even grid of them)."""
     if isinstance(a, torch.Tensor):
         t = a[0] if a.ndim == 4 else a
         a = (t.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
