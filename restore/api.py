@@ -287,6 +287,8 @@ def run(
 
         res = _by_tiles(x, scale, pri.tile, pri.net.size_multiple, solve, progress)
         res.seed, res.seconds = reported, time.perf_counter() - t0
+        # what the whole image settled and its tiles were told as given (a drawn image's kernel): its own too
+        res.params = {**_shown(tk.reported(p)), **res.params}
         return res
     regions = tk.regions(x, p, pri.net.size_multiple) if tiles else None
     if regions is not None:  # a problem local to parts of the image (inpainting's holes)

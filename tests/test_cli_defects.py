@@ -923,6 +923,12 @@ def test_a_drawn_image_is_super_resolved_with_the_box_kernel_and_said(tmp_path, 
     assert r.params["kernel"] == "box" and r.params["drawn"] >= DRAWN_SHARE
     assert restore.run(to_tensor(photo), "sr", scale=2, steps=1, prior=P).params["kernel"] == "bicubic"
     assert restore.run(to_tensor(art), "sr", scale=2, steps=1, prior=P, kernel="bicubic").params.get("drawn") is None
+    from restore.prior import Prior, load_prior
+
+    tiny = load_prior(tiny_prior_dir)
+    big = to_tensor(np.asarray(im.resize((160, 112), Image.NEAREST)))  # x2: 320x224, tiles of 64
+    r = restore.run(big, "sr", scale=2, steps=1, prior=Prior(tiny.net, tiny.schedule, tile=64))
+    assert r.params["kernel"] == "box" and r.params["drawn"] >= DRAWN_SHARE  # (tiles lost the drawn share)
     case = get_task("sr").degrade("a", np.asarray(im.resize((80, 56))), 0, scale=2)
     assert case.run["kernel"] == "bicubic"  # the benchmark's degradation, told
     write_image(tmp_path / "art.png", art)
