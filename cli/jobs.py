@@ -14,7 +14,7 @@ import click
 
 from restore import io
 from restore.errors import InputError, UsageError
-from restore.io import check_output_path, check_writable
+from restore.io import LINK_TO_NOTHING, check_output_path, check_writable
 from restore.paths import DEFAULT_PRIOR
 from restore.tasks import get_task
 
@@ -508,7 +508,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
             o["output"] = STDIO
     if not src.exists():
         if src.is_symlink():  # (a loop of links was "no such file or directory": a trial)
-            raise InputError(f"{src}: a link to nothing (what it points to is missing, or the links make a loop)")
+            raise InputError(f"{src}: {LINK_TO_NOTHING}")
         raise InputError(f"{src}: no such file or directory")
     if not src.is_file() and not src.is_dir():  # it went on as a folder: a traceback ("Not a directory")
         raise InputError(f"{src}: not an image file nor a folder (a pipe, a socket or a device)")

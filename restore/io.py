@@ -167,6 +167,10 @@ def _pil_open(src, stack: contextlib.ExitStack):
                 PILImage.MAX_IMAGE_PIXELS = old
 
 
+#: what a path that is a link and does not exist is said to be
+LINK_TO_NOTHING = "a link to nothing (what it points to is missing, or the links make a loop)"
+
+
 def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:
     """Read an image file (PNG, JPEG, TIFF, BMP, WebP; 8 or 16 bit).
 
@@ -196,7 +200,7 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
     p = Path(path)
     if not p.exists():
         if p.is_symlink():  # (a loop of links was "no such file": a trial)
-            raise InputError(f"{p}: a link to nothing (what it points to is missing, or the links make a loop)")
+            raise InputError(f"{p}: {LINK_TO_NOTHING}")
         raise InputError(f"{p}: no such file")
     if p.is_dir():
         raise InputError(f"{p}: is a directory, not an image")

@@ -431,7 +431,8 @@ const touches = new Map();  // pointerId -> [clientX, clientY]
 
 function pinchState() {
   const [a, b] = [...touches.values()], r = stage.getBoundingClientRect();
-  return { d: Math.hypot(a[0] - b[0], a[1] - b[1]) || 1, mx: (a[0] + b[0]) / 2 - r.left, my: (a[1] + b[1]) / 2 - r.top };
+  return { d: Math.hypot(a[0] - b[0], a[1] - b[1]) || 1,
+           mx: (a[0] + b[0]) / 2 - r.left, my: (a[1] + b[1]) / 2 - r.top };
 }
 
 stage.addEventListener("pointerdown", (e) => {
