@@ -125,21 +125,25 @@ def psnr(n: int) -> None:
     from restore.io import to_tensor
     from restore.metrics import psnr as score
     from restore.metrics import rgb_to_y, shave
+    from restore.tasks.superres import PIXEL_ART_COLOURS, colours
 
     torch.set_num_threads(2)
     print("| scale | kernel | PSNR-Y mean | min | seconds |")
     print("|---|---|---|---|---|")
     for s in (2, 4):
-        rows = {k: [] for k in ("bicubic", "box", "pillow bicubic")}
+        rows = {k: [] for k in ("bicubic", "box", "pillow bicubic", "pillow nearest")}
         secs = {k: 0.0 for k in rows}
+        few = []  # the drawings of few colours (no antialiasing: pixel art's test)
         for seed in range(100, 100 + n):
             hr = drawing(seed, 192, 144)
             lr = np.asarray(Image.fromarray(hr).resize((hr.shape[1] // s, hr.shape[0] // s), Image.BOX))
             t = to_tensor(hr)
+            few.append(colours(lr) <= PIXEL_ART_COLOURS)
             for k in rows:
                 t0 = time.perf_counter()
-                if k == "pillow bicubic":
-                    out = np.asarray(Image.fromarray(lr).resize((hr.shape[1], hr.shape[0]), Image.BICUBIC))
+                if k.startswith("pillow"):
+                    how = Image.BICUBIC if k == "pillow bicubic" else Image.NEAREST
+                    out = np.asarray(Image.fromarray(lr).resize((hr.shape[1], hr.shape[0]), how))
                     o = to_tensor(out)
                 else:
                     o = restore.run(to_tensor(lr), "sr", scale=s, kernel=k, jpeg_quality=0).image
@@ -148,6 +152,10 @@ def psnr(n: int) -> None:
                 rows[k].append(float(score(shave(rgb_to_y(o), s), shave(rgb_to_y(t), s), data_range=1.0)))
         for k, v in rows.items():
             print(f"| x{s} | {k} | {np.mean(v):.2f} | {min(v):.2f} | {secs[k] / n:.2f} |")
+        for k, v in rows.items():
+            w = [x for x, f in zip(v, few) if f]
+            if w:
+                print(f"| x{s}, {len(w)} of few colours | {k} | {np.mean(w):.2f} | {min(w):.2f} | |")
 
 
 def main() -> None:

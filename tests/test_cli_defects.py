@@ -900,6 +900,7 @@ def test_a_drawn_image_is_super_resolved_with_the_box_kernel_and_said(tmp_path, 
     edge has them). An image whose few most frequent colours cover most of it (drawn: text,
     line art, charts) takes the box kernel when none is given, said, and recorded; photos, a
     given kernel, a JPEG and the evaluation's bicubic cases keep theirs."""
+    import torch
     from PIL import Image, ImageDraw
 
     import restore
@@ -929,6 +930,20 @@ def test_a_drawn_image_is_super_resolved_with_the_box_kernel_and_said(tmp_path, 
     big = to_tensor(np.asarray(im.resize((160, 112), Image.NEAREST)))  # x2: 320x224, tiles of 64
     r = restore.run(big, "sr", scale=2, steps=1, prior=Prior(tiny.net, tiny.schedule, tile=64))
     assert r.params["kernel"] == "box" and r.params["drawn"] >= DRAWN_SHARE  # (tiles lost the drawn share)
+    sprite = np.zeros((16, 16, 3), np.uint8)  # pixel art: few colours, no antialiasing
+    sprite[4:12, 4:12] = (250, 200, 0)
+    sprite[6:8, 6:8] = (30, 30, 200)
+    r = restore.run(to_tensor(sprite), "sr", scale=4, prior=P)
+    assert r.params["colours"] == 3 and r.steps > 0  # offered in the note, not chosen (bar charts lose by it)
+    assert "--kernel nearest enlarges each pixel to a block" in get_task("sr").settled_note(r.params)
+    r = restore.run(to_tensor(sprite), "sr", scale=4, prior=P, kernel="nearest", steps=5)
+    assert r.sampler == "none" and r.steps == 0
+    assert torch.equal((r.image[0] * 255).round().byte().permute(1, 2, 0),
+                       torch.from_numpy(sprite).repeat_interleave(4, 0).repeat_interleave(4, 1))
+    grey = np.full((28, 40), 250, np.uint8)
+    grey[8:20, 5:35] = 10
+    r = restore.run(to_tensor(grey), "sr", scale=2, steps=1, prior=P)
+    assert "its 3 most frequent grey levels cover" in get_task("sr").settled_note(r.params)  # (it said colours)
     case = get_task("sr").degrade("a", np.asarray(im.resize((80, 56))), 0, scale=2)
     assert case.run["kernel"] == "bicubic"  # the benchmark's degradation, told
     write_image(tmp_path / "art.png", art)

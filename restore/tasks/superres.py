@@ -22,7 +22,7 @@ from .dejpeg import NO_FILE_TABLES, RESAVED_SOURCE, JpegInput, jpeg_params
 __all__ = ["KERNELS", "SCALES", "SuperResolve", "SuperResolveTask", "resize_matrix"]
 
 SCALES = (2, 3, 4, 8)
-KERNELS = ("bicubic", "box")
+KERNELS = ("bicubic", "box", "nearest")
 #: A JPEG input (a photo of unknown origin): the kernel assumed by default and the measurement
 #: noise, as a multiple of the tables' quantisation RMS, chosen on the validation split
 #: (benchmarks/sr_jpeg.py, benchmarks/results/dejpeg.md): 0.5 lies within 0.05 dB of the best
@@ -42,11 +42,16 @@ DRAWN_GREYS = 3
 DRAWN_SHARE = 0.8
 
 
-def drawn_share(a) -> float:
-    """The share of an image's pixels that its :data:`DRAWN_COLOURS` most frequent colours
-    (:data:`DRAWN_GREYS` levels of a grey one, RGB with equal channels too) cover, at 8 bits
-    (``a``: ``H x W (x C)`` uint8, or a ``(1, C, H, W)`` / ``(C, H, W)`` tensor in [0, 1]); at
-    most about a million pixels are counted (an even grid of them)."""
+#: A drawn image of at most PIXEL_ART_COLOURS colours may be pixel art (a sprite, an icon: no
+#: antialiasing), which the box kernel's sampler rounded into blobs (a trial's 32x32 sprite): its
+#: note offers ``--kernel nearest``. Not chosen by itself: 3 of 12 area-shrunk bar charts had 15-43
+#: colours, and pixel for pixel they lost 4.7 dB to the box kernel (benchmarks/sr_drawn.py psnr)
+PIXEL_ART_COLOURS = 64
+
+
+def _as_uint8(a) -> np.ndarray:
+    """``a`` (``H x W (x C)`` uint8 or uint16, or a ``(1, C, H, W)`` / ``(C, H, W)`` tensor in
+    [0, 1]) as ``H x W x C`` uint8, at most about a million pixels (an even grid of them)."""
     if isinstance(a, torch.Tensor):
         t = a[0] if a.ndim == 4 else a
         a = (t.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
@@ -55,15 +60,35 @@ def drawn_share(a) -> float:
         a = (a.astype(np.float64) / 257).round().astype(np.uint8) if a.dtype == np.uint16 else a.astype(np.uint8)
     step = max(1, int(np.sqrt(a.shape[0] * a.shape[1] / 1e6)))
     a = a[::step, ::step]
+    return a.reshape(a.shape[0], a.shape[1], -1)
+
+
+def _colour_counts(a) -> tuple[np.ndarray, int]:
+    """How many pixels each colour of ``a`` covers (a grey image, or RGB with equal channels, by
+    its one level)."""
+    a = _as_uint8(a)
     flat = a.reshape(a.shape[0] * a.shape[1], -1).astype(np.int64)
     if flat.shape[1] > 1 and bool((flat == flat[:, :1]).all()):  # grey stored as RGB: a grey image
         flat = flat[:, :1]
     key = np.zeros(len(flat), np.int64)
     for c in range(flat.shape[1]):
         key = key * 256 + flat[:, c]
-    counts = np.unique(key, return_counts=True)[1]
-    k = DRAWN_COLOURS if flat.shape[1] > 1 else DRAWN_GREYS
-    return float(np.sort(counts)[-k:].sum() / len(key)) if len(key) else 0.0
+    return np.unique(key, return_counts=True)[1] if len(key) else np.zeros(0, np.int64), flat.shape[1]
+
+
+def colours(a) -> int:
+    """The number of distinct colours in ``a`` (as :func:`drawn_share` counts them)."""
+    return len(_colour_counts(a)[0])
+
+
+def drawn_share(a) -> float:
+    """The share of an image's pixels that its :data:`DRAWN_COLOURS` most frequent colours
+    (:data:`DRAWN_GREYS` levels of a grey one, RGB with equal channels too) cover, at 8 bits
+    (``a``: ``H x W (x C)`` uint8, or a ``(1, C, H, W)`` / ``(C, H, W)`` tensor in [0, 1]); at
+    most about a million pixels are counted (an even grid of them)."""
+    counts, channels = _colour_counts(a)
+    k = DRAWN_COLOURS if channels > 1 else DRAWN_GREYS
+    return float(np.sort(counts)[-k:].sum() / counts.sum()) if counts.sum() else 0.0
 
 
 def _cubic(x: float, a: float = -0.5) -> float:
@@ -79,7 +104,7 @@ def _cubic(x: float, a: float = -0.5) -> float:
 def _resize_matrix_cached(n_in: int, scale: int, kernel: str) -> torch.Tensor:
     n_out = n_in // scale
     M = torch.zeros(n_out, n_in, dtype=torch.float64)
-    if kernel == "box":
+    if kernel in ("box", "nearest"):  # (nearest: no sampler runs; its start, box's pseudo-inverse, repeats pixels)
         for i in range(n_out):
             M[i, i * scale : (i + 1) * scale] = 1.0 / scale
         return M
@@ -113,7 +138,8 @@ class _Separable:
 
 
 class SuperResolve(Operator):
-    """Downsampling by an integer ``scale`` with a ``bicubic`` or ``box`` kernel.
+    """Downsampling by an integer ``scale`` with a ``bicubic`` or ``box`` kernel (``nearest``:
+    box's, for pixel art, where no sampler runs and the start, each pixel repeated, is the answer).
 
     Parameters
     ----------
@@ -122,7 +148,7 @@ class SuperResolve(Operator):
         ``scale`` (the LR image is ``H / scale x W / scale``).
     scale : int
         2, 3, 4 or 8.
-    kernel : {"bicubic", "box"}
+    kernel : {"bicubic", "box", "nearest"}
     sigma_y : float
         Noise on the low-resolution measurement.
     """
@@ -227,7 +253,9 @@ class SuperResolveTask(JpegInput, Task):
         Param("scale", int, 4, "Upscaling factor.", choices=SCALES),
         Param("kernel", str, None, "Degradation the low-resolution image went through (default: bicubic, the "
                                    "benchmarks' convention; for a JPEG, a photo of unknown origin, "
-                                   f"{JPEG_KERNEL}, measured: benchmarks/results/dejpeg.md).", choices=KERNELS),
+                                   f"{JPEG_KERNEL}, measured: benchmarks/results/dejpeg.md; for a drawn image, box: "
+                                   "benchmarks/results/sr_drawn.md). nearest: pixel art, each pixel enlarged to a "
+                                   "block, no sampler run (whatever --steps).", choices=KERNELS),
         Param("sigma", float, 0.0, "Noise std of the low-resolution image, 0-255 units.", range=(0, 255), unit=255.0),
         *jpeg_params("The low-resolution image"),
     )
@@ -281,9 +309,17 @@ class SuperResolveTask(JpegInput, Task):
         self.settle_jpeg(x, out)
         if x.shape[0] == 1 and out.get("kernel") is None and self.input_jpeg(x, out) is None:
             share = drawn_share(x)
-            if share >= DRAWN_SHARE:
-                out.update(kernel="box", drawn=round(share, 3))
+            if share >= DRAWN_SHARE:  # (its grey levels counted for a grey one: said so, a trial)
+                grey = _colour_counts(x)[1] == 1
+                out.update(kernel="box", drawn=round(share, 3), drawn_of="grey levels" if grey else "colours")
+                n = colours(x)
+                if n <= PIXEL_ART_COLOURS:
+                    out["colours"] = n
         return out
+
+    def left_as_is(self, op):
+        """``kernel="nearest"`` (pixel art): each pixel enlarged to a block, no sampler run."""
+        return op.kernel == "nearest" or super().left_as_is(op)
 
     def settled(self, p):
         """The tables, and a drawn image's kernel (each tile takes the image's)."""
@@ -292,9 +328,12 @@ class SuperResolveTask(JpegInput, Task):
     def settled_note(self, params):
         if not params.get("drawn"):
             return None
-        return (f"drawn (text, line art, a chart: its {DRAWN_COLOURS} most frequent colours cover "
-                f"{params['drawn']:.0%} of it): the kernel box, which draws no halos beside its strokes "
-                "(--kernel bicubic for a photo's)")
+        grey = params.get("drawn_of") == "grey levels"
+        which = f"its {DRAWN_GREYS if grey else DRAWN_COLOURS} most frequent {params.get('drawn_of', 'colours')}"
+        few = (f"; only {params['colours']} {params.get('drawn_of', 'colours')}: if it is pixel art, --kernel "
+               "nearest enlarges each pixel to a block" if params.get("colours") else "")
+        return (f"drawn (text, line art, a chart: {which} cover {params['drawn']:.0%} of it): the kernel box, "
+                f"which draws no halos beside its strokes (--kernel bicubic for a photo's{few})")
 
     def estimated_note(self, params, sigma, to_try=None):
         m = RESAVED_SOURCE.fullmatch(str(params.get("tables")))
