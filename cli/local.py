@@ -367,6 +367,7 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     x, back, alpha = _to_batch(img.array)
     if alpha_override is not None:
         alpha = alpha_override
+    x = tk.under_alpha(x, alpha, {**job.params, **params})  # (sr: no dark rim from the colour under alpha 0)
     ext = "" if it.out == STDIO else it.out.suffix.lower()
     lost = format_drops(ext, alpha=alpha is not None and not opaque(alpha), sixteen=img.array.dtype.itemsize == 2)
     if lost:  # an output format that cannot hold what the input has says so
@@ -536,7 +537,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
     resolved = {q.name: params[q.name] for q in tk.params if q.cli and job.params.get(q.name) is None and (
         (q.choices and isinstance(params.get(q.name), str))  # and a number read from the input (a JPEG's quality)
         or (q.type is int and q.default is None and type(params.get(q.name)) is int))}
-    out_arr = _alpha_back(ld.alpha, ld.back(image))
+    out_arr = _alpha_back(ld.alpha, ld.back(image), tk.alpha_resize(params))
     told = round(sigma_y * 255, 3) if estimated is True and tk.takes("sigma") else None  # (its note keeps it)
     if it.out == STDIO:
         from restore.io import encode_image

@@ -163,8 +163,9 @@ def _check_size(h: int, w: int) -> None:
         raise InputError(f"image is {w}x{h}; sides over {MAX_SIDE} pixels are not supported")
 
 
-def _alpha_back(alpha: np.ndarray | None, out: Any) -> Any:
-    """The output with the input's alpha channel appended (resized when the output is)."""
+def _alpha_back(alpha: np.ndarray | None, out: Any, how: str = "cubic") -> Any:
+    """The output with the input's alpha channel appended (resized when the output is, ``how``:
+    "cubic" or "nearest", :meth:`Task.alpha_resize`)."""
     if alpha is None:
         return out
     if alpha.shape[:2] != out.shape[:2]:
@@ -172,7 +173,8 @@ def _alpha_back(alpha: np.ndarray | None, out: Any) -> Any:
 
         if alpha.dtype == np.float16:  # OpenCV resizes no float16 (cast back below)
             alpha = alpha.astype(np.float32)
-        alpha = cv2.resize(alpha, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_CUBIC)
+        alpha = cv2.resize(alpha, (out.shape[1], out.shape[0]),
+                           interpolation=cv2.INTER_NEAREST if how == "nearest" else cv2.INTER_CUBIC)
         if np.issubdtype(alpha.dtype, np.floating):  # cubic overshoots at edges (integers saturate)
             alpha = np.clip(alpha, 0.0, 1.0)
     return np.concatenate([out if out.ndim == 3 else out[:, :, None], alpha[:, :, None].astype(out.dtype)], axis=2)
@@ -917,8 +919,9 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
     params = _with_bits(image, params)
     params, alpha = tk.with_alpha(alpha, params)
     _warn_of(tk, x, params)  # (the command line says its own)
+    x = tk.under_alpha(x, alpha, params)
     res = run(x, task, samples=samples, **params)
-    out = _alpha_back(alpha, back(res.image))
+    out = _alpha_back(alpha, back(res.image), tk.alpha_resize(res.params))
     if samples > 1:
         return out, back(res.std, std=True)
     return out
@@ -1015,8 +1018,9 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
         except InputError as e:
             raise InputError(f"image {i} of the list: {e}") from None
         _warn_of(tk, x, mine, f"image {i} of the list: ")
+        x = tk.under_alpha(x, alpha, mine)
         p = {k: v for k, v in mine.items() if k in p or shared.get(k, _MISSING) is not v}  # its own, or changed
-        conv.append((back, alpha))
+        conv.append((back, alpha, mine))
         for r in range(len(x)):
             groups.setdefault(batch_key(x, p), []).append(len(rows))
             rows.append((i, x[r : r + 1], p))
@@ -1030,8 +1034,8 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
             for r, (i, _, _) in enumerate(chunk):
                 done[i].append((res.image[r : r + 1], None if res.std is None else res.std[r : r + 1]))
     outs = []
-    for (back, alpha), parts in zip(conv, done):
-        out = _alpha_back(alpha, back(torch.cat([im for im, _ in parts])))
+    for (back, alpha, mine), parts in zip(conv, done):
+        out = _alpha_back(alpha, back(torch.cat([im for im, _ in parts])), tk.alpha_resize(mine))
         outs.append((out, back(torch.cat([sd for _, sd in parts]), std=True)) if samples > 1 else out)
     return outs
 

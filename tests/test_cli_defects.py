@@ -953,3 +953,36 @@ def test_a_drawn_image_is_super_resolved_with_the_box_kernel_and_said(tmp_path, 
     assert json.loads(r.output.splitlines()[-1])["kernel"] == "box"
     r = run("sr", tmp_path / "art.png", "--scale", "2", "--steps", "1", "-o", tmp_path / "a2.png", "--kernel", "box")
     assert r.exit_code == 1 and "exists" in r.output  # (a rerun naming what it came to: the same run, kept)
+
+
+def test_an_enlarged_rgba_image_keeps_no_dark_rim_and_pixel_art_keeps_hard_alpha(tmp_path, run, tiny_prior_dir):
+    """A trial's RGBA sprite, black under its transparent pixels: enlarged, the black bled into
+    the edges (RGB 178, 101, 26 at alpha 113: a grey rim over white) and with --kernel nearest
+    its alpha was resized cubic (soft). The colour under alpha 0 is taken from the nearest
+    visible pixel before super-resolution (Task.under_alpha), and pixel art's alpha is enlarged
+    block for block (Task.alpha_resize); same-size tasks keep the hidden colour as it is."""
+    import torch
+
+    import restore
+    from restore.io import read_image
+
+    a = np.zeros((16, 16, 4), np.uint8)
+    a[4:12, 4:12, :3] = (250, 200, 0)
+    a[4:12, 4:12, 3] = 255
+    P = str(tiny_prior_dir)
+    o = restore.restore(a, "sr", scale=4, kernel="nearest", prior=P)
+    assert set(np.unique(o[..., 3])) == {0, 255}
+    assert np.array_equal(o[..., :3][o[..., 3] > 0].min(0), [250, 200, 0])
+    from restore.tasks import get_task
+
+    x = restore.api._to_batch(a)[0]
+    bled = get_task("sr").under_alpha(x, a[..., 3], {"scale": 2})
+    assert torch.allclose(bled[0, :, 0, 0], torch.tensor([250, 200, 0]) / 255.0)  # the nearest visible colour
+    assert torch.equal(get_task("denoise").under_alpha(x, a[..., 3], {}), x)  # the same size: as it is
+    write_image(tmp_path / "s.png", a)
+    r = run("sr", tmp_path / "s.png", "--scale", "4", "--kernel", "nearest", "-o", tmp_path / "o.png")
+    assert r.exit_code == 0, r.output
+    got = read_image(tmp_path / "o.png").array
+    big = np.repeat(np.repeat(a, 4, 0), 4, 1)  # pixel art: each pixel a block, alpha too (the hidden colour:
+    shown = big[..., 3] > 0  # the nearest visible one's)
+    assert np.array_equal(got[..., 3], big[..., 3]) and np.array_equal(got[shown], big[shown])

@@ -802,7 +802,7 @@ class App:
             res = engine.solve(rjob, [ld], progress)
         if job.cancel.is_set():  # cancelled as the last step ended
             raise Cancelled("cancelled")
-        out = _alpha_back(ld.alpha, ld.back(res.image[0:1]))
+        out = _alpha_back(ld.alpha, ld.back(res.image[0:1]), get_task(rjob.task).alpha_resize(res.params))
         from ..jobs import note
         from ..local import grown_note, out_meta
 

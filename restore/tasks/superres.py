@@ -317,6 +317,9 @@ class SuperResolveTask(JpegInput, Task):
                     out["colours"] = n
         return out
 
+    def alpha_resize(self, p):
+        return "nearest" if p.get("kernel") == "nearest" else "cubic"
+
     def left_as_is(self, op):
         """``kernel="nearest"`` (pixel art): each pixel enlarged to a block, no sampler run."""
         return op.kernel == "nearest" or super().left_as_is(op)
