@@ -5,6 +5,7 @@ engine runs this same code in its workers."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 import sys
@@ -148,6 +149,7 @@ class Loaded:
     params: dict
     meta: object = None  # restore.io.Meta: the input's EXIF and ICC profile, for the output
     ref: np.ndarray | None = None  # --reference, read (and its size checked) before the work
+    seen: torch.Tensor | None = None  # the image as read where x's hidden colour was filled (--compare shows it)
 
 
 def _print_warning(it: Item, line: str) -> None:
@@ -227,6 +229,8 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
             ok = _claim(it.out)
         except OSError as e:  # the output's folder takes no file (full): this image fails, said why
             report(it, None, f"{it.src}: {it.out}: cannot write ({e.strerror or e})")
+            if e.errno in (errno.ENOSPC, errno.EDQUOT) and not full:  # (a batch held an image: it was restored)
+                full.append(f"{it.out}: cannot write ({e.strerror})")
             return False
         if not ok:
             if last:
@@ -367,7 +371,8 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
     x, back, alpha = _to_batch(img.array)
     if alpha_override is not None:
         alpha = alpha_override
-    x = tk.under_alpha(x, alpha, {**job.params, **params})  # (sr: no dark rim from the colour under alpha 0)
+    seen = x
+    x, params = tk.under_alpha(x, alpha, params)  # (sr: no dark rim from the colour under alpha 0)
     ext = "" if it.out == STDIO else it.out.suffix.lower()
     lost = format_drops(ext, alpha=alpha is not None and not opaque(alpha), sixteen=img.array.dtype.itemsize == 2)
     if lost:  # an output format that cannot hold what the input has says so
@@ -394,7 +399,7 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
                  f"pixel need not be {'one of its colours' if pal else 'black or white'})")
     for w in tk.warnings(x, {**job.params, **params}):  # shown with -q too: it is no progress
         warn(it, f"warning: {it.src}: {w}")
-    return Loaded(it, x, back, alpha, params, img.meta, ref)
+    return Loaded(it, x, back, alpha, params, img.meta, ref, None if seen is x else seen)
 
 
 #: seconds of work with no sampler step before a single image's run shows a line with its
@@ -590,6 +595,7 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         from restore.io import Meta
 
         icc = getattr(ld.meta, "icc", None)  # the photo's colours; its EXIF describes one photo, not the pair
+        x = ld.seen if ld.seen is not None else x  # (a trial: the colour filled under alpha 0 hid the picture)
         shown_x = own(tk.shown(x, tk.check(x, ld.params)))  # the panels on the data's own range, as the std
         write_image(side["compare"], _side_by_side(shown_x.clamp(0, 1), own(image), None if std is None else own(std)),
                     overwrite=o["overwrite"] or it.redo, meta=Meta(icc=icc) if icc else None, warn=False)

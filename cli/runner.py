@@ -190,12 +190,13 @@ def _means(scores: list[dict]) -> dict[str, dict]:
 LEVELS_SPREAD = 1.1
 
 
-def levels_note(levels: list[tuple[float, int, int]], tk) -> str | None:
+def levels_note(levels: list[tuple[float, int, int]], tk, unrecorded: int = 0) -> str | None:
     """For a folder whose levels were read by a task with ``one_level_hint`` (denoise):
     ``levels`` are the records' ``(sigma, width, height)``. Where three or more images of the
     size most of them share (a video's frames, a burst) read levels spread over
     :data:`LEVELS_SPREAD` times, their range and median, and how to tell every image the median
-    (a rerun with --sigma into the same folder is refused: its settings differ)."""
+    (a rerun with --sigma into the same folder is refused: its settings differ); ``unrecorded``:
+    outputs written before whose level is not recorded (an older restore's), said as left out."""
     if not tk.one_level_hint:
         return None
     sizes = Counter((w, h) for _, w, h in levels)
@@ -206,8 +207,10 @@ def levels_note(levels: list[tuple[float, int, int]], tk) -> str | None:
     if len(read) < 3 or read[-1] <= LEVELS_SPREAD * read[0]:
         return None
     mid = statistics.median(read)
+    left = (f" ({unrecorded} written before, by an older restore, record no level: not counted)"
+            if unrecorded else "")
     return (f"note: noise levels read {read[0]:.2f}-{read[-1]:.2f} (median {mid:.2f}) over {len(read)} images of "
-            f"{size[0]}x{size[1]}; if they are one camera's frames (a video, a burst), --sigma {mid:.2f} into "
+            f"{size[0]}x{size[1]}{left}; if they are one camera's frames (a video, a burst), --sigma {mid:.2f} into "
             "another folder tells each the same level")
 
 
@@ -345,6 +348,7 @@ def run_job(job: Job) -> int:
     failures: list[str] = []
     todo = []
     levels: list[tuple[float, int, int]] = []  # (sigma, width, height) of each image whose level was read
+    unrecorded = 0  # outputs written before whose level read was not recorded
     broken = list(long_named)  # outputs whose names no file system takes, and existing outputs that are not
     # whole images (cut short outside restore): reported, kept
     for it in items:
@@ -379,9 +383,12 @@ def run_job(job: Job) -> int:
                                    "(its settings are not recorded): pass --overwrite to make both"))
             else:
                 counts["skipped"] += 1
-                level = (made.get(it.out) or {}).get("_level")
+                then = made.get(it.out) or {}
+                level = then.get("_level")
                 if level is not None and (size := _image_size(it.out)) is not None:  # the levels note counts it
                     levels.append((level, *size))  # (a resumed folder's note counted only the images it restored)
+                elif then and then.get("sigma") is None and tk.takes("sigma"):  # read then, not recorded: said
+                    unrecorded += 1
                 if o["as_json"]:
                     stdout.echo(json.dumps({"input": shown(str(it.src), o), "output": str(it.out), "status": "skipped",
                                             "reason": "already written"}))
@@ -501,7 +508,7 @@ def run_job(job: Job) -> int:
                 summary += (f"; mean over {g['images']} with a reference{'' if len(means) == 1 else f' ({m})'}: "
                             f"PSNR{y} {g['psnr']:.2f} dB, SSIM{y} {g['ssim']:.4f}")
             stdout.echo(summary)  # each failure was printed once, as it happened
-            note = None if o["quiet"] else levels_note(levels, tk)
+            note = None if o["quiet"] else levels_note(levels, tk, unrecorded)
             if note:
                 click.echo(note, err=True)
     return 1 if counts["failed"] or stdout.failed else 0

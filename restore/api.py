@@ -919,7 +919,7 @@ def restore(image: Any, task: str, *, samples: int = 1, batch_size: int | None =
     params = _with_bits(image, params)
     params, alpha = tk.with_alpha(alpha, params)
     _warn_of(tk, x, params)  # (the command line says its own)
-    x = tk.under_alpha(x, alpha, params)
+    x, params = tk.under_alpha(x, alpha, params)
     res = run(x, task, samples=samples, **params)
     out = _alpha_back(alpha, back(res.image), tk.alpha_resize(res.params))
     if samples > 1:
@@ -1018,7 +1018,7 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
         except InputError as e:
             raise InputError(f"image {i} of the list: {e}") from None
         _warn_of(tk, x, mine, f"image {i} of the list: ")
-        x = tk.under_alpha(x, alpha, mine)
+        x, mine = tk.under_alpha(x, alpha, mine)
         p = {k: v for k, v in mine.items() if k in p or shared.get(k, _MISSING) is not v}  # its own, or changed
         conv.append((back, alpha, mine))
         for r in range(len(x)):

@@ -976,9 +976,10 @@ def test_an_enlarged_rgba_image_keeps_no_dark_rim_and_pixel_art_keeps_hard_alpha
     from restore.tasks import get_task
 
     x = restore.api._to_batch(a)[0]
-    bled = get_task("sr").under_alpha(x, a[..., 3], {"scale": 2})
+    bled, p = get_task("sr").under_alpha(x, a[..., 3], {"scale": 2})
     assert torch.allclose(bled[0, :, 0, 0], torch.tensor([250, 200, 0]) / 255.0)  # the nearest visible colour
-    assert torch.equal(get_task("denoise").under_alpha(x, a[..., 3], {}), x)  # the same size: as it is
+    assert p["visible"].sum() == 64
+    assert get_task("denoise").under_alpha(x, a[..., 3], {})[0] is x  # the same size: as it is
     write_image(tmp_path / "s.png", a)
     r = run("sr", tmp_path / "s.png", "--scale", "4", "--kernel", "nearest", "-o", tmp_path / "o.png")
     assert r.exit_code == 0, r.output
@@ -986,3 +987,64 @@ def test_an_enlarged_rgba_image_keeps_no_dark_rim_and_pixel_art_keeps_hard_alpha
     big = np.repeat(np.repeat(a, 4, 0), 4, 1)  # pixel art: each pixel a block, alpha too (the hidden colour:
     shown = big[..., 3] > 0  # the nearest visible one's)
     assert np.array_equal(got[..., 3], big[..., 3]) and np.array_equal(got[shown], big[shown])
+
+
+def test_sr_of_a_transparent_image_counts_what_shows_and_compares_the_image_as_read(tmp_path, run, tiny_prior_dir):
+    """From an adversarial trial: --compare of an RGBA sr input showed the colour filled under
+    alpha 0 (the picture gone); a photo cut-out (100 noise pixels on a transparent 64x64) was
+    read as drawn from its filled part; a low-contrast 16-bit photo, counted at 8 bits, read as
+    6 grey levels; a large output's tiles decided their own kernels."""
+    import restore
+    from restore.io import read_image, to_tensor
+    from restore.prior import Prior, load_prior
+    from restore.tasks import get_task
+    from restore.tasks.superres import drawn_share
+
+    s = np.zeros((16, 16, 4), np.uint8)
+    yy, xx = np.mgrid[:16, :16]
+    s[(yy - 8) ** 2 + (xx - 8) ** 2 < 25] = (230, 130, 30, 255)
+    write_image(tmp_path / "sprite.png", s)
+    r = run("sr", tmp_path / "sprite.png", "--scale", "2", "--steps", "1", "-o", tmp_path / "o.png", "--compare")
+    assert r.exit_code == 0, r.output
+    panel = read_image(tmp_path / "o.compare.png").array
+    assert (panel[..., :3] == 0).all(axis=-1).any() and (panel[..., :3] == (230, 130, 30)).all(axis=-1).any()
+    rng = np.random.default_rng(0)
+    cut = np.zeros((64, 64, 4), np.uint8)
+    cut[:10, :10, :3] = (rng.random((10, 10, 3)) * 255).astype(np.uint8)
+    cut[:10, :10, 3] = 255
+    P = str(tiny_prior_dir)
+    x, _, alpha = restore.api._to_batch(cut)
+    x, p = get_task("sr").under_alpha(x, alpha, {"scale": 2})
+    assert "visible" in p and restore.run(x, "sr", steps=1, prior=P, **p).params["kernel"] == "bicubic"
+    g16 = (40000 + 300 * np.sin(xx[:1].repeat(48, 0)[:, :1] + np.arange(48) / 6) + rng.normal(0, 40, (48, 48)))
+    assert drawn_share(to_tensor(g16.astype(np.uint16))) < 0.5  # 16 bits counted as such
+    tiny = load_prior(tiny_prior_dir)
+    photo = to_tensor((rng.random((80, 80, 3)) * 255).astype(np.uint8))
+    photo[..., :, :40] = 0.5  # half of it plain: its tiles alone could read as drawn
+    r = restore.run(photo, "sr", scale=2, steps=1, prior=Prior(tiny.net, tiny.schedule, tile=64))
+    assert r.params["kernel"] == "bicubic" and r.params.get("drawn") is None
+
+
+def test_a_claim_that_finds_no_space_stops_the_work_and_unrecorded_levels_are_said(tmp_path, folder, run,
+                                                                                    monkeypatch):
+    """From the same trial: with --batch-size 2 a claim that failed for want of space did not
+    stop the work (an image held in a batch was restored, then failed); a resumed folder's
+    levels note left out outputs of an older restore (no level recorded) without a word."""
+    import errno
+
+    from restore.cli import local
+    from restore.cli.runner import levels_note
+    from restore.tasks import get_task
+
+    real = local._claim
+
+    def claim(out):
+        if out.name == "im1.png":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(out)
+
+    monkeypatch.setattr(local, "_claim", claim)
+    r = run("denoise", folder, "--sigma", "5", "-o", tmp_path / "out", "--batch-size", "2", quiet=False)
+    assert r.exit_code == 1 and r.output.count("not restored: an output before it found no space") == 2, r.output
+    note = levels_note([(5.0, 64, 48), (9.0, 64, 48), (7.0, 64, 48)], get_task("denoise"), 2)
+    assert "over 3 images of 64x48 (2 written before, by an older restore, record no level: not counted)" in note

@@ -830,3 +830,20 @@ def test_finished_results_are_kept_while_many_jobs_wait(client, monkeypatch):
         with ui.lock:
             for k in held:
                 ui.jobs.pop(k, None)
+
+
+def test_a_drawn_images_kernel_is_said_in_the_page(client):
+    """An adversarial trial: the page never said that a drawn image's sr ran with the box kernel
+    (the command line's note); its job's warnings carry it now."""
+    a = np.full((32, 32, 3), 255, np.uint8)
+    a[4:28, 6:10] = 0
+    a[4:28, 14:18] = (200, 0, 0)
+    a[4:28, 22:26] = (0, 0, 200)
+    img = upload(client, png_bytes(a), "bars.png").json()["id"]
+    jid = client.post("/api/jobs", json={"image": img, "task": "sr", "params": {"scale": 2}, "steps": 1}).json()["id"]
+    t0 = time.time()
+    while (job := client.get(f"/api/jobs/{jid}").json())["status"] in ("queued", "running"):
+        assert time.time() - t0 < 60
+        time.sleep(0.05)
+    assert job["status"] == "done", job
+    assert any("drawn (text, line art, a chart" in w and "the kernel box" in w for w in job["warnings"]), job

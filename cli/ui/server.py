@@ -813,11 +813,14 @@ class App:
         job.result = encode_image(out, ".png", meta=out_meta(ld, out), note=note(rjob, item, named=named))
         job.preview = encode_image(to_uint8(out), ".png")
         job.size = out.shape[:2]
+        tk = get_task(job.task)
         if res.sigma_estimated:
             sig = res.sigma_y[0] if isinstance(res.sigma_y, list) else res.sigma_y
-            tk = get_task(job.task)
             said = tk.estimated_note(res.params, sig, tk.sigma_to_try(res.params, sig, ld.x))
             job.warnings.append(_page_words(said, job.task))
+        settled = tk.settled_note(res.params)  # (a drawn image's kernel: the page did not say it, a trial)
+        if settled:
+            job.warnings.append(_page_words(settled, job.task))
         n = res.params.get("holes_grown")
         grown = grown_note({"holes_grown": n[0] if isinstance(n, (list, tuple)) else n})  # as the command line's
         if grown:

@@ -460,21 +460,24 @@ class Task:
         line's counterpart). As given by default."""
         return p, alpha
 
-    def under_alpha(self, x: torch.Tensor, alpha: np.ndarray | None, p: dict) -> torch.Tensor:
-        """``x`` with the colour of its fully transparent pixels (``alpha`` 0) taken from the
-        nearest visible pixel, where the output is another size (super-resolution): the colour
-        under them (black, as often) bled into the enlarged edges as a dark rim (a trial's
-        sprite). Else, or with nothing transparent, ``x`` as it is (a denoised or filled image's
-        hidden colours are kept; inpainting's transparent pixels are its holes)."""
+    def under_alpha(self, x: torch.Tensor, alpha: np.ndarray | None, p: dict) -> tuple[torch.Tensor, dict]:
+        """``(x, p)`` with the colour of ``x``'s fully transparent pixels (``alpha`` 0) taken
+        from the nearest visible pixel, where the output is another size (super-resolution): the
+        colour under them (black, as often) bled into the enlarged edges as a dark rim (a trial's
+        sprite); ``p`` then gives a task that takes ``visible`` the pixels shown (what it reads
+        of the image, sr's drawn check, counts those). Else, or with nothing transparent, as
+        they are (a denoised or filled image's hidden colours are kept; inpainting's
+        transparent pixels are its holes)."""
         if alpha is None or tuple(self.out_size(*x.shape[-2:], p)) == tuple(x.shape[-2:]):
-            return x
+            return x, p
         hidden = np.asarray(alpha) == 0
         if hidden.shape != tuple(x.shape[-2:]) or not hidden.any() or hidden.all():
-            return x
+            return x, p
         from scipy.ndimage import distance_transform_edt  # (scikit-image's own dependency)
 
         iy, ix = distance_transform_edt(hidden, return_distances=False, return_indices=True)
-        return x[..., torch.from_numpy(iy), torch.from_numpy(ix)]
+        x = x[..., torch.from_numpy(iy), torch.from_numpy(ix)]
+        return x, ({**p, "visible": torch.from_numpy(~hidden)} if self.takes("visible") else p)
 
     def alpha_resize(self, p: dict) -> str:
         """How an alpha channel is resized to another output size: ``"cubic"``, or ``"nearest"``

@@ -39,7 +39,7 @@ JPEG_NOISE = 0.5
 #: pixels or more (benchmarks/sr_drawn.py: photos, as they are or shrunk, and drawings)
 DRAWN_COLOURS = 8
 DRAWN_GREYS = 3
-DRAWN_SHARE = 0.8
+DRAWN_SHARE = 0.9  # (0.8 at first: drawings shrunk with bicubic, a thumbnail's, read 0.58-0.88 and lost 0.6-5.5 dB)
 
 
 #: A drawn image of at most PIXEL_ART_COLOURS colours may be pixel art (a sprite, an icon: no
@@ -49,44 +49,46 @@ DRAWN_SHARE = 0.8
 PIXEL_ART_COLOURS = 64
 
 
-def _as_uint8(a) -> np.ndarray:
+def _samples(a, visible=None) -> np.ndarray:
     """``a`` (``H x W (x C)`` uint8 or uint16, or a ``(1, C, H, W)`` / ``(C, H, W)`` tensor in
-    [0, 1]) as ``H x W x C`` uint8, at most about a million pixels (an even grid of them)."""
+    [0, 1], taken at 16 bits: a low-contrast 16-bit photo rounded to 8 read as 6 grey levels) as
+    ``N x C`` integers: its pixels, or those ``visible`` (``H x W`` bool) marks, at most about a
+    million of them (an even grid)."""
     if isinstance(a, torch.Tensor):
         t = a[0] if a.ndim == 4 else a
-        a = (t.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        a = (t.clamp(0, 1) * 65535).round().to(torch.int32).permute(1, 2, 0).cpu().numpy()
     a = np.asarray(a)
-    if a.dtype != np.uint8:
-        a = (a.astype(np.float64) / 257).round().astype(np.uint8) if a.dtype == np.uint16 else a.astype(np.uint8)
+    a = a.reshape(a.shape[0], a.shape[1], -1)
     step = max(1, int(np.sqrt(a.shape[0] * a.shape[1] / 1e6)))
-    a = a[::step, ::step]
-    return a.reshape(a.shape[0], a.shape[1], -1)
+    if visible is not None and tuple(np.shape(visible)) == a.shape[:2]:
+        return a[::step, ::step][np.asarray(visible, bool)[::step, ::step]].astype(np.int64)
+    return a[::step, ::step].reshape(-1, a.shape[2]).astype(np.int64)
 
 
-def _colour_counts(a) -> tuple[np.ndarray, int]:
+def _colour_counts(a, visible=None) -> tuple[np.ndarray, int]:
     """How many pixels each colour of ``a`` covers (a grey image, or RGB with equal channels, by
-    its one level)."""
-    a = _as_uint8(a)
-    flat = a.reshape(a.shape[0] * a.shape[1], -1).astype(np.int64)
+    its one level); only the ``visible`` pixels where given (an alpha channel's)."""
+    flat = _samples(a, visible)
     if flat.shape[1] > 1 and bool((flat == flat[:, :1]).all()):  # grey stored as RGB: a grey image
         flat = flat[:, :1]
     key = np.zeros(len(flat), np.int64)
     for c in range(flat.shape[1]):
-        key = key * 256 + flat[:, c]
+        key = key * 65536 + flat[:, c]
     return np.unique(key, return_counts=True)[1] if len(key) else np.zeros(0, np.int64), flat.shape[1]
 
 
-def colours(a) -> int:
+def colours(a, visible=None) -> int:
     """The number of distinct colours in ``a`` (as :func:`drawn_share` counts them)."""
-    return len(_colour_counts(a)[0])
+    return len(_colour_counts(a, visible)[0])
 
 
-def drawn_share(a) -> float:
+def drawn_share(a, visible=None) -> float:
     """The share of an image's pixels that its :data:`DRAWN_COLOURS` most frequent colours
-    (:data:`DRAWN_GREYS` levels of a grey one, RGB with equal channels too) cover, at 8 bits
-    (``a``: ``H x W (x C)`` uint8, or a ``(1, C, H, W)`` / ``(C, H, W)`` tensor in [0, 1]); at
-    most about a million pixels are counted (an even grid of them)."""
-    counts, channels = _colour_counts(a)
+    (:data:`DRAWN_GREYS` levels of a grey one, RGB with equal channels too) cover (``a``:
+    ``H x W (x C)`` uint8 or uint16, or a ``(1, C, H, W)`` / ``(C, H, W)`` tensor in [0, 1]);
+    only the ``visible`` pixels where given (a trial's photo cut-out, its transparent part
+    filled, read as drawn); at most about a million pixels are counted (an even grid)."""
+    counts, channels = _colour_counts(a, visible)
     k = DRAWN_COLOURS if channels > 1 else DRAWN_GREYS
     return float(np.sort(counts)[-k:].sum() / counts.sum()) if counts.sum() else 0.0
 
@@ -258,6 +260,9 @@ class SuperResolveTask(JpegInput, Task):
                                    "block, no sampler run (whatever --steps).", choices=KERNELS),
         Param("sigma", float, 0.0, "Noise std of the low-resolution image, 0-255 units.", range=(0, 255), unit=255.0),
         *jpeg_params("The low-resolution image"),
+        Param("visible", object, None, "(H, W) bool, the pixels an alpha channel shows: what the drawn check "
+                                       "counts (restore() and the command line give it for a transparent image).",
+              cli=False),
     )
     eval_params = (Param("scale", int, 4, "Upscaling factor.", choices=SCALES),)
     # dpir's extrapolation (momentum 0.5) adds +0.04-0.05 dB PSNR-Y on x4
@@ -308,13 +313,15 @@ class SuperResolveTask(JpegInput, Task):
         out = super().check(x, p)
         self.settle_jpeg(x, out)
         if x.shape[0] == 1 and out.get("kernel") is None and self.input_jpeg(x, out) is None:
-            share = drawn_share(x)
+            vis = out.get("visible")
+            share = drawn_share(x, vis)
             if share >= DRAWN_SHARE:  # (its grey levels counted for a grey one: said so, a trial)
-                grey = _colour_counts(x)[1] == 1
-                out.update(kernel="box", drawn=round(share, 3), drawn_of="grey levels" if grey else "colours")
-                n = colours(x)
-                if n <= PIXEL_ART_COLOURS:
-                    out["colours"] = n
+                counts, channels = _colour_counts(x, vis)
+                out.update(kernel="box", drawn=round(share, 3), drawn_of="grey levels" if channels == 1 else "colours")
+                if len(counts) <= PIXEL_ART_COLOURS:
+                    out["colours"] = len(counts)
+            else:  # settled: each tile of a large output takes it (a tile of sky alone read as drawn)
+                out["kernel"] = "bicubic"
         return out
 
     def alpha_resize(self, p):
@@ -325,16 +332,17 @@ class SuperResolveTask(JpegInput, Task):
         return op.kernel == "nearest" or super().left_as_is(op)
 
     def settled(self, p):
-        """The tables, and a drawn image's kernel (each tile takes the image's)."""
-        return {**super().settled(p), **({"kernel": p["kernel"]} if p.get("drawn") else {})}
+        """The tables, and the kernel (a drawn image's, or bicubic: each tile takes the image's)."""
+        return {**super().settled(p), **({"kernel": p["kernel"]} if p.get("kernel") is not None else {})}
 
     def settled_note(self, params):
         if not params.get("drawn"):
             return None
         grey = params.get("drawn_of") == "grey levels"
         which = f"its {DRAWN_GREYS if grey else DRAWN_COLOURS} most frequent {params.get('drawn_of', 'colours')}"
-        few = (f"; only {params['colours']} {params.get('drawn_of', 'colours')}: if it is pixel art, --kernel "
-               "nearest enlarges each pixel to a block" if params.get("colours") else "")
+        n, of = params.get("colours"), params.get("drawn_of", "colours")
+        few = (f"; only {n} {of if n != 1 else of[:-1]}: if it is pixel art, --kernel nearest enlarges each "
+               "pixel to a block" if n else "")
         return (f"drawn (text, line art, a chart: {which} cover {params['drawn']:.0%} of it): the kernel box, "
                 f"which draws no halos beside its strokes (--kernel bicubic for a photo's{few})")
 
