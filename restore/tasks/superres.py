@@ -338,9 +338,8 @@ class SuperResolveTask(JpegInput, Task):
     def settled_note(self, params):
         if not params.get("drawn"):
             return None
-        grey = params.get("drawn_of") == "grey levels"
-        which = f"its {DRAWN_GREYS if grey else DRAWN_COLOURS} most frequent {params.get('drawn_of', 'colours')}"
-        n, of = params.get("colours"), params.get("drawn_of", "colours")
+        of, n = params.get("drawn_of", "colours"), params.get("colours")
+        which = f"its {DRAWN_GREYS if of == 'grey levels' else DRAWN_COLOURS} most frequent {of}"
         few = (f"; only {n} {of if n != 1 else of[:-1]}: if it is pixel art, --kernel nearest enlarges each "
                "pixel to a block" if n else "")
         return (f"drawn (text, line art, a chart: {which} cover {params['drawn']:.0%} of it): the kernel box, "
