@@ -228,7 +228,7 @@ def run_job(job: Job) -> int:
         spec = check_compatible(sampler, tk)
         check_unscheduled(sampler, spec, o.get("steps"), o.get("sigma_max"))
         tk.check_usage(job.params)
-        check_samples(sampler, o["samples"], tk)
+        check_samples(sampler, o["samples"], tk, job.params)
         check_stepless_samples(None if o["sampler"] else recipe, o["samples"], o.get("steps"))
         if o.get("sampler_options"):
             from restore.api import check_sampler_options

@@ -245,7 +245,7 @@ def run(
     rc = tk.recipe(p)
     name = sampler or rc.sampler
     sspec = check_compatible(name, tk)
-    check_samples(name, samples, tk)
+    check_samples(name, samples, tk, p)
     check_unscheduled(name, sspec, steps, sigma_max, sigma_min, spacing)
     own = name == rc.sampler  # the task's measured defaults go with its default sampler
     check_stepless_samples(rc if own and sampler is None else None, samples, steps)

@@ -938,6 +938,10 @@ def test_a_drawn_image_is_super_resolved_with_the_box_kernel_and_said(tmp_path, 
     assert "--kernel nearest enlarges each pixel to a block" in get_task("sr").settled_note(r.params)
     r = restore.run(to_tensor(sprite), "sr", scale=4, prior=P, kernel="nearest", steps=5)
     assert r.sampler == "none" and r.steps == 0
+    with pytest.raises(restore.IncompatibleError, match="--kernel nearest runs no sampler"):  # (a trial: a zero
+        restore.run(to_tensor(sprite), "sr", scale=4, prior=P, kernel="nearest", samples=2, sampler="ddnm")  # std)
+    jpeg = restore.run(to_tensor(sprite), "sr", scale=2, prior=P, kernel="nearest", jpeg_quality=50)
+    assert jpeg.sigma_y == 0 and jpeg.sigma_estimated is False  # no quantisation told to no sampler
     assert torch.equal((r.image[0] * 255).round().byte().permute(1, 2, 0),
                        torch.from_numpy(sprite).repeat_interleave(4, 0).repeat_interleave(4, 1))
     grey = np.full((28, 40), 250, np.uint8)

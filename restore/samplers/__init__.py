@@ -39,12 +39,16 @@ def compatible_samplers(capabilities) -> list[str]:
     return [n for n, spec in SAMPLERS.items() if spec.serves(caps)]
 
 
-def check_samples(name: str, samples: int, task) -> None:
+def check_samples(name: str, samples: int, task, params: dict | None = None) -> None:
     """Refuse ``samples > 1`` with a deterministic sampler (every draw would be the same
     image and the std map all zero), naming the samplers that do sample for ``task`` (a
-    :class:`~restore.tasks.base.Task`)."""
+    :class:`~restore.tasks.base.Task`), or where ``params`` make the task run no sampler at all
+    (:meth:`~restore.tasks.base.Task.no_sampler`: sr's ``kernel="nearest"``)."""
     if samples <= 1:
         return
+    why = task.no_sampler(params or {})
+    if why:  # (a trial: --kernel nearest --samples 2 was 'dpir is deterministic', or a std map of zeros)
+        raise IncompatibleError(f"samples {samples}: {why}, so every sample would be the same image")
     spec = SAMPLERS.get(name)
     if not spec.stochastic:
         ok = [n for n, s in SAMPLERS.items() if s.stochastic and s.serves(task.capabilities)]

@@ -479,6 +479,11 @@ class Task:
         x = x[..., torch.from_numpy(iy), torch.from_numpy(ix)]
         return x, ({**p, "visible": torch.from_numpy(~hidden)} if self.takes("visible") else p)
 
+    def no_sampler(self, p: dict) -> str | None:
+        """Why these parameters run no sampler whatever is named (said where samples or a
+        sampler are asked for), else None."""
+        return None
+
     def alpha_resize(self, p: dict) -> str:
         """How an alpha channel is resized to another output size: ``"cubic"``, or ``"nearest"``
         (super-resolution's pixel art, each pixel a block)."""

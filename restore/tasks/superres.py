@@ -257,7 +257,7 @@ class SuperResolveTask(JpegInput, Task):
                                    "benchmarks' convention; for a JPEG, a photo of unknown origin, "
                                    f"{JPEG_KERNEL}, measured: benchmarks/results/dejpeg.md; for a drawn image, box: "
                                    "benchmarks/results/sr_drawn.md). nearest: pixel art, each pixel enlarged to a "
-                                   "block, no sampler run (whatever --steps).", choices=KERNELS),
+                                   "block, no sampler run (whatever --sampler or --steps).", choices=KERNELS),
         Param("sigma", float, 0.0, "Noise std of the low-resolution image, 0-255 units.", range=(0, 255), unit=255.0),
         *jpeg_params("The low-resolution image"),
         Param("visible", object, None, "(H, W) bool, the pixels an alpha channel shows: what the drawn check "
@@ -311,6 +311,9 @@ class SuperResolveTask(JpegInput, Task):
         with no kernel given, whether one that is no JPEG is drawn (:func:`drawn_share`): its
         kernel box, ``drawn`` the share."""
         out = super().check(x, p)
+        if out.get("kernel") == "nearest":  # no sampler: a JPEG's quantisation is no noise to tell it (its note
+            out.pop("tables", None)  # said it was, a trial)
+            out["jpeg_quality"] = 0
         self.settle_jpeg(x, out)
         if x.shape[0] == 1 and out.get("kernel") is None and self.input_jpeg(x, out) is None:
             vis = out.get("visible")
@@ -326,6 +329,10 @@ class SuperResolveTask(JpegInput, Task):
 
     def alpha_resize(self, p):
         return "nearest" if p.get("kernel") == "nearest" else "cubic"
+
+    def no_sampler(self, p):
+        return ("--kernel nearest runs no sampler (pixel art: each pixel a block)" if p.get("kernel") == "nearest"
+                else None)
 
     def left_as_is(self, op):
         """``kernel="nearest"`` (pixel art): each pixel enlarged to a block, no sampler run."""
