@@ -1052,3 +1052,23 @@ def test_a_claim_that_finds_no_space_stops_the_work_and_unrecorded_levels_are_sa
     assert r.exit_code == 1 and r.output.count("not restored: an output before it found no space") == 2, r.output
     note = levels_note([(5.0, 64, 48), (9.0, 64, 48), (7.0, 64, 48)], get_task("denoise"), 2)
     assert "over 3 images of 64x48 (2 written before, by an older restore, record no level: not counted)" in note
+
+
+def test_a_flat_drawing_on_the_8_pixel_grid_is_no_jpeg():
+    """An adversarial trial: a 16-32 px white image with a black square at [4:12] was read as a
+    JPEG of quality 35 (its edges on the block grid), and super-resolved as one (noise 13.75).
+    An image of at most FLAT_COLOURS colours is no decoded JPEG; the same icon saved as JPEG is."""
+    import io
+
+    import torch
+    from PIL import Image
+
+    from restore.tasks.dejpeg import estimate_jpeg
+
+    a = np.full((32, 32), 255, np.uint8)
+    a[4:12, 4:12] = 0
+    assert estimate_jpeg(torch.from_numpy(a)[None, None].float() / 255) is None
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "JPEG", quality=35)
+    d = np.asarray(Image.open(buf)).copy()
+    assert estimate_jpeg(torch.from_numpy(d)[None, None].float() / 255) is not None

@@ -706,12 +706,20 @@ def read_subsampling(x: torch.Tensor, offset: tuple[int, int], tables: JpegTable
     return best[1]
 
 
+#: an image of at most FLAT_COLOURS colours is no decoded JPEG (a lossy JPEG's quantisation leaves
+#: intermediate values beside every edge): its edges on the 8-pixel grid are a drawing's, not blocks
+FLAT_COLOURS = 8
+
+
 def estimate_jpeg(x: torch.Tensor) -> tuple[int, tuple[int, int], bool] | None:
     """A decoded JPEG read from its pixels alone (the image saved again as PNG, cropped or
     turned or not): ``(quality, (row, column) offset of its blocks, transposed)``
     (``transposed``: turned by 90 degrees, its tables transposed), or None when ``x`` (``(1, C,
     H, W)`` in [0, 1]) shows no JPEG's blocks or is too small to tell (under 16 px a side)."""
     if min(x.shape[-2:]) < 16:
+        return None
+    levels = (x[0].clamp(0, 1) * 255).round().to(torch.int32).reshape(x.shape[1], -1).T
+    if torch.unique(levels, dim=0).shape[0] <= FLAT_COLOURS:  # (a 16 px icon, a square on white: read as quality 35)
         return None
     # at the image's corner (uncropped) and where the blocks' high frequencies say: the nearer fit
     fits = [(*_quality_fit(x, off), off) for off in dict.fromkeys([(0, 0), jpeg_grid(x)])]
