@@ -17,7 +17,8 @@ setting, where the circular model is exact).
 
 Kernels: ``gaussian:STD[,SIZE]`` (MATLAB ``fspecial('gaussian')``; size ``2 ceil(4 STD) + 1``
 by default), ``motion:LENGTH,ANGLE`` (MATLAB ``fspecial('motion')``: a line of that length
-in pixels at that angle in degrees, anti-aliased), ``box:N``, ``levin:1``..``levin:8`` (the
+in pixels at that angle in degrees, anti-aliased), ``disc:RADIUS`` (defocus: a uniform disc, its
+rim anti-aliased, MATLAB ``fspecial('disk')``'s model), ``box:N``, ``levin:1``..``levin:8`` (the
 eight camera-shake kernels of Levin et al., CVPR 2009, as distributed with DPIR), or an image
 file (normalised to sum 1). A kernel's origin is its ``(size // 2, size // 2)`` pixel, as in DPIR and deepinv.
 """
@@ -43,6 +44,14 @@ __all__ = ["Blur", "DeblurTask", "parse_kernel"]
 
 _DATA = Path(__file__).resolve().parent / "data"
 MAX_KERNEL = 255
+#: pixels at CLIPPED_LEVEL or above in a channel are clipped; a share of the image in CLIPPED_SHARE is
+#: said (a light source whose blurred glow does not follow the kernel: rings); more is a white page
+CLIPPED_LEVEL = 254.5 / 255
+CLIPPED_SHARE = (0.0005, 0.15)
+#: the least side the noise is read on for the --sigma check (as denoise's); a --sigma under
+#: SIGMA_UNDER times the noise read is said (too little noise told: ripples), one over 4 times too
+MIN_ESTIMATE_SIDE = 16
+SIGMA_UNDER = 0.5
 #: model error assumed for a motion kernel on a photo (edges="taper"), [0, 1] units. On 8
 #: validation photos (BSDS training, 481x321; benchmarks/results/kernel_error.md), blurred by
 #: motion kernels of 5-25 px at six angles and restored with the exact kernel and ones a pixel
@@ -92,6 +101,18 @@ def gaussian_kernel(std: float, size: int | None = None) -> np.ndarray:
     g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * std * std))
     g[g < np.finfo(float).eps * g.max()] = 0
     return g / g.sum()
+
+
+def disc_kernel(radius: float) -> np.ndarray:
+    """A defocus blur: a uniform disc of ``radius`` pixels, each pixel weighed by the share of
+    it the disc covers (8x8 points a pixel), sum 1; size ``2 ceil(radius) + 1``."""
+    n = math.ceil(radius)
+    sub = (np.arange(8) + 0.5) / 8 - 0.5
+    r = np.arange(-n, n + 1, dtype=np.float64)
+    yy = (r[:, None, None, None] + sub[None, None, :, None]) ** 2
+    xx = (r[None, :, None, None] + sub[None, None, None, :]) ** 2
+    k = (yy + xx <= radius * radius).mean(axis=(2, 3))
+    return k / k.sum()
 
 
 def motion_kernel(length: float, angle: float) -> np.ndarray:
@@ -160,8 +181,8 @@ def read_kernel(spec: Any) -> tuple[np.ndarray, list[str]]:
     kind = spec.partition(":")[0]
     if kind in KINDS:  # a spec with bad numbers, never a file: "gaussian:99" is not looked for on the disk
         raise InputError(f"kernel '{spec}': bad numbers for {kind} (gaussian:STD[,SIZE] with STD 0.1-50, "
-                         f"motion:LENGTH,ANGLE with LENGTH 1-{MAX_KERNEL - 2}, box:N with N 1-{MAX_KERNEL}, "
-                         "levin:1..8; finite numbers)")
+                         f"motion:LENGTH,ANGLE with LENGTH 1-{MAX_KERNEL - 2}, disc:RADIUS with RADIUS "
+                         f"0.5-{(MAX_KERNEL - 1) // 2}, box:N with N 1-{MAX_KERNEL}, levin:1..8; finite numbers)")
     path, spec_form = Path(spec), SPEC_FORM.fullmatch(spec) is not None
     try:
         is_file = path.is_file()
@@ -176,8 +197,8 @@ def read_kernel(spec: Any) -> tuple[np.ndarray, list[str]]:
         return clean_kernel(_check_kernel(a, str(path)))
     if not spec_form and (path.suffix or "/" in spec or "\\" in spec):
         raise InputError(f"kernel file '{spec}' not found")
-    raise InputError(f"kernel '{spec}' is not understood: use gaussian:STD[,SIZE], motion:LENGTH,ANGLE, box:N, "
-                     "levin:1..8, or an image file")
+    raise InputError(f"kernel '{spec}' is not understood: use gaussian:STD[,SIZE], motion:LENGTH,ANGLE, disc:RADIUS, "
+                     "box:N, levin:1..8, or an image file")
 
 
 #: a kernel image whose border pixels' median is over this share of its peak is dark on light (inverted)
@@ -283,7 +304,7 @@ def _support(kernel) -> tuple[int, int]:
 
 
 #: the kernel specs' kinds (``kind:args``)
-KINDS = ("gaussian", "motion", "box", "levin")
+KINDS = ("gaussian", "motion", "disc", "box", "levin")
 #: the smallest Gaussian std: narrower is the identity (1e-300 gave a kernel of NaNs)
 MIN_GAUSSIAN = 0.1
 
@@ -308,6 +329,8 @@ def _named_kernel(spec: str) -> np.ndarray | None:
             return gaussian_kernel(nums[0], size)
         if kind == "motion" and len(nums) == 2 and 1 <= nums[0] <= MAX_KERNEL - 2:
             return motion_kernel(nums[0], nums[1])
+        if kind == "disc" and len(nums) == 1 and 0.5 <= nums[0] <= (MAX_KERNEL - 1) / 2:  # (a trial: defocus,
+            return disc_kernel(nums[0])  # the commonest blur, had to be drawn as a file)
         if kind == "box" and len(nums) == 1 and nums[0] == int(nums[0]) and 1 <= nums[0] <= MAX_KERNEL:
             n = int(nums[0])
             return np.full((n, n), 1.0 / (n * n))
@@ -562,12 +585,14 @@ class DeblurTask(JpegInput, Task):
     """
     operator = Blur
     params = (
-        Param("kernel", object, None, "gaussian:STD[,SIZE], motion:LENGTH,ANGLE, box:N, levin:1..8, or a kernel "
+        Param("kernel", object, None, "gaussian:STD[,SIZE], motion:LENGTH,ANGLE, disc:RADIUS (defocus), box:N, "
+                                      "levin:1..8, or a kernel "
                                       "image file (light on black: normalised, a dark-on-light one inverted, a "
                                       "grey background taken as black, one drawn off its middle centred, each said; "
-                                      "specks apart from it said). The image is convolved with it (as scipy.ndimage.convolve; OpenCV's "
-                                      "filter2D correlates: turn such a kernel by 180 degrees); its origin is its "
-                                      "middle pixel, row and column size // 2 for an even size.", required=True),
+                                      "specks apart from it said). The image is convolved with it (as "
+                                      "scipy.ndimage.convolve; OpenCV's filter2D correlates: turn such a kernel by "
+                                      "180 degrees); its origin is its middle pixel, row and column size // 2 for an "
+                                      "even size.", required=True),
         Param("sigma", float, None, "Noise std, 0-255 units (estimated and printed when omitted; at least 0.5: "
                                     "an 8-bit image holds its rounding's noise even when the blur added none; a "
                                     "lower one given is raised, with a warning; of a 16-bit file's own range where "
@@ -685,6 +710,27 @@ class DeblurTask(JpegInput, Task):
                f"{v(math.sqrt(level**2 - err**2))} is used instead"
                + (f" (with the model error {v(err)})" if err else "")
                ] if sigma is not None and math.hypot(sigma, err) < level else []
+        if sigma is not None and x.shape[0] == 1 and min(x.shape[-2:]) >= MIN_ESTIMATE_SIDE:
+            from .denoise import sigma_mismatch
+
+            est = self.estimate(x, p) * 255
+            name = "sigma=" if api else "--sigma "
+            if est >= 1 and sigma * 255 < est * SIGMA_UNDER:  # (a trial: 0.5 for noise 3 gave 13.82 dB, unsaid)
+                low.append(f"{name}{v(sigma)} is under half the noise estimated in the image ({v(est / 255)}): told "
+                           "too little noise, deblurring amplifies the rest into ripples (a trial: 0.5 for noise 3, "
+                           "13.82 dB where the blurred input had 26.09); leave it out to use the estimate")
+            elif sigma * 255 > est:
+                off = sigma_mismatch(sigma * 255, est, api)
+                low += [off] if off else []
+        clipped = 0.0
+        if x.shape[0] == 1:  # clipped areas, not pixels (noise on a bright sky clips one here and there): eroded 3x3
+            hot = (x >= CLIPPED_LEVEL).any(dim=-3, keepdim=True).float()
+            clipped = float((-torch.nn.functional.max_pool2d(-hot, 3, 1, 1)).mean())
+        if CLIPPED_SHARE[0] <= clipped <= CLIPPED_SHARE[1]:  # a light source, not a white page
+            low.append(f"{clipped:.1%} of the image is clipped white (a lamp, a window: a light source): light "
+                       "beyond white was blurred into it, which the kernel does not model, and the result rings "
+                       "around it (a trial's lamp: rings 100 px across, under the blurred input's PSNR); crop it "
+                       "out if you can")
         if p.get("kernel") is None:
             return low
         side = min(x.shape[-2:])
