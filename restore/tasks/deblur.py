@@ -48,9 +48,8 @@ MAX_KERNEL = 255
 #: said (a light source whose blurred glow does not follow the kernel: rings); more is a white page
 CLIPPED_LEVEL = 254.5 / 255
 CLIPPED_SHARE = (0.0005, 0.15)
-#: the least side the noise is read on for the --sigma check (as denoise's); a --sigma under
-#: SIGMA_UNDER times the noise read is said (too little noise told: ripples), one over 4 times too
-MIN_ESTIMATE_SIDE = 16
+#: a --sigma under SIGMA_UNDER times the noise read is said (too little noise told: ripples), one
+#: over 4 times too (denoise's sigma_mismatch), on images of denoise's MIN_ESTIMATE_SIDE or more
 SIGMA_UNDER = 0.5
 #: model error assumed for a motion kernel on a photo (edges="taper"), [0, 1] units. On 8
 #: validation photos (BSDS training, 481x321; benchmarks/results/kernel_error.md), blurred by
@@ -710,9 +709,9 @@ class DeblurTask(JpegInput, Task):
                f"{v(math.sqrt(level**2 - err**2))} is used instead"
                + (f" (with the model error {v(err)})" if err else "")
                ] if sigma is not None and math.hypot(sigma, err) < level else []
-        if sigma is not None and x.shape[0] == 1 and min(x.shape[-2:]) >= MIN_ESTIMATE_SIDE:
-            from .denoise import sigma_mismatch
+        from .denoise import MIN_ESTIMATE_SIDE, sigma_mismatch
 
+        if sigma is not None and x.shape[0] == 1 and min(x.shape[-2:]) >= MIN_ESTIMATE_SIDE:
             est = self.estimate(x, p) * 255
             name = "sigma=" if api else "--sigma "
             if est >= 1 and sigma * 255 < est * SIGMA_UNDER:  # (a trial: 0.5 for noise 3 gave 13.82 dB, unsaid)
