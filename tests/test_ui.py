@@ -154,7 +154,8 @@ def test_a_kernel_value_never_reads_the_servers_folder(client, tmp_path, monkeyp
     assert "bad numbers for gaussian" in before["gaussian:99"]
     for typo in ("gaussian 1.6", "1.6", "motion 15 30"):
         msg = answer(typo)
-        assert "is not understood: use gaussian:STD[,SIZE], motion:LENGTH,ANGLE, box:N, levin:1..8" in msg, msg
+        assert ("is not understood: use gaussian:STD[,SIZE], motion:LENGTH,ANGLE, disc:RADIUS (defocus), box:N, "
+                "levin:1..8") in msg, msg
         assert "file" not in msg
     assert answer("Gaussian: 1.6") == "queued: done"
     kernel = [p for t in client.get("/api/tasks").json()["tasks"] if t["name"] == "deblur" for p in t["params"]

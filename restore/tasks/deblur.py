@@ -711,7 +711,8 @@ class DeblurTask(JpegInput, Task):
                ] if sigma is not None and math.hypot(sigma, err) < level else []
         from .denoise import MIN_ESTIMATE_SIDE, sigma_mismatch
 
-        if sigma is not None and x.shape[0] == 1 and min(x.shape[-2:]) >= MIN_ESTIMATE_SIDE:
+        if sigma is not None and x.shape[0] == 1 and min(x.shape[-2:]) >= MIN_ESTIMATE_SIDE and not p.get("bits"):
+            # (data of fewer bits than their file's are told levels of their own range: not compared here)
             est = self.estimate(x, p) * 255
             name = "sigma=" if api else "--sigma "
             if est >= 1 and sigma * 255 < est * SIGMA_UNDER:  # (a trial: 0.5 for noise 3 gave 13.82 dB, unsaid)

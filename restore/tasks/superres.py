@@ -255,9 +255,10 @@ class SuperResolveTask(JpegInput, Task):
         Param("scale", int, 4, "Upscaling factor.", choices=SCALES),
         Param("kernel", str, None, "Degradation the low-resolution image went through (default: bicubic, the "
                                    "benchmarks' convention; for a JPEG, a photo of unknown origin, "
-                                   f"{JPEG_KERNEL}, measured: benchmarks/results/dejpeg.md; for a drawn image, box: "
-                                   "benchmarks/results/sr_drawn.md). nearest: pixel art, each pixel enlarged to a "
-                                   "block, no sampler run (whatever --sampler or --steps).", choices=KERNELS),
+                                   f"{JPEG_KERNEL}, measured: benchmarks/results/dejpeg.md; for a drawn image, box, "
+                                   "measured: benchmarks/results/sr_drawn.md). nearest: pixel art, each pixel enlarged "
+                                   "to a block, no sampler run (whatever sampler or steps are given).",
+              choices=KERNELS),
         Param("sigma", float, 0.0, "Noise std of the low-resolution image, 0-255 units.", range=(0, 255), unit=255.0),
         *jpeg_params("The low-resolution image"),
         Param("visible", object, None, "(H, W) bool, the pixels an alpha channel shows: what the drawn check "
