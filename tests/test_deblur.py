@@ -496,3 +496,26 @@ def test_a_defocus_spec_a_sigma_under_the_noise_and_a_clipped_light_are_said():
     speckled = y.clone()
     speckled[..., ::9, ::7] = 1.0  # single clipped pixels (noise on a bright sky): no light source
     assert not any("clipped white" in w for w in tk.warnings(speckled, {"kernel": "gaussian:1.6"}))
+
+
+def test_a_kernel_file_of_numbers_is_read(tmp_path):
+    """From the deblurring trial: a kernel as blind-deblurring tools export it (.npy, a text
+    file of rows) was refused as "not an image file"; it is read (numpy without pickles) and
+    cleaned as an image file's is; a file of other text is one line."""
+    from restore.tasks.deblur import motion_kernel, read_kernel
+
+    k = motion_kernel(15, 30)
+    np.save(tmp_path / "k.npy", k)
+    np.savetxt(tmp_path / "k.txt", k)
+    np.savetxt(tmp_path / "k.csv", k, delimiter=",")
+    img, _ = read_kernel(tmp_path / "k.npy")
+    for f in ("k.txt", "k.csv"):
+        got, _ = read_kernel(tmp_path / f)
+        assert np.allclose(got, img)
+    assert img.sum() == pytest.approx(1.0) and img.shape == (9, 13)  # (its zero margins cut off)
+    (tmp_path / "bad.txt").write_text("hello world")
+    with pytest.raises(InputError, match="bad.txt: not a kernel file .* a 2-D array of numbers is taken"):
+        read_kernel(tmp_path / "bad.txt")
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object))
+    with pytest.raises(InputError, match="obj.npy: not a kernel file"):  # a pickle is never loaded
+        read_kernel(tmp_path / "obj.npy")

@@ -25,6 +25,7 @@ file (normalised to sum 1). A kernel's origin is its ``(size // 2, size // 2)`` 
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from functools import lru_cache
@@ -187,6 +188,8 @@ def read_kernel(spec: Any) -> tuple[np.ndarray, list[str]]:
         is_file = path.is_file()
     except OSError:  # a name too long for the file system: not a file
         is_file = False
+    if not spec_form and is_file and path.suffix.lower() in ARRAY_FILES:  # a blind-deblurring tool's kernel
+        return clean_kernel(_check_kernel(_array_file(path), str(path)))  # (a trial: "not an image file")
     if not spec_form and is_file:  # NAME:NUMBERS is a spec (./NAME:1 names a file)
         img = read_image(path)
         a = img.color.astype(np.float64)
@@ -353,6 +356,28 @@ def _kernel_file(spec: Any) -> Path | None:
     except OSError:  # a name too long for the file system
         is_file = False
     return path if is_file or path.suffix or "/" in text or "\\" in text else None
+
+
+#: kernel files of numbers, as blind-deblurring tools write them: numpy's .npy (read without
+#: pickles: no code runs), text (rows of numbers, spaces or commas between)
+ARRAY_FILES = (".npy", ".txt", ".csv")
+
+
+def _array_file(path: Path) -> np.ndarray:
+    """The 2-D array of numbers in a .npy or text kernel file."""
+    try:
+        if path.suffix.lower() == ".npy":
+            a = np.load(path, allow_pickle=False)
+        else:
+            text = path.read_text(errors="replace").replace(",", " ")
+            a = np.loadtxt(io.StringIO(text), ndmin=2)
+        a = np.asarray(a, dtype=np.float64)
+    except (OSError, ValueError, TypeError) as e:
+        raise InputError(f"{path}: not a kernel file ({str(e).splitlines()[0] if str(e) else type(e).__name__}): "
+                         "a 2-D array of numbers is taken") from None
+    if a.ndim == 3 and 1 in a.shape:  # (H, W, 1) or (1, H, W)
+        a = a.reshape([n for n in a.shape if n != 1] or [1, 1])
+    return a
 
 
 def _check_kernel(k: np.ndarray, where: str) -> np.ndarray:
@@ -585,7 +610,7 @@ class DeblurTask(JpegInput, Task):
     operator = Blur
     params = (
         Param("kernel", object, None, "gaussian:STD[,SIZE], motion:LENGTH,ANGLE, disc:RADIUS (defocus), box:N, "
-                                      "levin:1..8, or a kernel "
+                                      "levin:1..8, or a numbers file (.npy, .txt, .csv), or a kernel "
                                       "image file (light on black: normalised, a dark-on-light one inverted, a "
                                       "grey background taken as black, one drawn off its middle centred, each said; "
                                       "specks apart from it said). The image is convolved with it (as "
