@@ -3,6 +3,7 @@ several files), checked before any work. No restoring here (:mod:`.local` does i
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
@@ -302,6 +303,13 @@ def inputs_changed(job: Job, items: list[Item], unknown: bool = False) -> list[t
             now = now or {}
             out.append((it, sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))))
     return out
+
+
+def stdout_gone() -> None:
+    """stdout, found closed or full, pointed at the null device: what is printed there later (and
+    Python's own flush at exit) raises no second error."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def made_by(job: Job) -> dict:

@@ -4,8 +4,6 @@ engine runs this same code in its workers."""
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import socket
 import sys
@@ -19,9 +17,10 @@ from typing import TYPE_CHECKING
 import click
 
 from restore.errors import DiskFullError, InputError, RestoreError
+from restore.io import write_error
 from restore.tasks import get_task
 
-from .jobs import STDIO, Item, Job, companions, made_by, note, one_line, shown
+from .jobs import STDIO, Item, Job, companions, made_by, note, one_line, shown, stdout_gone
 
 if TYPE_CHECKING:  # torch and numpy load lazily: `restore --help` stays fast
     import numpy as np
@@ -228,9 +227,10 @@ def run_items(job: Job, items: list[Item], report: Callable[[Item, dict | None, 
         try:
             ok = _claim(it.out)
         except OSError as e:  # the output's folder takes no file (full): this image fails, said why
-            report(it, None, f"{it.src}: {it.out}: cannot write ({e.strerror or e})")
-            if e.errno in (errno.ENOSPC, errno.EDQUOT) and not full:  # (a batch held an image: it was restored)
-                full.append(f"{it.out}: cannot write ({e.strerror})")
+            err = write_error(it.out, e)
+            report(it, None, f"{it.src}: {err}")
+            if isinstance(err, DiskFullError) and not full:  # (a batch held an image: it was restored)
+                full.append(str(err))
             return False
         if not ok:
             if last:
@@ -511,8 +511,7 @@ def _to_stdout(data: bytes) -> None:
     else:
         why = None if n == len(data) else "its reader stopped"
     if why is not None:
-        with contextlib.suppress(OSError, ValueError):  # no second error as Python flushes it at exit
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        stdout_gone()
         raise RestoreError(f"stdout: the image was cut off after {n} of {len(data)} bytes ({why})")
 
 

@@ -26,7 +26,7 @@ from restore.tasks import get_task
 
 from .groups import use_threads
 from .jobs import (STDIO, Item, Job, _err, companions, inputs_changed, made_by, made_otherwise, one_line, plan,
-                   recorded, shown, some)
+                   recorded, shown, some, stdout_gone)
 from .local import grown_note, result_line
 
 __all__ = ["ENGINES", "STDIO", "Item", "Job", "run_job"]
@@ -91,8 +91,7 @@ class _Stdout:
                 click.echo(line)
         except OSError as e:
             self.failed = e.strerror or type(e).__name__
-            with contextlib.suppress(OSError, ValueError):  # no second error as Python flushes it at exit
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            stdout_gone()
             said = (f"error: stdout: cannot write ({self.failed}): what this run prints there from now on is lost; "
                     "it goes on")
             if self.bar is not None:

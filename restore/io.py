@@ -47,6 +47,7 @@ __all__ = [
     "to_tensor",
     "to_uint8",
     "write_image",
+    "write_error",
     "without_location",
     "resized",
 ]
@@ -1448,7 +1449,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=hidden_name(p.name, ".", room=12), suffix=".tmp")
     except OSError as e:  # a read-only or full folder: the output's own error, not an internal one
-        raise _unwritten(p, e) from None
+        raise write_error(p, e) from None
     try:
         os.chmod(tmp, file_mode())
         try:
@@ -1457,7 +1458,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as e:  # a full disk, a quota: the output's own error, not an internal one
-            raise _unwritten(p, e) from None
+            raise write_error(p, e) from None
         _into_place(tmp, p, overwrite)
     finally:
         if os.path.exists(tmp):
@@ -1485,10 +1486,10 @@ def _into_place(tmp: str, p: Path, overwrite: bool) -> None:
     except IsADirectoryError:
         raise InputError(f"{p}: is a folder, not an image file") from None
     except OSError as e:  # (an InputError above is no OSError: it passes)
-        raise _unwritten(p, e) from None
+        raise write_error(p, e) from None
 
 
-def _unwritten(p: Path, e: OSError) -> InputError:
+def write_error(p: Path, e: OSError) -> InputError:
     """The error for output ``p`` that ``e`` kept from being written: a :class:`DiskFullError`
     for want of space (a full disk, a quota)."""
     import errno

@@ -479,6 +479,14 @@ class App:
         with self.decoding:
             return fn(*args)
 
+    def _prune_finished(self) -> None:
+        """The oldest finished jobs beyond :data:`KEEP_JOBS` dropped with their results (counted
+        among the finished alone: with 13 waiting, a count of all took the last result). Under
+        ``self.lock``."""
+        done = [k for k, j in self.jobs.items() if j.status in ("done", "error", "cancelled")]
+        for k in done[: max(0, len(done) - KEEP_JOBS)]:
+            del self.jobs[k]
+
     def busy(self) -> PageError | None:
         """The refusal of one more job where :data:`MAX_WAITING` wait already (a trial queued
         jobs without end, each holding its masks and files until it ran), else None."""
@@ -571,9 +579,7 @@ class App:
                                             ("seed", opts["seed"])) if v}}
         with self.lock:
             self.jobs[job.id] = job
-            done = [k for k, j in self.jobs.items() if j.status in ("done", "error", "cancelled")]
-            for k in done[: max(0, len(done) - KEEP_JOBS)]:  # (counting the waiting too, 13 of them took the
-                del self.jobs[k]  # last finished result: a trial)
+            self._prune_finished()
         self.queue.put(job)
         return job
 
@@ -713,9 +719,7 @@ class App:
             listed = self.images.get(job.image.id) is job.image
             used = any(j is not job and j.image is job.image and j.status in ("queued", "running")
                        for j in self.jobs.values())
-            done = [k for k, j in self.jobs.items() if j.status in ("done", "error", "cancelled")]
-            for k in done[: max(0, len(done) - KEEP_JOBS)]:  # the oldest results beyond KEEP_JOBS: twenty jobs
-                del self.jobs[k]  # queued at once kept all twenty results until the next submit
+            self._prune_finished()  # (twenty jobs queued at once kept all twenty results until the next submit)
         if not listed and not used:
             job.image.path.unlink(missing_ok=True)
 
