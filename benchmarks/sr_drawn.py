@@ -125,7 +125,8 @@ def psnr(n: int) -> None:
     from restore.io import to_tensor
     from restore.metrics import psnr as score
     from restore.metrics import rgb_to_y, shave
-    from restore.tasks.superres import PIXEL_ART_COLOURS, colours
+    from restore.tasks.base import colours
+    from restore.tasks.superres import PIXEL_ART_COLOURS
 
     torch.set_num_threads(2)
     print("| scale | kernel | PSNR-Y mean | min | seconds |")

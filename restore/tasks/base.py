@@ -226,6 +226,41 @@ def level_text(v: float) -> str:
     return f"{v:.0f}" if v >= 1 else f"{v:.2g}"
 
 
+# -- what an image holds -----------------------------------------------------------------------
+def _samples(a, visible=None) -> np.ndarray:
+    """``a`` (``H x W (x C)`` uint8 or uint16, or a ``(1, C, H, W)`` / ``(C, H, W)`` tensor in
+    [0, 1], taken at 16 bits: a low-contrast 16-bit photo rounded to 8 read as 6 grey levels) as
+    ``N x C`` integers: its pixels, or those ``visible`` (``H x W`` bool) marks, at most about a
+    million of them (an even grid)."""
+    if isinstance(a, torch.Tensor):
+        t = a[0] if a.ndim == 4 else a
+        a = (t.clamp(0, 1) * 65535).round().to(torch.int32).permute(1, 2, 0).cpu().numpy()
+    a = np.asarray(a)
+    a = a.reshape(a.shape[0], a.shape[1], -1)
+    step = max(1, int(np.sqrt(a.shape[0] * a.shape[1] / 1e6)))
+    if visible is not None and tuple(np.shape(visible)) == a.shape[:2]:
+        return a[::step, ::step][np.asarray(visible, bool)[::step, ::step]].astype(np.int64)
+    return a[::step, ::step].reshape(-1, a.shape[2]).astype(np.int64)
+
+
+def colour_counts(a, visible=None) -> tuple[np.ndarray, int]:
+    """How many pixels each colour of ``a`` covers (a grey image, or RGB with equal channels, by
+    its one level); only the ``visible`` pixels where given (an alpha channel's)."""
+    flat = _samples(a, visible)
+    if flat.shape[1] > 1 and bool((flat == flat[:, :1]).all()):  # grey stored as RGB: a grey image
+        flat = flat[:, :1]
+    key = np.zeros(len(flat), np.int64)
+    for c in range(flat.shape[1]):
+        key = key * 65536 + flat[:, c]
+    return np.unique(key, return_counts=True)[1] if len(key) else np.zeros(0, np.int64), flat.shape[1]
+
+
+def colours(a, visible=None) -> int:
+    """The number of distinct colours in ``a`` (as :func:`colour_counts` counts them: sr's drawn
+    check, dejpeg's flat drawings)."""
+    return len(colour_counts(a, visible)[0])
+
+
 @dataclass
 class Case:
     """One degraded test image of ``restore eval``: measurement, ground truth, how to run

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 from ..samplers.common import from_pose, to_pose
-from .base import Case, Operator, Param, Recipe, Task, from_np
+from .base import Case, Operator, Param, Recipe, Task, colours, from_np
 
 __all__ = ["BandDenoiser", "Dejpeg", "DejpegTask", "JpegTables", "check_tables", "estimate_jpeg", "estimate_quality",
            "file_tables", "jpeg_grid", "jpeg_tables", "mcu_offset", "read_subsampling", "read_tables",
@@ -718,8 +718,7 @@ def estimate_jpeg(x: torch.Tensor) -> tuple[int, tuple[int, int], bool] | None:
     H, W)`` in [0, 1]) shows no JPEG's blocks or is too small to tell (under 16 px a side)."""
     if min(x.shape[-2:]) < 16:
         return None
-    levels = (x[0].clamp(0, 1) * 255).round().to(torch.int32).reshape(x.shape[1], -1).T
-    if torch.unique(levels, dim=0).shape[0] <= FLAT_COLOURS:  # (a 16 px icon, a square on white: read as quality 35)
+    if colours(x) <= FLAT_COLOURS:  # (a 16 px icon, a square on white: read as quality 35)
         return None
     # at the image's corner (uncropped) and where the blocks' high frequencies say: the nearer fit
     fits = [(*_quality_fit(x, off), off) for off in dict.fromkeys([(0, 0), jpeg_grid(x)])]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .base import Case, Operator, Param, Task, from_np
+from .base import Case, Operator, Param, Task, colour_counts, from_np
 from .dejpeg import NO_FILE_TABLES, RESAVED_SOURCE, JpegInput, jpeg_params
 
 __all__ = ["KERNELS", "SCALES", "SuperResolve", "SuperResolveTask", "resize_matrix"]
@@ -49,46 +49,13 @@ DRAWN_SHARE = 0.9  # (0.8 at first: drawings shrunk with bicubic, a thumbnail's,
 PIXEL_ART_COLOURS = 64
 
 
-def _samples(a, visible=None) -> np.ndarray:
-    """``a`` (``H x W (x C)`` uint8 or uint16, or a ``(1, C, H, W)`` / ``(C, H, W)`` tensor in
-    [0, 1], taken at 16 bits: a low-contrast 16-bit photo rounded to 8 read as 6 grey levels) as
-    ``N x C`` integers: its pixels, or those ``visible`` (``H x W`` bool) marks, at most about a
-    million of them (an even grid)."""
-    if isinstance(a, torch.Tensor):
-        t = a[0] if a.ndim == 4 else a
-        a = (t.clamp(0, 1) * 65535).round().to(torch.int32).permute(1, 2, 0).cpu().numpy()
-    a = np.asarray(a)
-    a = a.reshape(a.shape[0], a.shape[1], -1)
-    step = max(1, int(np.sqrt(a.shape[0] * a.shape[1] / 1e6)))
-    if visible is not None and tuple(np.shape(visible)) == a.shape[:2]:
-        return a[::step, ::step][np.asarray(visible, bool)[::step, ::step]].astype(np.int64)
-    return a[::step, ::step].reshape(-1, a.shape[2]).astype(np.int64)
-
-
-def _colour_counts(a, visible=None) -> tuple[np.ndarray, int]:
-    """How many pixels each colour of ``a`` covers (a grey image, or RGB with equal channels, by
-    its one level); only the ``visible`` pixels where given (an alpha channel's)."""
-    flat = _samples(a, visible)
-    if flat.shape[1] > 1 and bool((flat == flat[:, :1]).all()):  # grey stored as RGB: a grey image
-        flat = flat[:, :1]
-    key = np.zeros(len(flat), np.int64)
-    for c in range(flat.shape[1]):
-        key = key * 65536 + flat[:, c]
-    return np.unique(key, return_counts=True)[1] if len(key) else np.zeros(0, np.int64), flat.shape[1]
-
-
-def colours(a, visible=None) -> int:
-    """The number of distinct colours in ``a`` (as :func:`drawn_share` counts them)."""
-    return len(_colour_counts(a, visible)[0])
-
-
 def drawn_share(a, visible=None) -> float:
     """The share of an image's pixels that its :data:`DRAWN_COLOURS` most frequent colours
     (:data:`DRAWN_GREYS` levels of a grey one, RGB with equal channels too) cover (``a``:
     ``H x W (x C)`` uint8 or uint16, or a ``(1, C, H, W)`` / ``(C, H, W)`` tensor in [0, 1]);
     only the ``visible`` pixels where given (a trial's photo cut-out, its transparent part
     filled, read as drawn); at most about a million pixels are counted (an even grid)."""
-    counts, channels = _colour_counts(a, visible)
+    counts, channels = colour_counts(a, visible)
     k = DRAWN_COLOURS if channels > 1 else DRAWN_GREYS
     return float(np.sort(counts)[-k:].sum() / counts.sum()) if counts.sum() else 0.0
 
@@ -320,7 +287,7 @@ class SuperResolveTask(JpegInput, Task):
             vis = out.get("visible")
             share = drawn_share(x, vis)
             if share >= DRAWN_SHARE:  # (its grey levels counted for a grey one: said so, a trial)
-                counts, channels = _colour_counts(x, vis)
+                counts, channels = colour_counts(x, vis)
                 out.update(kernel="box", drawn=round(share, 3), drawn_of="grey levels" if channels == 1 else "colours")
                 if len(counts) <= PIXEL_ART_COLOURS:
                     out["colours"] = len(counts)
