@@ -55,7 +55,11 @@ def drawn_share(a, visible=None) -> float:
     ``H x W (x C)`` uint8 or uint16, or a ``(1, C, H, W)`` / ``(C, H, W)`` tensor in [0, 1]);
     only the ``visible`` pixels where given (a trial's photo cut-out, its transparent part
     filled, read as drawn); at most about a million pixels are counted (an even grid)."""
-    counts, channels = colour_counts(a, visible)
+    return _top_share(*colour_counts(a, visible))
+
+
+def _top_share(counts: np.ndarray, channels: int) -> float:
+    """:func:`drawn_share` of :func:`~restore.tasks.base.colour_counts`' counts."""
     k = DRAWN_COLOURS if channels > 1 else DRAWN_GREYS
     return float(np.sort(counts)[-k:].sum() / counts.sum()) if counts.sum() else 0.0
 
@@ -284,10 +288,9 @@ class SuperResolveTask(JpegInput, Task):
             out["jpeg_quality"] = 0
         self.settle_jpeg(x, out)
         if x.shape[0] == 1 and out.get("kernel") is None and self.input_jpeg(x, out) is None:
-            vis = out.get("visible")
-            share = drawn_share(x, vis)
+            counts, channels = colour_counts(x, out.get("visible"))  # (counted once: the share and the colours)
+            share = _top_share(counts, channels)
             if share >= DRAWN_SHARE:  # (its grey levels counted for a grey one: said so, a trial)
-                counts, channels = colour_counts(x, vis)
                 out.update(kernel="box", drawn=round(share, 3), drawn_of="grey levels" if channels == 1 else "colours")
                 if len(counts) <= PIXEL_ART_COLOURS:
                     out["colours"] = len(counts)
