@@ -77,15 +77,15 @@ class _Stdout:
         self.failed: str | None = None
         self.bar = None  # a folder run's progress bar: the failure is said above it
 
-    def echo(self, line: str, err: bool = False, bar=None) -> None:
+    def echo(self, line: str, err: bool = False, above_bar: bool = False) -> None:
         if err:
             click.echo(line, err=True)
             return
         if self.failed:
             return
         try:
-            if bar is not None:  # above the progress bar (on stderr)
-                bar.write(line, file=sys.stdout)
+            if above_bar and self.bar is not None:  # above the progress bar (on stderr)
+                self.bar.write(line, file=sys.stdout)
                 sys.stdout.flush()
             else:
                 click.echo(line)
@@ -430,7 +430,7 @@ def run_job(job: Job) -> int:
             elif not folder:
                 stdout.echo(result_line(rec), err=to_err)
             elif "psnr" in rec:  # a result: stdout, as a single image's (the bar is on stderr)
-                stdout.echo(result_line(rec), bar=bar)
+                stdout.echo(result_line(rec), above_bar=True)
             note = None if o["as_json"] or o["quiet"] else grown_note(rec)  # --json has it as holes_grown
             if note and not folder:
                 click.echo(f"note: {note}", err=True)
