@@ -317,6 +317,15 @@ def made_by(job: Job) -> dict:
     return {"task": job.task, "prior": str(job.opts.get("weights") or DEFAULT_PRIOR)}
 
 
+def a_terminal(f) -> bool:
+    """Whether the stream ``f`` is a terminal (progress bars are drawn only there: in a log file
+    their redraws piled up, a trial's)."""
+    try:
+        return f.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def some(paths: list[Path], noun: str = "output") -> str:
     """``a.png``, or ``a.png and 2 other outputs``: a list of files said by its first."""
     n = len(paths)
@@ -434,6 +443,14 @@ def _list_images(root: Path, recursive: bool, pattern: str | None, o: dict | Non
                      "(<stem>.<task>.png beside their inputs, <out>.compare.png and <out>.std.png beside their "
                      "outputs); --glob takes them")
             files = [p for p in files if p not in earlier]
+        made = _outputs_below(root, files) if recursive else []
+        if made:  # an earlier run's -o inside the input folder: its outputs are no photos of this run's
+            folders = sorted({str(p.parent.relative_to(root)) for p in made})
+            more = len(folders) - 1
+            _note(o, f"{root}: {len(made)} output{'s' if len(made) > 1 else ''} of an earlier restore run left out "
+                     f"(in {folders[0]}{f' and {more} other folder' + ('s' if more > 1 else '') if more else ''}: an "
+                     "-o inside the input folder; their files carry restore's note); --glob takes them")
+            files = [p for p in files if p not in set(made)]
         rest = [p for p in files if p.suffix.lower() not in READ_EXTS]
         if rest:  # said, not skipped in silence (a .gif given by name, or by --glob, is read)
             kinds = sorted({p.suffix.lower() or "(none)" for p in rest})
@@ -447,6 +464,15 @@ def _list_images(root: Path, recursive: bool, pattern: str | None, o: dict | Non
             _note(o, f"{root}: {len(subs)} sub-folder{'s' if len(subs) > 1 else ''} left out ({subs[0].name}"
                      f"{', ...' if len(subs) > 1 else ''}); --recursive takes them")
     return sorted(files)
+
+
+def _outputs_below(root: Path, files: list[Path]) -> list[Path]:
+    """The images of ``files`` in sub-folders of ``root`` that an earlier restore run wrote (their
+    note records its settings: :func:`recorded`): a folder run's ``-o`` kept inside its input
+    folder, which a later ``--recursive`` run with another ``-o`` read as photos (a trial). The
+    top level's are not judged: a run's output folder given as the input is restored again."""
+    below = [p for p in files if len(p.relative_to(root).parts) > 1 and p.suffix.lower() in READ_EXTS]
+    return [p for p, n in _notes(below).items() if n is not None]
 
 
 def _earlier_outputs(files: list[Path]) -> set[Path]:

@@ -20,7 +20,7 @@ from restore.errors import DiskFullError, InputError, RestoreError
 from restore.io import write_error
 from restore.tasks import get_task
 
-from .jobs import STDIO, Item, Job, companions, made_by, note, one_line, shown, stdout_gone
+from .jobs import STDIO, Item, Job, a_terminal, companions, made_by, note, one_line, shown, stdout_gone
 
 if TYPE_CHECKING:  # torch and numpy load lazily: `restore --help` stays fast
     import numpy as np
@@ -413,11 +413,18 @@ def _step_bar(ld: Loaded):
     when no step comes for :data:`WAITING_LINE_AFTER` seconds (work that is not a sampler's,
     e.g. inpainting's PatchMatch fill, which can take a minute on a large photo), a line
     with the elapsed time, refreshed each second, until the first step. Both are closed,
-    and their line cleared, by :func:`solve`."""
+    and their line cleared, by :func:`solve`. Nothing is drawn where stderr is no terminal (a
+    log file: the redraws piled up in it)."""
     import threading
 
     from tqdm import tqdm
 
+    if not a_terminal(sys.stderr):
+        def idle(info) -> None:
+            return None
+
+        idle.close = lambda: None
+        return idle
     bar = None
     stop = threading.Event()
 

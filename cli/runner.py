@@ -25,8 +25,8 @@ from restore.samplers import check_samples
 from restore.tasks import get_task
 
 from .groups import use_threads
-from .jobs import (STDIO, Item, Job, _err, companions, inputs_changed, made_by, made_otherwise, one_line, plan,
-                   recorded, shown, some, stdout_gone)
+from .jobs import (STDIO, Item, Job, _err, a_terminal, companions, inputs_changed, made_by, made_otherwise, one_line,
+                   plan, recorded, shown, some, stdout_gone)
 from .local import grown_note, result_line
 
 __all__ = ["ENGINES", "STDIO", "Item", "Job", "run_job"]
@@ -59,13 +59,6 @@ def _image_size(p: Path) -> tuple[int, int] | None:
             return im.size
     except Exception:  # noqa: BLE001  (any reader's error: the note leaves the image out)
         return None
-
-
-def _a_terminal(f) -> bool:
-    try:
-        return f.isatty()
-    except (AttributeError, ValueError, OSError):
-        return False
 
 
 class _Stdout:
@@ -277,7 +270,7 @@ def run_job(job: Job) -> int:
     if o.get("out_quality") is not None and lossless:  # an option that cannot do what was asked says so
         click.echo(f"warning: --quality applies to JPEG and WebP outputs; {', '.join(lossless)} "
                    f"output{'s are' if folder else ' is'} written losslessly", err=True)
-    if any(it.out == STDIO for it in items) and _a_terminal(sys.stdout):  # (a trial: a PNG's bytes in the terminal)
+    if any(it.out == STDIO for it in items) and a_terminal(sys.stdout):  # (a trial: a PNG's bytes in the terminal)
         _err("stdout is a terminal: redirect it (> out.png, | another program) or give -o FILE")
         return 2
     if (o["compare"] or o["samples"] > 1) and any(it.out == STDIO for it in items):  # found out only after the work
@@ -402,8 +395,8 @@ def run_job(job: Job) -> int:
             todo.append(it)
     bar = None
     if folder:
-        bar = tqdm(total=len(items), initial=counts["skipped"], disable=o["quiet"], file=sys.stderr, unit="img",
-                   dynamic_ncols=True)
+        bar = tqdm(total=len(items), initial=counts["skipped"], disable=o["quiet"] or not a_terminal(sys.stderr),
+                   file=sys.stderr, unit="img", dynamic_ncols=True)
         stdout.bar = bar
 
     scores: list[dict] = []

@@ -707,3 +707,27 @@ def test_no_task_option_shares_a_name_with_a_common_one():
     for name in TASKS.names():
         dests = [p.name for p in task_command(name).params]
         assert len(dests) == len(set(dests)), (name, sorted(d for d in dests if dests.count(d) > 1))
+
+
+def test_a_recursive_run_leaves_out_an_earlier_runs_outputs_inside_its_folder(run, imgs, tmp_path):
+    """From a files trial: `restore denoise photos -o photos/out1`, then `restore denoise photos -o
+    photos/out2 --recursive` restored out1's outputs again as photos. Images below the top level
+    that carry restore's note are left out, said; --glob takes them; a run's output folder given
+    as the input is restored (its top level is not judged)."""
+    import shutil
+
+    d = tmp_path / "photos"
+    shutil.copytree(imgs / "in", d)
+    (d / "trip").mkdir()
+    write_image(d / "trip" / "day1.png", np.full((8, 8, 3), 90, np.uint8))  # a photo of the user's in a sub-folder
+    r = run("denoise", d, "-o", d / "out1", "--sigma", "10")
+    assert r.exit_code == 0, r.output
+    r = run("denoise", d, "-o", d / "out2", "--sigma", "10", "--recursive", quiet=False)
+    assert r.exit_code == 0, r.output
+    assert "3 outputs of an earlier restore run left out (in out1: an -o inside the input folder" in r.output
+    got = sorted(str(p.relative_to(d / "out2")) for p in (d / "out2").rglob("*.png"))
+    assert got == ["im0.png", "im1.png", "im2.png", "trip/day1.png"]
+    r = run("denoise", d / "out1", "-o", tmp_path / "again", "--sigma", "10")  # the outputs as the input: taken
+    assert r.exit_code == 0 and len(list((tmp_path / "again").iterdir())) == len(list((d / "out1").iterdir()))
+    r = run("denoise", d, "-o", tmp_path / "all", "--sigma", "10", "--recursive", "--glob", "**/*.png")
+    assert r.exit_code == 0 and len(list((tmp_path / "all" / "out1").iterdir())) == len(list((d / "out1").iterdir()))

@@ -242,6 +242,7 @@ def test_a_single_run_shows_its_elapsed_time_before_the_first_step(monkeypatch, 
     import restore.cli.local as local
 
     monkeypatch.setattr(local, "WAITING_LINE_AFTER", 0.05)
+    monkeypatch.setattr(local, "a_terminal", lambda f: True)  # (capsys is no terminal: nothing would be drawn)
     progress = local._step_bar(SimpleNamespace(it=SimpleNamespace(src=Path("photo.png"))))
     time.sleep(0.3)
     waited = capsys.readouterr().err
@@ -252,6 +253,13 @@ def test_a_single_run_shows_its_elapsed_time_before_the_first_step(monkeypatch, 
     quick = local._step_bar(SimpleNamespace(it=SimpleNamespace(src=Path("photo.png"))))
     quick.close()  # done within WAITING_LINE_AFTER: nothing drawn
     time.sleep(0.1)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(local, "a_terminal", lambda f: False)  # a log file (a trial: the redraws piled up in it)
+    logged = local._step_bar(SimpleNamespace(it=SimpleNamespace(src=Path("photo.png"))))
+    time.sleep(0.3)
+    logged({"i": 0, "n": 2})
+    logged({"i": 1, "n": 2})
+    logged.close()
     assert capsys.readouterr().err == ""
 
 

@@ -49,6 +49,14 @@ MAX_KERNEL = 255
 #: said (a light source whose blurred glow does not follow the kernel: rings); more is a white page
 CLIPPED_LEVEL = 254.5 / 255
 CLIPPED_SHARE = (0.0005, 0.15)
+#: :func:`beyond_white`'s test of a clipped area for a light beyond white: the kernel's core (of its
+#: peak), and the light its surround lacks per clipped pixel (of white) over which it is a light;
+#: BEYOND_ALL: a pixel a light reaches in one channel is left out in all (chosen on validation scenes,
+#: benchmarks/results/deblur_clipped.md: lamps 2-12 times white +3.8 dB; per channel, a lamp found in
+#: one channel only rang in the others' colours)
+BEYOND_CORE = 0.1
+BEYOND_LIGHT = 0.25
+BEYOND_ALL = True
 #: a --sigma under SIGMA_UNDER times the noise read is said (too little noise told: ripples), one
 #: over 4 times too (denoise's sigma_mismatch), on images of denoise's MIN_ESTIMATE_SIDE or more
 SIGMA_UNDER = 0.5
@@ -389,6 +397,63 @@ def _check_kernel(k: np.ndarray, where: str) -> np.ndarray:
 
 
 # -- the operator -------------------------------------------------------------------------
+def _spread(a: torch.Tensor, k: np.ndarray, flip: bool = False) -> torch.Tensor:
+    """``a`` (..., H, W) convolved circularly with ``k`` (origin at its middle, as :class:`Blur`'s),
+    through the FFT (float64); correlated with it when ``flip``."""
+    H, W = a.shape[-2:]
+    kh, kw = k.shape
+    pad = torch.zeros(H, W, dtype=torch.float64)
+    pad[:kh, :kw] = torch.as_tensor(k, dtype=torch.float64)
+    K = torch.fft.rfft2(torch.roll(pad, (-(kh // 2), -(kw // 2)), (0, 1)))
+    return torch.fft.irfft2(torch.fft.rfft2(a.double()) * (K.conj() if flip else K), s=(H, W))
+
+
+def beyond_white(y: torch.Tensor, kernel: np.ndarray, noise: float) -> torch.Tensor | None:
+    """The pixels of the blurred ``y`` (..., C, H, W) lit by a light beyond white, per channel,
+    or None: where a light (a lamp, a window at night, the sun on chrome) was far brighter than
+    the image's white, its blurred glow holds more light than the blur of any image in [0, 1]
+    can, and a data term that demands it draws rings around it.
+
+    Within [0, 1], a clipped pixel means every pixel under the kernel's core (its entries of
+    ``BEYOND_CORE`` of its peak or more) is white, so the blur of that white is the least the
+    surround can be. A light far beyond white lights a clipped area wider than itself, whose
+    surround is darker than that least: for each clipped area (per channel, areas within two
+    kernel supports of each other taken as one), the light the surround lacks against the
+    least (beyond three noise levels), per clipped pixel, is the area's excess. Over
+    ``BEYOND_LIGHT`` the area is a light, and every pixel its blur reaches is returned, in every
+    channel (``BEYOND_ALL``). A white page or wall clipped at white lacks nothing; an over-exposed
+    sky or wall (1.4-2 times white) lacks a little along its border, and leaving its surround out
+    of the data cost more than its rings (benchmarks/results/deblur_clipped.md)."""
+    from scipy import ndimage
+
+    hot = y >= CLIPPED_LEVEL
+    if not bool(hot.any()):
+        return None
+    k = np.asarray(kernel, dtype=np.float64)
+    supp = (k > 1e-3 * k.max()).astype(np.float64)
+    core = (k >= BEYOND_CORE * k.max()).astype(np.float64)
+    shape = y.shape
+    y2, hot2 = y.reshape(-1, *shape[-2:]).double(), hot.reshape(-1, *shape[-2:])
+    white = _spread(hot2.double(), core, flip=True) > 0.5  # white, if nothing was beyond it
+    lacks = (_spread(white.double(), k) - y2 - 3 * noise).clamp(min=0)  # the surround's light short of that
+    out = torch.zeros_like(hot2)
+    for c in range(hot2.shape[0]):
+        h = hot2[c]
+        if not bool(h.any()):
+            continue
+        near = _spread(_spread(h.double(), supp) > 0.5, supp) > 0.5  # within two supports
+        labels, n = ndimage.label(near.numpy(), np.ones((3, 3)))
+        index = np.arange(1, n + 1)
+        excess = ndimage.sum(torch.where(h, 0, lacks[c]).numpy(), labels, index) / np.maximum(
+            ndimage.sum(h.numpy(), labels, index), 1)
+        lit = torch.as_tensor(np.concatenate([[False], excess > BEYOND_LIGHT])[labels]) & h
+        if bool(lit.any()):
+            out[c] = _spread(lit.double(), supp) > 0.5
+    if BEYOND_ALL:
+        out = out.any(dim=0, keepdim=True).expand_as(out).clone()
+    return out.reshape(shape) if bool(out.any()) else None
+
+
 class Blur(Operator):
     """Circular convolution with ``kernel`` on images of ``x_shape``, through the FFT.
 
@@ -403,6 +468,10 @@ class Blur(Operator):
     model_error : float
         What the model misses (a kernel a pixel off, edges that are not periodic), taken as
         more noise: the data term and the samplers use ``sqrt(sigma_y^2 + model_error^2)``.
+    unseen : bool tensor, optional
+        Measurement pixels the data step (:meth:`prox`) leaves out, taken there as what the
+        current estimate's blur predicts (an EM step for missing data): the glow of light
+        beyond white (:func:`beyond_white`), which a blur of an image in [0, 1] cannot make.
     cutoff : float
         Singular values under ``cutoff`` (of 1, the kernel's DC gain) count as zero: the
         pseudo-inverse and the noiseless prox leave those frequencies to the prior instead
@@ -412,8 +481,10 @@ class Blur(Operator):
     capabilities = frozenset({"pinv", "svd", "grad"})
     task = "deblur"
 
-    def __init__(self, kernel, x_shape, sigma_y: float = 0.0, cutoff: float = 1e-3, model_error: float = 0.0) -> None:
+    def __init__(self, kernel, x_shape, sigma_y: float = 0.0, cutoff: float = 1e-3, model_error: float = 0.0,
+                 unseen: torch.Tensor | None = None) -> None:
         super().__init__(x_shape, math.hypot(sigma_y, model_error))
+        self.unseen = unseen
         self.noise = float(sigma_y)  # the measurement's own noise (reported); sigma_y adds the model error
         k = torch.as_tensor(np.asarray(kernel, dtype=np.float64))
         _, H, W = self.x_shape
@@ -499,6 +570,8 @@ class Blur(Operator):
         return self._ifft(self._fft(y) * inv).to(y.dtype)
 
     def prox(self, z, y, rho):
+        if self.unseen is not None:  # the data left out: what z's blur predicts there
+            y = torch.where(self.unseen.to(y.device), self.A(z), y)
         if rho <= 0:
             return super().prox(z, y, rho)
         K, s = self._c("K", z), self._c("s", z)
@@ -747,17 +820,9 @@ class DeblurTask(JpegInput, Task):
             elif sigma * 255 > est:
                 off = sigma_mismatch(sigma * 255, est, api)
                 low += [off] if off else []
-        clipped = 0.0
-        if x.shape[0] == 1:  # clipped areas, not pixels (noise on a bright sky clips one here and there): eroded 3x3
-            hot = (x >= CLIPPED_LEVEL).any(dim=-3, keepdim=True).float()
-            clipped = float((-torch.nn.functional.max_pool2d(-hot, 3, 1, 1)).mean())
-        if CLIPPED_SHARE[0] <= clipped <= CLIPPED_SHARE[1]:  # a light source, not a white page
-            low.append(f"{clipped:.1%} of the image is clipped white (a lamp, a window: a light source): light "
-                       "beyond white was blurred into it, which the kernel does not model, and the result rings "
-                       "around it (a trial's lamp: rings 100 px across, under the blurred input's PSNR); crop it "
-                       "out if you can")
         if p.get("kernel") is None:
             return low
+        low += self._clipped_note(x, p)
         side = min(x.shape[-2:])
         k, notes = read_kernel(p["kernel"])  # what a file or an array needed to be a kernel
         h, w = _support(k)
@@ -766,6 +831,28 @@ class DeblurTask(JpegInput, Task):
                          f"shorter side ({side} px): a blur this wide leaves little to recover, and the result may "
                          "be worse than the input")
         return low + notes
+
+    def _clipped_note(self, x, p) -> list[str]:
+        """What deblurring does with an image's clipped white: a light beyond white
+        (:func:`beyond_white`) is left out of the data; an area clipped where light was beyond
+        white but not far (an over-exposed sky or wall) may ring."""
+        if x.shape[0] != 1 or not bool((x >= CLIPPED_LEVEL).any()):
+            return []
+        k = parse_kernel(p["kernel"])
+        noise = p.get("sigma")
+        lit = beyond_white(x[0], k, max(NOISE_FLOOR, self.estimate(x, p) if noise is None else noise))
+        share = 0.0 if lit is None else float(lit.any(dim=0).float().mean())
+        if share >= CLIPPED_SHARE[0]:
+            return [f"{share:.1%} of the image is lit by a light beyond white (a lamp, a window at night): its glow "
+                    "is no blur of an image within white, so deblurring leaves it out of the data (dpir, the "
+                    "default, and diffpir; other samplers ring around it): the light and its glow stay as blurred"]
+        hot = (x >= CLIPPED_LEVEL).any(dim=-3, keepdim=True).float()  # areas, not pixels (noise on a bright
+        clipped = float((-torch.nn.functional.max_pool2d(-hot, 3, 1, 1)).mean())  # sky clips one here and there)
+        if CLIPPED_SHARE[0] <= clipped <= CLIPPED_SHARE[1]:  # (more is a white page)
+            return [f"{clipped:.1%} of the image is clipped white (an over-exposed sky or wall?): where light beyond "
+                    "white was blurred into its surround, which the kernel does not model, the result may ring along "
+                    "its edges"]
+        return []
 
     def estimated_note(self, params, sigma, to_try=None):
         t = params.get("tables")
@@ -790,9 +877,12 @@ class DeblurTask(JpegInput, Task):
         if math.hypot(sigma, err) < least:
             sigma = math.sqrt(least**2 - err**2)
         if p.get("edges", "taper") == "periodic":
-            return Blur(k, (C, H, W), sigma, model_error=err), x, estimated
-        op = _Extended(k, (C, H, W), max(k.shape), sigma, model_error=err)
-        return op, op.extend(x), estimated
+            op, y = Blur(k, (C, H, W), sigma, model_error=err), x
+        else:
+            op = _Extended(k, (C, H, W), max(k.shape), sigma, model_error=err)
+            y = op.extend(x)
+        op.unseen = beyond_white(y, k, sigma)  # a light's glow: left out of the data step
+        return op, y, estimated
 
     def tile_scale(self, p):
         return 1  # not pointwise: a large image is deblurred tile by tile
