@@ -847,7 +847,7 @@ def test_an_image_to_a_terminal_a_name_with_a_line_break_and_a_loop_of_links(tmp
 
     from restore.cli import runner
 
-    monkeypatch.setattr(runner, "_a_terminal", lambda f: True)
+    monkeypatch.setattr(runner, "a_terminal", lambda f: True)
     r = run("denoise", folder / "im0.png", "--sigma", "5", "-o", "-")
     assert r.exit_code == 2 and "stdout is a terminal: redirect it" in r.output
     monkeypatch.undo()

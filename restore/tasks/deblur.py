@@ -45,17 +45,19 @@ __all__ = ["Blur", "DeblurTask", "parse_kernel"]
 
 _DATA = Path(__file__).resolve().parent / "data"
 MAX_KERNEL = 255
-#: pixels at CLIPPED_LEVEL or above in a channel are clipped; a share of the image in CLIPPED_SHARE is
-#: said (a light source whose blurred glow does not follow the kernel: rings); more is a white page
+#: pixels at CLIPPED_LEVEL or above in a channel are clipped. A light beyond white lighting CLIPPED_SHARE[0]
+#: of the image or more is said (its glow left out of the data); clipped areas (eroded 3x3) of another
+#: kind, a share of the image within CLIPPED_SHARE, are said to ring perhaps (more is a white page)
 CLIPPED_LEVEL = 254.5 / 255
 CLIPPED_SHARE = (0.0005, 0.15)
 #: :func:`beyond_white`'s test of a clipped area for a light beyond white: the kernel's core (of its
-#: peak), and the light its surround lacks per clipped pixel (of white) over which it is a light;
+#: peak), and the light its surround lacks (of white) per border pixel and pixel of the core's width over
+#: which it is a light;
 #: BEYOND_ALL: a pixel a light reaches in one channel is left out in all (chosen on validation scenes,
 #: benchmarks/results/deblur_clipped.md: lamps 2-12 times white +3.8 dB; per channel, a lamp found in
 #: one channel only rang in the others' colours)
 BEYOND_CORE = 0.1
-BEYOND_LIGHT = 0.25
+BEYOND_LIGHT = 0.1
 BEYOND_ALL = True
 #: a --sigma under SIGMA_UNDER times the noise read is said (too little noise told: ripples), one
 #: over 4 times too (denoise's sigma_mismatch), on images of denoise's MIN_ESTIMATE_SIDE or more
@@ -398,19 +400,19 @@ def _check_kernel(k: np.ndarray, where: str) -> np.ndarray:
 
 # -- the operator -------------------------------------------------------------------------
 def _spread(a: torch.Tensor, k: np.ndarray, flip: bool = False) -> torch.Tensor:
-    """``a`` (..., H, W) convolved circularly with ``k`` (origin at its middle, as :class:`Blur`'s),
-    through the FFT (float64); correlated with it when ``flip``."""
+    """``a`` (H, W) convolved circularly with ``k`` (origin at its middle, as :class:`Blur`'s),
+    through the FFT (float32: masks and levels); correlated with it when ``flip``."""
     H, W = a.shape[-2:]
     kh, kw = k.shape
-    pad = torch.zeros(H, W, dtype=torch.float64)
-    pad[:kh, :kw] = torch.as_tensor(k, dtype=torch.float64)
+    pad = torch.zeros(H, W)
+    pad[:kh, :kw] = torch.as_tensor(k, dtype=torch.float32)
     K = torch.fft.rfft2(torch.roll(pad, (-(kh // 2), -(kw // 2)), (0, 1)))
-    return torch.fft.irfft2(torch.fft.rfft2(a.double()) * (K.conj() if flip else K), s=(H, W))
+    return torch.fft.irfft2(torch.fft.rfft2(a.float()) * (K.conj() if flip else K), s=(H, W))
 
 
 def beyond_white(y: torch.Tensor, kernel: np.ndarray, noise: float) -> torch.Tensor | None:
-    """The pixels of the blurred ``y`` (..., C, H, W) lit by a light beyond white, per channel,
-    or None: where a light (a lamp, a window at night, the sun on chrome) was far brighter than
+    """The pixels of the blurred ``y`` (..., C, H, W) lit by a light beyond white (a mask of
+    ``y``'s shape), or None: where a light (a lamp, a window at night, the sun on chrome) was far brighter than
     the image's white, its blurred glow holds more light than the blur of any image in [0, 1]
     can, and a data term that demands it draws rings around it.
 
@@ -419,11 +421,13 @@ def beyond_white(y: torch.Tensor, kernel: np.ndarray, noise: float) -> torch.Ten
     surround can be. A light far beyond white lights a clipped area wider than itself, whose
     surround is darker than that least: for each clipped area (per channel, areas within two
     kernel supports of each other taken as one), the light the surround lacks against the
-    least (beyond three noise levels), per clipped pixel, is the area's excess. Over
-    ``BEYOND_LIGHT`` the area is a light, and every pixel its blur reaches is returned, in every
-    channel (``BEYOND_ALL``). A white page or wall clipped at white lacks nothing; an over-exposed
-    sky or wall (1.4-2 times white) lacks a little along its border, and leaving its surround out
-    of the data cost more than its rings (benchmarks/results/deblur_clipped.md)."""
+    least (beyond three noise levels), per pixel of the area's border and per pixel of the
+    core's width (twice its RMS radius), is the area's excess: a lamp's and a lit window's
+    alike, however large. Over ``BEYOND_LIGHT`` the area is a light, and every pixel its blur
+    reaches is returned, in every channel (``BEYOND_ALL``). A white page or wall clipped at white
+    lacks nothing; an over-exposed sky or wall (1.4-2 times white) lacks a little along its
+    border, and leaving its surround out of the data cost more than its rings
+    (benchmarks/results/deblur_clipped.md)."""
     from scipy import ndimage
 
     hot = y >= CLIPPED_LEVEL
@@ -433,22 +437,32 @@ def beyond_white(y: torch.Tensor, kernel: np.ndarray, noise: float) -> torch.Ten
     supp = (k > 1e-3 * k.max()).astype(np.float64)
     core = (k >= BEYOND_CORE * k.max()).astype(np.float64)
     shape = y.shape
-    y2, hot2 = y.reshape(-1, *shape[-2:]).double(), hot.reshape(-1, *shape[-2:])
-    white = _spread(hot2.double(), core, flip=True) > 0.5  # white, if nothing was beyond it
-    lacks = (_spread(white.double(), k) - y2 - 3 * noise).clamp(min=0)  # the surround's light short of that
+    y2, hot2 = y.reshape(-1, *shape[-2:]), hot.reshape(-1, *shape[-2:])
     out = torch.zeros_like(hot2)
-    for c in range(hot2.shape[0]):
-        h = hot2[c]
-        if not bool(h.any()):
+    H, W = shape[-2:]
+    reach = 3 * max(k.shape)
+    on = np.argwhere(core > 0)
+    width = max(1.0, 2 * float(np.sqrt(((on - on.mean(0)) ** 2).sum(1).mean())))  # the core's, 2x its RMS radius
+    for c in range(hot2.shape[0]):  # (a channel at a time: a 12 MP photo's transforms are large)
+        rows, cols = hot2[c].any(dim=1).nonzero(), hot2[c].any(dim=0).nonzero()
+        if not len(rows):
             continue
-        near = _spread(_spread(h.double(), supp) > 0.5, supp) > 0.5  # within two supports
+        # the clipped areas' neighbourhood only (three kernel sizes around them: a lamp in a 12 MP photo)
+        box = (slice(max(0, int(rows[0]) - reach), min(H, int(rows[-1]) + reach + 1)),
+               slice(max(0, int(cols[0]) - reach), min(W, int(cols[-1]) + reach + 1)))
+        h = hot2[c][box]
+        white = _spread(h, core, flip=True) > 0.5  # white, if nothing was beyond it
+        lacks = (_spread(white, k) - y2[c][box] - 3 * noise).clamp(min=0)  # the surround's light short of that
+        near = _spread(_spread(h, supp) > 0.5, supp) > 0.5  # within two supports
         labels, n = ndimage.label(near.numpy(), np.ones((3, 3)))
         index = np.arange(1, n + 1)
-        excess = ndimage.sum(torch.where(h, 0, lacks[c]).numpy(), labels, index) / np.maximum(
-            ndimage.sum(h.numpy(), labels, index), 1)
-        lit = torch.as_tensor(np.concatenate([[False], excess > BEYOND_LIGHT])[labels]) & h
+        hn = h.numpy()
+        border = hn & ~ndimage.binary_erosion(hn, np.ones((3, 3)), border_value=1)
+        lacking = ndimage.sum(torch.where(h, 0, lacks).numpy(), labels, index)
+        light = lacking / np.maximum(ndimage.sum(border, labels, index) * width, 1) > BEYOND_LIGHT
+        lit = torch.as_tensor(np.concatenate([[False], light])[labels]) & h
         if bool(lit.any()):
-            out[c] = _spread(lit.double(), supp) > 0.5
+            out[c][box] = _spread(lit, supp) > 0.5
     if BEYOND_ALL:
         out = out.any(dim=0, keepdim=True).expand_as(out).clone()
     return out.reshape(shape) if bool(out.any()) else None
@@ -844,8 +858,8 @@ class DeblurTask(JpegInput, Task):
         share = 0.0 if lit is None else float(lit.any(dim=0).float().mean())
         if share >= CLIPPED_SHARE[0]:
             return [f"{share:.1%} of the image is lit by a light beyond white (a lamp, a window at night): its glow "
-                    "is no blur of an image within white, so deblurring leaves it out of the data (dpir, the "
-                    "default, and diffpir; other samplers ring around it): the light and its glow stay as blurred"]
+                    "is no blur of an image within white; dpir (the default) and diffpir leave it out of the data, and "
+                    "the light stays about as blurred; other samplers ring around it"]
         hot = (x >= CLIPPED_LEVEL).any(dim=-3, keepdim=True).float()  # areas, not pixels (noise on a bright
         clipped = float((-torch.nn.functional.max_pool2d(-hot, 3, 1, 1)).mean())  # sky clips one here and there)
         if CLIPPED_SHARE[0] <= clipped <= CLIPPED_SHARE[1]:  # (more is a white page)
