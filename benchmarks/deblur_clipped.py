@@ -116,10 +116,11 @@ def cases(data: Path, n: int, step: int, only=SCENES):
             k = parse_kernel("gaussian:2")
         for s in SCENES:
             x = scene(s, im, rng)  # (every scene made: each draws from the photo's generator in turn)
+            noise = rng.normal(0, 2 / 255, x.shape)
             if s not in only:
                 continue
             b = np.stack([convolve(x[..., c], k, mode="reflect") for c in range(3)], -1)
-            y = np.clip(np.round((b + rng.normal(0, 2 / 255, b.shape)) * 255), 0, 255) / 255
+            y = np.clip(np.round((b + noise) * 255), 0, 255) / 255
             truth = np.clip(np.round(x * 255), 0, 255) / 255
             yield f"{f.stem}-{kind}", s, truth, y, k
 

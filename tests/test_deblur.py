@@ -594,8 +594,8 @@ def test_a_light_beyond_white_is_told_from_a_white_page():
 
 def test_a_blurred_lamp_is_deblurred_without_rings(tiny_prior):
     """From the deblurring trial: a clipped lamp rang over a quarter of the frame. Its glow is
-    left out of the data step (the operator's ``unseen``), and said; a page clipped at white is
-    deblurred from all of its data, unsaid."""
+    left out of the data step (the operator's ``unseen``), and said; snow over-exposed over 40 %
+    of the frame is no lamp: deblurred from all of its data, said to ring perhaps."""
     from restore.tasks import get_task
 
     y, k = _lamp_scene()
@@ -605,6 +605,18 @@ def test_a_blurred_lamp_is_deblurred_without_rings(tiny_prior):
     said = tk.warnings(y, {"kernel": k})
     assert any("lit by a light beyond white" in w and "leave it out of the data" in w for w in said), said
     assert not any("may ring" in w for w in said)
+    from scipy.ndimage import convolve
+
+    from restore.tasks.deblur import beyond_white
+
+    yy, xx = np.mgrid[:96, :96]  # snow at 3 times white over 40 % of the frame (a held-out ski photo lost 4.2 dB)
+    snow = 0.25 + 0.05 * np.sin(yy / 3.0) + 2.75 * (yy < 40)
+    t = torch.from_numpy(np.clip(convolve(snow, k, mode="reflect"), 0, 1)).float().expand(1, 3, 96, 96)
+    assert beyond_white(t[0], k, 2 / 255) is None and beyond_white(t[0], k, 2 / 255, wide=True) is not None
+    op, _, _ = tk.build(t, {"kernel": k, "sigma": 2 / 255, "edges": "taper", "model_error": 0.0})
+    assert op.unseen is None
+    said = tk.warnings(t, {"kernel": k, "sigma": 2 / 255})
+    assert any("too large to leave out of the data, the result may ring" in w for w in said), said
     flat = torch.full((1, 3, 96, 96), 0.4)
     op, _, _ = tk.build(flat, {"kernel": k, "sigma": 2 / 255, "edges": "taper", "model_error": 0.0})
     assert op.unseen is None

@@ -46,8 +46,8 @@ __all__ = ["Blur", "DeblurTask", "parse_kernel"]
 _DATA = Path(__file__).resolve().parent / "data"
 MAX_KERNEL = 255
 #: pixels at CLIPPED_LEVEL or above in a channel are clipped. A light beyond white lighting CLIPPED_SHARE[0]
-#: of the image or more is said (its glow left out of the data); clipped areas (eroded 3x3) of another
-#: kind, a share of the image within CLIPPED_SHARE, are said to ring perhaps (more is a white page)
+#: of the image or more is said (its glow left out of the data); a clipped area over CLIPPED_SHARE[1] of
+#: the image is no light (over-exposed snow or sky), said to ring perhaps where light lacks around it
 CLIPPED_LEVEL = 254.5 / 255
 CLIPPED_SHARE = (0.0005, 0.15)
 #: :func:`beyond_white`'s test of a clipped area for a light beyond white: the kernel's core (of its
@@ -410,7 +410,7 @@ def _spread(a: torch.Tensor, k: np.ndarray, flip: bool = False) -> torch.Tensor:
     return torch.fft.irfft2(torch.fft.rfft2(a.float()) * (K.conj() if flip else K), s=(H, W))
 
 
-def beyond_white(y: torch.Tensor, kernel: np.ndarray, noise: float) -> torch.Tensor | None:
+def beyond_white(y: torch.Tensor, kernel: np.ndarray, noise: float, wide: bool = False) -> torch.Tensor | None:
     """The pixels of the blurred ``y`` (..., C, H, W) lit by a light beyond white (a mask of
     ``y``'s shape), or None: where a light (a lamp, a window at night, the sun on chrome) was far brighter than
     the image's white, its blurred glow holds more light than the blur of any image in [0, 1]
@@ -427,7 +427,9 @@ def beyond_white(y: torch.Tensor, kernel: np.ndarray, noise: float) -> torch.Ten
     reaches is returned, in every channel (``BEYOND_ALL``). A white page or wall clipped at white
     lacks nothing; an over-exposed sky or wall (1.4-2 times white) lacks a little along its
     border, and leaving its surround out of the data cost more than its rings
-    (benchmarks/results/deblur_clipped.md)."""
+    (benchmarks/results/deblur_clipped.md). An area clipped over more than ``CLIPPED_SHARE[1]``
+    of the image is no light (over-exposed snow or sky: left out, a held-out ski photo lost
+    4.2 dB); ``wide`` returns those areas' clipped pixels that lack light instead."""
     from scipy import ndimage
 
     hot = y >= CLIPPED_LEVEL
@@ -460,9 +462,10 @@ def beyond_white(y: torch.Tensor, kernel: np.ndarray, noise: float) -> torch.Ten
         border = hn & ~ndimage.binary_erosion(hn, np.ones((3, 3)), border_value=1)
         lacking = ndimage.sum(torch.where(h, 0, lacks).numpy(), labels, index)
         light = lacking / np.maximum(ndimage.sum(border, labels, index) * width, 1) > BEYOND_LIGHT
-        lit = torch.as_tensor(np.concatenate([[False], light])[labels]) & h
+        big = ndimage.sum(hn, labels, index) > CLIPPED_SHARE[1] * H * W  # over-exposed snow or sky, no lamp
+        lit = torch.as_tensor(np.concatenate([[False], light & (big if wide else ~big)])[labels]) & h
         if bool(lit.any()):
-            out[c][box] = _spread(lit, supp) > 0.5
+            out[c][box] = lit if wide else _spread(lit, supp) > 0.5
     if BEYOND_ALL:
         out = out.any(dim=0, keepdim=True).expand_as(out).clone()
     return out.reshape(shape) if bool(out.any()) else None
@@ -848,8 +851,8 @@ class DeblurTask(JpegInput, Task):
 
     def _clipped_note(self, x, p) -> list[str]:
         """What deblurring does with an image's clipped white: a light beyond white
-        (:func:`beyond_white`) is left out of the data; an area clipped where light was beyond
-        white but not far (an over-exposed sky or wall) may ring."""
+        (:func:`beyond_white`) is left out of the data; an area too large for a light (over-exposed
+        snow or sky) with light beyond white may ring; one clipped at white (a page) is not said."""
         if x.shape[0] != 1 or not bool((x >= CLIPPED_LEVEL).any()):
             return []
         k = parse_kernel(p["kernel"])
@@ -860,12 +863,11 @@ class DeblurTask(JpegInput, Task):
             return [f"{share:.1%} of the image is lit by a light beyond white (a lamp, a window at night): its glow "
                     "is no blur of an image within white; dpir (the default) and diffpir leave it out of the data, and "
                     "the light stays about as blurred; other samplers ring around it"]
-        hot = (x >= CLIPPED_LEVEL).any(dim=-3, keepdim=True).float()  # areas, not pixels (noise on a bright
-        clipped = float((-torch.nn.functional.max_pool2d(-hot, 3, 1, 1)).mean())  # sky clips one here and there)
-        if CLIPPED_SHARE[0] <= clipped <= CLIPPED_SHARE[1]:  # (more is a white page)
-            return [f"{clipped:.1%} of the image is clipped white (an over-exposed sky or wall?): where light beyond "
-                    "white was blurred into its surround, which the kernel does not model, the result may ring along "
-                    "its edges"]
+        wide = beyond_white(x[0], k, max(NOISE_FLOOR, self.estimate(x, p) if noise is None else noise), wide=True)
+        if wide is not None:  # (a page clipped at white lacks no light: not said)
+            return [f"{float(wide.any(dim=0).float().mean()):.1%} of the image is clipped white with light beyond "
+                    "white blurred out of it (over-exposed snow or sky, or a large light): too large to leave out of "
+                    "the data, the result may ring along its edges"]
         return []
 
     def estimated_note(self, params, sigma, to_try=None):
