@@ -12,6 +12,7 @@ import math
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -23,6 +24,7 @@ from restore.samplers import SAMPLERS
 from restore.tasks import TASKS
 
 from .groups import CONTEXT, FORMATS, THREADS, FiniteFloat, TaskCommands, param_option, use_threads
+from .jobs import a_terminal
 
 
 def _fail(msg: str, code: int = 1) -> None:
@@ -31,6 +33,7 @@ def _fail(msg: str, code: int = 1) -> None:
 
 
 DEFAULT_STEPS = 20000  # restore train's --steps for a new run
+LOG_EVERY = 60.0  # seconds between restore train's plain progress lines where stderr is no terminal
 
 
 def _stored_recipe(output: Path) -> dict | None:
@@ -479,9 +482,20 @@ def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, 
             mismatch=mismatch, checkpoint_every=checkpoint_every, eval_every=eval_every, seed=seed, compile=compile_,
             warmup=min(500, max(1, steps // 10)))
         bar = None
+        logged = [0.0]  # off a terminal (a log file: a bar's redraws piled up), a plain line a minute and at each
+        # validation instead
 
         def cb(rec):
             nonlocal bar
+            if not quiet and not a_terminal(sys.stderr):
+                now = time.monotonic()
+                if rec.get("started") or rec.get("val_psnr_sigma25") is not None or now - logged[0] >= LOG_EVERY:
+                    logged[0] = now
+                    loss = f", loss {rec['loss']:.4f}" if rec.get("loss") is not None else ""
+                    val = (f", validation PSNR at 25 {rec['val_psnr_sigma25']:.2f} dB"
+                           if rec.get("val_psnr_sigma25") is not None else "")
+                    click.echo(f"step {rec['step']}/{steps}{loss}{val}", err=True)
+                return
             if rec.get("started"):  # made as the steps start (a run refused before prints no empty bar), at the
                 bar = tqdm(total=steps, initial=rec["step"], disable=quiet, file=sys.stderr, unit="step",
                            dynamic_ncols=True)  # step it resumes at: the rate counts this run's steps, as they go

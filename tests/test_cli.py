@@ -235,6 +235,11 @@ def test_train_command(run, imgs, tmp_path):
             "--channels", "8,8", "--blocks", "1,1", "--prediction", "edm", "-q")
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "e" / "config.json").read_text())["prediction"] == "edm"
+    # stderr no terminal (a log file, as CliRunner's): plain lines, no bar's redraws (a files trial's)
+    r = run("train", imgs / "in", "-o", tmp_path / "log", "--steps", "3", "--batch-size", "2", "--crop", "16",
+            "--channels", "8,8", "--blocks", "1,1", quiet=False)
+    assert r.exit_code == 0, r.output
+    assert "step 0/3" in r.output and "\r" not in r.output and "step/s" not in r.output, r.output
 
 
 def test_train_refuses_what_it_would_ignore_or_clobber(run, imgs, tmp_path):

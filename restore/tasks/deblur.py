@@ -412,9 +412,9 @@ def _spread(a: torch.Tensor, k: np.ndarray, flip: bool = False) -> torch.Tensor:
 
 def beyond_white(y: torch.Tensor, kernel: np.ndarray, noise: float, wide: bool = False) -> torch.Tensor | None:
     """The pixels of the blurred ``y`` (..., C, H, W) lit by a light beyond white (a mask of
-    ``y``'s shape), or None: where a light (a lamp, a window at night, the sun on chrome) was far brighter than
-    the image's white, its blurred glow holds more light than the blur of any image in [0, 1]
-    can, and a data term that demands it draws rings around it.
+    ``y``'s shape), or None: where a light (a lamp, a window at night, the sun on chrome) was
+    far brighter than the image's white, its blurred glow holds more light than the blur of any
+    image in [0, 1] can, and a data term that demands it draws rings around it.
 
     Within [0, 1], a clipped pixel means every pixel under the kernel's core (its entries of
     ``BEYOND_CORE`` of its peak or more) is white, so the blur of that white is the least the
@@ -856,14 +856,14 @@ class DeblurTask(JpegInput, Task):
         if x.shape[0] != 1 or not bool((x >= CLIPPED_LEVEL).any()):
             return []
         k = parse_kernel(p["kernel"])
-        noise = p.get("sigma")
-        lit = beyond_white(x[0], k, max(NOISE_FLOOR, self.estimate(x, p) if noise is None else noise))
+        noise = max(NOISE_FLOOR, self.estimate(x, p) if p.get("sigma") is None else p["sigma"])
+        lit = beyond_white(x[0], k, noise)
         share = 0.0 if lit is None else float(lit.any(dim=0).float().mean())
         if share >= CLIPPED_SHARE[0]:
             return [f"{share:.1%} of the image is lit by a light beyond white (a lamp, a window at night): its glow "
                     "is no blur of an image within white; dpir (the default) and diffpir leave it out of the data, and "
                     "the light stays about as blurred; other samplers ring around it"]
-        wide = beyond_white(x[0], k, max(NOISE_FLOOR, self.estimate(x, p) if noise is None else noise), wide=True)
+        wide = beyond_white(x[0], k, noise, wide=True)
         if wide is not None:  # (a page clipped at white lacks no light: not said)
             return [f"{float(wide.any(dim=0).float().mean()):.1%} of the image is clipped white with light beyond "
                     "white blurred out of it (over-exposed snow or sky, or a large light): too large to leave out of "
