@@ -482,15 +482,15 @@ def train(ctx, data_dir, output, steps, batch_size, crop, lr, channels, blocks, 
             mismatch=mismatch, checkpoint_every=checkpoint_every, eval_every=eval_every, seed=seed, compile=compile_,
             warmup=min(500, max(1, steps // 10)))
         bar = None
-        logged = [0.0]  # off a terminal (a log file: a bar's redraws piled up), a plain line a minute and at each
+        logged = 0.0  # off a terminal (a log file: a bar's redraws piled up), a plain line a minute and at each
         # validation instead
 
         def cb(rec):
-            nonlocal bar
+            nonlocal bar, logged
             if not quiet and not a_terminal(sys.stderr):
                 now = time.monotonic()
-                if rec.get("started") or rec.get("val_psnr_sigma25") is not None or now - logged[0] >= LOG_EVERY:
-                    logged[0] = now
+                if rec.get("started") or rec.get("val_psnr_sigma25") is not None or now - logged >= LOG_EVERY:
+                    logged = now
                     loss = f", loss {rec['loss']:.4f}" if rec.get("loss") is not None else ""
                     val = (f", validation PSNR at 25 {rec['val_psnr_sigma25']:.2f} dB"
                            if rec.get("val_psnr_sigma25") is not None else "")

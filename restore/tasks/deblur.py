@@ -399,14 +399,20 @@ def _check_kernel(k: np.ndarray, where: str) -> np.ndarray:
 
 
 # -- the operator -------------------------------------------------------------------------
+def _centred(k, H: int, W: int, dtype: torch.dtype) -> torch.Tensor:
+    """The kernel ``k`` on an ``H x W`` grid, its origin (its middle pixel) at ``(0, 0)``: what a
+    circular convolution's transform is taken of."""
+    kh, kw = k.shape
+    pad = torch.zeros(H, W, dtype=dtype)
+    pad[:kh, :kw] = torch.as_tensor(k, dtype=dtype)
+    return torch.roll(pad, (-(kh // 2), -(kw // 2)), (0, 1))
+
+
 def _spread(a: torch.Tensor, k: np.ndarray, flip: bool = False) -> torch.Tensor:
     """``a`` (H, W) convolved circularly with ``k`` (origin at its middle, as :class:`Blur`'s),
     through the FFT (float32: masks and levels); correlated with it when ``flip``."""
     H, W = a.shape[-2:]
-    kh, kw = k.shape
-    pad = torch.zeros(H, W)
-    pad[:kh, :kw] = torch.as_tensor(k, dtype=torch.float32)
-    K = torch.fft.rfft2(torch.roll(pad, (-(kh // 2), -(kw // 2)), (0, 1)))
+    K = torch.fft.rfft2(_centred(k, H, W, torch.float32))
     return torch.fft.irfft2(torch.fft.rfft2(a.float()) * (K.conj() if flip else K), s=(H, W))
 
 
@@ -430,17 +436,23 @@ def beyond_white(y: torch.Tensor, kernel: np.ndarray, noise: float, wide: bool =
     (benchmarks/results/deblur_clipped.md). An area clipped over more than ``CLIPPED_SHARE[1]``
     of the image is no light (over-exposed snow or sky: left out, a held-out ski photo lost
     4.2 dB); ``wide`` returns those areas' clipped pixels that lack light instead."""
+    return _lights(y, kernel, noise)[1 if wide else 0]
+
+
+def _lights(y: torch.Tensor, kernel: np.ndarray, noise: float) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """:func:`beyond_white`'s two masks in one pass: the lights' reach, and the clipped pixels,
+    lacking light, of areas too large for a light (or None each)."""
     from scipy import ndimage
 
     hot = y >= CLIPPED_LEVEL
     if not bool(hot.any()):
-        return None
+        return None, None
     k = np.asarray(kernel, dtype=np.float64)
     supp = (k > 1e-3 * k.max()).astype(np.float64)
     core = (k >= BEYOND_CORE * k.max()).astype(np.float64)
     shape = y.shape
     y2, hot2 = y.reshape(-1, *shape[-2:]), hot.reshape(-1, *shape[-2:])
-    out = torch.zeros_like(hot2)
+    out, large = torch.zeros_like(hot2), torch.zeros_like(hot2)
     H, W = shape[-2:]
     reach = 3 * max(k.shape)
     on = np.argwhere(core > 0)
@@ -463,12 +475,14 @@ def beyond_white(y: torch.Tensor, kernel: np.ndarray, noise: float, wide: bool =
         lacking = ndimage.sum(torch.where(h, 0, lacks).numpy(), labels, index)
         light = lacking / np.maximum(ndimage.sum(border, labels, index) * width, 1) > BEYOND_LIGHT
         big = ndimage.sum(hn, labels, index) > CLIPPED_SHARE[1] * H * W  # over-exposed snow or sky, no lamp
-        lit = torch.as_tensor(np.concatenate([[False], light & (big if wide else ~big)])[labels]) & h
+        lit = torch.as_tensor(np.concatenate([[False], light & ~big])[labels]) & h
         if bool(lit.any()):
-            out[c][box] = lit if wide else _spread(lit, supp) > 0.5
+            out[c][box] = _spread(lit, supp) > 0.5
+        large[c][box] = torch.as_tensor(np.concatenate([[False], light & big])[labels]) & h
     if BEYOND_ALL:
         out = out.any(dim=0, keepdim=True).expand_as(out).clone()
-    return out.reshape(shape) if bool(out.any()) else None
+        large = large.any(dim=0, keepdim=True).expand_as(large).clone()
+    return tuple(m.reshape(shape) if bool(m.any()) else None for m in (out, large))
 
 
 class Blur(Operator):
@@ -508,9 +522,7 @@ class Blur(Operator):
         kh, kw = k.shape
         if kh > H or kw > W:
             raise InputError(f"the {kw}x{kh} kernel is larger than the {W}x{H} image")
-        pad = torch.zeros(H, W, dtype=torch.float64)
-        pad[:kh, :kw] = k
-        K = torch.fft.fft2(torch.roll(pad, (-(kh // 2), -(kw // 2)), (0, 1)))
+        K = torch.fft.fft2(_centred(k, H, W, torch.float64))
         mag = K.abs()
         self.kernel = k
         self.K = torch.where(mag >= cutoff, K, torch.zeros_like(K))  # the (truncated) transfer function
@@ -857,13 +869,12 @@ class DeblurTask(JpegInput, Task):
             return []
         k = parse_kernel(p["kernel"])
         noise = max(NOISE_FLOOR, self.estimate(x, p) if p.get("sigma") is None else p["sigma"])
-        lit = beyond_white(x[0], k, noise)
+        lit, wide = _lights(x[0], k, noise)  # (one pass for both notes)
         share = 0.0 if lit is None else float(lit.any(dim=0).float().mean())
         if share >= CLIPPED_SHARE[0]:
             return [f"{share:.1%} of the image is lit by a light beyond white (a lamp, a window at night): its glow "
                     "is no blur of an image within white; dpir (the default) and diffpir leave it out of the data, and "
                     "the light stays about as blurred; other samplers ring around it"]
-        wide = beyond_white(x[0], k, noise, wide=True)
         if wide is not None:  # (a page clipped at white lacks no light: not said)
             return [f"{float(wide.any(dim=0).float().mean()):.1%} of the image is clipped white with light beyond "
                     "white blurred out of it (over-exposed snow or sky, or a large light): too large to leave out of "
