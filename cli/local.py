@@ -149,6 +149,7 @@ class Loaded:
     meta: object = None  # restore.io.Meta: the input's EXIF and ICC profile, for the output
     ref: np.ndarray | None = None  # --reference, read (and its size checked) before the work
     seen: torch.Tensor | None = None  # the image as read where x's hidden colour was filled (--compare shows it)
+    warnings: tuple[str, ...] = ()  # the task's warnings about this image (stderr; --json's record keeps them)
 
 
 def _print_warning(it: Item, line: str) -> None:
@@ -397,9 +398,10 @@ def load(job: Job, it: Item, warn: Callable[[Item, str], None] = _print_warning)
         wide = "8-bit RGB" + ("A" if keeps else "") if pal else "8-bit grey"
         warn(it, f"{it.src}: a {'palette' if pal else '1-bit'} image: restored and written as {wide} (a restored "
                  f"pixel need not be {'one of its colours' if pal else 'black or white'})")
-    for w in tk.warnings(x, {**job.params, **params}):  # shown with -q too: it is no progress
+    said = tuple(tk.warnings(x, {**job.params, **params}))
+    for w in said:  # shown with -q too: it is no progress
         warn(it, f"warning: {it.src}: {w}")
-    return Loaded(it, x, back, alpha, params, img.meta, ref, None if seen is x else seen)
+    return Loaded(it, x, back, alpha, params, img.meta, ref, None if seen is x else seen, said)
 
 
 #: seconds of work with no sampler step before a single image's run shows a line with its
@@ -568,6 +570,8 @@ def write_outputs(job: Job, ld: Loaded, res, r: int, seconds: float,
         "width": int(out_arr.shape[1]), "height": int(out_arr.shape[0]),
         **{k: _cli_units(tk, k, v) for k, v in params.items() if isinstance(v, (int, float, str))},
     }
+    if ld.warnings:  # (a pipeline reading stdout alone missed them: a light left out of deblurring's data)
+        rec["warnings"] = list(ld.warnings)
     peak = bits_peak(params.get("bits")) or 1.0  # 16-bit data read on their own range, as the run read them
 
     def own(t):  # on the data's own range (a copy of the image only where that is not its full range)

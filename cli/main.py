@@ -180,7 +180,8 @@ def common_options(f):
         click.option("--json", "as_json", is_flag=True,
                      help="One JSON line per image on stdout (on stderr with -o -, where stdout carries the image); "
                           "what was read from an image (a noise level, a JPEG's quality, the bits) is in it, not "
-                          "in a note; warnings stay."),
+                          "in a note; warnings stay on stderr, and the task's about an image are in its record's "
+                          "\"warnings\" too."),
         click.option("--reference", type=click.Path(path_type=Path, readable=False), default=None,
                      help="Ground truth (file, or folder matched by stem): adds PSNR/SSIM."),
         click.option("--overwrite", is_flag=True, help="Replace existing outputs."),

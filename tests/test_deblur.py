@@ -622,3 +622,22 @@ def test_a_blurred_lamp_is_deblurred_without_rings(tiny_prior):
     assert op.unseen is None
     out = restore.deblur(y[0].permute(1, 2, 0).numpy(), k, sigma=2 / 255, steps=2, prior=tiny_prior)
     assert out.shape == (96, 96, 3) and np.isfinite(out).all()
+
+
+def test_json_records_carry_the_warnings(tmp_path, tiny_prior_dir):
+    """A pipeline reading --json's stdout alone missed the warnings (stderr): a lamp left out of
+    deblurring's data step. The task's warnings about an image are in its record too; an image
+    without any has no "warnings"."""
+    y, _ = _lamp_scene()
+    write_image(tmp_path / "lamp.png", (y[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+    write_image(tmp_path / "flat.png", np.full((40, 40, 3), 100, np.uint8))
+    recs, err = {}, {}
+    for name in ("lamp", "flat"):
+        r = CliRunner().invoke(main, ["deblur", str(tmp_path / f"{name}.png"), "--kernel", "disc:3", "--sigma", "2",
+                                      "--steps", "1", "--weights", str(tiny_prior_dir), "--json"])
+        assert r.exit_code == 0, r.output
+        recs[name], err[name] = json.loads(r.stdout.splitlines()[-1]), r.stderr
+    said = recs["lamp"]["warnings"]
+    assert any("lit by a light beyond white" in w for w in said), said
+    assert all(w in err["lamp"] for w in said)  # and on stderr as before
+    assert "warnings" not in recs["flat"]
