@@ -443,6 +443,8 @@ def estimate_noise(image: torch.Tensor, half: float | None = None) -> NoiseEstim
         if x.shape[0] != 1:
             raise ValueError(f"estimate_noise takes one image, got a batch of {x.shape[0]}")
         x = x[0]
+    if x.shape[0] == 3 and bool((x[1:] == x[:1]).all()):  # grey stored as RGB: its colour covariance sees no
+        x = x[:1]  # noise (a black-and-white photo with noise of 15 read 22.6): read as the grey image it is
     if min(x.shape[-2:]) < 4:  # too small to tell noise from content
         return NoiseEstimate(0.0, 0.0, 0.0, 1.0, 0.0)
     k = exposure(x)

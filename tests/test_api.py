@@ -641,3 +641,39 @@ def test_a_float64_default_dtype_does_not_break_the_prior(tiny_prior_dir):
         api._cached_prior.cache_clear()
     assert out.dtype == np.float32
     assert np.array_equal(out, restore.denoise(x, sigma=0.05, prior=str(tiny_prior_dir)))
+
+
+def test_grey_stored_as_rgb_is_restored_as_grey(P, tmp_path):
+    """A black-and-white photo saved as RGB (a trial: noise of 15 read 22.6, its colour covariance
+    blind to noise whose colour is all one; a grey grating came out in colours): restored as the
+    grey image it is, every task, and given back as RGB with its channels equal."""
+    from PIL import Image
+
+    from restore.noise import estimate_noise
+    from restore.tasks.dejpeg import read_tables
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:64, :64]
+    clean = 0.3 + 0.4 * xx / 64 + 0.1 * (yy > 32)
+    grey = (np.clip(clean + rng.normal(0, 15 / 255, clean.shape), 0, 1) * 255).round().astype(np.uint8)
+    rgb = np.repeat(grey[:, :, None], 3, axis=2)
+    e_rgb, e_grey = estimate_noise(to_tensor(rgb)[0]), estimate_noise(to_tensor(grey)[0])
+    assert e_rgb.level == e_grey.level and abs(e_grey.level * 255 - 15) < 3
+    mask = np.zeros((64, 64), bool)
+    mask[20:40, 24:44] = True
+    for task, kw in (("denoise", {}), ("inpaint", {"mask": mask}), ("sr", {"scale": 2, "steps": 2}),
+                     ("deblur", {"kernel": "gaussian:1", "steps": 2})):
+        a = restore.restore(rgb, task, prior=P, **kw)
+        b = restore.restore(grey, task, prior=P, **kw)
+        assert a.shape == b.shape + (3,) and (a == b[:, :, None]).all(), task
+    t = restore.restore(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255, "denoise", prior=P)
+    assert t.shape == (1, 3, 64, 64) and (t[:, 1:] == t[:, :1]).all()
+    Image.fromarray(rgb).save(tmp_path / "g.jpg", quality=30)  # a colour JPEG file of a grey image: its luma table
+    dec = np.asarray(Image.open(tmp_path / "g.jpg"))
+    Image.fromarray(dec[:, :, 0]).save(tmp_path / "l.jpg", quality=30)
+    a = restore.dejpeg(dec, tables=read_tables(tmp_path / "g.jpg"), steps=2, prior=P)
+    b = restore.dejpeg(dec[:, :, 0], tables=read_tables(tmp_path / "l.jpg"), steps=2, prior=P)
+    assert (a == b[:, :, None]).all()
+    colour = rgb.copy()
+    colour[0, 0, 0] ^= 1  # one channel differs by one level: a colour image
+    assert not restore.api.grey_as_rgb(to_tensor(colour))

@@ -489,6 +489,11 @@ class Task:
         the task's parameters, for what :meth:`load` read of the file beside the pixels."""
         return estimate_sigma(x)
 
+    def as_grey(self, p: dict) -> dict:
+        """The parameters as given for an RGB image whose channels are equal, restored as the grey
+        image it is (:func:`restore.api.run`): as they are by default (a JPEG's tables: its luma's)."""
+        return p
+
     def with_alpha(self, alpha: np.ndarray | None, p: dict) -> tuple[dict, np.ndarray | None]:
         """The API's RGBA image: its parameters and the alpha channel to give back (``alpha``:
         the input's ``H x W`` alpha, None for an image without; :meth:`load` is the command

@@ -182,6 +182,17 @@ def check_tables(t) -> JpegTables | None:
     return t
 
 
+def luma_tables(p: dict) -> dict:
+    """Parameters whose JPEG ``tables`` are a colour file's, for the grey image its equal channels
+    are (``Task.as_grey``): the luma's table alone, on the luma's 8-px grid (a grey JPEG's). Others
+    as they are."""
+    t = p.get("tables")
+    if not isinstance(t, JpegTables) or len(t.tables) != 3:
+        return p
+    return {**p, "tables": dataclasses.replace(t, tables=t.tables[:1], chroma=(1, 1),
+                                               offset=(t.offset[0] % 8, t.offset[1] % 8))}
+
+
 def file_tables(image) -> JpegTables | None:
     """The tables of a :class:`restore.io.Image` read from a JPEG file (its EXIF orientation
     noted: the grid is the file's), None for another image or one without a path."""
@@ -220,6 +231,9 @@ class JpegInput:
     """For a task whose input may be a decoded JPEG whose quantisation counts as measurement noise
     (sr, deblur; a base class beside :class:`Task`, whose ``load`` and ``settled`` it gives): the
     parameters of :func:`jpeg_params`, settled for each image from its file or its pixels."""
+
+    def as_grey(self, p):
+        return luma_tables(p)
 
     def load(self, image, files, p, max_pixels):
         """A JPEG file's own tables, unless tables or ``jpeg_quality`` are given (a JPEG layout the
@@ -914,6 +928,9 @@ class DejpegTask(Task):
         t = self.tables_for(x, p)  # (a file's tables: not given either, said as sr says them; a trial found no
         # word of the quality a file was read at)
         return Dejpeg(tuple(x.shape[1:]), t, x), x, t.source.startswith("estimated") or t.source == "file"
+
+    def as_grey(self, p):
+        return luma_tables(p)
 
     def load(self, image, files, p, max_pixels):
         p = dict(p)
