@@ -363,6 +363,10 @@ def run(
         if sspec.inexact or sspec.stochastic:
             _check_converged(name, op, y, out, n_steps, sspec)
     out = op.finish(out, y).float()
+    if n_steps:  # (an image left as it is stays so)
+        with torch.no_grad():
+            out, said = tk.refine(op, y, out, p, pri)
+        p = {**p, **said}
     if not bool(torch.isfinite(out).all()):  # never written out (as black) with exit 0
         raise RestoreError(f"{task}: the result holds NaN or inf (sampler {name}, {n_steps} steps, noise level "
                            f"{float(op.noise) * 255:.3g} of 255); try another sigma or steps, and please report it")

@@ -416,7 +416,7 @@ def _ramp(v: float, lo: float, hi: float) -> float:
     return min(1.0, max(0.0, (v - lo) / (hi - lo)))
 
 
-def estimate_noise(image: torch.Tensor, half: float | None = None) -> NoiseEstimate:
+def estimate_noise(image: torch.Tensor, half: float | None = None, *, flat_only: bool = False) -> NoiseEstimate:
     """The noise level a denoiser trained on white Gaussian noise must be told for ``image``
     (``(C, H, W)`` or ``(1, C, H, W)`` in [0, 1]): white noise, camera noise or none.
 
@@ -437,6 +437,9 @@ def estimate_noise(image: torch.Tensor, half: float | None = None) -> NoiseEstim
 
     ``half``: for a JPEG with subsampled chroma, the white std read on its half-size decode
     (:func:`white_at_half`), taken where the full-size reading collapsed (:data:`HALF_JPEG`).
+    ``flat_only``: the white part and the flattest blocks' readings alone, the pooled and luma ones
+    left at 0 and the level told from those two (what tells a camera's grain from white noise, in
+    about two thirds of the time).
     """
     x = image.detach().to("cpu", torch.float32)  # the statistics are taken in float64 on samples of it
     if x.ndim == 4:
@@ -449,9 +452,9 @@ def estimate_noise(image: torch.Tensor, half: float | None = None) -> NoiseEstim
         return NoiseEstimate(0.0, 0.0, 0.0, 1.0, 0.0)
     k = exposure(x)
     if k < 1:  # a dim photo read as if its brightest were white (EXPOSURE)
-        e = _estimate_noise(x / k, None if half is None else half / k).scaled(k)
+        e = _estimate_noise(x / k, None if half is None else half / k, flat_only).scaled(k)
     else:
-        e = _estimate_noise(x, half)
+        e = _estimate_noise(x, half, flat_only)
     # at most the range: a halftone's correlated reading made 274, which --sigma refuses
     return e if e.level <= 1 else dataclasses.replace(e, level=1.0)
 
@@ -603,7 +606,7 @@ def _quantile(v: torch.Tensor, q: float) -> float:
     return float(torch.lerp(lo, hi, pos - i))
 
 
-def _estimate_noise(x: torch.Tensor, half: float | None) -> NoiseEstimate:
+def _estimate_noise(x: torch.Tensor, half: float | None, flat_only: bool = False) -> NoiseEstimate:
     """:func:`estimate_noise` of a ``(C, H, W)`` image at least 4 pixels a side, as it is."""
     white = _pca_white(x) if x.shape[0] > 1 else _weak_texture_white(x)
     if min(x.shape[-2:]) < 32:  # too few blocks to find flat ones: the white part alone
@@ -611,6 +614,9 @@ def _estimate_noise(x: torch.Tensor, half: float | None) -> NoiseEstimate:
         return NoiseEstimate(float(white), float(white), 0.0, 1.0, 0.0)
     fine, corr, flat = _flat_residual(x)
     whiteness = corr / fine if fine > 0 else 1.0
+    if flat_only:
+        level = flat_level(white, corr, whiteness, flat)
+        return NoiseEstimate(float(level), float(white), float(corr), float(whiteness), float(flat))
     pooled, pooled_luma, luma = None, 0.0, 0.0
     if x.shape[0] == 3:  # the plain covariance is blind to texture only with colour (as for ``white``); RGB luma
         y = torch.tensordot(_LUMA.to(x), x, dims=1)[None]  # the luma, full size and (as pooling commutes) pooled

@@ -417,6 +417,12 @@ class Task:
         or one told another level) and what to report of it. The default: as it is."""
         return op, {}
 
+    def refine(self, op, y: torch.Tensor, out: torch.Tensor, p: dict, prior) -> tuple[torch.Tensor, dict]:
+        """A last step of the task's own on the sampler's result ``out`` (after ``op.finish``), with
+        the ``prior`` (as ``op.denoiser(prior)``): the result and what to report of it. The
+        default: none."""
+        return out, {}
+
     def sigma_to_try(self, params: dict, sigma: float, x: torch.Tensor) -> float | None:
         """A noise level worth trying ([0, 1] units) where the one estimated for the image ``x``
         may have missed noise, or None (the default: none)."""
