@@ -256,7 +256,8 @@ def _has_bm3d() -> bool:
 _SIGMA = Param("sigma", float, None, "Noise level told to the prior, 0-255 units (estimated and printed when "
                "omitted: white Gaussian noise as its std, camera noise as the level that removes it, low "
                "on most clean photos, a JPEG's artefacts reading as mild noise; a fine regular texture "
-               "with no flat region around it, such as woven cloth, can read 20-50: give a low level there).",
+               "with no flat region around it, such as woven cloth or chain mail, can read 20-60: give a low "
+               "level there).",
                range=(0, 255), unit=255.0)
 _HALF = Param("jpeg_half", float, None, "For a JPEG file with subsampled chroma: the white noise std read on the "
               "file decoded at half size (restore.io.jpeg_half(path)), which the estimate takes where the "
