@@ -24,6 +24,7 @@ import torch
 
 from .errors import InputError, RestoreError
 from .io import FLOAT_BRIGHT, OUTSIDE_SHARE, Image, check_float_scale, native, outside_share, to_tensor
+from .noise import grey_as_rgb
 from .prior import Prior, load_prior
 from .prior.denoiser import resolve_device
 from .registry import MAX_SAMPLES, MAX_SEED
@@ -388,14 +389,6 @@ def run(
         params=_shown(tk.reported(p)) | hyper,
         sigma_start=float(sigmas[0]) if sigmas is not None and sspec.scheduled else None,
     )
-
-
-def grey_as_rgb(x: torch.Tensor) -> bool:
-    """Whether a ``(B, C, H, W)`` batch is grey stored as RGB: three channels equal at every pixel
-    of every image (a black-and-white photo saved in colour, a grey JPEG's RGB decode). Its
-    colour readings see no noise (the noise read from a patch covariance whose colour is all
-    one) and the colour prior may make colour of its detail, so it is restored as grey."""
-    return x.ndim == 4 and x.shape[1] == 3 and bool((x[:, 1:] == x[:, :1]).all())
 
 
 def _times(v, f: float):

@@ -416,6 +416,14 @@ def _ramp(v: float, lo: float, hi: float) -> float:
     return min(1.0, max(0.0, (v - lo) / (hi - lo)))
 
 
+def grey_as_rgb(x: torch.Tensor) -> bool:
+    """Whether ``x`` (``(C, H, W)``, or a ``(B, C, H, W)`` batch) is grey stored as RGB: three
+    channels equal at every pixel (of every image; a black-and-white photo saved in colour, a grey
+    JPEG's RGB decode). Its colour covariance sees no noise (whose colour is all one) and a colour
+    prior may make colour of its detail, so it is read and restored as grey."""
+    return x.ndim in (3, 4) and x.shape[-3] == 3 and bool((x[..., 1:, :, :] == x[..., :1, :, :]).all())
+
+
 def estimate_noise(image: torch.Tensor, half: float | None = None, *, flat_only: bool = False) -> NoiseEstimate:
     """The noise level a denoiser trained on white Gaussian noise must be told for ``image``
     (``(C, H, W)`` or ``(1, C, H, W)`` in [0, 1]): white noise, camera noise or none.
@@ -446,8 +454,8 @@ def estimate_noise(image: torch.Tensor, half: float | None = None, *, flat_only:
         if x.shape[0] != 1:
             raise ValueError(f"estimate_noise takes one image, got a batch of {x.shape[0]}")
         x = x[0]
-    if x.shape[0] == 3 and bool((x[1:] == x[:1]).all()):  # grey stored as RGB: its colour covariance sees no
-        x = x[:1]  # noise (a black-and-white photo with noise of 15 read 22.6): read as the grey image it is
+    if grey_as_rgb(x):  # (a black-and-white photo saved as RGB with noise of 15 read 22.6)
+        x = x[:1]
     if min(x.shape[-2:]) < 4:  # too small to tell noise from content
         return NoiseEstimate(0.0, 0.0, 0.0, 1.0, 0.0)
     k = exposure(x)

@@ -17,10 +17,16 @@ __all__ = ["Denoise", "DenoiseTask", "bm3d_denoise", "estimate_noise", "estimate
 
 
 class Denoise(Operator):
-    """Identity operator with Gaussian noise of std ``sigma_y`` (image units)."""
+    """Identity operator with Gaussian noise of std ``sigma_y`` (image units); ``wide``: how much
+    of the pooled chroma step the noise takes, read with its level (:func:`wide_share`), or None
+    (a level given: read by :meth:`DenoiseTask.refine`)."""
 
     capabilities = frozenset({"pinv", "svd", "grad", "identity"})
     task = "denoise"
+
+    def __init__(self, x_shape: tuple[int, int, int], sigma_y: float = 0.0, wide: float | None = None) -> None:
+        super().__init__(x_shape, sigma_y)
+        self.wide = wide
 
     def Vt(self, x):
         return x
@@ -137,9 +143,10 @@ def wide_share(e) -> float:
 
 
 def pooled_chroma(y: torch.Tensor, out: torch.Tensor, denoiser, level: float) -> torch.Tensor:
-    """``out`` (the denoised ``y``, one ``(1, 3, H, W)`` image) with its chroma corrected by what
-    ``denoiser`` at ``level`` takes from the 2x2-pooled ``y``, against ``out`` pooled alike, taken
-    back to full size (bilinear) with its luma part removed."""
+    """``out`` (the denoised ``y``, one ``(1, 3, H, W)`` image; or several results of it, its
+    samples) with its chroma corrected by what ``denoiser`` at ``level`` takes from the 2x2-pooled
+    ``y``, against ``out`` pooled alike, taken back to full size (bilinear) with its luma part
+    removed."""
     import torch.nn.functional as F
 
     H, W = y.shape[-2:]
@@ -339,9 +346,7 @@ class DenoiseTask(Task):
         if not self.estimates(p):
             return Denoise(tuple(x.shape[1:]), (p.get("sigma") or 0.0) * p.get("strength", 1.0)), x, False
         e = estimate_noise(x, p.get("jpeg_half"))  # (its white part decides the pooled chroma step: once)
-        op = Denoise(tuple(x.shape[1:]), e.level * p.get("strength", 1.0))
-        op.wide = wide_share(e)
-        return op, x, True
+        return Denoise(tuple(x.shape[1:]), e.level * p.get("strength", 1.0), wide_share(e)), x, True
 
     def settle_level(self, op, y, p, prior):
         """The level read lowered while the prior, told it, takes the photo's own texture away
@@ -358,29 +363,24 @@ class DenoiseTask(Task):
         s = lowered_level(y[:1], op.denoiser(prior), read)  # (y: the image, repeated for samples)
         if s >= read:  # (a --json record with --strength had only the level told: a trial)
             return op, ({} if strength == 1.0 else {"level_read": read})
-        lowered = Denoise(op.x_shape, s * strength)
-        lowered.wide = op.wide
-        return lowered, {"level_read": read, "lowered_to": s}
+        return Denoise(op.x_shape, s * strength, op.wide), {"level_read": read, "lowered_to": s}
 
     def refine(self, op, y, out, p, prior):
         """A camera's grain (its flattest blocks' reading over its white part, :func:`wide_share`):
         the result's chroma corrected at half size (:func:`pooled_chroma`), where the prior, told
         the same level, takes the colour blotches one evaluation at full size leaves."""
-        if y.shape[1] != 3 or min(y.shape[-2:]) < POOLED_CHROMA["least"]:
+        s = float(op.sigma_y)
+        if y.shape[1] != 3 or min(y.shape[-2:]) < POOLED_CHROMA["least"] or s <= 0:
             return out, {}
-        level = torch.as_tensor(op.sigma_y, dtype=torch.float32).reshape(-1)
-        n = out.shape[0]
-        rows, read = [], None
-        for i in range(n):  # (rows of one image follow each other: its samples)
-            s = float(level[i * len(level) // n])
-            w = getattr(op, "wide", None)  # read with the level; a level given: the readings it needs, here
-            if w is None and s > 0:
-                if read is None or not torch.equal(y[i], y[i - 1]):
-                    read = wide_share(estimate_noise(y[i : i + 1], flat_only=True))
-                w = read
-            rows.append(out[i : i + 1] if s <= 0 or not w else
-                        pooled_chroma(y[i : i + 1], out[i : i + 1], op.denoiser(prior), s * w))
-        return torch.cat(rows), {}
+        parts, i = [], 0
+        while i < out.shape[0]:  # an image's rows (its samples) follow each other: its step computed once
+            j = i + 1
+            while j < out.shape[0] and torch.equal(y[j], y[i]):
+                j += 1
+            w = op.wide if op.wide is not None else wide_share(estimate_noise(y[i : i + 1], flat_only=True))
+            parts.append(pooled_chroma(y[i : i + 1], out[i:j], op.denoiser(prior), s * w) if w else out[i:j])
+            i = j
+        return torch.cat(parts), {}
 
     def sigma_to_try(self, params, sigma, x):
         """For a photo read as clean (at strength 1) whose flattest parts hold detail, where camera
