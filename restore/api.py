@@ -24,7 +24,7 @@ import torch
 
 from .errors import InputError, RestoreError
 from .io import FLOAT_BRIGHT, OUTSIDE_SHARE, Image, check_float_scale, native, outside_share, to_tensor
-from .noise import grey_as_rgb
+from .noise import grey_as_rgb, luma_of, toned
 from .prior import Prior, load_prior
 from .prior.denoiser import resolve_device
 from .registry import MAX_SAMPLES, MAX_SEED
@@ -229,6 +229,21 @@ def run(
     t0 = time.perf_counter()
     tk = get_task(task)
     _check_tensor(x)  # a public entry: a uint8 or 0-255 tensor came back white, numpy as an AttributeError
+    if x.shape[0] > 1 and len({_kind(im) for im in x}) > 1:  # grey, toned and colour images in one batch: each
+        # as it runs alone (a toned image beside a colour one ran as colour: its result depended on its batch-mates)
+        B = x.shape[0]
+        gens = [None] * B if generator is None else [generator] * B if isinstance(generator, torch.Generator) \
+            else list(generator) if isinstance(generator, (list, tuple)) else generator
+        if generator is not None and (not isinstance(gens, list) or len(gens) != B):
+            raise InputError(f"generator must be a torch.Generator or a list of them, one per image of the "
+                             f"{B}, got {generator!r}")
+        seeds = _seeds(seed, B) if generator is None else [None] * B
+        parts = [run(x[i : i + 1], task, sampler=sampler, steps=steps, seed=seeds[i],
+                     generator=None if gens[i] is None else [gens[i]], device=device, prior=prior, samples=samples,
+                     sigma_max=sigma_max, sigma_min=sigma_min, spacing=spacing, progress=progress, tiles=tiles,
+                     bits=bits, **{k: _image_of(v, i, B) for k, v in options.items()})
+                 for i in range(B)]
+        return _merged(parts, seed if seed is not None else (0 if generator is None else None), t0)
     if grey_as_rgb(x):  # (a trial: a black-and-white photo saved as RGB read noise of 22.6 for 15, a grey grating
         # came out in colours): restored as the grey image it is, given back with its three channels
         res = run(x[:, :1], task, sampler=sampler, steps=steps, seed=seed, generator=generator, device=device,
@@ -236,6 +251,18 @@ def run(
                   progress=progress, tiles=tiles, bits=bits, **tk.as_grey(options))
         res.image = res.image.expand(-1, 3, -1, -1).contiguous()
         res.std = None if res.std is None else res.std.expand(-1, 3, -1, -1).contiguous()
+        res.seconds = time.perf_counter() - t0
+        return res
+    tones = toned(x)
+    if tones is not None:  # toned black and white (sepia; a trial's sepia grain read 2.88 where its grey twin read
+        # 8.43): restored as its grey luma, given back in its tone
+        res = run(luma_of(x), task, sampler=sampler, steps=steps, seed=seed, generator=generator, device=device,
+                  prior=prior, samples=samples, sigma_max=sigma_max, sigma_min=sigma_min, spacing=spacing,
+                  progress=progress, tiles=tiles, bits=bits, **tk.as_grey(options))
+        g = res.image
+        res.image = torch.cat([t.apply(g[b : b + 1]) for b, t in enumerate(tones)])
+        if res.std is not None:
+            res.std = torch.cat([t.slope(g[b : b + 1]) for b, t in enumerate(tones)]) * res.std
         res.seconds = time.perf_counter() - t0
         return res
     if bits is not None and bits != 16:
@@ -323,20 +350,7 @@ def run(
                      device=dev, prior=pri, samples=samples, sigma_max=sigma_max, sigma_min=sigma_min,
                      spacing=spacing, progress=progress, tiles=tiles, **_item(options, i, B))
                  for i in range(B)]
-        res = parts[0]
-        res.image = torch.cat([r.image for r in parts])
-        res.std = None if res.std is None else torch.cat([r.std for r in parts])
-        res.sigma_y = [r.sigma_y for r in parts]
-        # what each image settled on its own (a JPEG's tables, a level read): its own, not the first's; and
-        # what ran on it (an image left as it is runs no sampler: a trial's batch was all 'none' or all 'dpir')
-        res.sampler = _one_or_each([r.sampler for r in parts])
-        res.steps = _one_or_each([r.steps for r in parts])
-        res.sigma_estimated = _one_or_each([r.sigma_estimated for r in parts])
-        res.sigma_start = _one_or_each([r.sigma_start for r in parts])
-        keys = dict.fromkeys(k for r in parts for k in r.params)  # all the images' (one may settle a key alone)
-        res.params = {k: _one_or_each([r.params.get(k) for r in parts]) for k in keys}
-        res.seed, res.seconds = reported, time.perf_counter() - t0
-        return res
+        return _merged(parts, reported, t0, levels=True)
     op, y, estimated = tk.build(x, p)
     if estimated:  # a level read from the image, checked with the prior (a photo's texture taken for noise)
         with torch.no_grad():
@@ -389,6 +403,42 @@ def run(
         params=_shown(tk.reported(p)) | hyper,
         sigma_start=float(sigmas[0]) if sigmas is not None and sspec.scheduled else None,
     )
+
+
+def _merged(parts: list[Result], seed: int | None, t0: float, levels: bool = False) -> Result:
+    """One result of a batch's images restored one by one (``parts``, in order); ``levels``: each
+    read its own noise level (``sigma_y`` a list, as documented, whatever their values)."""
+    res = parts[0]
+    res.image = torch.cat([r.image for r in parts])
+    res.std = None if res.std is None else torch.cat([r.std for r in parts])
+    res.sigma_y = [r.sigma_y for r in parts] if levels or any(r.sigma_estimated for r in parts) \
+        else _one_or_each([r.sigma_y for r in parts])
+    # what each image settled on its own (a JPEG's tables, a level read): its own, not the first's; and
+    # what ran on it (an image left as it is runs no sampler: a trial's batch was all 'none' or all 'dpir')
+    res.sampler = _one_or_each([r.sampler for r in parts])
+    res.steps = _one_or_each([r.steps for r in parts])
+    res.sigma_estimated = _one_or_each([r.sigma_estimated for r in parts])
+    res.sigma_start = _one_or_each([r.sigma_start for r in parts])
+    keys = dict.fromkeys(k for r in parts for k in r.params)  # all the images' (one may settle a key alone)
+    res.params = {k: _one_or_each([r.params.get(k) for r in parts]) for k in keys}
+    res.seed, res.seconds = seed, time.perf_counter() - t0
+    return res
+
+
+def _kind(x: torch.Tensor) -> str:
+    """How :func:`run` restores an image (``(C, H, W)``): as grey (grey stored as RGB), as its luma
+    in its tone (toned black and white) or as it is."""
+    return "grey" if grey_as_rgb(x) else "toned" if toned(x) is not None else "as is"
+
+
+def _image_of(v, i: int, n: int):
+    """Image ``i``'s part of an option of a batch of ``n`` images: a list's item, or a per-image
+    array's (``B x H x W``, ``B x 1 x H x W`` or ``B x H x W x C``, as a mask may be given)."""
+    if isinstance(v, (list, tuple)) and len(v) == n:
+        return v[i]
+    if isinstance(v, (np.ndarray, torch.Tensor)) and v.ndim >= 3 and v.shape[0] == n:
+        return v[i : i + 1] if v.ndim == 4 and v.shape[1] in (1, 3) else v[i]
+    return v
 
 
 def _times(v, f: float):
