@@ -40,6 +40,7 @@ from restore.tasks.base import psnr_where  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "train"
 EDGES = (0.0, 0.7, 1.5, 2.5, None)  # Gaussian std of the object's edge; None: no object
+SPECK_EDGES = (0.0, 0.5, 0.8, 1.2, None)  # the same for a scan's dust (a scanner's optics)
 
 
 def _shape(H: int, W: int, rng: np.random.Generator) -> np.ndarray:
@@ -52,26 +53,53 @@ def _shape(H: int, W: int, rng: np.random.Generator) -> np.ndarray:
     return m.astype(np.float32)
 
 
-def cases(n: int, rough: bool = False):
+def _dust(H: int, W: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A scan's dust: 30 specks (discs of radius 0.6-2.5 px, antialiased) and 2 hairs (smooth curves
+    1 or 2 px wide, 30-90 px long), as an opacity map, and their colours (white or near black)."""
+    yy, xx = np.mgrid[:H, :W].astype(np.float32)
+    a, col = np.zeros((H, W), np.float32), np.zeros((H, W, 3), np.float32)
+    for _ in range(30):
+        cy, cx, r = rng.uniform(8, H - 8), rng.uniform(8, W - 8), rng.uniform(0.6, 2.5)
+        d = np.clip(r + 0.5 - np.hypot(yy - cy, xx - cx), 0, 1)
+        col[d > a] = 242 if rng.random() < 0.7 else 12
+        a = np.maximum(a, d)
+    for _ in range(2):
+        t = np.linspace(0, 1, 200)
+        x0, y0, L, ang, c = rng.uniform(30, W - 30), rng.uniform(30, H - 30), rng.uniform(30, 90), \
+            rng.uniform(0, 6.28), rng.uniform(-3, 3)
+        pts = np.stack([x0 + L * t * np.cos(ang + c * t), y0 + L * t * np.sin(ang + c * t)], 1)
+        h = np.zeros((H * 4, W * 4), np.uint8)  # drawn at 4x, reduced: antialiased
+        cv2.polylines(h, [np.round(pts * 4).astype(np.int32)], False, 255, int(rng.integers(1, 3)) * 4)
+        d = cv2.resize(h.astype(np.float32) / 255, (W, H), interpolation=cv2.INTER_AREA)
+        col[d > a] = 242 if rng.random() < 0.5 else 12
+        a = np.maximum(a, d)
+    return a, col
+
+
+def cases(n: int, rough: bool = False, specks: bool = False):
     """``n`` removals: (name, truth, photo with the object, tight mask, opacity, edge std).
     ``rough``: the tight mask as a segmentation tool draws it, not at exactly half opacity: the
     opacity it cuts at wanders along the outline between 0.15 and 0.85 (smooth noise, about 20 px
-    across), and the mask is then eroded by 0, 1 or 2 px (cut inside the object)."""
+    across), and the mask is then eroded by 0, 1 or 2 px (cut inside the object; specks: not
+    eroded). ``specks``: a scan's dust and hairs (:func:`_dust`) in place of the object."""
     bgs = load_dataset(str(DATA / "bsds"), n, max(1, 398 // n))
     objs = load_dataset(str(DATA / "imagenet1k"), n, max(1, 880 // n))
     for i, ((name, bg), (_, ob)) in enumerate(zip(bgs, objs)):
         rng = np.random.default_rng(7000 + i)
         H, W = bg.shape[:2]
-        s = _shape(H, W, rng)
-        edge = EDGES[i % len(EDGES)]
+        if specks:
+            s, ob = _dust(H, W, rng)
+        else:
+            s = _shape(H, W, rng)
+        edge = (SPECK_EDGES if specks else EDGES)[i % len(EDGES)]
         a = s * 0 if edge is None else (cv2.GaussianBlur(s, (0, 0), edge) if edge > 0 else s)
-        ob = cv2.resize(ob, (W, H), interpolation=cv2.INTER_AREA).astype(np.float32)
+        ob = ob if specks else cv2.resize(ob, (W, H), interpolation=cv2.INTER_AREA).astype(np.float32)
         photo = np.clip((a[..., None] * ob + (1 - a[..., None]) * bg).round(), 0, 255).astype(np.uint8)
         mask = s >= 0.5 if edge is None else a >= 0.5
         if rough and edge is not None:
             t = cv2.GaussianBlur(rng.random((H, W)).astype(np.float32), (0, 0), 10)
             t = 0.15 + 0.7 * (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
-            mask = ip.dilate_hole(~((a >= t) if edge > 0 else s >= 0.5), int(rng.integers(0, 3)))
+            mask = ip.dilate_hole(~((a >= t) if edge > 0 else s >= 0.5), 0 if specks else int(rng.integers(0, 3)))
             mask = ~mask
         yield name, bg, photo, mask, a, edge
 
@@ -96,6 +124,7 @@ def main() -> None:
     ap.add_argument("--masks-only", action="store_true", help="tint left and growth only; no fills")
     ap.add_argument("--rough", action="store_true", help="tight masks cut at a wandering opacity and eroded "
                                                          "by 0-2 px, as segmentation tools draw them")
+    ap.add_argument("--specks", action="store_true", help="a scan's dust and hairs in place of the object")
     ap.add_argument("--ratios", action="store_true", help="the border statistic of tight_holes per kind of hole")
     args = ap.parse_args()
     if args.ratios:
@@ -104,10 +133,11 @@ def main() -> None:
     torch.set_num_threads(2)
     prior = None if args.masks_only else get_prior(None, torch.device("cpu"))
     res: dict = {}
-    for name, bg, photo, hole, a, edge in cases(args.n, args.rough):
+    reach = 4 if args.specks else 12  # the footprint: the object's pixels of any opacity grown by this
+    for name, bg, photo, hole, a, edge in cases(args.n, args.rough, args.specks):
         gt = torch.from_numpy(bg.astype(np.float32) / 255).permute(2, 0, 1)[None]
         x = torch.from_numpy(photo.astype(np.float32) / 255).permute(2, 0, 1)[None]
-        foot = torch.from_numpy(cv2.dilate(((a > 0.002) | hole).astype(np.uint8), np.ones((25, 25), np.uint8)) > 0)
+        foot = torch.from_numpy(cv2.dilate(((a > 0.002) | hole).astype(np.uint8), np.ones((2 * reach + 1,) * 2, np.uint8)) > 0)
         tint = ((photo.astype(np.float32) - bg) ** 2).sum(-1)
         row = []
         for v in variants:
@@ -128,7 +158,7 @@ def main() -> None:
             res.setdefault((v, _label(edge)), []).append(r)
             row.append(f"{v}: " + " ".join(f"{k} {val:.3f}" for k, val in r.items()))
         print(name, _label(edge), " | ".join(row), flush=True)
-    kinds = [_label(e) for e in EDGES]
+    kinds = [_label(e) for e in (SPECK_EDGES if args.specks else EDGES)]
     keys = ["tint", "grew"] + ([] if prior is None else ["psnr", "psnr_lo"])
     what = {"tint": "edge tint left (of as drawn)", "grew": "holes grown", "psnr": "footprint PSNR",
             "psnr_lo": "footprint PSNR after a 4 px blur"}

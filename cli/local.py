@@ -331,9 +331,9 @@ def grown_note(rec: dict) -> str | None:
         return None
     from restore.tasks.inpaint import TIGHT_GROW
 
-    which = "1 hole by {} px: its mask follows" if n == 1 else f"{n} holes by {{}} px: their masks follow"
-    return (f"grew {which.format(TIGHT_GROW)} an object's outline; --mask-dilate N sets the growth, "
-            "0 keeps the mask as drawn")
+    which = "1 hole by up to {} px: its mask follows" if n == 1 else f"{n} holes by up to {{}} px: their masks follow"
+    return (f"grew {which.format(TIGHT_GROW)} an object's outline (a small hole by half its depth); "
+            "--mask-dilate N sets the growth, 0 keeps the mask as drawn")
 
 
 def _read(path: Path, o: dict):
