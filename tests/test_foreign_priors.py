@@ -527,7 +527,8 @@ def test_checkpoints_as_researchers_bring_them(adm_ckpt, tmp_path, tiny_prior_di
     grey = load_prior(str(tiny_prior_dir))
     grey.net.in_channels = 1  # as a 1-channel model's
     with pytest.raises(InputError, match=r"the prior takes grey \(1-channel\) images, and the image has 3 channels"):
-        restore.denoise(np.tile(np.float32([0.2, 0.5, 0.8]), (16, 16, 1)), sigma=0.1, prior=grey, steps=1)  # colour
+        yy, xx = np.mgrid[:16, :16].astype(np.float32) / 16  # colour: red across, blue down (not grey, not toned)
+        restore.denoise(np.stack([xx, np.full_like(xx, 0.5), yy], -1), sigma=0.1, prior=grey, steps=1)
     # the record names the prior a run used (it named none)
     write_image(tmp_path / "g.png", np.zeros((16, 16, 3), np.uint8))
     r = CliRunner().invoke(main, ["denoise", str(tmp_path / "g.png"), "--sigma", "5", "--steps", "1", "--json", "-q",
