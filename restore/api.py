@@ -251,6 +251,7 @@ def run(
                   progress=progress, tiles=tiles, bits=bits, **tk.as_grey(options))
         res.image = res.image.expand(-1, 3, -1, -1).contiguous()
         res.std = None if res.std is None else res.std.expand(-1, 3, -1, -1).contiguous()
+        res.params = {**res.params, "restored_as": "grey"}  # (said in --json: a trial found nothing said so)
         res.seconds = time.perf_counter() - t0
         return res
     tones = toned(x)
@@ -263,6 +264,7 @@ def run(
         res.image = torch.cat([t.apply(g[b : b + 1]) for b, t in enumerate(tones)])
         if res.std is not None:
             res.std = torch.cat([t.slope(g[b : b + 1]) for b, t in enumerate(tones)]) * res.std
+        res.params = {**res.params, "restored_as": "toned grey"}
         res.seconds = time.perf_counter() - t0
         return res
     if bits is not None and bits != 16:

@@ -709,6 +709,11 @@ def test_toned_black_and_white_is_restored_as_its_grey_luma_in_its_tone(P):
         assert torch.equal(a, tones[0].apply(g)), task
     r = restore.api.run(x, "denoise", prior=P, samples=2, sampler="ddnm", steps=2, sigma=0.06)
     assert r.image.shape == r.std.shape == (1, 3, 64, 64) and bool((r.std >= 0).all())
+    assert r.params["restored_as"] == "toned grey"  # (said in --json)
+    assert restore.api.run(to_tensor(np.repeat(sepia[:, :, :1], 3, axis=2)), "denoise", prior=P,
+                           sigma=0.06).params["restored_as"] == "grey"
+    assert "restored_as" not in restore.api.run(to_tensor((rng.random((16, 16, 3)) * 255).astype(np.uint8)),
+                                                "denoise", prior=P, sigma=0.06).params
     assert toned(x.expand(2, -1, -1, -1)) is not None  # a batch of toned images
     stamp = sepia.copy()
     stamp[5:7, 5:7] = (200, 20, 20)  # a red stamp of 4 pixels: a colour image
