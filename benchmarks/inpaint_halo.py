@@ -137,7 +137,8 @@ def main() -> None:
     for name, bg, photo, hole, a, edge in cases(args.n, args.rough, args.specks):
         gt = torch.from_numpy(bg.astype(np.float32) / 255).permute(2, 0, 1)[None]
         x = torch.from_numpy(photo.astype(np.float32) / 255).permute(2, 0, 1)[None]
-        foot = torch.from_numpy(cv2.dilate(((a > 0.002) | hole).astype(np.uint8), np.ones((2 * reach + 1,) * 2, np.uint8)) > 0)
+        foot = torch.from_numpy(cv2.dilate(((a > 0.002) | hole).astype(np.uint8),
+                                           np.ones((2 * reach + 1,) * 2, np.uint8)) > 0)
         tint = ((photo.astype(np.float32) - bg) ** 2).sum(-1)
         row = []
         for v in variants:

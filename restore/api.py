@@ -216,6 +216,9 @@ def run(
     image (inpainting's ``mask``) may be a list, so an image's result does not depend on its
     batch-mates. A measurement noise level estimated from the images (denoise without
     ``sigma``) is one per image: such a batch runs image by image and ``sigma_y`` is a list.
+    Grey stored as RGB is restored as grey, and toned black and white (sepia) as its luma given
+    back in its tone (:func:`restore.noise.toned`); a batch mixing those with colour images runs
+    image by image.
     One ``torch.Generator`` for the whole batch is also accepted (the draws then follow the
     batch).
 

@@ -509,8 +509,8 @@ def _tone_of(c: torch.Tensor) -> Tone:
 
 
 def _off_tone(tone: Tone, im: torch.Tensor) -> bool:
-    """Whether ``im`` (``(3, H, W)`` or ``(3, N)``) is further from ``tone`` than :data:`TONED` allows (read a
-    million pixels at a time)."""
+    """Whether ``im`` (``(3, H, W)`` or ``(3, N)``) is further from ``tone`` than :data:`TONED`
+    allows (read a million pixels at a time)."""
     flat, sq, most = im.reshape(3, -1) if im.ndim == 3 else im, 0.0, 0.0
     for a in range(0, flat.shape[1], 1 << 20):
         c = flat[:, a : a + (1 << 20)].float()
@@ -526,19 +526,21 @@ def toned(x: torch.Tensor) -> list[Tone] | None:
     black and white (:data:`TONED`: every image of it, RGB whose channels are a function of the
     luma, not all equal), else None. Such an image's colour covariance sees no noise (its colour
     is one direction), so it is read and restored as its grey luma and given back in its tone.
-    The tone is read on a sample of a large image's pixels (a colour photo is told from it) and
-    checked on them all."""
+    A colour photo is told from a sample of a large image's pixels; a toned one's tone is then
+    read and checked on them all."""
     if x.ndim not in (3, 4) or x.shape[-3] != 3 or grey_as_rgb(x):
         return None
     tones = []
     for im in (x[None] if x.ndim == 3 else x).detach().cpu():
         flat = im.reshape(3, -1)
-        sample = flat[:, :: max(1, flat.shape[1] // 250_000)].double()
-        if _off_tone(_tone_of(sample), sample):  # a colour photo is told from a sample
+        sample = flat[:, :: max(1, flat.shape[1] // 250_000)]
+        tone = _tone_of(sample)
+        if _off_tone(tone, sample):  # a colour photo is told from a sample
             return None
-        tone = _tone_of(flat) if sample.shape[1] < flat.shape[1] else _tone_of(sample)  # (a sample's missed the
-        if sample.shape[1] < flat.shape[1] and _off_tone(tone, flat):  # extremes: a large sepia read as colour)
-            return None
+        if sample.shape[1] < flat.shape[1]:  # (a sample's tone missed the extremes: a large sepia read as colour)
+            tone = _tone_of(flat)
+            if _off_tone(tone, flat):
+                return None
         tones.append(tone)
     return tones
 

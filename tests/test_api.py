@@ -745,7 +745,8 @@ def test_a_tone_goes_on_beyond_its_input_and_a_batch_mixing_kinds_runs_image_by_
     big[301, 501] = 0.0  # one dark pixel, off the sample of every other pixel
     assert toned(sepia(big)) is not None
     yy, xx = np.mgrid[:48, :48] / 48
-    col = torch.from_numpy(np.stack([0.2 + 0.5 * xx, 0.7 - 0.4 * yy, 0.4 + 0.2 * xx * yy]) + rng.normal(0, 0.05, (3, 48, 48)))
+    col = np.stack([0.2 + 0.5 * xx, 0.7 - 0.4 * yy, 0.4 + 0.2 * xx * yy]) + rng.normal(0, 0.05, (3, 48, 48))
+    col = torch.from_numpy(col)
     col = col.clamp(0, 1).float()[None]
     both = torch.cat([x, col])
     for task, kw in (("denoise", {"sigma": 0.05}), ("inpaint", {"mask": np.stack([g > 0.45, g > 0.4])})):
