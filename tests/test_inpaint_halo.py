@@ -68,6 +68,26 @@ def test_a_small_tight_hole_grows_by_half_its_depth():
     assert by == [1, 2, TIGHT_GROW, TIGHT_GROW], by  # the specks by 1 and 2 px, a larger one and the disc by 3
 
 
+def test_a_brush_over_a_thin_cable_is_loose_and_the_cable_masked_tight_grows():
+    """A trial: a 6 px brush over a 2 px cable across the sky had the cable in its 3 px inner ring, counted as
+    drawn tight and grew (57.51 dB against 62.18 as drawn). A small hole's inner ring is its outer half."""
+    rng = np.random.default_rng(3)
+    yy = np.mgrid[0:H, 0:W][0][..., None] / H
+    sky = (np.array([0.55, 0.65, 0.8]) + 0.15 * yy + 0.01 * rng.standard_normal((H, W, 3))).astype(np.float32)
+    for width, brush_width in ((2, 6), (3, 8)):
+        line = np.zeros((H, W), np.float32)
+        cv2.line(line, (0, 40), (W - 1, 52), 1.0, width, cv2.LINE_AA)
+        img = (sky * (1 - 0.9 * line[..., None]) + 0.12 * 0.9 * line[..., None]).astype(np.float32)
+        brush = np.zeros((H, W), np.uint8)
+        cv2.line(brush, (0, 40), (W - 1, 52), 1, brush_width)
+        brush = brush.astype(bool)
+        assert not (line[~brush] > 0.02).any()  # the brush covers the cable
+        g, n = tight_holes(img, brush)
+        assert n == 0 and np.array_equal(g, brush), width  # (both counted as drawn tight before)
+        g, n = tight_holes(img, line >= 0.5)  # the cable's own pixels: drawn tight, grown by 1 px
+        assert n == 1 and np.array_equal(g, dilate_hole(line >= 0.5, 1)), width
+
+
 def test_loose_erased_and_two_holes():
     bg = _scene(1)
     img, a = _with_object(bg)
