@@ -65,6 +65,19 @@ class FiniteFloat(click.FloatRange):
         return v
 
 
+class OrAuto(click.ParamType):
+    """A parameter's type that also takes ``auto``: the task's own choice (None), as ``--json``
+    records it."""
+
+    def __init__(self, inner: click.ParamType) -> None:
+        self.inner, self.name = inner, f"{inner.name}|auto"
+
+    def convert(self, value, param, ctx):
+        if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+            return None
+        return self.inner.convert(value, param, ctx)
+
+
 def param_option(q) -> click.Option:
     """A click option from a task's :class:`~restore.tasks.base.Param` (CLI units)."""
     dest = q.name
@@ -75,6 +88,7 @@ def param_option(q) -> click.Option:
         typ = click.Choice([str(c) for c in q.choices])
     elif q.range is not None:
         typ = click.IntRange(*q.range) if q.type is int else FiniteFloat(*q.range)
+        typ = OrAuto(typ) if q.auto else typ
     elif q.type is float:
         typ = FiniteFloat()
     else:

@@ -169,6 +169,38 @@ def test_an_explicit_dilate_wins(tiny_prior, dilate):
     assert np.array_equal(out[keep], img[keep])
 
 
+def test_auto_can_be_given_as_json_records_it(tmp_path, tiny_prior_dir, tiny_prior):
+    """A trial: --json records "mask_dilate": "auto", and --mask-dilate auto was refused as not an integer."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.main import main
+    from restore.errors import InputError
+    from restore.io import read_image, write_image
+
+    img, a = _with_object(_scene(9))
+    tight = a >= 0.5
+    out = restore.inpaint(img, tight, prior=tiny_prior, steps=2, mask_dilate="auto")
+    assert np.array_equal(out, restore.inpaint(img, tight, prior=tiny_prior, steps=2))
+    with pytest.raises(InputError, match="mask_dilate must be a number"):
+        restore.inpaint(img, tight, prior=tiny_prior, steps=2, mask_dilate="wide")
+    write_image(tmp_path / "a.png", (img * 255).round().astype(np.uint8))
+    write_image(tmp_path / "m.png", (tight * 255).astype(np.uint8))
+    recs = []
+    for name, extra in (("given", ["--mask-dilate", "auto"]), ("omitted", [])):
+        r = CliRunner().invoke(main, ["inpaint", str(tmp_path / "a.png"), str(tmp_path / "m.png"), "-o",
+                                      str(tmp_path / f"{name}.png"), "--json", "-q", "--steps", "2",
+                                      "--weights", str(tiny_prior_dir), *extra], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        recs.append(json.loads(r.output.splitlines()[0]))
+    assert recs[0]["mask_dilate"] == recs[1]["mask_dilate"] == "auto" and recs[0]["holes_grown"] == 1
+    assert np.array_equal(read_image(tmp_path / "given.png").array, read_image(tmp_path / "omitted.png").array)
+    bad = CliRunner().invoke(main, ["inpaint", str(tmp_path / "a.png"), str(tmp_path / "m.png"), "-o",
+                                    str(tmp_path / "x.png"), "--mask-dilate", "wide", "--weights", str(tiny_prior_dir)])
+    assert bad.exit_code == 2 and "'wide' is not a valid integer" in bad.output
+
+
 def test_cli_says_when_a_hole_grew_per_image(tmp_path, tiny_prior_dir):
     """A folder run in one batch: each image's record counts its own grown holes, and the plain
     line says the mask was not used as drawn."""

@@ -162,6 +162,7 @@ class Param:
     metavar: str | None = None  # the CLI help's name for the value (click's default: its type)
     many: bool = False  # ``restore eval``: comma-separated values, one evaluation each (dejpeg's --quality)
     scaled: bool | None = None  # in the image's own units (scaled with it); None: a noise level (unit 255) is
+    auto: bool = False  # None is the task's own choice, which may also be given as "auto" (the word --json records)
 
     @property
     def intensity(self) -> bool:
@@ -194,6 +195,8 @@ class Param:
         """The API value, validated (a clear :class:`InputError` otherwise)."""
         if value is None or self.type not in (int, float, str):
             return value
+        if self.auto and isinstance(value, str) and value == "auto":  # (a trial: --json said auto, --mask-dilate
+            return None  # auto was refused)
         if self.type is not str and _scalar(value):  # a 0-d tensor or array (torch.tensor(0.06)): its number
             value = value.item()
         if self.type is str:

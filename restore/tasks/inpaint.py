@@ -992,12 +992,13 @@ class InpaintTask(Task):
         Param("mask", object, None, "H x W hole mask (True / 1 / >= half range = fill); "
                                     "a list: one per image of a batch.", cli=False),
         Param("known", object, None, "(H, W) bool tensor, True = observed (instead of mask).", cli=False),
-        Param("mask_dilate", int, None, "Grow the holes by N pixels (an object's edge left outside the mask "
-                                        f"tints the fill). Default: {TIGHT_GROW} for a hole drawn tight around an "
+        Param("mask_dilate", int, None, "Grow the holes by N pixels, 0-256 (an object's edge left outside the mask "
+                                        "tints the fill), or auto (the default): "
+                                        f"{TIGHT_GROW} for a hole drawn tight around an "
                                         "object (its border follows the object's outline; a small hole, a "
                                         "speck of dust, by half its depth, at least 1), 0 for a loose one; "
                                         "if an outline of the object still shows, grow more (e.g. 6).",
-              range=(0, 256)),
+              range=(0, 256), auto=True, metavar="N|auto"),
         Param("invert_mask", bool, False, "The mask (a file; in the API also an array) marks known pixels "
                                           "instead of holes.", switch=True),
         Param("exclude", object, None, "A mask (file; in the API also an H x W array) of pixels the scene "
