@@ -232,8 +232,9 @@ def run(
     t0 = time.perf_counter()
     tk = get_task(task)
     _check_tensor(x)  # a public entry: a uint8 or 0-255 tensor came back white, numpy as an AttributeError
-    if x.shape[0] > 1 and len({_kind(im) for im in x}) > 1:  # grey, toned and colour images in one batch: each
-        # as it runs alone (a toned image beside a colour one ran as colour: its result depended on its batch-mates)
+    kinds = [_kind(im) for im in x]  # as grey, as its luma in its tone, or as it is (each image read once)
+    if len({k for k, _ in kinds}) > 1:  # grey, toned and colour images in one batch: each as it runs alone (a
+        # toned image beside a colour one ran as colour: its result depended on its batch-mates)
         B = x.shape[0]
         gens = [None] * B if generator is None else [generator] * B if isinstance(generator, torch.Generator) \
             else list(generator) if isinstance(generator, (list, tuple)) else generator
@@ -244,30 +245,28 @@ def run(
         parts = [run(x[i : i + 1], task, sampler=sampler, steps=steps, seed=seeds[i],
                      generator=None if gens[i] is None else [gens[i]], device=device, prior=prior, samples=samples,
                      sigma_max=sigma_max, sigma_min=sigma_min, spacing=spacing, progress=progress, tiles=tiles,
-                     bits=bits, **{k: _image_of(v, i, B) for k, v in options.items()})
+                     bits=bits, **_item(options, i, B))
                  for i in range(B)]
         return _merged(parts, seed if seed is not None else (0 if generator is None else None), t0)
-    if grey_as_rgb(x):  # (a trial: a black-and-white photo saved as RGB read noise of 22.6 for 15, a grey grating
-        # came out in colours): restored as the grey image it is, given back with its three channels
-        res = run(x[:, :1], task, sampler=sampler, steps=steps, seed=seed, generator=generator, device=device,
-                  prior=prior, samples=samples, sigma_max=sigma_max, sigma_min=sigma_min, spacing=spacing,
-                  progress=progress, tiles=tiles, bits=bits, **tk.as_grey(options))
-        res.image = res.image.expand(-1, 3, -1, -1).contiguous()
-        res.std = None if res.std is None else res.std.expand(-1, 3, -1, -1).contiguous()
-        res.params = {**res.params, "restored_as": "grey"}  # (said in --json: a trial found nothing said so)
-        res.seconds = time.perf_counter() - t0
-        return res
-    tones = toned(x)
-    if tones is not None:  # toned black and white (sepia; a trial's sepia grain read 2.88 where its grey twin read
-        # 8.43): restored as its grey luma, given back in its tone
-        res = run(luma_of(x), task, sampler=sampler, steps=steps, seed=seed, generator=generator, device=device,
-                  prior=prior, samples=samples, sigma_max=sigma_max, sigma_min=sigma_min, spacing=spacing,
-                  progress=progress, tiles=tiles, bits=bits, **tk.as_grey(options))
+    kind = kinds[0][0]
+    if kind != "as is":  # restored as one grey channel and given back in colour: grey stored as RGB (a trial: a
+        # black-and-white photo saved as RGB read noise of 22.6 for 15, a grey grating came out in colours) and
+        # toned black and white (sepia: a trial's sepia grain read 2.88 where its grey twin read 8.43)
+        tones = [t for _, t in kinds]
+        res = run(x[:, :1] if kind == "grey" else luma_of(x), task, sampler=sampler, steps=steps, seed=seed,
+                  generator=generator, device=device, prior=prior, samples=samples, sigma_max=sigma_max,
+                  sigma_min=sigma_min, spacing=spacing, progress=progress, tiles=tiles, bits=bits,
+                  **tk.as_grey(options))
         g = res.image
-        res.image = torch.cat([t.apply(g[b : b + 1]) for b, t in enumerate(tones)])
-        if res.std is not None:
-            res.std = torch.cat([t.slope(g[b : b + 1]) for b, t in enumerate(tones)]) * res.std
-        res.params = {**res.params, "restored_as": "toned grey"}
+        if kind == "grey":
+            res.image = g.expand(-1, 3, -1, -1).contiguous()
+            res.std = None if res.std is None else res.std.expand(-1, 3, -1, -1).contiguous()
+        else:
+            res.image = torch.cat([t.apply(g[b : b + 1]) for b, t in enumerate(tones)])
+            if res.std is not None:
+                res.std = torch.cat([t.slope(g[b : b + 1]) for b, t in enumerate(tones)]) * res.std
+        # said in --json (a trial found nothing said so)
+        res.params = {**res.params, "restored_as": "grey" if kind == "grey" else "toned grey"}
         res.seconds = time.perf_counter() - t0
         return res
     if bits is not None and bits != 16:
@@ -430,10 +429,14 @@ def _merged(parts: list[Result], seed: int | None, t0: float, levels: bool = Fal
     return res
 
 
-def _kind(x: torch.Tensor) -> str:
-    """How :func:`run` restores an image (``(C, H, W)``): as grey (grey stored as RGB), as its luma
-    in its tone (toned black and white) or as it is."""
-    return "grey" if grey_as_rgb(x) else "toned" if toned(x) is not None else "as is"
+def _kind(x: torch.Tensor):
+    """How :func:`run` restores an image (``(C, H, W)``): ``("grey", None)`` (grey stored as RGB),
+    ``("toned", tone)`` (toned black and white: its luma, given back in its :class:`Tone`) or
+    ``("as is", None)``."""
+    if grey_as_rgb(x):
+        return "grey", None
+    tone = toned(x)
+    return ("toned", tone[0]) if tone is not None else ("as is", None)
 
 
 def _image_of(v, i: int, n: int):
@@ -722,8 +725,8 @@ def _check_progress(progress) -> None:
 
 
 def _item(options: dict, i: int, n: int) -> dict:
-    """Image ``i``'s options out of a batch's (per-image lists of length ``n`` indexed)."""
-    return {k: v[i] if isinstance(v, (list, tuple)) and len(v) == n else v for k, v in options.items()}
+    """Image ``i``'s options out of a batch's (per-image lists and arrays indexed: :func:`_image_of`)."""
+    return {k: _image_of(v, i, n) for k, v in options.items()}
 
 
 def sampler_options(fn: Callable) -> dict:

@@ -236,18 +236,19 @@ def _tight_crop(img: np.ndarray, hole: np.ndarray, grow: int, ratio: float, shar
                  - (np.bincount(inside, weights=c, minlength=n) / size) ** 2
                  for c in img[hole].astype(np.float64).T)
     tight &= spread > 1e-12
-    by = np.where(tight, np.clip(np.floor(TIGHT_DEPTH * _depths(hole, lab, n)), 1, grow), 0).astype(int)
+    by = np.where(tight, np.clip(np.floor(TIGHT_DEPTH * _depths(hole_depth(hole), hole, lab, n)), 1, grow),
+                  0).astype(int)
     out = np.zeros_like(hole)
     for g in np.unique(by[by > 0]):
         out |= dilate_hole((by == g)[lab], int(g))
     return out, int(tight.sum())
 
 
-def _depths(hole: np.ndarray, lab: np.ndarray, n: int) -> np.ndarray:
-    """Each of the ``n`` labels' inscribed radius (its deepest pixel's distance to a known one; 0
-    for label 0, the known pixels)."""
+def _depths(d_in: np.ndarray, hole: np.ndarray, lab: np.ndarray, n: int) -> np.ndarray:
+    """Each of the ``n`` labels' inscribed radius (its deepest pixel's distance to a known one, from
+    ``d_in``, :func:`hole_depth` of ``hole``; 0 for label 0, the known pixels)."""
     depth = np.zeros(n, np.float32)
-    np.maximum.at(depth, lab[hole], hole_depth(hole)[hole])
+    np.maximum.at(depth, lab[hole], d_in[hole])
     return depth
 
 
@@ -291,7 +292,7 @@ def _tight_stats(img: np.ndarray, hole: np.ndarray, gap: int):
     d_in = hole_depth(hole)
     n, lab = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
     # a small hole's inner ring is its outer half (TIGHT_INNER): a brush's over a thin cable is sky
-    inner = np.clip(np.floor(TIGHT_INNER * _depths(hole, lab, n)), 1, r)[lab]
+    inner = np.clip(np.floor(TIGHT_INNER * _depths(d_in, hole, lab, n)), 1, r)[lab]
 
     def local_mean(w):  # each pixel's Gaussian-weighted mean colour of the ring w
         m, den = _local_mean(img, w, r)
