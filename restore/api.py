@@ -199,8 +199,9 @@ def run(
     progress: Callable[[dict], None] | None = None,
     tiles: bool = True,
     bits: int | None = None,
+    check_only: bool = False,
     **options: Any,
-) -> Result:
+) -> Result | None:
     """Restore a ``(B, C, H, W)`` measurement tensor in [0, 1] (the chain, no conversion).
 
     ``options`` are the task's parameters (``restore.TASKS``; e.g. ``sigma``, the
@@ -228,6 +229,9 @@ def run(
     ``sigma_start``) are the prior's, on the data's range, as for any image (:func:`restore` sets
     ``bits`` for a uint16 array, the command line for a 16-bit file: :func:`restore.io.data_bits`).
     None (or 16): ``x``'s own range.
+
+    ``check_only``: every check made, nothing run; returns None (an :class:`InputError` where a
+    check fails). A list of images is checked so before the first of them runs.
     """
     t0 = time.perf_counter()
     tk = get_task(task)
@@ -245,8 +249,10 @@ def run(
         parts = [run(x[i : i + 1], task, sampler=sampler, steps=steps, seed=seeds[i],
                      generator=None if gens[i] is None else [gens[i]], device=device, prior=prior, samples=samples,
                      sigma_max=sigma_max, sigma_min=sigma_min, spacing=spacing, progress=progress, tiles=tiles,
-                     bits=bits, **_item(options, i, B))
+                     bits=bits, check_only=check_only, **_item(options, i, B))
                  for i in range(B)]
+        if check_only:
+            return None
         return _merged(parts, seed if seed is not None else (0 if generator is None else None), t0)
     kind = kinds[0][0]
     if kind != "as is":  # restored as one grey channel and given back in colour: grey stored as RGB (a trial: a
@@ -256,7 +262,9 @@ def run(
         res = run(x[:, :1] if kind == "grey" else luma_of(x), task, sampler=sampler, steps=steps, seed=seed,
                   generator=generator, device=device, prior=prior, samples=samples, sigma_max=sigma_max,
                   sigma_min=sigma_min, spacing=spacing, progress=progress, tiles=tiles, bits=bits,
-                  **tk.as_grey(options))
+                  check_only=check_only, **tk.as_grey(options))
+        if check_only:
+            return None
         g = res.image
         if kind == "grey":
             res.image = g.expand(-1, 3, -1, -1).contiguous()
@@ -272,7 +280,7 @@ def run(
     if bits is not None and bits != 16:
         return _on_own_range(tk, task, x, bits, options, sampler=sampler, steps=steps, seed=seed, generator=generator,
                              device=device, prior=prior, samples=samples, sigma_max=sigma_max, sigma_min=sigma_min,
-                             spacing=spacing, progress=progress, tiles=tiles)
+                             spacing=spacing, progress=progress, tiles=tiles, check_only=check_only)
     if not _is_int(samples) or not 1 <= samples <= MAX_SAMPLES:
         raise InputError(f"samples must be an integer between 1 and {MAX_SAMPLES}, got {samples!r}")
     if steps is not None and (not _is_int(steps) or not 1 <= steps <= 1000):
@@ -320,6 +328,8 @@ def run(
     # each image's seed, for a task's own randomness (inpainting's scene fill: its PatchMatch search)
     p["seeds"] = tuple(g.initial_seed() for g in ([generator] * B if isinstance(generator, torch.Generator)
                                                    else generator))
+    if check_only:
+        return None
     scale = tk.tile_scale(p)
     if (scale is not None and tiles and pri.tile is not None and max(oh, ow) > pri.tile >= 16 * scale
             and not (B > 1 and tk.estimates(p))):  # (such a batch is split first: each image settles its own)
@@ -482,7 +492,7 @@ def check_own_range(tk, bits, options: dict) -> float:
     return peak
 
 
-def _on_own_range(tk, task: str, x: torch.Tensor, bits, options: dict, **kw) -> Result:
+def _on_own_range(tk, task: str, x: torch.Tensor, bits, options: dict, **kw) -> Result | None:
     """:func:`run` on 16-bit data that lie under ``2**bits`` (its ``bits``): the image and the
     parameters in its units (:attr:`Param.intensity`) over ``peak`` (the data's white), the
     result's back under it; ``bits`` reported."""
@@ -493,6 +503,8 @@ def _on_own_range(tk, task: str, x: torch.Tensor, bits, options: dict, **kw) -> 
     own = {q.name for q in tk.params if q.intensity}
     options = {k: _times(v, 1 / peak) if k in own else v for k, v in options.items()}
     res = run((x / peak).clamp(0, 1), task, **kw, **options)  # (the sampler's levels are the prior's: as given)
+    if res is None:  # (check_only)
+        return None
     res.image = res.image * peak
     res.std = _times(res.std, peak)
     res.sigma_y = _times(res.sigma_y, peak)
@@ -1096,15 +1108,23 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
         for r in range(len(x)):
             groups.setdefault(batch_key(x, p), []).append(len(rows))
             rows.append((i, x[r : r + 1], p))
+    sizes = {key: batch_size or default_batch_size(shared.get("device", "cpu"), key[0][-2] * key[0][-1])
+             for key in groups}
+    chunks = [[rows[k] for k in idx[j : j + sizes[key]]] for key, idx in groups.items()
+              for j in range(0, len(idx), sizes[key])]
+    if len(chunks) > 1:  # every image's parameters checked before the first batch runs (a trial: a scale, a mask
+        # or a sigma wrong for the last image was refused after the others had run, their results lost)
+        for i, x, p in rows:
+            try:
+                run(x, task, samples=samples, seed=seeds[i], check_only=True, **{**shared, **p})
+            except InputError as e:
+                raise InputError(f"image {i} of the list: {e}") from None
     done: list[list] = [[] for _ in images]  # per image: its rows' (image, std)
-    for key, idx in groups.items():  # a group's rows share one shape (the key's first part)
-        size = batch_size or default_batch_size(shared.get("device", "cpu"), key[0][-2] * key[0][-1])
-        for j in range(0, len(idx), size):
-            chunk = [rows[k] for k in idx[j : j + size]]
-            res = run(torch.cat([x for _, x, _ in chunk]), task, samples=samples, seed=[seeds[i] for i, _, _ in chunk],
-                      **{**shared, **stack_params([p for _, _, p in chunk])})
-            for r, (i, _, _) in enumerate(chunk):
-                done[i].append((res.image[r : r + 1], None if res.std is None else res.std[r : r + 1]))
+    for chunk in chunks:  # a chunk's rows share one shape (their key's first part)
+        res = run(torch.cat([x for _, x, _ in chunk]), task, samples=samples, seed=[seeds[i] for i, _, _ in chunk],
+                  **{**shared, **stack_params([p for _, _, p in chunk])})
+        for r, (i, _, _) in enumerate(chunk):
+            done[i].append((res.image[r : r + 1], None if res.std is None else res.std[r : r + 1]))
     outs = []
     for (back, alpha, mine), parts in zip(conv, done):
         out = _alpha_back(alpha, back(torch.cat([im for im, _ in parts])), tk.alpha_resize(mine))

@@ -20,6 +20,8 @@ than 16 bits (their dtype says nothing of their range) and NaN or inf. A refusal
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -40,6 +42,9 @@ def _as_batch(a, float64: bool = True) -> torch.Tensor:
             t = t[None]
         return t
     arr = np.asarray(a, dtype=np.float64) if float64 else np.asarray(a)
+    if arr.ndim not in (2, 3):  # (a trial: a batch of arrays gave numpy's "axes don't match array")
+        raise InputError(f"an array is one image, H x W [x C]; got shape {arr.shape} (a batch: one image at a time, "
+                         "or a (B, C, H, W) tensor)")
     if arr.ndim == 2:
         arr = arr[:, :, None]
     arr = np.ascontiguousarray(arr.transpose(2, 0, 1))
@@ -101,9 +106,13 @@ def _data_range(x, y, data_range: float | None, *, for_psnr: bool = False) -> fl
     return float(info.max) - float(info.min) if info.min < 0 else float(info.max)
 
 
-def _check(x: torch.Tensor, y: torch.Tensor) -> None:
+def _check(x: torch.Tensor, y: torch.Tensor, x_given=None, y_given=None) -> None:
+    """Refuse two images of different shapes, said in the layout given (``x_given``, ``y_given``: the
+    images as passed; a trial read an H x W x C array's shape said as (1, C, H, W))."""
     if x.shape != y.shape:
-        raise InputError(f"images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
+        a, b = (tuple(np.shape(v)) if v is not None else tuple(t.shape)
+                for v, t in ((x_given, x), (y_given, y)))
+        raise InputError(f"images differ in shape: {a} vs {b}")
 
 
 def psnr(x, y, *, data_range: float | None = None) -> float:
@@ -119,7 +128,7 @@ def psnr(x, y, *, data_range: float | None = None) -> float:
     """
     data_range = _data_range(x, y, data_range, for_psnr=True)
     a, b = _as_batch(x, float64=False), _as_batch(y, float64=False)
-    _check(a, b)
+    _check(a, b, x, y)
     B, C, H, W = a.shape
     step = max(1, SSIM_STRIP_VALUES // max(1, B * C * W))  # in strips of float64: no photo-sized temporaries
     sq = sum(((a[:, :, r : r + step].double() - b[:, :, r : r + step].double()) ** 2).sum(dim=(1, 2, 3))
@@ -144,10 +153,12 @@ def ssim(x, y, *, data_range: float | None = None, win_size: int = 11, sigma: fl
     """Structural similarity (Wang et al. 2004), mean over channels and batch.
 
     Matches ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
-    sigma=1.5, use_sample_covariance=False, data_range=data_range, channel_axis=-1)``.
-    ``where`` (an ``(H, W)`` bool mask): the mean of that SSIM map over the pixels it marks
-    (those whose window lies inside the image, as scikit-image's mean takes them), e.g. a
-    hole's SSIM; NaN where none does.
+    sigma=sigma, win_size=win_size, use_sample_covariance=False, data_range=data_range,
+    channel_axis=-1)``: the moments are Gaussian averages over ``3.5 sigma`` each way (the image
+    mirrored at its edges where that reaches past them) and the map's ``(win_size - 1) / 2``
+    pixels at each edge are left out of the mean (the defaults: an 11-pixel window, nothing
+    mirrored). ``where`` (an ``(H, W)`` bool mask): the mean of that SSIM map over the pixels it
+    marks (those the mean takes), e.g. a hole's SSIM; NaN where none does.
 
     Examples
     --------
@@ -155,44 +166,66 @@ def ssim(x, y, *, data_range: float | None = None, win_size: int = 11, sigma: fl
     >>> ssim(np.eye(16), np.eye(16))
     1.0
     """
+    if isinstance(win_size, (float, np.floating)) and float(win_size).is_integer():
+        win_size = int(win_size)
+    if isinstance(win_size, bool) or not isinstance(win_size, (int, np.integer)) or win_size < 1 or win_size % 2 == 0:
+        raise InputError(f"win_size must be an odd whole number (the SSIM window's side), got {win_size!r}")
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(sigma) or sigma <= 0:
+        raise InputError(f"sigma must be a positive number (the SSIM window's Gaussian std, pixels), got {sigma!r}")
     data_range = _data_range(x, y, data_range)
     a, b = _as_batch(x, float64=False), _as_batch(y, float64=False)
-    _check(a, b)
+    _check(a, b, x, y)
     _, C, H, W = a.shape
     if min(H, W) < win_size:
         raise InputError(f"images of {W}x{H} are smaller than the SSIM window ({win_size})")
-    g = _gauss_window(win_size, sigma)
+    radius = int(3.5 * sigma + 0.5)  # scikit-image's Gaussian (scipy's truncate, 3.5 as it sets)
+    k = 2 * radius + 1
+    g = _gauss_window(k, sigma)
+    half = (win_size - 1) // 2  # the map's edge left out
+    mirror, skip = max(0, radius - half), max(0, half - radius)  # the window's reach past the image; edge to crop
+    if mirror:  # scipy's "reflect" (the edge sample repeated: d c b a | a b c d)
+        a, b = _mirrored(a, mirror), _mirrored(b, mirror)
     # the 2-D Gaussian is separable: two 1-D passes over the five moments at once (float64),
     # in strips of output rows (each with its window's halo): a photo's five moments in float64
     # at once took 10.8 GB for 18 MP
-    kh = g.reshape(1, 1, 1, -1).expand(5 * C, 1, 1, win_size)
-    kv = g.reshape(1, 1, -1, 1).expand(5 * C, 1, win_size, 1)
+    kh = g.reshape(1, 1, 1, -1).expand(5 * C, 1, 1, k)
+    kv = g.reshape(1, 1, -1, 1).expand(5 * C, 1, k, 1)
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    rows = H - win_size + 1  # the valid rows, as scikit-image crops them
-    step = max(1, SSIM_STRIP_VALUES // max(1, a.shape[0] * C * W))
+    rows, cols = H - 2 * half, W - 2 * half  # the map's pixels the mean takes, as scikit-image crops them
+    step = max(1, SSIM_STRIP_VALUES // max(1, a.shape[0] * C * a.shape[-1]))
     total = torch.zeros(a.shape[0], C, dtype=torch.float64)
-    half = win_size // 2
     if where is not None:  # the map's weights: 1 where its window's centre is marked
         # (np.array: a copy, where np.asarray of a read-only mask gave torch's 'not writable' warning)
         m = torch.as_tensor(np.array(where) if not isinstance(where, torch.Tensor) else where).bool().cpu()
         if m.shape != (H, W):
             raise InputError(f"where is {tuple(m.shape)}, the images {H}x{W}")
-        m = m[half : half + rows, half : W - half].double()
+        m = m[half : half + rows, half : half + cols].double()
         if not m.any():
             return float("nan")
-    for r0 in range(0, rows, step):
+    for r0 in range(0, rows, step):  # map rows r0..r1 (of those taken): input rows from skip + r0, with the halo
         r1 = min(rows, r0 + step)
-        sa, sb = a[:, :, r0 : r1 + win_size - 1].double(), b[:, :, r0 : r1 + win_size - 1].double()
+        sa, sb = (t[:, :, skip + r0 : skip + r1 + k - 1].double() for t in (a, b))
         moments = torch.cat([sa, sb, sa * sa, sb * sb, sa * sb], dim=1)
-        f = F.conv2d(F.conv2d(moments, kh, groups=5 * C), kv, groups=5 * C)
+        f = F.conv2d(F.conv2d(moments, kh, groups=5 * C), kv, groups=5 * C)[..., skip : skip + cols]
         mu_a, mu_b, aa, bb, ab = f.split(C, dim=1)
         va = aa - mu_a**2
         vb = bb - mu_b**2
         cov = ab - mu_a * mu_b
         s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (va + vb + c2))
         total += (s if where is None else s * m[r0:r1]).sum(dim=(2, 3))
-    count = rows * (W - win_size + 1) if where is None else float(m.sum())
+    count = rows * cols if where is None else float(m.sum())
     return float((total / count).mean())
+
+
+def _mirrored(t: torch.Tensor, e: int) -> torch.Tensor:
+    """``(B, C, H, W)`` with ``e`` samples mirrored past each edge, the edge sample repeated
+    (scipy.ndimage's "reflect"), as often as ``e`` needs."""
+    def index(n):
+        i = torch.arange(-e, n + e) % (2 * n)
+        return torch.where(i < n, i, 2 * n - 1 - i)
+
+    return t[:, :, index(t.shape[-2])][..., index(t.shape[-1])]
 
 
 def rgb_to_y(x):
@@ -246,7 +279,7 @@ def gradient_ratio(x, ref, hole) -> float:
     counting only differences wholly inside the hole: a smear scores near 0, a fill with the
     truth's amount of detail near 1 (a single image, ``(1, C, H, W)`` or ``H x W [x C]``)."""
     a, b = _as_batch(x), _as_batch(ref)
-    _check(a, b)
+    _check(a, b, x, ref)
     h = _hole_of(a, hole)
     inner = h.clone()
     inner[:, -1] = False
@@ -262,7 +295,7 @@ def seam(x, ref, hole, width: int = 2) -> float:
     import cv2
 
     a, b = _as_batch(x), _as_batch(ref)
-    _check(a, b)
+    _check(a, b, x, ref)
     h = _hole_of(a, hole).numpy().astype(np.uint8)
     k = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
     band = torch.from_numpy((cv2.dilate(h, k) - cv2.erode(h, k)).astype(bool))
@@ -325,7 +358,7 @@ def swd(x, ref, hole, *, levels: int = 4, patch: int = 7, max_patches: int = 409
     ``max_patches`` per level (the same seeded draw for both images).
     """
     a, b = _as_batch(x).float(), _as_batch(ref).float()
-    _check(a, b)
+    _check(a, b, x, ref)
     if a.shape[0] != 1:
         raise InputError("swd takes one image")
     h = _hole_of(a, hole)

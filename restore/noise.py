@@ -283,6 +283,8 @@ def _blur(x: torch.Tensor, sd: float) -> torch.Tensor:
 def _blocks(t: torch.Tensor, b: int) -> torch.Tensor:
     """``(C, H, W)`` -> ``(C, N, b, b)``: the whole ``b x b`` blocks, row-major."""
     C, H, W = t.shape
+    if H < b or W < b:  # no whole block (unfold refuses a side of 0)
+        return t.new_zeros(C, 0, b, b)
     return t[:, : H // b * b, : W // b * b].unfold(1, b, b).unfold(2, b, b).reshape(C, -1, b, b)
 
 

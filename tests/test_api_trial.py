@@ -1,4 +1,4 @@
-"""Defects a trial of the Python API inside an imaging pipeline found (trial V), and one a
+"""Defects trials of the Python API inside an imaging pipeline found (trials V and P), and one a
 contributor's new task found (trial U), each as it was reported."""
 
 import warnings
@@ -138,3 +138,95 @@ def test_read_image_gives_a_writable_array_for_every_kind(tmp_path):
         img[:2] = 0  # no "assignment destination is read-only"
     want = np.asarray(PILImage.open(tmp_path / "p.png").convert("RGB"))
     assert (restore.read_image(tmp_path / "p.png").array == want).all()
+
+
+def test_the_estimated_level_takes_images_4_to_7_pixels_on_a_side(tiny_prior):
+    """Trial P: denoise without sigma raised torch's "maximum size for tensor at dimension 1 is 0"
+    on every image whose shorter side was 4-7 px (the prior's check cut no 8x8 block from it)."""
+    from restore.tasks.denoise import texture_taken
+
+    rng = np.random.default_rng(0)
+    for shape in ((6, 40, 3), (40, 6, 3), (4, 4, 3), (7, 7), (5, 100)):
+        img = (rng.random(shape) * 255).astype(np.uint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (nor torch's warning of a variance over no samples)
+            assert restore.denoise(img, prior=tiny_prior).shape == shape
+            assert restore.denoise(img, strength=2.0, prior=tiny_prior).shape == shape
+    y = torch.rand(1, 3, 7, 200)
+    assert texture_taken(y, y * 0.5) == 0.0  # no whole block: nothing to read
+
+
+@pytest.mark.parametrize("task, images, params, said", [
+    ("sr", "sizes", {"scale": [4, 5]}, "image 1 of the list: scale must be one of"),
+    ("denoise", "same", {"sigma": [0.05, 0.05, 2.0]}, "image 2 of the list: sigma must be in"),
+    ("inpaint", "sizes", {"mask": "last too small"}, "image 1 of the list: mask is 30x30 but the image is"),
+    ("deblur", "sizes", {"kernel": "15x15"}, "image 1 of the list: the kernel (15x15) is longer"),
+])
+def test_a_list_is_checked_whole_before_its_first_image_runs(tiny_prior, task, images, params, said):
+    """Trial P: each image's parameters were checked only when its batch came to run, so a scale,
+    a mask or a sigma wrong for the last image was refused after the others had run (7 s of sr),
+    their results lost."""
+    img = (np.random.default_rng(0).random((48, 48, 3)) * 255).astype(np.uint8)
+    imgs = [img, img[:12, :12]] if images == "sizes" else [img, img, img]
+    if params.get("mask") == "last too small":
+        params = {"mask": [img[..., 0] > 200, np.zeros((30, 30), bool)]}
+    if params.get("kernel") == "15x15":
+        params = {"kernel": np.ones((15, 15)) / 225, "sigma": 0.01}
+    steps = []
+    with pytest.raises(InputError) as e, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        restore.restore(imgs, task, prior=tiny_prior, progress=steps.append,
+                        **({} if task == "denoise" else {"steps": 2}), **params)
+    assert said in str(e.value)
+    assert steps == []  # refused before any image ran
+
+
+def test_a_list_runs_as_its_images_alone_after_the_check(tiny_prior):
+    """The check a list gets first runs nothing: each image's result is the one it gets alone."""
+    img = (np.random.default_rng(0).random((40, 40, 3)) * 255).astype(np.uint8)
+    m = img[..., 0] > 200
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        both = restore.inpaint([img, img[:24]], mask=[m, m[:24]], steps=2, seed=[3, 4], prior=tiny_prior)
+        assert np.array_equal(both[0], restore.inpaint(img, m, steps=2, seed=3, prior=tiny_prior))
+        assert np.array_equal(both[1], restore.inpaint(img[:24], m[:24], steps=2, seed=4, prior=tiny_prior))
+        assert restore.run(torch.rand(1, 3, 16, 16), "denoise", sigma=0.1, prior=tiny_prior, check_only=True) is None
+        with pytest.raises(InputError, match="sigma must be in"):
+            restore.run(torch.rand(1, 3, 16, 16), "denoise", sigma=3.0, prior=tiny_prior, check_only=True)
+
+
+def test_ssim_matches_scikit_image_off_its_defaults_and_refuses_what_it_cannot_do():
+    """Trial P: win_size and sigma were not checked (sigma 0 gave NaN, an even window a number,
+    a window of 0 torch's error) and off the defaults differed from scikit-image, whose Gaussian
+    reaches 3.5 sigma whatever the window (the window sets only the edge its mean leaves out)."""
+    from skimage.metrics import structural_similarity as sk
+
+    rng = np.random.default_rng(0)
+    a = (rng.random((30, 41, 3)) * 255).astype(np.uint8)
+    b = np.clip(a + rng.normal(0, 20, a.shape), 0, 255).astype(np.uint8)
+    where = np.zeros((30, 41), bool)
+    where[8:22, 10:30] = True
+    for win, sd in ((1, 1.5), (3, 0.5), (7, 1.5), (7, 1.0), (11, 3.0), (21, 1.0)):
+        want, full = sk(a, b, win_size=win, sigma=sd, gaussian_weights=True, use_sample_covariance=False,
+                        data_range=255, channel_axis=-1, full=True)
+        assert restore.ssim(a, b, win_size=win, sigma=sd) == pytest.approx(want, abs=1e-9)
+        p = (win - 1) // 2
+        crop = (slice(p, 30 - p), slice(p, 41 - p))
+        assert restore.ssim(a, b, win_size=win, sigma=sd, where=where) == pytest.approx(
+            full.mean(-1)[crop][where[crop]].mean(), abs=1e-9)
+    for bad, said in ((dict(sigma=0), "sigma must be a positive"), (dict(sigma=-1.5), "sigma must be a positive"),
+                      (dict(sigma=float("nan")), "sigma must be"), (dict(win_size=12), "win_size must be an odd"),
+                      (dict(win_size=0), "win_size must be an odd"), (dict(win_size="7"), "win_size must be")):
+        with pytest.raises(InputError, match=said):
+            restore.ssim(a, b, **bad)
+
+
+def test_metrics_refuse_an_array_batch_and_say_shapes_as_given():
+    """Trial P: a B x H x W x C array gave numpy's "axes don't match array" (no InputError), and a
+    shape mismatch of H x W x C arrays was said as (1, C, H, W)."""
+    x = np.zeros((2, 40, 40, 3), np.uint8)
+    for f in (restore.psnr, restore.ssim):
+        with pytest.raises(InputError, match=r"one image, H x W \[x C\]; got shape \(2, 40, 40, 3\)"):
+            f(x, x)
+        with pytest.raises(InputError, match=r"differ in shape: \(40, 40, 3\) vs \(39, 40, 3\)"):
+            f(x[0], x[0, :39])

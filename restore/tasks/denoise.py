@@ -76,7 +76,11 @@ def texture_taken(y: torch.Tensor, xh: torch.Tensor) -> float:
     """How much what a denoiser took from ``y`` (its result ``xh``; ``(B, C, H, W)``, crops of
     one image) follows ``xh``'s own fine detail: the Spearman correlation over 8x8 blocks of
     the residual's log-variance (luma, less a quadratic in the block's brightness) with the
-    variance of ``xh``'s luma less its 4-neighbour mean. About 0 where noise was taken."""
+    variance of ``xh``'s luma less its 4-neighbour mean. About 0 where noise was taken (and 0 where
+    there are under 16 blocks to read)."""
+    if y.shape[0] * (y.shape[-2] // 8) * (y.shape[-1] // 8) < 16:
+        return 0.0
+
     def luma(t):  # (B, H, W), float64
         t = t.detach().double().cpu()
         return t[:, 0] if t.shape[1] == 1 else torch.tensordot(_LUMA.double(), t, dims=([0], [1]))
@@ -91,8 +95,6 @@ def texture_taken(y: torch.Tensor, xh: torch.Tensor) -> float:
     e = per_block(ly - lx, lambda v: v.var(-1, correction=0))
     d = per_block(hp, lambda v: v.var(-1, correction=0))
     m = per_block(lx, lambda v: v.mean(-1))
-    if len(e) < 16:
-        return 0.0
     le = np.log(e + 1e-12)
     basis = np.stack([np.ones_like(m), m, m * m], 1)
     left = le - basis @ np.linalg.lstsq(basis, le, rcond=None)[0]

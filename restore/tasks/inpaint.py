@@ -981,7 +981,8 @@ def _biharmonic(case: Case) -> torch.Tensor:
 
 
 class InpaintTask(Task):
-    """Fill the pixels a mask marks; known pixels are kept exactly (denoised with --sigma above 0)."""
+    """Fill the pixels a mask marks; known pixels are kept exactly (denoised with --sigma above 0; a small hole
+    drawn tight around an object grows over its rim first, ``mask_dilate``)."""
 
     name = "inpaint"
     summary = "fill masked pixels"
@@ -1052,8 +1053,12 @@ class InpaintTask(Task):
     default_note = (f"for holes up to {2 * SCENE_RADIUS} px wide; wider ones get the scene fill: PatchMatch, "
                     "no evaluations, where pypatchmatch is installed")
     helper_args = (("mask", None),)  # or known=, or mask_source="alpha"
-    helper_doc = """Fill the pixels ``mask`` marks; known pixels are kept exactly (a float64 image's to
-    float32's precision, about 1e-8: the work is done in float32).
+    helper_doc = """Fill the pixels ``mask`` marks; the other pixels are kept exactly (a float64 image's to
+    float32's precision, about 1e-8: the work is done in float32), save where a small hole is drawn
+    tight around an object: such a hole grows by up to 3 px, over the object's rim, and is filled
+    so (``mask_dilate="auto"``, the default; ``mask_dilate=0`` keeps the mask as drawn, and
+    ``known=`` is never grown). An RGBA image's pixels the mask marks become opaque; those a hole
+    grew over keep their alpha.
 
     ``mask``: ``H x W``, True / 1 / values at half the range or more (128 of 255) = pixels to fill
     (or ``known=``, True = observed; or, for an RGBA image, ``mask_source="alpha"``: its
