@@ -6,6 +6,7 @@ quantisation thinned (``JPEG_LUMA``).
     python benchmarks/noise_pooled.py refresh runs/np/data.jsonl
     python benchmarks/noise_pooled.py score runs/np/data.jsonl [--rules ",2::,:::1.3:2,::0.8,::::::1.0"]
     python benchmarks/noise_pooled.py pipeline runs/np/pipe.jsonl --sets jw5_val --jpeg 0,0.8 [--every 2]
+    python benchmarks/noise_pooled.py pipeline runs/np/pipe.jsonl --sets nightdim_val --dim 0,8
 
 ``collect`` writes one line per image (appending; a set already there is skipped): the
 estimator's readings (:func:`parts`) and, for a noisy image, the PSNR of the prior told each level
@@ -46,7 +47,15 @@ again (a photo edited or shared).
 Truth sets (``jw``, :data:`TRUTH_SETS`; ``_val``: the 32 validation photos, ``_ho``: 24 ImageNet
 photos, every 36th, held out): white noise of std 0, 5 or 10 (``jwdim``: the photo dimmed to 0.3,
 std 4) saved as 4:2:0 files at qualities 75, 85, 90 and 95 in turn, scored against the photo
-before the noise and the file: the compression's error is there to be taken too.
+before the noise and the file: the compression's error is there to be taken too; ``jwdim0``: the photo
+dimmed to 0.3, no noise.
+
+Night sets (:data:`NIGHT_SETS`; ``_val``: the 32 validation photos, ``_ho``: the 24 held-out ImageNet
+photos): the synthetic camera on the photo blurred as for ``camblur``, the sensor given 0.1-0.3 of the light,
+kept dark (``nightdim``, shot noise 1e-4-1e-3) or brightened to half the photo's exposure (``nightpush``,
+1e-4-2e-3 before the brightening), saved as 4:2:0 files at :data:`QUALITIES` in turn (``_p``: not saved),
+scored against the same camera without the noise through the same file; ``...clean``: that reference alone
+(``restore.noise.DIM_JPEG``, ``benchmarks/results/noise_dim_jpeg.md``).
 """
 
 from __future__ import annotations
@@ -81,12 +90,22 @@ FILE_SETS = ("camblur_val_j", "camblurclean_val_j", "cam_val_j", "clean_val_j", 
              "polyu_dev_j", "polyuclean_dev_j", "camblur_ho_j", "camblurclean_ho_j", "imagenet_j",
              "camblur_val_jj", "camblurclean_val_jj", "camblur_ho_jj", "camblurclean_ho_jj")
 QUALITIES = (85, 88, 90, 92, 95, 97)
-#: white noise of std 0, 5 or 10 (``dim``: the photo at 0.3 of its brightness, std 4) saved as a 4:2:0 JPEG at
-#: qualities 75-95 in turn (a web or phone file), scored against the photo before the noise and the file: the
+#: white noise of std 0, 5 or 10 (``dim``: the photo at 0.3 of its brightness, std 4; ``dim0``: none) saved as a 4:2:0
+#: JPEG at qualities 75-95 in turn (a web or phone file), scored against the photo before the noise and the file: the
 #: compression's error is the denoiser's to take too (``restore.noise.JPEG_LUMA``)
-TRUTH_SETS = ("jw0_val", "jw5_val", "jw10_val", "jwdim_val", "jw0_ho", "jw5_ho", "jw10_ho", "jwdim_ho")
+TRUTH_SETS = ("jw0_val", "jw5_val", "jw10_val", "jwdim_val", "jw0_ho", "jw5_ho", "jw10_ho", "jwdim_ho", "jwdim0_val",
+              "jwdim0_ho")
 TRUTH_QUALITIES = (75, 85, 90, 95)
 TRUTH_GRID = (1.5, 2.5, 4, 6, 9, 13)
+#: night photos through the synthetic camera (the photo blurred first, as ``camblur``): the sensor given 0.1-0.3 of
+#: the light (log-uniform), the raw data kept dark (``nightdim``) or brightened to half the photo's exposure
+#: (``nightpush``, its noise brightened with it), saved as a 4:2:0 JPEG at :data:`QUALITIES` in turn (``_p``: the
+#: camera's output as it is), against the same camera without the noise through the same file (``...clean``: that
+#: reference alone, a clean night photo)
+NIGHT_SETS = tuple(f"night{k}{c}_{s}{f}" for k in ("dim", "push") for c in ("", "clean") for s in ("val", "ho")
+                   for f in ("", "_p"))
+NIGHT_SHOT = {"dim": (1e-4, 1e-3), "push": (1e-4, 2e-3)}
+NIGHT_GRID = (1.5, 2.5, 4, 6, 9, 13, 18, 25, 35, 50)
 
 
 def _blurred(img: np.ndarray) -> np.ndarray:
@@ -157,7 +176,7 @@ def truth_images(which: str):
     """``(name, measured, truth, half)`` of a :data:`TRUTH_SETS` set."""
     photos = _photos("imagenet1k", 36, 24) if which.endswith("_ho") else _photos("bsds", 12, 32)
     kind = which.split("_")[0].removeprefix("jw")
-    bright, sd = (0.3, 4) if kind == "dim" else (1.0, int(kind))
+    bright, sd = (0.3, 4) if kind == "dim" else (0.3, 0) if kind == "dim0" else (1.0, int(kind))
     rng = np.random.default_rng(7)
     for i, (n, img) in enumerate(photos):
         c = (img * bright).round()
@@ -166,11 +185,31 @@ def truth_images(which: str):
         yield n, y, to_tensor(c.astype(np.uint8)), half
 
 
+def night_images(which: str):
+    """``(name, measured, clean, half)`` of a :data:`NIGHT_SETS` set."""
+    kind, part, *png = which.removeprefix("night").split("_")
+    kind, clean = kind.removesuffix("clean"), kind.endswith("clean")
+    photos, seed0 = (_photos("imagenet1k", 36, 24), 700) if part == "ho" else (_photos("bsds", 12, 32), 500)
+    for i, (n, img) in enumerate(photos):
+        e = float(np.exp(np.random.default_rng(seed0 + i).uniform(np.log(0.1), np.log(0.3))))
+        n8, c8, _ = noise.camera_noise(_blurred(img), seed0 + i, jpeg=False, exposure=e,
+                                       gain=0.5 / e if kind == "push" else 1.0, shot=NIGHT_SHOT[kind])
+        if png:
+            yield (n, to_tensor(c8), None, None) if clean else (n, to_tensor(n8), to_tensor(c8), None)
+        else:
+            q = QUALITIES[i % len(QUALITIES)]
+            (y, half), (c, c_half) = _through_file(n8, q), _through_file(c8, q)
+            yield (n, c, None, c_half) if clean else (n, y, c, half)
+
+
 def images(which: str):
     """``(name, measured, clean or None, half)`` of a set, float tensors in [0, 1]; ``half``: the
     half-size reading of a file set, else None."""
     if which in TRUTH_SETS:
         yield from truth_images(which)
+        return
+    if which in NIGHT_SETS:
+        yield from night_images(which)
         return
     if which in FILE_SETS:
         yield from file_images(which)
@@ -256,7 +295,7 @@ def collect(out: Path, sets: list[str]) -> None:
                 rec = {"set": s, "name": name, **parts(y, half)}
                 if x is not None:  # noisy: PSNR against the reference over the grid
                     rec["noisy"] = psnr(y.clamp(0, 1), x)
-                    grid = TRUTH_GRID if s in TRUTH_SETS else GRID
+                    grid = TRUTH_GRID if s in TRUTH_SETS else NIGHT_GRID if s in NIGHT_SETS else GRID
                     rec["grid"], rec["psnr"] = grid, [psnr(prior(y, v / 255).clamp(0, 1), x) for v in grid]
                 elif not s.startswith("awgn"):  # clean: the output against its input
                     rec["grid"], rec["psnr"] = CLEAN_GRID, [psnr(prior(y, v / 255).clamp(0, 1), y) for v in CLEAN_GRID]
@@ -282,7 +321,7 @@ def told(r: dict, rule: dict) -> float:
         rule["jpeg"] = {"gain": jpeg.get("jpeg", noise.JPEG_LUMA["gain"]),
                         "whiteness": (jpeg.get("jlo", ramp[0]), jpeg.get("jhi", ramp[1]))}
     level, _ = noise.photo_level(base * u, r["white"] * u, half, r["pooled"] * u, r["luma"] * u, r["luma_full"] * u,
-                                 whiteness=r["whiteness"], **rule)
+                                 whiteness=r["whiteness"], dim=r.get("k", 1.0) < 1, **rule)
     return min(level * r.get("k", 1.0), 1.0) * 255
 
 
@@ -310,24 +349,27 @@ def at(r: dict, level: float, start: float) -> float:
     return p[0] + 20 * math.log10(g0 / level)  # a clean photo: its error in proportion to the level
 
 
-RULE_KEYS = ("gain", "cap", "floor", "lo", "hi", "ccap", "jpeg", "jlo", "jhi")
+RULE_KEYS = ("gain", "cap", "floor", "lo", "hi", "ccap", "jpeg", "jlo", "jhi", "dim")
 
 
 def _rule(spec: str) -> dict:
-    """``gain:cap:floor:lo:hi[:ccap[:jpeg:jlo:jhi]]`` (a field left empty: the shipped constant) -> :func:`told`'s
-    rule; ``ccap``: the flattest blocks' correlated reading capped at that many times the pooled one (records with
-    the ``correlated`` reading only); ``jpeg``, ``jlo``, ``jhi``: ``JPEG_LUMA``'s gain and whiteness ramp."""
+    """``gain:cap:floor:lo:hi[:ccap[:jpeg:jlo:jhi[:dim]]]`` (a field left empty: the shipped constant) ->
+    :func:`told`'s rule; ``ccap``: the flattest blocks' correlated reading capped at that many times the pooled one
+    (records with the ``correlated`` reading only); ``jpeg``, ``jlo``, ``jhi``: ``JPEG_LUMA``'s gain and whiteness
+    ramp; ``dim``: ``DIM_JPEG``'s factor."""
     v = dict(zip(RULE_KEYS, spec.split(":")))
     r = {k: float(v[k]) for k in ("gain", "cap", "floor", "ccap", "jpeg", "jlo", "jhi") if v.get(k)}
     if v.get("lo") or v.get("hi"):
         r["luma_ratio"] = (float(v["lo"]), float(v["hi"]))
+    if v.get("dim"):
+        r["dim_jpeg"] = float(v["dim"])
     return r
 
 
 def score(path: Path, specs: list[str]) -> None:
     """A row for the rule before the luma readings, then one per ``gain:cap:floor:lo:hi`` spec."""
     recs = [json.loads(line) for line in path.open()]
-    sets = [s for s in SETS + FILE_SETS + TRUTH_SETS if any(r["set"] == s for r in recs)]
+    sets = [s for s in SETS + FILE_SETS + TRUTH_SETS + NIGHT_SETS if any(r["set"] == s for r in recs)]
     noisy = [s for s in sets if any(r["set"] == s and "noisy" in r for r in recs)]
     clean = [s for s in sets if s not in noisy]
     rules = [("before", before)] + [(spec, functools.partial(told, rule=_rule(spec))) for spec in specs]
@@ -357,18 +399,25 @@ def score(path: Path, specs: list[str]) -> None:
 
 
 def pipeline(out: Path, sets: list[str], values: list[float], every: int,
-             whiteness: tuple[float, float] | None = None) -> None:
+             whiteness: tuple[float, float] | None = None, dim: bool = False) -> None:
     """The default denoise on each set's images with ``JPEG_LUMA``'s gain set to each of ``values``
-    in turn (its whiteness ramp ``whiteness`` where given, else as shipped), run on the images whose
-    level read differs between the values (the others give the same output whatever the value)."""
+    in turn (its whiteness ramp ``whiteness`` where given, else as shipped; ``dim``: ``DIM_JPEG``'s
+    factor instead), run on the images whose level read differs between the values (the others give
+    the same output whatever the value)."""
     import warnings
 
     from restore.api import run
 
     warnings.simplefilter("ignore")  # the same notes for every image
-    shipped = noise.JPEG_LUMA
+    shipped, shipped_dim = noise.JPEG_LUMA, noise.DIM_JPEG
     if whiteness is not None:
         shipped = {**shipped, "whiteness": whiteness}
+
+    def setting(v):
+        if dim:
+            noise.DIM_JPEG = {**shipped_dim, "white": v}
+        else:
+            noise.JPEG_LUMA = {**shipped, "gain": v}
     with out.open("a") as f:
         for s in sets:
             rows, n = [], 0
@@ -378,17 +427,17 @@ def pipeline(out: Path, sets: list[str], values: list[float], every: int,
                 n += 1
                 levels = []
                 for v in values:
-                    noise.JPEG_LUMA = {**shipped, "gain": v}
+                    setting(v)
                     levels.append(noise.estimate_noise(y[0], half).level)
                 if max(levels) - min(levels) < 1e-9:
                     continue
                 ref, rec = (y if x is None else x), {"set": s, "name": name, "noisy": psnr(y, y if x is None else x)}
                 for v, level in zip(values, levels):
-                    noise.JPEG_LUMA = {**shipped, "gain": v}
+                    setting(v)
                     res = run(y, "denoise", jpeg_half=half)
                     used = res.sigma_y[0] if isinstance(res.sigma_y, list) else res.sigma_y
                     rec[str(v)] = (psnr((res.image * 255).round() / 255, ref), level * 255, float(used) * 255)
-                noise.JPEG_LUMA = shipped
+                noise.JPEG_LUMA, noise.DIM_JPEG = shipped, shipped_dim
                 f.write(json.dumps(rec) + "\n")
                 f.flush()
                 rows.append([rec[str(v)][0] for v in values])
@@ -405,13 +454,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("what", choices=("collect", "refresh", "score", "pipeline"))
     ap.add_argument("path", type=Path)
-    ap.add_argument("--sets", default=",".join(SETS + FILE_SETS + TRUTH_SETS), help="sets to collect (default: all)")
+    ap.add_argument("--sets", default=",".join(SETS + FILE_SETS + TRUTH_SETS + NIGHT_SETS),
+                    help="sets to collect (default: all)")
     ap.add_argument("--rules", default=",:::1.05:1.3,:::1.3:2,:::1.5:2.5,::0,::0.8,::1.2,2::,3::",
                     help="gain:cap:floor:lo:hi:ccap:jpeg:jlo:jhi (luma cap, luma floor, luma ratio ramp, the flattest "
                          "blocks' cap, JPEG_LUMA's gain and whiteness ramp; empty: shipped; inf: no cap)")
     ap.add_argument("--jpeg", default="0,0.8", help="pipeline: JPEG_LUMA gains (its whiteness ramp as shipped), the "
                                                     "first the reference")
     ap.add_argument("--whiteness", default="", help="pipeline: JPEG_LUMA's whiteness ramp, lo,hi (default: shipped)")
+    ap.add_argument("--dim", default="", help="pipeline: DIM_JPEG's factors in place of --jpeg's gains, the first "
+                                              "the reference")
     ap.add_argument("--every", type=int, default=1, help="pipeline: every Nth image of each set")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
@@ -424,7 +476,8 @@ def main() -> None:
         ramp = tuple(float(v) for v in a.whiteness.split(",")) if a.whiteness else None
         if ramp is not None and len(ramp) != 2:
             ap.error("--whiteness takes two numbers, lo,hi")
-        pipeline(a.path, a.sets.split(","), [float(v) for v in a.jpeg.split(",")], a.every, ramp)
+        values = a.dim or a.jpeg
+        pipeline(a.path, a.sets.split(","), [float(v) for v in values.split(",")], a.every, ramp, dim=bool(a.dim))
     else:
         score(a.path, a.rules.split(","))
 

@@ -183,19 +183,21 @@ def _luma_whiteness(pooled_luma: float, luma: float) -> float:
 def photo_level(base: float, white: float, half: float | None = None, pooled: float | None = None,
                 pooled_luma: float = 0.0, luma: float = 0.0, *, gain: float | None = None, cap: float | None = None,
                 luma_ratio: tuple[float, float] | None = None, floor: float | None = None,
-                jpeg: dict | None = None, whiteness: float = 1.0) -> tuple[float, float]:
+                jpeg: dict | None = None, whiteness: float = 1.0, dim: bool = False,
+                dim_jpeg: float | None = None) -> tuple[float, float]:
     """``(level, white)`` told from :func:`estimate_noise`'s readings: ``base`` (the white part
     and the flattest blocks' correlated part), the full-size colour ``white``, a JPEG's
     ``half``-size reading (:data:`HALF_JPEG`), and for a colour image (``pooled`` not None) the
     2x2-pooled colour and luma readings and the full-size luma's (:data:`PHOTO_POOLED`,
-    :data:`LUMA_WHITE`), and the flattest blocks' ``whiteness`` (:data:`JPEG_LUMA`). ``gain``,
-    ``cap``, ``luma_ratio``, ``floor``, ``jpeg``: in place of those constants, for a benchmark's
+    :data:`LUMA_WHITE`), and the flattest blocks' ``whiteness`` (:data:`JPEG_LUMA`); ``dim``: the
+    readings are a dim photo's, brightened (:data:`EXPOSURE`, :data:`DIM_JPEG`). ``gain``, ``cap``,
+    ``luma_ratio``, ``floor``, ``jpeg``, ``dim_jpeg``: in place of those constants, for a benchmark's
     sweep."""
     q = PHOTO_POOLED
     gain, cap = q["gain"] if gain is None else gain, q["luma"] if cap is None else cap
     luma_ratio, floor = q["luma_ratio"] if luma_ratio is None else luma_ratio, LUMA_WHITE if floor is None else floor
     jpeg = JPEG_LUMA if jpeg is None else jpeg
-    level, lw = base, _luma_whiteness(pooled_luma, luma)
+    level, lw, white_read = base, _luma_whiteness(pooled_luma, luma), white
     if pooled is not None:
         ratio = pooled / white if white > 0 else (math.inf if pooled > 0 else 0.0)
         wide = _ramp(lw, *luma_ratio)  # the luma's noise: 0 white, 1 wider than a pixel
@@ -209,6 +211,8 @@ def photo_level(base: float, white: float, half: float | None = None, pooled: fl
     if half is not None and pooled is not None:  # a JPEG file: its quantisation took the noise's finest part
         white_blocks = 1 - _ramp(whiteness, *jpeg["whiteness"])  # 1 where the flattest blocks hold white noise
         level = max(level, jpeg["gain"] * white_blocks * pooled_luma / _LUMA_GAIN)
+        if dim:  # a dim photo's file: what its quantisation left of the noise is the white reading's
+            level = max(level, (DIM_JPEG["white"] if dim_jpeg is None else dim_jpeg) * white_read)
     return level, white
 
 
@@ -254,6 +258,15 @@ LUMA_WHITE = 1.0
 #: 0.5 and costs no validation photo PSNR. Camera noise reads higher than this floor (PolyU100's 75
 #: development files and 32 synthetic camera files unchanged).
 JPEG_LUMA = {"gain": 0.8, "whiteness": (1.2, 1.4)}
+
+#: A dim photo's JPEG file (:data:`EXPOSURE` under 1, its subsampled chroma read, :data:`HALF_JPEG`): the
+#: level is at least ``white`` times the full-size colour covariance's white reading. The quantisation of
+#: a dim photo's file, coarse against its faint noise, leaves little of the noise's finest part and
+#: little of its chroma; the flattest blocks' correlated reading is ruled out as structure once the
+#: photo is brightened, and the luma readings collapse: camera noise at night (the synthetic camera given
+#: 0.1-0.3 of the light) read 0.3-0.5 where a level of 4-9 gained 2-5 dB. What the file left of the
+#: noise is still in the white reading, 0.25-0.52 there, where clean dim photos read 0.08-0.42.
+DIM_JPEG = {"white": 8.0}
 
 
 def white_at_half(half: torch.Tensor) -> float:
@@ -585,7 +598,7 @@ def estimate_noise(image: torch.Tensor, half: float | None = None, *, flat_only:
         return NoiseEstimate(0.0, 0.0, 0.0, 1.0, 0.0)
     k = exposure(x)
     if k < 1:  # a dim photo read as if its brightest were white (EXPOSURE)
-        e = _estimate_noise(x / k, None if half is None else half / k, flat_only).scaled(k)
+        e = _estimate_noise(x / k, None if half is None else half / k, flat_only, dim=True).scaled(k)
     else:
         e = _estimate_noise(x, half, flat_only)
     # at most the range: a halftone's correlated reading made 274, which --sigma refuses
@@ -739,8 +752,9 @@ def _quantile(v: torch.Tensor, q: float) -> float:
     return float(torch.lerp(lo, hi, pos - i))
 
 
-def _estimate_noise(x: torch.Tensor, half: float | None, flat_only: bool = False) -> NoiseEstimate:
-    """:func:`estimate_noise` of a ``(C, H, W)`` image at least 4 pixels a side, as it is."""
+def _estimate_noise(x: torch.Tensor, half: float | None, flat_only: bool = False, dim: bool = False) -> NoiseEstimate:
+    """:func:`estimate_noise` of a ``(C, H, W)`` image at least 4 pixels a side, as it is (``dim``: a dim
+    photo brightened)."""
     white = _pca_white(x) if x.shape[0] > 1 else _weak_texture_white(x)
     if min(x.shape[-2:]) < 32:  # too few blocks to find flat ones: the white part alone
         white = white or estimate_sigma(x[None])  # too few patches for the covariance: wavelets
@@ -757,7 +771,7 @@ def _estimate_noise(x: torch.Tensor, half: float | None, flat_only: bool = False
         pooled_luma = 2 * _weak_texture_white(torch.nn.functional.avg_pool2d(y[None], 2)[0])
         luma = _weak_texture_white(y)
     level, told_white = photo_level(flat_level(white, corr, whiteness, flat), white, half, pooled, pooled_luma, luma,
-                                    whiteness=whiteness)
+                                    whiteness=whiteness, dim=dim)
     return NoiseEstimate(float(level), float(told_white), float(corr), float(whiteness), float(flat),
                          float(half or 0.0), float(pooled or 0.0), float(pooled_luma), float(luma))
 
@@ -806,20 +820,23 @@ def _jpeg(a: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].copy()
 
 
-def camera_noise(img: np.ndarray, seed: int, *, jpeg: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
+def camera_noise(img: np.ndarray, seed: int, *, jpeg: bool = True, exposure: float = 1.0, gain: float = 1.0,
+                 shot: tuple[float, float] = (1e-4, 0.012)) -> tuple[np.ndarray, np.ndarray, dict]:
     """A clean sRGB photo through a synthetic camera with and without sensor noise
     (Brooks et al. 2019, "Unprocessing images for learned raw denoising").
 
     The photo is unprocessed to raw (inverse tone curve, inverse gamma 2.2, a random
     XYZ->camera matrix, inverse white balance and brightening, RGGB mosaic), given
-    Poisson-Gaussian noise (shot noise log-uniform in [1e-4, 0.012], read noise on the
+    Poisson-Gaussian noise (shot noise log-uniform in ``shot``, [1e-4, 0.012], read noise on the
     paper's log-log line), then processed back as a camera does (white balance, bilinear
     demosaicking, colour matrix, gamma, tone curve) and saved as a JPEG of
     quality 90-97 (in-camera "fine").
     ``img`` is ``(H, W, 3)`` uint8; returns ``(noisy, clean, info)``, both uint8: ``clean``
     is the same pipeline without the noise, saved as the same JPEG (the reference, as a
     real set's mean of many shots is; ``jpeg=False``: neither is compressed), ``info`` the
-    draws.
+    draws. ``exposure``: the share of the photo's light the sensor got (a dim scene, at night);
+    ``gain``: the camera's brightening of its raw data after the sensor (a pushed exposure, its
+    noise brightened with it).
     """
     if img.ndim != 3 or img.shape[2] != 3:
         raise ValueError("the camera pipeline takes RGB images")
@@ -832,7 +849,7 @@ def camera_noise(img: np.ndarray, seed: int, *, jpeg: bool = True) -> tuple[np.n
     rgb2cam /= rgb2cam.sum(axis=1, keepdims=True)
     cam2rgb = np.linalg.inv(rgb2cam)
     rgb_gain, red_gain, blue_gain = 1.0 / rng.normal(0.8, 0.1), rng.uniform(1.9, 2.4), rng.uniform(1.5, 1.9)
-    log_shot = rng.uniform(np.log(1e-4), np.log(0.012))
+    log_shot = rng.uniform(np.log(shot[0]), np.log(shot[1]))
     shot, read = np.exp(log_shot), np.exp(2.18 * log_shot + 1.20 + rng.normal(0, 0.26))
     quality = int(rng.integers(90, 98))
     # unprocess
@@ -847,7 +864,9 @@ def camera_noise(img: np.ndarray, seed: int, *, jpeg: bool = True) -> tuple[np.n
     raw = np.zeros(lin.shape[:2])
     raw[0::2, 0::2], raw[0::2, 1::2] = lin[0::2, 0::2, 0], lin[0::2, 1::2, 1]
     raw[1::2, 0::2], raw[1::2, 1::2] = lin[1::2, 0::2, 1], lin[1::2, 1::2, 2]
+    raw = raw * exposure
     noisy_raw = raw + rng.standard_normal(raw.shape) * np.sqrt(np.maximum(raw * shot + read, 0))
+    raw, noisy_raw = raw * gain, noisy_raw * gain
 
     def process(r: np.ndarray) -> np.ndarray:
         g = np.ones_like(r) * rgb_gain
