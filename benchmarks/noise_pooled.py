@@ -321,7 +321,7 @@ def told(r: dict, rule: dict) -> float:
         rule["jpeg"] = {"gain": jpeg.get("jpeg", noise.JPEG_LUMA["gain"]),
                         "whiteness": (jpeg.get("jlo", ramp[0]), jpeg.get("jhi", ramp[1]))}
     level, _ = noise.photo_level(base * u, r["white"] * u, half, r["pooled"] * u, r["luma"] * u, r["luma_full"] * u,
-                                 whiteness=r["whiteness"], dim=r.get("k", 1.0) < 1, **rule)
+                                 whiteness=r["whiteness"], exposure=r.get("k", 1.0), **rule)
     return min(level * r.get("k", 1.0), 1.0) * 255
 
 
@@ -349,7 +349,7 @@ def at(r: dict, level: float, start: float) -> float:
     return p[0] + 20 * math.log10(g0 / level)  # a clean photo: its error in proportion to the level
 
 
-RULE_KEYS = ("gain", "cap", "floor", "lo", "hi", "ccap", "jpeg", "jlo", "jhi", "dim")
+RULE_KEYS = ("gain", "cap", "floor", "lo", "hi", "ccap", "jpeg", "jlo", "jhi", "dim", "dlo", "dhi")
 
 
 def _rule(spec: str) -> dict:
@@ -361,8 +361,11 @@ def _rule(spec: str) -> dict:
     r = {k: float(v[k]) for k in ("gain", "cap", "floor", "ccap", "jpeg", "jlo", "jhi") if v.get(k)}
     if v.get("lo") or v.get("hi"):
         r["luma_ratio"] = (float(v["lo"]), float(v["hi"]))
-    if v.get("dim"):
-        r["dim_jpeg"] = float(v["dim"])
+    if v.get("dim") or v.get("dlo") or v.get("dhi"):
+        fade = noise.DIM_JPEG["fade"]
+        r["dim_jpeg"] = {"white": float(v["dim"]) if v.get("dim") else noise.DIM_JPEG["white"],
+                         "fade": (float(v["dlo"]) / 255 if v.get("dlo") else fade[0],
+                                  float(v["dhi"]) / 255 if v.get("dhi") else fade[1])}
     return r
 
 
@@ -415,7 +418,7 @@ def pipeline(out: Path, sets: list[str], values: list[float], every: int,
 
     def setting(v):
         if dim:
-            noise.DIM_JPEG = {**shipped_dim, "white": v}
+            noise.DIM_JPEG = {**shipped_dim, "white": v}  # (its fade as shipped)
         else:
             noise.JPEG_LUMA = {**shipped, "gain": v}
     with out.open("a") as f:

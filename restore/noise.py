@@ -82,6 +82,9 @@ class NoiseEstimate:
         The same for the full-size luma (not pooled): ``pooled_luma`` over it is about 1 for
         white noise (:data:`PHOTO_POOLED`'s ``luma_ratio``), and ``luma`` over the luma's
         share of white noise is read as white noise (:data:`LUMA_WHITE`); colour images only.
+    dim_read : float
+        Where :data:`DIM_JPEG` set the level (a dim photo's JPEG file), the level the other readings
+        told; 0 otherwise.
     """
 
     level: float
@@ -93,12 +96,13 @@ class NoiseEstimate:
     pooled: float = 0.0
     pooled_luma: float = 0.0
     luma: float = 0.0
+    dim_read: float = 0.0
 
     def scaled(self, k: float) -> NoiseEstimate:
         """The readings of an image scaled by ``1 / k``, said of the image itself (stds times
         ``k``; ``whiteness``, a ratio, as it is)."""
         return dataclasses.replace(self, **{f: getattr(self, f) * k for f in (
-            "level", "white", "correlated", "flat_structure", "half", "pooled", "pooled_luma", "luma")})
+            "level", "white", "correlated", "flat_structure", "half", "pooled", "pooled_luma", "luma", "dim_read")})
 
     @property
     def unread(self) -> float:
@@ -183,14 +187,15 @@ def _luma_whiteness(pooled_luma: float, luma: float) -> float:
 def photo_level(base: float, white: float, half: float | None = None, pooled: float | None = None,
                 pooled_luma: float = 0.0, luma: float = 0.0, *, gain: float | None = None, cap: float | None = None,
                 luma_ratio: tuple[float, float] | None = None, floor: float | None = None,
-                jpeg: dict | None = None, whiteness: float = 1.0, dim: bool = False,
-                dim_jpeg: float | None = None) -> tuple[float, float]:
+                jpeg: dict | None = None, whiteness: float = 1.0, exposure: float = 1.0,
+                dim_jpeg: dict | None = None) -> tuple[float, float]:
     """``(level, white)`` told from :func:`estimate_noise`'s readings: ``base`` (the white part
     and the flattest blocks' correlated part), the full-size colour ``white``, a JPEG's
     ``half``-size reading (:data:`HALF_JPEG`), and for a colour image (``pooled`` not None) the
     2x2-pooled colour and luma readings and the full-size luma's (:data:`PHOTO_POOLED`,
-    :data:`LUMA_WHITE`), and the flattest blocks' ``whiteness`` (:data:`JPEG_LUMA`); ``dim``: the
-    readings are a dim photo's, brightened (:data:`EXPOSURE`, :data:`DIM_JPEG`). ``gain``, ``cap``,
+    :data:`LUMA_WHITE`), and the flattest blocks' ``whiteness`` (:data:`JPEG_LUMA`); ``exposure``
+    under 1: the readings are a dim photo's, brightened by its inverse (:data:`EXPOSURE`,
+    :data:`DIM_JPEG`). ``gain``, ``cap``,
     ``luma_ratio``, ``floor``, ``jpeg``, ``dim_jpeg``: in place of those constants, for a benchmark's
     sweep."""
     q = PHOTO_POOLED
@@ -211,8 +216,9 @@ def photo_level(base: float, white: float, half: float | None = None, pooled: fl
     if half is not None and pooled is not None:  # a JPEG file: its quantisation took the noise's finest part
         white_blocks = 1 - _ramp(whiteness, *jpeg["whiteness"])  # 1 where the flattest blocks hold white noise
         level = max(level, jpeg["gain"] * white_blocks * pooled_luma / _LUMA_GAIN)
-        if dim:  # a dim photo's file: what its quantisation left of the noise is the white reading's
-            level = max(level, (DIM_JPEG["white"] if dim_jpeg is None else dim_jpeg) * white_read)
+        d = DIM_JPEG if dim_jpeg is None else dim_jpeg
+        if exposure < 1:  # a dim photo's file: what its quantisation left of the noise is the white reading's
+            level = max(level, d["white"] * white_read * (1 - _ramp(white_read * exposure, *d["fade"])))
     return level, white
 
 
@@ -265,8 +271,13 @@ JPEG_LUMA = {"gain": 0.8, "whiteness": (1.2, 1.4)}
 #: little of its chroma; the flattest blocks' correlated reading is ruled out as structure once the
 #: photo is brightened, and the luma readings collapse: camera noise at night (the synthetic camera given
 #: 0.1-0.3 of the light) read 0.3-0.5 where a level of 4-9 gained 2-5 dB. What the file left of the
-#: noise is still in the white reading, 0.25-0.52 there, where clean dim photos read 0.08-0.42.
-DIM_JPEG = {"white": 8.0}
+#: noise is still in the white reading, 0.25-0.52 there, where clean dim camera files read 0.08-0.42. Texture
+#: reads there too: a trial's clean low-key photos of foliage read 1.0-2.4, and 8 times that smeared them (at
+#: 12-19); the floor fades out as the white reading (the photo's own units) goes from ``fade[0]`` to
+#: ``fade[1]``, so it is at most 4. Chosen on 32 validation photos (``benchmarks/noise_pooled.py``'s night
+#: and dimmed sets; ``benchmarks/results/noise_dim_jpeg.md``). It still smooths clean dim textured files read
+#: under 0.5 (to 41-51 dB from themselves): the note says so, and ``dim_read`` what the others read.
+DIM_JPEG = {"white": 8.0, "fade": (0.5 / 255, 0.6 / 255)}
 
 
 def white_at_half(half: torch.Tensor) -> float:
@@ -598,7 +609,7 @@ def estimate_noise(image: torch.Tensor, half: float | None = None, *, flat_only:
         return NoiseEstimate(0.0, 0.0, 0.0, 1.0, 0.0)
     k = exposure(x)
     if k < 1:  # a dim photo read as if its brightest were white (EXPOSURE)
-        e = _estimate_noise(x / k, None if half is None else half / k, flat_only, dim=True).scaled(k)
+        e = _estimate_noise(x / k, None if half is None else half / k, flat_only, exposure=k).scaled(k)
     else:
         e = _estimate_noise(x, half, flat_only)
     # at most the range: a halftone's correlated reading made 274, which --sigma refuses
@@ -752,9 +763,10 @@ def _quantile(v: torch.Tensor, q: float) -> float:
     return float(torch.lerp(lo, hi, pos - i))
 
 
-def _estimate_noise(x: torch.Tensor, half: float | None, flat_only: bool = False, dim: bool = False) -> NoiseEstimate:
-    """:func:`estimate_noise` of a ``(C, H, W)`` image at least 4 pixels a side, as it is (``dim``: a dim
-    photo brightened)."""
+def _estimate_noise(x: torch.Tensor, half: float | None, flat_only: bool = False,
+                    exposure: float = 1.0) -> NoiseEstimate:
+    """:func:`estimate_noise` of a ``(C, H, W)`` image at least 4 pixels a side, as it is (``exposure`` under 1:
+    a dim photo brightened by its inverse)."""
     white = _pca_white(x) if x.shape[0] > 1 else _weak_texture_white(x)
     if min(x.shape[-2:]) < 32:  # too few blocks to find flat ones: the white part alone
         white = white or estimate_sigma(x[None])  # too few patches for the covariance: wavelets
@@ -770,10 +782,16 @@ def _estimate_noise(x: torch.Tensor, half: float | None, flat_only: bool = False
         pooled = 2 * _pca_white(torch.nn.functional.avg_pool2d(x[None], 2)[0])
         pooled_luma = 2 * _weak_texture_white(torch.nn.functional.avg_pool2d(y[None], 2)[0])
         luma = _weak_texture_white(y)
-    level, told_white = photo_level(flat_level(white, corr, whiteness, flat), white, half, pooled, pooled_luma, luma,
-                                    whiteness=whiteness, dim=dim)
+    base = flat_level(white, corr, whiteness, flat)
+    level, told_white = photo_level(base, white, half, pooled, pooled_luma, luma, whiteness=whiteness,
+                                    exposure=exposure)
+    dim_read = 0.0
+    if exposure < 1 and half is not None and pooled is not None:  # what the others told, where DIM_JPEG set it
+        without, _ = photo_level(base, white, half, pooled, pooled_luma, luma, whiteness=whiteness, exposure=exposure,
+                                 dim_jpeg={**DIM_JPEG, "white": 0.0})
+        dim_read = without if level > without else 0.0
     return NoiseEstimate(float(level), float(told_white), float(corr), float(whiteness), float(flat),
-                         float(half or 0.0), float(pooled or 0.0), float(pooled_luma), float(luma))
+                         float(half or 0.0), float(pooled or 0.0), float(pooled_luma), float(luma), float(dim_read))
 
 
 def flat_level(white: float, correlated: float, whiteness: float, flat: float) -> float:

@@ -330,12 +330,15 @@ def test_camera_noise_in_a_subsampled_jpeg_file_reads_as_in_its_png(tmp_path, ti
 
 
 @pytest.mark.parametrize("name", ["100007", "161062"])
-def test_a_dim_photos_jpeg_file_reads_the_noise_its_quantisation_thinned(shared_data, tmp_path, monkeypatch, name):
+def test_a_dim_photos_jpeg_file_reads_the_noise_its_quantisation_thinned(shared_data, tmp_path, monkeypatch, name,
+                                                                         tiny_prior_dir):
     """A night photo (the synthetic camera given 0.2 of the light) saved at quality 90 read 0.4 and was left
     noisy (night photos so read gained 0.35-4.66 dB told the level DIM_JPEG gives): the file kept little of the
     noise's finest part, the flattest blocks' reading was ruled out as structure and the luma readings
-    collapsed. The level is now at least DIM_JPEG times the white reading; the same pixels as a PNG, and the
-    photo undimmed, read as before."""
+    collapsed. The level is now at least DIM_JPEG times the white reading, and the note and the record say so
+    (a trial: nothing said why a dim file was smoothed); the same pixels as a PNG, and the photo undimmed, read as
+    before. Where the white reading is texture's (over 0.5-0.6: a trial's clean low-key photos of foliage read
+    1.5-2.4 and were smeared at 12-19), the floor fades out."""
     from PIL import Image
 
     from restore import noise
@@ -346,12 +349,26 @@ def test_a_dim_photos_jpeg_file_reads_the_noise_its_quantisation_thinned(shared_
     assert noise.exposure(y) < 1  # a dim photo
     e = estimate_noise(y, half)
     assert e.level * 255 > 2 and e.level == pytest.approx(noise.DIM_JPEG["white"] * e.white, rel=1e-6), e
+    assert 0 < e.dim_read * 255 < 1  # what the other readings told
+    r = CliRunner().invoke(main, ["denoise", str(tmp_path / "n.jpg"), "-o", str(tmp_path / "o.png"),
+                                  "--weights", str(tiny_prior_dir)])
+    assert r.exit_code == 0, r.output
+    assert "read as a dim photo's JPEG file" in r.output and f"the others read {e.dim_read * 255:.2f}" in r.output
+    r = CliRunner().invoke(main, ["denoise", str(tmp_path / "n.jpg"), "-o", str(tmp_path / "o2.png"),
+                                  "--weights", str(tiny_prior_dir), "--json"])
+    assert r.exit_code == 0, r.output
+    record = json.loads(r.stdout.splitlines()[-1])
+    assert record["sigma"] == pytest.approx(e.level * 255, abs=1e-3)
+    assert record["dim_read"] == pytest.approx(e.dim_read * 255, abs=1e-3)
+    monkeypatch.setitem(noise.DIM_JPEG, "fade", (0.0, 1e-6))  # a white reading over the fade: as if no floor
+    assert estimate_noise(y, half).level == pytest.approx(e.dim_read, rel=1e-6)
+    monkeypatch.setitem(noise.DIM_JPEG, "fade", (0.5 / 255, 0.6 / 255))
     png = estimate_noise(torch.from_numpy(n8).permute(2, 0, 1).float() / 255)
     bright, bright_half = _through_jpeg(camera_noise(img, 5, jpeg=False, shot=(4e-4, 4e-4))[0], tmp_path / "b.jpg",
                                         90, 2)
     assert noise.exposure(bright) == 1
     before = estimate_noise(bright, bright_half)
-    monkeypatch.setattr(noise, "DIM_JPEG", {"white": 0.0})
+    monkeypatch.setattr(noise, "DIM_JPEG", {**noise.DIM_JPEG, "white": 0.0})
     assert estimate_noise(y, half).level * 255 < 1  # without it: the collapse this mends
     assert estimate_noise(torch.from_numpy(n8).permute(2, 0, 1).float() / 255).level == png.level  # a PNG: as before
     assert estimate_noise(bright, bright_half).level == before.level  # not dim: as before

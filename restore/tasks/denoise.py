@@ -8,8 +8,8 @@ import torch
 from ..errors import InputError
 from ..io import to_tensor
 from ..noise import (
-    _LUMA, HIDDEN_GRAIN, NOT_NOISE_WORDS, _blocks, camera_noise, estimate_noise, estimate_sigma, flat_level,
-    hidden_grain, not_noise,
+    _LUMA, DIM_JPEG, HIDDEN_GRAIN, NOT_NOISE_WORDS, _blocks, camera_noise, estimate_noise, estimate_sigma,
+    flat_level, hidden_grain, not_noise,
 )
 from .base import Case, Operator, Param, Task, from_np, level_text, np01
 
@@ -308,7 +308,7 @@ class DenoiseTask(Task):
     pairs = True  # restore eval denoise --pairs: real noisy/clean pairs
     one_level_hint = True  # a video's frames read levels of their own: --sigma tells them one
     # the level read before settle_level, and what it was lowered to
-    reported_units = {"level_read": 255.0, "lowered_to": 255.0, "read_as_noise": 255.0}
+    reported_units = {"level_read": 255.0, "lowered_to": 255.0, "read_as_noise": 255.0, "dim_read": 255.0}
     helper_args = (("sigma", None),)
     helper_doc = """Remove noise: white Gaussian of std ``sigma`` ([0, 1] units), or, with ``sigma``
     None, the level a photo's noise needs, estimated (:func:`restore.noise.estimate_noise`);
@@ -348,7 +348,9 @@ class DenoiseTask(Task):
         if not self.estimates(p):
             return Denoise(tuple(x.shape[1:]), (p.get("sigma") or 0.0) * p.get("strength", 1.0)), x, False
         e = estimate_noise(x, p.get("jpeg_half"))  # (its white part decides the pooled chroma step: once)
-        return Denoise(tuple(x.shape[1:]), e.level * p.get("strength", 1.0), wide_share(e)), x, True
+        op = Denoise(tuple(x.shape[1:]), e.level * p.get("strength", 1.0), wide_share(e))
+        op.dim_read = e.dim_read  # (said: a dim JPEG's level, DIM_JPEG, is a choice a user may undo)
+        return op, x, True
 
     def settle_level(self, op, y, p, prior):
         """The level read lowered while the prior, told it, takes the photo's own texture away
@@ -364,7 +366,8 @@ class DenoiseTask(Task):
             return Denoise(op.x_shape, 0.0), {"not_noise": kind, "read_as_noise": read}
         s = lowered_level(y[:1], op.denoiser(prior), read)  # (y: the image, repeated for samples)
         if s >= read:  # (a --json record with --strength had only the level told: a trial)
-            return op, ({} if strength == 1.0 else {"level_read": read})
+            dim = {"dim_read": op.dim_read} if getattr(op, "dim_read", 0.0) > 0 else {}
+            return op, ({} if strength == 1.0 else {"level_read": read}) | dim
         return Denoise(op.x_shape, s * strength, op.wide), {"level_read": read, "lowered_to": s}
 
     def refine(self, op, y, out, p, prior):
@@ -408,6 +411,10 @@ class DenoiseTask(Task):
             return f"estimated noise sigma = {sigma * 255:.2f} (0-255 units{low}; give --sigma to choose)"
         if s == 1.0:
             note = super().estimated_note(params, sigma)
+            if "dim_read" in params:  # (a trial: nothing said why a dim file was smoothed, nor how to undo it)
+                note += (f"; read as a dim photo's JPEG file, whose compression thins the noise: at least "
+                         f"{DIM_JPEG['white']:g} times its finest reading, where the others read "
+                         f"{params['dim_read'] * 255:.2f} (if its dark detail looks smoothed, give a lower --sigma)")
             if to_try is not None:
                 note += (f"; its flattest parts hold detail, where camera grain reads like texture: if the output "
                          f"still looks grainy, try --sigma {level_text(to_try * 255)}")
