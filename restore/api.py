@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import InputError, RestoreError
+from .errors import IncompatibleError, InputError, RestoreError
 from .io import FLOAT_BRIGHT, OUTSIDE_SHARE, Image, check_float_scale, native, outside_share, to_tensor
 from .noise import grey_as_rgb, luma_of, toned
 from .prior import Prior, load_prior
@@ -1037,13 +1037,18 @@ def _one_or_each(values: list):
     return values[0] if all(_key_of(v) == first for v in values[1:]) else list(values)
 
 
-def batch_key(x: torch.Tensor, params: dict) -> tuple:
+def batch_key(x: torch.Tensor, params: dict, per_image: frozenset[str] | None = None) -> tuple:
     """Images with equal keys can share a sampler batch: same shape, and the same value for
     every parameter that is not a per-image array (masks are stacked instead); a dataclass
     parameter by all its fields (a JPEG's tables: their short repr named only their source, so
-    two files' tables batched as one, the first's for all)."""
-    fixed = tuple(sorted((k, _key_of(v)) for k, v in params.items()
-                         if not isinstance(v, (np.ndarray, torch.Tensor, list, tuple))))
+    two files' tables batched as one, the first's for all). ``per_image``: the parameters whose
+    arrays are stacked (the task's :attr:`~restore.tasks.base.Task.per_image`); another array (a
+    deblur kernel, a 0-d sigma) is then part of the key, by its values. None: every array."""
+    def stacked(k, v):
+        return isinstance(v, (list, tuple)) or (isinstance(v, (np.ndarray, torch.Tensor))
+                                                and (per_image is None or k in per_image))
+
+    fixed = tuple(sorted((k, _key_of(v)) for k, v in params.items() if not stacked(k, v)))
     return (tuple(x.shape[1:]), fixed)
 
 
@@ -1065,11 +1070,13 @@ def _key_of(v) -> str:
     return f"{type(v).__name__ if isinstance(v, np.ndarray) else repr(v)}#{h.hexdigest()[:16]}"
 
 
-def stack_params(group: list[dict]) -> dict:
-    """One parameter dict for a batch: per-image arrays (masks) as a list, one per image."""
+def stack_params(group: list[dict], per_image: frozenset[str] | None = None) -> dict:
+    """One parameter dict for a batch: per-image arrays (masks) as a list, one per image
+    (``per_image``: those parameters' arrays alone, as :func:`batch_key` keyed the rest; None:
+    every array)."""
     out = dict(group[0])
     for k, v in group[0].items():
-        if isinstance(v, (np.ndarray, torch.Tensor)):
+        if isinstance(v, (np.ndarray, torch.Tensor)) and (per_image is None or k in per_image):
             out[k] = [p[k] for p in group]
     return out
 
@@ -1106,23 +1113,25 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
         p = {k: v for k, v in mine.items() if k in p or shared.get(k, _MISSING) is not v}  # its own, or changed
         conv.append((back, alpha, mine))
         for r in range(len(x)):
-            groups.setdefault(batch_key(x, p), []).append(len(rows))
+            groups.setdefault(batch_key(x, p, tk.per_image), []).append(len(rows))
             rows.append((i, x[r : r + 1], p))
     sizes = {key: batch_size or default_batch_size(shared.get("device", "cpu"), key[0][-2] * key[0][-1])
              for key in groups}
     chunks = [[rows[k] for k in idx[j : j + sizes[key]]] for key, idx in groups.items()
               for j in range(0, len(idx), sizes[key])]
     if len(chunks) > 1:  # every image's parameters checked before the first batch runs (a trial: a scale, a mask
-        # or a sigma wrong for the last image was refused after the others had run, their results lost)
-        for i, x, p in rows:
+        # or a sigma wrong for the last image was refused after the others had run, their results lost); the first
+        # batch's own run checks it before its work
+        first = {id(r) for r in chunks[0]}
+        for i, x, p in (r for r in rows if id(r) not in first):
             try:
                 run(x, task, samples=samples, seed=seeds[i], check_only=True, **{**shared, **p})
-            except InputError as e:
-                raise InputError(f"image {i} of the list: {e}") from None
+            except (InputError, IncompatibleError) as e:  # (a trial: an IncompatibleError named no image)
+                raise type(e)(f"image {i} of the list: {e}") from None
     done: list[list] = [[] for _ in images]  # per image: its rows' (image, std)
     for chunk in chunks:  # a chunk's rows share one shape (their key's first part)
         res = run(torch.cat([x for _, x, _ in chunk]), task, samples=samples, seed=[seeds[i] for i, _, _ in chunk],
-                  **{**shared, **stack_params([p for _, _, p in chunk])})
+                  **{**shared, **stack_params([p for _, _, p in chunk], tk.per_image)})
         for r, (i, _, _) in enumerate(chunk):
             done[i].append((res.image[r : r + 1], None if res.std is None else res.std[r : r + 1]))
     outs = []

@@ -230,3 +230,33 @@ def test_metrics_refuse_an_array_batch_and_say_shapes_as_given():
             f(x, x)
         with pytest.raises(InputError, match=r"differ in shape: \(40, 40, 3\) vs \(39, 40, 3\)"):
             f(x[0], x[0, :39])
+
+
+def test_a_list_gives_each_image_its_own_kernel_array_and_names_the_image_an_incompatible_option_fails(tiny_prior):
+    """Trial L: a list's per-image arrays other than masks (a deblur kernel, a 0-d sigma or strength, an
+    inpainting exclude) were stacked as the masks are and refused as lists after the other images had run
+    ("kernel array: a kernel must be 2-D ... got (1, 5, 5)"; "exclude must be a numpy array ..., got list"); now
+    images with different such arrays run in batches of their own, each as it runs alone. An IncompatibleError
+    from the list's check named no image."""
+    from restore.errors import IncompatibleError
+
+    rng = np.random.default_rng(0)
+    ims = [(rng.random((24, 24, 3)) * 255).astype(np.uint8) for _ in range(3)]
+    k5, k3 = np.ones((5, 5)) / 25, np.eye(3) / 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        both = restore.deblur(ims, kernel=["gaussian:1", k5, k3], sigma=0.02, steps=2, prior=tiny_prior)
+        for im, k, out in zip(ims, ["gaussian:1", k5, k3], both):
+            assert np.array_equal(out, restore.deblur(im, kernel=k, sigma=0.02, steps=2, prior=tiny_prior))
+        three = restore.denoise(ims, sigma=[0.05, torch.tensor(0.07), 0.05], strength=[1.0, 1.0, np.array(0.8)],
+                                prior=tiny_prior)
+        assert np.array_equal(three[1], restore.denoise(ims[1], sigma=0.07, prior=tiny_prior))
+        assert np.array_equal(three[2], restore.denoise(ims[2], sigma=0.05, strength=0.8, prior=tiny_prior))
+        m = np.zeros((24, 24), bool)
+        m[8:16, 8:16] = True
+        ex = np.zeros((24, 24), bool)
+        ex[:4, :4] = True
+        outs = restore.inpaint(ims, mask=[m] * 3, fill="scene", exclude=[None, None, ex], prior=tiny_prior)
+        assert np.array_equal(outs[2], restore.inpaint(ims[2], m, fill="scene", exclude=ex, prior=tiny_prior))
+    with pytest.raises(IncompatibleError, match="^image 2 of the list: sampler 'repaint' cannot serve"):
+        restore.denoise(ims, sigma=0.05, sampler=["dpir", "dpir", "repaint"], prior=tiny_prior)

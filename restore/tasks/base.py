@@ -322,6 +322,9 @@ class Task:
     summary = ""
     operator: type[Operator] = Operator
     params: tuple[Param, ...] = ()
+    #: parameters a batch may give one array per image, as a list (inpainting's masks): a list of
+    #: images runs images with different arrays of another parameter (a kernel) in batches of their own
+    per_image: frozenset[str] = frozenset()
     files: tuple[str, ...] = ()
     eval_params: tuple[Param, ...] = ()
     sampler = "dpir"

@@ -985,6 +985,7 @@ class InpaintTask(Task):
     drawn tight around an object grows over its rim first, ``mask_dilate``)."""
 
     name = "inpaint"
+    per_image = frozenset({"mask", "known"})
     summary = "fill masked pixels"
     operator = Inpaint
     files = ("mask",)
