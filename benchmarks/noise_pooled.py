@@ -353,10 +353,10 @@ RULE_KEYS = ("gain", "cap", "floor", "lo", "hi", "ccap", "jpeg", "jlo", "jhi", "
 
 
 def _rule(spec: str) -> dict:
-    """``gain:cap:floor:lo:hi[:ccap[:jpeg:jlo:jhi[:dim]]]`` (a field left empty: the shipped constant) ->
+    """``gain:cap:floor:lo:hi[:ccap[:jpeg:jlo:jhi[:dim:dlo:dhi]]]`` (a field left empty: the shipped constant) ->
     :func:`told`'s rule; ``ccap``: the flattest blocks' correlated reading capped at that many times the pooled one
     (records with the ``correlated`` reading only); ``jpeg``, ``jlo``, ``jhi``: ``JPEG_LUMA``'s gain and whiteness
-    ramp; ``dim``: ``DIM_JPEG``'s factor."""
+    ramp; ``dim``, ``dlo``, ``dhi``: ``DIM_JPEG``'s factor and its fade (0-255 units)."""
     v = dict(zip(RULE_KEYS, spec.split(":")))
     r = {k: float(v[k]) for k in ("gain", "cap", "floor", "ccap", "jpeg", "jlo", "jhi") if v.get(k)}
     if v.get("lo") or v.get("hi"):
@@ -460,8 +460,9 @@ def main() -> None:
     ap.add_argument("--sets", default=",".join(SETS + FILE_SETS + TRUTH_SETS + NIGHT_SETS),
                     help="sets to collect (default: all)")
     ap.add_argument("--rules", default=",:::1.05:1.3,:::1.3:2,:::1.5:2.5,::0,::0.8,::1.2,2::,3::",
-                    help="gain:cap:floor:lo:hi:ccap:jpeg:jlo:jhi (luma cap, luma floor, luma ratio ramp, the flattest "
-                         "blocks' cap, JPEG_LUMA's gain and whiteness ramp; empty: shipped; inf: no cap)")
+                    help="gain:cap:floor:lo:hi:ccap:jpeg:jlo:jhi:dim:dlo:dhi (luma cap, luma floor, luma ratio ramp, "
+                         "the flattest blocks' cap, JPEG_LUMA's gain and whiteness ramp, DIM_JPEG's factor and fade; "
+                         "empty: shipped; inf: no cap)")
     ap.add_argument("--jpeg", default="0,0.8", help="pipeline: JPEG_LUMA gains (its whiteness ramp as shipped), the "
                                                     "first the reference")
     ap.add_argument("--whiteness", default="", help="pipeline: JPEG_LUMA's whiteness ramp, lo,hi (default: shipped)")
