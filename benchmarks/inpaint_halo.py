@@ -218,7 +218,7 @@ def ratios(n: int) -> None:
 def _shares(img: np.ndarray, hole: np.ndarray) -> list[float]:
     """Per hole of the crop with a border: the share of its border pixels on an edge
     (:func:`restore.tasks.inpaint.edge_counts`, which the shipped test thresholds)."""
-    on, pixels, _, _ = ip.edge_counts(img, hole)
+    on, pixels, *_ = ip.edge_counts(img, hole)
     has = pixels[1:] > 0
     return (on[1:][has] / pixels[1:][has]).tolist()
 

@@ -1122,8 +1122,7 @@ def _restore_many(images: list, task: str, samples: int, batch_size: int | None,
     if len(chunks) > 1:  # every image's parameters checked before the first batch runs (a trial: a scale, a mask
         # or a sigma wrong for the last image was refused after the others had run, their results lost); the first
         # batch's own run checks it before its work
-        first = {id(r) for r in chunks[0]}
-        for i, x, p in (r for r in rows if id(r) not in first):
+        for i, x, p in itertools.chain.from_iterable(chunks[1:]):
             try:
                 run(x, task, samples=samples, seed=seeds[i], check_only=True, **{**shared, **p})
             except (InputError, IncompatibleError) as e:  # (a trial: an IncompatibleError named no image)

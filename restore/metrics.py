@@ -203,11 +203,11 @@ def ssim(x, y, *, data_range: float | None = None, win_size: int = 11, sigma: fl
         m = m[half : half + rows, half : half + cols].double()
         if not m.any():
             return float("nan")
-    for r0 in range(0, rows, step):  # map rows r0..r1 (of those taken): input rows from skip + r0, with the halo
+    for r0 in range(0, rows, step):  # map rows r0..r1 (of those taken): input from skip + r0, with the halo
         r1 = min(rows, r0 + step)
-        sa, sb = (t[:, :, skip + r0 : skip + r1 + k - 1].double() for t in (a, b))
+        sa, sb = (t[:, :, skip + r0 : skip + r1 + k - 1, skip : skip + cols + k - 1].double() for t in (a, b))
         moments = torch.cat([sa, sb, sa * sa, sb * sb, sa * sb], dim=1)
-        f = F.conv2d(F.conv2d(moments, kh, groups=5 * C), kv, groups=5 * C)[..., skip : skip + cols]
+        f = F.conv2d(F.conv2d(moments, kh, groups=5 * C), kv, groups=5 * C)
         mu_a, mu_b, aa, bb, ab = f.split(C, dim=1)
         va = aa - mu_a**2
         vb = bb - mu_b**2

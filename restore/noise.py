@@ -216,8 +216,8 @@ def photo_level(base: float, white: float, half: float | None = None, pooled: fl
     if half is not None and pooled is not None:  # a JPEG file: its quantisation took the noise's finest part
         white_blocks = 1 - _ramp(whiteness, *jpeg["whiteness"])  # 1 where the flattest blocks hold white noise
         level = max(level, jpeg["gain"] * white_blocks * pooled_luma / _LUMA_GAIN)
-        d = DIM_JPEG if dim_jpeg is None else dim_jpeg
         if exposure < 1:  # a dim photo's file: what its quantisation left of the noise is the white reading's
+            d = DIM_JPEG if dim_jpeg is None else dim_jpeg
             level = max(level, d["white"] * white_read * (1 - _ramp(white_read * exposure, *d["fade"])))
     return level, white
 

@@ -19,14 +19,16 @@ __all__ = ["Denoise", "DenoiseTask", "bm3d_denoise", "estimate_noise", "estimate
 class Denoise(Operator):
     """Identity operator with Gaussian noise of std ``sigma_y`` (image units); ``wide``: how much
     of the pooled chroma step the noise takes, read with its level (:func:`wide_share`), or None
-    (a level given: read by :meth:`DenoiseTask.refine`)."""
+    (a level given: read by :meth:`DenoiseTask.refine`); ``dim_read``: where a dim JPEG's floor set
+    the level read (:data:`~restore.noise.DIM_JPEG`), what the other readings told, else 0."""
 
     capabilities = frozenset({"pinv", "svd", "grad", "identity"})
     task = "denoise"
 
-    def __init__(self, x_shape: tuple[int, int, int], sigma_y: float = 0.0, wide: float | None = None) -> None:
+    def __init__(self, x_shape: tuple[int, int, int], sigma_y: float = 0.0, wide: float | None = None,
+                 dim_read: float = 0.0) -> None:
         super().__init__(x_shape, sigma_y)
-        self.wide = wide
+        self.wide, self.dim_read = wide, dim_read
 
     def Vt(self, x):
         return x
@@ -348,9 +350,7 @@ class DenoiseTask(Task):
         if not self.estimates(p):
             return Denoise(tuple(x.shape[1:]), (p.get("sigma") or 0.0) * p.get("strength", 1.0)), x, False
         e = estimate_noise(x, p.get("jpeg_half"))  # (its white part decides the pooled chroma step: once)
-        op = Denoise(tuple(x.shape[1:]), e.level * p.get("strength", 1.0), wide_share(e))
-        op.dim_read = e.dim_read  # (said: a dim JPEG's level, DIM_JPEG, is a choice a user may undo)
-        return op, x, True
+        return Denoise(tuple(x.shape[1:]), e.level * p.get("strength", 1.0), wide_share(e), e.dim_read), x, True
 
     def settle_level(self, op, y, p, prior):
         """The level read lowered while the prior, told it, takes the photo's own texture away
@@ -366,7 +366,7 @@ class DenoiseTask(Task):
             return Denoise(op.x_shape, 0.0), {"not_noise": kind, "read_as_noise": read}
         s = lowered_level(y[:1], op.denoiser(prior), read)  # (y: the image, repeated for samples)
         if s >= read:  # (a --json record with --strength had only the level told: a trial)
-            dim = {"dim_read": op.dim_read} if getattr(op, "dim_read", 0.0) > 0 else {}
+            dim = {"dim_read": op.dim_read} if op.dim_read > 0 else {}  # (said: DIM_JPEG's is a choice to undo)
             return op, ({} if strength == 1.0 else {"level_read": read}) | dim
         return Denoise(op.x_shape, s * strength, op.wide), {"level_read": read, "lowered_to": s}
 

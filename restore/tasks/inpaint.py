@@ -227,7 +227,7 @@ def tight_margin(grow: int = TIGHT_GROW, gap: int = TIGHT_GAP) -> int:
 def _tight_crop(img: np.ndarray, hole: np.ndarray, grow: int, ratio: float, share: float,
                 gap: int) -> tuple[np.ndarray, int]:
     """:func:`tight_holes` on one crop that holds whole holes and their rings."""
-    on, pixels, lab, n = edge_counts(img, hole, ratio, gap)
+    on, pixels, lab, n, depth = edge_counts(img, hole, ratio, gap)
     tight = on > share * np.maximum(pixels, 1)
     tight[0] = False  # the label of known pixels
     inside = lab[hole]  # a hole of one colour (erased) shows no object to compare with
@@ -236,8 +236,7 @@ def _tight_crop(img: np.ndarray, hole: np.ndarray, grow: int, ratio: float, shar
                  - (np.bincount(inside, weights=c, minlength=n) / size) ** 2
                  for c in img[hole].astype(np.float64).T)
     tight &= spread > 1e-12
-    by = np.where(tight, np.clip(np.floor(TIGHT_DEPTH * _depths(hole_depth(hole), hole, lab, n)), 1, grow),
-                  0).astype(int)
+    by = np.where(tight, np.clip(np.floor(TIGHT_DEPTH * depth), 1, grow), 0).astype(int)
     out = np.zeros_like(hole)
     for g in np.unique(by[by > 0]):
         out |= dilate_hole((by == g)[lab], int(g))
@@ -253,17 +252,17 @@ def _depths(d_in: np.ndarray, hole: np.ndarray, lab: np.ndarray, n: int) -> np.n
 
 
 def edge_counts(img: np.ndarray, hole: np.ndarray, ratio: float = TIGHT_RATIO,
-                gap: int = TIGHT_GAP) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+                gap: int = TIGHT_GAP) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
     """Per hole of a crop that holds whole holes and their rings (label ``i`` of ``lab``, of
     ``n`` labels; 0 is the known pixels): how many of its border pixels lie on an edge (the
     step across over ``ratio`` times the step beyond, :func:`_tight_stats`), and how many
-    border pixels it has; then ``lab`` and ``n``."""
+    border pixels it has; then ``lab``, ``n`` and each label's depth (:func:`_depths`)."""
     import cv2
 
-    across, beyond, border, lab, n = _tight_stats(img, hole, gap)
+    across, beyond, border, lab, n, depth = _tight_stats(img, hole, gap)
     near = cv2.dilate(lab.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)[border]  # its hole
     on_edge = (across > ratio * beyond + 2 / 255)[border]
-    return np.bincount(near, weights=on_edge, minlength=n), np.bincount(near, minlength=n), lab, n
+    return np.bincount(near, weights=on_edge, minlength=n), np.bincount(near, minlength=n), lab, n, depth
 
 
 def _local_mean(a: np.ndarray, w: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -284,15 +283,16 @@ def _tight_stats(img: np.ndarray, hole: np.ndarray, gap: int):
     the hole's inner ring of :data:`TIGHT_RING` px and of a ring outside, ``gap`` px out; each
     Gaussian-weighted around the pixel) and the step between the next two rings outside; the
     border pixels where all rings are near; the holes' labels and count
-    (:func:`cv2.connectedComponents`)."""
+    (:func:`cv2.connectedComponents`) and each label's depth (:func:`_depths`)."""
     import cv2
 
     r = TIGHT_RING
     d_out = hole_depth(~hole)  # known pixels: distance to the nearest hole pixel
     d_in = hole_depth(hole)
     n, lab = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
+    depth = _depths(d_in, hole, lab, n)
     # a small hole's inner ring is its outer half (TIGHT_INNER): a brush's over a thin cable is sky
-    inner = np.clip(np.floor(TIGHT_INNER * _depths(d_in, hole, lab, n)), 1, r)[lab]
+    inner = np.clip(np.floor(TIGHT_INNER * depth), 1, r)[lab]
 
     def local_mean(w):  # each pixel's Gaussian-weighted mean colour of the ring w
         m, den = _local_mean(img, w, r)
@@ -308,7 +308,7 @@ def _tight_stats(img: np.ndarray, hole: np.ndarray, gap: int):
     across = np.sqrt(((c_in - c1) ** 2).sum(-1))
     beyond = np.sqrt(((c2 - c3) ** 2).sum(-1))
     border = known & (d_out <= 1.5) & ok_in & ok1 & ok2 & ok3
-    return across, beyond, border, lab, n
+    return across, beyond, border, lab, n, depth
 
 
 def known_from_mask(mask, shape: tuple[int, int], dilate: int = 0, name: str = "mask") -> torch.Tensor:
