@@ -7,6 +7,7 @@ import contextlib
 import fnmatch
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -486,18 +487,59 @@ def _earlier_outputs(files: list[Path]) -> set[Path]:
     return outs.intersection(files)
 
 
-def _by_stem(folder: Path, rel: Path) -> Path | None:
-    """The file in ``folder`` (same sub-path) whose stem matches ``rel``'s, any image type."""
+def _by_stem(folder: Path, rel: Path, name: str | None = None, listing: dict | None = None) -> Path | None:
+    """The file in ``folder`` (same sub-path) whose stem matches ``rel``'s, any image type: the
+    same stem, else the same stem in another case (``IMG1.png`` for ``img1.jpg``), else for a task's
+    file input ``name`` (a mask) the stem with it after ``_``, ``-`` or ``.`` (``img1_mask.png``,
+    ``img1_mask001.png``, as LaMa's data name them). Two files at the first level found refuse.
+    ``listing``: a plan's cache of the folders' image files (listed once, not once per image)."""
     d = folder / rel.parent
-    found = {}
-    for ext in READ_EXTS + tuple(e.upper() for e in READ_EXTS):
-        cand = d / (rel.stem + ext)
-        if cand.is_file():
-            found.setdefault(cand.resolve(), cand)  # one file under two spellings (a case-blind disk) once
-    if len(found) > 1:  # which one was meant cannot be told: refused, as two inputs of one stem are
-        a, b = sorted(found.values())[:2]
-        raise UsageError(f"{a} and {b} both match {rel.stem}: keep one of them")
-    return next(iter(found.values()), None)
+    listing = {} if listing is None else listing
+    if d not in listing:
+        try:
+            listing[d] = sorted(Path(e.path) for e in os.scandir(d) if Path(e.name).suffix.lower() in READ_EXTS)
+        except OSError:
+            listing[d] = []
+    files = listing[d]
+    stem = rel.stem
+    tail = re.compile(re.escape(stem.casefold()) + r"[._-]" + re.escape(name) + r"\d*") if name else None
+    for ok in (lambda s: s == stem, lambda s: s.casefold() == stem.casefold(),
+               lambda s: tail is not None and tail.fullmatch(s.casefold()) is not None):
+        found = {}
+        for f in files:
+            if ok(f.stem) and f.is_file():
+                found.setdefault(f.resolve(), f)  # one file under two spellings (a case-blind disk) once
+        if len(found) > 1:  # which one was meant cannot be told: refused, as two inputs of one stem are
+            a, b = sorted(found.values())[:2]
+            raise UsageError(f"{a} and {b} both match {stem}: keep one of them")
+        if found:
+            return next(iter(found.values()))
+    return None
+
+
+def _unmatched_note(items: list, job: Job) -> None:
+    """A note before the work on a task's folder of files (masks) that does not match the images:
+    the images it holds nothing for (they fail when their turn comes; the others run) and its
+    files that match no image (a trial: both were silent, the first said only as each failed)."""
+    for n, f in job.files.items():
+        if f is None or not f.is_dir():
+            continue
+        missing = [it.src.name for it in items if not it.files[n].is_file()]
+        if not missing:
+            continue
+        used = {it.files[n].resolve() for it in items if it.files[n].is_file()} | {it.src.resolve() for it in items}
+        spare = sorted(p.name for p in f.iterdir() if p.suffix.lower() in READ_EXTS and p.is_file()
+                       and p.resolve() not in used)
+        one = len(missing) == 1
+        _note(job.opts, f"{len(missing)} of {len(items)} images {'has' if one else 'have'} no {n} in {f} "
+                        f"({_some(missing)}): {'it fails' if one else 'they fail'}, the others run ({n}s are matched "
+                        f"by file stem: <stem>.png, or <stem>_{n}.png)")
+        if spare:
+            _note(job.opts, f"{len(spare)} file{'s' if len(spare) > 1 else ''} in {f} match no image: {_some(spare)}")
+
+
+def _some(names: list[str], most: int = 4) -> str:
+    return ", ".join(names[:most]) + (f", ... ({len(names) - most} more)" if len(names) > most else "")
 
 
 def _spool_stdin() -> Path:
@@ -588,7 +630,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     # an --exclude file kept in the input folder
     own = [f.resolve() for f in (*job.files.values(), ref, *get_task(job.task).option_files(job.params).values())
            if f is not None and f.exists() and f.resolve() != top]  # the input folder as the references: itself
-    items = []
+    items, listing = [], {}
     for p in _list_images(src, o.get("recursive", False), o.get("pattern"), o, out_dir):
         rel = p.relative_to(src)
         rp = p.resolve()
@@ -596,7 +638,8 @@ def plan(job: Job) -> tuple[list[Item], bool]:
             continue  # never read our own outputs
         if any(rp == f or f in rp.parents for f in own):
             continue  # a mask or reference that sits among the images
-        files = {n: f if f is None or f.is_file() else (_by_stem(f, rel) or f / rel) for n, f in job.files.items()}
+        files = {n: f if f is None or f.is_file() else (_by_stem(f, rel, n, listing) or f / rel)
+                 for n, f in job.files.items()}
         r = None
         if ref is not None:
             r = ref if ref.is_file() else _by_stem(ref, rel)
@@ -605,6 +648,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
         deeper = not o.get("recursive") and any(d.is_dir() and not d.name.startswith(".") for d in src.iterdir())
         raise InputError(f"{src}: no images found" + (" (try --recursive: it has subfolders)" if deeper else ""))
     _check_distinct_outputs(items)
+    _unmatched_note(items, job)
     return _checked_before_work(items, o), True
 
 
@@ -666,14 +710,15 @@ def _plan_files(job: Job) -> list[Item]:
     if dirs:  # a shell's photos/* that matched a sub-folder: left out, said, the files run
         _note(o, f"{len(dirs)} folder{'s' if len(dirs) > 1 else ''} among the inputs left out ({dirs[0]}"
                  f"{', ...' if len(dirs) > 1 else ''}); give a folder alone to restore its images")
-    items = []  # a missing one among several fails alone (its read says so), the others run
+    items, listing = [], {}  # a missing one among several fails alone (its read says so), the others run
     for p in job.inputs:
         if p.is_dir():
             continue
-        files = {n: f if f is None or f.is_file() else (_by_stem(f, Path(p.name)) or f / p.name)
+        files = {n: f if f is None or f.is_file() else (_by_stem(f, Path(p.name), n, listing) or f / p.name)
                  for n, f in job.files.items()}
         r = None if ref is None else (ref if ref.is_file() else _by_stem(ref, Path(p.name)))
         out = (out_dir / f"{p.stem}.{_ext(o)}") if out_dir is not None else beside(p, job.task, _ext(o))
         items.append(Item(p, files, out, r))
     _check_distinct_outputs(items)
+    _unmatched_note(items, job)
     return items

@@ -44,6 +44,7 @@ __all__ = [
     "mask_of_image",
     "check_float_scale",
     "marked_pixels",
+    "no_hole_why",
     "to_tensor",
     "to_uint8",
     "write_image",
@@ -769,22 +770,67 @@ def _normalise(arr: np.ndarray, p: Path | None) -> np.ndarray:
     raise InputError(f"{where}unsupported pixel type {arr.dtype}")
 
 
+#: A feathered mask (a soft selection, its edge graded as an editor's feather grades it) is filled
+#: over its soft edge too: the pixels over ``least`` of the range, joined to a hole (at half the range
+#: or more) and at most ``reach`` px from it, where that edge is on average at least ``width`` px wide
+#: (its pixels over the hole's border pixels). A hard mask's antialiasing and a JPEG's ringing are a
+#: pixel wide at most and change nothing. A trial: an object selected with an 8 px feather kept its rim
+#: outside the hole (values under half), and the rim tinted the whole fill red.
+FEATHER = {"least": 0.1, "width": 1.5, "reach": 16}
+
+
 def hole_from_array(m: np.ndarray) -> np.ndarray:
-    """Pixels to fill of a mask array: bool as is; a 0/1 array as is; otherwise values at
-    or above half the range (128 of 255 for uint8, 32768 for uint16, 0.5 for floats), so
-    that a mask saved as JPEG, whose edges ring, keeps its drawn shape."""
+    """Pixels to fill of a mask array (``H x W``, or ``H x W x C``: a pixel any channel marks):
+    bool as is; a 0/1 array as is; otherwise values at or above half the range (128 of 255 for
+    uint8, 32768 for uint16, 0.5 for floats, which must lie in 0-1), so that a mask saved as JPEG,
+    whose edges ring, keeps its drawn shape, and a feathered one's soft edge (:data:`FEATHER`)."""
     m = np.asarray(m)
     if m.dtype == np.bool_:
-        return m
+        return m.any(axis=2) if m.ndim == 3 else m
     if m.dtype.kind not in "uif":  # strings, objects, dates, complex: no value marks a hole
         raise InputError(f"a mask must be bool, integer or float, got {m.dtype}")
     if m.dtype.kind == "f" and not np.isfinite(m).all():
         raise InputError("mask holds NaN or inf")
+    if m.ndim == 3:  # a pixel any channel marks: its brightest channel
+        m = m.max(axis=2)
     if m.size and m.max() <= 1 and m.min() >= 0 and (m.dtype.kind in "ui" or np.isin(m, (0, 1)).all()):
         return m != 0
-    if m.dtype.kind in "ui":
-        return m >= (np.iinfo(m.dtype).max + 1) // 2 if m.dtype.kind == "u" else m >= 128
-    return m >= 0.5
+    if m.dtype.kind == "f" and m.size and m.max() > 1:  # (a trial: 0-255 floats filled the JPEG noise around a hole)
+        raise InputError(f"a float mask holds 0-1 (values at 0.5 or more are holes), this one reaches {float(m.max()):g}: "
+                         "divide it by its range (255 for 8-bit values), or give it as uint8")
+    top = float(np.iinfo(m.dtype).max) if m.dtype.kind == "u" else 255.0 if m.dtype.kind == "i" else 1.0
+    half = (top + 1) // 2 if m.dtype.kind in "ui" else 0.5
+    return _feathered(m >= half, m > FEATHER["least"] * top)
+
+
+def _feathered(hole: np.ndarray, soft: np.ndarray) -> np.ndarray:
+    """``hole`` with the soft edge of a feathered mask added (:data:`FEATHER`; ``soft``: the pixels
+    over its ``least``)."""
+    edge = soft & ~hole
+    if not hole.any() or not edge.any():
+        return hole
+    import cv2
+
+    f = FEATHER
+    d = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 5)
+    near = edge & (d <= f["reach"])
+    n, lab = cv2.connectedComponents((hole | near).astype(np.uint8), connectivity=8)
+    joined = np.zeros(n, bool)
+    joined[np.unique(lab[hole])] = True
+    band = near & joined[lab]
+    border = int((hole & (d == 0) & (cv2.erode(hole.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0)).sum())
+    return hole | band if band.sum() >= f["width"] * max(border, 1) else hole
+
+
+def no_hole_why(a: np.ndarray) -> str:
+    """Why an integer mask array that marks no hole marks none, as a clause (its brightest value
+    against the threshold), or "" for other arrays."""
+    a = np.asarray(a)
+    if a.dtype.kind not in "ui" or not a.size or not a.any():
+        return ""
+    top = int(np.iinfo(a.dtype).max) if a.dtype.kind == "u" else 255
+    return (f": its brightest value is {int(a.max())} of {top}, and holes are the pixels at {(top + 1) // 2} "
+            "or more (draw them white)")
 
 
 def read_mask(path: str | os.PathLike, shape: tuple[int, int], *, invert: bool = False,
@@ -808,29 +854,30 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int], *, invert: bool =
 def marked_pixels(m: np.ndarray) -> np.ndarray:
     """The pixels a mask array marks, ``H x W`` bool: ``m`` is ``H x W`` or ``H x W x C``
     with C = 1 (gray), 2 (gray + alpha), 3 (colour: a pixel any channel marks) or 4 (RGBA).
-    With alpha, a transparent pixel (alpha under half) is not marked; a mask drawn in alpha
-    alone (its colours mark nothing) marks its opaque pixels, unless all are opaque."""
+    With alpha, a transparent pixel (alpha under half) marks nothing whatever its colour; a mask
+    drawn in alpha alone (its visible colours mark nothing: strokes of any colour on a
+    transparent layer) marks its opaque pixels, unless all are opaque."""
     m = np.asarray(m)
     if m.ndim == 2:
         return hole_from_array(m)
     if m.ndim != 3 or m.shape[2] not in (1, 2, 3, 4):
         raise InputError(f"a mask must be H x W or H x W x C (C = 1-4), got shape {m.shape}")
     colors = m[:, :, :3] if m.shape[2] == 4 else m[:, :, :1] if m.shape[2] == 2 else m
-    hole = hole_from_array(colors).any(axis=2)
-    if m.shape[2] in (2, 4):
+    hole = hole_from_array(colors)
+    if m.shape[2] in (2, 4):  # (a trial: black strokes on transparent white were refused as no hole)
         opaque = hole_from_array(m[:, :, -1])
-        hole = hole & opaque if hole.any() else opaque & ~opaque.all()  # all opaque: no alpha drawing
+        hole = hole & opaque
+        if not hole.any():
+            hole = opaque & ~opaque.all()  # all opaque: no alpha drawing
     return hole
 
 
 def mask_of_image(img: Image, shape: tuple[int, int], *, invert: bool = False, name: str = "mask") -> np.ndarray:
     """:func:`read_mask` of an image already read (``name`` in its messages)."""
-    a = img.color
     hole = marked_pixels(img.array)
-    if not hole.any() and not invert and a.any() and a.dtype.kind in "ui":
-        top = int(np.iinfo(a.dtype).max)
-        raise InputError(f"{name}: mask has no hole: its brightest value is {int(a.max())} of {top}, and holes are "
-                         f"the pixels at {(top + 1) // 2} or more (draw them white)")
+    why = no_hole_why(img.color)
+    if not hole.any() and not invert and why:
+        raise InputError(f"{name}: mask has no hole{why}")
     if invert:
         hole = ~hole
     return mask_from_hole(hole, shape, name)

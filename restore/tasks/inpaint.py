@@ -314,9 +314,12 @@ def _tight_stats(img: np.ndarray, hole: np.ndarray, gap: int):
 def known_from_mask(mask, shape: tuple[int, int], dilate: int = 0, name: str = "mask") -> torch.Tensor:
     """``known`` (True = observed, ``(H, W)``) from a hole mask (array or tensor, ``H x W``
     [x C]; see :func:`hole_from_array` for the threshold)."""
-    from ..io import mask_from_hole
+    from ..io import mask_from_hole, no_hole_why
 
-    return torch.from_numpy(mask_from_hole(dilate_hole(_marked(mask, "mask"), dilate), shape, name))
+    hole = _marked(mask, "mask")
+    if not hole.any() and (why := no_hole_why(mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else mask)):
+        raise InputError(f"{'' if name == 'mask' else name + ': '}mask has no hole{why}")  # (a trial: a uint16 array of 0/255 was said to hold no 128 of 255)
+    return torch.from_numpy(mask_from_hole(dilate_hole(hole, dilate), shape, name))
 
 
 def _marked(mask, what: str) -> np.ndarray:
@@ -1355,7 +1358,9 @@ class InpaintTask(Task):
             return p, np.full_like(image.alpha, opaque)
         path = files.get("mask")
         if path is None or not Path(path).exists():
-            raise InputError(f"{where}: no mask found (expected a file with the same stem)")
+            stem = Path(where).stem
+            raise InputError(f"{where}: no mask found" + (f" in {Path(path).parent} (expected {stem}.png, another image "
+                             f"type of that stem, or {stem}_mask.png)" if path is not None else ""))
         m = read_image(path, max_pixels=max_pixels)  # read once: checked, then the mask
         c = m.color.reshape(-1, m.color.shape[-1]) if m.color.ndim == 3 else m.color.reshape(-1, 1)
         drawn_in_alpha = m.has_alpha and bool((c == c[0]).all())  # one colour, the strokes in the alpha alone
