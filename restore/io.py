@@ -812,6 +812,13 @@ def _feathered(hole: np.ndarray, soft: np.ndarray) -> np.ndarray:
     import cv2
 
     f = FEATHER
+    ys, xs = np.nonzero(soft)  # the holes lie among the soft pixels: read around them alone (12 MP: 0.57 s in full)
+    pad = int(f["reach"]) + 2
+    y0, y1, x0, x1 = max(ys.min() - pad, 0), ys.max() + pad + 1, max(xs.min() - pad, 0), xs.max() + pad + 1
+    if (y1 - y0) * (x1 - x0) < hole.size:
+        out = hole.copy()
+        out[y0:y1, x0:x1] = _feathered(hole[y0:y1, x0:x1], soft[y0:y1, x0:x1])
+        return out
     d = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 5)
     near = edge & (d <= f["reach"])
     n, lab = cv2.connectedComponents((hole | near).astype(np.uint8), connectivity=8)
