@@ -487,27 +487,46 @@ def _earlier_outputs(files: list[Path]) -> set[Path]:
     return outs.intersection(files)
 
 
-def _by_stem(folder: Path, rel: Path, name: str | None = None, listing: dict | None = None) -> Path | None:
+#: a file's stem, case-folded, as ``<base><sep><word><digits>`` (``img1_mask001``): the files a task's
+#: file input (``word``: a mask) names by its image's stem
+_TAIL = re.compile(r"(.+)[._-]([a-z]+)\d*")
+
+
+def _stem_index(d: Path, listing: dict) -> tuple[dict, dict, dict]:
+    """The image files of folder ``d`` by stem, by case-folded stem and by (base, word) of
+    :data:`_TAIL`, listed once per plan (``listing``: the plan's cache)."""
+    if d not in listing:
+        exact, fold, tail = {}, {}, {}
+        try:
+            files = sorted(Path(e.path) for e in os.scandir(d) if Path(e.name).suffix.lower() in READ_EXTS)
+        except OSError:
+            files = []
+        for f in files:
+            st = f.stem
+            exact.setdefault(st, []).append(f)
+            fold.setdefault(st.casefold(), []).append(f)
+            m = _TAIL.fullmatch(st.casefold())
+            if m:
+                tail.setdefault((m[1], m[2]), []).append(f)
+        listing[d] = exact, fold, tail
+    return listing[d]
+
+
+def _by_stem(folder: Path, rel: Path, name: str | None = None, listing: dict | None = None,
+             itself: Path | None = None) -> Path | None:
     """The file in ``folder`` (same sub-path) whose stem matches ``rel``'s, any image type: the
     same stem, else the same stem in another case (``IMG1.png`` for ``img1.jpg``), else for a task's
     file input ``name`` (a mask) the stem with it after ``_``, ``-`` or ``.`` (``img1_mask.png``,
-    ``img1_mask001.png``, as LaMa's data name them). Two files at the first level found refuse.
-    ``listing``: a plan's cache of the folders' image files (listed once, not once per image)."""
-    d = folder / rel.parent
-    listing = {} if listing is None else listing
-    if d not in listing:
-        try:
-            listing[d] = sorted(Path(e.path) for e in os.scandir(d) if Path(e.name).suffix.lower() in READ_EXTS)
-        except OSError:
-            listing[d] = []
-    files = listing[d]
-    stem = rel.stem
-    tail = re.compile(re.escape(stem.casefold()) + r"[._-]" + re.escape(name) + r"\d*") if name else None
-    for ok in (lambda s: s == stem, lambda s: s.casefold() == stem.casefold(),
-               lambda s: tail is not None and tail.fullmatch(s.casefold()) is not None):
+    ``img1_mask001.png``, as LaMa's data name them); never ``itself`` (the image, where the masks
+    share its folder). Two files at the first level found refuse. ``listing``: a plan's cache of
+    the folders' files (listed once, not once per image)."""
+    exact, fold, tail = _stem_index(folder / rel.parent, {} if listing is None else listing)
+    stem, me = rel.stem, None if itself is None else itself.resolve()
+    for cands in (exact.get(stem, ()), fold.get(stem.casefold(), ()), tail.get((stem.casefold(), name), ()) if name
+                  else ()):
         found = {}
-        for f in files:
-            if ok(f.stem) and f.is_file():
+        for f in cands:
+            if f.is_file() and f.resolve() != me:
                 found.setdefault(f.resolve(), f)  # one file under two spellings (a case-blind disk) once
         if len(found) > 1:  # which one was meant cannot be told: refused, as two inputs of one stem are
             a, b = sorted(found.values())[:2]
@@ -524,18 +543,28 @@ def _unmatched_note(items: list, job: Job) -> None:
     for n, f in job.files.items():
         if f is None or not f.is_dir():
             continue
-        missing = [it.src.name for it in items if not it.files[n].is_file()]
-        if not missing:
-            continue
+        missing = [_shown_in(it.files[n], f) for it in items if not it.files[n].is_file()]
         used = {it.files[n].resolve() for it in items if it.files[n].is_file()} | {it.src.resolve() for it in items}
-        spare = sorted(p.name for p in f.iterdir() if p.suffix.lower() in READ_EXTS and p.is_file()
+        walk = f.rglob("*") if job.opts.get("recursive") else f.iterdir()
+        spare = sorted(_shown_in(p, f) for p in walk if p.suffix.lower() in READ_EXTS and p.is_file()
                        and p.resolve() not in used)
-        one = len(missing) == 1
-        _note(job.opts, f"{len(missing)} of {len(items)} images {'has' if one else 'have'} no {n} in {f} "
-                        f"({_some(missing)}): {'it fails' if one else 'they fail'}, the others run ({n}s are matched "
-                        f"by file stem: <stem>.png, or <stem>_{n}.png)")
+        if missing:
+            one = len(missing) == 1
+            _note(job.opts, f"{len(missing)} of {len(items)} images {'has' if one else 'have'} no {n} in {f} "
+                            f"({_some(missing)}): {'it fails' if one else 'they fail'}, the others run ({n}s are "
+                            f"matched by file stem: <stem>.png, or <stem>_{n}.png)")
         if spare:
-            _note(job.opts, f"{len(spare)} file{'s' if len(spare) > 1 else ''} in {f} match no image: {_some(spare)}")
+            one = len(spare) == 1
+            _note(job.opts, f"{len(spare)} file{'' if one else 's'} in {f} {'matches' if one else 'match'} none of the "
+                            f"images restored: {_some(spare)}")
+
+
+def _shown_in(p: Path, folder: Path) -> str:
+    """``p`` as a path under ``folder`` (``s2/a.png``), its name where it is not under it."""
+    try:
+        return p.relative_to(folder).as_posix()
+    except ValueError:
+        return p.name
 
 
 def _some(names: list[str], most: int = 4) -> str:
@@ -631,6 +660,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     own = [f.resolve() for f in (*job.files.values(), ref, *get_task(job.task).option_files(job.params).values())
            if f is not None and f.exists() and f.resolve() != top]  # the input folder as the references: itself
     items, listing = [], {}
+    shared = {n for n, f in job.files.items() if f is not None and f.is_dir() and f.resolve() == top}  # masks among them
     for p in _list_images(src, o.get("recursive", False), o.get("pattern"), o, out_dir):
         rel = p.relative_to(src)
         rp = p.resolve()
@@ -638,12 +668,19 @@ def plan(job: Job) -> tuple[list[Item], bool]:
             continue  # never read our own outputs
         if any(rp == f or f in rp.parents for f in own):
             continue  # a mask or reference that sits among the images
-        files = {n: f if f is None or f.is_file() else (_by_stem(f, rel, n, listing) or f / rel)
-                 for n, f in job.files.items()}
+        files = {n: f if f is None or f.is_file() else (_by_stem(f, rel, n, listing, p if n in shared else None)
+                                                          or f / rel) for n, f in job.files.items()}
         r = None
         if ref is not None:
             r = ref if ref.is_file() else _by_stem(ref, rel)
         items.append(Item(p, files, out_dir / rel.parent / f"{rel.stem}.{_ext(o)}", r))
+    if shared:  # LaMa's layout, image1.png beside image1_mask001.png: the masks are no images to restore
+        masks = {it.files[n].resolve() for it in items for n in shared if it.files[n].is_file()}
+        kept = [it for it in items if it.src.resolve() not in masks]
+        if len(kept) < len(items):
+            _note(o, f"{len(items) - len(kept)} of the images in {src} are the others' "
+                     f"{'/'.join(sorted(shared))}s (<stem>_mask...): used as such, not restored")
+        items = kept
     if not items:
         deeper = not o.get("recursive") and any(d.is_dir() and not d.name.startswith(".") for d in src.iterdir())
         raise InputError(f"{src}: no images found" + (" (try --recursive: it has subfolders)" if deeper else ""))

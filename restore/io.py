@@ -771,22 +771,27 @@ def _normalise(arr: np.ndarray, p: Path | None) -> np.ndarray:
 
 
 #: A feathered mask (a soft selection, its edge graded as an editor's feather grades it) is filled
-#: over its soft edge too: the pixels over ``least`` of the range, joined to a hole (at half the range
-#: or more) and at most ``reach`` px from it, where that edge is on average at least ``width`` px wide
-#: (its pixels over the hole's border pixels). A hard mask's antialiasing and a JPEG's ringing are a
-#: pixel wide at most and change nothing. A trial: an object selected with an 8 px feather kept its rim
-#: outside the hole (values under half), and the rim tinted the whole fill red.
-FEATHER = {"least": 0.1, "width": 1.5, "reach": 16}
+#: over its soft edge too: around each hole (at half the range or more), the pixels over ``least`` of the
+#: range joined to it and at most ``reach`` px from it, where they fade with the distance (a correlation
+#: of at most ``graded`` between value and distance) over at least ``width`` px on average (their count
+#: over the hole's border pixels). A hard mask's antialiasing and a JPEG's ringing are a pixel wide at
+#: most, and a flat grey (a label, a background, a half-transparent ring) does not fade: none changes the
+#: hole. A trial: an object selected with an 8 px feather kept its rim outside the hole (values under
+#: half), and the rim tinted the whole fill red.
+FEATHER = {"least": 0.1, "width": 1.5, "reach": 16, "graded": -0.5}
 
 
-def hole_from_array(m: np.ndarray) -> np.ndarray:
+def hole_from_array(m: np.ndarray, invert: bool = False, feather: bool = True) -> np.ndarray:
     """Pixels to fill of a mask array (``H x W``, or ``H x W x C``: a pixel any channel marks):
     bool as is; a 0/1 array as is; otherwise values at or above half the range (128 of 255 for
-    uint8, 32768 for uint16, 0.5 for floats, which must lie in 0-1), so that a mask saved as JPEG,
-    whose edges ring, keeps its drawn shape, and a feathered one's soft edge (:data:`FEATHER`)."""
+    uint8, 32768 for uint16, 0.5 for floats, which lie in 0-1: a mask resized by a bicubic filter
+    may reach a little over), so that a mask saved as JPEG, whose edges ring, keeps its drawn shape,
+    and a feathered one's soft edge (:data:`FEATHER`; not with ``feather`` False). ``invert``: the
+    pixels the mask does not mark (under half; a feathered edge goes to them, the side to fill)."""
     m = np.asarray(m)
     if m.dtype == np.bool_:
-        return m.any(axis=2) if m.ndim == 3 else m
+        h = m.any(axis=2) if m.ndim == 3 else m
+        return ~h if invert else h
     if m.dtype.kind not in "uif":  # strings, objects, dates, complex: no value marks a hole
         raise InputError(f"a mask must be bool, integer or float, got {m.dtype}")
     if m.dtype.kind == "f" and not np.isfinite(m).all():
@@ -794,39 +799,62 @@ def hole_from_array(m: np.ndarray) -> np.ndarray:
     if m.ndim == 3:  # a pixel any channel marks: its brightest channel
         m = m.max(axis=2)
     if m.size and m.max() <= 1 and m.min() >= 0 and (m.dtype.kind in "ui" or np.isin(m, (0, 1)).all()):
-        return m != 0
-    if m.dtype.kind == "f" and m.size and m.max() > 1:  # (a trial: 0-255 floats filled the JPEG noise around a hole)
+        return (m == 0) if invert else (m != 0)
+    if m.dtype.kind == "f" and m.size and m.max() > 2:  # (a trial: 0-255 floats filled the JPEG noise around a hole)
         raise InputError(f"a float mask holds 0-1 (values at 0.5 or more are holes), this one reaches {float(m.max()):g}: "
                          "divide it by its range (255 for 8-bit values), or give it as uint8")
     top = float(np.iinfo(m.dtype).max) if m.dtype.kind == "u" else 255.0 if m.dtype.kind == "i" else 1.0
     half = (top + 1) // 2 if m.dtype.kind in "ui" else 0.5
-    return _feathered(m >= half, m > FEATHER["least"] * top)
+    if not feather:
+        return (m < half) if invert else (m >= half)
+    v = m.astype(np.float32) / np.float32(top)
+    if invert:
+        return _feathered(m < half, 1 - v)
+    return _feathered(m >= half, v)
 
 
-def _feathered(hole: np.ndarray, soft: np.ndarray) -> np.ndarray:
-    """``hole`` with the soft edge of a feathered mask added (:data:`FEATHER`; ``soft``: the pixels
-    over its ``least``)."""
-    edge = soft & ~hole
-    if not hole.any() or not edge.any():
+def _feathered(hole: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``hole`` with the soft edge of a feathered mask added (:data:`FEATHER`; ``v``: the mask's values
+    as shares of its range, the hole's side high)."""
+    f = FEATHER
+    soft = v > f["least"]
+    if not hole.any() or not (soft & ~hole).any():
         return hole
     import cv2
 
-    f = FEATHER
     ys, xs = np.nonzero(soft)  # the holes lie among the soft pixels: read around them alone (12 MP: 0.57 s in full)
     pad = int(f["reach"]) + 2
     y0, y1, x0, x1 = max(ys.min() - pad, 0), ys.max() + pad + 1, max(xs.min() - pad, 0), xs.max() + pad + 1
     if (y1 - y0) * (x1 - x0) < hole.size:
         out = hole.copy()
-        out[y0:y1, x0:x1] = _feathered(hole[y0:y1, x0:x1], soft[y0:y1, x0:x1])
+        out[y0:y1, x0:x1] = _feathered(hole[y0:y1, x0:x1], v[y0:y1, x0:x1])
         return out
-    d = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 5)
-    near = edge & (d <= f["reach"])
-    n, lab = cv2.connectedComponents((hole | near).astype(np.uint8), connectivity=8)
-    joined = np.zeros(n, bool)
-    joined[np.unique(lab[hole])] = True
-    band = near & joined[lab]
-    border = int((hole & (d == 0) & (cv2.erode(hole.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0)).sum())
-    return hole | band if band.sum() >= f["width"] * max(border, 1) else hole
+    n, comp = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
+    d, nearest = cv2.distanceTransformWithLabels((~hole).astype(np.uint8), cv2.DIST_L2, 5,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    owner_of = np.zeros(int(nearest.max()) + 1, np.int32)
+    owner_of[nearest[hole]] = comp[hole]
+    owner = owner_of[nearest]  # each pixel's nearest hole
+    near = soft & ~hole & (d <= f["reach"])
+    k, joined = cv2.connectedComponents((hole | near).astype(np.uint8), connectivity=8)
+    reached = np.zeros(k, bool)
+    reached[np.unique(joined[hole])] = True
+    band = near & reached[joined]
+    border = hole & (cv2.erode(hole.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0)
+    o, dd, vv = owner[band], d[band].astype(np.float64), v[band].astype(np.float64)
+
+    def per(w=None):
+        return np.bincount(o, weights=w, minlength=n)
+
+    cnt = per()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        md, mv = per(dd) / cnt, per(vv) / cnt
+        cov = per(dd * vv) / cnt - md * mv
+        corr = cov / np.sqrt((per(dd * dd) / cnt - md * md) * (per(vv * vv) / cnt - mv * mv))
+    wide = cnt >= f["width"] * np.maximum(np.bincount(comp[border], minlength=n), 1)
+    take = wide & (np.nan_to_num(corr, nan=0.0) <= f["graded"])  # a flat grey does not fade: no feather
+    take[0] = False
+    return hole | (band & take[owner])
 
 
 def no_hole_why(a: np.ndarray) -> str:
@@ -858,35 +886,35 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int], *, invert: bool =
     return mask_of_image(read_image(path, max_pixels=max_pixels), shape, invert=invert, name=str(path))
 
 
-def marked_pixels(m: np.ndarray) -> np.ndarray:
+def marked_pixels(m: np.ndarray, invert: bool = False) -> np.ndarray:
     """The pixels a mask array marks, ``H x W`` bool: ``m`` is ``H x W`` or ``H x W x C``
     with C = 1 (gray), 2 (gray + alpha), 3 (colour: a pixel any channel marks) or 4 (RGBA).
     With alpha, a transparent pixel (alpha under half) marks nothing whatever its colour; a mask
     drawn in alpha alone (its visible colours mark nothing: strokes of any colour on a
-    transparent layer) marks its opaque pixels, unless all are opaque."""
+    transparent layer) marks its opaque pixels, unless all are opaque. ``invert``: the pixels it
+    does not mark (a feathered edge on their side: :func:`hole_from_array`)."""
     m = np.asarray(m)
     if m.ndim == 2:
-        return hole_from_array(m)
+        return hole_from_array(m, invert)
     if m.ndim != 3 or m.shape[2] not in (1, 2, 3, 4):
         raise InputError(f"a mask must be H x W or H x W x C (C = 1-4), got shape {m.shape}")
-    colors = m[:, :, :3] if m.shape[2] == 4 else m[:, :, :1] if m.shape[2] == 2 else m
+    if m.shape[2] in (1, 3):
+        return hole_from_array(m, invert)
+    colors = m[:, :, :3] if m.shape[2] == 4 else m[:, :, :1]
     hole = hole_from_array(colors)
-    if m.shape[2] in (2, 4):  # (a trial: black strokes on transparent white were refused as no hole)
-        opaque = hole_from_array(m[:, :, -1])
-        hole = hole & opaque
-        if not hole.any():
-            hole = opaque & ~opaque.all()  # all opaque: no alpha drawing
-    return hole
+    opaque = hole_from_array(m[:, :, -1], feather=False)  # (alpha under half marks nothing: no feather read in it)
+    hole = hole & opaque  # (a trial: black strokes on transparent white were refused as no hole)
+    if not hole.any():
+        hole = opaque & ~opaque.all()  # all opaque: no alpha drawing
+    return ~hole if invert else hole
 
 
 def mask_of_image(img: Image, shape: tuple[int, int], *, invert: bool = False, name: str = "mask") -> np.ndarray:
     """:func:`read_mask` of an image already read (``name`` in its messages)."""
-    hole = marked_pixels(img.array)
+    hole = marked_pixels(img.array, invert)
     why = no_hole_why(img.color)
     if not hole.any() and not invert and why:
         raise InputError(f"{name}: mask has no hole{why}")
-    if invert:
-        hole = ~hole
     return mask_from_hole(hole, shape, name)
 
 

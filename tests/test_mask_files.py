@@ -104,7 +104,7 @@ def test_a_folder_of_masks_named_by_lama_or_in_another_case(run, tmp_path):
     r = run("inpaint", photos, masks, "-o", tmp_path / "out", "--steps", "1")
     assert r.exit_code == 1, r.output
     assert "note: 1 of 4 images has no mask in" in r.output and "(img3.jpg): it fails, the others run" in r.output
-    assert "match no image: spare.png" in r.output
+    assert "1 file in" in r.output and "matches none of the images restored: spare.png" in r.output
     assert "img3.jpg: no mask found in" in r.output and "expected img3.png" in r.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["img0.png", "img1.png", "img2.png"]
     for i in range(3):
@@ -117,3 +117,75 @@ def test_a_folder_of_masks_named_by_lama_or_in_another_case(run, tmp_path):
     write_image(masks / "img3_mask002.png", hole)  # two masks for one photo: which one cannot be told
     r = run("inpaint", photos, masks, "-o", tmp_path / "out2", "--steps", "1")
     assert r.exit_code == 2 and "both match img3: keep one of them" in r.output
+
+
+def test_a_flat_grey_beside_a_hole_is_no_feather():
+    """An adversarial trial: a grey label touching a hole, a mask drawn over a dark grey ground, a
+    half-transparent ring and dust beside a feathered object were read as feathers (or not) by the
+    soft pixels' count alone. A feather fades with the distance from its own hole."""
+    m = np.zeros((240, 320), np.uint8)
+    m[100:140, 100:140] = 255
+    m[140:150, 100:200] = 80  # a label in grey 80, touching the hole
+    assert hole_from_array(m).sum() == 1600
+    ground = np.full((240, 320), 40, np.uint8)  # drawn in 200 on a ground of 40
+    ground[100:140, 100:140] = 200
+    assert hole_from_array(ground).sum() == 1600
+    ring = np.zeros((240, 320, 4), np.uint8)  # white, opaque in a square, alpha 100 on a ring around it
+    ring[..., :3] = 255
+    ring[90:150, 90:150, 3] = 100
+    ring[100:140, 100:140, 3] = 255
+    assert marked_pixels(ring).sum() == 1600
+    soft = cv2.GaussianBlur(np.pad(np.full((40, 40), 255.0, np.float32), ((160, 40), (140, 140))), (0, 0), 4)
+    soft = (soft / soft.max() * 255).astype(np.uint8)
+    alone = hole_from_array(soft)
+    dust = np.zeros_like(soft)
+    rng = np.random.default_rng(0)
+    for _ in range(60):  # hard specks elsewhere change nothing of the object's feather
+        cv2.circle(dust, (int(rng.integers(10, 310)), int(rng.integers(10, 100))), 3, 255, -1, cv2.LINE_AA)
+    both = hole_from_array(np.maximum(soft, dust))
+    assert alone.sum() > (soft >= 128).sum() and np.array_equal(both[130:, :], alone[130:, :])
+    assert np.array_equal(both[:110], dust[:110] >= 128)
+
+
+def test_an_inverted_feathered_mask_fills_its_soft_edge_and_floats_may_overshoot_a_little():
+    """With --invert-mask the feather goes to the side filled (it was taken from it); a float mask
+    resized by a bicubic filter (up to 1.23) is read as before, only 0-255 floats are refused."""
+    sel = 255 - cv2.GaussianBlur(_disk(), (0, 0), 3)  # a black selection on white, feathered
+    inv = hole_from_array(sel, invert=True)
+    assert inv.sum() > (sel < 128).sum() and inv[sel < 128].all()
+    assert np.array_equal(marked_pixels(sel, invert=True), inv)
+    up = cv2.resize(np.pad(np.ones((8, 10), np.float32), ((8, 8), (10, 12))), (128, 96),
+                                    interpolation=cv2.INTER_CUBIC)
+    assert up.max() > 1 and np.array_equal(hole_from_array(up), hole_from_array(np.clip(up, 0, 1)))
+
+
+def test_lama_layout_one_folder_and_the_notes_of_a_recursive_run(run, tmp_path):
+    """image1.png beside image1_mask001.png in one folder given as photos and masks: the masks are
+    used as such, not restored with themselves as masks; a recursive run's notes name files by their
+    paths under the masks folder, and files matching none are said when every image has its mask."""
+    rng = np.random.default_rng(2)
+    hole = np.zeros((20, 24), np.uint8)
+    hole[5:12, 6:15] = 255
+    d = tmp_path / "lama"
+    d.mkdir()
+    for i in (1, 2):
+        write_image(d / f"image{i}.png", (rng.random((20, 24, 3)) * 255).astype(np.uint8))
+        write_image(d / f"image{i}_mask001.png", hole)
+    r = run("inpaint", d, d, "-o", tmp_path / "out", "--steps", "1")
+    assert r.exit_code == 0, r.output
+    assert "2 of the images in" in r.output and "used as such, not restored" in r.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["image1.png", "image2.png"]
+    p, m = tmp_path / "p", tmp_path / "m"
+    for sub in ("s1", "s2"):
+        (p / sub).mkdir(parents=True), (m / sub).mkdir(parents=True)
+        write_image(p / sub / "a.png", (rng.random((20, 24, 3)) * 255).astype(np.uint8))
+    write_image(m / "s1" / "a.png", hole)
+    write_image(m / "a.png", hole)
+    write_image(m / "s2" / "zzz.png", hole)
+    r = run("inpaint", p, m, "--recursive", "-o", tmp_path / "rout", "--steps", "1")
+    assert r.exit_code == 1
+    assert "1 of 2 images has no mask in" in r.output and "(s2/a.png): it fails" in r.output
+    assert "2 files in" in r.output and "match none of the images restored: a.png, s2/zzz.png" in r.output
+    (m / "s2" / "zzz.png").rename(m / "s2" / "a_mask.png")
+    r = run("inpaint", p, m, "--recursive", "-o", tmp_path / "rout2", "--steps", "1")
+    assert r.exit_code == 0 and "1 file in" in r.output and "matches none of the images restored: a.png" in r.output

@@ -322,7 +322,7 @@ def known_from_mask(mask, shape: tuple[int, int], dilate: int = 0, name: str = "
     return torch.from_numpy(mask_from_hole(dilate_hole(hole, dilate), shape, name))
 
 
-def _marked(mask, what: str) -> np.ndarray:
+def _marked(mask, what: str, invert: bool = False) -> np.ndarray:
     """The pixels a mask array or tensor (``H x W``, ``[1 x] H x W x C`` or ``C x H x W``)
     marks, as ``H x W`` bool (see :func:`hole_from_array` for the threshold)."""
     if isinstance(mask, torch.Tensor):
@@ -339,7 +339,7 @@ def _marked(mask, what: str) -> np.ndarray:
         per_image = (" (one mask per image of a batch: a list of them, mask=[m1, m2, ...], or a B x H x W array)"
                      if m.ndim == 4 else "")
         raise InputError(f"{what} must be H x W (or H x W x C, C = 1-4), got shape {tuple(mask.shape)}{per_image}")
-    return marked_pixels(m)  # with alpha (H x W x 2 or 4), as a mask file's is read
+    return marked_pixels(m, invert)  # with alpha (H x W x 2 or 4), as a mask file's is read
 
 
 def _exclude_of(v, shape: tuple[int, int]) -> np.ndarray:
@@ -1142,7 +1142,7 @@ class InpaintTask(Task):
         if scene_only:  # before the exclude file is read
             raise InputError(scene_only)
         if q["mask"] is not None:
-            q["known"] = _per_image(q.pop("mask"), B, lambda m: known_from_mask(~_marked(m, "mask") if inv else m,
+            q["known"] = _per_image(q.pop("mask"), B, lambda m: known_from_mask(_marked(m, "mask", True) if inv else m,
                                                                                (H, W), q["mask_dilate"] or 0), (H, W))
             if q["mask_dilate"] is None:  # auto: tight holes grow (the photo shows what the mask covers)
                 q["mask_dilate"] = "auto"
@@ -1336,7 +1336,7 @@ class InpaintTask(Task):
         m, k = p.get("mask"), p.get("known")
         if alpha is None or isinstance(m, (list, tuple)) or isinstance(k, (list, tuple)) or (m is None and k is None):
             return p, alpha  # the errors (a list for one image, no mask) are check()'s to give
-        hole = _marked(m, "mask") != invert if m is not None else ~_marked(k, "known")
+        hole = _marked(m, "mask", invert) if m is not None else ~_marked(k, "known")
         if hole.shape != alpha.shape:
             return p, alpha  # check() says the sizes differ
         alpha = alpha.copy()  # the filled pixels become opaque: a hole left transparent hides its fill
@@ -1381,7 +1381,7 @@ class InpaintTask(Task):
     def api_warnings(self, x, p):
         m = p.get("mask")
         if p.get("invert_mask") and m is not None:  # judged as filled: the command line inverts a file as it reads it
-            p = {**p, "mask": [~_marked(h, "mask") for h in m] if isinstance(m, (list, tuple)) else ~_marked(m, "mask")}
+            p = {**p, "mask": [_marked(h, "mask", True) for h in m] if isinstance(m, (list, tuple)) else _marked(m, "mask", True)}
         return [w.replace("--invert-mask", "invert_mask=True") for w in self.warnings(x, p)]
 
     def warnings(self, x, p):
