@@ -5,15 +5,16 @@ and at the level the check leaves, against the reference (noisy sets) or against
 (clean sets: how much a clean photo is changed), and how many levels were lowered.
 
     OMP_NUM_THREADS=1 python benchmarks/noise_guard.py runs/ng/a.jsonl SET[:N][,SET[:N]...] [--tau T]
-        [--fall F]
-    python benchmarks/noise_guard.py --summary runs/ng/a.jsonl [--tau T] [--fall F]
+        [--fall F] [--sure S]
+    python benchmarks/noise_guard.py --summary runs/ng/a.jsonl [--tau T] [--fall F] [--sure S]
 
 SETs are ``benchmarks/noise_pooled.py``'s (validation: BSDS training photos; held out: ImageNet
 training photos; PolyU100's development pairs; through 4:2:0 JPEG files as the command line
 reads them: ``_j``, a camera JPEG saved again: ``_jj``); ``:N`` takes the first N of a set.
 Each record keeps the check's reading at every level it passed, down to a reading of 0.1 or
 the floor, so ``--summary --tau T --fall F`` scores other constants (a threshold of 0.1 or
-over) without the network.
+over) without the network; ``--sure S``: lowered also where the reading is over S and does not fall
+(``TEXTURE_SURE``; ``--sure 2``: never).
 """
 
 from __future__ import annotations
@@ -73,15 +74,16 @@ def collect(out: Path, sets: list[str]) -> None:
             print(f"collected {spec}", flush=True)
 
 
-def guarded(r: dict, tau: float, fall: float) -> float:
+def guarded(r: dict, tau: float, fall: float, sure: float | None = None) -> float:
     """The level the check leaves at threshold ``tau`` (0-255), from the record's readings: lowered
-    while the reading is over ``tau`` and falls by ``fall`` one step lower (``lowered_level``'s rule)."""
+    while the reading is over ``tau`` and falls by ``fall`` one step lower (``lowered_level``'s rule),
+    or (``sure``) while it is over ``sure``, falling or not."""
     rd = r["read"]
     if not rd or rd[0][1] <= tau:
         return r["level"]
     lv, t = rd[0]
     for v, t2 in rd[1:]:
-        if t2 > t - fall:
+        if t2 > t - fall and (sure is None or t <= sure):
             break
         lv, t = v, t2
         if t <= tau:
@@ -89,11 +91,11 @@ def guarded(r: dict, tau: float, fall: float) -> float:
     return lv
 
 
-def summary(path: Path, tau: float, fall: float) -> None:
+def summary(path: Path, tau: float, fall: float, sure: float | None = None) -> None:
     by = defaultdict(list)
     for r in map(json.loads, path.open()):
         by[r["set"]].append(r)
-    print(f"threshold {tau}, fall {fall}")
+    print(f"threshold {tau}, fall {fall}" + (f", lowered without a fall over {sure}" if sure is not None else ""))
     print("| set | images | noisy | at the level read | checked | lowered | level read (median) |")
     print("|---|---|---|---|---|---|---|")
     for s, rs in by.items():
@@ -102,7 +104,7 @@ def summary(path: Path, tau: float, fall: float) -> None:
             return r["psnr"][key]
 
         read = np.mean([at(r, max(r["level"], 0.01)) for r in rs])
-        chk = [guarded(r, tau, fall) for r in rs]
+        chk = [guarded(r, tau, fall, sure) for r in rs]
         new = np.mean([at(r, v) for r, v in zip(rs, chk)])
         low = sum(v < r["level"] - 1e-6 for r, v in zip(rs, chk))
         noisy = f"{np.mean([r['noisy'] for r in rs]):.2f}" if "noisy" in rs[0] else "(clean)"
@@ -113,19 +115,20 @@ def summary(path: Path, tau: float, fall: float) -> None:
 def main() -> None:
     usage(__doc__, 2)
     args = sys.argv[1:]
-    from restore.tasks.denoise import TEXTURE_FALL, TEXTURE_TAKEN
+    from restore.tasks.denoise import TEXTURE_FALL, TEXTURE_SURE, TEXTURE_TAKEN
 
-    tau, fall = TEXTURE_TAKEN, TEXTURE_FALL
-    for flag in ("--tau", "--fall"):
+    tau, fall, sure = TEXTURE_TAKEN, TEXTURE_FALL, TEXTURE_SURE
+    for flag in ("--tau", "--fall", "--sure"):
         if flag in args:
             i = args.index(flag)
-            tau, fall = (float(args[i + 1]), fall) if flag == "--tau" else (tau, float(args[i + 1]))
+            v = float(args[i + 1])
+            tau, fall, sure = (v, fall, sure) if flag == "--tau" else (tau, v, sure) if flag == "--fall" else (tau, fall, v)
             del args[i : i + 2]
     if args[0] == "--summary":
-        summary(Path(args[1]), tau, fall)
+        summary(Path(args[1]), tau, fall, sure)
         return
     collect(Path(args[0]), args[1].split(","))
-    summary(Path(args[0]), tau, fall)
+    summary(Path(args[0]), tau, fall, sure)
 
 
 if __name__ == "__main__":

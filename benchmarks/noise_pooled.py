@@ -42,7 +42,8 @@ Pillow at qualities 85-97 in turn (the camera's output without its own JPEG, the
 through the same file), read as ``restore denoise photo.jpg`` reads it, half-size decode
 included; ``awgn10_val_j`` / ``awgn25_val_j``: white noise of std 10 / 25; ``polyu_dev_j``:
 PolyU100's own in-camera 4:2:0 files. ``_jj``: the camera's own JPEG (quality 90-97) saved
-again (a photo edited or shared).
+again (a photo edited or shared). ``haze_val_j`` / ``haze_ho_j``: hazy photos (:data:`HAZE`, clean;
+ImageNet's as ``imagenet``), ``hazecam_val_j``: the same through the synthetic camera.
 
 Truth sets (``jw``, :data:`TRUTH_SETS`; ``_val``: the 32 validation photos, ``_ho``: 24 ImageNet
 photos, every 36th, held out): white noise of std 0, 5 or 10 (``jwdim``: the photo dimmed to 0.3,
@@ -88,7 +89,11 @@ SETS = ("camblur_val", "camblurclean_val", "cam_val", "polyu_dev", "polyuclean_d
 #: command line reads it (with its half-size decode); qualities in turn
 FILE_SETS = ("camblur_val_j", "camblurclean_val_j", "cam_val_j", "clean_val_j", "awgn10_val_j", "awgn25_val_j",
              "polyu_dev_j", "polyuclean_dev_j", "camblur_ho_j", "camblurclean_ho_j", "imagenet_j",
-             "camblur_val_jj", "camblurclean_val_jj", "camblur_ho_jj", "camblurclean_ho_jj")
+             "camblur_val_jj", "camblurclean_val_jj", "camblur_ho_jj", "camblurclean_ho_jj", "haze_val_j", "haze_ho_j",
+             "hazecam_val_j")
+#: a hazy photo: ``a + b x`` of the photo (0-255), its texture faint over a mid-grey (``haze_...``: clean, read for
+#: how much the default changes it; ``hazecam_val_j``: through the synthetic camera, as ``camblur``)
+HAZE = (0.35 * 255, 0.3)
 QUALITIES = (85, 88, 90, 92, 95, 97)
 #: white noise of std 0, 5 or 10 (``dim``: the photo at 0.3 of its brightness, std 4; ``dim0``: none) saved as a 4:2:0
 #: JPEG at qualities 75-95 in turn (a web or phone file), scored against the photo before the noise and the file: the
@@ -162,6 +167,17 @@ def file_images(which: str):
             else:
                 y, y_half = _through_file(n8, q)
                 yield n, y, c, y_half
+        return
+    if base in ("haze_val", "haze_ho", "hazecam_val"):
+        for i, (n, img) in enumerate(_photos("imagenet1k", 5, 160, 1) if base == "haze_ho" else _photos("bsds", 12, 32)):
+            a, q = (HAZE[0] + HAZE[1] * img.astype(np.float64)).round().astype(np.uint8), QUALITIES[i % len(QUALITIES)]
+            if base == "hazecam_val":
+                n8, c8, _ = noise.camera_noise(_blurred(a), 400 + i)
+                (y, half), (c, _) = _through_file(n8, q), _through_file(c8, q)
+                yield n, y, c, half
+            else:
+                y, half = _through_file(a, q)
+                yield n, y, None, half
         return
     photos = _photos("imagenet1k", 5, 160, 1) if base == "imagenet" else _photos("bsds", 12, 32)
     rng = np.random.default_rng(0)

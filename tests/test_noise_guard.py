@@ -34,10 +34,13 @@ def test_the_reading_tells_noise_taken_from_texture_taken():
     ({10: 0.6, 7: 0.55}, 10),  # does not fall by 0.1: the noise's own reading, the level kept
     ({10: 0.45}, 10),  # under the threshold: kept
     ({10: 1.0, 7: 0.88, 4.9: 0.76, 3.4: 0.64, 2.4: 0.52}, 2.4),  # falls all the way: to the last step over the floor
+    ({10: 0.72, 7: 0.73, 4.9: 0.73, 3.4: 0.45}, 3.4),  # over 0.7, falling or not: lowered (a knitted sweater)
+    ({10: 0.72, 7: 0.69, 4.9: 0.66, 3.4: 0.45}, 7),  # 0.69 and no fall: kept there
 ])
 def test_a_level_is_lowered_only_while_the_reading_falls_with_it(monkeypatch, readings, expect):
     """The rule on made-up readings by level (a stand-in denoiser hands back its level, the
-    reading is looked up): lowered by 0.7 a step while the reading is over 0.5 and falls by 0.1."""
+    reading is looked up): lowered by 0.7 a step while the reading is over 0.5 and falls by 0.1, or
+    is over 0.7."""
     import restore.tasks.denoise as dn
 
     def reading(_, xh):
@@ -73,6 +76,19 @@ def test_a_clean_web_photo_read_as_noisy_is_lowered_and_said(shared_data):
     assert 2 < r.sigma_y * 255 < 4
     note = get_task("denoise").estimated_note(r.params, r.sigma_y)
     assert "read 5.05, lowered: at that level the prior took the photo's own texture away" in note
+
+
+def test_a_reading_over_the_sure_threshold_lowers_without_a_fall(shared_data):
+    """A clean BSDS photo (a knitted sweater before an iceberg) read 18.42 as the command line reads
+    its file, and its reading (0.71, 0.71, 0.69, 0.61) never fell by 0.1: it was told 18.42 and
+    smeared (30.0 dB from itself). Over TEXTURE_SURE it is lowered, falling or not."""
+    from restore.io import jpeg_half
+
+    path = ("train", "bsds", "188005.jpg")
+    y = _photo(shared_data, *path)
+    r = restore.run(y, "denoise", jpeg_half=jpeg_half(shared_data.joinpath(*path)))
+    assert r.params["level_read"] * 255 == pytest.approx(18.42, abs=0.05)
+    assert r.params["lowered_to"] * 255 == pytest.approx(9.03, abs=0.1)
 
 
 def test_real_camera_noise_whose_reading_stays_high_keeps_its_level(shared_data):
