@@ -122,7 +122,7 @@ def main() -> None:
         if flag in args:
             i = args.index(flag)
             v = float(args[i + 1])
-            tau, fall, sure = (v, fall, sure) if flag == "--tau" else (tau, v, sure) if flag == "--fall" else (tau, fall, v)
+            tau, fall, sure = {"--tau": (v, fall, sure), "--fall": (tau, v, sure), "--sure": (tau, fall, v)}[flag]
             del args[i : i + 2]
     if args[0] == "--summary":
         summary(Path(args[1]), tau, fall, sure)

@@ -169,7 +169,8 @@ def file_images(which: str):
                 yield n, y, c, y_half
         return
     if base in ("haze_val", "haze_ho", "hazecam_val"):
-        for i, (n, img) in enumerate(_photos("imagenet1k", 5, 160, 1) if base == "haze_ho" else _photos("bsds", 12, 32)):
+        photos = _photos("imagenet1k", 5, 160, 1) if base == "haze_ho" else _photos("bsds", 12, 32)
+        for i, (n, img) in enumerate(photos):
             a, q = (HAZE[0] + HAZE[1] * img.astype(np.float64)).round().astype(np.uint8), QUALITIES[i % len(QUALITIES)]
             if base == "hazecam_val":
                 n8, c8, _ = noise.camera_noise(_blurred(a), 400 + i)

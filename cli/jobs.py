@@ -660,7 +660,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
     own = [f.resolve() for f in (*job.files.values(), ref, *get_task(job.task).option_files(job.params).values())
            if f is not None and f.exists() and f.resolve() != top]  # the input folder as the references: itself
     items, listing = [], {}
-    shared = {n for n, f in job.files.items() if f is not None and f.is_dir() and f.resolve() == top}  # masks among them
+    shared = {n for n, f in job.files.items() if f is not None and f.is_dir() and f.resolve() == top}  # masks there
     for p in _list_images(src, o.get("recursive", False), o.get("pattern"), o, out_dir):
         rel = p.relative_to(src)
         rp = p.resolve()
@@ -672,7 +672,7 @@ def plan(job: Job) -> tuple[list[Item], bool]:
                                                           or f / rel) for n, f in job.files.items()}
         r = None
         if ref is not None:
-            r = ref if ref.is_file() else _by_stem(ref, rel)
+            r = ref if ref.is_file() else _by_stem(ref, rel, listing=listing)
         items.append(Item(p, files, out_dir / rel.parent / f"{rel.stem}.{_ext(o)}", r))
     if shared:  # LaMa's layout, image1.png beside image1_mask001.png: the masks are no images to restore
         masks = {it.files[n].resolve() for it in items for n in shared if it.files[n].is_file()}
@@ -753,7 +753,7 @@ def _plan_files(job: Job) -> list[Item]:
             continue
         files = {n: f if f is None or f.is_file() else (_by_stem(f, Path(p.name), n, listing) or f / p.name)
                  for n, f in job.files.items()}
-        r = None if ref is None else (ref if ref.is_file() else _by_stem(ref, Path(p.name)))
+        r = None if ref is None else (ref if ref.is_file() else _by_stem(ref, Path(p.name), listing=listing))
         out = (out_dir / f"{p.stem}.{_ext(o)}") if out_dir is not None else beside(p, job.task, _ext(o))
         items.append(Item(p, files, out, r))
     _check_distinct_outputs(items)

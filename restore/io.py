@@ -801,8 +801,8 @@ def hole_from_array(m: np.ndarray, invert: bool = False, feather: bool = True) -
     if m.size and m.max() <= 1 and m.min() >= 0 and (m.dtype.kind in "ui" or np.isin(m, (0, 1)).all()):
         return (m == 0) if invert else (m != 0)
     if m.dtype.kind == "f" and m.size and m.max() > 2:  # (a trial: 0-255 floats filled the JPEG noise around a hole)
-        raise InputError(f"a float mask holds 0-1 (values at 0.5 or more are holes), this one reaches {float(m.max()):g}: "
-                         "divide it by its range (255 for 8-bit values), or give it as uint8")
+        raise InputError(f"a float mask holds 0-1 (values at 0.5 or more are holes), this one reaches "
+                         f"{float(m.max()):g}: divide it by its range (255 for 8-bit values), or give it as uint8")
     top = float(np.iinfo(m.dtype).max) if m.dtype.kind == "u" else 255.0 if m.dtype.kind == "i" else 1.0
     half = (top + 1) // 2 if m.dtype.kind in "ui" else 0.5
     if not feather:

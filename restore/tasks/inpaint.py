@@ -317,8 +317,9 @@ def known_from_mask(mask, shape: tuple[int, int], dilate: int = 0, name: str = "
     from ..io import mask_from_hole, no_hole_why
 
     hole = _marked(mask, "mask")
-    if not hole.any() and (why := no_hole_why(mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else mask)):
-        raise InputError(f"{'' if name == 'mask' else name + ': '}mask has no hole{why}")  # (a trial: a uint16 array of 0/255 was said to hold no 128 of 255)
+    a = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else mask
+    if not hole.any() and (why := no_hole_why(a)):  # (a trial: a uint16 array of 0/255 was said to hold no 128 of 255)
+        raise InputError(f"{'' if name == 'mask' else name + ': '}mask has no hole{why}")
     return torch.from_numpy(mask_from_hole(dilate_hole(hole, dilate), shape, name))
 
 
@@ -1359,8 +1360,9 @@ class InpaintTask(Task):
         path = files.get("mask")
         if path is None or not Path(path).exists():
             stem = Path(where).stem
-            raise InputError(f"{where}: no mask found" + (f" in {Path(path).parent} (expected {stem}.png, another image "
-                             f"type of that stem, or {stem}_mask.png)" if path is not None else ""))
+            raise InputError(f"{where}: no mask found" + (f" in {Path(path).parent} (expected {stem}.png, another "
+                                                          f"image type of that stem, or {stem}_mask.png)"
+                                                          if path is not None else ""))
         m = read_image(path, max_pixels=max_pixels)  # read once: checked, then the mask
         c = m.color.reshape(-1, m.color.shape[-1]) if m.color.ndim == 3 else m.color.reshape(-1, 1)
         drawn_in_alpha = m.has_alpha and bool((c == c[0]).all())  # one colour, the strokes in the alpha alone
@@ -1381,7 +1383,8 @@ class InpaintTask(Task):
     def api_warnings(self, x, p):
         m = p.get("mask")
         if p.get("invert_mask") and m is not None:  # judged as filled: the command line inverts a file as it reads it
-            p = {**p, "mask": [_marked(h, "mask", True) for h in m] if isinstance(m, (list, tuple)) else _marked(m, "mask", True)}
+            p = {**p, "mask": [_marked(h, "mask", True) for h in m] if isinstance(m, (list, tuple))
+                 else _marked(m, "mask", True)}
         return [w.replace("--invert-mask", "invert_mask=True") for w in self.warnings(x, p)]
 
     def warnings(self, x, p):
