@@ -805,12 +805,14 @@ def hole_from_array(m: np.ndarray, invert: bool = False, feather: bool = True) -
                          f"{float(m.max()):g}: divide it by its range (255 for 8-bit values), or give it as uint8")
     top = float(np.iinfo(m.dtype).max) if m.dtype.kind == "u" else 255.0 if m.dtype.kind == "i" else 1.0
     half = (top + 1) // 2 if m.dtype.kind in "ui" else 0.5
-    if not feather:
-        return (m < half) if invert else (m >= half)
+    hole = (m < half) if invert else (m >= half)
+    lo, hi = FEATHER["least"] * top, top - FEATHER["least"] * top
+    if m.dtype.kind in "ui":  # the same bounds in the array's own type (a float compare converted 12 MP first)
+        lo, hi = m.dtype.type(math.floor(lo)), m.dtype.type(math.ceil(hi))
+    if not feather or not ((m >= half) & (m < hi) if invert else (m > lo) & (m < half)).any():
+        return hole  # no soft pixel: no feather to read (12 MP: 5 ms, not 70)
     v = m.astype(np.float32) / np.float32(top)
-    if invert:
-        return _feathered(m < half, 1 - v)
-    return _feathered(m >= half, v)
+    return _feathered(hole, 1 - v if invert else v)
 
 
 def _feathered(hole: np.ndarray, v: np.ndarray) -> np.ndarray:

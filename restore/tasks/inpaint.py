@@ -1395,8 +1395,8 @@ class InpaintTask(Task):
         holes = hole if isinstance(hole, (list, tuple)) else [hole]
         out = []
         for h in holes:
-            frac = float(np.mean(hole_from_array(np.asarray(h)))) if h is not None else float(
-                1 - torch.as_tensor(k).float().mean())
+            marked = None if h is None else hole_from_array(np.asarray(h))  # (read once: a feathered edge's work)
+            frac = float(np.mean(marked)) if h is not None else float(1 - torch.as_tensor(k).float().mean())
             if frac > MOSTLY_HOLE:
                 pct = f"{frac * 100:.0f}" if frac < 0.995 else f"{math.floor(frac * 1000) / 10:.1f}"  # never "100"
                 if p.get("mask_source") == "alpha":  # the holes are the transparent pixels, not a mask's white
@@ -1411,7 +1411,7 @@ class InpaintTask(Task):
                     out.append(f"the mask marks {pct} % of the image to fill; if its white marks the "
                                f"pixels to keep, pass --invert-mask")
             wide = h is not None and (p.get("fill") or "auto") == "auto" and not has_patchmatch()
-            if wide and inscribed_radius(hole_from_array(np.asarray(h))) > SCENE_RADIUS:
+            if wide and inscribed_radius(marked) > SCENE_RADIUS:
                 out.append("holes over 16 px wide get the posterior mean, a smooth fill: the scene fill (object "
                            "removal) needs the pypatchmatch package (pip install \"restore[fill]\")")
         return out
